@@ -1,0 +1,308 @@
+// Package store is vetca's persistence layer: one DB type over SQLite
+// (modernc.org/sqlite, WAL, the embedded default) and PostgreSQL (pgx/v5, the
+// scale-out backend), with embedded goose migrations for each dialect.
+//
+// Domain code writes portable SQL with "?" placeholders; the store rebinds
+// them for PostgreSQL. All columns use portable types (TEXT, BIGINT, BLOB/
+// BYTEA), and times are stored as fixed-width UTC RFC 3339 text, so a row
+// reads back byte-identical on both backends and its content hash (package
+// audit) does not depend on the backend.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Dialect is the SQL dialect of a backend.
+type Dialect int
+
+// The supported dialects.
+const (
+	SQLite Dialect = iota + 1
+	Postgres
+)
+
+func (d Dialect) String() string {
+	switch d {
+	case SQLite:
+		return "sqlite"
+	case Postgres:
+		return "postgres"
+	}
+	return "unknown"
+}
+
+// DefaultDSN is the database used when neither --db nor VETCA_DB is given (CONTRACT §1).
+const DefaultDSN = "sqlite:vetca.db"
+
+// DB is an open database of either dialect.
+type DB struct {
+	sql     *sql.DB
+	dialect Dialect
+	dsn     string
+}
+
+// Open opens a database from a DSN: "sqlite:PATH" or a PostgreSQL URL
+// ("postgres://…" or "postgresql://…"). It does not migrate.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return openSQLite(ctx, dsn)
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return openPostgres(ctx, dsn)
+	default:
+		return nil, fmt.Errorf("database DSN %q: must be sqlite:PATH or a postgres:// URL", redact(dsn))
+	}
+}
+
+func openSQLite(ctx context.Context, dsn string) (*DB, error) {
+	path := strings.TrimPrefix(dsn, "sqlite:")
+	if path == "" {
+		return nil, fmt.Errorf("database DSN %q: empty path", dsn)
+	}
+	if dir := filepath.Dir(path); dir != "." {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("database DSN %q: directory %s: %w", dsn, dir, err)
+		}
+	}
+	q := url.Values{}
+	// WAL lets readers run beside the single writer. synchronous(FULL)
+	// fsyncs every commit: a success answer means the data is on disk
+	// (DESIGN invariant 8). _txlock=immediate takes the write lock at BEGIN
+	// so two writers queue on busy_timeout instead of failing mid-transaction.
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(30000)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &DB{sql: db, dialect: SQLite, dsn: dsn}, nil
+}
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres %s: %w", redact(dsn), err)
+	}
+	db.SetMaxOpenConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres %s: %w", redact(dsn), err)
+	}
+	return &DB{sql: db, dialect: Postgres, dsn: dsn}, nil
+}
+
+// redact hides a password in a URL DSN.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Dialect reports the backend's dialect.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// DSN returns the DSN the database was opened with, password redacted.
+func (db *DB) DSN() string { return redact(db.dsn) }
+
+// SQL exposes the underlying *sql.DB for migrations and benchmarks.
+func (db *DB) SQL() *sql.DB { return db.sql }
+
+// Querier is what both DB and Tx offer: portable queries with "?" placeholders.
+type Querier interface {
+	Exec(ctx context.Context, query string, args ...any) (sql.Result, error)
+	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRow(ctx context.Context, query string, args ...any) *sql.Row
+	Dialect() Dialect
+}
+
+// Exec runs a statement outside a transaction.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return db.sql.ExecContext(ctx, db.dialect.Rebind(query), args...)
+}
+
+// Query runs a query outside a transaction.
+func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return db.sql.QueryContext(ctx, db.dialect.Rebind(query), args...)
+}
+
+// QueryRow runs a single-row query outside a transaction.
+func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.sql.QueryRowContext(ctx, db.dialect.Rebind(query), args...)
+}
+
+// Tx is a transaction.
+type Tx struct {
+	tx      *sql.Tx
+	dialect Dialect
+}
+
+// Exec runs a statement in the transaction.
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(ctx, tx.dialect.Rebind(query), args...)
+}
+
+// Query runs a query in the transaction.
+func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(ctx, tx.dialect.Rebind(query), args...)
+}
+
+// QueryRow runs a single-row query in the transaction.
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(ctx, tx.dialect.Rebind(query), args...)
+}
+
+// Dialect reports the transaction's dialect.
+func (tx *Tx) Dialect() Dialect { return tx.dialect }
+
+// ForUpdate returns " FOR UPDATE" on PostgreSQL and "" on SQLite, whose
+// write transactions already hold the database lock.
+func (tx *Tx) ForUpdate() string {
+	if tx.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// InTx runs fn in a transaction and commits it if fn returns nil. A
+// transaction that fails on a serialization conflict or deadlock
+// (PostgreSQL) or on a busy database (SQLite) is retried a few times; fn must
+// therefore have no side effects outside the transaction.
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	const attempts = 5
+	var err error
+	for i := 0; i < attempts; i++ {
+		err = db.inTxOnce(ctx, fn)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(10*(i+1)) * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	stx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	tx := &Tx{tx: stx, dialect: db.dialect}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = stx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = stx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = stx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "40001" || pgErr.Code == "40P01"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		c := sqErr.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation.
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// Rebind turns "?" placeholders into the dialect's form. Question marks
+// inside single-quoted literals are left alone.
+func (d Dialect) Rebind(query string) string {
+	if d != Postgres || !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	inQuote := false
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'':
+			inQuote = !inQuote
+			b.WriteByte(c)
+		case c == '?' && !inQuote:
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// TimeFormat is how every time is stored: fixed-width UTC, whole seconds,
+// so text order is time order on both backends.
+const TimeFormat = "2006-01-02T15:04:05Z"
+
+// FormatTime renders t in TimeFormat (UTC, truncated to the second).
+func FormatTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(TimeFormat) }
+
+// ParseTime parses a stored time.
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(TimeFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
+	}
+	return t, nil
+}
