@@ -1,0 +1,268 @@
+// Package auth manages staff users and API tokens. Tokens are random,
+// shown once, and stored only as SHA-256 hashes. A token row is an audited
+// row like any other: a token inserted with SQL outside vetca has no audit
+// event vouching for it and authenticates nobody.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Token kinds.
+const (
+	KindStaff      = "staff"
+	KindSubscriber = "subscriber"
+)
+
+// User is a staff user.
+type User struct {
+	ID        string       `db:"id" json:"id"`
+	Name      string       `db:"name" json:"name"`
+	Roles     []actor.Role `db:"roles,json" json:"roles"`
+	Email     string       `db:"email" json:"email,omitempty"`
+	CreatedAt time.Time    `db:"created_at" json:"createdAt"`
+	CreatedBy string       `db:"created_by" json:"createdBy"`
+	Disabled  bool         `db:"disabled" json:"disabled"`
+}
+
+// Token is a stored API token (its hash only).
+type Token struct {
+	ID        string     `db:"id"`
+	TokenHash string     `db:"token_hash"`
+	Kind      string     `db:"kind"`
+	UserID    string     `db:"user_id"`
+	AccountID string     `db:"account_id"`
+	CreatedAt time.Time  `db:"created_at"`
+	RevokedAt *time.Time `db:"revoked_at"`
+}
+
+// Service is the auth service.
+type Service struct {
+	db  *store.DB
+	rec *audit.Recorder
+	clk clock.Clock
+}
+
+// New returns the auth service.
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock) *Service {
+	return &Service{db: db, rec: rec, clk: clk}
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// NewToken returns a fresh random token and its stored hash.
+func NewToken() (token, hash string) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("auth: crypto/rand failed: " + err.Error())
+	}
+	token = "vetca_" + base64.RawURLEncoding.EncodeToString(b[:])
+	return token, HashToken(token)
+}
+
+// HashToken is the stored form of a token.
+func HashToken(token string) string {
+	s := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(s[:])
+}
+
+func mayManageUsers(by actor.Actor) error {
+	if by.Kind == actor.CLI || by.Kind == actor.System {
+		return nil // an operator with local access to the database and keys
+	}
+	return by.Require(actor.Admin)
+}
+
+// AddUser creates a staff user and returns it with its token, which is
+// shown only this once.
+func (s *Service) AddUser(ctx context.Context, by actor.Actor, name string, roles []actor.Role, email string) (User, string, error) {
+	if err := mayManageUsers(by); err != nil {
+		return User{}, "", err
+	}
+	if !nameRE.MatchString(name) {
+		return User{}, "", apperr.Invalid("name", "invalid_name", "user name %q must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	if len(roles) == 0 {
+		return User{}, "", apperr.Invalid("role", "missing_role", "a user needs at least one role")
+	}
+	if email != "" && !strings.Contains(email, "@") {
+		return User{}, "", apperr.Invalid("email", "invalid_email", "email %q is not an address", email)
+	}
+	now := s.clk.Now()
+	u := User{ID: ids.New("usr"), Name: name, Roles: actor.NormalizeRoles(roles), Email: email, CreatedAt: now, CreatedBy: by.String()}
+	token, hash := NewToken()
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM users WHERE name = ?`, name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return apperr.Conflict("name", "name_taken", "a user named %q already exists", name)
+		}
+		if err := s.rec.Insert(ctx, tx, by.String(), "user.created", "users", u); err != nil {
+			return err
+		}
+		return s.rec.Insert(ctx, tx, by.String(), "token.issued", "api_tokens", Token{
+			ID: ids.New("tok"), TokenHash: hash, Kind: KindStaff, UserID: u.ID, CreatedAt: now,
+		})
+	})
+	if err != nil {
+		return User{}, "", err
+	}
+	return u, token, nil
+}
+
+// RotateUserToken revokes a user's tokens and issues a new one.
+func (s *Service) RotateUserToken(ctx context.Context, by actor.Actor, name string) (string, error) {
+	if err := mayManageUsers(by); err != nil {
+		return "", err
+	}
+	token, hash := NewToken()
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		users, err := audit.Select[User](ctx, s.rec, tx, "users", `SELECT * FROM users WHERE name = ?`, name)
+		if err != nil {
+			return err
+		}
+		if len(users) == 0 {
+			return apperr.NotFound("name", "no user named %q", name)
+		}
+		if err := s.revokeTokens(ctx, tx, by, "user_id", users[0].ID); err != nil {
+			return err
+		}
+		return s.rec.Insert(ctx, tx, by.String(), "token.issued", "api_tokens", Token{
+			ID: ids.New("tok"), TokenHash: hash, Kind: KindStaff, UserID: users[0].ID, CreatedAt: s.clk.Now(),
+		})
+	})
+	return token, err
+}
+
+func (s *Service) revokeTokens(ctx context.Context, tx *store.Tx, by actor.Actor, col, id string) error {
+	toks, err := audit.Select[Token](ctx, s.rec, tx, "api_tokens", `SELECT * FROM api_tokens WHERE `+col+` = ? AND revoked_at IS NULL`, id)
+	if err != nil {
+		return err
+	}
+	now := s.clk.Now()
+	for _, t := range toks {
+		t.RevokedAt = &now
+		if err := s.rec.Update(ctx, tx, by.String(), "token.revoked", "api_tokens", t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IssueAccountToken creates a subscriber token for an account inside the
+// caller's transaction (account creation) and returns it.
+func (s *Service) IssueAccountToken(ctx context.Context, tx *store.Tx, by actor.Actor, accountID string) (string, error) {
+	token, hash := NewToken()
+	err := s.rec.Insert(ctx, tx, by.String(), "token.issued", "api_tokens", Token{
+		ID: ids.New("tok"), TokenHash: hash, Kind: KindSubscriber, AccountID: accountID, CreatedAt: s.clk.Now(),
+	})
+	return token, err
+}
+
+// RotateAccountToken revokes an account's subscriber tokens and issues a new one.
+func (s *Service) RotateAccountToken(ctx context.Context, by actor.Actor, accountID string) (string, error) {
+	if err := by.Require(actor.Admin, actor.Verifier); err != nil {
+		return "", err
+	}
+	var token string
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.revokeTokens(ctx, tx, by, "account_id", accountID); err != nil {
+			return err
+		}
+		var err error
+		token, err = s.IssueAccountToken(ctx, tx, by, accountID)
+		return err
+	})
+	return token, err
+}
+
+// ErrBadToken is returned for an unknown, revoked or malformed token.
+var ErrBadToken = errors.New("invalid or revoked token")
+
+// Authenticate resolves a bearer token to an actor. The token row and the
+// user row must both be vouched for by the audit trail.
+func (s *Service) Authenticate(ctx context.Context, token string) (actor.Actor, error) {
+	if !strings.HasPrefix(token, "vetca_") || len(token) > 128 {
+		return actor.Actor{}, apperr.Unauthenticated("%v", ErrBadToken)
+	}
+	toks, err := audit.Select[Token](ctx, s.rec, s.db, "api_tokens", `SELECT * FROM api_tokens WHERE token_hash = ?`, HashToken(token))
+	if err != nil {
+		return actor.Actor{}, err
+	}
+	if len(toks) == 0 || toks[0].RevokedAt != nil {
+		return actor.Actor{}, apperr.Unauthenticated("%v", ErrBadToken)
+	}
+	t := toks[0]
+	switch t.Kind {
+	case KindStaff:
+		var u User
+		if err := s.rec.Get(ctx, s.db, "users", t.UserID, &u); err != nil {
+			return actor.Actor{}, err
+		}
+		if u.Disabled {
+			return actor.Actor{}, apperr.Unauthenticated("user %s is disabled", u.Name)
+		}
+		return actor.Actor{Kind: actor.Staff, ID: u.ID, Name: u.Name, Roles: u.Roles}, nil
+	case KindSubscriber:
+		return actor.Actor{Kind: actor.Subscriber, ID: t.AccountID, AccountID: t.AccountID}, nil
+	}
+	return actor.Actor{}, fmt.Errorf("token %s has unknown kind %q", t.ID, t.Kind)
+}
+
+// GetUser returns a user by id (integrity-checked).
+func (s *Service) GetUser(ctx context.Context, id string) (User, error) {
+	var u User
+	err := s.rec.Get(ctx, s.db, "users", id, &u)
+	return u, err
+}
+
+// ListUsers lists staff users (admin or auditor).
+func (s *Service) ListUsers(ctx context.Context, by actor.Actor) ([]User, error) {
+	if err := by.Require(actor.Admin, actor.Auditor); err != nil {
+		return nil, err
+	}
+	return store.Select[User](ctx, s.db, `SELECT * FROM users ORDER BY name`)
+}
+
+// CountUsers returns how many staff users exist.
+func (s *Service) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// UsersWithRole returns enabled users holding role, for notifications.
+func (s *Service) UsersWithRole(ctx context.Context, r actor.Role) ([]User, error) {
+	all, err := store.Select[User](ctx, s.db, `SELECT * FROM users WHERE disabled = 0 ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	var out []User
+	for _, u := range all {
+		for _, ur := range u.Roles {
+			if ur == r {
+				out = append(out, u)
+				break
+			}
+		}
+	}
+	return out, nil
+}

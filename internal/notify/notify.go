@@ -1,0 +1,306 @@
+// Package notify is vetca's outbox. A domain service enqueues a message in
+// the same transaction as the change that causes it, so a committed change
+// always has its mail and a rolled-back one never does. A Deliverer sends
+// due messages over SMTP with retries and exponential backoff and records
+// every result as an audited row update, so "who was told what, when" is
+// provable (BR §4.9.5 preliminary reports, DESIGN invariant 8).
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/smtp"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Message statuses.
+const (
+	StatusPending = "pending"
+	StatusSent    = "sent"
+	StatusFailed  = "failed" // gave up: permanent SMTP error or too many attempts
+)
+
+// Message is one outbox row.
+type Message struct {
+	ID            string     `db:"id" json:"id"`
+	CreatedAt     time.Time  `db:"created_at" json:"createdAt"`
+	Kind          string     `db:"kind" json:"kind"`
+	To            string     `db:"to_addr" json:"to"`
+	RecipientRole string     `db:"recipient_role" json:"role"`
+	Subject       string     `db:"subject" json:"subject"`
+	Body          string     `db:"body" json:"body"`
+	RefType       string     `db:"ref_type" json:"refType"`
+	RefID         string     `db:"ref_id" json:"refId"`
+	Status        string     `db:"status" json:"status"`
+	Attempts      int        `db:"attempts" json:"attempts"`
+	NextAttemptAt time.Time  `db:"next_attempt_at" json:"nextAttemptAt"`
+	LastError     string     `db:"last_error" json:"lastError,omitempty"`
+	SentAt        *time.Time `db:"sent_at" json:"sentAt,omitempty"`
+}
+
+// Outbox enqueues messages.
+type Outbox struct {
+	rec *audit.Recorder
+	clk clock.Clock
+}
+
+// NewOutbox returns an Outbox.
+func NewOutbox(rec *audit.Recorder, clk clock.Clock) *Outbox { return &Outbox{rec: rec, clk: clk} }
+
+// Enqueue stores m (To, Subject, Body, Kind, RecipientRole, RefType, RefID)
+// in the caller's transaction. The address must parse.
+func (o *Outbox) Enqueue(ctx context.Context, tx *store.Tx, by actor.Actor, m Message) (Message, error) {
+	addr, err := mail.ParseAddress(m.To)
+	if err != nil {
+		return Message{}, apperr.Invalid("email", "invalid_email", "cannot send to %q: %v", m.To, err)
+	}
+	now := o.clk.Now()
+	m.ID = ids.New("msg")
+	m.To = addr.Address
+	m.CreatedAt = now
+	m.Status = StatusPending
+	m.Attempts = 0
+	m.NextAttemptAt = now
+	m.LastError = ""
+	m.SentAt = nil
+	if err := o.rec.Insert(ctx, tx, by.String(), "mail.queued", "outbox", m); err != nil {
+		return Message{}, err
+	}
+	return m, nil
+}
+
+// ForRef lists the messages about one entity, oldest first.
+func ForRef(ctx context.Context, q store.Querier, refType, refID string) ([]Message, error) {
+	return store.Select[Message](ctx, q, `SELECT * FROM outbox WHERE ref_type = ? AND ref_id = ? ORDER BY created_at, id`, refType, refID)
+}
+
+// Sender delivers one message.
+type Sender interface {
+	Send(ctx context.Context, from, to, subject, body, messageID string) error
+}
+
+// SMTPSender sends plain SMTP to one relay, using STARTTLS only when the
+// server offers it (CONTRACT §2 --smtp).
+type SMTPSender struct {
+	Addr    string // HOST:PORT
+	Hello   string // EHLO name; default "localhost"
+	Timeout time.Duration
+}
+
+// PermanentError marks an SMTP failure that retrying cannot fix (5xx).
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Send delivers one message.
+func (s *SMTPSender) Send(ctx context.Context, from, to, subject, body, messageID string) error {
+	timeout := s.Timeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("smtp %s: %w", s.Addr, err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	host, _, _ := net.SplitHostPort(s.Addr)
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		conn.Close()
+		return classify(fmt.Errorf("smtp %s: %w", s.Addr, err))
+	}
+	defer c.Close()
+	hello := s.Hello
+	if hello == "" {
+		hello = "localhost"
+	}
+	if err := c.Hello(hello); err != nil {
+		return classify(fmt.Errorf("smtp EHLO: %w", err))
+	}
+	if ok, _ := c.Extension("STARTTLS"); ok {
+		if err := c.StartTLS(tlsConfig(host)); err != nil {
+			return fmt.Errorf("smtp STARTTLS: %w", err)
+		}
+	}
+	if err := c.Mail(from); err != nil {
+		return classify(fmt.Errorf("smtp MAIL FROM: %w", err))
+	}
+	if err := c.Rcpt(to); err != nil {
+		return classify(fmt.Errorf("smtp RCPT TO %s: %w", to, err))
+	}
+	w, err := c.Data()
+	if err != nil {
+		return classify(fmt.Errorf("smtp DATA: %w", err))
+	}
+	if _, err := w.Write(format(from, to, subject, body, messageID, time.Now())); err != nil {
+		return fmt.Errorf("smtp DATA: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return classify(fmt.Errorf("smtp DATA: %w", err))
+	}
+	return c.Quit()
+}
+
+func classify(err error) error {
+	var te *textproto.Error
+	if errors.As(err, &te) && te.Code >= 500 {
+		return &PermanentError{Err: err}
+	}
+	return err
+}
+
+// format renders an RFC 5322 message with CRLF line endings.
+func format(from, to, subject, body, messageID string, date time.Time) []byte {
+	var b strings.Builder
+	hdr := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
+	hdr("From", from)
+	hdr("To", to)
+	hdr("Subject", mimeHeader(subject))
+	hdr("Date", date.UTC().Format(time.RFC1123Z))
+	hdr("Message-ID", "<"+messageID+">")
+	hdr("MIME-Version", "1.0")
+	hdr("Content-Type", "text/plain; charset=utf-8")
+	hdr("Content-Transfer-Encoding", "8bit")
+	b.WriteString("\r\n")
+	// The DATA writer of net/smtp does the dot-stuffing (RFC 5321 §4.5.2).
+	for _, line := range strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n") {
+		b.WriteString(line + "\r\n")
+	}
+	return []byte(b.String())
+}
+
+func mimeHeader(s string) string {
+	for _, r := range s {
+		if r > 126 || r < 32 {
+			return mimeQ(s)
+		}
+	}
+	return s
+}
+
+func mimeQ(s string) string {
+	return "=?utf-8?b?" + b64(s) + "?="
+}
+
+// Deliverer sends due outbox messages.
+type Deliverer struct {
+	db          *store.DB
+	rec         *audit.Recorder
+	clk         clock.Clock
+	sender      Sender
+	from        string
+	log         *slog.Logger
+	MaxAttempts int
+	BaseBackoff time.Duration
+	MaxBackoff  time.Duration
+}
+
+// NewDeliverer returns a Deliverer sending from address from.
+func NewDeliverer(db *store.DB, rec *audit.Recorder, clk clock.Clock, sender Sender, from string, log *slog.Logger) *Deliverer {
+	return &Deliverer{db: db, rec: rec, clk: clk, sender: sender, from: from, log: log,
+		MaxAttempts: 10, BaseBackoff: 30 * time.Second, MaxBackoff: time.Hour}
+}
+
+// Backoff is the wait after the given number of failed attempts.
+func (d *Deliverer) Backoff(attempts int) time.Duration {
+	w := d.BaseBackoff
+	for i := 1; i < attempts && w < d.MaxBackoff; i++ {
+		w *= 2
+	}
+	if w > d.MaxBackoff {
+		w = d.MaxBackoff
+	}
+	return w
+}
+
+// RunOnce sends every message that is due now and returns how many were
+// sent and how many failed (this attempt).
+func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
+	due, err := store.Select[Message](ctx, d.db, `SELECT * FROM outbox WHERE status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 100`,
+		StatusPending, store.FormatTime(d.clk.Now()))
+	if err != nil {
+		return 0, 0, fmt.Errorf("outbox: read due messages: %w", err)
+	}
+	sys := actor.SystemActor("outbox")
+	for _, m := range due {
+		sendErr := d.sender.Send(ctx, d.from, m.To, m.Subject, m.Body, m.ID+"@vetca")
+		err := d.db.InTx(ctx, func(tx *store.Tx) error {
+			var cur Message
+			if err := d.rec.Get(ctx, tx, "outbox", m.ID, &cur); err != nil {
+				return err
+			}
+			if cur.Status != StatusPending {
+				return nil // another replica got there first
+			}
+			now := d.clk.Now()
+			cur.Attempts++
+			action := "mail.sent"
+			var perm *PermanentError
+			switch {
+			case sendErr == nil:
+				cur.Status, cur.SentAt, cur.LastError = StatusSent, &now, ""
+			case errors.As(sendErr, &perm) || cur.Attempts >= d.MaxAttempts:
+				cur.Status, cur.LastError, action = StatusFailed, truncate(sendErr.Error(), 500), "mail.failed"
+			default:
+				cur.NextAttemptAt, cur.LastError, action = now.Add(d.Backoff(cur.Attempts)), truncate(sendErr.Error(), 500), "mail.retry_scheduled"
+			}
+			return d.rec.Update(ctx, tx, sys.String(), action, "outbox", cur)
+		})
+		if err != nil {
+			return sent, failed, fmt.Errorf("outbox: record result for %s: %w", m.ID, err)
+		}
+		if sendErr != nil {
+			failed++
+			d.log.Warn("mail delivery failed", "message", m.ID, "to", m.To, "err", sendErr)
+		} else {
+			sent++
+			d.log.Info("mail sent", "message", m.ID, "to", m.To, "kind", m.Kind)
+		}
+	}
+	return sent, failed, nil
+}
+
+// Run delivers until ctx ends, polling every interval, holding the
+// "outbox" lease so only one replica sends.
+func (d *Deliverer) Run(ctx context.Context, interval time.Duration, holder string, wake <-chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		ok, err := d.db.AcquireLease(ctx, "outbox", holder, d.clk.Now(), 3*interval+time.Minute)
+		if err != nil {
+			d.log.Error("outbox lease", "err", err)
+		} else if ok {
+			if _, _, err := d.RunOnce(ctx); err != nil && ctx.Err() == nil {
+				d.log.Error("outbox delivery", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-wake:
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
