@@ -1,0 +1,400 @@
+// Package profile is vetca's certificate profiles: the versioned OV TLS
+// subscriber ("leaf") profile, the root and issuing CA profiles, the subject
+// encoding of BR §7.1.4.2, and the lint-then-sign discipline of DESIGN
+// invariant 5 (Prepare, then (*Prepared).Sign).
+//
+// Everything that reaches a certificate is an explicit field of Params; the
+// profile adds only constants that belong to the profile version. Linting is
+// done by a Linter (internal/lint provides it) on a copy of the certificate
+// signed by a throwaway key under a throwaway issuer that carries the real
+// issuer's name and key identifier, so the linted TBSCertificate is byte for
+// byte the one the real key signs. Sign refuses to let the real key sign any
+// other bytes.
+//
+// Subject key identifier: a leaf built here carries none. BR §7.1.2.7.6 lists
+// subjectKeyIdentifier as NOT RECOMMENDED for subscriber certificates, while
+// RFC 5280 §4.2.1.2 says SHOULD. zlint therefore always warns one way or the
+// other; vetca takes the CABF side, and the warning that remains,
+// w_ext_subject_key_identifier_missing_sub_cert, is the documented
+// unavoidable one (see internal/lint).
+package profile
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+	"math/big"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/vetca/vetca/internal/apperr"
+)
+
+// Name is the name of the OV TLS subscriber certificate profile. An order
+// pins Name and Version; a change to what the profile puts in a certificate
+// needs a new Version.
+const Name = "ov-tls-leaf"
+
+// Version is the version of the OV TLS subscriber certificate profile
+// implemented by Template.
+const Version = 1
+
+// OIDs the profile uses, as dotted strings (parse with x509.ParseOID).
+const (
+	// OIDOrganizationValidated is the CA/Browser Forum reserved policy
+	// identifier for OV certificates (BR §7.1.6.1); it is required in OV
+	// subscriber certificates (BR §7.1.2.7.9).
+	OIDOrganizationValidated = "2.23.140.1.2.2"
+	// OIDAnyPolicy is anyPolicy (RFC 5280 §4.2.1.4); BR §7.1.2.7.9 forbids it
+	// in subscriber certificates.
+	OIDAnyPolicy = "2.5.29.32.0"
+	// cabfPolicyArc is the arc of the CA/Browser Forum reserved identifiers.
+	cabfPolicyArc = "2.23.140.1."
+)
+
+// Serial number bounds (BR §7.1.2.7, CONTRACT §1): positive, at most 20
+// octets (less than 2^159 so the DER INTEGER stays positive within 20
+// octets), and at least 64 bits long, since a shorter number cannot hold the
+// 64 bits of CSPRNG output BR §7.1 requires.
+const (
+	MaxSerialBits = 159
+	MinSerialBits = 64
+)
+
+// NotAfterFor returns the notAfter that gives a validity period of exactly
+// days days from notBefore. BR §1.6.1 counts the period inclusively (and
+// §6.3.2 counts any part of a day as a day), so it is notBefore + days×86,400
+// seconds − 1 second. notBefore is first truncated to whole seconds.
+func NotAfterFor(notBefore time.Time, days int) time.Time {
+	return notBefore.UTC().Truncate(time.Second).Add(time.Duration(days)*24*time.Hour - time.Second)
+}
+
+// Params is everything that reaches an OV TLS subscriber certificate. It is
+// what an order's snapshot pins, plus the issuance-time values (serial,
+// issuer URLs).
+type Params struct {
+	// Subject comes from the verified organization version; CommonName, if
+	// set, must be one of DNSNames (BR §7.1.4.3). BR §7.1.2.7.4 makes
+	// commonName NOT RECOMMENDED and zlint warns about it
+	// (w_subject_common_name_included); that warning is avoidable and so is
+	// not tolerated by internal/lint: leave CommonName empty for leaves.
+	Subject Subject
+	// DNSNames are the subjectAltName dNSName values, lower-case A-labels,
+	// wildcards as "*.example.com". The order of the slice is kept.
+	DNSNames []string
+	// PublicKey is the subscriber's key: ECDSA P-256/P-384 or RSA >= 2048
+	// bits (BR §6.1.5). Weak-key and blocklist checks are done by the caller.
+	PublicKey crypto.PublicKey
+	// Serial is the certificate serial number (see MinSerialBits).
+	Serial *big.Int
+	// NotBefore and NotAfter are truncated to whole seconds, in UTC. Use
+	// NotAfterFor to get a period of a whole number of days; zlint warns
+	// from 200 days on (w_server_cert_valid_time_longer_than_199_days, BR
+	// §6.3.2 SHOULD NOT) even where 200 is the MUST NOT limit.
+	NotBefore, NotAfter time.Time
+	// Issuer is the issuing CA certificate; it supplies the issuer name,
+	// the authority key identifier and the signature algorithm.
+	Issuer *x509.Certificate
+	// CRLDistributionPoint is the http URL of the CRL shard that will list
+	// this certificate (BR §7.1.2.11.2). Required.
+	CRLDistributionPoint string
+	// CAIssuersURL is the http URL of the issuer certificate (BR §7.1.2.7.7).
+	// Required.
+	CAIssuersURL string
+	// OCSPServer is the optional http URL of the OCSP responder.
+	OCSPServer string
+	// CPSPolicyOID is an optional CA-defined policy OID added after the OV
+	// policy (dotted form).
+	CPSPolicyOID string
+}
+
+// Template builds the certificate template of profile Name/Version from p:
+// subject in BR §7.1.4.2 order (RawSubject), policies 2.23.140.1.2.2 first
+// plus the CPS OID if set, extKeyUsage serverAuth only, keyUsage
+// digitalSignature (ECDSA) or digitalSignature+keyEncipherment (RSA), AIA
+// caIssuers (+ OCSP if set), one CRL distribution point, SAN dNSNames, the
+// authority key identifier of the issuer, no subject key identifier and no
+// basicConstraints (BR §7.1.2.7). The signature algorithm follows the
+// issuer's key (BR §7.1.3.2): ECDSA with SHA-256 for P-256, SHA-384 for P-384,
+// and RSA PKCS#1 v1.5 with SHA-256. The template's PublicKey field is set to
+// p.PublicKey. Bad input is an *apperr.Error naming the field.
+func Template(p Params) (*x509.Certificate, error) {
+	raw, err := leafSubject(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSerial(p.Serial); err != nil {
+		return nil, err
+	}
+	ku, err := leafKeyUsage(p.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	sigAlg, err := SignatureAlgorithmFor(issuerKey(p.Issuer))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIssuer(p.Issuer); err != nil {
+		return nil, err
+	}
+	nb, na, err := checkValidity(p.NotBefore, p.NotAfter)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkHTTPURL("crlDistributionPoint", p.CRLDistributionPoint, true); err != nil {
+		return nil, err
+	}
+	if err := checkHTTPURL("caIssuersURL", p.CAIssuersURL, true); err != nil {
+		return nil, err
+	}
+	if err := checkHTTPURL("ocspServer", p.OCSPServer, false); err != nil {
+		return nil, err
+	}
+	policies, err := leafPolicies(p.CPSPolicyOID)
+	if err != nil {
+		return nil, err
+	}
+	t := &x509.Certificate{
+		SerialNumber:          new(big.Int).Set(p.Serial),
+		RawSubject:            raw,
+		NotBefore:             nb,
+		NotAfter:              na,
+		PublicKey:             p.PublicKey,
+		SignatureAlgorithm:    sigAlg,
+		KeyUsage:              ku,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: false,
+		DNSNames:              append([]string(nil), p.DNSNames...),
+		CRLDistributionPoints: []string{p.CRLDistributionPoint},
+		IssuingCertificateURL: []string{p.CAIssuersURL},
+		AuthorityKeyId:        append([]byte(nil), p.Issuer.SubjectKeyId...),
+		Policies:              policies,
+	}
+	if p.OCSPServer != "" {
+		t.OCSPServer = []string{p.OCSPServer}
+	}
+	return t, nil
+}
+
+func leafSubject(p Params) ([]byte, error) {
+	s := p.Subject
+	// BR §7.1.2.7.4 (OV): countryName and organizationName MUST be present,
+	// and stateOrProvinceName or localityName (at least one).
+	if s.CountryName == "" {
+		return nil, apperr.Invalid("countryName", "missing_attribute", "countryName is required in an OV certificate (BR §7.1.2.7.4)")
+	}
+	if s.OrganizationName == "" {
+		return nil, apperr.Invalid("organizationName", "missing_attribute", "organizationName is required in an OV certificate (BR §7.1.2.7.4)")
+	}
+	if s.StateOrProvinceName == "" && s.LocalityName == "" {
+		return nil, apperr.Invalid("localityName", "missing_attribute",
+			"an OV certificate needs stateOrProvinceName or localityName (BR §7.1.2.7.4)")
+	}
+	if len(p.DNSNames) == 0 {
+		return nil, apperr.Invalid("dnsNames", "missing_dns_names", "at least one DNS name is required (BR §7.1.2.7.12)")
+	}
+	seen := make(map[string]bool, len(p.DNSNames))
+	for _, n := range p.DNSNames {
+		if err := checkDNSName(n); err != nil {
+			return nil, err
+		}
+		if seen[n] {
+			return nil, apperr.Invalid("dnsNames", "duplicate_dns_name", "DNS name %q appears twice", n)
+		}
+		seen[n] = true
+	}
+	// BR §7.1.4.3: if present, commonName holds exactly one of the SAN values.
+	if s.CommonName != "" && !seen[s.CommonName] {
+		return nil, apperr.Invalid("commonName", "common_name_not_in_san",
+			"commonName %q is not one of dnsNames (BR §7.1.4.3)", s.CommonName)
+	}
+	return EncodeSubject(s)
+}
+
+// checkDNSName accepts lower-case LDH A-labels, optionally with a leading
+// "*." wildcard label (BR §7.1.2.7.12), at most 253 octets with labels of at
+// most 63.
+func checkDNSName(n string) error {
+	bad := func(why string) error {
+		return apperr.Invalid("dnsNames", "invalid_dns_name", "DNS name %q is invalid: %s", n, why)
+	}
+	if n == "" || len(n) > 253 {
+		return bad("empty or longer than 253 octets")
+	}
+	labels := strings.Split(n, ".")
+	if len(labels) < 2 {
+		return bad("not a fully-qualified domain name")
+	}
+	for i, l := range labels {
+		if l == "*" && i == 0 {
+			continue
+		}
+		if l == "" || len(l) > 63 {
+			return bad("empty label or label longer than 63 octets")
+		}
+		if l[0] == '-' || l[len(l)-1] == '-' {
+			return bad("label starts or ends with a hyphen")
+		}
+		for j := 0; j < len(l); j++ {
+			c := l[j]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return bad("only lower-case letters, digits and hyphens are allowed (use A-labels)")
+			}
+		}
+	}
+	return nil
+}
+
+func checkSerial(s *big.Int) error {
+	if s == nil || s.Sign() <= 0 {
+		return apperr.Invalid("serial", "invalid_serial", "the serial number must be positive (BR §7.1.2.7)")
+	}
+	if s.BitLen() > MaxSerialBits {
+		return apperr.Invalid("serial", "invalid_serial", "the serial number has %d bits; at most %d fit in 20 octets", s.BitLen(), MaxSerialBits)
+	}
+	if s.BitLen() < MinSerialBits {
+		return apperr.Invalid("serial", "invalid_serial", "the serial number has %d bits; it cannot hold 64 bits of CSPRNG output (BR §7.1)", s.BitLen())
+	}
+	return nil
+}
+
+func checkValidity(nb, na time.Time) (time.Time, time.Time, error) {
+	if nb.IsZero() || na.IsZero() {
+		return time.Time{}, time.Time{}, apperr.Invalid("validity", "invalid_validity", "notBefore and notAfter are required")
+	}
+	nb = nb.UTC().Truncate(time.Second)
+	na = na.UTC().Truncate(time.Second)
+	if !na.After(nb) {
+		return time.Time{}, time.Time{}, apperr.Invalid("validity", "invalid_validity", "notAfter %s is not after notBefore %s", na.Format(time.RFC3339), nb.Format(time.RFC3339))
+	}
+	return nb, na, nil
+}
+
+// checkHTTPURL enforces BR §7.1.2.11.2 / §7.1.2.7.7: plain http URLs with a
+// host.
+func checkHTTPURL(field, s string, required bool) error {
+	if s == "" {
+		if required {
+			return apperr.Invalid(field, "missing_url", "%s is required", field)
+		}
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "http" || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return apperr.Invalid(field, "invalid_url", "%s must be an http:// URL with a host, got %q", field, s)
+	}
+	return nil
+}
+
+func leafPolicies(cps string) ([]x509.OID, error) {
+	ov, err := x509.ParseOID(OIDOrganizationValidated)
+	if err != nil {
+		return nil, fmt.Errorf("profile: %w", err)
+	}
+	out := []x509.OID{ov}
+	if cps == "" {
+		return out, nil
+	}
+	if strings.HasPrefix(cps, cabfPolicyArc) || cps == OIDAnyPolicy {
+		return nil, apperr.Invalid("cpsPolicyOID", "invalid_policy_oid",
+			"%s is a reserved or anyPolicy identifier; the CPS OID must be the CA's own (BR §7.1.2.7.9)", cps)
+	}
+	oid, err := x509.ParseOID(cps)
+	if err != nil {
+		return nil, apperr.Invalid("cpsPolicyOID", "invalid_policy_oid", "%q is not a dotted OID", cps)
+	}
+	return append(out, oid), nil
+}
+
+// leafKeyUsage checks the subscriber key (BR §6.1.5) and returns the key
+// usage of BR §7.1.2.7.11 for its type.
+func leafKeyUsage(pub crypto.PublicKey) (x509.KeyUsage, error) {
+	if err := CheckPublicKey(pub); err != nil {
+		return 0, err
+	}
+	if _, ok := pub.(*rsa.PublicKey); ok {
+		return x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, nil
+	}
+	return x509.KeyUsageDigitalSignature, nil
+}
+
+// CheckPublicKey accepts the key types and sizes of BR §6.1.5 and §6.1.6:
+// ECDSA on P-256 or P-384, or RSA with a modulus of at least 2048 bits that
+// is a multiple of 8 and an odd public exponent of at least 3. The error is
+// an *apperr.Error naming publicKey. It does not look for weak or blocked
+// keys.
+func CheckPublicKey(pub crypto.PublicKey) error {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
+			return apperr.Invalid("publicKey", "unsupported_key", "ECDSA keys must be on P-256 or P-384 (BR §6.1.5)")
+		}
+		return nil
+	case *rsa.PublicKey:
+		bits := k.N.BitLen()
+		if bits < 2048 || bits%8 != 0 {
+			return apperr.Invalid("publicKey", "weak_key", "RSA modulus of %d bits; BR §6.1.5 needs at least 2048 and a multiple of 8", bits)
+		}
+		if k.E < 3 || k.E%2 == 0 {
+			return apperr.Invalid("publicKey", "weak_key", "RSA public exponent %d must be odd and at least 3 (BR §6.1.6)", k.E)
+		}
+		return nil
+	case nil:
+		return apperr.Invalid("publicKey", "missing_key", "a public key is required")
+	default:
+		return apperr.Invalid("publicKey", "unsupported_key", "unsupported key type %T; use ECDSA P-256/P-384 or RSA (BR §6.1.5)", pub)
+	}
+}
+
+// SignatureAlgorithmFor returns the signature algorithm vetca uses with an
+// issuer key (BR §7.1.3.2): ECDSA P-256 with SHA-256, P-384 with SHA-384,
+// RSA PKCS#1 v1.5 with SHA-256.
+func SignatureAlgorithmFor(issuerPub crypto.PublicKey) (x509.SignatureAlgorithm, error) {
+	switch k := issuerPub.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return x509.ECDSAWithSHA256, nil
+		case elliptic.P384():
+			return x509.ECDSAWithSHA384, nil
+		}
+	case *rsa.PublicKey:
+		if k.N.BitLen() >= 2048 {
+			return x509.SHA256WithRSA, nil
+		}
+	case nil:
+		return 0, apperr.Invalid("issuer", "missing_issuer", "an issuer certificate with a public key is required")
+	}
+	return 0, apperr.Invalid("issuer", "unsupported_issuer_key", "issuer key %T is not ECDSA P-256/P-384 or RSA >= 2048", issuerPub)
+}
+
+func issuerKey(c *x509.Certificate) crypto.PublicKey {
+	if c == nil {
+		return nil
+	}
+	return c.PublicKey
+}
+
+func checkIssuer(c *x509.Certificate) error {
+	if c == nil {
+		return apperr.Invalid("issuer", "missing_issuer", "an issuer certificate is required")
+	}
+	if !c.IsCA || !c.BasicConstraintsValid {
+		return apperr.Invalid("issuer", "issuer_not_ca", "the issuer certificate is not a CA certificate")
+	}
+	if len(c.SubjectKeyId) == 0 {
+		return apperr.Invalid("issuer", "issuer_without_ski",
+			"the issuer certificate has no subjectKeyIdentifier, so no authorityKeyIdentifier can be made (BR §7.1.2.11.1)")
+	}
+	if len(c.RawSubject) == 0 {
+		return apperr.Invalid("issuer", "issuer_without_subject", "the issuer certificate has no subject")
+	}
+	if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
+		return apperr.Invalid("issuer", "issuer_cannot_sign", "the issuer certificate's key usage lacks keyCertSign")
+	}
+	return nil
+}
