@@ -380,8 +380,21 @@ func (r *Resolver) send(ctx context.Context, q *dns.Msg, transport string) (*dns
 	defer cancel()
 	m := q.Copy()
 	m.Id = dns.Id()
-	resp, _, err := c.ExchangeContext(actx, m, r.server)
+	conn, err := c.DialContext(actx, r.server)
 	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	// miekg/dns only honours a context's deadline; closing the connection
+	// makes a cancellation (e.g. the HTTP client of a perspective going
+	// away) end the exchange at once.
+	stop := context.AfterFunc(actx, func() { conn.Close() })
+	defer stop()
+	resp, _, err := c.ExchangeWithConnContext(actx, m, conn)
+	if err != nil {
+		if ctxErr := actx.Err(); ctxErr != nil {
+			return nil, fmt.Errorf("%w (%v)", ctxErr, err)
+		}
 		return nil, err
 	}
 	return resp, nil

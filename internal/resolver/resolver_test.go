@@ -235,3 +235,20 @@ func TestContextCancelStops(t *testing.T) {
 		t.Fatalf("%d queries after the context ended; want 1", n)
 	}
 }
+
+// A cancelled context (not only a deadline) ends an exchange in flight:
+// perspectives rely on this when the primary gives up on them.
+func TestCancelEndsExchange(t *testing.T) {
+	s := dnstest.New(t)
+	s.SetDrop("slow.example.com", true)
+	r, err := New(Config{Server: s.Addr(), Timeout: 30 * time.Second, Retries: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, ev, err := r.LookupTXT(ctx, "slow.example.com")
+	if !errors.Is(err, context.Canceled) || len(ev) != 1 || ev[0].Attempts != 1 {
+		t.Fatalf("err = %v, evidence %+v; want context.Canceled after one attempt", err, ev)
+	}
+}
