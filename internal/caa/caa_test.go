@@ -355,3 +355,25 @@ func TestParseIssueValue(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseIssueValue: CAA values come from the outside world. Whatever
+// parses must satisfy the grammar's invariants.
+func FuzzParseIssueValue(f *testing.F) {
+	for _, s := range []string{"ca.example", ";", "ca.example; a=b; c=d", " x ; y = z ", "ca..x", "a=b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		v, err := ParseIssueValue(in)
+		if err != nil {
+			return
+		}
+		if v.IssuerDomainName != "" && (!isIssuerDomainName(v.IssuerDomainName) || v.IssuerDomainName != strings.ToLower(v.IssuerDomainName)) {
+			t.Fatalf("%q: bad issuer %q", in, v.IssuerDomainName)
+		}
+		for _, p := range v.Parameters {
+			if !isLabel(p.Tag) || strings.ContainsAny(p.Value, "; \t") {
+				t.Fatalf("%q: bad parameter %+v", in, p)
+			}
+		}
+	})
+}

@@ -132,6 +132,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{id: cfg.ID, region: cfg.Region, dns: dnsc, web: web, caa: cc, clk: cfg.Clock, log: log, mux: http.NewServeMux()}
 	s.mux.HandleFunc("POST "+CheckPath, s.check)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.reply(w, http.StatusNotFound, CheckResponse{Error: &ErrorBody{Code: "not_found",
+			Message: "a perspective serves only POST " + CheckPath}})
+	})
 	return s, nil
 }
 
