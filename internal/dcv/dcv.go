@@ -26,6 +26,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/vetca/vetca/internal/apperr"
@@ -40,6 +41,9 @@ type Method struct {
 	Section        string `json:"section"` // BR section
 	Version        string `json:"version"` // vetca method version
 	AllowsWildcard bool   `json:"allowsWildcard"`
+	// CoversSubdomains: once a domain is validated, names ending with all
+	// its labels may be issued too (the "Note" of each BR method).
+	CoversSubdomains bool `json:"coversSubdomains"`
 }
 
 // The methods vetca implements.
@@ -47,7 +51,7 @@ var (
 	// DNSChange is BR §3.2.2.4.7: a Random Value in a TXT record at the
 	// Authorization Domain Name prefixed with the label "_vetca-challenge".
 	// Suitable for wildcards: the base domain is validated.
-	DNSChange = Method{Name: "dns-change", Section: "3.2.2.4.7", Version: "1", AllowsWildcard: true}
+	DNSChange = Method{Name: "dns-change", Section: "3.2.2.4.7", Version: "1", AllowsWildcard: true, CoversSubdomains: true}
 	// WebsiteChange is BR §3.2.2.4.18: a Random Value as the content of a
 	// file under /.well-known/pki-validation/ fetched over HTTP. Not
 	// suitable for wildcards (BR §3.2.2.4.18 note).
@@ -66,6 +70,25 @@ func MethodByName(name string) (Method, error) {
 		}
 	}
 	return Method{}, apperr.Invalid("method", "unknown_method", "method %q is not supported; use %q or %q", name, DNSChange.Name, WebsiteChange.Name)
+}
+
+// Covers reports whether a validation of validated (a normalized domain,
+// possibly "*."-prefixed) by method m supports issuing for name (also
+// normalized): the same name always; with CoversSubdomains, any name that
+// ends with all of validated's labels, including a wildcard such as
+// "*.example.com" for "example.com" (BR §3.2.2.4.7 note). Website change
+// covers exactly the validated name and never a wildcard (BR §3.2.2.4.18
+// note).
+func (m Method) Covers(validated, name string) bool {
+	base := strings.TrimPrefix(validated, "*.")
+	if !m.CoversSubdomains {
+		return !strings.HasPrefix(name, "*.") && !strings.HasPrefix(validated, "*.") && name == validated
+	}
+	if strings.HasPrefix(name, "*.") && !m.AllowsWildcard {
+		return false
+	}
+	n := strings.TrimPrefix(name, "*.")
+	return n == base || strings.HasSuffix(n, "."+base)
 }
 
 // String returns "name v<version> (BR §section)".

@@ -458,3 +458,30 @@ func TestWebsiteChangeRefusals(t *testing.T) {
 		t.Errorf("NewFileName = %q %v", fn, err)
 	}
 }
+
+// BR §3.2.2.4.7 note (subdomains and wildcards covered) versus
+// §3.2.2.4.18 note (only the validated FQDN, never a wildcard).
+func TestCovers(t *testing.T) {
+	tests := []struct {
+		m               Method
+		validated, name string
+		want            bool
+	}{
+		{DNSChange, "example.com", "example.com", true},
+		{DNSChange, "example.com", "www.example.com", true},
+		{DNSChange, "example.com", "a.b.example.com", true},
+		{DNSChange, "example.com", "*.example.com", true},
+		{DNSChange, "*.example.com", "www.example.com", true},
+		{DNSChange, "example.com", "badexample.com", false},
+		{DNSChange, "www.example.com", "example.com", false},
+		{DNSChange, "example.com", "example.com.evil.net", false},
+		{WebsiteChange, "www.example.com", "www.example.com", true},
+		{WebsiteChange, "example.com", "www.example.com", false},
+		{WebsiteChange, "example.com", "*.example.com", false},
+	}
+	for _, tc := range tests {
+		if got := tc.m.Covers(tc.validated, tc.name); got != tc.want {
+			t.Errorf("%s.Covers(%q, %q) = %v; want %v", tc.m.Name, tc.validated, tc.name, got, tc.want)
+		}
+	}
+}
