@@ -34,7 +34,7 @@
 //     permission, although BR §3.2.2.8 would allow it in narrow cases.
 //
 // BR §3.2.2.8 also requires issuance within the CAA record's TTL or 8 hours,
-// whichever is greater; Result.CheckedAt lets the caller enforce that.
+// whichever is greater: Result.IssueBefore is that limit.
 package caa
 
 import (
@@ -112,6 +112,27 @@ type Result struct {
 	Identities   []string            `json:"identities"`   // issuer domain names vetca answered to
 	Queries      []resolver.Evidence `json:"queries"`      // every DNS query made
 	CheckedAt    time.Time           `json:"checkedAt"`
+	// IssueBefore is CheckedAt plus the greater of 8 hours and the lowest
+	// TTL of the relevant RRset (BR §3.2.2.8). Zero when not permitted.
+	IssueBefore time.Time `json:"issueBefore,omitzero"`
+}
+
+// MinReuse is the shortest time a CAA check may be relied on (BR §3.2.2.8).
+const MinReuse = 8 * time.Hour
+
+func (r *Result) setIssueBefore() {
+	if !r.Permitted {
+		return
+	}
+	d := MinReuse
+	if len(r.Records) > 0 {
+		minTTL := r.Records[0].TTL
+		for _, rec := range r.Records[1:] {
+			minTTL = min(minTTL, rec.TTL)
+		}
+		d = max(d, time.Duration(minTTL)*time.Second)
+	}
+	r.IssueBefore = r.CheckedAt.Add(d)
 }
 
 // Check evaluates CAA for domain. A leading "*." selects the wildcard rules.
@@ -145,10 +166,12 @@ func (c *Checker) Check(ctx context.Context, domain string) (Result, error) {
 		res.RelevantName = x
 		res.Records = recs
 		res.Permitted, res.Property, res.Reason = c.evaluate(x, recs, res.Wildcard)
+		res.setIssueBefore()
 		return res, nil
 	}
 	res.Permitted = true
 	res.Reason = fmt.Sprintf("no CAA records at %s or any parent up to %s; issuance is not restricted (RFC 8659 §3)", base, labels[len(labels)-1])
+	res.setIssueBefore()
 	return res, nil
 }
 

@@ -377,3 +377,28 @@ func FuzzParseIssueValue(f *testing.F) {
 		}
 	})
 }
+
+// BR §3.2.2.8: issue within the CAA TTL or 8 hours, whichever is greater.
+func TestIssueBefore(t *testing.T) {
+	s := dnstest.New(t)
+	s.AddCAA("short.example.com", 0, "issue", us) // TTL 300 s
+	s.SetTTL(86400)
+	s.AddCAA("long.example.com", 0, "issue", us)
+	s.AddCAA("long.example.com", 0, "iodef", "mailto:x@example.com")
+	s.AddCAA("denied.example.com", 0, "issue", ";")
+	c := newChecker(t, s)
+	for name, want := range map[string]time.Time{
+		"short.example.com":  t0.Add(8 * time.Hour),
+		"long.example.com":   t0.Add(24 * time.Hour),
+		"none.example.org":   t0.Add(8 * time.Hour),
+		"denied.example.com": {},
+	} {
+		res, err := c.Check(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.IssueBefore.Equal(want) {
+			t.Errorf("%s: IssueBefore %v; want %v", name, res.IssueBefore, want)
+		}
+	}
+}

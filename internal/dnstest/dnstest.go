@@ -63,6 +63,7 @@ type Server struct {
 	truncate   bool
 	chaseCNAME bool
 	ad         bool
+	ttl        uint32
 	log        []Query
 }
 
@@ -75,6 +76,7 @@ func New(t testing.TB) *Server {
 		rcodes:     map[string]int{},
 		drop:       map[string]bool{},
 		chaseCNAME: true,
+		ttl:        DefaultTTL,
 	}
 	var pc net.PacketConn
 	var ln net.Listener
@@ -120,8 +122,20 @@ func (s *Server) Addr() string { return s.addr }
 
 func fqdn(name string) string { return dns.Fqdn(strings.ToLower(name)) }
 
-func hdr(name string, t uint16) dns.RR_Header {
-	return dns.RR_Header{Name: fqdn(name), Rrtype: t, Class: dns.ClassINET, Ttl: 300}
+// DefaultTTL is the TTL of added records until SetTTL changes it.
+const DefaultTTL = 300
+
+func (s *Server) hdr(name string, t uint16) dns.RR_Header {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return dns.RR_Header{Name: fqdn(name), Rrtype: t, Class: dns.ClassINET, Ttl: s.ttl}
+}
+
+// SetTTL sets the TTL (seconds) of records added from now on.
+func (s *Server) SetTTL(ttl uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ttl = ttl
 }
 
 func (s *Server) add(rr dns.RR) {
@@ -134,27 +148,27 @@ func (s *Server) add(rr dns.RR) {
 // AddTXT adds one TXT record at name holding the given character-strings
 // (one or more; a client joins them).
 func (s *Server) AddTXT(name string, strs ...string) {
-	s.add(&dns.TXT{Hdr: hdr(name, dns.TypeTXT), Txt: strs})
+	s.add(&dns.TXT{Hdr: s.hdr(name, dns.TypeTXT), Txt: strs})
 }
 
 // AddCAA adds a CAA record (RFC 8659 §4.1) at name.
 func (s *Server) AddCAA(name string, flag uint8, tag, value string) {
-	s.add(&dns.CAA{Hdr: hdr(name, dns.TypeCAA), Flag: flag, Tag: tag, Value: value})
+	s.add(&dns.CAA{Hdr: s.hdr(name, dns.TypeCAA), Flag: flag, Tag: tag, Value: value})
 }
 
 // AddCNAME adds a CNAME from name to target.
 func (s *Server) AddCNAME(name, target string) {
-	s.add(&dns.CNAME{Hdr: hdr(name, dns.TypeCNAME), Target: fqdn(target)})
+	s.add(&dns.CNAME{Hdr: s.hdr(name, dns.TypeCNAME), Target: fqdn(target)})
 }
 
 // AddA adds an A record; ip must be an IPv4 address.
 func (s *Server) AddA(name, ip string) {
-	s.add(&dns.A{Hdr: hdr(name, dns.TypeA), A: net.ParseIP(ip).To4()})
+	s.add(&dns.A{Hdr: s.hdr(name, dns.TypeA), A: net.ParseIP(ip).To4()})
 }
 
 // AddAAAA adds an AAAA record; ip must be an IPv6 address.
 func (s *Server) AddAAAA(name, ip string) {
-	s.add(&dns.AAAA{Hdr: hdr(name, dns.TypeAAAA), AAAA: net.ParseIP(ip)})
+	s.add(&dns.AAAA{Hdr: s.hdr(name, dns.TypeAAAA), AAAA: net.ParseIP(ip)})
 }
 
 // Remove deletes every record of type qtype (e.g. dns.TypeTXT) at name.

@@ -175,6 +175,7 @@ type CAA struct {
 	Flag  uint8  `json:"flag"`
 	Tag   string `json:"tag"` // as received; compare case-insensitively
 	Value string `json:"value"`
+	TTL   uint32 `json:"ttl"` // seconds, as received
 }
 
 // String formats the record as in a zone file: 0 issue "ca.example".
@@ -200,7 +201,7 @@ func (r *Resolver) LookupCAA(ctx context.Context, name string) ([]CAA, []Evidenc
 	var out []CAA
 	for _, rr := range rrs {
 		if c, ok := rr.(*dns.CAA); ok {
-			out = append(out, CAA{Flag: c.Flag, Tag: c.Tag, Value: c.Value})
+			out = append(out, CAA{Flag: c.Flag, Tag: c.Tag, Value: c.Value, TTL: c.Hdr.Ttl})
 		}
 	}
 	return out, ev, err
