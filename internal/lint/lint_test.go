@@ -487,6 +487,19 @@ func TestLintCertificateComesFromAThrowawayIssuer(t *testing.T) {
 	if c.SignatureAlgorithm != x509.ECDSAWithSHA256 {
 		t.Fatalf("signature algorithm %v", c.SignatureAlgorithm)
 	}
+	if err := f.l.WarmIssuer(f.issuing.Cert); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := x509.ParseCertificate(f.leaf(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(c2.RawIssuer) != string(c.RawIssuer) {
+		t.Fatal("issuer name changed between linting certificates")
+	}
+	if err := f.l.WarmIssuer(nil); err == nil {
+		t.Fatal("warmed a nil issuer")
+	}
 }
 
 // BenchmarkLintLeaf compares the filtered registry (what vetca runs) with

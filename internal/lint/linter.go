@@ -45,6 +45,8 @@ import (
 	"github.com/vetca/vetca/internal/profile"
 )
 
+var _ profile.Linter = (*Linter)(nil)
+
 // ExcludedZlintLints returns the names of the zlint lints New filters out
 // of the registry (see the package documentation for why).
 func ExcludedZlintLints() []string {
@@ -204,6 +206,14 @@ func (l *Linter) SignLintCertificate(template, issuer *x509.Certificate) ([]byte
 		return nil, fmt.Errorf("lint: signing the linting certificate: %w", err)
 	}
 	return der, nil
+}
+
+// WarmIssuer makes the throwaway issuer for issuer now, so the first
+// LintTemplate for it does not pay for the key generation (seconds for an
+// RSA 4096 issuer). Calling it is optional.
+func (l *Linter) WarmIssuer(issuer *x509.Certificate) error {
+	_, err := l.throwawayFor(issuer)
+	return err
 }
 
 // throwawayIssuer is a self-signed certificate with the real issuer's

@@ -106,6 +106,7 @@ func (e *Error) Lints() []string {
 	return out
 }
 
+// Error names every failing lint with its status and details.
 func (e *Error) Error() string {
 	parts := make([]string, len(e.Failed))
 	for i, f := range e.Failed {

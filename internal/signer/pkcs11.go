@@ -65,6 +65,11 @@ func optional(b []byte) []byte {
 // ParsePKCS11URI) through crypto11. The module path and PIN come from the
 // URI or from cfg (see Config). Exactly one key pair must match the URI's
 // object and id.
+//
+// PKCS#11 logins belong to the application, not the session: while another
+// Signer of this process holds the same token open, crypto11 accepts
+// CKR_USER_ALREADY_LOGGED_IN and a wrong PIN is not noticed. The PIN is
+// only checked when the token is first opened.
 func OpenPKCS11(uri string, cfg Config) (Signer, error) {
 	u, err := ParsePKCS11URI(uri)
 	if err != nil {
