@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -210,6 +211,11 @@ func (r *Recorder) prepare(t *store.Table, v any) (store.Row, string, string, er
 	if err != nil {
 		return nil, "", "", fmt.Errorf("audit: %s: %w", t.Name, err)
 	}
+	return r.prepareRow(t, raw)
+}
+
+func (r *Recorder) prepareRow(t *store.Table, raw map[string]any) (store.Row, string, string, error) {
+	raw = maps.Clone(raw)
 	delete(raw, "row_hash")
 	for _, c := range t.Columns {
 		if _, ok := raw[c.Name]; !ok && c.Name != "row_hash" {
@@ -265,11 +271,21 @@ func (r *Recorder) Insert(ctx context.Context, tx *store.Tx, actor, action, tabl
 // vouches for, so an out-of-band edit can never be laundered by a later
 // legitimate update. It appends an update event.
 func (r *Recorder) Update(ctx context.Context, tx *store.Tx, actor, action, table string, v any) error {
+	raw, err := store.Encode(v)
+	if err != nil {
+		return fmt.Errorf("audit: %s: %w", table, err)
+	}
+	return r.UpdateRow(ctx, tx, actor, action, table, raw)
+}
+
+// UpdateRow is Update for a row given as column values (every column but
+// row_hash).
+func (r *Recorder) UpdateRow(ctx context.Context, tx *store.Tx, actor, action, table string, raw map[string]any) error {
 	t, err := r.table(table)
 	if err != nil {
 		return err
 	}
-	row, content, hash, err := r.prepare(t, v)
+	row, content, hash, err := r.prepareRow(t, raw)
 	if err != nil {
 		return err
 	}
@@ -292,6 +308,17 @@ func (r *Recorder) Update(ctx context.Context, tx *store.Tx, actor, action, tabl
 		return fmt.Errorf("update %s %s: %w", table, id, err)
 	}
 	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpUpdate, EntityType: table, EntityID: id, Content: &content, RowHash: hash})
+}
+
+// Check reads the row of table with the given id and checks it is what
+// the audit trail vouches for, without decoding it.
+func (r *Recorder) Check(ctx context.Context, q store.Querier, table, id string) error {
+	t, err := r.table(table)
+	if err != nil {
+		return err
+	}
+	_, err = r.load(ctx, q, t, id, false)
+	return err
 }
 
 // Delete removes a vouched-for row and appends a delete event.

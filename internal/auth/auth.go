@@ -266,3 +266,18 @@ func (s *Service) UsersWithRole(ctx context.Context, r actor.Role) ([]User, erro
 	}
 	return out, nil
 }
+
+// RecordSignIn writes a console sign-in attempt to the audit trail (BR
+// §5.4.1(3): successful and unsuccessful access attempts).
+func (s *Service) RecordSignIn(ctx context.Context, who actor.Actor, ok bool, remote string) error {
+	action, entity, id := "console.sign_in", "users", who.ID
+	if !ok {
+		action, entity, id = "console.sign_in_failed", "users", "unknown"
+	}
+	if who.Kind == actor.Subscriber {
+		entity, id = "accounts", who.AccountID
+	}
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		return s.rec.Note(ctx, tx, who.String(), action, entity, id, map[string]string{"remote": remote})
+	})
+}

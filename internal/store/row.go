@@ -235,17 +235,28 @@ func fieldsOf(t reflect.Type) []fieldInfo {
 	if f, ok := fieldCache.Load(t); ok {
 		return f.([]fieldInfo)
 	}
+	out := collectFields(t, nil)
+	fieldCache.Store(t, out)
+	return out
+}
+
+// collectFields walks t's fields; untagged embedded structs are flattened.
+func collectFields(t reflect.Type, prefix []int) []fieldInfo {
 	var out []fieldInfo
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
+		index := append(append([]int(nil), prefix...), i)
 		tag := sf.Tag.Get("db")
+		if tag == "" && sf.Anonymous && sf.Type.Kind() == reflect.Struct {
+			out = append(out, collectFields(sf.Type, index)...)
+			continue
+		}
 		if tag == "" || tag == "-" {
 			continue
 		}
 		name, opt, _ := strings.Cut(tag, ",")
-		out = append(out, fieldInfo{index: sf.Index, col: name, json: opt == "json"})
+		out = append(out, fieldInfo{index: index, col: name, json: opt == "json"})
 	}
-	fieldCache.Store(t, out)
 	return out
 }
 

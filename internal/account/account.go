@@ -1,0 +1,396 @@
+// Package account keeps subscriber accounts, the organizations each account
+// may order certificates for, and the account's contacts.
+//
+// Contacts are their own type and table with no subject fields (DESIGN
+// invariant 1). Nothing here writes to an organization: the founding
+// incident (Bugzilla 1535735) was a contact change that rewrote the
+// organization name in 48 certificates, and this package cannot do that by
+// construction — it holds no reference to the vetting service's writers.
+package account
+
+import (
+	"context"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/vetting"
+)
+
+// Account is a subscriber account.
+type Account struct {
+	ID        string    `db:"id" json:"id"`
+	Name      string    `db:"name" json:"name"`
+	CreatedAt time.Time `db:"created_at" json:"createdAt"`
+	CreatedBy string    `db:"created_by" json:"createdBy"`
+}
+
+// Link allows an account to order for an organization.
+type Link struct {
+	ID             string    `db:"id"`
+	AccountID      string    `db:"account_id"`
+	OrganizationID string    `db:"organization_id"`
+	CreatedAt      time.Time `db:"created_at"`
+}
+
+// Contact is a person at the subscriber. It has no subject fields.
+type Contact struct {
+	ID        string    `db:"id" json:"id"`
+	AccountID string    `db:"account_id" json:"accountId"`
+	Name      string    `db:"name" json:"name"`
+	Email     string    `db:"email" json:"email"`
+	Phone     string    `db:"phone" json:"phone"`
+	Role      string    `db:"role" json:"role"`
+	CreatedAt time.Time `db:"created_at" json:"createdAt"`
+	UpdatedAt time.Time `db:"updated_at" json:"updatedAt"`
+}
+
+// ContactRoles are the roles a contact may have.
+var ContactRoles = []string{"administrative", "technical", "billing", "security", "legal"}
+
+// TokenIssuer creates the subscriber token of a new account (package auth).
+type TokenIssuer interface {
+	IssueAccountToken(ctx context.Context, tx *store.Tx, by actor.Actor, accountID string) (string, error)
+}
+
+// OrgChecker confirms an organization exists and is intact (package vetting).
+type OrgChecker interface {
+	Exists(ctx context.Context, q store.Querier, orgID string) error
+}
+
+// Service is the account service.
+type Service struct {
+	db     *store.DB
+	rec    *audit.Recorder
+	clk    clock.Clock
+	tokens TokenIssuer
+	orgs   OrgChecker
+}
+
+// New returns the account service.
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, tokens TokenIssuer, orgs OrgChecker) *Service {
+	return &Service{db: db, rec: rec, clk: clk, tokens: tokens, orgs: orgs}
+}
+
+// CreateInput is the body of POST /accounts.
+type CreateInput struct {
+	Name          string   `json:"name"`
+	Organizations []string `json:"organizations"`
+}
+
+// Create makes an account linked to organizations and returns it with the
+// subscriber token, shown only this once.
+func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (Account, string, error) {
+	if err := by.Require(actor.Verifier, actor.Admin); err != nil {
+		return Account{}, "", err
+	}
+	if err := checkPlain("name", in.Name, 200, true); err != nil {
+		return Account{}, "", err
+	}
+	now := s.clk.Now()
+	acc := Account{ID: ids.New("acc"), Name: in.Name, CreatedAt: now, CreatedBy: by.String()}
+	var token string
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.rec.Insert(ctx, tx, by.String(), "account.created", "accounts", acc); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, orgID := range in.Organizations {
+			if seen[orgID] {
+				continue
+			}
+			seen[orgID] = true
+			if err := s.link(ctx, tx, by, acc.ID, orgID); err != nil {
+				return err
+			}
+		}
+		var err error
+		token, err = s.tokens.IssueAccountToken(ctx, tx, by, acc.ID)
+		return err
+	})
+	if err != nil {
+		return Account{}, "", err
+	}
+	return acc, token, nil
+}
+
+func (s *Service) link(ctx context.Context, tx *store.Tx, by actor.Actor, accountID, orgID string) error {
+	if err := s.orgs.Exists(ctx, tx, orgID); err != nil {
+		if apperr.IsKind(err, apperr.KindNotFound) {
+			return apperr.Invalid("organizations", "unknown_organization", "organization %q does not exist", orgID)
+		}
+		return err
+	}
+	return s.rec.Insert(ctx, tx, by.String(), "account.organization_linked", "account_organizations", Link{
+		ID: ids.New("aol"), AccountID: accountID, OrganizationID: orgID, CreatedAt: s.clk.Now(),
+	})
+}
+
+// LinkOrganization allows an existing account to order for another organization.
+func (s *Service) LinkOrganization(ctx context.Context, by actor.Actor, accountID, orgID string) error {
+	if err := by.Require(actor.Verifier, actor.Admin); err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := s.get(ctx, tx, accountID); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM account_organizations WHERE account_id = ? AND organization_id = ?`, accountID, orgID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return apperr.Conflict("organizationId", "already_linked", "account %s already uses organization %s", accountID, orgID)
+		}
+		return s.link(ctx, tx, by, accountID, orgID)
+	})
+}
+
+func (s *Service) get(ctx context.Context, q store.Querier, id string) (Account, error) {
+	var a Account
+	err := s.rec.Get(ctx, q, "accounts", id, &a)
+	return a, err
+}
+
+// View is GET /accounts/{id}.
+type View struct {
+	Account
+	Organizations []string  `json:"organizations"`
+	Contacts      []Contact `json:"contacts"`
+}
+
+// Get returns an account with its organizations and contacts.
+func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, error) {
+	if err := by.CanActForAccount(id, actor.Verifier, actor.Admin, actor.Compliance, actor.Auditor); err != nil {
+		return View{}, err
+	}
+	a, err := s.get(ctx, s.db, id)
+	if err != nil {
+		return View{}, err
+	}
+	orgs, err := s.Organizations(ctx, s.db, id)
+	if err != nil {
+		return View{}, err
+	}
+	cs, err := audit.Select[Contact](ctx, s.rec, s.db, "contacts", `SELECT * FROM contacts WHERE account_id = ? ORDER BY created_at, id`, id)
+	if err != nil {
+		return View{}, err
+	}
+	if cs == nil {
+		cs = []Contact{}
+	}
+	return View{Account: a, Organizations: orgs, Contacts: cs}, nil
+}
+
+// List returns every account (staff).
+func (s *Service) List(ctx context.Context, by actor.Actor) ([]Account, error) {
+	if !by.IsStaff() {
+		return nil, apperr.Forbidden("", "forbidden", "staff only")
+	}
+	return store.Select[Account](ctx, s.db, `SELECT * FROM accounts ORDER BY name`)
+}
+
+// Organizations lists the organization ids an account may order for,
+// integrity-checked (they feed issuance decisions).
+func (s *Service) Organizations(ctx context.Context, q store.Querier, accountID string) ([]string, error) {
+	links, err := audit.Select[Link](ctx, s.rec, q, "account_organizations", `SELECT * FROM account_organizations WHERE account_id = ? ORDER BY created_at, id`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(links))
+	for _, l := range links {
+		out = append(out, l.OrganizationID)
+	}
+	return out, nil
+}
+
+// MayUseOrganization returns nil when the account may order for orgID.
+func (s *Service) MayUseOrganization(ctx context.Context, q store.Querier, accountID, orgID string) error {
+	orgs, err := s.Organizations(ctx, q, accountID)
+	if err != nil {
+		return err
+	}
+	for _, o := range orgs {
+		if o == orgID {
+			return nil
+		}
+	}
+	return apperr.Forbidden("organizationId", "organization_not_allowed", "account %s may not order for organization %s", accountID, orgID)
+}
+
+// CanReadOrganization lets a subscriber read the organizations its account uses.
+func (s *Service) CanReadOrganization(ctx context.Context, by actor.Actor, orgID string) error {
+	if by.Kind != actor.Subscriber {
+		return apperr.Forbidden("", "forbidden", "not allowed")
+	}
+	if err := s.MayUseOrganization(ctx, s.db, by.AccountID, orgID); err != nil {
+		return apperr.Forbidden("", "forbidden", "your account does not use organization %s", orgID)
+	}
+	return nil
+}
+
+// ContactsForOrganization implements vetting.Recipients: the contacts of
+// every account that uses the organization.
+func (s *Service) ContactsForOrganization(ctx context.Context, q store.Querier, orgID string) ([]vetting.Recipient, error) {
+	cs, err := store.Select[Contact](ctx, q, `SELECT c.* FROM contacts c JOIN account_organizations l ON l.account_id = c.account_id
+		WHERE l.organization_id = ? ORDER BY c.created_at, c.id`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]vetting.Recipient, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, vetting.Recipient{Name: c.Name, Email: c.Email, Role: "contact:" + c.Role, AccountID: c.AccountID})
+	}
+	return out, nil
+}
+
+// ContactsForAccount returns an account's contacts (for reports to the subscriber).
+func (s *Service) ContactsForAccount(ctx context.Context, q store.Querier, accountID string) ([]Contact, error) {
+	return audit.Select[Contact](ctx, s.rec, q, "contacts", `SELECT * FROM contacts WHERE account_id = ? ORDER BY created_at, id`, accountID)
+}
+
+// ContactInput is the body of POST and PATCH on contacts. It has no
+// subject fields; the web layer refuses any unknown field, and names a
+// subject field specifically.
+type ContactInput struct {
+	Name  *string `json:"name"`
+	Email *string `json:"email"`
+	Phone *string `json:"phone"`
+	Role  *string `json:"role"`
+}
+
+func (c *Contact) apply(in ContactInput) {
+	if in.Name != nil {
+		c.Name = *in.Name
+	}
+	if in.Email != nil {
+		c.Email = *in.Email
+	}
+	if in.Phone != nil {
+		c.Phone = *in.Phone
+	}
+	if in.Role != nil {
+		c.Role = *in.Role
+	}
+}
+
+func (c *Contact) validate() error {
+	if err := checkPlain("name", c.Name, 200, true); err != nil {
+		return err
+	}
+	if c.Email == "" {
+		return apperr.Invalid("email", "missing_field", "email is required")
+	}
+	addr, err := mail.ParseAddress(c.Email)
+	if err != nil || addr.Address != c.Email || !strings.Contains(c.Email, "@") || len(c.Email) > 254 {
+		return apperr.Invalid("email", "invalid_email", "email %q is not a plain address such as name@example.com", c.Email)
+	}
+	if c.Phone != "" {
+		for _, r := range c.Phone {
+			if !(unicode.IsDigit(r) || strings.ContainsRune("+ -()./", r)) {
+				return apperr.Invalid("phone", "invalid_phone", "phone %q may hold only digits, spaces and + - ( ) . /", c.Phone)
+			}
+		}
+		if len(c.Phone) > 40 {
+			return apperr.Invalid("phone", "invalid_phone", "phone is longer than 40 characters")
+		}
+	}
+	ok := false
+	for _, r := range ContactRoles {
+		if c.Role == r {
+			ok = true
+		}
+	}
+	if !ok {
+		return apperr.Invalid("role", "invalid_role", "role %q is not one of %s", c.Role, strings.Join(ContactRoles, ", "))
+	}
+	return nil
+}
+
+// AddContact adds a contact to an account.
+func (s *Service) AddContact(ctx context.Context, by actor.Actor, accountID string, in ContactInput) (Contact, error) {
+	if err := by.CanActForAccount(accountID, actor.Verifier, actor.Admin); err != nil {
+		return Contact{}, err
+	}
+	now := s.clk.Now()
+	c := Contact{ID: ids.New("con"), AccountID: accountID, Role: "administrative", CreatedAt: now, UpdatedAt: now}
+	c.apply(in)
+	if err := c.validate(); err != nil {
+		return Contact{}, err
+	}
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := s.get(ctx, tx, accountID); err != nil {
+			return err
+		}
+		return s.rec.Insert(ctx, tx, by.String(), "contact.created", "contacts", c)
+	})
+	return c, err
+}
+
+// UpdateContact changes a contact's own fields, and nothing else.
+func (s *Service) UpdateContact(ctx context.Context, by actor.Actor, accountID, contactID string, in ContactInput) (Contact, error) {
+	if err := by.CanActForAccount(accountID, actor.Verifier, actor.Admin); err != nil {
+		return Contact{}, err
+	}
+	var c Contact
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.rec.Get(ctx, tx, "contacts", contactID, &c); err != nil {
+			return err
+		}
+		if c.AccountID != accountID {
+			return apperr.NotFound("", "contact %s not found on account %s", contactID, accountID)
+		}
+		c.apply(in)
+		if err := c.validate(); err != nil {
+			return err
+		}
+		c.UpdatedAt = s.clk.Now()
+		return s.rec.Update(ctx, tx, by.String(), "contact.updated", "contacts", c)
+	})
+	return c, err
+}
+
+// DeleteContact removes a contact.
+func (s *Service) DeleteContact(ctx context.Context, by actor.Actor, accountID, contactID string) error {
+	if err := by.CanActForAccount(accountID, actor.Verifier, actor.Admin); err != nil {
+		return err
+	}
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		var c Contact
+		if err := s.rec.Get(ctx, tx, "contacts", contactID, &c); err != nil {
+			return err
+		}
+		if c.AccountID != accountID {
+			return apperr.NotFound("", "contact %s not found on account %s", contactID, accountID)
+		}
+		return s.rec.Delete(ctx, tx, by.String(), "contact.deleted", "contacts", contactID)
+	})
+}
+
+func checkPlain(field, v string, max int, required bool) error {
+	if v == "" {
+		if required {
+			return apperr.Invalid(field, "missing_field", "%s is required", field)
+		}
+		return nil
+	}
+	if len(v) > max {
+		return apperr.Invalid(field, "too_long", "%s is longer than %d characters", field, max)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return apperr.Invalid(field, "control_character", "%s contains a control character", field)
+		}
+	}
+	if strings.TrimSpace(v) != v {
+		return apperr.Invalid(field, "surrounding_space", "%s has leading or trailing white space", field)
+	}
+	return nil
+}

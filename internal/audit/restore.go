@@ -1,0 +1,159 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Vouched returns the content the audit trail last vouched for a row:
+// exists is false when the latest event deleted it or no event recorded it.
+func (r *Recorder) Vouched(ctx context.Context, q store.Querier, table, id string) (row store.Row, exists bool, recorded bool, err error) {
+	t, err := r.table(table)
+	if err != nil {
+		return nil, false, false, err
+	}
+	var op string
+	var content sql.NullString
+	err = q.QueryRow(ctx, `SELECT op, content FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`, table, id).Scan(&op, &content)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, false, nil
+	}
+	if err != nil {
+		return nil, false, false, fmt.Errorf("read latest event for %s %s: %w", table, id, err)
+	}
+	if op == OpDelete {
+		return nil, false, true, nil
+	}
+	row, err = decodeContent(t, content.String)
+	return row, true, true, err
+}
+
+// decodeContent turns an event's canonical JSON back into a typed row.
+func decodeContent(t *store.Table, content string) (store.Row, error) {
+	dec := json.NewDecoder(strings.NewReader(content))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("audit content of %s: %w", t.Name, err)
+	}
+	row := store.Row{}
+	for col, v := range m {
+		k, ok := t.Kind(col)
+		if !ok {
+			return nil, fmt.Errorf("audit content of %s names unknown column %s", t.Name, col)
+		}
+		switch x := v.(type) {
+		case nil:
+			row[col] = nil
+		case json.Number:
+			n, err := x.Int64()
+			if err != nil {
+				return nil, fmt.Errorf("audit content of %s.%s: %w", t.Name, col, err)
+			}
+			row[col] = n
+		case string:
+			if k == store.KindBlob {
+				b, err := base64.StdEncoding.DecodeString(x)
+				if err != nil {
+					return nil, fmt.Errorf("audit content of %s.%s: %w", t.Name, col, err)
+				}
+				row[col] = b
+			} else {
+				row[col] = x
+			}
+		default:
+			return nil, fmt.Errorf("audit content of %s.%s: unexpected %T", t.Name, col, v)
+		}
+	}
+	return row, nil
+}
+
+// Restore puts a row back to the state its latest event vouches for: it
+// rewrites a row changed outside vetca, re-inserts a row deleted outside
+// vetca, and deletes a row inserted outside vetca (or re-inserted after its
+// recorded deletion). It appends an event for what it did. It is the only
+// write that does not first require the current row to be intact, and
+// vetca calls it only to apply an approved change request. It returns what
+// it did: "rewritten", "reinserted", "deleted" or "" when the row was
+// already intact.
+func (r *Recorder) Restore(ctx context.Context, tx *store.Tx, actor, action, table, id string) (string, error) {
+	t, err := r.table(table)
+	if err != nil {
+		return "", err
+	}
+	vouched, exists, _, err := r.Vouched(ctx, tx, table, id)
+	if err != nil {
+		return "", err
+	}
+	rows, err := tx.Query(ctx, "SELECT * FROM "+table+" WHERE id = ?"+tx.ForUpdate(), id)
+	if err != nil {
+		return "", err
+	}
+	maps, err := store.ScanMaps(rows)
+	if err != nil {
+		return "", err
+	}
+	present := len(maps) == 1
+	if present {
+		cur, err := t.Normalize(maps[0])
+		if err != nil {
+			return "", err
+		}
+		if err := r.check(ctx, tx, t, cur); err == nil {
+			return "", nil
+		} else if !apperr.IsKind(err, apperr.KindIntegrity) {
+			return "", err
+		}
+	}
+	switch {
+	case !exists && !present:
+		return "", nil
+	case !exists:
+		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE id = ?", id); err != nil {
+			return "", fmt.Errorf("restore %s %s: %w", table, id, err)
+		}
+		return "deleted", r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpDelete, EntityType: table, EntityID: id})
+	}
+	content, err := canonical(vouched)
+	if err != nil {
+		return "", err
+	}
+	hash := RowHash(table, content)
+	var cols []string
+	var args []any
+	for _, c := range t.Columns {
+		if c.Name == "row_hash" {
+			continue
+		}
+		cols = append(cols, c.Name)
+		args = append(args, vouched[c.Name])
+	}
+	cols = append(cols, "row_hash")
+	args = append(args, hash)
+	did := "reinserted"
+	if present {
+		// UPDATE in place, so rows referring to this one stay valid.
+		did = "rewritten"
+		sets := make([]string, len(cols))
+		for i, c := range cols {
+			sets[i] = c + " = ?"
+		}
+		if _, err := tx.Exec(ctx, "UPDATE "+table+" SET "+strings.Join(sets, ", ")+" WHERE id = ?", append(args, id)...); err != nil {
+			return "", fmt.Errorf("restore %s %s: %w", table, id, err)
+		}
+	} else {
+		q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+		if _, err := tx.Exec(ctx, q, args...); err != nil {
+			return "", fmt.Errorf("restore %s %s: %w", table, id, err)
+		}
+	}
+	return did, r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpUpdate, EntityType: table, EntityID: id, Content: &content, RowHash: hash})
+}

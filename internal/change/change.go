@@ -1,0 +1,338 @@
+// Package change turns corrections that used to be hand-run SQL scripts
+// (seed Bugzilla 1559376) into change requests under dual control
+// (DESIGN invariant 6). A staff user requests a change with a reason; two
+// other staff users approve it; only then does vetca apply it, through the
+// audit recorder, with its own audit events.
+//
+// Two kinds exist:
+//   - restore: put a row that `vetca audit verify` flagged back to the
+//     state its latest audit event vouches for;
+//   - amend: set one non-identity field of an allow-listed table.
+//
+// Organization identity never changes here: it changes only through new,
+// re-verified organization versions.
+package change
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Kinds and statuses.
+const (
+	KindRestore = "restore"
+	KindAmend   = "amend"
+
+	StatusPending  = "pending"
+	StatusApplied  = "applied"
+	StatusRejected = "rejected"
+)
+
+// ApprovalsRequired is the number of distinct approvers, none the requester.
+const ApprovalsRequired = 2
+
+// amendable lists the non-identity fields an amend may set, by table.
+// Contacts are not here: their own API validates and audits every edit.
+var amendable = map[string][]string{
+	"accounts": {"name"},
+	"users":    {"email", "disabled"},
+}
+
+// identityTables may be restored but never amended.
+var identityTables = map[string]bool{"organizations": true, "organization_versions": true, "organization_verifications": true}
+
+// Request is a change request.
+type Request struct {
+	ID          string     `db:"id" json:"id"`
+	Kind        string     `db:"kind" json:"kind"`
+	TargetTable string     `db:"target_table" json:"table"`
+	TargetID    string     `db:"target_id" json:"rowId"`
+	Field       string     `db:"field" json:"field,omitempty"`
+	Value       string     `db:"value" json:"value,omitempty"` // JSON
+	Reason      string     `db:"reason" json:"reason"`
+	RequestedBy string     `db:"requested_by" json:"requestedBy"`
+	Status      string     `db:"status" json:"status"`
+	CreatedAt   time.Time  `db:"created_at" json:"createdAt"`
+	DecidedAt   *time.Time `db:"decided_at" json:"decidedAt,omitempty"`
+}
+
+// Approval is one approver's sign-off.
+type Approval struct {
+	ID           string    `db:"id" json:"-"`
+	RequestID    string    `db:"change_request_id" json:"-"`
+	ApproverID   string    `db:"approver_id" json:"-"`
+	ApproverName string    `db:"approver_name" json:"approver"`
+	At           time.Time `db:"at" json:"at"`
+}
+
+// View is a request with its approvals and, once applied, the outcome.
+type View struct {
+	Request
+	Approvals []Approval `json:"approvals"`
+	Outcome   string     `json:"outcome,omitempty"`
+}
+
+// Service is the change-request service.
+type Service struct {
+	db  *store.DB
+	rec *audit.Recorder
+	clk clock.Clock
+}
+
+// New returns the service.
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock) *Service {
+	return &Service{db: db, rec: rec, clk: clk}
+}
+
+var staffRoles = []actor.Role{actor.Admin, actor.Compliance, actor.Verifier}
+
+// Input is the body of POST /change-requests.
+type Input struct {
+	Kind   string          `json:"kind"`
+	Table  string          `json:"table"`
+	RowID  string          `json:"rowId"`
+	Field  string          `json:"field"`
+	Value  json.RawMessage `json:"value"`
+	Reason string          `json:"reason"`
+}
+
+// Create records a pending change request after checking it could apply.
+func (s *Service) Create(ctx context.Context, by actor.Actor, in Input) (View, error) {
+	if err := by.Require(staffRoles...); err != nil {
+		return View{}, err
+	}
+	if strings.TrimSpace(in.Reason) == "" || len(in.Reason) > 2000 {
+		return View{}, apperr.Invalid("reason", "missing_field", "a change request needs a reason (at most 2000 characters)")
+	}
+	t, ok := s.rec.Schema().Table(in.Table)
+	if !ok || !t.Has("row_hash") {
+		return View{}, apperr.Invalid("table", "invalid_table", "%q is not an audited table", in.Table)
+	}
+	if in.RowID == "" {
+		return View{}, apperr.Invalid("rowId", "missing_field", "rowId is required")
+	}
+	req := Request{ID: ids.New("chg"), Kind: in.Kind, TargetTable: in.Table, TargetID: in.RowID, Reason: in.Reason,
+		RequestedBy: by.String(), Status: StatusPending, CreatedAt: s.clk.Now()}
+	switch in.Kind {
+	case KindRestore:
+		if in.Field != "" || len(in.Value) > 0 {
+			return View{}, apperr.Invalid("field", "invalid_change", "a restore names no field or value: it restores the whole audited row")
+		}
+	case KindAmend:
+		if identityTables[in.Table] {
+			return View{}, apperr.Invalid("table", "identity_change", "organization identity changes only through a new organization version, which is verified again")
+		}
+		fields := amendable[in.Table]
+		ok := false
+		for _, f := range fields {
+			ok = ok || f == in.Field
+		}
+		if !ok {
+			return View{}, apperr.Invalid("field", "not_amendable", "%s.%s cannot be amended by a change request", in.Table, in.Field)
+		}
+		if len(in.Value) == 0 {
+			return View{}, apperr.Invalid("value", "missing_field", "value is required")
+		}
+		req.Field, req.Value = in.Field, string(in.Value)
+	default:
+		return View{}, apperr.Invalid("kind", "invalid_kind", "kind must be %q or %q", KindRestore, KindAmend)
+	}
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if in.Kind == KindRestore {
+			if _, _, recorded, err := s.rec.Vouched(ctx, tx, in.Table, in.RowID); err != nil {
+				return err
+			} else if !recorded {
+				var n int
+				if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM "+in.Table+" WHERE id = ?", in.RowID).Scan(&n); err != nil {
+					return err
+				}
+				if n == 0 {
+					return apperr.NotFound("rowId", "%s has no row %s and the audit trail never recorded one", in.Table, in.RowID)
+				}
+			}
+		} else {
+			if err := s.rec.Check(ctx, tx, in.Table, in.RowID); err != nil {
+				return err
+			}
+		}
+		return s.rec.Insert(ctx, tx, by.String(), "change_request.created", "change_requests", req)
+	})
+	if err != nil {
+		return View{}, err
+	}
+	return View{Request: req, Approvals: []Approval{}}, nil
+}
+
+// Approve records by's approval; with enough approvals the change is
+// applied in the same transaction.
+func (s *Service) Approve(ctx context.Context, by actor.Actor, id string) (View, error) {
+	if err := by.Require(staffRoles...); err != nil {
+		return View{}, err
+	}
+	var view View
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var req Request
+		if err := s.rec.Get(ctx, tx, "change_requests", id, &req); err != nil {
+			return err
+		}
+		if req.Status != StatusPending {
+			return apperr.Conflict("", "not_pending", "change request %s is %s", id, req.Status)
+		}
+		if req.RequestedBy == by.String() {
+			return apperr.Forbidden("", "self_approval", "you requested this change; two other staff users must approve it")
+		}
+		approvals, err := audit.Select[Approval](ctx, s.rec, tx, "change_request_approvals", `SELECT * FROM change_request_approvals WHERE change_request_id = ? ORDER BY at, id`, id)
+		if err != nil {
+			return err
+		}
+		for _, a := range approvals {
+			if a.ApproverID == by.ID {
+				return apperr.Conflict("", "already_approved", "you already approved change request %s", id)
+			}
+		}
+		now := s.clk.Now()
+		a := Approval{ID: ids.New("cra"), RequestID: id, ApproverID: by.ID, ApproverName: by.Name, At: now}
+		if err := s.rec.Insert(ctx, tx, by.String(), "change_request.approved", "change_request_approvals", a); err != nil {
+			return err
+		}
+		approvals = append(approvals, a)
+		view = View{Request: req, Approvals: approvals}
+		if len(approvals) < ApprovalsRequired {
+			return nil
+		}
+		outcome, err := s.apply(ctx, tx, by, req)
+		if err != nil {
+			return err
+		}
+		req.Status, req.DecidedAt = StatusApplied, &now
+		if err := s.rec.Update(ctx, tx, by.String(), "change_request.applied", "change_requests", req); err != nil {
+			return err
+		}
+		view.Request, view.Outcome = req, outcome
+		return s.rec.Note(ctx, tx, by.String(), "change_request.outcome", "change_requests", req.ID, map[string]string{"outcome": outcome})
+	})
+	return view, err
+}
+
+func (s *Service) apply(ctx context.Context, tx *store.Tx, by actor.Actor, req Request) (string, error) {
+	action := "change_request.applied:" + req.ID
+	switch req.Kind {
+	case KindRestore:
+		did, err := s.rec.Restore(ctx, tx, by.String(), action, req.TargetTable, req.TargetID)
+		if err != nil {
+			return "", err
+		}
+		if did == "" {
+			return "the row was already intact; nothing to restore", nil
+		}
+		return fmt.Sprintf("%s %s %s to its last audited state", req.TargetTable, req.TargetID, did), nil
+	case KindAmend:
+		t, _ := s.rec.Schema().Table(req.TargetTable)
+		var m map[string]any
+		rows, err := tx.Query(ctx, "SELECT * FROM "+req.TargetTable+" WHERE id = ?", req.TargetID)
+		if err != nil {
+			return "", err
+		}
+		maps, err := store.ScanMaps(rows)
+		if err != nil || len(maps) != 1 {
+			return "", apperr.NotFound("rowId", "%s %s not found", req.TargetTable, req.TargetID)
+		}
+		if m, err = t.Normalize(maps[0]); err != nil {
+			return "", err
+		}
+		var v any
+		if err := json.Unmarshal([]byte(req.Value), &v); err != nil {
+			return "", apperr.Invalid("value", "invalid_value", "value is not JSON: %v", err)
+		}
+		k, _ := t.Kind(req.Field)
+		switch x := v.(type) {
+		case string:
+			if k != store.KindText {
+				return "", apperr.Invalid("value", "invalid_value", "%s.%s needs a number", req.TargetTable, req.Field)
+			}
+			m[req.Field] = x
+		case float64:
+			if k != store.KindInt {
+				return "", apperr.Invalid("value", "invalid_value", "%s.%s needs a string", req.TargetTable, req.Field)
+			}
+			m[req.Field] = int64(x)
+		case bool:
+			if k != store.KindInt {
+				return "", apperr.Invalid("value", "invalid_value", "%s.%s needs a string", req.TargetTable, req.Field)
+			}
+			m[req.Field] = x
+		default:
+			return "", apperr.Invalid("value", "invalid_value", "value must be a string, number or boolean")
+		}
+		if err := s.rec.UpdateRow(ctx, tx, by.String(), action, req.TargetTable, m); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s %s field %s set", req.TargetTable, req.TargetID, req.Field), nil
+	}
+	return "", fmt.Errorf("unknown change kind %q", req.Kind)
+}
+
+// Reject closes a pending request without applying it.
+func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string) (View, error) {
+	if err := by.Require(staffRoles...); err != nil {
+		return View{}, err
+	}
+	var view View
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var req Request
+		if err := s.rec.Get(ctx, tx, "change_requests", id, &req); err != nil {
+			return err
+		}
+		if req.Status != StatusPending {
+			return apperr.Conflict("", "not_pending", "change request %s is %s", id, req.Status)
+		}
+		now := s.clk.Now()
+		req.Status, req.DecidedAt = StatusRejected, &now
+		if err := s.rec.Update(ctx, tx, by.String(), "change_request.rejected", "change_requests", req); err != nil {
+			return err
+		}
+		view = View{Request: req, Approvals: []Approval{}}
+		return s.rec.Note(ctx, tx, by.String(), "change_request.rejected", "change_requests", id, map[string]string{"reason": reason})
+	})
+	return view, err
+}
+
+// Get returns a change request with its approvals.
+func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, error) {
+	if err := by.Require(actor.Admin, actor.Compliance, actor.Verifier, actor.Auditor); err != nil {
+		return View{}, err
+	}
+	var req Request
+	if err := s.rec.Get(ctx, s.db, "change_requests", id, &req); err != nil {
+		return View{}, err
+	}
+	approvals, err := audit.Select[Approval](ctx, s.rec, s.db, "change_request_approvals", `SELECT * FROM change_request_approvals WHERE change_request_id = ? ORDER BY at, id`, id)
+	if err != nil {
+		return View{}, err
+	}
+	if approvals == nil {
+		approvals = []Approval{}
+	}
+	return View{Request: req, Approvals: approvals}, nil
+}
+
+// List returns change requests, newest first.
+func (s *Service) List(ctx context.Context, by actor.Actor, status string) ([]Request, error) {
+	if err := by.Require(actor.Admin, actor.Compliance, actor.Verifier, actor.Auditor); err != nil {
+		return nil, err
+	}
+	if status != "" {
+		return store.Select[Request](ctx, s.db, `SELECT * FROM change_requests WHERE status = ? ORDER BY created_at DESC, id`, status)
+	}
+	return store.Select[Request](ctx, s.db, `SELECT * FROM change_requests ORDER BY created_at DESC, id`)
+}

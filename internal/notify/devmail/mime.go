@@ -1,0 +1,5 @@
+package devmail
+
+import "mime"
+
+type mimeDecoder = mime.WordDecoder

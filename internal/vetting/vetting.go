@@ -1,0 +1,629 @@
+// Package vetting keeps organizations' verified identities (DESIGN
+// invariants 1-3; BR §3.2.2.1, §7.1.2.7.4, §4.2.1).
+//
+// An organization's identity lives in immutable versions. Creating an
+// organization or changing any identity field makes a pending version with
+// a field-by-field diff; it becomes verified only when the required number
+// of distinct verifiers (2 by default), none of them its proposer, have
+// verified it with evidence. A version whose country is on the sanctions
+// list needs a recorded sanctions review and a verifier holding the
+// compliance role. Proposals and verifications are mailed, with the diff,
+// to the contacts of every account that uses the organization and to the
+// compliance address, through the outbox in the same transaction.
+package vetting
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/notify"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Version statuses.
+const (
+	StatusPending    = "pending"
+	StatusVerified   = "verified"
+	StatusSuperseded = "superseded" // was verified; a newer version replaced it
+	StatusStale      = "stale"      // was pending when another version was verified first
+	StatusRejected   = "rejected"
+)
+
+// DefaultSanctioned is the documented default sanctions list (CONTRACT §3).
+// Operators replace it with their own legal list (--sanctioned-countries).
+var DefaultSanctioned = []string{"CU", "IR", "KP", "MM", "SY"}
+
+// Config is the vetting policy.
+type Config struct {
+	VerificationsRequired int      // distinct verifiers per version; default 2
+	SanctionedCountries   []string // ISO 3166-1 codes needing a sanctions review
+	ComplianceEmail       string   // receives every identity change; may be empty
+}
+
+// SanctionsReview records the review a sanctioned country requires.
+type SanctionsReview struct {
+	Reference string `json:"reference"`
+	Decision  string `json:"decision"` // approved | rejected
+	Notes     string `json:"notes,omitempty"`
+}
+
+func (r *SanctionsReview) String() string {
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf("reference=%s; decision=%s", r.Reference, r.Decision)
+}
+
+// Organization is the organization row.
+type Organization struct {
+	ID             string    `db:"id" json:"id"`
+	CreatedAt      time.Time `db:"created_at" json:"createdAt"`
+	CreatedBy      string    `db:"created_by" json:"createdBy"`
+	CurrentVersion int       `db:"current_version" json:"currentVersion"`
+}
+
+// Version is one immutable identity version. Only its status and the
+// times of status changes ever change after it is proposed.
+type Version struct {
+	ID             string `db:"id" json:"-"`
+	OrganizationID string `db:"organization_id" json:"organizationId"`
+	Version        int    `db:"version" json:"version"`
+	Status         string `db:"status" json:"status"`
+	Fields
+	SanctionsReview *SanctionsReview `db:"sanctions_review,json" json:"sanctionsReview,omitempty"`
+	BasedOn         int              `db:"based_on" json:"basedOn"`
+	Diff            []Change         `db:"diff,json" json:"diff"`
+	ProposedBy      string           `db:"proposed_by" json:"proposedBy"`
+	ProposedAt      time.Time        `db:"proposed_at" json:"proposedAt"`
+	VerifiedAt      *time.Time       `db:"verified_at" json:"verifiedAt,omitempty"`
+	ClosedAt        *time.Time       `db:"closed_at" json:"closedAt,omitempty"`
+	// RowHash is the audited content hash; orders pin it in their snapshot.
+	RowHash string `db:"row_hash" json:"rowHash"`
+}
+
+// Evidence is what a verifier relied on (BR §3.2.2.1: the source and a
+// reference to the document or record).
+type Evidence struct {
+	Source    string `json:"source"`
+	Reference string `json:"reference"`
+}
+
+// Verification is one verifier's sign-off on a version.
+type Verification struct {
+	ID            string       `db:"id" json:"id"`
+	VersionID     string       `db:"version_id" json:"-"`
+	VerifierID    string       `db:"verifier_id" json:"-"`
+	VerifierName  string       `db:"verifier_name" json:"verifier"`
+	VerifierRoles []actor.Role `db:"verifier_roles,json" json:"roles"`
+	At            time.Time    `db:"at" json:"at"`
+	Evidence      []Evidence   `db:"evidence,json" json:"evidence"`
+}
+
+// Recipient is someone told about identity changes.
+type Recipient struct {
+	Name, Email, Role, AccountID string
+}
+
+// Recipients finds the contacts of the accounts that use an organization.
+// The account service implements it.
+type Recipients interface {
+	ContactsForOrganization(ctx context.Context, q store.Querier, orgID string) ([]Recipient, error)
+}
+
+// Service is the vetting service.
+type Service struct {
+	db         *store.DB
+	rec        *audit.Recorder
+	clk        clock.Clock
+	outbox     *notify.Outbox
+	recipients Recipients
+	cfg        Config
+}
+
+// New returns the vetting service.
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, outbox *notify.Outbox, recipients Recipients, cfg Config) *Service {
+	if cfg.VerificationsRequired <= 0 {
+		cfg.VerificationsRequired = 2
+	}
+	if cfg.SanctionedCountries == nil {
+		cfg.SanctionedCountries = DefaultSanctioned
+	}
+	return &Service{db: db, rec: rec, clk: clk, outbox: outbox, recipients: recipients, cfg: cfg}
+}
+
+// Config returns the policy in force.
+func (s *Service) Config() Config { return s.cfg }
+
+// IsSanctioned reports whether a country is on the sanctions list.
+func (s *Service) IsSanctioned(country string) bool {
+	return slices.Contains(s.cfg.SanctionedCountries, country)
+}
+
+// CreateInput is the body of POST /organizations.
+type CreateInput struct {
+	Fields
+	SanctionsReview *SanctionsReview `json:"sanctionsReview"`
+}
+
+func (s *Service) checkReview(country string, r *SanctionsReview) error {
+	if r != nil {
+		if r.Reference == "" || checkText("sanctionsReview", r.Reference) != nil || len(r.Reference) > 200 {
+			return apperr.Invalid("sanctionsReview", "invalid_sanctions_review", "sanctionsReview.reference must name the review record (1-200 plain characters)")
+		}
+		if r.Decision != "approved" && r.Decision != "rejected" {
+			return apperr.Invalid("sanctionsReview", "invalid_sanctions_review", "sanctionsReview.decision must be \"approved\" or \"rejected\"")
+		}
+		if len(r.Notes) > 2000 {
+			return apperr.Invalid("sanctionsReview", "invalid_sanctions_review", "sanctionsReview.notes is longer than 2000 characters")
+		}
+	}
+	if s.IsSanctioned(country) && r == nil {
+		return apperr.Invalid("sanctionsReview", "sanctions_review_required", "%s is on the sanctions list: record the sanctions review (reference, decision, notes)", country)
+	}
+	return nil
+}
+
+// Create makes an organization and its pending version 1.
+func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (Organization, Version, error) {
+	if err := by.Require(actor.Verifier); err != nil {
+		return Organization{}, Version{}, err
+	}
+	f := in.Fields
+	if err := f.Validate(); err != nil {
+		return Organization{}, Version{}, err
+	}
+	if err := s.checkReview(f.CountryName, in.SanctionsReview); err != nil {
+		return Organization{}, Version{}, err
+	}
+	now := s.clk.Now()
+	org := Organization{ID: ids.New("org"), CreatedAt: now, CreatedBy: by.String()}
+	v := Version{
+		ID: ids.New("orv"), OrganizationID: org.ID, Version: 1, Status: StatusPending, Fields: f,
+		SanctionsReview: in.SanctionsReview, Diff: Diff(Fields{}, f, nil, in.SanctionsReview),
+		ProposedBy: by.String(), ProposedAt: now,
+	}
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.rec.Insert(ctx, tx, by.String(), "organization.created", "organizations", org); err != nil {
+			return err
+		}
+		if err := s.rec.Insert(ctx, tx, by.String(), "organization.version_proposed", "organization_versions", v); err != nil {
+			return err
+		}
+		return s.notifyChange(ctx, tx, by, org.ID, v, "proposed")
+	})
+	if err != nil {
+		return Organization{}, Version{}, err
+	}
+	return org, v, nil
+}
+
+// ChangeInput is the body of POST /organizations/{id}/versions: only the
+// fields to change are set. An empty string clears an optional field.
+type ChangeInput struct {
+	OrganizationName    *string          `json:"organizationName"`
+	CountryName         *string          `json:"countryName"`
+	StateOrProvinceName *string          `json:"stateOrProvinceName"`
+	LocalityName        *string          `json:"localityName"`
+	StreetAddress       *string          `json:"streetAddress"`
+	PostalCode          *string          `json:"postalCode"`
+	RegistrationNumber  *string          `json:"registrationNumber"`
+	SanctionsReview     *SanctionsReview `json:"sanctionsReview"`
+}
+
+func (c ChangeInput) apply(f Fields) Fields {
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&f.OrganizationName, c.OrganizationName)
+	set(&f.CountryName, c.CountryName)
+	set(&f.StateOrProvinceName, c.StateOrProvinceName)
+	set(&f.LocalityName, c.LocalityName)
+	set(&f.StreetAddress, c.StreetAddress)
+	set(&f.PostalCode, c.PostalCode)
+	set(&f.RegistrationNumber, c.RegistrationNumber)
+	return f
+}
+
+// Propose makes a new pending version from the current verified version
+// (or, before any is verified, the latest version) with the given changes.
+func (s *Service) Propose(ctx context.Context, by actor.Actor, orgID string, in ChangeInput) (Version, error) {
+	if err := by.Require(actor.Verifier); err != nil {
+		return Version{}, err
+	}
+	var v Version
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var org Organization
+		if err := s.rec.Get(ctx, tx, "organizations", orgID, &org); err != nil {
+			return err
+		}
+		versions, err := s.versions(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		base := versions[len(versions)-1]
+		if org.CurrentVersion > 0 {
+			base = versions[org.CurrentVersion-1]
+		}
+		f := in.apply(base.Fields)
+		if in.StateOrProvinceName == nil && in.CountryName != nil && *in.CountryName != base.CountryName {
+			return apperr.Invalid("stateOrProvinceName", "missing_field", "a new countryName needs a stateOrProvinceName of that country")
+		}
+		if err := f.Validate(); err != nil {
+			return err
+		}
+		review := base.SanctionsReview
+		if in.SanctionsReview != nil {
+			review = in.SanctionsReview
+		} else if f.CountryName != base.CountryName {
+			review = nil // a review is about one country
+		}
+		if err := s.checkReview(f.CountryName, review); err != nil {
+			return err
+		}
+		diff := Diff(base.Fields, f, base.SanctionsReview, review)
+		if len(diff) == 0 {
+			return apperr.Invalid("", "no_change", "the request changes nothing in version %d", base.Version)
+		}
+		now := s.clk.Now()
+		v = Version{
+			ID: ids.New("orv"), OrganizationID: orgID, Version: versions[len(versions)-1].Version + 1,
+			Status: StatusPending, Fields: f, SanctionsReview: review, BasedOn: base.Version, Diff: diff,
+			ProposedBy: by.String(), ProposedAt: now,
+		}
+		if err := s.rec.Insert(ctx, tx, by.String(), "organization.version_proposed", "organization_versions", v); err != nil {
+			return err
+		}
+		return s.notifyChange(ctx, tx, by, orgID, v, "proposed")
+	})
+	return v, err
+}
+
+// Verify records by's verification of version n with evidence. When the
+// version has enough distinct verifiers (and, for a sanctioned country, a
+// compliance verifier and an approved review) it becomes the organization's
+// current version.
+func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n int, evidence []Evidence) (Version, []Verification, error) {
+	if err := by.Require(actor.Verifier, actor.Compliance); err != nil {
+		return Version{}, nil, err
+	}
+	for i, e := range evidence {
+		if e.Source == "" || e.Reference == "" {
+			return Version{}, nil, apperr.Invalid("evidence", "invalid_evidence", "evidence[%d] needs both source and reference", i)
+		}
+		if err := checkText("evidence", e.Source); err != nil {
+			return Version{}, nil, err
+		}
+		if len(e.Reference) > 500 || len(e.Source) > 200 {
+			return Version{}, nil, apperr.Invalid("evidence", "invalid_evidence", "evidence[%d] is too long", i)
+		}
+	}
+	var v Version
+	var verifs []Verification
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var org Organization
+		if err := s.rec.Get(ctx, tx, "organizations", orgID, &org); err != nil {
+			return err
+		}
+		versions, err := s.versions(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		if n < 1 || n > len(versions) {
+			return apperr.NotFound("version", "organization %s has no version %d", orgID, n)
+		}
+		v = versions[n-1]
+		if v.Status != StatusPending {
+			return apperr.Conflict("version", "version_not_pending", "version %d is %s, not pending", n, v.Status)
+		}
+		if v.ProposedBy == by.String() {
+			return apperr.Forbidden("", "self_verification", "you proposed version %d; another verifier must verify it", n)
+		}
+		if v.SanctionsReview != nil && v.SanctionsReview.Decision == "rejected" {
+			return apperr.Conflict("sanctionsReview", "sanctions_rejected", "the sanctions review of version %d was rejected; it cannot be verified", n)
+		}
+		verifs, err = s.verifications(ctx, tx, v.ID)
+		if err != nil {
+			return err
+		}
+		for _, x := range verifs {
+			if x.VerifierID == by.ID {
+				return apperr.Conflict("", "already_verified", "you already verified version %d", n)
+			}
+		}
+		now := s.clk.Now()
+		ver := Verification{
+			ID: ids.New("vfy"), VersionID: v.ID, VerifierID: by.ID, VerifierName: by.Name,
+			VerifierRoles: by.Roles, At: now, Evidence: evidence,
+		}
+		if ver.Evidence == nil {
+			ver.Evidence = []Evidence{}
+		}
+		if err := s.rec.Insert(ctx, tx, by.String(), "organization.version_verification", "organization_verifications", ver); err != nil {
+			return err
+		}
+		verifs = append(verifs, ver)
+		if !s.complete(v, verifs) {
+			return nil
+		}
+		// The version becomes current.
+		v.Status, v.VerifiedAt = StatusVerified, &now
+		if err := s.rec.Update(ctx, tx, by.String(), "organization.version_verified", "organization_versions", v); err != nil {
+			return err
+		}
+		for _, other := range versions {
+			switch {
+			case other.Version == v.Version:
+			case other.Status == StatusVerified:
+				other.Status, other.ClosedAt = StatusSuperseded, &now
+				if err := s.rec.Update(ctx, tx, by.String(), "organization.version_superseded", "organization_versions", other); err != nil {
+					return err
+				}
+			case other.Status == StatusPending && other.BasedOn != v.Version:
+				other.Status, other.ClosedAt = StatusStale, &now
+				if err := s.rec.Update(ctx, tx, by.String(), "organization.version_stale", "organization_versions", other); err != nil {
+					return err
+				}
+			}
+		}
+		org.CurrentVersion = v.Version
+		if err := s.rec.Update(ctx, tx, by.String(), "organization.current_version_changed", "organizations", org); err != nil {
+			return err
+		}
+		return s.notifyChange(ctx, tx, by, orgID, v, "verified")
+	})
+	return v, verifs, err
+}
+
+// complete reports whether a version's verifications suffice.
+func (s *Service) complete(v Version, verifs []Verification) bool {
+	if len(verifs) < s.cfg.VerificationsRequired {
+		return false
+	}
+	if s.IsSanctioned(v.CountryName) {
+		if v.SanctionsReview == nil || v.SanctionsReview.Decision != "approved" {
+			return false
+		}
+		for _, x := range verifs {
+			if slices.Contains(x.VerifierRoles, actor.Compliance) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// Reject closes a pending version without verifying it.
+func (s *Service) Reject(ctx context.Context, by actor.Actor, orgID string, n int, reason string) (Version, error) {
+	if err := by.Require(actor.Verifier, actor.Compliance); err != nil {
+		return Version{}, err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return Version{}, apperr.Invalid("reason", "missing_field", "say why the version is rejected")
+	}
+	var v Version
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		versions, err := s.versions(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		if n < 1 || n > len(versions) {
+			return apperr.NotFound("version", "organization %s has no version %d", orgID, n)
+		}
+		v = versions[n-1]
+		if v.Status != StatusPending {
+			return apperr.Conflict("version", "version_not_pending", "version %d is %s, not pending", n, v.Status)
+		}
+		now := s.clk.Now()
+		v.Status, v.ClosedAt = StatusRejected, &now
+		if err := s.rec.Update(ctx, tx, by.String(), "organization.version_rejected", "organization_versions", v); err != nil {
+			return err
+		}
+		return s.rec.Note(ctx, tx, by.String(), "organization.version_rejected", "organization_versions", v.ID, map[string]string{"reason": reason})
+	})
+	return v, err
+}
+
+// versions returns every version of an organization, oldest first,
+// integrity-checked.
+func (s *Service) versions(ctx context.Context, q store.Querier, orgID string) ([]Version, error) {
+	vs, err := audit.Select[Version](ctx, s.rec, q, "organization_versions", `SELECT * FROM organization_versions WHERE organization_id = ? ORDER BY version`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range vs {
+		if v.Version != i+1 {
+			return nil, apperr.Integrity("organization_versions", v.ID, "version numbers of organization %s are not contiguous", orgID)
+		}
+	}
+	if len(vs) == 0 {
+		return nil, apperr.NotFound("", "organization %s has no versions", orgID)
+	}
+	return vs, nil
+}
+
+func (s *Service) verifications(ctx context.Context, q store.Querier, versionID string) ([]Verification, error) {
+	return audit.Select[Verification](ctx, s.rec, q, "organization_verifications", `SELECT * FROM organization_verifications WHERE version_id = ? ORDER BY at, id`, versionID)
+}
+
+// CurrentVerified returns the organization's current verified version for
+// a decision (issuance), integrity-checked: it fails closed when the
+// organization or its version was edited outside vetca.
+func (s *Service) CurrentVerified(ctx context.Context, q store.Querier, orgID string) (Version, error) {
+	var org Organization
+	if err := s.rec.Get(ctx, q, "organizations", orgID, &org); err != nil {
+		if apperr.IsKind(err, apperr.KindNotFound) {
+			return Version{}, apperr.NotFound("organizationId", "organization %s not found", orgID)
+		}
+		return Version{}, err
+	}
+	if org.CurrentVersion == 0 {
+		return Version{}, apperr.Conflict("organizationId", "organization_not_verified", "organization %s has no verified version yet", orgID)
+	}
+	vs, err := audit.Select[Version](ctx, s.rec, q, "organization_versions", `SELECT * FROM organization_versions WHERE organization_id = ? AND version = ?`, orgID, org.CurrentVersion)
+	if err != nil {
+		return Version{}, err
+	}
+	if len(vs) != 1 || vs[0].Status != StatusVerified || vs[0].VerifiedAt == nil {
+		return Version{}, apperr.Integrity("organizations", orgID, "current_version %d does not name a verified version", org.CurrentVersion)
+	}
+	return vs[0], nil
+}
+
+// VersionView is a version with its verifications, as the API shows it.
+type VersionView struct {
+	Version
+	Verifications []Verification `json:"verifications"`
+}
+
+// View is GET /organizations/{id} (CONTRACT §3).
+type View struct {
+	ID        string        `json:"id"`
+	CreatedAt time.Time     `json:"createdAt"`
+	Current   *VersionView  `json:"current"`
+	Pending   []VersionView `json:"pending"`
+	History   []VersionView `json:"history"`
+	Sanctions bool          `json:"sanctionedCountry"`
+}
+
+// CanRead reports whether by may read an organization: any staff role, or
+// the subscriber of an account that uses it.
+type CanRead func(ctx context.Context, by actor.Actor, orgID string) error
+
+// Get returns an organization's current, pending and past versions.
+func (s *Service) Get(ctx context.Context, by actor.Actor, orgID string, canRead CanRead) (View, error) {
+	if !by.IsStaff() {
+		if canRead == nil {
+			return View{}, apperr.Forbidden("", "forbidden", "staff only")
+		}
+		if err := canRead(ctx, by, orgID); err != nil {
+			return View{}, err
+		}
+	}
+	var org Organization
+	if err := s.rec.Get(ctx, s.db, "organizations", orgID, &org); err != nil {
+		return View{}, err
+	}
+	versions, err := s.versions(ctx, s.db, orgID)
+	if err != nil {
+		return View{}, err
+	}
+	view := View{ID: org.ID, CreatedAt: org.CreatedAt, Pending: []VersionView{}, History: []VersionView{}}
+	for _, v := range versions {
+		verifs, err := s.verifications(ctx, s.db, v.ID)
+		if err != nil {
+			return View{}, err
+		}
+		if verifs == nil {
+			verifs = []Verification{}
+		}
+		vv := VersionView{Version: v, Verifications: verifs}
+		switch {
+		case v.Version == org.CurrentVersion:
+			c := vv
+			view.Current = &c
+			view.Sanctions = s.IsSanctioned(v.CountryName)
+		case v.Status == StatusPending:
+			view.Pending = append(view.Pending, vv)
+		}
+		view.History = append(view.History, vv)
+	}
+	return view, nil
+}
+
+// Summary is one line of the organization list.
+type Summary struct {
+	ID               string `json:"id"`
+	OrganizationName string `json:"organizationName"`
+	CountryName      string `json:"countryName"`
+	CurrentVersion   int    `json:"currentVersion"`
+	PendingVersions  int    `json:"pendingVersions"`
+}
+
+// List returns every organization with its latest name (staff only).
+func (s *Service) List(ctx context.Context, by actor.Actor) ([]Summary, error) {
+	if !by.IsStaff() {
+		return nil, apperr.Forbidden("", "forbidden", "staff only")
+	}
+	type row struct {
+		ID      string `db:"id"`
+		Cur     int    `db:"current_version"`
+		Name    string `db:"organization_name"`
+		Country string `db:"country_name"`
+		Pending int    `db:"pending"`
+	}
+	rows, err := store.Select[row](ctx, s.db, `SELECT o.id, o.current_version, v.organization_name, v.country_name,
+		(SELECT COUNT(*) FROM organization_versions p WHERE p.organization_id = o.id AND p.status = 'pending') AS pending
+		FROM organizations o JOIN organization_versions v ON v.organization_id = o.id
+		AND v.version = (SELECT MAX(x.version) FROM organization_versions x WHERE x.organization_id = o.id AND (o.current_version = 0 OR x.version = o.current_version))
+		ORDER BY v.organization_name`)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Summary, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Summary{ID: r.ID, OrganizationName: r.Name, CountryName: r.Country, CurrentVersion: r.Cur, PendingVersions: r.Pending})
+	}
+	return out, nil
+}
+
+// Exists reports whether an organization exists (for linking to accounts).
+func (s *Service) Exists(ctx context.Context, q store.Querier, orgID string) error {
+	var org Organization
+	return s.rec.Get(ctx, q, "organizations", orgID, &org)
+}
+
+// notifyChange mails the diff to the organization's account contacts and
+// the compliance address.
+func (s *Service) notifyChange(ctx context.Context, tx *store.Tx, by actor.Actor, orgID string, v Version, what string) error {
+	var rcpts []Recipient
+	if s.recipients != nil {
+		var err error
+		if rcpts, err = s.recipients.ContactsForOrganization(ctx, tx, orgID); err != nil {
+			return err
+		}
+	}
+	if s.cfg.ComplianceEmail != "" {
+		rcpts = append(rcpts, Recipient{Name: "Compliance", Email: s.cfg.ComplianceEmail, Role: "compliance"})
+	}
+	if len(rcpts) == 0 {
+		return nil
+	}
+	subject := fmt.Sprintf("[vetca] %s: identity version %d %s", v.OrganizationName, v.Version, what)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Organization %s (%s), identity version %d, was %s by %s at %s.\n\n", v.OrganizationName, orgID, v.Version, what, by.String(), s.clk.Now().Format(time.RFC3339))
+	if what == "proposed" {
+		fmt.Fprintf(&b, "It stays pending until %d verifiers other than the proposer verify it. Certificates keep using the current verified version until then.\n\n", s.cfg.VerificationsRequired)
+	} else {
+		b.WriteString("From now on, new certificates for this organization carry these values.\n\n")
+	}
+	b.WriteString("Changes:\n")
+	for _, c := range v.Diff {
+		fmt.Fprintf(&b, "  %s: %q -> %q\n", c.Field, c.From, c.To)
+	}
+	b.WriteString("\nIf this change was not requested by your organization, reply to your CA at once.\n")
+	seen := map[string]bool{}
+	for _, r := range rcpts {
+		if seen[strings.ToLower(r.Email)] {
+			continue
+		}
+		seen[strings.ToLower(r.Email)] = true
+		if _, err := s.outbox.Enqueue(ctx, tx, by, notify.Message{
+			To: r.Email, RecipientRole: r.Role, Subject: subject, Body: b.String(),
+			Kind: "organization.version_" + what, RefType: "organizations", RefID: orgID,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

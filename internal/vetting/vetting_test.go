@@ -1,0 +1,219 @@
+package vetting_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/notify"
+	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/store/storetest"
+	"github.com/vetca/vetca/internal/vetting"
+)
+
+type recipients []vetting.Recipient
+
+func (r recipients) ContactsForOrganization(context.Context, store.Querier, string) ([]vetting.Recipient, error) {
+	return r, nil
+}
+
+type env struct {
+	db  *store.DB
+	rec *audit.Recorder
+	clk *clock.Fake
+	svc *vetting.Service
+}
+
+func staff(name string, roles ...actor.Role) actor.Actor {
+	return actor.Actor{Kind: actor.Staff, ID: "usr_" + name, Name: name, Roles: roles}
+}
+
+var (
+	alice = staff("alice", actor.Verifier)
+	bob   = staff("bob", actor.Verifier)
+	carol = staff("carol", actor.Verifier, actor.Compliance)
+	dave  = staff("dave", actor.Verifier)
+	ed    = staff("ed", actor.Auditor)
+)
+
+func newEnv(t *testing.T, db *store.DB) *env {
+	schema, err := store.LoadSchema(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+	rec := audit.NewRecorder(schema, clk)
+	svc := vetting.New(db, rec, clk, notify.NewOutbox(rec, clk), recipients{{Name: "Jane", Email: "jane@example.org", Role: "contact:administrative"}},
+		vetting.Config{ComplianceEmail: "compliance@ca.test"})
+	return &env{db: db, rec: rec, clk: clk, svc: svc}
+}
+
+func acme() vetting.CreateInput {
+	return vetting.CreateInput{Fields: vetting.Fields{OrganizationName: "Acme Widgets Inc.", CountryName: "US", StateOrProvinceName: "California", LocalityName: "San Francisco"}}
+}
+
+func mustCode(t *testing.T, err error, kind apperr.Kind, code string) {
+	t.Helper()
+	e, ok := apperr.As(err)
+	if !ok || e.Kind != kind || e.Code != code {
+		t.Fatalf("want %s, got %v", code, err)
+	}
+}
+
+// DESIGN invariant 2: a version is verified only by the required number of
+// distinct verifiers, none of them its proposer.
+func TestDualVerification(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		org, v1, err := e.svc.Create(ctx, alice, acme())
+		if err != nil || v1.Status != vetting.StatusPending {
+			t.Fatal(err, v1.Status)
+		}
+		if _, err := e.svc.CurrentVerified(ctx, db, org.ID); !apperr.HasCode(err, "organization_not_verified") {
+			t.Fatalf("unverified organization usable: %v", err)
+		}
+		_, _, err = e.svc.Verify(ctx, alice, org.ID, 1, nil)
+		mustCode(t, err, apperr.KindForbidden, "self_verification")
+		_, _, err = e.svc.Verify(ctx, ed, org.ID, 1, nil)
+		if !apperr.IsKind(err, apperr.KindForbidden) {
+			t.Fatalf("an auditor verified: %v", err)
+		}
+		v, _, err := e.svc.Verify(ctx, bob, org.ID, 1, []vetting.Evidence{{Source: "registry", Reference: "C1"}})
+		if err != nil || v.Status != vetting.StatusPending {
+			t.Fatalf("after one verifier: %v %s", err, v.Status)
+		}
+		_, _, err = e.svc.Verify(ctx, bob, org.ID, 1, nil)
+		mustCode(t, err, apperr.KindConflict, "already_verified")
+		v, verifs, err := e.svc.Verify(ctx, dave, org.ID, 1, nil)
+		if err != nil || v.Status != vetting.StatusVerified || len(verifs) != 2 || v.VerifiedAt == nil {
+			t.Fatalf("after two verifiers: %v %+v", err, v)
+		}
+		cur, err := e.svc.CurrentVerified(ctx, db, org.ID)
+		if err != nil || cur.Version != 1 || cur.OrganizationName != "Acme Widgets Inc." {
+			t.Fatalf("current: %v %+v", err, cur)
+		}
+		_, _, err = e.svc.Verify(ctx, carol, org.ID, 1, nil)
+		mustCode(t, err, apperr.KindConflict, "version_not_pending")
+	})
+}
+
+// Seed 1535735: an identity change is a pending version; certificates keep
+// the verified version until the change is verified by two others.
+func TestChangeStaysPendingUntilVerified(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		org, _, _ := e.svc.Create(ctx, alice, acme())
+		e.svc.Verify(ctx, bob, org.ID, 1, nil)
+		e.svc.Verify(ctx, dave, org.ID, 1, nil)
+		name := "Subcontractor Services LLC"
+		v2, err := e.svc.Propose(ctx, alice, org.ID, vetting.ChangeInput{OrganizationName: &name})
+		if err != nil || v2.Version != 2 || len(v2.Diff) != 1 || v2.Diff[0].From != "Acme Widgets Inc." || v2.Diff[0].To != name {
+			t.Fatalf("propose: %v %+v", err, v2)
+		}
+		if cur, _ := e.svc.CurrentVerified(ctx, db, org.ID); cur.OrganizationName != "Acme Widgets Inc." {
+			t.Fatal("a pending change reached the current version")
+		}
+		if _, err := e.svc.Propose(ctx, alice, org.ID, vetting.ChangeInput{}); !apperr.HasCode(err, "no_change") {
+			t.Fatalf("empty change: %v", err)
+		}
+		e.svc.Verify(ctx, bob, org.ID, 2, nil)
+		e.svc.Verify(ctx, carol, org.ID, 2, nil)
+		cur, _ := e.svc.CurrentVerified(ctx, db, org.ID)
+		if cur.Version != 2 || cur.OrganizationName != name {
+			t.Fatalf("current after verification: %+v", cur)
+		}
+		view, _ := e.svc.Get(ctx, bob, org.ID, nil)
+		if view.History[0].Status != vetting.StatusSuperseded {
+			t.Fatalf("v1 should be superseded: %s", view.History[0].Status)
+		}
+		// Mail: the contact and compliance got the proposal and the verification, with the diff.
+		msgs, _ := notify.ForRef(ctx, db, "organizations", org.ID)
+		var toJane []notify.Message
+		for _, m := range msgs {
+			if m.To == "jane@example.org" {
+				toJane = append(toJane, m)
+			}
+		}
+		if len(toJane) != 4 || !strings.Contains(toJane[2].Body, `organizationName: "Acme Widgets Inc." -> "Subcontractor Services LLC"`) {
+			t.Fatalf("mail to the contact: %d messages", len(toJane))
+		}
+	})
+}
+
+// A pending version proposed against an older base is stale once another
+// version is verified; it can no longer be verified (it would silently undo
+// the other change).
+func TestStaleVersions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		org, _, _ := e.svc.Create(ctx, alice, acme())
+		e.svc.Verify(ctx, bob, org.ID, 1, nil)
+		e.svc.Verify(ctx, dave, org.ID, 1, nil)
+		a, b := "Oakland", "Berkeley"
+		e.svc.Propose(ctx, alice, org.ID, vetting.ChangeInput{LocalityName: &a})
+		e.svc.Propose(ctx, bob, org.ID, vetting.ChangeInput{LocalityName: &b})
+		e.svc.Verify(ctx, bob, org.ID, 2, nil)
+		e.svc.Verify(ctx, carol, org.ID, 2, nil)
+		_, _, err := e.svc.Verify(ctx, alice, org.ID, 3, nil)
+		mustCode(t, err, apperr.KindConflict, "version_not_pending")
+	})
+}
+
+// DESIGN invariant 3 / CONTRACT §3: sanctioned countries are first-class,
+// need a review, and a compliance verifier.
+func TestSanctionedCountry(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		in := vetting.CreateInput{Fields: vetting.Fields{OrganizationName: "Shwe Taung Trading Co. Ltd", CountryName: "MM", StateOrProvinceName: "Yangon", LocalityName: "Yangon"}}
+		_, _, err := e.svc.Create(ctx, alice, in)
+		if e, ok := apperr.As(err); !ok || e.Field != "sanctionsReview" {
+			t.Fatalf("no review: %v", err)
+		}
+		in.SanctionsReview = &vetting.SanctionsReview{Reference: "LEGAL-1", Decision: "approved"}
+		org, _, err := e.svc.Create(ctx, alice, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.svc.Verify(ctx, bob, org.ID, 1, nil)
+		v, _, _ := e.svc.Verify(ctx, dave, org.ID, 1, nil)
+		if v.Status != vetting.StatusPending {
+			t.Fatal("verified without a compliance verifier")
+		}
+		v, _, err = e.svc.Verify(ctx, carol, org.ID, 1, nil)
+		if err != nil || v.Status != vetting.StatusVerified {
+			t.Fatalf("with compliance: %v %s", err, v.Status)
+		}
+		// A rejected review can never be verified.
+		in.SanctionsReview = &vetting.SanctionsReview{Reference: "LEGAL-2", Decision: "rejected"}
+		org2, _, _ := e.svc.Create(ctx, alice, in)
+		_, _, err = e.svc.Verify(ctx, carol, org2.ID, 1, nil)
+		mustCode(t, err, apperr.KindConflict, "sanctions_rejected")
+	})
+}
+
+// Reads for decisions fail closed on rows edited outside vetca.
+func TestCurrentVerifiedFailsClosed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		org, _, _ := e.svc.Create(ctx, alice, acme())
+		e.svc.Verify(ctx, bob, org.ID, 1, nil)
+		e.svc.Verify(ctx, dave, org.ID, 1, nil)
+		if _, err := db.Exec(ctx, `UPDATE organization_versions SET country_name = 'AD' WHERE organization_id = ?`, org.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.svc.CurrentVerified(ctx, db, org.ID)
+		if !apperr.IsKind(err, apperr.KindIntegrity) || !strings.Contains(err.Error(), "organization_versions") || !strings.Contains(err.Error(), "country_name") {
+			t.Fatalf("tampered country used: %v", err)
+		}
+	})
+}

@@ -1,0 +1,489 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/vetca/vetca/internal/account"
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/change"
+	"github.com/vetca/vetca/internal/iso3166"
+	"github.com/vetca/vetca/internal/vetting"
+)
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	writeJSON(w, http.StatusOK, map[string]any{"kind": by.Kind, "name": by.Name, "roles": by.Roles, "accountId": by.AccountID, "actor": by.String()})
+	return nil
+}
+
+func (s *Server) countries(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	type sub struct {
+		Code string `json:"code"`
+		Name string `json:"name"`
+	}
+	type country struct {
+		Code         string `json:"code"`
+		Name         string `json:"name"`
+		Sanctioned   bool   `json:"sanctioned"`
+		Subdivisions []sub  `json:"subdivisions,omitempty"`
+	}
+	var out []country
+	for _, c := range iso3166.Countries() {
+		cc := country{Code: c.Alpha2, Name: c.Name, Sanctioned: s.Vetting.IsSanctioned(c.Alpha2)}
+		if r.URL.Query().Get("subdivisions") == "1" {
+			for _, d := range iso3166.Subdivisions(c.Alpha2) {
+				cc.Subdivisions = append(cc.Subdivisions, sub{Code: d.Code, Name: d.Name})
+			}
+		}
+		out = append(out, cc)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"source": "Debian iso-codes " + iso3166.SourceVersion, "countries": out})
+	return nil
+}
+
+// ---- organizations (CONTRACT §3) ----
+
+func (s *Server) createOrganization(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := by.Require(actor.Verifier); err != nil {
+		return err
+	}
+	var in vetting.CreateInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	org, v, err := s.Vetting.Create(r.Context(), by, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": org.ID, "version": v.Version, "status": v.Status, "diff": v.Diff, "organizationName": v.OrganizationName})
+	return nil
+}
+
+func (s *Server) listOrganizations(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	list, err := s.Vetting.List(r.Context(), by)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"organizations": list})
+	return nil
+}
+
+func (s *Server) getOrganization(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	view, err := s.Vetting.Get(r.Context(), by, r.PathValue("id"), s.Accounts.CanReadOrganization)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, view)
+	return nil
+}
+
+func (s *Server) proposeVersion(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := by.Require(actor.Verifier); err != nil {
+		return err
+	}
+	var in vetting.ChangeInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	v, err := s.Vetting.Propose(r.Context(), by, r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"version": v.Version, "status": v.Status, "diff": v.Diff, "basedOn": v.BasedOn})
+	return nil
+}
+
+func versionParam(r *http.Request) (int, error) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n < 1 {
+		return 0, apperr.NotFound("version", "version %q not found", r.PathValue("n"))
+	}
+	return n, nil
+}
+
+func (s *Server) verifyVersion(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := by.Require(actor.Verifier, actor.Compliance); err != nil {
+		return err
+	}
+	n, err := versionParam(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Evidence []vetting.Evidence `json:"evidence"`
+	}
+	if err := decode(w, r, &in, decodeOptions{allowEmpty: true}); err != nil {
+		return err
+	}
+	v, verifs, err := s.Vetting.Verify(r.Context(), by, r.PathValue("id"), n, in.Evidence)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"organizationId": v.OrganizationID, "version": v.Version, "status": v.Status,
+		"verifications": verifs, "required": s.Vetting.Config().VerificationsRequired,
+	})
+	return nil
+}
+
+func (s *Server) rejectVersion(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	n, err := versionParam(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	v, err := s.Vetting.Reject(r.Context(), by, r.PathValue("id"), n, in.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": v.Version, "status": v.Status})
+	return nil
+}
+
+// ---- accounts and contacts (CONTRACT §3) ----
+
+func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := by.Require(actor.Verifier, actor.Admin); err != nil {
+		return err
+	}
+	var in account.CreateInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	acc, token, err := s.Accounts.Create(r.Context(), by, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": acc.ID, "name": acc.Name, "token": token})
+	return nil
+}
+
+func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	list, err := s.Accounts.List(r.Context(), by)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"accounts": list})
+	return nil
+}
+
+func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	view, err := s.Accounts.Get(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, view)
+	return nil
+}
+
+func (s *Server) linkOrganization(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in struct {
+		OrganizationID string `json:"organizationId"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.Accounts.LinkOrganization(r.Context(), by, r.PathValue("id"), in.OrganizationID); err != nil {
+		return err
+	}
+	view, err := s.Accounts.Get(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, view)
+	return nil
+}
+
+func (s *Server) rotateAccountToken(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	token, err := s.Auth.RotateAccountToken(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("id"), "token": token})
+	return nil
+}
+
+// contactOptions refuses subject fields by name: a contact request can
+// never carry organization identity (DESIGN invariant 1).
+var contactOptions = decodeOptions{refuseField: func(name string) error {
+	if vetting.IsSubjectField(name) {
+		return apperr.Invalid(name, "subject_field_not_allowed",
+			"contacts have no %s; organization identity changes only through a new organization version (POST /api/v1/organizations/{id}/versions), verified by two verifiers", name)
+	}
+	return nil
+}}
+
+func (s *Server) addContact(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in account.ContactInput
+	if err := decode(w, r, &in, contactOptions); err != nil {
+		return err
+	}
+	c, err := s.Accounts.AddContact(r.Context(), by, r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+func (s *Server) updateContact(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in account.ContactInput
+	if err := decode(w, r, &in, contactOptions); err != nil {
+		return err
+	}
+	c, err := s.Accounts.UpdateContact(r.Context(), by, r.PathValue("id"), r.PathValue("cid"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := s.Accounts.DeleteContact(r.Context(), by, r.PathValue("id"), r.PathValue("cid")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// ---- users ----
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	users, err := s.Auth.ListUsers(r.Context(), by)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": users})
+	return nil
+}
+
+func (s *Server) addUser(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := by.Require(actor.Admin); err != nil {
+		return err
+	}
+	var in struct {
+		Name  string   `json:"name"`
+		Roles []string `json:"roles"`
+		Email string   `json:"email"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	var roles []actor.Role
+	for _, rs := range in.Roles {
+		role, err := actor.ParseRole(rs)
+		if err != nil {
+			return apperr.Invalid("roles", "invalid_role", "%v", err.(*apperr.Error).Message)
+		}
+		roles = append(roles, role)
+	}
+	u, token, err := s.Auth.AddUser(r.Context(), by, in.Name, roles, in.Email)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": u.ID, "name": u.Name, "roles": u.Roles, "token": token})
+	return nil
+}
+
+// ---- audit (CONTRACT §9) ----
+
+func parseFilter(r *http.Request) (audit.Filter, error) {
+	q := r.URL.Query()
+	f := audit.Filter{EntityType: q.Get("entityType"), EntityID: q.Get("entityId"), Actor: q.Get("actor"), Action: q.Get("action")}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return f, apperr.Invalid(p.name, "invalid_time", "%s must be an RFC 3339 time", p.name)
+			}
+			*p.dst = t
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int64
+	}{{"after", &f.After}} {
+		if v := q.Get(p.name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return f, apperr.Invalid(p.name, "invalid_number", "%s must be a sequence number", p.name)
+			}
+			*p.dst = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return f, apperr.Invalid("limit", "invalid_number", "limit must be 1-1000")
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+type eventOut struct {
+	Seq        int64           `json:"seq"`
+	At         string          `json:"at"`
+	Actor      string          `json:"actor"`
+	Action     string          `json:"action"`
+	Op         string          `json:"op"`
+	EntityType string          `json:"entityType"`
+	EntityID   string          `json:"entityId"`
+	Content    json.RawMessage `json:"content,omitempty"`
+	RowHash    string          `json:"rowHash,omitempty"`
+	PrevHash   string          `json:"prevHash"`
+	Hash       string          `json:"hash"`
+}
+
+func toEventOut(e audit.Event) eventOut {
+	o := eventOut{Seq: e.Seq, At: e.At.UTC().Format(time.RFC3339), Actor: e.Actor, Action: e.Action, Op: e.Op,
+		EntityType: e.EntityType, EntityID: e.EntityID, RowHash: e.RowHash, PrevHash: e.PrevHash, Hash: e.Hash}
+	if e.Content != nil {
+		o.Content = json.RawMessage(*e.Content)
+	}
+	return o
+}
+
+func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := by.Require(actor.Auditor, actor.Admin); err != nil {
+		return err
+	}
+	f, err := parseFilter(r)
+	if err != nil {
+		return err
+	}
+	evs, err := audit.List(r.Context(), s.DB, f)
+	if err != nil {
+		return err
+	}
+	out := make([]eventOut, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, toEventOut(e))
+	}
+	resp := map[string]any{"events": out}
+	if len(evs) > 0 {
+		resp["next"] = evs[len(evs)-1].Seq
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// auditExport streams every matching event with its content and hashes as
+// JSON Lines, so an auditor can keep and re-verify the chain offline.
+func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := by.Require(actor.Auditor, actor.Admin); err != nil {
+		return err
+	}
+	f, err := parseFilter(r)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Content-Disposition", `attachment; filename="vetca-audit.jsonl"`)
+	enc := json.NewEncoder(w)
+	f.Limit = 1000
+	for {
+		evs, err := audit.List(r.Context(), s.DB, f)
+		if err != nil {
+			s.log.Error("audit export", "err", err)
+			return nil
+		}
+		for _, e := range evs {
+			if err := enc.Encode(toEventOut(e)); err != nil {
+				return nil
+			}
+		}
+		if len(evs) < f.Limit {
+			return nil
+		}
+		f.After = evs[len(evs)-1].Seq
+	}
+}
+
+func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := by.Require(actor.Auditor, actor.Admin); err != nil {
+		return err
+	}
+	rep, err := audit.Verify(r.Context(), s.DB, s.Recorder.Schema(), nil)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// ---- change requests ----
+
+func (s *Server) createChange(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in change.Input
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	v, err := s.Changes.Create(r.Context(), by, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, v)
+	return nil
+}
+
+func (s *Server) listChanges(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	list, err := s.Changes.List(r.Context(), by, r.URL.Query().Get("status"))
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []change.Request{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"changeRequests": list})
+	return nil
+}
+
+func (s *Server) getChange(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	v, err := s.Changes.Get(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) approveChange(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := decode(w, r, &struct{}{}, decodeOptions{allowEmpty: true}); err != nil {
+		return err
+	}
+	v, err := s.Changes.Approve(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) rejectChange(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	v, err := s.Changes.Reject(r.Context(), by, r.PathValue("id"), in.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}

@@ -1,0 +1,482 @@
+package web
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/vetca/vetca/internal/account"
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/iso3166"
+	"github.com/vetca/vetca/internal/notify/devmail"
+	"github.com/vetca/vetca/internal/vetting"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Mailbox is the --dev mailbox.
+type Mailbox interface{ Messages() []devmail.Message }
+
+// cookieName holds the console session: the user's own API token,
+// HttpOnly and SameSite=Strict.
+const cookieName = "vetca_session"
+
+// NavLink is a console menu entry added by later parts.
+type NavLink struct{ Href, Label string }
+
+// Page is what every console template gets.
+type Page struct {
+	Title   string
+	Me      actor.Actor
+	Error   string
+	Flash   string
+	Data    any
+	Nav     []NavLink
+	HasMail bool
+}
+
+// consoleHandler is a console page handler.
+type consoleHandler func(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error)
+
+func (s *Server) consoleRoutes() {
+	sub, _ := fs.Sub(staticFS, "static")
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServer(http.FS(sub))))
+	s.mux.HandleFunc("GET /{$}", s.signinPage)
+	s.mux.HandleFunc("POST /login", s.login)
+	s.mux.HandleFunc("POST /logout", s.logout)
+	s.mux.HandleFunc("GET /console", s.console(s.dashboard))
+	s.mux.HandleFunc("GET /console/organizations", s.console(s.orgsPage))
+	s.mux.HandleFunc("POST /console/organizations", s.console(s.orgsCreate))
+	s.mux.HandleFunc("GET /console/organizations/{id}", s.console(s.orgPage))
+	s.mux.HandleFunc("POST /console/organizations/{id}/versions", s.console(s.orgPropose))
+	s.mux.HandleFunc("POST /console/organizations/{id}/versions/{n}/verify", s.console(s.orgVerify))
+	s.mux.HandleFunc("GET /console/accounts", s.console(s.accountsPage))
+	s.mux.HandleFunc("GET /console/accounts/{id}", s.console(s.accountPage))
+	s.mux.HandleFunc("POST /console/accounts/{id}/contacts", s.console(s.accountAddContact))
+	s.mux.HandleFunc("GET /console/audit", s.console(s.auditPage))
+	s.mux.HandleFunc("GET /console/change-requests", s.console(s.changesPage))
+	s.mux.HandleFunc("POST /console/change-requests/{id}/approve", s.console(s.changeApprove))
+	s.mux.HandleFunc("GET /console/mail", s.console(s.mailPage))
+}
+
+// NavLinks are extra console menu entries; later parts append to it.
+func (s *Server) AddNav(l NavLink) { s.nav = append(s.nav, l) }
+
+// render executes layout + the page template.
+func (s *Server) render(w http.ResponseWriter, status int, name string, p *Page) {
+	t, err := s.template(name)
+	if err != nil {
+		s.log.Error("console template", "template", name, "err", err)
+		http.Error(w, "template error", http.StatusInternalServerError)
+		return
+	}
+	p.Nav = s.nav
+	p.HasMail = s.DevMail != nil
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.WriteHeader(status)
+	if err := t.ExecuteTemplate(w, "layout", p); err != nil {
+		s.log.Error("console render", "template", name, "err", err)
+	}
+}
+
+func (s *Server) template(name string) (*template.Template, error) {
+	s.tmplMu.Lock()
+	defer s.tmplMu.Unlock()
+	if s.tmpls == nil {
+		s.tmpls = map[string]*template.Template{}
+	}
+	if t, ok := s.tmpls[name]; ok {
+		return t, nil
+	}
+	t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+	if err != nil {
+		return nil, err
+	}
+	s.tmpls[name] = t
+	return t, nil
+}
+
+// sessionActor reads the console cookie.
+func (s *Server) sessionActor(r *http.Request) (actor.Actor, error) {
+	c, err := r.Cookie(cookieName)
+	if err != nil || c.Value == "" {
+		return actor.Actor{}, apperr.Unauthenticated("not signed in")
+	}
+	return s.Auth.Authenticate(r.Context(), c.Value)
+}
+
+// sameOrigin refuses a cross-site form post (SameSite=Strict already keeps
+// the cookie off it in current browsers; this is defense in depth).
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		ref := r.Header.Get("Referer")
+		if ref == "" {
+			return origin == ""
+		}
+		origin = ref
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+func (s *Server) console(h consoleHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		by, err := s.sessionActor(r)
+		if err != nil {
+			if apperr.IsKind(err, apperr.KindIntegrity) {
+				s.render(w, http.StatusInternalServerError, "signin", &Page{Title: "Sign in", Error: err.Error()})
+				return
+			}
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost {
+			if !sameOrigin(r) {
+				http.Error(w, "cross-site request refused", http.StatusForbidden)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			if err := r.ParseForm(); err != nil {
+				http.Error(w, "bad form", http.StatusBadRequest)
+				return
+			}
+		}
+		page, tmpl, err := h(w, r, by)
+		if err != nil {
+			e, ok := apperr.As(err)
+			if !ok {
+				s.log.Error("console", "path", r.URL.Path, "err", err)
+				s.render(w, http.StatusInternalServerError, "dashboard", &Page{Title: "Error", Me: by, Error: "internal error; logged as request " + requestID(r), Data: dashboardData{}})
+				return
+			}
+			if page == nil || tmpl == "" {
+				s.render(w, statusOf(e.Kind), "dashboard", &Page{Title: "Error", Me: by, Error: describeErr(e), Data: dashboardData{}})
+				return
+			}
+			page.Error = describeErr(e)
+			page.Me = by
+			s.render(w, statusOf(e.Kind), tmpl, page)
+			return
+		}
+		if page == nil { // handler redirected
+			return
+		}
+		page.Me = by
+		if page.Flash == "" {
+			page.Flash = r.URL.Query().Get("ok")
+		}
+		s.render(w, http.StatusOK, tmpl, page)
+	}
+}
+
+func describeErr(e *apperr.Error) string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s", e.Field, e.Message)
+	}
+	return e.Message
+}
+
+func redirect(w http.ResponseWriter, r *http.Request, to, flash string) (*Page, string, error) {
+	if flash != "" {
+		sep := "?"
+		if strings.Contains(to, "?") {
+			sep = "&"
+		}
+		to += sep + "ok=" + url.QueryEscape(flash)
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+	return nil, "", nil
+}
+
+func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.sessionActor(r); err == nil {
+		http.Redirect(w, r, "/console", http.StatusSeeOther)
+		return
+	}
+	s.render(w, http.StatusOK, "signin", &Page{Title: "Sign in"})
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		http.Error(w, "cross-site request refused", http.StatusForbidden)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	_ = r.ParseForm()
+	token := strings.TrimSpace(r.PostForm.Get("token"))
+	remote, _, _ := net.SplitHostPort(r.RemoteAddr)
+	by, err := s.Auth.Authenticate(r.Context(), token)
+	if err != nil {
+		_ = s.Auth.RecordSignIn(context.WithoutCancel(r.Context()), actor.Actor{Kind: actor.Public}, false, remote)
+		msg := "That token is not valid, or it was revoked."
+		if apperr.IsKind(err, apperr.KindIntegrity) {
+			msg = err.Error()
+		}
+		s.render(w, http.StatusUnauthorized, "signin", &Page{Title: "Sign in", Error: msg})
+		return
+	}
+	if err := s.Auth.RecordSignIn(r.Context(), by, true, remote); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 12 * 3600})
+	http.Redirect(w, r, "/console", http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// DashboardStat is a dashboard tile added by later parts.
+type DashboardStat struct {
+	Href, Label string
+	Value       int
+}
+
+type dashboardData struct {
+	Organizations, PendingVersions, Accounts, PendingChanges int
+	Extra                                                    []DashboardStat
+}
+
+// AddDashboardStat registers a tile computed on each dashboard view.
+func (s *Server) AddDashboardStat(f func(ctx context.Context, by actor.Actor) (DashboardStat, bool)) {
+	s.stats = append(s.stats, f)
+}
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	var d dashboardData
+	ctx := r.Context()
+	if by.IsStaff() {
+		list, err := s.Vetting.List(ctx, by)
+		if err != nil {
+			return nil, "", err
+		}
+		d.Organizations = len(list)
+		for _, o := range list {
+			d.PendingVersions += o.PendingVersions
+		}
+		accs, err := s.Accounts.List(ctx, by)
+		if err != nil {
+			return nil, "", err
+		}
+		d.Accounts = len(accs)
+		if chs, err := s.Changes.List(ctx, by, "pending"); err == nil {
+			d.PendingChanges = len(chs)
+		}
+	}
+	for _, f := range s.stats {
+		if st, ok := f(ctx, by); ok {
+			d.Extra = append(d.Extra, st)
+		}
+	}
+	return &Page{Title: "Dashboard", Data: d}, "dashboard", nil
+}
+
+type orgsData struct {
+	List       []vetting.Summary
+	CanCreate  bool
+	Countries  []iso3166.Country
+	Sanctioned string
+}
+
+func (s *Server) orgsData(r *http.Request, by actor.Actor) (orgsData, error) {
+	list, err := s.Vetting.List(r.Context(), by)
+	return orgsData{List: list, CanCreate: by.Has(actor.Verifier), Countries: iso3166.Countries(),
+		Sanctioned: strings.Join(s.Vetting.Config().SanctionedCountries, ", ")}, err
+}
+
+func (s *Server) orgsPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	d, err := s.orgsData(r, by)
+	return &Page{Title: "Organizations", Data: d}, "orgs", err
+}
+
+func (s *Server) orgsCreate(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	f := r.PostForm
+	in := vetting.CreateInput{Fields: vetting.Fields{
+		OrganizationName: f.Get("organizationName"), CountryName: f.Get("countryName"),
+		StateOrProvinceName: f.Get("stateOrProvinceName"), LocalityName: f.Get("localityName"),
+		StreetAddress: f.Get("streetAddress"), PostalCode: f.Get("postalCode"), RegistrationNumber: f.Get("registrationNumber"),
+	}}
+	if ref := f.Get("sanctionsReference"); ref != "" || f.Get("sanctionsDecision") != "" {
+		in.SanctionsReview = &vetting.SanctionsReview{Reference: ref, Decision: f.Get("sanctionsDecision"), Notes: f.Get("sanctionsNotes")}
+	}
+	org, _, err := s.Vetting.Create(r.Context(), by, in)
+	if err != nil {
+		d, _ := s.orgsData(r, by)
+		return &Page{Title: "Organizations", Data: d}, "orgs", err
+	}
+	return redirect(w, r, "/console/organizations/"+org.ID, "Version 1 proposed; two other verifiers must verify it.")
+}
+
+type orgData struct {
+	View      vetting.View
+	CanVerify bool
+	Fields    []string
+}
+
+func (s *Server) orgData(r *http.Request, by actor.Actor) (orgData, error) {
+	view, err := s.Vetting.Get(r.Context(), by, r.PathValue("id"), s.Accounts.CanReadOrganization)
+	return orgData{View: view, CanVerify: by.Has(actor.Verifier) || by.Has(actor.Compliance),
+		Fields: []string{"organizationName", "countryName", "stateOrProvinceName", "localityName", "streetAddress", "postalCode", "registrationNumber"}}, err
+}
+
+func (s *Server) orgPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	d, err := s.orgData(r, by)
+	if err != nil {
+		return nil, "", err
+	}
+	return &Page{Title: "Organization", Data: d}, "org", nil
+}
+
+func (s *Server) orgVerify(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil {
+		return nil, "", apperr.NotFound("version", "no such version")
+	}
+	var ev []vetting.Evidence
+	if src, ref := r.PostForm.Get("source"), r.PostForm.Get("reference"); src != "" || ref != "" {
+		ev = append(ev, vetting.Evidence{Source: src, Reference: ref})
+	}
+	v, _, err := s.Vetting.Verify(r.Context(), by, r.PathValue("id"), n, ev)
+	if err != nil {
+		d, derr := s.orgData(r, by)
+		if derr != nil {
+			return nil, "", err
+		}
+		return &Page{Title: "Organization", Data: d}, "org", err
+	}
+	return redirect(w, r, "/console/organizations/"+r.PathValue("id"), fmt.Sprintf("Version %d: your verification is recorded; status %s.", v.Version, v.Status))
+}
+
+func (s *Server) orgPropose(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	var in vetting.ChangeInput
+	get := func(name string) *string {
+		if v := r.PostForm.Get(name); v != "" {
+			return &v
+		}
+		return nil
+	}
+	in.OrganizationName, in.CountryName = get("organizationName"), get("countryName")
+	in.StateOrProvinceName, in.LocalityName = get("stateOrProvinceName"), get("localityName")
+	in.StreetAddress, in.PostalCode, in.RegistrationNumber = get("streetAddress"), get("postalCode"), get("registrationNumber")
+	v, err := s.Vetting.Propose(r.Context(), by, r.PathValue("id"), in)
+	if err != nil {
+		d, derr := s.orgData(r, by)
+		if derr != nil {
+			return nil, "", err
+		}
+		return &Page{Title: "Organization", Data: d}, "org", err
+	}
+	return redirect(w, r, "/console/organizations/"+r.PathValue("id"), fmt.Sprintf("Version %d proposed.", v.Version))
+}
+
+func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	if by.Kind == actor.Subscriber {
+		return redirect(w, r, "/console/accounts/"+by.AccountID, "")
+	}
+	list, err := s.Accounts.List(r.Context(), by)
+	return &Page{Title: "Accounts", Data: map[string]any{"List": list}}, "accounts", err
+}
+
+func (s *Server) accountData(r *http.Request, by actor.Actor) (map[string]any, error) {
+	view, err := s.Accounts.Get(r.Context(), by, r.PathValue("id"))
+	return map[string]any{"View": view, "Roles": account.ContactRoles}, err
+}
+
+func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	d, err := s.accountData(r, by)
+	if err != nil {
+		return nil, "", err
+	}
+	return &Page{Title: "Account", Data: d}, "account", nil
+}
+
+func (s *Server) accountAddContact(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	f := r.PostForm
+	str := func(k string) *string { v := f.Get(k); return &v }
+	_, err := s.Accounts.AddContact(r.Context(), by, r.PathValue("id"), account.ContactInput{Name: str("name"), Email: str("email"), Phone: str("phone"), Role: str("role")})
+	if err != nil {
+		d, derr := s.accountData(r, by)
+		if derr != nil {
+			return nil, "", err
+		}
+		return &Page{Title: "Account", Data: d}, "account", err
+	}
+	return redirect(w, r, "/console/accounts/"+r.PathValue("id"), "Contact added.")
+}
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	if err := by.Require(actor.Auditor, actor.Admin); err != nil {
+		return nil, "", err
+	}
+	f, err := parseFilter(r)
+	if err != nil {
+		return nil, "", err
+	}
+	if f.Limit == 0 {
+		f.Limit = 200
+	}
+	evs, err := audit.List(r.Context(), s.DB, f)
+	if err != nil {
+		return nil, "", err
+	}
+	d := map[string]any{"Events": evs, "Filter": f}
+	if len(evs) == f.Limit {
+		d["Next"] = evs[len(evs)-1].Seq
+	}
+	if r.URL.Query().Get("verify") == "1" {
+		rep, err := audit.Verify(r.Context(), s.DB, s.Recorder.Schema(), nil)
+		if err != nil {
+			return nil, "", err
+		}
+		d["Report"] = rep
+	}
+	return &Page{Title: "Audit", Data: d}, "audit", nil
+}
+
+func (s *Server) changesPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	list, err := s.Changes.List(r.Context(), by, "")
+	return &Page{Title: "Change requests", Data: map[string]any{"List": list}}, "changes", err
+}
+
+func (s *Server) changeApprove(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	v, err := s.Changes.Approve(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		list, _ := s.Changes.List(r.Context(), by, "")
+		return &Page{Title: "Change requests", Data: map[string]any{"List": list}}, "changes", err
+	}
+	msg := "Approval recorded."
+	if v.Outcome != "" {
+		msg = "Applied: " + v.Outcome
+	}
+	return redirect(w, r, "/console/change-requests", msg)
+}
+
+func (s *Server) mailPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	if s.DevMail == nil {
+		return nil, "", apperr.NotFound("", "the dev mailbox runs only with serve --dev and no --smtp")
+	}
+	if !by.IsStaff() {
+		return nil, "", apperr.Forbidden("", "forbidden", "staff only")
+	}
+	return &Page{Title: "Dev mailbox", Data: map[string]any{"Messages": s.DevMail.Messages()}}, "mail", nil
+}

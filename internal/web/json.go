@@ -1,0 +1,220 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/vetca/vetca/internal/apperr"
+)
+
+// maxBody bounds every JSON request body.
+const maxBody = 1 << 20
+
+// errorBody is the CONTRACT §1 error shape.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      string  `json:"code"`
+	Message   string  `json:"message"`
+	Field     string  `json:"field"`
+	Vetted    *string `json:"vetted,omitempty"`
+	Requested *string `json:"requested,omitempty"`
+}
+
+func statusOf(k apperr.Kind) int {
+	switch k {
+	case apperr.KindInvalid:
+		return http.StatusBadRequest
+	case apperr.KindUnauthenticated:
+		return http.StatusUnauthorized
+	case apperr.KindForbidden:
+		return http.StatusForbidden
+	case apperr.KindNotFound:
+		return http.StatusNotFound
+	case apperr.KindConflict:
+		return http.StatusConflict
+	case apperr.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case apperr.KindUnprocessable:
+		return http.StatusUnprocessableEntity
+	case apperr.KindUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// writeError renders err. An *apperr.Error keeps its code, field and
+// message; anything else is an internal error, logged with the request id
+// and shown without details.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e, ok := apperr.As(err)
+	if !ok {
+		id := requestID(r)
+		s.log.Error("internal error", "request", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{Code: "internal", Message: "internal error; logged as request " + id}})
+		return
+	}
+	d := errorDetail{Code: e.Code, Message: e.Message, Field: e.Field}
+	if e.HasCmp {
+		v, rq := e.Vetted, e.Requested
+		d.Vetted, d.Requested = &v, &rq
+	}
+	if e.Kind == apperr.KindIntegrity {
+		s.log.Error("integrity violation", "request", requestID(r), "err", e.Message)
+	}
+	if e.Kind == apperr.KindUnauthenticated {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="vetca"`)
+	}
+	writeJSON(w, statusOf(e.Kind), errorBody{Error: d})
+}
+
+// decodeOptions tune decode.
+type decodeOptions struct {
+	// refuseField returns an error for a field that must be named
+	// specifically (e.g. a subject field sent to a contact endpoint).
+	refuseField func(name string) error
+	allowEmpty  bool
+}
+
+// decode reads a JSON object into dst strictly: the body must be
+// application/json, at most maxBody bytes, one object, with only the exact
+// field names dst declares (encoding/json alone would accept other cases).
+// Errors name the field.
+func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptions) error {
+	var o decodeOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return &apperr.Error{Kind: apperr.KindInvalid, Code: "unsupported_media_type", Message: "send the body as application/json"}
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &apperr.Error{Kind: apperr.KindTooLarge, Code: "body_too_large", Field: "body", Message: fmt.Sprintf("the request body is larger than %d bytes", maxBody)}
+		}
+		return apperr.Invalid("body", "invalid_body", "reading the request body: %v", err)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		if o.allowEmpty {
+			return nil
+		}
+		return apperr.Invalid("body", "invalid_json", "the request body is empty; send a JSON object")
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return apperr.Invalid("body", "invalid_json", "the request body must be a JSON object")
+		}
+		return apperr.Invalid("body", "invalid_json", "the request body is not valid JSON: %v", err)
+	}
+	allowed := jsonFields(reflect.TypeOf(dst).Elem())
+	var keys []string
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if allowed[k] {
+			continue
+		}
+		if o.refuseField != nil {
+			if err := o.refuseField(k); err != nil {
+				return err
+			}
+		}
+		return apperr.Invalid(k, "unknown_field", "unknown field %q", k)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return apperr.Invalid(te.Field, "invalid_type", "field %q must be %s, not %s", te.Field, describeType(te.Type), te.Value)
+		}
+		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			name := strings.Trim(msg, `"`)
+			return apperr.Invalid(name, "unknown_field", "unknown field %q", name)
+		}
+		return apperr.Invalid("body", "invalid_json", "the request body is not valid: %v", err)
+	}
+	return nil
+}
+
+func describeType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Pointer:
+		return describeType(t.Elem())
+	}
+	return t.String()
+}
+
+// jsonFields lists the exact JSON names of a struct's fields, flattening
+// embedded structs.
+func jsonFields(t reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return out
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			for k := range jsonFields(f.Type) {
+				out[k] = true
+			}
+			continue
+		}
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = true
+	}
+	return out
+}
+
+// logAttrs is a helper for structured request logs.
+func logAttrs(r *http.Request, status int) []slog.Attr {
+	return []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status)}
+}

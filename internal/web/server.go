@@ -1,0 +1,225 @@
+// Package web is vetca's HTTP face: the JSON API under /api/v1 (CONTRACT
+// §3-§9), the staff console (HTML, sign-in at /), the public pages, the
+// revocation status endpoints and /metrics. Handlers parse input, call one
+// service method and render; they hold no business rules and no SQL.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vetca/vetca/internal/account"
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/auth"
+	"github.com/vetca/vetca/internal/change"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/vetting"
+)
+
+// Deps are the services the web layer calls.
+type Deps struct {
+	DB       *store.DB
+	Recorder *audit.Recorder
+	Clock    clock.Clock
+	Log      *slog.Logger
+	Metrics  *prometheus.Registry
+	Auth     *auth.Service
+	Vetting  *vetting.Service
+	Accounts *account.Service
+	Changes  *change.Service
+	// DevMail is the --dev mailbox shown in the console, or nil.
+	DevMail Mailbox
+	// Extra lets later parts (orders, revocation, ...) add routes.
+	Extra []func(mux *http.ServeMux, s *Server)
+}
+
+// Server is the HTTP handler.
+type Server struct {
+	Deps
+	log      *slog.Logger
+	mux      *http.ServeMux
+	nav      []NavLink
+	stats    []func(ctx context.Context, by actor.Actor) (DashboardStat, bool)
+	tmplMu   sync.Mutex
+	tmpls    map[string]*template.Template
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+type ctxKey int
+
+const (
+	keyActor ctxKey = iota
+	keyRequestID
+)
+
+// New builds the handler.
+func New(d Deps) *Server {
+	s := &Server{Deps: d, log: d.Log, mux: http.NewServeMux()}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "vetca_http_requests_total", Help: "HTTP requests by route and status.",
+	}, []string{"route", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "vetca_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	}, []string{"route"})
+	if d.Metrics != nil {
+		d.Metrics.MustRegister(s.requests, s.latency)
+	}
+	s.routes()
+	for _, f := range d.Extra {
+		f(s.mux, s)
+	}
+	return s
+}
+
+// Mux exposes the router so later parts can register routes.
+func (s *Server) Mux() *http.ServeMux { return s.mux }
+
+// ServeHTTP adds a request id, security headers, logging and metrics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := newRequestID()
+	r = r.WithContext(context.WithValue(r.Context(), keyRequestID, id))
+	w.Header().Set("X-Request-Id", id)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	sw := &statusWriter{ResponseWriter: w, status: 200}
+	s.mux.ServeHTTP(sw, r)
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	s.requests.WithLabelValues(route, http.StatusText(sw.status)).Inc()
+	s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	level := slog.LevelInfo
+	if sw.status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.LogAttrs(r.Context(), level, "http", append(logAttrs(r, sw.status),
+		slog.String("request", id), slog.Duration("took", time.Since(start)))...)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(keyRequestID).(string)
+	return id
+}
+
+// handler is an API handler that may return an error.
+type handler func(w http.ResponseWriter, r *http.Request, by actor.Actor) error
+
+// api wraps an authenticated API handler: Bearer token required.
+func (s *Server) api(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		by, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := h(w, r, by); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// public wraps an unauthenticated API handler.
+func (s *Server) public(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r, actor.Actor{Kind: actor.Public}); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+func (s *Server) authenticate(r *http.Request) (actor.Actor, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return actor.Actor{}, apperr.Unauthenticated("send Authorization: Bearer TOKEN")
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return actor.Actor{}, apperr.Unauthenticated("the Authorization header must be \"Bearer TOKEN\"")
+	}
+	return s.Auth.Authenticate(r.Context(), strings.TrimSpace(token))
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{}))
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.DB.SQL().PingContext(r.Context()); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+
+	m.HandleFunc("GET /api/v1/me", s.api(s.me))
+	m.HandleFunc("GET /api/v1/countries", s.api(s.countries))
+
+	m.HandleFunc("POST /api/v1/organizations", s.api(s.createOrganization))
+	m.HandleFunc("GET /api/v1/organizations", s.api(s.listOrganizations))
+	m.HandleFunc("GET /api/v1/organizations/{id}", s.api(s.getOrganization))
+	m.HandleFunc("POST /api/v1/organizations/{id}/versions", s.api(s.proposeVersion))
+	m.HandleFunc("POST /api/v1/organizations/{id}/versions/{n}/verify", s.api(s.verifyVersion))
+	m.HandleFunc("POST /api/v1/organizations/{id}/versions/{n}/reject", s.api(s.rejectVersion))
+
+	m.HandleFunc("POST /api/v1/accounts", s.api(s.createAccount))
+	m.HandleFunc("GET /api/v1/accounts", s.api(s.listAccounts))
+	m.HandleFunc("GET /api/v1/accounts/{id}", s.api(s.getAccount))
+	m.HandleFunc("POST /api/v1/accounts/{id}/organizations", s.api(s.linkOrganization))
+	m.HandleFunc("POST /api/v1/accounts/{id}/token", s.api(s.rotateAccountToken))
+	m.HandleFunc("POST /api/v1/accounts/{id}/contacts", s.api(s.addContact))
+	m.HandleFunc("PATCH /api/v1/accounts/{id}/contacts/{cid}", s.api(s.updateContact))
+	m.HandleFunc("DELETE /api/v1/accounts/{id}/contacts/{cid}", s.api(s.deleteContact))
+
+	m.HandleFunc("GET /api/v1/users", s.api(s.listUsers))
+	m.HandleFunc("POST /api/v1/users", s.api(s.addUser))
+
+	m.HandleFunc("GET /api/v1/audit/events", s.api(s.auditEvents))
+	m.HandleFunc("GET /api/v1/audit/export", s.api(s.auditExport))
+	m.HandleFunc("GET /api/v1/audit/verify", s.api(s.auditVerify))
+
+	m.HandleFunc("POST /api/v1/change-requests", s.api(s.createChange))
+	m.HandleFunc("GET /api/v1/change-requests", s.api(s.listChanges))
+	m.HandleFunc("GET /api/v1/change-requests/{id}", s.api(s.getChange))
+	m.HandleFunc("POST /api/v1/change-requests/{id}/approve", s.api(s.approveChange))
+	m.HandleFunc("POST /api/v1/change-requests/{id}/reject", s.api(s.rejectChange))
+
+	// Anything else under /api/ is a JSON 404, not an HTML page.
+	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, apperr.NotFound("", "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	s.consoleRoutes()
+}
