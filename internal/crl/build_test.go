@@ -444,3 +444,56 @@ func TestBuildRefusesBadSignature(t *testing.T) {
 		t.Fatalf("Build returned %d bytes with a broken signature", len(der))
 	}
 }
+
+// TestCertificateCRLDPMatchesIDP follows a URL from ShardURL into a real
+// certificate's CRL distribution point (as x509.CreateCertificate encodes
+// it) and into the shard's CRL, and checks BR §7.2.2.1: the URI in the
+// certificate appears byte for byte in the CRL's Issuing Distribution Point.
+func TestCertificateCRLDPMatchesIDP(t *testing.T) {
+	ca := ecdsaCA()
+	serial := makeEntries(1, 81)[0].Serial
+	shard := crl.ShardFor(serial, 16)
+	u := crl.ShardURL("http://127.0.0.1:8080", "3f9a", shard)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber:          serial,
+		NotBefore:             t0.Add(-time.Hour),
+		NotAfter:              t0.Add(90 * 24 * time.Hour),
+		DNSNames:              []string{"leaf.vetca.test"},
+		CRLDistributionPoints: []string{u},
+	}, ca.cert, key.Public(), ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var certURI []byte
+	for _, ext := range leaf.Extensions {
+		if ext.Id.Equal(asn1.ObjectIdentifier{2, 5, 29, 31}) {
+			// CRLDistributionPoints ::= SEQUENCE { DistributionPoint {
+			//   [0] { [0] fullName { [6] URI } } } }
+			in := cryptobyte.String(ext.Value)
+			var dps, dp, name, full cryptobyte.String
+			tag0 := cbasn1.Tag(0).ContextSpecific().Constructed()
+			if !in.ReadASN1(&dps, cbasn1.SEQUENCE) || !dps.ReadASN1(&dp, cbasn1.SEQUENCE) ||
+				!dp.ReadASN1(&name, tag0) || !name.ReadASN1(&full, tag0) ||
+				!full.ReadASN1((*cryptobyte.String)(&certURI), cbasn1.Tag(6).ContextSpecific()) {
+				t.Fatalf("cannot read the certificate's CRL DP %x", ext.Value)
+			}
+		}
+	}
+	crlDER := mustBuild(t, crl.Params{
+		Issuer: ca.cert, Signer: ca.key, URL: u, Number: big.NewInt(1),
+		ThisUpdate: t0, NextUpdate: t0.Add(24 * time.Hour),
+		Entries: []crl.Entry{{Serial: serial, RevokedAt: t0, Reason: 1}},
+	})
+	info, err := crl.Verify(crlDER, ca.cert, crl.Expect{URL: string(certURI)})
+	if err != nil {
+		t.Fatalf("the certificate's CRL DP does not match the shard's IDP: %v", err)
+	}
+	if _, listed := info.Entries[crl.SerialHex(leaf.SerialNumber)]; !listed {
+		t.Error("the shard does not list the certificate")
+	}
+}

@@ -99,7 +99,13 @@ func Inspect(der []byte, issuer *x509.Certificate) (*Info, error) {
 	}
 
 	var sawAKI, sawNumber, sawIDP bool
+	seenExt := make(map[string]bool, len(rl.Extensions))
 	for _, ext := range rl.Extensions {
+		id := ext.Id.String()
+		if seenExt[id] {
+			return nil, fmt.Errorf("%w: CRL extension %s appears twice (RFC 5280 §4.2)", ErrMalformed, id)
+		}
+		seenExt[id] = true
 		switch {
 		case ext.Id.Equal(asn1OIDAKI):
 			sawAKI = !ext.Critical

@@ -113,6 +113,9 @@ func TestInspectRefuses(t *testing.T) {
 			v[bytes.Index(v, []byte("http"))+4] = 's' // same length: "https//crl..."
 			rl.ExtraExtensions = idp(true, v)
 		}), crl.ErrMalformed},
+		{"IDP twice", stdCRL(t, ca, func(rl *x509.RevocationList) {
+			rl.ExtraExtensions = append(rl.ExtraExtensions, idp(true, crl.IssuingDistributionPoint("http://crl.vetca.test/other/1.crl"))...)
+		}), crl.ErrMalformed},
 		{"extra CRL extension", stdCRL(t, ca, func(rl *x509.RevocationList) {
 			rl.ExtraExtensions = append(rl.ExtraExtensions, pkix.Extension{Id: []int{1, 2, 3, 4}, Value: []byte{5, 0}})
 		}), crl.ErrMalformed},

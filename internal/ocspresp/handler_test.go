@@ -245,9 +245,15 @@ func TestHandlerAnswers(t *testing.T) {
 		if res.code != http.StatusOK {
 			t.Fatalf("HTTP %d: %s", res.code, res.body)
 		}
-		r, err := statusOf(t, res.body, ca.cert)
+		// ParseResponseForCert checks the signature against the issuer and
+		// picks the SingleResponse for this serial.
+		r, err := ocsp.ParseResponseForCert(res.body, &x509.Certificate{SerialNumber: c.serial}, ca.cert)
 		if err != nil {
-			t.Fatalf("OCSP error %v", err)
+			t.Fatalf("ParseResponseForCert: %v", err)
+		}
+		// BR §4.9.9: 8 h <= nextUpdate - thisUpdate <= 10 days.
+		if d := r.NextUpdate.Sub(r.ThisUpdate); d < 8*time.Hour || d > 10*24*time.Hour {
+			t.Errorf("validity %v", d)
 		}
 		if r.SerialNumber.Cmp(c.serial) != 0 || r.Status != int(c.status) || r.RevocationReason != c.reason || r.IssuerHash != h {
 			t.Errorf("got serial %x status %d reason %d hash %v", r.SerialNumber, r.Status, r.RevocationReason, r.IssuerHash)
