@@ -25,6 +25,7 @@ func TestRefreshDeadline(t *testing.T) {
 		{"16 h inclusive: 8 hours before nextUpdate", 16*time.Hour - time.Second, 8*time.Hour - time.Second},
 		{"16 h - 1 s inclusive: half the interval before nextUpdate", 16*time.Hour - 2*time.Second, 16*time.Hour - 2*time.Second - (16*time.Hour-time.Second)/2},
 		{"8 h inclusive: half the interval before nextUpdate", 8*time.Hour - time.Second, 8*time.Hour - time.Second - 4*time.Hour},
+		{"8 h: half the interval before nextUpdate", 8 * time.Hour, 8*time.Hour - (8*time.Hour+time.Second)/2},
 	}
 	for _, tc := range tests {
 		got := ocspresp.RefreshDeadline(t0, t0.Add(tc.span))
@@ -49,8 +50,8 @@ func TestRefreshDue(t *testing.T) {
 		{"at the margin", t0, next, deadline.Add(-ocspresp.RefreshMargin), true},
 		{"at the deadline", t0, next, deadline, true},
 		{"past nextUpdate", t0, next, next.Add(time.Hour), true},
-		{"shortest interval, early", t0, t0.Add(8*time.Hour - time.Second), t0.Add(2 * time.Hour), false},
-		{"shortest interval, after 3 h", t0, t0.Add(8*time.Hour - time.Second), t0.Add(3 * time.Hour), true},
+		{"shortest interval, early", t0, t0.Add(8 * time.Hour), t0.Add(2 * time.Hour), false},
+		{"shortest interval, after 3 h", t0, t0.Add(8 * time.Hour), t0.Add(3 * time.Hour), true},
 		{"unset thisUpdate", time.Time{}, next, t0, true},
 		{"unset nextUpdate", t0, time.Time{}, t0, true},
 		{"inverted", next, t0, t0, true},

@@ -22,10 +22,10 @@ import (
 
 // MinValidity and MaxValidity bound the validity interval of a response for a
 // Subscriber Certificate (BR §4.9.9: "greater than or equal to eight hours
-// and less than or equal to ten days"). BR §1.6.1 defines the interval as
-// thisUpdate through nextUpdate inclusive, so it is nextUpdate - thisUpdate +
-// 1 s: Sign accepts nextUpdate - thisUpdate from MinValidity - 1 s up to
-// MaxValidity - 1 s.
+// and less than or equal to ten days"). BR §1.6.1 counts the interval from
+// thisUpdate through nextUpdate inclusive, that is nextUpdate - thisUpdate +
+// 1 s; a plain reading takes nextUpdate - thisUpdate. Sign satisfies both:
+// it accepts nextUpdate - thisUpdate from MinValidity up to MaxValidity - 1 s.
 const (
 	MinValidity = 8 * time.Hour
 	MaxValidity = 10 * 24 * time.Hour
@@ -268,8 +268,8 @@ func (s *Signer) Sign(r Response) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %s is not set or not encodable", ErrInvalid, f.name)
 		}
 	}
-	if interval := next.Sub(this) + time.Second; interval < MinValidity || interval > MaxValidity {
-		return nil, fmt.Errorf("%w: validity interval %s (thisUpdate through nextUpdate, inclusive) is outside [8h, 10 days] (BR §4.9.9)", ErrInvalid, interval)
+	if d := next.Sub(this); d < MinValidity || d+time.Second > MaxValidity {
+		return nil, fmt.Errorf("%w: nextUpdate - thisUpdate is %s; BR §4.9.9 needs a validity interval of at least 8h and, counted inclusively, at most 10 days", ErrInvalid, d)
 	}
 	if this.After(produced) {
 		return nil, fmt.Errorf("%w: thisUpdate %s is after producedAt %s (RFC 6960 §2.4)", ErrInvalid, this.Format(time.RFC3339), produced.Format(time.RFC3339))
