@@ -181,8 +181,12 @@ func parseFieldHashes(s string) map[string]string {
 	return out
 }
 
-// append adds an event to the chain inside tx.
-func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event) error {
+// append adds an event to the chain inside tx, after executing the row
+// write stmt (if any) in the same transaction. On PostgreSQL the row write,
+// the event insert and the head update travel as one statement (data-
+// modifying CTEs), so an audited write costs one round trip more than a
+// plain one: the locked read of the chain head.
+func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt string, args ...any) error {
 	var seq int64
 	var prev string
 	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+tx.ForUpdate()).Scan(&seq, &prev); err != nil {
@@ -193,12 +197,33 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event) error {
 	e.At = r.clock.Now().UTC().Truncate(time.Second)
 	e.FieldHashes = fieldHashes(e)
 	e.Hash = computeHash(e)
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_events (seq, at, actor, action, op, entity_type, entity_id, content, row_hash, field_hashes, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, e.PrevHash, e.Hash); err != nil {
+	const insertEvent = `INSERT INTO audit_events (seq, at, actor, action, op, entity_type, entity_id, content, row_hash, field_hashes, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	evArgs := []any{e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, e.PrevHash, e.Hash}
+	const advance = `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`
+	if tx.Dialect() == store.Postgres {
+		q := "WITH ev AS (" + insertEvent + " RETURNING seq) "
+		all := append([]any(nil), evArgs...)
+		if stmt != "" {
+			q = "WITH w AS (" + stmt + " RETURNING 1), ev AS (" + insertEvent + " RETURNING seq) "
+			all = append(append([]any(nil), args...), evArgs...)
+		}
+		q += advance
+		all = append(all, e.Seq, e.Hash)
+		if _, err := tx.Exec(ctx, q, all...); err != nil {
+			return fmt.Errorf("audit: write %s %s with its event: %w", e.EntityType, e.EntityID, err)
+		}
+		return nil
+	}
+	if stmt != "" {
+		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
+			return fmt.Errorf("audit: write %s %s: %w", e.EntityType, e.EntityID, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, insertEvent, evArgs...); err != nil {
 		return fmt.Errorf("audit: append event: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, e.Seq, e.Hash); err != nil {
+	if _, err := tx.Exec(ctx, advance, e.Seq, e.Hash); err != nil {
 		return fmt.Errorf("audit: advance chain head: %w", err)
 	}
 	return nil
@@ -260,10 +285,7 @@ func (r *Recorder) Insert(ctx context.Context, tx *store.Tx, actor, action, tabl
 	cols = append(cols, "row_hash")
 	args = append(args, hash)
 	q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
-	if _, err := tx.Exec(ctx, q, args...); err != nil {
-		return fmt.Errorf("insert %s: %w", table, err)
-	}
-	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpInsert, EntityType: table, EntityID: row["id"].(string), Content: &content, RowHash: hash})
+	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpInsert, EntityType: table, EntityID: row["id"].(string), Content: &content, RowHash: hash}, q, args...)
 }
 
 // Update replaces the row of table whose id is v's id with v, after
@@ -304,10 +326,8 @@ func (r *Recorder) UpdateRow(ctx context.Context, tx *store.Tx, actor, action, t
 	}
 	sets = append(sets, "row_hash = ?")
 	args = append(args, hash, id)
-	if _, err := tx.Exec(ctx, "UPDATE "+table+" SET "+strings.Join(sets, ", ")+" WHERE id = ?", args...); err != nil {
-		return fmt.Errorf("update %s %s: %w", table, id, err)
-	}
-	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpUpdate, EntityType: table, EntityID: id, Content: &content, RowHash: hash})
+	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpUpdate, EntityType: table, EntityID: id, Content: &content, RowHash: hash},
+		"UPDATE "+table+" SET "+strings.Join(sets, ", ")+" WHERE id = ?", args...)
 }
 
 // Check reads the row of table with the given id and checks it is what
@@ -330,10 +350,7 @@ func (r *Recorder) Delete(ctx context.Context, tx *store.Tx, actor, action, tabl
 	if _, err := r.load(ctx, tx, t, id, true); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE id = ?", id); err != nil {
-		return fmt.Errorf("delete %s %s: %w", table, id, err)
-	}
-	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpDelete, EntityType: table, EntityID: id})
+	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpDelete, EntityType: table, EntityID: id}, "DELETE FROM "+table+" WHERE id = ?", id)
 }
 
 // Note appends an event that records a fact without changing a row, such as
@@ -348,7 +365,7 @@ func (r *Recorder) Note(ctx context.Context, tx *store.Tx, actor, action, entity
 		s := string(b)
 		content = &s
 	}
-	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpNote, EntityType: entityType, EntityID: entityID, Content: content})
+	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpNote, EntityType: entityType, EntityID: entityID, Content: content}, "")
 }
 
 // Get reads the row of table with the given id into dst, after checking

@@ -117,10 +117,7 @@ func (r *Recorder) Restore(ctx context.Context, tx *store.Tx, actor, action, tab
 	case !exists && !present:
 		return "", nil
 	case !exists:
-		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE id = ?", id); err != nil {
-			return "", fmt.Errorf("restore %s %s: %w", table, id, err)
-		}
-		return "deleted", r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpDelete, EntityType: table, EntityID: id})
+		return "deleted", r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpDelete, EntityType: table, EntityID: id}, "DELETE FROM "+table+" WHERE id = ?", id)
 	}
 	content, err := canonical(vouched)
 	if err != nil {
@@ -139,6 +136,7 @@ func (r *Recorder) Restore(ctx context.Context, tx *store.Tx, actor, action, tab
 	cols = append(cols, "row_hash")
 	args = append(args, hash)
 	did := "reinserted"
+	q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
 	if present {
 		// UPDATE in place, so rows referring to this one stay valid.
 		did = "rewritten"
@@ -146,14 +144,7 @@ func (r *Recorder) Restore(ctx context.Context, tx *store.Tx, actor, action, tab
 		for i, c := range cols {
 			sets[i] = c + " = ?"
 		}
-		if _, err := tx.Exec(ctx, "UPDATE "+table+" SET "+strings.Join(sets, ", ")+" WHERE id = ?", append(args, id)...); err != nil {
-			return "", fmt.Errorf("restore %s %s: %w", table, id, err)
-		}
-	} else {
-		q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
-		if _, err := tx.Exec(ctx, q, args...); err != nil {
-			return "", fmt.Errorf("restore %s %s: %w", table, id, err)
-		}
+		q, args = "UPDATE "+table+" SET "+strings.Join(sets, ", ")+" WHERE id = ?", append(args, id)
 	}
-	return did, r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpUpdate, EntityType: table, EntityID: id, Content: &content, RowHash: hash})
+	return did, r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpUpdate, EntityType: table, EntityID: id, Content: &content, RowHash: hash}, q, args...)
 }

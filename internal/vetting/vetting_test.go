@@ -141,8 +141,18 @@ func TestChangeStaysPendingUntilVerified(t *testing.T) {
 				toJane = append(toJane, m)
 			}
 		}
-		if len(toJane) != 4 || !strings.Contains(toJane[2].Body, `organizationName: "Acme Widgets Inc." -> "Subcontractor Services LLC"`) {
-			t.Fatalf("mail to the contact: %d messages", len(toJane))
+		if len(toJane) != 4 {
+			t.Fatalf("mail to the contact: %d messages, want 4 (v1 and v2, proposed and verified)", len(toJane))
+		}
+		diffLine := `organizationName: "Acme Widgets Inc." -> "Subcontractor Services LLC"`
+		var withDiff int
+		for _, m := range toJane {
+			if strings.Contains(m.Subject, "version 2") && strings.Contains(m.Body, diffLine) {
+				withDiff++
+			}
+		}
+		if withDiff != 2 {
+			t.Fatalf("the v2 proposal and verification mails must both carry the diff; %d did", withDiff)
 		}
 	})
 }

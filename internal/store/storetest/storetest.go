@@ -50,6 +50,9 @@ func OpenPostgres(t testing.TB) *store.DB {
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(EnvPostgres)
+	if base == "" && os.Getenv("VETCA_TEST_REQUIRE_POSTGRES") == "1" {
+		t.Fatalf("VETCA_TEST_REQUIRE_POSTGRES=1 but %s is unset", EnvPostgres)
+	}
 	if base == "" {
 		t.Skipf("PostgreSQL tests skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run them", EnvPostgres)
 	}
