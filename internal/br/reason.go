@@ -167,7 +167,7 @@ func (r Reason) CheckSubscriber() error {
 }
 
 // ParseSubscriberReason parses a reason a subscriber sent: ParseReason
-// followed by CheckSubscriber.
+// followed by CheckSubscriber (BR §7.2.2).
 func ParseSubscriberReason(s string) (Reason, error) {
 	r, err := ParseReason(s)
 	if err != nil {
@@ -189,7 +189,8 @@ func (r Reason) MarshalText() ([]byte, error) {
 	return []byte(n), nil
 }
 
-// UnmarshalText decodes a reason with ParseReason.
+// UnmarshalText decodes a reason with ParseReason, so a forbidden reason
+// (BR §7.2.2) fails JSON decoding with the same error.
 func (r *Reason) UnmarshalText(b []byte) error {
 	v, err := ParseReason(string(b))
 	if err != nil {
@@ -245,7 +246,7 @@ func joinReasons(rs []Reason) string {
 }
 
 // Entry is the state of a revoked certificate's CRL entry: its reason and
-// its revocationDate.
+// its revocationDate (RFC 5280 §5.1.2.6, §5.3.1; BR §7.2.2).
 type Entry struct {
 	Reason    Reason
 	RevokedAt time.Time

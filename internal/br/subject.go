@@ -20,8 +20,9 @@ const (
 	EVPolicyOID = "2.23.140.1.1"   // extended-validation
 )
 
-// OVPolicy returns OVPolicyOID as an x509.OID, for x509.Certificate.Policies
-// (Go 1.24+ ignores PolicyIdentifiers when signing).
+// OVPolicy returns OVPolicyOID (BR §7.1.6.1) as an x509.OID, for
+// x509.Certificate.Policies (Go 1.24+ ignores PolicyIdentifiers when
+// signing).
 func OVPolicy() x509.OID {
 	oid, err := x509.ParseOID(OVPolicyOID)
 	if err != nil {
@@ -76,7 +77,8 @@ func OVSubjectAttributes() []Attribute {
 	}
 }
 
-// AttributeByJSONName returns the OV attribute with the given CONTRACT name.
+// AttributeByJSONName returns the OV attribute (BR §7.1.2.7.4) with the given
+// CONTRACT §3 name and its position in the BR §7.1.4.2 order.
 func AttributeByJSONName(name string) (Attribute, int, bool) {
 	for i, a := range OVSubjectAttributes() {
 		if a.JSONName == name {
@@ -296,12 +298,12 @@ func placeholderKey(s string) string {
 	return b.String()
 }
 
-// KnownPlaceholders lists subject values that mean "absent" and that CAs
-// were caught putting into certificates: the OpenSSL defaults (Some-State,
-// Internet Widgits Pty Ltd), the Red Hat defaults (XX, Default City, Default
-// Company Ltd), form placeholders (Select, Please select) and the usual words
-// for "nothing" that CA incident reports list. Entries compare as
-// IsPlaceholder describes.
+// KnownPlaceholders lists subject values that mean "absent" (BR
+// §7.1.2.7.4) and that CAs were caught putting into certificates: the
+// OpenSSL defaults (Some-State, Internet Widgits Pty Ltd), the Red Hat
+// defaults (XX, Default City, Default Company Ltd), form placeholders
+// (Select, Please select) and the usual words for "nothing" that CA incident
+// reports list. Entries compare as IsPlaceholder describes.
 func KnownPlaceholders() []string {
 	return []string{
 		"Some-State", "Some-City", "Some City", "Some-Organization", "Some Company",

@@ -44,10 +44,11 @@ type Trigger struct {
 	ShouldWithin time.Duration
 }
 
-// Ref returns the API reference of the trigger, "4.9.1.1#N".
+// Ref returns the API reference of the trigger, "4.9.1.1#N" (BR §4.9.1.1
+// item N; CONTRACT §5).
 func (t Trigger) Ref() string { return TriggerPrefix + strconv.Itoa(t.Number) }
 
-// String returns Ref.
+// String returns Ref, the BR §4.9.1.1 item reference.
 func (t Trigger) String() string { return t.Ref() }
 
 // Section returns the trigger's citation for reports: "BR 4.9.1.1 (N)".
@@ -60,10 +61,11 @@ func (t Trigger) Section() string { return fmt.Sprintf("BR 4.9.1.1 (%d)", t.Numb
 func (t Trigger) Deadline(from time.Time) time.Time { return from.Add(t.Within) }
 
 // ShouldBy returns the instant by which the certificate SHOULD be revoked:
-// 24 hours after from for every item.
+// 24 hours after from for every item (BR §4.9.1.1).
 func (t Trigger) ShouldBy(from time.Time) time.Time { return from.Add(t.ShouldWithin) }
 
-// MarshalText encodes the trigger as its Ref.
+// MarshalText encodes the trigger as its Ref; a Number that is not an item
+// of BR §4.9.1.1 is an error.
 func (t Trigger) MarshalText() ([]byte, error) {
 	if _, ok := TriggerByNumber(t.Number); !ok {
 		return nil, fmt.Errorf("br: %d is not an item of BR §4.9.1.1", t.Number)
@@ -71,7 +73,7 @@ func (t Trigger) MarshalText() ([]byte, error) {
 	return []byte(t.Ref()), nil
 }
 
-// UnmarshalText decodes a Ref with ParseTrigger.
+// UnmarshalText decodes a Ref with ParseTrigger (BR §4.9.1.1 items 1-16).
 func (t *Trigger) UnmarshalText(b []byte) error {
 	v, err := ParseTrigger(string(b))
 	if err != nil {
