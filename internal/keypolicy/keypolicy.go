@@ -51,7 +51,7 @@ const (
 	CodeRSAModulusEven   = "rsa_modulus_even"               // BR §6.1.6
 	CodeRSASmallFactor   = "rsa_modulus_small_factor"       // a factor below 752 (BR §6.1.6)
 	CodeRSAPrimePower    = "rsa_modulus_prime_power"        // BR §6.1.6
-	CodeRSACloseprimes   = "rsa_close_primes"               // Fermat factorization (BR §6.1.1.3(5))
+	CodeRSAClosePrimes   = "rsa_close_primes"               // Fermat factorization (BR §6.1.1.3(5))
 	CodeRSAROCA          = "rsa_roca"                       // ROCA fingerprint (BR §6.1.1.3(5))
 	CodeRSADebianWeak    = "rsa_debian_weak"                // Debian weak key (BR §6.1.1.3(5))
 	CodeECDSACurve       = "ecdsa_curve_unsupported"        // not P-256 or P-384

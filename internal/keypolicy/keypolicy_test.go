@@ -332,11 +332,11 @@ func TestFermatCloseprimes(t *testing.T) {
 	ctx := context.Background()
 
 	adjacent := closePrimes(t, new(big.Int).Lsh(big.NewInt(1), 100))
-	wantRefusal(t, Check(&rsa.PublicKey{N: adjacent, E: 65537}), CodeRSACloseprimes)
+	wantRefusal(t, Check(&rsa.PublicKey{N: adjacent, E: 65537}), CodeRSAClosePrimes)
 
 	// About 50 rounds: refused by the BR's 100, not by 10 rounds.
 	mid := closePrimes(t, scaled(20))
-	wantRefusal(t, Check(&rsa.PublicKey{N: mid, E: 65537}), CodeRSACloseprimes)
+	wantRefusal(t, Check(&rsa.PublicKey{N: mid, E: 65537}), CodeRSAClosePrimes)
 	if err := NewChecker(Options{FermatRounds: 10}).Check(ctx, &rsa.PublicKey{N: mid, E: 65537}); err != nil {
 		t.Errorf("10 rounds should not reach a ~50-round key: %v", err)
 	}
@@ -347,7 +347,7 @@ func TestFermatCloseprimes(t *testing.T) {
 	if err := Check(&rsa.PublicKey{N: far, E: 65537}); err != nil {
 		t.Errorf("a ~1000-round key is outside the BR's 100 rounds: %v", err)
 	}
-	wantRefusal(t, NewChecker(Options{FermatRounds: 3000}).Check(ctx, &rsa.PublicKey{N: far, E: 65537}), CodeRSACloseprimes)
+	wantRefusal(t, NewChecker(Options{FermatRounds: 3000}).Check(ctx, &rsa.PublicKey{N: far, E: 65537}), CodeRSAClosePrimes)
 }
 
 // rocaKey builds a 2048-bit modulus from two primes of the ROCA form

@@ -128,7 +128,7 @@ func (c *Checker) checkRSA(k *rsa.PublicKey) error {
 		return refuse(CodeRSAPrimePower, "the RSA modulus is a perfect %d-th power (BR §6.1.6: not the power of a prime)", k)
 	}
 	if round, ok := c.fermat(n); ok {
-		return refuse(CodeRSACloseprimes,
+		return refuse(CodeRSAClosePrimes,
 			"the RSA modulus has prime factors so close that Fermat's method factors it in round %d (BR §6.1.1.3(5), close primes)", round+1)
 	}
 	if rocaFingerprint(c.tables.roca, &residues) {
