@@ -83,11 +83,16 @@ func (r *Recorder) table(name string) (*store.Table, error) {
 	if !ok || !store.ValidIdent(name) {
 		return nil, fmt.Errorf("audit: unknown table %q", name)
 	}
-	if !t.Has("row_hash") || !t.Has("id") {
+	if !IsAudited(t) {
 		return nil, fmt.Errorf("audit: table %s is not audited (needs id and row_hash)", name)
 	}
 	return t, nil
 }
+
+// IsAudited reports whether a table is audited: it has an id and a
+// row_hash column. (audit_events has a row_hash but no id: it is the trail,
+// not a table the trail vouches for.)
+func IsAudited(t *store.Table) bool { return t.Has("row_hash") && t.Has("id") }
 
 // canonical renders a row (without row_hash) as canonical JSON: sorted
 // keys, integers as numbers, text as strings, blobs as base64 strings.
@@ -138,6 +143,16 @@ func eventFields(e *Event) [][2]string {
 		{"row_hash", e.RowHash},
 	}
 }
+
+// ComputeHash recomputes the event's hash from its fields, so anyone with
+// an export can check the chain offline.
+func (e *Event) ComputeHash() string { return computeHash(e) }
+
+// ComputeFieldHashes recomputes the per-field digests.
+func (e *Event) ComputeFieldHashes() string { return fieldHashes(e) }
+
+// CanonicalRow is the canonical JSON content of a row, as events hold it.
+func CanonicalRow(row store.Row) (string, error) { return canonical(row) }
 
 // computeHash is the event hash: SHA-256 over a domain separator, the
 // sequence number, the previous hash and every field, length-prefixed.

@@ -166,7 +166,7 @@ func Verify(ctx context.Context, db *store.DB, schema *store.Schema, cp *Checkpo
 	present := map[string]bool{}
 	for _, name := range schema.Tables() {
 		t, _ := schema.Table(name)
-		if !t.Has("row_hash") || !t.Has("id") {
+		if !IsAudited(t) {
 			continue
 		}
 		if err := verifyTable(ctx, db, t, latest, present, add); err != nil {

@@ -115,7 +115,7 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in Input) (View, e
 		return View{}, apperr.Invalid("reason", "missing_field", "a change request needs a reason (at most 2000 characters)")
 	}
 	t, ok := s.rec.Schema().Table(in.Table)
-	if !ok || !t.Has("row_hash") {
+	if !ok || !audit.IsAudited(t) {
 		return View{}, apperr.Invalid("table", "invalid_table", "%q is not an audited table", in.Table)
 	}
 	if in.RowID == "" {

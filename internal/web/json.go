@@ -154,7 +154,8 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 	if err := dec.Decode(dst); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return apperr.Invalid(te.Field, "invalid_type", "field %q must be %s, not %s", te.Field, describeType(te.Type), te.Value)
+			field := jsonPath(te.Field)
+			return apperr.Invalid(field, "invalid_type", "field %q must be %s, not %s", field, describeType(te.Type), te.Value)
 		}
 		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			name := strings.Trim(msg, `"`)
@@ -163,6 +164,21 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 		return apperr.Invalid("body", "invalid_json", "the request body is not valid: %v", err)
 	}
 	return nil
+}
+
+// jsonPath drops the Go names of embedded structs from an
+// UnmarshalTypeError path ("Fields.organizationName" -> "organizationName");
+// vetca's JSON names all start with a lower-case letter.
+func jsonPath(p string) string {
+	parts := strings.Split(p, ".")
+	out := parts[:0]
+	for i, s := range parts {
+		if i < len(parts)-1 && s != "" && s[0] >= 'A' && s[0] <= 'Z' {
+			continue
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ".")
 }
 
 func describeType(t reflect.Type) string {

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/user"
+	"strings"
+
+	"github.com/pelletier/go-toml"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/app"
+	"github.com/vetca/vetca/internal/clock"
+)
+
+// globals are the flags every data command shares.
+type globals struct {
+	db         string
+	jsonOut    bool
+	configFile string
+	logLevel   string
+	cfg        app.Config
+	stdout     io.Writer
+	stderr     io.Writer
+	// clock is the process clock; tests of the CLI swap it.
+	clock clock.Clock
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{stdout: os.Stdout, stderr: os.Stderr, clock: clock.Real{}}
+	root := &cobra.Command{
+		Use:   "vetca",
+		Short: "vetca: the software an organization-validated TLS certificate authority runs on",
+		Long: `vetca vets organizations, issues OV TLS certificates under dual control,
+revokes them with CRLs and OCSP, runs the BR problem-report clocks, and keeps
+a tamper-evident audit trail of every write.
+
+Every command that touches data takes --db DSN (or VETCA_DB): sqlite:PATH or a
+postgres:// URL; the default is sqlite:vetca.db. Flags may also come from a
+TOML file (--config FILE, keys are flag names) or VETCA_* variables
+(VETCA_PUBLIC_URL for --public-url). Exit codes: 0 success, 1 failure or
+finding, 2 usage error.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return g.resolve(cmd)
+		},
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErr("%v (see vetca %s --help)", err, c.Name())
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.db, "db", "", "database DSN: sqlite:PATH or postgres://... (default sqlite:vetca.db; env VETCA_DB)")
+	pf.BoolVar(&g.jsonOut, "json", false, "print one JSON document on stdout")
+	pf.StringVar(&g.configFile, "config", "", "TOML file of flag values (keys are flag names)")
+	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.StringVar(&g.cfg.KeyDir, "key-dir", "", "directory of file keys (default: next to a SQLite database, else ./vetca-keys)")
+	pf.StringVar(&g.cfg.AuditKey, "audit-key", "", "audit checkpoint key (default KEY-DIR/audit.key)")
+	pf.StringVar(&g.cfg.PKCS11Module, "pkcs11-module", "", "PKCS#11 module for pkcs11: key URIs without module-path")
+	pf.StringVar(&g.cfg.PKCS11PIN, "pkcs11-pin", "", "PKCS#11 user PIN (prefer VETCA_PKCS11_PIN or pin-source in the URI)")
+
+	root.AddCommand(newInitCmd(g), newServeCmd(g), newUserCmd(g), newAuditCmd(g))
+	for _, c := range extraCommands {
+		root.AddCommand(c(g))
+	}
+	return root
+}
+
+// extraCommands lets later parts register their commands.
+var extraCommands []func(g *globals) *cobra.Command
+
+// resolve fills flags from VETCA_* variables and the config file, in that
+// order of precedence below explicit flags, and validates --log-level.
+func (g *globals) resolve(cmd *cobra.Command) error {
+	var fileVals map[string]any
+	if g.configFile == "" {
+		g.configFile = os.Getenv("VETCA_CONFIG")
+	}
+	if g.configFile != "" {
+		t, err := toml.LoadFile(g.configFile)
+		if err != nil {
+			return usageErr("--config %s: %v", g.configFile, err)
+		}
+		fileVals = t.ToMap()
+		for k := range fileVals {
+			if cmd.Flags().Lookup(k) == nil {
+				return usageErr("--config %s: unknown key %q for vetca %s", g.configFile, k, cmd.Name())
+			}
+		}
+	}
+	var ferr error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if ferr != nil || f.Changed || f.Name == "config" || f.Name == "help" {
+			return
+		}
+		env := "VETCA_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := setFlag(f, v); err != nil {
+				ferr = usageErr("%s=%q: %v", env, v, err)
+			}
+			return
+		}
+		if v, ok := fileVals[f.Name]; ok {
+			var s string
+			switch x := v.(type) {
+			case []any:
+				parts := make([]string, len(x))
+				for i, p := range x {
+					parts[i] = fmt.Sprint(p)
+				}
+				s = strings.Join(parts, ",")
+			default:
+				s = fmt.Sprint(x)
+			}
+			if err := setFlag(f, s); err != nil {
+				ferr = usageErr("--config %s: %s: %v", g.configFile, f.Name, err)
+			}
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	switch g.logLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return usageErr("--log-level %q: must be debug, info, warn or error", g.logLevel)
+	}
+	g.cfg.DB = g.db
+	return nil
+}
+
+func setFlag(f *pflag.Flag, v string) error {
+	if sv, ok := f.Value.(pflag.SliceValue); ok {
+		var parts []string
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		return sv.Replace(parts)
+	}
+	return f.Value.Set(v)
+}
+
+func (g *globals) logger() *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(g.logLevel))
+	return slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// open opens the app; migrate only for commands that own the schema.
+func (g *globals) open(ctx context.Context, migrate bool) (*app.App, error) {
+	return app.Open(ctx, g.cfg, g.clock, g.logger(), app.Options{Migrate: migrate})
+}
+
+// cliActor is the operator running a local command.
+func cliActor() actor.Actor {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	return actor.CLIActor(name)
+}
+
+// printJSON writes v as one JSON document.
+func (g *globals) printJSON(v any) error {
+	enc := json.NewEncoder(g.stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// say prints a line for people (suppressed with --json).
+func (g *globals) say(format string, args ...any) {
+	if !g.jsonOut {
+		fmt.Fprintf(g.stdout, format+"\n", args...)
+	}
+}

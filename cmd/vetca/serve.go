@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vetca/vetca/internal/app"
+	"github.com/vetca/vetca/internal/notify"
+	"github.com/vetca/vetca/internal/notify/devmail"
+	"github.com/vetca/vetca/internal/vetting"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API, console, public pages, CRL/OCSP and /metrics",
+		Long: `serve runs every network face of vetca on one address: the JSON API under
+/api/v1, the staff console (sign in at /), the public problem-report form,
+/crl/..., /ocsp and /metrics.
+
+--dev initializes the database if needed, loads demo data, prints the URL and
+demo logins, and (without --smtp) delivers mail to an in-process mailbox shown
+in the console.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return serve(cmd.Context(), g)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&g.cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&g.cfg.PublicURL, "public-url", "", "base URL put into certificates' CRL, OCSP and caIssuers URLs (default http://LISTEN)")
+	f.StringVar(&g.cfg.SMTP, "smtp", "", "SMTP relay HOST:PORT (plain; STARTTLS when offered)")
+	f.StringVar(&g.cfg.MailFrom, "mail-from", "", "sender address of vetca's mail (default vetca@PUBLIC-HOST)")
+	f.StringVar(&g.cfg.ComplianceEmail, "compliance-email", "", "address told about every identity change and problem report")
+	f.IntVar(&g.cfg.VerificationsRequired, "verifications-required", 2, "distinct verifiers an identity version needs (at least 2)")
+	f.StringSliceVar(&g.cfg.SanctionedCountries, "sanctioned-countries", vetting.DefaultSanctioned, "ISO 3166-1 codes that need a sanctions review")
+	f.BoolVar(&g.cfg.Dev, "dev", false, "initialize if needed, load demo data, print demo logins")
+	return c
+}
+
+func serve(parent context.Context, g *globals) error {
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if g.cfg.Dev && g.cfg.ComplianceEmail == "" {
+		g.cfg.ComplianceEmail = "compliance@vetca.localhost"
+	}
+	a, err := g.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	log := a.Log
+
+	// Listen before printing anything, so the printed URL works.
+	ln, err := net.Listen("tcp", a.Cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", a.Cfg.Listen, err)
+	}
+
+	var box *devmail.Box
+	if g.cfg.Dev {
+		res, err := app.Init(ctx, a, app.InitOptions{By: cliActor(), Organization: "vetca Dev", Country: "US"})
+		if err != nil {
+			return fmt.Errorf("dev init: %w", err)
+		}
+		demo, err := app.SeedDemo(ctx, a)
+		if err != nil {
+			return fmt.Errorf("dev demo data: %w", err)
+		}
+		if a.Cfg.SMTP == "" {
+			if box, err = devmail.Start(); err != nil {
+				return fmt.Errorf("dev mailbox: %w", err)
+			}
+			defer box.Close()
+			a.Cfg.SMTP = box.Addr()
+		}
+		printDev(g, a, res, demo, box != nil)
+	}
+
+	wake := make(chan struct{}, 1)
+	if a.Cfg.SMTP != "" {
+		d := notify.NewDeliverer(a.DB, a.Recorder, a.Clock, &notify.SMTPSender{Addr: a.Cfg.SMTP}, a.Cfg.MailFrom, log)
+		host, _ := os.Hostname()
+		go d.Run(ctx, 5*time.Second, fmt.Sprintf("%s-%d", host, os.Getpid()), wake)
+	} else {
+		log.Warn("no --smtp relay: notifications stay queued in the outbox until one is configured")
+	}
+
+	if box != nil {
+		a.DevMail = box
+	}
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("vetca serving", "listen", ln.Addr().String(), "public_url", a.Cfg.PublicURL, "db", a.DB.DSN())
+	select {
+	case <-ctx.Done():
+		shCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		log.Info("shutting down")
+		return srv.Shutdown(shCtx)
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+func printDev(g *globals, a *app.App, res *app.InitResult, demo *app.DemoResult, mailbox bool) {
+	if g.jsonOut {
+		_ = g.printJSON(map[string]any{"url": a.Cfg.PublicURL, "init": res, "demo": demo})
+		return
+	}
+	w := g.stdout
+	fmt.Fprintf(w, "\nvetca dev server: %s  (database %s)\n", a.Cfg.PublicURL, a.DB.DSN())
+	fmt.Fprintf(w, "Sign in to the console at %s/ with one of these tokens (new on every start):\n\n", a.Cfg.PublicURL)
+	for _, l := range demo.Logins {
+		roles := make([]string, len(l.Roles))
+		for i, r := range l.Roles {
+			roles[i] = string(r)
+		}
+		fmt.Fprintf(w, "  %-6s %-20s %s\n", l.Name, strings.Join(roles, ","), l.Token)
+	}
+	if demo.AccountToken != "" {
+		fmt.Fprintf(w, "\nSubscriber token for account %s (Acme Widgets):\n  %s\n", demo.AccountID, demo.AccountToken)
+	}
+	fmt.Fprintf(w, "\nTry: curl -H 'Authorization: Bearer %s' %s/api/v1/organizations/%s\n", demo.Logins[1].Token, a.Cfg.PublicURL, demo.OrganizationID)
+	if mailbox {
+		fmt.Fprintf(w, "Mail goes to the dev mailbox: %s/console/mail\n", a.Cfg.PublicURL)
+	}
+	fmt.Fprintln(w)
+}

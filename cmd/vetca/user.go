@@ -1,0 +1,109 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/vetca/vetca/internal/actor"
+)
+
+func newUserCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "user", Short: "Manage staff users"}
+	var roles []string
+	var email string
+	add := &cobra.Command{
+		Use:   "add NAME --role ROLE [--role ROLE...]",
+		Short: "Create a staff user and print its token (shown once)",
+		Long:  "Roles: admin, verifier, compliance, auditor. A user may hold several.",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr("user add takes exactly one NAME")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(roles) == 0 {
+				return usageErr("--role is required (admin, verifier, compliance, auditor)")
+			}
+			var rs []actor.Role
+			for _, r := range roles {
+				role, err := actor.ParseRole(r)
+				if err != nil {
+					return usageErr("--role: %s", describe(err))
+				}
+				rs = append(rs, role)
+			}
+			a, err := g.open(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			u, token, err := a.Auth.AddUser(cmd.Context(), cliActor(), args[0], rs, email)
+			if err != nil {
+				return err
+			}
+			if g.jsonOut {
+				return g.printJSON(map[string]any{"name": u.Name, "token": token, "id": u.ID, "roles": u.Roles})
+			}
+			g.say("created user %s with roles %v\ntoken (store it now; it is not shown again):\n%s", u.Name, u.Roles, token)
+			return nil
+		},
+	}
+	add.Flags().StringArrayVar(&roles, "role", nil, "role to grant (repeatable)")
+	add.Flags().StringVar(&email, "email", "", "the user's email address")
+
+	rotate := &cobra.Command{
+		Use:   "token NAME",
+		Short: "Revoke a user's tokens and print a new one",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr("user token takes exactly one NAME")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.open(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			token, err := a.Auth.RotateUserToken(cmd.Context(), cliActor(), args[0])
+			if err != nil {
+				return err
+			}
+			if g.jsonOut {
+				return g.printJSON(map[string]any{"name": args[0], "token": token})
+			}
+			g.say("new token for %s (store it now; it is not shown again):\n%s", args[0], token)
+			return nil
+		},
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List staff users",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := g.open(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			users, err := a.Auth.ListUsers(cmd.Context(), actor.Actor{Kind: actor.Staff, Roles: []actor.Role{actor.Admin}})
+			if err != nil {
+				return err
+			}
+			if g.jsonOut {
+				return g.printJSON(map[string]any{"users": users})
+			}
+			for _, u := range users {
+				state := ""
+				if u.Disabled {
+					state = " (disabled)"
+				}
+				g.say("%-20s %v%s", u.Name, u.Roles, state)
+			}
+			return nil
+		},
+	}
+	c.AddCommand(add, rotate, list)
+	return c
+}

@@ -1,0 +1,252 @@
+// Package e2e drives the real vetca binary as a user would: `vetca init`,
+// `vetca serve` on a loopback port, the HTTP API, the CLI, and out-of-band
+// SQL through the sqlite3 and psql command-line clients.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vetca/vetca/internal/notify/smtptest"
+	"github.com/vetca/vetca/internal/store/storetest"
+)
+
+var vetcaBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vetca-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	vetcaBin = filepath.Join(dir, "vetca")
+	build := exec.Command("go", "build", "-o", vetcaBin, "../cmd/vetca")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building vetca:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// Instance is one vetca database with (optionally) a running server.
+type Instance struct {
+	t          *testing.T
+	Backend    string
+	DSN        string
+	Dir        string
+	URL        string
+	AdminToken string
+	SMTP       *smtptest.Server
+	schema     string // PostgreSQL search_path
+	cmd        *exec.Cmd
+	logs       *bytes.Buffer
+}
+
+// New initializes a database on backend ("sqlite" or "postgres").
+func New(t *testing.T, backend string) *Instance {
+	t.Helper()
+	in := &Instance{t: t, Backend: backend, Dir: t.TempDir()}
+	if backend == "postgres" {
+		in.DSN = storetest.PostgresDSN(t)
+		u, _ := url.Parse(in.DSN)
+		in.schema = u.Query().Get("search_path")
+	} else {
+		in.DSN = "sqlite:" + filepath.Join(in.Dir, "vetca.db")
+	}
+	out, _, code := in.CLI("init", "--json", "--public-url", "http://pki.vetca-test.com")
+	if code != 0 {
+		t.Fatalf("vetca init: exit %d: %s", code, out)
+	}
+	var res struct {
+		AdminToken string `json:"adminToken"`
+		Issuers    []struct{ ID, Subject string }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.AdminToken == "" || len(res.Issuers) != 2 {
+		t.Fatalf("vetca init --json printed %q (%v)", out, err)
+	}
+	in.AdminToken = res.AdminToken
+	return in
+}
+
+// Each runs fn once per backend.
+func Each(t *testing.T, fn func(t *testing.T, in *Instance)) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) { fn(t, New(t, b)) })
+	}
+}
+
+func (in *Instance) env() []string {
+	return append(os.Environ(), "VETCA_DB="+in.DSN, "VETCA_KEY_DIR="+filepath.Join(in.Dir, "keys"))
+}
+
+// CLI runs vetca with args and returns stdout, stderr and the exit code.
+func (in *Instance) CLI(args ...string) (string, string, int) {
+	in.t.Helper()
+	cmd := exec.Command(vetcaBin, args...)
+	cmd.Env = in.env()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		in.t.Fatalf("run vetca %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// SQL runs one statement with the database's own command-line client, as a
+// person with database access would.
+func (in *Instance) SQL(stmt string) string {
+	in.t.Helper()
+	var cmd *exec.Cmd
+	if in.Backend == "postgres" {
+		u, _ := url.Parse(in.DSN)
+		q := u.Query()
+		q.Del("search_path")
+		u.RawQuery = q.Encode()
+		cmd = exec.Command("psql", "-v", "ON_ERROR_STOP=1", "-qAt", u.String(), "-c", stmt)
+		cmd.Env = append(os.Environ(), "PGOPTIONS=-c search_path="+in.schema)
+	} else {
+		cmd = exec.Command("sqlite3", strings.TrimPrefix(in.DSN, "sqlite:"), stmt)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		in.t.Fatalf("%s: %v: %s", cmd.Args[0], err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// Serve starts `vetca serve` on a free loopback port.
+func (in *Instance) Serve(extra ...string) {
+	in.t.Helper()
+	in.SMTP = smtptest.New(in.t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	args := append([]string{"serve", "--listen", addr, "--public-url", "http://pki.vetca-test.com", "--smtp", in.SMTP.Addr(),
+		"--compliance-email", "compliance@ca.vetca-test.com"}, extra...)
+	in.cmd = exec.Command(vetcaBin, args...)
+	in.cmd.Env = in.env()
+	in.logs = &bytes.Buffer{}
+	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
+	if err := in.cmd.Start(); err != nil {
+		in.t.Fatal(err)
+	}
+	in.t.Cleanup(in.Stop)
+	in.URL = "http://" + addr
+	in.waitReady()
+}
+
+func (in *Instance) waitReady() {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(in.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	in.t.Fatalf("vetca serve did not become ready:\n%s", in.logs)
+}
+
+// Stop stops the server.
+func (in *Instance) Stop() {
+	if in.cmd != nil && in.cmd.Process != nil {
+		_ = in.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = in.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = in.cmd.Process.Kill()
+		}
+		in.cmd = nil
+	}
+}
+
+// Response is an API response.
+type Response struct {
+	Status int
+	Body   map[string]any
+	Raw    []byte
+}
+
+// Do calls the API.
+func (in *Instance) Do(method, path, token string, body any) Response {
+	in.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequestWithContext(context.Background(), method, in.URL+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := Response{Status: resp.StatusCode, Raw: raw}
+	_ = json.Unmarshal(raw, &r.Body)
+	return r
+}
+
+// User creates a staff user with the CLI and returns its token.
+func (in *Instance) User(name string, roles ...string) string {
+	in.t.Helper()
+	args := []string{"user", "add", name, "--json"}
+	for _, r := range roles {
+		args = append(args, "--role", r)
+	}
+	out, errOut, code := in.CLI(args...)
+	if code != 0 {
+		in.t.Fatalf("user add %s: %d %s", name, code, errOut)
+	}
+	var res struct{ Name, Token string }
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Token == "" {
+		in.t.Fatalf("user add --json: %q", out)
+	}
+	return res.Token
+}
+
+// lines splits output into non-empty lines.
+func lines(s string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}

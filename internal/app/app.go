@@ -1,0 +1,211 @@
+// Package app wires vetca together: it opens the store, builds the audit
+// recorder and every domain service from one Config, and hands them to the
+// HTTP server and the CLI. It holds no business rules; it is the only place
+// that knows every constructor, so dependencies stay explicit everywhere
+// else.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vetca/vetca/internal/account"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/auth"
+	"github.com/vetca/vetca/internal/change"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/notify"
+	"github.com/vetca/vetca/internal/notify/devmail"
+	"github.com/vetca/vetca/internal/signer"
+	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/vetting"
+	"github.com/vetca/vetca/internal/web"
+)
+
+// Config is everything a vetca process is configured with. Field names
+// match the CLI flags (see cmd/vetca).
+type Config struct {
+	DB                    string
+	Listen                string
+	PublicURL             string
+	SMTP                  string
+	MailFrom              string
+	ComplianceEmail       string
+	KeyDir                string
+	AuditKey              string
+	VerificationsRequired int
+	SanctionedCountries   []string
+	PKCS11Module          string
+	PKCS11PIN             string
+	Dev                   bool
+}
+
+// Defaults fills derived defaults: the public URL from the listen address,
+// the key directory next to a SQLite database, the mail sender.
+func (c *Config) Defaults() {
+	if c.DB == "" {
+		c.DB = store.DefaultDSN
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Listen
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.KeyDir == "" {
+		if path, ok := strings.CutPrefix(c.DB, "sqlite:"); ok {
+			c.KeyDir = strings.TrimSuffix(path, filepath.Ext(path)) + "-keys"
+		} else {
+			c.KeyDir = "vetca-keys"
+		}
+	}
+	if c.AuditKey == "" {
+		c.AuditKey = filepath.Join(c.KeyDir, "audit.key")
+	}
+	if c.MailFrom == "" {
+		host := "localhost"
+		if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
+			host = u.Hostname()
+			if ip := net.ParseIP(host); ip != nil {
+				host = "[" + host + "]"
+			}
+		}
+		c.MailFrom = "vetca@" + host
+	}
+	if c.VerificationsRequired == 0 {
+		c.VerificationsRequired = 2
+	}
+	if c.PKCS11PIN == "" {
+		c.PKCS11PIN = os.Getenv("VETCA_PKCS11_PIN")
+	}
+}
+
+// Validate checks a config.
+func (c *Config) Validate() error {
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("--public-url %q must be an http(s) URL with a host and no query", c.PublicURL)
+	}
+	if c.VerificationsRequired < 2 {
+		return fmt.Errorf("--verifications-required %d: identity versions need at least 2 distinct verifiers (DESIGN invariant 2)", c.VerificationsRequired)
+	}
+	for _, cc := range c.SanctionedCountries {
+		if len(cc) != 2 || strings.ToUpper(cc) != cc {
+			return fmt.Errorf("--sanctioned-countries: %q is not an upper-case ISO 3166-1 code", cc)
+		}
+	}
+	return nil
+}
+
+// SignerConfig is the PKCS#11 configuration for opening HSM keys.
+func (c *Config) SignerConfig() signer.Config {
+	return signer.Config{ModulePath: c.PKCS11Module, PIN: c.PKCS11PIN}
+}
+
+// App is a wired vetca instance.
+type App struct {
+	Cfg      Config
+	DB       *store.DB
+	Clock    clock.Clock
+	Log      *slog.Logger
+	Recorder *audit.Recorder
+	Metrics  *prometheus.Registry
+	Outbox   *notify.Outbox
+	Auth     *auth.Service
+	Vetting  *vetting.Service
+	Accounts *account.Service
+	Changes  *change.Service
+	// DevMail is the in-process mailbox of `serve --dev`, shown in the console.
+	DevMail *devmail.Box
+}
+
+// Options control Open.
+type Options struct {
+	Migrate bool // bring the schema up to date (init, serve); read-only commands leave it
+}
+
+// Open opens the database and builds every service.
+func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, opts Options) (*App, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Migrate {
+		if _, err := db.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	schema, err := store.LoadSchema(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if _, ok := schema.Table("audit_events"); !ok {
+		db.Close()
+		return nil, fmt.Errorf("database %s has no vetca schema: run `vetca init --db %s` first", db.DSN(), cfg.DB)
+	}
+	a := &App{Cfg: cfg, DB: db, Clock: clk, Log: log}
+	a.Recorder = audit.NewRecorder(schema, clk)
+	a.Metrics = prometheus.NewRegistry()
+	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Outbox = notify.NewOutbox(a.Recorder, clk)
+	a.Auth = auth.New(db, a.Recorder, clk)
+	// The vetting and account services refer to each other only through
+	// small interfaces: accounts confirm organizations exist, vetting asks
+	// accounts who to notify.
+	acc := &accountRef{}
+	a.Vetting = vetting.New(db, a.Recorder, clk, a.Outbox, acc, vetting.Config{
+		VerificationsRequired: cfg.VerificationsRequired,
+		SanctionedCountries:   cfg.SanctionedCountries,
+		ComplianceEmail:       cfg.ComplianceEmail,
+	})
+	a.Accounts = account.New(db, a.Recorder, clk, a.Auth, a.Vetting)
+	acc.Service = a.Accounts
+	a.Changes = change.New(db, a.Recorder, clk)
+	return a, nil
+}
+
+// accountRef breaks the construction cycle between vetting and account.
+type accountRef struct{ *account.Service }
+
+func (r *accountRef) ContactsForOrganization(ctx context.Context, q store.Querier, orgID string) ([]vetting.Recipient, error) {
+	return r.Service.ContactsForOrganization(ctx, q, orgID)
+}
+
+// Close closes the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+// Handler builds the HTTP handler.
+func (a *App) Handler(extra ...RouteAdder) http.Handler {
+	return web.New(web.Deps{
+		DB: a.DB, Recorder: a.Recorder, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
+		Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Extra: extra,
+		DevMail: a.devMail(),
+	})
+}
+
+func (a *App) devMail() web.Mailbox {
+	if a.DevMail == nil {
+		return nil
+	}
+	return a.DevMail
+}
+
+// RouteAdder registers extra routes on the server.
+type RouteAdder = func(mux *http.ServeMux, s *web.Server)

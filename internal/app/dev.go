@@ -1,0 +1,138 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vetca/vetca/internal/account"
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/auth"
+	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/vetting"
+)
+
+// DemoLogin is a demo user and its fresh token.
+type DemoLogin struct {
+	Name  string       `json:"name"`
+	Roles []actor.Role `json:"roles"`
+	Token string       `json:"token"`
+}
+
+// DemoUsers are the staff users `serve --dev` creates.
+var DemoUsers = []struct {
+	Name  string
+	Roles []actor.Role
+}{
+	{"admin", []actor.Role{actor.Admin}},
+	{"alice", []actor.Role{actor.Verifier}},
+	{"bob", []actor.Role{actor.Verifier}},
+	{"carol", []actor.Role{actor.Verifier, actor.Compliance}},
+	{"dave", []actor.Role{actor.Auditor}},
+}
+
+// DemoResult is what SeedDemo did.
+type DemoResult struct {
+	Logins         []DemoLogin `json:"logins"`
+	AccountToken   string      `json:"accountToken,omitempty"`
+	AccountID      string      `json:"accountId,omitempty"`
+	OrganizationID string      `json:"organizationId,omitempty"`
+}
+
+// SeedDemo loads demo data for `serve --dev`: staff users (their tokens
+// are rotated on every start, since tokens are stored hashed and cannot be
+// shown again), a verified organization with an account and contacts, a
+// verified organization in a sanctioned country with its review, and a
+// pending identity change. Every write goes through the services, so the
+// demo data is audited like any other.
+func SeedDemo(ctx context.Context, a *App) (*DemoResult, error) {
+	sys := actor.SystemActor("dev-seed")
+	res := &DemoResult{}
+	users := map[string]actor.Actor{}
+	for _, du := range DemoUsers {
+		var token string
+		u, tok, err := a.Auth.AddUser(ctx, sys, du.Name, du.Roles, du.Name+"@staff.vetca.localhost")
+		switch {
+		case err == nil:
+			token = tok
+		case apperr.HasCode(err, "name_taken"):
+			if token, err = a.Auth.RotateUserToken(ctx, sys, du.Name); err != nil {
+				return nil, err
+			}
+			all, err := store.Select[auth.User](ctx, a.DB, `SELECT * FROM users WHERE name = ?`, du.Name)
+			if err != nil || len(all) == 0 {
+				return nil, fmt.Errorf("demo user %s: %v", du.Name, err)
+			}
+			u = all[0]
+		default:
+			return nil, err
+		}
+		users[du.Name] = actor.Actor{Kind: actor.Staff, ID: u.ID, Name: u.Name, Roles: u.Roles}
+		res.Logins = append(res.Logins, DemoLogin{Name: u.Name, Roles: u.Roles, Token: token})
+	}
+
+	orgs, err := a.Vetting.List(ctx, users["alice"])
+	if err != nil {
+		return nil, err
+	}
+	if len(orgs) > 0 {
+		accs, err := a.Accounts.List(ctx, users["admin"])
+		if err == nil && len(accs) > 0 {
+			res.AccountID = accs[0].ID
+			res.AccountToken, err = a.Auth.RotateAccountToken(ctx, users["admin"], accs[0].ID)
+			if err != nil {
+				return nil, err
+			}
+		}
+		res.OrganizationID = orgs[0].ID
+		return res, nil
+	}
+
+	alice, bob, carol := users["alice"], users["bob"], users["carol"]
+	ev := func(src, ref string) []vetting.Evidence { return []vetting.Evidence{{Source: src, Reference: ref}} }
+	acme, _, err := a.Vetting.Create(ctx, alice, vetting.CreateInput{Fields: vetting.Fields{
+		OrganizationName: "Acme Widgets Inc.", CountryName: "US", StateOrProvinceName: "California",
+		LocalityName: "San Francisco", StreetAddress: "1 Market Street", PostalCode: "94105", RegistrationNumber: "C1234567",
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("demo organization: %w", err)
+	}
+	for _, v := range []actor.Actor{bob, carol} {
+		if _, _, err := a.Vetting.Verify(ctx, v, acme.ID, 1, ev("California Secretary of State business search", "C1234567")); err != nil {
+			return nil, fmt.Errorf("demo verification: %w", err)
+		}
+	}
+	shwe, _, err := a.Vetting.Create(ctx, alice, vetting.CreateInput{
+		Fields: vetting.Fields{OrganizationName: "Shwe Taung Trading Co. Ltd", CountryName: "MM", StateOrProvinceName: "Yangon", LocalityName: "Yangon"},
+		SanctionsReview: &vetting.SanctionsReview{Reference: "LEGAL-2026-0142", Decision: "approved",
+			Notes: "Reviewed against the applicable sanctions regulations; the applicant is not a listed person."},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo sanctioned organization: %w", err)
+	}
+	// A sanctioned country needs a compliance verifier (carol).
+	for _, v := range []actor.Actor{bob, carol} {
+		if _, _, err := a.Vetting.Verify(ctx, v, shwe.ID, 1, ev("Myanmar Companies Online (DICA)", "109876543")); err != nil {
+			return nil, fmt.Errorf("demo verification: %w", err)
+		}
+	}
+	acc, token, err := a.Accounts.Create(ctx, users["admin"], account.CreateInput{Name: "Acme Widgets", Organizations: []string{acme.ID}})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []account.ContactInput{
+		{Name: ptr("Jane Doe"), Email: ptr("jane.doe@acme-widgets.localhost"), Phone: ptr("+1 415 555 0100"), Role: ptr("administrative")},
+		{Name: ptr("Sam Patel"), Email: ptr("sam.patel@acme-widgets.localhost"), Role: ptr("technical")},
+	} {
+		if _, err := a.Accounts.AddContact(ctx, users["admin"], acc.ID, c); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := a.Vetting.Propose(ctx, alice, acme.ID, vetting.ChangeInput{StreetAddress: ptr("500 Howard Street")}); err != nil {
+		return nil, err
+	}
+	res.AccountID, res.AccountToken, res.OrganizationID = acc.ID, token, acme.ID
+	return res, nil
+}
+
+func ptr(s string) *string { return &s }

@@ -1,0 +1,119 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/signer"
+)
+
+// InitOptions are the `vetca init` choices beyond Config.
+type InitOptions struct {
+	By           actor.Actor
+	AdminName    string
+	Organization string
+	Country      string
+	RootAlg      signer.Algorithm
+	IssuingAlg   signer.Algorithm
+	IssuerKeyURI string // pkcs11: URI for the issuing CA key, or ""
+}
+
+// IssuerSummary is one issuer in the init output (CONTRACT §2).
+type IssuerSummary struct {
+	ID      string `json:"id"`
+	Subject string `json:"subject"`
+	Kind    string `json:"kind"`
+	KeyURI  string `json:"keyUri"`
+}
+
+// InitResult says what init did.
+type InitResult struct {
+	AdminToken string          `json:"adminToken"`
+	Issuers    []IssuerSummary `json:"issuers"`
+	Changed    bool            `json:"changed"`
+	Migrated   int             `json:"migrationsApplied"`
+	AuditKey   string          `json:"auditKey"`
+	Messages   []string        `json:"messages"`
+}
+
+// Init creates or migrates the schema, the CA hierarchy, the audit key and
+// the first admin user. Each step runs only if its result is missing, so a
+// second run changes nothing and says so.
+func Init(ctx context.Context, a *App, o InitOptions) (*InitResult, error) {
+	res := &InitResult{}
+	mig, err := a.DB.Migrate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Migrated = mig.Applied
+	if mig.Applied > 0 {
+		res.Changed = true
+		res.Messages = append(res.Messages, fmt.Sprintf("schema migrated from version %d to %d", mig.From, mig.To))
+	}
+
+	if _, err := os.Stat(a.Cfg.AuditKey); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(a.Cfg.KeyDir, 0o700); err != nil {
+			return nil, fmt.Errorf("key directory %s: %w", a.Cfg.KeyDir, err)
+		}
+		pub, err := audit.GenerateKey(a.Cfg.AuditKey)
+		if err != nil {
+			return nil, err
+		}
+		res.Changed = true
+		res.Messages = append(res.Messages, fmt.Sprintf("audit checkpoint key written to %s (key id %s)", a.Cfg.AuditKey, audit.KeyID(pub)))
+	}
+	res.AuditKey = a.Cfg.AuditKey
+
+	issuers, err := issuance.ListIssuers(ctx, a.Recorder, a.DB)
+	if err != nil {
+		return nil, err
+	}
+	if len(issuers) == 0 {
+		if o.RootAlg == "" {
+			o.RootAlg = signer.ECDSAP384
+		}
+		if o.IssuingAlg == "" {
+			o.IssuingAlg = signer.ECDSAP256
+		}
+		issuers, err = issuance.CreateHierarchy(ctx, a.DB, a.Recorder, o.By, issuance.HierarchyOptions{
+			KeyDir: a.Cfg.KeyDir, PublicURL: a.Cfg.PublicURL, Organization: o.Organization, Country: o.Country,
+			RootAlg: o.RootAlg, IssuingAlg: o.IssuingAlg, IssuerKeyURI: o.IssuerKeyURI,
+			Signer: a.Cfg.SignerConfig(), Now: a.Clock.Now(),
+		})
+		if err != nil {
+			return nil, err
+		}
+		res.Changed = true
+		res.Messages = append(res.Messages, fmt.Sprintf("created a root CA and an issuing CA; keys in %s", a.Cfg.KeyDir))
+	}
+	for _, i := range issuers {
+		res.Issuers = append(res.Issuers, IssuerSummary{ID: i.ID, Subject: i.Subject, Kind: i.Kind, KeyURI: i.KeyURI})
+	}
+
+	n, err := a.Auth.CountUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		name := o.AdminName
+		if name == "" {
+			name = "admin"
+		}
+		_, token, err := a.Auth.AddUser(ctx, o.By, name, []actor.Role{actor.Admin}, "")
+		if err != nil {
+			return nil, err
+		}
+		res.AdminToken = token
+		res.Changed = true
+		res.Messages = append(res.Messages, fmt.Sprintf("created admin user %q; its token is shown only now", name))
+	}
+	if !res.Changed {
+		res.Messages = append(res.Messages, "already initialized; nothing changed")
+	}
+	return res, nil
+}

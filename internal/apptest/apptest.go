@@ -1,0 +1,156 @@
+// Package apptest starts a fully wired vetca in-process for tests: a real
+// database (SQLite, or PostgreSQL when VETCA_TEST_POSTGRES is set), the
+// real HTTP handler on a loopback httptest server, a real in-process SMTP
+// server, and an injected fake clock.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/app"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/notify"
+	"github.com/vetca/vetca/internal/notify/smtptest"
+	"github.com/vetca/vetca/internal/store/storetest"
+)
+
+// Env is a running in-process vetca.
+type Env struct {
+	T          testing.TB
+	App        *app.App
+	Clock      *clock.Fake
+	Server     *httptest.Server
+	SMTP       *smtptest.Server
+	Deliverer  *notify.Deliverer
+	AdminToken string
+	tokens     map[string]string
+}
+
+// Backend names.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Each runs fn against every available backend.
+func Each(t *testing.T, fn func(t *testing.T, e *Env)) {
+	for _, b := range []string{SQLite, Postgres} {
+		t.Run(b, func(t *testing.T) { fn(t, New(t, b)) })
+	}
+}
+
+// New starts vetca on backend.
+func New(t testing.TB, backend string) *Env {
+	t.Helper()
+	var dsn string
+	if backend == Postgres {
+		dsn = storetest.PostgresDSN(t)
+	} else {
+		dsn = storetest.SQLiteDSN(t)
+	}
+	clk := clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+	smtp := smtptest.New(t)
+	cfg := app.Config{DB: dsn, KeyDir: filepath.Join(t.TempDir(), "keys"), PublicURL: "http://pki.vetca-test.com",
+		ComplianceEmail: "compliance@ca.vetca-test.com", SMTP: smtp.Addr()}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+	a, err := app.Open(ctx, cfg, clk, log, app.Options{Migrate: true})
+	if err != nil {
+		t.Fatalf("open app: %v", err)
+	}
+	t.Cleanup(func() { a.Close() })
+	res, err := app.Init(ctx, a, app.InitOptions{By: actor.CLIActor("test"), Organization: "vetca Test", Country: "US"})
+	if err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	e := &Env{T: t, App: a, Clock: clk, SMTP: smtp, AdminToken: res.AdminToken, tokens: map[string]string{"admin": res.AdminToken}}
+	e.Server = httptest.NewServer(a.Handler())
+	t.Cleanup(e.Server.Close)
+	e.Deliverer = notify.NewDeliverer(a.DB, a.Recorder, clk, &notify.SMTPSender{Addr: smtp.Addr(), Timeout: 5 * time.Second}, a.Cfg.MailFrom, log)
+	return e
+}
+
+// User creates (once) a staff user and returns its token.
+func (e *Env) User(name string, roles ...actor.Role) string {
+	e.T.Helper()
+	if tok, ok := e.tokens[name]; ok {
+		return tok
+	}
+	_, tok, err := e.App.Auth.AddUser(context.Background(), actor.CLIActor("test"), name, roles, name+"@staff.vetca-test.com")
+	if err != nil {
+		e.T.Fatalf("add user %s: %v", name, err)
+	}
+	e.tokens[name] = tok
+	return tok
+}
+
+// Response is a decoded API response.
+type Response struct {
+	Status int
+	Body   map[string]any
+	Raw    []byte
+}
+
+// ErrField returns error.field, error.code.
+func (r Response) ErrField() (field, code string) {
+	m, _ := r.Body["error"].(map[string]any)
+	f, _ := m["field"].(string)
+	c, _ := m["code"].(string)
+	return f, c
+}
+
+// Do sends a request; body may be nil, a string (sent raw) or a value (JSON).
+func (e *Env) Do(method, path, token string, body any) Response {
+	e.T.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.Server.URL+path, rd)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := Response{Status: resp.StatusCode, Raw: raw}
+	_ = json.Unmarshal(raw, &out.Body)
+	return out
+}
+
+// Deliver runs the outbox once.
+func (e *Env) Deliver() {
+	e.T.Helper()
+	if _, _, err := e.Deliverer.RunOnce(context.Background()); err != nil {
+		e.T.Fatal(err)
+	}
+}

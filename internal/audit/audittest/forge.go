@@ -1,0 +1,70 @@
+// Package audittest holds test support for the audit trail. Forge does what
+// an attacker with write access to the database and vetca's (public) source
+// could do: throw the chain away and build a new, self-consistent one that
+// vouches for the rows as they are now. Tests use it to show that only a
+// signed checkpoint kept outside the database catches that.
+package audittest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Forge replaces the whole audit chain of db.
+func Forge(ctx context.Context, db *store.DB, at time.Time) error {
+	schema, err := store.LoadSchema(ctx, db)
+	if err != nil {
+		return err
+	}
+	return db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM audit_events"); err != nil {
+			return err
+		}
+		var seq int64
+		prev := ""
+		for _, name := range schema.Tables() {
+			t, _ := schema.Table(name)
+			if !audit.IsAudited(t) {
+				continue
+			}
+			rows, err := tx.Query(ctx, "SELECT * FROM "+name)
+			if err != nil {
+				return err
+			}
+			maps, err := store.ScanMaps(rows)
+			if err != nil {
+				return err
+			}
+			for _, m := range maps {
+				row, err := t.Normalize(m)
+				if err != nil {
+					return err
+				}
+				content, err := audit.CanonicalRow(row)
+				if err != nil {
+					return err
+				}
+				hash := audit.RowHash(name, content)
+				seq++
+				e := &audit.Event{Seq: seq, At: at.UTC().Truncate(time.Second), Actor: "user:mallory", Action: "forged", Op: audit.OpInsert,
+					EntityType: name, EntityID: row["id"].(string), Content: &content, RowHash: hash, PrevHash: prev}
+				e.FieldHashes = e.ComputeFieldHashes()
+				e.Hash = e.ComputeHash()
+				prev = e.Hash
+				if _, err := tx.Exec(ctx, `UPDATE `+name+` SET row_hash = ? WHERE id = ?`, hash, e.EntityID); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `INSERT INTO audit_events (seq, at, actor, action, op, entity_type, entity_id, content, row_hash, field_hashes, prev_hash, hash)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, e.PrevHash, e.Hash); err != nil {
+					return fmt.Errorf("forge event %d: %w", seq, err)
+				}
+			}
+		}
+		_, err := tx.Exec(ctx, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", seq, prev)
+		return err
+	})
+}

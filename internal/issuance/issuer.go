@@ -1,0 +1,235 @@
+// Package issuance turns approved orders into certificates under the
+// lint-then-record-then-sign discipline (DESIGN invariant 5), and keeps the
+// CA hierarchy: issuers, their certificates and where their keys live.
+package issuance
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/crl"
+	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/keypolicy"
+	"github.com/vetca/vetca/internal/profile"
+	"github.com/vetca/vetca/internal/serial"
+	"github.com/vetca/vetca/internal/signer"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Issuer kinds.
+const (
+	KindRoot         = "root"
+	KindIntermediate = "intermediate"
+)
+
+// Issuer is a CA certificate vetca holds the key of.
+type Issuer struct {
+	ID         string    `db:"id" json:"id"`
+	Name       string    `db:"name" json:"name"`
+	Kind       string    `db:"kind" json:"kind"`
+	ParentID   string    `db:"parent_id" json:"parentId,omitempty"`
+	Subject    string    `db:"subject" json:"subject"`
+	CertPEM    string    `db:"cert_pem" json:"certificate"`
+	KeyURI     string    `db:"key_uri" json:"keyUri"`
+	SPKISHA256 string    `db:"spki_sha256" json:"spkiSha256"`
+	NotAfter   time.Time `db:"not_after" json:"notAfter"`
+	CreatedAt  time.Time `db:"created_at" json:"createdAt"`
+}
+
+// Certificate parses the issuer's certificate.
+func (i Issuer) Certificate() (*x509.Certificate, error) {
+	b, _ := pem.Decode([]byte(i.CertPEM))
+	if b == nil {
+		return nil, fmt.Errorf("issuer %s: certificate is not PEM", i.ID)
+	}
+	return x509.ParseCertificate(b.Bytes)
+}
+
+// HierarchyOptions says how `vetca init` builds the CA hierarchy.
+type HierarchyOptions struct {
+	KeyDir       string // where file keys go (created 0700)
+	PublicURL    string // base of CRL and caIssuers URLs
+	Organization string // O of the CA subjects
+	Country      string // C of the CA subjects
+	RootAlg      signer.Algorithm
+	IssuingAlg   signer.Algorithm
+	// IssuerKeyURI, when set, is a pkcs11: URI for the issuing CA's key; the
+	// key is created on the token when it does not exist yet.
+	IssuerKeyURI string
+	Signer       signer.Config
+	Now          time.Time
+}
+
+// CACertURL is where an issuer's certificate is published (caIssuers).
+func CACertURL(base, issuerID string) string {
+	return trimSlash(base) + "/ca/" + issuerID + ".crt"
+}
+
+func trimSlash(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// CreateHierarchy creates a root CA and an issuing CA, writes their keys
+// (or uses the HSM for the issuing key) and records both issuers.
+func CreateHierarchy(ctx context.Context, db *store.DB, rec *audit.Recorder, by actor.Actor, o HierarchyOptions) ([]Issuer, error) {
+	if err := os.MkdirAll(o.KeyDir, 0o700); err != nil {
+		return nil, fmt.Errorf("key directory %s: %w", o.KeyDir, err)
+	}
+	keyDir, err := filepath.Abs(o.KeyDir)
+	if err != nil {
+		return nil, err
+	}
+	rootID, issID := ids.New("iss"), ids.New("iss")
+	rootKey, err := signer.GenerateFile(filepath.Join(keyDir, rootID+".key.pem"), o.RootAlg)
+	if err != nil {
+		return nil, fmt.Errorf("root key: %w", err)
+	}
+	defer rootKey.Close()
+	var issKey signer.Signer
+	if o.IssuerKeyURI != "" {
+		issKey, err = signer.OpenPKCS11(o.IssuerKeyURI, o.Signer)
+		if err != nil {
+			issKey, err = signer.GeneratePKCS11(o.IssuerKeyURI, o.Signer, o.IssuingAlg)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--issuer-key %s: %w", o.IssuerKeyURI, err)
+		}
+	} else {
+		issKey, err = signer.GenerateFile(filepath.Join(keyDir, issID+".key.pem"), o.IssuingAlg)
+		if err != nil {
+			return nil, fmt.Errorf("issuing key: %w", err)
+		}
+	}
+	defer issKey.Close()
+
+	now := o.Now.UTC().Truncate(time.Second)
+	rootSubj := profile.Subject{CountryName: o.Country, OrganizationName: o.Organization, CommonName: o.Organization + " Root CA R1"}
+	rootSerial, err := serial.New(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	rootTmpl, err := profile.RootCATemplate(profile.CAParams{
+		Subject: rootSubj, PublicKey: rootKey.Public(), Serial: rootSerial,
+		NotBefore: now, NotAfter: now.AddDate(20, 0, 0),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("root certificate: %w", err)
+	}
+	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+	if err != nil {
+		return nil, fmt.Errorf("sign root certificate: %w", err)
+	}
+	rootCert, err := x509.ParseCertificate(rootDER)
+	if err != nil {
+		return nil, err
+	}
+
+	issSubj := profile.Subject{CountryName: o.Country, OrganizationName: o.Organization, CommonName: o.Organization + " OV TLS Issuing CA 1"}
+	issSerial, err := serial.New(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	issTmpl, err := profile.IntermediateCATemplate(profile.CAParams{
+		Subject: issSubj, PublicKey: issKey.Public(), Serial: issSerial,
+		NotBefore: now, NotAfter: now.AddDate(8, 0, 0),
+		CRLDistributionPoint: crl.ShardURL(o.PublicURL, rootID, 0),
+		CAIssuersURL:         CACertURL(o.PublicURL, rootID),
+	}, rootCert)
+	if err != nil {
+		return nil, fmt.Errorf("issuing CA certificate: %w", err)
+	}
+	issDER, err := x509.CreateCertificate(rand.Reader, issTmpl, rootCert, issKey.Public(), rootKey)
+	if err != nil {
+		return nil, fmt.Errorf("sign issuing CA certificate: %w", err)
+	}
+	issCert, err := x509.ParseCertificate(issDER)
+	if err != nil {
+		return nil, err
+	}
+
+	root, err := newIssuer(rootID, KindRoot, "", rootCert, rootKey, now)
+	if err != nil {
+		return nil, err
+	}
+	iss, err := newIssuer(issID, KindIntermediate, rootID, issCert, issKey, now)
+	if err != nil {
+		return nil, err
+	}
+	err = db.InTx(ctx, func(tx *store.Tx) error {
+		if err := rec.Insert(ctx, tx, by.String(), "issuer.created", "issuers", root); err != nil {
+			return err
+		}
+		return rec.Insert(ctx, tx, by.String(), "issuer.created", "issuers", iss)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []Issuer{root, iss}, nil
+}
+
+func newIssuer(id, kind, parent string, cert *x509.Certificate, key signer.Signer, now time.Time) (Issuer, error) {
+	spki, err := keypolicy.SPKIHashHex(cert.PublicKey)
+	if err != nil {
+		return Issuer{}, err
+	}
+	return Issuer{
+		ID: id, Name: cert.Subject.CommonName, Kind: kind, ParentID: parent, Subject: cert.Subject.String(),
+		CertPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})),
+		KeyURI:  key.URI(), SPKISHA256: spki, NotAfter: cert.NotAfter, CreatedAt: now,
+	}, nil
+}
+
+// ListIssuers returns every issuer, integrity-checked.
+func ListIssuers(ctx context.Context, rec *audit.Recorder, q store.Querier) ([]Issuer, error) {
+	return audit.Select[Issuer](ctx, rec, q, "issuers", `SELECT * FROM issuers ORDER BY created_at, kind DESC, id`)
+}
+
+// GetIssuer returns one issuer, integrity-checked.
+func GetIssuer(ctx context.Context, rec *audit.Recorder, q store.Querier, id string) (Issuer, error) {
+	var i Issuer
+	if err := rec.Get(ctx, q, "issuers", id, &i); err != nil {
+		if apperr.IsKind(err, apperr.KindNotFound) {
+			return Issuer{}, apperr.NotFound("issuer", "issuer %s not found", id)
+		}
+		return Issuer{}, err
+	}
+	return i, nil
+}
+
+// OpenKey opens an issuer's signing key and checks it matches the
+// certificate, so a swapped key file is refused before it signs anything.
+func OpenKey(i Issuer, cfg signer.Config) (signer.Signer, error) {
+	s, err := signer.Open(i.KeyURI, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("issuer %s key: %w", i.ID, err)
+	}
+	cert, err := i.Certificate()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if !publicKeysEqual(s.Public(), cert.PublicKey) {
+		s.Close()
+		return nil, fmt.Errorf("issuer %s: key %s does not match its certificate", i.ID, i.KeyURI)
+	}
+	return s, nil
+}
+
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	e, ok := a.(equaler)
+	return ok && e.Equal(b)
+}
