@@ -65,15 +65,9 @@ finding, 2 usage error.`,
 	pf.StringVar(&g.cfg.PKCS11Module, "pkcs11-module", "", "PKCS#11 module for pkcs11: key URIs without module-path")
 	pf.StringVar(&g.cfg.PKCS11PIN, "pkcs11-pin", "", "PKCS#11 user PIN (prefer VETCA_PKCS11_PIN or pin-source in the URI)")
 
-	root.AddCommand(newInitCmd(g), newServeCmd(g), newUserCmd(g), newAuditCmd(g))
-	for _, c := range extraCommands {
-		root.AddCommand(c(g))
-	}
+	root.AddCommand(newInitCmd(g), newServeCmd(g), newUserCmd(g), newAuditCmd(g), newPerspectiveCmd(g))
 	return root
 }
-
-// extraCommands lets later parts register their commands.
-var extraCommands []func(g *globals) *cobra.Command
 
 // resolve fills flags from VETCA_* variables and the config file, in that
 // order of precedence below explicit flags, and validates --log-level.

@@ -45,6 +45,7 @@ in the console.`,
 	f.IntVar(&g.cfg.VerificationsRequired, "verifications-required", 2, "distinct verifiers an identity version needs (at least 2)")
 	f.StringSliceVar(&g.cfg.SanctionedCountries, "sanctioned-countries", vetting.DefaultSanctioned, "ISO 3166-1 codes that need a sanctions review")
 	f.BoolVar(&g.cfg.Dev, "dev", false, "initialize if needed, load demo data, print demo logins")
+	addDomainFlags(f, &g.cfg)
 	return c
 }
 

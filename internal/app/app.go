@@ -24,6 +24,7 @@ import (
 	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/notify"
 	"github.com/vetca/vetca/internal/notify/devmail"
 	"github.com/vetca/vetca/internal/signer"
@@ -48,6 +49,15 @@ type Config struct {
 	PKCS11Module          string
 	PKCS11PIN             string
 	Dev                   bool
+
+	// Domain validation and CAA (CONTRACT §4).
+	DNSResolver        string   // HOST:PORT of the resolver every DNS query goes to
+	CAAIdentities      []string // issuer domain names CAA records must name
+	HTTPValidationPort int      // port website-change validation connects to
+	Perspectives       []string // remote perspective URLs (BR §3.2.2.9)
+	PerspectiveCert    string   // client certificate (PEM) for perspective mTLS
+	PerspectiveKey     string   // its key
+	PerspectiveCA      string   // CA bundle that perspectives' server certificates chain to
 }
 
 // Defaults fills derived defaults: the public URL from the listen address,
@@ -126,6 +136,7 @@ type App struct {
 	Vetting  *vetting.Service
 	Accounts *account.Service
 	Changes  *change.Service
+	Domains  *domain.Service
 	// DevMail is the in-process mailbox of `serve --dev`, shown in the console.
 	DevMail *devmail.Box
 }
@@ -178,6 +189,10 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 	a.Accounts = account.New(db, a.Recorder, clk, a.Auth, a.Vetting)
 	acc.Service = a.Accounts
 	a.Changes = change.New(db, a.Recorder, clk)
+	if err := a.wireDomains(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -195,7 +210,7 @@ func (a *App) Close() error { return a.DB.Close() }
 func (a *App) Handler(extra ...RouteAdder) http.Handler {
 	return web.New(web.Deps{
 		DB: a.DB, Recorder: a.Recorder, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
-		Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Extra: extra,
+		Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains, Extra: extra,
 		DevMail: a.devMail(),
 	})
 }

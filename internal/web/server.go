@@ -25,6 +25,7 @@ import (
 	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
 )
@@ -40,6 +41,7 @@ type Deps struct {
 	Vetting  *vetting.Service
 	Accounts *account.Service
 	Changes  *change.Service
+	Domains  *domain.Service
 	// DevMail is the --dev mailbox shown in the console, or nil.
 	DevMail Mailbox
 	// Extra lets later parts (orders, revocation, ...) add routes.
@@ -216,6 +218,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/v1/change-requests/{id}", s.api(s.getChange))
 	m.HandleFunc("POST /api/v1/change-requests/{id}/approve", s.api(s.approveChange))
 	m.HandleFunc("POST /api/v1/change-requests/{id}/reject", s.api(s.rejectChange))
+
+	s.domainRoutes()
 
 	// Anything else under /api/ is a JSON 404, not an HTML page.
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
