@@ -42,15 +42,18 @@ const (
 	Postgres = "postgres"
 )
 
+// Option adjusts the configuration before the app is opened.
+type Option func(*app.Config)
+
 // Each runs fn against every available backend.
-func Each(t *testing.T, fn func(t *testing.T, e *Env)) {
+func Each(t *testing.T, fn func(t *testing.T, e *Env), opts ...Option) {
 	for _, b := range []string{SQLite, Postgres} {
-		t.Run(b, func(t *testing.T) { fn(t, New(t, b)) })
+		t.Run(b, func(t *testing.T) { fn(t, New(t, b, opts...)) })
 	}
 }
 
 // New starts vetca on backend.
-func New(t testing.TB, backend string) *Env {
+func New(t testing.TB, backend string, opts ...Option) *Env {
 	t.Helper()
 	var dsn string
 	if backend == Postgres {
@@ -62,6 +65,9 @@ func New(t testing.TB, backend string) *Env {
 	smtp := smtptest.New(t)
 	cfg := app.Config{DB: dsn, KeyDir: filepath.Join(t.TempDir(), "keys"), PublicURL: "http://pki.vetca-test.com",
 		ComplianceEmail: "compliance@ca.vetca-test.com", SMTP: smtp.Addr()}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
 	a, err := app.Open(ctx, cfg, clk, log, app.Options{Migrate: true})
