@@ -25,8 +25,12 @@ import (
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/domain"
+	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/keypolicy"
+	"github.com/vetca/vetca/internal/lint"
 	"github.com/vetca/vetca/internal/notify"
 	"github.com/vetca/vetca/internal/notify/devmail"
+	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/signer"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
@@ -58,6 +62,12 @@ type Config struct {
 	PerspectiveCert    string   // client certificate (PEM) for perspective mTLS
 	PerspectiveKey     string   // its key
 	PerspectiveCA      string   // CA bundle that perspectives' server certificates chain to
+
+	// Issuance (issue 5).
+	ApprovalsRequired int    // distinct verifiers per order, none the requester (default 2)
+	CRLShards         int    // CRL shards per issuer (default 16)
+	NoOCSP            bool   // leave the OCSP URL out of certificates
+	CPSPolicyOID      string // the CA's own CPS policy OID, added after 2.23.140.1.2.2
 }
 
 // Defaults fills derived defaults: the public URL from the listen address,
@@ -96,6 +106,12 @@ func (c *Config) Defaults() {
 	if c.VerificationsRequired == 0 {
 		c.VerificationsRequired = 2
 	}
+	if c.ApprovalsRequired == 0 {
+		c.ApprovalsRequired = 2
+	}
+	if c.CRLShards == 0 {
+		c.CRLShards = 16
+	}
 	if c.PKCS11PIN == "" {
 		c.PKCS11PIN = os.Getenv("VETCA_PKCS11_PIN")
 	}
@@ -125,18 +141,22 @@ func (c *Config) SignerConfig() signer.Config {
 
 // App is a wired vetca instance.
 type App struct {
-	Cfg      Config
-	DB       *store.DB
-	Clock    clock.Clock
-	Log      *slog.Logger
-	Recorder *audit.Recorder
-	Metrics  *prometheus.Registry
-	Outbox   *notify.Outbox
-	Auth     *auth.Service
-	Vetting  *vetting.Service
-	Accounts *account.Service
-	Changes  *change.Service
-	Domains  *domain.Service
+	Cfg        Config
+	DB         *store.DB
+	Clock      clock.Clock
+	Log        *slog.Logger
+	Recorder   *audit.Recorder
+	Metrics    *prometheus.Registry
+	Outbox     *notify.Outbox
+	Auth       *auth.Service
+	Vetting    *vetting.Service
+	Accounts   *account.Service
+	Changes    *change.Service
+	Domains    *domain.Service
+	Engine     *issuance.Engine
+	Keys       *keypolicy.Checker
+	Orders     *order.Service
+	extraLints []lint.Option
 	// DevMail is the in-process mailbox of `serve --dev`, shown in the console.
 	DevMail *devmail.Box
 }
@@ -144,6 +164,9 @@ type App struct {
 // Options control Open.
 type Options struct {
 	Migrate bool // bring the schema up to date (init, serve); read-only commands leave it
+	// ExtraLints are added to the pre-issuance linter. Only tests pass
+	// them (to force a lint failure); the CLI never does.
+	ExtraLints []lint.Option
 }
 
 // Open opens the database and builds every service.
@@ -193,6 +216,11 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 		db.Close()
 		return nil, err
 	}
+	a.extraLints = opts.ExtraLints
+	if err := a.wireOrders(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -203,14 +231,20 @@ func (r *accountRef) ContactsForOrganization(ctx context.Context, q store.Querie
 	return r.Service.ContactsForOrganization(ctx, q, orgID)
 }
 
-// Close closes the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close releases keys and closes the database.
+func (a *App) Close() error {
+	if a.Engine != nil {
+		a.Engine.Close()
+	}
+	return a.DB.Close()
+}
 
 // Handler builds the HTTP handler.
 func (a *App) Handler(extra ...RouteAdder) http.Handler {
 	return web.New(web.Deps{
 		DB: a.DB, Recorder: a.Recorder, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
 		Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains, Extra: extra,
+		Orders: a.Orders, Evidence: a.evidenceSource(),
 		DevMail: a.devMail(),
 	})
 }

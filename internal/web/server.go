@@ -26,6 +26,7 @@ import (
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/domain"
+	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
 )
@@ -42,6 +43,9 @@ type Deps struct {
 	Accounts *account.Service
 	Changes  *change.Service
 	Domains  *domain.Service
+	Orders   *order.Service
+	// Evidence returns the domain evidence of a certificate (package domain).
+	Evidence order.EvidenceSource
 	// DevMail is the --dev mailbox shown in the console, or nil.
 	DevMail Mailbox
 	// Extra lets later parts (orders, revocation, ...) add routes.
@@ -220,6 +224,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/v1/change-requests/{id}/reject", s.api(s.rejectChange))
 
 	s.domainRoutes()
+	s.orderRoutes()
 
 	// Anything else under /api/ is a JSON 404, not an HTML page.
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

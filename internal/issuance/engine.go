@@ -1,0 +1,446 @@
+package issuance
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/br"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/crl"
+	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/keypolicy"
+	"github.com/vetca/vetca/internal/lint"
+	"github.com/vetca/vetca/internal/profile"
+	"github.com/vetca/vetca/internal/serial"
+	"github.com/vetca/vetca/internal/signer"
+	"github.com/vetca/vetca/internal/store"
+
+	"crypto/rand"
+)
+
+// Intent statuses.
+const (
+	IntentPending   = "pending"   // recorded; the real key may or may not have signed
+	IntentIssued    = "issued"    // the certificate is stored
+	IntentAbandoned = "abandoned" // resolved without a stored certificate; the serial is answered as revoked
+)
+
+// Certificate statuses.
+const (
+	CertValid   = "valid"
+	CertRevoked = "revoked"
+)
+
+// Intent is an issuance intent: recorded durably before the real key signs
+// anything, so no signed certificate can exist that the database does not
+// know (DESIGN invariant 5).
+type Intent struct {
+	ID         string     `db:"id" json:"id"`
+	Serial     string     `db:"serial" json:"serial"`
+	OrderID    string     `db:"order_id" json:"orderId"`
+	IssuerID   string     `db:"issuer_id" json:"issuerId"`
+	TBSSHA256  string     `db:"tbs_sha256" json:"tbsSha256"`
+	LintCert   string     `db:"lint_cert" json:"-"` // PEM of the linted certificate (throwaway-key signature)
+	Shard      int        `db:"shard" json:"shard"`
+	NotBefore  time.Time  `db:"not_before" json:"notBefore"`
+	NotAfter   time.Time  `db:"not_after" json:"notAfter"`
+	Status     string     `db:"status" json:"status"`
+	CreatedAt  time.Time  `db:"created_at" json:"createdAt"`
+	ResolvedAt *time.Time `db:"resolved_at" json:"resolvedAt,omitempty"`
+	Resolution string     `db:"resolution" json:"resolution,omitempty"`
+}
+
+// Certificate is an issued certificate in the inventory.
+type Certificate struct {
+	ID                  string    `db:"id" json:"-"`
+	Serial              string    `db:"serial" json:"serial"`
+	OrderID             string    `db:"order_id" json:"orderId"`
+	AccountID           string    `db:"account_id" json:"accountId"`
+	OrganizationID      string    `db:"organization_id" json:"organizationId"`
+	OrganizationVersion int       `db:"organization_version" json:"organizationVersion"`
+	IssuerID            string    `db:"issuer_id" json:"issuerId"`
+	Profile             string    `db:"profile" json:"profile"`
+	Subject             string    `db:"subject" json:"subject"`
+	DNSNames            []string  `db:"dns_names,json" json:"dnsNames"`
+	SPKISHA256          string    `db:"spki_sha256" json:"spkiSha256"`
+	CertSHA256          string    `db:"cert_sha256" json:"sha256"`
+	Shard               int       `db:"shard" json:"crlShard"`
+	NotBefore           time.Time `db:"not_before" json:"notBefore"`
+	NotAfter            time.Time `db:"not_after" json:"notAfter"`
+	PEM                 string    `db:"pem" json:"pem"`
+	Status              string    `db:"status" json:"status"`
+	CreatedAt           time.Time `db:"created_at" json:"issuedAt"`
+}
+
+// X509 parses the certificate.
+func (c Certificate) X509() (*x509.Certificate, error) {
+	b, _ := pem.Decode([]byte(c.PEM))
+	if b == nil {
+		return nil, fmt.Errorf("certificate %s: not PEM", c.Serial)
+	}
+	return x509.ParseCertificate(b.Bytes)
+}
+
+// EngineConfig configures issuance.
+type EngineConfig struct {
+	PublicURL    string // base of caIssuers, CRL and OCSP URLs
+	CRLShards    int    // CRL shards per issuer; a certificate's shard is fixed at issuance
+	OCSP         bool   // put the OCSP URL into certificates
+	CPSPolicyOID string // optional CA policy OID after 2.23.140.1.2.2
+	Signer       signer.Config
+}
+
+// Hooks are test-only interruption points (see testhooks_on.go). The
+// shipped binary never sets them.
+type Hooks struct {
+	AfterIntent func() // after the intent is committed, before the real key signs
+	AfterSign   func() // after the real key signed, before the certificate is stored
+	AfterStore  func() // after the certificate is stored
+}
+
+// Engine prepares, records, signs and stores certificates.
+type Engine struct {
+	db     *store.DB
+	rec    *audit.Recorder
+	clk    clock.Clock
+	linter *lint.Linter
+	cfg    EngineConfig
+	hooks  Hooks
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	keys map[string]signer.Signer
+}
+
+// NewEngine returns an issuance engine.
+func NewEngine(db *store.DB, rec *audit.Recorder, clk clock.Clock, linter *lint.Linter, cfg EngineConfig, hooks Hooks, log *slog.Logger) *Engine {
+	if cfg.CRLShards <= 0 {
+		cfg.CRLShards = 16
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	return &Engine{db: db, rec: rec, clk: clk, linter: linter, cfg: cfg, hooks: hooks, log: log, keys: map[string]signer.Signer{}}
+}
+
+// Config returns the engine's configuration.
+func (e *Engine) Config() EngineConfig { return e.cfg }
+
+// Linter returns the pre-issuance linter.
+func (e *Engine) Linter() *lint.Linter { return e.linter }
+
+// Close releases opened keys.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, k := range e.keys {
+		_ = k.Close()
+		delete(e.keys, id)
+	}
+}
+
+// ActiveIssuer is the issuing CA new certificates come from: the newest
+// intermediate that is still valid.
+func (e *Engine) ActiveIssuer(ctx context.Context, q store.Querier) (Issuer, *x509.Certificate, error) {
+	all, err := ListIssuers(ctx, e.rec, q)
+	if err != nil {
+		return Issuer{}, nil, err
+	}
+	now := e.clk.Now()
+	for i := len(all) - 1; i >= 0; i-- {
+		iss := all[i]
+		if iss.Kind != KindIntermediate || !iss.NotAfter.After(now) {
+			continue
+		}
+		cert, err := iss.Certificate()
+		if err != nil {
+			return Issuer{}, nil, err
+		}
+		return iss, cert, nil
+	}
+	return Issuer{}, nil, apperr.Unavailable("no_issuer", "there is no valid issuing CA; run `vetca init`")
+}
+
+// CAIssuersURL is where an issuer's certificate is published.
+func (e *Engine) CAIssuersURL(issuerID string) string { return CACertURL(e.cfg.PublicURL, issuerID) }
+
+// OCSPURL is the responder URL put into certificates, or "".
+func (e *Engine) OCSPURL() string {
+	if !e.cfg.OCSP {
+		return ""
+	}
+	return e.cfg.PublicURL + "/ocsp"
+}
+
+// CRLBase is the base the shard URLs are built from.
+func (e *Engine) CRLBase() string { return e.cfg.PublicURL }
+
+// Request is what a certificate is prepared from: the snapshot's values.
+type Request struct {
+	Issuer       Issuer
+	IssuerCert   *x509.Certificate
+	Subject      profile.Subject
+	DNSNames     []string
+	PublicKey    any
+	ValidityDays int
+	// Expected are the subjects the certificate must equal attribute for
+	// attribute: the approved snapshot's and the currently verified
+	// organization version's.
+	Expected []profile.Subject
+}
+
+// Prepared is a linted certificate ready for its intent and signature.
+type Prepared struct {
+	prep      *profile.Prepared
+	Serial    *big.Int
+	SerialHex string
+	Shard     int
+	IssuerID  string
+	NotBefore time.Time
+	NotAfter  time.Time
+	TBSHash   string
+}
+
+// LintFailure is the error of a certificate that failed pre-issuance lints.
+type LintFailure struct {
+	Lints []string
+	Err   error
+}
+
+func (l *LintFailure) Error() string {
+	return "pre-issuance lint failed: " + strings.Join(l.Lints, ", ") + ": " + l.Err.Error()
+}
+
+func (l *LintFailure) Unwrap() error { return l.Err }
+
+// Prepare picks a serial and shard, builds the to-be-signed certificate
+// from the OV profile, signs a linting copy with a throwaway key under a
+// throwaway issuer with the real issuer's name and key id, and lints it
+// with zlint and vetca's lints (DESIGN invariant 5, BR §4.3.1.2).
+func (e *Engine) Prepare(ctx context.Context, r Request) (*Prepared, error) {
+	sn, err := serial.New(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := e.clk.Now().UTC().Truncate(time.Second)
+	notAfter, err := br.NotAfter(now, now, r.ValidityDays)
+	if err != nil {
+		return nil, err
+	}
+	shard := crl.ShardFor(sn, e.cfg.CRLShards)
+	params := profile.Params{
+		Subject: r.Subject, DNSNames: r.DNSNames, PublicKey: r.PublicKey, Serial: sn,
+		NotBefore: now, NotAfter: notAfter, Issuer: r.IssuerCert,
+		CRLDistributionPoint: crl.ShardURL(e.CRLBase(), r.Issuer.ID, shard),
+		CAIssuersURL:         e.CAIssuersURL(r.Issuer.ID),
+		OCSPServer:           e.OCSPURL(),
+		CPSPolicyOID:         e.cfg.CPSPolicyOID,
+	}
+	prep, err := profile.Prepare(params, r.IssuerCert, e.linter, r.Expected...)
+	if err != nil {
+		var le *lint.Error
+		if errors.As(err, &le) {
+			return nil, &LintFailure{Lints: le.Lints(), Err: err}
+		}
+		return nil, err
+	}
+	h := prep.TBSHash()
+	return &Prepared{prep: prep, Serial: sn, SerialHex: serial.Hex(sn), Shard: shard, IssuerID: r.Issuer.ID,
+		NotBefore: now, NotAfter: notAfter, TBSHash: hex.EncodeToString(h[:])}, nil
+}
+
+// RecordIntent durably records, in the caller's transaction, that the
+// prepared certificate is about to be signed: serial, TBS hash, order,
+// shard and the linted certificate. The caller commits before Sign.
+func (e *Engine) RecordIntent(ctx context.Context, tx *store.Tx, by actor.Actor, orderID string, p *Prepared) (Intent, error) {
+	in := Intent{
+		ID: ids.New("int"), Serial: p.SerialHex, OrderID: orderID, IssuerID: p.IssuerID, TBSSHA256: p.TBSHash,
+		LintCert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.prep.LintCertificate()})),
+		Shard:    p.Shard, NotBefore: p.NotBefore, NotAfter: p.NotAfter, Status: IntentPending, CreatedAt: e.clk.Now(),
+	}
+	if err := e.rec.Insert(ctx, tx, by.String(), "issuance.intent_recorded", "issuance_intents", in); err != nil {
+		return Intent{}, err
+	}
+	return in, nil
+}
+
+// Sign signs the prepared certificate with the issuer's real key. The
+// profile refuses to sign anything but the linted TBS and checks the
+// signed TBS equals it.
+func (e *Engine) Sign(ctx context.Context, p *Prepared) ([]byte, error) {
+	if e.hooks.AfterIntent != nil {
+		e.hooks.AfterIntent()
+	}
+	key, err := e.key(ctx, p.IssuerID)
+	if err != nil {
+		return nil, err
+	}
+	der, err := p.prep.Sign(key)
+	if err != nil {
+		return nil, fmt.Errorf("sign certificate %s: %w", p.SerialHex, err)
+	}
+	if e.hooks.AfterSign != nil {
+		e.hooks.AfterSign()
+	}
+	return der, nil
+}
+
+func (e *Engine) key(ctx context.Context, issuerID string) (signer.Signer, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if k, ok := e.keys[issuerID]; ok {
+		return k, nil
+	}
+	iss, err := GetIssuer(ctx, e.rec, e.db, issuerID)
+	if err != nil {
+		return nil, err
+	}
+	k, err := OpenKey(iss, e.cfg.Signer)
+	if err != nil {
+		return nil, err
+	}
+	e.keys[issuerID] = k
+	return k, nil
+}
+
+// Meta is what the inventory records besides the certificate itself.
+type Meta struct {
+	OrderID             string
+	AccountID           string
+	OrganizationID      string
+	OrganizationVersion int
+	DNSNames            []string
+	SPKISHA256          string
+}
+
+// Store records the signed certificate and resolves its intent, in the
+// caller's transaction.
+func (e *Engine) Store(ctx context.Context, tx *store.Tx, by actor.Actor, p *Prepared, der []byte, m Meta) (Certificate, error) {
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return Certificate{}, fmt.Errorf("parse signed certificate: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	c := Certificate{
+		ID: ids.New("crt"), Serial: p.SerialHex, OrderID: m.OrderID, AccountID: m.AccountID,
+		OrganizationID: m.OrganizationID, OrganizationVersion: m.OrganizationVersion, IssuerID: p.IssuerID,
+		Profile: fmt.Sprintf("%s/v%d", profile.Name, profile.Version), Subject: cert.Subject.String(),
+		DNSNames: m.DNSNames, SPKISHA256: m.SPKISHA256, CertSHA256: hex.EncodeToString(sum[:]), Shard: p.Shard,
+		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter,
+		PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), Status: CertValid, CreatedAt: e.clk.Now(),
+	}
+	intents, err := audit.Select[Intent](ctx, e.rec, tx, "issuance_intents", `SELECT * FROM issuance_intents WHERE serial = ?`, p.SerialHex)
+	if err != nil {
+		return Certificate{}, err
+	}
+	if len(intents) != 1 || intents[0].TBSSHA256 != p.TBSHash || intents[0].Status != IntentPending {
+		return Certificate{}, fmt.Errorf("certificate %s has no matching pending intent", p.SerialHex)
+	}
+	now := e.clk.Now()
+	in := intents[0]
+	in.Status, in.ResolvedAt, in.Resolution = IntentIssued, &now, "certificate stored"
+	if err := e.rec.Update(ctx, tx, by.String(), "issuance.intent_resolved", "issuance_intents", in); err != nil {
+		return Certificate{}, err
+	}
+	if err := e.rec.Insert(ctx, tx, by.String(), "certificate.issued", "certificates", c); err != nil {
+		return Certificate{}, err
+	}
+	return c, nil
+}
+
+// AfterStore runs the test-only hook after a certificate was stored.
+func (e *Engine) AfterStore() {
+	if e.hooks.AfterStore != nil {
+		e.hooks.AfterStore()
+	}
+}
+
+// Recover resolves every intent left pending by a process that stopped
+// between recording the intent and storing the certificate. A certificate
+// is returned to the requester only after it is stored, so a pending
+// intent's certificate, if it was signed at all, never left the process.
+// vetca still treats its serial as issued and revoked: the status services
+// answer "revoked" for it (never "good", never "unknown"), and its order
+// can be finalized again with a new serial. Resolve is called at start-up.
+func (e *Engine) Recover(ctx context.Context, by actor.Actor, reopen func(ctx context.Context, tx *store.Tx, orderID string) error) ([]Intent, error) {
+	pending, err := audit.Select[Intent](ctx, e.rec, e.db, "issuance_intents", `SELECT * FROM issuance_intents WHERE status = ?`, IntentPending)
+	if err != nil {
+		return nil, err
+	}
+	var out []Intent
+	for _, in := range pending {
+		err := e.db.InTx(ctx, func(tx *store.Tx) error {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM certificates WHERE serial = ?`, in.Serial).Scan(&n); err != nil {
+				return err
+			}
+			now := e.clk.Now()
+			if n > 0 {
+				in.Status, in.Resolution = IntentIssued, "recovered: the certificate was stored"
+			} else {
+				in.Status, in.Resolution = IntentAbandoned, "recovered at start-up: the process stopped before the certificate was stored; no certificate was returned; the serial is answered as revoked"
+			}
+			in.ResolvedAt = &now
+			if err := e.rec.Update(ctx, tx, by.String(), "issuance.intent_recovered", "issuance_intents", in); err != nil {
+				return err
+			}
+			if in.Status == IntentAbandoned && reopen != nil {
+				return reopen(ctx, tx, in.OrderID)
+			}
+			return nil
+		})
+		if err != nil {
+			return out, fmt.Errorf("recover intent %s: %w", in.Serial, err)
+		}
+		e.log.Warn("resolved an interrupted issuance", "serial", in.Serial, "order", in.OrderID, "resolution", in.Resolution)
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// Blocklist is the keyCompromise blocklist (BR §6.1.1.3(4)) over the
+// blocked_keys table.
+type Blocklist struct {
+	DB *store.DB
+}
+
+// IsBlocked implements keypolicy.Blocklist.
+func (b Blocklist) IsBlocked(ctx context.Context, spki [32]byte) (bool, error) {
+	var n int
+	err := b.DB.QueryRow(ctx, `SELECT COUNT(*) FROM blocked_keys WHERE spki_sha256 = ?`, hex.EncodeToString(spki[:])).Scan(&n)
+	return n > 0, err
+}
+
+var _ keypolicy.Blocklist = Blocklist{}
+
+// GetCertificate returns a certificate by serial.
+func GetCertificate(ctx context.Context, rec *audit.Recorder, q store.Querier, serialHex string) (Certificate, error) {
+	cs, err := audit.Select[Certificate](ctx, rec, q, "certificates", `SELECT * FROM certificates WHERE serial = ?`, serialHex)
+	if err != nil {
+		return Certificate{}, err
+	}
+	if len(cs) == 0 {
+		return Certificate{}, apperr.NotFound("serial", "no certificate with serial %s", serialHex)
+	}
+	return cs[0], nil
+}
+
+// GetIntent returns the intent of a serial.
+func GetIntent(ctx context.Context, rec *audit.Recorder, q store.Querier, serialHex string) (Intent, bool, error) {
+	is, err := audit.Select[Intent](ctx, rec, q, "issuance_intents", `SELECT * FROM issuance_intents WHERE serial = ?`, serialHex)
+	if err != nil || len(is) == 0 {
+		return Intent{}, false, err
+	}
+	return is[0], true, nil
+}

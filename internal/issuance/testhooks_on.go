@@ -1,0 +1,59 @@
+//go:build vetcatesthooks
+
+package issuance
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/zmap/zcrypto/x509"
+	"github.com/zmap/zlint/v3/lint"
+
+	vlint "github.com/vetca/vetca/internal/lint"
+)
+
+// TestHooks, in the test build only (go build -tags vetcatesthooks), lets
+// end-to-end tests interrupt issuance and force a lint failure:
+//
+//	VETCA_TEST_CRASH_AT=after_intent|after_sign|after_store  exit(3) there
+//	VETCA_TEST_FORCE_LINT_FAILURE=1                          add a lint that always fails
+func TestHooks() (Hooks, []vlint.Option) {
+	var h Hooks
+	crash := func(at string) func() {
+		return func() {
+			fmt.Fprintf(os.Stderr, "vetcatesthooks: exiting at %s\n", at)
+			os.Exit(3)
+		}
+	}
+	switch os.Getenv("VETCA_TEST_CRASH_AT") {
+	case "after_intent":
+		h.AfterIntent = crash("after_intent")
+	case "after_sign":
+		h.AfterSign = crash("after_sign")
+	case "after_store":
+		h.AfterStore = crash("after_store")
+	}
+	var opts []vlint.Option
+	if os.Getenv("VETCA_TEST_FORCE_LINT_FAILURE") == "1" {
+		opts = append(opts, vlint.WithExtraLints(AlwaysFailingLint()))
+	}
+	return h, opts
+}
+
+// AlwaysFailingLint is a lint that fails every certificate.
+func AlwaysFailingLint() *lint.CertificateLint {
+	return &lint.CertificateLint{
+		LintMetadata: lint.LintMetadata{
+			Name: "e_vetca_test_forced_failure", Description: "test build only: fails every certificate",
+			Citation: "vetcatesthooks", Source: vlint.Source,
+		},
+		Lint: func() lint.CertificateLintInterface { return forced{} },
+	}
+}
+
+type forced struct{}
+
+func (forced) CheckApplies(*x509.Certificate) bool { return true }
+func (forced) Execute(*x509.Certificate) *lint.LintResult {
+	return &lint.LintResult{Status: lint.Error, Details: "forced failure (VETCA_TEST_FORCE_LINT_FAILURE)"}
+}

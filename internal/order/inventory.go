@@ -1,0 +1,136 @@
+package order
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/domain"
+	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/vetting"
+)
+
+// EvidenceSource returns the domain evidence a certificate relied on
+// (package domain).
+type EvidenceSource interface {
+	IssuanceEvidence(ctx context.Context, q store.Querier, serial string) ([]domain.Reliance, []domain.CAAResult, error)
+}
+
+// Filter selects certificates (CONTRACT §5 inventory).
+type Filter struct {
+	OrganizationID string
+	AccountID      string
+	Status         string
+	NotAfterBefore time.Time
+	Limit          int
+}
+
+// Certificates lists certificates for staff, or a subscriber's own.
+func (s *Service) Certificates(ctx context.Context, by actor.Actor, f Filter) ([]issuance.Certificate, error) {
+	switch {
+	case by.Kind == actor.Subscriber:
+		if f.AccountID != "" && f.AccountID != by.AccountID {
+			return nil, apperr.Forbidden("accountId", "forbidden", "this token acts for account %s", by.AccountID)
+		}
+		f.AccountID = by.AccountID
+	case by.IsStaff():
+	default:
+		return nil, apperr.Forbidden("", "forbidden", "not allowed")
+	}
+	var where []string
+	var args []any
+	if f.OrganizationID != "" {
+		where, args = append(where, "organization_id = ?"), append(args, f.OrganizationID)
+	}
+	if f.AccountID != "" {
+		where, args = append(where, "account_id = ?"), append(args, f.AccountID)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if !f.NotAfterBefore.IsZero() {
+		where, args = append(where, "not_after < ?"), append(args, store.FormatTime(f.NotAfterBefore))
+	}
+	q := "SELECT * FROM certificates"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 100000 {
+		limit = 100000
+	}
+	args = append(args, limit)
+	return store.Select[issuance.Certificate](ctx, s.db, q+" ORDER BY created_at DESC, serial LIMIT ?", args...)
+}
+
+// Evidence is a certificate's chain of evidence: everything the decision
+// to issue it rested on.
+type Evidence struct {
+	Order               Order              `json:"order"`
+	Approvals           []Approval         `json:"approvals"`
+	OrganizationVersion vetting.Version    `json:"organizationVersion"`
+	DomainValidations   []domain.Reliance  `json:"domainValidations"`
+	CAA                 []domain.CAAResult `json:"caa"`
+	Intent              issuance.Intent    `json:"intent"`
+	Snapshot            json.RawMessage    `json:"snapshot"`
+}
+
+// Record is GET /certificates/{serial}.
+type Record struct {
+	issuance.Certificate
+	Evidence *Evidence `json:"evidence,omitempty"`
+}
+
+// Certificate returns one certificate with its chain of evidence.
+func (s *Service) Certificate(ctx context.Context, by actor.Actor, serial string, ev EvidenceSource) (Record, error) {
+	c, err := issuance.GetCertificate(ctx, s.rec, s.db, serial)
+	if err != nil {
+		return Record{}, err
+	}
+	if by.Kind == actor.Subscriber && by.AccountID != c.AccountID {
+		return Record{}, apperr.NotFound("serial", "no certificate with serial %s", serial)
+	}
+	if by.Kind != actor.Subscriber && !by.IsStaff() {
+		return Record{}, apperr.Forbidden("", "forbidden", "not allowed")
+	}
+	rec := Record{Certificate: c}
+	var o Order
+	if err := s.rec.Get(ctx, s.db, "orders", c.OrderID, &o); err != nil {
+		return Record{}, err
+	}
+	_, all, err := s.approvals(ctx, s.db, o)
+	if err != nil {
+		return Record{}, err
+	}
+	var used []Approval
+	for _, a := range all {
+		if a.SnapshotHash == o.SnapshotHash && a.VoidedAt == nil {
+			used = append(used, a)
+		}
+	}
+	vs, err := audit.Select[vetting.Version](ctx, s.rec, s.db, "organization_versions",
+		`SELECT * FROM organization_versions WHERE organization_id = ? AND version = ?`, c.OrganizationID, c.OrganizationVersion)
+	if err != nil {
+		return Record{}, err
+	}
+	in, _, err := issuance.GetIntent(ctx, s.rec, s.db, serial)
+	if err != nil {
+		return Record{}, err
+	}
+	e := &Evidence{Order: o, Approvals: used, Intent: in, Snapshot: json.RawMessage(o.Snapshot)}
+	if len(vs) == 1 {
+		e.OrganizationVersion = vs[0]
+	}
+	if ev != nil {
+		if e.DomainValidations, e.CAA, err = ev.IssuanceEvidence(ctx, s.db, serial); err != nil {
+			return Record{}, err
+		}
+	}
+	rec.Evidence = e
+	return rec, nil
+}

@@ -1,0 +1,746 @@
+// Package order turns a subscriber's request into an approved, signed
+// certificate (CONTRACT §5; DESIGN invariants 1, 4 and 5).
+//
+// The subject of every certificate comes only from the organization's
+// current verified version; the CSR supplies the key and proof of
+// possession, and anything in it (or in the request body) that differs from
+// the vetted values is refused naming the attribute. An order's snapshot is
+// the canonical encoding of everything that reaches the certificate; two
+// verifiers other than the requester approve its SHA-256. Finalize
+// recomputes the snapshot from current data and refuses on any difference
+// (voiding the approvals), re-checks domain validation, the key blocklist
+// and CAA, lints a throwaway-key copy, records the issuance intent, and only
+// then signs with the real key.
+package order
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/br"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/dnsname"
+	"github.com/vetca/vetca/internal/domain"
+	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/keypolicy"
+	"github.com/vetca/vetca/internal/profile"
+	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/vetting"
+)
+
+// Order statuses (CONTRACT §5).
+const (
+	StatusPendingApproval = "pending_approval"
+	StatusApproved        = "approved"
+	StatusIssued          = "issued"
+	StatusRejected        = "rejected"
+	StatusFailed          = "failed"
+)
+
+// MaxDNSNames bounds the SANs of one certificate.
+const MaxDNSNames = 100
+
+// Order is an order row.
+type Order struct {
+	ID                  string    `db:"id" json:"id"`
+	AccountID           string    `db:"account_id" json:"accountId"`
+	OrganizationID      string    `db:"organization_id" json:"organizationId"`
+	OrganizationVersion int       `db:"organization_version" json:"organizationVersion"`
+	RequestedBy         string    `db:"requested_by" json:"requestedBy"`
+	Status              string    `db:"status" json:"status"`
+	DNSNames            []string  `db:"dns_names,json" json:"dnsNames"`
+	CSRPEM              string    `db:"csr_pem" json:"csr"`
+	SPKISHA256          string    `db:"spki_sha256" json:"spkiSha256"`
+	ValidityDays        int       `db:"validity_days" json:"validityDays"`
+	IssuerID            string    `db:"issuer_id" json:"issuerId"`
+	Snapshot            string    `db:"snapshot" json:"-"`
+	SnapshotHash        string    `db:"snapshot_hash" json:"snapshotHash"`
+	Serial              string    `db:"serial" json:"serial,omitempty"`
+	Failure             string    `db:"failure" json:"failure,omitempty"`
+	CreatedAt           time.Time `db:"created_at" json:"createdAt"`
+	UpdatedAt           time.Time `db:"updated_at" json:"updatedAt"`
+}
+
+// Approval is one verifier's approval of a snapshot hash.
+type Approval struct {
+	ID           string     `db:"id" json:"-"`
+	OrderID      string     `db:"order_id" json:"-"`
+	ApproverID   string     `db:"approver_id" json:"-"`
+	ApproverName string     `db:"approver_name" json:"approver"`
+	SnapshotHash string     `db:"snapshot_hash" json:"snapshotHash"`
+	At           time.Time  `db:"at" json:"at"`
+	VoidedAt     *time.Time `db:"voided_at" json:"voidedAt,omitempty"`
+	VoidReason   string     `db:"void_reason" json:"voidReason,omitempty"`
+}
+
+// Domains is what orders need from domain validation (package domain).
+type Domains interface {
+	RequireValidated(ctx context.Context, q store.Querier, accountID string, dnsNames []string, at time.Time) ([]domain.Reliance, error)
+	CheckCAA(ctx context.Context, dnsNames []string) ([]domain.CAAResult, error)
+	RecordIssuance(ctx context.Context, tx *store.Tx, by actor.Actor, orderID, serial string, rel []domain.Reliance, caa []domain.CAAResult) error
+}
+
+// Accounts is what orders need from accounts.
+type Accounts interface {
+	MayUseOrganization(ctx context.Context, q store.Querier, accountID, orgID string) error
+}
+
+// Config is the order policy.
+type Config struct {
+	ApprovalsRequired int // distinct verifiers, none the requester; default 2
+}
+
+// Service is the order service.
+type Service struct {
+	db       *store.DB
+	rec      *audit.Recorder
+	clk      clock.Clock
+	vetting  *vetting.Service
+	accounts Accounts
+	domains  Domains
+	engine   *issuance.Engine
+	keys     *keypolicy.Checker
+	cfg      Config
+}
+
+// New returns the order service.
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, v *vetting.Service, accounts Accounts, domains Domains,
+	engine *issuance.Engine, keys *keypolicy.Checker, cfg Config) *Service {
+	if cfg.ApprovalsRequired < 2 {
+		cfg.ApprovalsRequired = 2
+	}
+	return &Service{db: db, rec: rec, clk: clk, vetting: v, accounts: accounts, domains: domains, engine: engine, keys: keys, cfg: cfg}
+}
+
+// Config returns the policy.
+func (s *Service) Config() Config { return s.cfg }
+
+// CreateInput is the body of POST /orders.
+type CreateInput struct {
+	AccountID      string            `json:"accountId"`
+	OrganizationID string            `json:"organizationId"`
+	DNSNames       []string          `json:"dnsNames"`
+	CSR            string            `json:"csr"`
+	ValidityDays   *int              `json:"validityDays"`
+	Subject        map[string]string `json:"subject"`
+}
+
+// normalizeNames checks and canonicalizes the requested SANs.
+func normalizeNames(in []string) ([]string, error) {
+	if len(in) == 0 {
+		return nil, apperr.Invalid("dnsNames", "missing_field", "dnsNames needs at least one name")
+	}
+	if len(in) > MaxDNSNames {
+		return nil, apperr.Invalid("dnsNames", "too_many_names", "at most %d dnsNames per certificate", MaxDNSNames)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range in {
+		norm, err := dnsname.Normalize(n, true)
+		if err != nil {
+			var e *apperr.Error
+			if errors.As(err, &e) {
+				return nil, apperr.Invalid("dnsNames", e.Code, "%s", e.Message)
+			}
+			return nil, err
+		}
+		if !seen[norm] {
+			seen[norm] = true
+			out = append(out, norm)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// snapshotInput is what a snapshot is computed from.
+type snapshotInput struct {
+	accountID    string
+	orgID        string
+	dnsNames     []string
+	spkiDER      []byte
+	validityDays int
+}
+
+// build computes the snapshot from current data: the organization's
+// current verified version (integrity-checked), the active issuer, the
+// profile version and the URL configuration.
+func (s *Service) build(ctx context.Context, q store.Querier, in snapshotInput) (Snapshot, vetting.Version, issuance.Issuer, *x509.Certificate, error) {
+	v, err := s.vetting.CurrentVerified(ctx, q, in.orgID)
+	if err != nil {
+		return Snapshot{}, vetting.Version{}, issuance.Issuer{}, nil, err
+	}
+	iss, issCert, err := s.engine.ActiveIssuer(ctx, q)
+	if err != nil {
+		return Snapshot{}, vetting.Version{}, issuance.Issuer{}, nil, err
+	}
+	policies := []string{br.OVPolicyOID}
+	if o := s.engine.Config().CPSPolicyOID; o != "" {
+		policies = append(policies, o)
+	}
+	pub, err := x509.ParsePKIXPublicKey(in.spkiDER)
+	if err != nil {
+		return Snapshot{}, vetting.Version{}, issuance.Issuer{}, nil, apperr.Invalid("csr", "invalid_csr", "the CSR's public key does not parse: %v", err)
+	}
+	spkiSum, err := keypolicy.SPKIHashHex(pub)
+	if err != nil {
+		return Snapshot{}, vetting.Version{}, issuance.Issuer{}, nil, apperr.Invalid("publicKey", "invalid_key", "%v", err)
+	}
+	snap := Snapshot{
+		Version:      SnapshotVersion,
+		Profile:      SnapshotProfile{Name: profile.Name, Version: profile.Version},
+		Issuer:       SnapshotIssuer{ID: iss.ID, Subject: iss.Subject, SPKISHA256: iss.SPKISHA256},
+		Organization: SnapshotOrg{ID: in.orgID, Version: v.Version, RowHash: v.RowHash},
+		Subject: SnapshotSubject{
+			CountryName: v.CountryName, StateOrProvinceName: v.StateOrProvinceName, LocalityName: v.LocalityName,
+			PostalCode: v.PostalCode, StreetAddress: v.StreetAddress, OrganizationName: v.OrganizationName,
+		},
+		DNSNames:     in.dnsNames,
+		PublicKey:    SnapshotKey{SPKISHA256: spkiSum, SPKI: base64.StdEncoding.EncodeToString(in.spkiDER)},
+		ValidityDays: in.validityDays,
+		Policies:     policies,
+		URLs:         SnapshotURLs{CAIssuers: s.engine.CAIssuersURL(iss.ID), CRLBase: s.engine.CRLBase() + "/crl/" + iss.ID + "/", OCSP: s.engine.OCSPURL()},
+		AccountID:    in.accountID,
+	}
+	return snap, v, iss, issCert, nil
+}
+
+// Create places an order (CONTRACT §5 POST /orders).
+func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (Order, error) {
+	accountID := in.AccountID
+	switch by.Kind {
+	case actor.Subscriber:
+		if accountID != "" && accountID != by.AccountID {
+			return Order{}, apperr.Forbidden("accountId", "forbidden", "this token acts for account %s", by.AccountID)
+		}
+		accountID = by.AccountID
+	case actor.Staff:
+		if err := by.Require(actor.Verifier, actor.Admin); err != nil {
+			return Order{}, err
+		}
+		if accountID == "" {
+			return Order{}, apperr.Invalid("accountId", "missing_field", "staff placing an order must name accountId")
+		}
+	default:
+		return Order{}, apperr.Forbidden("", "forbidden", "not allowed")
+	}
+	if in.OrganizationID == "" {
+		return Order{}, apperr.Invalid("organizationId", "missing_field", "organizationId is required")
+	}
+	names, err := normalizeNames(in.DNSNames)
+	if err != nil {
+		return Order{}, err
+	}
+	csr, err := ParseCSR(in.CSR)
+	if err != nil {
+		return Order{}, err
+	}
+	if err := s.keys.Check(ctx, csr.PublicKey); err != nil {
+		return Order{}, err
+	}
+	now := s.clk.Now()
+	maxDays := br.RecommendedMaxValidity(now)
+	days := maxDays
+	if in.ValidityDays != nil {
+		days = *in.ValidityDays
+		if days < 1 {
+			return Order{}, apperr.Invalid("validityDays", "invalid_validity", "validityDays must be at least 1")
+		}
+		if days > maxDays {
+			return Order{}, apperr.Invalid("validityDays", "validity_too_long",
+				"validityDays %d exceeds %d: certificates issued now MUST NOT exceed %d days and SHOULD NOT exceed %d (BR §6.3.2)", days, maxDays, br.MaxValidity(now), maxDays)
+		}
+	}
+	var ord Order
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.accounts.MayUseOrganization(ctx, tx, accountID, in.OrganizationID); err != nil {
+			return err
+		}
+		snap, v, iss, _, err := s.build(ctx, tx, snapshotInput{accountID: accountID, orgID: in.OrganizationID, dnsNames: names, spkiDER: csr.RawSubjectPublicKeyInfo, validityDays: days})
+		if err != nil {
+			return err
+		}
+		if v.VerifiedAt == nil || !br.SubjectIdentityReusable(*v.VerifiedAt, now) {
+			return apperr.Conflict("organizationId", "reverification_required",
+				"organization %s was verified at %v, beyond the BR §4.2.1 reuse period for subject identity; propose and verify it again", in.OrganizationID, v.VerifiedAt)
+		}
+		if err := CheckSubjects(snap.Subject, names, in.Subject, csr); err != nil {
+			return err
+		}
+		if _, err := s.domains.RequireValidated(ctx, tx, accountID, names, now); err != nil {
+			return err
+		}
+		hash, canon, err := snap.Hash()
+		if err != nil {
+			return err
+		}
+		ord = Order{
+			ID: ids.New("ord"), AccountID: accountID, OrganizationID: in.OrganizationID, OrganizationVersion: v.Version,
+			RequestedBy: by.String(), Status: StatusPendingApproval, DNSNames: names, CSRPEM: in.CSR,
+			SPKISHA256: snap.PublicKey.SPKISHA256, ValidityDays: days, IssuerID: iss.ID, Snapshot: string(canon),
+			SnapshotHash: hash, CreatedAt: now, UpdatedAt: now,
+		}
+		return s.rec.Insert(ctx, tx, by.String(), "order.created", "orders", ord)
+	})
+	if err != nil {
+		return Order{}, err
+	}
+	return ord, nil
+}
+
+// View is GET /orders/{id}.
+type View struct {
+	Order
+	Snapshot  json.RawMessage `json:"snapshot"`
+	Approvals []Approval      `json:"approvals"`
+	Required  int             `json:"approvalsRequired"`
+}
+
+func (s *Service) load(ctx context.Context, q store.Querier, by actor.Actor, id string) (Order, error) {
+	var o Order
+	if err := s.rec.Get(ctx, q, "orders", id, &o); err != nil {
+		if apperr.IsKind(err, apperr.KindNotFound) {
+			return Order{}, apperr.NotFound("", "order %s not found", id)
+		}
+		return Order{}, err
+	}
+	if by.Kind == actor.Subscriber && by.AccountID != o.AccountID {
+		return Order{}, apperr.NotFound("", "order %s not found", id)
+	}
+	if by.Kind != actor.Subscriber && !by.IsStaff() {
+		return Order{}, apperr.Forbidden("", "forbidden", "not allowed")
+	}
+	return o, nil
+}
+
+// approvals returns the approvals that count: not voided, for the current hash.
+func (s *Service) approvals(ctx context.Context, q store.Querier, o Order) ([]Approval, []Approval, error) {
+	all, err := audit.Select[Approval](ctx, s.rec, q, "order_approvals", `SELECT * FROM order_approvals WHERE order_id = ? ORDER BY at, id`, o.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	counting := []Approval{}
+	for _, a := range all {
+		if a.VoidedAt == nil && a.SnapshotHash == o.SnapshotHash {
+			counting = append(counting, a)
+		}
+	}
+	return counting, all, nil
+}
+
+// Get returns an order with its snapshot and counting approvals.
+func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, error) {
+	o, err := s.load(ctx, s.db, by, id)
+	if err != nil {
+		return View{}, err
+	}
+	counting, _, err := s.approvals(ctx, s.db, o)
+	if err != nil {
+		return View{}, err
+	}
+	return View{Order: o, Snapshot: json.RawMessage(o.Snapshot), Approvals: counting, Required: s.cfg.ApprovalsRequired}, nil
+}
+
+// List returns orders, newest first: a subscriber's own, or (staff) all,
+// optionally by status.
+func (s *Service) List(ctx context.Context, by actor.Actor, status string) ([]Order, error) {
+	q := `SELECT * FROM orders`
+	var where []string
+	var args []any
+	switch {
+	case by.Kind == actor.Subscriber:
+		where, args = append(where, "account_id = ?"), append(args, by.AccountID)
+	case by.IsStaff():
+	default:
+		return nil, apperr.Forbidden("", "forbidden", "not allowed")
+	}
+	if status != "" {
+		where, args = append(where, "status = ?"), append(args, status)
+	}
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	return store.Select[Order](ctx, s.db, q+" ORDER BY created_at DESC, id LIMIT 500", args...)
+}
+
+// refresh recomputes an order's snapshot inside tx. When it differs from
+// the stored one, the approvals are voided, the new snapshot is stored and
+// the order goes back to pending_approval. It returns the (possibly
+// updated) order, the recomputed snapshot, and whether it changed.
+func (s *Service) refresh(ctx context.Context, tx *store.Tx, by actor.Actor, o Order) (Order, Snapshot, bool, error) {
+	var old Snapshot
+	if err := json.Unmarshal([]byte(o.Snapshot), &old); err != nil {
+		return o, Snapshot{}, false, fmt.Errorf("order %s snapshot: %w", o.ID, err)
+	}
+	spki, err := base64.StdEncoding.DecodeString(old.PublicKey.SPKI)
+	if err != nil {
+		return o, Snapshot{}, false, fmt.Errorf("order %s snapshot key: %w", o.ID, err)
+	}
+	cur, v, iss, _, err := s.build(ctx, tx, snapshotInput{accountID: o.AccountID, orgID: o.OrganizationID, dnsNames: o.DNSNames, spkiDER: spki, validityDays: o.ValidityDays})
+	if err != nil {
+		return o, Snapshot{}, false, err
+	}
+	hash, canon, err := cur.Hash()
+	if err != nil {
+		return o, Snapshot{}, false, err
+	}
+	if hash == o.SnapshotHash {
+		return o, cur, false, nil
+	}
+	approved := o.SnapshotHash
+	if err := s.voidApprovals(ctx, tx, by, o, "the snapshot changed: "+describeChange(old, cur)); err != nil {
+		return o, Snapshot{}, false, err
+	}
+	o.Snapshot, o.SnapshotHash, o.OrganizationVersion, o.IssuerID = string(canon), hash, v.Version, iss.ID
+	o.Status, o.UpdatedAt = StatusPendingApproval, s.clk.Now()
+	if err := s.rec.Update(ctx, tx, by.String(), "order.snapshot_changed", "orders", o); err != nil {
+		return o, Snapshot{}, false, err
+	}
+	if err := s.rec.Note(ctx, tx, by.String(), "order.snapshot_mismatch", "orders", o.ID, map[string]string{
+		"approvedHash": approved, "currentHash": hash, "change": describeChange(old, cur)}); err != nil {
+		return o, Snapshot{}, false, err
+	}
+	return o, cur, true, nil
+}
+
+func describeChange(a, b Snapshot) string {
+	var parts []string
+	if a.Organization != b.Organization {
+		parts = append(parts, fmt.Sprintf("organization version %d -> %d", a.Organization.Version, b.Organization.Version))
+	}
+	if a.Subject != b.Subject {
+		parts = append(parts, "subject")
+	}
+	if a.Issuer != b.Issuer {
+		parts = append(parts, "issuer")
+	}
+	if a.Profile != b.Profile {
+		parts = append(parts, "profile")
+	}
+	if a.URLs != b.URLs {
+		parts = append(parts, "URLs")
+	}
+	if strings.Join(a.Policies, ",") != strings.Join(b.Policies, ",") {
+		parts = append(parts, "policies")
+	}
+	if len(parts) == 0 {
+		return "content"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (s *Service) voidApprovals(ctx context.Context, tx *store.Tx, by actor.Actor, o Order, reason string) error {
+	_, all, err := s.approvals(ctx, tx, o)
+	if err != nil {
+		return err
+	}
+	now := s.clk.Now()
+	for _, a := range all {
+		if a.VoidedAt != nil {
+			continue
+		}
+		a.VoidedAt, a.VoidReason = &now, reason
+		if err := s.rec.Update(ctx, tx, by.String(), "order.approval_voided", "order_approvals", a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mismatchErr is the CONTRACT §5 409 snapshot_mismatch.
+func mismatchErr(approved, current string) error {
+	return apperr.Conflict("snapshotHash", "snapshot_mismatch",
+		"the order's snapshot is now %s, not %s: what would be signed changed, so the approvals are void and it needs approving again", current, approved)
+}
+
+// Approve records by's approval of snapshotHash (CONTRACT §5).
+func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash string) (View, error) {
+	if err := by.Require(actor.Verifier); err != nil {
+		return View{}, err
+	}
+	if snapshotHash == "" {
+		return View{}, apperr.Invalid("snapshotHash", "missing_field", "snapshotHash is required: approve exactly what you reviewed")
+	}
+	var mismatch error
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		o, err := s.load(ctx, tx, by, id)
+		if err != nil {
+			return err
+		}
+		if o.Status != StatusPendingApproval && o.Status != StatusApproved {
+			return apperr.Conflict("", "order_not_pending", "order %s is %s", id, o.Status)
+		}
+		if o.RequestedBy == by.String() {
+			return apperr.Forbidden("", "self_approval", "you requested order %s; two other verifiers must approve it", id)
+		}
+		o, _, changed, err := s.refresh(ctx, tx, by, o)
+		if err != nil {
+			return err
+		}
+		if changed || snapshotHash != o.SnapshotHash {
+			mismatch = mismatchErr(snapshotHash, o.SnapshotHash)
+			return nil // keep the refresh; refuse the approval
+		}
+		counting, _, err := s.approvals(ctx, tx, o)
+		if err != nil {
+			return err
+		}
+		for _, a := range counting {
+			if a.ApproverID == by.ID {
+				return apperr.Conflict("", "already_approved", "you already approved order %s", id)
+			}
+		}
+		a := Approval{ID: ids.New("apr"), OrderID: o.ID, ApproverID: by.ID, ApproverName: by.Name, SnapshotHash: o.SnapshotHash, At: s.clk.Now()}
+		if err := s.rec.Insert(ctx, tx, by.String(), "order.approved", "order_approvals", a); err != nil {
+			return err
+		}
+		if len(counting)+1 >= s.cfg.ApprovalsRequired && o.Status != StatusApproved {
+			o.Status, o.UpdatedAt = StatusApproved, s.clk.Now()
+			return s.rec.Update(ctx, tx, by.String(), "order.status_approved", "orders", o)
+		}
+		return nil
+	})
+	if err != nil {
+		return View{}, err
+	}
+	if mismatch != nil {
+		return View{}, mismatch
+	}
+	return s.Get(ctx, by, id)
+}
+
+// Reject closes an order without issuing.
+func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string) (View, error) {
+	if err := by.Require(actor.Verifier, actor.Compliance); err != nil {
+		return View{}, err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return View{}, apperr.Invalid("reason", "missing_field", "say why the order is rejected")
+	}
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		o, err := s.load(ctx, tx, by, id)
+		if err != nil {
+			return err
+		}
+		if o.Status != StatusPendingApproval && o.Status != StatusApproved {
+			return apperr.Conflict("", "order_not_pending", "order %s is %s", id, o.Status)
+		}
+		o.Status, o.Failure, o.UpdatedAt = StatusRejected, reason, s.clk.Now()
+		return s.rec.Update(ctx, tx, by.String(), "order.rejected", "orders", o)
+	})
+	if err != nil {
+		return View{}, err
+	}
+	return s.Get(ctx, by, id)
+}
+
+// Issued is the result of Finalize.
+type Issued struct {
+	Serial      string
+	PEM         string
+	ChainPEM    string
+	Certificate issuance.Certificate
+}
+
+// Finalize issues an approved order (CONTRACT §5; DESIGN invariant 5).
+func (s *Service) Finalize(ctx context.Context, by actor.Actor, id string) (Issued, error) {
+	o, err := s.load(ctx, s.db, by, id)
+	if err != nil {
+		return Issued{}, err
+	}
+	if by.IsStaff() {
+		if err := by.Require(actor.Verifier, actor.Admin); err != nil {
+			return Issued{}, err
+		}
+	}
+	switch o.Status {
+	case StatusApproved:
+	case StatusIssued:
+		return Issued{}, apperr.Conflict("", "already_issued", "order %s was issued as %s", id, o.Serial)
+	case StatusPendingApproval:
+		return Issued{}, apperr.Conflict("", "order_not_approved", "order %s needs %d approvals first", id, s.cfg.ApprovalsRequired)
+	default:
+		return Issued{}, apperr.Conflict("", "order_not_approved", "order %s is %s", id, o.Status)
+	}
+
+	// 1. Recompute the snapshot; on a mismatch void the approvals, record
+	// order.snapshot_mismatch with both hashes, and refuse.
+	var snap Snapshot
+	var ver vetting.Version
+	var mismatch error
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		var changed bool
+		approved := o.SnapshotHash
+		var err error
+		o, snap, changed, err = s.refresh(ctx, tx, by, o)
+		if err != nil {
+			return err
+		}
+		if changed {
+			mismatch = mismatchErr(approved, o.SnapshotHash)
+			return nil
+		}
+		counting, _, err := s.approvals(ctx, tx, o)
+		if err != nil {
+			return err
+		}
+		if len(counting) < s.cfg.ApprovalsRequired {
+			return apperr.Conflict("", "order_not_approved", "order %s has %d of %d approvals for its current snapshot", id, len(counting), s.cfg.ApprovalsRequired)
+		}
+		// 2. Re-check the organization version (integrity-checked read),
+		ver, err = s.vetting.CurrentVerified(ctx, tx, o.OrganizationID)
+		return err
+	})
+	if err != nil {
+		return Issued{}, err
+	}
+	if mismatch != nil {
+		return Issued{}, mismatch
+	}
+	if ver.RowHash != snap.Organization.RowHash {
+		return Issued{}, mismatchErr(o.SnapshotHash, "(organization row changed)")
+	}
+	now := s.clk.Now()
+	if ver.VerifiedAt == nil || !br.SubjectIdentityReusable(*ver.VerifiedAt, now) {
+		return Issued{}, apperr.Conflict("organizationId", "reverification_required", "the organization's identity must be verified again (BR §4.2.1)")
+	}
+	// ... the domain validations, the key, and CAA for every SAN.
+	rel, err := s.domains.RequireValidated(ctx, s.db, o.AccountID, o.DNSNames, now)
+	if err != nil {
+		return Issued{}, err
+	}
+	spki, _ := base64.StdEncoding.DecodeString(snap.PublicKey.SPKI)
+	pub, err := x509.ParsePKIXPublicKey(spki)
+	if err != nil {
+		return Issued{}, fmt.Errorf("order %s key: %w", id, err)
+	}
+	if err := s.keys.Check(ctx, pub); err != nil {
+		return Issued{}, err
+	}
+	caa, err := s.domains.CheckCAA(ctx, o.DNSNames)
+	if err != nil {
+		s.noteRefusal(ctx, by, o, "order.caa_refused", err)
+		return Issued{}, err
+	}
+
+	// 3. Build the TBS and lint a throwaway-key copy.
+	iss, issCert, err := s.engine.ActiveIssuer(ctx, s.db)
+	if err != nil {
+		return Issued{}, err
+	}
+	if iss.ID != snap.Issuer.ID {
+		return Issued{}, mismatchErr(o.SnapshotHash, "(issuer changed)")
+	}
+	vetted := snap.Subject.ProfileSubject()
+	current := SnapshotSubject{CountryName: ver.CountryName, StateOrProvinceName: ver.StateOrProvinceName, LocalityName: ver.LocalityName,
+		PostalCode: ver.PostalCode, StreetAddress: ver.StreetAddress, OrganizationName: ver.OrganizationName}.ProfileSubject()
+	prep, err := s.engine.Prepare(ctx, issuance.Request{Issuer: iss, IssuerCert: issCert, Subject: vetted, DNSNames: o.DNSNames,
+		PublicKey: pub, ValidityDays: snap.ValidityDays, Expected: []profile.Subject{vetted, current}})
+	if err != nil {
+		var lf *issuance.LintFailure
+		if errors.As(err, &lf) {
+			s.fail(ctx, by, o, "pre-issuance lint failed: "+strings.Join(lf.Lints, ", "), map[string]any{"lints": lf.Lints, "error": lf.Error()})
+			return Issued{}, &apperr.Error{Kind: apperr.KindUnprocessable, Code: "lint_failed", Field: "",
+				Message: fmt.Sprintf("pre-issuance lint failed (%s); nothing was signed: %v", strings.Join(lf.Lints, ", "), lf.Err)}
+		}
+		return Issued{}, err
+	}
+
+	// 4. Durably record the intent (and the evidence relied on) before signing.
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		cur, err := s.load(ctx, tx, by, id)
+		if err != nil {
+			return err
+		}
+		if cur.Status != StatusApproved || cur.SnapshotHash != o.SnapshotHash {
+			return apperr.Conflict("", "order_changed", "order %s changed while it was being finalized", id)
+		}
+		var pending int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM issuance_intents WHERE order_id = ? AND status = 'pending'`, id).Scan(&pending); err != nil {
+			return err
+		}
+		if pending > 0 {
+			return apperr.Conflict("", "finalize_in_progress", "order %s is already being finalized", id)
+		}
+		if _, err := s.engine.RecordIntent(ctx, tx, by, id, prep); err != nil {
+			return err
+		}
+		return s.domains.RecordIssuance(ctx, tx, by, id, prep.SerialHex, rel, caa)
+	})
+	if err != nil {
+		return Issued{}, err
+	}
+
+	// 5. Sign with the real key (the profile checks the signed TBS equals
+	// the linted one).
+	der, err := s.engine.Sign(ctx, prep)
+	if err != nil {
+		s.fail(ctx, by, o, "signing failed: "+err.Error(), nil)
+		return Issued{}, err
+	}
+
+	// 6. Store the certificate and resolve the intent.
+	var cert issuance.Certificate
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		cur, err := s.load(ctx, tx, by, id)
+		if err != nil {
+			return err
+		}
+		cert, err = s.engine.Store(ctx, tx, by, prep, der, issuance.Meta{OrderID: id, AccountID: o.AccountID, OrganizationID: o.OrganizationID,
+			OrganizationVersion: ver.Version, DNSNames: o.DNSNames, SPKISHA256: snap.PublicKey.SPKISHA256})
+		if err != nil {
+			return err
+		}
+		cur.Status, cur.Serial, cur.UpdatedAt = StatusIssued, prep.SerialHex, s.clk.Now()
+		return s.rec.Update(ctx, tx, by.String(), "order.issued", "orders", cur)
+	})
+	if err != nil {
+		return Issued{}, err
+	}
+	s.engine.AfterStore()
+	return Issued{Serial: cert.Serial, PEM: cert.PEM, ChainPEM: iss.CertPEM, Certificate: cert}, nil
+}
+
+// noteRefusal records why finalize refused, without changing the order.
+func (s *Service) noteRefusal(ctx context.Context, by actor.Actor, o Order, action string, cause error) {
+	_ = s.db.InTx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		return s.rec.Note(ctx, tx, by.String(), action, "orders", o.ID, map[string]string{"error": cause.Error()})
+	})
+}
+
+// fail marks an order failed with the reason.
+func (s *Service) fail(ctx context.Context, by actor.Actor, o Order, reason string, details any) {
+	_ = s.db.InTx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		cur, err := s.load(ctx, tx, by, o.ID)
+		if err != nil {
+			return err
+		}
+		cur.Status, cur.Failure, cur.UpdatedAt = StatusFailed, reason, s.clk.Now()
+		if err := s.rec.Update(ctx, tx, by.String(), "order.failed", "orders", cur); err != nil {
+			return err
+		}
+		if details != nil {
+			return s.rec.Note(ctx, tx, by.String(), "order.failure_details", "orders", o.ID, details)
+		}
+		return nil
+	})
+}
+
+// Interrupted records on an order that its issuance was interrupted and
+// resolved by start-up recovery. The order stayed approved throughout, so
+// it can simply be finalized again, with a new serial.
+func (s *Service) Interrupted(ctx context.Context, tx *store.Tx, by actor.Actor, orderID string) error {
+	return s.rec.Note(ctx, tx, by.String(), "order.issuance_interrupted", "orders", orderID,
+		map[string]string{"resolution": "the interrupted serial is answered as revoked; finalize again to issue"})
+}

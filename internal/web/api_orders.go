@@ -1,0 +1,196 @@
+package web
+
+import (
+	"encoding/csv"
+	"encoding/pem"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/order"
+)
+
+func (s *Server) orderRoutes() {
+	m := s.mux
+	m.HandleFunc("POST /api/v1/orders", s.api(s.createOrder))
+	m.HandleFunc("GET /api/v1/orders", s.api(s.listOrders))
+	m.HandleFunc("GET /api/v1/orders/{id}", s.api(s.getOrder))
+	m.HandleFunc("POST /api/v1/orders/{id}/approve", s.api(s.approveOrder))
+	m.HandleFunc("POST /api/v1/orders/{id}/reject", s.api(s.rejectOrder))
+	m.HandleFunc("POST /api/v1/orders/{id}/finalize", s.api(s.finalizeOrder))
+	m.HandleFunc("GET /api/v1/certificates", s.api(s.listCertificates))
+	m.HandleFunc("GET /api/v1/certificates/{serial}", s.api(s.getCertificate))
+	m.HandleFunc("GET /api/v1/issuers", s.api(s.listIssuers))
+	m.HandleFunc("GET /ca/{file}", s.caCertificate)
+}
+
+func (s *Server) createOrder(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in order.CreateInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	o, err := s.Orders.Create(r.Context(), by, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": o.ID, "status": o.Status, "snapshotHash": o.SnapshotHash,
+		"organizationVersion": o.OrganizationVersion, "dnsNames": o.DNSNames, "validityDays": o.ValidityDays})
+	return nil
+}
+
+func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	list, err := s.Orders.List(r.Context(), by, r.URL.Query().Get("status"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"orders": list})
+	return nil
+}
+
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	v, err := s.Orders.Get(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) approveOrder(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in struct {
+		SnapshotHash string `json:"snapshotHash"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	v, err := s.Orders.Approve(r.Context(), by, r.PathValue("id"), in.SnapshotHash)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) rejectOrder(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	v, err := s.Orders.Reject(r.Context(), by, r.PathValue("id"), in.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) finalizeOrder(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := decode(w, r, &struct{}{}, decodeOptions{allowEmpty: true}); err != nil {
+		return err
+	}
+	res, err := s.Orders.Finalize(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"serial": res.Serial, "certificate": res.PEM, "chain": res.ChainPEM,
+		"notBefore": res.Certificate.NotBefore, "notAfter": res.Certificate.NotAfter})
+	return nil
+}
+
+func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	q := r.URL.Query()
+	f := order.Filter{OrganizationID: q.Get("organizationId"), AccountID: q.Get("accountId"), Status: q.Get("status")}
+	if v := q.Get("notAfterBefore"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return apperr.Invalid("notAfterBefore", "invalid_time", "notAfterBefore must be an RFC 3339 time")
+		}
+		f.NotAfterBefore = t
+	}
+	list, err := s.Orders.Certificates(r.Context(), by, f)
+	if err != nil {
+		return err
+	}
+	if q.Get("format") == "csv" {
+		if err := by.Require(actor.Auditor, actor.Admin, actor.Compliance, actor.Verifier); err != nil && by.Kind != actor.Subscriber {
+			return err
+		}
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="vetca-certificates.csv"`)
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"serial", "status", "subject", "dnsNames", "notBefore", "notAfter", "issuedAt", "organizationId",
+			"organizationVersion", "accountId", "orderId", "issuerId", "sha256", "revokedAt", "reason"})
+		for _, c := range list {
+			revokedAt, reason := s.revocationColumns(r, c)
+			_ = cw.Write([]string{c.Serial, c.Status, c.Subject, strings.Join(c.DNSNames, " "), c.NotBefore.Format(time.RFC3339),
+				c.NotAfter.Format(time.RFC3339), c.CreatedAt.Format(time.RFC3339), c.OrganizationID, strconv.Itoa(c.OrganizationVersion),
+				c.AccountID, c.OrderID, c.IssuerID, c.CertSHA256, revokedAt, reason})
+		}
+		cw.Flush()
+		return nil
+	}
+	type item struct {
+		issuance.Certificate
+		PEM string `json:"pem,omitempty"`
+	}
+	out := make([]item, 0, len(list))
+	for _, c := range list {
+		out = append(out, item{Certificate: c})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"certificates": out})
+	return nil
+}
+
+// revocationColumns fills the CSV's revocation columns (issue 6 adds them).
+func (s *Server) revocationColumns(r *http.Request, c issuance.Certificate) (string, string) {
+	return "", ""
+}
+
+func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	rec, err := s.Orders.Certificate(r.Context(), by, strings.ToLower(r.PathValue("serial")), s.Evidence)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rec)
+	return nil
+}
+
+func (s *Server) listIssuers(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if !by.IsStaff() {
+		return apperr.Forbidden("", "forbidden", "staff only")
+	}
+	list, err := issuance.ListIssuers(r.Context(), s.Recorder, s.DB)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"issuers": list})
+	return nil
+}
+
+// caCertificate publishes issuer certificates for AIA caIssuers (DER).
+func (s *Server) caCertificate(w http.ResponseWriter, r *http.Request) {
+	id, ok := strings.CutSuffix(r.PathValue("file"), ".crt")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	iss, err := issuance.GetIssuer(r.Context(), s.Recorder, s.DB, id)
+	if err != nil {
+		if apperr.IsKind(err, apperr.KindNotFound) {
+			http.NotFound(w, r)
+			return
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	b, _ := pem.Decode([]byte(iss.CertPEM))
+	w.Header().Set("Content-Type", "application/pkix-cert")
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	_, _ = w.Write(b.Bytes)
+}
