@@ -46,6 +46,10 @@ in the console.`,
 	f.StringSliceVar(&g.cfg.SanctionedCountries, "sanctioned-countries", vetting.DefaultSanctioned, "ISO 3166-1 codes that need a sanctions review")
 	f.BoolVar(&g.cfg.Dev, "dev", false, "initialize if needed, load demo data, print demo logins")
 	addDomainFlags(f, &g.cfg)
+	f.IntVar(&g.cfg.ApprovalsRequired, "approvals-required", 2, "distinct verifiers that must approve an order (at least 2; never the requester)")
+	f.IntVar(&g.cfg.CRLShards, "crl-shards", 16, "CRL shards per issuer (a certificate's shard is fixed at issuance)")
+	f.BoolVar(&g.cfg.NoOCSP, "no-ocsp", false, "leave the OCSP URL out of new certificates (CRLs only)")
+	f.StringVar(&g.cfg.CPSPolicyOID, "cps-policy-oid", "", "the CA's own policy OID, added after 2.23.140.1.2.2")
 	return c
 }
 
@@ -61,6 +65,14 @@ func serve(parent context.Context, g *globals) error {
 	}
 	defer a.Close()
 	log := a.Log
+
+	// Resolve issuances interrupted between intent and storage (DESIGN
+	// invariant 5) before serving anything.
+	if rec, err := a.RecoverIssuance(ctx); err != nil {
+		return fmt.Errorf("issuance recovery: %w", err)
+	} else if len(rec) > 0 {
+		log.Warn("recovered interrupted issuances", "count", len(rec))
+	}
 
 	// Listen before printing anything, so the printed URL works.
 	ln, err := net.Listen("tcp", a.Cfg.Listen)

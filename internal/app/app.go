@@ -126,6 +126,12 @@ func (c *Config) Validate() error {
 	if c.VerificationsRequired < 2 {
 		return fmt.Errorf("--verifications-required %d: identity versions need at least 2 distinct verifiers (DESIGN invariant 2)", c.VerificationsRequired)
 	}
+	if c.ApprovalsRequired < 2 {
+		return fmt.Errorf("--approvals-required %d: orders need at least 2 approvers other than the requester (DESIGN invariant 4)", c.ApprovalsRequired)
+	}
+	if c.CRLShards < 1 || c.CRLShards > 1<<16 {
+		return fmt.Errorf("--crl-shards %d: must be 1 to 65536", c.CRLShards)
+	}
 	for _, cc := range c.SanctionedCountries {
 		if len(cc) != 2 || strings.ToUpper(cc) != cc {
 			return fmt.Errorf("--sanctioned-countries: %q is not an upper-case ISO 3166-1 code", cc)

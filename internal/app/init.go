@@ -90,6 +90,17 @@ func Init(ctx context.Context, a *App, o InitOptions) (*InitResult, error) {
 		}
 		res.Changed = true
 		res.Messages = append(res.Messages, fmt.Sprintf("created a root CA and an issuing CA; keys in %s", a.Cfg.KeyDir))
+		for i, kind := range []string{"root-ca-created", "intermediate-ca-created"} {
+			var parent *issuance.Issuer
+			if i == 1 {
+				parent = &issuers[0]
+			}
+			path, err := a.writeCeremony(ctx, o.By, kind, issuers[i], parent, "")
+			if err != nil {
+				return nil, err
+			}
+			res.Messages = append(res.Messages, "ceremony record written to "+path)
+		}
 	}
 	for _, i := range issuers {
 		res.Issuers = append(res.Issuers, IssuerSummary{ID: i.ID, Subject: i.Subject, Kind: i.Kind, KeyURI: i.KeyURI})

@@ -66,8 +66,10 @@ type HierarchyOptions struct {
 	// IssuerKeyURI, when set, is a pkcs11: URI for the issuing CA's key; the
 	// key is created on the token when it does not exist yet.
 	IssuerKeyURI string
-	Signer       signer.Config
-	Now          time.Time
+	// CommonName of the issuing CA (default "<Organization> OV TLS Issuing CA 1").
+	IssuingName string
+	Signer      signer.Config
+	Now         time.Time
 }
 
 // CACertURL is where an issuer's certificate is published (caIssuers).
@@ -85,45 +87,24 @@ func trimSlash(s string) string {
 // CreateHierarchy creates a root CA and an issuing CA, writes their keys
 // (or uses the HSM for the issuing key) and records both issuers.
 func CreateHierarchy(ctx context.Context, db *store.DB, rec *audit.Recorder, by actor.Actor, o HierarchyOptions) ([]Issuer, error) {
-	if err := os.MkdirAll(o.KeyDir, 0o700); err != nil {
-		return nil, fmt.Errorf("key directory %s: %w", o.KeyDir, err)
-	}
-	keyDir, err := filepath.Abs(o.KeyDir)
+	keyDir, err := keyDirectory(o.KeyDir)
 	if err != nil {
 		return nil, err
 	}
-	rootID, issID := ids.New("iss"), ids.New("iss")
+	rootID := ids.New("iss")
 	rootKey, err := signer.GenerateFile(filepath.Join(keyDir, rootID+".key.pem"), o.RootAlg)
 	if err != nil {
 		return nil, fmt.Errorf("root key: %w", err)
 	}
 	defer rootKey.Close()
-	var issKey signer.Signer
-	if o.IssuerKeyURI != "" {
-		issKey, err = signer.OpenPKCS11(o.IssuerKeyURI, o.Signer)
-		if err != nil {
-			issKey, err = signer.GeneratePKCS11(o.IssuerKeyURI, o.Signer, o.IssuingAlg)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("--issuer-key %s: %w", o.IssuerKeyURI, err)
-		}
-	} else {
-		issKey, err = signer.GenerateFile(filepath.Join(keyDir, issID+".key.pem"), o.IssuingAlg)
-		if err != nil {
-			return nil, fmt.Errorf("issuing key: %w", err)
-		}
-	}
-	defer issKey.Close()
-
 	now := o.Now.UTC().Truncate(time.Second)
-	rootSubj := profile.Subject{CountryName: o.Country, OrganizationName: o.Organization, CommonName: o.Organization + " Root CA R1"}
 	rootSerial, err := serial.New(rand.Reader)
 	if err != nil {
 		return nil, err
 	}
 	rootTmpl, err := profile.RootCATemplate(profile.CAParams{
-		Subject: rootSubj, PublicKey: rootKey.Public(), Serial: rootSerial,
-		NotBefore: now, NotAfter: now.AddDate(20, 0, 0),
+		Subject:   profile.Subject{CountryName: o.Country, OrganizationName: o.Organization, CommonName: o.Organization + " Root CA R1"},
+		PublicKey: rootKey.Public(), Serial: rootSerial, NotBefore: now, NotAfter: now.AddDate(20, 0, 0),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("root certificate: %w", err)
@@ -136,48 +117,130 @@ func CreateHierarchy(ctx context.Context, db *store.DB, rec *audit.Recorder, by 
 	if err != nil {
 		return nil, err
 	}
-
-	issSubj := profile.Subject{CountryName: o.Country, OrganizationName: o.Organization, CommonName: o.Organization + " OV TLS Issuing CA 1"}
-	issSerial, err := serial.New(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	issTmpl, err := profile.IntermediateCATemplate(profile.CAParams{
-		Subject: issSubj, PublicKey: issKey.Public(), Serial: issSerial,
-		NotBefore: now, NotAfter: now.AddDate(8, 0, 0),
-		CRLDistributionPoint: crl.ShardURL(o.PublicURL, rootID, 0),
-		CAIssuersURL:         CACertURL(o.PublicURL, rootID),
-	}, rootCert)
-	if err != nil {
-		return nil, fmt.Errorf("issuing CA certificate: %w", err)
-	}
-	issDER, err := x509.CreateCertificate(rand.Reader, issTmpl, rootCert, issKey.Public(), rootKey)
-	if err != nil {
-		return nil, fmt.Errorf("sign issuing CA certificate: %w", err)
-	}
-	issCert, err := x509.ParseCertificate(issDER)
-	if err != nil {
-		return nil, err
-	}
-
 	root, err := newIssuer(rootID, KindRoot, "", rootCert, rootKey, now)
 	if err != nil {
 		return nil, err
 	}
-	iss, err := newIssuer(issID, KindIntermediate, rootID, issCert, issKey, now)
-	if err != nil {
+	if err := db.InTx(ctx, func(tx *store.Tx) error {
+		return rec.Insert(ctx, tx, by.String(), "issuer.created", "issuers", root)
+	}); err != nil {
 		return nil, err
 	}
-	err = db.InTx(ctx, func(tx *store.Tx) error {
-		if err := rec.Insert(ctx, tx, by.String(), "issuer.created", "issuers", root); err != nil {
-			return err
-		}
-		return rec.Insert(ctx, tx, by.String(), "issuer.created", "issuers", iss)
+	iss, err := CreateIntermediate(ctx, db, rec, by, root, IntermediateOptions{
+		KeyDir: keyDir, PublicURL: o.PublicURL, Organization: o.Organization, Country: o.Country,
+		CommonName: o.IssuingName, Alg: o.IssuingAlg, KeyURI: o.IssuerKeyURI, Signer: o.Signer, Now: now,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return []Issuer{root, iss}, nil
+}
+
+func keyDirectory(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("key directory %s: %w", dir, err)
+	}
+	return filepath.Abs(dir)
+}
+
+// IntermediateOptions says how a key ceremony creates an issuing CA.
+type IntermediateOptions struct {
+	KeyDir       string
+	PublicURL    string
+	Organization string
+	Country      string
+	CommonName   string // default "<Organization> OV TLS Issuing CA N"
+	Alg          signer.Algorithm
+	KeyURI       string // pkcs11: URI; empty for a new file key in KeyDir
+	Signer       signer.Config
+	Now          time.Time
+	ValidYears   int // default 8
+}
+
+// CreateIntermediate creates an issuing CA under root: a new key (file or
+// HSM), a certificate signed by the root key, and an audited issuer row.
+func CreateIntermediate(ctx context.Context, db *store.DB, rec *audit.Recorder, by actor.Actor, root Issuer, o IntermediateOptions) (Issuer, error) {
+	if root.Kind != KindRoot {
+		return Issuer{}, fmt.Errorf("issuer %s is not a root", root.ID)
+	}
+	rootCert, err := root.Certificate()
+	if err != nil {
+		return Issuer{}, err
+	}
+	rootKey, err := OpenKey(root, o.Signer)
+	if err != nil {
+		return Issuer{}, err
+	}
+	defer rootKey.Close()
+	keyDir, err := keyDirectory(o.KeyDir)
+	if err != nil {
+		return Issuer{}, err
+	}
+	id := ids.New("iss")
+	var key signer.Signer
+	if o.KeyURI != "" {
+		key, err = signer.OpenPKCS11(o.KeyURI, o.Signer)
+		if err != nil {
+			key, err = signer.GeneratePKCS11(o.KeyURI, o.Signer, o.Alg)
+		}
+		if err != nil {
+			return Issuer{}, fmt.Errorf("--issuer-key %s: %w", o.KeyURI, err)
+		}
+	} else if key, err = signer.GenerateFile(filepath.Join(keyDir, id+".key.pem"), o.Alg); err != nil {
+		return Issuer{}, fmt.Errorf("issuing key: %w", err)
+	}
+	defer key.Close()
+	now := o.Now.UTC().Truncate(time.Second)
+	if o.ValidYears == 0 {
+		o.ValidYears = 8
+	}
+	notAfter := now.AddDate(o.ValidYears, 0, 0)
+	if notAfter.After(rootCert.NotAfter) {
+		notAfter = rootCert.NotAfter
+	}
+	cn := o.CommonName
+	if cn == "" {
+		existing, err := ListIssuers(ctx, rec, db)
+		if err != nil {
+			return Issuer{}, err
+		}
+		n := 1
+		for _, e := range existing {
+			if e.Kind == KindIntermediate {
+				n++
+			}
+		}
+		cn = fmt.Sprintf("%s OV TLS Issuing CA %d", o.Organization, n)
+	}
+	sn, err := serial.New(rand.Reader)
+	if err != nil {
+		return Issuer{}, err
+	}
+	tmpl, err := profile.IntermediateCATemplate(profile.CAParams{
+		Subject:   profile.Subject{CountryName: o.Country, OrganizationName: o.Organization, CommonName: cn},
+		PublicKey: key.Public(), Serial: sn, NotBefore: now, NotAfter: notAfter,
+		CRLDistributionPoint: crl.ShardURL(o.PublicURL, root.ID, 0),
+		CAIssuersURL:         CACertURL(o.PublicURL, root.ID),
+	}, rootCert)
+	if err != nil {
+		return Issuer{}, fmt.Errorf("issuing CA certificate: %w", err)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, rootCert, key.Public(), rootKey)
+	if err != nil {
+		return Issuer{}, fmt.Errorf("sign issuing CA certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return Issuer{}, err
+	}
+	iss, err := newIssuer(id, KindIntermediate, root.ID, cert, key, now)
+	if err != nil {
+		return Issuer{}, err
+	}
+	err = db.InTx(ctx, func(tx *store.Tx) error {
+		return rec.Insert(ctx, tx, by.String(), "issuer.created", "issuers", iss)
+	})
+	return iss, err
 }
 
 func newIssuer(id, kind, parent string, cert *x509.Certificate, key signer.Signer, now time.Time) (Issuer, error) {

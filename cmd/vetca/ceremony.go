@@ -1,0 +1,83 @@
+package main
+
+import (
+	"crypto/ed25519"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/signer"
+)
+
+func newCeremonyCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "ceremony", Short: "Key ceremonies: create issuing CAs with a signed ceremony record"}
+	var o issuance.IntermediateOptions
+	var alg, out string
+	inter := &cobra.Command{
+		Use:   "intermediate",
+		Short: "Create a new issuing CA under the root (file key, or HSM with --issuer-key pkcs11:...)",
+		Long: `intermediate creates a new issuing CA: a new key (a file in --key-dir, or on an
+HSM with --issuer-key), a certificate signed by the root key, an audited issuer
+record, and a ceremony record signed with the audit key for the witnesses to
+keep. New orders are issued by the newest valid issuing CA.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.Alg, err = signer.ParseAlgorithm(alg); err != nil {
+				return usageErr("--key-alg: %v", err)
+			}
+			a, err := g.open(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			iss, path, err := a.IntermediateCeremony(cmd.Context(), cliActor(), o, out)
+			if err != nil {
+				return err
+			}
+			if g.jsonOut {
+				return g.printJSON(map[string]any{"issuer": map[string]string{"id": iss.ID, "subject": iss.Subject, "keyUri": iss.KeyURI}, "record": path})
+			}
+			g.say("created issuing CA %s: %s\nkey: %s\nceremony record: %s", iss.ID, iss.Subject, iss.KeyURI, path)
+			return nil
+		},
+	}
+	f := inter.Flags()
+	f.StringVar(&o.Organization, "ca-organization", "vetca", "organizationName of the CA certificate")
+	f.StringVar(&o.Country, "ca-country", "US", "countryName of the CA certificate")
+	f.StringVar(&o.CommonName, "name", "", "commonName (default \"ORG OV TLS Issuing CA N\")")
+	f.StringVar(&alg, "key-alg", "ecdsa-p256", "key algorithm: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096")
+	f.StringVar(&o.KeyURI, "issuer-key", "", "RFC 7512 pkcs11: URI for the key on an HSM (created if absent)")
+	f.StringVar(&o.PublicURL, "public-url", "", "base URL of the root's CRL and certificate (default http://127.0.0.1:8080)")
+	f.StringVar(&out, "out", "", "where to write the ceremony record (default KEY-DIR/ceremony-ID.json)")
+
+	verify := &cobra.Command{
+		Use:   "verify FILE",
+		Short: "Verify a ceremony record's signature against the audit key",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr("ceremony verify takes one FILE")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			g.cfg.Defaults()
+			key, err := audit.LoadKey(g.cfg.AuditKey)
+			if err != nil {
+				return err
+			}
+			rec, err := issuance.ReadCeremonyRecord(args[0], key.Public().(ed25519.PublicKey))
+			if err != nil {
+				return err
+			}
+			if g.jsonOut {
+				return g.printJSON(rec)
+			}
+			g.say("ceremony record valid: %s of %s (%s) at %s by %s, signed by audit key %s", rec.Kind, rec.Issuer.ID, rec.Issuer.Subject, rec.At, rec.Operator, rec.KeyID)
+			return nil
+		},
+	}
+	c.AddCommand(inter, verify)
+	return c
+}
