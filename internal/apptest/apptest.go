@@ -19,6 +19,7 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/app"
 	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/lint"
 	"github.com/vetca/vetca/internal/notify"
 	"github.com/vetca/vetca/internal/notify/smtptest"
 	"github.com/vetca/vetca/internal/store/storetest"
@@ -55,6 +56,12 @@ func Each(t *testing.T, fn func(t *testing.T, e *Env), opts ...Option) {
 // New starts vetca on backend.
 func New(t testing.TB, backend string, opts ...Option) *Env {
 	t.Helper()
+	return NewWithLints(t, backend, nil, opts...)
+}
+
+// NewWithLints is New with extra pre-issuance lints (to force failures).
+func NewWithLints(t testing.TB, backend string, lints []lint.Option, opts ...Option) *Env {
+	t.Helper()
 	var dsn string
 	if backend == Postgres {
 		dsn = storetest.PostgresDSN(t)
@@ -70,7 +77,7 @@ func New(t testing.TB, backend string, opts ...Option) *Env {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
-	a, err := app.Open(ctx, cfg, clk, log, app.Options{Migrate: true})
+	a, err := app.Open(ctx, cfg, clk, log, app.Options{Migrate: true, ExtraLints: lints})
 	if err != nil {
 		t.Fatalf("open app: %v", err)
 	}
