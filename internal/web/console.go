@@ -70,6 +70,7 @@ func (s *Server) consoleRoutes() {
 	s.mux.HandleFunc("GET /console/change-requests", s.console(s.changesPage))
 	s.mux.HandleFunc("POST /console/change-requests/{id}/approve", s.console(s.changeApprove))
 	s.mux.HandleFunc("GET /console/mail", s.console(s.mailPage))
+	s.consoleOrderRoutes()
 }
 
 // NavLinks are extra console menu entries; later parts append to it.
