@@ -50,6 +50,9 @@ in the console.`,
 	f.IntVar(&g.cfg.CRLShards, "crl-shards", 16, "CRL shards per issuer (a certificate's shard is fixed at issuance)")
 	f.BoolVar(&g.cfg.NoOCSP, "no-ocsp", false, "leave the OCSP URL out of new certificates (CRLs only)")
 	f.StringVar(&g.cfg.CPSPolicyOID, "cps-policy-oid", "", "the CA's own policy OID, added after 2.23.140.1.2.2")
+	f.DurationVar(&g.cfg.CRLValidity, "crl-validity", 7*24*time.Hour, "nextUpdate - thisUpdate of shard CRLs (at most 240h, BR §7.2)")
+	f.DurationVar(&g.cfg.CRLRepublish, "crl-republish", 3*24*time.Hour, "scheduled CRL republication (at most 96h, BR §4.9.7)")
+	f.DurationVar(&g.cfg.OCSPValidity, "ocsp-validity", 96*time.Hour, "OCSP validity interval (8h to under 240h, BR §4.9.9)")
 	return c
 }
 
@@ -100,11 +103,20 @@ func serve(parent context.Context, g *globals) error {
 		printDev(g, a, res, demo, box != nil)
 	}
 
+	// Every shard has a CRL before the first certificate naming it can be
+	// issued (CONTRACT §6).
+	if _, err := a.CRLs.PublishDue(ctx); err != nil {
+		log.Error("initial CRL publication", "err", err)
+	}
+	host, _ := os.Hostname()
+	holder := fmt.Sprintf("%s-%d", host, os.Getpid())
+	go a.CRLs.Run(ctx, 30*time.Second, holder)
+	go a.OCSP.Run(ctx, 10*time.Minute, holder)
+
 	wake := make(chan struct{}, 1)
 	if a.Cfg.SMTP != "" {
 		d := notify.NewDeliverer(a.DB, a.Recorder, a.Clock, &notify.SMTPSender{Addr: a.Cfg.SMTP}, a.Cfg.MailFrom, log)
-		host, _ := os.Hostname()
-		go d.Run(ctx, 5*time.Second, fmt.Sprintf("%s-%d", host, os.Getpid()), wake)
+		go d.Run(ctx, 5*time.Second, holder, wake)
 	} else {
 		log.Warn("no --smtp relay: notifications stay queued in the outbox until one is configured")
 	}

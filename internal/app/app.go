@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -31,6 +32,7 @@ import (
 	"github.com/vetca/vetca/internal/notify"
 	"github.com/vetca/vetca/internal/notify/devmail"
 	"github.com/vetca/vetca/internal/order"
+	"github.com/vetca/vetca/internal/revocation"
 	"github.com/vetca/vetca/internal/signer"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
@@ -68,6 +70,11 @@ type Config struct {
 	CRLShards         int    // CRL shards per issuer (default 16)
 	NoOCSP            bool   // leave the OCSP URL out of certificates
 	CPSPolicyOID      string // the CA's own CPS policy OID, added after 2.23.140.1.2.2
+
+	// Revocation status (issue 6).
+	CRLValidity  time.Duration // nextUpdate - thisUpdate of shard CRLs (<= 10 days)
+	CRLRepublish time.Duration // scheduled republication (<= 4 days)
+	OCSPValidity time.Duration // OCSP validity interval (8 hours to 10 days)
 }
 
 // Defaults fills derived defaults: the public URL from the listen address,
@@ -112,6 +119,15 @@ func (c *Config) Defaults() {
 	if c.CRLShards == 0 {
 		c.CRLShards = 16
 	}
+	if c.CRLValidity == 0 {
+		c.CRLValidity = DefaultCRLValidity
+	}
+	if c.CRLRepublish == 0 {
+		c.CRLRepublish = DefaultCRLRepublish
+	}
+	if c.OCSPValidity == 0 {
+		c.OCSPValidity = DefaultOCSPValidity
+	}
 	if c.PKCS11PIN == "" {
 		c.PKCS11PIN = os.Getenv("VETCA_PKCS11_PIN")
 	}
@@ -128,6 +144,15 @@ func (c *Config) Validate() error {
 	}
 	if c.ApprovalsRequired < 2 {
 		return fmt.Errorf("--approvals-required %d: orders need at least 2 approvers other than the requester (DESIGN invariant 4)", c.ApprovalsRequired)
+	}
+	if c.CRLValidity > 10*24*time.Hour {
+		return fmt.Errorf("--crl-validity %v: a subscriber CRL's nextUpdate is at most 10 days after thisUpdate (BR §7.2)", c.CRLValidity)
+	}
+	if c.CRLRepublish > 4*24*time.Hour {
+		return fmt.Errorf("--crl-republish %v: CRLs are republished at least every 4 days (BR §4.9.7)", c.CRLRepublish)
+	}
+	if c.OCSPValidity < 8*time.Hour || c.OCSPValidity >= 10*24*time.Hour {
+		return fmt.Errorf("--ocsp-validity %v: must be at least 8 hours and under 10 days (BR §4.9.9)", c.OCSPValidity)
 	}
 	if c.CRLShards < 1 || c.CRLShards > 1<<16 {
 		return fmt.Errorf("--crl-shards %d: must be 1 to 65536", c.CRLShards)
@@ -147,22 +172,26 @@ func (c *Config) SignerConfig() signer.Config {
 
 // App is a wired vetca instance.
 type App struct {
-	Cfg        Config
-	DB         *store.DB
-	Clock      clock.Clock
-	Log        *slog.Logger
-	Recorder   *audit.Recorder
-	Metrics    *prometheus.Registry
-	Outbox     *notify.Outbox
-	Auth       *auth.Service
-	Vetting    *vetting.Service
-	Accounts   *account.Service
-	Changes    *change.Service
-	Domains    *domain.Service
-	Engine     *issuance.Engine
-	Keys       *keypolicy.Checker
-	Orders     *order.Service
-	extraLints []lint.Option
+	Cfg      Config
+	DB       *store.DB
+	Clock    clock.Clock
+	Log      *slog.Logger
+	Recorder *audit.Recorder
+	Metrics  *prometheus.Registry
+	Outbox   *notify.Outbox
+	Auth     *auth.Service
+	Vetting  *vetting.Service
+	Accounts *account.Service
+	Changes  *change.Service
+	Domains  *domain.Service
+	Engine   *issuance.Engine
+	Keys     *keypolicy.Checker
+	Orders   *order.Service
+	// Revocation, CRLs and OCSP.
+	Revocations *revocation.Service
+	CRLs        *revocation.Publisher
+	OCSP        *revocation.Responder
+	extraLints  []lint.Option
 	// DevMail is the in-process mailbox of `serve --dev`, shown in the console.
 	DevMail *devmail.Box
 }
@@ -227,6 +256,7 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 		db.Close()
 		return nil, err
 	}
+	a.wireRevocation()
 	return a, nil
 }
 
@@ -251,6 +281,7 @@ func (a *App) Handler(extra ...RouteAdder) http.Handler {
 		DB: a.DB, Recorder: a.Recorder, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
 		Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains, Extra: extra,
 		Orders: a.Orders, Evidence: a.evidenceSource(),
+		Revocations: a.Revocations, CRLs: a.CRLs, OCSP: a.OCSP,
 		DevMail: a.devMail(),
 	})
 }

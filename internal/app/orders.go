@@ -42,8 +42,11 @@ func (a *App) wireOrders(ctx context.Context) error {
 // (run at start-up by `vetca serve`).
 func (a *App) RecoverIssuance(ctx context.Context) ([]issuance.Intent, error) {
 	by := actor.SystemActor("recovery")
-	return a.Engine.Recover(ctx, by, func(ctx context.Context, tx *store.Tx, orderID string) error {
-		return a.Orders.Interrupted(ctx, tx, by, orderID)
+	return a.Engine.Recover(ctx, by, func(ctx context.Context, tx *store.Tx, in issuance.Intent) error {
+		if _, err := a.Revocations.RecordAbandoned(ctx, tx, by, in); err != nil {
+			return err
+		}
+		return a.Orders.Interrupted(ctx, tx, by, in.OrderID)
 	})
 }
 

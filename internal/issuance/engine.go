@@ -55,6 +55,7 @@ type Intent struct {
 	TBSSHA256  string     `db:"tbs_sha256" json:"tbsSha256"`
 	LintCert   string     `db:"lint_cert" json:"-"` // PEM of the linted certificate (throwaway-key signature)
 	Shard      int        `db:"shard" json:"shard"`
+	CRLURL     string     `db:"crl_url" json:"crlUrl"`
 	NotBefore  time.Time  `db:"not_before" json:"notBefore"`
 	NotAfter   time.Time  `db:"not_after" json:"notAfter"`
 	Status     string     `db:"status" json:"status"`
@@ -78,6 +79,7 @@ type Certificate struct {
 	SPKISHA256          string    `db:"spki_sha256" json:"spkiSha256"`
 	CertSHA256          string    `db:"cert_sha256" json:"sha256"`
 	Shard               int       `db:"shard" json:"crlShard"`
+	CRLURL              string    `db:"crl_url" json:"crlUrl"`
 	NotBefore           time.Time `db:"not_before" json:"notBefore"`
 	NotAfter            time.Time `db:"not_after" json:"notAfter"`
 	PEM                 string    `db:"pem" json:"pem"`
@@ -206,6 +208,7 @@ type Prepared struct {
 	Serial    *big.Int
 	SerialHex string
 	Shard     int
+	CRLURL    string
 	IssuerID  string
 	NotBefore time.Time
 	NotAfter  time.Time
@@ -239,10 +242,11 @@ func (e *Engine) Prepare(ctx context.Context, r Request) (*Prepared, error) {
 		return nil, err
 	}
 	shard := crl.ShardFor(sn, e.cfg.CRLShards)
+	crlURL := crl.ShardURL(e.CRLBase(), r.Issuer.ID, shard)
 	params := profile.Params{
 		Subject: r.Subject, DNSNames: r.DNSNames, PublicKey: r.PublicKey, Serial: sn,
 		NotBefore: now, NotAfter: notAfter, Issuer: r.IssuerCert,
-		CRLDistributionPoint: crl.ShardURL(e.CRLBase(), r.Issuer.ID, shard),
+		CRLDistributionPoint: crlURL,
 		CAIssuersURL:         e.CAIssuersURL(r.Issuer.ID),
 		OCSPServer:           e.OCSPURL(),
 		CPSPolicyOID:         e.cfg.CPSPolicyOID,
@@ -256,7 +260,7 @@ func (e *Engine) Prepare(ctx context.Context, r Request) (*Prepared, error) {
 		return nil, err
 	}
 	h := prep.TBSHash()
-	return &Prepared{prep: prep, Serial: sn, SerialHex: serial.Hex(sn), Shard: shard, IssuerID: r.Issuer.ID,
+	return &Prepared{prep: prep, Serial: sn, SerialHex: serial.Hex(sn), Shard: shard, CRLURL: crlURL, IssuerID: r.Issuer.ID,
 		NotBefore: now, NotAfter: notAfter, TBSHash: hex.EncodeToString(h[:])}, nil
 }
 
@@ -267,7 +271,7 @@ func (e *Engine) RecordIntent(ctx context.Context, tx *store.Tx, by actor.Actor,
 	in := Intent{
 		ID: ids.New("int"), Serial: p.SerialHex, OrderID: orderID, IssuerID: p.IssuerID, TBSSHA256: p.TBSHash,
 		LintCert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.prep.LintCertificate()})),
-		Shard:    p.Shard, NotBefore: p.NotBefore, NotAfter: p.NotAfter, Status: IntentPending, CreatedAt: e.clk.Now(),
+		Shard:    p.Shard, CRLURL: p.CRLURL, NotBefore: p.NotBefore, NotAfter: p.NotAfter, Status: IntentPending, CreatedAt: e.clk.Now(),
 	}
 	if err := e.rec.Insert(ctx, tx, by.String(), "issuance.intent_recorded", "issuance_intents", in); err != nil {
 		return Intent{}, err
@@ -294,6 +298,12 @@ func (e *Engine) Sign(ctx context.Context, p *Prepared) ([]byte, error) {
 		e.hooks.AfterSign()
 	}
 	return der, nil
+}
+
+// Key returns an issuer's signing key, opened once and kept (CRL and OCSP
+// signing use it too).
+func (e *Engine) Key(ctx context.Context, issuerID string) (signer.Signer, error) {
+	return e.key(ctx, issuerID)
 }
 
 func (e *Engine) key(ctx context.Context, issuerID string) (signer.Signer, error) {
@@ -336,7 +346,7 @@ func (e *Engine) Store(ctx context.Context, tx *store.Tx, by actor.Actor, p *Pre
 		ID: ids.New("crt"), Serial: p.SerialHex, OrderID: m.OrderID, AccountID: m.AccountID,
 		OrganizationID: m.OrganizationID, OrganizationVersion: m.OrganizationVersion, IssuerID: p.IssuerID,
 		Profile: fmt.Sprintf("%s/v%d", profile.Name, profile.Version), Subject: cert.Subject.String(),
-		DNSNames: m.DNSNames, SPKISHA256: m.SPKISHA256, CertSHA256: hex.EncodeToString(sum[:]), Shard: p.Shard,
+		DNSNames: m.DNSNames, SPKISHA256: m.SPKISHA256, CertSHA256: hex.EncodeToString(sum[:]), Shard: p.Shard, CRLURL: p.CRLURL,
 		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter,
 		PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), Status: CertValid, CreatedAt: e.clk.Now(),
 	}
@@ -373,7 +383,7 @@ func (e *Engine) AfterStore() {
 // vetca still treats its serial as issued and revoked: the status services
 // answer "revoked" for it (never "good", never "unknown"), and its order
 // can be finalized again with a new serial. Resolve is called at start-up.
-func (e *Engine) Recover(ctx context.Context, by actor.Actor, reopen func(ctx context.Context, tx *store.Tx, orderID string) error) ([]Intent, error) {
+func (e *Engine) Recover(ctx context.Context, by actor.Actor, abandoned func(ctx context.Context, tx *store.Tx, in Intent) error) ([]Intent, error) {
 	pending, err := audit.Select[Intent](ctx, e.rec, e.db, "issuance_intents", `SELECT * FROM issuance_intents WHERE status = ?`, IntentPending)
 	if err != nil {
 		return nil, err
@@ -395,8 +405,8 @@ func (e *Engine) Recover(ctx context.Context, by actor.Actor, reopen func(ctx co
 			if err := e.rec.Update(ctx, tx, by.String(), "issuance.intent_recovered", "issuance_intents", in); err != nil {
 				return err
 			}
-			if in.Status == IntentAbandoned && reopen != nil {
-				return reopen(ctx, tx, in.OrderID)
+			if in.Status == IntentAbandoned && abandoned != nil {
+				return abandoned(ctx, tx, in)
 			}
 			return nil
 		})

@@ -3,6 +3,7 @@ package order_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -135,7 +136,7 @@ func TestIssuedSubjectComesFromVettedVersion(t *testing.T) {
 		if cert.Subject.CommonName != "" {
 			t.Fatal("commonName copied from the CSR")
 		}
-		if len(cert.DNSNames) != 1 || cert.DNSNames[0] != site || !cert.PublicKey.(interface{ Equal(any) bool }).Equal(key.Public()) {
+		if len(cert.DNSNames) != 1 || cert.DNSNames[0] != site || !cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(key.Public()) {
 			t.Fatalf("SANs %v or key differ", cert.DNSNames)
 		}
 		if s := fin.Body["serial"].(string); s == "" || strings.HasPrefix(s, "00") || s != strings.ToLower(s) {

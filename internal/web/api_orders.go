@@ -147,17 +147,16 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, by act
 	return nil
 }
 
-// revocationColumns fills the CSV's revocation columns (issue 6 adds them).
-func (s *Server) revocationColumns(r *http.Request, c issuance.Certificate) (string, string) {
-	return "", ""
-}
-
 func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
 	rec, err := s.Orders.Certificate(r.Context(), by, strings.ToLower(r.PathValue("serial")), s.Evidence)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, rec)
+	out, err := s.certificateRecord(r, rec)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

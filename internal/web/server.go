@@ -27,6 +27,7 @@ import (
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/order"
+	"github.com/vetca/vetca/internal/revocation"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
 )
@@ -45,7 +46,10 @@ type Deps struct {
 	Domains  *domain.Service
 	Orders   *order.Service
 	// Evidence returns the domain evidence of a certificate (package domain).
-	Evidence order.EvidenceSource
+	Evidence    order.EvidenceSource
+	Revocations *revocation.Service
+	CRLs        *revocation.Publisher
+	OCSP        *revocation.Responder
 	// DevMail is the --dev mailbox shown in the console, or nil.
 	DevMail Mailbox
 	// Extra lets later parts (orders, revocation, ...) add routes.
@@ -61,6 +65,7 @@ type Server struct {
 	stats    []func(ctx context.Context, by actor.Actor) (DashboardStat, bool)
 	tmplMu   sync.Mutex
 	tmpls    map[string]*template.Template
+	ocsp     http.Handler
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 }
@@ -104,7 +109,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "same-origin") // same-origin POSTs keep their Origin header for the CSRF check
 	sw := &statusWriter{ResponseWriter: w, status: 200}
-	s.mux.ServeHTTP(sw, r)
+	// OCSP GET paths carry base64, which can hold "//"; ServeMux would
+	// redirect those, so /ocsp bypasses it.
+	if r.URL.Path == "/ocsp" || strings.HasPrefix(r.URL.Path, "/ocsp/") {
+		s.ocsp.ServeHTTP(sw, r)
+		r.Pattern = "/ocsp"
+	} else {
+		s.mux.ServeHTTP(sw, r)
+	}
 	route := r.Pattern
 	if route == "" {
 		route = "unmatched"
@@ -225,6 +237,7 @@ func (s *Server) routes() {
 
 	s.domainRoutes()
 	s.orderRoutes()
+	s.revocationRoutes()
 
 	// Anything else under /api/ is a JSON 404, not an HTML page.
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

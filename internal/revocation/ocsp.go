@@ -1,0 +1,239 @@
+package revocation
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/lint"
+	"github.com/vetca/vetca/internal/ocspresp"
+	"github.com/vetca/vetca/internal/serial"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Responder signs, stores, refreshes and serves OCSP responses.
+type Responder struct {
+	db       *store.DB
+	rec      *audit.Recorder
+	clk      clock.Clock
+	engine   *issuance.Engine
+	linter   *lint.Linter
+	svc      *Service
+	validity time.Duration
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	issuers []issuerEntry
+	loaded  time.Time
+}
+
+type issuerEntry struct {
+	iss  issuance.Issuer
+	cert *x509.Certificate
+}
+
+// NewResponder returns an OCSP responder. validity is nextUpdate -
+// thisUpdate: 8 hours to 10 days (BR §4.9.9); default 96 hours.
+func NewResponder(db *store.DB, rec *audit.Recorder, clk clock.Clock, engine *issuance.Engine, linter *lint.Linter, svc *Service, validity time.Duration, log *slog.Logger) *Responder {
+	if validity < ocspresp.MinValidity || validity >= ocspresp.MaxValidity {
+		validity = 96 * time.Hour
+	}
+	return &Responder{db: db, rec: rec, clk: clk, engine: engine, linter: linter, svc: svc, validity: validity, log: log}
+}
+
+func hashName(h crypto.Hash) string {
+	switch h {
+	case crypto.SHA256:
+		return "sha256"
+	case crypto.SHA384:
+		return "sha384"
+	case crypto.SHA512:
+		return "sha512"
+	}
+	return "sha1"
+}
+
+func (o *Responder) issuerFor(ctx context.Context, req *ocsp.Request) (issuerEntry, bool, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.issuers == nil || o.clk.Now().Sub(o.loaded) > time.Minute {
+		all, err := issuance.ListIssuers(ctx, o.rec, o.db)
+		if err != nil {
+			return issuerEntry{}, false, err
+		}
+		o.issuers = o.issuers[:0]
+		for _, iss := range all {
+			c, err := iss.Certificate()
+			if err != nil {
+				return issuerEntry{}, false, err
+			}
+			o.issuers = append(o.issuers, issuerEntry{iss: iss, cert: c})
+		}
+		o.loaded = o.clk.Now()
+	}
+	for _, e := range o.issuers {
+		if ocspresp.MatchesIssuer(req, e.cert) {
+			return e, true, nil
+		}
+	}
+	return issuerEntry{}, false, nil
+}
+
+// Response implements ocspresp.Source: a stored, fresh response, or one
+// signed now. A serial with neither a certificate nor an issuance intent is
+// not vetca's to answer (ErrNotFound: "unauthorized"); it never gets good.
+func (o *Responder) Response(ctx context.Context, req *ocsp.Request) ([]byte, error) {
+	ie, ok, err := o.issuerFor(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("issuer not ours: %w", ocspresp.ErrNotFound)
+	}
+	sn := serial.Hex(req.SerialNumber)
+	var enc, this, next string
+	err = o.db.QueryRow(ctx, `SELECT der, this_update, next_update FROM ocsp_responses WHERE serial = ? AND hash_alg = ? AND issuer_id = ?`,
+		sn, hashName(req.HashAlgorithm), ie.iss.ID).Scan(&enc, &this, &next)
+	if err == nil {
+		tu, e1 := store.ParseTime(this)
+		nu, e2 := store.ParseTime(next)
+		if e1 == nil && e2 == nil && !ocspresp.RefreshDue(tu, nu, o.clk.Now()) {
+			return base64.StdEncoding.DecodeString(enc)
+		}
+	}
+	return o.Sign(ctx, ie.iss.ID, sn, req.HashAlgorithm)
+}
+
+// Sign computes a serial's status, signs a response, lints it and stores it.
+func (o *Responder) Sign(ctx context.Context, issuerID, serialHex string, h crypto.Hash) ([]byte, error) {
+	st, err := o.svc.StatusOf(ctx, o.db, serialHex)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Known || st.IssuerID != issuerID {
+		return nil, fmt.Errorf("serial %s: %w", serialHex, ocspresp.ErrNotFound)
+	}
+	iss, err := issuance.GetIssuer(ctx, o.rec, o.db, issuerID)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := iss.Certificate()
+	if err != nil {
+		return nil, err
+	}
+	key, err := o.engine.Key(ctx, issuerID)
+	if err != nil {
+		return nil, err
+	}
+	sn, err := serial.Parse(serialHex)
+	if err != nil {
+		return nil, err
+	}
+	now := o.clk.Now().UTC().Truncate(time.Second)
+	r := ocspresp.Response{Serial: sn, Status: ocspresp.Good, ThisUpdate: now, NextUpdate: now.Add(o.validity), ProducedAt: now, IssuerHash: h}
+	status := "good"
+	if st.Revoked {
+		r.Status, r.RevokedAt, r.Reason, status = ocspresp.Revoked, st.RevokedAt, st.Reason.Code(), "revoked"
+	}
+	der, err := ocspresp.Sign(ocspresp.Params{SignerConfig: ocspresp.SignerConfig{Issuer: cert, Key: key}, Response: r})
+	if err != nil {
+		return nil, fmt.Errorf("sign OCSP response for %s: %w", serialHex, err)
+	}
+	rep, err := o.linter.LintOCSPResponse(der, cert)
+	if err != nil {
+		return nil, err
+	}
+	if err := rep.Err(); err != nil {
+		return nil, fmt.Errorf("OCSP response for %s failed lint: %w", serialHex, err)
+	}
+	_, err = o.db.Exec(ctx, `INSERT INTO ocsp_responses (serial, hash_alg, issuer_id, status, der, this_update, next_update) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (serial, hash_alg) DO UPDATE SET issuer_id = excluded.issuer_id, status = excluded.status, der = excluded.der,
+		this_update = excluded.this_update, next_update = excluded.next_update`,
+		serialHex, hashName(h), issuerID, status, base64.StdEncoding.EncodeToString(der), store.FormatTime(r.ThisUpdate), store.FormatTime(r.NextUpdate))
+	if err != nil {
+		return nil, fmt.Errorf("store OCSP response: %w", err)
+	}
+	return der, nil
+}
+
+// Revoked re-signs a revoked serial's stored responses at once.
+func (o *Responder) Revoked(ctx context.Context, r Revocation) {
+	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
+		if _, err := o.Sign(ctx, r.IssuerID, r.Serial, h); err != nil {
+			o.log.Error("re-sign OCSP after revocation", "serial", r.Serial, "err", err)
+		}
+	}
+}
+
+// Refresh re-signs stored responses whose BR §4.9.9 refresh time has come
+// (and drops those of certificates expired for a day), logging the batch
+// in the audit trail (BR §5.4.1: OCSP response signing).
+func (o *Responder) Refresh(ctx context.Context) (int, error) {
+	type row struct {
+		Serial   string    `db:"serial"`
+		HashAlg  string    `db:"hash_alg"`
+		IssuerID string    `db:"issuer_id"`
+		This     time.Time `db:"this_update"`
+		Next     time.Time `db:"next_update"`
+	}
+	horizon := o.clk.Now().Add(o.validity)
+	rows, err := store.Select[row](ctx, o.db, `SELECT serial, hash_alg, issuer_id, this_update, next_update FROM ocsp_responses WHERE next_update <= ? ORDER BY next_update LIMIT 10000`,
+		store.FormatTime(horizon))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rows {
+		if !ocspresp.RefreshDue(r.This, r.Next, o.clk.Now()) {
+			continue
+		}
+		h := crypto.SHA1
+		if r.HashAlg == "sha256" {
+			h = crypto.SHA256
+		}
+		if _, err := o.Sign(ctx, r.IssuerID, r.Serial, h); err != nil {
+			if errors.Is(err, ocspresp.ErrNotFound) {
+				continue
+			}
+			return n, err
+		}
+		n++
+	}
+	if n > 0 {
+		err = o.db.InTx(ctx, func(tx *store.Tx) error {
+			return o.rec.Note(ctx, tx, actor.SystemActor("ocsp").String(), "ocsp.responses_refreshed", "ocsp_responses", "batch",
+				map[string]any{"count": n, "validity": o.validity.String()})
+		})
+	}
+	return n, err
+}
+
+// Run refreshes due responses until ctx ends, under the "ocsp" lease.
+func (o *Responder) Run(ctx context.Context, interval time.Duration, holder string) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if ok, err := o.db.AcquireLease(ctx, "ocsp", holder, o.clk.Now(), 3*interval+time.Minute); err == nil && ok {
+			if _, err := o.Refresh(ctx); err != nil && ctx.Err() == nil {
+				o.log.Error("ocsp refresh", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

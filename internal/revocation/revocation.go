@@ -1,0 +1,371 @@
+// Package revocation revokes certificates under the BR reason rules (BR
+// §4.9.1.1, §7.2.2; MRSP §6.1.1), publishes sharded CRLs (BR §4.9.7, §7.2,
+// §7.2.2.1) and serves pre-signed OCSP responses (RFC 6960, RFC 5019, BR
+// §4.9.9).
+//
+// A subscriber may choose no reason (the default), keyCompromise,
+// affiliationChanged, superseded or cessationOfOperation; privilegeWithdrawn
+// is the CA's; certificateHold and every other code are refused. Staff
+// revoke by naming the BR §4.9.1.1 trigger, and the reason and deadline are
+// derived from it. A later keyCompromise upgrades an entry's reason and may
+// backdate its revocationDate; keyCompromise blocks the key for future
+// orders (BR §6.1.1.3(4)).
+package revocation
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/br"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Sources of a revocation.
+const (
+	SourceSubscriber = "subscriber"
+	SourceStaff      = "staff"
+	SourceRecovery   = "recovery" // an interrupted issuance resolved at start-up
+	SourceReport     = "problem-report"
+	SourceIncident   = "incident"
+)
+
+// Revocation is one revoked serial.
+type Revocation struct {
+	ID          string     `db:"id" json:"-"`
+	Serial      string     `db:"serial" json:"serial"`
+	IssuerID    string     `db:"issuer_id" json:"issuerId"`
+	Shard       int        `db:"shard" json:"crlShard"`
+	CRLURL      string     `db:"crl_url" json:"crlUrl"`
+	Reason      string     `db:"reason" json:"reason"`
+	ReasonCode  int        `db:"reason_code" json:"reasonCode"`
+	RevokedAt   time.Time  `db:"revoked_at" json:"revokedAt"`
+	RecordedAt  time.Time  `db:"recorded_at" json:"recordedAt"`
+	RequestedBy string     `db:"requested_by" json:"requestedBy"`
+	Source      string     `db:"source" json:"source"`
+	Trigger     string     `db:"br_trigger" json:"trigger,omitempty"`
+	Evidence    string     `db:"evidence" json:"evidence,omitempty"`
+	EvidenceAt  time.Time  `db:"evidence_at" json:"evidenceAt"`
+	Deadline    *time.Time `db:"deadline" json:"deadline,omitempty"`
+	NotAfter    time.Time  `db:"not_after" json:"notAfter"`
+}
+
+// Changed is told about every revocation so status can be republished
+// promptly (the CRL publisher and OCSP signer).
+type Changed interface {
+	Revoked(ctx context.Context, r Revocation)
+}
+
+// Service is the revocation service.
+type Service struct {
+	db     *store.DB
+	rec    *audit.Recorder
+	clk    clock.Clock
+	notify []Changed
+}
+
+// New returns the revocation service.
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock) *Service {
+	return &Service{db: db, rec: rec, clk: clk}
+}
+
+// OnRevoke registers a listener.
+func (s *Service) OnRevoke(c Changed) { s.notify = append(s.notify, c) }
+
+// Input is the body of POST /certificates/{serial}/revoke.
+type Input struct {
+	Reason string `json:"reason"`
+	// Trigger names the BR §4.9.1.1 item ("4.9.1.1#N"); staff only.
+	Trigger string `json:"trigger"`
+	// Evidence describes why (staff); CompromisedAt backdates a
+	// keyCompromise (BR §7.2.2); EvidenceAt is when the CA obtained the
+	// evidence, which starts the BR clock (default now).
+	Evidence      string     `json:"evidence"`
+	CompromisedAt *time.Time `json:"compromisedAt"`
+	EvidenceAt    *time.Time `json:"evidenceAt"`
+}
+
+// Decision is what a request resolves to.
+type Decision struct {
+	Reason     br.Reason
+	Trigger    *br.Trigger
+	Source     string
+	EvidenceAt time.Time
+	Deadline   *time.Time
+}
+
+// Decide applies the reason rules to a request by `by` (CONTRACT §5).
+func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
+	d := Decision{EvidenceAt: now}
+	if in.EvidenceAt != nil {
+		if in.EvidenceAt.After(now) {
+			return Decision{}, apperr.Invalid("evidenceAt", "invalid_time", "evidenceAt is in the future")
+		}
+		d.EvidenceAt = in.EvidenceAt.UTC()
+	}
+	switch {
+	case by.Kind == actor.Subscriber:
+		if in.Trigger != "" {
+			return Decision{}, apperr.Forbidden("trigger", "forbidden", "only CA staff revoke by BR §4.9.1.1 trigger; choose a reason")
+		}
+		r, err := br.ParseSubscriberReason(in.Reason)
+		if err != nil {
+			return Decision{}, err
+		}
+		d.Reason, d.Source = r, SourceSubscriber
+		// BR §4.9.1.1(1): the subscriber's written request, 24 hours.
+		dl := br.SubscriberRequestDeadline(d.EvidenceAt)
+		d.Deadline = &dl
+	case by.IsStaff():
+		if err := by.Require(actor.Compliance, actor.Admin); err != nil {
+			return Decision{}, err
+		}
+		d.Source = SourceStaff
+		if in.Trigger != "" {
+			if in.Reason != "" {
+				return Decision{}, apperr.Invalid("reason", "reason_with_trigger", "name either a trigger or a reason; the trigger determines the reason")
+			}
+			t, err := br.ParseTrigger(in.Trigger)
+			if err != nil {
+				return Decision{}, err
+			}
+			d.Reason, d.Trigger = t.Reason, &t
+			dl := t.Deadline(d.EvidenceAt)
+			d.Deadline = &dl
+		} else {
+			r, err := br.ParseReason(in.Reason)
+			if err != nil {
+				return Decision{}, err
+			}
+			d.Reason = r
+		}
+		if strings.TrimSpace(in.Evidence) == "" && d.Trigger != nil {
+			return Decision{}, apperr.Invalid("evidence", "missing_field", "record the evidence for a trigger revocation (BR §5.4.1)")
+		}
+	default:
+		return Decision{}, apperr.Forbidden("", "forbidden", "not allowed")
+	}
+	if in.CompromisedAt != nil && d.Reason != br.KeyCompromise {
+		return Decision{}, apperr.Invalid("compromisedAt", "invalid_field", "compromisedAt applies to keyCompromise only")
+	}
+	return d, nil
+}
+
+// Revoke revokes a certificate (or upgrades its revocation to
+// keyCompromise) and returns the revocation.
+func (s *Service) Revoke(ctx context.Context, by actor.Actor, serial string, in Input) (Revocation, issuance.Certificate, error) {
+	now := s.clk.Now().UTC().Truncate(time.Second)
+	d, err := Decide(by, in, now)
+	if err != nil {
+		return Revocation{}, issuance.Certificate{}, err
+	}
+	var out Revocation
+	var cert issuance.Certificate
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		cert, err = issuance.GetCertificate(ctx, s.rec, tx, serial)
+		if err != nil {
+			return err
+		}
+		if by.Kind == actor.Subscriber && cert.AccountID != by.AccountID {
+			return apperr.NotFound("serial", "no certificate with serial %s", serial)
+		}
+		out, err = s.revokeInTx(ctx, tx, by, cert, d, in, now)
+		return err
+	})
+	if err != nil {
+		return Revocation{}, issuance.Certificate{}, err
+	}
+	for _, n := range s.notify {
+		n.Revoked(ctx, out)
+	}
+	return out, cert, nil
+}
+
+// RevokeInTx revokes inside the caller's transaction (incidents, problem
+// reports). Listeners are not called; the caller calls Published.
+func (s *Service) RevokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, d Decision, in Input) (Revocation, error) {
+	return s.revokeInTx(ctx, tx, by, cert, d, in, s.clk.Now().UTC().Truncate(time.Second))
+}
+
+// Published tells listeners about revocations made with RevokeInTx.
+func (s *Service) Published(ctx context.Context, rs ...Revocation) {
+	for _, r := range rs {
+		for _, n := range s.notify {
+			n.Revoked(ctx, r)
+		}
+	}
+}
+
+func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, d Decision, in Input, now time.Time) (Revocation, error) {
+	existing, err := audit.Select[Revocation](ctx, s.rec, tx, "revocations", `SELECT * FROM revocations WHERE serial = ?`, cert.Serial)
+	if err != nil {
+		return Revocation{}, err
+	}
+	var compromisedAt time.Time
+	if in.CompromisedAt != nil {
+		compromisedAt = in.CompromisedAt.UTC().Truncate(time.Second)
+	}
+	evidence, _ := json.Marshal(map[string]any{"text": in.Evidence, "compromisedAt": in.CompromisedAt, "actor": by.String()})
+	if len(existing) == 1 {
+		r := existing[0]
+		prev := br.Entry{Reason: mustReason(r.Reason), RevokedAt: r.RevokedAt}
+		upd, changed, err := br.UpdateEntry(prev, d.Reason, compromisedAt, now)
+		if err != nil {
+			return Revocation{}, err
+		}
+		if !changed {
+			return r, nil
+		}
+		r.Reason, r.ReasonCode, r.RevokedAt = upd.Reason.String(), upd.Reason.Code(), upd.RevokedAt
+		r.RecordedAt, r.RequestedBy, r.Evidence, r.EvidenceAt = now, by.String(), string(evidence), d.EvidenceAt
+		if d.Trigger != nil {
+			r.Trigger = d.Trigger.Ref()
+		}
+		if err := s.rec.Update(ctx, tx, by.String(), "certificate.revocation_updated", "revocations", r); err != nil {
+			return Revocation{}, err
+		}
+		if err := s.blockIfCompromised(ctx, tx, by, cert, d.Reason, r.Serial); err != nil {
+			return Revocation{}, err
+		}
+		return r, nil
+	}
+	revokedAt := now
+	if d.Reason == br.KeyCompromise && !compromisedAt.IsZero() {
+		if compromisedAt.After(now) {
+			return Revocation{}, apperr.Invalid("compromisedAt", "invalid_time", "compromisedAt is in the future")
+		}
+		if compromisedAt.Before(cert.NotBefore) {
+			compromisedAt = cert.NotBefore
+		}
+		revokedAt = compromisedAt
+	}
+	r := Revocation{
+		ID: ids.New("rev"), Serial: cert.Serial, IssuerID: cert.IssuerID, Shard: cert.Shard, CRLURL: cert.CRLURL,
+		Reason: d.Reason.String(), ReasonCode: d.Reason.Code(), RevokedAt: revokedAt, RecordedAt: now,
+		RequestedBy: by.String(), Source: d.Source, Evidence: string(evidence), EvidenceAt: d.EvidenceAt,
+		Deadline: d.Deadline, NotAfter: cert.NotAfter,
+	}
+	if d.Trigger != nil {
+		r.Trigger = d.Trigger.Ref()
+	}
+	if err := s.rec.Insert(ctx, tx, by.String(), "certificate.revoked", "revocations", r); err != nil {
+		return Revocation{}, err
+	}
+	cert.Status = issuance.CertRevoked
+	if err := s.rec.Update(ctx, tx, by.String(), "certificate.status_revoked", "certificates", cert); err != nil {
+		return Revocation{}, err
+	}
+	if err := s.blockIfCompromised(ctx, tx, by, cert, d.Reason, r.Serial); err != nil {
+		return Revocation{}, err
+	}
+	return r, nil
+}
+
+func mustReason(name string) br.Reason {
+	r, err := br.ParseReason(name)
+	if err != nil {
+		return br.Unspecified
+	}
+	return r
+}
+
+// BlockedKey is a key that may never be certified again.
+type BlockedKey struct {
+	ID         string    `db:"id" json:"id"`
+	SPKISHA256 string    `db:"spki_sha256" json:"spkiSha256"`
+	Reason     string    `db:"reason" json:"reason"`
+	Source     string    `db:"source" json:"source"`
+	CreatedAt  time.Time `db:"created_at" json:"createdAt"`
+}
+
+// blockIfCompromised adds the certificate's key to the blocklist on
+// keyCompromise (BR §6.1.1.3(4)).
+func (s *Service) blockIfCompromised(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, r br.Reason, serial string) error {
+	if r != br.KeyCompromise {
+		return nil
+	}
+	return BlockKey(ctx, tx, s.rec, by, cert.SPKISHA256, "keyCompromise revocation of "+serial, "revocation", s.clk.Now())
+}
+
+// BlockKey records a key hash on the blocklist, once.
+func BlockKey(ctx context.Context, tx *store.Tx, rec *audit.Recorder, by actor.Actor, spki, reason, source string, now time.Time) error {
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM blocked_keys WHERE spki_sha256 = ?`, spki).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	return rec.Insert(ctx, tx, by.String(), "key.blocked", "blocked_keys", BlockedKey{
+		ID: ids.New("blk"), SPKISHA256: spki, Reason: reason, Source: source, CreatedAt: now})
+}
+
+// RecordAbandoned revokes the serial of an interrupted issuance (see
+// issuance.Engine.Recover): no certificate was stored or returned, but one
+// may have been signed, so the serial is published as revoked, with no
+// reasonCode (unspecified: none of the BR reasons describes it).
+func (s *Service) RecordAbandoned(ctx context.Context, tx *store.Tx, by actor.Actor, in issuance.Intent) (Revocation, error) {
+	now := s.clk.Now().UTC().Truncate(time.Second)
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM revocations WHERE serial = ?`, in.Serial).Scan(&n); err != nil || n > 0 {
+		return Revocation{}, err
+	}
+	ev, _ := json.Marshal(map[string]string{"text": "issuance interrupted before the certificate was stored", "intent": in.ID})
+	r := Revocation{ID: ids.New("rev"), Serial: in.Serial, IssuerID: in.IssuerID, Shard: in.Shard, CRLURL: in.CRLURL, Reason: br.Unspecified.String(),
+		ReasonCode: br.Unspecified.Code(), RevokedAt: now, RecordedAt: now, RequestedBy: by.String(), Source: SourceRecovery,
+		Evidence: string(ev), EvidenceAt: now, NotAfter: in.NotAfter}
+	return r, s.rec.Insert(ctx, tx, by.String(), "certificate.revoked", "revocations", r)
+}
+
+// Get returns the revocation of a serial, if any.
+func (s *Service) Get(ctx context.Context, q store.Querier, serial string) (Revocation, bool, error) {
+	rs, err := audit.Select[Revocation](ctx, s.rec, q, "revocations", `SELECT * FROM revocations WHERE serial = ?`, serial)
+	if err != nil || len(rs) == 0 {
+		return Revocation{}, false, err
+	}
+	return rs[0], true, nil
+}
+
+// Status is a serial's authoritative status for CRL and OCSP.
+type Status struct {
+	Known     bool // false: vetca never issued (nor meant to issue) this serial
+	Revoked   bool
+	RevokedAt time.Time
+	Reason    br.Reason
+	IssuerID  string
+	NotAfter  time.Time
+}
+
+// StatusOf answers for every serial that has a certificate or an intent:
+// revoked when revoked (including abandoned intents), good for a stored
+// certificate or an issuance in flight, and unknown to vetca otherwise.
+func (s *Service) StatusOf(ctx context.Context, q store.Querier, serial string) (Status, error) {
+	if r, ok, err := s.Get(ctx, q, serial); err != nil {
+		return Status{}, err
+	} else if ok {
+		return Status{Known: true, Revoked: true, RevokedAt: r.RevokedAt, Reason: mustReason(r.Reason), IssuerID: r.IssuerID, NotAfter: r.NotAfter}, nil
+	}
+	in, ok, err := issuance.GetIntent(ctx, s.rec, q, serial)
+	if err != nil {
+		return Status{}, err
+	}
+	if !ok {
+		return Status{}, nil
+	}
+	if in.Status == issuance.IntentAbandoned {
+		at := in.CreatedAt
+		if in.ResolvedAt != nil {
+			at = *in.ResolvedAt
+		}
+		return Status{Known: true, Revoked: true, RevokedAt: at, Reason: br.Unspecified, IssuerID: in.IssuerID, NotAfter: in.NotAfter}, nil
+	}
+	return Status{Known: true, IssuerID: in.IssuerID, NotAfter: in.NotAfter}, nil
+}
