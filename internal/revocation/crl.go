@@ -300,9 +300,6 @@ func (p *Publisher) Publish(ctx context.Context, t Target) (ShardRecord, error) 
 		return ShardRecord{}, err
 	}
 	now := p.clk.Now().UTC().Truncate(time.Second)
-	if had && !now.After(cur.ThisUpdate) {
-		now = cur.ThisUpdate.Add(time.Second) // thisUpdate moves forward with the number
-	}
 	validity := p.cfg.Validity
 	var der []byte
 	if t.Full {

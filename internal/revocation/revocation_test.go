@@ -1,0 +1,398 @@
+package revocation_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/br"
+	vlint "github.com/vetca/vetca/internal/lint"
+	"github.com/vetca/vetca/internal/revocation"
+)
+
+const site = "shop.acme-widgets.com"
+
+func each(t *testing.T, fn func(t *testing.T, f *apptest.OrderFixture)) {
+	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			dns, opt := apptest.WithDNS(t)
+			e := apptest.New(t, b, opt)
+			f := apptest.NewOrderFixture(t, e, dns, site)
+			if _, err := e.App.CRLs.PublishDue(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			fn(t, f)
+		})
+	}
+}
+
+func parse(t *testing.T, p string) *x509.Certificate {
+	b, _ := pem.Decode([]byte(p))
+	c, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func issuer(t *testing.T, f *apptest.OrderFixture) *x509.Certificate {
+	iss, _, err := f.App.Engine.ActiveIssuer(context.Background(), f.App.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := iss.Certificate()
+	return c
+}
+
+func errOf(r apptest.Response) (field, code string) { return r.ErrField() }
+
+// fetch GETs a URL that a certificate names, from the test server.
+func fetch(t *testing.T, f *apptest.OrderFixture, u string) []byte {
+	t.Helper()
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(f.Server.URL + pu.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, b)
+	}
+	return b
+}
+
+// Issue 6 acceptance (BR §7.2.2, MRSP §6.1.1): the subscriber's reason list
+// is exactly {none, keyCompromise, affiliationChanged, superseded,
+// cessationOfOperation}; certificateHold and cACompromise are refused
+// naming reason; privilegeWithdrawn is the CA's.
+func TestSubscriberReasons(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		for _, tc := range []struct {
+			reason string
+			status int
+			code   string
+		}{
+			{"certificateHold", 400, "reason_forbidden"}, // BR §7.2.2: MUST NOT
+			{"cACompromise", 400, "reason_forbidden"},    // not for subscriber certificates
+			{"removeFromCRL", 400, "reason_forbidden"},
+			{"bogus", 400, "unknown_reason"},
+			{"privilegeWithdrawn", 403, "reason_ca_only"}, // BR §7.2.2: SHOULD NOT be offered to subscribers
+		} {
+			serial, _ := f.Issue(site)
+			r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": tc.reason})
+			field, code := errOf(r)
+			if r.Status != tc.status || field != "reason" || code != tc.code {
+				t.Errorf("%s: %d %s", tc.reason, r.Status, r.Raw)
+			}
+		}
+		allowed := []string{"", "unspecified", "keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation"}
+		for _, reason := range allowed {
+			serial, _ := f.Issue(site)
+			body := map[string]any{}
+			if reason != "" {
+				body["reason"] = reason
+			}
+			r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, body)
+			want := reason
+			if reason == "" {
+				want = "unspecified"
+			}
+			if r.Status != 200 || r.Body["status"] != "revoked" || r.Body["reason"] != want || r.Body["revokedAt"] == nil {
+				t.Errorf("%q: %d %s", reason, r.Status, r.Raw)
+			}
+		}
+		var subs []string
+		for _, r := range br.SubscriberReasons() {
+			subs = append(subs, r.String())
+		}
+		if strings.Join(subs, ",") != "unspecified,keyCompromise,affiliationChanged,superseded,cessationOfOperation" {
+			t.Fatalf("subscriber reasons: %v", subs)
+		}
+	})
+}
+
+// Issue 6 acceptance: every BR §4.9.1.1 trigger maps to its reason and
+// deadline (MRSP §6.1.1), and a staff revocation for "not issued in
+// accordance with the BR" (#12) carries superseded with a 5-day deadline.
+func TestTriggers(t *testing.T) {
+	want := map[int]struct {
+		reason br.Reason
+		within time.Duration
+	}{
+		1: {br.Unspecified, 24 * time.Hour}, 2: {br.PrivilegeWithdrawn, 24 * time.Hour}, 3: {br.KeyCompromise, 24 * time.Hour},
+		4: {br.KeyCompromise, 24 * time.Hour}, 5: {br.Superseded, 24 * time.Hour}, 6: {br.Superseded, 120 * time.Hour},
+		7: {br.PrivilegeWithdrawn, 120 * time.Hour}, 8: {br.PrivilegeWithdrawn, 120 * time.Hour}, 9: {br.CessationOfOperation, 120 * time.Hour},
+		10: {br.PrivilegeWithdrawn, 120 * time.Hour}, 11: {br.PrivilegeWithdrawn, 120 * time.Hour}, 12: {br.Superseded, 120 * time.Hour},
+		13: {br.PrivilegeWithdrawn, 120 * time.Hour}, 14: {br.Unspecified, 120 * time.Hour}, 15: {br.Unspecified, 120 * time.Hour},
+		16: {br.KeyCompromise, 120 * time.Hour},
+	}
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	staff := actor.Actor{Kind: actor.Staff, Name: "carol", Roles: []actor.Role{actor.Compliance}}
+	for n, w := range want {
+		d, err := revocation.Decide(staff, revocation.Input{Trigger: "4.9.1.1#" + strconv.Itoa(n), Evidence: "scan finding"}, now)
+		if err != nil {
+			t.Fatalf("#%d: %v", n, err)
+		}
+		if d.Reason != w.reason || d.Deadline == nil || !d.Deadline.Equal(now.Add(w.within)) {
+			t.Errorf("BR §4.9.1.1 #%d: reason %s deadline %v, want %s within %v", n, d.Reason, d.Deadline, w.reason, w.within)
+		}
+	}
+	for _, bad := range []string{"4.9.1.1#0", "4.9.1.1#17", "4.9.1.2#1", "12"} {
+		if _, err := revocation.Decide(staff, revocation.Input{Trigger: bad, Evidence: "x"}, now); err == nil {
+			t.Errorf("trigger %q accepted", bad)
+		}
+	}
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		serial, _ := f.Issue(site)
+		r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.Carol, map[string]any{"trigger": "4.9.1.1#12", "evidence": "issued with a wrong country"})
+		rv, _ := r.Body["revocation"].(map[string]any)
+		if r.Status != 200 || r.Body["reason"] != "superseded" || rv["trigger"] != "4.9.1.1#12" || rv["deadline"] == nil {
+			t.Fatalf("trigger revocation: %d %s", r.Status, r.Raw)
+		}
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"trigger": "4.9.1.1#3"}); r.Status != 403 {
+			t.Fatalf("a subscriber used a trigger: %d", r.Status)
+		}
+	})
+}
+
+func itoa(n int) string {
+	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+n/10)) + string(rune('0'+n%10)))
+}
+
+// Issue 6 acceptance: after a revocation the certificate's own CRL
+// distribution point serves a CRL that lists it, with the right reason, a
+// strictly greater CRLNumber and nextUpdate <= 10 days; the CRL verifies
+// and passes zlint's CRL lints. Revoking with no reason puts no reasonCode.
+func TestCRLAfterRevocation(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		l, _ := vlint.New()
+		for _, tc := range []struct {
+			reason string
+			code   int
+		}{{"keyCompromise", 1}, {"", 0}, {"superseded", 4}} {
+			serial, certPEM := f.Issue(site)
+			cert := parse(t, certPEM)
+			dp := cert.CRLDistributionPoints[0]
+			before, err := x509.ParseRevocationList(fetch(t, f, dp))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Clock.Advance(time.Minute)
+			body := map[string]any{}
+			if tc.reason != "" {
+				body["reason"] = tc.reason
+			}
+			if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, body); r.Status != 200 {
+				t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+			}
+			if _, err := f.App.CRLs.PublishDue(ctx); err != nil { // the publisher job's next run
+				t.Fatal(err)
+			}
+			der := fetch(t, f, dp)
+			rl, err := x509.ParseRevocationList(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rl.CheckSignatureFrom(issuer(t, f)); err != nil {
+				t.Fatalf("CRL signature: %v", err)
+			}
+			if rl.Number.Cmp(before.Number) <= 0 {
+				t.Fatalf("CRLNumber %v not above %v", rl.Number, before.Number)
+			}
+			if rl.NextUpdate.Sub(rl.ThisUpdate) > 10*24*time.Hour {
+				t.Fatalf("nextUpdate %v after thisUpdate %v", rl.NextUpdate, rl.ThisUpdate)
+			}
+			found := false
+			for _, e := range rl.RevokedCertificateEntries {
+				if e.SerialNumber.Cmp(cert.SerialNumber) == 0 {
+					found = true
+					if e.ReasonCode != tc.code {
+						t.Errorf("%q: reasonCode %d, want %d", tc.reason, e.ReasonCode, tc.code)
+					}
+					for _, ext := range e.Extensions {
+						if tc.code == 0 && ext.Id.String() == "2.5.29.21" {
+							t.Error("unspecified carries a reasonCode extension")
+						}
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("revoked %s not on its shard's CRL", serial)
+			}
+			rep, err := l.LintCRL(der)
+			if err != nil || rep.Err() != nil {
+				t.Fatalf("zlint CRL lints: %v %v", err, rep.Err())
+			}
+		}
+	})
+}
+
+// Issue 6 acceptance: OCSP answers good for an issued certificate and
+// revoked with the reason for a revoked one; a serial never issued never
+// gets good; every response verifies with 8h <= nextUpdate - thisUpdate <= 10 days.
+func TestOCSP(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		iss := issuer(t, f)
+		goodSerial, goodPEM := f.Issue(site)
+		revSerial, revPEM := f.Issue(site)
+		f.Do("POST", "/api/v1/certificates/"+revSerial+"/revoke", f.AccTok, map[string]any{"reason": "cessationOfOperation"})
+		ask := func(cert *x509.Certificate, post bool, h crypto.Hash) *ocsp.Response {
+			req, err := ocsp.CreateRequest(cert, iss, &ocsp.RequestOptions{Hash: h})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var resp *http.Response
+			if post {
+				resp, err = http.Post(f.Server.URL+"/ocsp", "application/ocsp-request", bytes.NewReader(req))
+			} else {
+				resp, err = http.Get(f.Server.URL + "/ocsp/" + url.PathEscape(base64.StdEncoding.EncodeToString(req)))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			r, err := ocsp.ParseResponseForCert(body, cert, iss)
+			if err != nil {
+				t.Fatalf("OCSP response for %s: %v (%d)", cert.SerialNumber, err, resp.StatusCode)
+			}
+			if d := r.NextUpdate.Sub(r.ThisUpdate); d < 8*time.Hour || d > 10*24*time.Hour {
+				t.Fatalf("validity interval %v outside BR §4.9.9 bounds", d)
+			}
+			return r
+		}
+		for _, post := range []bool{false, true} {
+			for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
+				if r := ask(parse(t, goodPEM), post, h); r.Status != ocsp.Good {
+					t.Fatalf("issued certificate (post=%v): status %d", post, r.Status)
+				}
+				r := ask(parse(t, revPEM), post, h)
+				if r.Status != ocsp.Revoked || r.RevocationReason != ocsp.CessationOfOperation {
+					t.Fatalf("revoked certificate: status %d reason %d", r.Status, r.RevocationReason)
+				}
+			}
+		}
+		// A serial vetca never issued: a certificate that looks like ours.
+		forged := parse(t, goodPEM)
+		forged.SerialNumber.SetBytes(append([]byte{0x10}, bytes.Repeat([]byte{0x42}, 16)...))
+		req, _ := ocsp.CreateRequest(forged, iss, nil)
+		resp, err := http.Post(f.Server.URL+"/ocsp", "application/ocsp-request", bytes.NewReader(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if _, err := ocsp.ParseResponse(body, iss); err == nil || !strings.Contains(err.Error(), "unauthorized") {
+			t.Fatalf("never-issued serial: %v", err)
+		}
+		_ = goodSerial
+	})
+}
+
+// Issue 6 acceptance: `crl verify` fails when a revoked certificate is
+// missing from its shard, as when its entry is deleted.
+func TestCoverageCatchesMissingEntry(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		serial, _ := f.Issue(site)
+		f.Clock.Advance(time.Minute)
+		f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"})
+		f.App.CRLs.PublishDue(ctx)
+		if fs, err := f.App.CRLs.VerifyCoverage(ctx, nil); err != nil || len(fs) != 0 {
+			t.Fatalf("clean coverage: %v %+v", err, fs)
+		}
+		// Someone deletes the revocation row; the next CRL omits the entry.
+		if _, err := f.App.DB.Exec(ctx, `DELETE FROM revocations WHERE serial = ?`, serial); err != nil {
+			t.Fatal(err)
+		}
+		targets, _ := f.App.CRLs.Targets(ctx)
+		for _, tg := range targets {
+			if _, err := f.App.CRLs.Publish(ctx, tg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fs, err := f.App.CRLs.VerifyCoverage(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, fd := range fs {
+			found = found || (fd.Serial == serial && strings.Contains(fd.Message, "missing"))
+		}
+		if !found {
+			t.Fatalf("coverage did not name %s: %+v", serial, fs)
+		}
+	})
+}
+
+// Issue 6 acceptance (BR §6.1.1.3(4)): the key on a keyCompromise
+// revocation is blocked for future orders.
+func TestKeyCompromiseBlocksKey(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		key := apptest.Key(t)
+		csr := apptest.CSR(t, key, pkix.Name{}, site)
+		r := f.PlaceOrder(map[string]any{"dnsNames": []string{site}, "csr": csr})
+		id, hash := r.Body["id"].(string), r.Body["snapshotHash"].(string)
+		for _, tok := range []string{f.Bob, f.Carol} {
+			f.Do("POST", "/api/v1/orders/"+id+"/approve", tok, map[string]any{"snapshotHash": hash})
+		}
+		fin := f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil)
+		serial := fin.Body["serial"].(string)
+		past := f.Clock.Now().Add(-time.Minute)
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "keyCompromise", "compromisedAt": past}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		r = f.PlaceOrder(map[string]any{"dnsNames": []string{site}, "csr": apptest.CSR(t, key, pkix.Name{}, site)})
+		if field, _ := r.ErrField(); r.Status != 400 || field != "publicKey" {
+			t.Fatalf("order with a compromised key: %d %s", r.Status, r.Raw)
+		}
+		// A fresh key still works.
+		if r := f.PlaceOrder(map[string]any{"dnsNames": []string{site}, "csr": apptest.CSR(t, apptest.Key(t), pkix.Name{}, site)}); r.Status != 201 {
+			t.Fatalf("fresh key: %d %s", r.Status, r.Raw)
+		}
+	})
+}
+
+// BR §7.2.2: a later keyCompromise upgrades an existing entry's reason
+// and backdates its revocationDate; any other second revocation is refused.
+func TestKeyCompromiseUpgrade(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		serial, certPEM := f.Issue(site)
+		f.Clock.Advance(time.Hour)
+		f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"})
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "cessationOfOperation"}); r.Status != 409 {
+			t.Fatalf("second non-keyCompromise revocation: %d %s", r.Status, r.Raw)
+		}
+		compromised := parse(t, certPEM).NotBefore.Add(10 * time.Minute)
+		r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.Carol, map[string]any{"reason": "keyCompromise", "compromisedAt": compromised, "evidence": "key posted publicly"})
+		at, _ := time.Parse(time.RFC3339, r.Body["revokedAt"].(string))
+		if r.Status != 200 || r.Body["reason"] != "keyCompromise" || !at.Equal(compromised) {
+			t.Fatalf("upgrade: %d %s", r.Status, r.Raw)
+		}
+		var n int
+		f.App.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM blocked_keys`).Scan(&n)
+		if n != 1 {
+			t.Fatalf("%d blocked keys", n)
+		}
+	})
+}
