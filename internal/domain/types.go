@@ -11,6 +11,7 @@ import (
 type Reliance struct {
 	DNSName       string    `json:"dnsName"`       // the SAN as it will appear in the certificate
 	ValidationID  string    `json:"validationId"`  // the domain validation relied on
+	AttemptID     string    `json:"attemptId"`     // the valid attempt (evidence) relied on
 	Domain        string    `json:"domain"`        // the name that was validated
 	Method        string    `json:"method"`        // dns-change | website-change
 	MethodSection string    `json:"methodSection"` // e.g. "3.2.2.4.7"
