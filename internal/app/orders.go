@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/dnsname"
 	"github.com/vetca/vetca/internal/domain"
 
 	"github.com/vetca/vetca/internal/actor"
@@ -20,6 +22,11 @@ import (
 func (a *App) wireOrders(ctx context.Context) error {
 	hooks, lintOpts := issuance.TestHooks()
 	lintOpts = append(lintOpts, a.extraLints...)
+	if t := internalURLTolerance(a.Cfg.PublicURL); t != nil {
+		a.Log.Warn("--public-url is not a public DNS name: certificates will carry internal AIA and CRL URLs, and zlint's warning about them is tolerated; set --public-url to your public host for production",
+			"public_url", a.Cfg.PublicURL)
+		lintOpts = append(lintOpts, lint.WithToleratedWarnings(t))
+	}
 	l, err := lint.New(lintOpts...)
 	if err != nil {
 		return fmt.Errorf("linter: %w", err)
@@ -72,4 +79,21 @@ func (u unwiredDomains) CheckCAA(context.Context, []string) ([]domain.CAAResult,
 }
 func (u unwiredDomains) RecordIssuance(context.Context, *store.Tx, actor.Actor, string, string, []domain.Reliance, []domain.CAAResult) error {
 	return u.err()
+}
+
+// internalURLTolerance returns the lint tolerance a non-public --public-url
+// needs: CONTRACT §2 defaults it to http://LISTEN-ADDRESS (loopback), which
+// makes zlint warn that AIA URLs hold internal names. Only that warning is
+// tolerated, and only then.
+func internalURLTolerance(publicURL string) map[string]string {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return nil
+	}
+	if _, err := dnsname.Normalize(u.Hostname(), false); err == nil {
+		return nil
+	}
+	return map[string]string{
+		"w_sub_cert_aia_contains_internal_names": "the --public-url host " + u.Hostname() + " is not a public DNS name (development or test set-up)",
+	}
 }

@@ -534,3 +534,13 @@ func BenchmarkLintCertificate(b *testing.B) {
 		}
 	}
 }
+
+// Only warnings can be tolerated by configuration, never errors.
+func TestToleratedWarningsOnlyWarnings(t *testing.T) {
+	if _, err := lint.New(lint.WithToleratedWarnings(map[string]string{"e_cab_dv_conflicts_with_org": "no"})); err == nil {
+		t.Fatal("an error lint was tolerated")
+	}
+	if _, err := lint.New(lint.WithToleratedWarnings(map[string]string{"w_sub_cert_aia_contains_internal_names": "dev"})); err != nil {
+		t.Fatal(err)
+	}
+}

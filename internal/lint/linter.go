@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 
 	zx509 "github.com/zmap/zcrypto/x509"
@@ -57,7 +58,23 @@ func ExcludedZlintLints() []string {
 type Option func(*options)
 
 type options struct {
-	extra []*zlint.CertificateLint
+	extra    []*zlint.CertificateLint
+	tolerate map[string]string
+}
+
+// WithToleratedWarnings tolerates more certificate warnings (never errors)
+// beyond ToleratedWarnings, each with the operator's reason. vetca uses it
+// only for `serve --dev`, whose loopback public URL makes zlint warn about
+// internal names in AIA and CRL URLs; the tolerance is logged at start-up.
+func WithToleratedWarnings(reasons map[string]string) Option {
+	return func(o *options) {
+		if o.tolerate == nil {
+			o.tolerate = map[string]string{}
+		}
+		for k, v := range reasons {
+			o.tolerate[k] = v
+		}
+	}
 }
 
 // WithExtraLints adds certificate lints that run after zlint and vetca's
@@ -73,6 +90,7 @@ type Linter struct {
 	registry zlint.Registry
 	own      []*zlint.CertificateLint
 	extra    []*zlint.CertificateLint
+	tolerate map[string]string
 
 	mu         sync.Mutex
 	throwaways map[[sha256.Size]byte]*throwawayIssuer
@@ -93,10 +111,16 @@ func New(opts ...Option) (*Linter, error) {
 			return nil, errors.New("lint: an extra lint needs a name and a constructor")
 		}
 	}
+	for name := range o.tolerate {
+		if !strings.HasPrefix(name, "w_") {
+			return nil, fmt.Errorf("lint: only warnings (w_...) can be tolerated, not %s", name)
+		}
+	}
 	return &Linter{
 		registry:   reg,
 		own:        staticLints(),
 		extra:      o.extra,
+		tolerate:   o.tolerate,
 		throwaways: make(map[[sha256.Size]byte]*throwawayIssuer),
 	}, nil
 }
@@ -118,11 +142,11 @@ func (l *Linter) LintCertificate(der []byte, expected ...profile.Subject) (*Repo
 	rs := zlintv3.LintCertificateEx(c, l.registry)
 	r := &Report{}
 	for name, res := range rs.Results {
-		r.add(name, res, res.LintMetadata.Citation, toleratedCertWarning)
+		r.add(name, res, res.LintMetadata.Citation, l.tolerated)
 	}
 	cfg := l.registry.GetConfiguration()
 	run := func(cl *zlint.CertificateLint) {
-		r.add(cl.Name, cl.Execute(c, cfg), cl.Citation, toleratedCertWarning)
+		r.add(cl.Name, cl.Execute(c, cfg), cl.Citation, l.tolerated)
 	}
 	for _, cl := range l.own {
 		run(cl)
@@ -282,4 +306,13 @@ func newThrowawayIssuer(issuer *x509.Certificate) (*throwawayIssuer, error) {
 		return nil, errors.New("lint: the throwaway issuer does not carry the issuer's name and key identifier")
 	}
 	return &throwawayIssuer{cert: cert, key: key}, nil
+}
+
+// tolerated reports whether a certificate warning is tolerated, and why.
+func (l *Linter) tolerated(name string) (string, bool) {
+	if why, ok := toleratedCertWarning(name); ok {
+		return why, true
+	}
+	why, ok := l.tolerate[name]
+	return why, ok
 }
