@@ -93,6 +93,10 @@ func auditClean(t *testing.T, e *apptest.Env) {
 	}
 }
 
+func auditVerify(w *world) (*audit.Report, error) {
+	return audit.Verify(ctx, w.App.DB, w.App.Recorder.Schema(), nil)
+}
+
 func wantErr(t *testing.T, err error, kind apperr.Kind, field, code string) *apperr.Error {
 	t.Helper()
 	e, ok := apperr.As(err)
