@@ -1,6 +1,128 @@
 package app
 
-import "context"
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
 
-// wireDomains builds the domain-validation service. (Skeleton: issue 4.)
-func (a *App) wireDomains(ctx context.Context) error { return nil }
+	"github.com/vetca/vetca/internal/caa"
+	"github.com/vetca/vetca/internal/dcv"
+	"github.com/vetca/vetca/internal/domain"
+	"github.com/vetca/vetca/internal/mpic"
+	"github.com/vetca/vetca/internal/resolver"
+)
+
+// resolvConf is where the default DNS resolver comes from.
+const resolvConf = "/etc/resolv.conf"
+
+// wireDomains builds the domain-validation service from the CONTRACT §4
+// flags:
+//
+//   - every DNS query (DCV, CAA, the address lookups of website-change) goes
+//     to --dns-resolver, or else to the first nameserver of /etc/resolv.conf
+//     (127.0.0.1:53 when it names none, as the C library does);
+//   - CAA issue/issuewild records must name one of --caa-identity; without
+//     the flag the identity is the host of --public-url, when that host is a
+//     DNS name. With neither, vetca starts but refuses every CAA check
+//     (fail closed) and logs why;
+//   - website-change connects to --http-validation-port (default 80);
+//   - each --perspective is a remote perspective (`vetca perspective
+//     serve`) reached over mutual TLS with --perspective-cert/-key, its
+//     server certificate verified against --perspective-ca. Without any,
+//     no corroboration is done and the evidence says so.
+func (a *App) wireDomains(ctx context.Context) error {
+	cfg := a.Cfg
+	server := cfg.DNSResolver
+	if server == "" {
+		server = SystemResolver(resolvConf)
+	}
+	res, err := resolver.New(resolver.Config{Server: server, Clock: a.Clock, Retries: resolver.DefaultRetries})
+	if err != nil {
+		return fmt.Errorf("--dns-resolver: %w", err)
+	}
+	dnsc, err := dcv.NewDNSChecker(res, a.Clock)
+	if err != nil {
+		return err
+	}
+	port := cfg.HTTPValidationPort
+	if port == 0 {
+		port = dcv.DefaultHTTPPort
+	}
+	if port < 1 || port > 65535 {
+		return fmt.Errorf("--http-validation-port %d: must be 1 to 65535", port)
+	}
+	web, err := dcv.NewHTTPChecker(dcv.HTTPConfig{Resolver: res, Clock: a.Clock, Port: port})
+	if err != nil {
+		return err
+	}
+	chk := domain.Checkers{DNS: dnsc, Website: web}
+
+	identities, explicit := CAAIdentities(cfg)
+	if len(identities) > 0 {
+		c, err := caa.NewChecker(res, identities, a.Clock)
+		switch {
+		case err == nil:
+			chk.CAA = c
+		case explicit:
+			return fmt.Errorf("--caa-identity: %w", err)
+		default:
+			a.Log.Warn("no CAA identity: CAA checks will refuse issuance; set --caa-identity", "publicURLHost", identities[0], "err", err)
+		}
+	} else {
+		a.Log.Warn("no CAA identity: CAA checks will refuse issuance; set --caa-identity (the --public-url host is not a DNS name)")
+	}
+
+	mc := mpic.CorroboratorConfig{Perspectives: cfg.Perspectives, Clock: a.Clock}
+	if len(cfg.Perspectives) > 0 {
+		if cfg.PerspectiveCert == "" || cfg.PerspectiveKey == "" || cfg.PerspectiveCA == "" {
+			return fmt.Errorf("--perspective needs --perspective-cert, --perspective-key and --perspective-ca (mutual TLS, BR §3.2.2.9)")
+		}
+		if mc.TLS, err = mpic.LoadClientTLSConfig(cfg.PerspectiveCert, cfg.PerspectiveKey, cfg.PerspectiveCA); err != nil {
+			return fmt.Errorf("--perspective-cert: %w", err)
+		}
+	}
+	corr, err := mpic.NewCorroborator(mc)
+	if err != nil {
+		return fmt.Errorf("--perspective: %w", err)
+	}
+	chk.Corroborator = corr
+
+	a.Domains, err = domain.New(a.DB, a.Recorder, a.Clock, chk, domain.Config{})
+	return err
+}
+
+// CAAIdentities returns the issuer domain names CAA records must name:
+// --caa-identity when given (explicit is then true), else the host of
+// --public-url when it is not an IP address.
+func CAAIdentities(cfg Config) (identities []string, explicit bool) {
+	if len(cfg.CAAIdentities) > 0 {
+		return cfg.CAAIdentities, true
+	}
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || u.Hostname() == "" || net.ParseIP(u.Hostname()) != nil {
+		return nil, false
+	}
+	return []string{u.Hostname()}, false
+}
+
+// SystemResolver returns HOST:53 for the first nameserver line of a
+// resolv.conf file, or 127.0.0.1:53 when the file names none or cannot be
+// read (resolv.conf(5): the local machine is then the default).
+func SystemResolver(path string) string {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) >= 2 && f[0] == "nameserver" && net.ParseIP(strings.SplitN(f[1], "%", 2)[0]) != nil {
+				return net.JoinHostPort(f[1], "53")
+			}
+		}
+	}
+	return "127.0.0.1:53"
+}
