@@ -1,4 +1,102 @@
 package web
 
-// domainRoutes registers the CONTRACT §4 endpoints. (Skeleton: issue 4.)
-func (s *Server) domainRoutes() {}
+import (
+	"net/http"
+	"sort"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/domain"
+)
+
+// domainRoutes registers the CONTRACT §4 endpoints and the staff query of
+// validations by method version:
+//
+//	POST /api/v1/accounts/{id}/domains                      start a validation (201)
+//	GET  /api/v1/accounts/{id}/domains                      the account's validations with status
+//	GET  /api/v1/accounts/{id}/domains/{domainId}           one validation with every attempt's evidence
+//	POST /api/v1/accounts/{id}/domains/{domainId}/validate  run the check now (200)
+//	GET  /api/v1/domain-validations?method=&version=&since=&until=
+//	                                                        validations and certificates that relied on a method (version)
+func (s *Server) domainRoutes() {
+	m := s.mux
+	m.HandleFunc("POST /api/v1/accounts/{id}/domains", s.api(s.startDomainValidation))
+	m.HandleFunc("GET /api/v1/accounts/{id}/domains", s.api(s.listDomainValidations))
+	m.HandleFunc("GET /api/v1/accounts/{id}/domains/{domainId}", s.api(s.getDomainValidation))
+	m.HandleFunc("POST /api/v1/accounts/{id}/domains/{domainId}/validate", s.api(s.validateDomain))
+	m.HandleFunc("GET /api/v1/domain-validations", s.api(s.searchDomainValidations))
+}
+
+func (s *Server) startDomainValidation(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in struct {
+		Domain string `json:"domain"`
+		Method string `json:"method"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	v, err := s.Domains.Start(r.Context(), by, r.PathValue("id"), in.Domain, in.Method)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, v.View(s.Clock.Now()))
+	return nil
+}
+
+func (s *Server) listDomainValidations(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	list, err := s.Domains.List(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"domains": list})
+	return nil
+}
+
+func (s *Server) getDomainValidation(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	v, err := s.Domains.Get(r.Context(), by, r.PathValue("id"), r.PathValue("domainId"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) validateDomain(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in struct{}
+	if err := decode(w, r, &in, decodeOptions{allowEmpty: true}); err != nil {
+		return err
+	}
+	a, err := s.Domains.Validate(r.Context(), by, r.PathValue("id"), r.PathValue("domainId"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a.View(false))
+	return nil
+}
+
+// searchParams are the query parameters GET /domain-validations accepts.
+var searchParams = map[string]bool{"method": true, "version": true, "since": true, "until": true}
+
+func (s *Server) searchDomainValidations(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	q := r.URL.Query()
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !searchParams[k] {
+			return apperr.Invalid(k, "unknown_parameter", "unknown query parameter %q; use method, version, since and until", k)
+		}
+		if len(q[k]) > 1 {
+			return apperr.Invalid(k, "repeated_parameter", "query parameter %q given more than once", k)
+		}
+	}
+	res, err := s.Domains.Search(r.Context(), by, domain.SearchInput{
+		Method: q.Get("method"), Version: q.Get("version"), Since: q.Get("since"), Until: q.Get("until")})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
