@@ -1,24 +1,155 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/vetca/vetca/internal/app"
+	"github.com/vetca/vetca/internal/mpic"
+	"github.com/vetca/vetca/internal/resolver"
 )
 
 // addDomainFlags adds the CONTRACT §4 server flags.
 func addDomainFlags(f *pflag.FlagSet, cfg *app.Config) {
 	f.StringVar(&cfg.DNSResolver, "dns-resolver", "", "HOST:PORT of the DNS resolver for every DCV and CAA query (default: the first nameserver in /etc/resolv.conf)")
-	f.StringArrayVar(&cfg.CAAIdentities, "caa-identity", nil, "issuer domain name that CAA issue/issuewild records must name to allow vetca (repeatable)")
+	f.StringArrayVar(&cfg.CAAIdentities, "caa-identity", nil, "issuer domain name that CAA issue/issuewild records must name to allow vetca (repeatable; default: the host of --public-url when it is a DNS name)")
 	f.IntVar(&cfg.HTTPValidationPort, "http-validation-port", 80, "port that website-change validation connects to")
-	f.StringArrayVar(&cfg.Perspectives, "perspective", nil, "URL of a remote perspective for multi-perspective corroboration (repeatable)")
+	f.StringArrayVar(&cfg.Perspectives, "perspective", nil, "https URL of a remote perspective (`vetca perspective serve`) for multi-perspective corroboration, BR §3.2.2.9 (repeatable)")
 	f.StringVar(&cfg.PerspectiveCert, "perspective-cert", "", "client certificate (PEM) presented to remote perspectives")
 	f.StringVar(&cfg.PerspectiveKey, "perspective-key", "", "key of --perspective-cert")
 	f.StringVar(&cfg.PerspectiveCA, "perspective-ca", "", "CA bundle (PEM) the perspectives' server certificates chain to")
 }
 
-// newPerspectiveCmd is `vetca perspective serve`. (Skeleton: issue 4.)
+// perspectiveOptions are the flags of `vetca perspective serve`.
+type perspectiveOptions struct {
+	listen        string
+	cert, key     string
+	clientCA      string
+	id, region    string
+	dnsResolver   string
+	caaIdentities []string
+	httpPort      int
+	httpTimeout   time.Duration
+	refusePrivate bool
+}
+
+// newPerspectiveCmd is `vetca perspective serve`: a remote network
+// perspective for multi-perspective issuance corroboration.
 func newPerspectiveCmd(g *globals) *cobra.Command {
-	return &cobra.Command{Use: "perspective", Short: "Run a remote network perspective (BR §3.2.2.9)", Hidden: true}
+	c := &cobra.Command{
+		Use:   "perspective",
+		Short: "Run a remote network perspective (BR §3.2.2.9)",
+		Args:  cobra.NoArgs,
+	}
+	o := &perspectiveOptions{}
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve DCV and CAA checks to vetca over mutual TLS",
+		Long: `serve runs a remote network perspective for multi-perspective issuance
+corroboration (BR §3.2.2.9). vetca serve --perspective https://ADDR asks it,
+over HTTPS with mutual TLS, to repeat a DNS Change, website change or CAA
+check with its own DNS resolver (no cache is shared with the primary or
+with other perspectives), and stores its answer and the quorum.
+
+The server certificate is --cert/--key; only clients whose certificate
+chains to --client-ca are answered. --id and --region identify the
+perspective in the evidence; the operator must place perspectives at least
+500 km apart and label --region with the RIR service region they are in:
+vetca counts distinct region labels, it cannot check them.
+
+Once listening it prints "perspective ID (REGION) listening on
+https://ADDR" (with --json, {"id","region","url","resolver"}), so
+--listen 127.0.0.1:0 may pick a free port.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return servePerspective(cmd.Context(), g, o)
+		},
+	}
+	f := serve.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8443", "address to listen on (HTTPS)")
+	f.StringVar(&o.cert, "cert", "", "server certificate (PEM)")
+	f.StringVar(&o.key, "key", "", "key of --cert (PEM)")
+	f.StringVar(&o.clientCA, "client-ca", "", "CA bundle (PEM) that vetca's client certificates must chain to")
+	f.StringVar(&o.id, "id", "", "this perspective's identifier, recorded in the evidence")
+	f.StringVar(&o.region, "region", "", "the RIR service region this perspective is in (e.g. ARIN, RIPE NCC, APNIC, LACNIC, AFRINIC)")
+	f.StringVar(&o.dnsResolver, "dns-resolver", "", "HOST:PORT of this perspective's own DNS resolver (default: the first nameserver in /etc/resolv.conf)")
+	f.StringArrayVar(&o.caaIdentities, "caa-identity", nil, "issuer domain name CAA records must name, as on the primary (repeatable)")
+	f.IntVar(&o.httpPort, "http-validation-port", 80, "port that website-change checks connect to")
+	f.DurationVar(&o.httpTimeout, "http-timeout", 0, "bound on one website-change check, redirects included (default 10s)")
+	f.BoolVar(&o.refusePrivate, "refuse-non-public-addresses", false, "refuse website-change connections to loopback, private and other non-public addresses (set it in production)")
+	c.AddCommand(serve)
+	return c
+}
+
+func servePerspective(parent context.Context, g *globals, o *perspectiveOptions) error {
+	for _, req := range []struct{ name, v string }{{"--cert", o.cert}, {"--key", o.key}, {"--client-ca", o.clientCA}, {"--id", o.id}, {"--region", o.region}} {
+		if req.v == "" {
+			return usageErr("vetca perspective serve needs %s", req.name)
+		}
+	}
+	if len(o.caaIdentities) == 0 {
+		return usageErr("vetca perspective serve needs --caa-identity (the same issuer domain names as vetca serve)")
+	}
+	if o.httpPort < 1 || o.httpPort > 65535 {
+		return usageErr("--http-validation-port %d: must be 1 to 65535", o.httpPort)
+	}
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := g.logger()
+
+	server := o.dnsResolver
+	if server == "" {
+		server = app.SystemResolver("/etc/resolv.conf")
+	}
+	res, err := resolver.New(resolver.Config{Server: server, Clock: g.clock, Retries: resolver.DefaultRetries})
+	if err != nil {
+		return usageErr("--dns-resolver: %v", err)
+	}
+	h, err := mpic.NewServer(mpic.ServerConfig{ID: o.id, Region: o.region, Resolver: res, CAAIdentities: o.caaIdentities,
+		HTTPPort: o.httpPort, HTTPTimeout: o.httpTimeout, RefuseNonPublicAddresses: o.refusePrivate, Clock: g.clock, Logger: log})
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	tlsCfg, err := mpic.LoadServerTLSConfig(o.cert, o.key, o.clientCA)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", o.listen, err)
+	}
+	srv := mpic.NewHTTPServer(ln.Addr().String(), h, tlsCfg)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+
+	url := "https://" + ln.Addr().String()
+	if g.jsonOut {
+		if err := g.printJSON(map[string]string{"id": o.id, "region": o.region, "url": url, "resolver": res.Server()}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(g.stdout, "perspective %s (%s) listening on %s, resolver %s\n", o.id, o.region, url, res.Server())
+	}
+	log.Info("perspective serving", "id", o.id, "region", o.region, "url", url, "resolver", res.Server())
+	select {
+	case <-ctx.Done():
+		shCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(shCtx)
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
 }
