@@ -283,3 +283,49 @@ func TestValidationAuthorization(t *testing.T) {
 		t.Fatalf("list %+v %v", list, err)
 	}
 }
+
+// Concurrent checks of one validation each store their attempt, numbered
+// without gaps or duplicates, and the row stays what the audit trail
+// vouches for. A failed re-check after a valid one is stored but does not
+// undo the validation (the data was obtained; BR §4.2.1 counts from it).
+func TestConcurrentAndRepeatedValidate(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		v, err := w.App.Domains.Start(ctx, w.Sub, w.AccID, "acme-widgets.com", "dns-change")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.DNS.AddTXT(v.RecordName, v.RandomValue)
+		const n = 6
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := w.App.Domains.Validate(ctx, w.Sub, w.AccID, v.ID); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		w.DNS.RemoveName(v.RecordName)
+		a, err := w.App.Domains.Validate(ctx, w.Sub, w.AccID, v.ID)
+		if err != nil || a.Status != "invalid" || a.Number != n+1 {
+			t.Fatalf("re-check without the record: %v %+v", err, a)
+		}
+		view, err := w.App.Domains.Get(ctx, w.Sub, w.AccID, v.ID)
+		if err != nil || view.Status != "valid" || len(view.Attempts) != n+1 {
+			t.Fatalf("%v %+v", err, view)
+		}
+		for i, a := range view.Attempts {
+			if a.Number != i+1 {
+				t.Fatalf("attempt numbers %d at %d", a.Number, i)
+			}
+		}
+		auditClean(t, w.Env)
+	})
+}
