@@ -45,6 +45,15 @@
 // whose signing then failed can also appear; for scoping an incident that
 // errs on the safe side.
 //
+// # Storage and API
+//
+// Tables (migration 00002, both dialects, all audited): domain_validations,
+// domain_validation_attempts, certificate_domain_validations (serial ->
+// validation and attempt relied on, per SAN) and caa_checks (per SAN, with
+// the serial and order; an empty serial for a refused finalization, see
+// RecordCAAChecks). The HTTP API (package web) is CONTRACT §4 plus
+// GET /accounts/{id}/domains[/{domainId}] and GET /domain-validations.
+//
 // Every write goes through audit.Recorder inside db.InTx, and every read
 // that feeds a decision is integrity-checked (audit.Select, Recorder.Get),
 // so a row edited outside vetca stops issuance instead of being relied on.
