@@ -422,7 +422,7 @@ func Select[T any](ctx context.Context, r *Recorder, q store.Querier, table, que
 		if err != nil {
 			return nil, err
 		}
-		if err := r.check(ctx, q, t, row); err != nil {
+		if row, err = r.check(ctx, q, t, row); err != nil {
 			return nil, err
 		}
 		var v T
@@ -434,12 +434,20 @@ func Select[T any](ctx context.Context, r *Recorder, q store.Querier, table, que
 	return out, nil
 }
 
+// vouchedColumns are added to integrity-checked reads: the row hash and
+// operation of the row's latest event, read in the same statement as the
+// row, so both come from one snapshot even while other transactions update
+// the row.
+const vouchedColumns = `,
+	(SELECT e.row_hash FROM audit_events e WHERE e.entity_type = ? AND e.entity_id = t.id AND e.op <> 'note' ORDER BY e.seq DESC LIMIT 1) AS vetca_vouched_hash,
+	(SELECT e.op FROM audit_events e WHERE e.entity_type = ? AND e.entity_id = t.id AND e.op <> 'note' ORDER BY e.seq DESC LIMIT 1) AS vetca_vouched_op`
+
 func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id string, lock bool) (store.Row, error) {
-	query := "SELECT * FROM " + t.Name + " WHERE id = ?"
+	query := "SELECT t.*" + vouchedColumns + " FROM " + t.Name + " t WHERE t.id = ?"
 	if tx, ok := q.(*store.Tx); ok && lock {
 		query += tx.ForUpdate()
 	}
-	rows, err := q.Query(ctx, query, id)
+	rows, err := q.Query(ctx, query, t.Name, t.Name, id)
 	if err != nil {
 		return nil, fmt.Errorf("read %s %s: %w", t.Name, id, err)
 	}
@@ -450,19 +458,58 @@ func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id
 	if len(maps) == 0 {
 		return nil, apperr.NotFound("", "%s %s not found", strings.TrimSuffix(t.Name, "s"), id)
 	}
-	row, err := t.Normalize(maps[0])
+	m := maps[0]
+	vouched, _ := asString(m["vetca_vouched_hash"])
+	op, hasEvent := asString(m["vetca_vouched_op"])
+	delete(m, "vetca_vouched_hash")
+	delete(m, "vetca_vouched_op")
+	row, err := t.Normalize(m)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.check(ctx, q, t, row); err != nil {
+	if err := r.judge(ctx, q, t, row, vouched, op, hasEvent); err != nil {
 		return nil, err
 	}
 	return row, nil
 }
 
-// check compares a row with its stored row_hash and with the latest event
-// for it.
-func (r *Recorder) check(ctx context.Context, q store.Querier, t *store.Table, row store.Row) error {
+func asString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case []byte:
+		return string(x), true
+	}
+	return "", false
+}
+
+// check compares a row, already read, with its stored row_hash and with
+// the latest event for it. When they disagree it re-reads the row together
+// with its latest event in one statement: if that is consistent, the first
+// read raced with a legitimate update and the fresh row is returned.
+func (r *Recorder) check(ctx context.Context, q store.Querier, t *store.Table, row store.Row) (store.Row, error) {
+	id, _ := row["id"].(string)
+	var vouched, op string
+	err := q.QueryRow(ctx, `SELECT row_hash, op FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`,
+		t.Name, id).Scan(&vouched, &op)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("audit: read latest event for %s %s: %w", t.Name, id, err)
+	}
+	if r.judge(ctx, q, t, row, vouched, op, err == nil) == nil {
+		return row, nil
+	}
+	fresh, ferr := r.load(ctx, q, t, id, false)
+	if ferr != nil {
+		if apperr.IsKind(ferr, apperr.KindNotFound) {
+			return nil, apperr.Integrity(t.Name, id, "the row vanished while it was read")
+		}
+		return nil, ferr
+	}
+	return fresh, nil
+}
+
+// judge decides whether a row is what its latest event vouches for.
+func (r *Recorder) judge(ctx context.Context, q store.Querier, t *store.Table, row store.Row, vouched, op string, hasEvent bool) error {
 	id, _ := row["id"].(string)
 	content, err := canonical(row)
 	if err != nil {
@@ -470,18 +517,15 @@ func (r *Recorder) check(ctx context.Context, q store.Querier, t *store.Table, r
 	}
 	computed := RowHash(t.Name, content)
 	stored, _ := row["row_hash"].(string)
-	var vouched, op string
-	var vouchedContent sql.NullString
-	err = q.QueryRow(ctx, `SELECT row_hash, op, content FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`,
-		t.Name, id).Scan(&vouched, &op, &vouchedContent)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	case !hasEvent:
 		return apperr.Integrity(t.Name, id, "no audit event records this row; it was inserted outside vetca")
-	case err != nil:
-		return fmt.Errorf("audit: read latest event for %s %s: %w", t.Name, id, err)
 	case op == OpDelete:
 		return apperr.Integrity(t.Name, id, "the audit trail records this row as deleted; it was re-inserted outside vetca")
 	case computed != vouched:
+		var vouchedContent sql.NullString
+		_ = q.QueryRow(ctx, `SELECT content FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`,
+			t.Name, id).Scan(&vouchedContent)
 		fields := diffFields(vouchedContent.String, content)
 		return apperr.Integrity(t.Name, id, "field %s differs from the audited value; it was changed outside vetca", strings.Join(fields, ", "))
 	case stored != computed:

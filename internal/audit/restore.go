@@ -107,7 +107,7 @@ func (r *Recorder) Restore(ctx context.Context, tx *store.Tx, actor, action, tab
 		if err != nil {
 			return "", err
 		}
-		if err := r.check(ctx, tx, t, cur); err == nil {
+		if _, err := r.check(ctx, tx, t, cur); err == nil {
 			return "", nil
 		} else if !apperr.IsKind(err, apperr.KindIntegrity) {
 			return "", err
