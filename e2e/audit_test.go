@@ -80,6 +80,7 @@ func TestOutOfBandSQLIsCaught(t *testing.T) {
 		if v, _, code := verify(t, in); code != 0 || !v.OK || v.Events < 10 {
 			t.Fatalf("untouched data: exit %d %+v", code, v)
 		}
+		aliceEvent := in.SQL("SELECT seq FROM audit_events WHERE entity_type = 'users' AND op = 'insert' AND entity_id = (SELECT id FROM users WHERE name = 'alice')")
 		steps := []struct {
 			name, sql         string
 			table, row, field string
@@ -88,7 +89,7 @@ func TestOutOfBandSQLIsCaught(t *testing.T) {
 			{"DELETE a contact", "DELETE FROM contacts WHERE id = '" + w.contactID + "'", "contacts", w.contactID, ""},
 			{"INSERT an account", "INSERT INTO accounts (id, name, created_at, created_by, row_hash) VALUES ('acc_sneaky', 'Sneaky', '2026-11-23T00:00:00Z', 'sql', '')", "accounts", "acc_sneaky", ""},
 			{"UPDATE an audit event", "UPDATE audit_events SET actor = 'user:mallory' WHERE seq = 3", "audit_events", "3", "actor"},
-			{"DELETE an audit event", "DELETE FROM audit_events WHERE seq = 5", "audit_events", "5", ""},
+			{"DELETE an audit event (the one recording alice's user)", "DELETE FROM audit_events WHERE seq = " + aliceEvent, "audit_events", aliceEvent, ""},
 			{"INSERT an audit event", "INSERT INTO audit_events (seq, at, actor, action, op, entity_type, entity_id, content, row_hash, field_hashes, prev_hash, hash) VALUES (99999, '2026-11-23T00:00:00Z', 'user:mallory', 'account.created', 'note', 'accounts', 'acc_sneaky', NULL, '', '', '', 'x')", "audit_events", "99999", ""},
 		}
 		for i, s := range steps {

@@ -24,7 +24,10 @@ import (
 	"github.com/vetca/vetca/internal/store/storetest"
 )
 
-var vetcaBin string
+var (
+	vetcaBin string // the shipped build
+	hooksBin string // the test build: go build -tags vetcatesthooks (crash and lint hooks)
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "vetca-e2e-")
@@ -33,11 +36,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	vetcaBin = filepath.Join(dir, "vetca")
-	build := exec.Command("go", "build", "-o", vetcaBin, "../cmd/vetca")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building vetca:", err)
-		os.Exit(1)
+	hooksBin = filepath.Join(dir, "vetca-testhooks")
+	for _, b := range [][]string{{"-o", vetcaBin}, {"-tags", "vetcatesthooks", "-o", hooksBin}} {
+		build := exec.Command("go", append(append([]string{"build"}, b...), "../cmd/vetca")...)
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building vetca:", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -56,12 +62,24 @@ type Instance struct {
 	schema     string // PostgreSQL search_path
 	cmd        *exec.Cmd
 	logs       *bytes.Buffer
+	// Bin is the binary Serve runs (vetcaBin unless a test needs hooksBin);
+	// Env adds variables to every command.
+	Bin string
+	Env []string
+	// Addr is the listen address, kept across restarts.
+	Addr string
 }
 
 // New initializes a database on backend ("sqlite" or "postgres").
 func New(t *testing.T, backend string) *Instance {
 	t.Helper()
-	in := &Instance{t: t, Backend: backend, Dir: t.TempDir()}
+	return NewWith(t, backend, nil)
+}
+
+// NewWith is New with extra environment and `vetca init` arguments.
+func NewWith(t *testing.T, backend string, env []string, initArgs ...string) *Instance {
+	t.Helper()
+	in := &Instance{t: t, Backend: backend, Dir: t.TempDir(), Bin: vetcaBin, Env: env}
 	if backend == "postgres" {
 		in.DSN = storetest.PostgresDSN(t)
 		u, _ := url.Parse(in.DSN)
@@ -69,9 +87,9 @@ func New(t *testing.T, backend string) *Instance {
 	} else {
 		in.DSN = "sqlite:" + filepath.Join(in.Dir, "vetca.db")
 	}
-	out, _, code := in.CLI("init", "--json", "--public-url", "http://pki.vetca-test.com")
+	out, errOut, code := in.CLI(append([]string{"init", "--json", "--public-url", "http://pki.vetca-test.com"}, initArgs...)...)
 	if code != 0 {
-		t.Fatalf("vetca init: exit %d: %s", code, out)
+		t.Fatalf("vetca init: exit %d: %s %s", code, out, errOut)
 	}
 	var res struct {
 		AdminToken string `json:"adminToken"`
@@ -92,7 +110,7 @@ func Each(t *testing.T, fn func(t *testing.T, in *Instance)) {
 }
 
 func (in *Instance) env() []string {
-	return append(os.Environ(), "VETCA_DB="+in.DSN, "VETCA_KEY_DIR="+filepath.Join(in.Dir, "keys"))
+	return append(append(os.Environ(), "VETCA_DB="+in.DSN, "VETCA_KEY_DIR="+filepath.Join(in.Dir, "keys")), in.Env...)
 }
 
 // CLI runs vetca with args and returns stdout, stderr and the exit code.
@@ -134,19 +152,24 @@ func (in *Instance) SQL(stmt string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// Serve starts `vetca serve` on a free loopback port.
+// Serve starts `vetca serve` on a loopback port (the same one on a restart).
 func (in *Instance) Serve(extra ...string) {
 	in.t.Helper()
-	in.SMTP = smtptest.New(in.t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		in.t.Fatal(err)
+	if in.SMTP == nil {
+		in.SMTP = smtptest.New(in.t)
 	}
-	addr := l.Addr().String()
-	l.Close()
+	if in.Addr == "" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			in.t.Fatal(err)
+		}
+		in.Addr = l.Addr().String()
+		l.Close()
+	}
+	addr := in.Addr
 	args := append([]string{"serve", "--listen", addr, "--public-url", "http://pki.vetca-test.com", "--smtp", in.SMTP.Addr(),
 		"--compliance-email", "compliance@ca.vetca-test.com"}, extra...)
-	in.cmd = exec.Command(vetcaBin, args...)
+	in.cmd = exec.Command(in.Bin, args...)
 	in.cmd.Env = in.env()
 	in.logs = &bytes.Buffer{}
 	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
@@ -172,6 +195,28 @@ func (in *Instance) waitReady() {
 	}
 	in.t.Fatalf("vetca serve did not become ready:\n%s", in.logs)
 }
+
+// Wait waits for the server to exit by itself (a crash hook) and returns
+// its exit code.
+func (in *Instance) Wait() int {
+	in.t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- in.cmd.Wait() }()
+	select {
+	case err := <-done:
+		in.cmd = nil
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		return 0
+	case <-time.After(30 * time.Second):
+		in.t.Fatalf("server did not exit:\n%s", in.logs)
+	}
+	return -1
+}
+
+// Logs returns what the server printed.
+func (in *Instance) Logs() string { return in.logs.String() }
 
 // Stop stops the server.
 func (in *Instance) Stop() {

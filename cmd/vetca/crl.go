@@ -37,6 +37,9 @@ of Partitioned CRLs" for each issuing CA, ready for a CDN or an object store.`,
 				return err
 			}
 			defer a.Close()
+			if err := a.PublicURLError(); err != nil {
+				return err
+			}
 			var published []revocation.ShardRecord
 			if force {
 				targets, err := a.CRLs.Targets(ctx)
@@ -89,6 +92,9 @@ of Partitioned CRLs" for each issuing CA, ready for a CDN or an object store.`,
 				return err
 			}
 			defer a.Close()
+			if err := a.PublicURLError(); err != nil {
+				return err
+			}
 			var f revocation.Fetcher
 			if fetch {
 				client := &http.Client{Timeout: 15 * time.Second}

@@ -21,6 +21,10 @@ import (
 )
 
 func newServeCmd(g *globals) *cobra.Command {
+	// Flag defaults are written into their variables when the flag is
+	// defined, for every command; --listen must reach the config only when
+	// serving (other commands resolve the public URL from the database).
+	var listen string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API, console, public pages, CRL/OCSP and /metrics",
@@ -33,11 +37,12 @@ demo logins, and (without --smtp) delivers mail to an in-process mailbox shown
 in the console.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			g.cfg.Listen = listen
 			return serve(cmd.Context(), g)
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&g.cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	f.StringVar(&g.cfg.PublicURL, "public-url", "", "base URL put into certificates' CRL, OCSP and caIssuers URLs (default http://LISTEN)")
 	f.StringVar(&g.cfg.SMTP, "smtp", "", "SMTP relay HOST:PORT (plain; STARTTLS when offered)")
 	f.StringVar(&g.cfg.MailFrom, "mail-from", "", "sender address of vetca's mail (default vetca@PUBLIC-HOST)")
@@ -68,6 +73,12 @@ func serve(parent context.Context, g *globals) error {
 	}
 	defer a.Close()
 	log := a.Log
+
+	// Record the public URL this process puts into certificates, so other
+	// commands (crl publish, crl verify) find the same CRL URLs.
+	if err := a.SetSetting(ctx, cliActor(), app.SettingPublicURL, a.Cfg.PublicURL); err != nil {
+		return err
+	}
 
 	// Resolve issuances interrupted between intent and storage (DESIGN
 	// invariant 5) before serving anything.

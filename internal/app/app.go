@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/vetca/vetca/internal/account"
+	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/change"
@@ -83,11 +84,8 @@ func (c *Config) Defaults() {
 	if c.DB == "" {
 		c.DB = store.DefaultDSN
 	}
-	if c.Listen == "" {
-		c.Listen = "127.0.0.1:8080"
-	}
-	if c.PublicURL == "" {
-		c.PublicURL = "http://" + c.Listen
+	if c.PublicURL == "" && c.Listen != "" {
+		c.PublicURL = "http://" + c.Listen // CONTRACT §2: serve defaults it to http://ADDR
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.KeyDir == "" {
@@ -99,16 +97,6 @@ func (c *Config) Defaults() {
 	}
 	if c.AuditKey == "" {
 		c.AuditKey = filepath.Join(c.KeyDir, "audit.key")
-	}
-	if c.MailFrom == "" {
-		host := "localhost"
-		if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
-			host = u.Hostname()
-			if ip := net.ParseIP(host); ip != nil {
-				host = "[" + host + "]"
-			}
-		}
-		c.MailFrom = "vetca@" + host
 	}
 	if c.VerificationsRequired == 0 {
 		c.VerificationsRequired = 2
@@ -133,8 +121,27 @@ func (c *Config) Defaults() {
 	}
 }
 
+// mailFromDefault derives the sender from the public URL's host.
+func (c *Config) mailFromDefault() {
+	host := "localhost"
+	if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+		if ip := net.ParseIP(host); ip != nil {
+			host = "[" + host + "]"
+		}
+	}
+	c.MailFrom = "vetca@" + host
+}
+
+// DefaultPublicURL is used by commands other than serve when neither
+// --public-url nor a recorded serving URL exists.
+const DefaultPublicURL = "http://127.0.0.1:8080"
+
 // Validate checks a config.
 func (c *Config) Validate() error {
+	if c.PublicURL == "" {
+		return nil // resolved from the recorded setting after the database opens
+	}
 	u, err := url.Parse(c.PublicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("--public-url %q must be an http(s) URL with a host and no query", c.PublicURL)
@@ -192,6 +199,8 @@ type App struct {
 	CRLs        *revocation.Publisher
 	OCSP        *revocation.Responder
 	extraLints  []lint.Option
+	// publicURLErr is set when the recorded public URL could not be trusted.
+	publicURLErr error
 	// DevMail is the in-process mailbox of `serve --dev`, shown in the console.
 	DevMail *devmail.Box
 }
@@ -229,8 +238,33 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 		db.Close()
 		return nil, fmt.Errorf("database %s has no vetca schema: run `vetca init --db %s` first", db.DSN(), cfg.DB)
 	}
-	a := &App{Cfg: cfg, DB: db, Clock: clk, Log: log}
-	a.Recorder = audit.NewRecorder(schema, clk)
+	rec := audit.NewRecorder(schema, clk)
+	var publicURLErr error
+	if cfg.PublicURL == "" {
+		// Not serving and not given: the URL the serving process records.
+		cfg.PublicURL = DefaultPublicURL
+		if _, ok := schema.Table("settings"); ok {
+			// A settings row that fails its integrity check must not stop
+			// commands such as audit verify, which reports it; commands
+			// that publish URLs refuse through PublicURLError.
+			v, found, err := getSetting(ctx, rec, db, SettingPublicURL)
+			switch {
+			case apperr.IsKind(err, apperr.KindIntegrity):
+				publicURLErr = err
+				log.Warn("the recorded public URL fails its integrity check", "err", err)
+			case err != nil:
+				db.Close()
+				return nil, err
+			case found:
+				cfg.PublicURL = v
+			}
+		}
+	}
+	if cfg.MailFrom == "" {
+		cfg.mailFromDefault()
+	}
+	a := &App{Cfg: cfg, DB: db, Clock: clk, Log: log, publicURLErr: publicURLErr}
+	a.Recorder = rec
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Outbox = notify.NewOutbox(a.Recorder, clk)
@@ -266,6 +300,10 @@ type accountRef struct{ *account.Service }
 func (r *accountRef) ContactsForOrganization(ctx context.Context, q store.Querier, orgID string) ([]vetting.Recipient, error) {
 	return r.Service.ContactsForOrganization(ctx, q, orgID)
 }
+
+// PublicURLError reports why the public URL could not be read from the
+// database, if it could not; commands that publish URLs must refuse then.
+func (a *App) PublicURLError() error { return a.publicURLErr }
 
 // Close releases keys and closes the database.
 func (a *App) Close() error {

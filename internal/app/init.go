@@ -123,6 +123,13 @@ func Init(ctx context.Context, a *App, o InitOptions) (*InitResult, error) {
 		res.Changed = true
 		res.Messages = append(res.Messages, fmt.Sprintf("created admin user %q; its token is shown only now", name))
 	}
+	if _, ok, err := getSetting(ctx, a.Recorder, a.DB, SettingPublicURL); err != nil {
+		return nil, err
+	} else if !ok {
+		if err := a.SetSetting(ctx, o.By, SettingPublicURL, a.Cfg.PublicURL); err != nil {
+			return nil, err
+		}
+	}
 	if !res.Changed {
 		res.Messages = append(res.Messages, "already initialized; nothing changed")
 	}

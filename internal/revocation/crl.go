@@ -375,28 +375,33 @@ func (p *Publisher) Publish(ctx context.Context, t Target) (ShardRecord, error) 
 }
 
 // Get returns the current CRL published at url, checked against its
-// audited hash.
+// audited hash. A publication committing between the two reads is retried
+// once; a persistent difference is tampering.
 func (p *Publisher) Get(ctx context.Context, url string) ([]byte, ShardRecord, error) {
-	rec, ok, err := p.current(ctx, p.db, url)
-	if err != nil {
-		return nil, ShardRecord{}, err
+	var lastErr error
+	for attempt := 0; attempt < 2; attempt++ {
+		rec, ok, err := p.current(ctx, p.db, url)
+		if err != nil {
+			return nil, ShardRecord{}, err
+		}
+		if !ok {
+			return nil, ShardRecord{}, apperr.NotFound("", "no CRL is published at %s", url)
+		}
+		var enc string
+		if err := p.db.QueryRow(ctx, `SELECT der FROM crl_files WHERE url = ?`, url).Scan(&enc); err != nil {
+			return nil, ShardRecord{}, fmt.Errorf("crl file %s: %w", url, err)
+		}
+		der, err := base64.StdEncoding.DecodeString(enc)
+		if err != nil {
+			return nil, ShardRecord{}, apperr.Integrity("crl_files", url, "not base64")
+		}
+		sum := sha256.Sum256(der)
+		if hex.EncodeToString(sum[:]) == rec.SHA256 {
+			return der, rec, nil
+		}
+		lastErr = apperr.Integrity("crl_files", url, "CRL bytes differ from the published hash")
 	}
-	if !ok {
-		return nil, ShardRecord{}, apperr.NotFound("", "no CRL is published at %s", url)
-	}
-	var enc string
-	if err := p.db.QueryRow(ctx, `SELECT der FROM crl_files WHERE url = ?`, url).Scan(&enc); err != nil {
-		return nil, ShardRecord{}, fmt.Errorf("crl file %s: %w", url, err)
-	}
-	der, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil {
-		return nil, ShardRecord{}, apperr.Integrity("crl_files", url, "not base64")
-	}
-	sum := sha256.Sum256(der)
-	if hex.EncodeToString(sum[:]) != rec.SHA256 {
-		return nil, ShardRecord{}, apperr.Integrity("crl_files", url, "CRL bytes differ from the published hash")
-	}
-	return der, rec, nil
+	return nil, ShardRecord{}, lastErr
 }
 
 // PublicURL is the base new shard URLs are built from.

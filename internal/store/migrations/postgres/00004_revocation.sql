@@ -62,7 +62,17 @@ CREATE TABLE ocsp_responses (
 );
 CREATE INDEX ocsp_responses_due ON ocsp_responses (next_update);
 
+-- Instance settings that commands share, such as the public URL the
+-- serving process puts into certificates.
+CREATE TABLE settings (
+    id         TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    row_hash   TEXT NOT NULL
+);
+
 -- +goose Down
+DROP TABLE settings;
 DROP TABLE ocsp_responses;
 DROP TABLE crl_files;
 DROP TABLE crl_shards;
