@@ -318,7 +318,7 @@ func (a *App) Handler(extra ...RouteAdder) http.Handler {
 	return web.New(web.Deps{
 		DB: a.DB, Recorder: a.Recorder, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
 		Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains, Extra: extra,
-		Orders: a.Orders, Evidence: a.evidenceSource(),
+		Orders: a.Orders, Evidence: a.Domains,
 		Revocations: a.Revocations, CRLs: a.CRLs, OCSP: a.OCSP,
 		DevMail: a.devMail(),
 	})

@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"time"
 
-	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/dnsname"
-	"github.com/vetca/vetca/internal/domain"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/issuance"
@@ -36,11 +33,7 @@ func (a *App) wireOrders(ctx context.Context) error {
 		Signer: a.Cfg.SignerConfig(),
 	}, hooks, a.Log)
 	a.Keys = keypolicy.NewChecker(keypolicy.Options{Blocklist: issuance.Blocklist{DB: a.DB}})
-	domains, ok := any(a.Domains).(order.Domains)
-	if !ok {
-		domains = unwiredDomains{} // TEMPORARY while issue 4's service lands; removed when it does
-	}
-	a.Orders = order.New(a.DB, a.Recorder, a.Clock, a.Vetting, a.Accounts, domains, a.Engine, a.Keys,
+	a.Orders = order.New(a.DB, a.Recorder, a.Clock, a.Vetting, a.Accounts, a.Domains, a.Engine, a.Keys,
 		order.Config{ApprovalsRequired: a.Cfg.ApprovalsRequired})
 	return nil
 }
@@ -55,30 +48,6 @@ func (a *App) RecoverIssuance(ctx context.Context) ([]issuance.Intent, error) {
 		}
 		return a.Orders.Interrupted(ctx, tx, by, in.OrderID)
 	})
-}
-
-// evidenceSource is the domain service's view of issuance evidence.
-func (a *App) evidenceSource() order.EvidenceSource {
-	if e, ok := any(a.Domains).(order.EvidenceSource); ok {
-		return e
-	}
-	return nil
-}
-
-// unwiredDomains refuses every domain check. TEMPORARY (see wireOrders).
-type unwiredDomains struct{}
-
-func (unwiredDomains) err() error {
-	return apperr.Unavailable("domains_unavailable", "domain validation is not available in this build")
-}
-func (u unwiredDomains) RequireValidated(context.Context, store.Querier, string, []string, time.Time) ([]domain.Reliance, error) {
-	return nil, u.err()
-}
-func (u unwiredDomains) CheckCAA(context.Context, []string) ([]domain.CAAResult, error) {
-	return nil, u.err()
-}
-func (u unwiredDomains) RecordIssuance(context.Context, *store.Tx, actor.Actor, string, string, []domain.Reliance, []domain.CAAResult) error {
-	return u.err()
 }
 
 // internalURLTolerance returns the lint tolerance a non-public --public-url

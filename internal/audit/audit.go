@@ -402,13 +402,19 @@ func (r *Recorder) Get(ctx context.Context, q store.Querier, table, id string, d
 
 // Select runs query (which must select whole rows of table, "SELECT * FROM
 // table ...") and decodes each row into a T after the same integrity check
-// as Get. Use it where the rows feed a decision.
+// as Get. Use it where the rows feed a decision. Each row is read together
+// with the hash its latest event vouches for, in the same statement.
 func Select[T any](ctx context.Context, r *Recorder, q store.Querier, table, query string, args ...any) ([]T, error) {
 	t, err := r.table(table)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, query, args...)
+	prefix := "SELECT * FROM " + table
+	rest, ok := strings.CutPrefix(query, prefix)
+	if !ok || (rest != "" && rest[0] != ' ') {
+		return nil, fmt.Errorf("audit: Select needs a query starting %q", prefix)
+	}
+	rows, err := q.Query(ctx, "SELECT t.*"+vouchedColumns+" FROM "+table+" t"+rest, append([]any{table, table}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("select %s: %w", table, err)
 	}
@@ -418,11 +424,15 @@ func Select[T any](ctx context.Context, r *Recorder, q store.Querier, table, que
 	}
 	out := make([]T, 0, len(maps))
 	for _, m := range maps {
+		vouched, _ := asString(m["vetca_vouched_hash"])
+		op, hasEvent := asString(m["vetca_vouched_op"])
+		delete(m, "vetca_vouched_hash")
+		delete(m, "vetca_vouched_op")
 		row, err := t.Normalize(m)
 		if err != nil {
 			return nil, err
 		}
-		if row, err = r.check(ctx, q, t, row); err != nil {
+		if err := r.judge(ctx, q, t, row, vouched, op, hasEvent); err != nil {
 			return nil, err
 		}
 		var v T

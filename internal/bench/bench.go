@@ -25,6 +25,7 @@ import (
 type Result struct {
 	What         string  `json:"what"`
 	Backend      string  `json:"backend,omitempty"`
+	Signer       string  `json:"signer,omitempty"`
 	N            int     `json:"n"`
 	PerSecond    float64 `json:"perSecond"`
 	RawPerSecond float64 `json:"rawPerSecond"`

@@ -89,6 +89,7 @@ type Domains interface {
 	RequireValidated(ctx context.Context, q store.Querier, accountID string, dnsNames []string, at time.Time) ([]domain.Reliance, error)
 	CheckCAA(ctx context.Context, dnsNames []string) ([]domain.CAAResult, error)
 	RecordIssuance(ctx context.Context, tx *store.Tx, by actor.Actor, orderID, serial string, rel []domain.Reliance, caa []domain.CAAResult) error
+	RecordCAAChecks(ctx context.Context, tx *store.Tx, by actor.Actor, orderID, serial string, caa []domain.CAAResult) error
 }
 
 // Accounts is what orders need from accounts.
@@ -630,7 +631,15 @@ func (s *Service) Finalize(ctx context.Context, by actor.Actor, id string) (Issu
 	}
 	caa, err := s.domains.CheckCAA(ctx, o.DNSNames)
 	if err != nil {
-		s.noteRefusal(ctx, by, o, "order.caa_refused", err)
+		// Keep every SAN's CAA evidence of the refusal (BR §3.2.2.8, §5.4.1).
+		_ = s.db.InTx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+			if len(caa) > 0 {
+				if err := s.domains.RecordCAAChecks(ctx, tx, by, o.ID, "", caa); err != nil {
+					return err
+				}
+			}
+			return s.rec.Note(ctx, tx, by.String(), "order.caa_refused", "orders", o.ID, map[string]string{"error": err.Error()})
+		})
 		return Issued{}, err
 	}
 
@@ -710,13 +719,6 @@ func (s *Service) Finalize(ctx context.Context, by actor.Actor, id string) (Issu
 	}
 	s.engine.AfterStore()
 	return Issued{Serial: cert.Serial, PEM: cert.PEM, ChainPEM: iss.CertPEM, Certificate: cert}, nil
-}
-
-// noteRefusal records why finalize refused, without changing the order.
-func (s *Service) noteRefusal(ctx context.Context, by actor.Actor, o Order, action string, cause error) {
-	_ = s.db.InTx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-		return s.rec.Note(ctx, tx, by.String(), action, "orders", o.ID, map[string]string{"error": cause.Error()})
-	})
 }
 
 // fail marks an order failed with the reason.

@@ -345,3 +345,38 @@ func TestIssuedCertificatesLintCleanAndVerify(t *testing.T) {
 		}
 	})
 }
+
+// Issue 4 acceptance through orders (BR §3.2.2.8): finalize refuses a SAN
+// whose CAA forbids vetca, naming it, and keeps the CAA evidence of the
+// refusal.
+func TestFinalizeRefusesCAAAndKeepsEvidence(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		r := f.PlaceOrder(map[string]any{"dnsNames": []string{site, "www.acme-widgets.com"}, "csr": apptest.CSR(t, apptest.Key(t), pkix.Name{}, site, "www.acme-widgets.com")})
+		id, hash := r.Body["id"].(string), r.Body["snapshotHash"].(string)
+		for _, tok := range []string{f.Bob, f.Carol} {
+			f.Do("POST", "/api/v1/orders/"+id+"/approve", tok, map[string]any{"snapshotHash": hash})
+		}
+		f.DNS.AddCAA("www.acme-widgets.com", 0, "issue", "other-ca.example")
+		fin := f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil)
+		e := errOf(fin)
+		if fin.Status != 403 || e["code"] != "caa_forbidden" || e["field"] != "dnsNames" || !strings.Contains(e["message"].(string), "www.acme-widgets.com") {
+			t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
+		}
+		checks, err := f.App.Domains.CAAChecksForOrder(context.Background(), f.App.DB, id)
+		if err != nil || len(checks) != 2 {
+			t.Fatalf("CAA evidence of the refusal: %v %+v", err, checks)
+		}
+		var refused int
+		for _, c := range checks {
+			if !c.Permitted {
+				refused++
+			}
+		}
+		if refused != 1 {
+			t.Fatalf("%d refused results, want 1", refused)
+		}
+		if g := f.Do("GET", "/api/v1/orders/"+id, f.Bob, nil); g.Body["status"] != "approved" {
+			t.Fatalf("a CAA refusal should leave the order approved for a retry: %s", g.Raw)
+		}
+	})
+}

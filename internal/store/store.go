@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -53,6 +54,48 @@ type DB struct {
 	sql     *sql.DB
 	dialect Dialect
 	dsn     string
+	stmts   stmtCache
+}
+
+// stmtCache keeps prepared statements by query text. database/sql keeps
+// each statement prepared per connection and re-prepares it on a new one,
+// and transactions use it through Tx.StmtContext, so the SQL is parsed
+// once per connection instead of once per execution (re-parsing was the
+// largest single cost of issuance on SQLite).
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// maxCachedStmts bounds the cache; queries built with a variable shape
+// beyond it are simply not cached.
+const maxCachedStmts = 2000
+
+func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	db.stmts.mu.Lock()
+	if st, ok := db.stmts.m[query]; ok {
+		db.stmts.mu.Unlock()
+		return st, nil
+	}
+	db.stmts.mu.Unlock()
+	if len(db.stmts.m) >= maxCachedStmts {
+		return nil, nil
+	}
+	st, err := db.sql.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	db.stmts.mu.Lock()
+	defer db.stmts.mu.Unlock()
+	if db.stmts.m == nil {
+		db.stmts.m = map[string]*sql.Stmt{}
+	}
+	if prev, ok := db.stmts.m[query]; ok {
+		st.Close()
+		return prev, nil
+	}
+	db.stmts.m[query] = st
+	return st, nil
 }
 
 // Open opens a database from a DSN: "sqlite:PATH" or a PostgreSQL URL
@@ -127,7 +170,15 @@ func redact(dsn string) string {
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.sql.Close() }
+func (db *DB) Close() error {
+	db.stmts.mu.Lock()
+	for _, st := range db.stmts.m {
+		st.Close()
+	}
+	db.stmts.m = nil
+	db.stmts.mu.Unlock()
+	return db.sql.Close()
+}
 
 // Dialect reports the backend's dialect.
 func (db *DB) Dialect() Dialect { return db.dialect }
@@ -148,38 +199,75 @@ type Querier interface {
 
 // Exec runs a statement outside a transaction.
 func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return db.sql.ExecContext(ctx, db.dialect.Rebind(query), args...)
+	q := db.dialect.Rebind(query)
+	if st, err := db.stmt(ctx, q); err != nil {
+		return nil, err
+	} else if st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return db.sql.ExecContext(ctx, q, args...)
 }
 
 // Query runs a query outside a transaction.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return db.sql.QueryContext(ctx, db.dialect.Rebind(query), args...)
+	q := db.dialect.Rebind(query)
+	if st, err := db.stmt(ctx, q); err != nil {
+		return nil, err
+	} else if st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return db.sql.QueryContext(ctx, q, args...)
 }
 
 // QueryRow runs a single-row query outside a transaction.
 func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return db.sql.QueryRowContext(ctx, db.dialect.Rebind(query), args...)
+	q := db.dialect.Rebind(query)
+	if st, err := db.stmt(ctx, q); err == nil && st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.sql.QueryRowContext(ctx, q, args...)
 }
 
 // Tx is a transaction.
 type Tx struct {
 	tx      *sql.Tx
+	db      *DB
 	dialect Dialect
+}
+
+func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	st, err := tx.db.stmt(ctx, q)
+	if err != nil || st == nil {
+		return nil
+	}
+	return tx.tx.StmtContext(ctx, st)
 }
 
 // Exec runs a statement in the transaction.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return tx.tx.ExecContext(ctx, tx.dialect.Rebind(query), args...)
+	q := tx.dialect.Rebind(query)
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.tx.ExecContext(ctx, q, args...)
 }
 
 // Query runs a query in the transaction.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(ctx, tx.dialect.Rebind(query), args...)
+	q := tx.dialect.Rebind(query)
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.tx.QueryContext(ctx, q, args...)
 }
 
 // QueryRow runs a single-row query in the transaction.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(ctx, tx.dialect.Rebind(query), args...)
+	q := tx.dialect.Rebind(query)
+	if st := tx.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.tx.QueryRowContext(ctx, q, args...)
 }
 
 // Dialect reports the transaction's dialect.
@@ -220,7 +308,7 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	tx := &Tx{tx: stx, dialect: db.dialect}
+	tx := &Tx{tx: stx, db: db, dialect: db.dialect}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = stx.Rollback()
