@@ -75,16 +75,22 @@ func CRL(ctx context.Context, dsn string, n int) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	target := revocation.Target{Issuer: iss, Shard: 0, URL: url}
 	runtime.GC()
 	start := time.Now()
-	rec, err := a.CRLs.Publish(ctx, revocation.Target{Issuer: iss, Shard: 0, URL: url})
+	built, err := a.CRLs.Build(ctx, target)
 	if err != nil {
 		return Result{}, err
 	}
 	ours := time.Since(start)
-	if rec.Entries != n {
-		return Result{}, fmt.Errorf("published %d entries, want %d", rec.Entries, n)
+	if built.Entries != n {
+		return Result{}, fmt.Errorf("built %d entries, want %d", built.Entries, n)
 	}
+	start = time.Now()
+	if _, err := a.CRLs.Record(ctx, built); err != nil {
+		return Result{}, err
+	}
+	checks := time.Since(start)
 	runtime.GC()
 	start = time.Now()
 	if _, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(2), ThisUpdate: now, NextUpdate: now.Add(7 * 24 * time.Hour),
@@ -94,7 +100,8 @@ func CRL(ctx context.Context, dsn string, n int) (Result, error) {
 	raw := time.Since(start)
 	r := Result{What: "crl", Backend: a.DB.Dialect().String(), N: n, PerSecond: float64(n) / ours.Seconds(), RawPerSecond: float64(n) / raw.Seconds(),
 		PeakRSSBytes: PeakRSS(),
-		Notes:        fmt.Sprintf("one shard: read %d entries from the database, build, zlint CRL lints, self-verify, record (%.2fs); x509.CreateRevocationList on the same entries in memory (%.2fs)", n, ours.Seconds(), raw.Seconds())}
+		Notes: fmt.Sprintf("one shard: read %d entries from the database and build the signed CRL (%.2fs, %.1f MB); then zlint CRL lints, self-verify and record before publication (%.2fs more); x509.CreateRevocationList on the same entries already in memory (%.2fs)",
+			n, ours.Seconds(), float64(len(built.DER))/1e6, checks.Seconds(), raw.Seconds())}
 	r.Ratio = r.PerSecond / r.RawPerSecond
 	return r, nil
 }

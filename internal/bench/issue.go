@@ -67,6 +67,9 @@ func newFixture(ctx context.Context, dsn string, issuerKey, module, pin string) 
 	cfg := app.Config{DB: scratchDSN, KeyDir: keys, PublicURL: "http://pki.vetca-bench.com", DNSResolver: d.addr,
 		CAAIdentities: []string{"pki.vetca-bench.com"}, PKCS11Module: module, PKCS11PIN: pin}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("VETCA_BENCH_DEBUG") == "1" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	a, err := app.Open(ctx, cfg, clock.Real{}, log, app.Options{Migrate: true})
 	if err != nil {
 		cleanup()

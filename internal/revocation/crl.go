@@ -22,7 +22,6 @@ import (
 	"github.com/vetca/vetca/internal/crl"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/lint"
-	"github.com/vetca/vetca/internal/serial"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -249,38 +248,56 @@ func (p *Publisher) due(ctx context.Context, t Target) (bool, error) {
 // the previous scheduled CRL, which therefore already listed them once
 // after expiry (BR §4.10.1, §7.2).
 func (p *Publisher) entries(ctx context.Context, q store.Querier, t Target, prevThisUpdate time.Time) ([]crl.Entry, error) {
-	type row struct {
-		Serial     string    `db:"serial"`
-		RevokedAt  time.Time `db:"revoked_at"`
-		ReasonCode int       `db:"reason_code"`
-		NotAfter   time.Time `db:"not_after"`
-	}
-	query := `SELECT serial, revoked_at, reason_code, not_after FROM revocations WHERE crl_url = ?`
+	query := `SELECT serial, revoked_at, reason_code FROM revocations WHERE crl_url = ?`
 	args := []any{t.URL}
 	if !prevThisUpdate.IsZero() {
 		query += ` AND not_after >= ?`
 		args = append(args, store.FormatTime(prevThisUpdate))
 	}
-	rows, err := store.Select[row](ctx, q, query+` ORDER BY serial`, args...)
+	// A shard can hold hundreds of thousands of entries: scan directly
+	// rather than through the reflective row decoder.
+	rows, err := q.Query(ctx, query, args...) // entry order does not matter in a CRL
 	if err != nil {
 		return nil, err
 	}
-	out := make([]crl.Entry, 0, len(rows))
-	for _, r := range rows {
-		sn, err := serial.Parse(r.Serial)
-		if err != nil {
-			return nil, apperr.Integrity("revocations", r.Serial, "serial does not parse: %v", err)
+	defer rows.Close()
+	var out []crl.Entry
+	var sn, at string
+	var code int
+	for rows.Next() {
+		if err := rows.Scan(&sn, &at, &code); err != nil {
+			return nil, err
 		}
-		out = append(out, crl.Entry{Serial: sn, RevokedAt: r.RevokedAt, Reason: r.ReasonCode})
+		b, err := hex.DecodeString(sn)
+		if err != nil || len(b) == 0 {
+			return nil, apperr.Integrity("revocations", sn, "serial is not hex")
+		}
+		revokedAt, err := store.ParseTime(at)
+		if err != nil {
+			return nil, apperr.Integrity("revocations", sn, "revoked_at: %v", err)
+		}
+		out = append(out, crl.Entry{Serial: new(big.Int).SetBytes(b), RevokedAt: revokedAt, Reason: code})
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
-// Publish builds, lints, verifies, records and stores one CRL.
-func (p *Publisher) Publish(ctx context.Context, t Target) (ShardRecord, error) {
+// Built is a CRL built from the database, not yet checked or recorded.
+type Built struct {
+	Target     Target
+	DER        []byte
+	Number     int64
+	Entries    int
+	ThisUpdate time.Time
+	NextUpdate time.Time
+	prev       ShardRecord
+	hadPrev    bool
+}
+
+// Build reads a target's entries from the database and builds its next CRL.
+func (p *Publisher) Build(ctx context.Context, t Target) (*Built, error) {
 	cur, had, err := p.current(ctx, p.db, t.URL)
 	if err != nil {
-		return ShardRecord{}, err
+		return nil, err
 	}
 	var prevThis time.Time
 	number := int64(1)
@@ -289,15 +306,15 @@ func (p *Publisher) Publish(ctx context.Context, t Target) (ShardRecord, error) 
 	}
 	entries, err := p.entries(ctx, p.db, t, prevThis)
 	if err != nil {
-		return ShardRecord{}, err
+		return nil, err
 	}
 	issCert, err := t.Issuer.Certificate()
 	if err != nil {
-		return ShardRecord{}, err
+		return nil, err
 	}
 	key, err := p.engine.Key(ctx, t.Issuer.ID)
 	if err != nil {
-		return ShardRecord{}, err
+		return nil, err
 	}
 	now := p.clk.Now().UTC().Truncate(time.Second)
 	validity := p.cfg.Validity
@@ -322,40 +339,59 @@ func (p *Publisher) Publish(ctx context.Context, t Target) (ShardRecord, error) 
 			ThisUpdate: now, NextUpdate: now.Add(validity), Entries: entries})
 	}
 	if err != nil {
-		return ShardRecord{}, fmt.Errorf("build CRL: %w", err)
+		return nil, fmt.Errorf("build CRL: %w", err)
 	}
+	return &Built{Target: t, DER: der, Number: number, Entries: len(entries), ThisUpdate: now, NextUpdate: now.Add(validity), prev: cur, hadPrev: had}, nil
+}
+
+// Publish builds, lints, verifies, records and stores one CRL.
+func (p *Publisher) Publish(ctx context.Context, t Target) (ShardRecord, error) {
+	b, err := p.Build(ctx, t)
+	if err != nil {
+		return ShardRecord{}, err
+	}
+	return p.Record(ctx, b)
+}
+
+// Record checks a built CRL before publication (zlint's CRL lints, then
+// vetca's own: signature, IDP equal to the URL, increasing number, fresh)
+// and records it.
+func (p *Publisher) Record(ctx context.Context, b *Built) (ShardRecord, error) {
+	t := b.Target
 	if !t.Full {
-		// Lint before publication: zlint's CRL lints, then vetca's own
-		// checks (signature, IDP equals the URL, number increases, fresh).
-		rep, err := p.linter.LintCRL(der)
+		rep, err := p.linter.LintCRL(b.DER)
 		if err != nil {
 			return ShardRecord{}, err
 		}
 		if err := rep.Err(); err != nil {
 			return ShardRecord{}, fmt.Errorf("CRL lint: %w", err)
 		}
-		want := crl.Expect{URL: t.URL, Now: now}
-		if had {
-			want.NumberAbove = big.NewInt(cur.Number)
+		issCert, err := t.Issuer.Certificate()
+		if err != nil {
+			return ShardRecord{}, err
 		}
-		if _, err := crl.Verify(der, issCert, want); err != nil {
+		want := crl.Expect{URL: t.URL, Now: b.ThisUpdate}
+		if b.hadPrev {
+			want.NumberAbove = big.NewInt(b.prev.Number)
+		}
+		if _, err := crl.Verify(b.DER, issCert, want); err != nil {
 			return ShardRecord{}, fmt.Errorf("CRL self-check: %w", err)
 		}
 	}
-	sum := sha256.Sum256(der)
-	rec := ShardRecord{ID: shardID(t.URL), IssuerID: t.Issuer.ID, Shard: t.Shard, URL: t.URL, Number: number,
-		ThisUpdate: now, NextUpdate: now.Add(validity), Entries: len(entries), SHA256: hex.EncodeToString(sum[:]), PublishedAt: p.clk.Now()}
+	sum := sha256.Sum256(b.DER)
+	rec := ShardRecord{ID: shardID(t.URL), IssuerID: t.Issuer.ID, Shard: t.Shard, URL: t.URL, Number: b.Number,
+		ThisUpdate: b.ThisUpdate, NextUpdate: b.NextUpdate, Entries: b.Entries, SHA256: hex.EncodeToString(sum[:]), PublishedAt: p.clk.Now()}
 	sys := actor.SystemActor("crl")
-	err = p.db.InTx(ctx, func(tx *store.Tx) error {
+	err := p.db.InTx(ctx, func(tx *store.Tx) error {
 		// Re-read under the transaction: another replica may have published.
 		latest, ok, err := p.current(ctx, tx, t.URL)
 		if err != nil {
 			return err
 		}
-		if ok != had || (ok && latest.Number != cur.Number) {
+		if ok != b.hadPrev || (ok && latest.Number != b.prev.Number) {
 			return fmt.Errorf("shard %s was published concurrently", t.URL)
 		}
-		if had {
+		if b.hadPrev {
 			err = p.rec.Update(ctx, tx, sys.String(), "crl.published", "crl_shards", rec)
 		} else {
 			err = p.rec.Insert(ctx, tx, sys.String(), "crl.published", "crl_shards", rec)
@@ -363,9 +399,9 @@ func (p *Publisher) Publish(ctx context.Context, t Target) (ShardRecord, error) 
 		if err != nil {
 			return err
 		}
-		enc := base64.StdEncoding.EncodeToString(der)
+		enc := base64.StdEncoding.EncodeToString(b.DER)
 		_, err = tx.Exec(ctx, `INSERT INTO crl_files (url, number, der) VALUES (?, ?, ?)
-			ON CONFLICT (url) DO UPDATE SET number = excluded.number, der = excluded.der`, t.URL, number, enc)
+			ON CONFLICT (url) DO UPDATE SET number = excluded.number, der = excluded.der`, t.URL, b.Number, enc)
 		return err
 	})
 	if err != nil {
