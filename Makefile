@@ -34,7 +34,7 @@ fmt:
 
 ## lint: staticcheck (installed on demand at a pinned version)
 lint:
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 ## bench: Go benchmarks of the hot paths (not part of `make test`)
 bench:

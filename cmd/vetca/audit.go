@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/vetca/vetca/internal/app"
 
 	"github.com/vetca/vetca/internal/audit"
 )
@@ -22,19 +25,15 @@ on its own line naming the table, the row id and, where it can tell, the field.
 With --checkpoint it also checks that the chain still holds the signed head the
 auditor kept. Exit 0 when all is intact, 1 otherwise.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
 			var cp *audit.Checkpoint
 			if checkpoint != "" {
+				var err error
 				if cp, err = audit.ReadCheckpoint(checkpoint, nil); err != nil {
 					return err
 				}
 			}
-			rep, err := audit.Verify(cmd.Context(), a.DB, a.Recorder.Schema(), cp)
+			rep, err := audit.Verify(ctx, a.DB, a.Recorder.Schema(), cp)
 			if err != nil {
 				return err
 			}
@@ -60,7 +59,7 @@ auditor kept. Exit 0 when all is intact, 1 otherwise.`,
 				return errFindings
 			}
 			return nil
-		},
+		}),
 	}
 	verify.Flags().StringVar(&checkpoint, "checkpoint", "", "a signed checkpoint file from `vetca audit checkpoint`")
 
@@ -69,17 +68,12 @@ auditor kept. Exit 0 when all is intact, 1 otherwise.`,
 		Use:   "checkpoint [--out FILE]",
 		Short: "Sign the chain head with the audit key and write it for the auditor to keep",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
 			key, err := audit.LoadKey(a.Cfg.AuditKey)
 			if err != nil {
 				return err
 			}
-			cp, err := audit.MakeCheckpoint(cmd.Context(), a.DB, key, a.Clock.Now())
+			cp, err := audit.MakeCheckpoint(ctx, a.DB, key, a.Clock.Now())
 			if err != nil {
 				return err
 			}
@@ -98,7 +92,7 @@ auditor kept. Exit 0 when all is intact, 1 otherwise.`,
 			}
 			g.say("checkpoint of event %d (hash %s) signed by audit key %s written to %s", cp.Seq, cp.Hash, cp.KeyID, out)
 			return nil
-		},
+		}),
 	}
 	cpCmd.Flags().StringVar(&out, "out", "", "file to write (default vetca-checkpoint-SEQ.json)")
 
@@ -107,12 +101,7 @@ auditor kept. Exit 0 when all is intact, 1 otherwise.`,
 		Use:   "export [--out FILE]",
 		Short: "Write every audit event, with content and hashes, as JSON Lines",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
 			w := g.stdout
 			if exportOut != "" {
 				f, err := os.OpenFile(exportOut, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -126,7 +115,7 @@ auditor kept. Exit 0 when all is intact, 1 otherwise.`,
 			f := audit.Filter{Limit: 1000}
 			n := 0
 			for {
-				evs, err := audit.List(cmd.Context(), a.DB, f)
+				evs, err := audit.List(ctx, a.DB, f)
 				if err != nil {
 					return err
 				}
@@ -145,7 +134,7 @@ auditor kept. Exit 0 when all is intact, 1 otherwise.`,
 				fmt.Fprintf(g.stderr, "%d events written to %s\n", n, exportOut)
 			}
 			return nil
-		},
+		}),
 	}
 	export.Flags().StringVar(&exportOut, "out", "", "file to write (default stdout)")
 	c.AddCommand(verify, cpCmd, export)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vetca/vetca/internal/app"
+
 	"github.com/vetca/vetca/internal/crl"
 	"github.com/vetca/vetca/internal/revocation"
 )
@@ -30,17 +32,12 @@ revocation since its last CRL, or its scheduled republication), or all with
 mirroring its URL, and DIR/partitioned-crls-ISSUER.json, the CCADB "JSON Array
 of Partitioned CRLs" for each issuing CA, ready for a CDN or an object store.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			a, err := g.open(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
 			if err := a.PublicURLError(); err != nil {
 				return err
 			}
 			var published []revocation.ShardRecord
+			var err error
 			if force {
 				targets, err := a.CRLs.Targets(ctx)
 				if err != nil {
@@ -75,7 +72,7 @@ of Partitioned CRLs" for each issuing CA, ready for a CDN or an object store.`,
 				g.say("wrote %s", f)
 			}
 			return nil
-		},
+		}),
 	}
 	publish.Flags().StringVar(&out, "out", "", "directory to write the CRLs and the CCADB JSON to")
 	publish.Flags().BoolVar(&force, "force", false, "publish every shard now, due or not")
@@ -85,13 +82,7 @@ of Partitioned CRLs" for each issuing CA, ready for a CDN or an object store.`,
 		Use:   "verify [--fetch]",
 		Short: "Prove coverage: every revoked, unexpired certificate is in exactly one current shard; every shard is valid (and fetchable with --fetch)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			a, err := g.open(ctx, false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
 			if err := a.PublicURLError(); err != nil {
 				return err
 			}
@@ -141,7 +132,7 @@ of Partitioned CRLs" for each issuing CA, ready for a CDN or an object store.`,
 				return errFindings
 			}
 			return nil
-		},
+		}),
 	}
 	verify.Flags().BoolVar(&fetch, "fetch", false, "also fetch every shard over HTTP at its URL and compare the bytes")
 	c.AddCommand(publish, verify)

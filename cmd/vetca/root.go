@@ -178,3 +178,16 @@ func (g *globals) say(format string, args ...any) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// withApp adapts a command body that needs the opened app (no migration:
+// only init and serve own the schema) to cobra's RunE.
+func (g *globals) withApp(fn func(ctx context.Context, a *app.App, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		a, err := g.open(cmd.Context(), false)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return fn(cmd.Context(), a, args)
+	}
+}

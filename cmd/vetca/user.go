@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"github.com/spf13/cobra"
+
+	"github.com/vetca/vetca/internal/app"
 
 	"github.com/vetca/vetca/internal/actor"
 )
@@ -32,12 +35,13 @@ func newUserCmd(g *globals) *cobra.Command {
 				}
 				rs = append(rs, role)
 			}
-			a, err := g.open(cmd.Context(), false)
+			ctx := cmd.Context()
+			a, err := g.open(ctx, false)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			u, token, err := a.Auth.AddUser(cmd.Context(), cliActor(), args[0], rs, email)
+			u, token, err := a.Auth.AddUser(ctx, cliActor(), args[0], rs, email)
 			if err != nil {
 				return err
 			}
@@ -60,13 +64,8 @@ func newUserCmd(g *globals) *cobra.Command {
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			token, err := a.Auth.RotateUserToken(cmd.Context(), cliActor(), args[0])
+		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
+			token, err := a.Auth.RotateUserToken(ctx, cliActor(), args[0])
 			if err != nil {
 				return err
 			}
@@ -75,19 +74,14 @@ func newUserCmd(g *globals) *cobra.Command {
 			}
 			g.say("new token for %s (store it now; it is not shown again):\n%s", args[0], token)
 			return nil
-		},
+		}),
 	}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List staff users",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := g.open(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
-			users, err := a.Auth.ListUsers(cmd.Context(), actor.Actor{Kind: actor.Staff, Roles: []actor.Role{actor.Admin}})
+		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
+			users, err := a.Auth.ListUsers(ctx, actor.Actor{Kind: actor.Staff, Roles: []actor.Role{actor.Admin}})
 			if err != nil {
 				return err
 			}
@@ -102,7 +96,7 @@ func newUserCmd(g *globals) *cobra.Command {
 				g.say("%-20s %v%s", u.Name, u.Roles, state)
 			}
 			return nil
-		},
+		}),
 	}
 	c.AddCommand(add, rotate, list)
 	return c

@@ -424,15 +424,8 @@ func Select[T any](ctx context.Context, r *Recorder, q store.Querier, table, que
 	}
 	out := make([]T, 0, len(maps))
 	for _, m := range maps {
-		vouched, _ := asString(m["vetca_vouched_hash"])
-		op, hasEvent := asString(m["vetca_vouched_op"])
-		delete(m, "vetca_vouched_hash")
-		delete(m, "vetca_vouched_op")
-		row, err := t.Normalize(m)
+		row, err := r.vouchedRow(ctx, q, t, m)
 		if err != nil {
-			return nil, err
-		}
-		if err := r.judge(ctx, q, t, row, vouched, op, hasEvent); err != nil {
 			return nil, err
 		}
 		var v T
@@ -468,7 +461,12 @@ func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id
 	if len(maps) == 0 {
 		return nil, apperr.NotFound("", "%s %s not found", strings.TrimSuffix(t.Name, "s"), id)
 	}
-	m := maps[0]
+	return r.vouchedRow(ctx, q, t, maps[0])
+}
+
+// vouchedRow takes a row read with vouchedColumns, separates the vouched
+// hash and operation from the row's own columns, and judges the row.
+func (r *Recorder) vouchedRow(ctx context.Context, q store.Querier, t *store.Table, m map[string]any) (store.Row, error) {
 	vouched, _ := asString(m["vetca_vouched_hash"])
 	op, hasEvent := asString(m["vetca_vouched_op"])
 	delete(m, "vetca_vouched_hash")

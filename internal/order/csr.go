@@ -70,26 +70,6 @@ func attributeName(oid asn1.ObjectIdentifier) string {
 	return oid.String()
 }
 
-// vettedValue returns the vetted value of a subject field and whether the
-// field is one the verified version can carry at all.
-func (s SnapshotSubject) vettedValue(field string) (string, bool) {
-	switch field {
-	case "countryName":
-		return s.CountryName, true
-	case "stateOrProvinceName":
-		return s.StateOrProvinceName, true
-	case "localityName":
-		return s.LocalityName, true
-	case "postalCode":
-		return s.PostalCode, true
-	case "streetAddress":
-		return s.StreetAddress, true
-	case "organizationName":
-		return s.OrganizationName, true
-	}
-	return "", false
-}
-
 // compareAttribute checks one requested subject attribute against the
 // verified version (CONTRACT §5): the subject always comes from the
 // version; a different value, or an attribute the version lacks, is
@@ -103,7 +83,7 @@ func compareAttribute(vetted SnapshotSubject, dnsNames []string, field, requeste
 		}
 		return apperr.Invalid("commonName", "invalid_common_name", "commonName %q is not one of dnsNames (BR §7.1.4.3); the certificate carries the names as SANs only", requested)
 	}
-	v, known := vetted.vettedValue(field)
+	v, known := vetted.ProfileSubject().Get(field)
 	if !known || v == "" {
 		return apperr.Invalid(field, "attribute_not_vetted", "the verified organization version has no %s; certificates carry only verified attributes (BR §7.1.2.7.4)", field)
 	}

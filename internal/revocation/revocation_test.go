@@ -174,10 +174,6 @@ func TestTriggers(t *testing.T) {
 	})
 }
 
-func itoa(n int) string {
-	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+n/10)) + string(rune('0'+n%10)))
-}
-
 // Issue 6 acceptance: after a revocation the certificate's own CRL
 // distribution point serves a CRL that lists it, with the right reason, a
 // strictly greater CRLNumber and nextUpdate <= 10 days; the CRL verifies

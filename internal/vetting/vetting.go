@@ -318,12 +318,8 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 		if err != nil {
 			return err
 		}
-		if n < 1 || n > len(versions) {
-			return apperr.NotFound("version", "organization %s has no version %d", orgID, n)
-		}
-		v = versions[n-1]
-		if v.Status != StatusPending {
-			return apperr.Conflict("version", "version_not_pending", "version %d is %s, not pending", n, v.Status)
+		if v, err = pendingVersion(versions, orgID, n); err != nil {
+			return err
 		}
 		if v.ProposedBy == by.String() {
 			return apperr.Forbidden("", "self_verification", "you proposed version %d; another verifier must verify it", n)
@@ -417,12 +413,8 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, orgID string, n in
 		if err != nil {
 			return err
 		}
-		if n < 1 || n > len(versions) {
-			return apperr.NotFound("version", "organization %s has no version %d", orgID, n)
-		}
-		v = versions[n-1]
-		if v.Status != StatusPending {
-			return apperr.Conflict("version", "version_not_pending", "version %d is %s, not pending", n, v.Status)
+		if v, err = pendingVersion(versions, orgID, n); err != nil {
+			return err
 		}
 		now := s.clk.Now()
 		v.Status, v.ClosedAt = StatusRejected, &now
@@ -432,6 +424,17 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, orgID string, n in
 		return s.rec.Note(ctx, tx, by.String(), "organization.version_rejected", "organization_versions", v.ID, map[string]string{"reason": reason})
 	})
 	return v, err
+}
+
+// pendingVersion returns version n of versions, which must be pending.
+func pendingVersion(versions []Version, orgID string, n int) (Version, error) {
+	if n < 1 || n > len(versions) {
+		return Version{}, apperr.NotFound("version", "organization %s has no version %d", orgID, n)
+	}
+	if v := versions[n-1]; v.Status != StatusPending {
+		return Version{}, apperr.Conflict("version", "version_not_pending", "version %d is %s, not pending", n, v.Status)
+	}
+	return versions[n-1], nil
 }
 
 // versions returns every version of an organization, oldest first,

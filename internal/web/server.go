@@ -171,15 +171,6 @@ func (s *Server) api(h handler) http.HandlerFunc {
 	}
 }
 
-// public wraps an unauthenticated API handler.
-func (s *Server) public(h handler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r, actor.Actor{Kind: actor.Public}); err != nil {
-			s.writeError(w, r, err)
-		}
-	}
-}
-
 func (s *Server) authenticate(r *http.Request) (actor.Actor, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
