@@ -24,7 +24,7 @@ func addDomainFlags(f *pflag.FlagSet, cfg *app.Config) {
 	f.StringVar(&cfg.DNSResolver, "dns-resolver", "", "HOST:PORT of the DNS resolver for every DCV and CAA query (default: the first nameserver in /etc/resolv.conf)")
 	f.StringArrayVar(&cfg.CAAIdentities, "caa-identity", nil, "issuer domain name that CAA issue/issuewild records must name to allow vetca (repeatable; default: the host of --public-url when it is a DNS name)")
 	f.IntVar(&cfg.HTTPValidationPort, "http-validation-port", 80, "port that website-change validation connects to")
-	f.StringArrayVar(&cfg.Perspectives, "perspective", nil, "https URL of a remote perspective (`vetca perspective serve`) for multi-perspective corroboration, BR §3.2.2.9 (repeatable)")
+	f.StringArrayVar(&cfg.Perspectives, "perspective", nil, "https URL of a remote perspective (run by vetca perspective serve) for multi-perspective corroboration, BR §3.2.2.9 (repeatable)")
 	f.StringVar(&cfg.PerspectiveCert, "perspective-cert", "", "client certificate (PEM) presented to remote perspectives")
 	f.StringVar(&cfg.PerspectiveKey, "perspective-key", "", "key of --perspective-cert")
 	f.StringVar(&cfg.PerspectiveCA, "perspective-ca", "", "CA bundle (PEM) the perspectives' server certificates chain to")

@@ -15,8 +15,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vetca/vetca/internal/app"
+	"github.com/vetca/vetca/internal/devdns"
 	"github.com/vetca/vetca/internal/notify"
 	"github.com/vetca/vetca/internal/notify/devmail"
+	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
@@ -66,6 +68,25 @@ func serve(parent context.Context, g *globals) error {
 	defer stop()
 	if g.cfg.Dev && g.cfg.ComplianceEmail == "" {
 		g.cfg.ComplianceEmail = "compliance@vetca.localhost"
+	}
+	if g.cfg.Dev && g.cfg.DNSResolver == "" {
+		// A DNS responder that answers pending challenges from the database,
+		// so domains validate on a laptop with no DNS of its own.
+		dsn := g.cfg.DB
+		if dsn == "" {
+			dsn = store.DefaultDSN
+		}
+		ddb, err := store.Open(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer ddb.Close()
+		dd, err := devdns.Start(ddb)
+		if err != nil {
+			return fmt.Errorf("dev DNS: %w", err)
+		}
+		defer dd.Close()
+		g.cfg.DNSResolver = dd.Addr()
 	}
 	a, err := g.open(ctx, true)
 	if err != nil {
@@ -176,6 +197,9 @@ func printDev(g *globals, a *app.App, res *app.InitResult, demo *app.DemoResult,
 	}
 	if demo.AccountToken != "" {
 		fmt.Fprintf(w, "\nSubscriber token for account %s (Acme Widgets):\n  %s\n", demo.AccountID, demo.AccountToken)
+	}
+	if demo.Serial != "" {
+		fmt.Fprintf(w, "\nDemo certificate %s for %s; order %s awaits two approvals (bob, carol).\n", demo.Serial, app.DemoDomain, demo.PendingOrderID)
 	}
 	fmt.Fprintf(w, "\nTry: curl -H 'Authorization: Bearer %s' %s/api/v1/organizations/%s\n", demo.Logins[1].Token, a.Cfg.PublicURL, demo.OrganizationID)
 	if mailbox {

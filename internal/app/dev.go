@@ -2,12 +2,18 @@ package app
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 
 	"github.com/vetca/vetca/internal/account"
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/auth"
+	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
 )
@@ -37,7 +43,13 @@ type DemoResult struct {
 	AccountToken   string      `json:"accountToken,omitempty"`
 	AccountID      string      `json:"accountId,omitempty"`
 	OrganizationID string      `json:"organizationId,omitempty"`
+	Serial         string      `json:"serial,omitempty"`
+	PendingOrderID string      `json:"pendingOrderId,omitempty"`
 }
+
+// DemoDomain is the domain the dev demo validates and issues for (through
+// the dev DNS responder of serve --dev).
+const DemoDomain = "shop.acme-widgets.com"
 
 // SeedDemo loads demo data for `serve --dev`: staff users (their tokens
 // are rotated on every start, since tokens are stored hashed and cannot be
@@ -132,7 +144,56 @@ func SeedDemo(ctx context.Context, a *App) (*DemoResult, error) {
 		return nil, err
 	}
 	res.AccountID, res.AccountToken, res.OrganizationID = acc.ID, token, acme.ID
+	if err := demoIssuance(ctx, a, acc.ID, acme.ID, bob, carol, res); err != nil {
+		// The demo still works for vetting without it (e.g. an explicit
+		// --dns-resolver that does not know the demo domain).
+		a.Log.Warn("demo issuance skipped", "err", err)
+	}
 	return res, nil
+}
+
+// demoIssuance validates the demo domain, issues one certificate (two
+// approvals, finalize) and leaves one order awaiting approval.
+func demoIssuance(ctx context.Context, a *App, accountID, orgID string, bob, carol actor.Actor, res *DemoResult) error {
+	sub := actor.Actor{Kind: actor.Subscriber, ID: accountID, AccountID: accountID}
+	v, err := a.Domains.Start(ctx, sub, accountID, DemoDomain, "dns-change")
+	if err != nil {
+		return err
+	}
+	if att, err := a.Domains.Validate(ctx, sub, accountID, v.ID); err != nil || att.Status != "valid" {
+		return fmt.Errorf("demo domain validation: %v (%s)", err, att.Status)
+	}
+	place := func() (order.Order, error) {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return order.Order{}, err
+		}
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: []string{DemoDomain}}, k)
+		if err != nil {
+			return order.Order{}, err
+		}
+		return a.Orders.Create(ctx, sub, order.CreateInput{OrganizationID: orgID, DNSNames: []string{DemoDomain},
+			CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
+	}
+	o, err := place()
+	if err != nil {
+		return err
+	}
+	for _, ap := range []actor.Actor{bob, carol} {
+		if _, err := a.Orders.Approve(ctx, ap, o.ID, o.SnapshotHash); err != nil {
+			return err
+		}
+	}
+	issued, err := a.Orders.Finalize(ctx, sub, o.ID)
+	if err != nil {
+		return err
+	}
+	pending, err := place()
+	if err != nil {
+		return err
+	}
+	res.Serial, res.PendingOrderID = issued.Serial, pending.ID
+	return nil
 }
 
 func ptr(s string) *string { return &s }

@@ -63,19 +63,20 @@ func (a *App) wireDomains(ctx context.Context) error {
 	chk := domain.Checkers{DNS: dnsc, Website: web}
 
 	identities, explicit := CAAIdentities(cfg)
-	if len(identities) > 0 {
-		c, err := caa.NewChecker(res, identities, a.Clock)
-		switch {
-		case err == nil:
-			chk.CAA = c
-		case explicit:
-			return fmt.Errorf("--caa-identity: %w", err)
-		default:
-			a.Log.Warn("no CAA identity: CAA checks will refuse issuance; set --caa-identity", "publicURLHost", identities[0], "err", err)
-		}
-	} else {
-		a.Log.Warn("no CAA identity: CAA checks will refuse issuance; set --caa-identity (the --public-url host is not a DNS name)")
+	c, err := caa.NewChecker(res, identities, a.Clock)
+	if err != nil && explicit {
+		return fmt.Errorf("--caa-identity: %w", err)
 	}
+	if err != nil { // the --public-url host is not an issuer domain name
+		identities = nil
+		if c, err = caa.NewChecker(res, nil, a.Clock); err != nil {
+			return err
+		}
+	}
+	if len(identities) == 0 {
+		a.Log.Warn("no CAA identity: vetca may issue only for domains whose CAA sets no issue restriction; set --caa-identity to the issuer domain names your CPS names")
+	}
+	chk.CAA = c
 
 	mc := mpic.CorroboratorConfig{Perspectives: cfg.Perspectives, Clock: a.Clock}
 	if len(cfg.Perspectives) > 0 {

@@ -82,9 +82,10 @@ func NewChecker(l Lookuper, identities []string, clk clock.Clock) (*Checker, err
 	if clk == nil {
 		return nil, errors.New("caa: nil clock")
 	}
-	if len(identities) == 0 {
-		return nil, errors.New("caa: at least one issuer domain name (--caa-identity) is required")
-	}
+	// With no identities vetca is named by no issue or issuewild property:
+	// it may issue only for domains whose relevant RRset sets no such
+	// restriction (or that have no CAA records at all). CAA is still
+	// checked for every name; nothing is skipped.
 	var ids []string
 	for _, id := range identities {
 		id = strings.ToLower(strings.TrimSpace(id))

@@ -309,7 +309,7 @@ func TestNewCheckerValidates(t *testing.T) {
 	s := dnstest.New(t)
 	r, _ := resolver.New(resolver.Config{Server: s.Addr()})
 	clk := clock.NewFake(t0)
-	for _, ids := range [][]string{nil, {""}, {"bad name"}, {"-x.example"}} {
+	for _, ids := range [][]string{{""}, {"bad name"}, {"-x.example"}} {
 		if _, err := NewChecker(r, ids, clk); err == nil {
 			t.Errorf("identities %q accepted", ids)
 		}
@@ -399,6 +399,25 @@ func TestIssueBefore(t *testing.T) {
 		}
 		if !res.IssueBefore.Equal(want) {
 			t.Errorf("%s: IssueBefore %v; want %v", name, res.IssueBefore, want)
+		}
+	}
+}
+
+// With no configured identity vetca is named by no issue property (RFC 8659
+// §4.2): it may issue only where CAA sets no restriction.
+func TestNoIdentity(t *testing.T) {
+	s := dnstest.New(t)
+	r, _ := resolver.New(resolver.Config{Server: s.Addr()})
+	c, err := NewChecker(r, nil, clock.NewFake(t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddCAA("restricted.example.com", 0, "issue", "other-ca.example")
+	s.AddCAA("iodef.example.com", 0, "iodef", "mailto:sec@example.com")
+	for name, want := range map[string]bool{"open.example.com": true, "iodef.example.com": true, "restricted.example.com": false} {
+		res, err := c.Check(context.Background(), name)
+		if err != nil || res.Permitted != want {
+			t.Errorf("%s: permitted %v (%v), want %v", name, res.Permitted, err, want)
 		}
 	}
 }

@@ -319,10 +319,15 @@ func TestCAAAtIssuanceAndRecordIssuance(t *testing.T) {
 	})
 }
 
-// Without an issuer identity CAA cannot be evaluated: every check is
-// refused (fail closed), not skipped.
-func TestCheckCAAWithoutIdentityFailsClosed(t *testing.T) {
-	e := apptest.New(t, apptest.SQLite, func(c *app.Config) { c.CAAIdentities = nil; c.PublicURL = "http://127.0.0.1:8080" })
+// Without an issuer identity CAA is still checked for every name: vetca is
+// named by no issue property, so only names without a CAA restriction pass.
+func TestCheckCAAWithoutIdentity(t *testing.T) {
+	dns, opt := apptest.WithDNS(t)
+	e := apptest.New(t, apptest.SQLite, opt, func(c *app.Config) { c.CAAIdentities = nil; c.PublicURL = "http://127.0.0.1:8080" })
+	if res, err := e.App.Domains.CheckCAA(ctx, []string{"www.acme-widgets.com"}); err != nil || !res[0].Permitted {
+		t.Fatalf("no CAA records: %v %+v", err, res)
+	}
+	dns.AddCAA("acme-widgets.com", 0, "issue", "pki.vetca-test.com")
 	_, err := e.App.Domains.CheckCAA(ctx, []string{"www.acme-widgets.com"})
-	wantErr(t, err, apperr.KindUnavailable, "", "caa_unavailable")
+	wantErr(t, err, apperr.KindForbidden, "dnsNames", "caa_forbidden")
 }

@@ -1,0 +1,78 @@
+// Package devdns is the DNS responder of `vetca serve --dev` when no
+// --dns-resolver is given: a real DNS server on loopback that answers a
+// challenge TXT query (_vetca-challenge.DOMAIN) with the random value of
+// that name's pending validation in the database, and everything else with
+// an empty answer (so CAA permits). It lets a newcomer validate a domain
+// and issue a certificate on a laptop with no DNS of their own. It is never
+// used outside --dev.
+package devdns
+
+import (
+	"context"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Server is a running dev DNS responder.
+type Server struct {
+	udp, tcp *dns.Server
+	addr     string
+	db       *store.DB
+}
+
+// Start listens on 127.0.0.1 (UDP and TCP, one port).
+func Start(db *store.DB) (*Server, error) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	s := &Server{addr: pc.LocalAddr().String(), db: db}
+	h := dns.HandlerFunc(s.serve)
+	s.udp = &dns.Server{PacketConn: pc, Handler: h}
+	s.tcp = &dns.Server{Listener: ln, Handler: h}
+	go func() { _ = s.udp.ActivateAndServe() }()
+	go func() { _ = s.tcp.ActivateAndServe() }()
+	return s, nil
+}
+
+// Addr is the HOST:PORT to use as --dns-resolver.
+func (s *Server) Addr() string { return s.addr }
+
+// Close stops the server.
+func (s *Server) Close() {
+	_ = s.udp.Shutdown()
+	_ = s.tcp.Shutdown()
+}
+
+func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	if len(r.Question) == 1 && r.Question[0].Qtype == dns.TypeTXT {
+		q := r.Question[0]
+		name := strings.TrimSuffix(strings.ToLower(q.Name), ".")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		rows, err := s.db.Query(ctx, `SELECT random_value FROM domain_validations WHERE record_name = ? AND status = 'pending'`, name)
+		if err == nil {
+			for rows.Next() {
+				var v string
+				if rows.Scan(&v) == nil {
+					m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 0}, Txt: []string{v}})
+				}
+			}
+			rows.Close()
+		}
+	}
+	_ = w.WriteMsg(m)
+}
