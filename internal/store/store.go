@@ -63,8 +63,10 @@ type DB struct {
 // once per connection instead of once per execution (re-parsing was the
 // largest single cost of issuance on SQLite).
 type stmtCache struct {
-	mu sync.Mutex
-	m  map[string]*sql.Stmt
+	mu        sync.Mutex
+	m         map[string]*sql.Stmt
+	preparing map[string]bool
+	closed    bool
 }
 
 // maxCachedStmts bounds the cache; queries built with a variable shape
@@ -73,12 +75,13 @@ const maxCachedStmts = 2000
 
 func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	db.stmts.mu.Lock()
-	if st, ok := db.stmts.m[query]; ok {
-		db.stmts.mu.Unlock()
+	st, ok := db.stmts.m[query]
+	full := len(db.stmts.m) >= maxCachedStmts
+	db.stmts.mu.Unlock()
+	if ok {
 		return st, nil
 	}
-	db.stmts.mu.Unlock()
-	if len(db.stmts.m) >= maxCachedStmts {
+	if full {
 		return nil, nil
 	}
 	st, err := db.sql.PrepareContext(ctx, query)
@@ -87,6 +90,10 @@ func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	}
 	db.stmts.mu.Lock()
 	defer db.stmts.mu.Unlock()
+	if db.stmts.closed {
+		st.Close()
+		return nil, nil
+	}
 	if db.stmts.m == nil {
 		db.stmts.m = map[string]*sql.Stmt{}
 	}
@@ -172,6 +179,7 @@ func redact(dsn string) string {
 // Close closes the database.
 func (db *DB) Close() error {
 	db.stmts.mu.Lock()
+	db.stmts.closed = true
 	for _, st := range db.stmts.m {
 		st.Close()
 	}
@@ -235,9 +243,30 @@ type Tx struct {
 	dialect Dialect
 }
 
+// stmt returns the cached statement bound to the transaction, or nil. A
+// transaction never prepares through the pool itself: that needs a second
+// connection, and under load every pooled connection can be held by a
+// transaction waiting for the SQLite write lock this one holds. An
+// uncached query runs directly this time and is prepared in the background
+// for the next.
 func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
-	st, err := tx.db.stmt(ctx, q)
-	if err != nil || st == nil {
+	c := &tx.db.stmts
+	c.mu.Lock()
+	st, ok := c.m[q]
+	if !ok && !c.preparing[q] && len(c.m) < maxCachedStmts {
+		if c.preparing == nil {
+			c.preparing = map[string]bool{}
+		}
+		c.preparing[q] = true
+		go func() {
+			_, _ = tx.db.stmt(context.Background(), q)
+			c.mu.Lock()
+			delete(c.preparing, q)
+			c.mu.Unlock()
+		}()
+	}
+	c.mu.Unlock()
+	if !ok {
 		return nil
 	}
 	return tx.tx.StmtContext(ctx, st)
