@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -377,6 +379,56 @@ func TestFinalizeRefusesCAAAndKeepsEvidence(t *testing.T) {
 		}
 		if g := f.Do("GET", "/api/v1/orders/"+id, f.Bob, nil); g.Body["status"] != "approved" {
 			t.Fatalf("a CAA refusal should leave the order approved for a retry: %s", g.Raw)
+		}
+	})
+}
+
+// Bad input on the order endpoints: CONTRACT §1 error shape naming the
+// field, nothing written (BR §6.1.5 for key sizes, §6.3.2 for validity).
+func TestOrderBadInput(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
+		if err != nil {
+			t.Fatal(err)
+		}
+		good := apptest.CSR(t, apptest.Key(t), pkix.Name{}, site)
+		for _, tc := range []struct {
+			name   string
+			token  string
+			body   any
+			status int
+			field  string
+		}{
+			{"missing auth", "", map[string]any{"organizationId": f.OrgID, "dnsNames": []string{site}, "csr": good}, 401, ""},
+			{"unknown field", f.AccTok, map[string]any{"organizationId": f.OrgID, "dnsNames": []string{site}, "csr": good, "commonName": site}, 400, "commonName"},
+			{"wrong type", f.AccTok, map[string]any{"organizationId": f.OrgID, "dnsNames": site, "csr": good}, 400, "dnsNames"},
+			{"no names", f.AccTok, map[string]any{"organizationId": f.OrgID, "dnsNames": []string{}, "csr": good}, 400, "dnsNames"},
+			{"IP address as a name", f.AccTok, map[string]any{"organizationId": f.OrgID, "dnsNames": []string{"192.0.2.1"}, "csr": good}, 400, "dnsNames"},
+			{"name not validated", f.AccTok, map[string]any{"organizationId": f.OrgID, "dnsNames": []string{"other.acme-widgets.com"}, "csr": apptest.CSR(t, apptest.Key(t), pkix.Name{}, "other.acme-widgets.com")}, 400, "dnsNames"},
+			{"garbage CSR", f.AccTok, map[string]any{"organizationId": f.OrgID, "dnsNames": []string{site}, "csr": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"}, 400, "csr"},
+			{"RSA-1024 key (BR §6.1.5)", f.AccTok, map[string]any{"organizationId": f.OrgID, "dnsNames": []string{site}, "csr": apptest.CSR(t, rsaKey, pkix.Name{}, site)}, 400, "publicKey"},
+			{"validity over the cap (BR §6.3.2)", f.AccTok, map[string]any{"organizationId": f.OrgID, "dnsNames": []string{site}, "csr": good, "validityDays": 398}, 400, "validityDays"},
+			{"organization not linked", f.AccTok, map[string]any{"organizationId": "org_nope", "dnsNames": []string{site}, "csr": good}, 403, "organizationId"},
+			{"other account", f.AccTok, map[string]any{"accountId": "acc_other", "organizationId": f.OrgID, "dnsNames": []string{site}, "csr": good}, 403, "accountId"},
+		} {
+			var before int
+			f.App.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_events`).Scan(&before)
+			r := f.Do("POST", "/api/v1/orders", tc.token, tc.body)
+			field, _ := r.ErrField()
+			if r.Status != tc.status || field != tc.field {
+				t.Errorf("%s: %d %s", tc.name, r.Status, r.Raw)
+			}
+			var after int
+			f.App.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_events`).Scan(&after)
+			if after != before {
+				t.Errorf("%s: a refused order wrote %d audit events", tc.name, after-before)
+			}
+		}
+		if r := f.Do("POST", "/api/v1/orders/ord_nope/approve", f.Bob, map[string]any{"snapshotHash": "x"}); r.Status != 404 {
+			t.Errorf("approve of an unknown order: %d", r.Status)
+		}
+		if r := f.Do("POST", "/api/v1/orders/ord_nope/finalize", f.AccTok, nil); r.Status != 404 {
+			t.Errorf("finalize of an unknown order: %d", r.Status)
 		}
 	})
 }

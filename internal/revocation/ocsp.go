@@ -15,6 +15,7 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/br"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/lint"
@@ -158,6 +159,9 @@ func (o *Responder) Sign(ctx context.Context, issuerID, serialHex string, h cryp
 	if err := rep.Err(); err != nil {
 		return nil, fmt.Errorf("OCSP response for %s failed lint: %w", serialHex, err)
 	}
+	if err := checkResponse(der, cert, r); err != nil {
+		return nil, fmt.Errorf("OCSP response for %s failed vetca's check: %w", serialHex, err)
+	}
 	_, err = o.db.Exec(ctx, `INSERT INTO ocsp_responses (serial, hash_alg, issuer_id, status, der, this_update, next_update) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (serial, hash_alg) DO UPDATE SET issuer_id = excluded.issuer_id, status = excluded.status, der = excluded.der,
 		this_update = excluded.this_update, next_update = excluded.next_update`,
@@ -236,4 +240,27 @@ func (o *Responder) Run(ctx context.Context, interval time.Duration, holder stri
 		case <-t.C:
 		}
 	}
+}
+
+// checkResponse is vetca's own check of a signed response before it is
+// stored: it parses back and verifies against the issuer, names the serial,
+// carries the intended status and reason, keeps the BR §4.9.9 validity
+// interval, and has no singleExtensions (BR §7.3.2).
+func checkResponse(der []byte, issuer *x509.Certificate, want ocspresp.Response) error {
+	got, err := ocsp.ParseResponse(der, issuer)
+	if err != nil {
+		return err
+	}
+	switch {
+	case got.SerialNumber.Cmp(want.Serial) != 0:
+		return fmt.Errorf("serial %x, want %x", got.SerialNumber, want.Serial)
+	case want.Status == ocspresp.Good && got.Status != ocsp.Good,
+		want.Status == ocspresp.Revoked && got.Status != ocsp.Revoked:
+		return fmt.Errorf("status %d, want %d", got.Status, want.Status)
+	case want.Status == ocspresp.Revoked && got.RevocationReason != want.Reason:
+		return fmt.Errorf("reason %d, want %d", got.RevocationReason, want.Reason)
+	case len(got.Extensions) > 0:
+		return fmt.Errorf("singleExtensions present")
+	}
+	return br.CheckOCSPValidity(got.ThisUpdate, got.NextUpdate)
 }
