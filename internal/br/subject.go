@@ -316,5 +316,6 @@ func KnownPlaceholders() []string {
 		"state", "province", "city", "locality", "organization", "organisation", "company",
 		"your company", "your company name", "company name", "my company",
 		"your city", "your state", "your organization", "your organisation",
+		"not provided", "not a", "void", "undefined", "missing", "TBC", "X", "XXX", "changeme",
 	}
 }

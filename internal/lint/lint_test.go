@@ -59,7 +59,7 @@ func (f *fixture) leaf(t testing.TB, mutate func(*x509.Certificate)) []byte {
 		PublicKey:            profiletest.ECDSAKey(t, elliptic.P256()).Public(),
 		Serial:               profiletest.Serial(t),
 		NotBefore:            issuedAt,
-		NotAfter:             profile.NotAfterFor(issuedAt, 199),
+		NotAfter:             profiletest.NotAfter(t, issuedAt, 199),
 		Issuer:               f.issuing.Cert,
 		CRLDistributionPoint: profiletest.IntermediateCRLURL,
 		CAIssuersURL:         profiletest.IntermediateCertURL,
@@ -212,39 +212,39 @@ func TestVetcaLints(t *testing.T) {
 		want   zlint.LintStatus
 	}{
 		// BR §7.1.4.2 order and one attribute per RDN (§7.1.4.1).
-		{"§7.1.4.2 O before L", withSubject(t, one(C("MM"), ST("Yangon"), O("Example"), L("Yangon"))), lint.LintSubjectRDNOrder, zlint.Error},
-		{"§7.1.4.2 ST before C", withSubject(t, one(ST("Yangon"), C("MM"), O("Example"))), lint.LintSubjectRDNOrder, zlint.Error},
-		{"§7.1.4.1 multi-valued RDN", withSubject(t, [][]atv{{C("MM")}, {L("Yangon"), O("Example")}}), lint.LintSubjectRDNOrder, zlint.Error},
-		{"§7.1.4.1 repeated O", withSubject(t, one(C("MM"), L("Yangon"), O("Example"), O("Example"))), lint.LintSubjectRDNOrder, zlint.Error},
-		{"§7.1.4.2 correct order", withSubject(t, one(C("MM"), ST("Yangon"), L("Yangon"), O("Example"))), lint.LintSubjectRDNOrder, zlint.Pass},
+		{"§7.1.4.2 O before L", withSubject(t, one(C("MM"), ST("Yangon"), O("Acme Widgets Ltd"), L("Yangon"))), lint.LintSubjectRDNOrder, zlint.Error},
+		{"§7.1.4.2 ST before C", withSubject(t, one(ST("Yangon"), C("MM"), O("Acme Widgets Ltd"))), lint.LintSubjectRDNOrder, zlint.Error},
+		{"§7.1.4.1 multi-valued RDN", withSubject(t, [][]atv{{C("MM")}, {L("Yangon"), O("Acme Widgets Ltd")}}), lint.LintSubjectRDNOrder, zlint.Error},
+		{"§7.1.4.1 repeated O", withSubject(t, one(C("MM"), L("Yangon"), O("Acme Widgets Ltd"), O("Acme Widgets Ltd"))), lint.LintSubjectRDNOrder, zlint.Error},
+		{"§7.1.4.2 correct order", withSubject(t, one(C("MM"), ST("Yangon"), L("Yangon"), O("Acme Widgets Ltd"))), lint.LintSubjectRDNOrder, zlint.Pass},
 		// BR §7.1.4.2 string types and lengths.
-		{"§7.1.4.2 C as UTF8String", withSubject(t, one(atv{oidC, asn1.TagUTF8String, "MM"}, L("Yangon"), O("Example"))), lint.LintSubjectAttributeEncoding, zlint.Error},
+		{"§7.1.4.2 C as UTF8String", withSubject(t, one(atv{oidC, asn1.TagUTF8String, "MM"}, L("Yangon"), O("Acme Widgets Ltd"))), lint.LintSubjectAttributeEncoding, zlint.Error},
 		{"§7.1.4.2 O as BMPString", withSubject(t, one(C("MM"), L("Yangon"), atv{oidO, asn1.TagBMPString, "\x00E\x00x"})), lint.LintSubjectAttributeEncoding, zlint.Error},
 		{"§7.1.4.2 O of 65 characters", withSubject(t, one(C("MM"), L("Yangon"), O(strings.Repeat("a", 65)))), lint.LintSubjectAttributeEncoding, zlint.Error},
 		{"§7.1.4.2 O of 64 characters", withSubject(t, one(C("MM"), L("Yangon"), O(strings.Repeat("é", 64)))), lint.LintSubjectAttributeEncoding, zlint.Pass},
-		{"§7.1.4.2 L as PrintableString", withSubject(t, one(C("MM"), atv{oidL, asn1.TagPrintableString, "Yangon"}, O("Example"))), lint.LintSubjectAttributeEncoding, zlint.Pass},
+		{"§7.1.4.2 L as PrintableString", withSubject(t, one(C("MM"), atv{oidL, asn1.TagPrintableString, "Yangon"}, O("Acme Widgets Ltd"))), lint.LintSubjectAttributeEncoding, zlint.Pass},
 		// BR §7.1.2.7.4: OU MUST NOT; other attributes not issued.
-		{"§7.1.2.7.4 OU present", withSubject(t, one(C("MM"), L("Yangon"), O("Example"), atv{oidOU, asn1.TagUTF8String, "IT"})), lint.LintSubjectAttributeAllowed, zlint.Error},
+		{"§7.1.2.7.4 OU present", withSubject(t, one(C("MM"), L("Yangon"), O("Acme Widgets Ltd"), atv{oidOU, asn1.TagUTF8String, "IT"})), lint.LintSubjectAttributeAllowed, zlint.Error},
 		// BR §7.1.2.7.4 metadata-only and placeholder values.
-		{"§7.1.2.7.4 L is N/A", withSubject(t, one(C("MM"), L("N/A"), O("Example"))), lint.LintSubjectPlaceholder, zlint.Error},
-		{"§7.1.2.7.4 L is a dot", withSubject(t, one(C("MM"), L("."), O("Example"))), lint.LintSubjectPlaceholder, zlint.Error},
+		{"§7.1.2.7.4 L is N/A", withSubject(t, one(C("MM"), L("N/A"), O("Acme Widgets Ltd"))), lint.LintSubjectPlaceholder, zlint.Error},
+		{"§7.1.2.7.4 L is a dot", withSubject(t, one(C("MM"), L("."), O("Acme Widgets Ltd"))), lint.LintSubjectPlaceholder, zlint.Error},
 		{"§7.1.2.7.4 O is a hyphen", withSubject(t, one(C("MM"), L("Yangon"), O("-"))), lint.LintSubjectPlaceholder, zlint.Error},
 		{"§7.1.2.7.4 O is spaces", withSubject(t, one(C("MM"), L("Yangon"), O("   "))), lint.LintSubjectPlaceholder, zlint.Error},
-		{"§7.1.2.7.4 street is 'unknown'", withSubject(t, one(C("MM"), L("Yangon"), atv{oidStreet, asn1.TagUTF8String, "Unknown"}, O("Example"))), lint.LintSubjectPlaceholder, zlint.Error},
+		{"§7.1.2.7.4 street is 'unknown'", withSubject(t, one(C("MM"), L("Yangon"), atv{oidStreet, asn1.TagUTF8String, "Unknown"}, O("Acme Widgets Ltd"))), lint.LintSubjectPlaceholder, zlint.Error},
 		{"§7.1.2.7.4 OpenSSL default O", withSubject(t, one(C("AU"), ST("Queensland"), O("Internet Widgits Pty Ltd"))), lint.LintSubjectPlaceholder, zlint.Error},
-		{"§7.1.2.7.4 Namibia is not a placeholder", withSubject(t, one(C("NA"), L("Windhoek"), O("Example"))), lint.LintSubjectPlaceholder, zlint.Pass},
+		{"§7.1.2.7.4 Namibia is not a placeholder", withSubject(t, one(C("NA"), L("Windhoek"), O("Acme Widgets Ltd"))), lint.LintSubjectPlaceholder, zlint.Pass},
 		{"§7.1.2.7.4 'N.A. Holdings' is a name", withSubject(t, one(C("MM"), L("Yangon"), O("N.A. Holdings"))), lint.LintSubjectPlaceholder, zlint.Pass},
 		// BR §7.1.2.7.4 countryName; XX refused (DESIGN invariant 3).
-		{"§7.1.2.7.4 C=XX", withSubject(t, one(C("XX"), L("Yangon"), O("Example"))), lint.LintSubjectCountry, zlint.Error},
-		{"§7.1.2.7.4 C=ZZ unassigned", withSubject(t, one(C("ZZ"), L("Yangon"), O("Example"))), lint.LintSubjectCountry, zlint.Error},
-		{"§7.1.2.7.4 C missing", withSubject(t, one(L("Yangon"), O("Example"))), lint.LintSubjectCountry, zlint.Error},
-		{"§7.1.2.7.4 C=AD is a real country", withSubject(t, one(C("AD"), L("Andorra la Vella"), O("Example"))), lint.LintSubjectCountry, zlint.Pass},
+		{"§7.1.2.7.4 C=XX", withSubject(t, one(C("XX"), L("Yangon"), O("Acme Widgets Ltd"))), lint.LintSubjectCountry, zlint.Error},
+		{"§7.1.2.7.4 C=ZZ unassigned", withSubject(t, one(C("ZZ"), L("Yangon"), O("Acme Widgets Ltd"))), lint.LintSubjectCountry, zlint.Error},
+		{"§7.1.2.7.4 C missing", withSubject(t, one(L("Yangon"), O("Acme Widgets Ltd"))), lint.LintSubjectCountry, zlint.Error},
+		{"§7.1.2.7.4 C=AD is a real country", withSubject(t, one(C("AD"), L("Andorra la Vella"), O("Acme Widgets Ltd"))), lint.LintSubjectCountry, zlint.Pass},
 		// stateOrProvinceName is an ISO 3166-2 subdivision name of C.
-		{"ST of another country", withSubject(t, one(C("MM"), ST("California"), O("Example"))), lint.LintSubjectState, zlint.Error},
-		{"ST not canonical", withSubject(t, one(C("MM"), ST("yangon"), O("Example"))), lint.LintSubjectState, zlint.Error},
-		{"ST as a code", withSubject(t, one(C("US"), ST("CA"), O("Example"))), lint.LintSubjectState, zlint.Error},
-		{"ST canonical", withSubject(t, one(C("US"), ST("California"), O("Example"))), lint.LintSubjectState, zlint.Pass},
-		{"ST absent", withSubject(t, one(C("MM"), L("Yangon"), O("Example"))), lint.LintSubjectState, zlint.NA},
+		{"ST of another country", withSubject(t, one(C("MM"), ST("California"), O("Acme Widgets Ltd"))), lint.LintSubjectState, zlint.Error},
+		{"ST not canonical", withSubject(t, one(C("MM"), ST("yangon"), O("Acme Widgets Ltd"))), lint.LintSubjectState, zlint.Error},
+		{"ST as a code", withSubject(t, one(C("US"), ST("CA"), O("Acme Widgets Ltd"))), lint.LintSubjectState, zlint.Error},
+		{"ST canonical", withSubject(t, one(C("US"), ST("California"), O("Acme Widgets Ltd"))), lint.LintSubjectState, zlint.Pass},
+		{"ST absent", withSubject(t, one(C("MM"), L("Yangon"), O("Acme Widgets Ltd"))), lint.LintSubjectState, zlint.NA},
 		// BR §6.3.2 caps by notBefore date, inclusive periods.
 		{"§6.3.2 200 days from 2026-11-02", validity(issuedAt, 200*day), lint.LintValidityCap, zlint.Pass},
 		{"§6.3.2 200 days + 1 s from 2026-11-02", validity(issuedAt, 200*day+time.Second), lint.LintValidityCap, zlint.Error},
@@ -343,7 +343,7 @@ func TestSubjectMustEqualEveryExpectedSubject(t *testing.T) {
 func TestAvoidableWarningFails(t *testing.T) {
 	f := newFixture(t)
 	der := f.leaf(t, func(c *x509.Certificate) {
-		c.RawSubject = name(t, one(C("MM"), ST("Yangon"), L("Yangon"), O("Example"), atv{oidCN, asn1.TagUTF8String, "www.example.com"})...)
+		c.RawSubject = name(t, one(C("MM"), ST("Yangon"), L("Yangon"), O("Acme Widgets Ltd"), atv{oidCN, asn1.TagUTF8String, "www.example.com"})...)
 	})
 	r, err := f.l.LintCertificate(der)
 	if err != nil {

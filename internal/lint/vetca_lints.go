@@ -3,11 +3,11 @@ package lint
 import (
 	"encoding/asn1"
 	"fmt"
+	"github.com/vetca/vetca/internal/br"
 	"maps"
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	zx509 "github.com/zmap/zcrypto/x509"
@@ -208,33 +208,6 @@ func allowedAttributesLint() *zlint.CertificateLint {
 		})
 }
 
-// placeholderNormal reduces a value to lower-case letters and digits, so
-// that "N/A", "n.a." and "N - A" all become "na".
-func placeholderNormal(v string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(v) {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// placeholderValue reports whether v, normalized, is a value that only says
-// the real value is absent, incomplete or not applicable (BR §7.1.2.7.4).
-// The list is vetca's own; internal/br keeps the canonical one.
-func placeholderValue(n string) bool {
-	switch n {
-	case "na", "nota", "notapplicable", "notavailable", "notprovided", "none", "null", "nil", "void",
-		"unknown", "unspecified", "undefined", "empty", "blank", "missing", "tbd", "tba", "tbc",
-		"x", "xx", "xxx", "placeholder", "default", "changeme", "test",
-		// OpenSSL's default distinguished-name prompts
-		"somestate", "somecity", "internetwidgitsptyltd":
-		return true
-	}
-	return false
-}
-
 // placeholderLint: BR §7.1.2.7.4 "subject Attributes MUST NOT contain only
 // metadata such as '.', '-', and ' ' (i.e. space) characters, and/or any
 // other indication that the value is absent, incomplete, or not
@@ -253,12 +226,8 @@ func placeholderLint() *zlint.CertificateLint {
 				if n == "countryName" {
 					continue
 				}
-				norm := placeholderNormal(a.Value)
-				if norm == "" {
-					return fail("%s %q holds only metadata characters", n, a.Value)
-				}
-				if placeholderValue(norm) {
-					return fail("%s %q is a placeholder, not a value", n, a.Value)
+				if br.IsPlaceholder(a.Value) {
+					return fail("%s %q is a placeholder or holds only metadata characters, not a value", n, a.Value)
 				}
 			}
 			return pass()
@@ -320,47 +289,13 @@ func stateLint() *zlint.CertificateLint {
 		})
 }
 
-// MaxValidityDays returns the BR §6.3.2 maximum validity period, in days,
-// of a subscriber certificate whose notBefore is nb:
-//
-//	before 2026-03-15:            398 days
-//	2026-03-15 to 2027-03-14:     200 days
-//	2027-03-15 to 2029-03-14:     100 days
-//	from 2029-03-15:               47 days
-//
-// vetca's own constants; internal/br holds the canonical table.
-func MaxValidityDays(nb time.Time) int64 {
-	nb = nb.UTC()
-	switch {
-	case nb.Before(time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)):
-		return 398
-	case nb.Before(time.Date(2027, 3, 15, 0, 0, 0, 0, time.UTC)):
-		return 200
-	case nb.Before(time.Date(2029, 3, 15, 0, 0, 0, 0, time.UTC)):
-		return 100
-	default:
-		return 47
-	}
-}
-
-// ValidityDays is the BR §6.3.2 / §1.6.1 validity period in days: from
-// notBefore to notAfter inclusive (so one second is added), where any part
-// of a day of 86,400 seconds counts as a whole day.
-func ValidityDays(nb, na time.Time) int64 {
-	secs := int64(na.Sub(nb)/time.Second) + 1
-	if secs <= 0 {
-		return 0
-	}
-	return (secs + 86399) / 86400
-}
-
 func validityLint() *zlint.CertificateLint {
 	return newLint(LintValidityCap,
 		"The validity period is within the BR §6.3.2 maximum for the notBefore date",
 		"BR §6.3.2", subscriberServerAuth,
 		func(c *zx509.Certificate) *zlint.LintResult {
-			days := ValidityDays(c.NotBefore, c.NotAfter)
-			if max := MaxValidityDays(c.NotBefore); days > max {
+			days := br.ValidityDays(c.NotBefore, c.NotAfter)
+			if max := br.MaxValidity(c.NotBefore); days > max {
 				return fail("validity period is %d days; BR §6.3.2 allows %d for notBefore %s",
 					days, max, c.NotBefore.UTC().Format(time.RFC3339))
 			}

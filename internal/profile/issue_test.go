@@ -51,7 +51,7 @@ func leafParams(t *testing.T, pub crypto.PublicKey) profile.Params {
 		PublicKey:            pub,
 		Serial:               profiletest.Serial(t),
 		NotBefore:            issuedAt,
-		NotAfter:             profile.NotAfterFor(issuedAt, 199),
+		NotAfter:             profiletest.NotAfter(t, issuedAt, 199),
 		CRLDistributionPoint: profiletest.IntermediateCRLURL,
 		CAIssuersURL:         profiletest.IntermediateCertURL,
 		CPSPolicyOID:         cpsOID,

@@ -65,14 +65,6 @@ const (
 	MinSerialBits = 64
 )
 
-// NotAfterFor returns the notAfter that gives a validity period of exactly
-// days days from notBefore. BR §1.6.1 counts the period inclusively (and
-// §6.3.2 counts any part of a day as a day), so it is notBefore + days×86,400
-// seconds − 1 second. notBefore is first truncated to whole seconds.
-func NotAfterFor(notBefore time.Time, days int) time.Time {
-	return notBefore.UTC().Truncate(time.Second).Add(time.Duration(days)*24*time.Hour - time.Second)
-}
-
 // Params is everything that reaches an OV TLS subscriber certificate. It is
 // what an order's snapshot pins, plus the issuance-time values (serial,
 // issuer URLs).
@@ -92,7 +84,7 @@ type Params struct {
 	// Serial is the certificate serial number (see MinSerialBits).
 	Serial *big.Int
 	// NotBefore and NotAfter are truncated to whole seconds, in UTC. Use
-	// NotAfterFor to get a period of a whole number of days; zlint warns
+	// br.NotAfter to get a period of a whole number of days; zlint warns
 	// from 200 days on (w_server_cert_valid_time_longer_than_199_days, BR
 	// §6.3.2 SHOULD NOT) even where 200 is the MUST NOT limit.
 	NotBefore, NotAfter time.Time

@@ -84,14 +84,3 @@ func TestTemplateDoesNotAliasParams(t *testing.T) {
 		t.Errorf("signature algorithm %v", tmpl.SignatureAlgorithm)
 	}
 }
-
-// BR §1.6.1 / §6.3.2: the validity period is inclusive, so N days end one
-// second before notBefore + N×86400 s.
-func TestNotAfterFor(t *testing.T) {
-	nb := time.Date(2026, 11, 2, 9, 30, 0, 500, time.UTC)
-	got := profile.NotAfterFor(nb, 199)
-	want := time.Date(2027, 5, 20, 9, 29, 59, 0, time.UTC)
-	if !got.Equal(want) {
-		t.Fatalf("NotAfterFor = %s, want %s", got, want)
-	}
-}

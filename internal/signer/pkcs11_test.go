@@ -150,7 +150,7 @@ func TestPKCS11IssuesACertificate(t *testing.T) {
 			leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			prep, err := profile.Prepare(profile.Params{
 				Subject: subj, DNSNames: []string{"www.beispiel.de"}, PublicKey: leafKey.Public(),
-				Serial: profiletest.Serial(t), NotBefore: nb.AddDate(0, 1, 0), NotAfter: profile.NotAfterFor(nb.AddDate(0, 1, 0), 90),
+				Serial: profiletest.Serial(t), NotBefore: nb.AddDate(0, 1, 0), NotAfter: profiletest.NotAfter(t, nb.AddDate(0, 1, 0), 90),
 				CRLDistributionPoint: profiletest.IntermediateCRLURL, CAIssuersURL: profiletest.IntermediateCertURL,
 			}, issuing.Cert, l, subj)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"github.com/vetca/vetca/internal/br"
 	"math/big"
 	"testing"
 	"time"
@@ -130,4 +131,15 @@ func sign(t testing.TB, tmpl, parent *x509.Certificate, key, parentKey crypto.Si
 		t.Fatal(err)
 	}
 	return &CA{Cert: c, Key: key}
+}
+
+// NotAfter is br.NotAfter for tests: the notAfter of a days-long validity
+// period starting at nb (BR §6.3.2, inclusive).
+func NotAfter(t testing.TB, nb time.Time, days int) time.Time {
+	t.Helper()
+	na, err := br.NotAfter(nb, nb, days)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return na
 }
