@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"crypto/x509/pkix"
 	"os"
 	"os/exec"
 	"strings"
@@ -136,5 +137,51 @@ func TestConsoleVettingInBrowser(t *testing.T) {
 	}
 	if !strings.Contains(status, "verified") || !strings.Contains(status, "Acme Widgets Inc.") || !strings.Contains(status, "bob") || !strings.Contains(status, "carol") {
 		t.Fatalf("current version after two verifications: %q", status)
+	}
+}
+
+// Two verifiers approve an order in the console, each seeing the snapshot
+// hash they approve; one finalizes; the certificate page shows the chain of
+// evidence.
+func TestConsoleOrderApprovalInBrowser(t *testing.T) {
+	ctx := browser(t)
+	dns, opt := apptest.WithDNS(t)
+	e := apptest.New(t, apptest.SQLite, opt)
+	f := apptest.NewOrderFixture(t, e, dns, "shop.acme-widgets.com")
+	r := f.PlaceOrder(map[string]any{"dnsNames": []string{"shop.acme-widgets.com"},
+		"csr": apptest.CSR(t, apptest.Key(t), pkix.Name{}, "shop.acme-widgets.com")})
+	id, hash := r.Body["id"].(string), r.Body["snapshotHash"].(string)
+	base := e.Server.URL
+	for i, tok := range []string{f.Bob, f.Carol} {
+		steps := []chromedp.Action[chromedp.Void]{signIn(base, tok), chromedp.Navigate(base + "/console/orders/" + id), chromedp.WaitVisible(chromedp.ID("snapshot-hash"))}
+		if i > 0 {
+			steps = append([]chromedp.Action[chromedp.Void]{signOut()}, steps...)
+		}
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatal(err)
+		}
+		shown, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("snapshot-hash")))
+		if err != nil || shown != hash {
+			t.Fatalf("the page shows snapshot %q, want %q (%v)", shown, hash, err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("approve-submit")), chromedp.WaitVisible(chromedp.ID("flash"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("order-status")))
+	if status != "approved" {
+		t.Fatalf("order status %q after two approvals", status)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("finalize-submit")), chromedp.WaitVisible(chromedp.ID("evidence"))); err != nil {
+		t.Fatal(err)
+	}
+	body, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"valid", "Chain of evidence", "bob", "carol", hash, "dns-change", "permitted"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("certificate page lacks %q", want)
+		}
 	}
 }
