@@ -200,6 +200,16 @@ func TestCheck(t *testing.T) {
 			domain:   "www.example.com", permit: false, wantErr: true,
 		},
 		{
+			// Every name of the climb is queried at once; a failure above the
+			// relevant RRset must not change the decision, and the evidence
+			// keeps only what the decision read.
+			name: "SERVFAIL above the relevant RRset is not read", section: "§3 (the climb stops at the closest non-empty RRset)",
+			records:  []rec{{"example.com", 0, "issue", us}},
+			servfail: []string{"com"},
+			domain:   "www.example.com", permit: true, relevant: "example.com",
+			queried: []string{"www.example.com", "example.com"},
+		},
+		{
 			name: "SERVFAIL at a CNAME target", section: "§3",
 			records:  []rec{{"example.com", 0, "issue", us}},
 			cnames:   map[string]string{"www.example.com": "cdn.provider.net"},

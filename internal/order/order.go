@@ -379,40 +379,40 @@ func (s *Service) List(ctx context.Context, by actor.Actor, status string) ([]Or
 // the stored one, the approvals are voided, the new snapshot is stored and
 // the order goes back to pending_approval. It returns the (possibly
 // updated) order, the recomputed snapshot, and whether it changed.
-func (s *Service) refresh(ctx context.Context, tx *store.Tx, by actor.Actor, o Order) (Order, Snapshot, bool, error) {
+func (s *Service) refresh(ctx context.Context, tx *store.Tx, by actor.Actor, o Order) (Order, Snapshot, vetting.Version, bool, error) {
 	var old Snapshot
 	if err := json.Unmarshal([]byte(o.Snapshot), &old); err != nil {
-		return o, Snapshot{}, false, fmt.Errorf("order %s snapshot: %w", o.ID, err)
+		return o, Snapshot{}, vetting.Version{}, false, fmt.Errorf("order %s snapshot: %w", o.ID, err)
 	}
 	spki, err := base64.StdEncoding.DecodeString(old.PublicKey.SPKI)
 	if err != nil {
-		return o, Snapshot{}, false, fmt.Errorf("order %s snapshot key: %w", o.ID, err)
+		return o, Snapshot{}, vetting.Version{}, false, fmt.Errorf("order %s snapshot key: %w", o.ID, err)
 	}
 	cur, v, iss, _, err := s.build(ctx, tx, snapshotInput{accountID: o.AccountID, orgID: o.OrganizationID, dnsNames: o.DNSNames, spkiDER: spki, validityDays: o.ValidityDays})
 	if err != nil {
-		return o, Snapshot{}, false, err
+		return o, Snapshot{}, vetting.Version{}, false, err
 	}
 	hash, canon, err := cur.Hash()
 	if err != nil {
-		return o, Snapshot{}, false, err
+		return o, Snapshot{}, vetting.Version{}, false, err
 	}
 	if hash == o.SnapshotHash {
-		return o, cur, false, nil
+		return o, cur, v, false, nil
 	}
 	approved := o.SnapshotHash
 	if err := s.voidApprovals(ctx, tx, by, o, "the snapshot changed: "+describeChange(old, cur)); err != nil {
-		return o, Snapshot{}, false, err
+		return o, Snapshot{}, vetting.Version{}, false, err
 	}
 	o.Snapshot, o.SnapshotHash, o.OrganizationVersion, o.IssuerID = string(canon), hash, v.Version, iss.ID
 	o.Status, o.UpdatedAt = StatusPendingApproval, s.clk.Now()
 	if err := s.rec.Update(ctx, tx, by.String(), "order.snapshot_changed", "orders", o); err != nil {
-		return o, Snapshot{}, false, err
+		return o, Snapshot{}, vetting.Version{}, false, err
 	}
 	if err := s.rec.Note(ctx, tx, by.String(), "order.snapshot_mismatch", "orders", o.ID, map[string]string{
 		"approvedHash": approved, "currentHash": hash, "change": describeChange(old, cur)}); err != nil {
-		return o, Snapshot{}, false, err
+		return o, Snapshot{}, vetting.Version{}, false, err
 	}
-	return o, cur, true, nil
+	return o, cur, v, true, nil
 }
 
 func describeChange(a, b Snapshot) string {
@@ -485,7 +485,7 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 		if o.RequestedBy == by.String() {
 			return apperr.Forbidden("", "self_approval", "you requested order %s; two other verifiers must approve it", id)
 		}
-		o, _, changed, err := s.refresh(ctx, tx, by, o)
+		o, _, _, changed, err := s.refresh(ctx, tx, by, o)
 		if err != nil {
 			return err
 		}
@@ -584,7 +584,9 @@ func (s *Service) Finalize(ctx context.Context, by actor.Actor, id string) (Issu
 		var changed bool
 		approved := o.SnapshotHash
 		var err error
-		o, snap, changed, err = s.refresh(ctx, tx, by, o)
+		// 2. The refresh re-reads the organization version (integrity-
+		// checked, fail closed), so its row hash is re-checked here too.
+		o, snap, ver, changed, err = s.refresh(ctx, tx, by, o)
 		if err != nil {
 			return err
 		}
@@ -599,18 +601,13 @@ func (s *Service) Finalize(ctx context.Context, by actor.Actor, id string) (Issu
 		if len(counting) < s.cfg.ApprovalsRequired {
 			return apperr.Conflict("", "order_not_approved", "order %s has %d of %d approvals for its current snapshot", id, len(counting), s.cfg.ApprovalsRequired)
 		}
-		// 2. Re-check the organization version (integrity-checked read),
-		ver, err = s.vetting.CurrentVerified(ctx, tx, o.OrganizationID)
-		return err
+		return nil
 	})
 	if err != nil {
 		return Issued{}, err
 	}
 	if mismatch != nil {
 		return Issued{}, mismatch
-	}
-	if ver.RowHash != snap.Organization.RowHash {
-		return Issued{}, mismatchErr(o.SnapshotHash, "(organization row changed)")
 	}
 	now := s.clk.Now()
 	if ver.VerifiedAt == nil || !br.SubjectIdentityReusable(*ver.VerifiedAt, now) {
@@ -629,8 +626,23 @@ func (s *Service) Finalize(ctx context.Context, by actor.Actor, id string) (Issu
 	if err := s.keys.Check(ctx, pub); err != nil {
 		return Issued{}, err
 	}
-	caa, err := s.domains.CheckCAA(ctx, o.DNSNames)
-	if err != nil {
+	// CAA is network-bound and building and linting the TBS (step 3) is
+	// CPU-bound, so the lookups run while the TBS is linted. Their outcomes
+	// are read in the pipeline's order: a CAA refusal wins over a lint
+	// failure, and nothing is recorded or signed before both are known.
+	type caaOutcome struct {
+		results []domain.CAAResult
+		err     error
+	}
+	caaDone := make(chan caaOutcome, 1)
+	go func() {
+		r, err := s.domains.CheckCAA(ctx, o.DNSNames)
+		caaDone <- caaOutcome{r, err}
+	}()
+	prep, iss, prepErr := s.prepare(ctx, o, snap, ver, pub)
+	co := <-caaDone
+	caa := co.results
+	if err := co.err; err != nil {
 		// Keep every SAN's CAA evidence of the refusal (BR §3.2.2.8, §5.4.1).
 		_ = s.db.InTx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
 			if len(caa) > 0 {
@@ -642,21 +654,7 @@ func (s *Service) Finalize(ctx context.Context, by actor.Actor, id string) (Issu
 		})
 		return Issued{}, err
 	}
-
-	// 3. Build the TBS and lint a throwaway-key copy.
-	iss, issCert, err := s.engine.ActiveIssuer(ctx, s.db)
-	if err != nil {
-		return Issued{}, err
-	}
-	if iss.ID != snap.Issuer.ID {
-		return Issued{}, mismatchErr(o.SnapshotHash, "(issuer changed)")
-	}
-	vetted := snap.Subject.ProfileSubject()
-	current := SnapshotSubject{CountryName: ver.CountryName, StateOrProvinceName: ver.StateOrProvinceName, LocalityName: ver.LocalityName,
-		PostalCode: ver.PostalCode, StreetAddress: ver.StreetAddress, OrganizationName: ver.OrganizationName}.ProfileSubject()
-	prep, err := s.engine.Prepare(ctx, issuance.Request{Issuer: iss, IssuerCert: issCert, Subject: vetted, DNSNames: o.DNSNames,
-		PublicKey: pub, ValidityDays: snap.ValidityDays, Expected: []profile.Subject{vetted, current}})
-	if err != nil {
+	if err := prepErr; err != nil {
 		var lf *issuance.LintFailure
 		if errors.As(err, &lf) {
 			s.fail(ctx, by, o, "pre-issuance lint failed: "+strings.Join(lf.Lints, ", "), map[string]any{"lints": lf.Lints, "error": lf.Error()})
@@ -719,6 +717,25 @@ func (s *Service) Finalize(ctx context.Context, by actor.Actor, id string) (Issu
 	}
 	s.engine.AfterStore()
 	return Issued{Serial: cert.Serial, PEM: cert.PEM, ChainPEM: iss.CertPEM, Certificate: cert}, nil
+}
+
+// prepare is step 3 of Finalize: it builds the TBS from the snapshot under
+// the active issuer and lints a throwaway-key copy, checking the subject
+// against both the approved snapshot and the current verified version.
+func (s *Service) prepare(ctx context.Context, o Order, snap Snapshot, ver vetting.Version, pub any) (*issuance.Prepared, issuance.Issuer, error) {
+	iss, issCert, err := s.engine.ActiveIssuer(ctx, s.db)
+	if err != nil {
+		return nil, iss, err
+	}
+	if iss.ID != snap.Issuer.ID {
+		return nil, iss, mismatchErr(o.SnapshotHash, "(issuer changed)")
+	}
+	vetted := snap.Subject.ProfileSubject()
+	current := SnapshotSubject{CountryName: ver.CountryName, StateOrProvinceName: ver.StateOrProvinceName, LocalityName: ver.LocalityName,
+		PostalCode: ver.PostalCode, StreetAddress: ver.StreetAddress, OrganizationName: ver.OrganizationName}.ProfileSubject()
+	prep, err := s.engine.Prepare(ctx, issuance.Request{Issuer: iss, IssuerCert: issCert, Subject: vetted, DNSNames: o.DNSNames,
+		PublicKey: pub, ValidityDays: snap.ValidityDays, Expected: []profile.Subject{vetted, current}})
+	return prep, iss, err
 }
 
 // fail marks an order failed with the reason.
