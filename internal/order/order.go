@@ -378,7 +378,9 @@ func (s *Service) List(ctx context.Context, by actor.Actor, status string) ([]Or
 // refresh recomputes an order's snapshot inside tx. When it differs from
 // the stored one, the approvals are voided, the new snapshot is stored and
 // the order goes back to pending_approval. It returns the (possibly
-// updated) order, the recomputed snapshot, and whether it changed.
+// updated) order, the recomputed snapshot, the verified organization
+// version it was computed from (read integrity-checked), and whether it
+// changed.
 func (s *Service) refresh(ctx context.Context, tx *store.Tx, by actor.Actor, o Order) (Order, Snapshot, vetting.Version, bool, error) {
 	var old Snapshot
 	if err := json.Unmarshal([]byte(o.Snapshot), &old); err != nil {
