@@ -87,28 +87,12 @@ func IntermediateCATemplate(p CAParams, parent *x509.Certificate) (*x509.Certifi
 	if err != nil {
 		return nil, err
 	}
-	if err := checkHTTPURL("crlDistributionPoint", p.CRLDistributionPoint, true); err != nil {
-		return nil, err
-	}
-	if err := checkHTTPURL("caIssuersURL", p.CAIssuersURL, true); err != nil {
-		return nil, err
-	}
-	if err := checkHTTPURL("ocspServer", p.OCSPServer, false); err != nil {
-		return nil, err
-	}
-	policies, err := leafPolicies(p.CPSPolicyOID)
-	if err != nil {
-		return nil, err
-	}
 	t.SignatureAlgorithm = sigAlg
 	t.MaxPathLen = 0
 	t.MaxPathLenZero = true
 	t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	t.Policies = policies
-	t.CRLDistributionPoints = []string{p.CRLDistributionPoint}
-	t.IssuingCertificateURL = []string{p.CAIssuersURL}
-	if p.OCSPServer != "" {
-		t.OCSPServer = []string{p.OCSPServer}
+	if err := setDistribution(t, p.CRLDistributionPoint, p.CAIssuersURL, p.OCSPServer, p.CPSPolicyOID); err != nil {
+		return nil, err
 	}
 	t.AuthorityKeyId = append([]byte(nil), parent.SubjectKeyId...)
 	return t, nil

@@ -137,19 +137,6 @@ func Template(p Params) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkHTTPURL("crlDistributionPoint", p.CRLDistributionPoint, true); err != nil {
-		return nil, err
-	}
-	if err := checkHTTPURL("caIssuersURL", p.CAIssuersURL, true); err != nil {
-		return nil, err
-	}
-	if err := checkHTTPURL("ocspServer", p.OCSPServer, false); err != nil {
-		return nil, err
-	}
-	policies, err := leafPolicies(p.CPSPolicyOID)
-	if err != nil {
-		return nil, err
-	}
 	t := &x509.Certificate{
 		SerialNumber:          new(big.Int).Set(p.Serial),
 		RawSubject:            raw,
@@ -161,15 +148,40 @@ func Template(p Params) (*x509.Certificate, error) {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: false,
 		DNSNames:              append([]string(nil), p.DNSNames...),
-		CRLDistributionPoints: []string{p.CRLDistributionPoint},
-		IssuingCertificateURL: []string{p.CAIssuersURL},
 		AuthorityKeyId:        append([]byte(nil), p.Issuer.SubjectKeyId...),
-		Policies:              policies,
 	}
-	if p.OCSPServer != "" {
-		t.OCSPServer = []string{p.OCSPServer}
+	if err := setDistribution(t, p.CRLDistributionPoint, p.CAIssuersURL, p.OCSPServer, p.CPSPolicyOID); err != nil {
+		return nil, err
 	}
 	return t, nil
+}
+
+// setDistribution checks and sets what a TLS certificate points to and
+// asserts, the same for leaves and subordinate CAs: one CRL distribution
+// point and AIA caIssuers (both required), the optional AIA OCSP URL, and
+// the policies 2.23.140.1.2.2 plus the CA's own CPS OID if set (BR
+// §7.1.2.7.7-9, §7.1.2.10.3-7).
+func setDistribution(t *x509.Certificate, crlDP, caIssuers, ocspServer, cpsOID string) error {
+	if err := checkHTTPURL("crlDistributionPoint", crlDP, true); err != nil {
+		return err
+	}
+	if err := checkHTTPURL("caIssuersURL", caIssuers, true); err != nil {
+		return err
+	}
+	if err := checkHTTPURL("ocspServer", ocspServer, false); err != nil {
+		return err
+	}
+	policies, err := leafPolicies(cpsOID)
+	if err != nil {
+		return err
+	}
+	t.Policies = policies
+	t.CRLDistributionPoints = []string{crlDP}
+	t.IssuingCertificateURL = []string{caIssuers}
+	if ocspServer != "" {
+		t.OCSPServer = []string{ocspServer}
+	}
+	return nil
 }
 
 func leafSubject(p Params) ([]byte, error) {
