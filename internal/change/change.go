@@ -181,12 +181,9 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id string) (View,
 	}
 	var view View
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var req Request
-		if err := s.rec.Get(ctx, tx, "change_requests", id, &req); err != nil {
+		req, err := s.pending(ctx, tx, id)
+		if err != nil {
 			return err
-		}
-		if req.Status != StatusPending {
-			return apperr.Conflict("", "not_pending", "change request %s is %s", id, req.Status)
 		}
 		if req.RequestedBy == by.String() {
 			return apperr.Forbidden("", "self_approval", "you requested this change; two other staff users must approve it")
@@ -282,6 +279,19 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, by actor.Actor, req R
 	return "", fmt.Errorf("unknown change kind %q", req.Kind)
 }
 
+// pending reads a change request (integrity-checked) that must still be
+// pending.
+func (s *Service) pending(ctx context.Context, tx *store.Tx, id string) (Request, error) {
+	var req Request
+	if err := s.rec.Get(ctx, tx, "change_requests", id, &req); err != nil {
+		return Request{}, err
+	}
+	if req.Status != StatusPending {
+		return Request{}, apperr.Conflict("", "not_pending", "change request %s is %s", id, req.Status)
+	}
+	return req, nil
+}
+
 // Reject closes a pending request without applying it.
 func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string) (View, error) {
 	if err := by.Require(staffRoles...); err != nil {
@@ -289,12 +299,9 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string)
 	}
 	var view View
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var req Request
-		if err := s.rec.Get(ctx, tx, "change_requests", id, &req); err != nil {
+		req, err := s.pending(ctx, tx, id)
+		if err != nil {
 			return err
-		}
-		if req.Status != StatusPending {
-			return apperr.Conflict("", "not_pending", "change request %s is %s", id, req.Status)
 		}
 		now := s.clk.Now()
 		req.Status, req.DecidedAt = StatusRejected, &now
