@@ -467,6 +467,19 @@ func mismatchErr(approved, current string) error {
 		"the order's snapshot is now %s, not %s: what would be signed changed, so the approvals are void and it needs approving again", current, approved)
 }
 
+// loadOpen reads an order that may still be approved or rejected: pending
+// approval, or approved but not yet finalized.
+func (s *Service) loadOpen(ctx context.Context, tx *store.Tx, by actor.Actor, id string) (Order, error) {
+	o, err := s.load(ctx, tx, by, id)
+	if err != nil {
+		return Order{}, err
+	}
+	if o.Status != StatusPendingApproval && o.Status != StatusApproved {
+		return Order{}, apperr.Conflict("", "order_not_pending", "order %s is %s", id, o.Status)
+	}
+	return o, nil
+}
+
 // Approve records by's approval of snapshotHash (CONTRACT §5).
 func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash string) (View, error) {
 	if err := by.Require(actor.Verifier); err != nil {
@@ -477,12 +490,9 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 	}
 	var mismatch error
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		o, err := s.load(ctx, tx, by, id)
+		o, err := s.loadOpen(ctx, tx, by, id)
 		if err != nil {
 			return err
-		}
-		if o.Status != StatusPendingApproval && o.Status != StatusApproved {
-			return apperr.Conflict("", "order_not_pending", "order %s is %s", id, o.Status)
 		}
 		if o.RequestedBy == by.String() {
 			return apperr.Forbidden("", "self_approval", "you requested order %s; two other verifiers must approve it", id)
@@ -532,12 +542,9 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string)
 		return View{}, apperr.Invalid("reason", "missing_field", "say why the order is rejected")
 	}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		o, err := s.load(ctx, tx, by, id)
+		o, err := s.loadOpen(ctx, tx, by, id)
 		if err != nil {
 			return err
-		}
-		if o.Status != StatusPendingApproval && o.Status != StatusApproved {
-			return apperr.Conflict("", "order_not_pending", "order %s is %s", id, o.Status)
 		}
 		o.Status, o.Failure, o.UpdatedAt = StatusRejected, reason, s.clk.Now()
 		return s.rec.Update(ctx, tx, by.String(), "order.rejected", "orders", o)
