@@ -288,8 +288,15 @@ func (r *Recorder) Insert(ctx context.Context, tx *store.Tx, actor, action, tabl
 	if err != nil {
 		return err
 	}
-	cols := make([]string, 0, len(row)+1)
-	args := make([]any, 0, len(row)+1)
+	cols, args := columnValues(t, row, hash)
+	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpInsert, EntityType: table, EntityID: row["id"].(string), Content: &content, RowHash: hash}, insertSQL(table, cols), args...)
+}
+
+// columnValues lists t's columns in table order with row_hash last, and
+// their values: row's, then hash.
+func columnValues(t *store.Table, row store.Row, hash string) ([]string, []any) {
+	cols := make([]string, 0, len(t.Columns))
+	args := make([]any, 0, len(t.Columns))
 	for _, c := range t.Columns {
 		if c.Name == "row_hash" {
 			continue
@@ -297,10 +304,12 @@ func (r *Recorder) Insert(ctx context.Context, tx *store.Tx, actor, action, tabl
 		cols = append(cols, c.Name)
 		args = append(args, row[c.Name])
 	}
-	cols = append(cols, "row_hash")
-	args = append(args, hash)
-	q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
-	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpInsert, EntityType: table, EntityID: row["id"].(string), Content: &content, RowHash: hash}, q, args...)
+	return append(cols, "row_hash"), append(args, hash)
+}
+
+// insertSQL is the INSERT of one row of table with the given columns.
+func insertSQL(table string, cols []string) string {
+	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
 }
 
 // Update replaces the row of table whose id is v's id with v, after

@@ -124,19 +124,9 @@ func (r *Recorder) Restore(ctx context.Context, tx *store.Tx, actor, action, tab
 		return "", err
 	}
 	hash := RowHash(table, content)
-	var cols []string
-	var args []any
-	for _, c := range t.Columns {
-		if c.Name == "row_hash" {
-			continue
-		}
-		cols = append(cols, c.Name)
-		args = append(args, vouched[c.Name])
-	}
-	cols = append(cols, "row_hash")
-	args = append(args, hash)
+	cols, args := columnValues(t, vouched, hash)
 	did := "reinserted"
-	q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	q := insertSQL(table, cols)
 	if present {
 		// UPDATE in place, so rows referring to this one stay valid.
 		did = "rewritten"
