@@ -148,7 +148,13 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, by act
 }
 
 func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	rec, err := s.Orders.Certificate(r.Context(), by, strings.ToLower(r.PathValue("serial")), s.Evidence)
+	return s.writeCertificate(w, r, by, strings.ToLower(r.PathValue("serial")))
+}
+
+// writeCertificate answers 200 with a certificate's record and its chain of
+// evidence, as by may see it.
+func (s *Server) writeCertificate(w http.ResponseWriter, r *http.Request, by actor.Actor, serial string) error {
+	rec, err := s.Orders.Certificate(r.Context(), by, serial, s.Evidence)
 	if err != nil {
 		return err
 	}

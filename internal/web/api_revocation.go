@@ -56,16 +56,7 @@ func (s *Server) revokeCertificate(w http.ResponseWriter, r *http.Request, by ac
 	if _, _, err := s.Revocations.Revoke(r.Context(), by, serial, in); err != nil {
 		return err
 	}
-	rec, err := s.Orders.Certificate(r.Context(), by, serial, s.Evidence)
-	if err != nil {
-		return err
-	}
-	out, err := s.certificateRecord(r, rec)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return s.writeCertificate(w, r, by, serial)
 }
 
 // revocationColumns fills the inventory CSV's revocation columns.
