@@ -187,11 +187,7 @@ func (s *Server) caCertificate(w http.ResponseWriter, r *http.Request) {
 	}
 	iss, err := issuance.GetIssuer(r.Context(), s.Recorder, s.DB, id)
 	if err != nil {
-		if apperr.IsKind(err, apperr.KindNotFound) {
-			http.NotFound(w, r)
-			return
-		}
-		s.writeError(w, r, err)
+		s.writePublicError(w, r, err)
 		return
 	}
 	b, _ := pem.Decode([]byte(iss.CertPEM))

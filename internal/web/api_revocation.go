@@ -95,11 +95,7 @@ func (s *Server) serveCRL(w http.ResponseWriter, r *http.Request) {
 		der, rec, err = s.CRLs.Get(r.Context(), s.CRLs.PublicURL()+path)
 	}
 	if err != nil {
-		if apperr.IsKind(err, apperr.KindNotFound) {
-			http.NotFound(w, r)
-			return
-		}
-		s.writeError(w, r, err)
+		s.writePublicError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/pkix-crl")
@@ -108,4 +104,15 @@ func (s *Server) serveCRL(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=60, must-revalidate")
 	w.Header().Set("ETag", `"`+rec.SHA256[:32]+`"`)
 	_, _ = w.Write(der)
+}
+
+// writePublicError answers a failed fetch of a published object (a CA
+// certificate or a CRL, fetched by relying parties, not API clients): a
+// plain 404 when there is no such object, the API error shape otherwise.
+func (s *Server) writePublicError(w http.ResponseWriter, r *http.Request, err error) {
+	if apperr.IsKind(err, apperr.KindNotFound) {
+		http.NotFound(w, r)
+		return
+	}
+	s.writeError(w, r, err)
 }
