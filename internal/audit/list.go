@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/vetca/vetca/internal/store"
@@ -23,28 +22,27 @@ type Filter struct {
 
 // List returns events matching f, oldest first.
 func List(ctx context.Context, q store.Querier, f Filter) ([]Event, error) {
-	var where []string
-	var args []any
+	var where store.Where
 	if f.EntityType != "" {
-		where, args = append(where, "entity_type = ?"), append(args, f.EntityType)
+		where.Add("entity_type = ?", f.EntityType)
 	}
 	if f.EntityID != "" {
-		where, args = append(where, "entity_id = ?"), append(args, f.EntityID)
+		where.Add("entity_id = ?", f.EntityID)
 	}
 	if f.Actor != "" {
-		where, args = append(where, "actor = ?"), append(args, f.Actor)
+		where.Add("actor = ?", f.Actor)
 	}
 	if f.Action != "" {
-		where, args = append(where, "action = ?"), append(args, f.Action)
+		where.Add("action = ?", f.Action)
 	}
 	if !f.Since.IsZero() {
-		where, args = append(where, "at >= ?"), append(args, store.FormatTime(f.Since))
+		where.Add("at >= ?", store.FormatTime(f.Since))
 	}
 	if !f.Until.IsZero() {
-		where, args = append(where, "at < ?"), append(args, store.FormatTime(f.Until))
+		where.Add("at < ?", store.FormatTime(f.Until))
 	}
 	if f.After > 0 {
-		where, args = append(where, "seq > ?"), append(args, f.After)
+		where.Add("seq > ?", f.After)
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -53,10 +51,6 @@ func List(ctx context.Context, q store.Querier, f Filter) ([]Event, error) {
 	if limit > 1000 {
 		limit = 1000
 	}
-	query := "SELECT * FROM audit_events"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += fmt.Sprintf(" ORDER BY seq LIMIT %d", limit)
-	return store.Select[Event](ctx, q, query, args...)
+	query := "SELECT * FROM audit_events" + where.Clause() + fmt.Sprintf(" ORDER BY seq LIMIT %d", limit)
+	return store.Select[Event](ctx, q, query, where.Args()...)
 }

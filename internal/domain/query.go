@@ -141,19 +141,16 @@ func (s *Service) Search(ctx context.Context, by actor.Actor, in SearchInput) (S
 // filter builds the WHERE clause shared by the attempt and link queries;
 // "{t}" stands for the time column.
 func filter(method, version string, since, until *time.Time) (string, []any) {
-	where := []string{"method = ?"}
-	args := []any{method}
+	var where store.Where
+	where.Add("method = ?", method)
 	if version != "" {
-		where = append(where, "method_version = ?")
-		args = append(args, version)
+		where.Add("method_version = ?", version)
 	}
 	if since != nil {
-		where = append(where, "{t} >= ?")
-		args = append(args, store.FormatTime(*since))
+		where.Add("{t} >= ?", store.FormatTime(*since))
 	}
 	if until != nil {
-		where = append(where, "{t} < ?")
-		args = append(args, store.FormatTime(*until))
+		where.Add("{t} < ?", store.FormatTime(*until))
 	}
-	return strings.Join(where, " AND "), args
+	return where.Conditions(), where.Args()
 }

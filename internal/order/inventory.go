@@ -3,7 +3,6 @@ package order
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/vetca/vetca/internal/actor"
@@ -42,30 +41,24 @@ func (s *Service) Certificates(ctx context.Context, by actor.Actor, f Filter) ([
 	default:
 		return nil, apperr.Forbidden("", "forbidden", "not allowed")
 	}
-	var where []string
-	var args []any
+	var where store.Where
 	if f.OrganizationID != "" {
-		where, args = append(where, "organization_id = ?"), append(args, f.OrganizationID)
+		where.Add("organization_id = ?", f.OrganizationID)
 	}
 	if f.AccountID != "" {
-		where, args = append(where, "account_id = ?"), append(args, f.AccountID)
+		where.Add("account_id = ?", f.AccountID)
 	}
 	if f.Status != "" {
-		where, args = append(where, "status = ?"), append(args, f.Status)
+		where.Add("status = ?", f.Status)
 	}
 	if !f.NotAfterBefore.IsZero() {
-		where, args = append(where, "not_after < ?"), append(args, store.FormatTime(f.NotAfterBefore))
-	}
-	q := "SELECT * FROM certificates"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+		where.Add("not_after < ?", store.FormatTime(f.NotAfterBefore))
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > 100000 {
 		limit = 100000
 	}
-	args = append(args, limit)
-	return store.Select[issuance.Certificate](ctx, s.db, q+" ORDER BY created_at DESC, serial LIMIT ?", args...)
+	return store.Select[issuance.Certificate](ctx, s.db, "SELECT * FROM certificates"+where.Clause()+" ORDER BY created_at DESC, serial LIMIT ?", append(where.Args(), limit)...)
 }
 
 // Evidence is a certificate's chain of evidence: everything the decision

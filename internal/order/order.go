@@ -357,22 +357,18 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 // optionally by status.
 func (s *Service) List(ctx context.Context, by actor.Actor, status string) ([]Order, error) {
 	q := `SELECT * FROM orders`
-	var where []string
-	var args []any
+	var where store.Where
 	switch {
 	case by.Kind == actor.Subscriber:
-		where, args = append(where, "account_id = ?"), append(args, by.AccountID)
+		where.Add("account_id = ?", by.AccountID)
 	case by.IsStaff():
 	default:
 		return nil, apperr.Forbidden("", "forbidden", "not allowed")
 	}
 	if status != "" {
-		where, args = append(where, "status = ?"), append(args, status)
+		where.Add("status = ?", status)
 	}
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	return store.Select[Order](ctx, s.db, q+" ORDER BY created_at DESC, id LIMIT 500", args...)
+	return store.Select[Order](ctx, s.db, q+where.Clause()+" ORDER BY created_at DESC, id LIMIT 500", where.Args()...)
 }
 
 // refresh recomputes an order's snapshot inside tx. When it differs from
