@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/audit/audittest"
+	"github.com/vetca/vetca/internal/signer"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -128,14 +130,15 @@ func TestOutOfBandSQLIsCaught(t *testing.T) {
 		// Deleting the event that created alice's user row leaves that row
 		// unvouched: her token stops working, naming the row.
 		r := in.Do("GET", "/api/v1/me", w.alice, nil)
-		if r.Status != 500 || !strings.Contains(string(r.Raw), "users row") {
+		if r.Status != 401 || !strings.Contains(string(r.Raw), "users row") || !strings.Contains(string(r.Raw), "integrity_violation") {
 			t.Fatalf("token of an unvouched user: %d %s", r.Status, r.Raw)
 		}
 	})
 }
 
-// Issue 3 acceptance: a chain rewritten from scratch after a checkpoint
-// fails `audit verify --checkpoint`.
+// A chain rewritten from scratch fails `audit verify`: signed with a key
+// of the forger's own, on every event; signed with a stolen copy of the
+// real key, against the checkpoint the auditor kept.
 func TestCheckpointCatchesRewrite(t *testing.T) {
 	Each(t, func(t *testing.T, in *Instance) {
 		in.Serve()
@@ -148,30 +151,48 @@ func TestCheckpointCatchesRewrite(t *testing.T) {
 			t.Fatal("intact chain fails its checkpoint")
 		}
 		in.Stop()
-		// Someone with database access rebuilds the whole chain so it is
-		// self-consistent again, vouching for the rows as they now are.
-		in.SQL("UPDATE organization_versions SET organization_name = 'Mallory Holdings Ltd'")
-		rewriteChain(t, in.DSN)
-		if v, _, code := verify(t, in); code != 0 {
-			t.Fatalf("the forged chain should pass without a checkpoint: %+v", v.Findings)
+		// The forger also removes the checkpoints it can reach: the
+		// database's and the server's directory.
+		if err := os.RemoveAll(filepath.Join(in.Dir, "keys", "checkpoints")); err != nil {
+			t.Fatal(err)
 		}
-		v, _, code := verify(t, in, "--checkpoint", cpFile)
+		in.SQL("UPDATE organization_versions SET organization_name = 'Mallory Holdings Ltd'")
+
+		evil, err := audittest.NewKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rewriteChain(t, in.DSN, evil)
+		v, _, code := verify(t, in)
+		if code != 1 || !has(v, "audit_events", "1", "key_id") || !has(v, "organization_versions", "", "") {
+			t.Fatalf("a chain signed with another key passed: exit %d %+v", code, v.Findings)
+		}
+
+		stolen, err := audit.OpenKey(filepath.Join(in.Dir, "keys", "audit.key"), signer.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rewriteChain(t, in.DSN, stolen)
+		if v, _, code := verify(t, in); code != 0 {
+			t.Fatalf("a chain rebuilt with the real key is self-consistent: %+v", v.Findings)
+		}
+		v, _, code = verify(t, in, "--checkpoint", cpFile)
 		if code != 1 || !has(v, "audit_events", "", "") {
 			t.Fatalf("rewrite not caught by the checkpoint: exit %d %+v", code, v)
 		}
 	})
 }
 
-// rewriteChain rebuilds a self-consistent chain, as a forger with database
-// access and vetca's source code could.
-func rewriteChain(t *testing.T, dsn string) {
+// rewriteChain rebuilds a self-consistent chain signed with key, as a
+// forger with database access and vetca's source code could.
+func rewriteChain(t *testing.T, dsn string, key *audit.Key) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := audittest.Forge(ctx, db, time.Now()); err != nil {
+	if err := audittest.Forge(ctx, db, key, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 }

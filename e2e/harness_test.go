@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,8 +117,15 @@ func (in *Instance) env() []string {
 // CLI runs vetca with args and returns stdout, stderr and the exit code.
 func (in *Instance) CLI(args ...string) (string, string, int) {
 	in.t.Helper()
+	return in.CLIEnv(nil, args...)
+}
+
+// CLIEnv is CLI with extra environment variables (which override the
+// instance's own).
+func (in *Instance) CLIEnv(env []string, args ...string) (string, string, int) {
+	in.t.Helper()
 	cmd := exec.Command(vetcaBin, args...)
-	cmd.Env = in.env()
+	cmd.Env = append(in.env(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -283,6 +291,8 @@ func (in *Instance) User(name string, roles ...string) string {
 	}
 	return res.Token
 }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // lines splits output into non-empty lines.
 func lines(s string) []string {

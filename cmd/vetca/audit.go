@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vetca/vetca/internal/app"
-
 	"github.com/vetca/vetca/internal/audit"
 )
 
@@ -18,22 +18,21 @@ func newAuditCmd(g *globals) *cobra.Command {
 	var checkpoint string
 	verify := &cobra.Command{
 		Use:   "verify [--checkpoint FILE]",
-		Short: "Verify the audit hash chain and every audited row",
-		Long: `verify walks the whole audit hash chain and compares every row of every
-audited table with the latest event that vouches for it. Each problem is printed
-on its own line naming the table, the row id and, where it can tell, the field.
-With --checkpoint it also checks that the chain still holds the signed head the
-auditor kept. Exit 0 when all is intact, 1 otherwise.`,
+		Short: "Verify the audit trail: signatures, chain, every audited row, and the signed checkpoints",
+		Long: `verify walks the whole audit trail. It checks that every event was signed by
+the installation's audit key (the public key pinned at init, --audit-public-key):
+an event or row that someone wrote without the key, even one consistent with
+the chain, is a finding. It checks the hash chain and the sequence, and
+compares every row of every audited table with the latest event that vouches
+for it. It checks the chain against every signed checkpoint in the database
+and in --checkpoint-dir (where serve writes them) and against FILE, so a chain
+that was truncated or rebuilt is a finding. A checkpoint signed by another key
+is refused. Each problem is printed on its own line naming the table, the row
+id and, where it can tell, the field. Exit 0 when all is intact, 1 otherwise.
+It needs only the public key.`,
 		Args: cobra.NoArgs,
 		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
-			var cp *audit.Checkpoint
-			if checkpoint != "" {
-				var err error
-				if cp, err = audit.ReadCheckpoint(checkpoint, nil); err != nil {
-					return err
-				}
-			}
-			rep, err := audit.Verify(ctx, a.DB, a.Recorder.Schema(), cp)
+			rep, err := a.VerifyAudit(ctx, checkpoint)
 			if err != nil {
 				return err
 			}
@@ -46,9 +45,11 @@ auditor kept. Exit 0 when all is intact, 1 otherwise.`,
 					fmt.Fprintln(g.stdout, f.String())
 				}
 				if rep.OK {
-					msg := fmt.Sprintf("audit trail intact: %d events, head %s", rep.Events, rep.Head)
-					if cp != nil {
-						msg += fmt.Sprintf("; matches checkpoint at event %d signed by key %s", cp.Seq, cp.KeyID)
+					msg := fmt.Sprintf("audit trail intact: %d events, head %s, every event signed by audit key %s", rep.Events, rep.Head, rep.KeyID)
+					if cp := rep.Checkpoint; cp != nil {
+						msg += fmt.Sprintf("; consistent with %d signed checkpoint(s), the newest at event %d (%s)", rep.Checkpoints, cp.Seq, cp.At)
+					} else {
+						msg += "; no signed checkpoint found"
 					}
 					g.say("%s", msg)
 				} else {
@@ -61,40 +62,45 @@ auditor kept. Exit 0 when all is intact, 1 otherwise.`,
 			return nil
 		}),
 	}
-	verify.Flags().StringVar(&checkpoint, "checkpoint", "", "a signed checkpoint file from `vetca audit checkpoint`")
+	verify.Flags().StringVar(&checkpoint, "checkpoint", "", "also check against this signed checkpoint file")
 
 	var out string
 	cpCmd := &cobra.Command{
 		Use:   "checkpoint [--out FILE]",
-		Short: "Sign the chain head with the audit key and write it for the auditor to keep",
-		Args:  cobra.NoArgs,
-		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
-			key, err := audit.LoadKey(a.Cfg.AuditKey)
+		Short: "Check the chain since the last checkpoint, then sign its head with the audit key",
+		Long: `checkpoint checks every event since the newest signed checkpoint (signature,
+link, no gap), signs the chain head with the audit key, and writes the
+checkpoint to --checkpoint-dir and the database; with --out also to FILE, for
+the auditor to keep. serve does the same on a schedule.`,
+		Args: cobra.NoArgs,
+		RunE: g.withWriter(func(ctx context.Context, a *app.App, args []string) error {
+			cp, err := a.Checkpoints.Now(ctx)
 			if err != nil {
 				return err
 			}
-			cp, err := audit.MakeCheckpoint(ctx, a.DB, key, a.Clock.Now())
-			if err != nil {
-				return err
+			if cp == nil {
+				return errors.New("the audit trail is empty: nothing to checkpoint")
 			}
-			b, err := json.MarshalIndent(cp, "", "  ")
-			if err != nil {
-				return err
-			}
-			if out == "" {
-				out = fmt.Sprintf("vetca-checkpoint-%d.json", cp.Seq)
-			}
-			if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
-				return fmt.Errorf("--out %s: %w", out, err)
+			if out != "" {
+				b, err := json.MarshalIndent(cp, "", "  ")
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+					return fmt.Errorf("--out %s: %w", out, err)
+				}
 			}
 			if g.jsonOut {
 				return g.printJSON(map[string]any{"file": out, "checkpoint": cp})
 			}
-			g.say("checkpoint of event %d (hash %s) signed by audit key %s written to %s", cp.Seq, cp.Hash, cp.KeyID, out)
+			g.say("checkpoint of event %d (hash %s) signed by audit key %s: %s", cp.Seq, cp.Hash, cp.KeyID, cp.Source)
+			if out != "" {
+				g.say("copy written to %s", out)
+			}
 			return nil
 		}),
 	}
-	cpCmd.Flags().StringVar(&out, "out", "", "file to write (default vetca-checkpoint-SEQ.json)")
+	cpCmd.Flags().StringVar(&out, "out", "", "also write the checkpoint to FILE")
 
 	var exportOut string
 	export := &cobra.Command{

@@ -1,10 +1,9 @@
 package main
 
 import (
-	"crypto/ed25519"
-
 	"github.com/spf13/cobra"
 
+	"github.com/vetca/vetca/internal/app"
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/signer"
@@ -27,11 +26,14 @@ keep. New orders are issued by the newest valid issuing CA.`,
 			if o.Alg, err = signer.ParseAlgorithm(alg); err != nil {
 				return usageErr("--key-alg: %v", err)
 			}
-			a, err := g.open(cmd.Context(), false)
+			a, err := g.open(cmd.Context(), app.Options{Write: true})
 			if err != nil {
 				return err
 			}
 			defer a.Close()
+			if err := a.RequireAuditKey(); err != nil {
+				return err
+			}
 			iss, path, err := a.IntermediateCeremony(cmd.Context(), cliActor(), o, out)
 			if err != nil {
 				return err
@@ -63,11 +65,11 @@ keep. New orders are issued by the newest valid issuing CA.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			g.cfg.Defaults()
-			key, err := audit.LoadKey(g.cfg.AuditKey)
+			pub, err := audit.LoadPublicKey(g.cfg.AuditPublicKey)
 			if err != nil {
 				return err
 			}
-			rec, err := issuance.ReadCeremonyRecord(args[0], key.Public().(ed25519.PublicKey))
+			rec, err := issuance.ReadCeremonyRecord(args[0], pub)
 			if err != nil {
 				return err
 			}

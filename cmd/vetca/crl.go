@@ -32,7 +32,7 @@ revocation since its last CRL, or its scheduled republication), or all with
 mirroring its URL, and DIR/partitioned-crls-ISSUER.json, the CCADB "JSON Array
 of Partitioned CRLs" for each issuing CA, ready for a CDN or an object store.`,
 		Args: cobra.NoArgs,
-		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
+		RunE: g.withWriter(func(ctx context.Context, a *app.App, args []string) error {
 			if err := a.PublicURLError(); err != nil {
 				return err
 			}

@@ -31,7 +31,7 @@ says so.`,
 			if _, ok := iso3166.LookupCountry(o.Country); !ok {
 				return usageErr("--ca-country %q is not an ISO 3166-1 alpha-2 code", o.Country)
 			}
-			a, err := g.open(cmd.Context(), true)
+			a, err := g.open(cmd.Context(), app.Options{Migrate: true, Write: true, CreateAuditKey: true})
 			if err != nil {
 				return err
 			}

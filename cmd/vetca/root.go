@@ -61,7 +61,9 @@ finding, 2 usage error.`,
 	pf.StringVar(&g.configFile, "config", "", "TOML file of flag values (keys are flag names)")
 	pf.StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	pf.StringVar(&g.cfg.KeyDir, "key-dir", "", "directory of file keys (default: next to a SQLite database, else ./vetca-keys)")
-	pf.StringVar(&g.cfg.AuditKey, "audit-key", "", "audit checkpoint key (default KEY-DIR/audit.key)")
+	pf.StringVar(&g.cfg.AuditKey, "audit-key", "", "the audit key that signs every event and checkpoint: a file, or a pkcs11: URI (default KEY-DIR/audit.key)")
+	pf.StringVar(&g.cfg.AuditPublicKey, "audit-public-key", "", "the installation's pinned audit public key, against which everything read is checked (default KEY-DIR/audit.pub)")
+	pf.StringVar(&g.cfg.CheckpointDir, "checkpoint-dir", "", "directory of signed audit checkpoints, outside the database (default KEY-DIR/checkpoints)")
 	pf.StringVar(&g.cfg.PKCS11Module, "pkcs11-module", "", "PKCS#11 module for pkcs11: key URIs without module-path")
 	pf.StringVar(&g.cfg.PKCS11PIN, "pkcs11-pin", "", "PKCS#11 user PIN (prefer VETCA_PKCS11_PIN or pin-source in the URI)")
 
@@ -148,9 +150,9 @@ func (g *globals) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: lvl}))
 }
 
-// open opens the app; migrate only for commands that own the schema.
-func (g *globals) open(ctx context.Context, migrate bool) (*app.App, error) {
-	return app.Open(ctx, g.cfg, g.clock, g.logger(), app.Options{Migrate: migrate})
+// open opens the app with opts.
+func (g *globals) open(ctx context.Context, opts app.Options) (*app.App, error) {
+	return app.Open(ctx, g.cfg, g.clock, g.logger(), opts)
 }
 
 // cliActor is the operator running a local command.
@@ -179,15 +181,31 @@ func (g *globals) say(format string, args ...any) {
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
-// withApp adapts a command body that needs the opened app (no migration:
-// only init and serve own the schema) to cobra's RunE.
+// withApp adapts a command body that only reads to cobra's RunE: it opens
+// the app (no migration: only init and serve own the schema).
 func (g *globals) withApp(fn func(ctx context.Context, a *app.App, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		a, err := g.open(cmd.Context(), false)
+		a, err := g.open(cmd.Context(), app.Options{})
 		if err != nil {
 			return err
 		}
 		defer a.Close()
+		return fn(cmd.Context(), a, args)
+	}
+}
+
+// withWriter is withApp for a command that writes: it opens the audit key
+// and refuses, before anything is written, without it.
+func (g *globals) withWriter(fn func(ctx context.Context, a *app.App, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		a, err := g.open(cmd.Context(), app.Options{Write: true})
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		if err := a.RequireAuditKey(); err != nil {
+			return err
+		}
 		return fn(cmd.Context(), a, args)
 	}
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/vetca/vetca/internal/app"
 	"github.com/vetca/vetca/internal/devdns"
-	"github.com/vetca/vetca/internal/notify"
 	"github.com/vetca/vetca/internal/notify/devmail"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
@@ -60,6 +59,9 @@ in the console.`,
 	f.DurationVar(&g.cfg.CRLValidity, "crl-validity", 7*24*time.Hour, "nextUpdate - thisUpdate of shard CRLs (at most 240h, BR §7.2)")
 	f.DurationVar(&g.cfg.CRLRepublish, "crl-republish", 3*24*time.Hour, "scheduled CRL republication (at most 96h, BR §4.9.7)")
 	f.DurationVar(&g.cfg.OCSPValidity, "ocsp-validity", 96*time.Hour, "OCSP validity interval (8h to under 240h, BR §4.9.9)")
+	f.DurationVar(&g.cfg.CheckpointEvery, "checkpoint-every", 15*time.Minute, "sign the audit chain head at least this often while it moves (to --checkpoint-dir and the database)")
+	f.Int64Var(&g.cfg.CheckpointBurst, "checkpoint-burst", 1000, "also sign the audit chain head after this many events")
+	f.DurationVar(&g.cfg.VerifyEvery, "verify-every", time.Hour, "verify the whole audit trail this often (Prometheus gauge vetca_audit_findings; mail to --compliance-email on findings)")
 	return c
 }
 
@@ -88,12 +90,15 @@ func serve(parent context.Context, g *globals) error {
 		defer dd.Close()
 		g.cfg.DNSResolver = dd.Addr()
 	}
-	a, err := g.open(ctx, true)
+	a, err := g.open(ctx, app.Options{Migrate: true, Write: true, CreateAuditKey: g.cfg.Dev})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	log := a.Log
+	if err := a.RequireAuditKey(); err != nil {
+		return err
+	}
 
 	// Record the public URL this process puts into certificates, so other
 	// commands (crl publish, crl verify) find the same CRL URLs.
@@ -140,18 +145,8 @@ func serve(parent context.Context, g *globals) error {
 	if _, err := a.CRLs.PublishDue(ctx); err != nil {
 		log.Error("initial CRL publication", "err", err)
 	}
-	host, _ := os.Hostname()
-	holder := fmt.Sprintf("%s-%d", host, os.Getpid())
-	go a.CRLs.Run(ctx, 30*time.Second, holder)
-	go a.OCSP.Run(ctx, 10*time.Minute, holder)
-
-	wake := make(chan struct{}, 1)
-	if a.Cfg.SMTP != "" {
-		d := notify.NewDeliverer(a.DB, a.Recorder, a.Clock, &notify.SMTPSender{Addr: a.Cfg.SMTP}, a.Cfg.MailFrom, log)
-		go d.Run(ctx, 5*time.Second, holder, wake)
-	} else {
-		log.Warn("no --smtp relay: notifications stay queued in the outbox until one is configured")
-	}
+	bg := a.StartBackground(ctx)
+	defer bg.Stop()
 
 	if box != nil {
 		a.DevMail = box
@@ -171,7 +166,9 @@ func serve(parent context.Context, g *globals) error {
 		shCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		log.Info("shutting down")
-		return srv.Shutdown(shCtx)
+		err := srv.Shutdown(shCtx)
+		bg.Stop() // the loops end before the database closes
+		return err
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil

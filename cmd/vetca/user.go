@@ -36,11 +36,14 @@ func newUserCmd(g *globals) *cobra.Command {
 				rs = append(rs, role)
 			}
 			ctx := cmd.Context()
-			a, err := g.open(ctx, false)
+			a, err := g.open(ctx, app.Options{Write: true})
 			if err != nil {
 				return err
 			}
 			defer a.Close()
+			if err := a.RequireAuditKey(); err != nil {
+				return err
+			}
 			u, token, err := a.Auth.AddUser(ctx, cliActor(), args[0], rs, email)
 			if err != nil {
 				return err
@@ -64,7 +67,7 @@ func newUserCmd(g *globals) *cobra.Command {
 			}
 			return nil
 		},
-		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
+		RunE: g.withWriter(func(ctx context.Context, a *app.App, args []string) error {
 			token, err := a.Auth.RotateUserToken(ctx, cliActor(), args[0])
 			if err != nil {
 				return err

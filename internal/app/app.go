@@ -50,7 +50,12 @@ type Config struct {
 	MailFrom              string
 	ComplianceEmail       string
 	KeyDir                string
-	AuditKey              string
+	AuditKey              string        // the private audit key: a file path, or a pkcs11: URI
+	AuditPublicKey        string        // the pinned audit public key (PEM)
+	CheckpointDir         string        // where serve writes signed checkpoints
+	CheckpointEvery       time.Duration // serve signs the chain head at least this often
+	CheckpointBurst       int64         // ... and after this many events
+	VerifyEvery           time.Duration // serve verifies the whole trail this often
 	VerificationsRequired int
 	SanctionedCountries   []string
 	PKCS11Module          string
@@ -97,6 +102,21 @@ func (c *Config) Defaults() {
 	}
 	if c.AuditKey == "" {
 		c.AuditKey = filepath.Join(c.KeyDir, "audit.key")
+	}
+	if c.AuditPublicKey == "" {
+		c.AuditPublicKey = filepath.Join(c.KeyDir, "audit.pub")
+	}
+	if c.CheckpointDir == "" {
+		c.CheckpointDir = filepath.Join(c.KeyDir, "checkpoints")
+	}
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = audit.DefaultCheckpointEvery
+	}
+	if c.CheckpointBurst == 0 {
+		c.CheckpointBurst = audit.DefaultCheckpointBurst
+	}
+	if c.VerifyEvery == 0 {
+		c.VerifyEvery = DefaultVerifyEvery
 	}
 	if c.VerificationsRequired == 0 {
 		c.VerificationsRequired = 2
@@ -161,6 +181,15 @@ func (c *Config) Validate() error {
 	if c.OCSPValidity < 8*time.Hour || c.OCSPValidity >= 10*24*time.Hour {
 		return fmt.Errorf("--ocsp-validity %v: must be at least 8 hours and under 10 days (BR §4.9.9)", c.OCSPValidity)
 	}
+	if c.CheckpointEvery < time.Minute || c.CheckpointEvery > 24*time.Hour {
+		return fmt.Errorf("--checkpoint-every %v: must be between 1m and 24h", c.CheckpointEvery)
+	}
+	if c.CheckpointBurst < 1 {
+		return fmt.Errorf("--checkpoint-burst %d: must be at least 1", c.CheckpointBurst)
+	}
+	if c.VerifyEvery < time.Minute {
+		return fmt.Errorf("--verify-every %v: must be at least 1m", c.VerifyEvery)
+	}
 	if c.CRLShards < 1 || c.CRLShards > 1<<16 {
 		return fmt.Errorf("--crl-shards %d: must be 1 to 65536", c.CRLShards)
 	}
@@ -184,6 +213,20 @@ type App struct {
 	Clock    clock.Clock
 	Log      *slog.Logger
 	Recorder *audit.Recorder
+	// AuditKey is the private audit key, or nil in a process opened
+	// without it (which can read and verify, but not write).
+	AuditKey *audit.Key
+	// AuditKeyCreated is set when Open generated the audit key (init).
+	AuditKeyCreated bool
+	// Replica names this process: it holds leases and owns the issuance
+	// intents it records.
+	Replica string
+	// Checkpoints signs the chain head (serve); nil without the audit key.
+	Checkpoints *audit.Checkpointer
+	// Audit lists, exports and verifies the trail for staff and auditors.
+	Audit *audit.Service
+	// AuditWatch is serve's scheduled verification of the whole trail.
+	AuditWatch *AuditWatch
 	Metrics  *prometheus.Registry
 	Outbox   *notify.Outbox
 	Auth     *auth.Service
@@ -208,41 +251,58 @@ type App struct {
 // Options control Open.
 type Options struct {
 	Migrate bool // bring the schema up to date (init, serve); read-only commands leave it
+	// Write opens the private audit key: the process may write. Without
+	// it, the process reads and verifies with the pinned public key alone.
+	Write bool
+	// CreateAuditKey generates the audit key and pins its public half when
+	// the key directory has neither (init only).
+	CreateAuditKey bool
 	// ExtraLints are added to the pre-issuance linter. Only tests pass
 	// them (to force a lint failure); the CLI never does.
 	ExtraLints []lint.Option
 }
 
 // Open opens the database and builds every service.
-func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, opts Options) (*App, error) {
+func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, opts Options) (_ *App, err error) {
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, cfg.DB)
-	if err != nil {
+	a := &App{Cfg: cfg, Clock: clk, Log: log, Replica: newReplicaID()}
+	// On any error below, release what was opened so far, once.
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.DB, err = store.Open(ctx, cfg.DB); err != nil {
 		return nil, err
 	}
+	db := a.DB
 	if opts.Migrate {
 		if _, err := db.Migrate(ctx); err != nil {
-			db.Close()
 			return nil, err
 		}
 	}
 	schema, err := store.LoadSchema(ctx, db)
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	if _, ok := schema.Table("audit_events"); !ok {
-		db.Close()
 		return nil, fmt.Errorf("database %s has no vetca schema: run `vetca init --db %s` first", db.DSN(), cfg.DB)
 	}
-	rec := audit.NewRecorder(schema, clk)
-	var publicURLErr error
-	if cfg.PublicURL == "" {
+	pub, key, created, err := openAuditKeys(ctx, cfg, db, opts.Write, opts.CreateAuditKey, log)
+	if err != nil {
+		return nil, err
+	}
+	a.AuditKey, a.AuditKeyCreated = key, created
+	if a.Recorder, err = audit.NewRecorder(schema, clk, pub, key); err != nil {
+		return nil, err
+	}
+	rec := a.Recorder
+	if a.Cfg.PublicURL == "" {
 		// Not serving and not given: the URL the serving process records.
-		cfg.PublicURL = DefaultPublicURL
+		a.Cfg.PublicURL = DefaultPublicURL
 		if _, ok := schema.Table("settings"); ok {
 			// A settings row that fails its integrity check must not stop
 			// commands such as audit verify, which reports it; commands
@@ -250,21 +310,19 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 			v, found, err := getSetting(ctx, rec, db, SettingPublicURL)
 			switch {
 			case apperr.IsKind(err, apperr.KindIntegrity):
-				publicURLErr = err
+				a.publicURLErr = err
 				log.Warn("the recorded public URL fails its integrity check", "err", err)
 			case err != nil:
-				db.Close()
 				return nil, err
 			case found:
-				cfg.PublicURL = v
+				a.Cfg.PublicURL = v
 			}
 		}
 	}
-	if cfg.MailFrom == "" {
-		cfg.mailFromDefault()
+	if a.Cfg.MailFrom == "" {
+		a.Cfg.mailFromDefault()
 	}
-	a := &App{Cfg: cfg, DB: db, Clock: clk, Log: log, publicURLErr: publicURLErr}
-	a.Recorder = rec
+	cfg = a.Cfg
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Outbox = notify.NewOutbox(a.Recorder, clk)
@@ -282,15 +340,14 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 	acc.Service = a.Accounts
 	a.Changes = change.New(db, a.Recorder, clk)
 	if err := a.wireDomains(ctx); err != nil {
-		db.Close()
 		return nil, err
 	}
 	a.extraLints = opts.ExtraLints
 	if err := a.wireOrders(ctx); err != nil {
-		db.Close()
 		return nil, err
 	}
 	a.wireRevocation()
+	a.wireAudit()
 	return a, nil
 }
 
@@ -310,14 +367,22 @@ func (a *App) Close() error {
 	if a.Engine != nil {
 		a.Engine.Close()
 	}
+	closeKey(a.AuditKey)
+	if a.DB == nil {
+		return nil
+	}
 	return a.DB.Close()
 }
+
+// RequireAuditKey refuses, before anything is written, in a process opened
+// without the installation's audit key. Every command that writes calls it.
+func (a *App) RequireAuditKey() error { return a.Recorder.CanWrite() }
 
 // Handler builds the HTTP handler.
 func (a *App) Handler(extra ...RouteAdder) http.Handler {
 	return web.New(web.Deps{
 		DB: a.DB, Recorder: a.Recorder, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
-		Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains, Extra: extra,
+		Audit: a.Audit, Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains, Extra: extra,
 		Orders: a.Orders, Evidence: a.Domains,
 		Revocations: a.Revocations, CRLs: a.CRLs, OCSP: a.OCSP,
 		DevMail: a.devMail(),

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"github.com/vetca/vetca/internal/actor"
-	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/signer"
 	"github.com/vetca/vetca/internal/store"
@@ -15,8 +14,7 @@ import (
 // writeCeremony writes the signed record of a CA's creation to the key
 // directory (or path) and returns where it went.
 func (a *App) writeCeremony(ctx context.Context, by actor.Actor, kind string, iss issuance.Issuer, parent *issuance.Issuer, path string) (string, error) {
-	key, err := audit.LoadKey(a.Cfg.AuditKey)
-	if err != nil {
+	if err := a.RequireAuditKey(); err != nil {
 		return "", err
 	}
 	desc, err := issuance.DescribeIssuer(iss)
@@ -36,7 +34,7 @@ func (a *App) writeCeremony(ctx context.Context, by actor.Actor, kind string, is
 	if err := a.DB.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&rec.AuditHead.Seq, &rec.AuditHead.Hash); err != nil {
 		return "", err
 	}
-	if err := rec.Sign(key); err != nil {
+	if err := rec.Sign(a.AuditKey); err != nil {
 		return "", err
 	}
 	if path == "" {

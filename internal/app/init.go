@@ -2,12 +2,9 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 
 	"github.com/vetca/vetca/internal/actor"
-	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/signer"
 )
@@ -38,6 +35,7 @@ type InitResult struct {
 	Changed    bool            `json:"changed"`
 	Migrated   int             `json:"migrationsApplied"`
 	AuditKey   string          `json:"auditKey"`
+	AuditKeyID string          `json:"auditKeyId"`
 	Messages   []string        `json:"messages"`
 }
 
@@ -46,6 +44,9 @@ type InitResult struct {
 // second run changes nothing and says so.
 func Init(ctx context.Context, a *App, o InitOptions) (*InitResult, error) {
 	res := &InitResult{}
+	if err := a.RequireAuditKey(); err != nil {
+		return nil, fmt.Errorf("%w (the public key is pinned at %s, but the private key at %s is missing)", err, a.Cfg.AuditPublicKey, a.Cfg.AuditKey)
+	}
 	mig, err := a.DB.Migrate(ctx)
 	if err != nil {
 		return nil, err
@@ -56,18 +57,12 @@ func Init(ctx context.Context, a *App, o InitOptions) (*InitResult, error) {
 		res.Messages = append(res.Messages, fmt.Sprintf("schema migrated from version %d to %d", mig.From, mig.To))
 	}
 
-	if _, err := os.Stat(a.Cfg.AuditKey); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(a.Cfg.KeyDir, 0o700); err != nil {
-			return nil, fmt.Errorf("key directory %s: %w", a.Cfg.KeyDir, err)
-		}
-		pub, err := audit.GenerateKey(a.Cfg.AuditKey)
-		if err != nil {
-			return nil, err
-		}
-		res.Changed = true
-		res.Messages = append(res.Messages, fmt.Sprintf("audit checkpoint key written to %s (key id %s)", a.Cfg.AuditKey, audit.KeyID(pub)))
-	}
 	res.AuditKey = a.Cfg.AuditKey
+	res.AuditKeyID = a.Recorder.PublicKey().ID()
+	if a.AuditKeyCreated {
+		res.Changed = true
+		res.Messages = append(res.Messages, fmt.Sprintf("audit key written to %s, its public half pinned at %s (key id %s)", a.Cfg.AuditKey, a.Cfg.AuditPublicKey, res.AuditKeyID))
+	}
 
 	issuers, err := issuance.ListIssuers(ctx, a.Recorder, a.DB)
 	if err != nil {

@@ -77,7 +77,7 @@ func NewWithLints(t testing.TB, backend string, lints []lint.Option, opts ...Opt
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
-	a, err := app.Open(ctx, cfg, clk, log, app.Options{Migrate: true, ExtraLints: lints})
+	a, err := app.Open(ctx, cfg, clk, log, app.Options{Migrate: true, Write: true, CreateAuditKey: true, ExtraLints: lints})
 	if err != nil {
 		t.Fatalf("open app: %v", err)
 	}

@@ -1,21 +1,26 @@
-// Package audit is vetca's tamper-evident audit trail (DESIGN invariant 6,
-// BR §5.4.1).
+// Package audit is vetca's tamper-evident audit trail (docs/design.md, "The
+// audit trail"; BR §5.4.1).
 //
-// Every table with a row_hash column is audited. Domain services change
-// such tables only through a Recorder, which, inside the caller's
+// Every table with an id and a row_hash column is audited. Domain services
+// change such tables only through a Recorder, which, inside the caller's
 // transaction, writes the row with its content hash and appends an event
-// holding the row's new content. Events form a hash chain: each event's hash
-// covers its sequence number, the previous event's hash and every field.
+// holding the row's new content. Each event is signed with the
+// installation's audit key, which lives in the key directory or an HSM and
+// never in the database, and events form a hash chain.
 //
-// The latest event for a row vouches for the row's content. Verify therefore
-// detects both edits to the log (an edited, deleted, inserted or reordered
-// event breaks the chain) and out-of-band SQL on data (a row whose content
-// differs from its latest event, a row without an event, an event whose row
-// is gone). Reads for decisions go through Recorder.Get, which fails closed
-// with an error naming the table, row and field when a row is not vouched for.
+// The latest event for a row vouches for the row's content. Reads for
+// decisions (Recorder.Get, Select) check, in the same statement that reads
+// the row, that the row is exactly what its latest event vouches for and
+// that the event's signature verifies under the pinned public key; they
+// fail closed with an error naming the table, row and field. So a row edited
+// by SQL is refused, and so is a row edited together with a recomputed row
+// hash and a well-chained event: without the key, the event's signature
+// cannot be made.
 //
-// A signed checkpoint (see Checkpoint) pins the chain head; with it, Verify
-// also detects a chain rewritten wholesale by someone with database access.
+// Verify walks the whole trail: every signature, the chain, the sequence
+// (a deleted event leaves a gap in signed sequence numbers), every audited
+// row, and the signed checkpoints that `serve` writes outside the database,
+// which catch a chain truncated or rebuilt from scratch.
 package audit
 
 import (
@@ -23,7 +28,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -39,43 +43,47 @@ import (
 	"github.com/vetca/vetca/internal/store"
 )
 
-// Event operations.
-const (
-	OpInsert = "insert"
-	OpUpdate = "update"
-	OpDelete = "delete"
-	OpNote   = "note" // a fact about an entity that changes no row
-)
-
-// Event is one entry of the chain.
-type Event struct {
-	Seq         int64     `db:"seq" json:"seq"`
-	At          time.Time `db:"at" json:"at"`
-	Actor       string    `db:"actor" json:"actor"`
-	Action      string    `db:"action" json:"action"`
-	Op          string    `db:"op" json:"op"`
-	EntityType  string    `db:"entity_type" json:"entityType"`
-	EntityID    string    `db:"entity_id" json:"entityId"`
-	Content     *string   `db:"content" json:"content,omitempty"`
-	RowHash     string    `db:"row_hash" json:"rowHash,omitempty"`
-	FieldHashes string    `db:"field_hashes" json:"-"`
-	PrevHash    string    `db:"prev_hash" json:"prevHash"`
-	Hash        string    `db:"hash" json:"hash"`
-}
-
 // Recorder performs audited writes and integrity-checked reads.
 type Recorder struct {
 	schema *store.Schema
 	clock  clock.Clock
+	key    *Key       // signs events; nil in a process that may not write
+	pub    *PublicKey // the pinned public key every read is checked against
 }
 
-// NewRecorder returns a Recorder for a migrated database's schema.
-func NewRecorder(schema *store.Schema, clk clock.Clock) *Recorder {
-	return &Recorder{schema: schema, clock: clk}
+// NewRecorder returns a Recorder for a migrated database's schema. pub is
+// the installation's pinned audit public key; key, the private audit key,
+// is nil in a process that only reads (every audited write then fails with
+// ErrNoAuditKey). A key that is not pub's private half is refused.
+func NewRecorder(schema *store.Schema, clk clock.Clock, pub *PublicKey, key *Key) (*Recorder, error) {
+	if pub == nil && key != nil {
+		pub = key.Public()
+	}
+	if pub == nil {
+		return nil, errors.New("audit: no audit public key: reads cannot be checked")
+	}
+	if key != nil && !key.Public().Equal(pub) {
+		return nil, fmt.Errorf("audit key %s (key id %s) is not the installation's pinned audit key (key id %s)", key.URI(), key.Public().ID(), pub.ID())
+	}
+	return &Recorder{schema: schema, clock: clk, key: key, pub: pub}, nil
 }
 
 // Schema returns the schema the recorder was built with.
 func (r *Recorder) Schema() *store.Schema { return r.schema }
+
+// PublicKey returns the pinned audit public key.
+func (r *Recorder) PublicKey() *PublicKey { return r.pub }
+
+// Key returns the private audit key, or nil in a read-only process.
+func (r *Recorder) Key() *Key { return r.key }
+
+// CanWrite reports whether the recorder holds the audit key.
+func (r *Recorder) CanWrite() error {
+	if r.key == nil {
+		return ErrNoAuditKey
+	}
+	return nil
+}
 
 // table returns an audited table or an error.
 func (r *Recorder) table(name string) (*store.Table, error) {
@@ -115,6 +123,9 @@ func canonical(row store.Row) (string, error) {
 	return string(b), nil
 }
 
+// CanonicalRow is the canonical JSON content of a row, as events hold it.
+func CanonicalRow(row store.Row) (string, error) { return canonical(row) }
+
 // RowHash is the content hash of a row of table: SHA-256 over a domain
 // separator, the table name and the canonical JSON of its columns.
 func RowHash(table, canonicalJSON string) string {
@@ -126,82 +137,16 @@ func RowHash(table, canonicalJSON string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// eventFields lists the fields an event hash covers, in order.
-func eventFields(e *Event) [][2]string {
-	content := ""
-	if e.Content != nil {
-		content = *e.Content
-	}
-	return [][2]string{
-		{"at", store.FormatTime(e.At)},
-		{"actor", e.Actor},
-		{"action", e.Action},
-		{"op", e.Op},
-		{"entity_type", e.EntityType},
-		{"entity_id", e.EntityID},
-		{"content", content},
-		{"row_hash", e.RowHash},
-	}
-}
-
-// ComputeHash recomputes the event's hash from its fields, so anyone with
-// an export can check the chain offline.
-func (e *Event) ComputeHash() string { return computeHash(e) }
-
-// ComputeFieldHashes recomputes the per-field digests.
-func (e *Event) ComputeFieldHashes() string { return fieldHashes(e) }
-
-// CanonicalRow is the canonical JSON content of a row, as events hold it.
-func CanonicalRow(row store.Row) (string, error) { return canonical(row) }
-
-// computeHash is the event hash: SHA-256 over a domain separator, the
-// sequence number, the previous hash and every field, length-prefixed.
-func computeHash(e *Event) string {
-	h := sha256.New()
-	write := func(s string) {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
-	}
-	write("vetca-audit-v1")
-	write(strconv.FormatInt(e.Seq, 10))
-	write(e.PrevHash)
-	for _, f := range eventFields(e) {
-		write(f[0])
-		write(f[1])
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// fieldHashes is a short digest of each field. It is not part of the chain's
-// security (the event hash is); it lets Verify name the field that a
-// one-column UPDATE on audit_events changed.
-func fieldHashes(e *Event) string {
-	var parts []string
-	for _, f := range eventFields(e) {
-		sum := sha256.Sum256([]byte(f[0] + "\x00" + f[1]))
-		parts = append(parts, f[0]+":"+hex.EncodeToString(sum[:8]))
-	}
-	return strings.Join(parts, ",")
-}
-
-func parseFieldHashes(s string) map[string]string {
-	out := map[string]string{}
-	for _, p := range strings.Split(s, ",") {
-		if k, v, ok := strings.Cut(p, ":"); ok {
-			out[k] = v
-		}
-	}
-	return out
-}
-
 // append adds an event to the chain inside tx, after executing the row
-// write stmt (if any) in the same transaction. On PostgreSQL the row write,
-// the event insert and the head update travel as one statement (data-
-// modifying CTEs), so an audited write costs one round trip more than a
-// plain one: the locked read of the chain head.
+// write stmt (if any) in the same transaction. The event is signed with the
+// audit key before it is written. On PostgreSQL the row write, the event
+// insert and the head update travel as one statement (data-modifying CTEs),
+// so an audited write costs one round trip more than a plain one: the
+// locked read of the chain head.
 func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt string, args ...any) error {
+	if r.key == nil {
+		return ErrNoAuditKey
+	}
 	var seq int64
 	var prev string
 	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+tx.ForUpdate()).Scan(&seq, &prev); err != nil {
@@ -211,10 +156,13 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 	e.PrevHash = prev
 	e.At = r.clock.Now().UTC().Truncate(time.Second)
 	e.FieldHashes = fieldHashes(e)
-	e.Hash = computeHash(e)
-	const insertEvent = `INSERT INTO audit_events (seq, at, actor, action, op, entity_type, entity_id, content, row_hash, field_hashes, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	evArgs := []any{e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, e.PrevHash, e.Hash}
+	if err := e.Sign(r.key); err != nil {
+		return err
+	}
+	e.Hash = e.ComputeHash()
+	const insertEvent = `INSERT INTO audit_events (` + eventColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	evArgs := []any{e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, e.PrevHash, e.Hash, e.KeyID, e.Sig}
 	const advance = `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`
 	if tx.Dialect() == store.Postgres {
 		q := "WITH ev AS (" + insertEvent + " RETURNING seq) "
@@ -412,7 +360,7 @@ func (r *Recorder) Get(ctx context.Context, q store.Querier, table, id string, d
 // Select runs query (which must select whole rows of table, "SELECT * FROM
 // table ...") and decodes each row into a T after the same integrity check
 // as Get. Use it where the rows feed a decision. Each row is read together
-// with the hash its latest event vouches for, in the same statement.
+// with the latest event that vouches for it, in the same statement.
 func Select[T any](ctx context.Context, r *Recorder, q store.Querier, table, query string, args ...any) ([]T, error) {
 	t, err := r.table(table)
 	if err != nil {
@@ -423,7 +371,7 @@ func Select[T any](ctx context.Context, r *Recorder, q store.Querier, table, que
 	if !ok || (rest != "" && rest[0] != ' ') {
 		return nil, fmt.Errorf("audit: Select needs a query starting %q", prefix)
 	}
-	rows, err := q.Query(ctx, "SELECT t.*"+vouchedColumns+" FROM "+table+" t"+rest, append([]any{table, table}, args...)...)
+	rows, err := q.Query(ctx, "SELECT t.*, "+vouchColumn(table)+" FROM "+table+" t"+rest, args...)
 	if err != nil {
 		return nil, fmt.Errorf("select %s: %w", table, err)
 	}
@@ -446,20 +394,60 @@ func Select[T any](ctx context.Context, r *Recorder, q store.Querier, table, que
 	return out, nil
 }
 
-// vouchedColumns are added to integrity-checked reads: the row hash and
-// operation of the row's latest event, read in the same statement as the
-// row, so both come from one snapshot even while other transactions update
-// the row.
-const vouchedColumns = `,
-	(SELECT e.row_hash FROM audit_events e WHERE e.entity_type = ? AND e.entity_id = t.id AND e.op <> 'note' ORDER BY e.seq DESC LIMIT 1) AS vetca_vouched_hash,
-	(SELECT e.op FROM audit_events e WHERE e.entity_type = ? AND e.entity_id = t.id AND e.op <> 'note' ORDER BY e.seq DESC LIMIT 1) AS vetca_vouched_op`
+// vouchColumn is added to integrity-checked reads: the fields of the row's
+// latest event that its signature covers (all but the content, which must
+// equal the row itself), joined by "|" with the free-text fields last. It is
+// read in the same statement as the row, so both come from one snapshot
+// even while other transactions update the row. The table name is a
+// validated identifier.
+func vouchColumn(table string) string {
+	return `(SELECT e.seq || '|' || e.at || '|' || e.op || '|' || e.row_hash || '|' || e.key_id || '|' || e.sig || '|' || e.action || '|' || e.actor
+		FROM audit_events e WHERE e.entity_type = '` + table + `' AND e.entity_id = t.id AND e.op <> 'note' ORDER BY e.seq DESC LIMIT 1) AS vetca_vouch`
+}
 
-func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id string, lock bool) (store.Row, error) {
-	query := "SELECT t.*" + vouchedColumns + " FROM " + t.Name + " t WHERE t.id = ?"
-	if tx, ok := q.(*store.Tx); ok && lock {
-		query += tx.ForUpdate()
+// vouch is the part of a row's latest event read with it.
+type vouch struct {
+	seq     int64
+	at      time.Time
+	op      string
+	rowHash string
+	keyID   string
+	sig     string
+	action  string
+	actor   string
+}
+
+// parseVouch splits vouchColumn's value. A value that does not parse (an
+// event edited outside vetca) yields ok == false.
+func parseVouch(s string) (vouch, bool) {
+	p := strings.SplitN(s, "|", 8)
+	if len(p) != 8 {
+		return vouch{}, false
 	}
-	rows, err := q.Query(ctx, query, t.Name, t.Name, id)
+	seq, err := strconv.ParseInt(p[0], 10, 64)
+	if err != nil {
+		return vouch{}, false
+	}
+	at, err := store.ParseTime(p[1])
+	if err != nil {
+		return vouch{}, false
+	}
+	return vouch{seq: seq, at: at, op: p[2], rowHash: p[3], keyID: p[4], sig: p[5], action: p[6], actor: p[7]}, true
+}
+
+// load reads one row with its vouching event and judges it. With lock, the
+// row is first locked in a statement of its own (PostgreSQL; SQLite's write
+// transaction already holds the database): a locking read that waited for a
+// concurrent update sees the updated row but would evaluate the vouching
+// subquery in its original snapshot, a false alarm. The read after the lock
+// starts a new snapshot that holds both the row and its event.
+func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id string, lock bool) (store.Row, error) {
+	if tx, ok := q.(*store.Tx); ok && lock && tx.Dialect() == store.Postgres {
+		if _, err := tx.Exec(ctx, "SELECT id FROM "+t.Name+" WHERE id = ? FOR UPDATE", id); err != nil {
+			return nil, fmt.Errorf("lock %s %s: %w", t.Name, id, err)
+		}
+	}
+	rows, err := q.Query(ctx, "SELECT t.*, "+vouchColumn(t.Name)+" FROM "+t.Name+" t WHERE t.id = ?", id)
 	if err != nil {
 		return nil, fmt.Errorf("read %s %s: %w", t.Name, id, err)
 	}
@@ -473,18 +461,31 @@ func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id
 	return r.vouchedRow(ctx, q, t, maps[0])
 }
 
-// vouchedRow takes a row read with vouchedColumns, separates the vouched
-// hash and operation from the row's own columns, and judges the row.
+// Lock locks the row of table with the given id until the transaction ends
+// (PostgreSQL SELECT ... FOR UPDATE; SQLite's write transaction already
+// holds the database) and returns it after the integrity check.
+func (r *Recorder) Lock(ctx context.Context, tx *store.Tx, table, id string, dst any) error {
+	t, err := r.table(table)
+	if err != nil {
+		return err
+	}
+	row, err := r.load(ctx, tx, t, id, true)
+	if err != nil {
+		return err
+	}
+	return store.Decode(row, dst)
+}
+
+// vouchedRow takes a row read with vouchColumn, separates the vouch from
+// the row's own columns, and judges the row.
 func (r *Recorder) vouchedRow(ctx context.Context, q store.Querier, t *store.Table, m map[string]any) (store.Row, error) {
-	vouched, _ := asString(m["vetca_vouched_hash"])
-	op, hasEvent := asString(m["vetca_vouched_op"])
-	delete(m, "vetca_vouched_hash")
-	delete(m, "vetca_vouched_op")
+	raw, hasEvent := asString(m["vetca_vouch"])
+	delete(m, "vetca_vouch")
 	row, err := t.Normalize(m)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.judge(ctx, q, t, row, vouched, op, hasEvent); err != nil {
+	if err := r.judge(ctx, q, t, row, raw, hasEvent); err != nil {
 		return nil, err
 	}
 	return row, nil
@@ -500,53 +501,40 @@ func asString(v any) (string, bool) {
 	return "", false
 }
 
-// check compares a row, already read, with its stored row_hash and with
-// the latest event for it. When they disagree it re-reads the row together
-// with its latest event in one statement: if that is consistent, the first
-// read raced with a legitimate update and the fresh row is returned.
-func (r *Recorder) check(ctx context.Context, q store.Querier, t *store.Table, row store.Row) (store.Row, error) {
+// judge decides whether a row is exactly what its latest event vouches
+// for, and whether that event was written by a holder of the audit key.
+func (r *Recorder) judge(ctx context.Context, q store.Querier, t *store.Table, row store.Row, rawVouch string, hasEvent bool) error {
 	id, _ := row["id"].(string)
-	var vouched, op string
-	err := q.QueryRow(ctx, `SELECT row_hash, op FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`,
-		t.Name, id).Scan(&vouched, &op)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("audit: read latest event for %s %s: %w", t.Name, id, err)
+	if !hasEvent {
+		return apperr.Integrity(t.Name, id, "no audit event records this row; it was inserted outside vetca")
 	}
-	if r.judge(ctx, q, t, row, vouched, op, err == nil) == nil {
-		return row, nil
+	v, ok := parseVouch(rawVouch)
+	if !ok {
+		return apperr.Integrity(t.Name, id, "the audit event that vouches for this row is malformed; it was edited outside vetca")
 	}
-	fresh, ferr := r.load(ctx, q, t, id, false)
-	if ferr != nil {
-		if apperr.IsKind(ferr, apperr.KindNotFound) {
-			return nil, apperr.Integrity(t.Name, id, "the row vanished while it was read")
-		}
-		return nil, ferr
+	if v.op == OpDelete {
+		return apperr.Integrity(t.Name, id, "the audit trail records this row as deleted (event %d); it was re-inserted outside vetca", v.seq)
 	}
-	return fresh, nil
-}
-
-// judge decides whether a row is what its latest event vouches for.
-func (r *Recorder) judge(ctx context.Context, q store.Querier, t *store.Table, row store.Row, vouched, op string, hasEvent bool) error {
-	id, _ := row["id"].(string)
 	content, err := canonical(row)
 	if err != nil {
 		return err
 	}
 	computed := RowHash(t.Name, content)
-	stored, _ := row["row_hash"].(string)
-	switch {
-	case !hasEvent:
-		return apperr.Integrity(t.Name, id, "no audit event records this row; it was inserted outside vetca")
-	case op == OpDelete:
-		return apperr.Integrity(t.Name, id, "the audit trail records this row as deleted; it was re-inserted outside vetca")
-	case computed != vouched:
-		var vouchedContent sql.NullString
-		_ = q.QueryRow(ctx, `SELECT content FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`,
-			t.Name, id).Scan(&vouchedContent)
-		fields := diffFields(vouchedContent.String, content)
-		return apperr.Integrity(t.Name, id, "field %s differs from the audited value; it was changed outside vetca", strings.Join(fields, ", "))
-	case stored != computed:
+	if computed != v.rowHash {
+		var vouched sql.NullString
+		if err := q.QueryRow(ctx, `SELECT content FROM audit_events WHERE seq = ?`, v.seq).Scan(&vouched); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("audit: read event %d: %w", v.seq, err)
+		}
+		fields := diffFields(vouched.String, content)
+		return apperr.Integrity(t.Name, id, "field %s differs from the audited value (event %d); it was changed outside vetca", strings.Join(fields, ", "), v.seq)
+	}
+	if stored, _ := row["row_hash"].(string); stored != computed {
 		return apperr.Integrity(t.Name, id, "field row_hash was changed outside vetca")
+	}
+	e := Event{Seq: v.seq, At: v.at, Actor: v.actor, Action: v.action, Op: v.op, EntityType: t.Name, EntityID: id,
+		Content: &content, RowHash: v.rowHash, KeyID: v.keyID, Sig: v.sig}
+	if !e.VerifySignature(r.pub) {
+		return apperr.Integrity(t.Name, id, "audit event %d, which vouches for this row, was not written with the installation's audit key (key id %s): the row and its event were forged outside vetca", v.seq, short(r.pub.ID()))
 	}
 	return nil
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,16 +27,42 @@ type fixture struct {
 	db  *store.DB
 	rec *Recorder
 	clk *clock.Fake
+	key *Key
 }
 
-func setup(t *testing.T, db *store.DB) *fixture {
+// newTestKey returns an in-memory Ed25519 audit key.
+func newTestKey(t testing.TB) *Key {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := NewKey(priv, "test:audit-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// newTestRecorder returns a recorder for db that writes with key.
+func newTestRecorder(t testing.TB, db *store.DB, clk clock.Clock, pub *PublicKey, key *Key) *Recorder {
 	t.Helper()
 	schema, err := store.LoadSchema(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rec, err := NewRecorder(schema, clk, pub, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+func setup(t *testing.T, db *store.DB) *fixture {
+	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
-	f := &fixture{db: db, rec: NewRecorder(schema, clk), clk: clk}
+	key := newTestKey(t)
+	f := &fixture{db: db, rec: newTestRecorder(t, db, clk, nil, key), clk: clk, key: key}
 	ctx := context.Background()
 	for _, a := range []account{{ID: "acc_1", Name: "Alpha"}, {ID: "acc_2", Name: "Beta"}, {ID: "acc_3", Name: "Gamma"}} {
 		a.CreatedAt, a.CreatedBy = clk.Now(), "user:alice"
@@ -65,9 +91,9 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	return f
 }
 
-func (f *fixture) verify(t *testing.T, cp *Checkpoint) *Report {
+func (f *fixture) verify(t *testing.T, cps ...*Checkpoint) *Report {
 	t.Helper()
-	rep, err := Verify(context.Background(), f.db, f.rec.Schema(), cp)
+	rep, err := Verify(context.Background(), f.db, f.rec.Schema(), f.rec.PublicKey(), cps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +119,7 @@ func hasFinding(rep *Report, table, id, field string) bool {
 func TestCleanChainVerifies(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := setup(t, db)
-		rep := f.verify(t, nil)
+		rep := f.verify(t)
 		if !rep.OK || rep.Events != 5 {
 			t.Fatalf("clean chain: %+v", rep)
 		}
@@ -118,6 +144,7 @@ func TestOutOfBandEditsAreDetected(t *testing.T) {
 		{"update event content", `UPDATE audit_events SET content = '{"id":"acc_1"}' WHERE seq = 1`, "audit_events", "1", "content"},
 		{"update event hash", `UPDATE audit_events SET hash = 'abc' WHERE seq = 3`, "audit_events", "3", "hash"},
 		{"delete event", `DELETE FROM audit_events WHERE seq = 3`, "audit_events", "3", ""},
+		{"update event signature", `UPDATE audit_events SET sig = 'AAAA' WHERE seq = 4`, "audit_events", "4", "sig"},
 		{"insert event", `INSERT INTO audit_events (seq, at, actor, action, op, entity_type, entity_id, content, row_hash, field_hashes, prev_hash, hash)
 			VALUES (99, '2026-11-23T12:00:00Z', 'user:mallory', 'account.created', 'note', 'accounts', 'acc_1', NULL, '', '', 'x', 'y')`, "audit_events", "99", ""},
 		{"reorder events", "", "audit_events", "1", ""},
@@ -134,7 +161,7 @@ func TestOutOfBandEditsAreDetected(t *testing.T) {
 				} else {
 					f.exec(t, tc.sql)
 				}
-				rep := f.verify(t, nil)
+				rep := f.verify(t)
 				if rep.OK {
 					t.Fatal("verify passed after an out-of-band edit")
 				}
@@ -175,71 +202,81 @@ func TestReadsFailClosed(t *testing.T) {
 	})
 }
 
+// Someone with the audit key (or a stolen copy of it) could rebuild a chain
+// whose signatures verify; only a checkpoint kept outside the database
+// catches that. Someone without the key cannot even get that far.
 func TestCheckpointDetectsWholesaleRewrite(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := setup(t, db)
 		ctx := context.Background()
-		keyPath := filepath.Join(t.TempDir(), "audit.key")
-		pub, err := GenerateKey(keyPath)
+		seq, hash, err := readHeadEvent(ctx, db)
 		if err != nil {
 			t.Fatal(err)
 		}
-		key, err := LoadKey(keyPath)
+		cp, err := SignCheckpoint(f.key, seq, hash, f.clk.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		cp, err := MakeCheckpoint(ctx, db, key, f.clk.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cp.VerifySignature(pub); err != nil {
+		if err := cp.Verify(f.rec.PublicKey()); err != nil {
 			t.Fatal(err)
 		}
 		if rep := f.verify(t, cp); !rep.OK {
 			t.Fatalf("clean chain fails its checkpoint: %+v", rep.Findings)
 		}
 
-		// Someone with database access rewrites history: change a row, then
-		// rebuild a fully consistent chain from scratch.
-		f.exec(t, `DELETE FROM audit_events`)
-		f.exec(t, `UPDATE audit_head SET seq = 0, hash = ''`)
-		if err := db.InTx(ctx, func(tx *store.Tx) error {
-			if _, err := tx.Exec(ctx, `DELETE FROM accounts`); err != nil {
-				return err
-			}
-			for _, a := range []account{{ID: "acc_1", Name: "Alpha"}, {ID: "acc_2", Name: "Mallory Ltd"}, {ID: "acc_3", Name: "Gamma"}} {
-				a.CreatedAt, a.CreatedBy = f.clk.Now(), "user:alice"
-				if err := f.rec.Insert(ctx, tx, "user:alice", "account.created", "accounts", a); err != nil {
+		// Rewrite history: change a row, then rebuild a consistent chain
+		// from scratch, signed with the real key.
+		rebuild := func(rec *Recorder) {
+			t.Helper()
+			f.exec(t, `DELETE FROM audit_events`)
+			f.exec(t, `UPDATE audit_head SET seq = 0, hash = ''`)
+			if err := db.InTx(ctx, func(tx *store.Tx) error {
+				if _, err := tx.Exec(ctx, `DELETE FROM accounts`); err != nil {
 					return err
 				}
-			}
-			for i := 0; i < 2; i++ {
-				if err := f.rec.Note(ctx, tx, "user:alice", "filler", "accounts", "acc_1", nil); err != nil {
-					return err
+				for _, a := range []account{{ID: "acc_1", Name: "Alpha"}, {ID: "acc_2", Name: "Mallory Ltd"}, {ID: "acc_3", Name: "Gamma"}} {
+					a.CreatedAt, a.CreatedBy = f.clk.Now(), "user:alice"
+					if err := rec.Insert(ctx, tx, "user:alice", "account.created", "accounts", a); err != nil {
+						return err
+					}
 				}
+				for i := 0; i < 2; i++ {
+					if err := rec.Note(ctx, tx, "user:alice", "filler", "accounts", "acc_1", nil); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
 			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
 		}
-		if rep := f.verify(t, nil); !rep.OK {
-			t.Fatalf("the forged chain should be self-consistent: %+v", rep.Findings)
+		rebuild(f.rec)
+		if rep := f.verify(t); !rep.OK {
+			t.Fatalf("the rebuilt chain should be self-consistent: %+v", rep.Findings)
 		}
 		rep := f.verify(t, cp)
 		if rep.OK || !hasFinding(rep, "audit_events", "5", "hash") {
 			t.Fatalf("checkpoint did not catch the rewrite: %+v", rep)
 		}
 
-		// A tampered checkpoint file is refused.
+		// The same rebuild with a key of the attacker's own fails on every
+		// event, with or without a checkpoint.
+		evil := newTestKey(t)
+		rebuild(newTestRecorder(t, db, f.clk, evil.Public(), evil))
+		rep = f.verify(t)
+		if rep.OK || !hasFinding(rep, "audit_events", "1", "key_id") || !hasFinding(rep, "accounts", "acc_2", "") {
+			t.Fatalf("a chain signed with another key passed: %+v", rep.Findings)
+		}
+
+		// An altered checkpoint, and one signed by another key, are refused.
 		cp2 := *cp
 		cp2.Seq = 1
-		if err := cp2.VerifySignature(pub); err == nil {
+		if err := cp2.Verify(f.rec.PublicKey()); err == nil {
 			t.Fatal("altered checkpoint verified")
 		}
-		_, other, _ := ed25519.GenerateKey(rand.Reader)
-		cp3, _ := MakeCheckpoint(ctx, db, other, f.clk.Now())
-		if err := cp3.VerifySignature(pub); err == nil {
-			t.Fatal("checkpoint signed by another key accepted")
+		cp3, _ := SignCheckpoint(evil, seq, hash, f.clk.Now())
+		if err := cp3.Verify(f.rec.PublicKey()); !errors.Is(err, ErrForeignCheckpoint) {
+			t.Fatalf("checkpoint signed by another key: %v", err)
 		}
 	})
 }

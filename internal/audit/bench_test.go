@@ -23,8 +23,7 @@ func BenchmarkWrites(b *testing.B) {
 				db = storetest.OpenPostgres(b)
 			}
 			ctx := context.Background()
-			schema, _ := store.LoadSchema(ctx, db)
-			rec := NewRecorder(schema, clock.Real{})
+			rec := newTestRecorder(b, db, clock.Real{}, nil, newTestKey(b))
 			now := time.Now()
 			seq := 0 // ids stay unique across the harness's repeated runs
 			b.Run("plain", func(b *testing.B) {

@@ -2,148 +2,311 @@ package audit
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
+	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vetca/vetca/internal/store"
 )
 
-// Checkpoint is a signed statement of the chain head at a moment. An
-// auditor keeps the file; a later Verify with it detects a chain rewritten
-// from scratch, because the rewritten chain no longer holds the
-// checkpointed hash at the checkpointed sequence number.
+// Checkpoint is a signed statement of the chain head at a moment. `serve`
+// writes one on a schedule and after bursts of writes, to a directory
+// outside the database and to the database, and publishes the newest at a
+// public URL so that auditors can keep copies. Because each event's hash
+// chains every event before it, a later Verify against a checkpoint detects
+// a chain that was truncated or rebuilt from scratch, even by someone who
+// could write the database.
 type Checkpoint struct {
 	Version   int    `json:"version"`
 	Seq       int64  `json:"seq"`
 	Hash      string `json:"hash"`
 	At        string `json:"at"`
-	Database  string `json:"database"`
-	PublicKey string `json:"publicKey"` // base64 Ed25519
-	KeyID     string `json:"keyId"`     // hex SHA-256 of the public key, for the auditor's records
-	Signature string `json:"signature"` // base64 Ed25519 over SignedBytes
+	KeyID     string `json:"keyId"`     // hex SHA-256 of the signing key's SubjectPublicKeyInfo
+	Signature string `json:"signature"` // base64, over SignedBytes
+
+	// Source says where the checkpoint was read from (a file path or
+	// "database"); it is not signed.
+	Source string `json:"source,omitempty"`
 }
+
+// CheckpointVersion is the current checkpoint format.
+const CheckpointVersion = 2
 
 // SignedBytes is what the signature covers.
 func (c *Checkpoint) SignedBytes() []byte {
-	return []byte(fmt.Sprintf("vetca-checkpoint-v1\nseq=%d\nhash=%s\nat=%s\ndatabase=%s\n", c.Seq, c.Hash, c.At, c.Database))
+	return []byte(fmt.Sprintf("vetca-audit-checkpoint-v%d\nseq=%d\nhash=%s\nat=%s\n", c.Version, c.Seq, c.Hash, c.At))
 }
 
-// MakeCheckpoint reads the chain head and signs it.
-func MakeCheckpoint(ctx context.Context, db *store.DB, key ed25519.PrivateKey, now time.Time) (*Checkpoint, error) {
-	var seq int64
-	var hash string
-	err := db.QueryRow(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+// SignCheckpoint signs (seq, hash) at now with the audit key.
+func SignCheckpoint(key *Key, seq int64, hash string, now time.Time) (*Checkpoint, error) {
+	c := &Checkpoint{Version: CheckpointVersion, Seq: seq, Hash: hash, At: store.FormatTime(now), KeyID: key.Public().ID()}
+	sig, err := key.Sign(c.SignedBytes())
 	if err != nil {
-		return nil, fmt.Errorf("read chain head: %w", err)
+		return nil, err
 	}
-	pub := key.Public().(ed25519.PublicKey)
-	c := &Checkpoint{
-		Version: 1, Seq: seq, Hash: hash, At: store.FormatTime(now), Database: db.DSN(),
-		PublicKey: base64.StdEncoding.EncodeToString(pub), KeyID: KeyID(pub),
-	}
-	c.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, c.SignedBytes()))
+	c.Signature = base64.StdEncoding.EncodeToString(sig)
 	return c, nil
 }
 
-// KeyID is the hex SHA-256 of an audit public key.
-func KeyID(pub ed25519.PublicKey) string {
-	s := sha256.Sum256(pub)
-	return hex.EncodeToString(s[:])
-}
+// ErrForeignCheckpoint is wrapped by Verify's error for a checkpoint signed
+// by a key other than the installation's.
+var ErrForeignCheckpoint = errors.New("checkpoint signed by another key")
 
-// VerifySignature checks the checkpoint's signature. If trusted is non-nil
-// the checkpoint must also be signed by that key.
-func (c *Checkpoint) VerifySignature(trusted ed25519.PublicKey) error {
-	pub, err := base64.StdEncoding.DecodeString(c.PublicKey)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return errors.New("checkpoint: malformed publicKey")
+// Verify checks that the checkpoint was signed by pub. A checkpoint signed
+// by any other key — another installation's, or one an attacker made — is
+// refused, naming both keys.
+func (c *Checkpoint) Verify(pub *PublicKey) error {
+	if c.Version != CheckpointVersion {
+		return fmt.Errorf("checkpoint: version %d is not %d", c.Version, CheckpointVersion)
+	}
+	if c.KeyID != pub.ID() {
+		return fmt.Errorf("checkpoint of event %d: signed by key %s, not the installation's audit key %s: %w", c.Seq, short(c.KeyID), short(pub.ID()), ErrForeignCheckpoint)
 	}
 	sig, err := base64.StdEncoding.DecodeString(c.Signature)
-	if err != nil {
+	if err != nil || len(sig) == 0 {
 		return errors.New("checkpoint: malformed signature")
 	}
-	if trusted != nil && !ed25519.PublicKey(pub).Equal(trusted) {
-		return fmt.Errorf("checkpoint: signed by key %s, not the audit key %s", KeyID(pub), KeyID(trusted))
-	}
-	if !ed25519.Verify(pub, c.SignedBytes(), sig) {
-		return errors.New("checkpoint: signature does not verify; the file was altered")
+	if !pub.Verify(c.SignedBytes(), sig) {
+		return fmt.Errorf("checkpoint of event %d: the signature does not verify under the installation's audit key: the checkpoint was altered or forged", c.Seq)
 	}
 	return nil
 }
 
-// ReadCheckpoint reads and signature-checks a checkpoint file.
-func ReadCheckpoint(path string, trusted ed25519.PublicKey) (*Checkpoint, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint file: %w", err)
-	}
+// ParseCheckpoint decodes a checkpoint document (no signature check).
+func ParseCheckpoint(b []byte) (*Checkpoint, error) {
 	var c Checkpoint
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("checkpoint file %s: %w", path, err)
-	}
-	if err := c.VerifySignature(trusted); err != nil {
-		return nil, fmt.Errorf("checkpoint file %s: %w", path, err)
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	return &c, nil
 }
 
-// GenerateKey writes a new Ed25519 audit key (PKCS#8 PEM, mode 0600) to
-// path; it refuses to overwrite an existing file.
-func GenerateKey(path string) (ed25519.PublicKey, error) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("audit key %s: %w", path, err)
-	}
-	defer f.Close()
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		return nil, fmt.Errorf("audit key %s: %w", path, err)
-	}
-	return pub, f.Close()
-}
-
-// LoadKey reads an Ed25519 audit key; the file must not be readable by
-// others.
-func LoadKey(path string) (ed25519.PrivateKey, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("audit key %s: %w", path, err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("audit key %s: mode %v is readable by others; chmod 600 it", path, st.Mode().Perm())
-	}
+// ReadCheckpoint reads a checkpoint file and checks it was signed by pub.
+func ReadCheckpoint(path string, pub *PublicKey) (*Checkpoint, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("audit key %s: %w", path, err)
+		return nil, fmt.Errorf("checkpoint file: %w", err)
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("audit key %s: no PEM block", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	c, err := ParseCheckpoint(b)
 	if err != nil {
-		return nil, fmt.Errorf("audit key %s: %w", path, err)
+		return nil, fmt.Errorf("checkpoint file %s: %w", path, err)
 	}
-	ek, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("audit key %s: not an Ed25519 key", path)
+	if err := c.Verify(pub); err != nil {
+		return nil, fmt.Errorf("checkpoint file %s: %w", path, err)
 	}
-	return ek, nil
+	c.Source = path
+	return c, nil
+}
+
+// checkpointFile is the file name of a checkpoint in a checkpoint directory.
+func checkpointFile(seq int64) string { return fmt.Sprintf("checkpoint-%020d.json", seq) }
+
+// WriteCheckpointFile writes c into dir (created if missing) atomically and
+// durably, and returns the path.
+func WriteCheckpointFile(dir string, c *Checkpoint) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("checkpoint directory %s: %w", dir, err)
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, checkpointFile(c.Seq))
+	tmp, err := os.CreateTemp(dir, ".checkpoint-*")
+	if err != nil {
+		return "", fmt.Errorf("checkpoint directory %s: %w", dir, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return "", fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return path, nil
+}
+
+// StoreCheckpoint records c in the database. The row needs no audit event:
+// its signature authenticates it.
+func StoreCheckpoint(ctx context.Context, q store.Querier, c *Checkpoint) error {
+	_, err := q.Exec(ctx, `INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING`,
+		c.Seq, c.Hash, c.At, c.KeyID, c.Signature)
+	if err != nil {
+		return fmt.Errorf("store checkpoint %d: %w", c.Seq, err)
+	}
+	return nil
+}
+
+// CheckpointSet is the checkpoints found in the database and a checkpoint
+// directory: the ones signed by the installation's key, and findings for
+// the others.
+type CheckpointSet struct {
+	Trusted  []*Checkpoint
+	Findings []Finding
+}
+
+// Newest returns the trusted checkpoint of the highest sequence number.
+func (s *CheckpointSet) Newest() *Checkpoint {
+	var n *Checkpoint
+	for _, c := range s.Trusted {
+		if n == nil || c.Seq > n.Seq {
+			n = c
+		}
+	}
+	return n
+}
+
+// LoadCheckpoints reads every checkpoint in the database and in dir (which
+// may be empty or missing) and sorts them by trust under pub. A checkpoint
+// that is signed by another key, or whose signature fails, is a finding:
+// someone placed it there.
+func LoadCheckpoints(ctx context.Context, db store.Querier, dir string, pub *PublicKey) (*CheckpointSet, error) {
+	set := &CheckpointSet{}
+	rows, err := db.Query(ctx, `SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	for rows.Next() {
+		c := &Checkpoint{Version: CheckpointVersion, Source: "database"}
+		if err := rows.Scan(&c.Seq, &c.Hash, &c.At, &c.KeyID, &c.Signature); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read checkpoints: %w", err)
+		}
+		set.add(c, "audit_checkpoints", strconv.FormatInt(c.Seq, 10), pub)
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	rows.Close()
+	if dir == "" {
+		return set, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return set, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint directory %s: %w", dir, err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasPrefix(e.Name(), "checkpoint-") && strings.HasSuffix(e.Name(), ".json") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		path := filepath.Join(dir, n)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint file %s: %w", path, err)
+		}
+		c, err := ParseCheckpoint(b)
+		if err != nil {
+			set.Findings = append(set.Findings, Finding{Table: "checkpoint", RowID: path, Message: err.Error()})
+			continue
+		}
+		c.Source = path
+		set.add(c, "checkpoint", path, pub)
+	}
+	return set, nil
+}
+
+func (s *CheckpointSet) add(c *Checkpoint, table, id string, pub *PublicKey) {
+	if err := c.Verify(pub); err != nil {
+		s.Findings = append(s.Findings, Finding{Table: table, RowID: id, Field: "signature", Message: err.Error()})
+		return
+	}
+	s.Trusted = append(s.Trusted, c)
+}
+
+// NewestCheckpoint returns the checkpoint of the highest sequence number
+// signed by pub, from the database or dir, or nil. Unlike LoadCheckpoints it
+// reads only as far back as it must.
+func NewestCheckpoint(ctx context.Context, db store.Querier, dir string, pub *PublicKey) (*Checkpoint, error) {
+	var best *Checkpoint
+	rows, err := db.Query(ctx, `SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 20`)
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	for rows.Next() {
+		c := &Checkpoint{Version: CheckpointVersion, Source: "database"}
+		if err := rows.Scan(&c.Seq, &c.Hash, &c.At, &c.KeyID, &c.Signature); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read checkpoints: %w", err)
+		}
+		if c.Verify(pub) == nil {
+			best = c
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return nil, fmt.Errorf("read checkpoints: %w", err)
+	}
+	rows.Close()
+	if dir == "" {
+		return best, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return best, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint directory %s: %w", dir, err)
+	}
+	// Names sort by sequence number (zero-padded); walk back from the end.
+	for i := len(entries) - 1; i >= 0; i-- {
+		n := entries[i].Name()
+		if entries[i].IsDir() || !strings.HasPrefix(n, "checkpoint-") || !strings.HasSuffix(n, ".json") {
+			continue
+		}
+		c, err := ReadCheckpoint(filepath.Join(dir, n), pub)
+		if err != nil {
+			continue // LoadCheckpoints (audit verify) reports it
+		}
+		if best == nil || c.Seq > best.Seq {
+			best = c
+		}
+		break
+	}
+	return best, nil
+}
+
+// readHeadEvent returns the newest event's sequence number and hash, or 0
+// and "" for an empty trail.
+func readHeadEvent(ctx context.Context, q store.Querier) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := q.QueryRow(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", nil
+	}
+	return seq, hash, err
 }

@@ -2,10 +2,8 @@ package audit
 
 import (
 	"context"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -14,25 +12,40 @@ import (
 )
 
 // Vouched returns the content the audit trail last vouched for a row:
-// exists is false when the latest event deleted it or no event recorded it.
+// exists is false when the latest event deleted it, recorded is false when
+// no event recorded it. The latest event must be authentic: content from an
+// event written without the audit key is never returned.
 func (r *Recorder) Vouched(ctx context.Context, q store.Querier, table, id string) (row store.Row, exists bool, recorded bool, err error) {
 	t, err := r.table(table)
 	if err != nil {
 		return nil, false, false, err
 	}
-	var op string
-	var content sql.NullString
-	err = q.QueryRow(ctx, `SELECT op, content FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`, table, id).Scan(&op, &content)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, false, nil
-	}
+	rows, err := q.Query(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`, table, id)
 	if err != nil {
 		return nil, false, false, fmt.Errorf("read latest event for %s %s: %w", table, id, err)
 	}
-	if op == OpDelete {
+	evs, err := scanEvents(rows)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("read latest event for %s %s: %w", table, id, err)
+	}
+	if len(evs) == 0 {
+		return nil, false, false, nil
+	}
+	e := evs[0]
+	if !e.VerifySignature(r.pub) {
+		return nil, false, true, apperr.Integrity(table, id, "audit event %d, the latest for this row, was not written with the installation's audit key; its content cannot be trusted", e.Seq)
+	}
+	if e.Op == OpDelete {
 		return nil, false, true, nil
 	}
-	row, err = decodeContent(t, content.String)
+	content := ""
+	if e.Content != nil {
+		content = *e.Content
+	}
+	if RowHash(table, content) != e.RowHash {
+		return nil, false, true, apperr.Integrity(table, id, "audit event %d's content does not match its row hash", e.Seq)
+	}
+	row, err = decodeContent(t, content)
 	return row, true, true, err
 }
 
@@ -93,25 +106,13 @@ func (r *Recorder) Restore(ctx context.Context, tx *store.Tx, actor, action, tab
 	if err != nil {
 		return "", err
 	}
-	rows, err := tx.Query(ctx, "SELECT * FROM "+table+" WHERE id = ?"+tx.ForUpdate(), id)
-	if err != nil {
+	present := true
+	if _, err := r.load(ctx, tx, t, id, true); err == nil {
+		return "", nil
+	} else if apperr.IsKind(err, apperr.KindNotFound) {
+		present = false
+	} else if !apperr.IsKind(err, apperr.KindIntegrity) {
 		return "", err
-	}
-	maps, err := store.ScanMaps(rows)
-	if err != nil {
-		return "", err
-	}
-	present := len(maps) == 1
-	if present {
-		cur, err := t.Normalize(maps[0])
-		if err != nil {
-			return "", err
-		}
-		if _, err := r.check(ctx, tx, t, cur); err == nil {
-			return "", nil
-		} else if !apperr.IsKind(err, apperr.KindIntegrity) {
-			return "", err
-		}
 	}
 	switch {
 	case !exists && !present:

@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vetca/vetca/internal/store"
 )
@@ -32,137 +34,88 @@ type Report struct {
 	OK       bool      `json:"ok"`
 	Events   int64     `json:"events"`
 	Head     string    `json:"head"`
+	KeyID    string    `json:"keyId"`
 	Findings []Finding `json:"findings"`
+	// Checkpoints is how many signed checkpoints the chain was checked
+	// against, and Checkpoint the newest of them (nil when there was none).
+	Checkpoints int         `json:"checkpoints"`
+	Checkpoint  *Checkpoint `json:"checkpoint,omitempty"`
 }
 
-type vouch struct {
+// latestVouch is the latest row event Verify saw for an entity.
+type latestVouch struct {
 	seq     int64
 	op      string
 	rowHash string
+	forged  bool
 }
 
-// Verify checks the whole hash chain and every row of every audited table.
-// With a checkpoint it also checks that the chain still contains the
-// checkpointed head. It never stops at the first problem.
-func Verify(ctx context.Context, db *store.DB, schema *store.Schema, cp *Checkpoint) (*Report, error) {
-	rep := &Report{Findings: []Finding{}}
+// verifyBatch is how many events are read before their signatures are
+// checked in parallel.
+const verifyBatch = 1024
+
+// Verify checks the whole trail and every row of every audited table
+// against pub, the installation's pinned audit public key: every event's
+// signature, the chain, the sequence, each row against its latest event,
+// and the chain against every checkpoint in cps (whose signatures the
+// caller has checked). It never stops at the first problem.
+func Verify(ctx context.Context, db *store.DB, schema *store.Schema, pub *PublicKey, cps []*Checkpoint) (*Report, error) {
+	rep := &Report{Findings: []Finding{}, KeyID: pub.ID(), Checkpoints: len(cps)}
 	add := func(table, id, field, format string, args ...any) {
 		rep.Findings = append(rep.Findings, Finding{Table: table, RowID: id, Field: field, Message: fmt.Sprintf(format, args...)})
 	}
+	cpAt := map[int64][]*Checkpoint{}
+	for _, cp := range cps {
+		cpAt[cp.Seq] = append(cpAt[cp.Seq], cp)
+		if rep.Checkpoint == nil || cp.Seq > rep.Checkpoint.Seq {
+			rep.Checkpoint = cp
+		}
+	}
 
-	latest := map[string]vouch{} // table + "\x00" + id -> latest row event
-	rows, err := db.Query(ctx, `SELECT seq, at, actor, action, op, entity_type, entity_id, content, row_hash, field_hashes, prev_hash, hash FROM audit_events ORDER BY seq`)
+	latest := map[string]latestVouch{} // table + "\x00" + id -> latest row event
+	w := &chainWalker{pub: pub, add: add, latest: latest, cpAt: cpAt, expectSeq: 1}
+	rows, err := db.Query(ctx, `SELECT `+eventColumns+` FROM audit_events ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("read audit events: %w", err)
 	}
-	var (
-		expectSeq  int64 = 1
-		prevStored string
-		prevEvent  *Event
-		cpSeen     bool
-	)
+	batch := make([]Event, 0, verifyBatch)
 	for rows.Next() {
-		var e Event
-		var at string
-		var content sql.NullString
-		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Op, &e.EntityType, &e.EntityID, &content, &e.RowHash, &e.FieldHashes, &e.PrevHash, &e.Hash); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read audit events: %w", err)
 		}
-		if content.Valid {
-			e.Content = &content.String
+		batch = append(batch, e)
+		if len(batch) == verifyBatch {
+			w.walk(batch)
+			batch = batch[:0]
 		}
-		rep.Events++
-		id := strconv.FormatInt(e.Seq, 10)
-		t, perr := store.ParseTime(at)
-		if perr != nil {
-			add("audit_events", id, "at", "time %q is not in vetca's stored form; the event was edited outside vetca", at)
-		}
-		e.At = t
-
-		switch {
-		case e.Seq > expectSeq:
-			missing := strconv.FormatInt(expectSeq, 10)
-			if e.Seq-1 > expectSeq {
-				missing += "-" + strconv.FormatInt(e.Seq-1, 10)
-			}
-			add("audit_events", missing, "", "event(s) missing from the chain: deleted outside vetca")
-		case e.Seq < expectSeq:
-			add("audit_events", id, "seq", "sequence number out of order")
-		}
-		expectSeq = e.Seq + 1
-
-		computed := computeHash(&e)
-		if computed != e.Hash {
-			// Name the field: compare each field with its recorded digest.
-			recorded := parseFieldHashes(e.FieldHashes)
-			current := parseFieldHashes(fieldHashes(&e))
-			var changed []string
-			for _, f := range eventFields(&e) {
-				if recorded[f[0]] != current[f[0]] {
-					changed = append(changed, f[0])
-				}
-			}
-			switch {
-			case len(changed) > 0:
-				add("audit_events", id, strings.Join(changed, ","), "event content does not match its hash: edited outside vetca")
-			case e.PrevHash != prevStored && prevEvent != nil:
-				add("audit_events", id, "prev_hash", "event does not link to the previous event: edited or inserted outside vetca")
-			default:
-				add("audit_events", id, "hash", "event hash does not match its content: edited outside vetca")
-			}
-		} else if e.FieldHashes != fieldHashes(&e) {
-			add("audit_events", id, "field_hashes", "field digests were edited outside vetca")
-		}
-		if prevEvent != nil && e.PrevHash != prevStored && computed == e.Hash {
-			add("audit_events", id, "prev_hash", "event does not link to the previous event (%d): the chain was reordered, or events inserted or deleted outside vetca", prevEvent.Seq)
-		}
-		if prevEvent == nil && e.PrevHash != "" && e.Seq == 1 {
-			add("audit_events", id, "prev_hash", "the first event must have an empty previous hash")
-		}
-
-		if cp != nil && e.Seq == cp.Seq {
-			cpSeen = true
-			if e.Hash != cp.Hash {
-				add("audit_events", id, "hash", "event hash %s differs from the signed checkpoint's %s: the chain was rewritten", short(e.Hash), short(cp.Hash))
-			}
-		}
-
-		if e.Op != OpNote {
-			if e.Op != OpDelete {
-				c := ""
-				if e.Content != nil {
-					c = *e.Content
-				}
-				if RowHash(e.EntityType, c) != e.RowHash {
-					add("audit_events", id, "row_hash", "the event's row hash does not match its content")
-				}
-			}
-			latest[e.EntityType+"\x00"+e.EntityID] = vouch{seq: e.Seq, op: e.Op, rowHash: e.RowHash}
-		}
-		prevStored = e.Hash
-		ev := e
-		prevEvent = &ev
 	}
 	if err := rows.Err(); err != nil {
+		rows.Close()
 		return nil, fmt.Errorf("read audit events: %w", err)
 	}
 	rows.Close()
-	rep.Head = prevStored
-	if cp != nil && !cpSeen {
-		add("audit_events", strconv.FormatInt(cp.Seq, 10), "", "the signed checkpoint's event is missing: the chain was truncated or rewritten")
+	w.walk(batch)
+	rep.Events = w.events
+	rep.Head = w.prevStored
+
+	for _, cp := range cps {
+		if cp.Seq > w.lastSeq {
+			add("audit_events", strconv.FormatInt(cp.Seq, 10), "", "the chain ends at event %d, but the checkpoint signed at %s covers event %d: the chain was truncated or rebuilt outside vetca", w.lastSeq, cp.At, cp.Seq)
+		}
 	}
 
 	var headSeq int64
 	var headHash string
 	if err := db.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
 		add("audit_head", "1", "", "chain head row is missing: %v", err)
-	} else if prevEvent != nil && (headSeq != prevEvent.Seq || headHash != prevEvent.Hash) {
-		add("audit_head", "1", "", "chain head (seq %d) does not match the last event (seq %d)", headSeq, prevEvent.Seq)
+	} else if w.events > 0 && (headSeq != w.lastSeq || headHash != w.prevStored) {
+		add("audit_head", "1", "", "chain head (seq %d) does not match the last event (seq %d)", headSeq, w.lastSeq)
 	}
 
-	// Rows: every row of every audited table must be what its latest event
-	// vouches for.
+	// Rows: every row of every audited table must be what its latest,
+	// authentic event vouches for.
 	present := map[string]bool{}
 	for _, name := range schema.Tables() {
 		t, _ := schema.Table(name)
@@ -188,7 +141,116 @@ func Verify(ctx context.Context, db *store.DB, schema *store.Schema, cp *Checkpo
 	return rep, nil
 }
 
-func verifyTable(ctx context.Context, db *store.DB, t *store.Table, latest map[string]vouch, present map[string]bool, add func(table, id, field, format string, args ...any)) error {
+// chainWalker checks events in sequence order.
+type chainWalker struct {
+	pub        *PublicKey
+	add        func(table, id, field, format string, args ...any)
+	latest     map[string]latestVouch
+	cpAt       map[int64][]*Checkpoint
+	expectSeq  int64
+	prevStored string
+	lastSeq    int64
+	events     int64
+}
+
+// walk checks a batch: signatures in parallel, then everything else in
+// order.
+func (w *chainWalker) walk(batch []Event) {
+	sigOK := verifySignatures(batch, w.pub)
+	for i := range batch {
+		w.check(&batch[i], sigOK[i])
+	}
+}
+
+func verifySignatures(batch []Event, pub *PublicKey) []bool {
+	ok := make([]bool, len(batch))
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(batch); i += workers {
+				ok[i] = batch[i].VerifySignature(pub)
+			}
+		}(w)
+	}
+	wg.Wait()
+	return ok
+}
+
+func (w *chainWalker) check(e *Event, sigOK bool) {
+	w.events++
+	id := strconv.FormatInt(e.Seq, 10)
+	if e.badAt != "" {
+		w.add("audit_events", id, "at", "time %q is not in vetca's stored form; the event was edited outside vetca", e.badAt)
+	}
+	switch {
+	case e.Seq > w.expectSeq:
+		missing := strconv.FormatInt(w.expectSeq, 10)
+		if e.Seq-1 > w.expectSeq {
+			missing += "-" + strconv.FormatInt(e.Seq-1, 10)
+		}
+		w.add("audit_events", missing, "", "event(s) missing from the chain: deleted outside vetca")
+	case e.Seq < w.expectSeq:
+		w.add("audit_events", id, "seq", "sequence number out of order")
+	}
+	w.expectSeq = e.Seq + 1
+
+	if !sigOK {
+		// Name the field an edit changed, through the per-field digests.
+		recorded := parseFieldHashes(e.FieldHashes)
+		current := parseFieldHashes(fieldHashes(e))
+		var changed []string
+		for _, f := range eventFields(e) {
+			if recorded[f[0]] != current[f[0]] {
+				changed = append(changed, f[0])
+			}
+		}
+		switch {
+		case len(changed) > 0 && e.KeyID == w.pub.ID():
+			w.add("audit_events", id, strings.Join(changed, ","), "the event no longer matches its signature: edited outside vetca")
+		case e.KeyID != w.pub.ID():
+			w.add("audit_events", id, "key_id", "the event is signed by key %s, not the installation's audit key %s: it was written outside vetca with another key", short(e.KeyID), short(w.pub.ID()))
+		default:
+			w.add("audit_events", id, "sig", "the event's signature does not verify under the installation's audit key: it was written or edited without the key")
+		}
+	}
+	computed := e.ComputeHash()
+	first := w.events == 1
+	switch {
+	case !first && e.PrevHash != w.prevStored:
+		w.add("audit_events", id, "prev_hash", "the event does not link to the previous event (%d): the chain was reordered, or events inserted or deleted outside vetca", w.lastSeq)
+	case first && e.PrevHash != "" && e.Seq == 1:
+		w.add("audit_events", id, "prev_hash", "the first event must have an empty previous hash")
+	case computed != e.Hash && sigOK:
+		w.add("audit_events", id, "hash", "the event's chain hash does not match its content: edited outside vetca")
+	}
+	if sigOK && e.FieldHashes != fieldHashes(e) {
+		w.add("audit_events", id, "field_hashes", "field digests were edited outside vetca")
+	}
+	for _, cp := range w.cpAt[e.Seq] {
+		if e.Hash != cp.Hash || computed != cp.Hash {
+			w.add("audit_events", id, "hash", "the event's hash differs from the checkpoint signed at %s (%s): the chain was rewritten outside vetca", cp.At, short(cp.Hash))
+		}
+	}
+	if e.Op != OpNote {
+		if e.Op != OpDelete {
+			c := ""
+			if e.Content != nil {
+				c = *e.Content
+			}
+			if RowHash(e.EntityType, c) != e.RowHash {
+				w.add("audit_events", id, "row_hash", "the event's row hash does not match its content")
+			}
+		}
+		w.latest[e.EntityType+"\x00"+e.EntityID] = latestVouch{seq: e.Seq, op: e.Op, rowHash: e.RowHash, forged: !sigOK}
+	}
+	w.prevStored = e.Hash
+	w.lastSeq = e.Seq
+}
+
+func verifyTable(ctx context.Context, db *store.DB, t *store.Table, latest map[string]latestVouch, present map[string]bool, add func(table, id, field, format string, args ...any)) error {
 	rows, err := db.Query(ctx, "SELECT * FROM "+t.Name)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", t.Name, err)
@@ -226,6 +288,8 @@ func verifyTable(ctx context.Context, db *store.DB, t *store.Table, latest map[s
 			}
 		case row["row_hash"] != computed:
 			add(t.Name, id, "row_hash", "stored row hash was changed outside vetca")
+		case v.forged:
+			add(t.Name, id, "", "the row is vouched for only by audit event %d, which was not written with the installation's audit key: row and event were forged outside vetca", v.seq)
 		}
 	}
 	return nil

@@ -198,8 +198,19 @@ func (s *Service) RotateAccountToken(ctx context.Context, by actor.Actor, accoun
 var ErrBadToken = errors.New("invalid or revoked token")
 
 // Authenticate resolves a bearer token to an actor. The token row and the
-// user row must both be vouched for by the audit trail.
+// user row must both be vouched for by authentic audit events: a token or
+// user written without the audit key (by SQL, or by vetca's own code run
+// with another key) authenticates nobody. Such a failure is a 401 whose
+// code, integrity_violation, and message name the table and row.
 func (s *Service) Authenticate(ctx context.Context, token string) (actor.Actor, error) {
+	a, err := s.authenticate(ctx, token)
+	if e, ok := apperr.As(err); ok && e.Kind == apperr.KindIntegrity {
+		return actor.Actor{}, &apperr.Error{Kind: apperr.KindUnauthenticated, Code: e.Code, Message: e.Message, Err: err}
+	}
+	return a, err
+}
+
+func (s *Service) authenticate(ctx context.Context, token string) (actor.Actor, error) {
 	if !strings.HasPrefix(token, "vetca_") || len(token) > 128 {
 		return actor.Actor{}, apperr.Unauthenticated("%v", ErrBadToken)
 	}

@@ -126,7 +126,14 @@ func Audit(ctx context.Context, dsn string, n int) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	rec := audit.NewRecorder(schema, clock.Real{})
+	key, err := audit.NewEphemeralKey()
+	if err != nil {
+		return Result{}, err
+	}
+	rec, err := audit.NewRecorder(schema, clock.Real{}, nil, key)
+	if err != nil {
+		return Result{}, err
+	}
 	now := time.Now().UTC()
 	row := func(prefix string, i int) benchRow {
 		return benchRow{ID: fmt.Sprintf("%s_%08d", prefix, i), Name: fmt.Sprintf("Benchmark Account %d", i), CreatedAt: now, CreatedBy: "bench"}
@@ -172,7 +179,7 @@ func Audit(ctx context.Context, dsn string, n int) (Result, error) {
 	}
 	res := Result{What: "audit", Backend: db.Dialect().String(), N: n,
 		PerSecond: float64(n) / tAud.Seconds(), RawPerSecond: float64(n) / tPlain.Seconds(), PeakRSSBytes: PeakRSS(),
-		Notes: fmt.Sprintf("one row per transaction; audited = row + hash-chained event; GOMAXPROCS=%d", runtime.GOMAXPROCS(0))}
+		Notes: fmt.Sprintf("one row per transaction; audited = row + signed, hash-chained event; GOMAXPROCS=%d", runtime.GOMAXPROCS(0))}
 	res.Ratio = res.PerSecond / res.RawPerSecond
 	return res, nil
 }

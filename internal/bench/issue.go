@@ -70,7 +70,7 @@ func newFixture(ctx context.Context, dsn string, issuerKey, module, pin string) 
 	if os.Getenv("VETCA_BENCH_DEBUG") == "1" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	a, err := app.Open(ctx, cfg, clock.Real{}, log, app.Options{Migrate: true})
+	a, err := app.Open(ctx, cfg, clock.Real{}, log, app.Options{Migrate: true, Write: true, CreateAuditKey: true})
 	if err != nil {
 		cleanup()
 		return nil, err

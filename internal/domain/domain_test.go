@@ -87,14 +87,14 @@ func (w *world) service(t *testing.T, dnsAddr string, httpPort int, httpTimeout 
 // auditClean fails the test unless audit.Verify finds nothing.
 func auditClean(t *testing.T, e *apptest.Env) {
 	t.Helper()
-	rep, err := audit.Verify(ctx, e.App.DB, e.App.Recorder.Schema(), nil)
+	rep, err := e.App.VerifyAudit(ctx, "")
 	if err != nil || !rep.OK {
 		t.Fatalf("audit verify: %v %+v", err, rep)
 	}
 }
 
 func auditVerify(w *world) (*audit.Report, error) {
-	return audit.Verify(ctx, w.App.DB, w.App.Recorder.Schema(), nil)
+	return w.App.VerifyAudit(ctx, "")
 }
 
 func wantErr(t *testing.T, err error, kind apperr.Kind, field, code string) *apperr.Error {

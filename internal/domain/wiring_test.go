@@ -83,7 +83,7 @@ func TestDomainFlagsAreChecked(t *testing.T) {
 	for _, c := range cases {
 		cfg := app.Config{DB: storetest.SQLiteDSN(t), KeyDir: t.TempDir(), PublicURL: "http://pki.vetca-test.com"}
 		c.set(&cfg)
-		a, err := app.Open(ctx, cfg, clock.Real{}, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Migrate: true})
+		a, err := app.Open(ctx, cfg, clock.Real{}, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Migrate: true, Write: true, CreateAuditKey: true})
 		if err == nil {
 			a.Close()
 			t.Errorf("%s: opened", c.name)

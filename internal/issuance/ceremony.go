@@ -1,7 +1,6 @@
 package issuance
 
 import (
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -27,7 +26,7 @@ type CeremonyRecord struct {
 	Issuer    CeremonyIssuer   `json:"issuer"`
 	Parent    *CeremonyIssuer  `json:"parent,omitempty"`
 	AuditHead CeremonyAuditRef `json:"auditHead"`
-	PublicKey string           `json:"publicKey"` // audit key (Ed25519, base64)
+	PublicKey string           `json:"publicKey"` // the audit public key (PEM), for reference
 	KeyID     string           `json:"keyId"`
 	Signature string           `json:"signature"`
 }
@@ -67,25 +66,25 @@ func (r *CeremonyRecord) signed() ([]byte, error) {
 }
 
 // Sign signs the record with the audit key.
-func (r *CeremonyRecord) Sign(key ed25519.PrivateKey) error {
-	pub := key.Public().(ed25519.PublicKey)
-	r.PublicKey, r.KeyID = base64.StdEncoding.EncodeToString(pub), audit.KeyID(pub)
+func (r *CeremonyRecord) Sign(key *audit.Key) error {
+	r.PublicKey, r.KeyID = string(key.Public().PEM()), key.Public().ID()
 	b, err := r.signed()
 	if err != nil {
 		return err
 	}
-	r.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, b))
+	sig, err := key.Sign(b)
+	if err != nil {
+		return err
+	}
+	r.Signature = base64.StdEncoding.EncodeToString(sig)
 	return nil
 }
 
-// Verify checks the record's signature (and, if trusted is set, the key).
-func (r *CeremonyRecord) Verify(trusted ed25519.PublicKey) error {
-	pub, err := base64.StdEncoding.DecodeString(r.PublicKey)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return errors.New("ceremony record: malformed publicKey")
-	}
-	if trusted != nil && !ed25519.PublicKey(pub).Equal(trusted) {
-		return fmt.Errorf("ceremony record: signed by key %s, not the audit key %s", audit.KeyID(pub), audit.KeyID(trusted))
+// Verify checks the record's signature under the installation's pinned
+// audit public key; a record signed by any other key is refused.
+func (r *CeremonyRecord) Verify(pub *audit.PublicKey) error {
+	if r.KeyID != pub.ID() {
+		return fmt.Errorf("ceremony record: signed by key %s, not the audit key %s", r.KeyID, pub.ID())
 	}
 	sig, err := base64.StdEncoding.DecodeString(r.Signature)
 	if err != nil {
@@ -95,7 +94,7 @@ func (r *CeremonyRecord) Verify(trusted ed25519.PublicKey) error {
 	if err != nil {
 		return err
 	}
-	if !ed25519.Verify(pub, b, sig) {
+	if !pub.Verify(b, sig) {
 		return errors.New("ceremony record: signature does not verify; the record was altered")
 	}
 	return nil
@@ -114,7 +113,7 @@ func (r *CeremonyRecord) Write(path string) error {
 }
 
 // ReadCeremonyRecord reads and verifies a record.
-func ReadCeremonyRecord(path string, trusted ed25519.PublicKey) (*CeremonyRecord, error) {
+func ReadCeremonyRecord(path string, trusted *audit.PublicKey) (*CeremonyRecord, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("ceremony record: %w", err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/audit/audittest"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/notify"
 	"github.com/vetca/vetca/internal/notify/smtptest"
@@ -28,12 +29,8 @@ type env struct {
 }
 
 func newEnv(t *testing.T, db *store.DB) *env {
-	schema, err := store.LoadSchema(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
-	rec := audit.NewRecorder(schema, clk)
+	rec := audittest.NewRecorder(t, db, clk)
 	srv := smtptest.New(t)
 	d := notify.NewDeliverer(db, rec, clk, &notify.SMTPSender{Addr: srv.Addr(), Timeout: 5 * time.Second}, "vetca@ca.test", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return &env{db: db, rec: rec, clk: clk, ob: notify.NewOutbox(rec, clk), smtp: srv, d: d}
@@ -85,7 +82,7 @@ func TestDeliveryAndRetry(t *testing.T) {
 		if msgs[0].Status != notify.StatusSent || msgs[0].SentAt == nil || msgs[0].Attempts != 2 {
 			t.Fatalf("after delivery: %+v", msgs[0])
 		}
-		if rep, err := audit.Verify(ctx, db, e.rec.Schema(), nil); err != nil || !rep.OK {
+		if rep, err := audit.Verify(ctx, db, e.rec.Schema(), e.rec.PublicKey(), nil); err != nil || !rep.OK {
 			t.Fatalf("audit after delivery: %v %+v", err, rep)
 		}
 	})

@@ -159,7 +159,7 @@ func TestIssuedSubjectComesFromVettedVersion(t *testing.T) {
 		if caa, _ := ev["caa"].([]any); len(caa) != 1 {
 			t.Errorf("CAA evidence missing: %v", ev["caa"])
 		}
-		if rep, _ := audit.Verify(context.Background(), f.App.DB, f.App.Recorder.Schema(), nil); !rep.OK {
+		if rep, _ := f.App.VerifyAudit(context.Background(), ""); !rep.OK {
 			t.Fatalf("audit: %+v", rep.Findings)
 		}
 	})

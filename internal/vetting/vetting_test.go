@@ -9,6 +9,7 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/audit/audittest"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/notify"
 	"github.com/vetca/vetca/internal/store"
@@ -42,12 +43,8 @@ var (
 )
 
 func newEnv(t *testing.T, db *store.DB) *env {
-	schema, err := store.LoadSchema(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
-	rec := audit.NewRecorder(schema, clk)
+	rec := audittest.NewRecorder(t, db, clk)
 	svc := vetting.New(db, rec, clk, notify.NewOutbox(rec, clk), recipients{{Name: "Jane", Email: "jane@example.org", Role: "contact:administrative"}},
 		vetting.Config{ComplianceEmail: "compliance@ca.test"})
 	return &env{db: db, rec: rec, clk: clk, svc: svc}

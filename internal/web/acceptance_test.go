@@ -142,7 +142,7 @@ func TestChangeRequestRestoresTamperedRow(t *testing.T) {
 		if r.Status != 500 || !strings.Contains(r.Body["error"].(map[string]any)["message"].(string), "organization_versions row") {
 			t.Fatalf("tampered organization served: %d %s", r.Status, r.Raw)
 		}
-		rep, _ := audit.Verify(ctx, e.App.DB, e.App.Recorder.Schema(), nil)
+		rep, _ := e.App.VerifyAudit(ctx, "")
 		if rep.OK || rep.Findings[0].Field != "country_name" {
 			t.Fatalf("verify: %+v", rep)
 		}
@@ -162,14 +162,14 @@ func TestChangeRequestRestoresTamperedRow(t *testing.T) {
 		if r := e.Do("POST", "/api/v1/change-requests/"+id+"/approve", f.bob, nil); r.Status != 409 {
 			t.Fatalf("same approver twice: %d", r.Status)
 		}
-		if rep, _ := audit.Verify(ctx, e.App.DB, e.App.Recorder.Schema(), nil); rep.OK {
+		if rep, _ := e.App.VerifyAudit(ctx, ""); rep.OK {
 			t.Fatal("applied after one approval")
 		}
 		r = e.Do("POST", "/api/v1/change-requests/"+id+"/approve", f.carol, nil)
 		if r.Status != 200 || r.Body["status"] != "applied" {
 			t.Fatalf("second approval: %d %s", r.Status, r.Raw)
 		}
-		if rep, _ := audit.Verify(ctx, e.App.DB, e.App.Recorder.Schema(), nil); !rep.OK {
+		if rep, _ := e.App.VerifyAudit(ctx, ""); !rep.OK {
 			t.Fatalf("audit after restore: %+v", rep.Findings)
 		}
 		r = e.Do("GET", "/api/v1/organizations/"+f.orgID, f.alice, nil)

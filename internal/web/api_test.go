@@ -7,7 +7,6 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apptest"
-	"github.com/vetca/vetca/internal/audit"
 )
 
 var acme = map[string]any{"organizationName": "Acme Widgets Inc.", "countryName": "US", "stateOrProvinceName": "California", "localityName": "San Francisco"}
@@ -49,7 +48,7 @@ func setup(t *testing.T, e *apptest.Env) *fixture {
 }
 
 func (f *fixture) eventCount(t *testing.T) int64 {
-	rep, err := audit.Verify(context.Background(), f.App.DB, f.App.Recorder.Schema(), nil)
+	rep, err := f.App.VerifyAudit(context.Background(), "")
 	if err != nil || !rep.OK {
 		t.Fatalf("audit: %v %+v", err, rep)
 	}

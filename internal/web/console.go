@@ -141,7 +141,7 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		by, err := s.sessionActor(r)
 		if err != nil {
-			if apperr.IsKind(err, apperr.KindIntegrity) {
+			if apperr.HasCode(err, "integrity_violation") {
 				s.render(w, http.StatusInternalServerError, "signin", &Page{Title: "Sign in", Error: err.Error()})
 				return
 			}
@@ -227,7 +227,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		_ = s.Auth.RecordSignIn(context.WithoutCancel(r.Context()), actor.Actor{Kind: actor.Public}, false, remote)
 		msg := "That token is not valid, or it was revoked."
-		if apperr.IsKind(err, apperr.KindIntegrity) {
+		if apperr.HasCode(err, "integrity_violation") {
 			msg = err.Error()
 		}
 		s.render(w, http.StatusUnauthorized, "signin", &Page{Title: "Sign in", Error: msg})
@@ -445,7 +445,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, by actor.Acto
 		d["Next"] = evs[len(evs)-1].Seq
 	}
 	if r.URL.Query().Get("verify") == "1" {
-		rep, err := audit.Verify(r.Context(), s.DB, s.Recorder.Schema(), nil)
+		rep, err := s.Audit.Verify(r.Context(), by, "")
 		if err != nil {
 			return nil, "", err
 		}

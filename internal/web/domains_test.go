@@ -18,7 +18,6 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apptest"
-	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/dnstest"
 )
 
@@ -108,7 +107,7 @@ func hasKeys(t *testing.T, what string, m map[string]any, present []string, abse
 
 func domAuditClean(t *testing.T, e *apptest.Env) int64 {
 	t.Helper()
-	rep, err := audit.Verify(context.Background(), e.App.DB, e.App.Recorder.Schema(), nil)
+	rep, err := e.App.VerifyAudit(context.Background(), "")
 	if err != nil || !rep.OK {
 		t.Fatalf("audit: %v %+v", err, rep)
 	}

@@ -78,7 +78,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		v, rq := e.Vetted, e.Requested
 		d.Vetted, d.Requested = &v, &rq
 	}
-	if e.Kind == apperr.KindIntegrity {
+	if e.Kind == apperr.KindIntegrity || e.Code == "integrity_violation" {
 		s.log.Error("integrity violation", "request", requestID(r), "err", e.Message)
 	}
 	if e.Kind == apperr.KindUnauthenticated {

@@ -39,6 +39,7 @@ type Deps struct {
 	Clock    clock.Clock
 	Log      *slog.Logger
 	Metrics  *prometheus.Registry
+	Audit    *audit.Service
 	Auth     *auth.Service
 	Vetting  *vetting.Service
 	Accounts *account.Service
@@ -229,6 +230,7 @@ func (s *Server) routes() {
 	s.domainRoutes()
 	s.orderRoutes()
 	s.revocationRoutes()
+	s.publicAuditRoutes()
 
 	// Anything else under /api/ is a JSON 404, not an HTML page.
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

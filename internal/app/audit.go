@@ -1,0 +1,268 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/notify"
+	"github.com/vetca/vetca/internal/signer"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// DefaultVerifyEvery is how often serve verifies the whole audit trail.
+const DefaultVerifyEvery = time.Hour
+
+// LeaseAuditVerify is the lease that makes one replica at a time run the
+// scheduled verification.
+const LeaseAuditVerify = "audit-verify"
+
+// openAuditKeys loads the pinned audit public key and, for a process that
+// may write, the private audit key. init (create) generates both when neither exists. A
+// key directory from before public keys were pinned gets its pin now. A
+// process that may write must hold the key that began the database's
+// trail: a key directory of another installation is refused up front.
+func openAuditKeys(ctx context.Context, cfg Config, db *store.DB, write, create bool, log *slog.Logger) (pub *audit.PublicKey, key *audit.Key, created bool, err error) {
+	pub, err = audit.LoadPublicKey(cfg.AuditPublicKey)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, false, err
+	}
+	if write || pub == nil {
+		key, created, err = openAuditKey(cfg, create && pub == nil)
+		if err != nil {
+			return nil, nil, false, err
+		}
+	}
+	if created {
+		pub = key.Public()
+	}
+	switch {
+	case pub == nil && key != nil:
+		if err := audit.PinPublicKey(cfg.AuditPublicKey, key.Public()); err != nil {
+			closeKey(key)
+			return nil, nil, false, err
+		}
+		log.Info("pinned the audit public key", "path", cfg.AuditPublicKey, "key_id", key.Public().ID())
+		pub = key.Public()
+	case pub == nil:
+		return nil, nil, false, fmt.Errorf("no audit public key at %s (--audit-public-key) and no audit key at %s (--audit-key): run `vetca init`, which creates them, or point --key-dir at the installation's key directory", cfg.AuditPublicKey, cfg.AuditKey)
+	case key != nil && !key.Public().Equal(pub):
+		closeKey(key)
+		return nil, nil, false, fmt.Errorf("audit key %s (key id %s) is not the key pinned at %s (key id %s)", key.URI(), key.Public().ID(), cfg.AuditPublicKey, pub.ID())
+	}
+	if !write && key != nil {
+		// Only pinning needed the key (a key directory from before pins).
+		closeKey(key)
+		key = nil
+	}
+	if key != nil {
+		var first string
+		err := db.QueryRow(ctx, `SELECT key_id FROM audit_events ORDER BY seq LIMIT 1`).Scan(&first)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			closeKey(key)
+			return nil, nil, false, fmt.Errorf("read the audit trail's first event: %w", err)
+		}
+		if err == nil && first != pub.ID() {
+			closeKey(key)
+			return nil, nil, false, fmt.Errorf("the audit trail of %s was begun with audit key %q, but this key directory's key is %s: it belongs to another installation, or the trail was tampered with (run `vetca audit verify` with the installation's keys)", db.DSN(), first, pub.ID())
+		}
+	}
+	return pub, key, created, nil
+}
+
+// openAuditKey opens the private key named by cfg.AuditKey, or returns nil
+// when there is none. With generate, a missing key is created (and its
+// public half pinned): an Ed25519 file key, or an ECDSA P-256 key on the
+// HSM for a pkcs11: URI.
+func openAuditKey(cfg Config, generate bool) (*audit.Key, bool, error) {
+	if strings.HasPrefix(cfg.AuditKey, "pkcs11:") {
+		k, err := audit.OpenKey(cfg.AuditKey, cfg.SignerConfig())
+		if err == nil || !generate {
+			return k, false, err
+		}
+		s, gerr := signer.GeneratePKCS11(cfg.AuditKey, cfg.SignerConfig(), signer.ECDSAP256)
+		if gerr != nil {
+			return nil, false, fmt.Errorf("audit key: %w (and it could not be opened: %v)", gerr, err)
+		}
+		s.Close()
+		k, err = audit.OpenKey(cfg.AuditKey, cfg.SignerConfig())
+		if err != nil {
+			return nil, false, err
+		}
+		if err := audit.PinPublicKey(cfg.AuditPublicKey, k.Public()); err != nil {
+			k.Close()
+			return nil, false, err
+		}
+		return k, true, nil
+	}
+	if _, err := os.Stat(cfg.AuditKey); errors.Is(err, os.ErrNotExist) {
+		if !generate {
+			return nil, false, nil
+		}
+		if err := os.MkdirAll(filepath.Dir(cfg.AuditKey), 0o700); err != nil {
+			return nil, false, fmt.Errorf("key directory %s: %w", filepath.Dir(cfg.AuditKey), err)
+		}
+		if err := os.MkdirAll(filepath.Dir(cfg.AuditPublicKey), 0o755); err != nil {
+			return nil, false, fmt.Errorf("audit public key directory %s: %w", filepath.Dir(cfg.AuditPublicKey), err)
+		}
+		k, err := audit.GenerateKey(cfg.AuditKey, cfg.AuditPublicKey)
+		return k, err == nil, err
+	}
+	k, err := audit.OpenKey(cfg.AuditKey, cfg.SignerConfig())
+	return k, false, err
+}
+
+func closeKey(k *audit.Key) {
+	if k != nil {
+		_ = k.Close()
+	}
+}
+
+// newReplicaID names this process among the replicas sharing a database.
+func newReplicaID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// VerifyAudit verifies the whole trail as the local operator (see
+// audit.Service.Verify).
+func (a *App) VerifyAudit(ctx context.Context, file string) (*audit.Report, error) {
+	return a.Audit.Verify(ctx, actor.SystemActor("audit-verify"), file)
+}
+
+// AuditWatch is serve's scheduled verification: it exports the outcome as
+// Prometheus gauges and mails the compliance team when findings appear or
+// change.
+type AuditWatch struct {
+	app        *App
+	findings   prometheus.Gauge
+	ok         prometheus.Gauge
+	lastRun    prometheus.Gauge
+	lastMailed string
+}
+
+func newAuditWatch(a *App) *AuditWatch {
+	w := &AuditWatch{
+		app: a,
+		findings: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vetca_audit_findings",
+			Help: "Findings of the last scheduled audit verification (0 when the trail is intact)."}),
+		ok: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vetca_audit_verify_ok",
+			Help: "1 when the last scheduled audit verification found the trail intact, else 0."}),
+		lastRun: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vetca_audit_verify_last_run_timestamp_seconds",
+			Help: "When the last scheduled audit verification finished."}),
+	}
+	a.Metrics.MustRegister(w.findings, w.ok, w.lastRun)
+	return w
+}
+
+// RunOnce verifies the trail if this replica holds the lease; it returns
+// nil when another replica does.
+func (w *AuditWatch) RunOnce(ctx context.Context) (*audit.Report, error) {
+	a := w.app
+	ok, err := a.DB.AcquireLease(ctx, LeaseAuditVerify, a.Replica, a.Clock.Now(), a.Cfg.VerifyEvery+5*time.Minute)
+	if err != nil || !ok {
+		return nil, err
+	}
+	rep, err := a.VerifyAudit(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	w.findings.Set(float64(len(rep.Findings)))
+	if rep.OK {
+		w.ok.Set(1)
+		w.lastMailed = ""
+	} else {
+		w.ok.Set(0)
+		if err := w.mail(ctx, rep); err != nil {
+			return rep, err
+		}
+	}
+	w.lastRun.Set(float64(a.Clock.Now().Unix()))
+	return rep, nil
+}
+
+// mail tells compliance about findings, once per distinct set.
+func (w *AuditWatch) mail(ctx context.Context, rep *audit.Report) error {
+	a := w.app
+	lines := make([]string, len(rep.Findings))
+	for i, f := range rep.Findings {
+		lines[i] = f.String()
+	}
+	sort.Strings(lines)
+	fp := strings.Join(lines, "\n")
+	if fp == w.lastMailed || a.Cfg.ComplianceEmail == "" {
+		return nil
+	}
+	const maxLines = 100
+	body := fmt.Sprintf("The scheduled verification of the audit trail found %d problem(s) in %d events.\n"+
+		"Rows or events were written or changed outside vetca, or the chain no longer matches a signed checkpoint.\n"+
+		"Run `vetca audit verify` for the full report.\n\n", len(lines), rep.Events)
+	shown := lines
+	if len(shown) > maxLines {
+		shown = shown[:maxLines]
+	}
+	body += strings.Join(shown, "\n") + "\n"
+	if len(lines) > maxLines {
+		body += fmt.Sprintf("... and %d more\n", len(lines)-maxLines)
+	}
+	err := a.DB.InTx(ctx, func(tx *store.Tx) error {
+		_, err := a.Outbox.Enqueue(ctx, tx, actor.SystemActor("audit-verify"), notify.Message{
+			To: a.Cfg.ComplianceEmail, Subject: fmt.Sprintf("[vetca] audit trail NOT intact: %d finding(s)", len(lines)), Body: body,
+			Kind: "audit_findings", RecipientRole: "compliance", RefType: "audit", RefID: rep.Head,
+		})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mail audit findings: %w", err)
+	}
+	w.lastMailed = fp
+	return nil
+}
+
+// Run verifies every interval until ctx ends.
+func (w *AuditWatch) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if rep, err := w.RunOnce(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			w.app.Log.Error("scheduled audit verification failed", "err", err)
+		} else if rep != nil && !rep.OK {
+			w.app.Log.Error("audit trail NOT intact", "findings", len(rep.Findings))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// wireAudit builds serve's checkpointer (when the process holds the audit
+// key) and the scheduled verification.
+func (a *App) wireAudit() {
+	a.Audit = audit.NewService(a.DB, a.Recorder, a.Cfg.CheckpointDir)
+	if a.AuditKey != nil {
+		a.Checkpoints = audit.NewCheckpointer(a.DB, a.Recorder, a.Clock, audit.CheckpointerConfig{
+			Dir: a.Cfg.CheckpointDir, Every: a.Cfg.CheckpointEvery, Burst: a.Cfg.CheckpointBurst, Holder: a.Replica,
+		}, a.Log)
+	}
+	a.AuditWatch = newAuditWatch(a)
+}

@@ -1,0 +1,59 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/vetca/vetca/internal/notify"
+)
+
+// Intervals of serve's background loops. Each loop's work is idempotent
+// and held by a database lease, so with several replicas one runs it.
+const (
+	CRLTick        = 30 * time.Second // CRL publication check (a revocation also wakes it at once)
+	OCSPTick       = 10 * time.Minute // OCSP refresh (BR §4.9.10 schedule)
+	OutboxTick     = 5 * time.Second  // mail delivery
+	CheckpointTick = 5 * time.Second  // is an audit checkpoint due?
+)
+
+// Background is serve's set of background loops.
+type Background struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// StartBackground starts serve's loops: CRL publication, OCSP refresh,
+// mail delivery (when an SMTP relay is configured), audit checkpoints and
+// the scheduled audit verification. Stop ends them and waits, so the
+// database is never closed under a running loop.
+func (a *App) StartBackground(ctx context.Context) *Background {
+	ctx, cancel := context.WithCancel(ctx)
+	b := &Background{cancel: cancel}
+	run := func(f func()) {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			f()
+		}()
+	}
+	run(func() { a.CRLs.Run(ctx, CRLTick, a.Replica) })
+	run(func() { a.OCSP.Run(ctx, OCSPTick, a.Replica) })
+	if a.Cfg.SMTP != "" {
+		d := notify.NewDeliverer(a.DB, a.Recorder, a.Clock, &notify.SMTPSender{Addr: a.Cfg.SMTP}, a.Cfg.MailFrom, a.Log)
+		run(func() { d.Run(ctx, OutboxTick, a.Replica, nil) })
+	} else {
+		a.Log.Warn("no --smtp relay: notifications stay queued in the outbox until one is configured")
+	}
+	if a.Checkpoints != nil {
+		run(func() { a.Checkpoints.Run(ctx, CheckpointTick) })
+	}
+	run(func() { a.AuditWatch.Run(ctx, a.Cfg.VerifyEvery) })
+	return b
+}
+
+// Stop ends the loops and waits for them.
+func (b *Background) Stop() {
+	b.cancel()
+	b.wg.Wait()
+}

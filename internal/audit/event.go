@@ -1,0 +1,219 @@
+package audit
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"hash"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Event operations.
+const (
+	OpInsert = "insert"
+	OpUpdate = "update"
+	OpDelete = "delete"
+	OpNote   = "note" // a fact about an entity that changes no row
+)
+
+// Event is one entry of the trail.
+//
+// Three values protect it (docs/design.md, "The audit trail"):
+//
+//   - Digest covers the event's own fields: sequence number, time, actor,
+//     action, operation, entity, the SHA-256 of its content and the row hash.
+//   - Sig is the audit key's signature over the digest. It is what makes an
+//     event authentic: someone who can write the database but does not hold
+//     the key cannot produce it, not even by running vetca's own code with a
+//     key of their own. Because the digest covers the sequence number, an
+//     authentic event cannot be moved, and a deleted one leaves a gap.
+//   - Hash chains the digest to the previous event's hash. A signed
+//     checkpoint of one hash therefore commits to every event before it, so
+//     a truncated or rebuilt chain is caught against a checkpoint kept
+//     outside the database.
+type Event struct {
+	Seq         int64     `db:"seq" json:"seq"`
+	At          time.Time `db:"at" json:"at"`
+	Actor       string    `db:"actor" json:"actor"`
+	Action      string    `db:"action" json:"action"`
+	Op          string    `db:"op" json:"op"`
+	EntityType  string    `db:"entity_type" json:"entityType"`
+	EntityID    string    `db:"entity_id" json:"entityId"`
+	Content     *string   `db:"content" json:"content,omitempty"`
+	RowHash     string    `db:"row_hash" json:"rowHash,omitempty"`
+	FieldHashes string    `db:"field_hashes" json:"-"`
+	PrevHash    string    `db:"prev_hash" json:"prevHash"`
+	Hash        string    `db:"hash" json:"hash"`
+	KeyID       string    `db:"key_id" json:"keyId"`
+	Sig         string    `db:"sig" json:"signature"`
+
+	badAt string // a stored time that did not parse (Verify reports it)
+}
+
+// eventColumns lists audit_events' columns in the order Event's fields are
+// scanned by scanEvent.
+const eventColumns = `seq, at, actor, action, op, entity_type, entity_id, content, row_hash, field_hashes, prev_hash, hash, key_id, sig`
+
+// contentDigest is what an event's digest covers of its content: the
+// hex SHA-256 of the content, or "none" for an event without content.
+func contentDigest(content *string) string {
+	if content == nil {
+		return "none"
+	}
+	s := sha256.Sum256([]byte(*content))
+	return hex.EncodeToString(s[:])
+}
+
+// eventFields lists the fields an event digest covers, in order.
+func eventFields(e *Event) [][2]string {
+	return [][2]string{
+		{"at", store.FormatTime(e.At)},
+		{"actor", e.Actor},
+		{"action", e.Action},
+		{"op", e.Op},
+		{"entity_type", e.EntityType},
+		{"entity_id", e.EntityID},
+		{"content", contentDigest(e.Content)},
+		{"row_hash", e.RowHash},
+	}
+}
+
+func writeField(h hash.Hash, s string) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+	h.Write(n[:])
+	h.Write([]byte(s))
+}
+
+// Digest is the hex SHA-256 over a domain separator, the sequence number
+// and every field of the event (eventFields), each length-prefixed.
+func (e *Event) Digest() string { return digestOf(e.Seq, eventFields(e)) }
+
+func digestOf(seq int64, fields [][2]string) string {
+	h := sha256.New()
+	writeField(h, "vetca-audit-event-v2")
+	writeField(h, strconv.FormatInt(seq, 10))
+	for _, f := range fields {
+		writeField(h, f[0])
+		writeField(h, f[1])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// signedMessage is what the audit key signs for an event.
+func signedMessage(digest string) []byte {
+	return []byte("vetca-audit-event-signature-v2\n" + digest)
+}
+
+// chainHash links an event's digest to the previous event's hash.
+func chainHash(prev, digest string) string {
+	h := sha256.New()
+	writeField(h, "vetca-audit-chain-v2")
+	writeField(h, prev)
+	writeField(h, digest)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ComputeHash recomputes the event's chain hash from its fields and its
+// previous hash, so anyone with an export can check the chain offline.
+func (e *Event) ComputeHash() string { return chainHash(e.PrevHash, e.Digest()) }
+
+// ComputeFieldHashes recomputes the per-field digests.
+func (e *Event) ComputeFieldHashes() string { return fieldHashes(e) }
+
+// VerifySignature checks the event's signature under pub: the event was
+// written by a holder of that key, exactly as it reads now.
+func (e *Event) VerifySignature(pub *PublicKey) bool {
+	if e.KeyID != pub.ID() {
+		return false
+	}
+	sig, err := base64.StdEncoding.DecodeString(e.Sig)
+	if err != nil || len(sig) == 0 {
+		return false
+	}
+	return pub.Verify(signedMessage(e.Digest()), sig)
+}
+
+// Sign fills the event's key id and signature with k.
+func (e *Event) Sign(k *Key) error {
+	sig, err := k.Sign(signedMessage(e.Digest()))
+	if err != nil {
+		return err
+	}
+	e.KeyID, e.Sig = k.Public().ID(), base64.StdEncoding.EncodeToString(sig)
+	// The key's own signatures need no check when read back.
+	k.Public().remember(verifiedKey(signedMessage(e.Digest()), sig))
+	return nil
+}
+
+func verifiedKey(msg, sig []byte) [32]byte {
+	h := sha256.New()
+	h.Write(msg)
+	h.Write([]byte{0})
+	h.Write(sig)
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// fieldHashes is a short digest of each field. It is not part of the
+// trail's security (the signature is); it lets Verify name the field that a
+// one-column UPDATE on audit_events changed.
+func fieldHashes(e *Event) string {
+	var parts []string
+	for _, f := range eventFields(e) {
+		sum := sha256.Sum256([]byte(f[0] + "\x00" + f[1]))
+		parts = append(parts, f[0]+":"+hex.EncodeToString(sum[:8]))
+	}
+	return strings.Join(parts, ",")
+}
+
+func parseFieldHashes(s string) map[string]string {
+	out := map[string]string{}
+	for _, p := range strings.Split(s, ",") {
+		if k, v, ok := strings.Cut(p, ":"); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// scanEvents reads rows of eventColumns.
+func scanEvents(rows *sql.Rows) ([]Event, error) {
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// scanEvent reads one row of eventColumns. A stored time that does not
+// parse leaves At zero and is kept for Verify to report.
+func scanEvent(rows *sql.Rows) (Event, error) {
+	var e Event
+	var at string
+	var content sql.NullString
+	if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Op, &e.EntityType, &e.EntityID, &content, &e.RowHash, &e.FieldHashes, &e.PrevHash, &e.Hash, &e.KeyID, &e.Sig); err != nil {
+		return Event{}, err
+	}
+	if content.Valid {
+		e.Content = &content.String
+	}
+	t, err := store.ParseTime(at)
+	if err != nil {
+		e.badAt = at
+	}
+	e.At = t
+	return e, nil
+}

@@ -1,0 +1,87 @@
+package audit
+
+import (
+	"context"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Service is the audit trail as staff and auditors use it: listing,
+// export, verification and the published checkpoints. It checks roles
+// itself (auditor or admin), next to what the roles protect.
+type Service struct {
+	db            *store.DB
+	rec           *Recorder
+	checkpointDir string
+}
+
+// NewService returns the audit service; checkpointDir is where serve
+// writes checkpoints (may be empty).
+func NewService(db *store.DB, rec *Recorder, checkpointDir string) *Service {
+	return &Service{db: db, rec: rec, checkpointDir: checkpointDir}
+}
+
+func mayAudit(by actor.Actor) error {
+	if by.Kind == actor.CLI || by.Kind == actor.System {
+		return nil // an operator or auditor on the server, or vetca's own scheduled check
+	}
+	return by.Require(actor.Auditor, actor.Admin)
+}
+
+// List returns events matching f, oldest first (auditor or admin).
+func (s *Service) List(ctx context.Context, by actor.Actor, f Filter) ([]Event, error) {
+	if err := mayAudit(by); err != nil {
+		return nil, err
+	}
+	return List(ctx, s.db, f)
+}
+
+// Verify verifies the whole trail against every checkpoint in the database
+// and the checkpoint directory, plus file (if given). A file that was not
+// signed by the installation's key is refused with an error; a checkpoint
+// found in the database or the directory that was not is a finding.
+func (s *Service) Verify(ctx context.Context, by actor.Actor, file string) (*Report, error) {
+	if err := mayAudit(by); err != nil {
+		return nil, err
+	}
+	pub := s.rec.PublicKey()
+	set, err := LoadCheckpoints(ctx, s.db, s.checkpointDir, pub)
+	if err != nil {
+		return nil, err
+	}
+	if file != "" {
+		cp, err := ReadCheckpoint(file, pub)
+		if err != nil {
+			return nil, err
+		}
+		set.Trusted = append(set.Trusted, cp)
+	}
+	rep, err := Verify(ctx, s.db, s.rec.Schema(), pub, set.Trusted)
+	if err != nil {
+		return nil, err
+	}
+	rep.Findings = append(set.Findings, rep.Findings...)
+	rep.OK = len(rep.Findings) == 0
+	return rep, nil
+}
+
+// LatestCheckpoint returns the newest checkpoint signed by the
+// installation's key, or nil. It is public: auditors fetch and keep it.
+func (s *Service) LatestCheckpoint(ctx context.Context) (*Checkpoint, error) {
+	set, err := LoadCheckpoints(ctx, s.db, s.checkpointDir, s.rec.PublicKey())
+	if err != nil {
+		return nil, err
+	}
+	cp := set.Newest()
+	if cp != nil {
+		c := *cp
+		c.Source = ""
+		return &c, nil
+	}
+	return nil, nil
+}
+
+// PublicKeyPEM is the installation's audit public key, published so that
+// auditors can check the trail and the checkpoints with it.
+func (s *Service) PublicKeyPEM() []byte { return s.rec.PublicKey().PEM() }
