@@ -227,16 +227,16 @@ type App struct {
 	Audit *audit.Service
 	// AuditWatch is serve's scheduled verification of the whole trail.
 	AuditWatch *AuditWatch
-	Metrics  *prometheus.Registry
-	Outbox   *notify.Outbox
-	Auth     *auth.Service
-	Vetting  *vetting.Service
-	Accounts *account.Service
-	Changes  *change.Service
-	Domains  *domain.Service
-	Engine   *issuance.Engine
-	Keys     *keypolicy.Checker
-	Orders   *order.Service
+	Metrics    *prometheus.Registry
+	Outbox     *notify.Outbox
+	Auth       *auth.Service
+	Vetting    *vetting.Service
+	Accounts   *account.Service
+	Changes    *change.Service
+	Domains    *domain.Service
+	Engine     *issuance.Engine
+	Keys       *keypolicy.Checker
+	Orders     *order.Service
 	// Revocation, CRLs and OCSP.
 	Revocations *revocation.Service
 	CRLs        *revocation.Publisher
