@@ -34,14 +34,16 @@ type perspectiveProc struct {
 }
 
 // startPerspective runs the real binary as a remote perspective on a free
-// loopback port and returns once it prints its URL.
+// loopback port and returns once it prints its URL. Its website checks may
+// reach loopback (--allow-private-validation-targets), where the test's
+// website is.
 func startPerspective(t *testing.T, id, region string, files mpictest.Files, httpPort int) *perspectiveProc {
 	t.Helper()
 	p := &perspectiveProc{id: id, dns: dnstest.New(t)}
 	cmd := exec.Command(vetcaBin, "perspective", "serve", "--listen", "127.0.0.1:0",
 		"--cert", files.ServerCert, "--key", files.ServerKey, "--client-ca", files.CA,
 		"--id", id, "--region", region, "--dns-resolver", p.dns.Addr(), "--caa-identity", caaIdentity,
-		"--http-validation-port", strconv.Itoa(httpPort))
+		"--http-validation-port", strconv.Itoa(httpPort), "--allow-private-validation-targets")
 	cmd.Env = os.Environ()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -120,6 +122,7 @@ func TestPerspectiveQuorumE2E(t *testing.T) {
 		primary := dnstest.New(t)
 		var ps []*perspectiveProc
 		args := []string{"--dns-resolver", primary.Addr(), "--caa-identity", caaIdentity, "--http-validation-port", portStr,
+			"--allow-private-validation-targets",
 			"--perspective-cert", files.ClientCert, "--perspective-key", files.ClientKey, "--perspective-ca", files.CA}
 		for i := range n {
 			p := startPerspective(t, fmt.Sprintf("e2e-%d", i+1), regions[i], files, port)

@@ -68,7 +68,7 @@ func newFixture(t *testing.T, n int, resolverTimeout time.Duration) *fixture {
 		}
 		srv, err := mpic.NewServer(mpic.ServerConfig{
 			ID: p.id, Region: regions[i%len(regions)], Resolver: r, CAAIdentities: []string{identity},
-			HTTPPort: port, HTTPTimeout: 2 * time.Second, Clock: clk,
+			HTTPPort: port, HTTPTimeout: 2 * time.Second, AllowPrivateValidationTargets: true, Clock: clk,
 		})
 		if err != nil {
 			t.Fatal(err)

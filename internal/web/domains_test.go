@@ -55,7 +55,8 @@ func (s *domSite) serve(path, body string) {
 }
 
 // domEnv is a vetca whose resolver is the test's DNS server and whose
-// website checks reach site, with one account.
+// website checks reach site (on loopback, so only with
+// apptest.WithPrivateValidationTargets), with one account.
 type domEnv struct {
 	*apptest.Env
 	dns               *dnstest.Server
@@ -64,11 +65,11 @@ type domEnv struct {
 	verifier, auditor string
 }
 
-func newDomEnv(t *testing.T, backend string) *domEnv {
+func newDomEnv(t *testing.T, backend string, opts ...apptest.Option) *domEnv {
 	t.Helper()
 	site := newDomSite(t)
 	d, opt := apptest.WithDNS(t)
-	e := apptest.New(t, backend, opt, apptest.WithHTTPValidationPort(site.port))
+	e := apptest.New(t, backend, append([]apptest.Option{opt, apptest.WithHTTPValidationPort(site.port)}, opts...)...)
 	r := e.Do("POST", "/api/v1/accounts", e.AdminToken, map[string]any{"name": "Acme Widgets", "organizations": []string{}})
 	if r.Status != 201 {
 		t.Fatalf("account: %d %s", r.Status, r.Raw)
@@ -79,7 +80,7 @@ func newDomEnv(t *testing.T, backend string) *domEnv {
 
 func domEach(t *testing.T, fn func(t *testing.T, e *domEnv)) {
 	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
-		t.Run(b, func(t *testing.T) { fn(t, newDomEnv(t, b)) })
+		t.Run(b, func(t *testing.T) { fn(t, newDomEnv(t, b, apptest.WithPrivateValidationTargets())) })
 	}
 }
 
