@@ -75,6 +75,11 @@ perspective in the evidence; the operator must place perspectives at least
 500 km apart and label --region with the RIR service region they are in:
 vetca counts distinct region labels, it cannot check them.
 
+Website-change checks connect only to public addresses, under the same
+egress policy as vetca serve: loopback, private, link-local and other
+special-purpose addresses are refused on every connection, redirects
+included. --allow-private-validation-targets turns that off, for tests only.
+
 Once listening it prints "perspective ID (REGION) listening on
 https://ADDR" (with --json, {"id","region","url","resolver"}), so
 --listen 127.0.0.1:0 may pick a free port.`,
