@@ -34,14 +34,16 @@ type perspectiveProc struct {
 }
 
 // startPerspective runs the real binary as a remote perspective on a free
-// loopback port and returns once it prints its URL.
+// loopback port and returns once it prints its URL. Its website checks may
+// reach loopback (--allow-private-validation-targets), where the test's
+// website is.
 func startPerspective(t *testing.T, id, region string, files mpictest.Files, httpPort int) *perspectiveProc {
 	t.Helper()
 	p := &perspectiveProc{id: id, dns: dnstest.New(t)}
 	cmd := exec.Command(vetcaBin, "perspective", "serve", "--listen", "127.0.0.1:0",
 		"--cert", files.ServerCert, "--key", files.ServerKey, "--client-ca", files.CA,
 		"--id", id, "--region", region, "--dns-resolver", p.dns.Addr(), "--caa-identity", caaIdentity,
-		"--http-validation-port", strconv.Itoa(httpPort))
+		"--http-validation-port", strconv.Itoa(httpPort), "--allow-private-validation-targets")
 	cmd.Env = os.Environ()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -120,6 +122,7 @@ func TestPerspectiveQuorumE2E(t *testing.T) {
 		primary := dnstest.New(t)
 		var ps []*perspectiveProc
 		args := []string{"--dns-resolver", primary.Addr(), "--caa-identity", caaIdentity, "--http-validation-port", portStr,
+			"--allow-private-validation-targets",
 			"--perspective-cert", files.ClientCert, "--perspective-key", files.ClientKey, "--perspective-ca", files.CA}
 		for i := range n {
 			p := startPerspective(t, fmt.Sprintf("e2e-%d", i+1), regions[i], files, port)
@@ -249,15 +252,94 @@ func (p *pages) get(path string) string {
 var sitePages = &pages{}
 
 // `vetca perspective serve` without its required flags is a usage error
-// (exit 2) naming the flag.
+// (exit 2) naming the flag. The former opt-in
+// --refuse-non-public-addresses is still accepted, as a deprecated no-op.
 func TestPerspectiveServeUsage(t *testing.T) {
-	cmd := exec.Command(vetcaBin, "perspective", "serve", "--id", "x", "--region", "ARIN")
+	cmd := exec.Command(vetcaBin, "perspective", "serve", "--id", "x", "--region", "ARIN", "--refuse-non-public-addresses")
 	var errb strings.Builder
 	cmd.Stderr = &errb
 	cmd.Stdout = io.Discard
 	err := cmd.Run()
 	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 2 || !strings.Contains(errb.String(), "--cert") {
+	if !ok || ee.ExitCode() != 2 || !strings.Contains(errb.String(), "--cert") || !strings.Contains(errb.String(), "deprecated") {
 		t.Fatalf("exit %v: %s", err, errb.String())
+	}
+	help, err := exec.Command(vetcaBin, "perspective", "serve", "--help").Output()
+	if err != nil || !strings.Contains(string(help), "--allow-private-validation-targets") || strings.Contains(string(help), "--refuse-non-public-addresses") {
+		t.Fatalf("perspective serve --help: %v\n%s", err, help)
+	}
+}
+
+// The egress policy of the real binary: `vetca serve` refuses website-change
+// validation of a name pointing at loopback, answering 200
+// {"status":"invalid"} with a reason naming the address, and the website
+// receives nothing. Restarted with VETCA_ALLOW_PRIVATE_VALIDATION_TARGETS
+// (the --allow-private-validation-targets flag through the environment),
+// or with --dev, it validates, and says at start-up that the policy is off.
+func TestWebsiteChangeEgressE2E(t *testing.T) {
+	in := New(t, "sqlite")
+	var mu sync.Mutex
+	requests := 0
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		fmt.Fprint(w, sitePages.get(r.URL.Path))
+	}))
+	t.Cleanup(site.Close)
+	count := func() int { mu.Lock(); defer mu.Unlock(); return requests }
+	_, portStr, _ := net.SplitHostPort(site.Listener.Addr().String())
+	dns := dnstest.New(t)
+	dns.AddA("intranet.acme-widgets.com", "127.0.0.1")
+	args := []string{"--dns-resolver", dns.Addr(), "--caa-identity", caaIdentity, "--http-validation-port", portStr}
+
+	in.Serve(args...)
+	if strings.Contains(in.Logs(), "allow-private-validation-targets") {
+		t.Fatalf("the policy is off by default:\n%s", in.Logs())
+	}
+	r := in.Do("POST", "/api/v1/accounts", in.AdminToken, map[string]any{"name": "Acme Widgets", "organizations": []string{}})
+	if r.Status != 201 {
+		t.Fatalf("account: %d %s", r.Status, r.Raw)
+	}
+	acc, tok := r.Body["id"].(string), r.Body["token"].(string)
+	base := "/api/v1/accounts/" + acc + "/domains"
+	s := in.Do("POST", base, tok, map[string]any{"domain": "intranet.acme-widgets.com", "method": "website-change"})
+	u, err := url.Parse(fmt.Sprint(s.Body["url"]))
+	if s.Status != 201 || err != nil {
+		t.Fatalf("start: %d %s", s.Status, s.Raw)
+	}
+	sitePages.set(u.Path, s.Body["value"].(string))
+	validate := base + "/" + s.Body["id"].(string) + "/validate"
+
+	v := in.Do("POST", validate, tok, nil)
+	want := "refused to connect to 127.0.0.1: loopback address is not a public validation target; --allow-private-validation-targets allows it"
+	if reason, _ := v.Body["reason"].(string); v.Status != 200 || v.Body["status"] != "invalid" || !strings.Contains(reason, want) {
+		t.Fatalf("validate without the flag: %d %s", v.Status, v.Raw)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("the loopback website received %d requests", n)
+	}
+
+	in.Stop()
+	in.Env = append(in.Env, "VETCA_ALLOW_PRIVATE_VALIDATION_TARGETS=true")
+	in.Serve(args...)
+	if !strings.Contains(in.Logs(), "allow-private-validation-targets") {
+		t.Errorf("no start-up warning:\n%s", in.Logs())
+	}
+	v = in.Do("POST", validate, tok, nil)
+	if v.Status != 200 || v.Body["status"] != "valid" || count() != 1 {
+		t.Fatalf("validate with the flag: %d %s (%d requests)", v.Status, v.Raw, count())
+	}
+
+	// --dev sets it too.
+	in.Stop()
+	in.Env = in.Env[:len(in.Env)-1]
+	in.Serve(append(args, "--dev")...)
+	if !strings.Contains(in.Logs(), "allow-private-validation-targets") {
+		t.Errorf("no start-up warning with --dev:\n%s", in.Logs())
+	}
+	v = in.Do("POST", validate, tok, nil)
+	if v.Status != 200 || v.Body["status"] != "valid" || count() != 2 {
+		t.Fatalf("validate with --dev: %d %s (%d requests)", v.Status, v.Raw, count())
 	}
 }

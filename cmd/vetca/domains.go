@@ -15,15 +15,22 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vetca/vetca/internal/app"
+	"github.com/vetca/vetca/internal/egress"
 	"github.com/vetca/vetca/internal/mpic"
 	"github.com/vetca/vetca/internal/resolver"
 )
 
-// addDomainFlags adds the CONTRACT §4 server flags.
+// allowPrivateUsage is the help of --allow-private-validation-targets, the
+// same on `vetca serve` and `vetca perspective serve`.
+const allowPrivateUsage = "let website-change validation connect to loopback, private, link-local and other non-public addresses (default: refused; for tests and local development only)"
+
+// addDomainFlags adds the domain-validation server flags (docs/api.md,
+// Domains).
 func addDomainFlags(f *pflag.FlagSet, cfg *app.Config) {
 	f.StringVar(&cfg.DNSResolver, "dns-resolver", "", "HOST:PORT of the DNS resolver for every DCV and CAA query (default: the first nameserver in /etc/resolv.conf)")
 	f.StringArrayVar(&cfg.CAAIdentities, "caa-identity", nil, "issuer domain name that CAA issue/issuewild records must name to allow vetca (repeatable; default: the host of --public-url when it is a DNS name)")
 	f.IntVar(&cfg.HTTPValidationPort, "http-validation-port", 80, "port that website-change validation connects to")
+	f.BoolVar(&cfg.AllowPrivateValidationTargets, "allow-private-validation-targets", false, allowPrivateUsage+"; --dev sets it")
 	f.StringArrayVar(&cfg.Perspectives, "perspective", nil, "https URL of a remote perspective (run by vetca perspective serve) for multi-perspective corroboration, BR §3.2.2.9 (repeatable)")
 	f.StringVar(&cfg.PerspectiveCert, "perspective-cert", "", "client certificate (PEM) presented to remote perspectives")
 	f.StringVar(&cfg.PerspectiveKey, "perspective-key", "", "key of --perspective-cert")
@@ -40,7 +47,8 @@ type perspectiveOptions struct {
 	caaIdentities []string
 	httpPort      int
 	httpTimeout   time.Duration
-	refusePrivate bool
+	allowPrivate  bool
+	refusePrivate bool // the former opt-in; refusing is now the default
 }
 
 // newPerspectiveCmd is `vetca perspective serve`: a remote network
@@ -67,6 +75,11 @@ perspective in the evidence; the operator must place perspectives at least
 500 km apart and label --region with the RIR service region they are in:
 vetca counts distinct region labels, it cannot check them.
 
+Website-change checks connect only to public addresses, under the same
+egress policy as vetca serve: loopback, private, link-local and other
+special-purpose addresses are refused on every connection, redirects
+included. --allow-private-validation-targets turns that off, for tests only.
+
 Once listening it prints "perspective ID (REGION) listening on
 https://ADDR" (with --json, {"id","region","url","resolver"}), so
 --listen 127.0.0.1:0 may pick a free port.`,
@@ -86,7 +99,11 @@ https://ADDR" (with --json, {"id","region","url","resolver"}), so
 	f.StringArrayVar(&o.caaIdentities, "caa-identity", nil, "issuer domain name CAA records must name, as on the primary (repeatable)")
 	f.IntVar(&o.httpPort, "http-validation-port", 80, "port that website-change checks connect to")
 	f.DurationVar(&o.httpTimeout, "http-timeout", 0, "bound on one website-change check, redirects included (default 10s)")
-	f.BoolVar(&o.refusePrivate, "refuse-non-public-addresses", false, "refuse website-change connections to loopback, private and other non-public addresses (set it in production)")
+	f.BoolVar(&o.allowPrivate, "allow-private-validation-targets", false, allowPrivateUsage)
+	// Perspectives deployed with the old opt-in keep starting; it changes
+	// nothing now that non-public targets are refused by default.
+	f.BoolVar(&o.refusePrivate, "refuse-non-public-addresses", false, "")
+	_ = f.MarkDeprecated("refuse-non-public-addresses", "non-public validation targets are refused by default; "+egress.OverrideFlag+" allows them")
 	c.AddCommand(serve)
 	return c
 }
@@ -116,9 +133,12 @@ func servePerspective(parent context.Context, g *globals, o *perspectiveOptions)
 		return usageErr("--dns-resolver: %v", err)
 	}
 	h, err := mpic.NewServer(mpic.ServerConfig{ID: o.id, Region: o.region, Resolver: res, CAAIdentities: o.caaIdentities,
-		HTTPPort: o.httpPort, HTTPTimeout: o.httpTimeout, RefuseNonPublicAddresses: o.refusePrivate, Clock: g.clock, Logger: log})
+		HTTPPort: o.httpPort, HTTPTimeout: o.httpTimeout, AllowPrivateValidationTargets: o.allowPrivate, Clock: g.clock, Logger: log})
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	if o.allowPrivate {
+		log.Warn("website-change checks may connect to loopback, private and other non-public addresses (" + egress.OverrideFlag + "); never use it in production")
 	}
 	tlsCfg, err := mpic.LoadServerTLSConfig(o.cert, o.key, o.clientCA)
 	if err != nil {

@@ -34,8 +34,16 @@ func newServeCmd(g *globals) *cobra.Command {
 /crl/..., /ocsp and /metrics.
 
 --dev initializes the database if needed, loads demo data, prints the URL and
-demo logins, and (without --smtp) delivers mail to an in-process mailbox shown
-in the console.`,
+demo logins, (without --smtp) delivers mail to an in-process mailbox shown
+in the console, and sets --allow-private-validation-targets.
+
+Website-change validation connects only to public addresses: loopback,
+private (RFC 1918), carrier-grade NAT, link-local (cloud metadata), unique
+local, multicast, documentation, benchmarking and other special-purpose
+addresses are refused on every connection, redirects included, and the
+attempt is stored as invalid evidence naming the address.
+--allow-private-validation-targets turns that off, for tests and local
+development only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			g.cfg.Listen = listen
@@ -50,7 +58,7 @@ in the console.`,
 	f.StringVar(&g.cfg.ComplianceEmail, "compliance-email", "", "address told about every identity change and problem report")
 	f.IntVar(&g.cfg.VerificationsRequired, "verifications-required", 2, "distinct verifiers an identity version needs (at least 2)")
 	f.StringSliceVar(&g.cfg.SanctionedCountries, "sanctioned-countries", vetting.DefaultSanctioned, "ISO 3166-1 codes that need a sanctions review")
-	f.BoolVar(&g.cfg.Dev, "dev", false, "initialize if needed, load demo data, print demo logins")
+	f.BoolVar(&g.cfg.Dev, "dev", false, "initialize if needed, load demo data, print demo logins, allow private validation targets")
 	addDomainFlags(f, &g.cfg)
 	f.IntVar(&g.cfg.ApprovalsRequired, "approvals-required", 2, "distinct verifiers that must approve an order (at least 2; never the requester)")
 	f.IntVar(&g.cfg.CRLShards, "crl-shards", 16, "CRL shards per issuer (a certificate's shard is fixed at issuance)")
@@ -70,6 +78,10 @@ func serve(parent context.Context, g *globals) error {
 	defer stop()
 	if g.cfg.Dev && g.cfg.ComplianceEmail == "" {
 		g.cfg.ComplianceEmail = "compliance@vetca.localhost"
+	}
+	if g.cfg.Dev {
+		// A laptop's test websites are on loopback or the local network.
+		g.cfg.AllowPrivateValidationTargets = true
 	}
 	if g.cfg.Dev && g.cfg.DNSResolver == "" {
 		// A DNS responder that answers pending challenges from the database,

@@ -70,6 +70,10 @@ type Config struct {
 	PerspectiveCert    string   // client certificate (PEM) for perspective mTLS
 	PerspectiveKey     string   // its key
 	PerspectiveCA      string   // CA bundle that perspectives' server certificates chain to
+	// AllowPrivateValidationTargets lets website-change validation connect
+	// to loopback, private and other non-public addresses, which the egress
+	// policy (internal/egress) otherwise refuses. Tests and --dev only.
+	AllowPrivateValidationTargets bool
 
 	// Issuance (issue 5).
 	ApprovalsRequired int    // distinct verifiers per order, none the requester (default 2)

@@ -13,6 +13,7 @@ import (
 	"github.com/vetca/vetca/internal/caa"
 	"github.com/vetca/vetca/internal/dcv"
 	"github.com/vetca/vetca/internal/domain"
+	"github.com/vetca/vetca/internal/egress"
 	"github.com/vetca/vetca/internal/mpic"
 	"github.com/vetca/vetca/internal/resolver"
 )
@@ -20,8 +21,8 @@ import (
 // resolvConf is where the default DNS resolver comes from.
 const resolvConf = "/etc/resolv.conf"
 
-// wireDomains builds the domain-validation service from the CONTRACT §4
-// flags:
+// wireDomains builds the domain-validation service from the server flags
+// (docs/api.md, Domains):
 //
 //   - every DNS query (DCV, CAA, the address lookups of website-change) goes
 //     to --dns-resolver, or else to the first nameserver of /etc/resolv.conf
@@ -30,7 +31,9 @@ const resolvConf = "/etc/resolv.conf"
 //     the flag the identity is the host of --public-url, when that host is a
 //     DNS name. With neither, vetca starts but refuses every CAA check
 //     (fail closed) and logs why;
-//   - website-change connects to --http-validation-port (default 80);
+//   - website-change connects to --http-validation-port (default 80), and
+//     only to public addresses (internal/egress) unless
+//     --allow-private-validation-targets, which is logged as a warning;
 //   - each --perspective is a remote perspective (`vetca perspective
 //     serve`) reached over mutual TLS with --perspective-cert/-key, its
 //     server certificate verified against --perspective-ca. Without any,
@@ -56,9 +59,13 @@ func (a *App) wireDomains(ctx context.Context) error {
 	if port < 1 || port > 65535 {
 		return fmt.Errorf("--http-validation-port %d: must be 1 to 65535", port)
 	}
-	web, err := dcv.NewHTTPChecker(dcv.HTTPConfig{Resolver: res, Clock: a.Clock, Port: port})
+	web, err := dcv.NewHTTPChecker(dcv.HTTPConfig{Resolver: res, Clock: a.Clock, Port: port,
+		AllowPrivateValidationTargets: cfg.AllowPrivateValidationTargets})
 	if err != nil {
 		return err
+	}
+	if cfg.AllowPrivateValidationTargets {
+		a.Log.Warn("website-change validation may connect to loopback, private and other non-public addresses (" + egress.OverrideFlag + "); never use it in production")
 	}
 	chk := domain.Checkers{DNS: dnsc, Website: web}
 

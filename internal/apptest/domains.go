@@ -62,7 +62,9 @@ func (ps *Perspectives) AddA(name, ip string) {
 
 // WithPerspectives starts n remote perspectives (regions from Regions in
 // turn), each with its own dnstest server; website-change checks connect to
-// httpPort (0: 80). The Option points vetca at them with a client
+// httpPort (0: 80) and, since every test website is on loopback, may
+// connect to non-public addresses (--allow-private-validation-targets of
+// `vetca perspective serve`). The Option points vetca at them with a client
 // certificate of the same PKI. Everything stops when the test ends.
 func WithPerspectives(t testing.TB, n, httpPort int) (*Perspectives, Option) {
 	t.Helper()
@@ -83,7 +85,7 @@ func WithPerspectives(t testing.TB, n, httpPort int) (*Perspectives, Option) {
 			t.Fatal(err)
 		}
 		srv, err := mpic.NewServer(mpic.ServerConfig{ID: p.ID, Region: p.Region, Resolver: r, CAAIdentities: []string{CAAIdentity},
-			HTTPPort: httpPort, HTTPTimeout: 2 * time.Second, Clock: clock.Real{},
+			HTTPPort: httpPort, HTTPTimeout: 2 * time.Second, AllowPrivateValidationTargets: true, Clock: clock.Real{},
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			t.Fatal(err)
@@ -108,4 +110,11 @@ func WithPerspectives(t testing.TB, n, httpPort int) (*Perspectives, Option) {
 // WithHTTPValidationPort sets --http-validation-port.
 func WithHTTPValidationPort(port int) Option {
 	return func(c *app.Config) { c.HTTPValidationPort = port }
+}
+
+// WithPrivateValidationTargets sets --allow-private-validation-targets, so
+// website-change validation may reach a test website on loopback; without
+// it the egress policy refuses every loopback address.
+func WithPrivateValidationTargets() Option {
+	return func(c *app.Config) { c.AllowPrivateValidationTargets = true }
 }

@@ -54,8 +54,11 @@ var (
 	DNSChange = Method{Name: "dns-change", Section: "3.2.2.4.7", Version: "1", AllowsWildcard: true, CoversSubdomains: true}
 	// WebsiteChange is BR §3.2.2.4.18: a Random Value as the content of a
 	// file under /.well-known/pki-validation/ fetched over HTTP. Not
-	// suitable for wildcards (BR §3.2.2.4.18 note).
-	WebsiteChange = Method{Name: "website-change", Section: "3.2.2.4.18", Version: "1"}
+	// suitable for wildcards (BR §3.2.2.4.18 note). Version 2 connects only
+	// to public addresses (internal/egress); version 1 connected wherever
+	// the domain's DNS pointed, so its validations are the ones to review
+	// should a non-public target ever have been accepted.
+	WebsiteChange = Method{Name: "website-change", Section: "3.2.2.4.18", Version: "2"}
 )
 
 // Methods returns every implemented method.

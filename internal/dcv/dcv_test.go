@@ -186,7 +186,9 @@ func TestDNSChangeRefusesBadInput(t *testing.T) {
 }
 
 // webFixture is a real HTTP server on loopback and a DNS server that maps
-// the test domains to 127.0.0.1.
+// the test domains to 127.0.0.1. Its checkers allow private validation
+// targets, since the server is on loopback; egress_test.go tests the
+// default, which refuses them.
 type webFixture struct {
 	dns   *dnstest.Server
 	srv   *httptest.Server
@@ -216,7 +218,8 @@ func newWebFixture(t *testing.T) *webFixture {
 
 func (f *webFixture) checker(t *testing.T, mod func(*HTTPConfig)) *HTTPChecker {
 	t.Helper()
-	cfg := HTTPConfig{Resolver: newResolver(t, f.dns), Clock: clock.NewFake(t0), Port: f.port, Timeout: 2 * time.Second}
+	cfg := HTTPConfig{Resolver: newResolver(t, f.dns), Clock: clock.NewFake(t0), Port: f.port, Timeout: 2 * time.Second,
+		AllowPrivateValidationTargets: true}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -442,13 +445,13 @@ func TestWebsiteChangeRefusals(t *testing.T) {
 	if ev.Valid || !strings.Contains(ev.Reason, "no A or AAAA") {
 		t.Errorf("no address: %+v", ev)
 	}
-	// Production mode refuses loopback.
-	strict := f.checker(t, func(cfg *HTTPConfig) { cfg.RefuseNonPublicAddresses = true })
+	// The default egress policy refuses loopback.
+	strict := f.checker(t, func(cfg *HTTPConfig) { cfg.AllowPrivateValidationTargets = false })
 	ev, _ = strict.Check(ctx, "shop.example.com", file, value)
-	if ev.Valid || !strings.Contains(ev.Reason, "non-public") {
+	if ev.Valid || !strings.Contains(ev.Reason, "refused to connect to 127.0.0.1") {
 		t.Errorf("non-public: %+v", ev)
 	}
-	// Still valid in test mode (sanity check that the fixture works).
+	// Valid with private targets allowed (sanity check that the fixture works).
 	ev, _ = c.Check(ctx, "shop.example.com", file, value)
 	if !ev.Valid {
 		t.Errorf("fixture: %+v", ev)

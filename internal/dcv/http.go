@@ -17,6 +17,7 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/dnsname"
+	"github.com/vetca/vetca/internal/egress"
 	"github.com/vetca/vetca/internal/resolver"
 )
 
@@ -43,8 +44,8 @@ type IPLookuper interface {
 type HTTPConfig struct {
 	Resolver IPLookuper  // required: the domain's address comes from here, never the system resolver
 	Clock    clock.Clock // required
-	// Port is the HTTP port connected to (CONTRACT --http-validation-port,
-	// default 80). It is also what a port-less http:// redirect uses.
+	// Port is the HTTP port connected to (--http-validation-port, default
+	// 80). It is also what a port-less http:// redirect uses.
 	Port int
 	// HTTPSPort is the port a port-less https:// redirect uses (default 443).
 	HTTPSPort int
@@ -55,10 +56,14 @@ type HTTPConfig struct {
 	MaxBodyBytes int64
 	// MaxRedirects is the most redirects followed (default 5).
 	MaxRedirects int
-	// RefuseNonPublicAddresses refuses to connect to loopback, private,
-	// link-local, multicast or unspecified addresses. Production should set
-	// it; tests on loopback cannot.
-	RefuseNonPublicAddresses bool
+	// AllowPrivateValidationTargets turns the egress policy off. By
+	// default every connection of a check, redirects included, may go only
+	// to an address egress.Public accepts, judged by a net.Dialer Control
+	// hook on the address actually connected to; a refused address gets no
+	// packet and the check is invalid with a reason naming it. Set it only
+	// where validation targets are on loopback or a private network: tests
+	// and `vetca serve --dev` (--allow-private-validation-targets).
+	AllowPrivateValidationTargets bool
 }
 
 // HTTPHop records one HTTP request of a website check.
@@ -73,6 +78,9 @@ type HTTPHop struct {
 // HTTPChecker performs Agreed-Upon Change to Website v2 validation.
 type HTTPChecker struct {
 	cfg HTTPConfig
+	// egress judges every address connected to; nil allows all
+	// (AllowPrivateValidationTargets).
+	egress egress.Policy
 }
 
 // NewHTTPChecker returns an HTTPChecker for cfg.
@@ -100,7 +108,11 @@ func NewHTTPChecker(cfg HTTPConfig) (*HTTPChecker, error) {
 	if cfg.MaxRedirects <= 0 {
 		cfg.MaxRedirects = DefaultMaxRedirects
 	}
-	return &HTTPChecker{cfg: cfg}, nil
+	c := &HTTPChecker{cfg: cfg}
+	if !cfg.AllowPrivateValidationTargets {
+		c.egress = egress.Public
+	}
+	return c, nil
 }
 
 // URL returns the URL the check fetches first for domain and fileName.
@@ -133,6 +145,11 @@ func checkFileName(f string) error {
 //
 //   - the domain's addresses come from the configured resolver; the
 //     connection goes to that IP with the domain in the Host header;
+//   - unless AllowPrivateValidationTargets is set, every connection, the
+//     first and each redirect's, goes only to an address egress.Public
+//     accepts, checked on the address actually connected to (egress.Control),
+//     so DNS rebinding cannot bypass it; a refused address gets no packet and
+//     the check is invalid with a reason naming the address;
 //   - the random value must not appear in any request URL;
 //   - only 301, 302, 307 and 308 redirects are followed, to http or https
 //     URLs on the same host (another host is refused), on an Authorized
@@ -181,20 +198,6 @@ func (c *HTTPChecker) Check(ctx context.Context, domain, fileName, value string)
 		ev.set(false, fmt.Sprintf("%s has no A or AAAA records", name))
 		return ev, nil
 	}
-	if c.cfg.RefuseNonPublicAddresses {
-		var public []netip.Addr
-		for _, a := range addrs {
-			if isPublic(a) {
-				public = append(public, a)
-			}
-		}
-		if len(public) == 0 {
-			ev.set(false, fmt.Sprintf("%s resolves only to non-public addresses %v", name, addrs))
-			return ev, nil
-		}
-		addrs = public
-	}
-
 	var hop *HTTPHop
 	client := c.client(addrs, &hop)
 	cur, _ := url.Parse(ev.Query)
@@ -209,6 +212,11 @@ func (c *HTTPChecker) Check(ctx context.Context, domain, fileName, value string)
 		resp, err := c.get(ctx, client, cur)
 		if err != nil {
 			hop.Error = err.Error()
+			var de *dialError
+			if errors.As(err, &de) && len(de.refused) > 0 {
+				ev.set(false, fmt.Sprintf("GET %s: %s", cur, de))
+				return ev, nil
+			}
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err) {
 				ev.set(false, fmt.Sprintf("GET %s timed out (limit %s)", cur, c.cfg.Timeout))
 			} else {
@@ -323,15 +331,20 @@ func (c *HTTPChecker) get(ctx context.Context, client *http.Client, u *url.URL) 
 }
 
 // client returns an HTTP client that never uses the system resolver or a
-// proxy: every connection goes to one of addrs on the port the URL implies.
+// proxy: every connection goes to one of addrs, in order, on the port the
+// URL implies, and, unless the egress policy is off, only to an address it
+// accepts.
 func (c *HTTPChecker) client(addrs []netip.Addr, hop **HTTPHop) *http.Client {
 	dialer := &net.Dialer{Timeout: c.cfg.Timeout}
+	if c.egress != nil {
+		dialer.Control = egress.Control(c.egress)
+	}
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		_, port, err := net.SplitHostPort(addr)
 		if err != nil {
 			return nil, err
 		}
-		var lastErr error
+		de := &dialError{}
 		for _, a := range addrs {
 			target := net.JoinHostPort(a.String(), port)
 			conn, err := dialer.DialContext(ctx, "tcp", target)
@@ -341,9 +354,14 @@ func (c *HTTPChecker) client(addrs []netip.Addr, hop **HTTPHop) *http.Client {
 				}
 				return conn, nil
 			}
-			lastErr = err
+			var re *egress.RefusedError
+			if errors.As(err, &re) {
+				de.refused = append(de.refused, re)
+			} else {
+				de.failed = append(de.failed, err)
+			}
 		}
-		return nil, lastErr
+		return nil, de
 	}
 	tr := &http.Transport{
 		Proxy:                  nil,
@@ -396,7 +414,36 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded)
 }
 
-func isPublic(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast()
+// dialError is the failure to connect to any of a name's addresses: those
+// the egress policy refused, and the connections that failed.
+type dialError struct {
+	refused []*egress.RefusedError
+	failed  []error
+}
+
+// Error names every refused address under one egress.Hint, then the other
+// failures.
+func (e *dialError) Error() string {
+	var parts []string
+	for _, r := range e.refused {
+		parts = append(parts, r.Refusal())
+	}
+	if len(e.refused) > 0 {
+		parts = append(parts, egress.Hint)
+	}
+	for _, err := range e.failed {
+		parts = append(parts, err.Error())
+	}
+	if len(parts) == 0 {
+		return "no address to connect to"
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (e *dialError) Unwrap() []error {
+	errs := make([]error, 0, len(e.refused)+len(e.failed))
+	for _, r := range e.refused {
+		errs = append(errs, r)
+	}
+	return append(errs, e.failed...)
 }

@@ -58,7 +58,9 @@ func each(t *testing.T, fn func(t *testing.T, w *world)) {
 }
 
 // service builds a second domain service on w's database querying
-// dnsAddr, with website checks on httpPort bounded by httpTimeout.
+// dnsAddr, with website checks on httpPort bounded by httpTimeout. Its
+// website checks may reach loopback (AllowPrivateValidationTargets), where
+// the tests' websites are.
 func (w *world) service(t *testing.T, dnsAddr string, httpPort int, httpTimeout time.Duration, corr domain.Corroborator) *domain.Service {
 	t.Helper()
 	r, err := resolver.New(resolver.Config{Server: dnsAddr, Timeout: time.Second, Clock: w.Clock})
@@ -69,7 +71,8 @@ func (w *world) service(t *testing.T, dnsAddr string, httpPort int, httpTimeout 
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := dcv.NewHTTPChecker(dcv.HTTPConfig{Resolver: r, Clock: w.Clock, Port: httpPort, Timeout: httpTimeout})
+	h, err := dcv.NewHTTPChecker(dcv.HTTPConfig{Resolver: r, Clock: w.Clock, Port: httpPort, Timeout: httpTimeout,
+		AllowPrivateValidationTargets: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/br"
+	"github.com/vetca/vetca/internal/dcv"
 	"github.com/vetca/vetca/internal/dnstest"
 	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/store"
@@ -202,7 +203,8 @@ func TestRequireValidated(t *testing.T) {
 				t.Fatalf("%s (%s): %v %+v", c.name, c.section, err, rel)
 			}
 			for _, r := range rel {
-				if r.ValidationID == "" || r.AttemptID == "" || r.MethodVersion != "1" || r.ValidatedAt.IsZero() {
+				m, _ := dcv.MethodByName(r.Method)
+				if r.ValidationID == "" || r.AttemptID == "" || r.MethodVersion != m.Version || r.ValidatedAt.IsZero() {
 					t.Fatalf("%s: reliance %+v", c.name, r)
 				}
 			}

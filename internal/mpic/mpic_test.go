@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,7 +69,7 @@ func newFixture(t *testing.T, n int, resolverTimeout time.Duration) *fixture {
 		}
 		srv, err := mpic.NewServer(mpic.ServerConfig{
 			ID: p.id, Region: regions[i%len(regions)], Resolver: r, CAAIdentities: []string{identity},
-			HTTPPort: port, HTTPTimeout: 2 * time.Second, Clock: clk,
+			HTTPPort: port, HTTPTimeout: 2 * time.Second, AllowPrivateValidationTargets: true, Clock: clk,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -372,5 +373,53 @@ func TestPKIFilesLoad(t *testing.T) {
 	}
 	if _, err := mpic.LoadClientTLSConfig(files.ClientCert, files.ClientKey, files.ClientKey); err == nil {
 		t.Fatal("a key file was accepted as a CA file")
+	}
+}
+
+// A perspective applies the same egress policy as the primary: by default
+// its website-change check of a name pointing at loopback is refused,
+// naming the address, and the website receives nothing; with
+// AllowPrivateValidationTargets (`vetca perspective serve
+// --allow-private-validation-targets`) it succeeds.
+func TestPerspectiveWebsiteEgressPolicy(t *testing.T) {
+	value, _ := dcv.NewRandomValue()
+	var requests atomic.Int32
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		fmt.Fprint(w, value)
+	}))
+	t.Cleanup(web.Close)
+	_, p, _ := net.SplitHostPort(web.Listener.Addr().String())
+	port, _ := strconv.Atoi(p)
+	d := dnstest.New(t)
+	d.AddA("www.example.com", "127.0.0.1")
+	req := mpic.CheckRequest{Kind: mpic.KindWebsiteChange, Domain: "www.example.com", Value: value, FileName: "f0e1d2c3b4a5.txt"}
+	for _, allow := range []bool{false, true} {
+		r, err := resolver.New(resolver.Config{Server: d.Addr(), Timeout: time.Second, Clock: clock.NewFake(evalDate)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := mpic.NewServer(mpic.ServerConfig{ID: "p", Region: "ARIN", Resolver: r, CAAIdentities: []string{identity},
+			HTTPPort: port, HTTPTimeout: 2 * time.Second, AllowPrivateValidationTargets: allow, Clock: clock.NewFake(evalDate)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := srv.Run(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if allow {
+			if !resp.Outcome || requests.Load() != 1 {
+				t.Fatalf("allowed: %+v (%d requests)", resp, requests.Load())
+			}
+			continue
+		}
+		if resp.Outcome || resp.DCV == nil || !strings.Contains(resp.Reason, "refused to connect to 127.0.0.1: loopback address") ||
+			!strings.Contains(resp.Reason, "--allow-private-validation-targets") {
+			t.Fatalf("refused: %+v", resp)
+		}
+		if n := requests.Load(); n != 0 {
+			t.Fatalf("the loopback website received %d requests", n)
+		}
 	}
 }

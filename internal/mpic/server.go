@@ -84,10 +84,12 @@ type ServerConfig struct {
 	HTTPPort      int                 // website-change port (default 80)
 	HTTPSPort     int                 // port for port-less https redirects (default 443)
 	HTTPTimeout   time.Duration       // website-change timeout (dcv default if zero)
-	// RefuseNonPublicAddresses as in dcv.HTTPConfig.
-	RefuseNonPublicAddresses bool
-	Clock                    clock.Clock  // required
-	Logger                   *slog.Logger // nil: slog.Default()
+	// AllowPrivateValidationTargets turns off the egress policy of
+	// website-change checks, as in dcv.HTTPConfig: by default they connect
+	// only to public addresses (egress.Public).
+	AllowPrivateValidationTargets bool
+	Clock                         clock.Clock  // required
+	Logger                        *slog.Logger // nil: slog.Default()
 }
 
 // Server is a remote perspective: an http.Handler serving CheckPath. It
@@ -117,7 +119,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	web, err := dcv.NewHTTPChecker(dcv.HTTPConfig{
 		Resolver: cfg.Resolver, Clock: cfg.Clock, Port: cfg.HTTPPort, HTTPSPort: cfg.HTTPSPort,
-		Timeout: cfg.HTTPTimeout, RefuseNonPublicAddresses: cfg.RefuseNonPublicAddresses,
+		Timeout: cfg.HTTPTimeout, AllowPrivateValidationTargets: cfg.AllowPrivateValidationTargets,
 	})
 	if err != nil {
 		return nil, err

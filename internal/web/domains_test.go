@@ -22,17 +22,19 @@ import (
 )
 
 // domSite is a subscriber's web server on loopback serving validation
-// files.
+// files; it counts the requests it receives.
 type domSite struct {
-	mu    sync.Mutex
-	files map[string]string // path -> body
-	port  int
+	mu       sync.Mutex
+	files    map[string]string // path -> body
+	requests int
+	port     int
 }
 
 func newDomSite(t *testing.T) *domSite {
 	s := &domSite{files: map[string]string{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
+		s.requests++
 		body, ok := s.files[r.URL.Path]
 		s.mu.Unlock()
 		if !ok {
@@ -53,8 +55,15 @@ func (s *domSite) serve(path, body string) {
 	s.files[path] = body
 }
 
+func (s *domSite) requestCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
 // domEnv is a vetca whose resolver is the test's DNS server and whose
-// website checks reach site, with one account.
+// website checks reach site (on loopback, so only with
+// apptest.WithPrivateValidationTargets), with one account.
 type domEnv struct {
 	*apptest.Env
 	dns               *dnstest.Server
@@ -63,11 +72,11 @@ type domEnv struct {
 	verifier, auditor string
 }
 
-func newDomEnv(t *testing.T, backend string) *domEnv {
+func newDomEnv(t *testing.T, backend string, opts ...apptest.Option) *domEnv {
 	t.Helper()
 	site := newDomSite(t)
 	d, opt := apptest.WithDNS(t)
-	e := apptest.New(t, backend, opt, apptest.WithHTTPValidationPort(site.port))
+	e := apptest.New(t, backend, append([]apptest.Option{opt, apptest.WithHTTPValidationPort(site.port)}, opts...)...)
 	r := e.Do("POST", "/api/v1/accounts", e.AdminToken, map[string]any{"name": "Acme Widgets", "organizations": []string{}})
 	if r.Status != 201 {
 		t.Fatalf("account: %d %s", r.Status, r.Raw)
@@ -78,7 +87,7 @@ func newDomEnv(t *testing.T, backend string) *domEnv {
 
 func domEach(t *testing.T, fn func(t *testing.T, e *domEnv)) {
 	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
-		t.Run(b, func(t *testing.T) { fn(t, newDomEnv(t, b)) })
+		t.Run(b, func(t *testing.T) { fn(t, newDomEnv(t, b, apptest.WithPrivateValidationTargets())) })
 	}
 }
 
@@ -201,6 +210,67 @@ func TestDomainValidationOverHTTP(t *testing.T) {
 		}
 		domAuditClean(t, e.Env)
 	})
+}
+
+// The egress policy as a client sees it: without
+// --allow-private-validation-targets, website-change of a name pointing at
+// loopback answers 200 {"status":"invalid"} like any failed check, with a
+// reason naming the address; the attempt is stored as evidence; the
+// website receives nothing. With the flag the same validation succeeds.
+func TestWebsiteChangeEgressOverHTTP(t *testing.T) {
+	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			for _, allow := range []bool{false, true} {
+				var opts []apptest.Option
+				if allow {
+					opts = append(opts, apptest.WithPrivateValidationTargets())
+				}
+				e := newDomEnv(t, b, opts...)
+				base := "/api/v1/accounts/" + e.accID + "/domains"
+				e.dns.AddA("intranet.acme-widgets.com", "127.0.0.1")
+				r := e.Do("POST", base, e.accTok, map[string]any{"domain": "intranet.acme-widgets.com", "method": "website-change"})
+				if r.Status != 201 {
+					t.Fatalf("start: %d %s", r.Status, r.Raw)
+				}
+				u, _ := url.Parse(r.Body["url"].(string))
+				e.site.serve(u.Path, r.Body["value"].(string))
+				id := r.Body["id"].(string)
+				v := e.Do("POST", base+"/"+id+"/validate", e.accTok, nil)
+				if allow {
+					if v.Status != 200 || v.Body["status"] != "valid" || e.site.requestCount() != 1 {
+						t.Fatalf("with the flag: %d %s (%d requests)", v.Status, v.Raw, e.site.requestCount())
+					}
+					continue
+				}
+				want := "refused to connect to 127.0.0.1: loopback address is not a public validation target; --allow-private-validation-targets allows it"
+				reason, _ := v.Body["reason"].(string)
+				if v.Status != 200 || v.Body["status"] != "invalid" || v.Body["method"] != "website-change" ||
+					v.Body["queriedName"] != u.String() || !strings.Contains(reason, want) {
+					t.Fatalf("validate: %d %s", v.Status, v.Raw)
+				}
+				if n := e.site.requestCount(); n != 0 {
+					t.Fatalf("the loopback website received %d requests", n)
+				}
+				// The attempt is stored, with the refusal in its evidence.
+				g := e.Do("GET", base+"/"+id, e.accTok, nil)
+				atts, _ := g.Body["attempts"].([]any)
+				if g.Status != 200 || len(atts) != 1 {
+					t.Fatalf("get: %d %s", g.Status, g.Raw)
+				}
+				att := atts[0].(map[string]any)
+				prim := att["evidence"].(map[string]any)["primary"].(map[string]any)
+				hops, _ := prim["http"].([]any)
+				if att["status"] != "invalid" || !strings.Contains(att["reason"].(string), want) || prim["status"] != "invalid" ||
+					len(hops) != 1 || !strings.Contains(hops[0].(map[string]any)["error"].(string), "127.0.0.1") {
+					t.Fatalf("stored attempt %v", att)
+				}
+				if l := e.Do("GET", base, e.accTok, nil); l.Body["domains"].([]any)[0].(map[string]any)["status"] == "valid" {
+					t.Fatalf("list: %s", l.Raw)
+				}
+				domAuditClean(t, e.Env)
+			}
+		})
+	}
 }
 
 // Every bad request gets the CONTRACT §1 error naming the field, and
