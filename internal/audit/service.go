@@ -14,12 +14,19 @@ type Service struct {
 	db            *store.DB
 	rec           *Recorder
 	checkpointDir string
+	checkers      []Checker
 }
 
+// Checker is a further check that Verify runs, for data that is derived
+// from audited rows without being audited itself (such as cached OCSP
+// responses and CRLs, which must agree with the audited revocation state).
+// Each problem it finds is a Finding.
+type Checker func(ctx context.Context) ([]Finding, error)
+
 // NewService returns the audit service; checkpointDir is where serve
-// writes checkpoints (may be empty).
-func NewService(db *store.DB, rec *Recorder, checkpointDir string) *Service {
-	return &Service{db: db, rec: rec, checkpointDir: checkpointDir}
+// writes checkpoints (may be empty); checkers run with every Verify.
+func NewService(db *store.DB, rec *Recorder, checkpointDir string, checkers ...Checker) *Service {
+	return &Service{db: db, rec: rec, checkpointDir: checkpointDir, checkers: checkers}
 }
 
 func mayAudit(by actor.Actor) error {
@@ -62,6 +69,13 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, file string) (*Rep
 		return nil, err
 	}
 	rep.Findings = append(set.Findings, rep.Findings...)
+	for _, check := range s.checkers {
+		fs, err := check(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Findings = append(rep.Findings, fs...)
+	}
 	rep.OK = len(rep.Findings) == 0
 	return rep, nil
 }
