@@ -26,18 +26,21 @@ import (
 
 // Account is a subscriber account.
 type Account struct {
-	ID        string    `db:"id" json:"id"`
-	Name      string    `db:"name" json:"name"`
-	CreatedAt time.Time `db:"created_at" json:"createdAt"`
-	CreatedBy string    `db:"created_by" json:"createdBy"`
+	ID          string    `db:"id" json:"id"`
+	Name        string    `db:"name" json:"name"`
+	CreatedAt   time.Time `db:"created_at" json:"createdAt"`
+	CreatedBy   string    `db:"created_by" json:"createdBy"`
+	CreatedByID string    `db:"created_by_id" json:"-"` // user id of the staff user who created it
 }
 
-// Link allows an account to order for an organization.
+// Link allows an account to order for an organization. LinkedBy is the
+// user id of the staff user who linked them.
 type Link struct {
 	ID             string    `db:"id"`
 	AccountID      string    `db:"account_id"`
 	OrganizationID string    `db:"organization_id"`
 	CreatedAt      time.Time `db:"created_at"`
+	LinkedBy       string    `db:"linked_by"`
 }
 
 // Contact is a person at the subscriber. It has no subject fields.
@@ -55,9 +58,12 @@ type Contact struct {
 // ContactRoles are the roles a contact may have.
 var ContactRoles = []string{"administrative", "technical", "billing", "security", "legal"}
 
-// TokenIssuer creates the subscriber token of a new account (package auth).
+// TokenIssuer creates and rotates subscriber tokens and says who issued
+// them (package auth).
 type TokenIssuer interface {
 	IssueAccountToken(ctx context.Context, tx *store.Tx, by actor.Actor, accountID string) (string, error)
+	RotateAccountToken(ctx context.Context, tx *store.Tx, by actor.Actor, accountID string) (string, error)
+	TokenIssuers(ctx context.Context, q store.Querier, accountID string) (map[string]string, error)
 }
 
 // OrgChecker confirms an organization exists and is intact (package vetting).
@@ -95,7 +101,7 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (A
 		return Account{}, "", err
 	}
 	now := s.clk.Now()
-	acc := Account{ID: ids.New("acc"), Name: in.Name, CreatedAt: now, CreatedBy: by.String()}
+	acc := Account{ID: ids.New("acc"), Name: in.Name, CreatedAt: now, CreatedBy: by.String(), CreatedByID: by.UserID()}
 	var token string
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.rec.Insert(ctx, tx, by.String(), "account.created", "accounts", acc); err != nil {
@@ -129,8 +135,68 @@ func (s *Service) link(ctx context.Context, tx *store.Tx, by actor.Actor, accoun
 		return err
 	}
 	return s.rec.Insert(ctx, tx, by.String(), "account.organization_linked", "account_organizations", Link{
-		ID: ids.New("aol"), AccountID: accountID, OrganizationID: orgID, CreatedAt: s.clk.Now(),
+		ID: ids.New("aol"), AccountID: accountID, OrganizationID: orgID, CreatedAt: s.clk.Now(), LinkedBy: by.UserID(),
 	})
+}
+
+// RotateToken revokes an account's subscriber tokens and issues a new one
+// (verifier or admin). The account must exist and be intact: no token is
+// ever minted for an account that does not. The staff user who rotates it
+// acts for the account from then on and may not approve its orders.
+func (s *Service) RotateToken(ctx context.Context, by actor.Actor, accountID string) (string, error) {
+	if err := by.Require(actor.Admin, actor.Verifier); err != nil {
+		return "", err
+	}
+	var token string
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := s.get(ctx, tx, accountID); err != nil {
+			return err
+		}
+		var err error
+		token, err = s.tokens.RotateAccountToken(ctx, tx, by, accountID)
+		return err
+	})
+	return token, err
+}
+
+// StaffActingFor returns the staff users who acted for an account in
+// ordering for orgID, by user id, each with what they did: who created the
+// account, who linked the organization to it, and who issued any of its
+// subscriber tokens. None of them may approve its orders (multi-person
+// control, BR §5.2.2).
+func (s *Service) StaffActingFor(ctx context.Context, q store.Querier, accountID, orgID string) (map[string]string, error) {
+	a, err := s.get(ctx, q, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	add := func(userID, what string) {
+		switch {
+		case userID == "":
+		case out[userID] == "":
+			out[userID] = what
+		default:
+			out[userID] += " and " + what
+		}
+	}
+	if a.CreatedByID != "" {
+		add(a.CreatedByID, "created account "+accountID)
+	}
+	issuers, err := s.tokens.TokenIssuers(ctx, q, accountID)
+	if err != nil {
+		return nil, err
+	}
+	for id, what := range issuers {
+		add(id, what)
+	}
+	links, err := audit.Select[Link](ctx, s.rec, q, "account_organizations", `SELECT * FROM account_organizations WHERE account_id = ? AND organization_id = ?`, accountID, orgID)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range links {
+		add(l.LinkedBy, "linked organization "+orgID+" to account "+accountID)
+	}
+	return out, nil
 }
 
 // LinkOrganization allows an existing account to order for another organization.

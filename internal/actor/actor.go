@@ -55,6 +55,7 @@ type Actor struct {
 	Name      string // user name; account name
 	Roles     []Role // staff only
 	AccountID string // subscriber only
+	TokenID   string // the API token (or console session's token) that authenticated it
 }
 
 // String is the actor as recorded in audit events, e.g. "user:alice",
@@ -73,6 +74,15 @@ func (a Actor) String() string {
 
 // Has reports whether a staff actor holds role r.
 func (a Actor) Has(r Role) bool { return a.Kind == Staff && slices.Contains(a.Roles, r) }
+
+// UserID is a staff actor's user id, or "" for anyone else. Multi-person
+// controls compare user ids, never display strings.
+func (a Actor) UserID() string {
+	if a.Kind == Staff {
+		return a.ID
+	}
+	return ""
+}
 
 // IsStaff reports whether a is a staff user.
 func (a Actor) IsStaff() bool { return a.Kind == Staff }

@@ -12,9 +12,9 @@ import (
 	"github.com/vetca/vetca/internal/account"
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/order"
-	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
@@ -71,7 +71,7 @@ func SeedDemo(ctx context.Context, a *App) (*DemoResult, error) {
 			if token, err = a.Auth.RotateUserToken(ctx, sys, du.Name); err != nil {
 				return nil, err
 			}
-			all, err := store.Select[auth.User](ctx, a.DB, `SELECT * FROM users WHERE name = ?`, du.Name)
+			all, err := audit.Select[auth.User](ctx, a.Recorder, a.DB, "users", `SELECT * FROM users WHERE name = ?`, du.Name)
 			if err != nil || len(all) == 0 {
 				return nil, fmt.Errorf("demo user %s: %v", du.Name, err)
 			}
@@ -91,7 +91,7 @@ func SeedDemo(ctx context.Context, a *App) (*DemoResult, error) {
 		accs, err := a.Accounts.List(ctx, users["admin"])
 		if err == nil && len(accs) > 0 {
 			res.AccountID = accs[0].ID
-			res.AccountToken, err = a.Auth.RotateAccountToken(ctx, users["admin"], accs[0].ID)
+			res.AccountToken, err = a.Accounts.RotateToken(ctx, users["admin"], accs[0].ID)
 			if err != nil {
 				return nil, err
 			}

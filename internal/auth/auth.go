@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,18 +31,30 @@ const (
 	KindSubscriber = "subscriber"
 )
 
-// User is a staff user.
+// User statuses.
+const (
+	UserActive          = "active"
+	UserPendingApproval = "pending_approval" // created through the API; a second admin must approve it
+)
+
+// User is a staff user. Roles are the roles in force; PendingRoles were
+// granted through the API and wait for a second admin's approval
+// (PendingBy is the admin who granted them).
 type User struct {
-	ID        string       `db:"id" json:"id"`
-	Name      string       `db:"name" json:"name"`
-	Roles     []actor.Role `db:"roles,json" json:"roles"`
-	Email     string       `db:"email" json:"email,omitempty"`
-	CreatedAt time.Time    `db:"created_at" json:"createdAt"`
-	CreatedBy string       `db:"created_by" json:"createdBy"`
-	Disabled  bool         `db:"disabled" json:"disabled"`
+	ID           string       `db:"id" json:"id"`
+	Name         string       `db:"name" json:"name"`
+	Roles        []actor.Role `db:"roles,json" json:"roles"`
+	Email        string       `db:"email" json:"email,omitempty"`
+	CreatedAt    time.Time    `db:"created_at" json:"createdAt"`
+	CreatedBy    string       `db:"created_by" json:"createdBy"`
+	Disabled     bool         `db:"disabled" json:"disabled"`
+	Status       string       `db:"status" json:"status"`
+	PendingRoles []actor.Role `db:"pending_roles,json" json:"pendingRoles"`
+	PendingBy    string       `db:"pending_by" json:"pendingBy,omitempty"`
 }
 
-// Token is a stored API token (its hash only).
+// Token is a stored API token (its hash only). IssuedBy is the user id of
+// the staff user who issued it ("" when the CLI or vetca did).
 type Token struct {
 	ID        string     `db:"id"`
 	TokenHash string     `db:"token_hash"`
@@ -50,6 +63,7 @@ type Token struct {
 	AccountID string     `db:"account_id"`
 	CreatedAt time.Time  `db:"created_at"`
 	RevokedAt *time.Time `db:"revoked_at"`
+	IssuedBy  string     `db:"issued_by"`
 }
 
 // Service is the auth service.
@@ -90,7 +104,10 @@ func mayManageUsers(by actor.Actor) error {
 }
 
 // AddUser creates a staff user and returns it with its token, which is
-// shown only this once.
+// shown only this once. Created by an operator on the server with the audit
+// key (`vetca user add`, the ceremony path), the user is active at once.
+// Created by an admin through the API, it is pending: its token
+// authenticates nothing until a different admin approves it (BR §5.2.2).
 func (s *Service) AddUser(ctx context.Context, by actor.Actor, name string, roles []actor.Role, email string) (User, string, error) {
 	if err := mayManageUsers(by); err != nil {
 		return User{}, "", err
@@ -99,13 +116,17 @@ func (s *Service) AddUser(ctx context.Context, by actor.Actor, name string, role
 		return User{}, "", apperr.Invalid("name", "invalid_name", "user name %q must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit", name)
 	}
 	if len(roles) == 0 {
-		return User{}, "", apperr.Invalid("role", "missing_role", "a user needs at least one role")
+		return User{}, "", apperr.Invalid("roles", "missing_role", "a user needs at least one role")
 	}
 	if email != "" && !strings.Contains(email, "@") {
 		return User{}, "", apperr.Invalid("email", "invalid_email", "email %q is not an address", email)
 	}
 	now := s.clk.Now()
-	u := User{ID: ids.New("usr"), Name: name, Roles: actor.NormalizeRoles(roles), Email: email, CreatedAt: now, CreatedBy: by.String()}
+	u := User{ID: ids.New("usr"), Name: name, Roles: actor.NormalizeRoles(roles), Email: email, CreatedAt: now, CreatedBy: by.String(),
+		Status: UserActive, PendingRoles: []actor.Role{}}
+	if by.IsStaff() {
+		u.Roles, u.PendingRoles, u.Status, u.PendingBy = []actor.Role{}, actor.NormalizeRoles(roles), UserPendingApproval, by.ID
+	}
 	token, hash := NewToken()
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var n int
@@ -119,13 +140,70 @@ func (s *Service) AddUser(ctx context.Context, by actor.Actor, name string, role
 			return err
 		}
 		return s.rec.Insert(ctx, tx, by.String(), "token.issued", "api_tokens", Token{
-			ID: ids.New("tok"), TokenHash: hash, Kind: KindStaff, UserID: u.ID, CreatedAt: now,
+			ID: ids.New("tok"), TokenHash: hash, Kind: KindStaff, UserID: u.ID, CreatedAt: now, IssuedBy: by.UserID(),
 		})
 	})
 	if err != nil {
 		return User{}, "", err
 	}
 	return u, token, nil
+}
+
+// GrantRoles asks for roles to be added to a user (admin, through the
+// API). They stay pending until a different admin approves them; the roles
+// the user already holds keep working meanwhile.
+func (s *Service) GrantRoles(ctx context.Context, by actor.Actor, userID string, roles []actor.Role) (User, error) {
+	if err := by.Require(actor.Admin); err != nil {
+		return User{}, err
+	}
+	if len(roles) == 0 {
+		return User{}, apperr.Invalid("roles", "missing_role", "name at least one role to grant")
+	}
+	var u User
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.rec.Lock(ctx, tx, "users", userID, &u); err != nil {
+			return err
+		}
+		var add []actor.Role
+		for _, r := range roles {
+			if !slices.Contains(u.Roles, r) {
+				add = append(add, r)
+			}
+		}
+		if len(add) == 0 {
+			return apperr.Conflict("roles", "already_granted", "user %s already holds %v", u.Name, roles)
+		}
+		u.PendingRoles, u.PendingBy = actor.NormalizeRoles(append(u.PendingRoles, add...)), by.ID
+		return s.rec.Update(ctx, tx, by.String(), "user.roles_requested", "users", u)
+	})
+	return u, err
+}
+
+// ApproveUser approves a user created, or roles granted, through the API.
+// The approver must be an admin other than the one who asked, and not the
+// user itself: no one person grants a privileged role (BR §5.2.2).
+func (s *Service) ApproveUser(ctx context.Context, by actor.Actor, userID string) (User, error) {
+	if err := by.Require(actor.Admin); err != nil {
+		return User{}, err
+	}
+	var u User
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.rec.Lock(ctx, tx, "users", userID, &u); err != nil {
+			return err
+		}
+		switch {
+		case u.Status != UserPendingApproval && len(u.PendingRoles) == 0:
+			return apperr.Conflict("", "nothing_pending", "user %s has nothing awaiting approval", u.Name)
+		case u.PendingBy == by.ID:
+			return apperr.Forbidden("", "self_approval", "you asked for this grant; a second admin must approve it")
+		case u.ID == by.ID:
+			return apperr.Forbidden("", "self_approval", "you cannot approve roles for yourself; a second admin must approve them")
+		}
+		u.Roles = actor.NormalizeRoles(append(u.Roles, u.PendingRoles...))
+		u.PendingRoles, u.PendingBy, u.Status = []actor.Role{}, "", UserActive
+		return s.rec.Update(ctx, tx, by.String(), "user.approved", "users", u)
+	})
+	return u, err
 }
 
 // RotateUserToken revokes a user's tokens and issues a new one.
@@ -146,7 +224,7 @@ func (s *Service) RotateUserToken(ctx context.Context, by actor.Actor, name stri
 			return err
 		}
 		return s.rec.Insert(ctx, tx, by.String(), "token.issued", "api_tokens", Token{
-			ID: ids.New("tok"), TokenHash: hash, Kind: KindStaff, UserID: users[0].ID, CreatedAt: s.clk.Now(),
+			ID: ids.New("tok"), TokenHash: hash, Kind: KindStaff, UserID: users[0].ID, CreatedAt: s.clk.Now(), IssuedBy: by.UserID(),
 		})
 	})
 	return token, err
@@ -168,28 +246,55 @@ func (s *Service) revokeTokens(ctx context.Context, tx *store.Tx, by actor.Actor
 }
 
 // IssueAccountToken creates a subscriber token for an account inside the
-// caller's transaction (account creation) and returns it.
+// caller's transaction and returns it. The caller (package account) has
+// checked that the account exists. The issuing staff user is recorded: they
+// acted for the account and may not approve its orders.
 func (s *Service) IssueAccountToken(ctx context.Context, tx *store.Tx, by actor.Actor, accountID string) (string, error) {
 	token, hash := NewToken()
 	err := s.rec.Insert(ctx, tx, by.String(), "token.issued", "api_tokens", Token{
-		ID: ids.New("tok"), TokenHash: hash, Kind: KindSubscriber, AccountID: accountID, CreatedAt: s.clk.Now(),
+		ID: ids.New("tok"), TokenHash: hash, Kind: KindSubscriber, AccountID: accountID, CreatedAt: s.clk.Now(), IssuedBy: by.UserID(),
 	})
 	return token, err
 }
 
-// RotateAccountToken revokes an account's subscriber tokens and issues a new one.
-func (s *Service) RotateAccountToken(ctx context.Context, by actor.Actor, accountID string) (string, error) {
-	if err := by.Require(actor.Admin, actor.Verifier); err != nil {
+// RotateAccountToken revokes an account's subscriber tokens and issues a
+// new one, in the caller's transaction.
+func (s *Service) RotateAccountToken(ctx context.Context, tx *store.Tx, by actor.Actor, accountID string) (string, error) {
+	if err := s.revokeTokens(ctx, tx, by, "account_id", accountID); err != nil {
 		return "", err
 	}
-	var token string
+	return s.IssueAccountToken(ctx, tx, by, accountID)
+}
+
+// TokenIssuers returns the user ids of the staff users who issued any
+// subscriber token of the account, now or in the past, with what they did.
+func (s *Service) TokenIssuers(ctx context.Context, q store.Querier, accountID string) (map[string]string, error) {
+	toks, err := audit.Select[Token](ctx, s.rec, q, "api_tokens", `SELECT * FROM api_tokens WHERE account_id = ? AND kind = ?`, accountID, KindSubscriber)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, t := range toks {
+		if t.IssuedBy != "" && out[t.IssuedBy] == "" {
+			out[t.IssuedBy] = "issued subscriber token " + t.ID + " of account " + accountID
+		}
+	}
+	return out, nil
+}
+
+// RotateOwnToken revokes a staff user's own tokens and issues a new one.
+func (s *Service) RotateOwnToken(ctx context.Context, by actor.Actor) (string, error) {
+	if !by.IsStaff() {
+		return "", apperr.Forbidden("", "forbidden", "only staff users rotate their own token here; a subscriber's token is rotated by staff")
+	}
+	token, hash := NewToken()
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.revokeTokens(ctx, tx, by, "account_id", accountID); err != nil {
+		if err := s.revokeTokens(ctx, tx, by, "user_id", by.ID); err != nil {
 			return err
 		}
-		var err error
-		token, err = s.IssueAccountToken(ctx, tx, by, accountID)
-		return err
+		return s.rec.Insert(ctx, tx, by.String(), "token.issued", "api_tokens", Token{
+			ID: ids.New("tok"), TokenHash: hash, Kind: KindStaff, UserID: by.ID, CreatedAt: s.clk.Now(), IssuedBy: by.ID,
+		})
 	})
 	return token, err
 }
@@ -231,9 +336,12 @@ func (s *Service) authenticate(ctx context.Context, token string) (actor.Actor, 
 		if u.Disabled {
 			return actor.Actor{}, apperr.Unauthenticated("user %s is disabled", u.Name)
 		}
-		return actor.Actor{Kind: actor.Staff, ID: u.ID, Name: u.Name, Roles: u.Roles}, nil
+		if u.Status != UserActive {
+			return actor.Actor{}, apperr.Unauthenticated("user %s awaits approval by a second admin", u.Name)
+		}
+		return actor.Actor{Kind: actor.Staff, ID: u.ID, Name: u.Name, Roles: u.Roles, TokenID: t.ID}, nil
 	case KindSubscriber:
-		return actor.Actor{Kind: actor.Subscriber, ID: t.AccountID, AccountID: t.AccountID}, nil
+		return actor.Actor{Kind: actor.Subscriber, ID: t.AccountID, AccountID: t.AccountID, TokenID: t.ID}, nil
 	}
 	return actor.Actor{}, fmt.Errorf("token %s has unknown kind %q", t.ID, t.Kind)
 }
@@ -250,7 +358,7 @@ func (s *Service) ListUsers(ctx context.Context, by actor.Actor) ([]User, error)
 	if err := by.Require(actor.Admin, actor.Auditor); err != nil {
 		return nil, err
 	}
-	return store.Select[User](ctx, s.db, `SELECT * FROM users ORDER BY name`)
+	return audit.Select[User](ctx, s.rec, s.db, "users", `SELECT * FROM users ORDER BY name`)
 }
 
 // CountUsers returns how many staff users exist.
@@ -262,7 +370,7 @@ func (s *Service) CountUsers(ctx context.Context) (int, error) {
 
 // UsersWithRole returns enabled users holding role, for notifications.
 func (s *Service) UsersWithRole(ctx context.Context, r actor.Role) ([]User, error) {
-	all, err := store.Select[User](ctx, s.db, `SELECT * FROM users WHERE disabled = 0 ORDER BY name`)
+	all, err := audit.Select[User](ctx, s.rec, s.db, "users", `SELECT * FROM users WHERE disabled = 0 AND status = ? ORDER BY name`, UserActive)
 	if err != nil {
 		return nil, err
 	}

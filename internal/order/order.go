@@ -58,6 +58,8 @@ type Order struct {
 	OrganizationID      string    `db:"organization_id" json:"organizationId"`
 	OrganizationVersion int       `db:"organization_version" json:"organizationVersion"`
 	RequestedBy         string    `db:"requested_by" json:"requestedBy"`
+	RequestedByID       string    `db:"requested_by_id" json:"-"` // user id of a staff requester
+	TokenID             string    `db:"token_id" json:"-"`        // the API token that placed the order
 	Status              string    `db:"status" json:"status"`
 	DNSNames            []string  `db:"dns_names,json" json:"dnsNames"`
 	CSRPEM              string    `db:"csr_pem" json:"csr"`
@@ -95,6 +97,10 @@ type Domains interface {
 // Accounts is what orders need from accounts.
 type Accounts interface {
 	MayUseOrganization(ctx context.Context, q store.Querier, accountID, orgID string) error
+	// StaffActingFor names, by user id, the staff users who acted for the
+	// account in ordering for orgID (created it, linked it, issued its
+	// tokens): none of them may approve its orders.
+	StaffActingFor(ctx context.Context, q store.Querier, accountID, orgID string) (map[string]string, error)
 }
 
 // Config is the order policy.
@@ -288,7 +294,7 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (O
 		}
 		ord = Order{
 			ID: ids.New("ord"), AccountID: accountID, OrganizationID: in.OrganizationID, OrganizationVersion: v.Version,
-			RequestedBy: by.String(), Status: StatusPendingApproval, DNSNames: names, CSRPEM: in.CSR,
+			RequestedBy: by.String(), RequestedByID: by.UserID(), TokenID: by.TokenID, Status: StatusPendingApproval, DNSNames: names, CSRPEM: in.CSR,
 			SPKISHA256: snap.PublicKey.SPKISHA256, ValidityDays: days, IssuerID: iss.ID, Snapshot: string(canon),
 			SnapshotHash: hash, CreatedAt: now, UpdatedAt: now,
 		}
@@ -490,8 +496,8 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 		if err != nil {
 			return err
 		}
-		if o.RequestedBy == by.String() {
-			return apperr.Forbidden("", "self_approval", "you requested order %s; two other verifiers must approve it", id)
+		if err := s.independent(ctx, tx, by, o); err != nil {
+			return err
 		}
 		o, _, _, changed, err := s.refresh(ctx, tx, by, o)
 		if err != nil {
@@ -512,9 +518,12 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 		}
 		a := Approval{ID: ids.New("apr"), OrderID: o.ID, ApproverID: by.ID, ApproverName: by.Name, SnapshotHash: o.SnapshotHash, At: s.clk.Now()}
 		if err := s.rec.Insert(ctx, tx, by.String(), "order.approved", "order_approvals", a); err != nil {
+			if store.IsUniqueViolation(err) {
+				return apperr.Conflict("", "already_approved", "you already approved order %s", id)
+			}
 			return err
 		}
-		if len(counting)+1 >= s.cfg.ApprovalsRequired && o.Status != StatusApproved {
+		if distinctApprovers(append(counting, a)) >= s.cfg.ApprovalsRequired && o.Status != StatusApproved {
 			o.Status, o.UpdatedAt = StatusApproved, s.clk.Now()
 			return s.rec.Update(ctx, tx, by.String(), "order.status_approved", "orders", o)
 		}
@@ -527,6 +536,34 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 		return View{}, mismatch
 	}
 	return s.Get(ctx, by, id)
+}
+
+// independent refuses an approver who is the requester or acted for the
+// requester: who created the account, linked the organization to it, or
+// issued any of its tokens (including the one that placed the order). No
+// one person completes a dual control (BR §5.2.2). Users are compared by
+// id, never by display string.
+func (s *Service) independent(ctx context.Context, q store.Querier, by actor.Actor, o Order) error {
+	if (o.RequestedByID != "" && o.RequestedByID == by.ID) || o.RequestedBy == by.String() {
+		return apperr.Forbidden("", "self_approval", "you requested order %s; two other verifiers must approve it", o.ID)
+	}
+	acting, err := s.accounts.StaffActingFor(ctx, q, o.AccountID, o.OrganizationID)
+	if err != nil {
+		return err
+	}
+	if what, ok := acting[by.ID]; ok {
+		return apperr.Forbidden("", "self_approval", "you %s, so you acted for the requester of order %s; two other verifiers must approve it", what, o.ID)
+	}
+	return nil
+}
+
+// distinctApprovers counts the different users among approvals.
+func distinctApprovers(as []Approval) int {
+	seen := map[string]bool{}
+	for _, a := range as {
+		seen[a.ApproverID] = true
+	}
+	return len(seen)
 }
 
 // Reject closes an order without issuing.
@@ -603,8 +640,8 @@ func (s *Service) Finalize(ctx context.Context, by actor.Actor, id string) (Issu
 		if err != nil {
 			return err
 		}
-		if len(counting) < s.cfg.ApprovalsRequired {
-			return apperr.Conflict("", "order_not_approved", "order %s has %d of %d approvals for its current snapshot", id, len(counting), s.cfg.ApprovalsRequired)
+		if n := distinctApprovers(counting); n < s.cfg.ApprovalsRequired {
+			return apperr.Conflict("", "order_not_approved", "order %s has %d of %d approvals for its current snapshot", id, n, s.cfg.ApprovalsRequired)
 		}
 		return nil
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/iso3166"
 	"github.com/vetca/vetca/internal/vetting"
@@ -204,7 +205,7 @@ func (s *Server) linkOrganization(w http.ResponseWriter, r *http.Request, by act
 }
 
 func (s *Server) rotateAccountToken(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	token, err := s.Auth.RotateAccountToken(r.Context(), by, r.PathValue("id"))
+	token, err := s.Accounts.RotateToken(r.Context(), by, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -267,6 +268,41 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, by actor.Acto
 	return nil
 }
 
+// parseRoles validates role names given in the JSON field "roles".
+func parseRoles(in []string) ([]actor.Role, error) {
+	var roles []actor.Role
+	for _, rs := range in {
+		role, err := actor.ParseRole(rs)
+		if err != nil {
+			return nil, apperr.Invalid("roles", "invalid_role", "%v", err.(*apperr.Error).Message)
+		}
+		roles = append(roles, role)
+	}
+	return roles, nil
+}
+
+// userView is a staff user as the users API shows it: "roles" are the
+// roles in force, or for a pending user the roles it will get.
+type userView struct {
+	ID           string       `json:"id"`
+	Name         string       `json:"name"`
+	Roles        []actor.Role `json:"roles"`
+	PendingRoles []actor.Role `json:"pendingRoles"`
+	Status       string       `json:"status"`
+	Token        string       `json:"token,omitempty"`
+}
+
+func toUserView(u auth.User, token string) userView {
+	v := userView{ID: u.ID, Name: u.Name, Roles: u.Roles, PendingRoles: u.PendingRoles, Status: u.Status, Token: token}
+	if u.Status == auth.UserPendingApproval {
+		v.Roles = u.PendingRoles
+	}
+	if len(u.PendingRoles) > 0 {
+		v.Status = auth.UserPendingApproval
+	}
+	return v
+}
+
 func (s *Server) addUser(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
 	if err := by.Require(actor.Admin); err != nil {
 		return err
@@ -279,19 +315,54 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request, by actor.Actor)
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	var roles []actor.Role
-	for _, rs := range in.Roles {
-		role, err := actor.ParseRole(rs)
-		if err != nil {
-			return apperr.Invalid("roles", "invalid_role", "%v", err.(*apperr.Error).Message)
-		}
-		roles = append(roles, role)
+	roles, err := parseRoles(in.Roles)
+	if err != nil {
+		return err
 	}
 	u, token, err := s.Auth.AddUser(r.Context(), by, in.Name, roles, in.Email)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": u.ID, "name": u.Name, "roles": u.Roles, "token": token})
+	writeJSON(w, http.StatusCreated, toUserView(u, token))
+	return nil
+}
+
+func (s *Server) grantRoles(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in struct {
+		Roles []string `json:"roles"`
+	}
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	roles, err := parseRoles(in.Roles)
+	if err != nil {
+		return err
+	}
+	u, err := s.Auth.GrantRoles(r.Context(), by, r.PathValue("id"), roles)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toUserView(u, ""))
+	return nil
+}
+
+func (s *Server) approveUser(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	u, err := s.Auth.ApproveUser(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toUserView(u, ""))
+	return nil
+}
+
+// rotateOwnToken gives the signed-in staff user a new token and revokes
+// the old ones.
+func (s *Server) rotateOwnToken(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	token, err := s.Auth.RotateOwnToken(r.Context(), by)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"name": by.Name, "token": token})
 	return nil
 }
 

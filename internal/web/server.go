@@ -216,6 +216,9 @@ func (s *Server) routes() {
 
 	m.HandleFunc("GET /api/v1/users", s.api(s.listUsers))
 	m.HandleFunc("POST /api/v1/users", s.api(s.addUser))
+	m.HandleFunc("POST /api/v1/users/{id}/roles", s.api(s.grantRoles))
+	m.HandleFunc("POST /api/v1/users/{id}/approve", s.api(s.approveUser))
+	m.HandleFunc("POST /api/v1/me/token", s.api(s.rotateOwnToken))
 
 	m.HandleFunc("GET /api/v1/audit/events", s.api(s.auditEvents))
 	m.HandleFunc("GET /api/v1/audit/export", s.api(s.auditExport))
