@@ -26,6 +26,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	// defined, for every command; --listen must reach the config only when
 	// serving (other commands resolve the public URL from the database).
 	var listen string
+	var reconfigure bool
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API, console, public pages, CRL/OCSP and /metrics",
@@ -47,7 +48,7 @@ development only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			g.cfg.Listen = listen
-			return serve(cmd.Context(), g)
+			return serve(cmd.Context(), g, reconfigure)
 		},
 	}
 	f := c.Flags()
@@ -68,12 +69,13 @@ development only.`,
 	f.DurationVar(&g.cfg.CRLRepublish, "crl-republish", 3*24*time.Hour, "scheduled CRL republication (at most 96h, BR §4.9.7)")
 	f.DurationVar(&g.cfg.OCSPValidity, "ocsp-validity", 96*time.Hour, "OCSP validity interval (8h to under 240h, BR §4.9.9)")
 	f.DurationVar(&g.cfg.CheckpointEvery, "checkpoint-every", 15*time.Minute, "sign the audit chain head at least this often while it moves (to --checkpoint-dir and the database)")
+	f.BoolVar(&reconfigure, "reconfigure", false, "record this replica's public URL, CAA identities, CRL shards and other settings that reach certificates as the installation's (every replica must run with the same; without this flag a replica with other settings refuses to start)")
 	f.Int64Var(&g.cfg.CheckpointBurst, "checkpoint-burst", 1000, "also sign the audit chain head after this many events")
 	f.DurationVar(&g.cfg.VerifyEvery, "verify-every", time.Hour, "verify the whole audit trail this often (Prometheus gauge vetca_audit_findings; mail to --compliance-email on findings)")
 	return c
 }
 
-func serve(parent context.Context, g *globals) error {
+func serve(parent context.Context, g *globals, reconfigure bool) error {
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if g.cfg.Dev && g.cfg.ComplianceEmail == "" {
@@ -112,34 +114,21 @@ func serve(parent context.Context, g *globals) error {
 		return err
 	}
 
-	// Record the public URL this process puts into certificates, so other
-	// commands (crl publish, crl verify) find the same CRL URLs.
-	if err := a.SetSetting(ctx, cliActor(), app.SettingPublicURL, a.Cfg.PublicURL); err != nil {
+	// Every replica must run with the installation's settings that reach
+	// certificates (public URL, CAA identities, profile, ...); --dev
+	// always records its own.
+	if err := a.RecordSettings(ctx, cliActor(), reconfigure || g.cfg.Dev); err != nil {
 		return err
 	}
 
-	// Resolve issuances interrupted between intent and storage (DESIGN
-	// invariant 5) before serving anything.
-	if rec, err := a.RecoverIssuance(ctx); err != nil {
-		return fmt.Errorf("issuance recovery: %w", err)
-	} else if len(rec) > 0 {
-		log.Warn("recovered interrupted issuances", "count", len(rec))
-	}
-
-	// Listen before printing anything, so the printed URL works.
-	ln, err := net.Listen("tcp", a.Cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("--listen %s: %w", a.Cfg.Listen, err)
-	}
-
 	var box *devmail.Box
+	var devRes *app.InitResult
+	var demo *app.DemoResult
 	if g.cfg.Dev {
-		res, err := app.Init(ctx, a, app.InitOptions{By: cliActor(), Organization: "vetca Dev", Country: "US"})
-		if err != nil {
+		if devRes, err = app.Init(ctx, a, app.InitOptions{By: cliActor(), Organization: "vetca Dev", Country: "US"}); err != nil {
 			return fmt.Errorf("dev init: %w", err)
 		}
-		demo, err := app.SeedDemo(ctx, a)
-		if err != nil {
+		if demo, err = app.SeedDemo(ctx, a); err != nil {
 			return fmt.Errorf("dev demo data: %w", err)
 		}
 		if a.Cfg.SMTP == "" {
@@ -149,16 +138,22 @@ func serve(parent context.Context, g *globals) error {
 			defer box.Close()
 			a.Cfg.SMTP = box.Addr()
 		}
-		printDev(g, a, res, demo, box != nil)
 	}
 
-	// Every shard has a CRL before the first certificate naming it can be
-	// issued (CONTRACT §6).
-	if _, err := a.CRLs.PublishDue(ctx); err != nil {
-		log.Error("initial CRL publication", "err", err)
+	bg, err := a.StartBackground(ctx)
+	if err != nil {
+		return err
 	}
-	bg := a.StartBackground(ctx)
 	defer bg.Stop()
+
+	// Listen before printing anything, so the printed URL works.
+	ln, err := net.Listen("tcp", a.Cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", a.Cfg.Listen, err)
+	}
+	if g.cfg.Dev {
+		printDev(g, a, devRes, demo, box != nil)
+	}
 
 	if box != nil {
 		a.DevMail = box

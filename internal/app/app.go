@@ -33,6 +33,7 @@ import (
 	"github.com/vetca/vetca/internal/notify"
 	"github.com/vetca/vetca/internal/notify/devmail"
 	"github.com/vetca/vetca/internal/order"
+	"github.com/vetca/vetca/internal/replica"
 	"github.com/vetca/vetca/internal/revocation"
 	"github.com/vetca/vetca/internal/signer"
 	"github.com/vetca/vetca/internal/store"
@@ -272,7 +273,7 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{Cfg: cfg, Clock: clk, Log: log, Replica: newReplicaID()}
+	a := &App{Cfg: cfg, Clock: clk, Log: log, Replica: replica.New().String()}
 	// On any error below, release what was opened so far, once.
 	defer func() {
 		if err != nil {

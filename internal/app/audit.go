@@ -2,9 +2,7 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -131,13 +129,6 @@ func closeKey(k *audit.Key) {
 	}
 }
 
-// newReplicaID names this process among the replicas sharing a database.
-func newReplicaID() string {
-	host, _ := os.Hostname()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
-}
 
 // VerifyAudit verifies the whole trail as the local operator (see
 // audit.Service.Verify).

@@ -12,6 +12,7 @@ import (
 	"github.com/vetca/vetca/internal/keypolicy"
 	"github.com/vetca/vetca/internal/lint"
 	"github.com/vetca/vetca/internal/order"
+	"github.com/vetca/vetca/internal/revocation"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -30,19 +31,33 @@ func (a *App) wireOrders(ctx context.Context) error {
 	}
 	a.Engine = issuance.NewEngine(a.DB, a.Recorder, a.Clock, l, issuance.EngineConfig{
 		PublicURL: a.Cfg.PublicURL, CRLShards: a.Cfg.CRLShards, OCSP: !a.Cfg.NoOCSP, CPSPolicyOID: a.Cfg.CPSPolicyOID,
-		Signer: a.Cfg.SignerConfig(),
+		Signer: a.Cfg.SignerConfig(), Replica: a.Replica,
 	}, hooks, a.Log)
-	a.Keys = keypolicy.NewChecker(keypolicy.Options{Blocklist: issuance.Blocklist{DB: a.DB}})
-	a.Orders = order.New(a.DB, a.Recorder, a.Clock, a.Vetting, a.Accounts, a.Domains, a.Engine, a.Keys,
-		order.Config{ApprovalsRequired: a.Cfg.ApprovalsRequired})
+	blocklist := issuance.Blocklist{DB: a.DB}
+	a.Keys = keypolicy.NewChecker(keypolicy.Options{Blocklist: blocklist})
+	a.Revocations = revocation.New(a.DB, a.Recorder, a.Clock)
+	a.Orders = order.New(a.DB, a.Recorder, a.Clock, order.Deps{
+		Vetting: a.Vetting, Accounts: a.Accounts, Domains: a.Domains, Engine: a.Engine, Keys: a.Keys,
+		Blocklist: blocklist, Abandoned: abandonedSerials{a.Revocations}, Settings: a.settingsGuard(),
+	}, order.Config{ApprovalsRequired: a.Cfg.ApprovalsRequired}, a.Log)
 	return nil
 }
 
-// RecoverIssuance resolves intents left pending by an interrupted process
-// (run at start-up by `vetca serve`).
+// abandonedSerials has the serial of an abandoned intent answered as
+// revoked.
+type abandonedSerials struct{ r *revocation.Service }
+
+func (s abandonedSerials) RecordAbandoned(ctx context.Context, tx *store.Tx, by actor.Actor, in issuance.Intent) error {
+	_, err := s.r.RecordAbandoned(ctx, tx, by, in)
+	return err
+}
+
+// RecoverIssuance resolves intents left pending by a replica that is gone
+// (docs/design.md, "Issuance"): serve runs it at start-up and every
+// RecoveryTick. Intents another live replica is signing are left alone.
 func (a *App) RecoverIssuance(ctx context.Context) ([]issuance.Intent, error) {
 	by := actor.SystemActor("recovery")
-	return a.Engine.Recover(ctx, by, func(ctx context.Context, tx *store.Tx, in issuance.Intent) error {
+	return a.Engine.Recover(ctx, by, a.replicaAlive, func(ctx context.Context, tx *store.Tx, in issuance.Intent) error {
 		if _, err := a.Revocations.RecordAbandoned(ctx, tx, by, in); err != nil {
 			return err
 		}

@@ -9,7 +9,6 @@ import (
 // wireRevocation builds the revocation service, the CRL publisher and the
 // OCSP responder, and lets revocations republish status at once.
 func (a *App) wireRevocation() {
-	a.Revocations = revocation.New(a.DB, a.Recorder, a.Clock)
 	a.CRLs = revocation.NewPublisher(a.DB, a.Recorder, a.Clock, a.Engine, a.Engine.Linter(), revocation.PublisherConfig{
 		PublicURL: a.Cfg.PublicURL, Shards: a.Cfg.CRLShards, Validity: a.Cfg.CRLValidity, Republish: a.Cfg.CRLRepublish,
 	}, a.Log)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -23,11 +24,28 @@ type Background struct {
 	wg     sync.WaitGroup
 }
 
-// StartBackground starts serve's loops: CRL publication, OCSP refresh,
-// mail delivery (when an SMTP relay is configured), audit checkpoints and
-// the scheduled audit verification. Stop ends them and waits, so the
-// database is never closed under a running loop.
-func (a *App) StartBackground(ctx context.Context) *Background {
+// StartBackground brings this replica up and starts serve's loops. First,
+// synchronously: the replica's heartbeat lease, recovery of issuances that
+// gone replicas left pending (docs/design.md, "Issuance"), and the CRL of
+// every shard that has none. Then the loops: heartbeat, recovery, CRL
+// publication, OCSP refresh, mail delivery (when an SMTP relay is
+// configured), audit checkpoints and the scheduled audit verification. Stop
+// ends them and waits, so the database is never closed under a running
+// loop.
+func (a *App) StartBackground(ctx context.Context) (*Background, error) {
+	if err := a.Heartbeat(ctx); err != nil {
+		return nil, err
+	}
+	if rec, err := a.RecoverIssuance(ctx); err != nil {
+		return nil, fmt.Errorf("issuance recovery: %w", err)
+	} else if len(rec) > 0 {
+		a.Log.Warn("recovered interrupted issuances", "count", len(rec))
+	}
+	// Every shard has a CRL before the first certificate naming it can be
+	// issued.
+	if _, err := a.CRLs.PublishDue(ctx); err != nil {
+		a.Log.Error("initial CRL publication", "err", err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	b := &Background{cancel: cancel}
 	run := func(f func()) {
@@ -37,6 +55,8 @@ func (a *App) StartBackground(ctx context.Context) *Background {
 			f()
 		}()
 	}
+	run(func() { a.runHeartbeat(ctx) })
+	run(func() { a.runRecovery(ctx) })
 	run(func() { a.CRLs.Run(ctx, CRLTick, a.Replica) })
 	run(func() { a.OCSP.Run(ctx, OCSPTick, a.Replica) })
 	if a.Cfg.SMTP != "" {
@@ -49,7 +69,7 @@ func (a *App) StartBackground(ctx context.Context) *Background {
 		run(func() { a.Checkpoints.Run(ctx, CheckpointTick) })
 	}
 	run(func() { a.AuditWatch.Run(ctx, a.Cfg.VerifyEvery) })
-	return b
+	return b, nil
 }
 
 // Stop ends the loops and waits for them.

@@ -456,9 +456,27 @@ func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id
 		return nil, fmt.Errorf("read %s %s: %w", t.Name, id, err)
 	}
 	if len(maps) == 0 {
-		return nil, apperr.NotFound("", "%s %s not found", strings.TrimSuffix(t.Name, "s"), id)
+		return nil, r.absent(ctx, q, t, id)
 	}
 	return r.vouchedRow(ctx, q, t, maps[0])
+}
+
+// absent is the error for a row that is not there: not found, unless the
+// trail's latest authentic event for it says it exists — then it was
+// deleted outside vetca, and the read fails closed.
+func (r *Recorder) absent(ctx context.Context, q store.Querier, t *store.Table, id string) error {
+	rows, err := q.Query(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`, t.Name, id)
+	if err != nil {
+		return fmt.Errorf("read latest event for %s %s: %w", t.Name, id, err)
+	}
+	evs, err := scanEvents(rows)
+	if err != nil {
+		return fmt.Errorf("read latest event for %s %s: %w", t.Name, id, err)
+	}
+	if len(evs) == 1 && evs[0].Op != OpDelete && evs[0].VerifySignature(r.pub) {
+		return apperr.Integrity(t.Name, id, "audit event %d records this row, but it is gone: it was deleted outside vetca", evs[0].Seq)
+	}
+	return apperr.NotFound("", "%s %s not found", strings.TrimSuffix(t.Name, "s"), id)
 }
 
 // Lock locks the row of table with the given id until the transaction ends

@@ -17,10 +17,11 @@ import (
 )
 
 type account struct {
-	ID        string    `db:"id"`
-	Name      string    `db:"name"`
-	CreatedAt time.Time `db:"created_at"`
-	CreatedBy string    `db:"created_by"`
+	ID          string    `db:"id"`
+	Name        string    `db:"name"`
+	CreatedAt   time.Time `db:"created_at"`
+	CreatedBy   string    `db:"created_by"`
+	CreatedByID string    `db:"created_by_id"`
 }
 
 type fixture struct {

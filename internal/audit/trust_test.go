@@ -303,3 +303,28 @@ func TestForeignCheckpointsAreRefused(t *testing.T) {
 		t.Fatalf("garbage checkpoint file: %v %+v", err, set)
 	}
 }
+
+// A row deleted by SQL is not "not found" to a decision read: the trail
+// says it exists, so the read fails closed naming it.
+func TestDeletedRowIsNotNotFound(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		var a account
+		if err := f.rec.Get(ctx, db, "accounts", "acc_404", &a); !apperr.IsKind(err, apperr.KindNotFound) {
+			t.Fatalf("a row that never existed: %v", err)
+		}
+		f.exec(t, `DELETE FROM accounts WHERE id = 'acc_3'`)
+		err := f.rec.Get(ctx, db, "accounts", "acc_3", &a)
+		if !apperr.IsKind(err, apperr.KindIntegrity) || !strings.Contains(err.Error(), "accounts row acc_3") || !strings.Contains(err.Error(), "deleted outside vetca") {
+			t.Fatalf("a row deleted by SQL: %v", err)
+		}
+		// Deleted through vetca, it is simply not found.
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return f.rec.Delete(ctx, tx, "user:bob", "account.deleted", "accounts", "acc_1") }); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.rec.Get(ctx, db, "accounts", "acc_1", &a); !apperr.IsKind(err, apperr.KindNotFound) {
+			t.Fatalf("a row deleted through vetca: %v", err)
+		}
+	})
+}

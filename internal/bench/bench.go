@@ -107,10 +107,11 @@ func Scratch(ctx context.Context, dsn string) (*store.DB, func(), error) {
 }
 
 type benchRow struct {
-	ID        string    `db:"id"`
-	Name      string    `db:"name"`
-	CreatedAt time.Time `db:"created_at"`
-	CreatedBy string    `db:"created_by"`
+	ID          string    `db:"id"`
+	Name        string    `db:"name"`
+	CreatedAt   time.Time `db:"created_at"`
+	CreatedBy   string    `db:"created_by"`
+	CreatedByID string    `db:"created_by_id"`
 }
 
 // Audit times n audited inserts (row + chained event, one transaction

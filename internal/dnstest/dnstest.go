@@ -65,6 +65,17 @@ type Server struct {
 	ad         bool
 	ttl        uint32
 	log        []Query
+
+	holdMu sync.Mutex
+	holds  map[string]*hold // fqdn + "/" + type -> hold
+	closed chan struct{}    // closed when the test ends: held queries go on
+}
+
+// hold keeps queries for one name and type unanswered until released.
+type hold struct {
+	arrived  chan struct{}
+	released chan struct{}
+	once     sync.Once
 }
 
 // New starts a server on 127.0.0.1 (one random port, UDP and TCP) and stops
@@ -77,6 +88,7 @@ func New(t testing.TB) *Server {
 		drop:       map[string]bool{},
 		chaseCNAME: true,
 		ttl:        DefaultTTL,
+		closed:     make(chan struct{}),
 	}
 	var pc net.PacketConn
 	var ln net.Listener
@@ -111,6 +123,7 @@ func New(t testing.TB) *Server {
 		}
 	}
 	t.Cleanup(func() {
+		close(s.closed)
 		_ = s.udp.Shutdown()
 		_ = s.tcp.Shutdown()
 	})
@@ -271,8 +284,52 @@ func (s *Server) ResetLog() {
 	s.log = nil
 }
 
+// Hold makes queries for name and qtype wait unanswered until release is
+// called (or the test ends); arrived is closed when the first such query
+// comes in. Tests use it to hold a server step (for example finalize
+// waiting on CAA) at a known point. Retries of the query are held too.
+func (s *Server) Hold(name string, qtype uint16) (arrived <-chan struct{}, release func()) {
+	h := &hold{arrived: make(chan struct{}), released: make(chan struct{})}
+	key := fqdn(name) + "/" + dns.TypeToString[qtype]
+	s.holdMu.Lock()
+	if s.holds == nil {
+		s.holds = map[string]*hold{}
+	}
+	s.holds[key] = h
+	s.holdMu.Unlock()
+	return h.arrived, func() {
+		s.holdMu.Lock()
+		delete(s.holds, key)
+		s.holdMu.Unlock()
+		select {
+		case <-h.released:
+		default:
+			close(h.released)
+		}
+	}
+}
+
+func (s *Server) wait(req *dns.Msg) {
+	if len(req.Question) != 1 {
+		return
+	}
+	q := req.Question[0]
+	s.holdMu.Lock()
+	h := s.holds[strings.ToLower(q.Name)+"/"+dns.TypeToString[q.Qtype]]
+	s.holdMu.Unlock()
+	if h == nil {
+		return
+	}
+	h.once.Do(func() { close(h.arrived) })
+	select {
+	case <-h.released:
+	case <-s.closed:
+	}
+}
+
 func (s *Server) handler(transport string) dns.HandlerFunc {
 	return func(w dns.ResponseWriter, req *dns.Msg) {
+		s.wait(req)
 		resp, send := s.answer(req, transport)
 		if !send {
 			return

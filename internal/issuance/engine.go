@@ -62,6 +62,7 @@ type Intent struct {
 	CreatedAt  time.Time  `db:"created_at" json:"createdAt"`
 	ResolvedAt *time.Time `db:"resolved_at" json:"resolvedAt,omitempty"`
 	Resolution string     `db:"resolution" json:"resolution,omitempty"`
+	Owner      string     `db:"owner" json:"owner,omitempty"` // the replica that recorded it and signs it
 }
 
 // Certificate is an issued certificate in the inventory.
@@ -103,6 +104,7 @@ type EngineConfig struct {
 	OCSP         bool   // put the OCSP URL into certificates
 	CPSPolicyOID string // optional CA policy OID after 2.23.140.1.2.2
 	Signer       signer.Config
+	Replica      string // this replica's id: it owns the intents it records
 }
 
 // Hooks are test-only interruption points (see testhooks_on.go). The
@@ -111,6 +113,9 @@ type Hooks struct {
 	AfterIntent func() // after the intent is committed, before the real key signs
 	AfterSign   func() // after the real key signed, before the certificate is stored
 	AfterStore  func() // after the certificate is stored
+	// StoreFails, when set, makes each attempt of the store step fail
+	// while it returns true (tests of resolution without a restart).
+	StoreFails func() bool
 }
 
 // Engine prepares, records, signs and stores certificates.
@@ -125,6 +130,11 @@ type Engine struct {
 
 	mu   sync.Mutex
 	keys map[string]signer.Signer
+
+	// inFlight holds the serials whose intents this process recorded and
+	// is still signing or storing; recovery leaves them alone.
+	flightMu sync.Mutex
+	inFlight map[string]bool
 }
 
 // NewEngine returns an issuance engine.
@@ -133,7 +143,7 @@ func NewEngine(db *store.DB, rec *audit.Recorder, clk clock.Clock, linter *lint.
 		cfg.CRLShards = 16
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	return &Engine{db: db, rec: rec, clk: clk, linter: linter, cfg: cfg, hooks: hooks, log: log, keys: map[string]signer.Signer{}}
+	return &Engine{db: db, rec: rec, clk: clk, linter: linter, cfg: cfg, hooks: hooks, log: log, keys: map[string]signer.Signer{}, inFlight: map[string]bool{}}
 }
 
 // Config returns the engine's configuration.
@@ -266,17 +276,64 @@ func (e *Engine) Prepare(ctx context.Context, r Request) (*Prepared, error) {
 
 // RecordIntent durably records, in the caller's transaction, that the
 // prepared certificate is about to be signed: serial, TBS hash, order,
-// shard and the linted certificate. The caller commits before Sign.
+// shard, the linted certificate and the replica that owns it. The caller
+// commits before Sign, and calls Land once the serial is stored or given
+// up. A second live intent for the same order is refused (409): an order
+// is signed at most once.
 func (e *Engine) RecordIntent(ctx context.Context, tx *store.Tx, by actor.Actor, orderID string, p *Prepared) (Intent, error) {
 	in := Intent{
 		ID: ids.New("int"), Serial: p.SerialHex, OrderID: orderID, IssuerID: p.IssuerID, TBSSHA256: p.TBSHash,
 		LintCert: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.prep.LintCertificate()})),
 		Shard:    p.Shard, CRLURL: p.CRLURL, NotBefore: p.NotBefore, NotAfter: p.NotAfter, Status: IntentPending, CreatedAt: e.clk.Now(),
+		Owner: e.cfg.Replica,
 	}
 	if err := e.rec.Insert(ctx, tx, by.String(), "issuance.intent_recorded", "issuance_intents", in); err != nil {
+		if store.IsUniqueViolation(err) {
+			return Intent{}, apperr.Conflict("", "finalize_in_progress", "order %s is already being finalized or was issued", orderID)
+		}
 		return Intent{}, err
 	}
+	e.flightMu.Lock()
+	e.inFlight[p.SerialHex] = true
+	e.flightMu.Unlock()
 	return in, nil
+}
+
+// Land ends this process's flight of a serial: it was stored, or given up
+// (in which case recovery resolves its intent).
+func (e *Engine) Land(serialHex string) {
+	e.flightMu.Lock()
+	delete(e.inFlight, serialHex)
+	e.flightMu.Unlock()
+}
+
+func (e *Engine) flying(serialHex string) bool {
+	e.flightMu.Lock()
+	defer e.flightMu.Unlock()
+	return e.inFlight[serialHex]
+}
+
+// Abandon resolves a pending intent without a stored certificate, in the
+// caller's transaction: its certificate, if signed, is never delivered, and
+// the caller has its serial answered as revoked.
+func (e *Engine) Abandon(ctx context.Context, tx *store.Tx, by actor.Actor, serialHex, why string) (Intent, error) {
+	var in Intent
+	ins, err := audit.Select[Intent](ctx, e.rec, tx, "issuance_intents", `SELECT * FROM issuance_intents WHERE serial = ?`, serialHex)
+	if err != nil {
+		return Intent{}, err
+	}
+	if len(ins) != 1 {
+		return Intent{}, fmt.Errorf("no intent for serial %s", serialHex)
+	}
+	if err := e.rec.Lock(ctx, tx, "issuance_intents", ins[0].ID, &in); err != nil {
+		return Intent{}, err
+	}
+	if in.Status != IntentPending {
+		return in, nil
+	}
+	now := e.clk.Now()
+	in.Status, in.ResolvedAt, in.Resolution = IntentAbandoned, &now, why
+	return in, e.rec.Update(ctx, tx, by.String(), "issuance.intent_abandoned", "issuance_intents", in)
 }
 
 // Sign signs the prepared certificate with the issuer's real key. The
@@ -350,15 +407,25 @@ func (e *Engine) Store(ctx context.Context, tx *store.Tx, by actor.Actor, p *Pre
 		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter,
 		PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), Status: CertValid, CreatedAt: e.clk.Now(),
 	}
+	if e.hooks.StoreFails != nil && e.hooks.StoreFails() {
+		return Certificate{}, errors.New("test hook: the store step fails")
+	}
 	intents, err := audit.Select[Intent](ctx, e.rec, tx, "issuance_intents", `SELECT * FROM issuance_intents WHERE serial = ?`, p.SerialHex)
 	if err != nil {
 		return Certificate{}, err
 	}
-	if len(intents) != 1 || intents[0].TBSSHA256 != p.TBSHash || intents[0].Status != IntentPending {
-		return Certificate{}, fmt.Errorf("certificate %s has no matching pending intent", p.SerialHex)
+	if len(intents) != 1 || intents[0].TBSSHA256 != p.TBSHash {
+		return Certificate{}, fmt.Errorf("certificate %s has no matching intent", p.SerialHex)
+	}
+	var in Intent
+	if err := e.rec.Lock(ctx, tx, "issuance_intents", intents[0].ID, &in); err != nil {
+		return Certificate{}, err
+	}
+	if in.Status != IntentPending {
+		return Certificate{}, apperr.Conflict("", "issuance_abandoned",
+			"the issuance of serial %s was resolved as %s while it was signed (%s); the certificate is not delivered and its serial is answered as revoked", p.SerialHex, in.Status, in.Resolution)
 	}
 	now := e.clk.Now()
-	in := intents[0]
 	in.Status, in.ResolvedAt, in.Resolution = IntentIssued, &now, "certificate stored"
 	if err := e.rec.Update(ctx, tx, by.String(), "issuance.intent_resolved", "issuance_intents", in); err != nil {
 		return Certificate{}, err
@@ -376,21 +443,48 @@ func (e *Engine) AfterStore() {
 	}
 }
 
-// Recover resolves every intent left pending by a process that stopped
-// between recording the intent and storing the certificate. A certificate
-// is returned to the requester only after it is stored, so a pending
-// intent's certificate, if it was signed at all, never left the process.
-// vetca still treats its serial as issued and revoked: the status services
-// answer "revoked" for it (never "good", never "unknown"), and its order
-// can be finalized again with a new serial. Resolve is called at start-up.
-func (e *Engine) Recover(ctx context.Context, by actor.Actor, abandoned func(ctx context.Context, tx *store.Tx, in Intent) error) ([]Intent, error) {
+// Recover resolves intents left pending by a replica that is gone: it
+// stopped between recording the intent and storing the certificate. A
+// certificate is returned only after it is stored, so such an intent's
+// certificate, if it was signed at all, never left its process. vetca
+// still treats its serial as issued and revoked: the status services
+// answer "revoked" for it (never "good", never "unknown"), and its order can
+// be finalized again with a new serial.
+//
+// Recover never touches an intent that is still in flight: this process's
+// own (until Land), or another replica's while alive says it is alive. A
+// store step that failed (Land without a stored certificate) is resolved
+// here, on the next run, without a restart. serve runs Recover at start-up
+// and periodically.
+func (e *Engine) Recover(ctx context.Context, by actor.Actor, alive func(ctx context.Context, owner string) (bool, error),
+	abandoned func(ctx context.Context, tx *store.Tx, in Intent) error) ([]Intent, error) {
 	pending, err := audit.Select[Intent](ctx, e.rec, e.db, "issuance_intents", `SELECT * FROM issuance_intents WHERE status = ?`, IntentPending)
 	if err != nil {
 		return nil, err
 	}
 	var out []Intent
 	for _, in := range pending {
+		if in.Owner == e.cfg.Replica && e.flying(in.Serial) {
+			continue
+		}
+		if in.Owner != "" && in.Owner != e.cfg.Replica {
+			ok, err := alive(ctx, in.Owner)
+			if err != nil {
+				return out, err
+			}
+			if ok {
+				continue
+			}
+		}
+		resolved := false
 		err := e.db.InTx(ctx, func(tx *store.Tx) error {
+			resolved = false
+			if err := e.rec.Lock(ctx, tx, "issuance_intents", in.ID, &in); err != nil {
+				return err
+			}
+			if in.Status != IntentPending {
+				return nil // resolved meanwhile (it was stored, or another replica recovered it)
+			}
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM certificates WHERE serial = ?`, in.Serial).Scan(&n); err != nil {
 				return err
@@ -399,12 +493,13 @@ func (e *Engine) Recover(ctx context.Context, by actor.Actor, abandoned func(ctx
 			if n > 0 {
 				in.Status, in.Resolution = IntentIssued, "recovered: the certificate was stored"
 			} else {
-				in.Status, in.Resolution = IntentAbandoned, "recovered at start-up: the process stopped before the certificate was stored; no certificate was returned; the serial is answered as revoked"
+				in.Status, in.Resolution = IntentAbandoned, "recovered: replica "+in.Owner+" stopped before the certificate was stored; no certificate was returned; the serial is answered as revoked"
 			}
 			in.ResolvedAt = &now
 			if err := e.rec.Update(ctx, tx, by.String(), "issuance.intent_recovered", "issuance_intents", in); err != nil {
 				return err
 			}
+			resolved = true
 			if in.Status == IntentAbandoned && abandoned != nil {
 				return abandoned(ctx, tx, in)
 			}
@@ -413,8 +508,10 @@ func (e *Engine) Recover(ctx context.Context, by actor.Actor, abandoned func(ctx
 		if err != nil {
 			return out, fmt.Errorf("recover intent %s: %w", in.Serial, err)
 		}
-		e.log.Warn("resolved an interrupted issuance", "serial", in.Serial, "order", in.OrderID, "resolution", in.Resolution)
-		out = append(out, in)
+		if resolved {
+			e.log.Warn("resolved an interrupted issuance", "serial", in.Serial, "order", in.OrderID, "owner", in.Owner, "resolution", in.Resolution)
+			out = append(out, in)
+		}
 	}
 	return out, nil
 }
@@ -427,8 +524,15 @@ type Blocklist struct {
 
 // IsBlocked implements keypolicy.Blocklist.
 func (b Blocklist) IsBlocked(ctx context.Context, spki [32]byte) (bool, error) {
+	return b.Blocked(ctx, b.DB, hex.EncodeToString(spki[:]))
+}
+
+// Blocked reports whether the key whose SPKI SHA-256 is spkiHex is on the
+// blocklist, read in q (a transaction, so that finalize's decision and its
+// intent see the same list).
+func (b Blocklist) Blocked(ctx context.Context, q store.Querier, spkiHex string) (bool, error) {
 	var n int
-	err := b.DB.QueryRow(ctx, `SELECT COUNT(*) FROM blocked_keys WHERE spki_sha256 = ?`, hex.EncodeToString(spki[:])).Scan(&n)
+	err := q.QueryRow(ctx, `SELECT COUNT(*) FROM blocked_keys WHERE spki_sha256 = ?`, spkiHex).Scan(&n)
 	return n > 0, err
 }
 

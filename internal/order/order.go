@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
@@ -103,31 +104,68 @@ type Accounts interface {
 	StaffActingFor(ctx context.Context, q store.Querier, accountID, orgID string) (map[string]string, error)
 }
 
+// Blocklist answers, inside a transaction, whether a key is on the
+// keyCompromise blocklist (package issuance).
+type Blocklist interface {
+	Blocked(ctx context.Context, q store.Querier, spkiHex string) (bool, error)
+}
+
+// Abandoned has the serial of an intent that will never deliver a
+// certificate answered as revoked, in the caller's transaction (package
+// revocation).
+type Abandoned interface {
+	RecordAbandoned(ctx context.Context, tx *store.Tx, by actor.Actor, in issuance.Intent) error
+}
+
+// SettingsGuard refuses, before any snapshot is computed, when this
+// replica's settings that reach certificates differ from the
+// installation's: two replicas must never take turns voiding each other's
+// approvals.
+type SettingsGuard interface {
+	Check(ctx context.Context, q store.Querier) error
+}
+
 // Config is the order policy.
 type Config struct {
 	ApprovalsRequired int // distinct verifiers, none the requester; default 2
 }
 
+// Deps are the services orders use.
+type Deps struct {
+	Vetting   *vetting.Service
+	Accounts  Accounts
+	Domains   Domains
+	Engine    *issuance.Engine
+	Keys      *keypolicy.Checker
+	Blocklist Blocklist
+	Abandoned Abandoned
+	Settings  SettingsGuard
+}
+
 // Service is the order service.
 type Service struct {
-	db       *store.DB
-	rec      *audit.Recorder
-	clk      clock.Clock
-	vetting  *vetting.Service
-	accounts Accounts
-	domains  Domains
-	engine   *issuance.Engine
-	keys     *keypolicy.Checker
-	cfg      Config
+	db        *store.DB
+	rec       *audit.Recorder
+	clk       clock.Clock
+	vetting   *vetting.Service
+	accounts  Accounts
+	domains   Domains
+	engine    *issuance.Engine
+	keys      *keypolicy.Checker
+	blocklist Blocklist
+	abandoned Abandoned
+	settings  SettingsGuard
+	cfg       Config
+	log       *slog.Logger
 }
 
 // New returns the order service.
-func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, v *vetting.Service, accounts Accounts, domains Domains,
-	engine *issuance.Engine, keys *keypolicy.Checker, cfg Config) *Service {
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, d Deps, cfg Config, log *slog.Logger) *Service {
 	if cfg.ApprovalsRequired < 2 {
 		cfg.ApprovalsRequired = 2
 	}
-	return &Service{db: db, rec: rec, clk: clk, vetting: v, accounts: accounts, domains: domains, engine: engine, keys: keys, cfg: cfg}
+	return &Service{db: db, rec: rec, clk: clk, vetting: d.Vetting, accounts: d.Accounts, domains: d.Domains, engine: d.Engine,
+		keys: d.Keys, blocklist: d.Blocklist, abandoned: d.Abandoned, settings: d.Settings, cfg: cfg, log: log}
 }
 
 // Config returns the policy.
@@ -184,6 +222,9 @@ type snapshotInput struct {
 // current verified version (integrity-checked), the active issuer, the
 // profile version and the URL configuration.
 func (s *Service) build(ctx context.Context, q store.Querier, in snapshotInput) (Snapshot, vetting.Version, issuance.Issuer, *x509.Certificate, error) {
+	if err := s.settings.Check(ctx, q); err != nil {
+		return Snapshot{}, vetting.Version{}, issuance.Issuer{}, nil, err
+	}
 	v, err := s.vetting.CurrentVerified(ctx, q, in.orgID)
 	if err != nil {
 		return Snapshot{}, vetting.Version{}, issuance.Issuer{}, nil, err
@@ -209,10 +250,7 @@ func (s *Service) build(ctx context.Context, q store.Querier, in snapshotInput) 
 		Profile:      SnapshotProfile{Name: profile.Name, Version: profile.Version},
 		Issuer:       SnapshotIssuer{ID: iss.ID, Subject: iss.Subject, SPKISHA256: iss.SPKISHA256},
 		Organization: SnapshotOrg{ID: in.orgID, Version: v.Version, RowHash: v.RowHash},
-		Subject: SnapshotSubject{
-			CountryName: v.CountryName, StateOrProvinceName: v.StateOrProvinceName, LocalityName: v.LocalityName,
-			PostalCode: v.PostalCode, StreetAddress: v.StreetAddress, OrganizationName: v.OrganizationName,
-		},
+		Subject:      subjectOf(v),
 		DNSNames:     in.dnsNames,
 		PublicKey:    SnapshotKey{SPKISHA256: spkiSum, SPKI: base64.StdEncoding.EncodeToString(in.spkiDER)},
 		ValidityDays: in.validityDays,
@@ -469,11 +507,16 @@ func mismatchErr(approved, current string) error {
 		"the order's snapshot is now %s, not %s: what would be signed changed, so the approvals are void and it needs approving again", current, approved)
 }
 
-// loadOpen reads an order that may still be approved or rejected: pending
-// approval, or approved but not yet finalized.
+// loadOpen reads and locks an order that may still be approved or
+// rejected: pending approval, or approved but not yet finalized. The lock
+// orders an approval or a reject with a concurrent finalize's intent and
+// store steps.
 func (s *Service) loadOpen(ctx context.Context, tx *store.Tx, by actor.Actor, id string) (Order, error) {
 	o, err := s.load(ctx, tx, by, id)
 	if err != nil {
+		return Order{}, err
+	}
+	if err := s.rec.Lock(ctx, tx, "orders", id, &o); err != nil {
 		return Order{}, err
 	}
 	if o.Status != StatusPendingApproval && o.Status != StatusApproved {
@@ -586,216 +629,6 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string)
 		return View{}, err
 	}
 	return s.Get(ctx, by, id)
-}
-
-// Issued is the result of Finalize.
-type Issued struct {
-	Serial      string
-	PEM         string
-	ChainPEM    string
-	Certificate issuance.Certificate
-}
-
-// Finalize issues an approved order (CONTRACT §5; DESIGN invariant 5).
-func (s *Service) Finalize(ctx context.Context, by actor.Actor, id string) (Issued, error) {
-	o, err := s.load(ctx, s.db, by, id)
-	if err != nil {
-		return Issued{}, err
-	}
-	if by.IsStaff() {
-		if err := by.Require(actor.Verifier, actor.Admin); err != nil {
-			return Issued{}, err
-		}
-	}
-	switch o.Status {
-	case StatusApproved:
-	case StatusIssued:
-		return Issued{}, apperr.Conflict("", "already_issued", "order %s was issued as %s", id, o.Serial)
-	case StatusPendingApproval:
-		return Issued{}, apperr.Conflict("", "order_not_approved", "order %s needs %d approvals first", id, s.cfg.ApprovalsRequired)
-	default:
-		return Issued{}, apperr.Conflict("", "order_not_approved", "order %s is %s", id, o.Status)
-	}
-
-	// 1. Recompute the snapshot; on a mismatch void the approvals, record
-	// order.snapshot_mismatch with both hashes, and refuse.
-	var snap Snapshot
-	var ver vetting.Version
-	var mismatch error
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		var changed bool
-		approved := o.SnapshotHash
-		var err error
-		// 2. The refresh re-reads the organization version (integrity-
-		// checked, fail closed), so its row hash is re-checked here too.
-		o, snap, ver, changed, err = s.refresh(ctx, tx, by, o)
-		if err != nil {
-			return err
-		}
-		if changed {
-			mismatch = mismatchErr(approved, o.SnapshotHash)
-			return nil
-		}
-		counting, _, err := s.approvals(ctx, tx, o)
-		if err != nil {
-			return err
-		}
-		if n := distinctApprovers(counting); n < s.cfg.ApprovalsRequired {
-			return apperr.Conflict("", "order_not_approved", "order %s has %d of %d approvals for its current snapshot", id, n, s.cfg.ApprovalsRequired)
-		}
-		return nil
-	})
-	if err != nil {
-		return Issued{}, err
-	}
-	if mismatch != nil {
-		return Issued{}, mismatch
-	}
-	now := s.clk.Now()
-	if ver.VerifiedAt == nil || !br.SubjectIdentityReusable(*ver.VerifiedAt, now) {
-		return Issued{}, apperr.Conflict("organizationId", "reverification_required", "the organization's identity must be verified again (BR §4.2.1)")
-	}
-	// ... the domain validations, the key, and CAA for every SAN.
-	rel, err := s.domains.RequireValidated(ctx, s.db, o.AccountID, o.DNSNames, now)
-	if err != nil {
-		return Issued{}, err
-	}
-	spki, _ := base64.StdEncoding.DecodeString(snap.PublicKey.SPKI)
-	pub, err := x509.ParsePKIXPublicKey(spki)
-	if err != nil {
-		return Issued{}, fmt.Errorf("order %s key: %w", id, err)
-	}
-	if err := s.keys.Check(ctx, pub); err != nil {
-		return Issued{}, err
-	}
-	// CAA is network-bound and building and linting the TBS (step 3) is
-	// CPU-bound, so the lookups run while the TBS is linted. Their outcomes
-	// are read in the pipeline's order: a CAA refusal wins over a lint
-	// failure, and nothing is recorded or signed before both are known.
-	type caaOutcome struct {
-		results []domain.CAAResult
-		err     error
-	}
-	caaDone := make(chan caaOutcome, 1)
-	go func() {
-		r, err := s.domains.CheckCAA(ctx, o.DNSNames)
-		caaDone <- caaOutcome{r, err}
-	}()
-	prep, iss, prepErr := s.prepare(ctx, o, snap, ver, pub)
-	co := <-caaDone
-	caa := co.results
-	if err := co.err; err != nil {
-		// Keep every SAN's CAA evidence of the refusal (BR §3.2.2.8, §5.4.1).
-		_ = s.db.InTx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-			if len(caa) > 0 {
-				if err := s.domains.RecordCAAChecks(ctx, tx, by, o.ID, "", caa); err != nil {
-					return err
-				}
-			}
-			return s.rec.Note(ctx, tx, by.String(), "order.caa_refused", "orders", o.ID, map[string]string{"error": err.Error()})
-		})
-		return Issued{}, err
-	}
-	if err := prepErr; err != nil {
-		var lf *issuance.LintFailure
-		if errors.As(err, &lf) {
-			s.fail(ctx, by, o, "pre-issuance lint failed: "+strings.Join(lf.Lints, ", "), map[string]any{"lints": lf.Lints, "error": lf.Error()})
-			return Issued{}, &apperr.Error{Kind: apperr.KindUnprocessable, Code: "lint_failed", Field: "",
-				Message: fmt.Sprintf("pre-issuance lint failed (%s); nothing was signed: %v", strings.Join(lf.Lints, ", "), lf.Err)}
-		}
-		return Issued{}, err
-	}
-
-	// 4. Durably record the intent (and the evidence relied on) before signing.
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		cur, err := s.load(ctx, tx, by, id)
-		if err != nil {
-			return err
-		}
-		if cur.Status != StatusApproved || cur.SnapshotHash != o.SnapshotHash {
-			return apperr.Conflict("", "order_changed", "order %s changed while it was being finalized", id)
-		}
-		var pending int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM issuance_intents WHERE order_id = ? AND status = 'pending'`, id).Scan(&pending); err != nil {
-			return err
-		}
-		if pending > 0 {
-			return apperr.Conflict("", "finalize_in_progress", "order %s is already being finalized", id)
-		}
-		if _, err := s.engine.RecordIntent(ctx, tx, by, id, prep); err != nil {
-			return err
-		}
-		return s.domains.RecordIssuance(ctx, tx, by, id, prep.SerialHex, rel, caa)
-	})
-	if err != nil {
-		return Issued{}, err
-	}
-
-	// 5. Sign with the real key (the profile checks the signed TBS equals
-	// the linted one).
-	der, err := s.engine.Sign(ctx, prep)
-	if err != nil {
-		s.fail(ctx, by, o, "signing failed: "+err.Error(), nil)
-		return Issued{}, err
-	}
-
-	// 6. Store the certificate and resolve the intent.
-	var cert issuance.Certificate
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		cur, err := s.load(ctx, tx, by, id)
-		if err != nil {
-			return err
-		}
-		cert, err = s.engine.Store(ctx, tx, by, prep, der, issuance.Meta{OrderID: id, AccountID: o.AccountID, OrganizationID: o.OrganizationID,
-			OrganizationVersion: ver.Version, DNSNames: o.DNSNames, SPKISHA256: snap.PublicKey.SPKISHA256})
-		if err != nil {
-			return err
-		}
-		cur.Status, cur.Serial, cur.UpdatedAt = StatusIssued, prep.SerialHex, s.clk.Now()
-		return s.rec.Update(ctx, tx, by.String(), "order.issued", "orders", cur)
-	})
-	if err != nil {
-		return Issued{}, err
-	}
-	s.engine.AfterStore()
-	return Issued{Serial: cert.Serial, PEM: cert.PEM, ChainPEM: iss.CertPEM, Certificate: cert}, nil
-}
-
-// prepare is step 3 of Finalize: it builds the TBS from the snapshot under
-// the active issuer and lints a throwaway-key copy, checking the subject
-// against both the approved snapshot and the current verified version.
-func (s *Service) prepare(ctx context.Context, o Order, snap Snapshot, ver vetting.Version, pub any) (*issuance.Prepared, issuance.Issuer, error) {
-	iss, issCert, err := s.engine.ActiveIssuer(ctx, s.db)
-	if err != nil {
-		return nil, iss, err
-	}
-	if iss.ID != snap.Issuer.ID {
-		return nil, iss, mismatchErr(o.SnapshotHash, "(issuer changed)")
-	}
-	vetted := snap.Subject.ProfileSubject()
-	current := SnapshotSubject{CountryName: ver.CountryName, StateOrProvinceName: ver.StateOrProvinceName, LocalityName: ver.LocalityName,
-		PostalCode: ver.PostalCode, StreetAddress: ver.StreetAddress, OrganizationName: ver.OrganizationName}.ProfileSubject()
-	prep, err := s.engine.Prepare(ctx, issuance.Request{Issuer: iss, IssuerCert: issCert, Subject: vetted, DNSNames: o.DNSNames,
-		PublicKey: pub, ValidityDays: snap.ValidityDays, Expected: []profile.Subject{vetted, current}})
-	return prep, iss, err
-}
-
-// fail marks an order failed with the reason.
-func (s *Service) fail(ctx context.Context, by actor.Actor, o Order, reason string, details any) {
-	_ = s.db.InTx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-		cur, err := s.load(ctx, tx, by, o.ID)
-		if err != nil {
-			return err
-		}
-		cur.Status, cur.Failure, cur.UpdatedAt = StatusFailed, reason, s.clk.Now()
-		if err := s.rec.Update(ctx, tx, by.String(), "order.failed", "orders", cur); err != nil {
-			return err
-		}
-		if details != nil {
-			return s.rec.Note(ctx, tx, by.String(), "order.failure_details", "orders", o.ID, details)
-		}
-		return nil
-	})
 }
 
 // Interrupted records on an order that its issuance was interrupted and
