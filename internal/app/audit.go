@@ -129,7 +129,6 @@ func closeKey(k *audit.Key) {
 	}
 }
 
-
 // VerifyAudit verifies the whole trail as the local operator (see
 // audit.Service.Verify).
 func (a *App) VerifyAudit(ctx context.Context, file string) (*audit.Report, error) {

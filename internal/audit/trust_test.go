@@ -320,7 +320,9 @@ func TestDeletedRowIsNotNotFound(t *testing.T) {
 			t.Fatalf("a row deleted by SQL: %v", err)
 		}
 		// Deleted through vetca, it is simply not found.
-		if err := db.InTx(ctx, func(tx *store.Tx) error { return f.rec.Delete(ctx, tx, "user:bob", "account.deleted", "accounts", "acc_1") }); err != nil {
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			return f.rec.Delete(ctx, tx, "user:bob", "account.deleted", "accounts", "acc_1")
+		}); err != nil {
 			t.Fatal(err)
 		}
 		if err := f.rec.Get(ctx, db, "accounts", "acc_1", &a); !apperr.IsKind(err, apperr.KindNotFound) {

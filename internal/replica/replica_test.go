@@ -54,4 +54,3 @@ func TestForeignOrMalformedIDsAreNeverGone(t *testing.T) {
 		}
 	}
 }
-
