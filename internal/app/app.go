@@ -247,6 +247,7 @@ type App struct {
 	CRLs        *revocation.Publisher
 	OCSP        *revocation.Responder
 	extraLints  []lint.Option
+	hooks       *issuance.Hooks
 	// publicURLErr is set when the recorded public URL could not be trusted.
 	publicURLErr error
 	// DevMail is the in-process mailbox of `serve --dev`, shown in the console.
@@ -265,6 +266,10 @@ type Options struct {
 	// ExtraLints are added to the pre-issuance linter. Only tests pass
 	// them (to force a lint failure); the CLI never does.
 	ExtraLints []lint.Option
+	// IssuanceHooks interrupt issuance at its steps. Only in-process tests
+	// pass them; the CLI never does (the test build's hooks come from
+	// issuance.TestHooks).
+	IssuanceHooks *issuance.Hooks
 }
 
 // Open opens the database and builds every service.
@@ -347,7 +352,7 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 	if err := a.wireDomains(ctx); err != nil {
 		return nil, err
 	}
-	a.extraLints = opts.ExtraLints
+	a.extraLints, a.hooks = opts.ExtraLints, opts.IssuanceHooks
 	if err := a.wireOrders(ctx); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,9 @@ import (
 // wireOrders builds the linter, the issuance engine and the order service.
 func (a *App) wireOrders(ctx context.Context) error {
 	hooks, lintOpts := issuance.TestHooks()
+	if a.hooks != nil {
+		hooks = *a.hooks
+	}
 	lintOpts = append(lintOpts, a.extraLints...)
 	if t := internalURLTolerance(a.Cfg.PublicURL); t != nil {
 		a.Log.Warn("--public-url is not a public DNS name: certificates will carry internal AIA and CRL URLs, and zlint's warning about them is tolerated; set --public-url to your public host for production",

@@ -19,6 +19,7 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/app"
 	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/lint"
 	"github.com/vetca/vetca/internal/notify"
 	"github.com/vetca/vetca/internal/notify/smtptest"
@@ -62,6 +63,19 @@ func New(t testing.TB, backend string, opts ...Option) *Env {
 // NewWithLints is New with extra pre-issuance lints (to force failures).
 func NewWithLints(t testing.TB, backend string, lints []lint.Option, opts ...Option) *Env {
 	t.Helper()
+	return NewWithOpen(t, backend, app.Options{ExtraLints: lints}, opts...)
+}
+
+// NewWithHooks is New with issuance hooks (to hold or fail a step).
+func NewWithHooks(t testing.TB, backend string, hooks *issuance.Hooks, opts ...Option) *Env {
+	t.Helper()
+	return NewWithOpen(t, backend, app.Options{IssuanceHooks: hooks}, opts...)
+}
+
+// NewWithOpen is New with the test-only parts of app.Options (extra lints,
+// issuance hooks) taken from open.
+func NewWithOpen(t testing.TB, backend string, open app.Options, opts ...Option) *Env {
+	t.Helper()
 	var dsn string
 	if backend == Postgres {
 		dsn = storetest.PostgresDSN(t)
@@ -77,7 +91,7 @@ func NewWithLints(t testing.TB, backend string, lints []lint.Option, opts ...Opt
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
-	a, err := app.Open(ctx, cfg, clk, log, app.Options{Migrate: true, Write: true, CreateAuditKey: true, ExtraLints: lints})
+	a, err := app.Open(ctx, cfg, clk, log, app.Options{Migrate: true, Write: true, CreateAuditKey: true, ExtraLints: open.ExtraLints, IssuanceHooks: open.IssuanceHooks})
 	if err != nil {
 		t.Fatalf("open app: %v", err)
 	}

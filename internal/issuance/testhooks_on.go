@@ -5,6 +5,7 @@ package issuance
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3/lint"
@@ -16,9 +17,22 @@ import (
 // end-to-end tests interrupt issuance and force a lint failure:
 //
 //	VETCA_TEST_CRASH_AT=after_intent|after_sign|after_store  exit(3) there
+//	VETCA_TEST_HOLD_FILE=PATH                                after the intent, wait while PATH exists
 //	VETCA_TEST_FORCE_LINT_FAILURE=1                          add a lint that always fails
 func TestHooks() (Hooks, []vlint.Option) {
 	var h Hooks
+	if path := os.Getenv("VETCA_TEST_HOLD_FILE"); path != "" {
+		h.AfterIntent = func() {
+			fmt.Fprintf(os.Stderr, "vetcatesthooks: holding after the intent while %s exists\n", path)
+			for {
+				if _, err := os.Stat(path); err != nil {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			fmt.Fprintln(os.Stderr, "vetcatesthooks: released")
+		}
+	}
 	crash := func(at string) func() {
 		return func() {
 			fmt.Fprintf(os.Stderr, "vetcatesthooks: exiting at %s\n", at)
