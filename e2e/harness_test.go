@@ -175,8 +175,11 @@ func (in *Instance) Serve(extra ...string) {
 		l.Close()
 	}
 	addr := in.Addr
-	args := append([]string{"serve", "--listen", addr, "--public-url", "http://pki.vetca-test.com", "--smtp", in.SMTP.Addr(),
-		"--compliance-email", "compliance@ca.vetca-test.com"}, extra...)
+	args := []string{"serve", "--listen", addr, "--smtp", in.SMTP.Addr(), "--compliance-email", "compliance@ca.vetca-test.com"}
+	if !hasFlag(extra, "--public-url") {
+		args = append(args, "--public-url", "http://pki.vetca-test.com")
+	}
+	args = append(args, extra...)
 	in.cmd = exec.Command(in.Bin, args...)
 	in.cmd.Env = in.env()
 	in.logs = &bytes.Buffer{}
@@ -221,6 +224,53 @@ func (in *Instance) Wait() int {
 		in.t.Fatalf("server did not exit:\n%s", in.logs)
 	}
 	return -1
+}
+
+// Replica returns another server of the same installation: the same
+// database and key directory, its own listen address and process.
+func (in *Instance) Replica() *Instance {
+	in.t.Helper()
+	return &Instance{t: in.t, Backend: in.Backend, DSN: in.DSN, Dir: in.Dir, AdminToken: in.AdminToken, SMTP: in.SMTP,
+		schema: in.schema, Bin: vetcaBin}
+}
+
+// ServeFails runs `vetca serve` expecting it to refuse to start, and
+// returns its exit code and output.
+func (in *Instance) ServeFails(extra ...string) (int, string) {
+	in.t.Helper()
+	args := []string{"serve", "--listen", "127.0.0.1:0"}
+	if !hasFlag(extra, "--public-url") {
+		args = append(args, "--public-url", "http://pki.vetca-test.com")
+	}
+	cmd := exec.Command(in.Bin, append(args, extra...)...)
+	cmd.Env = in.env()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		in.t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), out.String()
+		}
+		return 0, out.String()
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		in.t.Fatalf("vetca serve did not refuse to start:\n%s", out.String())
+	}
+	return -1, ""
+}
+
+// Kill kills the server with SIGKILL, as a crash would.
+func (in *Instance) Kill() {
+	if in.cmd != nil && in.cmd.Process != nil {
+		_ = in.cmd.Process.Kill()
+		_ = in.cmd.Wait()
+		in.cmd = nil
+	}
 }
 
 // Logs returns what the server printed.
@@ -293,6 +343,15 @@ func (in *Instance) User(name string, roles ...string) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func hasFlag(args []string, flag string) bool {
+	for _, a := range args {
+		if a == flag || strings.HasPrefix(a, flag+"=") {
+			return true
+		}
+	}
+	return false
+}
 
 // lines splits output into non-empty lines.
 func lines(s string) []string {

@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+)
+
+// Two serve replicas on one PostgreSQL database.
+func replicas(t *testing.T) (*ca, *Instance) {
+	t.Helper()
+	in := New(t, "postgres")
+	c := setupCA(t, in)
+	b := in.Replica()
+	b.Serve(serveArgs(c.dns)...)
+	return c, b
+}
+
+// Eight concurrent finalizes of one approved order, split across two
+// replicas: exactly one 200, 409 for the rest, one certificate, and no
+// integrity violation in the answers or the logs.
+func TestReplicasSignEachOrderOnce(t *testing.T) {
+	c, b := replicas(t)
+	for round := 0; round < 3; round++ {
+		id := c.approved(t)
+		type answer struct {
+			status int
+			body   string
+		}
+		answers := make(chan answer, 8)
+		for i := 0; i < 8; i++ {
+			srv := c.Instance
+			if i%2 == 1 {
+				srv = b
+			}
+			go func() {
+				r := srv.Do("POST", "/api/v1/orders/"+id+"/finalize", c.accTok, nil)
+				answers <- answer{r.Status, string(r.Raw)}
+			}()
+		}
+		ok := 0
+		for i := 0; i < 8; i++ {
+			a := <-answers
+			switch a.status {
+			case 200:
+				ok++
+			case 409:
+			default:
+				t.Fatalf("finalize answered %d: %s", a.status, a.body)
+			}
+			if strings.Contains(a.body, "integrity") {
+				t.Fatalf("an answer reports tampering: %s", a.body)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("round %d: %d finalizes succeeded", round, ok)
+		}
+		if n := c.SQL("SELECT COUNT(*) FROM certificates WHERE order_id = '" + id + "'"); n != "1" {
+			t.Fatalf("round %d: %s certificates for one approval", round, n)
+		}
+	}
+	for _, l := range []string{c.Logs(), b.Logs()} {
+		if strings.Contains(l, "integrity") {
+			t.Fatalf("a replica logged an integrity violation:\n%s", l)
+		}
+	}
+	if _, _, code := c.CLI("audit", "verify"); code != 0 {
+		t.Fatal("audit trail not intact")
+	}
+}
+
+// A replica whose settings that reach certificates differ from the
+// installation's refuses to start, naming them; with --reconfigure it
+// records its own, and the replica still running with the old ones
+// refuses to issue (503) instead of voiding approvals.
+func TestReplicaWithOtherSettingsRefusesToStart(t *testing.T) {
+	c, _ := replicas(t)
+	other := c.Replica()
+	args := append(serveArgs(c.dns), "--public-url", "http://pki2.vetca-test.com")
+	code, out := other.ServeFails(args...)
+	if code == 0 || !strings.Contains(out, "--public-url http://pki2.vetca-test.com (recorded http://pki.vetca-test.com)") {
+		t.Fatalf("replica with another public URL: exit %d\n%s", code, out)
+	}
+	id := c.approved(t)
+	other.Serve(append(args, "--reconfigure")...)
+	r := c.Do("POST", "/api/v1/orders/"+id+"/finalize", c.accTok, nil)
+	if r.Status != 503 || !strings.Contains(string(r.Raw), "settings_mismatch") {
+		t.Fatalf("finalize on the replica with the old settings: %d %s", r.Status, r.Raw)
+	}
+	if g := c.Do("GET", "/api/v1/orders/"+id, c.bob, nil); g.Status != 503 && g.Body["status"] != "approved" {
+		t.Fatalf("the approvals were voided: %s", g.Raw)
+	}
+	r = other.Do("POST", "/api/v1/orders/"+id+"/finalize", c.accTok, nil)
+	if r.Status != 409 || !strings.Contains(string(r.Raw), "snapshot_mismatch") {
+		t.Fatalf("the reconfigured replica sees the changed snapshot: %d %s", r.Status, r.Raw)
+	}
+}
+
+// A replica that restarts leaves alone an issuance another live replica is
+// signing (held there by the test build); once the other is really gone,
+// its intent is resolved at once.
+func TestRestartLeavesAnotherReplicasIssuanceAlone(t *testing.T) {
+	c, b := replicas(t)
+	b.Stop()
+	hold := filepath.Join(t.TempDir(), "hold")
+	b.Bin, b.Env = hooksBin, []string{"VETCA_TEST_HOLD_FILE=" + hold}
+	b.Serve(serveArgs(c.dns)...)
+
+	held := func() (string, chan int) {
+		if err := os.WriteFile(hold, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		id := c.approved(t)
+		done := make(chan int, 1)
+		go func() {
+			// b may be killed while this waits: no t.Fatal here.
+			status, _ := (&ca{Instance: b, accTok: c.accTok}).rawFinalize(id)
+			done <- status
+		}()
+		deadline := time.Now().Add(60 * time.Second)
+		for strings.Count(b.Logs(), "holding after the intent") < 1 || c.SQL("SELECT COUNT(*) FROM issuance_intents WHERE order_id = '"+id+"' AND status = 'pending'") != "1" {
+			if time.Now().After(deadline) {
+				t.Fatalf("replica b did not reach signing:\n%s", b.Logs())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return id, done
+	}
+
+	id, done := held()
+	c.Stop()
+	c.Serve(serveArgs(c.dns)...) // start-up recovery runs
+	if st := c.SQL("SELECT status FROM issuance_intents WHERE order_id = '" + id + "'"); st != "pending" {
+		t.Fatalf("the restarted replica resolved the other's intent in flight: %s\n%s", st, c.Logs())
+	}
+	if n := c.SQL("SELECT COUNT(*) FROM revocations"); n != "0" {
+		t.Fatalf("the restarted replica revoked %s serials", n)
+	}
+	if err := os.Remove(hold); err != nil {
+		t.Fatal(err)
+	}
+	if status := <-done; status != 200 {
+		t.Fatalf("the held replica's finalize: %d\n%s", status, b.Logs())
+	}
+	serial := c.SQL("SELECT serial FROM issuance_intents WHERE order_id = '" + id + "'")
+	if st := c.SQL("SELECT status FROM issuance_intents WHERE order_id = '" + id + "'"); st != "issued" || c.ocspStatus(t, serial).Status != ocsp.Good {
+		t.Fatalf("the held issuance: intent %s", st)
+	}
+
+	// Hold again, then b dies for real: a's recovery resolves it at once.
+	hold2 := hold
+	id, _ = held()
+	b.Kill()
+	_ = os.Remove(hold2)
+	c.Stop()
+	c.Serve(serveArgs(c.dns)...)
+	if st := c.SQL("SELECT status FROM issuance_intents WHERE order_id = '" + id + "'"); st != "abandoned" {
+		t.Fatalf("the dead replica's intent: %s\n%s", st, c.Logs())
+	}
+	serial = c.SQL("SELECT serial FROM issuance_intents WHERE order_id = '" + id + "'")
+	if c.ocspStatus(t, serial).Status != ocsp.Revoked {
+		t.Fatal("the abandoned serial is not answered as revoked")
+	}
+}
