@@ -7,6 +7,8 @@ import (
 	"github.com/vetca/vetca/internal/app"
 
 	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/auth"
+	"github.com/vetca/vetca/internal/store"
 )
 
 func newUserCmd(g *globals) *cobra.Command {
@@ -84,9 +86,17 @@ func newUserCmd(g *globals) *cobra.Command {
 		Short: "List staff users",
 		Args:  cobra.NoArgs,
 		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
-			users, err := a.Auth.ListUsers(ctx, actor.Actor{Kind: actor.Staff, Roles: []actor.Role{actor.Admin}})
-			if err != nil {
-				return err
+			var users []auth.User
+			for p := (store.Page{Limit: store.MaxPageSize}); ; {
+				page, next, err := a.Auth.ListUsers(ctx, cliActor(), p)
+				if err != nil {
+					return err
+				}
+				users = append(users, page...)
+				if next == "" {
+					break
+				}
+				p.Cursor = next
 			}
 			if g.jsonOut {
 				return g.printJSON(map[string]any{"users": users})

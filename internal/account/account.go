@@ -255,12 +255,32 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 	return View{Account: a, Organizations: orgs, Contacts: cs}, nil
 }
 
-// List returns every account (staff).
-func (s *Service) List(ctx context.Context, by actor.Actor) ([]Account, error) {
+// List returns one page of accounts by name (staff).
+func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Account, string, error) {
 	if !by.IsStaff() {
-		return nil, apperr.Forbidden("", "forbidden", "staff only")
+		return nil, "", apperr.Forbidden("", "forbidden", "staff only")
 	}
-	return store.Select[Account](ctx, s.db, `SELECT * FROM accounts ORDER BY name`)
+	var w store.Where
+	tail, err := store.Keyset{Cols: []string{"name", "id"}}.Apply(&w, p)
+	if err != nil {
+		return nil, "", err
+	}
+	list, err := audit.Select[Account](ctx, s.rec, s.db, "accounts", `SELECT * FROM accounts`+w.Clause()+tail, w.Args()...)
+	if err != nil {
+		return nil, "", err
+	}
+	list, next := store.Finish(list, p, func(a Account) []string { return []string{a.Name, a.ID} })
+	return list, next, nil
+}
+
+// Count returns how many accounts exist (staff).
+func (s *Service) Count(ctx context.Context, by actor.Actor) (int, error) {
+	if !by.IsStaff() {
+		return 0, apperr.Forbidden("", "forbidden", "staff only")
+	}
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&n)
+	return n, err
 }
 
 // Organizations lists the organization ids an account may order for,
@@ -304,15 +324,22 @@ func (s *Service) CanReadOrganization(ctx context.Context, by actor.Actor, orgID
 
 // ContactsForOrganization implements vetting.Recipients: the contacts of
 // every account that uses the organization.
+// Both the links and the contacts are read integrity-checked: a contact
+// address changed by SQL is refused before anything is mailed to it.
 func (s *Service) ContactsForOrganization(ctx context.Context, q store.Querier, orgID string) ([]vetting.Recipient, error) {
-	cs, err := store.Select[Contact](ctx, q, `SELECT c.* FROM contacts c JOIN account_organizations l ON l.account_id = c.account_id
-		WHERE l.organization_id = ? ORDER BY c.created_at, c.id`, orgID)
+	links, err := audit.Select[Link](ctx, s.rec, q, "account_organizations", `SELECT * FROM account_organizations WHERE organization_id = ? ORDER BY created_at, id`, orgID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]vetting.Recipient, 0, len(cs))
-	for _, c := range cs {
-		out = append(out, vetting.Recipient{Name: c.Name, Email: c.Email, Role: "contact:" + c.Role, AccountID: c.AccountID})
+	var out []vetting.Recipient
+	for _, l := range links {
+		cs, err := s.ContactsForAccount(ctx, q, l.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			out = append(out, vetting.Recipient{Name: c.Name, Email: c.Email, Role: "contact:" + c.Role, AccountID: c.AccountID})
+		}
 	}
 	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/order"
+	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
@@ -46,6 +47,9 @@ type DemoResult struct {
 	Serial         string      `json:"serial,omitempty"`
 	PendingOrderID string      `json:"pendingOrderId,omitempty"`
 }
+
+// demoOrganization is the demo's vetted organization that issues.
+const demoOrganization = "Acme Widgets Inc."
 
 // DemoDomain is the domain the dev demo validates and issues for (through
 // the dev DNS responder of serve --dev).
@@ -83,12 +87,12 @@ func SeedDemo(ctx context.Context, a *App) (*DemoResult, error) {
 		res.Logins = append(res.Logins, DemoLogin{Name: u.Name, Roles: u.Roles, Token: token})
 	}
 
-	orgs, err := a.Vetting.List(ctx, users["alice"])
+	orgs, _, err := a.Vetting.List(ctx, users["alice"], store.Page{Limit: store.MaxPageSize})
 	if err != nil {
 		return nil, err
 	}
 	if len(orgs) > 0 {
-		accs, err := a.Accounts.List(ctx, users["admin"])
+		accs, _, err := a.Accounts.List(ctx, users["admin"], store.Page{Limit: 1})
 		if err == nil && len(accs) > 0 {
 			res.AccountID = accs[0].ID
 			res.AccountToken, err = a.Accounts.RotateToken(ctx, users["admin"], accs[0].ID)
@@ -97,13 +101,18 @@ func SeedDemo(ctx context.Context, a *App) (*DemoResult, error) {
 			}
 		}
 		res.OrganizationID = orgs[0].ID
+		for _, o := range orgs {
+			if o.OrganizationName == demoOrganization {
+				res.OrganizationID = o.ID
+			}
+		}
 		return res, nil
 	}
 
 	alice, bob, carol := users["alice"], users["bob"], users["carol"]
 	ev := func(src, ref string) []vetting.Evidence { return []vetting.Evidence{{Source: src, Reference: ref}} }
 	acme, _, err := a.Vetting.Create(ctx, alice, vetting.CreateInput{Fields: vetting.Fields{
-		OrganizationName: "Acme Widgets Inc.", CountryName: "US", StateOrProvinceName: "California",
+		OrganizationName: demoOrganization, CountryName: "US", StateOrProvinceName: "California",
 		LocalityName: "San Francisco", StreetAddress: "1 Market Street", PostalCode: "94105", RegistrationNumber: "C1234567",
 	}})
 	if err != nil {

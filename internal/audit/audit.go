@@ -100,7 +100,7 @@ func (r *Recorder) table(name string) (*store.Table, error) {
 // IsAudited reports whether a table is audited: it has an id and a
 // row_hash column. (audit_events has a row_hash but no id: it is the trail,
 // not a table the trail vouches for.)
-func IsAudited(t *store.Table) bool { return t.Has("row_hash") && t.Has("id") }
+func IsAudited(t *store.Table) bool { return t.Audited() }
 
 // canonical renders a row (without row_hash) as canonical JSON: sorted
 // keys, integers as numbers, text as strings, blobs as base64 strings.

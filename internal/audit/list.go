@@ -20,6 +20,17 @@ type Filter struct {
 	Limit      int       // default 100, at most 1000
 }
 
+// PageSize is the number of events a page of f holds at most.
+func (f Filter) PageSize() int {
+	switch {
+	case f.Limit <= 0:
+		return 100
+	case f.Limit > 1000:
+		return 1000
+	}
+	return f.Limit
+}
+
 // List returns events matching f, oldest first.
 func List(ctx context.Context, q store.Querier, f Filter) ([]Event, error) {
 	var where store.Where
@@ -44,13 +55,6 @@ func List(ctx context.Context, q store.Querier, f Filter) ([]Event, error) {
 	if f.After > 0 {
 		where.Add("seq > ?", f.After)
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	if limit > 1000 {
-		limit = 1000
-	}
-	query := "SELECT * FROM audit_events" + where.Clause() + fmt.Sprintf(" ORDER BY seq LIMIT %d", limit)
+	query := "SELECT * FROM audit_events" + where.Clause() + fmt.Sprintf(" ORDER BY seq LIMIT %d", f.PageSize())
 	return store.Select[Event](ctx, q, query, where.Args()...)
 }

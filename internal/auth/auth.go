@@ -353,12 +353,25 @@ func (s *Service) GetUser(ctx context.Context, id string) (User, error) {
 	return u, err
 }
 
-// ListUsers lists staff users (admin or auditor).
-func (s *Service) ListUsers(ctx context.Context, by actor.Actor) ([]User, error) {
-	if err := by.Require(actor.Admin, actor.Auditor); err != nil {
-		return nil, err
+// ListUsers lists one page of staff users by name (admin or auditor, or
+// an operator on the server).
+func (s *Service) ListUsers(ctx context.Context, by actor.Actor, p store.Page) ([]User, string, error) {
+	if by.Kind != actor.CLI {
+		if err := by.Require(actor.Admin, actor.Auditor); err != nil {
+			return nil, "", err
+		}
 	}
-	return audit.Select[User](ctx, s.rec, s.db, "users", `SELECT * FROM users ORDER BY name`)
+	var w store.Where
+	tail, err := store.Keyset{Cols: []string{"name", "id"}}.Apply(&w, p)
+	if err != nil {
+		return nil, "", err
+	}
+	users, err := audit.Select[User](ctx, s.rec, s.db, "users", `SELECT * FROM users`+w.Clause()+tail, w.Args()...)
+	if err != nil {
+		return nil, "", err
+	}
+	users, next := store.Finish(users, p, func(u User) []string { return []string{u.Name, u.ID} })
+	return users, next, nil
 }
 
 // CountUsers returns how many staff users exist.

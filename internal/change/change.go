@@ -333,13 +333,33 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 	return View{Request: req, Approvals: approvals}, nil
 }
 
-// List returns change requests, newest first.
-func (s *Service) List(ctx context.Context, by actor.Actor, status string) ([]Request, error) {
+// List returns one page of change requests, newest first.
+func (s *Service) List(ctx context.Context, by actor.Actor, status string, p store.Page) ([]Request, string, error) {
 	if err := by.Require(actor.Admin, actor.Compliance, actor.Verifier, actor.Auditor); err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	var w store.Where
 	if status != "" {
-		return store.Select[Request](ctx, s.db, `SELECT * FROM change_requests WHERE status = ? ORDER BY created_at DESC, id`, status)
+		w.Add("status = ?", status)
 	}
-	return store.Select[Request](ctx, s.db, `SELECT * FROM change_requests ORDER BY created_at DESC, id`)
+	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&w, p)
+	if err != nil {
+		return nil, "", err
+	}
+	list, err := audit.Select[Request](ctx, s.rec, s.db, "change_requests", `SELECT * FROM change_requests`+w.Clause()+tail, w.Args()...)
+	if err != nil {
+		return nil, "", err
+	}
+	list, next := store.Finish(list, p, func(r Request) []string { return []string{store.FormatTime(r.CreatedAt), r.ID} })
+	return list, next, nil
+}
+
+// CountPending returns how many change requests await approval.
+func (s *Service) CountPending(ctx context.Context, by actor.Actor) (int, error) {
+	if err := by.Require(actor.Admin, actor.Compliance, actor.Verifier, actor.Auditor); err != nil {
+		return 0, err
+	}
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM change_requests WHERE status = ?`, StatusPending).Scan(&n)
+	return n, err
 }

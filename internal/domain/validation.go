@@ -376,24 +376,30 @@ func (s *Service) Validate(ctx context.Context, by actor.Actor, accountID, valid
 
 // List returns an account's validations, newest first, with their status
 // (GET /accounts/{id}/domains).
-func (s *Service) List(ctx context.Context, by actor.Actor, accountID string) ([]ValidationView, error) {
+func (s *Service) List(ctx context.Context, by actor.Actor, accountID string, p store.Page) ([]ValidationView, string, error) {
 	if err := by.CanActForAccount(accountID, actor.Verifier, actor.Admin, actor.Compliance, actor.Auditor); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := s.accountExists(ctx, s.db, accountID); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	vs, err := audit.Select[Validation](ctx, s.rec, s.db, "domain_validations",
-		`SELECT * FROM domain_validations WHERE account_id = ? ORDER BY created_at DESC, id`, accountID)
+	var w store.Where
+	w.Add("account_id = ?", accountID)
+	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&w, p)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	vs, err := audit.Select[Validation](ctx, s.rec, s.db, "domain_validations", `SELECT * FROM domain_validations`+w.Clause()+tail, w.Args()...)
+	if err != nil {
+		return nil, "", err
+	}
+	vs, next := store.Finish(vs, p, func(v Validation) []string { return []string{store.FormatTime(v.CreatedAt), v.ID} })
 	now := s.clk.Now()
 	out := make([]ValidationView, 0, len(vs))
 	for _, v := range vs {
 		out = append(out, v.View(now))
 	}
-	return out, nil
+	return out, next, nil
 }
 
 // Get returns one validation with every attempt and its full evidence

@@ -15,6 +15,7 @@ import (
 	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/br"
 	"github.com/vetca/vetca/internal/domain"
+	"github.com/vetca/vetca/internal/store"
 )
 
 // Issue 4 acceptance, BR §3.2.2.4.7: a TXT record placed where Start said
@@ -274,11 +275,11 @@ func TestValidationAuthorization(t *testing.T) {
 	// Its own account path does not reach another account's validation.
 	_, err = w.App.Domains.Validate(ctx, other, otherID, v.ID)
 	wantErr(t, err, apperr.KindNotFound, "domainId", "not_found")
-	_, err = w.App.Domains.List(ctx, auditor, w.AccID)
+	_, _, err = w.App.Domains.List(ctx, auditor, w.AccID, store.Page{})
 	wantErr(t, err, apperr.KindForbidden, "", "forbidden")
 	_, err = w.App.Domains.Start(ctx, vera, "acc_doesnotexist00000", "acme-widgets.com", "")
 	wantErr(t, err, apperr.KindNotFound, "", "not_found")
-	list, err := w.App.Domains.List(ctx, w.Sub, w.AccID)
+	list, _, err := w.App.Domains.List(ctx, w.Sub, w.AccID, store.Page{})
 	if err != nil || len(list) != 1 || list[0].Status != domain.StatusPending {
 		t.Fatalf("list %+v %v", list, err)
 	}

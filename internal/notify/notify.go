@@ -82,9 +82,10 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *store.Tx, by actor.Actor, m Me
 	return m, nil
 }
 
-// ForRef lists the messages about one entity, oldest first.
-func ForRef(ctx context.Context, q store.Querier, refType, refID string) ([]Message, error) {
-	return store.Select[Message](ctx, q, `SELECT * FROM outbox WHERE ref_type = ? AND ref_id = ? ORDER BY created_at, id`, refType, refID)
+// ForRef lists the messages about one entity, oldest first,
+// integrity-checked.
+func ForRef(ctx context.Context, rec *audit.Recorder, q store.Querier, refType, refID string) ([]Message, error) {
+	return audit.Select[Message](ctx, rec, q, "outbox", `SELECT * FROM outbox WHERE ref_type = ? AND ref_id = ? ORDER BY created_at, id`, refType, refID)
 }
 
 // Sender delivers one message.
@@ -230,14 +231,30 @@ func (d *Deliverer) Backoff(attempts int) time.Duration {
 
 // RunOnce sends every message that is due now and returns how many were
 // sent and how many failed (this attempt).
+//
+// Each message is read integrity-checked before it is sent: a message (its
+// recipient, subject or body) written or changed outside vetca is never
+// mailed; it is logged, naming the row, and the others still go.
 func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
-	due, err := store.Select[Message](ctx, d.db, `SELECT * FROM outbox WHERE status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 100`,
+	type due struct {
+		ID string `db:"id"`
+	}
+	ids, err := store.SelectUnchecked[due](ctx, d.db, `SELECT id FROM outbox WHERE status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 100`,
 		StatusPending, store.FormatTime(d.clk.Now()))
 	if err != nil {
 		return 0, 0, fmt.Errorf("outbox: read due messages: %w", err)
 	}
 	sys := actor.SystemActor("outbox")
-	for _, m := range due {
+	for _, id := range ids {
+		var m Message
+		if err := d.rec.Get(ctx, d.db, "outbox", id.ID, &m); err != nil {
+			if apperr.IsKind(err, apperr.KindIntegrity) {
+				d.log.Error("outbox message not sent: it fails its integrity check", "id", id.ID, "err", err)
+				failed++
+				continue
+			}
+			return sent, failed, err
+		}
 		sendErr := d.sender.Send(ctx, d.from, m.To, m.Subject, m.Body, m.ID+"@vetca")
 		err := d.db.InTx(ctx, func(tx *store.Tx) error {
 			var cur Message

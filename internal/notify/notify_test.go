@@ -62,7 +62,7 @@ func TestDeliveryAndRetry(t *testing.T) {
 		if err != nil || sent != 0 || failed != 1 {
 			t.Fatalf("first run: %d %d %v", sent, failed, err)
 		}
-		msgs, _ := notify.ForRef(ctx, db, "organizations", "org_x")
+		msgs, _ := notify.ForRef(ctx, e.rec, db, "organizations", "org_x")
 		if msgs[0].Status != notify.StatusPending || msgs[0].Attempts != 1 || !msgs[0].NextAttemptAt.Equal(e.clk.Now().Add(30*time.Second)) {
 			t.Fatalf("after a temporary failure: %+v", msgs[0])
 		}
@@ -78,7 +78,7 @@ func TestDeliveryAndRetry(t *testing.T) {
 		if len(got) != 1 || got[0].Subject != "Organization version 2 — pending" || !strings.Contains(got[0].Body, "\n.leading dot line") {
 			t.Fatalf("received %+v", got)
 		}
-		msgs, _ = notify.ForRef(ctx, db, "organizations", "org_x")
+		msgs, _ = notify.ForRef(ctx, e.rec, db, "organizations", "org_x")
 		if msgs[0].Status != notify.StatusSent || msgs[0].SentAt == nil || msgs[0].Attempts != 2 {
 			t.Fatalf("after delivery: %+v", msgs[0])
 		}
@@ -97,7 +97,7 @@ func TestPermanentFailure(t *testing.T) {
 		if _, failed, _ := e.d.RunOnce(ctx); failed != 1 {
 			t.Fatal("expected a failure")
 		}
-		msgs, _ := notify.ForRef(ctx, db, "organizations", "org_x")
+		msgs, _ := notify.ForRef(ctx, e.rec, db, "organizations", "org_x")
 		if msgs[0].Status != notify.StatusFailed || !strings.Contains(msgs[0].LastError, "550") {
 			t.Fatalf("a 5xx must fail permanently: %+v", msgs[0])
 		}
@@ -118,7 +118,7 @@ func TestEnqueueIsTransactional(t *testing.T) {
 		if !errors.Is(err, boom) {
 			t.Fatal(err)
 		}
-		if msgs, _ := notify.ForRef(ctx, db, "organizations", "org_x"); len(msgs) != 0 {
+		if msgs, _ := notify.ForRef(ctx, e.rec, db, "organizations", "org_x"); len(msgs) != 0 {
 			t.Fatal("a rolled-back change left a message in the outbox")
 		}
 		if err := db.InTx(ctx, func(tx *store.Tx) error {

@@ -20,26 +20,26 @@ type EvidenceSource interface {
 	IssuanceEvidence(ctx context.Context, q store.Querier, serial string) ([]domain.Reliance, []domain.CAAResult, error)
 }
 
-// Filter selects certificates (CONTRACT §5 inventory).
+// Filter selects certificates (the inventory, docs/api.md).
 type Filter struct {
 	OrganizationID string
 	AccountID      string
 	Status         string
 	NotAfterBefore time.Time
-	Limit          int
 }
 
-// Certificates lists certificates for staff, or a subscriber's own.
-func (s *Service) Certificates(ctx context.Context, by actor.Actor, f Filter) ([]issuance.Certificate, error) {
+// Certificates lists one page of certificates, newest first, for staff, or
+// a subscriber's own.
+func (s *Service) Certificates(ctx context.Context, by actor.Actor, f Filter, p store.Page) ([]issuance.Certificate, string, error) {
 	switch {
 	case by.Kind == actor.Subscriber:
 		if f.AccountID != "" && f.AccountID != by.AccountID {
-			return nil, apperr.Forbidden("accountId", "forbidden", "this token acts for account %s", by.AccountID)
+			return nil, "", apperr.Forbidden("accountId", "forbidden", "this token acts for account %s", by.AccountID)
 		}
 		f.AccountID = by.AccountID
 	case by.IsStaff():
 	default:
-		return nil, apperr.Forbidden("", "forbidden", "not allowed")
+		return nil, "", apperr.Forbidden("", "forbidden", "not allowed")
 	}
 	var where store.Where
 	if f.OrganizationID != "" {
@@ -54,11 +54,16 @@ func (s *Service) Certificates(ctx context.Context, by actor.Actor, f Filter) ([
 	if !f.NotAfterBefore.IsZero() {
 		where.Add("not_after < ?", store.FormatTime(f.NotAfterBefore))
 	}
-	limit := f.Limit
-	if limit <= 0 || limit > 100000 {
-		limit = 100000
+	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&where, p)
+	if err != nil {
+		return nil, "", err
 	}
-	return store.Select[issuance.Certificate](ctx, s.db, "SELECT * FROM certificates"+where.Clause()+" ORDER BY created_at DESC, serial LIMIT ?", append(where.Args(), limit)...)
+	list, err := audit.Select[issuance.Certificate](ctx, s.rec, s.db, "certificates", "SELECT * FROM certificates"+where.Clause()+tail, where.Args()...)
+	if err != nil {
+		return nil, "", err
+	}
+	list, next := store.Finish(list, p, func(c issuance.Certificate) []string { return []string{store.FormatTime(c.CreatedAt), c.ID} })
+	return list, next, nil
 }
 
 // Evidence is a certificate's chain of evidence: everything the decision

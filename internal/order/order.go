@@ -397,22 +397,30 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 	return View{Order: o, Snapshot: json.RawMessage(o.Snapshot), Approvals: counting, Required: s.cfg.ApprovalsRequired}, nil
 }
 
-// List returns orders, newest first: a subscriber's own, or (staff) all,
-// optionally by status.
-func (s *Service) List(ctx context.Context, by actor.Actor, status string) ([]Order, error) {
-	q := `SELECT * FROM orders`
+// List returns one page of orders, newest first: a subscriber's own, or
+// (staff) all, optionally by status.
+func (s *Service) List(ctx context.Context, by actor.Actor, status string, p store.Page) ([]Order, string, error) {
 	var where store.Where
 	switch {
 	case by.Kind == actor.Subscriber:
 		where.Add("account_id = ?", by.AccountID)
 	case by.IsStaff():
 	default:
-		return nil, apperr.Forbidden("", "forbidden", "not allowed")
+		return nil, "", apperr.Forbidden("", "forbidden", "not allowed")
 	}
 	if status != "" {
 		where.Add("status = ?", status)
 	}
-	return store.Select[Order](ctx, s.db, q+where.Clause()+" ORDER BY created_at DESC, id LIMIT 500", where.Args()...)
+	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&where, p)
+	if err != nil {
+		return nil, "", err
+	}
+	list, err := audit.Select[Order](ctx, s.rec, s.db, "orders", `SELECT * FROM orders`+where.Clause()+tail, where.Args()...)
+	if err != nil {
+		return nil, "", err
+	}
+	list, next := store.Finish(list, p, func(o Order) []string { return []string{store.FormatTime(o.CreatedAt), o.ID} })
+	return list, next, nil
 }
 
 // refresh recomputes an order's snapshot inside tx. When it differs from

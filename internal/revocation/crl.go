@@ -167,7 +167,10 @@ func (p *Publisher) Targets(ctx context.Context) ([]Target, error) {
 		URL      string `db:"crl_url"`
 	}
 	horizon := store.FormatTime(p.clk.Now().Add(-p.cfg.Validity - p.cfg.Republish))
-	rows, err := store.Select[named](ctx, p.db, `
+	// The shards to publish: a projection over three audited tables. Each
+	// shard's entries come from its revocations, and every published CRL is
+	// checked against them (crl verify); this only decides which URLs exist.
+	rows, err := store.SelectUnchecked[named](ctx, p.db, `
 		SELECT DISTINCT issuer_id, shard, crl_url FROM certificates WHERE not_after >= ?
 		UNION SELECT DISTINCT issuer_id, shard, crl_url FROM issuance_intents WHERE not_after >= ?
 		UNION SELECT DISTINCT issuer_id, shard, crl_url FROM revocations WHERE not_after >= ?`, horizon, horizon, horizon)

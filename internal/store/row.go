@@ -57,6 +57,33 @@ type Schema struct {
 
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
+// Audited reports whether a table is audited: it has an id and a row_hash
+// column. Every write to it goes through package audit, and every read
+// that decodes its rows must check them there.
+func (t *Table) Audited() bool { return t.Has("row_hash") && t.Has("id") }
+
+func refuseAudited(ctx context.Context, q Querier, query string) error {
+	var db *DB
+	switch x := q.(type) {
+	case *DB:
+		db = x
+	case *Tx:
+		db = x.db
+	default:
+		return nil
+	}
+	audited, err := db.auditedTables(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range tableRefRE.FindAllStringSubmatch(query, -1) {
+		if audited[strings.ToLower(m[1])] {
+			return fmt.Errorf("store: table %s is audited: read its rows with audit.Select, which checks each one", m[1])
+		}
+	}
+	return nil
+}
+
 // ValidIdent reports whether s is a plain lower-case SQL identifier, the
 // only kind vetca ever interpolates into SQL.
 func ValidIdent(s string) bool { return identRE.MatchString(s) }
@@ -458,8 +485,26 @@ func decodeValue(fv reflect.Value, val any) error {
 // ErrNotFound is returned by Get when no row matches.
 var ErrNotFound = errors.New("not found")
 
-// Select runs a query and decodes every row into a T (a tagged struct).
+// tableRefRE finds the tables a query reads (FROM t, JOIN t, FROM a, b).
+var tableRefRE = regexp.MustCompile(`(?i)\b(?:FROM|JOIN)\s+([a-z_][a-z0-9_]*)`)
+
+// Select runs a query and decodes every row into a T (a tagged struct). It
+// refuses a query on an audited table (Table.Audited): such rows feed
+// decisions and mails, and must be read with audit.Select, which checks
+// each one against its authentic audit event. The choice is not left to
+// each call site.
 func Select[T any](ctx context.Context, q Querier, query string, args ...any) ([]T, error) {
+	if err := refuseAudited(ctx, q, query); err != nil {
+		return nil, err
+	}
+	return SelectUnchecked[T](ctx, q, query, args...)
+}
+
+// SelectUnchecked is Select without the audited-table refusal, for
+// projections and aggregates over audited tables whose rows cannot be
+// checked one by one (a DISTINCT or UNION of some columns). Each call site
+// must say why its result does not feed a decision unchecked.
+func SelectUnchecked[T any](ctx context.Context, q Querier, query string, args ...any) ([]T, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err

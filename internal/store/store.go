@@ -55,6 +55,30 @@ type DB struct {
 	dialect Dialect
 	dsn     string
 	stmts   stmtCache
+
+	auditedMu sync.Mutex
+	audited   map[string]bool // loaded on first use, after migrations
+}
+
+// auditedTables returns the names of the audited tables.
+func (db *DB) auditedTables(ctx context.Context) (map[string]bool, error) {
+	db.auditedMu.Lock()
+	defer db.auditedMu.Unlock()
+	if db.audited != nil {
+		return db.audited, nil
+	}
+	s, err := LoadSchema(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]bool{}
+	for _, name := range s.Tables() {
+		if t, _ := s.Table(name); t.Audited() {
+			m[name] = true
+		}
+	}
+	db.audited = m
+	return m, nil
 }
 
 // stmtCache keeps prepared statements by query text. database/sql keeps

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -95,14 +96,25 @@ func TestCodecRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := store.Get[thing](ctx, db, `SELECT * FROM users WHERE id = ?`, "u1")
-		if err != nil {
-			t.Fatal(err)
+		all, err := store.SelectUnchecked[thing](ctx, db, `SELECT * FROM users WHERE id = ?`, "u1")
+		if err != nil || len(all) != 1 {
+			t.Fatal(err, all)
 		}
+		out := all[0]
 		if out.Name != in.Name || !out.Created.Equal(in.Created) || !out.Off || len(out.Roles) != 2 || out.Roles[1] != "verifier" {
 			t.Fatalf("round trip: %+v", out)
 		}
-		if _, err := store.Get[thing](ctx, db, `SELECT * FROM users WHERE id = ?`, "nope"); err != store.ErrNotFound {
+		// users is audited: the plain decoders refuse it, whatever the
+		// query's shape, so no call site can skip the integrity check.
+		for _, q := range []string{`SELECT * FROM users WHERE id = ?`, `SELECT u.* FROM leases l JOIN users u ON u.id = l.holder WHERE l.name = ?`} {
+			if _, err := store.Get[thing](ctx, db, q, "u1"); err == nil || !strings.Contains(err.Error(), "audited") {
+				t.Fatalf("%s: want a refusal, got %v", q, err)
+			}
+		}
+		type lease struct {
+			Name string `db:"name"`
+		}
+		if _, err := store.Get[lease](ctx, db, `SELECT name FROM leases WHERE name = ?`, "nope"); err != store.ErrNotFound {
 			t.Fatalf("want ErrNotFound, got %v", err)
 		}
 	})

@@ -15,6 +15,11 @@ func (w *Where) Add(cond string, arg any) {
 	w.conds, w.args = append(w.conds, cond), append(w.args, arg)
 }
 
+// AddN appends a condition with any number of arguments.
+func (w *Where) AddN(cond string, args ...any) {
+	w.conds, w.args = append(w.conds, cond), append(w.args, args...)
+}
+
 // Conditions returns the conditions joined with AND ("" when there are none).
 func (w *Where) Conditions() string { return strings.Join(w.conds, " AND ") }
 

@@ -553,31 +553,67 @@ type Summary struct {
 	PendingVersions  int    `json:"pendingVersions"`
 }
 
-// List returns every organization with its latest name (staff only).
-func (s *Service) List(ctx context.Context, by actor.Actor) ([]Summary, error) {
+// List returns one page of organizations, newest first, each with the
+// name and country of its current verified version (or, before the first
+// is verified, of its latest version) (staff only). Every row is read
+// integrity-checked.
+func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Summary, string, error) {
 	if !by.IsStaff() {
-		return nil, apperr.Forbidden("", "forbidden", "staff only")
+		return nil, "", apperr.Forbidden("", "forbidden", "staff only")
 	}
-	type row struct {
-		ID      string `db:"id"`
-		Cur     int    `db:"current_version"`
-		Name    string `db:"organization_name"`
-		Country string `db:"country_name"`
-		Pending int    `db:"pending"`
-	}
-	rows, err := store.Select[row](ctx, s.db, `SELECT o.id, o.current_version, v.organization_name, v.country_name,
-		(SELECT COUNT(*) FROM organization_versions p WHERE p.organization_id = o.id AND p.status = 'pending') AS pending
-		FROM organizations o JOIN organization_versions v ON v.organization_id = o.id
-		AND v.version = (SELECT MAX(x.version) FROM organization_versions x WHERE x.organization_id = o.id AND (o.current_version = 0 OR x.version = o.current_version))
-		ORDER BY v.organization_name`)
+	var w store.Where
+	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&w, p)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	out := make([]Summary, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, Summary{ID: r.ID, OrganizationName: r.Name, CountryName: r.Country, CurrentVersion: r.Cur, PendingVersions: r.Pending})
+	orgs, err := audit.Select[Organization](ctx, s.rec, s.db, "organizations", `SELECT * FROM organizations`+w.Clause()+tail, w.Args()...)
+	if err != nil {
+		return nil, "", err
 	}
-	return out, nil
+	orgs, next := store.Finish(orgs, p, func(o Organization) []string { return []string{store.FormatTime(o.CreatedAt), o.ID} })
+	out := make([]Summary, 0, len(orgs))
+	if len(orgs) == 0 {
+		return out, next, nil
+	}
+	ids := make([]any, len(orgs))
+	for i, o := range orgs {
+		ids[i] = o.ID
+	}
+	vs, err := audit.Select[Version](ctx, s.rec, s.db, "organization_versions",
+		`SELECT * FROM organization_versions WHERE organization_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+`) ORDER BY version`, ids...)
+	if err != nil {
+		return nil, "", err
+	}
+	byOrg := map[string][]Version{}
+	for _, v := range vs {
+		byOrg[v.OrganizationID] = append(byOrg[v.OrganizationID], v)
+	}
+	for _, o := range orgs {
+		sum := Summary{ID: o.ID, CurrentVersion: o.CurrentVersion}
+		for _, v := range byOrg[o.ID] {
+			if o.CurrentVersion == 0 || v.Version == o.CurrentVersion {
+				sum.OrganizationName, sum.CountryName = v.OrganizationName, v.CountryName
+			}
+			if v.Status == StatusPending {
+				sum.PendingVersions++
+			}
+		}
+		out = append(out, sum)
+	}
+	return out, next, nil
+}
+
+// Counts returns how many organizations exist and how many versions await
+// verification (staff only).
+func (s *Service) Counts(ctx context.Context, by actor.Actor) (orgs, pending int, err error) {
+	if !by.IsStaff() {
+		return 0, 0, apperr.Forbidden("", "forbidden", "staff only")
+	}
+	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM organizations`).Scan(&orgs); err != nil {
+		return 0, 0, err
+	}
+	err = s.db.QueryRow(ctx, `SELECT COUNT(*) FROM organization_versions WHERE status = ?`, StatusPending).Scan(&pending)
+	return orgs, pending, err
 }
 
 // Exists reports whether an organization exists (for linking to accounts).

@@ -131,7 +131,7 @@ func TestChangeStaysPendingUntilVerified(t *testing.T) {
 			t.Fatalf("v1 should be superseded: %s", view.History[0].Status)
 		}
 		// Mail: the contact and compliance got the proposal and the verification, with the diff.
-		msgs, _ := notify.ForRef(ctx, db, "organizations", org.ID)
+		msgs, _ := notify.ForRef(ctx, e.rec, db, "organizations", org.ID)
 		var toJane []notify.Message
 		for _, m := range msgs {
 			if m.To == "jane@example.org" {

@@ -11,6 +11,7 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/auth"
+	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/iso3166"
 	"github.com/vetca/vetca/internal/vetting"
@@ -64,12 +65,34 @@ func (s *Server) createOrganization(w http.ResponseWriter, r *http.Request, by a
 	return nil
 }
 
+// pageOf reads the paging parameters every list takes: ?limit= (1 to
+// store.MaxPageSize, default store.DefaultPageSize) and ?after= (the next
+// cursor of the previous page).
+func pageOf(r *http.Request) (store.Page, error) {
+	q := r.URL.Query()
+	return store.ParsePage(q.Get("limit"), q.Get("after"))
+}
+
+// writePage writes one page of a list under key, with "next" when there
+// is a further page.
+func writePage(w http.ResponseWriter, key string, items any, next string) {
+	resp := map[string]any{key: items}
+	if next != "" {
+		resp["next"] = next
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
 func (s *Server) listOrganizations(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	list, err := s.Vetting.List(r.Context(), by)
+	p, err := pageOf(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"organizations": list})
+	list, next, err := s.Vetting.List(r.Context(), by, p)
+	if err != nil {
+		return err
+	}
+	writePage(w, "organizations", list, next)
 	return nil
 }
 
@@ -169,11 +192,15 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, by actor.
 }
 
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	list, err := s.Accounts.List(r.Context(), by)
+	p, err := pageOf(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"accounts": list})
+	list, next, err := s.Accounts.List(r.Context(), by, p)
+	if err != nil {
+		return err
+	}
+	writePage(w, "accounts", list, next)
 	return nil
 }
 
@@ -260,11 +287,19 @@ func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request, by actor.
 // ---- users ----
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	users, err := s.Auth.ListUsers(r.Context(), by)
+	p, err := pageOf(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": users})
+	users, next, err := s.Auth.ListUsers(r.Context(), by, p)
+	if err != nil {
+		return err
+	}
+	out := make([]userView, 0, len(users))
+	for _, u := range users {
+		out = append(out, toUserView(u, ""))
+	}
+	writePage(w, "users", out, next)
 	return nil
 }
 
@@ -429,14 +464,11 @@ func toEventOut(e audit.Event) eventOut {
 }
 
 func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	if err := by.Require(actor.Auditor, actor.Admin); err != nil {
-		return err
-	}
 	f, err := parseFilter(r)
 	if err != nil {
 		return err
 	}
-	evs, err := audit.List(r.Context(), s.DB, f)
+	evs, err := s.Audit.List(r.Context(), by, f)
 	if err != nil {
 		return err
 	}
@@ -445,8 +477,8 @@ func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, by actor.Ac
 		out = append(out, toEventOut(e))
 	}
 	resp := map[string]any{"events": out}
-	if len(evs) > 0 {
-		resp["next"] = evs[len(evs)-1].Seq
+	if len(evs) == f.PageSize() {
+		resp["next"] = strconv.FormatInt(evs[len(evs)-1].Seq, 10)
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -455,19 +487,19 @@ func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, by actor.Ac
 // auditExport streams every matching event with its content and hashes as
 // JSON Lines, so an auditor can keep and re-verify the chain offline.
 func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	if err := by.Require(actor.Auditor, actor.Admin); err != nil {
-		return err
-	}
 	f, err := parseFilter(r)
 	if err != nil {
 		return err
+	}
+	if _, err := s.Audit.List(r.Context(), by, audit.Filter{Limit: 1}); err != nil {
+		return err // the role check, before any header is written
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Content-Disposition", `attachment; filename="vetca-audit.jsonl"`)
 	enc := json.NewEncoder(w)
 	f.Limit = 1000
 	for {
-		evs, err := audit.List(r.Context(), s.DB, f)
+		evs, err := s.Audit.List(r.Context(), by, f)
 		if err != nil {
 			s.log.Error("audit export", "err", err)
 			return nil
@@ -509,14 +541,18 @@ func (s *Server) createChange(w http.ResponseWriter, r *http.Request, by actor.A
 }
 
 func (s *Server) listChanges(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	list, err := s.Changes.List(r.Context(), by, r.URL.Query().Get("status"))
+	p, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	list, next, err := s.Changes.List(r.Context(), by, r.URL.Query().Get("status"), p)
 	if err != nil {
 		return err
 	}
 	if list == nil {
 		list = []change.Request{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"changeRequests": list})
+	writePage(w, "changeRequests", list, next)
 	return nil
 }
 

@@ -44,11 +44,15 @@ func (s *Server) startDomainValidation(w http.ResponseWriter, r *http.Request, b
 }
 
 func (s *Server) listDomainValidations(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	list, err := s.Domains.List(r.Context(), by, r.PathValue("id"))
+	p, err := pageOf(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"domains": list})
+	list, next, err := s.Domains.List(r.Context(), by, r.PathValue("id"), p)
+	if err != nil {
+		return err
+	}
+	writePage(w, "domains", list, next)
 	return nil
 }
 

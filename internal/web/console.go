@@ -15,7 +15,6 @@ import (
 	"github.com/vetca/vetca/internal/account"
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
-	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/iso3166"
 	"github.com/vetca/vetca/internal/notify/devmail"
 	"github.com/vetca/vetca/internal/vetting"
@@ -267,21 +266,15 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, by actor.Acto
 	var d dashboardData
 	ctx := r.Context()
 	if by.IsStaff() {
-		list, err := s.Vetting.List(ctx, by)
-		if err != nil {
+		var err error
+		if d.Organizations, d.PendingVersions, err = s.Vetting.Counts(ctx, by); err != nil {
 			return nil, "", err
 		}
-		d.Organizations = len(list)
-		for _, o := range list {
-			d.PendingVersions += o.PendingVersions
-		}
-		accs, err := s.Accounts.List(ctx, by)
-		if err != nil {
+		if d.Accounts, err = s.Accounts.Count(ctx, by); err != nil {
 			return nil, "", err
 		}
-		d.Accounts = len(accs)
-		if chs, err := s.Changes.List(ctx, by, "pending"); err == nil {
-			d.PendingChanges = len(chs)
+		if n, err := s.Changes.CountPending(ctx, by); err == nil {
+			d.PendingChanges = n
 		}
 	}
 	for _, f := range s.stats {
@@ -297,12 +290,35 @@ type orgsData struct {
 	CanCreate  bool
 	Countries  []iso3166.Country
 	Sanctioned string
+	Next       string
+	NextQuery  string
 }
 
 func (s *Server) orgsData(r *http.Request, by actor.Actor) (orgsData, error) {
-	list, err := s.Vetting.List(r.Context(), by)
+	p, err := pageOf(r)
+	if err != nil {
+		return orgsData{}, err
+	}
+	list, next, err := s.Vetting.List(r.Context(), by, p)
 	return orgsData{List: list, CanCreate: by.Has(actor.Verifier), Countries: iso3166.Countries(),
-		Sanctioned: strings.Join(s.Vetting.Config().SanctionedCountries, ", ")}, err
+		Sanctioned: strings.Join(s.Vetting.Config().SanctionedCountries, ", "), Next: next, NextQuery: nextQuery(r, next)}, err
+}
+
+// nextQuery is the query string of a console list's next page: the same
+// filters, after the cursor.
+func nextQuery(r *http.Request, next string) string {
+	q := r.URL.Query()
+	q.Set("after", next)
+	return q.Encode()
+}
+
+// listPage is a console list page's data: the items, and the next page.
+func listPage(r *http.Request, items any, next string, more map[string]any) map[string]any {
+	d := map[string]any{"List": items, "Next": next, "NextQuery": nextQuery(r, next)}
+	for k, v := range more {
+		d[k] = v
+	}
+	return d
 }
 
 func (s *Server) orgsPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
@@ -394,8 +410,12 @@ func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, by actor.A
 	if by.Kind == actor.Subscriber {
 		return redirect(w, r, "/console/accounts/"+by.AccountID, "")
 	}
-	list, err := s.Accounts.List(r.Context(), by)
-	return &Page{Title: "Accounts", Data: map[string]any{"List": list}}, "accounts", err
+	p, err := pageOf(r)
+	if err != nil {
+		return nil, "", err
+	}
+	list, next, err := s.Accounts.List(r.Context(), by, p)
+	return &Page{Title: "Accounts", Data: listPage(r, list, next, nil)}, "accounts", err
 }
 
 func (s *Server) accountData(r *http.Request, by actor.Actor) (map[string]any, error) {
@@ -436,7 +456,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, by actor.Acto
 	if f.Limit == 0 {
 		f.Limit = 200
 	}
-	evs, err := audit.List(r.Context(), s.DB, f)
+	evs, err := s.Audit.List(r.Context(), by, f)
 	if err != nil {
 		return nil, "", err
 	}
@@ -454,16 +474,28 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, by actor.Acto
 	return &Page{Title: "Audit", Data: d}, "audit", nil
 }
 
+func (s *Server) changesData(r *http.Request, by actor.Actor) (map[string]any, error) {
+	p, err := pageOf(r)
+	if err != nil {
+		return nil, err
+	}
+	list, next, err := s.Changes.List(r.Context(), by, "", p)
+	return listPage(r, list, next, nil), err
+}
+
 func (s *Server) changesPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
-	list, err := s.Changes.List(r.Context(), by, "")
-	return &Page{Title: "Change requests", Data: map[string]any{"List": list}}, "changes", err
+	d, err := s.changesData(r, by)
+	return &Page{Title: "Change requests", Data: d}, "changes", err
 }
 
 func (s *Server) changeApprove(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
 	v, err := s.Changes.Approve(r.Context(), by, r.PathValue("id"))
 	if err != nil {
-		list, _ := s.Changes.List(r.Context(), by, "")
-		return &Page{Title: "Change requests", Data: map[string]any{"List": list}}, "changes", err
+		d, derr := s.changesData(r, by)
+		if derr != nil {
+			return nil, "", err
+		}
+		return &Page{Title: "Change requests", Data: d}, "changes", err
 	}
 	msg := "Approval recorded."
 	if v.Outcome != "" {

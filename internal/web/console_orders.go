@@ -20,9 +20,13 @@ func (s *Server) consoleOrderRoutes() {
 
 func (s *Server) ordersPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
 	status := r.URL.Query().Get("status")
-	list, err := s.Orders.List(r.Context(), by, status)
-	return &Page{Title: "Orders", Data: map[string]any{"List": list, "Status": status, "Required": s.Orders.Config().ApprovalsRequired,
-		"Statuses": []string{order.StatusPendingApproval, order.StatusApproved, order.StatusIssued, order.StatusRejected, order.StatusFailed}}}, "orders", err
+	p, err := pageOf(r)
+	if err != nil {
+		return nil, "", err
+	}
+	list, next, err := s.Orders.List(r.Context(), by, status, p)
+	return &Page{Title: "Orders", Data: listPage(r, list, next, map[string]any{"Status": status, "Required": s.Orders.Config().ApprovalsRequired,
+		"Statuses": []string{order.StatusPendingApproval, order.StatusApproved, order.StatusIssued, order.StatusRejected, order.StatusFailed}})}, "orders", err
 }
 
 func (s *Server) orderData(r *http.Request, by actor.Actor) (map[string]any, error) {
@@ -71,8 +75,12 @@ func (s *Server) orderFinalize(w http.ResponseWriter, r *http.Request, by actor.
 }
 
 func (s *Server) certificatesPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
-	list, err := s.Orders.Certificates(r.Context(), by, order.Filter{Limit: 500})
-	return &Page{Title: "Certificates", Data: map[string]any{"List": list}}, "certificates", err
+	p, err := pageOf(r)
+	if err != nil {
+		return nil, "", err
+	}
+	list, next, err := s.Orders.Certificates(r.Context(), by, order.Filter{}, p)
+	return &Page{Title: "Certificates", Data: listPage(r, list, next, nil)}, "certificates", err
 }
 
 func (s *Server) certificatePage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
