@@ -11,9 +11,9 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/auth"
-	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/iso3166"
+	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
