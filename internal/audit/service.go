@@ -68,7 +68,7 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, file string) (*Rep
 	if err != nil {
 		return nil, err
 	}
-	rep.Findings = append(set.Findings, rep.Findings...)
+	rep.Findings = append(append([]Finding{}, set.Findings...), rep.Findings...)
 	for _, check := range s.checkers {
 		fs, err := check(ctx)
 		if err != nil {
