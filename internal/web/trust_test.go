@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vetca/vetca/internal/apptest"
 )
@@ -107,6 +108,42 @@ func TestNoTokenForAMissingAccount(t *testing.T) {
 		}
 		if after := f.eventCount(t); after != before {
 			t.Fatalf("the refused rotation wrote %d events", after-before)
+		}
+	})
+}
+
+// serve's checkpointer, as the app wires it (clock injected): a checkpoint
+// of the head at once, none while nothing is due, the next after
+// --checkpoint-every, into KEY-DIR/checkpoints and the database, and the
+// newest published at /audit/checkpoint.
+func TestServeWritesCheckpointsOnSchedule(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		f := setup(t, e)
+		ctx := context.Background()
+		first, err := e.App.Checkpoints.RunOnce(ctx)
+		if err != nil || first == nil {
+			t.Fatalf("first checkpoint: %+v %v", first, err)
+		}
+		if !strings.HasPrefix(first.Source, e.App.Cfg.CheckpointDir) {
+			t.Fatalf("checkpoint written to %q, not under %s", first.Source, e.App.Cfg.CheckpointDir)
+		}
+		e.Do("POST", "/api/v1/accounts/"+f.accID+"/contacts", f.accToken, map[string]any{"name": "Sam", "email": "sam@acme.vetca-test.com"})
+		e.Clock.Advance(e.App.Cfg.CheckpointEvery - time.Second)
+		if cp, err := e.App.Checkpoints.RunOnce(ctx); err != nil || cp != nil {
+			t.Fatalf("a checkpoint before it was due: %+v %v", cp, err)
+		}
+		e.Clock.Advance(time.Second)
+		second, err := e.App.Checkpoints.RunOnce(ctx)
+		if err != nil || second == nil || second.Seq <= first.Seq {
+			t.Fatalf("checkpoint after --checkpoint-every: %+v %v", second, err)
+		}
+		r := e.Do("GET", "/audit/checkpoint", "", nil)
+		if r.Status != 200 || r.Body["seq"] != float64(second.Seq) || r.Body["signature"] == "" {
+			t.Fatalf("published checkpoint: %d %s", r.Status, r.Raw)
+		}
+		rep, err := e.App.VerifyAudit(ctx, "")
+		if err != nil || !rep.OK || rep.Checkpoints != 4 {
+			t.Fatalf("verify against the checkpoints (2 files, 2 rows): %v %+v", err, rep)
 		}
 	})
 }
