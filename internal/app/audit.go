@@ -73,6 +73,10 @@ func openAuditKeys(ctx context.Context, cfg Config, db *store.DB, write, create 
 			closeKey(key)
 			return nil, nil, false, fmt.Errorf("read the audit trail's first event: %w", err)
 		}
+		if err == nil && first == "" {
+			closeKey(key)
+			return nil, nil, false, fmt.Errorf("the audit trail of %s begins with an unsigned event: it predates signed audit events (or its first event was edited) and cannot be extended; verify it with `vetca audit verify`, and start a new database (for a --dev database, remove it and its key directory)", db.DSN())
+		}
 		if err == nil && first != pub.ID() {
 			closeKey(key)
 			return nil, nil, false, fmt.Errorf("the audit trail of %s was begun with audit key %q, but this key directory's key is %s: it belongs to another installation, or the trail was tampered with (run `vetca audit verify` with the installation's keys)", db.DSN(), first, pub.ID())
