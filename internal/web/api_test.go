@@ -76,6 +76,8 @@ func TestBadInputEverywhere(t *testing.T) {
 			{"subscriber cannot create orgs", "POST", "/api/v1/organizations", f.accToken, acme, 403, "", "forbidden"},
 			{"unknown field", "POST", "/api/v1/organizations", f.alice, merge(acme, "organisationName", "x"), 400, "organisationName", "unknown_field"},
 			{"field name case differs", "POST", "/api/v1/organizations", f.alice, merge(acme, "OrganizationName", "x"), 400, "OrganizationName", "unknown_field"},
+			{"nested field name case differs", "POST", "/api/v1/organizations", f.alice, merge(acme, "sanctionsReview", map[string]any{"reference": "R-1", "Decision": "approved"}), 400, "sanctionsReview.Decision", "unknown_field"},
+			{"field with an empty name", "POST", "/api/v1/organizations", f.alice, merge(acme, "", "x"), 400, "body", "unknown_field"},
 			{"wrong type", "POST", "/api/v1/organizations", f.alice, merge(acme, "organizationName", 5), 400, "organizationName", "invalid_type"},
 			{"nested wrong type", "POST", "/api/v1/organizations", f.alice, merge(acme, "sanctionsReview", map[string]any{"reference": 1}), 400, "sanctionsReview.reference", "invalid_type"},
 			{"not JSON", "POST", "/api/v1/organizations", f.alice, "{not json", 400, "body", "invalid_json"},
