@@ -3,6 +3,7 @@ package caa
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -367,7 +368,8 @@ func TestParseIssueValue(t *testing.T) {
 }
 
 // FuzzParseIssueValue: CAA values come from the outside world. Whatever
-// parses must satisfy the grammar's invariants.
+// parses must satisfy the RFC 8659 §4.2 grammar's invariants and
+// round-trip: its canonical form parses to the same value.
 func FuzzParseIssueValue(f *testing.F) {
 	for _, s := range []string{"ca.example", ";", "ca.example; a=b; c=d", " x ; y = z ", "ca..x", "a=b"} {
 		f.Add(s)
@@ -385,7 +387,96 @@ func FuzzParseIssueValue(f *testing.F) {
 				t.Fatalf("%q: bad parameter %+v", in, p)
 			}
 		}
+		canon := v.IssuerDomainName
+		for _, p := range v.Parameters {
+			canon += "; " + p.Tag + "=" + p.Value
+		}
+		back, err := ParseIssueValue(canon)
+		if err != nil || back.IssuerDomainName != v.IssuerDomainName || !slices.Equal(back.Parameters, v.Parameters) {
+			t.Fatalf("%q parsed to %+v, whose canonical form %q parses to %+v, %v", in, v, canon, back, err)
+		}
 	})
+}
+
+// FuzzEvaluate: the relevant RRset is outside input. Whatever the records,
+// RFC 8659 §4 holds: an unknown critical property forbids issuance; a
+// permission is granted only by a governing property whose value parses
+// and names vetca; tags compare case-insensitively; issuewild never
+// matters for a name that is not a wildcard.
+func FuzzEvaluate(f *testing.F) {
+	f.Add(uint8(0), "issue", us, uint8(0), "iodef", "mailto:security@example.com", false)
+	f.Add(uint8(0), "issue", "other.example", uint8(0), "issuewild", us, true)
+	f.Add(uint8(128), "tbs", "unknown", uint8(0), "issue", us, false)
+	f.Add(uint8(0), "ISSUE", "VetCA.Example; accounturi=https://x", uint8(0), "issue", ";", false)
+	f.Add(uint8(0), "issue", "vetca.example;", uint8(0), "issuewild", "", true)
+	f.Fuzz(func(t *testing.T, flag1 uint8, tag1, value1 string, flag2 uint8, tag2, value2 string, wildcard bool) {
+		c := &Checker{identities: []string{us, "ca2.example"}}
+		recs := []resolver.CAA{{Flag: flag1, Tag: tag1, Value: value1}, {Flag: flag2, Tag: tag2, Value: value2}}
+		permitted, prop, reason := c.evaluate("example.com", recs, wildcard)
+		if reason == "" {
+			t.Fatalf("%+v: no reason", recs)
+		}
+		critical := false
+		for _, r := range recs {
+			switch strings.ToLower(r.Tag) {
+			case TagIssue, TagIssueWild, TagIodef:
+			default:
+				critical = critical || r.Flag&FlagCritical != 0
+			}
+		}
+		if critical && permitted {
+			t.Fatalf("%+v: permitted despite an unknown critical property", recs)
+		}
+		if permitted && prop != "" {
+			named := false
+			for _, r := range recs {
+				v, err := ParseIssueValue(r.Value)
+				named = named || strings.EqualFold(r.Tag, prop) && err == nil && slices.Contains(c.identities, v.IssuerDomainName)
+			}
+			if !named {
+				t.Fatalf("%+v: permitted by %s without a value naming vetca", recs, prop)
+			}
+		}
+		if permitted && prop == "" {
+			for _, r := range recs {
+				tag := strings.ToLower(r.Tag)
+				if tag == TagIssue && !(wildcard && hasTag(recs, TagIssueWild)) || tag == TagIssueWild && wildcard {
+					t.Fatalf("%+v: permitted without a governing property although %s is present", recs, r.Tag)
+				}
+			}
+		}
+		upper := []resolver.CAA{recs[0], recs[1]}
+		for i := range upper {
+			upper[i].Tag = strings.ToUpper(upper[i].Tag)
+		}
+		if p, _, _ := c.evaluate("example.com", upper, wildcard); p != permitted && isASCII(tag1+tag2) {
+			t.Fatalf("%+v: tag case changed the decision", recs)
+		}
+		if !wildcard {
+			var noWild []resolver.CAA
+			for _, r := range recs {
+				if !strings.EqualFold(r.Tag, TagIssueWild) {
+					noWild = append(noWild, r)
+				}
+			}
+			if p, _, _ := c.evaluate("example.com", noWild, false); p != permitted {
+				t.Fatalf("%+v: issuewild changed the decision for a non-wildcard name", recs)
+			}
+		}
+	})
+}
+
+func hasTag(recs []resolver.CAA, tag string) bool {
+	return slices.ContainsFunc(recs, func(r resolver.CAA) bool { return strings.EqualFold(r.Tag, tag) })
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // BR §3.2.2.8: issue within the CAA TTL or 8 hours, whichever is greater.
