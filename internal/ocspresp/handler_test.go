@@ -534,6 +534,65 @@ func TestNewHandlerNeedsSourceAndClock(t *testing.T) {
 	}
 }
 
+// FuzzHandlerGET feeds arbitrary GET paths to the handler, with one serial
+// issued: it must never panic, must answer 200 (or 414 for an overlong
+// path) with an OCSP response, and may answer successfully only with a
+// response signed by the CA about the issued serial.
+func FuzzHandlerGET(f *testing.F) {
+	ca := ecdsaCA()
+	issued := big.NewInt(0x7001)
+	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
+		der, err := ocsp.CreateRequest(&x509.Certificate{SerialNumber: issued}, ca.cert, &ocsp.RequestOptions{Hash: h})
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, enc := range getEncodings(der) {
+			f.Add(enc)
+		}
+	}
+	f.Add("")
+	f.Add("%")
+	f.Add("MAA=")
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := url.ParseRequestURI("/ocsp/" + raw)
+		if err != nil {
+			return // net/http answers 400 before any handler runs
+		}
+		src := newMemSource(t)
+		src.issue(issued, ocspresp.Good, 0)
+		h, err := ocspresp.NewHandler(src, ocspresp.Options{Clock: clock.NewFake(t0.Add(time.Hour))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, &http.Request{Method: http.MethodGet, URL: u, Header: http.Header{}, Body: http.NoBody})
+		switch rec.Code {
+		case http.StatusOK:
+		case http.StatusRequestURITooLong:
+			if len(u.EscapedPath()) <= 4*4096 {
+				t.Fatalf("414 for a path of %d bytes", len(u.EscapedPath()))
+			}
+			return
+		default:
+			t.Fatalf("GET %q: HTTP %d", raw, rec.Code)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/ocsp-response" {
+			t.Fatalf("GET %q: Content-Type %q", raw, ct)
+		}
+		resp, err := ocsp.ParseResponse(rec.Body.Bytes(), ca.cert)
+		if err != nil {
+			var re ocsp.ResponseError
+			if !errors.As(err, &re) || (re.Status != ocsp.Malformed && re.Status != ocsp.Unauthorized) {
+				t.Fatalf("GET %q: neither a signed response nor malformed/unauthorized: %v", raw, err)
+			}
+			return
+		}
+		if resp.SerialNumber.Cmp(issued) != 0 || resp.Status != ocsp.Good {
+			t.Fatalf("GET %q: answered %+v", raw, resp)
+		}
+	})
+}
+
 // FuzzHandlerPOST feeds arbitrary bodies to the handler: it must never
 // panic, and a body that is not a request for an issued serial must never
 // get a successful response.
