@@ -75,6 +75,10 @@ func (c *Checkpoint) VerifySignature(trusted ed25519.PublicKey) error {
 	if trusted != nil && !ed25519.PublicKey(pub).Equal(trusted) {
 		return fmt.Errorf("checkpoint: signed by key %s, not the audit key %s", KeyID(pub), KeyID(trusted))
 	}
+	// keyId is not signed, and is what vetca prints as the signer.
+	if c.KeyID != KeyID(pub) {
+		return fmt.Errorf("checkpoint: keyId %q does not name the key that signed it (%s)", c.KeyID, KeyID(pub))
+	}
 	if !ed25519.Verify(pub, c.SignedBytes(), sig) {
 		return errors.New("checkpoint: signature does not verify; the file was altered")
 	}
