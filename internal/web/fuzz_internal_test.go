@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vetca/vetca/internal/account"
 	"github.com/vetca/vetca/internal/apperr"
@@ -200,4 +201,42 @@ func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
 		}
 	}
 	return reflect.StructField{}, false
+}
+
+// FuzzParseFilter: the query string of GET /api/v1/audit/events is outside
+// input. parseFilter refuses with a 400 naming the parameter, or returns a
+// filter whose bounds are in range and whose text filters are the
+// parameters as given.
+func FuzzParseFilter(f *testing.F) {
+	f.Add("entityType=orders&entityId=ord_1&actor=user%3Aalice&action=order.created&since=2026-01-01T00:00:00Z&until=2026-12-31T23:59:59%2B01:00&after=10&limit=100")
+	f.Add("since=yesterday")
+	f.Add("limit=0&after=-1")
+	f.Add("limit=1001;after=1")
+	f.Add("%zz")
+	f.Fuzz(func(t *testing.T, rawQuery string) {
+		r := httptest.NewRequest("GET", "/api/v1/audit/events", nil)
+		r.URL.RawQuery = rawQuery
+		flt, err := parseFilter(r)
+		if err != nil {
+			e, ok := apperr.As(err)
+			if !ok || e.Kind != apperr.KindInvalid || e.Code == "" ||
+				(e.Field != "since" && e.Field != "until" && e.Field != "after" && e.Field != "limit") {
+				t.Fatalf("%q: want a 400 naming a parameter, got %#v", rawQuery, err)
+			}
+			return
+		}
+		q := r.URL.Query()
+		if flt.Limit < 0 || flt.Limit > 1000 || flt.After < 0 || (flt.Limit == 0) != (q.Get("limit") == "") {
+			t.Fatalf("%q: limit %d after %d", rawQuery, flt.Limit, flt.After)
+		}
+		if flt.EntityType != q.Get("entityType") || flt.EntityID != q.Get("entityId") || flt.Actor != q.Get("actor") || flt.Action != q.Get("action") {
+			t.Fatalf("%q: text filters %+v", rawQuery, flt)
+		}
+		for name, got := range map[string]time.Time{"since": flt.Since, "until": flt.Until} {
+			want, err := time.Parse(time.RFC3339, q.Get(name))
+			if q.Get(name) == "" && !got.IsZero() || q.Get(name) != "" && (err != nil || !got.Equal(want)) {
+				t.Fatalf("%q: %s %v", rawQuery, name, got)
+			}
+		}
+	})
 }
