@@ -347,7 +347,17 @@ func TestHandlerMalformed(t *testing.T) {
 			t.Errorf("GET %s: HTTP %d, OCSP %v; want malformedRequest", name, res.code, err)
 		}
 	}
-	for name, body := range map[string][]byte{"empty": nil, "junk": []byte("hello"), "two certs": two} {
+	nonce := []byte{0x30, 0x11, 0x30, 0x0f, 0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x02, 0x04, 0x02, 0x04, 0x00}
+	if res := post(t, e.srv.URL+"/ocsp", "application/ocsp-request", withExtensions(t, one, nonce)); res.code != http.StatusOK {
+		t.Fatalf("a request with a nonce: HTTP %d", res.code)
+	} else if r, err := statusOf(t, res.body, ca.cert); err != nil || r.SerialNumber.Cmp(big.NewInt(0x3001)) != 0 {
+		t.Fatalf("a request with a nonce: %v", err)
+	}
+	for name, body := range map[string][]byte{"empty": nil, "junk": []byte("hello"), "two certs": two,
+		// RFC 6960 §4.1.1: ocsp.ParseRequest skips requestExtensions unread.
+		"malformed requestExtensions": withExtensions(t, one, []byte{0x30, 0x31, 0x30, 0x2f}),
+		"empty requestExtensions":     withExtensions(t, one, []byte{0x30, 0x00}),
+	} {
 		res := post(t, e.srv.URL+"/ocsp", "application/ocsp-request", body)
 		_, err := statusOf(t, res.body, ca.cert)
 		if res.code != http.StatusOK || !errors.Is(err, ocsp.ResponseError{Status: ocsp.Malformed}) {
@@ -372,6 +382,24 @@ func twoCertRequest(t *testing.T, one []byte) []byte {
 				b.AddBytes(single)
 				b.AddBytes(single)
 			})
+		})
+	})
+	return b.BytesOrPanic()
+}
+
+// withExtensions returns one with exts (the DER of an Extensions, well
+// formed or not) added as its requestExtensions.
+func withExtensions(t *testing.T, one, exts []byte) []byte {
+	in := cryptobyte.String(one)
+	var req, tbs cryptobyte.String
+	if !in.ReadASN1(&req, cbasn1.SEQUENCE) || !req.ReadASN1(&tbs, cbasn1.SEQUENCE) {
+		t.Fatal("cannot take the request apart")
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddBytes(tbs)
+			b.AddASN1(cbasn1.Tag(2).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) { b.AddBytes(exts) })
 		})
 	})
 	return b.BytesOrPanic()

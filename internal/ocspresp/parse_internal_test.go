@@ -6,6 +6,7 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/url"
 	"strings"
@@ -77,7 +78,7 @@ func FuzzParseRequest(f *testing.F) {
 		if r.SerialNumber == nil || len(r.IssuerNameHash) == 0 || len(r.IssuerKeyHash) == 0 {
 			t.Fatalf("%x: accepted %+v", der, r)
 		}
-		if err := requestCount(der); err != nil {
+		if err := checkRequestDER(der); err != nil {
 			t.Fatalf("%x: accepted although %v", der, err)
 		}
 		again, err := r.Marshal()
@@ -92,33 +93,90 @@ func FuzzParseRequest(f *testing.F) {
 	})
 }
 
-// requestCount checks, independently of parseRequest, that der is an
-// unsigned OCSPRequest with exactly one Request.
-func requestCount(der []byte) error {
+// checkRequestDER checks, independently of parseRequest and with
+// encoding/asn1, that der is an unsigned OCSPRequest with exactly one
+// Request, in which every element, extensions included, is well formed
+// (RFC 6960 §4.1.1).
+func checkRequestDER(der []byte) error {
 	var outer []asn1.RawValue
-	if _, err := asn1.Unmarshal(der, &outer); err != nil {
-		return err
+	if rest, err := asn1.Unmarshal(der, &outer); err != nil || len(rest) > 0 {
+		return fmt.Errorf("OCSPRequest: %v (%d bytes after it)", err, len(rest))
 	}
 	if len(outer) != 1 {
 		return errors.New("a signature or extra fields after tbsRequest")
 	}
 	var tbs []asn1.RawValue
 	if _, err := asn1.Unmarshal(outer[0].FullBytes, &tbs); err != nil {
-		return err
+		return fmt.Errorf("tbsRequest: %w", err)
 	}
+	lists := 0
 	for _, f := range tbs {
-		if f.Class == asn1.ClassUniversal && f.Tag == asn1.TagSequence {
+		switch {
+		case f.Class == asn1.ClassUniversal && f.Tag == asn1.TagSequence:
+			lists++
 			var list []asn1.RawValue
 			if _, err := asn1.Unmarshal(f.FullBytes, &list); err != nil {
-				return err
+				return fmt.Errorf("requestList: %w", err)
 			}
 			if len(list) != 1 {
 				return errors.New("not exactly one Request")
 			}
-			return nil
+			var single []asn1.RawValue
+			if _, err := asn1.Unmarshal(list[0].FullBytes, &single); err != nil || len(single) == 0 || len(single) > 2 {
+				return fmt.Errorf("Request: %v, %d fields", err, len(single))
+			}
+			if len(single) == 2 {
+				if err := checkExtensions(single[1], 0); err != nil {
+					return fmt.Errorf("singleRequestExtensions: %w", err)
+				}
+			}
+		case f.Class == asn1.ClassContextSpecific && f.Tag == 2:
+			if err := checkExtensions(f, 2); err != nil {
+				return fmt.Errorf("requestExtensions: %w", err)
+			}
+		case f.Class == asn1.ClassContextSpecific && (f.Tag == 0 || f.Tag == 1):
+		default:
+			return fmt.Errorf("unexpected field [%d] %d in tbsRequest", f.Class, f.Tag)
 		}
 	}
-	return errors.New("no requestList")
+	if lists != 1 {
+		return fmt.Errorf("%d requestLists", lists)
+	}
+	return nil
+}
+
+// checkExtensions checks that v is [tag] EXPLICIT Extensions: a non-empty
+// SEQUENCE OF SEQUENCE { OID, BOOLEAN OPTIONAL, OCTET STRING }.
+func checkExtensions(v asn1.RawValue, tag int) error {
+	if v.Class != asn1.ClassContextSpecific || v.Tag != tag || !v.IsCompound {
+		return fmt.Errorf("not [%d] EXPLICIT", tag)
+	}
+	var exts []asn1.RawValue
+	rest, err := asn1.Unmarshal(v.Bytes, &exts)
+	if err != nil || len(rest) > 0 || len(exts) == 0 {
+		return fmt.Errorf("%v, %d extensions, %d bytes after them", err, len(exts), len(rest))
+	}
+	for _, e := range exts {
+		var fields []asn1.RawValue
+		if _, err := asn1.Unmarshal(e.FullBytes, &fields); err != nil {
+			return err
+		}
+		var id asn1.ObjectIdentifier
+		if len(fields) < 2 || len(fields) > 3 || fields[0].Tag != asn1.TagOID || fields[len(fields)-1].Tag != asn1.TagOctetString ||
+			(len(fields) == 3 && fields[1].Tag != asn1.TagBoolean) {
+			return fmt.Errorf("extension with %d fields", len(fields))
+		}
+		if _, err := asn1.Unmarshal(fields[0].FullBytes, &id); err != nil {
+			return err
+		}
+		if len(fields) == 3 {
+			var critical bool
+			if _, err := asn1.Unmarshal(fields[1].FullBytes, &critical); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // FuzzDecodeGET: the path of a GET request is outside input. decodeGET
