@@ -367,6 +367,29 @@ func TestParseIssueValue(t *testing.T) {
 	}
 }
 
+// RFC 8659 §4.1: tags compare case-insensitively in ASCII only. "İssue"
+// (U+0130, which strings.ToLower turns into "i") is an unknown tag, so
+// with the critical flag it forbids issuance; "ISSUE" is issue.
+func TestEvaluateTagsCompareInASCII(t *testing.T) {
+	c := &Checker{identities: []string{us}}
+	for _, tc := range []struct {
+		tag    string
+		flag   uint8
+		permit bool
+	}{
+		{"ISSUE", 0, true},
+		{"İssue", FlagCritical, false},
+		{"İssue", 0, true}, // unknown, not critical, no issue property: no restriction
+		{"ıssue", FlagCritical, false},
+		{"iſſue", FlagCritical, false},
+	} {
+		recs := []resolver.CAA{{Flag: tc.flag, Tag: tc.tag, Value: us}, {Tag: "iodef", Value: "mailto:x@example.com"}}
+		if p, _, reason := c.evaluate("example.com", recs, false); p != tc.permit {
+			t.Errorf("%d %s %q: permitted %v (%s), want %v", tc.flag, tc.tag, us, p, reason, tc.permit)
+		}
+	}
+}
+
 // FuzzParseIssueValue: CAA values come from the outside world. Whatever
 // parses must satisfy the RFC 8659 §4.2 grammar's invariants and
 // round-trip: its canonical form parses to the same value.
@@ -418,9 +441,7 @@ func FuzzEvaluate(f *testing.F) {
 		}
 		critical := false
 		for _, r := range recs {
-			switch strings.ToLower(r.Tag) {
-			case TagIssue, TagIssueWild, TagIodef:
-			default:
+			if !asciiEqualFold(r.Tag, TagIssue) && !asciiEqualFold(r.Tag, TagIssueWild) && !asciiEqualFold(r.Tag, TagIodef) {
 				critical = critical || r.Flag&FlagCritical != 0
 			}
 		}
@@ -431,7 +452,7 @@ func FuzzEvaluate(f *testing.F) {
 			named := false
 			for _, r := range recs {
 				v, err := ParseIssueValue(r.Value)
-				named = named || strings.EqualFold(r.Tag, prop) && err == nil && slices.Contains(c.identities, v.IssuerDomainName)
+				named = named || asciiEqualFold(r.Tag, prop) && err == nil && slices.Contains(c.identities, v.IssuerDomainName)
 			}
 			if !named {
 				t.Fatalf("%+v: permitted by %s without a value naming vetca", recs, prop)
@@ -439,8 +460,7 @@ func FuzzEvaluate(f *testing.F) {
 		}
 		if permitted && prop == "" {
 			for _, r := range recs {
-				tag := strings.ToLower(r.Tag)
-				if tag == TagIssue && !(wildcard && hasTag(recs, TagIssueWild)) || tag == TagIssueWild && wildcard {
+				if asciiEqualFold(r.Tag, TagIssue) && !(wildcard && hasTag(recs, TagIssueWild)) || asciiEqualFold(r.Tag, TagIssueWild) && wildcard {
 					t.Fatalf("%+v: permitted without a governing property although %s is present", recs, r.Tag)
 				}
 			}
@@ -455,7 +475,7 @@ func FuzzEvaluate(f *testing.F) {
 		if !wildcard {
 			var noWild []resolver.CAA
 			for _, r := range recs {
-				if !strings.EqualFold(r.Tag, TagIssueWild) {
+				if !asciiEqualFold(r.Tag, TagIssueWild) {
 					noWild = append(noWild, r)
 				}
 			}
@@ -467,7 +487,28 @@ func FuzzEvaluate(f *testing.F) {
 }
 
 func hasTag(recs []resolver.CAA, tag string) bool {
-	return slices.ContainsFunc(recs, func(r resolver.CAA) bool { return strings.EqualFold(r.Tag, tag) })
+	return slices.ContainsFunc(recs, func(r resolver.CAA) bool { return asciiEqualFold(r.Tag, tag) })
+}
+
+// asciiEqualFold compares tags as RFC 8659 §4.1 does: case-insensitively in
+// ASCII only.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 func isASCII(s string) bool {
