@@ -4,7 +4,8 @@
 #
 # `go test -fuzz` takes one target per package per run, and relinks the test
 # binary each time. So the script builds each package's fuzz-instrumented
-# test binary once (`go test -c -fuzz`), asks it for its targets with
+# test binary once (`go test -c -fuzz`, into bin/fuzz/, where the go command
+# skips the link next time if nothing changed), asks it for its targets with
 # -test.list '^Fuzz' (what `go test -list '^Fuzz'` does, so a new target is
 # picked up without editing anything), and runs each target from it, in the
 # package directory, as `go test -run '^$' -fuzz '^FuzzXxx$'` would.
@@ -35,9 +36,11 @@ FUZZMINIMIZETIME=${FUZZMINIMIZETIME:-1s}
 FUZZJOBS=${FUZZJOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
 FUZZCACHE=$("$GO" env GOCACHE)/fuzz
 
+bins=$PWD/bin/fuzz
+mkdir -p "$bins"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export GO FUZZTIME FUZZMINIMIZETIME FUZZCACHE work
+export GO FUZZTIME FUZZMINIMIZETIME FUZZCACHE bins work
 
 # Candidate packages: import path and directory of each package whose test
 # files declare a fuzz target.
@@ -61,11 +64,12 @@ start=$(date +%s)
 # build_one PACKAGE DIR builds the package's instrumented test binary and
 # lists its fuzz targets as "PACKAGE DIR BINARY TARGET" lines.
 build_one() {
-	local pkg=$1 dir=$2 bin
-	bin="$work/$(tr '/.' '__' <<<"$pkg").test"
-	if ! "$GO" test -c -vet=off -fuzz . -o "$bin" "$pkg" >"$bin.log" 2>&1; then
+	local pkg=$1 dir=$2 bin log
+	bin="$bins/$(tr '/.' '__' <<<"$pkg").test"
+	log="$work/$(basename "$bin").log"
+	if ! "$GO" test -c -vet=off -fuzz . -o "$bin" "$pkg" >"$log" 2>&1; then
 		echo "FAIL  $pkg: building the fuzz test binary" >&2
-		sed 's/^/      /' "$bin.log" >&2
+		sed 's/^/      /' "$log" >&2
 		return 1
 	fi
 	(cd "$dir" && "$bin" -test.list '^Fuzz') | grep '^Fuzz' | sed "s|^|$pkg $dir $bin |" || true
@@ -79,7 +83,7 @@ echo "fuzz-smoke: $count targets in $(wc -l <"$work/packages") packages (built i
 # about it; on failure it prints the log and returns non-zero.
 run_one() {
 	local pkg=$1 dir=$2 bin=$3 target=$4 log t0
-	log="$bin.$target.log"
+	log="$work/$(basename "$bin").$target.log"
 	t0=$(date +%s)
 	if (cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "$FUZZTIME" \
 		-test.fuzzminimizetime "$FUZZMINIMIZETIME" -test.parallel 1 \
