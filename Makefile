@@ -1,12 +1,13 @@
 # vetca: the two commands a newcomer needs are `make run` and `make test`.
 GO        ?= go
 PKGS      ?= ./...
+FUZZTIME  ?= 3s
 # PostgreSQL for the dual-backend suites; .ci/run exports it, and `make test`
 # uses the local server when it is reachable (trust auth, database test).
 VETCA_TEST_POSTGRES ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable')
 export VETCA_TEST_POSTGRES
 
-.PHONY: run build test test-short vet fmt lint bench generate clean
+.PHONY: run build test test-short fuzz vet fmt lint bench generate clean
 
 ## run: start a development server on SQLite with demo data (sign-in tokens are printed)
 run:
@@ -16,11 +17,16 @@ run:
 build:
 	$(GO) build -o bin/vetca ./cmd/vetca
 
-## test: vet, format check and the whole test suite (SQLite always; PostgreSQL when reachable)
+## test: vet, format check, the whole test suite (SQLite always; PostgreSQL when reachable), then every fuzz target briefly
 test: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	@if [ -z "$$VETCA_TEST_POSTGRES" ]; then echo "NOTE: VETCA_TEST_POSTGRES unset and no server on 127.0.0.1:5432: PostgreSQL suites will be skipped"; fi
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	@$(MAKE) --no-print-directory fuzz
+
+## fuzz: run every fuzz target for FUZZTIME (default 3s) each; a failing input lands in the package's testdata/fuzz/
+fuzz:
+	GO=$(GO) PKGS='$(PKGS)' FUZZTIME=$(FUZZTIME) scripts/fuzz-smoke.sh
 
 ## test-short: the fast subset
 test-short:

@@ -149,7 +149,8 @@ func AttributeName(oid string) string {
 //     user-assigned XX of BR §7.1.2.7.4 is refused (DESIGN invariant 3);
 //   - other values are not placeholders (IsPlaceholder; BR §7.1.2.7.4: no
 //     value that "contain[s] only metadata ... and/or any other indication
-//     that the value is absent, incomplete, or not applicable").
+//     that the value is absent, incomplete, or not applicable");
+//   - and carry no other attribute ("Acme Ltd, C=US"; DNFragment).
 func CheckOVSubjectValue(jsonName, value string) error {
 	a, _, ok := AttributeByJSONName(jsonName)
 	if !ok {
@@ -181,7 +182,7 @@ func CheckOVSubjectValue(jsonName, value string) error {
 		return apperr.Invalid(jsonName, CodePlaceholderValue,
 			"%s %q is a placeholder, not verified information (BR §7.1.2.7.4)", jsonName, value)
 	}
-	return nil
+	return CheckNoDNFragment(jsonName, value)
 }
 
 func checkCountry(c string) error {

@@ -11,9 +11,10 @@
 //     through the parents of a CNAME target. vetca queries every name of
 //     the climb concurrently and reads the answers in climbing order, so
 //     the decision is the label-by-label one at the cost of one round trip.
-//   - §4.1: property tags compare case-insensitively. An unknown tag with the
-//     issuer critical flag (128) forbids issuance. vetca knows issue,
-//     issuewild and iodef.
+//   - §4.1: property tags compare case-insensitively, in ASCII only (a tag
+//     with any other character is unknown). An unknown tag with the issuer
+//     critical flag (128) forbids issuance. vetca knows issue, issuewild
+//     and iodef.
 //   - §4.2: an issue value is parsed by the §4.2 grammar
 //     ("issuer-domain-name; key=value; ..."); issuer domain names compare
 //     case-insensitively with the identities vetca is configured with
@@ -214,7 +215,7 @@ func (c *Checker) lookupAll(ctx context.Context, labels []string) []answer {
 func (c *Checker) evaluate(owner string, recs []resolver.CAA, wildcard bool) (bool, string, string) {
 	var issue, issueWild []resolver.CAA
 	for _, r := range recs {
-		tag := strings.ToLower(r.Tag)
+		tag := tagName(r.Tag)
 		switch tag {
 		case TagIssue:
 			issue = append(issue, r)
@@ -269,6 +270,20 @@ func (c *Checker) evaluate(owner string, recs []resolver.CAA, wildcard bool) (bo
 		reason += fmt.Sprintf(" (and %d malformed value(s))", malformed)
 	}
 	return false, prop, reason + "; vetca is " + quoteAll(c.identities)
+}
+
+// tagName returns a property tag lower-cased for comparison. Tags are ASCII
+// letters and digits and compare case-insensitively (RFC 8659 §4.1), in
+// ASCII only: strings.ToLower would turn "İssue" (U+0130) into "issue" and
+// so read an unknown, possibly critical, property as an issue property.
+func tagName(tag string) string {
+	b := []byte(tag)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }
 
 func quoteAll(ss []string) string {

@@ -3,6 +3,7 @@ package caa
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -366,8 +367,32 @@ func TestParseIssueValue(t *testing.T) {
 	}
 }
 
+// RFC 8659 §4.1: tags compare case-insensitively in ASCII only. "İssue"
+// (U+0130, which strings.ToLower turns into "i") is an unknown tag, so
+// with the critical flag it forbids issuance; "ISSUE" is issue.
+func TestEvaluateTagsCompareInASCII(t *testing.T) {
+	c := &Checker{identities: []string{us}}
+	for _, tc := range []struct {
+		tag    string
+		flag   uint8
+		permit bool
+	}{
+		{"ISSUE", 0, true},
+		{"İssue", FlagCritical, false},
+		{"İssue", 0, true}, // unknown, not critical, no issue property: no restriction
+		{"ıssue", FlagCritical, false},
+		{"iſſue", FlagCritical, false},
+	} {
+		recs := []resolver.CAA{{Flag: tc.flag, Tag: tc.tag, Value: us}, {Tag: "iodef", Value: "mailto:x@example.com"}}
+		if p, _, reason := c.evaluate("example.com", recs, false); p != tc.permit {
+			t.Errorf("%d %s %q: permitted %v (%s), want %v", tc.flag, tc.tag, us, p, reason, tc.permit)
+		}
+	}
+}
+
 // FuzzParseIssueValue: CAA values come from the outside world. Whatever
-// parses must satisfy the grammar's invariants.
+// parses must satisfy the RFC 8659 §4.2 grammar's invariants and
+// round-trip: its canonical form parses to the same value.
 func FuzzParseIssueValue(f *testing.F) {
 	for _, s := range []string{"ca.example", ";", "ca.example; a=b; c=d", " x ; y = z ", "ca..x", "a=b"} {
 		f.Add(s)
@@ -385,7 +410,114 @@ func FuzzParseIssueValue(f *testing.F) {
 				t.Fatalf("%q: bad parameter %+v", in, p)
 			}
 		}
+		canon := v.IssuerDomainName
+		for _, p := range v.Parameters {
+			canon += "; " + p.Tag + "=" + p.Value
+		}
+		back, err := ParseIssueValue(canon)
+		if err != nil || back.IssuerDomainName != v.IssuerDomainName || !slices.Equal(back.Parameters, v.Parameters) {
+			t.Fatalf("%q parsed to %+v, whose canonical form %q parses to %+v, %v", in, v, canon, back, err)
+		}
 	})
+}
+
+// FuzzEvaluate: the relevant RRset is outside input. Whatever the records,
+// RFC 8659 §4 holds: an unknown critical property forbids issuance; a
+// permission is granted only by a governing property whose value parses
+// and names vetca; tags compare case-insensitively; issuewild never
+// matters for a name that is not a wildcard.
+func FuzzEvaluate(f *testing.F) {
+	f.Add(uint8(0), "issue", us, uint8(0), "iodef", "mailto:security@example.com", false)
+	f.Add(uint8(0), "issue", "other.example", uint8(0), "issuewild", us, true)
+	f.Add(uint8(128), "tbs", "unknown", uint8(0), "issue", us, false)
+	f.Add(uint8(0), "ISSUE", "VetCA.Example; accounturi=https://x", uint8(0), "issue", ";", false)
+	f.Add(uint8(0), "issue", "vetca.example;", uint8(0), "issuewild", "", true)
+	f.Fuzz(func(t *testing.T, flag1 uint8, tag1, value1 string, flag2 uint8, tag2, value2 string, wildcard bool) {
+		c := &Checker{identities: []string{us, "ca2.example"}}
+		recs := []resolver.CAA{{Flag: flag1, Tag: tag1, Value: value1}, {Flag: flag2, Tag: tag2, Value: value2}}
+		permitted, prop, reason := c.evaluate("example.com", recs, wildcard)
+		if reason == "" {
+			t.Fatalf("%+v: no reason", recs)
+		}
+		critical := false
+		for _, r := range recs {
+			if !asciiEqualFold(r.Tag, TagIssue) && !asciiEqualFold(r.Tag, TagIssueWild) && !asciiEqualFold(r.Tag, TagIodef) {
+				critical = critical || r.Flag&FlagCritical != 0
+			}
+		}
+		if critical && permitted {
+			t.Fatalf("%+v: permitted despite an unknown critical property", recs)
+		}
+		if permitted && prop != "" {
+			named := false
+			for _, r := range recs {
+				v, err := ParseIssueValue(r.Value)
+				named = named || asciiEqualFold(r.Tag, prop) && err == nil && slices.Contains(c.identities, v.IssuerDomainName)
+			}
+			if !named {
+				t.Fatalf("%+v: permitted by %s without a value naming vetca", recs, prop)
+			}
+		}
+		if permitted && prop == "" {
+			for _, r := range recs {
+				if asciiEqualFold(r.Tag, TagIssue) && !(wildcard && hasTag(recs, TagIssueWild)) || asciiEqualFold(r.Tag, TagIssueWild) && wildcard {
+					t.Fatalf("%+v: permitted without a governing property although %s is present", recs, r.Tag)
+				}
+			}
+		}
+		upper := []resolver.CAA{recs[0], recs[1]}
+		for i := range upper {
+			upper[i].Tag = strings.ToUpper(upper[i].Tag)
+		}
+		if p, _, _ := c.evaluate("example.com", upper, wildcard); p != permitted && isASCII(tag1+tag2) {
+			t.Fatalf("%+v: tag case changed the decision", recs)
+		}
+		if !wildcard {
+			var noWild []resolver.CAA
+			for _, r := range recs {
+				if !asciiEqualFold(r.Tag, TagIssueWild) {
+					noWild = append(noWild, r)
+				}
+			}
+			if p, _, _ := c.evaluate("example.com", noWild, false); p != permitted {
+				t.Fatalf("%+v: issuewild changed the decision for a non-wildcard name", recs)
+			}
+		}
+	})
+}
+
+func hasTag(recs []resolver.CAA, tag string) bool {
+	return slices.ContainsFunc(recs, func(r resolver.CAA) bool { return asciiEqualFold(r.Tag, tag) })
+}
+
+// asciiEqualFold compares tags as RFC 8659 §4.1 does: case-insensitively in
+// ASCII only.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // BR §3.2.2.8: issue within the CAA TTL or 8 hours, whichever is greater.

@@ -1,6 +1,7 @@
 package crl_test
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -66,6 +67,16 @@ var (
 		return newCA("RSA 2048", k)
 	})
 )
+
+// corpusCA is a CA whose key is fixed, so that CRLs in the fuzz corpus
+// verify under it in every run.
+var corpusCA = sync.OnceValue(func() *testCA {
+	k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), bytes.Repeat([]byte{0x5a}, 32))
+	if err != nil {
+		panic(err)
+	}
+	return newCA("corpus ECDSA P-256", k)
+})
 
 // cas returns both throwaway CAs.
 func cas() []*testCA { return []*testCA{ecdsaCA(), rsaCA()} }

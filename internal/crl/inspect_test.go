@@ -189,18 +189,38 @@ func TestVerifyExpectations(t *testing.T) {
 	}
 }
 
+// FuzzInspect: CRLs are read back from storage and from CRL URLs. Inspect
+// refuses anything that is not a shard CRL signed by the CA, wrapping
+// ErrMalformed or ErrSignature; what it accepts carries a valid URL and
+// number, a nextUpdate within 10 days of thisUpdate (BR §4.9.7), and only
+// entries revoked by thisUpdate with reasons BR §7.2.2 allows.
+//
+// The CA's key is fixed (corpusCA), so that the checked-in corpus holds
+// CRLs whose signatures verify.
 func FuzzInspect(f *testing.F) {
-	ca := ecdsaCA()
+	ca := corpusCA()
 	f.Add(mustBuildF(f, params(ca, makeEntries(3, 41))))
 	f.Add(mustBuildF(f, params(ca, nil)))
+	allowed := map[int]bool{0: true, 1: true, 3: true, 4: true, 5: true, 9: true}
 	f.Fuzz(func(t *testing.T, der []byte) {
 		info, err := crl.Inspect(der, ca.cert)
 		if err != nil {
+			if !errors.Is(err, crl.ErrMalformed) && !errors.Is(err, crl.ErrSignature) {
+				t.Fatalf("refused without ErrMalformed or ErrSignature: %v", err)
+			}
 			return
 		}
 		// Anything accepted must be signed by the CA and carry a valid URL.
-		if crl.CheckURL(info.URL) != nil || info.Number == nil {
+		if crl.CheckURL(info.URL) != nil || info.Number == nil || info.Number.Sign() < 0 {
 			t.Fatalf("accepted a CRL with URL %q number %v", info.URL, info.Number)
+		}
+		if !info.NextUpdate.After(info.ThisUpdate) || info.NextUpdate.Sub(info.ThisUpdate) > 10*24*time.Hour {
+			t.Fatalf("accepted thisUpdate %v nextUpdate %v", info.ThisUpdate, info.NextUpdate)
+		}
+		for k, e := range info.Entries {
+			if k != crl.SerialHex(e.Serial) || e.RevokedAt.After(info.ThisUpdate) || !allowed[e.Reason] {
+				t.Fatalf("accepted entry %s: %+v", k, e)
+			}
 		}
 	})
 }

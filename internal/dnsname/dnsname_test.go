@@ -1,6 +1,8 @@
 package dnsname
 
 import (
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,28 +150,60 @@ func TestULabelMessageAsksForALabel(t *testing.T) {
 }
 
 // FuzzNormalize checks the invariants of every accepted name: it is
-// idempotent, lower-case ASCII, within the length limits and never an IP.
+// idempotent, lower-case ASCII LDH labels within the length limits (RFC
+// 1035 §2.3.4), the input itself up to case and one trailing dot, a
+// wildcard only where allowed and only as "*.", and never an IP. Every
+// refusal is a 400 naming "domain" with one of the documented codes.
 func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{"example.com", "*.example.co.uk", "xn--bcher-kva.com", "192.0.2.1", "a..b", "EXAMPLE.COM."} {
 		f.Add(s, true)
 	}
+	codes := []string{CodeInvalid, CodeIPAddress, CodeInternal, CodeReserved, CodePublicSufx, CodeWildcard, CodeULabel, CodeTooLong}
 	f.Fuzz(func(t *testing.T, in string, wc bool) {
 		got, err := Normalize(in, wc)
 		if err != nil {
-			if _, ok := apperr.As(err); !ok {
-				t.Fatalf("non-apperr error %v", err)
+			e, ok := apperr.As(err)
+			if !ok || e.Kind != apperr.KindInvalid || e.Field != Field || !slices.Contains(codes, e.Code) || e.Message == "" {
+				t.Fatalf("Normalize(%q) refused with %#v; want a 400 naming %q with a documented code", in, err, Field)
 			}
 			return
 		}
 		if len(got) > MaxNameLength || got != strings.ToLower(got) || strings.HasSuffix(got, ".") {
 			t.Fatalf("accepted %q as %q", in, got)
 		}
+		if got != strings.ToLower(strings.TrimSuffix(in, ".")) {
+			t.Fatalf("accepted %q as %q: only case and one trailing dot may change", in, got)
+		}
 		if !wc && IsWildcard(got) {
 			t.Fatalf("wildcard accepted when not allowed: %q", got)
+		}
+		base := Base(got)
+		if strings.Contains(base, "*") {
+			t.Fatalf("accepted %q with a wildcard that is not the whole leftmost label", got)
+		}
+		if _, err := netip.ParseAddr(base); err == nil {
+			t.Fatalf("accepted the IP address %q", got)
+		}
+		labels := strings.Split(base, ".")
+		if len(labels) < 2 {
+			t.Fatalf("accepted the single label %q", got)
+		}
+		for _, l := range labels {
+			if l == "" || len(l) > MaxLabelLength || l[0] == '-' || l[len(l)-1] == '-' {
+				t.Fatalf("accepted %q with label %q", got, l)
+			}
+			for i := 0; i < len(l); i++ {
+				if c := l[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+					t.Fatalf("accepted %q with %q in label %q", got, c, l)
+				}
+			}
 		}
 		again, err := Normalize(got, wc)
 		if err != nil || again != got {
 			t.Fatalf("not idempotent: %q -> %q -> %q, %v", in, got, again, err)
+		}
+		if up, err := Normalize(strings.ToUpper(got)+".", wc); err != nil || up != got {
+			t.Fatalf("%q upper-cased with a trailing dot -> %q, %v", got, up, err)
 		}
 	})
 }

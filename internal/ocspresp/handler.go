@@ -3,6 +3,7 @@ package ocspresp
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -244,19 +245,26 @@ func decodeGET(raw string) ([]byte, error) {
 
 // parseRequest parses an OCSPRequest, refusing one that asks about more than
 // one certificate (RFC 5019 §2.1.1): ocsp.ParseRequest would silently answer
-// only the first.
+// only the first. It also refuses malformed requestExtensions and
+// singleRequestExtensions (RFC 6960 §4.1.1), which ocsp.ParseRequest skips
+// without reading.
 func parseRequest(der []byte) (*ocsp.Request, error) {
 	in := cryptobyte.String(der)
-	var req, tbs, list cryptobyte.String
+	var req, tbs, list, single cryptobyte.String
 	if !in.ReadASN1(&req, cbasn1.SEQUENCE) || !req.ReadASN1(&tbs, cbasn1.SEQUENCE) ||
 		!tbs.SkipOptionalASN1(cbasn1.Tag(0).ContextSpecific().Constructed()) || // version
 		!tbs.SkipOptionalASN1(cbasn1.Tag(1).ContextSpecific().Constructed()) || // requestorName
 		!tbs.ReadASN1(&list, cbasn1.SEQUENCE) ||
-		!list.SkipASN1(cbasn1.SEQUENCE) {
+		!list.ReadASN1(&single, cbasn1.SEQUENCE) {
 		return nil, errors.New("not an OCSP request")
 	}
 	if !list.Empty() {
 		return nil, errors.New("more than one certificate in one request")
+	}
+	if !single.SkipASN1(cbasn1.SEQUENCE) || // reqCert
+		!readOptionalExtensions(&single, cbasn1.Tag(0).ContextSpecific().Constructed()) || !single.Empty() ||
+		!readOptionalExtensions(&tbs, cbasn1.Tag(2).ContextSpecific().Constructed()) || !tbs.Empty() {
+		return nil, errors.New("malformed OCSP request")
 	}
 	r, err := ocsp.ParseRequest(der)
 	if err != nil {
@@ -266,6 +274,34 @@ func parseRequest(der []byte) (*ocsp.Request, error) {
 		return nil, errors.New("no serial")
 	}
 	return r, nil
+}
+
+// readOptionalExtensions reads an optional [tag] EXPLICIT Extensions
+// (RFC 5280 §4.1: SEQUENCE SIZE (1..MAX) OF Extension) and reports whether
+// it is well formed. The values are not interpreted.
+func readOptionalExtensions(s *cryptobyte.String, tag cbasn1.Tag) bool {
+	var wrap, exts cryptobyte.String
+	var present bool
+	if !s.ReadOptionalASN1(&wrap, &present, tag) {
+		return false
+	}
+	if !present {
+		return true
+	}
+	if !wrap.ReadASN1(&exts, cbasn1.SEQUENCE) || !wrap.Empty() || exts.Empty() {
+		return false
+	}
+	for !exts.Empty() {
+		var ext, value cryptobyte.String
+		var id asn1.ObjectIdentifier
+		var critical bool
+		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1ObjectIdentifier(&id) ||
+			!ext.ReadOptionalASN1Boolean(&critical, cbasn1.BOOLEAN, false) ||
+			!ext.ReadASN1(&value, cbasn1.OCTET_STRING) || !ext.Empty() {
+			return false
+		}
+	}
+	return true
 }
 
 func (h *Handler) writeError(w http.ResponseWriter, code int, body []byte) {

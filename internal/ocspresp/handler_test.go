@@ -347,7 +347,17 @@ func TestHandlerMalformed(t *testing.T) {
 			t.Errorf("GET %s: HTTP %d, OCSP %v; want malformedRequest", name, res.code, err)
 		}
 	}
-	for name, body := range map[string][]byte{"empty": nil, "junk": []byte("hello"), "two certs": two} {
+	nonce := []byte{0x30, 0x11, 0x30, 0x0f, 0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x02, 0x04, 0x02, 0x04, 0x00}
+	if res := post(t, e.srv.URL+"/ocsp", "application/ocsp-request", withExtensions(t, one, nonce)); res.code != http.StatusOK {
+		t.Fatalf("a request with a nonce: HTTP %d", res.code)
+	} else if r, err := statusOf(t, res.body, ca.cert); err != nil || r.SerialNumber.Cmp(big.NewInt(0x3001)) != 0 {
+		t.Fatalf("a request with a nonce: %v", err)
+	}
+	for name, body := range map[string][]byte{"empty": nil, "junk": []byte("hello"), "two certs": two,
+		// RFC 6960 §4.1.1: ocsp.ParseRequest skips requestExtensions unread.
+		"malformed requestExtensions": withExtensions(t, one, []byte{0x30, 0x31, 0x30, 0x2f}),
+		"empty requestExtensions":     withExtensions(t, one, []byte{0x30, 0x00}),
+	} {
 		res := post(t, e.srv.URL+"/ocsp", "application/ocsp-request", body)
 		_, err := statusOf(t, res.body, ca.cert)
 		if res.code != http.StatusOK || !errors.Is(err, ocsp.ResponseError{Status: ocsp.Malformed}) {
@@ -372,6 +382,24 @@ func twoCertRequest(t *testing.T, one []byte) []byte {
 				b.AddBytes(single)
 				b.AddBytes(single)
 			})
+		})
+	})
+	return b.BytesOrPanic()
+}
+
+// withExtensions returns one with exts (the DER of an Extensions, well
+// formed or not) added as its requestExtensions.
+func withExtensions(t *testing.T, one, exts []byte) []byte {
+	in := cryptobyte.String(one)
+	var req, tbs cryptobyte.String
+	if !in.ReadASN1(&req, cbasn1.SEQUENCE) || !req.ReadASN1(&tbs, cbasn1.SEQUENCE) {
+		t.Fatal("cannot take the request apart")
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddBytes(tbs)
+			b.AddASN1(cbasn1.Tag(2).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) { b.AddBytes(exts) })
 		})
 	})
 	return b.BytesOrPanic()
@@ -532,6 +560,65 @@ func TestNewHandlerNeedsSourceAndClock(t *testing.T) {
 	if _, err := ocspresp.NewHandler(newMemSource(t), ocspresp.Options{}); err == nil {
 		t.Error("no clock accepted")
 	}
+}
+
+// FuzzHandlerGET feeds arbitrary GET paths to the handler, with one serial
+// issued: it must never panic, must answer 200 (or 414 for an overlong
+// path) with an OCSP response, and may answer successfully only with a
+// response signed by the CA about the issued serial.
+func FuzzHandlerGET(f *testing.F) {
+	ca := ecdsaCA()
+	issued := big.NewInt(0x7001)
+	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
+		der, err := ocsp.CreateRequest(&x509.Certificate{SerialNumber: issued}, ca.cert, &ocsp.RequestOptions{Hash: h})
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, enc := range getEncodings(der) {
+			f.Add(enc)
+		}
+	}
+	f.Add("")
+	f.Add("%")
+	f.Add("MAA=")
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := url.ParseRequestURI("/ocsp/" + raw)
+		if err != nil {
+			return // net/http answers 400 before any handler runs
+		}
+		src := newMemSource(t)
+		src.issue(issued, ocspresp.Good, 0)
+		h, err := ocspresp.NewHandler(src, ocspresp.Options{Clock: clock.NewFake(t0.Add(time.Hour))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, &http.Request{Method: http.MethodGet, URL: u, Header: http.Header{}, Body: http.NoBody})
+		switch rec.Code {
+		case http.StatusOK:
+		case http.StatusRequestURITooLong:
+			if len(u.EscapedPath()) <= 4*4096 {
+				t.Fatalf("414 for a path of %d bytes", len(u.EscapedPath()))
+			}
+			return
+		default:
+			t.Fatalf("GET %q: HTTP %d", raw, rec.Code)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/ocsp-response" {
+			t.Fatalf("GET %q: Content-Type %q", raw, ct)
+		}
+		resp, err := ocsp.ParseResponse(rec.Body.Bytes(), ca.cert)
+		if err != nil {
+			var re ocsp.ResponseError
+			if !errors.As(err, &re) || (re.Status != ocsp.Malformed && re.Status != ocsp.Unauthorized) {
+				t.Fatalf("GET %q: neither a signed response nor malformed/unauthorized: %v", raw, err)
+			}
+			return
+		}
+		if resp.SerialNumber.Cmp(issued) != 0 || resp.Status != ocsp.Good {
+			t.Fatalf("GET %q: answered %+v", raw, resp)
+		}
+	})
 }
 
 // FuzzHandlerPOST feeds arbitrary bodies to the handler: it must never

@@ -3,6 +3,7 @@ package profile_test
 import (
 	"testing"
 
+	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/profile"
 )
 
@@ -27,8 +28,8 @@ func FuzzDecodeName(f *testing.F) {
 	})
 }
 
-// EncodeSubject either refuses a subject or produces a Name that decodes
-// back to the same values, in BR order.
+// EncodeSubject either refuses a subject with a 400 naming an attribute or
+// produces a Name that decodes back to the same values, in BR order.
 func FuzzEncodeSubject(f *testing.F) {
 	f.Add("MM", "Yangon", "Yangon", "11181", "1 Strand Road", "Example Trading Co., Ltd.", "www.example.com")
 	f.Add("de", "", "", "", "", "x", "")
@@ -37,6 +38,10 @@ func FuzzEncodeSubject(f *testing.F) {
 			StreetAddress: street, OrganizationName: o, CommonName: cn}
 		der, err := profile.EncodeSubject(s)
 		if err != nil {
+			e, ok := apperr.As(err)
+			if !ok || e.Kind != apperr.KindInvalid || e.Code == "" || e.Field == "" {
+				t.Fatalf("EncodeSubject(%+v) refused with %#v; want a 400 naming a field", s, err)
+			}
 			return
 		}
 		attrs, err := profile.DecodeName(der)

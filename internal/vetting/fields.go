@@ -111,10 +111,10 @@ func (f *Fields) Validate() error {
 		if err := checkText(name, f.get(name)); err != nil {
 			return err
 		}
-	}
-	for _, name := range []string{"organizationName", "localityName"} {
-		if i := strings.IndexAny(f.get(name), ",=+;\\"); i >= 0 {
-			return apperr.Invalid(name, "dn_fragment", "%s contains %q, which looks like a fragment of a distinguished name; enter the plain name", name, f.get(name)[i:i+1])
+		// A value may hold commas and periods ("Example, Inc."), but not
+		// another attribute ("Acme Ltd, C=US"): BR §7.1.4.2.
+		if err := br.CheckNoDNFragment(name, f.get(name)); err != nil {
+			return err
 		}
 	}
 	if f.PostalCode != "" {

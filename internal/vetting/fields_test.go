@@ -30,10 +30,11 @@ func TestFieldValidation(t *testing.T) {
 		{"BR §7.1.4.2 O at most 64", func(f *Fields) { f.OrganizationName = string(make([]byte, 65)) }, "organizationName", ""},
 		{"control character", func(f *Fields) { f.OrganizationName = "Evil\x00Corp" }, "organizationName", "control_character"},
 		{"zero-width space", func(f *Fields) { f.LocalityName = "San\u200bFrancisco" }, "localityName", "control_character"},
-		{"DN fragment comma", func(f *Fields) { f.OrganizationName = "Example, C=US" }, "organizationName", "dn_fragment"},
-		{"DN fragment equals", func(f *Fields) { f.OrganizationName = "O=Example" }, "organizationName", "dn_fragment"},
-		{"DN fragment plus", func(f *Fields) { f.LocalityName = "A+B" }, "localityName", "dn_fragment"},
-		{"DN fragment semicolon", func(f *Fields) { f.OrganizationName = "A;B" }, "organizationName", "dn_fragment"},
+		{"BR §7.1.4.2 DN fragment after a comma", func(f *Fields) { f.OrganizationName = "Example, C=US" }, "organizationName", "dn_fragment"},
+		{"BR §7.1.4.2 DN fragment at the start", func(f *Fields) { f.OrganizationName = "O=Example" }, "organizationName", "dn_fragment"},
+		{"BR §7.1.4.2 DN fragment after a plus", func(f *Fields) { f.LocalityName = "Paris+CN=evil.com" }, "localityName", "dn_fragment"},
+		{"legal name with a comma", func(f *Fields) { f.OrganizationName = "Example, Inc." }, "", ""},
+		{"locality with a plus and a semicolon", func(f *Fields) { f.LocalityName = "A+B; C" }, "", ""},
 		{"leading space", func(f *Fields) { f.OrganizationName = " Example" }, "organizationName", "surrounding_space"},
 		{"placeholder Some-State (OpenSSL default)", func(f *Fields) { f.StateOrProvinceName = "Some-State" }, "stateOrProvinceName", ""},
 		{"placeholder Default City", func(f *Fields) { f.LocalityName = "Default City" }, "localityName", "placeholder_value"},
@@ -88,5 +89,85 @@ func TestIsSubjectField(t *testing.T) {
 		if IsSubjectField(n) {
 			t.Errorf("%s is contact data", n)
 		}
+	}
+}
+
+// BR §7.1.4.2: the subject holds only verified information, and (BR
+// §7.1.2.7.4) no metadata that could mislead. A value that carries another
+// attribute of a distinguished name ("Acme Ltd, C=US") is refused in every
+// field a person types, naming that field; real legal names keep their
+// commas, periods, ampersands, apostrophes, hyphens and parentheses.
+func TestDNFragmentRule(t *testing.T) {
+	set := map[string]func(*Fields, string){
+		"organizationName":    func(f *Fields, v string) { f.OrganizationName = v },
+		"localityName":        func(f *Fields, v string) { f.LocalityName = v },
+		"stateOrProvinceName": func(f *Fields, v string) { f.StateOrProvinceName = v },
+		"streetAddress":       func(f *Fields, v string) { f.StreetAddress = v },
+		"postalCode":          func(f *Fields, v string) { f.PostalCode = v },
+		"registrationNumber":  func(f *Fields, v string) { f.RegistrationNumber = v },
+	}
+	refused := []struct{ field, value string }{
+		{"organizationName", "Acme Ltd, C=US"},
+		{"organizationName", "O=Acme"},
+		{"organizationName", "CN=evil.com"},
+		{"organizationName", "Acme/OU=x"},
+		{"organizationName", "Acme+serialNumber=1"},
+		{"organizationName", "Acme Ltd , c = US"},
+		{"organizationName", "Acme; cn=evil.com"},
+		{"organizationName", "Acme, STREET=1 Main St"},
+		{"organizationName", "Acme, SERIALNUMBER=1"},
+		{"organizationName", "Acme, DC=com"},
+		{"organizationName", "Acme, UID=x"},
+		{"organizationName", "Acme, E=admin@evil.com"},
+		{"organizationName", "Acme, emailAddress=admin@evil.com"},
+		{"organizationName", "Acme, postalCode=94105"},
+		{"organizationName", "Acme, businessCategory=Private Organization"},
+		{"organizationName", "Acme, jurisdictionC=US"},
+		{"organizationName", "Acme, jurisdictionST=Delaware"},
+		{"organizationName", "Acme, jurisdictionL=Dover"},
+		{"organizationName", "Acme, organizationIdentifier=NTRUS-1"},
+		{"organizationName", "Acme, 2.5.4.3=evil.com"},
+		{"organizationName", "Acme, OID.2.5.4.6=US"},
+		{"localityName", "San Francisco, ST=California"},
+		{"localityName", "L=San Francisco"},
+		{"stateOrProvinceName", "California, C=US"},
+		{"streetAddress", "1 Market Street, O=Other Corp"},
+		{"postalCode", "postalCode=94105"},
+		{"registrationNumber", "C3456, serialNumber=1"},
+	}
+	for _, c := range refused {
+		t.Run("refused "+c.field+" "+c.value, func(t *testing.T) {
+			f := valid()
+			set[c.field](&f, c.value)
+			e, ok := apperr.As(f.Validate())
+			if !ok || e.Kind != apperr.KindInvalid || e.Field != c.field || e.Code != "dn_fragment" {
+				t.Fatalf("want 400 dn_fragment naming %s, got %v", c.field, e)
+			}
+		})
+	}
+	accepted := []struct{ field, value string }{
+		{"organizationName", "Example, Inc."},
+		{"organizationName", "Smith & Sons, LLC"},
+		{"organizationName", "O'Brien (UK) Ltd."},
+		{"organizationName", "AT&T Inc."},
+		{"organizationName", "Ben & Jerry's Homemade, Inc."},
+		{"organizationName", "Müller & Söhne GmbH & Co. KG"},
+		{"organizationName", "1-800-Flowers.com, Inc."},
+		{"organizationName", "E.ON SE"},
+		{"localityName", "Stratford-upon-Avon"},
+		{"localityName", "Washington, D.C."},
+		{"streetAddress", "Suite 5, 1 Market Street"},
+		{"streetAddress", "c/o Acme, P.O. Box 12"},
+		{"postalCode", "94105-1234"},
+		{"registrationNumber", "HRB 12345 B"},
+	}
+	for _, c := range accepted {
+		t.Run("accepted "+c.field+" "+c.value, func(t *testing.T) {
+			f := valid()
+			set[c.field](&f, c.value)
+			if err := f.Validate(); err != nil {
+				t.Fatalf("a real name was refused: %v", err)
+			}
+		})
 	}
 }

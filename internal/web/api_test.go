@@ -75,6 +75,8 @@ func TestBadInputEverywhere(t *testing.T) {
 			{"subscriber cannot create orgs", "POST", "/api/v1/organizations", f.accToken, acme, 403, "", "forbidden"},
 			{"unknown field", "POST", "/api/v1/organizations", f.alice, merge(acme, "organisationName", "x"), 400, "organisationName", "unknown_field"},
 			{"field name case differs", "POST", "/api/v1/organizations", f.alice, merge(acme, "OrganizationName", "x"), 400, "OrganizationName", "unknown_field"},
+			{"nested field name case differs", "POST", "/api/v1/organizations", f.alice, merge(acme, "sanctionsReview", map[string]any{"reference": "R-1", "Decision": "approved"}), 400, "sanctionsReview.Decision", "unknown_field"},
+			{"field with an empty name", "POST", "/api/v1/organizations", f.alice, merge(acme, "", "x"), 400, "body", "unknown_field"},
 			{"wrong type", "POST", "/api/v1/organizations", f.alice, merge(acme, "organizationName", 5), 400, "organizationName", "invalid_type"},
 			{"nested wrong type", "POST", "/api/v1/organizations", f.alice, merge(acme, "sanctionsReview", map[string]any{"reference": 1}), 400, "sanctionsReview.reference", "invalid_type"},
 			{"not JSON", "POST", "/api/v1/organizations", f.alice, "{not json", 400, "body", "invalid_json"},
@@ -85,6 +87,9 @@ func TestBadInputEverywhere(t *testing.T) {
 			{"lower-case country", "POST", "/api/v1/organizations", f.alice, merge(acme, "countryName", "us"), 400, "countryName", "invalid_country"},
 			{"sanctioned without review", "POST", "/api/v1/organizations", f.alice, map[string]any{"organizationName": "Shwe Taung Trading Co. Ltd", "countryName": "MM", "stateOrProvinceName": "Yangon", "localityName": "Yangon"}, 400, "sanctionsReview", "sanctions_review_required"},
 			{"placeholder state", "POST", "/api/v1/organizations", f.alice, merge(acme, "stateOrProvinceName", "Some-State"), 400, "stateOrProvinceName", ""},
+			{"BR §7.1.4.2 organizationName carries another attribute", "POST", "/api/v1/organizations", f.alice, merge(acme, "organizationName", "Acme Ltd, C=US"), 400, "organizationName", "dn_fragment"},
+			{"BR §7.1.4.2 localityName carries another attribute", "POST", "/api/v1/organizations", f.alice, merge(acme, "localityName", "San Francisco/CN=evil.com"), 400, "localityName", "dn_fragment"},
+			{"version: BR §7.1.4.2 organizationName carries another attribute", "POST", org + "/versions", f.alice, map[string]any{"organizationName": "Acme Widgets Inc., O=Other"}, 400, "organizationName", "dn_fragment"},
 			{"version: unknown field", "POST", org + "/versions", f.alice, map[string]any{"organization": "x"}, 400, "organization", "unknown_field"},
 			{"version: no change", "POST", org + "/versions", f.alice, map[string]any{"localityName": "San Francisco"}, 400, "", "no_change"},
 			{"verify: unknown version", "POST", org + "/versions/9/verify", f.bob, nil, 404, "version", "not_found"},
@@ -125,6 +130,26 @@ func TestBadInputEverywhere(t *testing.T) {
 					t.Fatalf("a refused request wrote %d audit events", after-before)
 				}
 			})
+		}
+	})
+}
+
+// A legal name with commas and periods is not a fragment of a DN (BR
+// §7.1.4.2 refuses only values that carry another attribute): it is stored
+// and shown exactly as typed.
+func TestLegalNamesWithPunctuationAccepted(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		alice := e.User("alice", actor.Verifier)
+		for _, name := range []string{"Example, Inc.", "Smith & Sons, LLC", "O'Brien (UK) Ltd.", "AT&T Inc."} {
+			r := e.Do("POST", "/api/v1/organizations", alice, merge(acme, "organizationName", name))
+			if r.Status != 201 {
+				t.Fatalf("%q: %d %s", name, r.Status, r.Raw)
+			}
+			r = e.Do("GET", "/api/v1/organizations/"+r.Body["id"].(string), alice, nil)
+			pending, _ := r.Body["pending"].([]any)
+			if r.Status != 200 || len(pending) != 1 || pending[0].(map[string]any)["organizationName"] != name {
+				t.Fatalf("%q not stored as typed: %d %s", name, r.Status, r.Raw)
+			}
 		}
 	})
 }

@@ -142,12 +142,18 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 		if allowed[k] {
 			continue
 		}
+		if k == "" {
+			return apperr.Invalid("body", "unknown_field", "the request body has a field with an empty name")
+		}
 		if o.refuseField != nil {
 			if err := o.refuseField(k); err != nil {
 				return err
 			}
 		}
 		return apperr.Invalid(k, "unknown_field", "unknown field %q", k)
+	}
+	if path := inexactField(body, reflect.TypeOf(dst).Elem(), ""); path != "" {
+		return apperr.Invalid(path, "unknown_field", "unknown field %q", path)
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
@@ -164,6 +170,89 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 		return apperr.Invalid("body", "invalid_json", "the request body is not valid: %v", err)
 	}
 	return nil
+}
+
+// inexactField returns the path ("sanctionsReview.Reference") of the first
+// key, in nested objects and arrays of objects, that is not exactly a JSON
+// field name of the struct it fills, or "". encoding/json would match it
+// case-insensitively; decode checks the top level itself.
+func inexactField(raw []byte, t reflect.Type, path string) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		return "" // it reads its own JSON (time.Time, json.RawMessage)
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) != nil {
+			return ""
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			f, ok := jsonField(t, k)
+			if !ok {
+				if path == "" {
+					continue // the top level is decode's
+				}
+				return p
+			}
+			if bad := inexactField(m[k], f.Type, p); bad != "" {
+				return bad
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		var items []json.RawMessage
+		if t.Elem().Kind() == reflect.Uint8 || json.Unmarshal(raw, &items) != nil {
+			return ""
+		}
+		for _, it := range items {
+			if bad := inexactField(it, t.Elem(), path); bad != "" {
+				return bad
+			}
+		}
+	}
+	return ""
+}
+
+// jsonField returns the field of struct type t, flattening embedded
+// structs, whose JSON name is exactly name.
+func jsonField(t reflect.Type, name string) (reflect.StructField, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return reflect.StructField{}, false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && tag == "" {
+			if g, ok := jsonField(f.Type, name); ok {
+				return g, true
+			}
+			continue
+		}
+		if tag == "-" || !f.IsExported() {
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if tag == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // jsonPath drops the Go names of embedded structs from an

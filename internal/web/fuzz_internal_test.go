@@ -1,0 +1,242 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vetca/vetca/internal/account"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/change"
+	"github.com/vetca/vetca/internal/order"
+	"github.com/vetca/vetca/internal/revocation"
+	"github.com/vetca/vetca/internal/vetting"
+)
+
+// decodeTarget is one request body type the API decodes, with the options
+// its handler passes.
+type decodeTarget struct {
+	name string
+	new  func() any
+	opts []decodeOptions
+}
+
+// decodeTargets are the body types of the API's handlers, so that the
+// fuzzer meets embedded structs, pointers, slices of structs, maps, raw
+// JSON, times, the contact endpoints' refusal of subject fields and the
+// bodies that may be empty.
+func decodeTargets() []decodeTarget {
+	type evidenceBody struct {
+		Evidence []vetting.Evidence `json:"evidence"`
+	}
+	type domainBody struct {
+		Domain string `json:"domain"`
+		Method string `json:"method"`
+	}
+	type userBody struct {
+		Name  string   `json:"name"`
+		Roles []string `json:"roles"`
+		Email string   `json:"email"`
+	}
+	allowEmpty := []decodeOptions{{allowEmpty: true}}
+	return []decodeTarget{
+		{"vetting.CreateInput", func() any { return new(vetting.CreateInput) }, nil},
+		{"vetting.ChangeInput", func() any { return new(vetting.ChangeInput) }, nil},
+		{"order.CreateInput", func() any { return new(order.CreateInput) }, nil},
+		{"account.ContactInput", func() any { return new(account.ContactInput) }, []decodeOptions{contactOptions}},
+		{"account.CreateInput", func() any { return new(account.CreateInput) }, nil},
+		{"revocation.Input", func() any { return new(revocation.Input) }, allowEmpty},
+		{"change.Input", func() any { return new(change.Input) }, nil},
+		{"verify evidence", func() any { return new(evidenceBody) }, allowEmpty},
+		{"domain validation", func() any { return new(domainBody) }, nil},
+		{"user", func() any { return new(userBody) }, nil},
+		{"empty", func() any { return new(struct{}) }, allowEmpty},
+	}
+}
+
+// runDecode runs decode on body as a handler would.
+func runDecode(dt decodeTarget, contentType string, body []byte) (any, error) {
+	r := httptest.NewRequest("POST", "/api/v1/x", bytes.NewReader(body))
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	dst := dt.new()
+	return dst, decode(httptest.NewRecorder(), r, dst, dt.opts...)
+}
+
+// FuzzDecode: every JSON request body goes through decode. It must never
+// panic; it refuses with a 4xx *apperr.Error that has a code and names the
+// offending field ("body" for the body as a whole), or it accepts a body
+// whose object keys are all exact field names of the destination, at every
+// depth, and whose decoded value re-encodes to JSON that decodes to the
+// same value.
+func FuzzDecode(f *testing.F) {
+	f.Add(uint8(0), "application/json", []byte(`{"organizationName":"Example, Inc.","countryName":"US","stateOrProvinceName":"California","localityName":"San Francisco","sanctionsReview":{"reference":"R-1","decision":"approved","notes":"ok"}}`))
+	f.Add(uint8(2), "", []byte(`{"organizationId":"org_1","dnsNames":["a.example.com"],"csr":"-----BEGIN CERTIFICATE REQUEST-----\n","validityDays":90,"subject":{"organizationName":"Acme"}}`))
+	f.Add(uint8(3), "application/json; charset=utf-8", []byte(`{"name":"Jane","countryName":"AD"}`))
+	f.Add(uint8(5), "application/json", []byte(`{"reason":"keyCompromise","compromisedAt":"2026-01-02T03:04:05.123+01:00"}`))
+	f.Add(uint8(6), "application/json", []byte(`{"kind":"amend","table":"accounts","rowId":"x","field":"name","value":{"a":[1,2.5e3,null]},"reason":"fix"}`))
+	f.Add(uint8(7), "application/json", []byte(`{"evidence":[{"source":"registry","Reference":"C1"}]}`))
+	f.Add(uint8(0), "text/plain", []byte(`{}`))
+	f.Add(uint8(10), "application/json", []byte(" \n"))
+	targets := decodeTargets()
+	f.Fuzz(func(t *testing.T, which uint8, contentType string, body []byte) {
+		dt := targets[int(which)%len(targets)]
+		dst, err := runDecode(dt, contentType, body)
+		if contentType != "" {
+			if mt, _, perr := mime.ParseMediaType(contentType); perr != nil || mt != "application/json" {
+				// The Content-Type refusal is about a header, not a field
+				// of the body.
+				if !apperr.HasCode(err, "unsupported_media_type") || !apperr.IsKind(err, apperr.KindInvalid) {
+					t.Fatalf("%s: Content-Type %q: %v", dt.name, contentType, err)
+				}
+				return
+			}
+		}
+		if err != nil {
+			e, ok := apperr.As(err)
+			if !ok {
+				t.Fatalf("%s: %q: not an *apperr.Error: %v", dt.name, body, err)
+			}
+			if st := statusOf(e.Kind); st < 400 || st > 499 || e.Code == "" || e.Field == "" || e.Message == "" {
+				t.Fatalf("%s: %q: status %d, error %#v", dt.name, body, st, e)
+			}
+			if e.Code == "invalid_type" {
+				top, _, _ := strings.Cut(e.Field, ".")
+				if !jsonFields(reflect.TypeOf(dst).Elem())[top] {
+					t.Fatalf("%s: %q: invalid_type names %q, not a field", dt.name, body, e.Field)
+				}
+			}
+			return
+		}
+		if len(bytes.TrimSpace(body)) > 0 {
+			if bad := inexactKey(json.RawMessage(body), reflect.TypeOf(dst).Elem()); bad != "" {
+				t.Fatalf("%s: %q: accepted the key %q, which is not exactly a field name", dt.name, body, bad)
+			}
+		}
+		enc, err := json.Marshal(dst)
+		if err != nil {
+			t.Fatalf("%s: %q: decoded value does not re-encode: %v", dt.name, body, err)
+		}
+		dst2, err := runDecode(dt, "application/json", enc)
+		if err != nil {
+			t.Fatalf("%s: %q: re-encoded as %s, which is refused: %v", dt.name, body, enc, err)
+		}
+		if enc2, err := json.Marshal(dst2); err != nil || !bytes.Equal(enc, enc2) {
+			t.Fatalf("%s: %q: %s decodes to %s", dt.name, body, enc, enc2)
+		}
+	})
+}
+
+// inexactKey returns the first object key in raw that the type t reads
+// although it is not exactly one of t's JSON field names (encoding/json
+// matches names case-insensitively), or "".
+func inexactKey(raw json.RawMessage, t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		return "" // it reads its own JSON (time.Time, json.RawMessage)
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) != nil {
+			return ""
+		}
+		for k, v := range m {
+			f, ok := fieldByJSONName(t, k)
+			if !ok {
+				return k
+			}
+			if bad := inexactKey(v, f.Type); bad != "" {
+				return bad
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		var items []json.RawMessage
+		if t.Elem().Kind() == reflect.Uint8 || json.Unmarshal(raw, &items) != nil {
+			return ""
+		}
+		for _, it := range items {
+			if bad := inexactKey(it, t.Elem()); bad != "" {
+				return bad
+			}
+		}
+	}
+	return ""
+}
+
+// fieldByJSONName finds the field of t (flattening embedded structs) whose
+// JSON name is exactly name.
+func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return reflect.StructField{}, false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && tag == "" {
+			if g, ok := fieldByJSONName(f.Type, name); ok {
+				return g, true
+			}
+			continue
+		}
+		if tag == "-" || !f.IsExported() {
+			continue
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if tag == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// FuzzParseFilter: the query string of GET /api/v1/audit/events is outside
+// input. parseFilter refuses with a 400 naming the parameter, or returns a
+// filter whose bounds are in range and whose text filters are the
+// parameters as given.
+func FuzzParseFilter(f *testing.F) {
+	f.Add("entityType=orders&entityId=ord_1&actor=user%3Aalice&action=order.created&since=2026-01-01T00:00:00Z&until=2026-12-31T23:59:59%2B01:00&after=10&limit=100")
+	f.Add("since=yesterday")
+	f.Add("limit=0&after=-1")
+	f.Add("limit=1001;after=1")
+	f.Add("%zz")
+	f.Fuzz(func(t *testing.T, rawQuery string) {
+		r := httptest.NewRequest("GET", "/api/v1/audit/events", nil)
+		r.URL.RawQuery = rawQuery
+		flt, err := parseFilter(r)
+		if err != nil {
+			e, ok := apperr.As(err)
+			if !ok || e.Kind != apperr.KindInvalid || e.Code == "" ||
+				(e.Field != "since" && e.Field != "until" && e.Field != "after" && e.Field != "limit") {
+				t.Fatalf("%q: want a 400 naming a parameter, got %#v", rawQuery, err)
+			}
+			return
+		}
+		q := r.URL.Query()
+		if flt.Limit < 0 || flt.Limit > 1000 || flt.After < 0 || (flt.Limit == 0) != (q.Get("limit") == "") {
+			t.Fatalf("%q: limit %d after %d", rawQuery, flt.Limit, flt.After)
+		}
+		if flt.EntityType != q.Get("entityType") || flt.EntityID != q.Get("entityId") || flt.Actor != q.Get("actor") || flt.Action != q.Get("action") {
+			t.Fatalf("%q: text filters %+v", rawQuery, flt)
+		}
+		for name, got := range map[string]time.Time{"since": flt.Since, "until": flt.Until} {
+			want, err := time.Parse(time.RFC3339, q.Get(name))
+			if q.Get(name) == "" && !got.IsZero() || q.Get(name) != "" && (err != nil || !got.Equal(want)) {
+				t.Fatalf("%q: %s %v", rawQuery, name, got)
+			}
+		}
+	})
+}
