@@ -68,14 +68,21 @@ type Token struct {
 
 // Service is the auth service.
 type Service struct {
-	db  *store.DB
-	rec *audit.Recorder
-	clk clock.Clock
+	db       *store.DB
+	rec      *audit.Recorder
+	clk      clock.Clock
+	sessions SessionConfig
+	signIns  *signInLimiter
 }
 
-// New returns the auth service.
-func New(db *store.DB, rec *audit.Recorder, clk clock.Clock) *Service {
-	return &Service{db: db, rec: rec, clk: clk}
+// New returns the auth service. Without options, console sessions and
+// failed sign-in limits take their defaults.
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, opts ...Option) *Service {
+	s := &Service{db: db, rec: rec, clk: clk, sessions: SessionConfig{}.withDefaults(), signIns: newSignInLimiter(SignInLimits{})}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
@@ -326,7 +333,12 @@ func (s *Service) authenticate(ctx context.Context, token string) (actor.Actor, 
 	if len(toks) == 0 || toks[0].RevokedAt != nil {
 		return actor.Actor{}, apperr.Unauthenticated("%v", ErrBadToken)
 	}
-	t := toks[0]
+	return s.actorFor(ctx, toks[0])
+}
+
+// actorFor is the actor an unrevoked token authenticates, after the
+// integrity-checked checks of its user.
+func (s *Service) actorFor(ctx context.Context, t Token) (actor.Actor, error) {
 	switch t.Kind {
 	case KindStaff:
 		var u User
