@@ -39,13 +39,16 @@ type Deps struct {
 	Clock    clock.Clock
 	Log      *slog.Logger
 	Metrics  *prometheus.Registry
-	Audit    *audit.Service
-	Auth     *auth.Service
-	Vetting  *vetting.Service
-	Accounts *account.Service
-	Changes  *change.Service
-	Domains  *domain.Service
-	Orders   *order.Service
+	// PublicURL is the configured --public-url; when it is https, the
+	// console session cookie is Secure.
+	PublicURL string
+	Audit     *audit.Service
+	Auth      *auth.Service
+	Vetting   *vetting.Service
+	Accounts  *account.Service
+	Changes   *change.Service
+	Domains   *domain.Service
+	Orders    *order.Service
 	// Evidence returns the domain evidence of a certificate (package domain).
 	Evidence    order.EvidenceSource
 	Revocations *revocation.Service
