@@ -44,7 +44,14 @@ local, multicast, documentation, benchmarking and other special-purpose
 addresses are refused on every connection, redirects included, and the
 attempt is stored as invalid evidence naming the address.
 --allow-private-validation-targets turns that off, for tests and local
-development only.`,
+development only.
+
+Console sign-in takes a user name (or account id) and its API token and
+starts a server-side session; the cookie holds only a random session id.
+Sessions end after --session-idle without a request, --session-max-age after
+sign-in, at sign-out, and when their API token is revoked or rotated. Failed
+sign-ins are limited per client address and per named user (429 with
+Retry-After) and summarized in the audit trail.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			g.cfg.Listen = listen
@@ -71,6 +78,8 @@ development only.`,
 	f.DurationVar(&g.cfg.CheckpointEvery, "checkpoint-every", 15*time.Minute, "sign the audit chain head at least this often while it moves (to --checkpoint-dir and the database)")
 	f.BoolVar(&reconfigure, "reconfigure", false, "record this replica's public URL, CAA identities, CRL shards and other settings that reach certificates as the installation's (every replica must run with the same; without this flag a replica with other settings refuses to start)")
 	f.Int64Var(&g.cfg.CheckpointBurst, "checkpoint-burst", 1000, "also sign the audit chain head after this many events")
+	f.DurationVar(&g.cfg.SessionIdle, "session-idle", 30*time.Minute, "sign a console session out after this long without a request (5m to 24h)")
+	f.DurationVar(&g.cfg.SessionMaxAge, "session-max-age", 12*time.Hour, "sign a console session out this long after sign-in, used or not (--session-idle to 168h)")
 	f.DurationVar(&g.cfg.VerifyEvery, "verify-every", time.Hour, "verify the whole audit trail this often (Prometheus gauge vetca_audit_findings; mail to --compliance-email on findings)")
 	return c
 }
