@@ -363,6 +363,9 @@ func TestConsoleSessionsEndWithToken(t *testing.T) {
 		if c.signedIn(here) {
 			t.Fatal("the rotating browser's old session survived")
 		}
+		if n := countRows(t, e, `SELECT COUNT(*) FROM console_sessions WHERE secret_hash = ? AND revoked_at IS NOT NULL`, auth.HashSecret(here)); n != 1 {
+			t.Fatal("the rotating browser's old session was not revoked")
+		}
 		next := p.session()
 		if next == nil || next.Value == "" || next.Value == newTok || !c.signedIn(next.Value) {
 			t.Fatalf("the rotating browser is not signed in with the new token: %+v", next)
@@ -385,6 +388,39 @@ func TestConsoleSessionsEndWithToken(t *testing.T) {
 		}
 		if c.signedIn(s) {
 			t.Fatal("a session survived its token's rotation through the API")
+		}
+	})
+}
+
+// A session is refused once its user is disabled or no longer active
+// (written through the audit recorder, as an audited change would be).
+func TestConsoleSessionEndsWithUser(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		ctx := context.Background()
+		c := newConsoleClient(t, e, "127.0.0.1")
+		for name, change := range map[string]func(u *auth.User){
+			"alice": func(u *auth.User) { u.Disabled = true },
+			"bob":   func(u *auth.User) { u.Status = auth.UserPendingApproval },
+		} {
+			s := c.mustSignIn(name, e.User(name, actor.Verifier))
+			err := e.App.DB.InTx(ctx, func(tx *store.Tx) error {
+				var id string
+				if err := tx.QueryRow(ctx, `SELECT id FROM users WHERE name = ?`, name).Scan(&id); err != nil {
+					return err
+				}
+				var u auth.User
+				if err := e.App.Recorder.Lock(ctx, tx, "users", id, &u); err != nil {
+					return err
+				}
+				change(&u)
+				return e.App.Recorder.Update(ctx, tx, "cli:test", "user.changed", "users", u)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.signedIn(s) {
+				t.Fatalf("%s's session survived the user's change", name)
+			}
 		}
 	})
 }
@@ -561,5 +597,31 @@ func TestConsoleSignInThrottlePerUser(t *testing.T) {
 		// The bucket refills: one attempt every Window/PerUser.
 		e.Clock.Advance(auth.DefaultSignInWindow/auth.DefaultSignInPerUser + time.Second)
 		fresh.mustSignIn("alice", alice)
+	})
+}
+
+// Failures that never reached a limit are still recorded: serve's
+// background loop writes every open summary when it stops.
+func TestConsoleSignInFailuresRecordedAtShutdown(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		e.User("alice", actor.Verifier)
+		c := newConsoleClient(t, e, "127.0.0.1")
+		for range 3 {
+			if p := c.signIn("alice", "vetca_wrong"); p.status != http.StatusUnauthorized {
+				t.Fatalf("failed sign-in: %d", p.status)
+			}
+		}
+		summaries := `SELECT COUNT(*) FROM audit_events WHERE action = 'console.sign_in_failures' AND entity_id = 'client:127.0.0.1' AND content LIKE '%"count":3%'`
+		if n := countRows(t, e, summaries); n != 0 {
+			t.Fatalf("%d summaries before shutdown", n)
+		}
+		bg, err := e.App.StartBackground(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bg.Stop()
+		if n := countRows(t, e, summaries); n != 1 {
+			t.Fatalf("%d summaries of the 3 failures after shutdown", n)
+		}
 	})
 }
