@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -85,6 +86,10 @@ type Config struct {
 	// Console sessions (docs/architecture.md, "Console sign-in and sessions").
 	SessionIdle   time.Duration // a console session unused this long is refused (default 30m)
 	SessionMaxAge time.Duration // a console session is refused this long after sign-in (default 12h)
+	// TrustedProxies are reverse proxies (IP addresses or CIDR prefixes)
+	// whose X-Forwarded-For header names the client that failed console
+	// sign-ins count against; without them the TCP peer is the client.
+	TrustedProxies []string
 
 	// Revocation status (issue 6).
 	CRLValidity  time.Duration // nextUpdate - thisUpdate of shard CRLs (<= 10 days)
@@ -168,6 +173,25 @@ func (c *Config) mailFromDefault() {
 	c.MailFrom = "vetca@" + host
 }
 
+// trustedProxies parses --trusted-proxy: IP addresses or CIDR prefixes.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range c.TrustedProxies {
+		v = strings.TrimSpace(v)
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return nil, fmt.Errorf("--trusted-proxy %q: not an IP address or CIDR prefix: %w", v, err)
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
 // DefaultPublicURL is used by commands other than serve when neither
 // --public-url nor a recorded serving URL exists.
 const DefaultPublicURL = "http://127.0.0.1:8080"
@@ -210,6 +234,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionMaxAge < c.SessionIdle || c.SessionMaxAge > 7*24*time.Hour {
 		return fmt.Errorf("--session-max-age %v: must be at least --session-idle (%v) and at most 168h", c.SessionMaxAge, c.SessionIdle)
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		return err
 	}
 	if c.CRLShards < 1 || c.CRLShards > 1<<16 {
 		return fmt.Errorf("--crl-shards %d: must be 1 to 65536", c.CRLShards)
@@ -406,8 +433,10 @@ func (a *App) RequireAuditKey() error { return a.Recorder.CanWrite() }
 
 // Handler builds the HTTP handler.
 func (a *App) Handler(extra ...RouteAdder) http.Handler {
+	proxies, _ := a.Cfg.trustedProxies() // checked by Validate
 	return web.New(web.Deps{
-		DB: a.DB, Recorder: a.Recorder, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics, PublicURL: a.Cfg.PublicURL,
+		DB: a.DB, Recorder: a.Recorder, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
+		PublicURL: a.Cfg.PublicURL, TrustedProxies: proxies,
 		Audit: a.Audit, Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains, Extra: extra,
 		Orders: a.Orders, Evidence: a.Domains,
 		Revocations: a.Revocations, CRLs: a.CRLs, OCSP: a.OCSP,

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -28,14 +29,46 @@ func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "signin", &Page{Title: "Sign in"})
 }
 
-// remoteIP is the client's address as the TCP connection shows it. No
-// forwarded header is trusted: the failed sign-in limits count per
-// connection peer.
-func remoteIP(r *http.Request) string {
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
+// remoteIP is the client's address, which the failed sign-in limits count
+// per: the TCP peer, unless the peer is one of the configured trusted
+// proxies (--trusted-proxy). Then it is the rightmost X-Forwarded-For
+// address that is not itself a trusted proxy: every address to its left
+// was written by the client or a proxy it chose, and can be anything.
+// Without trusted proxies no forwarded header is read at all.
+func (s *Server) remoteIP(r *http.Request) string {
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
 	}
-	return r.RemoteAddr
+	if !s.trustedProxy(peer) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if _, err := netip.ParseAddr(hop); err != nil {
+			break // malformed: the proxy did not write it
+		}
+		if !s.trustedProxy(hop) {
+			return hop
+		}
+		peer = hop
+	}
+	return peer
+}
+
+func (s *Server) trustedProxy(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap().WithZone("")
+	for _, p := range s.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // secureCookies reports whether the session cookie gets Secure: always
@@ -73,7 +106,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	_ = r.ParseForm()
 	name := strings.TrimSpace(r.PostForm.Get("name"))
-	in := auth.SignIn{Name: name, Token: strings.TrimSpace(r.PostForm.Get("token")), Remote: remoteIP(r)}
+	in := auth.SignIn{Name: name, Token: strings.TrimSpace(r.PostForm.Get("token")), Remote: s.remoteIP(r)}
 	secret, sess, err := s.Auth.StartSession(r.Context(), in)
 	if err != nil {
 		page := &Page{Title: "Sign in", Data: map[string]string{"Name": name}}
@@ -149,7 +182,7 @@ func (s *Server) meRotateToken(w http.ResponseWriter, r *http.Request, by actor.
 			s.log.Error("end console session after token rotation", "request", requestID(r), "err", err)
 		}
 	}
-	secret, sess, err := s.Auth.StartSession(r.Context(), auth.SignIn{Name: by.Name, Token: token, Remote: remoteIP(r)})
+	secret, sess, err := s.Auth.StartSession(r.Context(), auth.SignIn{Name: by.Name, Token: token, Remote: s.remoteIP(r)})
 	if err != nil {
 		s.log.Error("console session with the rotated token", "request", requestID(r), "err", err)
 		s.clearSessionCookie(w, r)

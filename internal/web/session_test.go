@@ -32,6 +32,7 @@ type consoleClient struct {
 	t    *testing.T
 	e    *apptest.Env
 	base string
+	xff  string // X-Forwarded-For to send, if any
 	http *http.Client
 }
 
@@ -80,6 +81,9 @@ func (c *consoleClient) do(method, path string, form url.Values, cookie string) 
 	}
 	if cookie != "" {
 		req.AddCookie(&http.Cookie{Name: "vetca_session", Value: cookie})
+	}
+	if c.xff != "" {
+		req.Header.Set("X-Forwarded-For", c.xff)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -550,6 +554,7 @@ func failHundredTimes(t *testing.T, e *apptest.Env, ip, token string) {
 	c := newConsoleClient(t, e, ip)
 	before := signInEvents(t, e)
 	for i := range 100 {
+		c.xff = "198.51.100." + strconv.Itoa(i) // ignored: no trusted proxy is configured
 		p := c.signIn("alice", "vetca_wrong"+strconv.Itoa(i))
 		want := http.StatusUnauthorized
 		if i >= auth.DefaultSignInPerClient {
@@ -624,4 +629,43 @@ func TestConsoleSignInFailuresRecordedAtShutdown(t *testing.T) {
 			t.Fatalf("%d summaries of the 3 failures after shutdown", n)
 		}
 	})
+}
+
+// Behind a trusted proxy, clients are told apart by the rightmost
+// X-Forwarded-For address the proxy did not vouch for; an address the
+// client prepends changes nothing, and the header of a peer that is not a
+// trusted proxy is ignored.
+func TestConsoleSignInThrottleBehindTrustedProxy(t *testing.T) {
+	proxy := func(c *app.Config) { c.TrustedProxies = []string{"127.0.0.1"} }
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		alice := e.User("alice", actor.Verifier)
+		c := newConsoleClient(t, e, "127.0.0.1")
+		for i := range auth.DefaultSignInPerClient {
+			// The client writes its own first hop; the proxy appends the peer it saw.
+			c.xff = "10.9.9." + strconv.Itoa(i) + ", 198.51.100.1"
+			if p := c.signIn("alice", "vetca_wrong"); p.status != http.StatusUnauthorized {
+				t.Fatalf("failure %d: %d", i+1, p.status)
+			}
+		}
+		c.xff = "198.51.100.1"
+		if p := c.signIn("alice", alice); p.status != http.StatusTooManyRequests {
+			t.Fatalf("throttled client behind the proxy: %d", p.status)
+		}
+		c.xff = "198.51.100.2"
+		c.mustSignIn("alice", alice)
+		if n := countRows(t, e, `SELECT COUNT(*) FROM audit_events WHERE action = 'console.sign_in_failures' AND entity_id = 'client:198.51.100.1'`); n != 1 {
+			t.Fatalf("%d summaries name the client behind the proxy", n)
+		}
+		// Not a trusted proxy: its header is ignored, it is the client.
+		bob := e.User("bob", actor.Verifier)
+		direct := newConsoleClient(t, e, "127.0.0.2")
+		for i := range auth.DefaultSignInPerClient {
+			direct.xff = "203.0.113." + strconv.Itoa(i)
+			direct.signIn("bob", "vetca_wrong")
+		}
+		direct.xff = "203.0.113.200"
+		if p := direct.signIn("bob", bob); p.status != http.StatusTooManyRequests {
+			t.Fatalf("an untrusted peer escaped its limit with X-Forwarded-For: %d", p.status)
+		}
+	}, proxy)
 }
