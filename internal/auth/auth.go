@@ -1,7 +1,15 @@
-// Package auth manages staff users and API tokens. Tokens are random,
-// shown once, and stored only as SHA-256 hashes. A token row is an audited
-// row like any other: a token inserted with SQL outside vetca has no audit
-// event vouching for it and authenticates nobody.
+// Package auth manages staff users, API tokens and console sessions.
+// Tokens are random, shown once, and stored only as SHA-256 hashes. A token
+// row is an audited row like any other: a token inserted with SQL outside
+// vetca has no audit event vouching for it and authenticates nobody.
+//
+// The console signs in by exchanging a user's token for a session
+// (StartSession): a random id for the browser's cookie, stored only as its
+// SHA-256 in the audited console_sessions table, read integrity-checked on
+// every request (Session) and refused once idle, past its absolute expiry,
+// ended (EndSession) or when its token or user no longer authenticates.
+// Failed sign-ins are limited per client and per named user and recorded
+// as summaries (docs/architecture.md, "Console sign-in and sessions").
 package auth
 
 import (
@@ -396,19 +404,4 @@ func (s *Service) UsersWithRole(ctx context.Context, r actor.Role) ([]User, erro
 		}
 	}
 	return out, nil
-}
-
-// RecordSignIn writes a console sign-in attempt to the audit trail (BR
-// §5.4.1(3): successful and unsuccessful access attempts).
-func (s *Service) RecordSignIn(ctx context.Context, who actor.Actor, ok bool, remote string) error {
-	action, entity, id := "console.sign_in", "users", who.ID
-	if !ok {
-		action, entity, id = "console.sign_in_failed", "users", "unknown"
-	}
-	if who.Kind == actor.Subscriber {
-		entity, id = "accounts", who.AccountID
-	}
-	return s.db.InTx(ctx, func(tx *store.Tx) error {
-		return s.rec.Note(ctx, tx, who.String(), action, entity, id, map[string]string{"remote": remote})
-	})
 }
