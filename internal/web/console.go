@@ -144,7 +144,9 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		by, err := s.sessionActor(r)
 		if err != nil {
-			s.clearSessionCookie(w, r)
+			if apperr.IsKind(err, apperr.KindUnauthenticated) {
+				s.clearSessionCookie(w, r) // refused, not merely unreadable right now
+			}
 			if apperr.HasCode(err, "integrity_violation") {
 				s.render(w, http.StatusInternalServerError, "signin", &Page{Title: "Sign in", Error: err.Error()})
 				return

@@ -21,11 +21,14 @@ import (
 // docs/architecture.md, "Console sign-in and sessions".
 
 func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.sessionActor(r); err == nil {
+	_, err := s.sessionActor(r)
+	if err == nil {
 		http.Redirect(w, r, "/console", http.StatusSeeOther)
 		return
 	}
-	s.clearSessionCookie(w, r)
+	if apperr.IsKind(err, apperr.KindUnauthenticated) {
+		s.clearSessionCookie(w, r)
+	}
 	s.render(w, http.StatusOK, "signin", &Page{Title: "Sign in"})
 }
 
