@@ -44,7 +44,16 @@ local, multicast, documentation, benchmarking and other special-purpose
 addresses are refused on every connection, redirects included, and the
 attempt is stored as invalid evidence naming the address.
 --allow-private-validation-targets turns that off, for tests and local
-development only.`,
+development only.
+
+Console sign-in takes a user name (or account id) and its API token and
+starts a server-side session; the cookie holds only a random session id.
+Sessions end after --session-idle without a request, --session-max-age after
+sign-in, at sign-out, and when their API token is revoked or rotated. Failed
+sign-ins are limited per client address and per named user (429 with
+Retry-After) and summarized in the audit trail. Behind a reverse proxy, name
+it with --trusted-proxy so that clients are told apart by X-Forwarded-For;
+otherwise every client counts as the proxy.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			g.cfg.Listen = listen
@@ -71,6 +80,9 @@ development only.`,
 	f.DurationVar(&g.cfg.CheckpointEvery, "checkpoint-every", 15*time.Minute, "sign the audit chain head at least this often while it moves (to --checkpoint-dir and the database)")
 	f.BoolVar(&reconfigure, "reconfigure", false, "record this replica's public URL, CAA identities, CRL shards and other settings that reach certificates as the installation's (every replica must run with the same; without this flag a replica with other settings refuses to start)")
 	f.Int64Var(&g.cfg.CheckpointBurst, "checkpoint-burst", 1000, "also sign the audit chain head after this many events")
+	f.DurationVar(&g.cfg.SessionIdle, "session-idle", 30*time.Minute, "sign a console session out after this long without a request (5m to 24h)")
+	f.DurationVar(&g.cfg.SessionMaxAge, "session-max-age", 12*time.Hour, "sign a console session out this long after sign-in, used or not (--session-idle to 168h)")
+	f.StringSliceVar(&g.cfg.TrustedProxies, "trusted-proxy", nil, "reverse proxy address or CIDR whose X-Forwarded-For names the client for the failed console sign-in limits (default: none; the TCP peer is the client)")
 	f.DurationVar(&g.cfg.VerifyEvery, "verify-every", time.Hour, "verify the whole audit trail this often (Prometheus gauge vetca_audit_findings; mail to --compliance-email on findings)")
 	return c
 }
@@ -191,7 +203,7 @@ func printDev(g *globals, a *app.App, res *app.InitResult, demo *app.DemoResult,
 	}
 	w := g.stdout
 	fmt.Fprintf(w, "\nvetca dev server: %s  (database %s)\n", a.Cfg.PublicURL, a.DB.DSN())
-	fmt.Fprintf(w, "Sign in to the console at %s/ with one of these tokens (new on every start):\n\n", a.Cfg.PublicURL)
+	fmt.Fprintf(w, "Sign in to the console at %s/ with a user name and its token (new on every start):\n\n", a.Cfg.PublicURL)
 	for _, l := range demo.Logins {
 		roles := make([]string, len(l.Roles))
 		for i, r := range l.Roles {
@@ -200,7 +212,7 @@ func printDev(g *globals, a *app.App, res *app.InitResult, demo *app.DemoResult,
 		fmt.Fprintf(w, "  %-6s %-20s %s\n", l.Name, strings.Join(roles, ","), l.Token)
 	}
 	if demo.AccountToken != "" {
-		fmt.Fprintf(w, "\nSubscriber token for account %s (Acme Widgets):\n  %s\n", demo.AccountID, demo.AccountToken)
+		fmt.Fprintf(w, "\nSubscriber token for account %s (Acme Widgets; sign in with the account id):\n  %s\n", demo.AccountID, demo.AccountToken)
 	}
 	if demo.Serial != "" {
 		fmt.Fprintf(w, "\nDemo certificate %s for %s; order %s awaits two approvals (bob, carol).\n", demo.Serial, app.DemoDomain, demo.PendingOrderID)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -82,6 +83,14 @@ type Config struct {
 	NoOCSP            bool   // leave the OCSP URL out of certificates
 	CPSPolicyOID      string // the CA's own CPS policy OID, added after 2.23.140.1.2.2
 
+	// Console sessions (docs/architecture.md, "Console sign-in and sessions").
+	SessionIdle   time.Duration // a console session unused this long is refused (default 30m)
+	SessionMaxAge time.Duration // a console session is refused this long after sign-in (default 12h)
+	// TrustedProxies are reverse proxies (IP addresses or CIDR prefixes)
+	// whose X-Forwarded-For header names the client that failed console
+	// sign-ins count against; without them the TCP peer is the client.
+	TrustedProxies []string
+
 	// Revocation status (issue 6).
 	CRLValidity  time.Duration // nextUpdate - thisUpdate of shard CRLs (<= 10 days)
 	CRLRepublish time.Duration // scheduled republication (<= 4 days)
@@ -141,6 +150,12 @@ func (c *Config) Defaults() {
 	if c.OCSPValidity == 0 {
 		c.OCSPValidity = DefaultOCSPValidity
 	}
+	if c.SessionIdle == 0 {
+		c.SessionIdle = auth.DefaultSessionIdle
+	}
+	if c.SessionMaxAge == 0 {
+		c.SessionMaxAge = auth.DefaultSessionMaxAge
+	}
 	if c.PKCS11PIN == "" {
 		c.PKCS11PIN = os.Getenv("VETCA_PKCS11_PIN")
 	}
@@ -156,6 +171,25 @@ func (c *Config) mailFromDefault() {
 		}
 	}
 	c.MailFrom = "vetca@" + host
+}
+
+// trustedProxies parses --trusted-proxy: IP addresses or CIDR prefixes.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range c.TrustedProxies {
+		v = strings.TrimSpace(v)
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return nil, fmt.Errorf("--trusted-proxy %q: not an IP address or CIDR prefix: %w", v, err)
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // DefaultPublicURL is used by commands other than serve when neither
@@ -194,6 +228,15 @@ func (c *Config) Validate() error {
 	}
 	if c.VerifyEvery < time.Minute {
 		return fmt.Errorf("--verify-every %v: must be at least 1m", c.VerifyEvery)
+	}
+	if c.SessionIdle < 5*time.Minute || c.SessionIdle > 24*time.Hour {
+		return fmt.Errorf("--session-idle %v: must be between 5m and 24h", c.SessionIdle)
+	}
+	if c.SessionMaxAge < c.SessionIdle || c.SessionMaxAge > 7*24*time.Hour {
+		return fmt.Errorf("--session-max-age %v: must be at least --session-idle (%v) and at most 168h", c.SessionMaxAge, c.SessionIdle)
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		return err
 	}
 	if c.CRLShards < 1 || c.CRLShards > 1<<16 {
 		return fmt.Errorf("--crl-shards %d: must be 1 to 65536", c.CRLShards)
@@ -336,7 +379,7 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Outbox = notify.NewOutbox(a.Recorder, clk)
-	a.Auth = auth.New(db, a.Recorder, clk)
+	a.Auth = auth.New(db, a.Recorder, clk, auth.WithSessions(auth.SessionConfig{Idle: cfg.SessionIdle, MaxAge: cfg.SessionMaxAge}))
 	// The vetting and account services refer to each other only through
 	// small interfaces: accounts confirm organizations exist, vetting asks
 	// accounts who to notify.
@@ -390,8 +433,10 @@ func (a *App) RequireAuditKey() error { return a.Recorder.CanWrite() }
 
 // Handler builds the HTTP handler.
 func (a *App) Handler(extra ...RouteAdder) http.Handler {
+	proxies, _ := a.Cfg.trustedProxies() // checked by Validate
 	return web.New(web.Deps{
 		DB: a.DB, Recorder: a.Recorder, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
+		PublicURL: a.Cfg.PublicURL, TrustedProxies: proxies,
 		Audit: a.Audit, Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains, Extra: extra,
 		Orders: a.Orders, Evidence: a.Domains,
 		Revocations: a.Revocations, CRLs: a.CRLs, OCSP: a.OCSP,

@@ -16,6 +16,7 @@ const (
 	OCSPTick       = 10 * time.Minute // OCSP refresh (BR §4.9.10 schedule)
 	OutboxTick     = 5 * time.Second  // mail delivery
 	CheckpointTick = 5 * time.Second  // is an audit checkpoint due?
+	SignInTick     = time.Minute      // summaries of failed console sign-ins
 )
 
 // Background is serve's set of background loops.
@@ -69,7 +70,32 @@ func (a *App) StartBackground(ctx context.Context) (*Background, error) {
 		run(func() { a.Checkpoints.Run(ctx, CheckpointTick) })
 	}
 	run(func() { a.AuditWatch.Run(ctx, a.Cfg.VerifyEvery) })
+	run(func() { a.runSignInSummaries(ctx) })
 	return b, nil
+}
+
+// runSignInSummaries writes the due summaries of failed console sign-ins
+// every SignInTick, and every summary still open when serve stops (after
+// the HTTP server has stopped taking requests), so no failed attempt goes
+// unrecorded (BR §5.4.1(3)).
+func (a *App) runSignInSummaries(ctx context.Context) {
+	t := time.NewTicker(SignInTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := a.Auth.FlushSignInFailures(fctx, true); err != nil {
+				a.Log.Error("failed console sign-ins not recorded at shutdown", "err", err)
+			}
+			return
+		case <-t.C:
+		}
+		if err := a.Auth.FlushSignInFailures(ctx, false); err != nil && ctx.Err() == nil {
+			a.Log.Error("failed console sign-ins", "err", err)
+		}
+	}
 }
 
 // Stop ends the loops and waits for them.

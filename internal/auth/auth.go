@@ -1,7 +1,15 @@
-// Package auth manages staff users and API tokens. Tokens are random,
-// shown once, and stored only as SHA-256 hashes. A token row is an audited
-// row like any other: a token inserted with SQL outside vetca has no audit
-// event vouching for it and authenticates nobody.
+// Package auth manages staff users, API tokens and console sessions.
+// Tokens are random, shown once, and stored only as SHA-256 hashes. A token
+// row is an audited row like any other: a token inserted with SQL outside
+// vetca has no audit event vouching for it and authenticates nobody.
+//
+// The console signs in by exchanging a user's token for a session
+// (StartSession): a random id for the browser's cookie, stored only as its
+// SHA-256 in the audited console_sessions table, read integrity-checked on
+// every request (Session) and refused once idle, past its absolute expiry,
+// ended (EndSession) or when its token or user no longer authenticates.
+// Failed sign-ins are limited per client and per named user and recorded
+// as summaries (docs/architecture.md, "Console sign-in and sessions").
 package auth
 
 import (
@@ -68,14 +76,21 @@ type Token struct {
 
 // Service is the auth service.
 type Service struct {
-	db  *store.DB
-	rec *audit.Recorder
-	clk clock.Clock
+	db       *store.DB
+	rec      *audit.Recorder
+	clk      clock.Clock
+	sessions SessionConfig
+	signIns  *signInLimiter
 }
 
-// New returns the auth service.
-func New(db *store.DB, rec *audit.Recorder, clk clock.Clock) *Service {
-	return &Service{db: db, rec: rec, clk: clk}
+// New returns the auth service. Without options, console sessions and
+// failed sign-in limits take their defaults.
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, opts ...Option) *Service {
+	s := &Service{db: db, rec: rec, clk: clk, sessions: SessionConfig{}.withDefaults(), signIns: newSignInLimiter(SignInLimits{})}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
@@ -326,7 +341,12 @@ func (s *Service) authenticate(ctx context.Context, token string) (actor.Actor, 
 	if len(toks) == 0 || toks[0].RevokedAt != nil {
 		return actor.Actor{}, apperr.Unauthenticated("%v", ErrBadToken)
 	}
-	t := toks[0]
+	return s.actorFor(ctx, toks[0])
+}
+
+// actorFor is the actor an unrevoked token authenticates, after the
+// integrity-checked checks of its user.
+func (s *Service) actorFor(ctx context.Context, t Token) (actor.Actor, error) {
 	switch t.Kind {
 	case KindStaff:
 		var u User
@@ -397,19 +417,4 @@ func (s *Service) UsersWithRole(ctx context.Context, r actor.Role) ([]User, erro
 		}
 	}
 	return out, nil
-}
-
-// RecordSignIn writes a console sign-in attempt to the audit trail (BR
-// §5.4.1(3): successful and unsuccessful access attempts).
-func (s *Service) RecordSignIn(ctx context.Context, who actor.Actor, ok bool, remote string) error {
-	action, entity, id := "console.sign_in", "users", who.ID
-	if !ok {
-		action, entity, id = "console.sign_in_failed", "users", "unknown"
-	}
-	if who.Kind == actor.Subscriber {
-		entity, id = "accounts", who.AccountID
-	}
-	return s.db.InTx(ctx, func(tx *store.Tx) error {
-		return s.rec.Note(ctx, tx, who.String(), action, entity, id, map[string]string{"remote": remote})
-	})
 }

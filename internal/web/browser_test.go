@@ -39,10 +39,11 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
-func signIn(base, token string) chromedp.Action[chromedp.Void] {
+func signIn(base, name, token string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("name"), name),
 		chromedp.SendKeys(chromedp.ID("token"), token),
 		chromedp.Click(chromedp.ID("signin")),
 		chromedp.WaitVisible(chromedp.ID("stat-orgs")),
@@ -70,7 +71,7 @@ func TestConsoleVettingInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("localityName"), "San Francisco"),
 	)
 	err := chromedp.Do(ctx,
-		signIn(base, alice),
+		signIn(base, "alice", alice),
 		chromedp.Navigate(base+"/console/organizations"),
 		chromedp.WaitVisible(chromedp.ID("create-org")),
 		fill,
@@ -116,10 +117,10 @@ func TestConsoleVettingInBrowser(t *testing.T) {
 	if !strings.Contains(errText, "another verifier") {
 		t.Fatalf("self verification: %q", errText)
 	}
-	for _, tok := range []string{bob, carol} {
+	for name, tok := range map[string]string{"bob": bob, "carol": carol} {
 		err = chromedp.Do(ctx,
 			signOut(),
-			signIn(base, tok),
+			signIn(base, name, tok),
 			chromedp.Navigate(loc),
 			chromedp.WaitVisible(chromedp.ID("pending-1")),
 			chromedp.SendKeys(chromedp.CSS(`#pending-1 input[name="source"]`), "Secretary of State"),
@@ -152,8 +153,8 @@ func TestConsoleOrderApprovalInBrowser(t *testing.T) {
 		"csr": apptest.CSR(t, apptest.Key(t), pkix.Name{}, "shop.acme-widgets.com")})
 	id, hash := r.Body["id"].(string), r.Body["snapshotHash"].(string)
 	base := e.Server.URL
-	for i, tok := range []string{f.Bob, f.Carol} {
-		steps := []chromedp.Action[chromedp.Void]{signIn(base, tok), chromedp.Navigate(base + "/console/orders/" + id), chromedp.WaitVisible(chromedp.ID("snapshot-hash"))}
+	for i, who := range []struct{ name, token string }{{"bob", f.Bob}, {"carol", f.Carol}} {
+		steps := []chromedp.Action[chromedp.Void]{signIn(base, who.name, who.token), chromedp.Navigate(base + "/console/orders/" + id), chromedp.WaitVisible(chromedp.ID("snapshot-hash"))}
 		if i > 0 {
 			steps = append([]chromedp.Action[chromedp.Void]{signOut()}, steps...)
 		}
@@ -183,5 +184,43 @@ func TestConsoleOrderApprovalInBrowser(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("certificate page lacks %q", want)
 		}
+	}
+}
+
+// A staff user rotates their own token on My account: the new token is
+// shown once, the browser stays signed in (with a session on the new
+// token), and after signing out the new token signs in while the old one
+// does not.
+func TestConsoleRotateOwnTokenInBrowser(t *testing.T) {
+	ctx := browser(t)
+	e := apptest.New(t, apptest.SQLite)
+	alice := e.User("alice", actor.Verifier)
+	base := e.Server.URL
+	err := chromedp.Do(ctx,
+		signIn(base, "alice", alice),
+		chromedp.Click(chromedp.ID("nav-me")),
+		chromedp.WaitVisible(chromedp.ID("rotate")),
+		chromedp.Click(chromedp.ID("rotate")),
+		chromedp.WaitVisible(chromedp.ID("new-token")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newTok, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("new-token")))
+	if err != nil || !strings.HasPrefix(newTok, "vetca_") || newTok == alice {
+		t.Fatalf("new token %q (%v)", newTok, err)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(base+"/console"),
+		chromedp.WaitVisible(chromedp.ID("stat-orgs")),
+		signOut(),
+		chromedp.SendKeys(chromedp.ID("name"), "alice"),
+		chromedp.SendKeys(chromedp.ID("token"), alice),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("error")),
+		signIn(base, "alice", newTok),
+	)
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -29,8 +28,10 @@ var staticFS embed.FS
 // Mailbox is the --dev mailbox.
 type Mailbox interface{ Messages() []devmail.Message }
 
-// cookieName holds the console session: the user's own API token,
-// HttpOnly and SameSite=Strict.
+// cookieName holds the console session id (auth.Service.StartSession):
+// random, stored in the database only as its SHA-256, never the API token.
+// HttpOnly, SameSite=Strict, Path=/, and Secure when the public URL is
+// https or the request came over TLS.
 const cookieName = "vetca_session"
 
 // NavLink is a console menu entry added by later parts.
@@ -69,6 +70,8 @@ func (s *Server) consoleRoutes() {
 	s.mux.HandleFunc("GET /console/change-requests", s.console(s.changesPage))
 	s.mux.HandleFunc("POST /console/change-requests/{id}/approve", s.console(s.changeApprove))
 	s.mux.HandleFunc("GET /console/mail", s.console(s.mailPage))
+	s.mux.HandleFunc("GET /console/me", s.console(s.mePage))
+	s.mux.HandleFunc("POST /console/me/token", s.console(s.meRotateToken))
 	s.consoleOrderRoutes()
 }
 
@@ -112,13 +115,13 @@ func (s *Server) template(name string) (*template.Template, error) {
 	return t, nil
 }
 
-// sessionActor reads the console cookie.
+// sessionActor resolves the console cookie's session (auth.Service.Session).
 func (s *Server) sessionActor(r *http.Request) (actor.Actor, error) {
 	c, err := r.Cookie(cookieName)
 	if err != nil || c.Value == "" {
 		return actor.Actor{}, apperr.Unauthenticated("not signed in")
 	}
-	return s.Auth.Authenticate(r.Context(), c.Value)
+	return s.Auth.Session(r.Context(), c.Value)
 }
 
 // sameOrigin refuses a cross-site form post (SameSite=Strict already keeps
@@ -140,6 +143,9 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		by, err := s.sessionActor(r)
 		if err != nil {
+			if apperr.IsKind(err, apperr.KindUnauthenticated) {
+				s.clearSessionCookie(w, r) // refused, not merely unreadable right now
+			}
 			if apperr.HasCode(err, "integrity_violation") {
 				s.render(w, http.StatusInternalServerError, "signin", &Page{Title: "Sign in", Error: err.Error()})
 				return
@@ -203,47 +209,6 @@ func redirect(w http.ResponseWriter, r *http.Request, to, flash string) (*Page, 
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil, "", nil
-}
-
-func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.sessionActor(r); err == nil {
-		http.Redirect(w, r, "/console", http.StatusSeeOther)
-		return
-	}
-	s.render(w, http.StatusOK, "signin", &Page{Title: "Sign in"})
-}
-
-func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	if !sameOrigin(r) {
-		http.Error(w, "cross-site request refused", http.StatusForbidden)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	_ = r.ParseForm()
-	token := strings.TrimSpace(r.PostForm.Get("token"))
-	remote, _, _ := net.SplitHostPort(r.RemoteAddr)
-	by, err := s.Auth.Authenticate(r.Context(), token)
-	if err != nil {
-		_ = s.Auth.RecordSignIn(context.WithoutCancel(r.Context()), actor.Actor{Kind: actor.Public}, false, remote)
-		msg := "That token is not valid, or it was revoked."
-		if apperr.HasCode(err, "integrity_violation") {
-			msg = err.Error()
-		}
-		s.render(w, http.StatusUnauthorized, "signin", &Page{Title: "Sign in", Error: msg})
-		return
-	}
-	if err := s.Auth.RecordSignIn(r.Context(), by, true, remote); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 12 * 3600})
-	http.Redirect(w, r, "/console", http.StatusSeeOther)
-}
-
-func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 // DashboardStat is a dashboard tile added by later parts.

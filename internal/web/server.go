@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -39,13 +40,19 @@ type Deps struct {
 	Clock    clock.Clock
 	Log      *slog.Logger
 	Metrics  *prometheus.Registry
-	Audit    *audit.Service
-	Auth     *auth.Service
-	Vetting  *vetting.Service
-	Accounts *account.Service
-	Changes  *change.Service
-	Domains  *domain.Service
-	Orders   *order.Service
+	// PublicURL is the configured --public-url; when it is https, the
+	// console session cookie is Secure.
+	PublicURL string
+	// TrustedProxies are the reverse proxies (--trusted-proxy) whose
+	// X-Forwarded-For names the client for the failed sign-in limits.
+	TrustedProxies []netip.Prefix
+	Audit          *audit.Service
+	Auth           *auth.Service
+	Vetting        *vetting.Service
+	Accounts       *account.Service
+	Changes        *change.Service
+	Domains        *domain.Service
+	Orders         *order.Service
 	// Evidence returns the domain evidence of a certificate (package domain).
 	Evidence    order.EvidenceSource
 	Revocations *revocation.Service

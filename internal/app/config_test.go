@@ -1,0 +1,39 @@
+package app
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The console session flags and --trusted-proxy are checked before
+// anything opens.
+func TestConsoleConfigValidation(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		set     func(*Config)
+		wantErr string
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"idle too short", func(c *Config) { c.SessionIdle = time.Minute }, "--session-idle"},
+		{"max age under idle", func(c *Config) { c.SessionIdle, c.SessionMaxAge = time.Hour, 30*time.Minute }, "--session-max-age"},
+		{"max age over a week", func(c *Config) { c.SessionMaxAge = 200 * time.Hour }, "--session-max-age"},
+		{"proxies", func(c *Config) {
+			c.TrustedProxies = []string{"10.0.0.1", "192.168.0.0/16", "2001:db8::/32", "::ffff:10.1.2.3"}
+		}, ""},
+		{"bad proxy", func(c *Config) { c.TrustedProxies = []string{"proxy.internal"} }, "--trusted-proxy"},
+	} {
+		cfg := Config{PublicURL: "http://pki.vetca-test.com"}
+		c.set(&cfg)
+		cfg.Defaults()
+		err := cfg.Validate()
+		if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.wantErr)
+		}
+	}
+	cfg := Config{TrustedProxies: []string{"10.0.0.1", "::ffff:10.1.2.3", "192.168.7.0/16"}}
+	ps, err := cfg.trustedProxies()
+	if err != nil || len(ps) != 3 || ps[0].String() != "10.0.0.1/32" || ps[1].String() != "10.1.2.3/32" || ps[2].String() != "192.168.0.0/16" {
+		t.Fatalf("parsed %v (%v)", ps, err)
+	}
+}
