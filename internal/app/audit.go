@@ -252,7 +252,7 @@ func (w *AuditWatch) Run(ctx context.Context, every time.Duration) {
 // wireAudit builds serve's checkpointer (when the process holds the audit
 // key) and the scheduled verification.
 func (a *App) wireAudit() {
-	a.Audit = audit.NewService(a.DB, a.Recorder, a.Cfg.CheckpointDir)
+	a.Audit = audit.NewService(a.DB, a.Recorder, a.Cfg.CheckpointDir, a.OCSP.CheckCache, a.CRLs.CheckFiles)
 	if a.AuditKey != nil {
 		a.Checkpoints = audit.NewCheckpointer(a.DB, a.Recorder, a.Clock, audit.CheckpointerConfig{
 			Dir: a.Cfg.CheckpointDir, Every: a.Cfg.CheckpointEvery, Burst: a.Cfg.CheckpointBurst, Holder: a.Replica,

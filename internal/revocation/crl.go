@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -415,32 +416,84 @@ func (p *Publisher) Record(ctx context.Context, b *Built) (ShardRecord, error) {
 
 // Get returns the current CRL published at url, checked against its
 // audited hash. A publication committing between the two reads is retried
-// once; a persistent difference is tampering.
+// once. Bytes that still differ were written outside vetca — typically an
+// older, validly signed CRL put back to hide a revocation — and are never
+// served: the shard is republished from the audited revocations, and the
+// new CRL is served. audit verify reports the replaced file (CheckFiles).
 func (p *Publisher) Get(ctx context.Context, url string) ([]byte, ShardRecord, error) {
-	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
-		rec, ok, err := p.current(ctx, p.db, url)
+		der, rec, ok, err := p.read(ctx, url)
+		if err != nil || ok {
+			return der, rec, err
+		}
+	}
+	p.log.Error("stored CRL differs from its audited hash; it was replaced outside vetca, republishing", "url", url)
+	noteReplay(ctx, p.db, p.rec, p.log, "crl.replay_refused", "crl_files", url)
+	targets, err := p.Targets(ctx)
+	if err != nil {
+		return nil, ShardRecord{}, err
+	}
+	for _, t := range targets {
+		if t.URL != url {
+			continue
+		}
+		if _, err := p.Publish(ctx, t); err != nil {
+			p.log.Warn("republish replaced CRL", "url", url, "err", err) // perhaps another replica did
+		}
+		der, rec, ok, err := p.read(ctx, url)
+		if err != nil || ok {
+			return der, rec, err
+		}
+	}
+	return nil, ShardRecord{}, apperr.Integrity("crl_files", url, "CRL bytes differ from the published hash")
+}
+
+// read returns a shard's stored CRL and whether its bytes match the hash
+// in the shard's audited record.
+func (p *Publisher) read(ctx context.Context, url string) ([]byte, ShardRecord, bool, error) {
+	rec, ok, err := p.current(ctx, p.db, url)
+	if err != nil {
+		return nil, ShardRecord{}, false, err
+	}
+	if !ok {
+		return nil, ShardRecord{}, false, apperr.NotFound("", "no CRL is published at %s", url)
+	}
+	var enc string
+	err = p.db.QueryRow(ctx, `SELECT der FROM crl_files WHERE url = ?`, url).Scan(&enc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, rec, false, nil
+	}
+	if err != nil {
+		return nil, ShardRecord{}, false, fmt.Errorf("crl file %s: %w", url, err)
+	}
+	der, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		return nil, rec, false, nil
+	}
+	sum := sha256.Sum256(der)
+	return der, rec, hex.EncodeToString(sum[:]) == rec.SHA256, nil
+}
+
+// CheckFiles compares every stored CRL with the hash its shard's audited
+// record holds; each difference (a replaced or missing file) is an audit
+// finding (run by audit verify).
+func (p *Publisher) CheckFiles(ctx context.Context) ([]audit.Finding, error) {
+	shards, err := p.Shards(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []audit.Finding
+	for _, sh := range shards {
+		_, _, ok, err := p.read(ctx, sh.URL)
 		if err != nil {
-			return nil, ShardRecord{}, err
+			return nil, err
 		}
 		if !ok {
-			return nil, ShardRecord{}, apperr.NotFound("", "no CRL is published at %s", url)
+			out = append(out, audit.Finding{Table: "crl_files", RowID: sh.URL, Field: "der",
+				Message: fmt.Sprintf("the stored CRL is missing or is not CRL number %d that vetca published (sha256 %s): it was replaced outside vetca", sh.Number, sh.SHA256)})
 		}
-		var enc string
-		if err := p.db.QueryRow(ctx, `SELECT der FROM crl_files WHERE url = ?`, url).Scan(&enc); err != nil {
-			return nil, ShardRecord{}, fmt.Errorf("crl file %s: %w", url, err)
-		}
-		der, err := base64.StdEncoding.DecodeString(enc)
-		if err != nil {
-			return nil, ShardRecord{}, apperr.Integrity("crl_files", url, "not base64")
-		}
-		sum := sha256.Sum256(der)
-		if hex.EncodeToString(sum[:]) == rec.SHA256 {
-			return der, rec, nil
-		}
-		lastErr = apperr.Integrity("crl_files", url, "CRL bytes differ from the published hash")
 	}
-	return nil, ShardRecord{}, lastErr
+	return out, nil
 }
 
 // PublicURL is the base new shard URLs are built from.

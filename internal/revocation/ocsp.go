@@ -111,10 +111,103 @@ func (o *Responder) Response(ctx context.Context, req *ocsp.Request) ([]byte, er
 		tu, e1 := store.ParseTime(this)
 		nu, e2 := store.ParseTime(next)
 		if e1 == nil && e2 == nil && !ocspresp.RefreshDue(tu, nu, o.clk.Now()) {
-			return base64.StdEncoding.DecodeString(enc)
+			der, ok, err := o.cachedAgrees(ctx, sn, enc)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				return der, nil
+			}
+			o.log.Error("cached OCSP response disagrees with the audited revocation state; it was replaced outside vetca, re-signing",
+				"serial", sn, "hash", hashName(req.HashAlgorithm))
+			noteReplay(ctx, o.db, o.rec, o.log, "ocsp.replay_refused", "ocsp_responses", sn+"/"+hashName(req.HashAlgorithm))
 		}
 	}
 	return o.Sign(ctx, ie.iss.ID, sn, req.HashAlgorithm)
+}
+
+// cachedAgrees decodes a stored response and reports whether it says what
+// the authenticated revocation state says now. The cache itself is not
+// audited (it is re-signed every few days), so someone with database
+// access could put back an older response that vetca really signed: a
+// `good` from before the revocation. Such a response is never served.
+func (o *Responder) cachedAgrees(ctx context.Context, sn, enc string) ([]byte, bool, error) {
+	der, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		return nil, false, nil
+	}
+	st, err := o.svc.StatusOf(ctx, o.db, sn)
+	if err != nil {
+		return nil, false, err
+	}
+	return der, responseAgrees(der, sn, st) == "", nil
+}
+
+// responseAgrees compares a stored response with a serial's authenticated
+// status; it returns "" when they agree, else what differs. The signature
+// is not checked here: only vetca's issuer keys sign responses, and the
+// replay this guards against is of genuine ones.
+func responseAgrees(der []byte, sn string, st Status) string {
+	got, err := ocsp.ParseResponse(der, nil)
+	if err != nil {
+		return "the stored response does not parse: " + err.Error()
+	}
+	switch {
+	case serial.Hex(got.SerialNumber) != sn:
+		return fmt.Sprintf("the stored response is for serial %s", serial.Hex(got.SerialNumber))
+	case !st.Known:
+		return "the serial is not one vetca issued"
+	case st.Revoked && got.Status != ocsp.Revoked:
+		return "the stored response says good, but the certificate is revoked: an older response was put back"
+	case !st.Revoked && got.Status != ocsp.Good:
+		return "the stored response says revoked, but the audited state has no revocation"
+	case st.Revoked && (got.RevocationReason != st.Reason.Code() || !got.RevokedAt.Equal(st.RevokedAt.UTC().Truncate(time.Second))):
+		return fmt.Sprintf("the stored response has reason %d at %s, the audited revocation reason %d at %s",
+			got.RevocationReason, got.RevokedAt.Format(time.RFC3339), st.Reason.Code(), st.RevokedAt.UTC().Format(time.RFC3339))
+	}
+	return ""
+}
+
+// CheckCache compares every stored OCSP response with the authenticated
+// revocation state; each disagreement is an audit finding (run by audit
+// verify). The serving path never serves such a response either.
+func (o *Responder) CheckCache(ctx context.Context) ([]audit.Finding, error) {
+	type row struct {
+		Serial  string `db:"serial"`
+		HashAlg string `db:"hash_alg"`
+		DER     string `db:"der"`
+	}
+	var out []audit.Finding
+	after := ""
+	for {
+		// Projection of an unaudited cache; each row is judged below
+		// against the audited state.
+		rows, err := store.SelectUnchecked[row](ctx, o.db, `SELECT serial, hash_alg, der FROM ocsp_responses
+			WHERE serial || '/' || hash_alg > ? ORDER BY serial || '/' || hash_alg LIMIT 1000`, after)
+		if err != nil {
+			return nil, fmt.Errorf("read OCSP cache: %w", err)
+		}
+		for _, r := range rows {
+			after = r.Serial + "/" + r.HashAlg
+			der, err := base64.StdEncoding.DecodeString(r.DER)
+			msg := ""
+			if err != nil {
+				msg = "the stored response is not base64"
+			} else {
+				st, err := o.svc.StatusOf(ctx, o.db, r.Serial)
+				if err != nil {
+					return nil, err
+				}
+				msg = responseAgrees(der, r.Serial, st)
+			}
+			if msg != "" {
+				out = append(out, audit.Finding{Table: "ocsp_responses", RowID: after, Field: "der", Message: msg})
+			}
+		}
+		if len(rows) < 1000 {
+			return out, nil
+		}
+	}
 }
 
 // Sign computes a serial's status, signs a response, lints it and stores it.
@@ -263,4 +356,17 @@ func checkResponse(der []byte, issuer *x509.Certificate, want ocspresp.Response)
 		return fmt.Errorf("singleExtensions present")
 	}
 	return br.CheckOCSPValidity(got.ThisUpdate, got.NextUpdate)
+}
+
+// noteReplay records, as an audit event, that a stored status artifact
+// (an OCSP response or a CRL) was found replaced and was not served, so
+// that the refusal outlives the repair that follows it.
+func noteReplay(ctx context.Context, db *store.DB, rec *audit.Recorder, log *slog.Logger, action, table, id string) {
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		return rec.Note(ctx, tx, actor.SystemActor("status").String(), action, table, id,
+			map[string]any{"message": "stored artifact disagreed with the audited revocation state; not served, re-signed"})
+	})
+	if err != nil {
+		log.Error("record refused status replay", "table", table, "id", id, "err", err)
+	}
 }

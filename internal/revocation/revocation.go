@@ -205,9 +205,13 @@ func (s *Service) Published(ctx context.Context, rs ...Revocation) {
 }
 
 func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, d Decision, in Input, now time.Time) (Revocation, error) {
-	existing, err := audit.Select[Revocation](ctx, s.rec, tx, "revocations", `SELECT * FROM revocations WHERE serial = ?`, cert.Serial)
+	prior, had, err := s.Get(ctx, tx, cert.Serial)
 	if err != nil {
 		return Revocation{}, err
+	}
+	var existing []Revocation
+	if had {
+		existing = append(existing, prior)
 	}
 	var compromisedAt time.Time
 	if in.CompromisedAt != nil {
@@ -248,7 +252,7 @@ func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, 
 		revokedAt = compromisedAt
 	}
 	r := Revocation{
-		ID: ids.New("rev"), Serial: cert.Serial, IssuerID: cert.IssuerID, Shard: cert.Shard, CRLURL: cert.CRLURL,
+		ID: RevocationID(cert.Serial), Serial: cert.Serial, IssuerID: cert.IssuerID, Shard: cert.Shard, CRLURL: cert.CRLURL,
 		Reason: d.Reason.String(), ReasonCode: d.Reason.Code(), RevokedAt: revokedAt, RecordedAt: now,
 		RequestedBy: by.String(), Source: d.Source, Evidence: string(evidence), EvidenceAt: d.EvidenceAt,
 		Deadline: d.Deadline, NotAfter: cert.NotAfter,
@@ -319,14 +323,31 @@ func (s *Service) RecordAbandoned(ctx context.Context, tx *store.Tx, by actor.Ac
 		return Revocation{}, err
 	}
 	ev, _ := json.Marshal(map[string]string{"text": "issuance interrupted before the certificate was stored", "intent": in.ID})
-	r := Revocation{ID: ids.New("rev"), Serial: in.Serial, IssuerID: in.IssuerID, Shard: in.Shard, CRLURL: in.CRLURL, Reason: br.Unspecified.String(),
+	r := Revocation{ID: RevocationID(in.Serial), Serial: in.Serial, IssuerID: in.IssuerID, Shard: in.Shard, CRLURL: in.CRLURL, Reason: br.Unspecified.String(),
 		ReasonCode: br.Unspecified.Code(), RevokedAt: now, RecordedAt: now, RequestedBy: by.String(), Source: SourceRecovery,
 		Evidence: string(ev), EvidenceAt: now, NotAfter: in.NotAfter}
 	return r, s.rec.Insert(ctx, tx, by.String(), "certificate.revoked", "revocations", r)
 }
 
-// Get returns the revocation of a serial, if any.
+// RevocationID is the id of a serial's revocation row. It is derived from
+// the serial rather than random so that a lookup by serial goes through
+// the id: a revocation row deleted outside vetca is then found missing by
+// the audit trail (its latest event says it exists) instead of reading as
+// "never revoked", which would let a revoked certificate answer good.
+func RevocationID(serial string) string { return "rev_" + serial }
+
+// Get returns the revocation of a serial, if any. A revocation row that
+// the audit trail records but the table lacks is an integrity error.
 func (s *Service) Get(ctx context.Context, q store.Querier, serial string) (Revocation, bool, error) {
+	var r Revocation
+	err := s.rec.Get(ctx, q, "revocations", RevocationID(serial), &r)
+	if err == nil {
+		return r, true, nil
+	}
+	if !apperr.IsKind(err, apperr.KindNotFound) {
+		return Revocation{}, false, err
+	}
+	// Rows recorded before revocation ids were derived from the serial.
 	rs, err := audit.Select[Revocation](ctx, s.rec, q, "revocations", `SELECT * FROM revocations WHERE serial = ?`, serial)
 	if err != nil || len(rs) == 0 {
 		return Revocation{}, false, err

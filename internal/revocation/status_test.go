@@ -1,0 +1,258 @@
+package revocation_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apptest"
+)
+
+// askOCSP posts an OCSP request for cert to the test server and returns the
+// verified response.
+func askOCSP(t *testing.T, f *apptest.OrderFixture, cert *x509.Certificate, h crypto.Hash) *ocsp.Response {
+	t.Helper()
+	iss := issuer(t, f)
+	req, err := ocsp.CreateRequest(cert, iss, &ocsp.RequestOptions{Hash: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(f.Server.URL+"/ocsp", "application/ocsp-request", bytes.NewReader(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ocsp.ParseResponseForCert(body, cert, iss)
+	if err != nil {
+		t.Fatalf("OCSP response for %x: %v (%d)", cert.SerialNumber, err, resp.StatusCode)
+	}
+	return r
+}
+
+func cachedStatus(t *testing.T, f *apptest.OrderFixture, serial string) []string {
+	t.Helper()
+	rows, err := f.App.DB.Query(context.Background(), `SELECT status FROM ocsp_responses WHERE serial = ? ORDER BY hash_alg`, serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// BR §4.9.10: OCSP information for a revoked certificate is updated at
+// once. A `good` answer cached before the revocation is re-signed by the
+// revocation itself (the stored rows say revoked before anyone asks), and
+// the next answer is revoked.
+func TestCachedGoodReplacedByRevocation(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		serial, certPEM := f.Issue(site)
+		cert := parse(t, certPEM)
+		for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
+			if r := askOCSP(t, f, cert, h); r.Status != ocsp.Good {
+				t.Fatalf("before revocation: status %d", r.Status)
+			}
+		}
+		if got := cachedStatus(t, f, serial); len(got) != 2 || got[0] != "good" || got[1] != "good" {
+			t.Fatalf("cache before revocation: %v", got)
+		}
+		f.Clock.Advance(time.Minute)
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		if got := cachedStatus(t, f, serial); len(got) != 2 || got[0] != "revoked" || got[1] != "revoked" {
+			t.Fatalf("cache right after revocation: %v (the revocation did not re-sign the cached answers)", got)
+		}
+		for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
+			if r := askOCSP(t, f, cert, h); r.Status != ocsp.Revoked || r.RevocationReason != ocsp.Superseded {
+				t.Fatalf("after revocation: status %d reason %d", r.Status, r.RevocationReason)
+			}
+		}
+	})
+}
+
+// Someone with database access puts back an older, validly signed `good`
+// OCSP response and an older CRL after a revocation. The server still
+// answers revoked and serves a CRL at least as new as the newest recorded
+// (BR §4.9.7, §4.9.10), and audit verify reports both replays.
+func TestReplayedStatusIsNeverServed(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		serial, certPEM := f.Issue(site)
+		cert := parse(t, certPEM)
+		dp := cert.CRLDistributionPoints[0]
+		if r := askOCSP(t, f, cert, crypto.SHA256); r.Status != ocsp.Good {
+			t.Fatalf("before revocation: status %d", r.Status)
+		}
+		var oldOCSP, oldStatus, oldCRL string
+		var oldNumber int64
+		if err := f.App.DB.QueryRow(ctx, `SELECT der, status FROM ocsp_responses WHERE serial = ? AND hash_alg = 'sha256'`, serial).Scan(&oldOCSP, &oldStatus); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.App.DB.QueryRow(ctx, `SELECT der, number FROM crl_files WHERE url = ?`, dp).Scan(&oldCRL, &oldNumber); err != nil {
+			t.Fatal(err)
+		}
+
+		f.Clock.Advance(time.Minute)
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "cessationOfOperation"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		if _, err := f.App.CRLs.PublishDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		newest, err := x509.ParseRevocationList(fetch(t, f, dp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep, err := f.App.Audit.Verify(ctx, actor.CLIActor("test"), ""); err != nil || !rep.OK {
+			t.Fatalf("verify before the replay: %v %+v", err, rep)
+		}
+
+		// The replay, by SQL.
+		if _, err := f.App.DB.Exec(ctx, `UPDATE ocsp_responses SET der = ?, status = ? WHERE serial = ?`, oldOCSP, oldStatus, serial); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.App.DB.Exec(ctx, `UPDATE crl_files SET der = ?, number = ? WHERE url = ?`, oldCRL, oldNumber, dp); err != nil {
+			t.Fatal(err)
+		}
+
+		rep, err := f.App.Audit.Verify(ctx, actor.CLIActor("test"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sawOCSP, sawCRL bool
+		for _, fd := range rep.Findings {
+			sawOCSP = sawOCSP || (fd.Table == "ocsp_responses" && strings.HasPrefix(fd.RowID, serial) && strings.Contains(fd.Message, "revoked"))
+			sawCRL = sawCRL || (fd.Table == "crl_files" && fd.RowID == dp)
+		}
+		if rep.OK || !sawOCSP || !sawCRL {
+			t.Fatalf("audit verify did not report both replays (ocsp %v, crl %v): %+v", sawOCSP, sawCRL, rep.Findings)
+		}
+
+		for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA1} {
+			if r := askOCSP(t, f, cert, h); r.Status != ocsp.Revoked || r.RevocationReason != ocsp.CessationOfOperation {
+				t.Fatalf("replayed good served: status %d reason %d", r.Status, r.RevocationReason)
+			}
+		}
+		served, err := x509.ParseRevocationList(fetch(t, f, dp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, action := range []string{"ocsp.replay_refused", "crl.replay_refused"} {
+			var n int
+			if err := f.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE action = ?`, action).Scan(&n); err != nil || n == 0 {
+				t.Errorf("no %s event recorded (%v)", action, err)
+			}
+		}
+		if served.Number.Cmp(newest.Number) < 0 {
+			t.Fatalf("served CRL number %v, older than the newest recorded %v", served.Number, newest.Number)
+		}
+		listed := false
+		for _, e := range served.RevokedCertificateEntries {
+			listed = listed || e.SerialNumber.Cmp(cert.SerialNumber) == 0
+		}
+		if !listed {
+			t.Fatalf("served CRL %v does not list revoked %s", served.Number, serial)
+		}
+	})
+}
+
+// A revocation row deleted by SQL does not turn a revoked certificate back
+// to good: the lookup goes through the row's id, and the audit trail says
+// the row exists.
+func TestDeletedRevocationFailsClosed(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		serial, certPEM := f.Issue(site)
+		cert := parse(t, certPEM)
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		if _, err := f.App.DB.Exec(ctx, `DELETE FROM revocations WHERE serial = ?`, serial); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.App.DB.Exec(ctx, `DELETE FROM ocsp_responses WHERE serial = ?`, serial); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.App.Revocations.StatusOf(ctx, f.App.DB, serial); err == nil || !strings.Contains(err.Error(), "deleted outside vetca") {
+			t.Fatalf("status of a serial whose revocation was deleted: %v", err)
+		}
+		iss := issuer(t, f)
+		req, _ := ocsp.CreateRequest(cert, iss, nil)
+		resp, err := http.Post(f.Server.URL+"/ocsp", "application/ocsp-request", bytes.NewReader(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if r, err := ocsp.ParseResponse(body, iss); err == nil && r.Status == ocsp.Good {
+			t.Fatal("a certificate whose revocation row was deleted answered good")
+		}
+	})
+}
+
+// Who may revoke (BR §4.9.2: the subscriber, or the CA on its own
+// initiative): compliance and admin staff, and the subscriber for its own
+// certificates. Every other role is refused, and nothing is revoked.
+func TestRevokeRoles(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		other := f.Do("POST", "/api/v1/accounts", f.AdminToken, map[string]any{"name": "Other Co", "organizations": []string{f.OrgID}})
+		if other.Status != 201 {
+			t.Fatalf("other account: %d %s", other.Status, other.Raw)
+		}
+		for _, tc := range []struct {
+			who   string
+			token string
+			want  int
+		}{
+			{"admin", f.AdminToken, 200},
+			{"compliance only", f.User("cora", actor.Compliance), 200},
+			{"verifier", f.Alice, 403},
+			{"auditor", f.Auditor, 403},
+			{"the certificate's own account", f.AccTok, 200},
+			{"another account", other.Body["token"].(string), 404},
+			{"no token", "", 401},
+			{"unknown token", "vetca_bogus", 401},
+		} {
+			serial, _ := f.Issue(site)
+			body := map[string]any{"reason": "superseded"}
+			if tc.token != f.AccTok && tc.token != other.Body["token"] {
+				body = map[string]any{"reason": "superseded", "evidence": "role test"}
+			}
+			r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", tc.token, body)
+			if r.Status != tc.want {
+				t.Errorf("%s: %d %s, want %d", tc.who, r.Status, r.Raw, tc.want)
+			}
+			_, revoked, err := f.App.Revocations.Get(context.Background(), f.App.DB, serial)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if revoked != (tc.want == 200) {
+				t.Errorf("%s: revoked=%v after %d", tc.who, revoked, r.Status)
+			}
+		}
+	})
+}
