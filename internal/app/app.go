@@ -196,6 +196,21 @@ func (c *Config) trustedProxies() ([]netip.Prefix, error) {
 // --public-url nor a recorded serving URL exists.
 const DefaultPublicURL = "http://127.0.0.1:8080"
 
+// StatusURL is the base of the CRL, OCSP and caIssuers URLs that go into
+// certificates: the public URL with the http scheme. BR §7.1.2 requires
+// those to be plain HTTP URLs (a relying party fetching revocation status
+// must not depend on TLS, which depends on revocation status); the same
+// host serves them. An https --public-url still makes console cookies
+// Secure.
+func (c *Config) StatusURL() string {
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || u.Scheme != "https" {
+		return c.PublicURL
+	}
+	u.Scheme = "http"
+	return u.String()
+}
+
 // Validate checks a config.
 func (c *Config) Validate() error {
 	if c.PublicURL == "" {

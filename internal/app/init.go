@@ -76,7 +76,7 @@ func Init(ctx context.Context, a *App, o InitOptions) (*InitResult, error) {
 			o.IssuingAlg = signer.ECDSAP256
 		}
 		issuers, err = issuance.CreateHierarchy(ctx, a.DB, a.Recorder, o.By, issuance.HierarchyOptions{
-			KeyDir: a.Cfg.KeyDir, PublicURL: a.Cfg.PublicURL, Organization: o.Organization, Country: o.Country,
+			KeyDir: a.Cfg.KeyDir, PublicURL: a.Cfg.StatusURL(), Organization: o.Organization, Country: o.Country,
 			RootAlg: o.RootAlg, IssuingAlg: o.IssuingAlg, IssuerKeyURI: o.IssuerKeyURI,
 			Signer: a.Cfg.SignerConfig(), Now: a.Clock.Now(),
 		})

@@ -33,7 +33,7 @@ func (a *App) wireOrders(ctx context.Context) error {
 		return fmt.Errorf("linter: %w", err)
 	}
 	a.Engine = issuance.NewEngine(a.DB, a.Recorder, a.Clock, l, issuance.EngineConfig{
-		PublicURL: a.Cfg.PublicURL, CRLShards: a.Cfg.CRLShards, OCSP: !a.Cfg.NoOCSP, CPSPolicyOID: a.Cfg.CPSPolicyOID,
+		PublicURL: a.Cfg.StatusURL(), CRLShards: a.Cfg.CRLShards, OCSP: !a.Cfg.NoOCSP, CPSPolicyOID: a.Cfg.CPSPolicyOID,
 		Signer: a.Cfg.SignerConfig(), Replica: a.Replica,
 	}, hooks, a.Log)
 	blocklist := issuance.Blocklist{DB: a.DB}

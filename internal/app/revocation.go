@@ -10,7 +10,7 @@ import (
 // OCSP responder, and lets revocations republish status at once.
 func (a *App) wireRevocation() {
 	a.CRLs = revocation.NewPublisher(a.DB, a.Recorder, a.Clock, a.Engine, a.Engine.Linter(), revocation.PublisherConfig{
-		PublicURL: a.Cfg.PublicURL, Shards: a.Cfg.CRLShards, Validity: a.Cfg.CRLValidity, Republish: a.Cfg.CRLRepublish,
+		PublicURL: a.Cfg.StatusURL(), Shards: a.Cfg.CRLShards, Validity: a.Cfg.CRLValidity, Republish: a.Cfg.CRLRepublish,
 	}, a.Log)
 	a.OCSP = revocation.NewResponder(a.DB, a.Recorder, a.Clock, a.Engine, a.Engine.Linter(), a.Revocations, a.Cfg.OCSPValidity, a.Log)
 	a.Revocations.OnRevoke(a.CRLs)
