@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -71,6 +72,11 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, file string) (*Rep
 	rep.Findings = append(append([]Finding{}, set.Findings...), rep.Findings...)
 	for _, check := range s.checkers {
 		fs, err := check(ctx)
+		if e, ok := apperr.As(err); ok && e.Kind == apperr.KindIntegrity {
+			// The check stopped at a row that fails its integrity check:
+			// that is a finding too, and the rest of the report stands.
+			fs, err = append(fs, Finding{Message: e.Message}), nil
+		}
 		if err != nil {
 			return nil, err
 		}

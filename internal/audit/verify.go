@@ -22,6 +22,9 @@ type Finding struct {
 }
 
 func (f Finding) String() string {
+	if f.Table == "" {
+		return f.Message // the message names the row itself
+	}
 	s := fmt.Sprintf("%s row %s", f.Table, f.RowID)
 	if f.Field != "" {
 		s += " field " + f.Field

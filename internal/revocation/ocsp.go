@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/br"
 	"github.com/vetca/vetca/internal/clock"
@@ -195,10 +196,13 @@ func (o *Responder) CheckCache(ctx context.Context) ([]audit.Finding, error) {
 				msg = "the stored response is not base64"
 			} else {
 				st, err := o.svc.StatusOf(ctx, o.db, r.Serial)
-				if err != nil {
+				if e, ok := apperr.As(err); ok && e.Kind == apperr.KindIntegrity {
+					msg = "the serial's audited status cannot be read: " + e.Error()
+				} else if err != nil {
 					return nil, err
+				} else {
+					msg = responseAgrees(der, r.Serial, st)
 				}
-				msg = responseAgrees(der, r.Serial, st)
 			}
 			if msg != "" {
 				out = append(out, audit.Finding{Table: "ocsp_responses", RowID: after, Field: "der", Message: msg})

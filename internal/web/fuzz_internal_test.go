@@ -150,7 +150,7 @@ func inexactKey(raw json.RawMessage, t reflect.Type) string {
 			return ""
 		}
 		for k, v := range m {
-			f, ok := fieldByJSONName(t, k)
+			f, ok := jsonField(t, k)
 			if !ok {
 				return k
 			}
@@ -172,41 +172,6 @@ func inexactKey(raw json.RawMessage, t reflect.Type) string {
 	return ""
 }
 
-// fieldByJSONName finds the field of t (flattening embedded structs) whose
-// JSON name is exactly name.
-func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Kind() != reflect.Struct {
-		return reflect.StructField{}, false
-	}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if f.Anonymous && tag == "" {
-			if g, ok := fieldByJSONName(f.Type, name); ok {
-				return g, true
-			}
-			continue
-		}
-		if tag == "-" || !f.IsExported() {
-			continue
-		}
-		if tag == "" {
-			tag = f.Name
-		}
-		if tag == name {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
-}
-
-// FuzzParseFilter: the query string of GET /api/v1/audit/events is outside
-// input. parseFilter refuses with a 400 naming the parameter, or returns a
-// filter whose bounds are in range and whose text filters are the
-// parameters as given.
 func FuzzParseFilter(f *testing.F) {
 	f.Add("entityType=orders&entityId=ord_1&actor=user%3Aalice&action=order.created&since=2026-01-01T00:00:00Z&until=2026-12-31T23:59:59%2B01:00&after=10&limit=100")
 	f.Add("since=yesterday")
