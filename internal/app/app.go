@@ -432,12 +432,12 @@ func (a *App) Close() error {
 func (a *App) RequireAuditKey() error { return a.Recorder.CanWrite() }
 
 // Handler builds the HTTP handler.
-func (a *App) Handler(extra ...RouteAdder) http.Handler {
+func (a *App) Handler() http.Handler {
 	proxies, _ := a.Cfg.trustedProxies() // checked by Validate
 	return web.New(web.Deps{
 		DB: a.DB, Recorder: a.Recorder, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
 		PublicURL: a.Cfg.PublicURL, TrustedProxies: proxies,
-		Audit: a.Audit, Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains, Extra: extra,
+		Audit: a.Audit, Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains,
 		Orders: a.Orders, Evidence: a.Domains,
 		Revocations: a.Revocations, CRLs: a.CRLs, OCSP: a.OCSP,
 		DevMail: a.devMail(),
@@ -450,6 +450,3 @@ func (a *App) devMail() web.Mailbox {
 	}
 	return a.DevMail
 }
-
-// RouteAdder registers extra routes on the server.
-type RouteAdder = func(mux *http.ServeMux, s *web.Server)
