@@ -206,10 +206,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--public-url %q must be an http(s) URL with a host and no query", c.PublicURL)
 	}
 	if c.VerificationsRequired < 2 {
-		return fmt.Errorf("--verifications-required %d: identity versions need at least 2 distinct verifiers (DESIGN invariant 2)", c.VerificationsRequired)
+		return fmt.Errorf("--verifications-required %d: identity versions need at least 2 distinct verifiers (docs/design.md §2)", c.VerificationsRequired)
 	}
 	if c.ApprovalsRequired < 2 {
-		return fmt.Errorf("--approvals-required %d: orders need at least 2 approvers other than the requester (DESIGN invariant 4)", c.ApprovalsRequired)
+		return fmt.Errorf("--approvals-required %d: orders need at least 2 approvers other than the requester (docs/design.md §5)", c.ApprovalsRequired)
 	}
 	if c.CRLValidity > 10*24*time.Hour {
 		return fmt.Errorf("--crl-validity %v: a subscriber CRL's nextUpdate is at most 10 days after thisUpdate (BR §7.2)", c.CRLValidity)

@@ -1,6 +1,6 @@
 // Package br is the CA/Browser Forum TLS Baseline Requirements, the Mozilla
 // Root Store Policy and the CCADB incident rules as code: every deadline,
-// limit and table that vetca enforces comes from here (DESIGN invariant 7).
+// limit and table that vetca enforces comes from here (docs/design.md §9).
 //
 // Each exported constant, table row and function names the section it
 // implements. Section numbers are those of the sources pinned in

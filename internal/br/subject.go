@@ -146,7 +146,7 @@ func AttributeName(oid string) string {
 //     no control characters (zlint warns on the former);
 //   - it fits the BR §7.1.4.2 maximum length, counted in characters;
 //   - countryName is an assigned ISO 3166-1 alpha-2 code in upper case; the
-//     user-assigned XX of BR §7.1.2.7.4 is refused (DESIGN invariant 3);
+//     user-assigned XX of BR §7.1.2.7.4 is refused (docs/design.md §3);
 //   - other values are not placeholders (IsPlaceholder; BR §7.1.2.7.4: no
 //     value that "contain[s] only metadata ... and/or any other indication
 //     that the value is absent, incomplete, or not applicable");

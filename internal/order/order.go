@@ -1,5 +1,5 @@
 // Package order turns a subscriber's request into an approved, signed
-// certificate (CONTRACT §5; DESIGN invariants 1, 4 and 5).
+// certificate (docs/api.md, Orders; docs/design.md §1, §4, §5 and §6).
 //
 // The subject of every certificate comes only from the organization's
 // current verified version; the CSR supplies the key and proof of

@@ -1,7 +1,7 @@
 // Package profile is vetca's certificate profiles: the versioned OV TLS
 // subscriber ("leaf") profile, the root and issuing CA profiles, the subject
-// encoding of BR §7.1.4.2, and the lint-then-sign discipline of DESIGN
-// invariant 5 (Prepare, then (*Prepared).Sign).
+// encoding of BR §7.1.4.2, and the lint-then-sign discipline of
+// docs/design.md §6 (Prepare, then (*Prepared).Sign).
 //
 // Everything that reaches a certificate is an explicit field of Params; the
 // profile adds only constants that belong to the profile version. Linting is

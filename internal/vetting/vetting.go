@@ -1,5 +1,5 @@
-// Package vetting keeps organizations' verified identities (DESIGN
-// invariants 1-3; BR §3.2.2.1, §7.1.2.7.4, §4.2.1).
+// Package vetting keeps organizations' verified identities (docs/design.md
+// §1-§3; BR §3.2.2.1, §7.1.2.7.4, §4.2.1).
 //
 // An organization's identity lives in immutable versions. Creating an
 // organization or changing any identity field makes a pending version with

@@ -241,7 +241,7 @@ func (s *Server) rotateAccountToken(w http.ResponseWriter, r *http.Request, by a
 }
 
 // contactOptions refuses subject fields by name: a contact request can
-// never carry organization identity (DESIGN invariant 1).
+// never carry organization identity (docs/design.md §1).
 var contactOptions = decodeOptions{refuseField: func(name string) error {
 	if vetting.IsSubjectField(name) {
 		return apperr.Invalid(name, "subject_field_not_allowed",
