@@ -197,7 +197,7 @@ func rewriteChain(t *testing.T, dsn string, key *audit.Key) {
 	}
 }
 
-// CONTRACT §2: init twice changes nothing and says so.
+// `vetca init` run twice changes nothing and says so (README.md, Run in production).
 func TestInitIsIdempotent(t *testing.T) {
 	in := New(t, "sqlite")
 	out, _, code := in.CLI("init", "--json")
@@ -219,7 +219,7 @@ func TestInitIsIdempotent(t *testing.T) {
 	}
 }
 
-// CONTRACT §1: exit code 2 for usage errors, and errors name the flag.
+// Exit code 2 for usage errors (README.md, Commands), and errors name the flag.
 func TestUsageErrors(t *testing.T) {
 	in := New(t, "sqlite")
 	for _, args := range [][]string{

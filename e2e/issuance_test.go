@@ -309,10 +309,10 @@ func TestIssuanceThroughSoftHSM(t *testing.T) {
 	}
 }
 
-// CONTRACT §6 / issue 6: a revocation appears in the certificate's own CRL
-// URL within two minutes, and OCSP says revoked; `vetca crl verify --fetch`
-// proves coverage; `vetca crl publish --out` writes static files and the
-// CCADB JSON.
+// A revocation appears in the certificate's own CRL URL within two
+// minutes, and OCSP says revoked (docs/architecture.md, Revocation status);
+// `vetca crl verify --fetch` proves coverage; `vetca crl publish --out`
+// writes static files and the CCADB JSON.
 func TestRevocationThroughServer(t *testing.T) {
 	Each(t, func(t *testing.T, in *Instance) {
 		c := setupCA(t, in)

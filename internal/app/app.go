@@ -64,7 +64,7 @@ type Config struct {
 	PKCS11PIN             string
 	Dev                   bool
 
-	// Domain validation and CAA (CONTRACT §4).
+	// Domain validation and CAA (docs/api.md, Domains; README.md, Configuration).
 	DNSResolver        string   // HOST:PORT of the resolver every DNS query goes to
 	CAAIdentities      []string // issuer domain names CAA records must name
 	HTTPValidationPort int      // port website-change validation connects to
@@ -104,7 +104,7 @@ func (c *Config) Defaults() {
 		c.DB = store.DefaultDSN
 	}
 	if c.PublicURL == "" && c.Listen != "" {
-		c.PublicURL = "http://" + c.Listen // CONTRACT §2: serve defaults it to http://ADDR
+		c.PublicURL = "http://" + c.Listen // serve defaults it to http://ADDR (README.md, Configuration)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.KeyDir == "" {

@@ -50,7 +50,7 @@ const (
 // attributes BR §7.1.2.7.4 permits for Organization Validated certificates
 // that vetca verifies, with their BR §7.1.4.2 encoding limits.
 type Attribute struct {
-	JSONName   string // the CONTRACT §3 field name, e.g. "countryName"
+	JSONName   string // the API's field name (docs/api.md), e.g. "countryName"
 	ShortName  string // the RFC 4514 short name, e.g. "C"
 	OID        string // dotted attribute type
 	MaxLength  int    // maximum length in characters (BR §7.1.4.2)
@@ -78,7 +78,7 @@ func OVSubjectAttributes() []Attribute {
 }
 
 // AttributeByJSONName returns the OV attribute (BR §7.1.2.7.4) with the given
-// CONTRACT §3 name and its position in the BR §7.1.4.2 order.
+// API field name and its position in the BR §7.1.4.2 order.
 func AttributeByJSONName(name string) (Attribute, int, bool) {
 	for i, a := range OVSubjectAttributes() {
 		if a.JSONName == name {

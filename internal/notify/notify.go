@@ -94,7 +94,7 @@ type Sender interface {
 }
 
 // SMTPSender sends plain SMTP to one relay, using STARTTLS only when the
-// server offers it (CONTRACT §2 --smtp).
+// server offers it (--smtp).
 type SMTPSender struct {
 	Addr    string // HOST:PORT
 	Hello   string // EHLO name; default "localhost"

@@ -142,7 +142,7 @@ func TestIssuedSubjectComesFromVettedVersion(t *testing.T) {
 			t.Fatalf("SANs %v or key differ", cert.DNSNames)
 		}
 		if s := fin.Body["serial"].(string); s == "" || strings.HasPrefix(s, "00") || s != strings.ToLower(s) {
-			t.Fatalf("serial %q not in CONTRACT §1 form", s)
+			t.Fatalf("serial %q not in the API's serial form", s)
 		}
 		// The inventory knows it, with its chain of evidence.
 		rec := f.Do("GET", "/api/v1/certificates/"+fin.Body["serial"].(string), f.Auditor, nil)
@@ -383,7 +383,7 @@ func TestFinalizeRefusesCAAAndKeepsEvidence(t *testing.T) {
 	})
 }
 
-// Bad input on the order endpoints: CONTRACT §1 error shape naming the
+// Bad input on the order endpoints: the docs/api.md error shape naming the
 // field, nothing written (BR §6.1.5 for key sizes, §6.3.2 for validity).
 func TestOrderBadInput(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {

@@ -56,7 +56,7 @@ const (
 	cabfPolicyArc = "2.23.140.1."
 )
 
-// Serial number bounds (BR §7.1.2.7, CONTRACT §1): positive, at most 20
+// Serial number bounds (BR §7.1.2.7, package serial): positive, at most 20
 // octets (less than 2^159 so the DER INTEGER stays positive within 20
 // octets), and at least 64 bits long, since a shorter number cannot hold the
 // 64 bits of CSPRNG output BR §7.1 requires.

@@ -46,7 +46,7 @@ func (d Dialect) String() string {
 	return "unknown"
 }
 
-// DefaultDSN is the database used when neither --db nor VETCA_DB is given (CONTRACT §1).
+// DefaultDSN is the database used when neither --db nor VETCA_DB is given (README.md, Commands).
 const DefaultDSN = "sqlite:vetca.db"
 
 // DB is an open database of either dialect.

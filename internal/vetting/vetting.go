@@ -37,7 +37,7 @@ const (
 	StatusRejected   = "rejected"
 )
 
-// DefaultSanctioned is the documented default sanctions list (CONTRACT §3).
+// DefaultSanctioned is the documented default sanctions list (README.md, Configuration).
 // Operators replace it with their own legal list (--sanctioned-countries).
 var DefaultSanctioned = []string{"CU", "IR", "KP", "MM", "SY"}
 
@@ -489,7 +489,7 @@ type VersionView struct {
 	Verifications []Verification `json:"verifications"`
 }
 
-// View is GET /organizations/{id} (CONTRACT §3).
+// View is GET /organizations/{id} (docs/api.md, Identity).
 type View struct {
 	ID        string        `json:"id"`
 	CreatedAt time.Time     `json:"createdAt"`

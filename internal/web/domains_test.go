@@ -123,7 +123,7 @@ func domAuditClean(t *testing.T, e *apptest.Env) int64 {
 	return rep.Events
 }
 
-// CONTRACT §4 as a client sees it: start (201) and validate (200) with
+// The domains API as a client sees it: start (201) and validate (200) with
 // both methods, then list and read the evidence.
 func TestDomainValidationOverHTTP(t *testing.T) {
 	domEach(t, func(t *testing.T, e *domEnv) {
@@ -273,7 +273,7 @@ func TestWebsiteChangeEgressOverHTTP(t *testing.T) {
 	}
 }
 
-// Every bad request gets the CONTRACT §1 error naming the field, and
+// Every bad request gets the docs/api.md error naming the field, and
 // changes nothing (the audit chain does not grow).
 func TestDomainBadInputOverHTTP(t *testing.T) {
 	domEach(t, func(t *testing.T, e *domEnv) {

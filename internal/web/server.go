@@ -1,5 +1,5 @@
-// Package web is vetca's HTTP face: the JSON API under /api/v1 (CONTRACT
-// §3-§9), the staff console (HTML, sign-in at /), the public pages, the
+// Package web is vetca's HTTP face: the JSON API under /api/v1
+// (docs/api.md), the staff console (HTML, sign-in at /), the public pages, the
 // revocation status endpoints and /metrics. Handlers parse input, call one
 // service method and render; they hold no business rules and no SQL.
 package web
