@@ -70,11 +70,12 @@ func has(v verifyJSON, table, row, field string) bool {
 	return false
 }
 
-// Issue 3 acceptance: any UPDATE, DELETE or INSERT run with the sqlite3 or
-// psql client on an audited table, or on the audit table itself, makes
-// `vetca audit verify` exit 1 and name the table and row (and the field,
-// for an update); on untouched data it exits 0; after such an edit the
-// service refuses to use the row and the error names it.
+// Out-of-band SQL is caught (docs/design.md §7): any UPDATE, DELETE or
+// INSERT run with the sqlite3 or psql client on an audited table, or on the
+// audit table itself, makes `vetca audit verify` exit 1 and name the table
+// and row (and the field, for an update); on untouched data it exits 0;
+// after such an edit the service refuses to use the row and the error
+// names it.
 func TestOutOfBandSQLIsCaught(t *testing.T) {
 	Each(t, func(t *testing.T, in *Instance) {
 		in.Serve()

@@ -77,7 +77,7 @@ type Config struct {
 	// policy (internal/egress) otherwise refuses. Tests and --dev only.
 	AllowPrivateValidationTargets bool
 
-	// Issuance (issue 5).
+	// Issuance.
 	ApprovalsRequired int    // distinct verifiers per order, none the requester (default 2)
 	CRLShards         int    // CRL shards per issuer (default 16)
 	NoOCSP            bool   // leave the OCSP URL out of certificates
@@ -91,7 +91,7 @@ type Config struct {
 	// sign-ins count against; without them the TCP peer is the client.
 	TrustedProxies []string
 
-	// Revocation status (issue 6).
+	// Revocation status.
 	CRLValidity  time.Duration // nextUpdate - thisUpdate of shard CRLs (<= 10 days)
 	CRLRepublish time.Duration // scheduled republication (<= 4 days)
 	OCSPValidity time.Duration // OCSP validity interval (8 hours to 10 days)

@@ -14,7 +14,7 @@ import (
 	"github.com/vetca/vetca/internal/br"
 )
 
-// TestTenThousand is issue 5's acceptance test: 10,000 serials are unique and
+// TestTenThousand: 10,000 serials are unique and
 // positive, fit in 20 octets, and no bit among the lowest 64 is constant
 // (BR §7.1: positive, below 2^159, at least 64 CSPRNG bits; RFC 5280
 // §4.1.2.2: at most 20 octets; the API's text form).

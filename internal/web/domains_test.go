@@ -365,7 +365,7 @@ func TestDomainBadInputOverHTTP(t *testing.T) {
 	})
 }
 
-// Issue 4 acceptance through the real order flow (issue 5): a certificate
+// Domain evidence through the real order flow: a certificate
 // issued for validated names carries every SAN's CAA evidence; a SAN whose
 // CAA forbids vetca is refused at finalize, naming that SAN; and the staff
 // query lists the validations and the certificate that relied on
