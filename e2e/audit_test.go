@@ -70,11 +70,12 @@ func has(v verifyJSON, table, row, field string) bool {
 	return false
 }
 
-// Issue 3 acceptance: any UPDATE, DELETE or INSERT run with the sqlite3 or
-// psql client on an audited table, or on the audit table itself, makes
-// `vetca audit verify` exit 1 and name the table and row (and the field,
-// for an update); on untouched data it exits 0; after such an edit the
-// service refuses to use the row and the error names it.
+// Out-of-band SQL is caught (docs/design.md §7): any UPDATE, DELETE or
+// INSERT run with the sqlite3 or psql client on an audited table, or on the
+// audit table itself, makes `vetca audit verify` exit 1 and name the table
+// and row (and the field, for an update); on untouched data it exits 0;
+// after such an edit the service refuses to use the row and the error
+// names it.
 func TestOutOfBandSQLIsCaught(t *testing.T) {
 	Each(t, func(t *testing.T, in *Instance) {
 		in.Serve()
@@ -197,7 +198,7 @@ func rewriteChain(t *testing.T, dsn string, key *audit.Key) {
 	}
 }
 
-// CONTRACT §2: init twice changes nothing and says so.
+// `vetca init` run twice changes nothing and says so (README.md, Run in production).
 func TestInitIsIdempotent(t *testing.T) {
 	in := New(t, "sqlite")
 	out, _, code := in.CLI("init", "--json")
@@ -219,7 +220,7 @@ func TestInitIsIdempotent(t *testing.T) {
 	}
 }
 
-// CONTRACT §1: exit code 2 for usage errors, and errors name the flag.
+// Exit code 2 for usage errors (README.md, Commands), and errors name the flag.
 func TestUsageErrors(t *testing.T) {
 	in := New(t, "sqlite")
 	for _, args := range [][]string{

@@ -94,7 +94,7 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 
-// Issue 4 acceptance, as a user would run it: the real binary as remote
+// Remote corroboration as a user would run it: the real binary as remote
 // perspectives (four, or more once BR §3.2.2.9 requires more on the day
 // the test runs), each pointed at its own DNS server on loopback, and
 // `vetca serve --perspective ...` using them over mutual TLS. Validating a

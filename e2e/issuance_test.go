@@ -181,7 +181,7 @@ func (c *ca) rawFinalize(orderID string) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// Issue 5 acceptance: a process killed between intent and signature, at
+// A process killed between intent and signature (docs/design.md §6), at
 // every step, leaves a state that start-up recovery resolves; every serial
 // with an intent has an answer from the status services (never unknown).
 func TestCrashAtEveryIssuanceStep(t *testing.T) {
@@ -243,7 +243,7 @@ func TestCrashAtEveryIssuanceStep(t *testing.T) {
 	})
 }
 
-// Issue 5 acceptance: a TBS that fails a lint (forced in the test build)
+// A TBS that fails a lint (forced in the test build)
 // is never signed by the real key, and the failure names the lint.
 func TestForcedLintFailureInTestBuild(t *testing.T) {
 	in := New(t, "sqlite")
@@ -269,7 +269,7 @@ func TestForcedLintFailureInTestBuild(t *testing.T) {
 	}
 }
 
-// Issue 5 acceptance: issuance works through a SoftHSM2 token, and the
+// Issuance works through a SoftHSM2 token, and the
 // certificate verifies with openssl against the chain.
 func TestIssuanceThroughSoftHSM(t *testing.T) {
 	tok := softhsmtest.New(t, "vetca-e2e")
@@ -309,10 +309,10 @@ func TestIssuanceThroughSoftHSM(t *testing.T) {
 	}
 }
 
-// CONTRACT §6 / issue 6: a revocation appears in the certificate's own CRL
-// URL within two minutes, and OCSP says revoked; `vetca crl verify --fetch`
-// proves coverage; `vetca crl publish --out` writes static files and the
-// CCADB JSON.
+// A revocation appears in the certificate's own CRL URL within two
+// minutes, and OCSP says revoked (docs/architecture.md, Revocation status);
+// `vetca crl verify --fetch` proves coverage; `vetca crl publish --out`
+// writes static files and the CCADB JSON.
 func TestRevocationThroughServer(t *testing.T) {
 	Each(t, func(t *testing.T, in *Instance) {
 		c := setupCA(t, in)

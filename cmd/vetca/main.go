@@ -11,7 +11,7 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 )
 
-// Exit codes (CONTRACT §1).
+// Exit codes (README.md, Commands): 0 success, 1 failure or finding, 2 usage error.
 const (
 	exitOK      = 0
 	exitFailure = 1 // a failure, or a finding

@@ -1,8 +1,8 @@
 // Package account keeps subscriber accounts, the organizations each account
 // may order certificates for, and the account's contacts.
 //
-// Contacts are their own type and table with no subject fields (DESIGN
-// invariant 1). Nothing here writes to an organization: the founding
+// Contacts are their own type and table with no subject fields
+// (docs/design.md §1). Nothing here writes to an organization: the founding
 // incident (Bugzilla 1535735) was a contact change that rewrote the
 // organization name in 48 certificates, and this package cannot do that by
 // construction — it holds no reference to the vetting service's writers.

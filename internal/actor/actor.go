@@ -12,7 +12,7 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 )
 
-// Role is a staff role (CONTRACT §1).
+// Role is a staff role; docs/api.md says which roles may call each endpoint.
 type Role string
 
 // Staff roles.

@@ -64,7 +64,7 @@ type Config struct {
 	PKCS11PIN             string
 	Dev                   bool
 
-	// Domain validation and CAA (CONTRACT §4).
+	// Domain validation and CAA (docs/api.md, Domains; README.md, Configuration).
 	DNSResolver        string   // HOST:PORT of the resolver every DNS query goes to
 	CAAIdentities      []string // issuer domain names CAA records must name
 	HTTPValidationPort int      // port website-change validation connects to
@@ -77,7 +77,7 @@ type Config struct {
 	// policy (internal/egress) otherwise refuses. Tests and --dev only.
 	AllowPrivateValidationTargets bool
 
-	// Issuance (issue 5).
+	// Issuance.
 	ApprovalsRequired int    // distinct verifiers per order, none the requester (default 2)
 	CRLShards         int    // CRL shards per issuer (default 16)
 	NoOCSP            bool   // leave the OCSP URL out of certificates
@@ -91,7 +91,7 @@ type Config struct {
 	// sign-ins count against; without them the TCP peer is the client.
 	TrustedProxies []string
 
-	// Revocation status (issue 6).
+	// Revocation status.
 	CRLValidity  time.Duration // nextUpdate - thisUpdate of shard CRLs (<= 10 days)
 	CRLRepublish time.Duration // scheduled republication (<= 4 days)
 	OCSPValidity time.Duration // OCSP validity interval (8 hours to 10 days)
@@ -104,7 +104,7 @@ func (c *Config) Defaults() {
 		c.DB = store.DefaultDSN
 	}
 	if c.PublicURL == "" && c.Listen != "" {
-		c.PublicURL = "http://" + c.Listen // CONTRACT §2: serve defaults it to http://ADDR
+		c.PublicURL = "http://" + c.Listen // serve defaults it to http://ADDR (README.md, Configuration)
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.KeyDir == "" {
@@ -221,10 +221,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--public-url %q must be an http(s) URL with a host and no query", c.PublicURL)
 	}
 	if c.VerificationsRequired < 2 {
-		return fmt.Errorf("--verifications-required %d: identity versions need at least 2 distinct verifiers (DESIGN invariant 2)", c.VerificationsRequired)
+		return fmt.Errorf("--verifications-required %d: identity versions need at least 2 distinct verifiers (docs/design.md §2)", c.VerificationsRequired)
 	}
 	if c.ApprovalsRequired < 2 {
-		return fmt.Errorf("--approvals-required %d: orders need at least 2 approvers other than the requester (DESIGN invariant 4)", c.ApprovalsRequired)
+		return fmt.Errorf("--approvals-required %d: orders need at least 2 approvers other than the requester (docs/design.md §5)", c.ApprovalsRequired)
 	}
 	if c.CRLValidity > 10*24*time.Hour {
 		return fmt.Errorf("--crl-validity %v: a subscriber CRL's nextUpdate is at most 10 days after thisUpdate (BR §7.2)", c.CRLValidity)
@@ -447,12 +447,12 @@ func (a *App) Close() error {
 func (a *App) RequireAuditKey() error { return a.Recorder.CanWrite() }
 
 // Handler builds the HTTP handler.
-func (a *App) Handler(extra ...RouteAdder) http.Handler {
+func (a *App) Handler() http.Handler {
 	proxies, _ := a.Cfg.trustedProxies() // checked by Validate
 	return web.New(web.Deps{
 		DB: a.DB, Recorder: a.Recorder, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
 		PublicURL: a.Cfg.PublicURL, TrustedProxies: proxies,
-		Audit: a.Audit, Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains, Extra: extra,
+		Audit: a.Audit, Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains,
 		Orders: a.Orders, Evidence: a.Domains,
 		Revocations: a.Revocations, CRLs: a.CRLs, OCSP: a.OCSP,
 		DevMail: a.devMail(),
@@ -465,6 +465,3 @@ func (a *App) devMail() web.Mailbox {
 	}
 	return a.DevMail
 }
-
-// RouteAdder registers extra routes on the server.
-type RouteAdder = func(mux *http.ServeMux, s *web.Server)

@@ -20,7 +20,7 @@ type InitOptions struct {
 	IssuerKeyURI string // pkcs11: URI for the issuing CA key, or ""
 }
 
-// IssuerSummary is one issuer in the init output (CONTRACT §2).
+// IssuerSummary is one issuer in the output of `vetca init`.
 type IssuerSummary struct {
 	ID      string `json:"id"`
 	Subject string `json:"subject"`

@@ -69,7 +69,7 @@ func (a *App) RecoverIssuance(ctx context.Context) ([]issuance.Intent, error) {
 }
 
 // internalURLTolerance returns the lint tolerance a non-public --public-url
-// needs: CONTRACT §2 defaults it to http://LISTEN-ADDRESS (loopback), which
+// needs: serve defaults it to http://LISTEN-ADDRESS (loopback), which
 // makes zlint warn that AIA URLs hold internal names. Only that warning is
 // tolerated, and only then.
 func internalURLTolerance(publicURL string) map[string]string {

@@ -2,7 +2,7 @@ package app
 
 import "testing"
 
-// CONTRACT §2 defaults --public-url to http://LISTEN; only such non-public
+// serve defaults --public-url to http://LISTEN; only such non-public
 // hosts get the AIA internal-name warning tolerated.
 func TestInternalURLTolerance(t *testing.T) {
 	for u, want := range map[string]bool{

@@ -1,6 +1,6 @@
 // Package apperr is the error type that domain services return for outcomes a
 // caller must see: bad input, a missing object, a refused action. The web
-// layer turns an *Error into the CONTRACT §1 error shape
+// layer turns an *Error into the error shape of docs/api.md (Errors)
 // {"error":{"code","message","field"}} with the status its Kind implies; the
 // CLI prints it and exits non-zero. Anything that is not an *Error is an
 // internal failure.

@@ -42,7 +42,7 @@ type OrderFixture struct {
 }
 
 // NewOrderFixture builds the fixture on e, validating domains with the
-// dns-change method through the CONTRACT §4 API and real DNS.
+// dns-change method through the domains API (docs/api.md) and real DNS.
 func NewOrderFixture(t testing.TB, e *Env, dns *dnstest.Server, domains ...string) *OrderFixture {
 	t.Helper()
 	f := &OrderFixture{Env: e, DNS: dns, Domains: domains}

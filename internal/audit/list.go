@@ -8,7 +8,7 @@ import (
 	"github.com/vetca/vetca/internal/store"
 )
 
-// Filter selects events for auditors (CONTRACT §9).
+// Filter selects events for auditors (GET /audit/events in docs/api.md).
 type Filter struct {
 	EntityType string
 	EntityID   string

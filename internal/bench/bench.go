@@ -1,5 +1,5 @@
 // Package bench measures whole-pipeline throughput next to the raw cost of
-// the same work, in the same run (CONTRACT §2 `vetca bench`). It reports
+// the same work, in the same run (`vetca bench`; README.md). It reports
 // figures; it asserts nothing.
 package bench
 
@@ -21,7 +21,7 @@ import (
 	"github.com/vetca/vetca/internal/store"
 )
 
-// Result is one benchmark's figures (CONTRACT §2 JSON).
+// Result is one benchmark's figures (the JSON of `vetca bench --json`).
 type Result struct {
 	What         string  `json:"what"`
 	Backend      string  `json:"backend,omitempty"`

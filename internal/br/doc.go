@@ -1,6 +1,6 @@
 // Package br is the CA/Browser Forum TLS Baseline Requirements, the Mozilla
 // Root Store Policy and the CCADB incident rules as code: every deadline,
-// limit and table that vetca enforces comes from here (DESIGN invariant 7).
+// limit and table that vetca enforces comes from here (docs/design.md §9).
 //
 // Each exported constant, table row and function names the section it
 // implements. Section numbers are those of the sources pinned in
@@ -18,7 +18,7 @@
 // 00:00:00 UTC, the reading zlint also uses.
 //
 // Errors for bad input are *apperr.Error values that name the JSON field the
-// CONTRACT uses for that input ("reason", "trigger", "validityDays",
+// API uses for that input ("reason", "trigger", "validityDays",
 // "countryName", ...), so a service can return them unchanged.
 package br
 
@@ -33,9 +33,9 @@ const BRVersion = "2.2.6"
 // §4.9.9). Leap seconds are ignored.
 const Day = 86400 * time.Second
 
-// Section labels for the obligations vetca tracks and shows next to each due
-// time (CONTRACT §2 `vetca deadlines`, field "section"). Revocation items use
-// Trigger.Section instead, which names the §4.9.1.1 item.
+// Section labels for the obligations vetca tracks, to show next to each due
+// time. Revocation items use Trigger.Section instead, which names the
+// §4.9.1.1 item.
 const (
 	SectionPreliminaryReport = "BR 4.9.5"                         // preliminary CPR report within 24 h
 	SectionIncidentInitial   = "CCADB IRG 3.2"                    // initial incident report within 72 h

@@ -9,7 +9,7 @@ import (
 )
 
 // Reason is a CRLReason code (RFC 5280 §5.3.1). Its String is the RFC 5280
-// name, which is also the name the API uses (CONTRACT §5).
+// name, which is also the name the API uses (docs/api.md, revoke).
 //
 // Only six reasons may appear for a TLS subscriber certificate (BR §7.2.2,
 // MRSP §6.1.1): Unspecified, KeyCompromise, AffiliationChanged, Superseded,
@@ -118,7 +118,7 @@ func CAReasons() []Reason {
 	return append(SubscriberReasons(), PrivilegeWithdrawn)
 }
 
-// ParseReason parses a CRLReason name as the API accepts it (CONTRACT §5).
+// ParseReason parses a CRLReason name as the API accepts it (docs/api.md).
 // Names match case-insensitively. The empty string and "none" mean
 // Unspecified, the default of BR §7.2.2 ("no revocation reason is
 // provided").

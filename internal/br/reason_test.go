@@ -78,7 +78,7 @@ func TestParseReason(t *testing.T) {
 }
 
 func TestSubscriberReasons(t *testing.T) {
-	// Issue 6 acceptance, BR §7.2.2: exactly {none, keyCompromise,
+	// BR §7.2.2: exactly {none, keyCompromise,
 	// affiliationChanged, superseded, cessationOfOperation}.
 	want := []Reason{Unspecified, KeyCompromise, AffiliationChanged, Superseded, CessationOfOperation}
 	if got := SubscriberReasons(); !slices.Equal(got, want) {

@@ -54,7 +54,7 @@ func ProblemReportRevocationDue(receivedAt time.Time, t Trigger) time.Time {
 
 // IncidentInitialReportDue returns when the first incident report is due
 // for an incident the CA became aware of at awareAt: awareAt + 72 h (IRG
-// v3.2; CONTRACT §8 initialReportDue).
+// v3.2).
 func IncidentInitialReportDue(awareAt time.Time) time.Time {
 	return awareAt.Add(IncidentInitialReportWithin)
 }

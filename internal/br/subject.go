@@ -50,7 +50,7 @@ const (
 // attributes BR §7.1.2.7.4 permits for Organization Validated certificates
 // that vetca verifies, with their BR §7.1.4.2 encoding limits.
 type Attribute struct {
-	JSONName   string // the CONTRACT §3 field name, e.g. "countryName"
+	JSONName   string // the API's field name (docs/api.md), e.g. "countryName"
 	ShortName  string // the RFC 4514 short name, e.g. "C"
 	OID        string // dotted attribute type
 	MaxLength  int    // maximum length in characters (BR §7.1.4.2)
@@ -78,7 +78,7 @@ func OVSubjectAttributes() []Attribute {
 }
 
 // AttributeByJSONName returns the OV attribute (BR §7.1.2.7.4) with the given
-// CONTRACT §3 name and its position in the BR §7.1.4.2 order.
+// API field name and its position in the BR §7.1.4.2 order.
 func AttributeByJSONName(name string) (Attribute, int, bool) {
 	for i, a := range OVSubjectAttributes() {
 		if a.JSONName == name {
@@ -146,7 +146,7 @@ func AttributeName(oid string) string {
 //     no control characters (zlint warns on the former);
 //   - it fits the BR §7.1.4.2 maximum length, counted in characters;
 //   - countryName is an assigned ISO 3166-1 alpha-2 code in upper case; the
-//     user-assigned XX of BR §7.1.2.7.4 is refused (DESIGN invariant 3);
+//     user-assigned XX of BR §7.1.2.7.4 is refused (docs/design.md §3);
 //   - other values are not placeholders (IsPlaceholder; BR §7.1.2.7.4: no
 //     value that "contain[s] only metadata ... and/or any other indication
 //     that the value is absent, incomplete, or not applicable");

@@ -28,7 +28,7 @@ const (
 const CodeInvalidTrigger = "invalid_trigger"
 
 // TriggerPrefix is how a trigger is referenced in the API: "4.9.1.1#N"
-// (CONTRACT §5, §8).
+// (docs/api.md, revoke).
 const TriggerPrefix = "4.9.1.1#"
 
 // Trigger is one item of BR §4.9.1.1 (v2.2.6), "Reasons for Revoking a
@@ -45,7 +45,7 @@ type Trigger struct {
 }
 
 // Ref returns the API reference of the trigger, "4.9.1.1#N" (BR §4.9.1.1
-// item N; CONTRACT §5).
+// item N; docs/api.md).
 func (t Trigger) Ref() string { return TriggerPrefix + strconv.Itoa(t.Number) }
 
 // String returns Ref, the BR §4.9.1.1 item reference.
@@ -119,7 +119,7 @@ func TriggerByNumber(n int) (Trigger, bool) {
 	return ts[n-1], true
 }
 
-// ParseTrigger parses a reference of the form "4.9.1.1#N" (CONTRACT §5),
+// ParseTrigger parses a reference of the form "4.9.1.1#N" (docs/api.md),
 // where N is 1..16 written without leading zeros. Anything else is an
 // apperr.Invalid error naming "trigger" (code CodeInvalidTrigger).
 func ParseTrigger(s string) (Trigger, error) {

@@ -62,7 +62,7 @@ func TestTriggerTable(t *testing.T) {
 			t.Errorf("TriggerByNumber(%d) = %+v %v", w.n, byNum, ok)
 		}
 	}
-	// CONTRACT §8: 4.9.1.1#12 gives 5 days from awareAt.
+	// BR §4.9.1.1 item 12 gives 5 days from awareAt.
 	tr, _ := ParseTrigger("4.9.1.1#12")
 	if got := tr.Deadline(evidence); !got.Equal(utc(t, "2026-05-06T10:00:00Z")) {
 		t.Errorf("4.9.1.1#12 deadline = %s", got)

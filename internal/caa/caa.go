@@ -18,7 +18,7 @@
 //   - §4.2: an issue value is parsed by the §4.2 grammar
 //     ("issuer-domain-name; key=value; ..."); issuer domain names compare
 //     case-insensitively with the identities vetca is configured with
-//     (CONTRACT --caa-identity). A value without an issuer domain name
+//     (--caa-identity). A value without an issuer domain name
 //     (";") authorizes nobody. A value that does not parse authorizes
 //     nobody but still counts as an issue property (fail closed).
 //     Parameters are parsed and recorded; vetca defines none, so they do

@@ -1,6 +1,6 @@
 // Package change turns corrections that used to be hand-run SQL scripts
-// (seed Bugzilla 1559376) into change requests under dual control
-// (DESIGN invariant 6). A staff user requests a change with a reason; two
+// (Bugzilla 1559376) into change requests under dual control
+// (docs/design.md §7). A staff user requests a change with a reason; two
 // other staff users approve it; only then does vetca apply it, through the
 // audit recorder, with its own audit events.
 //

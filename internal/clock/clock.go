@@ -1,7 +1,7 @@
 // Package clock provides the injectable clock that every deadline, validity
 // period and audit timestamp in vetca is computed from. Production code uses
 // Real; tests use Fake and move time forward explicitly, so no test depends on
-// wall-clock time (DESIGN invariant 7).
+// wall-clock time (docs/design.md §9).
 package clock
 
 import (

@@ -84,7 +84,7 @@ func cas() []*testCA { return []*testCA{ecdsaCA(), rsaCA()} }
 const testURL = "http://crl.vetca.test/crl/7f3a9c/3.crl"
 
 // randomSerial returns a positive serial of 64 to 159 bits, like the ones
-// vetca issues (CONTRACT §1).
+// vetca issues (package serial).
 func randomSerial(r *mrand.Rand) *big.Int {
 	bitsLen := 64 + r.IntN(96)
 	b := make([]byte, (bitsLen+7)/8)

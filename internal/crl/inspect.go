@@ -37,7 +37,7 @@ type Info struct {
 	Entries map[string]Entry
 }
 
-// SerialHex formats a serial the way CONTRACT §1 writes serials: lower-case
+// SerialHex formats a serial the way the API writes serials: lower-case
 // hex, no colons, no leading zeros. It is the key of Info.Entries.
 func SerialHex(serial *big.Int) string { return serial.Text(16) }
 

@@ -42,7 +42,7 @@ func TestInspectRoundTrip(t *testing.T) {
 }
 
 func TestSerialHexMatchesContract(t *testing.T) {
-	// CONTRACT §1: lower-case hex, no colons, no leading 00.
+	// The API's serial form (docs/api.md): lower-case hex, no colons, no leading 00.
 	s, _ := new(big.Int).SetString("00ABCDEF0123", 16)
 	if got := crl.SerialHex(s); got != "abcdef0123" {
 		t.Errorf("SerialHex = %q", got)

@@ -161,7 +161,7 @@ type Evidence struct {
 	Reason   string              `json:"reason"`
 }
 
-// Statuses of Evidence.Status (CONTRACT §4).
+// Statuses of Evidence.Status, as the domains API reports them.
 const (
 	StatusValid   = "valid"
 	StatusInvalid = "invalid"

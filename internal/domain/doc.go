@@ -51,7 +51,8 @@
 // domain_validation_attempts, certificate_domain_validations (serial ->
 // validation and attempt relied on, per SAN) and caa_checks (per SAN, with
 // the serial and order; an empty serial for a refused finalization, see
-// RecordCAAChecks). The HTTP API (package web) is CONTRACT §4 plus
+// RecordCAAChecks). The HTTP API (package web) is the Domains section of
+// docs/api.md: POST /accounts/{id}/domains, POST .../{domainId}/validate,
 // GET /accounts/{id}/domains[/{domainId}] and GET /domain-validations.
 //
 // Every write goes through audit.Recorder inside db.InTx, and every read

@@ -20,7 +20,7 @@ import (
 	"github.com/vetca/vetca/internal/store"
 )
 
-// FieldDNSNames is the JSON field issuance errors name (CONTRACT §5).
+// FieldDNSNames is the JSON field issuance errors name (POST /orders).
 const FieldDNSNames = "dnsNames"
 
 // Error codes of the issuance checks.

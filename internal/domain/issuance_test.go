@@ -27,7 +27,7 @@ type caaRec struct {
 	value string
 }
 
-// Issue 4 acceptance: a table-driven CAA test of the RFC 8659 cases, run
+// A table-driven CAA test of the RFC 8659 cases, run
 // through CheckCAA against a real DNS server on loopback. Each case has the
 // expected permit or deny; a denial is 403 caa_forbidden naming dnsNames,
 // with a message that names the SAN and says CAA.
@@ -237,7 +237,7 @@ func TestRequireValidatedFailsClosedOnTampering(t *testing.T) {
 	})
 }
 
-// Issue 4 acceptance (the part that does not need orders): CheckCAA
+// CAA at issuance (the part that does not need orders): CheckCAA
 // refuses a SAN whose CAA forbids vetca, naming that SAN, with every SAN's
 // result; RecordIssuance stores the links serial -> validations and every
 // SAN's CAA result as evidence, inside the caller's transaction, and

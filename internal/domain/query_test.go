@@ -30,7 +30,7 @@ func (w *world) issue(t *testing.T, serial string, names ...string) {
 	}
 }
 
-// Issue 4 acceptance: a query lists the domain validations and the
+// A query lists the domain validations and the
 // certificates that relied on a given method version, or on a time window
 // of a method (BR §3.2.2.4: the method and version are recorded so that
 // this question can be answered after a validation bug).

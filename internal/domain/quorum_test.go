@@ -12,7 +12,7 @@ import (
 	"github.com/vetca/vetca/internal/mpic"
 )
 
-// Issue 4 acceptance, BR §3.2.2.9: with four remote perspectives on
+// BR §3.2.2.9: with four remote perspectives on
 // loopback (each with its own DNS server) and some seeing a different
 // answer, the quorum holds or fails as the BR says on the date of the
 // check, and every perspective's answer and the quorum are stored

@@ -104,7 +104,7 @@ func (s *Service) corroborate(ctx context.Context, req mpic.CheckRequest, primar
 // decided applies the corroboration to the primary determination: the
 // primary must be positive and, when perspectives were asked, the BR
 // §3.2.2.9 quorum rule in force at the time must allow issuance. With no
-// perspectives configured the primary decides alone (CONTRACT §4) and the
+// perspectives configured (--perspective) the primary decides alone and the
 // evidence says corroboration was not performed.
 func decided(primary bool, out mpic.Outcome) bool {
 	if !primary {

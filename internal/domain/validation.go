@@ -89,7 +89,7 @@ type Attempt struct {
 }
 
 // ValidationView is a validation as the API shows it. The fields of the
-// CONTRACT §4 POST response are id, domain, method, and recordName,
+// POST response (docs/api.md, Domains) are id, domain, method, and recordName,
 // recordType, value, expiresAt (dns-change) or url, value, expiresAt
 // (website-change); the rest are additions.
 type ValidationView struct {
@@ -145,7 +145,7 @@ type CorroborationView struct {
 	Perspectives   []PerspectiveView `json:"perspectives"`
 }
 
-// AttemptView is an attempt as the API shows it. The CONTRACT §4 fields
+// AttemptView is an attempt as the API shows it. The documented fields
 // of the validate response are status, method, queriedName and answer
 // (the answer seen, several TXT values joined by newlines; answers holds
 // them one by one).
@@ -213,7 +213,7 @@ func (s *Service) accountExists(ctx context.Context, q store.Querier, accountID 
 }
 
 // Start begins a validation of domainName for an account with method
-// ("dns-change" when empty): CONTRACT §4 POST /accounts/{id}/domains. The
+// ("dns-change" when empty): POST /accounts/{id}/domains. The
 // account's subscriber or a verifier or admin may start one.
 func (s *Service) Start(ctx context.Context, by actor.Actor, accountID, domainName, method string) (Validation, error) {
 	if err := by.CanActForAccount(accountID, actor.Verifier, actor.Admin); err != nil {
@@ -283,7 +283,7 @@ func (s *Service) get(ctx context.Context, q store.Querier, accountID, validatio
 	return v, nil
 }
 
-// Validate runs the check of a validation now: CONTRACT §4 POST
+// Validate runs the check of a validation now: POST
 // .../domains/{domainId}/validate. The primary check runs first; when it
 // sees the value, the remote perspectives repeat it and the BR §3.2.2.9
 // quorum decides. Every attempt is stored, valid or not. A validation

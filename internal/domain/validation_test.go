@@ -18,7 +18,7 @@ import (
 	"github.com/vetca/vetca/internal/store"
 )
 
-// Issue 4 acceptance, BR §3.2.2.4.7: a TXT record placed where Start said
+// BR §3.2.2.4.7: a TXT record placed where Start said
 // validates the domain; the same value at the name without the underscore
 // label, or at another name, does not. Every attempt is stored with the
 // method, its BR section and version, and the exact name queried.
@@ -159,7 +159,7 @@ func (ws *website) serve(host, body string) {
 	ws.bodies[host] = body
 }
 
-// Issue 4 acceptance, BR §3.2.2.4.18: website-change works against a server
+// BR §3.2.2.4.18: website-change works against a server
 // on loopback and fails on a wrong body, a redirect to another host, or a
 // timeout.
 func TestWebsiteChange(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 )
 
 // The wiring of the domain service (internal/app/domains.go) follows the
-// CONTRACT §4 flags; these tests pin its defaults.
+// domain flags of README.md (Configuration); these tests pin its defaults.
 
 // Without --caa-identity the CAA identity is the --public-url host.
 func TestCAAIdentityDefaultsToPublicURLHost(t *testing.T) {

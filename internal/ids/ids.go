@@ -1,5 +1,5 @@
 // Package ids makes the random, prefixed string ids used for every entity
-// (CONTRACT §1: every id in the API is a string). The prefix says what the
+// (every id in the API is a string; docs/api.md). The prefix says what the
 // id names, which helps people reading logs and audit exports.
 package ids
 

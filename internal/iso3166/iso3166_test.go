@@ -8,7 +8,7 @@ func TestCountries(t *testing.T) {
 		ok   bool
 	}{
 		{"US", true}, {"MM", true}, {"AD", true}, {"LR", true}, {"KP", true},
-		{"XX", false}, // user-assigned: never a real country (CONTRACT §3)
+		{"XX", false}, // user-assigned: never a real country (docs/design.md §3)
 		{"us", false}, {"UK", false}, {"ZZ", false}, {"", false}, {"USA", false},
 	} {
 		if _, got := LookupCountry(tc.code); got != tc.ok {

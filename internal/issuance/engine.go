@@ -46,7 +46,7 @@ const (
 
 // Intent is an issuance intent: recorded durably before the real key signs
 // anything, so no signed certificate can exist that the database does not
-// know (DESIGN invariant 5).
+// know (docs/design.md §6).
 type Intent struct {
 	ID         string     `db:"id" json:"id"`
 	Serial     string     `db:"serial" json:"serial"`
@@ -240,7 +240,7 @@ func (l *LintFailure) Unwrap() error { return l.Err }
 // Prepare picks a serial and shard, builds the to-be-signed certificate
 // from the OV profile, signs a linting copy with a throwaway key under a
 // throwaway issuer with the real issuer's name and key id, and lints it
-// with zlint and vetca's lints (DESIGN invariant 5, BR §4.3.1.2).
+// with zlint and vetca's lints (docs/design.md §6, BR §4.3.1.2).
 func (e *Engine) Prepare(ctx context.Context, r Request) (*Prepared, error) {
 	sn, err := serial.New(rand.Reader)
 	if err != nil {

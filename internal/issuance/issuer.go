@@ -1,5 +1,5 @@
 // Package issuance turns approved orders into certificates under the
-// lint-then-record-then-sign discipline (DESIGN invariant 5), and keeps the
+// lint-then-record-then-sign discipline (docs/design.md §6), and keeps the
 // CA hierarchy: issuers, their certificates and where their keys live.
 package issuance
 

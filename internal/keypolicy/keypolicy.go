@@ -21,7 +21,7 @@
 // §5.1 allows it for TLS subscriber certificates.
 //
 // Every refusal is an *apperr.Error of kind Invalid naming the field
-// "publicKey" (CONTRACT §5), with one of the Code* constants as its code.
+// "publicKey" (docs/api.md, finalize), with one of the Code* constants as its code.
 package keypolicy
 
 import (
@@ -37,7 +37,7 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 )
 
-// Field is the JSON field that key refusals name (CONTRACT §5).
+// Field is the JSON field that key refusals name (400 key_blocked, for one).
 const Field = "publicKey"
 
 // Codes of the refusals.

@@ -28,7 +28,7 @@ const maxResponseBytes = 1 << 20
 // CorroboratorConfig configures a Corroborator.
 type CorroboratorConfig struct {
 	// Perspectives are the base URLs of the remote perspectives
-	// (CONTRACT --perspective, repeatable), e.g. "https://10.0.0.5:8443".
+	// (--perspective, repeatable), e.g. "https://10.0.0.5:8443".
 	// They must be https. None is allowed: Corroborate then reports that
 	// no corroboration was done.
 	Perspectives []string

@@ -44,7 +44,7 @@ type CheckRequest struct {
 	FileName string `json:"fileName,omitempty"` // website-change file name
 }
 
-// ErrorBody is the CONTRACT §1 error object.
+// ErrorBody is the error object of docs/api.md (Errors).
 type ErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`

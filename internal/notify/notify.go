@@ -3,7 +3,7 @@
 // always has its mail and a rolled-back one never does. A Deliverer sends
 // due messages over SMTP with retries and exponential backoff and records
 // every result as an audited row update, so "who was told what, when" is
-// provable (BR §4.9.5 preliminary reports, DESIGN invariant 8).
+// provable (BR §4.9.5 preliminary reports, docs/design.md §10).
 package notify
 
 import (
@@ -94,7 +94,7 @@ type Sender interface {
 }
 
 // SMTPSender sends plain SMTP to one relay, using STARTTLS only when the
-// server offers it (CONTRACT §2 --smtp).
+// server offers it (--smtp).
 type SMTPSender struct {
 	Addr    string // HOST:PORT
 	Hello   string // EHLO name; default "localhost"

@@ -39,7 +39,7 @@ func ParseCSR(text string) (*x509.CertificateRequest, error) {
 	return csr, nil
 }
 
-// attributeNames maps subject attribute OIDs to CONTRACT §3 / RFC 4519 names.
+// attributeNames maps subject attribute OIDs to the API's / RFC 4519 names.
 var attributeNames = map[string]string{
 	"2.5.4.6":                    "countryName",
 	"2.5.4.8":                    "stateOrProvinceName",
@@ -71,7 +71,7 @@ func attributeName(oid asn1.ObjectIdentifier) string {
 }
 
 // compareAttribute checks one requested subject attribute against the
-// verified version (CONTRACT §5): the subject always comes from the
+// verified version (docs/design.md §1): the subject always comes from the
 // version; a different value, or an attribute the version lacks, is
 // refused naming the attribute.
 func compareAttribute(vetted SnapshotSubject, dnsNames []string, field, requested string) error {

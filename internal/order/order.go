@@ -1,5 +1,5 @@
 // Package order turns a subscriber's request into an approved, signed
-// certificate (CONTRACT §5; DESIGN invariants 1, 4 and 5).
+// certificate (docs/api.md, Orders; docs/design.md §1, §4, §5 and §6).
 //
 // The subject of every certificate comes only from the organization's
 // current verified version; the CSR supplies the key and proof of
@@ -40,7 +40,7 @@ import (
 	"github.com/vetca/vetca/internal/vetting"
 )
 
-// Order statuses (CONTRACT §5).
+// Order statuses, as the API reports them.
 const (
 	StatusPendingApproval = "pending_approval"
 	StatusApproved        = "approved"
@@ -261,7 +261,7 @@ func (s *Service) build(ctx context.Context, q store.Querier, in snapshotInput) 
 	return snap, v, iss, issCert, nil
 }
 
-// Create places an order (CONTRACT §5 POST /orders).
+// Create places an order (POST /orders).
 func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (Order, error) {
 	accountID := in.AccountID
 	switch by.Kind {
@@ -509,7 +509,7 @@ func (s *Service) voidApprovals(ctx context.Context, tx *store.Tx, by actor.Acto
 	return nil
 }
 
-// mismatchErr is the CONTRACT §5 409 snapshot_mismatch.
+// mismatchErr is the 409 snapshot_mismatch of approve and finalize.
 func mismatchErr(approved, current string) error {
 	return apperr.Conflict("snapshotHash", "snapshot_mismatch",
 		"the order's snapshot is now %s, not %s: what would be signed changed, so the approvals are void and it needs approving again", current, approved)
@@ -533,7 +533,7 @@ func (s *Service) loadOpen(ctx context.Context, tx *store.Tx, by actor.Actor, id
 	return o, nil
 }
 
-// Approve records by's approval of snapshotHash (CONTRACT §5).
+// Approve records by's approval of snapshotHash (POST /orders/{id}/approve).
 func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash string) (View, error) {
 	if err := by.Require(actor.Verifier); err != nil {
 		return View{}, err

@@ -42,7 +42,7 @@ func errOf(r apptest.Response) map[string]any {
 	return m
 }
 
-// Issue 5 acceptance: an order whose subject or CSR subject differs from
+// An order whose subject or CSR subject differs from
 // the vetted version in any attribute is refused, naming the attribute with
 // vetted and requested values.
 func TestSubjectMustEqualVettedVersion(t *testing.T) {
@@ -93,7 +93,7 @@ func TestSubjectMustEqualVettedVersion(t *testing.T) {
 	})
 }
 
-// Issue 5 acceptance: the issued certificate's subject equals the
+// The issued certificate's subject equals the
 // verified version attribute for attribute, in BR §7.1.4.2 order, and no
 // CSR subject string appears in its DER.
 func TestIssuedSubjectComesFromVettedVersion(t *testing.T) {
@@ -142,7 +142,7 @@ func TestIssuedSubjectComesFromVettedVersion(t *testing.T) {
 			t.Fatalf("SANs %v or key differ", cert.DNSNames)
 		}
 		if s := fin.Body["serial"].(string); s == "" || strings.HasPrefix(s, "00") || s != strings.ToLower(s) {
-			t.Fatalf("serial %q not in CONTRACT §1 form", s)
+			t.Fatalf("serial %q not in the API's serial form", s)
 		}
 		// The inventory knows it, with its chain of evidence.
 		rec := f.Do("GET", "/api/v1/certificates/"+fin.Body["serial"].(string), f.Auditor, nil)
@@ -165,7 +165,7 @@ func TestIssuedSubjectComesFromVettedVersion(t *testing.T) {
 	})
 }
 
-// Issue 5 acceptance: the requester's approval is refused, and so is the
+// The requester's approval is refused, and so is the
 // same approver twice; a third verifier's approval of an old hash gets
 // snapshot_mismatch.
 func TestApprovalRules(t *testing.T) {
@@ -210,7 +210,7 @@ func TestApprovalRules(t *testing.T) {
 	})
 }
 
-// Issue 5 acceptance (seed 1559376): an order approved before an
+// Bugzilla 1559376: an order approved before an
 // organization change is verified is refused at finalize with
 // snapshot_mismatch; it goes back to pending_approval; no certificate or
 // signature exists for it.
@@ -266,7 +266,7 @@ func TestFinalizeRefusesChangedSnapshot(t *testing.T) {
 	})
 }
 
-// Issue 5 acceptance: a TBS that fails any lint (forced through a
+// A TBS that fails any lint (forced through a
 // test-only lint) is never signed by the real key, and the failure names
 // the lint.
 func TestLintFailureIsNeverSigned(t *testing.T) {
@@ -309,7 +309,7 @@ func (alwaysFail) Execute(*zx509.Certificate) *lint.LintResult {
 	return &lint.LintResult{Status: lint.Error, Details: "forced failure"}
 }
 
-// Issue 5 acceptance: every issued certificate passes zlint with no error
+// Every issued certificate passes zlint with no error
 // or warning (except the documented one) and verifies with openssl against
 // the chain.
 func TestIssuedCertificatesLintCleanAndVerify(t *testing.T) {
@@ -348,7 +348,7 @@ func TestIssuedCertificatesLintCleanAndVerify(t *testing.T) {
 	})
 }
 
-// Issue 4 acceptance through orders (BR §3.2.2.8): finalize refuses a SAN
+// CAA through orders (BR §3.2.2.8): finalize refuses a SAN
 // whose CAA forbids vetca, naming it, and keeps the CAA evidence of the
 // refusal.
 func TestFinalizeRefusesCAAAndKeepsEvidence(t *testing.T) {
@@ -383,7 +383,7 @@ func TestFinalizeRefusesCAAAndKeepsEvidence(t *testing.T) {
 	})
 }
 
-// Bad input on the order endpoints: CONTRACT §1 error shape naming the
+// Bad input on the order endpoints: the docs/api.md error shape naming the
 // field, nothing written (BR §6.1.5 for key sizes, §6.3.2 for validity).
 func TestOrderBadInput(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {

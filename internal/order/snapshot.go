@@ -14,7 +14,7 @@ import (
 const SnapshotVersion = 1
 
 // Snapshot is the canonical content of everything that reaches the
-// certificate (DESIGN invariant 4). Approvals bind to its SHA-256; the
+// certificate (docs/design.md §4). Approvals bind to its SHA-256; the
 // issuer recomputes it right before signing and refuses on any difference.
 // Only the serial, the exact notBefore and the CRL shard are chosen at
 // signing time; the serial and shard are random and the validity period is

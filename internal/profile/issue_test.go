@@ -98,7 +98,7 @@ func TestIssueECDSAChain(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// DESIGN invariant 5: the signed TBS is byte for byte the linted one.
+	// docs/design.md §6: the signed TBS is byte for byte the linted one.
 	if !bytes.Equal(c.RawTBSCertificate, prep.TBS()) {
 		t.Fatal("signed TBSCertificate differs from the linted one")
 	}
@@ -356,7 +356,7 @@ func TestCATemplatesRefuse(t *testing.T) {
 	}
 }
 
-// DESIGN invariant 5 / issue 5 acceptance: a TBS that fails any lint is
+// docs/design.md §6: a TBS that fails any lint is
 // never signed by the real key, and the failure names the lint.
 func TestPrepareRefusesWhenALintFails(t *testing.T) {
 	_, issuing := profiletest.NewChain(t, issuedAt.AddDate(0, -1, 0))

@@ -1,7 +1,7 @@
 // Package profile is vetca's certificate profiles: the versioned OV TLS
 // subscriber ("leaf") profile, the root and issuing CA profiles, the subject
-// encoding of BR §7.1.4.2, and the lint-then-sign discipline of DESIGN
-// invariant 5 (Prepare, then (*Prepared).Sign).
+// encoding of BR §7.1.4.2, and the lint-then-sign discipline of
+// docs/design.md §6 (Prepare, then (*Prepared).Sign).
 //
 // Everything that reaches a certificate is an explicit field of Params; the
 // profile adds only constants that belong to the profile version. Linting is
@@ -56,7 +56,7 @@ const (
 	cabfPolicyArc = "2.23.140.1."
 )
 
-// Serial number bounds (BR §7.1.2.7, CONTRACT §1): positive, at most 20
+// Serial number bounds (BR §7.1.2.7, package serial): positive, at most 20
 // octets (less than 2^159 so the DER INTEGER stays positive within 20
 // octets), and at least 64 bits long, since a shorter number cannot hold the
 // 64 bits of CSPRNG output BR §7.1 requires.

@@ -34,7 +34,7 @@ var ErrAlreadySigned = errors.New("profile: this prepared certificate has alread
 // TBSCertificate.
 var ErrTBSMismatch = errors.New("profile: the certificate to sign differs from the linted one")
 
-// Prepared is a linted, not yet signed certificate (DESIGN invariant 5). It
+// Prepared is a linted, not yet signed certificate (docs/design.md §6). It
 // holds the template and the TBSCertificate that was linted; the caller
 // records TBSHash (and Serial) in an issuance intent, then calls Sign once.
 type Prepared struct {

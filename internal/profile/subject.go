@@ -36,7 +36,7 @@ func oidOrganizationName() asn1.ObjectIdentifier    { return asn1.ObjectIdentifi
 func oidCommonName() asn1.ObjectIdentifier          { return asn1.ObjectIdentifier{2, 5, 4, 3} }
 
 // AttributeSpec describes one subject attribute of the profile: its JSON
-// field name (CONTRACT §1), its OID, and the BR §7.1.4.2 upper bound on its
+// field name in the API, its OID, and the BR §7.1.4.2 upper bound on its
 // length in characters.
 type AttributeSpec struct {
 	Field  string

@@ -1,7 +1,7 @@
 // Package resolver is the one component through which vetca sends every DNS
 // query (domain control validation, CAA, and the address lookups of HTTP
 // validation). It talks to exactly one configured recursive resolver
-// (CONTRACT §4 --dns-resolver HOST:PORT).
+// (--dns-resolver HOST:PORT).
 //
 // Behaviour:
 //
@@ -23,7 +23,7 @@
 //     from the end of the chain in the answer, and when the answer ends in a
 //     CNAME without the target's records, the target is queried in turn.
 //   - Nothing is cached, ever. Each lookup is sent to the resolver, so no
-//     answer can be used beyond its TTL (CONTRACT §4) and no perspective can
+//     answer can be used beyond its TTL and no perspective can
 //     share another's cache (BR §3.2.2.9).
 //
 // Every query made is described by an Evidence value, returned even when the

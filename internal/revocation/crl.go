@@ -124,8 +124,8 @@ type Target struct {
 // under the current public URL; every CRL URL that an unexpired
 // certificate, an issuance intent or a revocation names (the public URL may
 // have changed since they were issued, and their CRL must stay where their
-// CRL distribution point says, CONTRACT §6); and each root's full CRL of CA
-// certificates at every URL its issuing CAs name.
+// CRL distribution point says; docs/architecture.md, Revocation status); and
+// each root's full CRL of CA certificates at every URL its issuing CAs name.
 func (p *Publisher) Targets(ctx context.Context) ([]Target, error) {
 	issuers, err := issuance.ListIssuers(ctx, p.rec, p.db)
 	if err != nil {

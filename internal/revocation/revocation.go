@@ -101,7 +101,7 @@ type Decision struct {
 	Deadline   *time.Time
 }
 
-// Decide applies the reason rules to a request by `by` (CONTRACT §5).
+// Decide applies the reason rules to a request by `by` (POST /certificates/{serial}/revoke).
 func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
 	d := Decision{EvidenceAt: now}
 	if in.EvidenceAt != nil {

@@ -80,7 +80,7 @@ func fetch(t *testing.T, f *apptest.OrderFixture, u string) []byte {
 	return b
 }
 
-// Issue 6 acceptance (BR §7.2.2, MRSP §6.1.1): the subscriber's reason list
+// BR §7.2.2, MRSP §6.1.1: the subscriber's reason list
 // is exactly {none, keyCompromise, affiliationChanged, superseded,
 // cessationOfOperation}; certificateHold and cACompromise are refused
 // naming reason; privilegeWithdrawn is the CA's.
@@ -130,7 +130,7 @@ func TestSubscriberReasons(t *testing.T) {
 	})
 }
 
-// Issue 6 acceptance: every BR §4.9.1.1 trigger maps to its reason and
+// Every BR §4.9.1.1 trigger maps to its reason and
 // deadline (MRSP §6.1.1), and a staff revocation for "not issued in
 // accordance with the BR" (#12) carries superseded with a 5-day deadline.
 func TestTriggers(t *testing.T) {
@@ -174,7 +174,7 @@ func TestTriggers(t *testing.T) {
 	})
 }
 
-// Issue 6 acceptance: after a revocation the certificate's own CRL
+// After a revocation the certificate's own CRL
 // distribution point serves a CRL that lists it, with the right reason, a
 // strictly greater CRLNumber and nextUpdate <= 10 days; the CRL verifies
 // and passes zlint's CRL lints. Revoking with no reason puts no reasonCode.
@@ -243,7 +243,7 @@ func TestCRLAfterRevocation(t *testing.T) {
 	})
 }
 
-// Issue 6 acceptance: OCSP answers good for an issued certificate and
+// OCSP answers good for an issued certificate and
 // revoked with the reason for a revoked one; a serial never issued never
 // gets good; every response verifies with 8h <= nextUpdate - thisUpdate <= 10 days.
 func TestOCSP(t *testing.T) {
@@ -305,7 +305,7 @@ func TestOCSP(t *testing.T) {
 	})
 }
 
-// Issue 6 acceptance: `crl verify` fails when a revoked certificate is
+// `crl verify` fails when a revoked certificate is
 // missing from its shard, as when its entry is deleted.
 func TestCoverageCatchesMissingEntry(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
@@ -341,7 +341,7 @@ func TestCoverageCatchesMissingEntry(t *testing.T) {
 	})
 }
 
-// Issue 6 acceptance (BR §6.1.1.3(4)): the key on a keyCompromise
+// BR §6.1.1.3(4): the key on a keyCompromise
 // revocation is blocked for future orders.
 func TestKeyCompromiseBlocksKey(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {

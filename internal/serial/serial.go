@@ -1,5 +1,5 @@
 // Package serial generates certificate serial numbers and gives them their
-// one text form (CONTRACT §1: lower-case hex, no colons, no leading "00").
+// one text form (docs/api.md: lower-case hex, no colons, no leading "00").
 //
 // A serial is the byte 0x10 followed by 128 bits read from a CSPRNG: twice
 // the 64 bits BR §7.1 requires ("at least 64 bits of output from a CSPRNG"),
@@ -55,7 +55,7 @@ func New(rand io.Reader) (*big.Int, error) {
 
 // Hex returns the canonical text form of a positive serial: the big-endian
 // octets of its value in lower-case hex, with no colons and no leading "00"
-// (CONTRACT §1). It is the form used in the API, in URLs, in the database
+// (docs/api.md). It is the form used in the API, in URLs, in the database
 // and in reports. A nil serial gives ""; zero and negative values (never
 // valid, but found in foreign certificates) give big.Int's own base-16 text,
 // which Parse refuses.

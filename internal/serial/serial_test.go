@@ -14,10 +14,10 @@ import (
 	"github.com/vetca/vetca/internal/br"
 )
 
-// TestTenThousand is issue 5's acceptance test: 10,000 serials are unique and
+// TestTenThousand: 10,000 serials are unique and
 // positive, fit in 20 octets, and no bit among the lowest 64 is constant
 // (BR §7.1: positive, below 2^159, at least 64 CSPRNG bits; RFC 5280
-// §4.1.2.2: at most 20 octets; CONTRACT §1 text form).
+// §4.1.2.2: at most 20 octets; the API's text form).
 func TestTenThousand(t *testing.T) {
 	const n = 10000
 	seen := make(map[string]bool, n)
@@ -46,7 +46,7 @@ func TestTenThousand(t *testing.T) {
 		}
 		seen[h] = true
 		if len(h) != 34 || h != strings.ToLower(h) || strings.HasPrefix(h, "00") || strings.Contains(h, ":") {
-			t.Fatalf("CONTRACT §1 form: %q", h)
+			t.Fatalf("not the API's serial form: %q", h)
 		}
 		if h != s.Text(16) || h != hexLower(der[2:]) {
 			t.Fatalf("text forms disagree: %s, %s, %x", h, s.Text(16), der[2:])
@@ -116,7 +116,7 @@ func TestParse(t *testing.T) {
 		{"", false},                              // BR §7.1: greater than zero
 		{"00", false},                            // zero, and a leading 00
 		{"0", false},                             // odd
-		{"00ab", false},                          // CONTRACT §1: no leading 00
+		{"00ab", false},                          // the API's form: no leading 00
 		{"abc", false},                           // odd length
 		{"AB", false},                            // upper case
 		{"ab:cd", false},                         // colons

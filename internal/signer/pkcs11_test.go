@@ -127,7 +127,7 @@ func TestPKCS11PINSourceAndModulePath(t *testing.T) {
 	}
 }
 
-// Issue 5: issuance works through a SoftHSM2 token. The issuing CA's key
+// Issuance works through a SoftHSM2 token. The issuing CA's key
 // lives on the token; a leaf is prepared, linted and signed through it and
 // verifies up to the root.
 func TestPKCS11IssuesACertificate(t *testing.T) {

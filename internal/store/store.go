@@ -46,7 +46,7 @@ func (d Dialect) String() string {
 	return "unknown"
 }
 
-// DefaultDSN is the database used when neither --db nor VETCA_DB is given (CONTRACT §1).
+// DefaultDSN is the database used when neither --db nor VETCA_DB is given (README.md, Commands).
 const DefaultDSN = "sqlite:vetca.db"
 
 // DB is an open database of either dialect.
@@ -155,7 +155,7 @@ func openSQLite(ctx context.Context, dsn string) (*DB, error) {
 	q := url.Values{}
 	// WAL lets readers run beside the single writer. synchronous(FULL)
 	// fsyncs every commit: a success answer means the data is on disk
-	// (DESIGN invariant 8). _txlock=immediate takes the write lock at BEGIN
+	// (docs/design.md §10). _txlock=immediate takes the write lock at BEGIN
 	// so two writers queue on busy_timeout instead of failing mid-transaction.
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(30000)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)

@@ -11,8 +11,8 @@ import (
 )
 
 // Fields are an organization's subject identity information: the only
-// source of certificate subject attributes (DESIGN invariant 1). JSON names
-// are the CONTRACT §3 field names.
+// source of certificate subject attributes (docs/design.md §1). JSON names
+// are the API's field names (docs/api.md, Identity).
 type Fields struct {
 	OrganizationName    string `db:"organization_name" json:"organizationName"`
 	CountryName         string `db:"country_name" json:"countryName"`
@@ -25,7 +25,7 @@ type Fields struct {
 
 // SubjectFieldNames are the JSON names of every identity field. A request
 // that edits something else (a contact, say) and carries one of these is
-// refused (DESIGN invariant 1, seed 1535735).
+// refused (docs/design.md §1; Bugzilla 1535735).
 var SubjectFieldNames = []string{
 	"organizationName", "countryName", "stateOrProvinceName", "localityName",
 	"streetAddress", "postalCode", "registrationNumber",
@@ -84,7 +84,7 @@ var maxLen = map[string]int{
 // ISO 3166-2 name. It returns the first problem as a 400 naming the field.
 // Nothing is stored by the caller unless this passes.
 func (f *Fields) Validate() error {
-	// countryName (BR §7.1.2.7.4; DESIGN invariant 3).
+	// countryName (BR §7.1.2.7.4; docs/design.md §3).
 	c := f.CountryName
 	switch {
 	case c == "":

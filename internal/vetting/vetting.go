@@ -1,5 +1,5 @@
-// Package vetting keeps organizations' verified identities (DESIGN
-// invariants 1-3; BR §3.2.2.1, §7.1.2.7.4, §4.2.1).
+// Package vetting keeps organizations' verified identities (docs/design.md
+// §1-§3; BR §3.2.2.1, §7.1.2.7.4, §4.2.1).
 //
 // An organization's identity lives in immutable versions. Creating an
 // organization or changing any identity field makes a pending version with
@@ -37,7 +37,7 @@ const (
 	StatusRejected   = "rejected"
 )
 
-// DefaultSanctioned is the documented default sanctions list (CONTRACT §3).
+// DefaultSanctioned is the documented default sanctions list (README.md, Configuration).
 // Operators replace it with their own legal list (--sanctioned-countries).
 var DefaultSanctioned = []string{"CU", "IR", "KP", "MM", "SY"}
 
@@ -489,7 +489,7 @@ type VersionView struct {
 	Verifications []Verification `json:"verifications"`
 }
 
-// View is GET /organizations/{id} (CONTRACT §3).
+// View is GET /organizations/{id} (docs/api.md, Identity).
 type View struct {
 	ID        string        `json:"id"`
 	CreatedAt time.Time     `json:"createdAt"`

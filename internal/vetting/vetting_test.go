@@ -62,7 +62,7 @@ func mustCode(t *testing.T, err error, kind apperr.Kind, code string) {
 	}
 }
 
-// DESIGN invariant 2: a version is verified only by the required number of
+// docs/design.md §2: a version is verified only by the required number of
 // distinct verifiers, none of them its proposer.
 func TestDualVerification(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
@@ -174,7 +174,7 @@ func TestStaleVersions(t *testing.T) {
 	})
 }
 
-// DESIGN invariant 3 / CONTRACT §3: sanctioned countries are first-class,
+// docs/design.md §3: sanctioned countries are first-class,
 // need a review, and a compliance verifier.
 func TestSanctionedCountry(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {

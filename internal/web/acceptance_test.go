@@ -10,7 +10,7 @@ import (
 	"github.com/vetca/vetca/internal/audit"
 )
 
-// Issue 3 acceptance (seed 1535735): updating a contact with a subject
+// Bugzilla 1535735 (docs/design.md §1): updating a contact with a subject
 // field is refused naming it; the organization's current version and
 // pending list are unchanged; the audit log has no organization event for
 // that request.
@@ -51,7 +51,7 @@ func TestContactCannotChangeIdentity(t *testing.T) {
 	})
 }
 
-// Issue 3 acceptance: a proposed identity change stays pending; its
+// docs/design.md §2: a proposed identity change stays pending; its
 // proposer's verification is refused with self_verification; after two
 // other verifiers verify it, current shows the new values, and the
 // account's contacts have each received a mail containing the diff.
@@ -105,7 +105,7 @@ func TestIdentityChangeFlow(t *testing.T) {
 	})
 }
 
-// Issue 3 acceptance: sanctioned countries need a review, and a compliance
+// docs/design.md §3: sanctioned countries need a review, and a compliance
 // verifier among the verifiers.
 func TestSanctionedCountryOverHTTP(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
@@ -127,14 +127,14 @@ func TestSanctionedCountryOverHTTP(t *testing.T) {
 	})
 }
 
-// Issue 3 acceptance: a change request applies only after two distinct
+// docs/design.md §7: a change request applies only after two distinct
 // approvers, neither of them the requester, and audit verify is clean
 // afterwards.
 func TestChangeRequestRestoresTamperedRow(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
 		f := setup(t, e)
 		ctx := context.Background()
-		// Out-of-band SQL: the seed 1559376 "fix" script.
+		// Out-of-band SQL: the "fix" script of Bugzilla 1559376.
 		if _, err := e.App.DB.Exec(ctx, `UPDATE organization_versions SET country_name = 'AD' WHERE organization_id = ?`, f.orgID); err != nil {
 			t.Fatal(err)
 		}

@@ -47,7 +47,7 @@ func (s *Server) countries(w http.ResponseWriter, r *http.Request, by actor.Acto
 	return nil
 }
 
-// ---- organizations (CONTRACT §3) ----
+// ---- organizations (docs/api.md, Identity) ----
 
 func (s *Server) createOrganization(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
 	if err := by.Require(actor.Verifier); err != nil {
@@ -173,7 +173,7 @@ func (s *Server) rejectVersion(w http.ResponseWriter, r *http.Request, by actor.
 	return nil
 }
 
-// ---- accounts and contacts (CONTRACT §3) ----
+// ---- accounts and contacts (docs/api.md, Identity) ----
 
 func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
 	if err := by.Require(actor.Verifier, actor.Admin); err != nil {
@@ -241,7 +241,7 @@ func (s *Server) rotateAccountToken(w http.ResponseWriter, r *http.Request, by a
 }
 
 // contactOptions refuses subject fields by name: a contact request can
-// never carry organization identity (DESIGN invariant 1).
+// never carry organization identity (docs/design.md §1).
 var contactOptions = decodeOptions{refuseField: func(name string) error {
 	if vetting.IsSubjectField(name) {
 		return apperr.Invalid(name, "subject_field_not_allowed",
@@ -401,7 +401,7 @@ func (s *Server) rotateOwnToken(w http.ResponseWriter, r *http.Request, by actor
 	return nil
 }
 
-// ---- audit (CONTRACT §9) ----
+// ---- audit (docs/api.md, Audit, users and change requests) ----
 
 func parseFilter(r *http.Request) (audit.Filter, error) {
 	q := r.URL.Query()

@@ -9,7 +9,7 @@ import (
 	"github.com/vetca/vetca/internal/domain"
 )
 
-// domainRoutes registers the CONTRACT §4 endpoints and the staff query of
+// domainRoutes registers the domain endpoints (docs/api.md) and the staff query of
 // validations by method version:
 //
 //	POST /api/v1/accounts/{id}/domains                      start a validation (201)

@@ -25,8 +25,8 @@ func (s *Server) revocationRoutes() {
 	s.ocsp = h
 }
 
-// certificateRecord is CONTRACT §5's certificate record: the inventory
-// record with, once revoked, revokedAt and reason.
+// certificateRecord is the record of GET /certificates/{serial}: the
+// inventory record with, once revoked, revokedAt and reason.
 type certificateRecord struct {
 	order.Record
 	RevokedAt  *time.Time             `json:"revokedAt,omitempty"`
@@ -81,7 +81,7 @@ func (s *Server) listShards(w http.ResponseWriter, r *http.Request, by actor.Act
 }
 
 // serveCRL serves the current CRL whose Issuing Distribution Point names
-// the requested URL (CONTRACT §6). The URL is rebuilt from the Host header;
+// the requested URL, the one certificates name. The URL is rebuilt from the Host header;
 // when that is not a URL vetca publishes (a proxy in front), the public
 // URL's host is tried.
 func (s *Server) serveCRL(w http.ResponseWriter, r *http.Request) {

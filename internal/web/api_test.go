@@ -55,7 +55,7 @@ func (f *fixture) eventCount(t *testing.T) int64 {
 	return rep.Events
 }
 
-// Every refused request returns the CONTRACT §1 error shape naming the
+// Every refused request returns the docs/api.md error shape naming the
 // field, and leaves nothing behind (the audit chain does not grow).
 func TestBadInputEverywhere(t *testing.T) {
 	apptest.Each(t, func(t *testing.T, e *apptest.Env) {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -74,9 +73,6 @@ func (s *Server) consoleRoutes() {
 	s.mux.HandleFunc("POST /console/me/token", s.console(s.meRotateToken))
 	s.consoleOrderRoutes()
 }
-
-// NavLinks are extra console menu entries; later parts append to it.
-func (s *Server) AddNav(l NavLink) { s.nav = append(s.nav, l) }
 
 // render executes layout + the page template.
 func (s *Server) render(w http.ResponseWriter, status int, name string, p *Page) {
@@ -211,20 +207,8 @@ func redirect(w http.ResponseWriter, r *http.Request, to, flash string) (*Page, 
 	return nil, "", nil
 }
 
-// DashboardStat is a dashboard tile added by later parts.
-type DashboardStat struct {
-	Href, Label string
-	Value       int
-}
-
 type dashboardData struct {
 	Organizations, PendingVersions, Accounts, PendingChanges int
-	Extra                                                    []DashboardStat
-}
-
-// AddDashboardStat registers a tile computed on each dashboard view.
-func (s *Server) AddDashboardStat(f func(ctx context.Context, by actor.Actor) (DashboardStat, bool)) {
-	s.stats = append(s.stats, f)
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
@@ -240,11 +224,6 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, by actor.Acto
 		}
 		if n, err := s.Changes.CountPending(ctx, by); err == nil {
 			d.PendingChanges = n
-		}
-	}
-	for _, f := range s.stats {
-		if st, ok := f(ctx, by); ok {
-			d.Extra = append(d.Extra, st)
 		}
 	}
 	return &Page{Title: "Dashboard", Data: d}, "dashboard", nil

@@ -123,7 +123,7 @@ func domAuditClean(t *testing.T, e *apptest.Env) int64 {
 	return rep.Events
 }
 
-// CONTRACT §4 as a client sees it: start (201) and validate (200) with
+// The domains API as a client sees it: start (201) and validate (200) with
 // both methods, then list and read the evidence.
 func TestDomainValidationOverHTTP(t *testing.T) {
 	domEach(t, func(t *testing.T, e *domEnv) {
@@ -273,7 +273,7 @@ func TestWebsiteChangeEgressOverHTTP(t *testing.T) {
 	}
 }
 
-// Every bad request gets the CONTRACT §1 error naming the field, and
+// Every bad request gets the docs/api.md error naming the field, and
 // changes nothing (the audit chain does not grow).
 func TestDomainBadInputOverHTTP(t *testing.T) {
 	domEach(t, func(t *testing.T, e *domEnv) {
@@ -365,7 +365,7 @@ func TestDomainBadInputOverHTTP(t *testing.T) {
 	})
 }
 
-// Issue 4 acceptance through the real order flow (issue 5): a certificate
+// Domain evidence through the real order flow: a certificate
 // issued for validated names carries every SAN's CAA evidence; a SAN whose
 // CAA forbids vetca is refused at finalize, naming that SAN; and the staff
 // query lists the validations and the certificate that relied on

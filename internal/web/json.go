@@ -18,7 +18,7 @@ import (
 // maxBody bounds every JSON request body.
 const maxBody = 1 << 20
 
-// errorBody is the CONTRACT §1 error shape.
+// errorBody is the error shape of docs/api.md (Errors).
 type errorBody struct {
 	Error errorDetail `json:"error"`
 }

@@ -1,5 +1,5 @@
-// Package web is vetca's HTTP face: the JSON API under /api/v1 (CONTRACT
-// §3-§9), the staff console (HTML, sign-in at /), the public pages, the
+// Package web is vetca's HTTP face: the JSON API under /api/v1
+// (docs/api.md), the staff console (HTML, sign-in at /), the public pages, the
 // revocation status endpoints and /metrics. Handlers parse input, call one
 // service method and render; they hold no business rules and no SQL.
 package web
@@ -60,8 +60,6 @@ type Deps struct {
 	OCSP        *revocation.Responder
 	// DevMail is the --dev mailbox shown in the console, or nil.
 	DevMail Mailbox
-	// Extra lets later parts (orders, revocation, ...) add routes.
-	Extra []func(mux *http.ServeMux, s *Server)
 }
 
 // Server is the HTTP handler.
@@ -70,7 +68,6 @@ type Server struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	nav      []NavLink
-	stats    []func(ctx context.Context, by actor.Actor) (DashboardStat, bool)
 	tmplMu   sync.Mutex
 	tmpls    map[string]*template.Template
 	ocsp     http.Handler
@@ -99,14 +96,8 @@ func New(d Deps) *Server {
 		d.Metrics.MustRegister(s.requests, s.latency)
 	}
 	s.routes()
-	for _, f := range d.Extra {
-		f(s.mux, s)
-	}
 	return s
 }
-
-// Mux exposes the router so later parts can register routes.
-func (s *Server) Mux() *http.ServeMux { return s.mux }
 
 // ServeHTTP adds a request id, security headers, logging and metrics.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
