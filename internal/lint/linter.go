@@ -23,7 +23,9 @@
 // init function registers anything. As in zlint, a lint returns NE for a
 // certificate whose notBefore is before its EffectiveDate. The
 // subject-equality lint (LintSubjectNotVetted) needs the expected subjects
-// of one issuance and runs only when they are given.
+// of one issuance and runs only when they are given. Each lint has a pass
+// and a fail certificate in testdata/ (made once by TestGenerateTestdata)
+// and a table test, citing the BR section, in lint_<name>_test.go.
 //
 // A *Linter also signs linting certificates (LintTemplate, which satisfies
 // profile.Linter): the to-be-signed certificate is signed by a throwaway
