@@ -45,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 
@@ -145,6 +146,25 @@ func (l *Linter) Registry() zlint.Registry { return l.registry }
 // VetcaRegistry returns vetca's own certificate lints, which the Linter
 // runs after zlint's.
 func (l *Linter) VetcaRegistry() *VetcaRegistry { return l.vetca }
+
+// ListCertificateLints returns the metadata of every certificate lint the
+// Linter runs, zlint's (without the filtered ones) and vetca's, sorted by
+// name. Extra lints (WithExtraLints) are not listed.
+func (l *Linter) ListCertificateLints() []Metadata {
+	var out []Metadata
+	for _, zl := range l.registry.CertificateLints().Lints() {
+		out = append(out, Metadata{
+			Name:          zl.Name,
+			Description:   zl.Description,
+			Citation:      zl.Citation,
+			Source:        zl.Source,
+			EffectiveDate: zl.EffectiveDate,
+		})
+	}
+	out = append(out, l.vetca.Metadata()...)
+	slices.SortFunc(out, func(a, b Metadata) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
 
 // LintCertificate lints a DER certificate with the filtered zlint registry,
 // vetca's lints, and the extra lints. With expected subjects it also checks

@@ -43,8 +43,8 @@ var (
 	brSC62Date = time.Date(2023, time.September, 15, 0, 0, 0, 0, time.UTC)
 )
 
-// Metadata describes one of vetca's lints: what a listing of the lints
-// (and zlint's lint metadata) shows.
+// Metadata describes a certificate lint, vetca's or zlint's: what a
+// listing of the lints shows.
 type Metadata struct {
 	// Name is the lint's stable name, e.g. e_vetca_subject_rdn_order.
 	Name string `json:"name"`
@@ -53,11 +53,11 @@ type Metadata struct {
 	// Citation names the BR (or RFC) sections the lint checks, and
 	// docs/design.md where vetca is stricter than the BR.
 	Citation string `json:"citation"`
-	// Source is Source for vetca's lints.
+	// Source is Source for vetca's lints, zlint's source otherwise.
 	Source zlint.LintSource `json:"source"`
 	// EffectiveDate is the first notBefore the lint applies to; the zero
 	// time means every certificate.
-	EffectiveDate time.Time `json:"effectiveDate"`
+	EffectiveDate time.Time `json:"effectiveDate,omitzero"`
 	// NeedsExpectedSubjects marks a lint that compares the certificate with
 	// the vetted subjects of one issuance; it runs only when the caller
 	// passes them (Input.Expected).

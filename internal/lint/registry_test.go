@@ -2,6 +2,7 @@ package lint_test
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -170,5 +171,49 @@ func TestVetcaLintPanicIsFatal(t *testing.T) {
 	}
 	if r := l.Execute(c, lint.Input{}); r.Status != zlint.Fatal || !strings.Contains(r.Details, "boom") {
 		t.Fatalf("Execute = %+v, want fatal naming the panic", r)
+	}
+}
+
+// ListCertificateLints lists zlint's certificate lints (less the filtered
+// one) and vetca's, sorted, with their metadata.
+func TestListCertificateLints(t *testing.T) {
+	l, err := lint.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := l.ListCertificateLints()
+	zl := l.Registry().CertificateLints().Lints()
+	if len(md) != len(zl)+len(allVetcaLints) {
+		t.Fatalf("%d lints listed, want %d zlint + %d vetca", len(md), len(zl), len(allVetcaLints))
+	}
+	if !slices.IsSortedFunc(md, func(a, b lint.Metadata) int { return strings.Compare(a.Name, b.Name) }) {
+		t.Error("not sorted by name")
+	}
+	byName := map[string]lint.Metadata{}
+	for _, m := range md {
+		byName[m.Name] = m
+	}
+	for _, n := range allVetcaLints {
+		if m := byName[n]; m.Source != lint.Source || m.Citation == "" {
+			t.Errorf("%s listed as %+v", n, m)
+		}
+	}
+	for _, n := range lint.ExcludedZlintLints() {
+		if _, ok := byName[n]; ok {
+			t.Errorf("filtered lint %s is listed", n)
+		}
+	}
+	// The listing is meant for output: JSON names, dates in RFC 3339.
+	b, err := json.Marshal(byName[lint.LintValidityCap])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"name":"e_vetca_validity_exceeds_br_cap","description":"The validity period is within the BR §6.3.2 maximum for the notBefore date","citation":"BR §6.3.2","source":"vetca","effectiveDate":"2020-09-01T00:00:00Z"}`; string(b) != want {
+		t.Errorf("JSON %s, want %s", b, want)
+	}
+	// A zlint lint keeps its metadata, effective date included.
+	m := byName["e_subject_country_not_iso"]
+	if m.Source != zlint.CABFBaselineRequirements || m.Citation == "" || !m.EffectiveDate.Equal(time.Date(2012, 7, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("e_subject_country_not_iso listed as %+v", m)
 	}
 }
