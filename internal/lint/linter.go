@@ -13,9 +13,19 @@
 //     (6.6 ms versus 0.62 ms per certificate per core; see
 //     shared/reference/go-deps.md and BenchmarkLintLeaf).
 //
-// Every other zlint lint (certificate, CRL and OCSP) runs. vetca's own
-// lints are listed by the Lint* constants; the subject-equality lint
-// (LintSubjectNotVetted) is built per call from the expected subjects.
+// Every other zlint lint (certificate, CRL and OCSP) runs.
+//
+// vetca's own certificate lints are laid out as zlint lays out its lints:
+// one lint per file, lint_<name>.go, holding the Lint* name constant and a
+// constructor that returns a Lint (Metadata with name, description, BR
+// citation, source and effective date; Applies; Check). NewVetcaRegistry
+// lists the constructors and returns an explicit VetcaRegistry value; no
+// init function registers anything. As in zlint, a lint returns NE for a
+// certificate whose notBefore is before its EffectiveDate. The
+// subject-equality lint (LintSubjectNotVetted) needs the expected subjects
+// of one issuance and runs only when they are given. Each lint has a pass
+// and a fail certificate in testdata/ (made once by TestGenerateTestdata)
+// and a table test, citing the BR section, in lint_<name>_test.go.
 //
 // A *Linter also signs linting certificates (LintTemplate, which satisfies
 // profile.Linter): the to-be-signed certificate is signed by a throwaway
@@ -35,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 
@@ -88,7 +99,7 @@ func WithExtraLints(lints ...*zlint.CertificateLint) Option {
 // concurrent use.
 type Linter struct {
 	registry zlint.Registry
-	own      []*zlint.CertificateLint
+	vetca    *VetcaRegistry
 	extra    []*zlint.CertificateLint
 	tolerate map[string]string
 
@@ -116,9 +127,13 @@ func New(opts ...Option) (*Linter, error) {
 			return nil, fmt.Errorf("lint: only warnings (w_...) can be tolerated, not %s", name)
 		}
 	}
+	vetca, err := NewVetcaRegistry()
+	if err != nil {
+		return nil, err
+	}
 	return &Linter{
 		registry:   reg,
-		own:        staticLints(),
+		vetca:      vetca,
 		extra:      o.extra,
 		tolerate:   o.tolerate,
 		throwaways: make(map[[sha256.Size]byte]*throwawayIssuer),
@@ -127,6 +142,29 @@ func New(opts ...Option) (*Linter, error) {
 
 // Registry returns the filtered zlint registry the Linter runs.
 func (l *Linter) Registry() zlint.Registry { return l.registry }
+
+// VetcaRegistry returns vetca's own certificate lints, which the Linter
+// runs after zlint's.
+func (l *Linter) VetcaRegistry() *VetcaRegistry { return l.vetca }
+
+// ListCertificateLints returns the metadata of every certificate lint the
+// Linter runs, zlint's (without the filtered ones) and vetca's, sorted by
+// name. Extra lints (WithExtraLints) are not listed.
+func (l *Linter) ListCertificateLints() []Metadata {
+	var out []Metadata
+	for _, zl := range l.registry.CertificateLints().Lints() {
+		out = append(out, Metadata{
+			Name:          zl.Name,
+			Description:   zl.Description,
+			Citation:      zl.Citation,
+			Source:        zl.Source,
+			EffectiveDate: zl.EffectiveDate,
+		})
+	}
+	out = append(out, l.vetca.Metadata()...)
+	slices.SortFunc(out, func(a, b Metadata) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
 
 // LintCertificate lints a DER certificate with the filtered zlint registry,
 // vetca's lints, and the extra lints. With expected subjects it also checks
@@ -148,11 +186,12 @@ func (l *Linter) LintCertificate(der []byte, expected ...profile.Subject) (*Repo
 	run := func(cl *zlint.CertificateLint) {
 		r.add(cl.Name, cl.Execute(c, cfg), cl.Citation, l.tolerated)
 	}
-	for _, cl := range l.own {
-		run(cl)
-	}
-	if len(expected) > 0 {
-		run(vettedSubjectLint(expected))
+	in := Input{Expected: expected}
+	for _, vl := range l.vetca.lints {
+		if vl.NeedsExpectedSubjects && len(expected) == 0 {
+			continue
+		}
+		run(vl.ZLint(in))
 	}
 	for _, cl := range l.extra {
 		run(cl)
