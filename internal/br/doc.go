@@ -3,8 +3,7 @@
 // limit and table that vetca enforces comes from here (docs/design.md §9).
 //
 // Each exported constant, table row and function names the section it
-// implements. Section numbers are those of the sources pinned in
-// shared/reference/webpki-policy.md:
+// implements. Section numbers are those of these versions:
 //
 //   - BR: TLS Baseline Requirements v2.2.6 (see BRVersion);
 //   - MRSP: Mozilla Root Store Policy v3.1 (and v2.8 §6.1.1 for the

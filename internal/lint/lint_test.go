@@ -234,7 +234,7 @@ func TestVetcaLints(t *testing.T) {
 		{"§7.1.2.7.4 OpenSSL default O", withSubject(t, one(C("AU"), ST("Queensland"), O("Internet Widgits Pty Ltd"))), lint.LintSubjectPlaceholder, zlint.Error},
 		{"§7.1.2.7.4 Namibia is not a placeholder", withSubject(t, one(C("NA"), L("Windhoek"), O("Acme Widgets Ltd"))), lint.LintSubjectPlaceholder, zlint.Pass},
 		{"§7.1.2.7.4 'N.A. Holdings' is a name", withSubject(t, one(C("MM"), L("Yangon"), O("N.A. Holdings"))), lint.LintSubjectPlaceholder, zlint.Pass},
-		// BR §7.1.2.7.4 countryName; XX refused (DESIGN invariant 3).
+		// BR §7.1.2.7.4 countryName; XX refused (docs/design.md §3).
 		{"§7.1.2.7.4 C=XX", withSubject(t, one(C("XX"), L("Yangon"), O("Acme Widgets Ltd"))), lint.LintSubjectCountry, zlint.Error},
 		{"§7.1.2.7.4 C=ZZ unassigned", withSubject(t, one(C("ZZ"), L("Yangon"), O("Acme Widgets Ltd"))), lint.LintSubjectCountry, zlint.Error},
 		{"§7.1.2.7.4 C missing", withSubject(t, one(L("Yangon"), O("Acme Widgets Ltd"))), lint.LintSubjectCountry, zlint.Error},

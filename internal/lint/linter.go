@@ -11,7 +11,7 @@
 //     eight P-384 signature checks against them), so it can never fire for a
 //     vetca issuer, yet it costs about 87% of zlint's time per certificate
 //     (6.6 ms versus 0.62 ms per certificate per core; see
-//     shared/reference/go-deps.md and BenchmarkLintLeaf).
+//     BenchmarkLintLeaf).
 //
 // Every other zlint lint (certificate, CRL and OCSP) runs.
 //

@@ -24,20 +24,15 @@ var outside = []struct {
 	re   *regexp.Regexp
 	what string
 }{
-	{regexp.MustCompile(`\.\./shared`), "a path outside the repository"},
+	{regexp.MustCompile(`\.\./shared|\bshared/reference/`), "a path outside the repository"},
 	{regexp.MustCompile(`(?i)\bissue [0-9]`), "an issue number of an outside tracker"},
 	{regexp.MustCompile(`\bC[O]NTRACT\b`), "an outside contract document (cite docs/api.md or README.md)"},
 	{regexp.MustCompile(`\bD[E]SIGN\b`), "an outside design document (cite a docs/design.md section)"},
 }
 
-// exempt lists files that may still match, each with the reason. Package
-// lint is being rewritten on another branch; once these files are clean,
-// delete their entries (the test fails on an entry that no longer matches,
-// so the list cannot go stale).
-var exempt = map[string]string{
-	"internal/lint/lint_test.go":   "package lint is being rewritten elsewhere",
-	"internal/lint/vetca_lints.go": "package lint is being rewritten elsewhere",
-}
+// exempt lists files that may still match, each with the reason (the test
+// fails on an entry that no longer matches, so the list cannot go stale).
+var exempt = map[string]string{}
 
 // scanned reports whether a file is source or documentation to check.
 func scanned(rel string) bool {
