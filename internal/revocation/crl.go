@@ -424,7 +424,7 @@ func (p *Publisher) Get(ctx context.Context, url string) ([]byte, ShardRecord, e
 			return nil, ShardRecord{}, err
 		}
 		if !ok {
-			return nil, ShardRecord{}, apperr.NotFound("", "no CRL is published at %s", url)
+			return nil, ShardRecord{}, apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "no CRL is published at %s", url)
 		}
 		var enc string
 		if err := p.db.QueryRow(ctx, `SELECT der FROM crl_files WHERE url = ?`, url).Scan(&enc); err != nil {
