@@ -72,6 +72,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{Code: apperr.CodeInternal, Message: "internal error; logged as request " + id}})
 		return
 	}
+	if !apperr.Known(e.Code) {
+		s.log.Error("error code not declared in apperr", "request", requestID(r), "code", e.Code, "err", e.Message)
+	}
 	d := errorDetail{Code: e.Code, Message: e.Message, Field: e.Field}
 	if e.HasCmp {
 		v, rq := e.Vetted, e.Requested
