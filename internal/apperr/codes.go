@@ -67,7 +67,7 @@ const (
 	CodeInvalidCompromiseAt Code = "invalid_compromise_at"
 	// CodeInvalidCountry (400): countryName is not an upper-case, assigned ISO 3166-1 alpha-2 code (XX included).
 	CodeInvalidCountry Code = "invalid_country"
-	// CodeInvalidCSR (400): the CSR is missing its PEM form, does not parse, is too large or asks for names other than dNSNames.
+	// CodeInvalidCSR (400): the CSR is not one PEM CERTIFICATE REQUEST of at most 64 KiB, does not parse, has a subject attribute that is not a string, or asks for IP, email or URI names.
 	CodeInvalidCSR Code = "invalid_csr"
 	// CodeInvalidCSRSignature (400): the CSR's signature does not verify with its own key (no proof of possession).
 	CodeInvalidCSRSignature Code = "invalid_csr_signature"
