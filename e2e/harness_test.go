@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/notify/smtptest"
 	"github.com/vetca/vetca/internal/store/storetest"
 )
@@ -321,6 +322,11 @@ func (in *Instance) Do(method, path, token string, body any) Response {
 	raw, _ := io.ReadAll(resp.Body)
 	r := Response{Status: resp.StatusCode, Raw: raw}
 	_ = json.Unmarshal(raw, &r.Body)
+	if m, ok := r.Body["error"].(map[string]any); ok {
+		if c, _ := m["code"].(string); !apperr.Known(apperr.Code(c)) {
+			in.t.Errorf("%s %s: HTTP %d with error code %q, which internal/apperr/codes.go does not declare", method, path, r.Status, c)
+		}
+	}
 	return r
 }
 

@@ -130,7 +130,7 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (A
 func (s *Service) link(ctx context.Context, tx *store.Tx, by actor.Actor, accountID, orgID string) error {
 	if err := s.orgs.Exists(ctx, tx, orgID); err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
-			return apperr.Invalid("organizations", "unknown_organization", "organization %q does not exist", orgID)
+			return apperr.Invalid(apperr.CodeUnknownOrganization, "organizations", "organization %q does not exist", orgID)
 		}
 		return err
 	}
@@ -213,7 +213,7 @@ func (s *Service) LinkOrganization(ctx context.Context, by actor.Actor, accountI
 			return err
 		}
 		if n > 0 {
-			return apperr.Conflict("organizationId", "already_linked", "account %s already uses organization %s", accountID, orgID)
+			return apperr.Conflict(apperr.CodeAlreadyLinked, "organizationId", "account %s already uses organization %s", accountID, orgID)
 		}
 		return s.link(ctx, tx, by, accountID, orgID)
 	})
@@ -258,7 +258,7 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 // List returns one page of accounts by name (staff).
 func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Account, string, error) {
 	if !by.IsStaff() {
-		return nil, "", apperr.Forbidden("", "forbidden", "staff only")
+		return nil, "", apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
 	}
 	var w store.Where
 	tail, err := store.Keyset{Cols: []string{"name", "id"}}.Apply(&w, p)
@@ -276,7 +276,7 @@ func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Acc
 // Count returns how many accounts exist (staff).
 func (s *Service) Count(ctx context.Context, by actor.Actor) (int, error) {
 	if !by.IsStaff() {
-		return 0, apperr.Forbidden("", "forbidden", "staff only")
+		return 0, apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
 	}
 	var n int
 	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM accounts`).Scan(&n)
@@ -308,16 +308,16 @@ func (s *Service) MayUseOrganization(ctx context.Context, q store.Querier, accou
 			return nil
 		}
 	}
-	return apperr.Forbidden("organizationId", "organization_not_allowed", "account %s may not order for organization %s", accountID, orgID)
+	return apperr.Forbidden(apperr.CodeOrganizationNotAllowed, "organizationId", "account %s may not order for organization %s", accountID, orgID)
 }
 
 // CanReadOrganization lets a subscriber read the organizations its account uses.
 func (s *Service) CanReadOrganization(ctx context.Context, by actor.Actor, orgID string) error {
 	if by.Kind != actor.Subscriber {
-		return apperr.Forbidden("", "forbidden", "not allowed")
+		return apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "not allowed")
 	}
 	if err := s.MayUseOrganization(ctx, s.db, by.AccountID, orgID); err != nil {
-		return apperr.Forbidden("", "forbidden", "your account does not use organization %s", orgID)
+		return apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "your account does not use organization %s", orgID)
 	}
 	return nil
 }
@@ -379,20 +379,20 @@ func (c *Contact) validate() error {
 		return err
 	}
 	if c.Email == "" {
-		return apperr.Invalid("email", "missing_field", "email is required")
+		return apperr.Invalid(apperr.CodeMissingField, "email", "email is required")
 	}
 	addr, err := mail.ParseAddress(c.Email)
 	if err != nil || addr.Address != c.Email || !strings.Contains(c.Email, "@") || len(c.Email) > 254 {
-		return apperr.Invalid("email", "invalid_email", "email %q is not a plain address such as name@example.com", c.Email)
+		return apperr.Invalid(apperr.CodeInvalidEmail, "email", "email %q is not a plain address such as name@example.com", c.Email)
 	}
 	if c.Phone != "" {
 		for _, r := range c.Phone {
 			if !(unicode.IsDigit(r) || strings.ContainsRune("+ -()./", r)) {
-				return apperr.Invalid("phone", "invalid_phone", "phone %q may hold only digits, spaces and + - ( ) . /", c.Phone)
+				return apperr.Invalid(apperr.CodeInvalidPhone, "phone", "phone %q may hold only digits, spaces and + - ( ) . /", c.Phone)
 			}
 		}
 		if len(c.Phone) > 40 {
-			return apperr.Invalid("phone", "invalid_phone", "phone is longer than 40 characters")
+			return apperr.Invalid(apperr.CodeInvalidPhone, "phone", "phone is longer than 40 characters")
 		}
 	}
 	ok := false
@@ -402,7 +402,7 @@ func (c *Contact) validate() error {
 		}
 	}
 	if !ok {
-		return apperr.Invalid("role", "invalid_role", "role %q is not one of %s", c.Role, strings.Join(ContactRoles, ", "))
+		return apperr.Invalid(apperr.CodeInvalidRole, "role", "role %q is not one of %s", c.Role, strings.Join(ContactRoles, ", "))
 	}
 	return nil
 }
@@ -438,7 +438,7 @@ func (s *Service) UpdateContact(ctx context.Context, by actor.Actor, accountID, 
 			return err
 		}
 		if c.AccountID != accountID {
-			return apperr.NotFound("", "contact %s not found on account %s", contactID, accountID)
+			return apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "contact %s not found on account %s", contactID, accountID)
 		}
 		c.apply(in)
 		if err := c.validate(); err != nil {
@@ -461,7 +461,7 @@ func (s *Service) DeleteContact(ctx context.Context, by actor.Actor, accountID, 
 			return err
 		}
 		if c.AccountID != accountID {
-			return apperr.NotFound("", "contact %s not found on account %s", contactID, accountID)
+			return apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "contact %s not found on account %s", contactID, accountID)
 		}
 		return s.rec.Delete(ctx, tx, by.String(), "contact.deleted", "contacts", contactID)
 	})
@@ -470,20 +470,20 @@ func (s *Service) DeleteContact(ctx context.Context, by actor.Actor, accountID, 
 func checkPlain(field, v string, max int, required bool) error {
 	if v == "" {
 		if required {
-			return apperr.Invalid(field, "missing_field", "%s is required", field)
+			return apperr.Invalid(apperr.CodeMissingField, field, "%s is required", field)
 		}
 		return nil
 	}
 	if len(v) > max {
-		return apperr.Invalid(field, "too_long", "%s is longer than %d characters", field, max)
+		return apperr.Invalid(apperr.CodeTooLong, field, "%s is longer than %d characters", field, max)
 	}
 	for _, r := range v {
 		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return apperr.Invalid(field, "control_character", "%s contains a control character", field)
+			return apperr.Invalid(apperr.CodeControlCharacter, field, "%s contains a control character", field)
 		}
 	}
 	if strings.TrimSpace(v) != v {
-		return apperr.Invalid(field, "surrounding_space", "%s has leading or trailing white space", field)
+		return apperr.Invalid(apperr.CodeSurroundingSpace, field, "%s has leading or trailing white space", field)
 	}
 	return nil
 }

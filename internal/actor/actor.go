@@ -33,7 +33,7 @@ func ParseRole(s string) (Role, error) {
 			return r, nil
 		}
 	}
-	return "", apperr.Invalid("role", "invalid_role", "role %q is not one of admin, verifier, compliance, auditor", s)
+	return "", apperr.Invalid(apperr.CodeInvalidRole, "role", "role %q is not one of admin, verifier, compliance, auditor", s)
 }
 
 // Kind is the kind of actor.
@@ -98,7 +98,7 @@ func (a Actor) Require(roles ...Role) error {
 	for i, r := range roles {
 		names[i] = string(r)
 	}
-	return apperr.Forbidden("", "forbidden", "this action needs the %s role", strings.Join(names, " or "))
+	return apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "this action needs the %s role", strings.Join(names, " or "))
 }
 
 // CanActForAccount reports whether a may act for account id: the account's
@@ -108,7 +108,7 @@ func (a Actor) CanActForAccount(accountID string, roles ...Role) error {
 		return nil
 	}
 	if a.Kind == Subscriber {
-		return apperr.Forbidden("", "forbidden", "this token acts for another account")
+		return apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "this token acts for another account")
 	}
 	return a.Require(roles...)
 }

@@ -71,7 +71,7 @@ func SeedDemo(ctx context.Context, a *App) (*DemoResult, error) {
 		switch {
 		case err == nil:
 			token = tok
-		case apperr.HasCode(err, "name_taken"):
+		case apperr.HasCode(err, apperr.CodeNameTaken):
 			if token, err = a.Auth.RotateUserToken(ctx, sys, du.Name); err != nil {
 				return nil, err
 			}

@@ -159,7 +159,7 @@ func (g settingsGuard) Check(ctx context.Context, q store.Querier) error {
 		return err
 	}
 	if d := g.want.differences(cur); len(d) > 0 {
-		return apperr.Unavailable("settings_mismatch", "this replica's settings differ from the installation's (%s); restart it with the recorded settings", strings.Join(d, "; "))
+		return apperr.Unavailable(apperr.CodeSettingsMismatch, apperr.NoField, "this replica's settings differ from the installation's (%s); restart it with the recorded settings", strings.Join(d, "; "))
 	}
 	return nil
 }

@@ -31,7 +31,7 @@ const (
 // blame, the JSON name of that input field.
 type Error struct {
 	Kind      Kind
-	Code      string // stable machine-readable code, e.g. "invalid_country"
+	Code      Code   // stable machine-readable code, e.g. CodeInvalidCountry
 	Field     string // JSON field name of the offending input, if any
 	Message   string // for people
 	Vetted    string // for comparisons with vetted data: the vetted value
@@ -66,24 +66,31 @@ func IsKind(err error, k Kind) bool {
 }
 
 // HasCode reports whether err is an *Error with the given code.
-func HasCode(err error, code string) bool {
+func HasCode(err error, code Code) bool {
 	e, ok := As(err)
 	return ok && e.Code == code
 }
 
-func newf(k Kind, code, field, format string, args ...any) *Error {
+// NoField is the field of an error that no single input is to blame for:
+// the caller's role, the state of an object, the request as a whole.
+const NoField = ""
+
+func newf(k Kind, code Code, field, format string, args ...any) *Error {
 	return &Error{Kind: k, Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// Invalid is a 400 naming field.
-func Invalid(field, code, format string, args ...any) *Error {
+// The constructors of the kinds all take (code, field, format, args...);
+// field is the JSON name of the input to blame, or NoField.
+
+// Invalid is a 400.
+func Invalid(code Code, field, format string, args ...any) *Error {
 	return newf(KindInvalid, code, field, format, args...)
 }
 
 // Mismatch is a 400 for a requested value that differs from the vetted one.
 func Mismatch(field, vetted, requested string) *Error {
 	return &Error{
-		Kind: KindInvalid, Code: "subject_mismatch", Field: field,
+		Kind: KindInvalid, Code: CodeSubjectMismatch, Field: field,
 		Message:   fmt.Sprintf("%s %q differs from the verified organization's value %q", field, requested, vetted),
 		Vetted:    vetted,
 		Requested: requested,
@@ -92,39 +99,44 @@ func Mismatch(field, vetted, requested string) *Error {
 }
 
 // Unauthenticated is a 401.
-func Unauthenticated(format string, args ...any) *Error {
-	return newf(KindUnauthenticated, "unauthenticated", "", format, args...)
+func Unauthenticated(code Code, field, format string, args ...any) *Error {
+	return newf(KindUnauthenticated, code, field, format, args...)
 }
 
-// Forbidden is a 403; field may be empty.
-func Forbidden(field, code, format string, args ...any) *Error {
+// Forbidden is a 403.
+func Forbidden(code Code, field, format string, args ...any) *Error {
 	return newf(KindForbidden, code, field, format, args...)
 }
 
 // NotFound is a 404.
-func NotFound(field, format string, args ...any) *Error {
-	return newf(KindNotFound, "not_found", field, format, args...)
+func NotFound(code Code, field, format string, args ...any) *Error {
+	return newf(KindNotFound, code, field, format, args...)
 }
 
 // Conflict is a 409.
-func Conflict(field, code, format string, args ...any) *Error {
+func Conflict(code Code, field, format string, args ...any) *Error {
 	return newf(KindConflict, code, field, format, args...)
 }
 
+// TooLarge is a 413.
+func TooLarge(code Code, field, format string, args ...any) *Error {
+	return newf(KindTooLarge, code, field, format, args...)
+}
+
 // Unprocessable is a 422.
-func Unprocessable(field, code, format string, args ...any) *Error {
+func Unprocessable(code Code, field, format string, args ...any) *Error {
 	return newf(KindUnprocessable, code, field, format, args...)
 }
 
 // Integrity is the fail-closed error for a stored row whose content no longer
 // matches what the audit trail vouches for. It names the table and row.
 func Integrity(table, rowID, format string, args ...any) *Error {
-	e := newf(KindIntegrity, "integrity_violation", "", format, args...)
+	e := newf(KindIntegrity, CodeIntegrityViolation, NoField, format, args...)
 	e.Message = fmt.Sprintf("integrity check failed for %s row %s: %s", table, rowID, e.Message)
 	return e
 }
 
 // Unavailable is a 503.
-func Unavailable(code, format string, args ...any) *Error {
-	return newf(KindUnavailable, code, "", format, args...)
+func Unavailable(code Code, field, format string, args ...any) *Error {
+	return newf(KindUnavailable, code, field, format, args...)
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/app"
+	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/lint"
@@ -171,6 +172,11 @@ func (e *Env) Do(method, path, token string, body any) Response {
 	raw, _ := io.ReadAll(resp.Body)
 	out := Response{Status: resp.StatusCode, Raw: raw}
 	_ = json.Unmarshal(raw, &out.Body)
+	if m, ok := out.Body["error"].(map[string]any); ok {
+		if c, _ := m["code"].(string); !apperr.Known(apperr.Code(c)) {
+			e.T.Errorf("%s %s: HTTP %d with error code %q, which internal/apperr/codes.go does not declare", method, path, out.Status, c)
+		}
+	}
 	return out
 }
 

@@ -476,7 +476,7 @@ func (r *Recorder) absent(ctx context.Context, q store.Querier, t *store.Table, 
 	if len(evs) == 1 && evs[0].Op != OpDelete && evs[0].VerifySignature(r.pub) {
 		return apperr.Integrity(t.Name, id, "audit event %d records this row, but it is gone: it was deleted outside vetca", evs[0].Seq)
 	}
-	return apperr.NotFound("", "%s %s not found", strings.TrimSuffix(t.Name, "s"), id)
+	return apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "%s %s not found", strings.TrimSuffix(t.Name, "s"), id)
 }
 
 // Lock locks the row of table with the given id until the transaction ends

@@ -128,13 +128,13 @@ func (s *Service) AddUser(ctx context.Context, by actor.Actor, name string, role
 		return User{}, "", err
 	}
 	if !nameRE.MatchString(name) {
-		return User{}, "", apperr.Invalid("name", "invalid_name", "user name %q must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit", name)
+		return User{}, "", apperr.Invalid(apperr.CodeInvalidName, "name", "user name %q must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit", name)
 	}
 	if len(roles) == 0 {
-		return User{}, "", apperr.Invalid("roles", "missing_role", "a user needs at least one role")
+		return User{}, "", apperr.Invalid(apperr.CodeMissingRole, "roles", "a user needs at least one role")
 	}
 	if email != "" && !strings.Contains(email, "@") {
-		return User{}, "", apperr.Invalid("email", "invalid_email", "email %q is not an address", email)
+		return User{}, "", apperr.Invalid(apperr.CodeInvalidEmail, "email", "email %q is not an address", email)
 	}
 	now := s.clk.Now()
 	u := User{ID: ids.New("usr"), Name: name, Roles: actor.NormalizeRoles(roles), Email: email, CreatedAt: now, CreatedBy: by.String(),
@@ -149,7 +149,7 @@ func (s *Service) AddUser(ctx context.Context, by actor.Actor, name string, role
 			return err
 		}
 		if n > 0 {
-			return apperr.Conflict("name", "name_taken", "a user named %q already exists", name)
+			return apperr.Conflict(apperr.CodeNameTaken, "name", "a user named %q already exists", name)
 		}
 		if err := s.rec.Insert(ctx, tx, by.String(), "user.created", "users", u); err != nil {
 			return err
@@ -172,7 +172,7 @@ func (s *Service) GrantRoles(ctx context.Context, by actor.Actor, userID string,
 		return User{}, err
 	}
 	if len(roles) == 0 {
-		return User{}, apperr.Invalid("roles", "missing_role", "name at least one role to grant")
+		return User{}, apperr.Invalid(apperr.CodeMissingRole, "roles", "name at least one role to grant")
 	}
 	var u User
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -186,7 +186,7 @@ func (s *Service) GrantRoles(ctx context.Context, by actor.Actor, userID string,
 			}
 		}
 		if len(add) == 0 {
-			return apperr.Conflict("roles", "already_granted", "user %s already holds %v", u.Name, roles)
+			return apperr.Conflict(apperr.CodeAlreadyGranted, "roles", "user %s already holds %v", u.Name, roles)
 		}
 		u.PendingRoles, u.PendingBy = actor.NormalizeRoles(append(u.PendingRoles, add...)), by.ID
 		return s.rec.Update(ctx, tx, by.String(), "user.roles_requested", "users", u)
@@ -208,11 +208,11 @@ func (s *Service) ApproveUser(ctx context.Context, by actor.Actor, userID string
 		}
 		switch {
 		case u.Status != UserPendingApproval && len(u.PendingRoles) == 0:
-			return apperr.Conflict("", "nothing_pending", "user %s has nothing awaiting approval", u.Name)
+			return apperr.Conflict(apperr.CodeNothingPending, apperr.NoField, "user %s has nothing awaiting approval", u.Name)
 		case u.PendingBy == by.ID:
-			return apperr.Forbidden("", "self_approval", "you asked for this grant; a second admin must approve it")
+			return apperr.Forbidden(apperr.CodeSelfApproval, apperr.NoField, "you asked for this grant; a second admin must approve it")
 		case u.ID == by.ID:
-			return apperr.Forbidden("", "self_approval", "you cannot approve roles for yourself; a second admin must approve them")
+			return apperr.Forbidden(apperr.CodeSelfApproval, apperr.NoField, "you cannot approve roles for yourself; a second admin must approve them")
 		}
 		u.Roles = actor.NormalizeRoles(append(u.Roles, u.PendingRoles...))
 		u.PendingRoles, u.PendingBy, u.Status = []actor.Role{}, "", UserActive
@@ -233,7 +233,7 @@ func (s *Service) RotateUserToken(ctx context.Context, by actor.Actor, name stri
 			return err
 		}
 		if len(users) == 0 {
-			return apperr.NotFound("name", "no user named %q", name)
+			return apperr.NotFound(apperr.CodeNotFound, "name", "no user named %q", name)
 		}
 		if err := s.revokeTokens(ctx, tx, by, "user_id", users[0].ID); err != nil {
 			return err
@@ -300,7 +300,7 @@ func (s *Service) TokenIssuers(ctx context.Context, q store.Querier, accountID s
 // RotateOwnToken revokes a staff user's own tokens and issues a new one.
 func (s *Service) RotateOwnToken(ctx context.Context, by actor.Actor) (string, error) {
 	if !by.IsStaff() {
-		return "", apperr.Forbidden("", "forbidden", "only staff users rotate their own token here; a subscriber's token is rotated by staff")
+		return "", apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "only staff users rotate their own token here; a subscriber's token is rotated by staff")
 	}
 	token, hash := NewToken()
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -332,14 +332,14 @@ func (s *Service) Authenticate(ctx context.Context, token string) (actor.Actor, 
 
 func (s *Service) authenticate(ctx context.Context, token string) (actor.Actor, error) {
 	if !strings.HasPrefix(token, "vetca_") || len(token) > 128 {
-		return actor.Actor{}, apperr.Unauthenticated("%v", ErrBadToken)
+		return actor.Actor{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "%v", ErrBadToken)
 	}
 	toks, err := audit.Select[Token](ctx, s.rec, s.db, "api_tokens", `SELECT * FROM api_tokens WHERE token_hash = ?`, HashToken(token))
 	if err != nil {
 		return actor.Actor{}, err
 	}
 	if len(toks) == 0 || toks[0].RevokedAt != nil {
-		return actor.Actor{}, apperr.Unauthenticated("%v", ErrBadToken)
+		return actor.Actor{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "%v", ErrBadToken)
 	}
 	return s.actorFor(ctx, toks[0])
 }
@@ -354,10 +354,10 @@ func (s *Service) actorFor(ctx context.Context, t Token) (actor.Actor, error) {
 			return actor.Actor{}, err
 		}
 		if u.Disabled {
-			return actor.Actor{}, apperr.Unauthenticated("user %s is disabled", u.Name)
+			return actor.Actor{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "user %s is disabled", u.Name)
 		}
 		if u.Status != UserActive {
-			return actor.Actor{}, apperr.Unauthenticated("user %s awaits approval by a second admin", u.Name)
+			return actor.Actor{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "user %s awaits approval by a second admin", u.Name)
 		}
 		return actor.Actor{Kind: actor.Staff, ID: u.ID, Name: u.Name, Roles: u.Roles, TokenID: t.ID}, nil
 	case KindSubscriber:

@@ -132,7 +132,7 @@ func (s *Service) StartSession(ctx context.Context, in SignIn) (string, Session,
 	}
 	by, err := s.Authenticate(ctx, in.Token)
 	if err == nil && !namesActor(name, by) {
-		err = apperr.Unauthenticated("the token does not belong to %q", in.Name)
+		err = apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "the token does not belong to %q", in.Name)
 	}
 	if err != nil {
 		s.signIns.fail(now, in.Remote, name)
@@ -213,26 +213,26 @@ func (s *Service) session(ctx context.Context, secret string) (actor.Actor, Sess
 	now := s.clk.Now()
 	switch {
 	case sess.RevokedAt != nil:
-		return actor.Actor{}, sess, apperr.Unauthenticated("the console session has ended")
+		return actor.Actor{}, sess, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "the console session has ended")
 	case !now.Before(sess.ExpiresAt) || !now.Before(sess.CreatedAt.Add(s.sessions.MaxAge)):
-		return actor.Actor{}, sess, apperr.Unauthenticated("the console session has expired; sign in again")
+		return actor.Actor{}, sess, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "the console session has expired; sign in again")
 	}
 	last, err := s.lastSeen(ctx, sess)
 	if err != nil {
 		return actor.Actor{}, sess, err
 	}
 	if !now.Before(last.Add(s.sessions.Idle)) {
-		return actor.Actor{}, sess, apperr.Unauthenticated("the console session was idle too long; sign in again")
+		return actor.Actor{}, sess, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "the console session was idle too long; sign in again")
 	}
 	var t Token
 	if err := s.rec.Get(ctx, s.db, "api_tokens", sess.TokenID, &t); err != nil {
 		return actor.Actor{}, sess, err
 	}
 	if t.RevokedAt != nil {
-		return actor.Actor{}, sess, apperr.Unauthenticated("the API token this console session signed in with was revoked")
+		return actor.Actor{}, sess, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "the API token this console session signed in with was revoked")
 	}
 	if t.Kind != sess.Kind || t.UserID != sess.UserID || t.AccountID != sess.AccountID {
-		return actor.Actor{}, sess, apperr.Unauthenticated("the console session does not match its API token")
+		return actor.Actor{}, sess, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "the console session does not match its API token")
 	}
 	a, err := s.actorFor(ctx, t)
 	if err != nil {
@@ -249,14 +249,14 @@ func (s *Service) session(ctx context.Context, secret string) (actor.Actor, Sess
 // lookupSession reads the session a secret names, integrity-checked.
 func (s *Service) lookupSession(ctx context.Context, secret string) (Session, error) {
 	if !wellFormedSecret(secret) {
-		return Session{}, apperr.Unauthenticated("%v", errNoSession)
+		return Session{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "%v", errNoSession)
 	}
 	list, err := audit.Select[Session](ctx, s.rec, s.db, "console_sessions", `SELECT * FROM console_sessions WHERE secret_hash = ?`, HashSecret(secret))
 	if err != nil {
 		return Session{}, err
 	}
 	if len(list) == 0 {
-		return Session{}, apperr.Unauthenticated("%v", errNoSession)
+		return Session{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "%v", errNoSession)
 	}
 	return list[0], nil
 }

@@ -9,7 +9,7 @@ import (
 
 // CodeDNFragment is the error code of a subject value that carries another
 // attribute (DNFragment).
-const CodeDNFragment = "dn_fragment"
+const CodeDNFragment = apperr.CodeDNFragment
 
 // isAttributeName reports whether lower is an attribute type name that a
 // distinguished-name string may use, in lower case: the RFC 4514 §3 short
@@ -145,7 +145,7 @@ func isDigit(r rune) bool { return r >= '0' && r <= '9' }
 // attribute (DNFragment).
 func CheckNoDNFragment(field, value string) error {
 	if attr, ok := DNFragment(value); ok {
-		return apperr.Invalid(field, CodeDNFragment,
+		return apperr.Invalid(CodeDNFragment, field,
 			"%s %q carries another attribute (%s=...) of a distinguished name; enter only the verified %s (BR §7.1.4.2)",
 			field, value, attr, field)
 	}

@@ -19,7 +19,7 @@ func utc(t *testing.T, s string) time.Time {
 
 // wantAppErr checks that err is an *apperr.Error of the given kind, field and
 // code.
-func wantAppErr(t *testing.T, err error, kind apperr.Kind, field, code string) {
+func wantAppErr(t *testing.T, err error, kind apperr.Kind, field string, code apperr.Code) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("want %s error on %q, got nil", code, field)

@@ -33,11 +33,11 @@ const (
 
 // Error codes of the reason rules, for callers and tests that match them.
 const (
-	CodeUnknownReason   = "unknown_reason"        // not an RFC 5280 CRLReason name
-	CodeForbiddenReason = "reason_forbidden"      // an RFC 5280 reason the BR forbids for TLS subscriber certificates
-	CodeReasonCAOnly    = "reason_ca_only"        // privilegeWithdrawn asked by a subscriber
-	CodeAlreadyRevoked  = "already_revoked"       // only keyCompromise may change an existing entry
-	CodeBadCompromiseAt = "invalid_compromise_at" // a key compromise time in the future
+	CodeUnknownReason   = apperr.CodeUnknownReason       // not an RFC 5280 CRLReason name
+	CodeForbiddenReason = apperr.CodeReasonForbidden     // an RFC 5280 reason the BR forbids for TLS subscriber certificates
+	CodeReasonCAOnly    = apperr.CodeReasonCAOnly        // privilegeWithdrawn asked by a subscriber
+	CodeAlreadyRevoked  = apperr.CodeAlreadyRevoked      // only keyCompromise may change an existing entry
+	CodeBadCompromiseAt = apperr.CodeInvalidCompromiseAt // a key compromise time in the future
 )
 
 func reasonName(r Reason) (string, bool) {
@@ -138,14 +138,14 @@ func ParseReason(s string) (Reason, error) {
 		CessationOfOperation, CertificateHold, RemoveFromCRL, PrivilegeWithdrawn, AACompromise} {
 		if strings.EqualFold(t, r.String()) {
 			if !r.Valid() {
-				return 0, apperr.Invalid("reason", CodeForbiddenReason,
+				return 0, apperr.Invalid(CodeForbiddenReason, "reason",
 					"%s may not be used for a TLS subscriber certificate (BR §7.2.2); use one of %s",
 					r, joinReasons(CAReasons()))
 			}
 			return r, nil
 		}
 	}
-	return 0, apperr.Invalid("reason", CodeUnknownReason,
+	return 0, apperr.Invalid(CodeUnknownReason, "reason",
 		"%q is not a revocation reason; use one of %s", s, joinReasons(CAReasons()))
 }
 
@@ -155,11 +155,11 @@ func ParseReason(s string) (Reason, error) {
 // apperr.Invalid naming "reason" (code CodeForbiddenReason).
 func (r Reason) CheckSubscriber() error {
 	if !r.Valid() {
-		return apperr.Invalid("reason", CodeForbiddenReason,
+		return apperr.Invalid(CodeForbiddenReason, "reason",
 			"%s may not be used for a TLS subscriber certificate (BR §7.2.2)", r)
 	}
 	if r == PrivilegeWithdrawn {
-		return apperr.Forbidden("reason", CodeReasonCAOnly,
+		return apperr.Forbidden(CodeReasonCAOnly, "reason",
 			"privilegeWithdrawn is chosen by the CA, not the subscriber (BR §7.2.2); use one of %s",
 			joinReasons(SubscriberReasons()))
 	}
@@ -274,12 +274,12 @@ type Entry struct {
 // harmless.
 func UpdateEntry(existing Entry, reason Reason, compromisedAt, now time.Time) (updated Entry, changed bool, err error) {
 	if reason != KeyCompromise {
-		return existing, false, apperr.Conflict("reason", CodeAlreadyRevoked,
+		return existing, false, apperr.Conflict(CodeAlreadyRevoked, "reason",
 			"the certificate is already revoked (%s); only keyCompromise may update an existing entry (BR §7.2.2)",
 			existing.Reason)
 	}
 	if !compromisedAt.IsZero() && compromisedAt.After(now) {
-		return existing, false, apperr.Invalid("compromisedAt", CodeBadCompromiseAt,
+		return existing, false, apperr.Invalid(CodeBadCompromiseAt, "compromisedAt",
 			"the key compromise time %s is in the future", compromisedAt.UTC().Format(time.RFC3339))
 	}
 	updated = existing

@@ -40,7 +40,7 @@ func TestParseReason(t *testing.T) {
 	cases := []struct {
 		in   string
 		want Reason
-		code string // "" for success
+		code apperr.Code // "" for success
 	}{
 		// BR §7.2.2 / MRSP §6.1.1: the six allowed reasons.
 		{"unspecified", Unspecified, ""},
@@ -176,7 +176,8 @@ func TestUpdateEntry(t *testing.T) {
 		want        Entry
 		changed     bool
 		kind        apperr.Kind
-		field, code string
+		field       string
+		code        apperr.Code
 	}{
 		{"BR §7.2.2 upgrade superseded to keyCompromise", Entry{Superseded, revoked}, KeyCompromise, time.Time{},
 			Entry{KeyCompromise, revoked}, true, 0, "", ""},

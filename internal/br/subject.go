@@ -33,17 +33,17 @@ func OVPolicy() x509.OID {
 
 // Error codes of the subject rules.
 const (
-	CodeAttributeNotAllowed = "attribute_not_allowed" // not in the OV subject profile (e.g. organizationalUnitName)
-	CodeAttributeMissing    = "attribute_missing"     // a MUST attribute is absent
-	CodeAttributeOrder      = "attribute_order"       // not in BR §7.1.4.2 order
-	CodeAttributeRepeated   = "attribute_repeated"    // repeated without being allowed to
-	CodeMultiValuedRDN      = "multi_valued_rdn"      // an RDN with more than one attribute
-	CodeAttributeEmpty      = "attribute_empty"       // empty or blank
-	CodeAttributeTooLong    = "attribute_too_long"    // over the BR §7.1.4.2 maximum
-	CodeAttributeWhitespace = "attribute_whitespace"  // leading or trailing white space
-	CodeAttributeCharacter  = "attribute_character"   // control or invalid UTF-8 characters
-	CodePlaceholderValue    = "placeholder_value"     // only metadata, or a known placeholder
-	CodeInvalidCountry      = "invalid_country"       // not an assigned ISO 3166-1 alpha-2 code
+	CodeAttributeNotAllowed = apperr.CodeAttributeNotAllowed // not in the OV subject profile (e.g. organizationalUnitName)
+	CodeAttributeMissing    = apperr.CodeAttributeMissing    // a MUST attribute is absent
+	CodeAttributeOrder      = apperr.CodeAttributeOrder      // not in BR §7.1.4.2 order
+	CodeAttributeRepeated   = apperr.CodeAttributeRepeated   // repeated without being allowed to
+	CodeMultiValuedRDN      = apperr.CodeMultiValuedRDN      // an RDN with more than one attribute
+	CodeAttributeEmpty      = apperr.CodeAttributeEmpty      // empty or blank
+	CodeAttributeTooLong    = apperr.CodeAttributeTooLong    // over the BR §7.1.4.2 maximum
+	CodeAttributeWhitespace = apperr.CodeAttributeWhitespace // leading or trailing white space
+	CodeAttributeCharacter  = apperr.CodeAttributeCharacter  // control or invalid UTF-8 characters
+	CodePlaceholderValue    = apperr.CodePlaceholderValue    // only metadata, or a known placeholder
+	CodeInvalidCountry      = apperr.CodeInvalidCountry      // not an assigned ISO 3166-1 alpha-2 code
 )
 
 // Attribute describes one subject attribute of vetca's OV profile: the
@@ -154,32 +154,32 @@ func AttributeName(oid string) string {
 func CheckOVSubjectValue(jsonName, value string) error {
 	a, _, ok := AttributeByJSONName(jsonName)
 	if !ok {
-		return apperr.Invalid(jsonName, CodeAttributeNotAllowed,
+		return apperr.Invalid(CodeAttributeNotAllowed, jsonName,
 			"%s is not allowed in an OV certificate subject (BR §7.1.2.7.4)", jsonName)
 	}
 	if !utf8.ValidString(value) {
-		return apperr.Invalid(jsonName, CodeAttributeCharacter, "%s is not valid UTF-8", jsonName)
+		return apperr.Invalid(CodeAttributeCharacter, jsonName, "%s is not valid UTF-8", jsonName)
 	}
 	if strings.TrimSpace(value) == "" {
-		return apperr.Invalid(jsonName, CodeAttributeEmpty, "%s is empty", jsonName)
+		return apperr.Invalid(CodeAttributeEmpty, jsonName, "%s is empty", jsonName)
 	}
 	if strings.TrimSpace(value) != value {
-		return apperr.Invalid(jsonName, CodeAttributeWhitespace, "%s has leading or trailing white space", jsonName)
+		return apperr.Invalid(CodeAttributeWhitespace, jsonName, "%s has leading or trailing white space", jsonName)
 	}
 	for _, r := range value {
 		if unicode.IsControl(r) || r == utf8.RuneError {
-			return apperr.Invalid(jsonName, CodeAttributeCharacter, "%s contains a control character (%U)", jsonName, r)
+			return apperr.Invalid(CodeAttributeCharacter, jsonName, "%s contains a control character (%U)", jsonName, r)
 		}
 	}
 	if n := utf8.RuneCountInString(value); n > a.MaxLength {
-		return apperr.Invalid(jsonName, CodeAttributeTooLong,
+		return apperr.Invalid(CodeAttributeTooLong, jsonName,
 			"%s has %d characters; BR §7.1.4.2 allows at most %d", jsonName, n, a.MaxLength)
 	}
 	if jsonName == "countryName" {
 		return checkCountry(value)
 	}
 	if IsPlaceholder(value) {
-		return apperr.Invalid(jsonName, CodePlaceholderValue,
+		return apperr.Invalid(CodePlaceholderValue, jsonName,
 			"%s %q is a placeholder, not verified information (BR §7.1.2.7.4)", jsonName, value)
 	}
 	return CheckNoDNFragment(jsonName, value)
@@ -187,15 +187,15 @@ func CheckOVSubjectValue(jsonName, value string) error {
 
 func checkCountry(c string) error {
 	if c == "XX" {
-		return apperr.Invalid("countryName", CodeInvalidCountry,
+		return apperr.Invalid(CodeInvalidCountry, "countryName",
 			"XX is not accepted: every country must be a real ISO 3166-1 code")
 	}
 	if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
-		return apperr.Invalid("countryName", CodeInvalidCountry,
+		return apperr.Invalid(CodeInvalidCountry, "countryName",
 			"countryName %q is not an upper-case ISO 3166-1 alpha-2 code (BR §7.1.4.2: PrintableString, 2 characters)", c)
 	}
 	if _, ok := iso3166.LookupCountry(c); !ok {
-		return apperr.Invalid("countryName", CodeInvalidCountry, "countryName %q is not an assigned ISO 3166-1 code", c)
+		return apperr.Invalid(CodeInvalidCountry, "countryName", "countryName %q is not an assigned ISO 3166-1 code", c)
 	}
 	return nil
 }
@@ -224,7 +224,7 @@ func CheckOVSubject(rdns pkix.RDNSequence) error {
 			if len(rdn) > 0 {
 				name = AttributeName(rdn[0].Type.String())
 			}
-			return apperr.Invalid(name, CodeMultiValuedRDN,
+			return apperr.Invalid(CodeMultiValuedRDN, name,
 				"each RDN must hold exactly one attribute (BR §7.1.4.2); found %d", len(rdn))
 		}
 		atv := rdn[0]
@@ -232,21 +232,21 @@ func CheckOVSubject(rdns pkix.RDNSequence) error {
 		a, pos, ok := AttributeByOID(oid)
 		if !ok {
 			n := AttributeName(oid)
-			return apperr.Invalid(n, CodeAttributeNotAllowed,
+			return apperr.Invalid(CodeAttributeNotAllowed, n,
 				"%s is not allowed in an OV certificate subject (BR §7.1.2.7.4)", n)
 		}
 		if pos < last {
-			return apperr.Invalid(a.JSONName, CodeAttributeOrder,
+			return apperr.Invalid(CodeAttributeOrder, a.JSONName,
 				"%s is out of order; BR §7.1.4.2 requires C, ST, L, postalCode, street, O, CN", a.JSONName)
 		}
 		if seen[a.JSONName] && !a.Repeatable {
-			return apperr.Invalid(a.JSONName, CodeAttributeRepeated,
+			return apperr.Invalid(CodeAttributeRepeated, a.JSONName,
 				"%s appears more than once (BR §7.1.4.1)", a.JSONName)
 		}
 		last, seen[a.JSONName] = pos, true
 		v, ok := atv.Value.(string)
 		if !ok {
-			return apperr.Invalid(a.JSONName, CodeAttributeCharacter, "%s is not a string", a.JSONName)
+			return apperr.Invalid(CodeAttributeCharacter, a.JSONName, "%s is not a string", a.JSONName)
 		}
 		if err := CheckOVSubjectValue(a.JSONName, v); err != nil {
 			return err
@@ -254,11 +254,11 @@ func CheckOVSubject(rdns pkix.RDNSequence) error {
 	}
 	for _, must := range []string{"countryName", "organizationName"} {
 		if !seen[must] {
-			return apperr.Invalid(must, CodeAttributeMissing, "%s MUST be present in an OV subject (BR §7.1.2.7.4)", must)
+			return apperr.Invalid(CodeAttributeMissing, must, "%s MUST be present in an OV subject (BR §7.1.2.7.4)", must)
 		}
 	}
 	if !seen["stateOrProvinceName"] && !seen["localityName"] {
-		return apperr.Invalid("localityName", CodeAttributeMissing,
+		return apperr.Invalid(CodeAttributeMissing, "localityName",
 			"an OV subject needs localityName or stateOrProvinceName (BR §7.1.2.7.4)")
 	}
 	return nil

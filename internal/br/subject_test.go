@@ -62,7 +62,8 @@ func TestIsPlaceholder(t *testing.T) {
 
 func TestCheckOVSubjectValue(t *testing.T) {
 	cases := []struct {
-		field, value, code string
+		field, value string
+		code         apperr.Code
 	}{
 		{"organizationName", "Example Holdings GmbH", ""},
 		{"organizationName", strings.Repeat("a", 64), ""},
@@ -122,9 +123,10 @@ func TestCheckOVSubject(t *testing.T) {
 		{Type: asn1.ObjectIdentifier{2, 5, 4, 8}, Value: "Berlin"},
 	})
 	cases := []struct {
-		name        string
-		seq         pkix.RDNSequence
-		field, code string
+		name  string
+		seq   pkix.RDNSequence
+		field string
+		code  apperr.Code
 	}{
 		{"BR §7.1.4.2 full OV subject in order",
 			rdns("C", "DE", "ST", "Bayern", "L", "München", "postalCode", "80331", "street", "Marienplatz 1", "street", "Rathaus", "O", "Example GmbH", "CN", "www.example.com"), "", ""},

@@ -25,7 +25,7 @@ const (
 
 // CodeInvalidTrigger is the apperr code for a trigger reference that does not
 // name an item of BR §4.9.1.1.
-const CodeInvalidTrigger = "invalid_trigger"
+const CodeInvalidTrigger = apperr.CodeInvalidTrigger
 
 // TriggerPrefix is how a trigger is referenced in the API: "4.9.1.1#N"
 // (docs/api.md, revoke).
@@ -124,7 +124,7 @@ func TriggerByNumber(n int) (Trigger, bool) {
 // apperr.Invalid error naming "trigger" (code CodeInvalidTrigger).
 func ParseTrigger(s string) (Trigger, error) {
 	bad := func() (Trigger, error) {
-		return Trigger{}, apperr.Invalid("trigger", CodeInvalidTrigger,
+		return Trigger{}, apperr.Invalid(CodeInvalidTrigger, "trigger",
 			"%q does not name an item of BR §4.9.1.1; use %s1 to %s16", s, TriggerPrefix, TriggerPrefix)
 	}
 	num, ok := strings.CutPrefix(s, TriggerPrefix)

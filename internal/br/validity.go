@@ -110,11 +110,11 @@ func capDays(issuedAt, notBefore time.Time) int {
 // notBefore; see MaxValidity).
 func NotAfter(issuedAt, notBefore time.Time, days int) (time.Time, error) {
 	if days < 1 {
-		return time.Time{}, apperr.Invalid("validityDays", "invalid_validity",
+		return time.Time{}, apperr.Invalid(apperr.CodeInvalidValidity, "validityDays",
 			"validityDays must be at least 1, got %d", days)
 	}
 	if c := capDays(issuedAt, notBefore); days > c {
-		return time.Time{}, apperr.Invalid("validityDays", "validity_too_long",
+		return time.Time{}, apperr.Invalid(apperr.CodeValidityTooLong, "validityDays",
 			"validityDays %d exceeds the BR §6.3.2 maximum of %d days for certificates issued on %s",
 			days, c, issuedAt.UTC().Format(time.DateOnly))
 	}
@@ -128,12 +128,12 @@ func NotAfter(issuedAt, notBefore time.Time, days int) (time.Time, error) {
 // issuer's final check use it.
 func CheckValidity(issuedAt, notBefore, notAfter time.Time) error {
 	if notAfter.Before(notBefore) {
-		return apperr.Invalid("validityDays", "invalid_validity",
+		return apperr.Invalid(apperr.CodeInvalidValidity, "validityDays",
 			"notAfter %s is before notBefore %s", notAfter.UTC().Format(time.RFC3339), notBefore.UTC().Format(time.RFC3339))
 	}
 	c := capDays(issuedAt, notBefore)
 	if d := ValidityDays(notBefore, notAfter); d > c {
-		return apperr.Invalid("validityDays", "validity_too_long",
+		return apperr.Invalid(apperr.CodeValidityTooLong, "validityDays",
 			"validity period of %d days (%s) exceeds the BR §6.3.2 maximum of %d days",
 			d, ValidityPeriod(notBefore, notAfter), c)
 	}

@@ -66,7 +66,7 @@ func TestNotAfter(t *testing.T) {
 		issued, nb string
 		days       int
 		want       string // RFC 3339, or "" when an error is wanted
-		code       string
+		code       apperr.Code
 	}{
 		{"BR §6.3.2 200 days on 2026-06-01", "2026-06-01T00:00:00Z", "2026-06-01T00:00:00Z", 200, "2026-12-17T23:59:59Z", ""},
 		{"BR §6.3.2 201 days on 2026-06-01", "2026-06-01T00:00:00Z", "2026-06-01T00:00:00Z", 201, "", "validity_too_long"},
@@ -115,7 +115,7 @@ func TestCheckValidity(t *testing.T) {
 	cases := []struct {
 		name string
 		na   time.Time
-		code string
+		code apperr.Code
 	}{
 		{"BR §6.3.2 200 days", nb.Add(200*Day - time.Second), ""},
 		{"BR §6.3.2 200 days + 1 s", nb.Add(200 * Day), "validity_too_long"},

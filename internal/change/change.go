@@ -112,25 +112,25 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in Input) (View, e
 		return View{}, err
 	}
 	if strings.TrimSpace(in.Reason) == "" || len(in.Reason) > 2000 {
-		return View{}, apperr.Invalid("reason", "missing_field", "a change request needs a reason (at most 2000 characters)")
+		return View{}, apperr.Invalid(apperr.CodeMissingField, "reason", "a change request needs a reason (at most 2000 characters)")
 	}
 	t, ok := s.rec.Schema().Table(in.Table)
 	if !ok || !audit.IsAudited(t) {
-		return View{}, apperr.Invalid("table", "invalid_table", "%q is not an audited table", in.Table)
+		return View{}, apperr.Invalid(apperr.CodeInvalidTable, "table", "%q is not an audited table", in.Table)
 	}
 	if in.RowID == "" {
-		return View{}, apperr.Invalid("rowId", "missing_field", "rowId is required")
+		return View{}, apperr.Invalid(apperr.CodeMissingField, "rowId", "rowId is required")
 	}
 	req := Request{ID: ids.New("chg"), Kind: in.Kind, TargetTable: in.Table, TargetID: in.RowID, Reason: in.Reason,
 		RequestedBy: by.String(), Status: StatusPending, CreatedAt: s.clk.Now()}
 	switch in.Kind {
 	case KindRestore:
 		if in.Field != "" || len(in.Value) > 0 {
-			return View{}, apperr.Invalid("field", "invalid_change", "a restore names no field or value: it restores the whole audited row")
+			return View{}, apperr.Invalid(apperr.CodeInvalidChange, "field", "a restore names no field or value: it restores the whole audited row")
 		}
 	case KindAmend:
 		if identityTables[in.Table] {
-			return View{}, apperr.Invalid("table", "identity_change", "organization identity changes only through a new organization version, which is verified again")
+			return View{}, apperr.Invalid(apperr.CodeIdentityChange, "table", "organization identity changes only through a new organization version, which is verified again")
 		}
 		fields := amendable[in.Table]
 		ok := false
@@ -138,14 +138,14 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in Input) (View, e
 			ok = ok || f == in.Field
 		}
 		if !ok {
-			return View{}, apperr.Invalid("field", "not_amendable", "%s.%s cannot be amended by a change request", in.Table, in.Field)
+			return View{}, apperr.Invalid(apperr.CodeNotAmendable, "field", "%s.%s cannot be amended by a change request", in.Table, in.Field)
 		}
 		if len(in.Value) == 0 {
-			return View{}, apperr.Invalid("value", "missing_field", "value is required")
+			return View{}, apperr.Invalid(apperr.CodeMissingField, "value", "value is required")
 		}
 		req.Field, req.Value = in.Field, string(in.Value)
 	default:
-		return View{}, apperr.Invalid("kind", "invalid_kind", "kind must be %q or %q", KindRestore, KindAmend)
+		return View{}, apperr.Invalid(apperr.CodeInvalidKind, "kind", "kind must be %q or %q", KindRestore, KindAmend)
 	}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		if in.Kind == KindRestore {
@@ -157,7 +157,7 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in Input) (View, e
 					return err
 				}
 				if n == 0 {
-					return apperr.NotFound("rowId", "%s has no row %s and the audit trail never recorded one", in.Table, in.RowID)
+					return apperr.NotFound(apperr.CodeNotFound, "rowId", "%s has no row %s and the audit trail never recorded one", in.Table, in.RowID)
 				}
 			}
 		} else {
@@ -186,7 +186,7 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id string) (View,
 			return err
 		}
 		if req.RequestedBy == by.String() {
-			return apperr.Forbidden("", "self_approval", "you requested this change; two other staff users must approve it")
+			return apperr.Forbidden(apperr.CodeSelfApproval, apperr.NoField, "you requested this change; two other staff users must approve it")
 		}
 		approvals, err := audit.Select[Approval](ctx, s.rec, tx, "change_request_approvals", `SELECT * FROM change_request_approvals WHERE change_request_id = ? ORDER BY at, id`, id)
 		if err != nil {
@@ -194,7 +194,7 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id string) (View,
 		}
 		for _, a := range approvals {
 			if a.ApproverID == by.ID {
-				return apperr.Conflict("", "already_approved", "you already approved change request %s", id)
+				return apperr.Conflict(apperr.CodeAlreadyApproved, apperr.NoField, "you already approved change request %s", id)
 			}
 		}
 		now := s.clk.Now()
@@ -242,34 +242,34 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, by actor.Actor, req R
 		}
 		maps, err := store.ScanMaps(rows)
 		if err != nil || len(maps) != 1 {
-			return "", apperr.NotFound("rowId", "%s %s not found", req.TargetTable, req.TargetID)
+			return "", apperr.NotFound(apperr.CodeNotFound, "rowId", "%s %s not found", req.TargetTable, req.TargetID)
 		}
 		if m, err = t.Normalize(maps[0]); err != nil {
 			return "", err
 		}
 		var v any
 		if err := json.Unmarshal([]byte(req.Value), &v); err != nil {
-			return "", apperr.Invalid("value", "invalid_value", "value is not JSON: %v", err)
+			return "", apperr.Invalid(apperr.CodeInvalidValue, "value", "value is not JSON: %v", err)
 		}
 		k, _ := t.Kind(req.Field)
 		switch x := v.(type) {
 		case string:
 			if k != store.KindText {
-				return "", apperr.Invalid("value", "invalid_value", "%s.%s needs a number", req.TargetTable, req.Field)
+				return "", apperr.Invalid(apperr.CodeInvalidValue, "value", "%s.%s needs a number", req.TargetTable, req.Field)
 			}
 			m[req.Field] = x
 		case float64:
 			if k != store.KindInt {
-				return "", apperr.Invalid("value", "invalid_value", "%s.%s needs a string", req.TargetTable, req.Field)
+				return "", apperr.Invalid(apperr.CodeInvalidValue, "value", "%s.%s needs a string", req.TargetTable, req.Field)
 			}
 			m[req.Field] = int64(x)
 		case bool:
 			if k != store.KindInt {
-				return "", apperr.Invalid("value", "invalid_value", "%s.%s needs a string", req.TargetTable, req.Field)
+				return "", apperr.Invalid(apperr.CodeInvalidValue, "value", "%s.%s needs a string", req.TargetTable, req.Field)
 			}
 			m[req.Field] = x
 		default:
-			return "", apperr.Invalid("value", "invalid_value", "value must be a string, number or boolean")
+			return "", apperr.Invalid(apperr.CodeInvalidValue, "value", "value must be a string, number or boolean")
 		}
 		if err := s.rec.UpdateRow(ctx, tx, by.String(), action, req.TargetTable, m); err != nil {
 			return "", err
@@ -287,7 +287,7 @@ func (s *Service) pending(ctx context.Context, tx *store.Tx, id string) (Request
 		return Request{}, err
 	}
 	if req.Status != StatusPending {
-		return Request{}, apperr.Conflict("", "not_pending", "change request %s is %s", id, req.Status)
+		return Request{}, apperr.Conflict(apperr.CodeNotPending, apperr.NoField, "change request %s is %s", id, req.Status)
 	}
 	return req, nil
 }

@@ -72,7 +72,7 @@ func MethodByName(name string) (Method, error) {
 			return m, nil
 		}
 	}
-	return Method{}, apperr.Invalid("method", "unknown_method", "method %q is not supported; use %q or %q", name, DNSChange.Name, WebsiteChange.Name)
+	return Method{}, apperr.Invalid(apperr.CodeUnknownMethod, "method", "method %q is not supported; use %q or %q", name, DNSChange.Name, WebsiteChange.Name)
 }
 
 // Covers reports whether a validation of validated (a normalized domain,
@@ -133,12 +133,12 @@ func NewFileName() (string, error) {
 // (too short or not base64url), so a caller bug cannot weaken validation.
 func checkValue(v string) error {
 	if len(v) < minRandomValueLen {
-		return apperr.Invalid("value", "weak_random_value", "the random value must be at least %d base64url characters (BR §1.6.1: 112 bits of entropy)", minRandomValueLen)
+		return apperr.Invalid(apperr.CodeWeakRandomValue, "value", "the random value must be at least %d base64url characters (BR §1.6.1: 112 bits of entropy)", minRandomValueLen)
 	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return apperr.Invalid("value", "invalid_random_value", "the random value must be base64url")
+			return apperr.Invalid(apperr.CodeInvalidRandomValue, "value", "the random value must be base64url")
 		}
 	}
 	return nil

@@ -128,12 +128,12 @@ func (c *HTTPChecker) URL(domain, fileName string) string {
 // under WellKnownDir.
 func checkFileName(f string) error {
 	if f == "" || len(f) > 128 || f == "." || f == ".." {
-		return apperr.Invalid("fileName", "invalid_file_name", "file name must be 1 to 128 characters")
+		return apperr.Invalid(apperr.CodeInvalidFileName, "fileName", "file name must be 1 to 128 characters")
 	}
 	for i := 0; i < len(f); i++ {
 		c := f[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return apperr.Invalid("fileName", "invalid_file_name", "file name may hold only letters, digits, '-', '_' and '.'")
+			return apperr.Invalid(apperr.CodeInvalidFileName, "fileName", "file name may hold only letters, digits, '-', '_' and '.'")
 		}
 	}
 	return nil
@@ -168,7 +168,7 @@ func (c *HTTPChecker) Check(ctx context.Context, domain, fileName, value string)
 		return Evidence{}, err
 	}
 	if dnsname.IsWildcard(name) {
-		return Evidence{}, apperr.Invalid("domain", dnsname.CodeWildcard,
+		return Evidence{}, apperr.Invalid(dnsname.CodeWildcard, "domain",
 			"%q: website-change (BR §3.2.2.4.18) is not suitable for wildcard domain names; use dns-change", name)
 	}
 	if err := checkValue(value); err != nil {
@@ -178,7 +178,7 @@ func (c *HTTPChecker) Check(ctx context.Context, domain, fileName, value string)
 		return Evidence{}, err
 	}
 	if strings.Contains(fileName, value) {
-		return Evidence{}, apperr.Invalid("fileName", "value_in_request", "the file name must not contain the random value (BR §3.2.2.4.18)")
+		return Evidence{}, apperr.Invalid(apperr.CodeValueInRequest, "fileName", "the file name must not contain the random value (BR §3.2.2.4.18)")
 	}
 
 	start := c.cfg.Clock.Now()

@@ -54,14 +54,14 @@ const Field = "domain"
 // Error codes returned in apperr.Error.Code. They are stable: callers and
 // API clients may match on them.
 const (
-	CodeInvalid    = "invalid_domain"   // empty, bad characters, bad LDH label, bad A-label
-	CodeIPAddress  = "ip_address"       // an IPv4 or IPv6 address
-	CodeInternal   = "internal_name"    // not under an ICANN public suffix
-	CodeReserved   = "reserved_name"    // special-use or private-use name
-	CodePublicSufx = "public_suffix"    // the name (or a wildcard base) is a public suffix
-	CodeWildcard   = "wildcard_refused" // wildcard not allowed here, or malformed wildcard
-	CodeULabel     = "u_label"          // non-ASCII input: give the A-label
-	CodeTooLong    = "name_too_long"    // over 253 octets or a label over 63
+	CodeInvalid    = apperr.CodeInvalidDomain   // empty, bad characters, bad LDH label, bad A-label
+	CodeIPAddress  = apperr.CodeIPAddress       // an IPv4 or IPv6 address
+	CodeInternal   = apperr.CodeInternalName    // not under an ICANN public suffix
+	CodeReserved   = apperr.CodeReservedName    // special-use or private-use name
+	CodePublicSufx = apperr.CodePublicSuffix    // the name (or a wildcard base) is a public suffix
+	CodeWildcard   = apperr.CodeWildcardRefused // wildcard not allowed here, or malformed wildcard
+	CodeULabel     = apperr.CodeULabel          // non-ASCII input: give the A-label
+	CodeTooLong    = apperr.CodeNameTooLong     // over 253 octets or a label over 63
 )
 
 // Limits from RFC 1035 §2.3.4 (presentation form without the trailing dot).
@@ -179,8 +179,8 @@ func Base(name string) string { return strings.TrimPrefix(name, "*.") }
 // IsWildcard reports whether name begins with the "*." label.
 func IsWildcard(name string) bool { return strings.HasPrefix(name, "*.") }
 
-func invalid(code, format string, args ...any) error {
-	return apperr.Invalid(Field, code, format, args...)
+func invalid(code apperr.Code, format string, args ...any) error {
+	return apperr.Invalid(code, Field, format, args...)
 }
 
 func parseIP(s string) (netip.Addr, bool) {

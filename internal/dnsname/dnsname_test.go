@@ -22,7 +22,7 @@ func TestNormalize(t *testing.T) {
 		in       string
 		wildcard bool
 		want     string // "" means an error is expected
-		code     string
+		code     apperr.Code
 		why      string // the rule, with its source
 	}{
 		// Accepted names.
@@ -158,7 +158,7 @@ func FuzzNormalize(f *testing.F) {
 	for _, s := range []string{"example.com", "*.example.co.uk", "xn--bcher-kva.com", "192.0.2.1", "a..b", "EXAMPLE.COM."} {
 		f.Add(s, true)
 	}
-	codes := []string{CodeInvalid, CodeIPAddress, CodeInternal, CodeReserved, CodePublicSufx, CodeWildcard, CodeULabel, CodeTooLong}
+	codes := []apperr.Code{CodeInvalid, CodeIPAddress, CodeInternal, CodeReserved, CodePublicSufx, CodeWildcard, CodeULabel, CodeTooLong}
 	f.Fuzz(func(t *testing.T, in string, wc bool) {
 		got, err := Normalize(in, wc)
 		if err != nil {

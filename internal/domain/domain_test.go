@@ -100,7 +100,7 @@ func auditVerify(w *world) (*audit.Report, error) {
 	return w.App.VerifyAudit(ctx, "")
 }
 
-func wantErr(t *testing.T, err error, kind apperr.Kind, field, code string) *apperr.Error {
+func wantErr(t *testing.T, err error, kind apperr.Kind, field string, code apperr.Code) *apperr.Error {
 	t.Helper()
 	e, ok := apperr.As(err)
 	if !ok || e.Kind != kind || e.Field != field || e.Code != code {

@@ -25,16 +25,16 @@ const FieldDNSNames = "dnsNames"
 
 // Error codes of the issuance checks.
 const (
-	CodeNotValidated = "domain_not_validated" // no reusable validation covers a SAN
-	CodeCAAForbidden = "caa_forbidden"        // CAA refuses, a lookup failed, or perspectives did not corroborate
-	CodeCAAStale     = "caa_stale"            // the CAA result is older than BR §3.2.2.8 allows
+	CodeNotValidated = apperr.CodeDomainNotValidated // no reusable validation covers a SAN
+	CodeCAAForbidden = apperr.CodeCAAForbidden       // CAA refuses, a lookup failed, or perspectives did not corroborate
+	CodeCAAStale     = apperr.CodeCAAStale           // the CAA result is older than BR §3.2.2.8 allows
 )
 
 // sans normalizes the SANs of a request (wildcards allowed) and removes
 // exact duplicates, keeping order. Errors name dnsNames.
 func sans(dnsNames []string) ([]string, error) {
 	if len(dnsNames) == 0 {
-		return nil, apperr.Invalid(FieldDNSNames, "missing_field", "dnsNames must name at least one domain")
+		return nil, apperr.Invalid(apperr.CodeMissingField, FieldDNSNames, "dnsNames must name at least one domain")
 	}
 	seen := map[string]bool{}
 	var out []string
@@ -42,11 +42,11 @@ func sans(dnsNames []string) ([]string, error) {
 		norm, err := dnsname.Normalize(n, true)
 		if err != nil {
 			e, _ := apperr.As(err)
-			code, msg := "invalid_domain", err.Error()
+			code, msg := apperr.CodeInvalidDomain, err.Error()
 			if e != nil {
 				code, msg = e.Code, e.Message
 			}
-			return nil, apperr.Invalid(FieldDNSNames, code, "%s", msg)
+			return nil, apperr.Invalid(code, FieldDNSNames, "%s", msg)
 		}
 		if !seen[norm] {
 			seen[norm] = true
@@ -89,7 +89,7 @@ func (s *Service) RequireValidated(ctx context.Context, q store.Querier, account
 			break
 		}
 		if found == nil {
-			return nil, apperr.Invalid(FieldDNSNames, CodeNotValidated,
+			return nil, apperr.Invalid(CodeNotValidated, FieldDNSNames,
 				"%s is not covered by a domain validation of account %s that is still reusable on %s (BR §3.2.2.4, §4.2.1: %d days); validate it with POST /api/v1/accounts/%s/domains",
 				n, accountID, at.UTC().Format(time.DateOnly), int(br.DomainValidationReuse(at)/br.Day), accountID)
 		}
@@ -118,7 +118,7 @@ func (s *Service) CheckCAA(ctx context.Context, dnsNames []string) ([]CAAResult,
 		return nil, err
 	}
 	if s.chk.CAA == nil {
-		return nil, apperr.Unavailable("caa_unavailable",
+		return nil, apperr.Unavailable(apperr.CodeCAAUnavailable, apperr.NoField,
 			"CAA cannot be checked: no issuer domain name is configured (set --caa-identity, or a --public-url whose host is a DNS name)")
 	}
 	results := make([]CAAResult, len(names))
@@ -143,7 +143,7 @@ func (s *Service) CheckCAA(ctx context.Context, dnsNames []string) ([]CAAResult,
 	}
 	for i := range names {
 		if refusals[i] != "" {
-			return results, apperr.Forbidden(FieldDNSNames, CodeCAAForbidden, "%s", refusals[i])
+			return results, apperr.Forbidden(CodeCAAForbidden, FieldDNSNames, "%s", refusals[i])
 		}
 	}
 	return results, nil
@@ -257,13 +257,13 @@ func (s *Service) RecordIssuance(ctx context.Context, tx *store.Tx, by actor.Act
 		relied[r.DNSName] = true
 		c, ok := byName[r.DNSName]
 		if !ok {
-			return apperr.Forbidden(FieldDNSNames, CodeCAAForbidden, "CAA was not checked for %s; it must be checked for every SAN (BR §3.2.2.8)", r.DNSName)
+			return apperr.Forbidden(CodeCAAForbidden, FieldDNSNames, "CAA was not checked for %s; it must be checked for every SAN (BR §3.2.2.8)", r.DNSName)
 		}
 		if !c.Permitted {
-			return apperr.Forbidden(FieldDNSNames, CodeCAAForbidden, "CAA at %s forbids issuance for %s: %s", c.RelevantName, c.DNSName, c.Reason)
+			return apperr.Forbidden(CodeCAAForbidden, FieldDNSNames, "CAA at %s forbids issuance for %s: %s", c.RelevantName, c.DNSName, c.Reason)
 		}
 		if c.IssueBefore.IsZero() || now.After(c.IssueBefore) {
-			return apperr.Conflict(FieldDNSNames, CodeCAAStale,
+			return apperr.Conflict(CodeCAAStale, FieldDNSNames,
 				"the CAA check of %s at %s may be relied on only until %s (BR §3.2.2.8: the CAA TTL or 8 hours); check CAA again",
 				c.DNSName, c.CheckedAt.Format(time.RFC3339), c.IssueBefore.Format(time.RFC3339))
 		}
@@ -279,7 +279,7 @@ func (s *Service) RecordIssuance(ctx context.Context, tx *store.Tx, by actor.Act
 			return err
 		}
 		if v.Status != StatusValid || v.Domain != r.Domain || !br.DomainValidationReusable(r.ValidatedAt, now) {
-			return apperr.Invalid(FieldDNSNames, CodeNotValidated, "the validation %s relied on for %s is no longer usable", r.ValidationID, r.DNSName)
+			return apperr.Invalid(CodeNotValidated, FieldDNSNames, "the validation %s relied on for %s is no longer usable", r.ValidationID, r.DNSName)
 		}
 		l := link{ID: ids.New("cdv"), Serial: serial, OrderID: orderID, DNSName: r.DNSName, ValidationID: r.ValidationID,
 			AttemptID: r.AttemptID, Domain: r.Domain, Method: r.Method, MethodSection: r.MethodSection, MethodVersion: r.MethodVersion,

@@ -49,7 +49,7 @@ func parseWindowTime(field, v string) (*time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return nil, apperr.Invalid(field, "invalid_time", "%s %q is not an RFC 3339 time such as 2026-11-23T00:00:00Z", field, v)
+		return nil, apperr.Invalid(apperr.CodeInvalidTime, field, "%s %q is not an RFC 3339 time such as 2026-11-23T00:00:00Z", field, v)
 	}
 	t = t.UTC()
 	return &t, nil
@@ -69,14 +69,14 @@ func (s *Service) Search(ctx context.Context, by actor.Actor, in SearchInput) (S
 		}
 	}
 	if in.Method == "" {
-		return SearchResult{}, apperr.Invalid("method", "missing_field", "method is required (%s or %s)", dcv.DNSChange.Name, dcv.WebsiteChange.Name)
+		return SearchResult{}, apperr.Invalid(apperr.CodeMissingField, "method", "method is required (%s or %s)", dcv.DNSChange.Name, dcv.WebsiteChange.Name)
 	}
 	m, err := dcv.MethodByName(in.Method)
 	if err != nil {
 		return SearchResult{}, err
 	}
 	if len(in.Version) > 32 || strings.TrimSpace(in.Version) != in.Version {
-		return SearchResult{}, apperr.Invalid("version", "invalid_version", "version %q is not a method version such as %q", in.Version, m.Version)
+		return SearchResult{}, apperr.Invalid(apperr.CodeInvalidVersion, "version", "version %q is not a method version such as %q", in.Version, m.Version)
 	}
 	since, err := parseWindowTime("since", in.Since)
 	if err != nil {
@@ -87,7 +87,7 @@ func (s *Service) Search(ctx context.Context, by actor.Actor, in SearchInput) (S
 		return SearchResult{}, err
 	}
 	if since != nil && until != nil && !until.After(*since) {
-		return SearchResult{}, apperr.Invalid("until", "invalid_window", "until must be after since")
+		return SearchResult{}, apperr.Invalid(apperr.CodeInvalidWindow, "until", "until must be after since")
 	}
 
 	res := SearchResult{Method: m.Name, Version: in.Version, Since: since, Until: until,

@@ -106,9 +106,10 @@ func TestSearchByMethodVersionAndWindow(t *testing.T) {
 		}
 
 		bad := []struct {
-			in          domain.SearchInput
-			kind        apperr.Kind
-			field, code string
+			in    domain.SearchInput
+			kind  apperr.Kind
+			field string
+			code  apperr.Code
 		}{
 			{domain.SearchInput{}, apperr.KindInvalid, "method", "missing_field"},
 			{domain.SearchInput{Method: "email"}, apperr.KindInvalid, "method", "unknown_method"},

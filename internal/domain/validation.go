@@ -207,7 +207,7 @@ func corroborationView(o mpic.Outcome) CorroborationView {
 func (s *Service) accountExists(ctx context.Context, q store.Querier, accountID string) error {
 	err := s.rec.Check(ctx, q, "accounts", accountID)
 	if apperr.IsKind(err, apperr.KindNotFound) {
-		return apperr.NotFound("", "no account %s", accountID)
+		return apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "no account %s", accountID)
 	}
 	return err
 }
@@ -227,10 +227,10 @@ func (s *Service) Start(ctx context.Context, by actor.Actor, accountID, domainNa
 		return Validation{}, err
 	}
 	if strings.TrimSpace(domainName) == "" {
-		return Validation{}, apperr.Invalid(dnsname.Field, "missing_field", "domain is required")
+		return Validation{}, apperr.Invalid(apperr.CodeMissingField, dnsname.Field, "domain is required")
 	}
 	if dnsname.IsWildcard(strings.TrimSpace(domainName)) && !m.AllowsWildcard {
-		return Validation{}, apperr.Invalid(dnsname.Field, dnsname.CodeWildcard,
+		return Validation{}, apperr.Invalid(dnsname.CodeWildcard, dnsname.Field,
 			"%s (BR §%s) cannot validate a wildcard name such as %q; use %s for wildcards", m.Name, m.Section, domainName, dcv.DNSChange.Name)
 	}
 	name, err := dnsname.Normalize(domainName, m.AllowsWildcard)
@@ -273,12 +273,12 @@ func (s *Service) get(ctx context.Context, q store.Querier, accountID, validatio
 	var v Validation
 	if err := s.rec.Get(ctx, q, "domain_validations", validationID, &v); err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
-			return Validation{}, apperr.NotFound("domainId", "no domain validation %s on account %s", validationID, accountID)
+			return Validation{}, apperr.NotFound(apperr.CodeNotFound, "domainId", "no domain validation %s on account %s", validationID, accountID)
 		}
 		return Validation{}, err
 	}
 	if v.AccountID != accountID {
-		return Validation{}, apperr.NotFound("domainId", "no domain validation %s on account %s", validationID, accountID)
+		return Validation{}, apperr.NotFound(apperr.CodeNotFound, "domainId", "no domain validation %s on account %s", validationID, accountID)
 	}
 	return v, nil
 }
@@ -299,7 +299,7 @@ func (s *Service) Validate(ctx context.Context, by actor.Actor, accountID, valid
 	}
 	now := s.now()
 	if now.After(v.ExpiresAt) {
-		return Attempt{}, apperr.Conflict("", "random_value_expired",
+		return Attempt{}, apperr.Conflict(apperr.CodeRandomValueExpired, apperr.NoField,
 			"the random value of validation %s expired at %s (BR §3.2.2.4.7: a random value may be used for at most 30 days); start a new validation of %s",
 			v.ID, v.ExpiresAt.Format(time.RFC3339), v.Domain)
 	}

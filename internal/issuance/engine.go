@@ -181,7 +181,7 @@ func (e *Engine) ActiveIssuer(ctx context.Context, q store.Querier) (Issuer, *x5
 		}
 		return iss, cert, nil
 	}
-	return Issuer{}, nil, apperr.Unavailable("no_issuer", "there is no valid issuing CA; run `vetca init`")
+	return Issuer{}, nil, apperr.Unavailable(apperr.CodeNoIssuer, apperr.NoField, "there is no valid issuing CA; run `vetca init`")
 }
 
 // CAIssuersURL is where an issuer's certificate is published.
@@ -289,7 +289,7 @@ func (e *Engine) RecordIntent(ctx context.Context, tx *store.Tx, by actor.Actor,
 	}
 	if err := e.rec.Insert(ctx, tx, by.String(), "issuance.intent_recorded", "issuance_intents", in); err != nil {
 		if store.IsUniqueViolation(err) {
-			return Intent{}, apperr.Conflict("", "finalize_in_progress", "order %s is already being finalized or was issued", orderID)
+			return Intent{}, apperr.Conflict(apperr.CodeFinalizeInProgress, apperr.NoField, "order %s is already being finalized or was issued", orderID)
 		}
 		return Intent{}, err
 	}
@@ -422,7 +422,7 @@ func (e *Engine) Store(ctx context.Context, tx *store.Tx, by actor.Actor, p *Pre
 		return Certificate{}, err
 	}
 	if in.Status != IntentPending {
-		return Certificate{}, apperr.Conflict("", "issuance_abandoned",
+		return Certificate{}, apperr.Conflict(apperr.CodeIssuanceAbandoned, apperr.NoField,
 			"the issuance of serial %s was resolved as %s while it was signed (%s); the certificate is not delivered and its serial is answered as revoked", p.SerialHex, in.Status, in.Resolution)
 	}
 	now := e.clk.Now()
@@ -545,7 +545,7 @@ func GetCertificate(ctx context.Context, rec *audit.Recorder, q store.Querier, s
 		return Certificate{}, err
 	}
 	if len(cs) == 0 {
-		return Certificate{}, apperr.NotFound("serial", "no certificate with serial %s", serialHex)
+		return Certificate{}, apperr.NotFound(apperr.CodeNotFound, "serial", "no certificate with serial %s", serialHex)
 	}
 	return cs[0], nil
 }

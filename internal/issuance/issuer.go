@@ -265,7 +265,7 @@ func GetIssuer(ctx context.Context, rec *audit.Recorder, q store.Querier, id str
 	var i Issuer
 	if err := rec.Get(ctx, q, "issuers", id, &i); err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
-			return Issuer{}, apperr.NotFound("issuer", "issuer %s not found", id)
+			return Issuer{}, apperr.NotFound(apperr.CodeNotFound, "issuer", "issuer %s not found", id)
 		}
 		return Issuer{}, err
 	}

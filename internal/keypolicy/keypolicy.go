@@ -42,21 +42,21 @@ const Field = "publicKey"
 
 // Codes of the refusals.
 const (
-	CodeUnsupportedKey   = "key_type_unsupported"           // not RSA or ECDSA (e.g. Ed25519)
-	CodeRSATooSmall      = "rsa_key_too_small"              // modulus under 2048 bits (BR §6.1.5)
-	CodeRSATooLarge      = "rsa_key_too_large"              // modulus over MaxRSABits (vetca's limit)
-	CodeRSASizeNotByte   = "rsa_key_size_not_multiple_of_8" // BR §6.1.5
-	CodeRSAExponentEven  = "rsa_exponent_even"              // BR §6.1.6
-	CodeRSAExponentSmall = "rsa_exponent_too_small"         // below 3 (MUST) or 65537 (SHOULD)
-	CodeRSAModulusEven   = "rsa_modulus_even"               // BR §6.1.6
-	CodeRSASmallFactor   = "rsa_modulus_small_factor"       // a factor below 752 (BR §6.1.6)
-	CodeRSAPrimePower    = "rsa_modulus_prime_power"        // BR §6.1.6
-	CodeRSAClosePrimes   = "rsa_close_primes"               // Fermat factorization (BR §6.1.1.3(5))
-	CodeRSAROCA          = "rsa_roca"                       // ROCA fingerprint (BR §6.1.1.3(5))
-	CodeRSADebianWeak    = "rsa_debian_weak"                // Debian weak key (BR §6.1.1.3(5))
-	CodeECDSACurve       = "ecdsa_curve_unsupported"        // not P-256 or P-384
-	CodeECDSAPoint       = "ecdsa_point_invalid"            // not a valid point on the curve
-	CodeKeyBlocked       = "key_blocked"                    // reported compromised (BR §6.1.1.3(4))
+	CodeUnsupportedKey   = apperr.CodeKeyTypeUnsupported       // not RSA or ECDSA (e.g. Ed25519)
+	CodeRSATooSmall      = apperr.CodeRSAKeyTooSmall           // modulus under 2048 bits (BR §6.1.5)
+	CodeRSATooLarge      = apperr.CodeRSAKeyTooLarge           // modulus over MaxRSABits (vetca's limit)
+	CodeRSASizeNotByte   = apperr.CodeRSAKeySizeNotMultipleOf8 // BR §6.1.5
+	CodeRSAExponentEven  = apperr.CodeRSAExponentEven          // BR §6.1.6
+	CodeRSAExponentSmall = apperr.CodeRSAExponentTooSmall      // below 3 (MUST) or 65537 (SHOULD)
+	CodeRSAModulusEven   = apperr.CodeRSAModulusEven           // BR §6.1.6
+	CodeRSASmallFactor   = apperr.CodeRSAModulusSmallFactor    // a factor below 752 (BR §6.1.6)
+	CodeRSAPrimePower    = apperr.CodeRSAModulusPrimePower     // BR §6.1.6
+	CodeRSAClosePrimes   = apperr.CodeRSAClosePrimes           // Fermat factorization (BR §6.1.1.3(5))
+	CodeRSAROCA          = apperr.CodeRSAROCA                  // ROCA fingerprint (BR §6.1.1.3(5))
+	CodeRSADebianWeak    = apperr.CodeRSADebianWeak            // Debian weak key (BR §6.1.1.3(5))
+	CodeECDSACurve       = apperr.CodeECDSACurveUnsupported    // not P-256 or P-384
+	CodeECDSAPoint       = apperr.CodeECDSAPointInvalid        // not a valid point on the curve
+	CodeKeyBlocked       = apperr.CodeKeyBlocked               // reported compromised (BR §6.1.1.3(4))
 )
 
 // Limits on RSA keys.
@@ -225,6 +225,6 @@ func validPoint(k *ecdsa.PublicKey) (ok bool) {
 	return err == nil
 }
 
-func refuse(code, format string, args ...any) error {
-	return apperr.Invalid(Field, code, format, args...)
+func refuse(code apperr.Code, format string, args ...any) error {
+	return apperr.Invalid(code, Field, format, args...)
 }

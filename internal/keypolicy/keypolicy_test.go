@@ -46,7 +46,7 @@ func goodRSA(t testing.TB) []*rsa.PrivateKey {
 	return goodKeys
 }
 
-func wantRefusal(t *testing.T, err error, code string) {
+func wantRefusal(t *testing.T, err error, code apperr.Code) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("want refusal %s, got nil", code)
@@ -125,7 +125,7 @@ func TestRefusesTypesAndCurves(t *testing.T) {
 	cases := []struct {
 		name string
 		key  crypto.PublicKey
-		code string
+		code apperr.Code
 	}{
 		{"BR §6.1.5 / MRSP §5.1 P-224", &p224.PublicKey, CodeECDSACurve},
 		{"MRSP §5.1 P-521", &p521.PublicKey, CodeECDSACurve},
@@ -161,7 +161,7 @@ func TestRefusesRSAParameters(t *testing.T) {
 	cases := []struct {
 		name string
 		key  *rsa.PublicKey
-		code string
+		code apperr.Code
 	}{
 		{"BR §6.1.5 RSA-1024", &small.PublicKey, CodeRSATooSmall},
 		{"BR §6.1.5 2049 bits", &rsa.PublicKey{N: odd, E: 65537}, CodeRSASizeNotByte},

@@ -194,7 +194,7 @@ func (c *Corroborator) ask(ctx context.Context, u string, body []byte, req Check
 	case resp.StatusCode != http.StatusOK || ans.Error != nil:
 		msg := fmt.Sprintf("HTTP %d", resp.StatusCode)
 		if ans.Error != nil {
-			msg += ": " + ans.Error.Code + ": " + ans.Error.Message
+			msg += ": " + string(ans.Error.Code) + ": " + ans.Error.Message
 		}
 		return fail("%s", msg)
 	case ans.Perspective == "" || ans.Region == "":

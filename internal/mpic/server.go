@@ -46,9 +46,9 @@ type CheckRequest struct {
 
 // ErrorBody is the error object of docs/api.md (Errors).
 type ErrorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
+	Code    apperr.Code `json:"code"`
+	Message string      `json:"message"`
+	Field   string      `json:"field,omitempty"`
 }
 
 // CheckResponse is a perspective's answer. Perspective and Region are in
@@ -135,7 +135,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s := &Server{id: cfg.ID, region: cfg.Region, dns: dnsc, web: web, caa: cc, clk: cfg.Clock, log: log, mux: http.NewServeMux()}
 	s.mux.HandleFunc("POST "+CheckPath, s.check)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.reply(w, http.StatusNotFound, CheckResponse{Error: &ErrorBody{Code: "not_found",
+		s.reply(w, http.StatusNotFound, CheckResponse{Error: &ErrorBody{Code: apperr.CodeNotFound,
 			Message: "a perspective serves only POST " + CheckPath}})
 	})
 	return s, nil
@@ -144,7 +144,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-		s.reply(w, http.StatusForbidden, CheckResponse{Error: &ErrorBody{Code: "client_certificate_required",
+		s.reply(w, http.StatusForbidden, CheckResponse{Error: &ErrorBody{Code: apperr.CodeClientCertificateRequired,
 			Message: "a perspective answers only over mutually authenticated TLS"}})
 		return
 	}
@@ -166,12 +166,12 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		s.reply(w, http.StatusBadRequest, CheckResponse{Error: &ErrorBody{Code: "bad_request", Message: "malformed request: " + err.Error()}})
+		s.reply(w, http.StatusBadRequest, CheckResponse{Error: &ErrorBody{Code: apperr.CodeBadRequest, Message: "malformed request: " + err.Error()}})
 		return
 	}
 	resp, err := s.Run(r.Context(), req)
 	if err != nil {
-		e := &ErrorBody{Code: "bad_request", Message: err.Error()}
+		e := &ErrorBody{Code: apperr.CodeBadRequest, Message: err.Error()}
 		if ae, ok := apperr.As(err); ok {
 			e = &ErrorBody{Code: ae.Code, Message: ae.Message, Field: ae.Field}
 		}
@@ -212,7 +212,7 @@ func (s *Server) Run(ctx context.Context, req CheckRequest) (CheckResponse, erro
 		// A lookup failure is a (denying) result, not a bad request.
 		resp.Outcome, resp.Reason, resp.CAA = res.Permitted, res.Reason, &res
 	default:
-		return resp, apperr.Invalid("kind", "unknown_kind", "kind %q is not one of %q, %q, %q", req.Kind, KindDNSChange, KindWebsiteChange, KindCAA)
+		return resp, apperr.Invalid(apperr.CodeUnknownKind, "kind", "kind %q is not one of %q, %q, %q", req.Kind, KindDNSChange, KindWebsiteChange, KindCAA)
 	}
 	return resp, nil
 }

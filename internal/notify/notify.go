@@ -65,7 +65,7 @@ func NewOutbox(rec *audit.Recorder, clk clock.Clock) *Outbox { return &Outbox{re
 func (o *Outbox) Enqueue(ctx context.Context, tx *store.Tx, by actor.Actor, m Message) (Message, error) {
 	addr, err := mail.ParseAddress(m.To)
 	if err != nil {
-		return Message{}, apperr.Invalid("email", "invalid_email", "cannot send to %q: %v", m.To, err)
+		return Message{}, apperr.Invalid(apperr.CodeInvalidEmail, "email", "cannot send to %q: %v", m.To, err)
 	}
 	now := o.clk.Now()
 	m.ID = ids.New("msg")

@@ -14,27 +14,27 @@ import (
 // (proof of possession of the key). Errors name "csr".
 func ParseCSR(text string) (*x509.CertificateRequest, error) {
 	if strings.TrimSpace(text) == "" {
-		return nil, apperr.Invalid("csr", "missing_field", "csr is required (a PEM CERTIFICATE REQUEST)")
+		return nil, apperr.Invalid(apperr.CodeMissingField, "csr", "csr is required (a PEM CERTIFICATE REQUEST)")
 	}
 	if len(text) > 64<<10 {
-		return nil, apperr.Invalid("csr", "invalid_csr", "csr is larger than 64 KiB")
+		return nil, apperr.Invalid(apperr.CodeInvalidCSR, "csr", "csr is larger than 64 KiB")
 	}
 	b, rest := pem.Decode([]byte(text))
 	if b == nil || (b.Type != "CERTIFICATE REQUEST" && b.Type != "NEW CERTIFICATE REQUEST") {
-		return nil, apperr.Invalid("csr", "invalid_csr", "csr is not a PEM CERTIFICATE REQUEST")
+		return nil, apperr.Invalid(apperr.CodeInvalidCSR, "csr", "csr is not a PEM CERTIFICATE REQUEST")
 	}
 	if strings.TrimSpace(string(rest)) != "" {
-		return nil, apperr.Invalid("csr", "invalid_csr", "csr holds more than one PEM block")
+		return nil, apperr.Invalid(apperr.CodeInvalidCSR, "csr", "csr holds more than one PEM block")
 	}
 	csr, err := x509.ParseCertificateRequest(b.Bytes)
 	if err != nil {
-		return nil, apperr.Invalid("csr", "invalid_csr", "csr does not parse: %v", err)
+		return nil, apperr.Invalid(apperr.CodeInvalidCSR, "csr", "csr does not parse: %v", err)
 	}
 	if err := csr.CheckSignature(); err != nil {
-		return nil, apperr.Invalid("csr", "invalid_csr_signature", "the CSR's signature does not verify with its own key (no proof of possession): %v", err)
+		return nil, apperr.Invalid(apperr.CodeInvalidCSRSignature, "csr", "the CSR's signature does not verify with its own key (no proof of possession): %v", err)
 	}
 	if len(csr.IPAddresses) > 0 || len(csr.EmailAddresses) > 0 || len(csr.URIs) > 0 {
-		return nil, apperr.Invalid("csr", "invalid_csr", "the CSR asks for IP, email or URI names; OV TLS certificates carry only dNSName SANs")
+		return nil, apperr.Invalid(apperr.CodeInvalidCSR, "csr", "the CSR asks for IP, email or URI names; OV TLS certificates carry only dNSName SANs")
 	}
 	return csr, nil
 }
@@ -81,11 +81,11 @@ func compareAttribute(vetted SnapshotSubject, dnsNames []string, field, requeste
 				return nil
 			}
 		}
-		return apperr.Invalid("commonName", "invalid_common_name", "commonName %q is not one of dnsNames (BR §7.1.4.3); the certificate carries the names as SANs only", requested)
+		return apperr.Invalid(apperr.CodeInvalidCommonName, "commonName", "commonName %q is not one of dnsNames (BR §7.1.4.3); the certificate carries the names as SANs only", requested)
 	}
 	v, known := vetted.ProfileSubject().Get(field)
 	if !known || v == "" {
-		return apperr.Invalid(field, "attribute_not_vetted", "the verified organization version has no %s; certificates carry only verified attributes (BR §7.1.2.7.4)", field)
+		return apperr.Invalid(apperr.CodeAttributeNotVetted, field, "the verified organization version has no %s; certificates carry only verified attributes (BR §7.1.2.7.4)", field)
 	}
 	if v != requested {
 		return apperr.Mismatch(field, v, requested)
@@ -116,7 +116,7 @@ func CheckSubjects(vetted SnapshotSubject, dnsNames []string, body map[string]st
 		for _, atv := range csr.Subject.Names {
 			val, ok := atv.Value.(string)
 			if !ok {
-				return apperr.Invalid(attributeName(atv.Type), "invalid_csr", "the CSR's %s is not a string", attributeName(atv.Type))
+				return apperr.Invalid(apperr.CodeInvalidCSR, attributeName(atv.Type), "the CSR's %s is not a string", attributeName(atv.Type))
 			}
 			if err := compareAttribute(vetted, dnsNames, attributeName(atv.Type), val); err != nil {
 				return err
@@ -128,7 +128,7 @@ func CheckSubjects(vetted SnapshotSubject, dnsNames []string, body map[string]st
 		}
 		for _, n := range csr.DNSNames {
 			if !names[strings.ToLower(strings.TrimSuffix(n, "."))] {
-				return apperr.Invalid("dnsNames", "csr_name_not_requested", "the CSR names %q, which is not in dnsNames", n)
+				return apperr.Invalid(apperr.CodeCSRNameNotRequested, "dnsNames", "the CSR names %q, which is not in dnsNames", n)
 			}
 		}
 	}

@@ -115,11 +115,11 @@ func (s *Service) requireApproved(o Order) error {
 	case StatusApproved:
 		return nil
 	case StatusIssued:
-		return apperr.Conflict("", "already_issued", "order %s was issued as %s", o.ID, o.Serial)
+		return apperr.Conflict(apperr.CodeAlreadyIssued, apperr.NoField, "order %s was issued as %s", o.ID, o.Serial)
 	case StatusPendingApproval:
-		return apperr.Conflict("", "order_not_approved", "order %s needs %d approvals first", o.ID, s.cfg.ApprovalsRequired)
+		return apperr.Conflict(apperr.CodeOrderNotApproved, apperr.NoField, "order %s needs %d approvals first", o.ID, s.cfg.ApprovalsRequired)
 	}
-	return apperr.Conflict("", "order_not_approved", "order %s is %s", o.ID, o.Status)
+	return apperr.Conflict(apperr.CodeOrderNotApproved, apperr.NoField, "order %s is %s", o.ID, o.Status)
 }
 
 // confirmApproval is step 2. A changed snapshot voids the approvals (that
@@ -163,7 +163,7 @@ func (s *Service) requireApprovals(ctx context.Context, q store.Querier, o Order
 		}
 	}
 	if n := distinctApprovers(independent); n < s.cfg.ApprovalsRequired {
-		return apperr.Conflict("", "order_not_approved", "order %s has %d of %d independent approvals for its current snapshot", o.ID, n, s.cfg.ApprovalsRequired)
+		return apperr.Conflict(apperr.CodeOrderNotApproved, apperr.NoField, "order %s has %d of %d independent approvals for its current snapshot", o.ID, n, s.cfg.ApprovalsRequired)
 	}
 	return nil
 }
@@ -172,7 +172,7 @@ func (s *Service) requireApprovals(ctx context.Context, q store.Querier, o Order
 func (s *Service) checkReliance(ctx context.Context, f *finalizing) error {
 	now := s.clk.Now()
 	if f.ver.VerifiedAt == nil || !br.SubjectIdentityReusable(*f.ver.VerifiedAt, now) {
-		return apperr.Conflict("organizationId", "reverification_required", "the organization's identity must be verified again (BR §4.2.1)")
+		return apperr.Conflict(apperr.CodeReverificationRequired, "organizationId", "the organization's identity must be verified again (BR §4.2.1)")
 	}
 	rel, err := s.domains.RequireValidated(ctx, s.db, f.order.AccountID, f.order.DNSNames, now)
 	if err != nil {
@@ -217,8 +217,8 @@ func (s *Service) prepareWithCAA(ctx context.Context, f *finalizing) error {
 	var lf *issuance.LintFailure
 	if errors.As(prepErr, &lf) {
 		s.markFailed(ctx, f.by, f.order.ID, "pre-issuance lint failed: "+strings.Join(lf.Lints, ", "), map[string]any{"lints": lf.Lints, "error": lf.Error()})
-		return &apperr.Error{Kind: apperr.KindUnprocessable, Code: "lint_failed",
-			Message: fmt.Sprintf("pre-issuance lint failed (%s); nothing was signed: %v", strings.Join(lf.Lints, ", "), lf.Err)}
+		return apperr.Unprocessable(apperr.CodeLintFailed, apperr.NoField,
+			"pre-issuance lint failed (%s); nothing was signed: %v", strings.Join(lf.Lints, ", "), lf.Err)
 	}
 	if prepErr != nil {
 		return prepErr
@@ -295,7 +295,7 @@ func (s *Service) recordIntent(ctx context.Context, f *finalizing) error {
 			return err
 		}
 		if blocked {
-			return apperr.Invalid("publicKey", keypolicy.CodeKeyBlocked,
+			return apperr.Invalid(keypolicy.CodeKeyBlocked, "publicKey",
 				"this key was reported compromised while the order was finalized and may not be certified (BR §6.1.1.3(4)); SPKI SHA-256 %s", f.snap.PublicKey.SPKISHA256)
 		}
 		if err := s.requireApprovals(ctx, tx, cur); err != nil {
@@ -357,7 +357,7 @@ func (s *Service) storeOnce(ctx context.Context, f *finalizing, der []byte) (iss
 			if err := s.abandonInTx(ctx, tx, f, why); err != nil {
 				return err
 			}
-			refused = apperr.Conflict("", "order_changed", "%s; its serial %s is answered as revoked", why, f.prep.SerialHex)
+			refused = apperr.Conflict(apperr.CodeOrderChanged, apperr.NoField, "%s; its serial %s is answered as revoked", why, f.prep.SerialHex)
 			return nil
 		}
 		var err error

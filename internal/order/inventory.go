@@ -34,12 +34,12 @@ func (s *Service) Certificates(ctx context.Context, by actor.Actor, f Filter, p 
 	switch {
 	case by.Kind == actor.Subscriber:
 		if f.AccountID != "" && f.AccountID != by.AccountID {
-			return nil, "", apperr.Forbidden("accountId", "forbidden", "this token acts for account %s", by.AccountID)
+			return nil, "", apperr.Forbidden(apperr.CodeForbidden, "accountId", "this token acts for account %s", by.AccountID)
 		}
 		f.AccountID = by.AccountID
 	case by.IsStaff():
 	default:
-		return nil, "", apperr.Forbidden("", "forbidden", "not allowed")
+		return nil, "", apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "not allowed")
 	}
 	var where store.Where
 	if f.OrganizationID != "" {
@@ -91,10 +91,10 @@ func (s *Service) Certificate(ctx context.Context, by actor.Actor, serial string
 		return Record{}, err
 	}
 	if by.Kind == actor.Subscriber && by.AccountID != c.AccountID {
-		return Record{}, apperr.NotFound("serial", "no certificate with serial %s", serial)
+		return Record{}, apperr.NotFound(apperr.CodeNotFound, "serial", "no certificate with serial %s", serial)
 	}
 	if by.Kind != actor.Subscriber && !by.IsStaff() {
-		return Record{}, apperr.Forbidden("", "forbidden", "not allowed")
+		return Record{}, apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "not allowed")
 	}
 	rec := Record{Certificate: c}
 	var o Order

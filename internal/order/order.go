@@ -184,10 +184,10 @@ type CreateInput struct {
 // normalizeNames checks and canonicalizes the requested SANs.
 func normalizeNames(in []string) ([]string, error) {
 	if len(in) == 0 {
-		return nil, apperr.Invalid("dnsNames", "missing_field", "dnsNames needs at least one name")
+		return nil, apperr.Invalid(apperr.CodeMissingField, "dnsNames", "dnsNames needs at least one name")
 	}
 	if len(in) > MaxDNSNames {
-		return nil, apperr.Invalid("dnsNames", "too_many_names", "at most %d dnsNames per certificate", MaxDNSNames)
+		return nil, apperr.Invalid(apperr.CodeTooManyNames, "dnsNames", "at most %d dnsNames per certificate", MaxDNSNames)
 	}
 	seen := map[string]bool{}
 	var out []string
@@ -196,7 +196,7 @@ func normalizeNames(in []string) ([]string, error) {
 		if err != nil {
 			var e *apperr.Error
 			if errors.As(err, &e) {
-				return nil, apperr.Invalid("dnsNames", e.Code, "%s", e.Message)
+				return nil, apperr.Invalid(e.Code, "dnsNames", "%s", e.Message)
 			}
 			return nil, err
 		}
@@ -239,11 +239,11 @@ func (s *Service) build(ctx context.Context, q store.Querier, in snapshotInput) 
 	}
 	pub, err := x509.ParsePKIXPublicKey(in.spkiDER)
 	if err != nil {
-		return Snapshot{}, vetting.Version{}, issuance.Issuer{}, nil, apperr.Invalid("csr", "invalid_csr", "the CSR's public key does not parse: %v", err)
+		return Snapshot{}, vetting.Version{}, issuance.Issuer{}, nil, apperr.Invalid(apperr.CodeInvalidCSR, "csr", "the CSR's public key does not parse: %v", err)
 	}
 	spkiSum, err := keypolicy.SPKIHashHex(pub)
 	if err != nil {
-		return Snapshot{}, vetting.Version{}, issuance.Issuer{}, nil, apperr.Invalid("publicKey", "invalid_key", "%v", err)
+		return Snapshot{}, vetting.Version{}, issuance.Issuer{}, nil, apperr.Invalid(apperr.CodeInvalidKey, "publicKey", "%v", err)
 	}
 	snap := Snapshot{
 		Version:      SnapshotVersion,
@@ -267,7 +267,7 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (O
 	switch by.Kind {
 	case actor.Subscriber:
 		if accountID != "" && accountID != by.AccountID {
-			return Order{}, apperr.Forbidden("accountId", "forbidden", "this token acts for account %s", by.AccountID)
+			return Order{}, apperr.Forbidden(apperr.CodeForbidden, "accountId", "this token acts for account %s", by.AccountID)
 		}
 		accountID = by.AccountID
 	case actor.Staff:
@@ -275,13 +275,13 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (O
 			return Order{}, err
 		}
 		if accountID == "" {
-			return Order{}, apperr.Invalid("accountId", "missing_field", "staff placing an order must name accountId")
+			return Order{}, apperr.Invalid(apperr.CodeMissingField, "accountId", "staff placing an order must name accountId")
 		}
 	default:
-		return Order{}, apperr.Forbidden("", "forbidden", "not allowed")
+		return Order{}, apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "not allowed")
 	}
 	if in.OrganizationID == "" {
-		return Order{}, apperr.Invalid("organizationId", "missing_field", "organizationId is required")
+		return Order{}, apperr.Invalid(apperr.CodeMissingField, "organizationId", "organizationId is required")
 	}
 	names, err := normalizeNames(in.DNSNames)
 	if err != nil {
@@ -300,10 +300,10 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (O
 	if in.ValidityDays != nil {
 		days = *in.ValidityDays
 		if days < 1 {
-			return Order{}, apperr.Invalid("validityDays", "invalid_validity", "validityDays must be at least 1")
+			return Order{}, apperr.Invalid(apperr.CodeInvalidValidity, "validityDays", "validityDays must be at least 1")
 		}
 		if days > maxDays {
-			return Order{}, apperr.Invalid("validityDays", "validity_too_long",
+			return Order{}, apperr.Invalid(apperr.CodeValidityTooLong, "validityDays",
 				"validityDays %d exceeds %d: certificates issued now MUST NOT exceed %d days and SHOULD NOT exceed %d (BR §6.3.2)", days, maxDays, br.MaxValidity(now), maxDays)
 		}
 	}
@@ -317,7 +317,7 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (O
 			return err
 		}
 		if v.VerifiedAt == nil || !br.SubjectIdentityReusable(*v.VerifiedAt, now) {
-			return apperr.Conflict("organizationId", "reverification_required",
+			return apperr.Conflict(apperr.CodeReverificationRequired, "organizationId",
 				"organization %s was verified at %v, beyond the BR §4.2.1 reuse period for subject identity; propose and verify it again", in.OrganizationID, v.VerifiedAt)
 		}
 		if err := CheckSubjects(snap.Subject, names, in.Subject, csr); err != nil {
@@ -356,15 +356,15 @@ func (s *Service) load(ctx context.Context, q store.Querier, by actor.Actor, id 
 	var o Order
 	if err := s.rec.Get(ctx, q, "orders", id, &o); err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
-			return Order{}, apperr.NotFound("", "order %s not found", id)
+			return Order{}, apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "order %s not found", id)
 		}
 		return Order{}, err
 	}
 	if by.Kind == actor.Subscriber && by.AccountID != o.AccountID {
-		return Order{}, apperr.NotFound("", "order %s not found", id)
+		return Order{}, apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "order %s not found", id)
 	}
 	if by.Kind != actor.Subscriber && !by.IsStaff() {
-		return Order{}, apperr.Forbidden("", "forbidden", "not allowed")
+		return Order{}, apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "not allowed")
 	}
 	return o, nil
 }
@@ -406,7 +406,7 @@ func (s *Service) List(ctx context.Context, by actor.Actor, status string, p sto
 		where.Add("account_id = ?", by.AccountID)
 	case by.IsStaff():
 	default:
-		return nil, "", apperr.Forbidden("", "forbidden", "not allowed")
+		return nil, "", apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "not allowed")
 	}
 	if status != "" {
 		where.Add("status = ?", status)
@@ -511,7 +511,7 @@ func (s *Service) voidApprovals(ctx context.Context, tx *store.Tx, by actor.Acto
 
 // mismatchErr is the 409 snapshot_mismatch of approve and finalize.
 func mismatchErr(approved, current string) error {
-	return apperr.Conflict("snapshotHash", "snapshot_mismatch",
+	return apperr.Conflict(apperr.CodeSnapshotMismatch, "snapshotHash",
 		"the order's snapshot is now %s, not %s: what would be signed changed, so the approvals are void and it needs approving again", current, approved)
 }
 
@@ -528,7 +528,7 @@ func (s *Service) loadOpen(ctx context.Context, tx *store.Tx, by actor.Actor, id
 		return Order{}, err
 	}
 	if o.Status != StatusPendingApproval && o.Status != StatusApproved {
-		return Order{}, apperr.Conflict("", "order_not_pending", "order %s is %s", id, o.Status)
+		return Order{}, apperr.Conflict(apperr.CodeOrderNotPending, apperr.NoField, "order %s is %s", id, o.Status)
 	}
 	return o, nil
 }
@@ -539,7 +539,7 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 		return View{}, err
 	}
 	if snapshotHash == "" {
-		return View{}, apperr.Invalid("snapshotHash", "missing_field", "snapshotHash is required: approve exactly what you reviewed")
+		return View{}, apperr.Invalid(apperr.CodeMissingField, "snapshotHash", "snapshotHash is required: approve exactly what you reviewed")
 	}
 	var mismatch error
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -564,13 +564,13 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 		}
 		for _, a := range counting {
 			if a.ApproverID == by.ID {
-				return apperr.Conflict("", "already_approved", "you already approved order %s", id)
+				return apperr.Conflict(apperr.CodeAlreadyApproved, apperr.NoField, "you already approved order %s", id)
 			}
 		}
 		a := Approval{ID: ids.New("apr"), OrderID: o.ID, ApproverID: by.ID, ApproverName: by.Name, SnapshotHash: o.SnapshotHash, At: s.clk.Now()}
 		if err := s.rec.Insert(ctx, tx, by.String(), "order.approved", "order_approvals", a); err != nil {
 			if store.IsUniqueViolation(err) {
-				return apperr.Conflict("", "already_approved", "you already approved order %s", id)
+				return apperr.Conflict(apperr.CodeAlreadyApproved, apperr.NoField, "you already approved order %s", id)
 			}
 			return err
 		}
@@ -596,14 +596,14 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 // id, never by display string.
 func (s *Service) independent(ctx context.Context, q store.Querier, by actor.Actor, o Order) error {
 	if (o.RequestedByID != "" && o.RequestedByID == by.ID) || o.RequestedBy == by.String() {
-		return apperr.Forbidden("", "self_approval", "you requested order %s; two other verifiers must approve it", o.ID)
+		return apperr.Forbidden(apperr.CodeSelfApproval, apperr.NoField, "you requested order %s; two other verifiers must approve it", o.ID)
 	}
 	acting, err := s.accounts.StaffActingFor(ctx, q, o.AccountID, o.OrganizationID)
 	if err != nil {
 		return err
 	}
 	if what, ok := acting[by.ID]; ok {
-		return apperr.Forbidden("", "self_approval", "you %s, so you acted for the requester of order %s; two other verifiers must approve it", what, o.ID)
+		return apperr.Forbidden(apperr.CodeSelfApproval, apperr.NoField, "you %s, so you acted for the requester of order %s; two other verifiers must approve it", what, o.ID)
 	}
 	return nil
 }
@@ -623,7 +623,7 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string)
 		return View{}, err
 	}
 	if strings.TrimSpace(reason) == "" {
-		return View{}, apperr.Invalid("reason", "missing_field", "say why the order is rejected")
+		return View{}, apperr.Invalid(apperr.CodeMissingField, "reason", "say why the order is rejected")
 	}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		o, err := s.loadOpen(ctx, tx, by, id)

@@ -53,10 +53,10 @@ func RootCATemplate(p CAParams) (*x509.Certificate, error) {
 		return nil, err
 	}
 	if p.CRLDistributionPoint != "" || p.CAIssuersURL != "" || p.OCSPServer != "" || p.CPSPolicyOID != "" {
-		return nil, apperr.Invalid("root", "invalid_root", "a root CA certificate carries no CRL, AIA or policy (BR §7.1.2.1)")
+		return nil, apperr.Invalid(apperr.CodeInvalidRoot, "root", "a root CA certificate carries no CRL, AIA or policy (BR §7.1.2.1)")
 	}
 	if days := validityDays(t.NotBefore, t.NotAfter); days > MaxRootValidityDays {
-		return nil, apperr.Invalid("validity", "validity_too_long", "a root CA certificate may be valid for at most %d days (BR §7.1.2.1.1), got %d", MaxRootValidityDays, days)
+		return nil, apperr.Invalid(apperr.CodeValidityTooLong, "validity", "a root CA certificate may be valid for at most %d days (BR §7.1.2.1.1), got %d", MaxRootValidityDays, days)
 	}
 	sigAlg, err := SignatureAlgorithmFor(p.PublicKey)
 	if err != nil {
@@ -106,11 +106,11 @@ func caBase(p CAParams) (*x509.Certificate, error) {
 		{"countryName", s.CountryName}, {"organizationName", s.OrganizationName}, {"commonName", s.CommonName},
 	} {
 		if req.v == "" {
-			return nil, apperr.Invalid(req.field, "missing_attribute", "%s is required in a CA certificate (BR §7.1.2.10.2)", req.field)
+			return nil, apperr.Invalid(apperr.CodeMissingAttribute, req.field, "%s is required in a CA certificate (BR §7.1.2.10.2)", req.field)
 		}
 	}
 	if s.PostalCode != "" || s.StreetAddress != "" {
-		return nil, apperr.Invalid("streetAddress", "invalid_attribute", "CA subjects in this profile carry no street address or postal code")
+		return nil, apperr.Invalid(apperr.CodeInvalidAttribute, "streetAddress", "CA subjects in this profile carry no street address or postal code")
 	}
 	raw, err := EncodeSubject(s)
 	if err != nil {

@@ -189,17 +189,17 @@ func leafSubject(p Params) ([]byte, error) {
 	// BR §7.1.2.7.4 (OV): countryName and organizationName MUST be present,
 	// and stateOrProvinceName or localityName (at least one).
 	if s.CountryName == "" {
-		return nil, apperr.Invalid("countryName", "missing_attribute", "countryName is required in an OV certificate (BR §7.1.2.7.4)")
+		return nil, apperr.Invalid(apperr.CodeMissingAttribute, "countryName", "countryName is required in an OV certificate (BR §7.1.2.7.4)")
 	}
 	if s.OrganizationName == "" {
-		return nil, apperr.Invalid("organizationName", "missing_attribute", "organizationName is required in an OV certificate (BR §7.1.2.7.4)")
+		return nil, apperr.Invalid(apperr.CodeMissingAttribute, "organizationName", "organizationName is required in an OV certificate (BR §7.1.2.7.4)")
 	}
 	if s.StateOrProvinceName == "" && s.LocalityName == "" {
-		return nil, apperr.Invalid("localityName", "missing_attribute",
+		return nil, apperr.Invalid(apperr.CodeMissingAttribute, "localityName",
 			"an OV certificate needs stateOrProvinceName or localityName (BR §7.1.2.7.4)")
 	}
 	if len(p.DNSNames) == 0 {
-		return nil, apperr.Invalid("dnsNames", "missing_dns_names", "at least one DNS name is required (BR §7.1.2.7.12)")
+		return nil, apperr.Invalid(apperr.CodeMissingDNSNames, "dnsNames", "at least one DNS name is required (BR §7.1.2.7.12)")
 	}
 	seen := make(map[string]bool, len(p.DNSNames))
 	for _, n := range p.DNSNames {
@@ -207,13 +207,13 @@ func leafSubject(p Params) ([]byte, error) {
 			return nil, err
 		}
 		if seen[n] {
-			return nil, apperr.Invalid("dnsNames", "duplicate_dns_name", "DNS name %q appears twice", n)
+			return nil, apperr.Invalid(apperr.CodeDuplicateDNSName, "dnsNames", "DNS name %q appears twice", n)
 		}
 		seen[n] = true
 	}
 	// BR §7.1.4.3: if present, commonName holds exactly one of the SAN values.
 	if s.CommonName != "" && !seen[s.CommonName] {
-		return nil, apperr.Invalid("commonName", "common_name_not_in_san",
+		return nil, apperr.Invalid(apperr.CodeCommonNameNotInSAN, "commonName",
 			"commonName %q is not one of dnsNames (BR §7.1.4.3)", s.CommonName)
 	}
 	return EncodeSubject(s)
@@ -224,7 +224,7 @@ func leafSubject(p Params) ([]byte, error) {
 // most 63.
 func checkDNSName(n string) error {
 	bad := func(why string) error {
-		return apperr.Invalid("dnsNames", "invalid_dns_name", "DNS name %q is invalid: %s", n, why)
+		return apperr.Invalid(apperr.CodeInvalidDNSName, "dnsNames", "DNS name %q is invalid: %s", n, why)
 	}
 	if n == "" || len(n) > 253 {
 		return bad("empty or longer than 253 octets")
@@ -255,25 +255,25 @@ func checkDNSName(n string) error {
 
 func checkSerial(s *big.Int) error {
 	if s == nil || s.Sign() <= 0 {
-		return apperr.Invalid("serial", "invalid_serial", "the serial number must be positive (BR §7.1.2.7)")
+		return apperr.Invalid(apperr.CodeInvalidSerial, "serial", "the serial number must be positive (BR §7.1.2.7)")
 	}
 	if s.BitLen() > MaxSerialBits {
-		return apperr.Invalid("serial", "invalid_serial", "the serial number has %d bits; at most %d fit in 20 octets", s.BitLen(), MaxSerialBits)
+		return apperr.Invalid(apperr.CodeInvalidSerial, "serial", "the serial number has %d bits; at most %d fit in 20 octets", s.BitLen(), MaxSerialBits)
 	}
 	if s.BitLen() < MinSerialBits {
-		return apperr.Invalid("serial", "invalid_serial", "the serial number has %d bits; it cannot hold 64 bits of CSPRNG output (BR §7.1)", s.BitLen())
+		return apperr.Invalid(apperr.CodeInvalidSerial, "serial", "the serial number has %d bits; it cannot hold 64 bits of CSPRNG output (BR §7.1)", s.BitLen())
 	}
 	return nil
 }
 
 func checkValidity(nb, na time.Time) (time.Time, time.Time, error) {
 	if nb.IsZero() || na.IsZero() {
-		return time.Time{}, time.Time{}, apperr.Invalid("validity", "invalid_validity", "notBefore and notAfter are required")
+		return time.Time{}, time.Time{}, apperr.Invalid(apperr.CodeInvalidValidity, "validity", "notBefore and notAfter are required")
 	}
 	nb = nb.UTC().Truncate(time.Second)
 	na = na.UTC().Truncate(time.Second)
 	if !na.After(nb) {
-		return time.Time{}, time.Time{}, apperr.Invalid("validity", "invalid_validity", "notAfter %s is not after notBefore %s", na.Format(time.RFC3339), nb.Format(time.RFC3339))
+		return time.Time{}, time.Time{}, apperr.Invalid(apperr.CodeInvalidValidity, "validity", "notAfter %s is not after notBefore %s", na.Format(time.RFC3339), nb.Format(time.RFC3339))
 	}
 	return nb, na, nil
 }
@@ -283,13 +283,13 @@ func checkValidity(nb, na time.Time) (time.Time, time.Time, error) {
 func checkHTTPURL(field, s string, required bool) error {
 	if s == "" {
 		if required {
-			return apperr.Invalid(field, "missing_url", "%s is required", field)
+			return apperr.Invalid(apperr.CodeMissingURL, field, "%s is required", field)
 		}
 		return nil
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "http" || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return apperr.Invalid(field, "invalid_url", "%s must be an http:// URL with a host, got %q", field, s)
+		return apperr.Invalid(apperr.CodeInvalidURL, field, "%s must be an http:// URL with a host, got %q", field, s)
 	}
 	return nil
 }
@@ -304,12 +304,12 @@ func leafPolicies(cps string) ([]x509.OID, error) {
 		return out, nil
 	}
 	if strings.HasPrefix(cps, cabfPolicyArc) || cps == OIDAnyPolicy {
-		return nil, apperr.Invalid("cpsPolicyOID", "invalid_policy_oid",
+		return nil, apperr.Invalid(apperr.CodeInvalidPolicyOID, "cpsPolicyOID",
 			"%s is a reserved or anyPolicy identifier; the CPS OID must be the CA's own (BR §7.1.2.7.9)", cps)
 	}
 	oid, err := x509.ParseOID(cps)
 	if err != nil {
-		return nil, apperr.Invalid("cpsPolicyOID", "invalid_policy_oid", "%q is not a dotted OID", cps)
+		return nil, apperr.Invalid(apperr.CodeInvalidPolicyOID, "cpsPolicyOID", "%q is not a dotted OID", cps)
 	}
 	return append(out, oid), nil
 }
@@ -335,22 +335,22 @@ func CheckPublicKey(pub crypto.PublicKey) error {
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
-			return apperr.Invalid("publicKey", "unsupported_key", "ECDSA keys must be on P-256 or P-384 (BR §6.1.5)")
+			return apperr.Invalid(apperr.CodeUnsupportedKey, "publicKey", "ECDSA keys must be on P-256 or P-384 (BR §6.1.5)")
 		}
 		return nil
 	case *rsa.PublicKey:
 		bits := k.N.BitLen()
 		if bits < 2048 || bits%8 != 0 {
-			return apperr.Invalid("publicKey", "weak_key", "RSA modulus of %d bits; BR §6.1.5 needs at least 2048 and a multiple of 8", bits)
+			return apperr.Invalid(apperr.CodeWeakKey, "publicKey", "RSA modulus of %d bits; BR §6.1.5 needs at least 2048 and a multiple of 8", bits)
 		}
 		if k.E < 3 || k.E%2 == 0 {
-			return apperr.Invalid("publicKey", "weak_key", "RSA public exponent %d must be odd and at least 3 (BR §6.1.6)", k.E)
+			return apperr.Invalid(apperr.CodeWeakKey, "publicKey", "RSA public exponent %d must be odd and at least 3 (BR §6.1.6)", k.E)
 		}
 		return nil
 	case nil:
-		return apperr.Invalid("publicKey", "missing_key", "a public key is required")
+		return apperr.Invalid(apperr.CodeMissingKey, "publicKey", "a public key is required")
 	default:
-		return apperr.Invalid("publicKey", "unsupported_key", "unsupported key type %T; use ECDSA P-256/P-384 or RSA (BR §6.1.5)", pub)
+		return apperr.Invalid(apperr.CodeUnsupportedKey, "publicKey", "unsupported key type %T; use ECDSA P-256/P-384 or RSA (BR §6.1.5)", pub)
 	}
 }
 
@@ -371,9 +371,9 @@ func SignatureAlgorithmFor(issuerPub crypto.PublicKey) (x509.SignatureAlgorithm,
 			return x509.SHA256WithRSA, nil
 		}
 	case nil:
-		return 0, apperr.Invalid("issuer", "missing_issuer", "an issuer certificate with a public key is required")
+		return 0, apperr.Invalid(apperr.CodeMissingIssuer, "issuer", "an issuer certificate with a public key is required")
 	}
-	return 0, apperr.Invalid("issuer", "unsupported_issuer_key", "issuer key %T is not ECDSA P-256/P-384 or RSA >= 2048", issuerPub)
+	return 0, apperr.Invalid(apperr.CodeUnsupportedIssuerKey, "issuer", "issuer key %T is not ECDSA P-256/P-384 or RSA >= 2048", issuerPub)
 }
 
 func issuerKey(c *x509.Certificate) crypto.PublicKey {
@@ -385,20 +385,20 @@ func issuerKey(c *x509.Certificate) crypto.PublicKey {
 
 func checkIssuer(c *x509.Certificate) error {
 	if c == nil {
-		return apperr.Invalid("issuer", "missing_issuer", "an issuer certificate is required")
+		return apperr.Invalid(apperr.CodeMissingIssuer, "issuer", "an issuer certificate is required")
 	}
 	if !c.IsCA || !c.BasicConstraintsValid {
-		return apperr.Invalid("issuer", "issuer_not_ca", "the issuer certificate is not a CA certificate")
+		return apperr.Invalid(apperr.CodeIssuerNotCA, "issuer", "the issuer certificate is not a CA certificate")
 	}
 	if len(c.SubjectKeyId) == 0 {
-		return apperr.Invalid("issuer", "issuer_without_ski",
+		return apperr.Invalid(apperr.CodeIssuerWithoutSKI, "issuer",
 			"the issuer certificate has no subjectKeyIdentifier, so no authorityKeyIdentifier can be made (BR §7.1.2.11.1)")
 	}
 	if len(c.RawSubject) == 0 {
-		return apperr.Invalid("issuer", "issuer_without_subject", "the issuer certificate has no subject")
+		return apperr.Invalid(apperr.CodeIssuerWithoutSubject, "issuer", "the issuer certificate has no subject")
 	}
 	if c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0 {
-		return apperr.Invalid("issuer", "issuer_cannot_sign", "the issuer certificate's key usage lacks keyCertSign")
+		return apperr.Invalid(apperr.CodeIssuerCannotSign, "issuer", "the issuer certificate's key usage lacks keyCertSign")
 	}
 	return nil
 }

@@ -149,26 +149,26 @@ func (s Subject) Validate() error {
 		spec := specs[i]
 		if i == 0 {
 			if len(v) != 2 || !isUpperAlpha(v[0]) || !isUpperAlpha(v[1]) {
-				return apperr.Invalid(spec.Field, "invalid_country",
+				return apperr.Invalid(apperr.CodeInvalidCountry, spec.Field,
 					"countryName must be an upper-case ISO 3166-1 alpha-2 code (BR §7.1.4.2), got %q", v)
 			}
 			continue
 		}
 		if !utf8.ValidString(v) {
-			return apperr.Invalid(spec.Field, "invalid_encoding", "%s is not valid UTF-8", spec.Field)
+			return apperr.Invalid(apperr.CodeInvalidEncoding, spec.Field, "%s is not valid UTF-8", spec.Field)
 		}
 		if n := utf8.RuneCountInString(v); n > spec.MaxLen {
-			return apperr.Invalid(spec.Field, "too_long",
+			return apperr.Invalid(apperr.CodeTooLong, spec.Field,
 				"%s is %d characters; BR §7.1.4.2 allows at most %d", spec.Field, n, spec.MaxLen)
 		}
 		for _, r := range v {
 			if unicode.IsControl(r) || r == utf8.RuneError {
-				return apperr.Invalid(spec.Field, "invalid_character",
+				return apperr.Invalid(apperr.CodeInvalidCharacter, spec.Field,
 					"%s contains the control character %U", spec.Field, r)
 			}
 		}
 		if strings.TrimSpace(v) != v {
-			return apperr.Invalid(spec.Field, "invalid_whitespace",
+			return apperr.Invalid(apperr.CodeInvalidWhitespace, spec.Field,
 				"%s has leading or trailing white space", spec.Field)
 		}
 	}
@@ -189,7 +189,7 @@ func EncodeSubject(s Subject) ([]byte, error) {
 	}
 	attrs := s.Attributes()
 	if len(attrs) == 0 {
-		return nil, apperr.Invalid("subject", "empty_subject", "the subject has no attributes")
+		return nil, apperr.Invalid(apperr.CodeEmptySubject, "subject", "the subject has no attributes")
 	}
 	seq := make(pkix.RDNSequence, 0, len(attrs))
 	for _, a := range attrs {

@@ -456,7 +456,7 @@ func (p *Publisher) read(ctx context.Context, url string) ([]byte, ShardRecord, 
 		return nil, ShardRecord{}, false, err
 	}
 	if !ok {
-		return nil, ShardRecord{}, false, apperr.NotFound("", "no CRL is published at %s", url)
+		return nil, ShardRecord{}, false, apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "no CRL is published at %s", url)
 	}
 	var enc string
 	err = p.db.QueryRow(ctx, `SELECT der FROM crl_files WHERE url = ?`, url).Scan(&enc)

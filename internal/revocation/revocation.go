@@ -106,14 +106,14 @@ func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
 	d := Decision{EvidenceAt: now}
 	if in.EvidenceAt != nil {
 		if in.EvidenceAt.After(now) {
-			return Decision{}, apperr.Invalid("evidenceAt", "invalid_time", "evidenceAt is in the future")
+			return Decision{}, apperr.Invalid(apperr.CodeInvalidTime, "evidenceAt", "evidenceAt is in the future")
 		}
 		d.EvidenceAt = in.EvidenceAt.UTC()
 	}
 	switch {
 	case by.Kind == actor.Subscriber:
 		if in.Trigger != "" {
-			return Decision{}, apperr.Forbidden("trigger", "forbidden", "only CA staff revoke by BR §4.9.1.1 trigger; choose a reason")
+			return Decision{}, apperr.Forbidden(apperr.CodeForbidden, "trigger", "only CA staff revoke by BR §4.9.1.1 trigger; choose a reason")
 		}
 		r, err := br.ParseSubscriberReason(in.Reason)
 		if err != nil {
@@ -130,7 +130,7 @@ func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
 		d.Source = SourceStaff
 		if in.Trigger != "" {
 			if in.Reason != "" {
-				return Decision{}, apperr.Invalid("reason", "reason_with_trigger", "name either a trigger or a reason; the trigger determines the reason")
+				return Decision{}, apperr.Invalid(apperr.CodeReasonWithTrigger, "reason", "name either a trigger or a reason; the trigger determines the reason")
 			}
 			t, err := br.ParseTrigger(in.Trigger)
 			if err != nil {
@@ -147,13 +147,13 @@ func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
 			d.Reason = r
 		}
 		if strings.TrimSpace(in.Evidence) == "" && d.Trigger != nil {
-			return Decision{}, apperr.Invalid("evidence", "missing_field", "record the evidence for a trigger revocation (BR §5.4.1)")
+			return Decision{}, apperr.Invalid(apperr.CodeMissingField, "evidence", "record the evidence for a trigger revocation (BR §5.4.1)")
 		}
 	default:
-		return Decision{}, apperr.Forbidden("", "forbidden", "not allowed")
+		return Decision{}, apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "not allowed")
 	}
 	if in.CompromisedAt != nil && d.Reason != br.KeyCompromise {
-		return Decision{}, apperr.Invalid("compromisedAt", "invalid_field", "compromisedAt applies to keyCompromise only")
+		return Decision{}, apperr.Invalid(apperr.CodeInvalidField, "compromisedAt", "compromisedAt applies to keyCompromise only")
 	}
 	return d, nil
 }
@@ -175,7 +175,7 @@ func (s *Service) Revoke(ctx context.Context, by actor.Actor, serial string, in 
 			return err
 		}
 		if by.Kind == actor.Subscriber && cert.AccountID != by.AccountID {
-			return apperr.NotFound("serial", "no certificate with serial %s", serial)
+			return apperr.NotFound(apperr.CodeNotFound, "serial", "no certificate with serial %s", serial)
 		}
 		out, err = s.revokeInTx(ctx, tx, by, cert, d, in, now)
 		return err
@@ -244,7 +244,7 @@ func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, 
 	revokedAt := now
 	if d.Reason == br.KeyCompromise && !compromisedAt.IsZero() {
 		if compromisedAt.After(now) {
-			return Revocation{}, apperr.Invalid("compromisedAt", "invalid_time", "compromisedAt is in the future")
+			return Revocation{}, apperr.Invalid(apperr.CodeInvalidTime, "compromisedAt", "compromisedAt is in the future")
 		}
 		if compromisedAt.Before(cert.NotBefore) {
 			compromisedAt = cert.NotBefore

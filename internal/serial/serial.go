@@ -36,7 +36,7 @@ const Field = "serial"
 
 // CodeInvalidSerial is the apperr code for a serial that is not in the
 // canonical form or not a valid BR serial.
-const CodeInvalidSerial = "invalid_serial"
+const CodeInvalidSerial = apperr.CodeInvalidSerial
 
 // New returns a fresh serial number built from RandomBits bits read from
 // rand, which must be a CSPRNG (crypto/rand.Reader). It fails only if rand
@@ -76,7 +76,7 @@ func Hex(n *big.Int) string {
 // accept what people paste).
 func Parse(s string) (*big.Int, error) {
 	bad := func(why string) (*big.Int, error) {
-		return nil, apperr.Invalid(Field, CodeInvalidSerial,
+		return nil, apperr.Invalid(CodeInvalidSerial, Field,
 			"%q is not a serial number in vetca's form (lower-case hex, no colons, no leading 00): %s", s, why)
 	}
 	switch {
@@ -127,10 +127,10 @@ func Normalize(s string) (string, error) {
 		t = "0" + t
 	}
 	if t == "" {
-		return "", apperr.Invalid(Field, CodeInvalidSerial, "%q is not a serial number: it is zero or empty (BR §7.1)", s)
+		return "", apperr.Invalid(CodeInvalidSerial, Field, "%q is not a serial number: it is zero or empty (BR §7.1)", s)
 	}
 	if _, err := Parse(t); err != nil {
-		return "", apperr.Invalid(Field, CodeInvalidSerial, "%q is not a valid serial number", s)
+		return "", apperr.Invalid(CodeInvalidSerial, Field, "%q is not a valid serial number", s)
 	}
 	return t, nil
 }

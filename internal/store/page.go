@@ -30,7 +30,7 @@ func ParsePage(limit, after string) (Page, error) {
 	if limit != "" {
 		n, err := strconv.Atoi(limit)
 		if err != nil || n < 1 || n > MaxPageSize {
-			return Page{}, apperr.Invalid("limit", "invalid_limit", "limit must be 1 to %d", MaxPageSize)
+			return Page{}, apperr.Invalid(apperr.CodeInvalidLimit, "limit", "limit must be 1 to %d", MaxPageSize)
 		}
 		p.Limit = n
 	}
@@ -98,7 +98,7 @@ func encodeCursor(vals []string) string {
 }
 
 func decodeCursor(c string, n int) ([]string, error) {
-	bad := apperr.Invalid("after", "invalid_cursor", "after must be the next cursor of a previous page")
+	bad := apperr.Invalid(apperr.CodeInvalidCursor, "after", "after must be the next cursor of a previous page")
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) > 4096 {
 		return nil, bad

@@ -88,21 +88,21 @@ func (f *Fields) Validate() error {
 	c := f.CountryName
 	switch {
 	case c == "":
-		return apperr.Invalid("countryName", "missing_field", "countryName is required")
+		return apperr.Invalid(apperr.CodeMissingField, "countryName", "countryName is required")
 	case strings.EqualFold(c, "XX"):
-		return apperr.Invalid("countryName", "invalid_country", "XX is refused: vetca accepts only a real ISO 3166-1 alpha-2 code, sanctioned countries included")
+		return apperr.Invalid(apperr.CodeInvalidCountry, "countryName", "XX is refused: vetca accepts only a real ISO 3166-1 alpha-2 code, sanctioned countries included")
 	case len(c) != 2 || c != strings.ToUpper(c):
-		return apperr.Invalid("countryName", "invalid_country", "countryName %q must be an upper-case ISO 3166-1 alpha-2 code", c)
+		return apperr.Invalid(apperr.CodeInvalidCountry, "countryName", "countryName %q must be an upper-case ISO 3166-1 alpha-2 code", c)
 	}
 	if _, ok := iso3166.LookupCountry(c); !ok {
-		return apperr.Invalid("countryName", "invalid_country", "countryName %q is not an ISO 3166-1 alpha-2 code", c)
+		return apperr.Invalid(apperr.CodeInvalidCountry, "countryName", "countryName %q is not an ISO 3166-1 alpha-2 code", c)
 	}
 
 	if f.OrganizationName == "" {
-		return apperr.Invalid("organizationName", "missing_field", "organizationName is required")
+		return apperr.Invalid(apperr.CodeMissingField, "organizationName", "organizationName is required")
 	}
 	if f.LocalityName == "" {
-		return apperr.Invalid("localityName", "missing_field", "localityName is required")
+		return apperr.Invalid(apperr.CodeMissingField, "localityName", "localityName is required")
 	}
 	for _, name := range fieldOrder {
 		if name == "countryName" {
@@ -120,7 +120,7 @@ func (f *Fields) Validate() error {
 	if f.PostalCode != "" {
 		for _, r := range f.PostalCode {
 			if !(r == ' ' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
-				return apperr.Invalid("postalCode", "invalid_postal_code", "postalCode %q may hold only letters, digits, spaces and hyphens", f.PostalCode)
+				return apperr.Invalid(apperr.CodeInvalidPostalCode, "postalCode", "postalCode %q may hold only letters, digits, spaces and hyphens", f.PostalCode)
 			}
 		}
 	}
@@ -128,15 +128,15 @@ func (f *Fields) Validate() error {
 	// stateOrProvinceName must name a real subdivision of the country.
 	if iso3166.HasSubdivisions(c) {
 		if f.StateOrProvinceName == "" {
-			return apperr.Invalid("stateOrProvinceName", "missing_field", "stateOrProvinceName is required for %s; give the ISO 3166-2 name or code of the subdivision", c)
+			return apperr.Invalid(apperr.CodeMissingField, "stateOrProvinceName", "stateOrProvinceName is required for %s; give the ISO 3166-2 name or code of the subdivision", c)
 		}
 		s, ok := iso3166.LookupSubdivision(c, f.StateOrProvinceName)
 		if !ok {
-			return apperr.Invalid("stateOrProvinceName", "invalid_subdivision", "stateOrProvinceName %q is not an ISO 3166-2 subdivision of %s", f.StateOrProvinceName, c)
+			return apperr.Invalid(apperr.CodeInvalidSubdivision, "stateOrProvinceName", "stateOrProvinceName %q is not an ISO 3166-2 subdivision of %s", f.StateOrProvinceName, c)
 		}
 		f.StateOrProvinceName = s.Name
 	} else if f.StateOrProvinceName != "" {
-		return apperr.Invalid("stateOrProvinceName", "invalid_subdivision", "ISO 3166-2 lists no subdivisions for %s; leave stateOrProvinceName empty", c)
+		return apperr.Invalid(apperr.CodeInvalidSubdivision, "stateOrProvinceName", "ISO 3166-2 lists no subdivisions for %s; leave stateOrProvinceName empty", c)
 	}
 	return nil
 }
@@ -147,24 +147,24 @@ func checkText(field, v string) error {
 		return nil
 	}
 	if !utf8.ValidString(v) {
-		return apperr.Invalid(field, "invalid_text", "%s is not valid UTF-8", field)
+		return apperr.Invalid(apperr.CodeInvalidText, field, "%s is not valid UTF-8", field)
 	}
 	if max := maxLen[field]; max > 0 && utf8.RuneCountInString(v) > max {
-		return apperr.Invalid(field, "too_long", "%s is longer than %d characters (BR §7.1.4.2)", field, max)
+		return apperr.Invalid(apperr.CodeTooLong, field, "%s is longer than %d characters (BR §7.1.4.2)", field, max)
 	}
 	for _, r := range v {
 		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
-			return apperr.Invalid(field, "control_character", "%s contains a control or invisible formatting character (U+%04X)", field, r)
+			return apperr.Invalid(apperr.CodeControlCharacter, field, "%s contains a control or invisible formatting character (U+%04X)", field, r)
 		}
 	}
 	if strings.TrimSpace(v) != v {
-		return apperr.Invalid(field, "surrounding_space", "%s has leading or trailing white space", field)
+		return apperr.Invalid(apperr.CodeSurroundingSpace, field, "%s has leading or trailing white space", field)
 	}
 	if strings.Contains(v, "  ") {
-		return apperr.Invalid(field, "double_space", "%s contains consecutive spaces", field)
+		return apperr.Invalid(apperr.CodeDoubleSpace, field, "%s contains consecutive spaces", field)
 	}
 	if br.IsPlaceholder(v) {
-		return apperr.Invalid(field, "placeholder_value", "%s %q is a placeholder, not verified information (BR §7.1.2.7.4)", field, v)
+		return apperr.Invalid(apperr.CodePlaceholderValue, field, "%s %q is a placeholder, not verified information (BR §7.1.2.7.4)", field, v)
 	}
 	return nil
 }

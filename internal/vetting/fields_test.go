@@ -16,7 +16,7 @@ func TestFieldValidation(t *testing.T) {
 		name  string
 		edit  func(*Fields)
 		field string // "" means valid
-		code  string
+		code  apperr.Code
 	}{
 		{"valid", func(f *Fields) {}, "", ""},
 		{"BR §7.1.2.7.4 countryName required", func(f *Fields) { f.CountryName = "" }, "countryName", "missing_field"},

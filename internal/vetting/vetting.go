@@ -156,17 +156,17 @@ type CreateInput struct {
 func (s *Service) checkReview(country string, r *SanctionsReview) error {
 	if r != nil {
 		if r.Reference == "" || checkText("sanctionsReview", r.Reference) != nil || len(r.Reference) > 200 {
-			return apperr.Invalid("sanctionsReview", "invalid_sanctions_review", "sanctionsReview.reference must name the review record (1-200 plain characters)")
+			return apperr.Invalid(apperr.CodeInvalidSanctionsReview, "sanctionsReview", "sanctionsReview.reference must name the review record (1-200 plain characters)")
 		}
 		if r.Decision != "approved" && r.Decision != "rejected" {
-			return apperr.Invalid("sanctionsReview", "invalid_sanctions_review", "sanctionsReview.decision must be \"approved\" or \"rejected\"")
+			return apperr.Invalid(apperr.CodeInvalidSanctionsReview, "sanctionsReview", "sanctionsReview.decision must be \"approved\" or \"rejected\"")
 		}
 		if len(r.Notes) > 2000 {
-			return apperr.Invalid("sanctionsReview", "invalid_sanctions_review", "sanctionsReview.notes is longer than 2000 characters")
+			return apperr.Invalid(apperr.CodeInvalidSanctionsReview, "sanctionsReview", "sanctionsReview.notes is longer than 2000 characters")
 		}
 	}
 	if s.IsSanctioned(country) && r == nil {
-		return apperr.Invalid("sanctionsReview", "sanctions_review_required", "%s is on the sanctions list: record the sanctions review (reference, decision, notes)", country)
+		return apperr.Invalid(apperr.CodeSanctionsReviewRequired, "sanctionsReview", "%s is on the sanctions list: record the sanctions review (reference, decision, notes)", country)
 	}
 	return nil
 }
@@ -256,7 +256,7 @@ func (s *Service) Propose(ctx context.Context, by actor.Actor, orgID string, in 
 		}
 		f := in.apply(base.Fields)
 		if in.StateOrProvinceName == nil && in.CountryName != nil && *in.CountryName != base.CountryName {
-			return apperr.Invalid("stateOrProvinceName", "missing_field", "a new countryName needs a stateOrProvinceName of that country")
+			return apperr.Invalid(apperr.CodeMissingField, "stateOrProvinceName", "a new countryName needs a stateOrProvinceName of that country")
 		}
 		if err := f.Validate(); err != nil {
 			return err
@@ -272,7 +272,7 @@ func (s *Service) Propose(ctx context.Context, by actor.Actor, orgID string, in 
 		}
 		diff := Diff(base.Fields, f, base.SanctionsReview, review)
 		if len(diff) == 0 {
-			return apperr.Invalid("", "no_change", "the request changes nothing in version %d", base.Version)
+			return apperr.Invalid(apperr.CodeNoChange, apperr.NoField, "the request changes nothing in version %d", base.Version)
 		}
 		now := s.clk.Now()
 		v = Version{
@@ -298,13 +298,13 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 	}
 	for i, e := range evidence {
 		if e.Source == "" || e.Reference == "" {
-			return Version{}, nil, apperr.Invalid("evidence", "invalid_evidence", "evidence[%d] needs both source and reference", i)
+			return Version{}, nil, apperr.Invalid(apperr.CodeInvalidEvidence, "evidence", "evidence[%d] needs both source and reference", i)
 		}
 		if err := checkText("evidence", e.Source); err != nil {
 			return Version{}, nil, err
 		}
 		if len(e.Reference) > 500 || len(e.Source) > 200 {
-			return Version{}, nil, apperr.Invalid("evidence", "invalid_evidence", "evidence[%d] is too long", i)
+			return Version{}, nil, apperr.Invalid(apperr.CodeInvalidEvidence, "evidence", "evidence[%d] is too long", i)
 		}
 	}
 	var v Version
@@ -322,10 +322,10 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 			return err
 		}
 		if v.ProposedBy == by.String() {
-			return apperr.Forbidden("", "self_verification", "you proposed version %d; another verifier must verify it", n)
+			return apperr.Forbidden(apperr.CodeSelfVerification, apperr.NoField, "you proposed version %d; another verifier must verify it", n)
 		}
 		if v.SanctionsReview != nil && v.SanctionsReview.Decision == "rejected" {
-			return apperr.Conflict("sanctionsReview", "sanctions_rejected", "the sanctions review of version %d was rejected; it cannot be verified", n)
+			return apperr.Conflict(apperr.CodeSanctionsRejected, "sanctionsReview", "the sanctions review of version %d was rejected; it cannot be verified", n)
 		}
 		verifs, err = s.verifications(ctx, tx, v.ID)
 		if err != nil {
@@ -333,7 +333,7 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 		}
 		for _, x := range verifs {
 			if x.VerifierID == by.ID {
-				return apperr.Conflict("", "already_verified", "you already verified version %d", n)
+				return apperr.Conflict(apperr.CodeAlreadyVerified, apperr.NoField, "you already verified version %d", n)
 			}
 		}
 		now := s.clk.Now()
@@ -405,7 +405,7 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, orgID string, n in
 		return Version{}, err
 	}
 	if strings.TrimSpace(reason) == "" {
-		return Version{}, apperr.Invalid("reason", "missing_field", "say why the version is rejected")
+		return Version{}, apperr.Invalid(apperr.CodeMissingField, "reason", "say why the version is rejected")
 	}
 	var v Version
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
@@ -429,10 +429,10 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, orgID string, n in
 // pendingVersion returns version n of versions, which must be pending.
 func pendingVersion(versions []Version, orgID string, n int) (Version, error) {
 	if n < 1 || n > len(versions) {
-		return Version{}, apperr.NotFound("version", "organization %s has no version %d", orgID, n)
+		return Version{}, apperr.NotFound(apperr.CodeNotFound, "version", "organization %s has no version %d", orgID, n)
 	}
 	if v := versions[n-1]; v.Status != StatusPending {
-		return Version{}, apperr.Conflict("version", "version_not_pending", "version %d is %s, not pending", n, v.Status)
+		return Version{}, apperr.Conflict(apperr.CodeVersionNotPending, "version", "version %d is %s, not pending", n, v.Status)
 	}
 	return versions[n-1], nil
 }
@@ -450,7 +450,7 @@ func (s *Service) versions(ctx context.Context, q store.Querier, orgID string) (
 		}
 	}
 	if len(vs) == 0 {
-		return nil, apperr.NotFound("", "organization %s has no versions", orgID)
+		return nil, apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "organization %s has no versions", orgID)
 	}
 	return vs, nil
 }
@@ -466,12 +466,12 @@ func (s *Service) CurrentVerified(ctx context.Context, q store.Querier, orgID st
 	var org Organization
 	if err := s.rec.Get(ctx, q, "organizations", orgID, &org); err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
-			return Version{}, apperr.NotFound("organizationId", "organization %s not found", orgID)
+			return Version{}, apperr.NotFound(apperr.CodeNotFound, "organizationId", "organization %s not found", orgID)
 		}
 		return Version{}, err
 	}
 	if org.CurrentVersion == 0 {
-		return Version{}, apperr.Conflict("organizationId", "organization_not_verified", "organization %s has no verified version yet", orgID)
+		return Version{}, apperr.Conflict(apperr.CodeOrganizationNotVerified, "organizationId", "organization %s has no verified version yet", orgID)
 	}
 	vs, err := audit.Select[Version](ctx, s.rec, q, "organization_versions", `SELECT * FROM organization_versions WHERE organization_id = ? AND version = ?`, orgID, org.CurrentVersion)
 	if err != nil {
@@ -507,7 +507,7 @@ type CanRead func(ctx context.Context, by actor.Actor, orgID string) error
 func (s *Service) Get(ctx context.Context, by actor.Actor, orgID string, canRead CanRead) (View, error) {
 	if !by.IsStaff() {
 		if canRead == nil {
-			return View{}, apperr.Forbidden("", "forbidden", "staff only")
+			return View{}, apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
 		}
 		if err := canRead(ctx, by, orgID); err != nil {
 			return View{}, err
@@ -559,7 +559,7 @@ type Summary struct {
 // integrity-checked.
 func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Summary, string, error) {
 	if !by.IsStaff() {
-		return nil, "", apperr.Forbidden("", "forbidden", "staff only")
+		return nil, "", apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
 	}
 	var w store.Where
 	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&w, p)
@@ -607,7 +607,7 @@ func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Sum
 // verification (staff only).
 func (s *Service) Counts(ctx context.Context, by actor.Actor) (orgs, pending int, err error) {
 	if !by.IsStaff() {
-		return 0, 0, apperr.Forbidden("", "forbidden", "staff only")
+		return 0, 0, apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
 	}
 	if err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM organizations`).Scan(&orgs); err != nil {
 		return 0, 0, err

@@ -54,7 +54,7 @@ func acme() vetting.CreateInput {
 	return vetting.CreateInput{Fields: vetting.Fields{OrganizationName: "Acme Widgets Inc.", CountryName: "US", StateOrProvinceName: "California", LocalityName: "San Francisco"}}
 }
 
-func mustCode(t *testing.T, err error, kind apperr.Kind, code string) {
+func mustCode(t *testing.T, err error, kind apperr.Kind, code apperr.Code) {
 	t.Helper()
 	e, ok := apperr.As(err)
 	if !ok || e.Kind != kind || e.Code != code {

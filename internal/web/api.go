@@ -124,7 +124,7 @@ func (s *Server) proposeVersion(w http.ResponseWriter, r *http.Request, by actor
 func versionParam(r *http.Request) (int, error) {
 	n, err := strconv.Atoi(r.PathValue("n"))
 	if err != nil || n < 1 {
-		return 0, apperr.NotFound("version", "version %q not found", r.PathValue("n"))
+		return 0, apperr.NotFound(apperr.CodeNotFound, "version", "version %q not found", r.PathValue("n"))
 	}
 	return n, nil
 }
@@ -244,7 +244,7 @@ func (s *Server) rotateAccountToken(w http.ResponseWriter, r *http.Request, by a
 // never carry organization identity (docs/design.md §1).
 var contactOptions = decodeOptions{refuseField: func(name string) error {
 	if vetting.IsSubjectField(name) {
-		return apperr.Invalid(name, "subject_field_not_allowed",
+		return apperr.Invalid(apperr.CodeSubjectFieldNotAllowed, name,
 			"contacts have no %s; organization identity changes only through a new organization version (POST /api/v1/organizations/{id}/versions), verified by two verifiers", name)
 	}
 	return nil
@@ -309,7 +309,7 @@ func parseRoles(in []string) ([]actor.Role, error) {
 	for _, rs := range in {
 		role, err := actor.ParseRole(rs)
 		if err != nil {
-			return nil, apperr.Invalid("roles", "invalid_role", "%v", err.(*apperr.Error).Message)
+			return nil, apperr.Invalid(apperr.CodeInvalidRole, "roles", "%v", err.(*apperr.Error).Message)
 		}
 		roles = append(roles, role)
 	}
@@ -413,7 +413,7 @@ func parseFilter(r *http.Request) (audit.Filter, error) {
 		if v := q.Get(p.name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return f, apperr.Invalid(p.name, "invalid_time", "%s must be an RFC 3339 time", p.name)
+				return f, apperr.Invalid(apperr.CodeInvalidTime, p.name, "%s must be an RFC 3339 time", p.name)
 			}
 			*p.dst = t
 		}
@@ -425,7 +425,7 @@ func parseFilter(r *http.Request) (audit.Filter, error) {
 		if v := q.Get(p.name); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 {
-				return f, apperr.Invalid(p.name, "invalid_number", "%s must be a sequence number", p.name)
+				return f, apperr.Invalid(apperr.CodeInvalidNumber, p.name, "%s must be a sequence number", p.name)
 			}
 			*p.dst = n
 		}
@@ -433,7 +433,7 @@ func parseFilter(r *http.Request) (audit.Filter, error) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			return f, apperr.Invalid("limit", "invalid_number", "limit must be 1-1000")
+			return f, apperr.Invalid(apperr.CodeInvalidNumber, "limit", "limit must be 1-1000")
 		}
 		f.Limit = n
 	}

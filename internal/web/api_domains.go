@@ -90,10 +90,10 @@ func (s *Server) searchDomainValidations(w http.ResponseWriter, r *http.Request,
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !searchParams[k] {
-			return apperr.Invalid(k, "unknown_parameter", "unknown query parameter %q; use method, version, since and until", k)
+			return apperr.Invalid(apperr.CodeUnknownParameter, k, "unknown query parameter %q; use method, version, since and until", k)
 		}
 		if len(q[k]) > 1 {
-			return apperr.Invalid(k, "repeated_parameter", "query parameter %q given more than once", k)
+			return apperr.Invalid(apperr.CodeRepeatedParameter, k, "query parameter %q given more than once", k)
 		}
 	}
 	res, err := s.Domains.Search(r.Context(), by, domain.SearchInput{

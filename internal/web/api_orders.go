@@ -114,7 +114,7 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, by act
 	if v := q.Get("notAfterBefore"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
-			return apperr.Invalid("notAfterBefore", "invalid_time", "notAfterBefore must be an RFC 3339 time")
+			return apperr.Invalid(apperr.CodeInvalidTime, "notAfterBefore", "notAfterBefore must be an RFC 3339 time")
 		}
 		f.NotAfterBefore = t
 	}
@@ -199,7 +199,7 @@ func (s *Server) writeCertificate(w http.ResponseWriter, r *http.Request, by act
 
 func (s *Server) listIssuers(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
 	if !by.IsStaff() {
-		return apperr.Forbidden("", "forbidden", "staff only")
+		return apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
 	}
 	list, err := issuance.ListIssuers(r.Context(), s.Recorder, s.DB)
 	if err != nil {

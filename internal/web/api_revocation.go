@@ -70,7 +70,7 @@ func (s *Server) revocationColumns(r *http.Request, c issuance.Certificate) (str
 
 func (s *Server) listShards(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
 	if !by.IsStaff() {
-		return apperr.Forbidden("", "forbidden", "staff only")
+		return apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
 	}
 	list, err := s.CRLs.Shards(r.Context())
 	if err != nil {

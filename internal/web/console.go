@@ -115,7 +115,7 @@ func (s *Server) template(name string) (*template.Template, error) {
 func (s *Server) sessionActor(r *http.Request) (actor.Actor, error) {
 	c, err := r.Cookie(cookieName)
 	if err != nil || c.Value == "" {
-		return actor.Actor{}, apperr.Unauthenticated("not signed in")
+		return actor.Actor{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "not signed in")
 	}
 	return s.Auth.Session(r.Context(), c.Value)
 }
@@ -142,7 +142,7 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 			if apperr.IsKind(err, apperr.KindUnauthenticated) {
 				s.clearSessionCookie(w, r) // refused, not merely unreadable right now
 			}
-			if apperr.HasCode(err, "integrity_violation") {
+			if apperr.HasCode(err, apperr.CodeIntegrityViolation) {
 				s.render(w, http.StatusInternalServerError, "signin", &Page{Title: "Sign in", Error: err.Error()})
 				return
 			}
@@ -311,7 +311,7 @@ func (s *Server) orgPage(w http.ResponseWriter, r *http.Request, by actor.Actor)
 func (s *Server) orgVerify(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
 	n, err := strconv.Atoi(r.PathValue("n"))
 	if err != nil {
-		return nil, "", apperr.NotFound("version", "no such version")
+		return nil, "", apperr.NotFound(apperr.CodeNotFound, "version", "no such version")
 	}
 	var ev []vetting.Evidence
 	if src, ref := r.PostForm.Get("source"), r.PostForm.Get("reference"); src != "" || ref != "" {
@@ -450,10 +450,10 @@ func (s *Server) changeApprove(w http.ResponseWriter, r *http.Request, by actor.
 
 func (s *Server) mailPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
 	if s.DevMail == nil {
-		return nil, "", apperr.NotFound("", "the dev mailbox runs only with serve --dev and no --smtp")
+		return nil, "", apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "the dev mailbox runs only with serve --dev and no --smtp")
 	}
 	if !by.IsStaff() {
-		return nil, "", apperr.Forbidden("", "forbidden", "staff only")
+		return nil, "", apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
 	}
 	return &Page{Title: "Dev mailbox", Data: map[string]any{"Messages": s.DevMail.Messages()}}, "mail", nil
 }

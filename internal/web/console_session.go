@@ -120,7 +120,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			page.Error = "Too many failed sign-ins from this address or for this user. Try again in " + th.RetryAfter.String() + "."
 			s.render(w, http.StatusTooManyRequests, "signin", page)
-		case apperr.HasCode(err, "integrity_violation"):
+		case apperr.HasCode(err, apperr.CodeIntegrityViolation):
 			s.log.Error("integrity violation at console sign-in", "request", requestID(r), "err", err)
 			page.Error = err.Error()
 			s.render(w, http.StatusUnauthorized, "signin", page)

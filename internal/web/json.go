@@ -3,7 +3,6 @@ package web
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -24,11 +23,11 @@ type errorBody struct {
 }
 
 type errorDetail struct {
-	Code      string  `json:"code"`
-	Message   string  `json:"message"`
-	Field     string  `json:"field"`
-	Vetted    *string `json:"vetted,omitempty"`
-	Requested *string `json:"requested,omitempty"`
+	Code      apperr.Code `json:"code"`
+	Message   string      `json:"message"`
+	Field     string      `json:"field"`
+	Vetted    *string     `json:"vetted,omitempty"`
+	Requested *string     `json:"requested,omitempty"`
 }
 
 func statusOf(k apperr.Kind) int {
@@ -70,15 +69,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if !ok {
 		id := requestID(r)
 		s.log.Error("internal error", "request", id, "method", r.Method, "path", r.URL.Path, "err", err)
-		writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{Code: "internal", Message: "internal error; logged as request " + id}})
+		writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{Code: apperr.CodeInternal, Message: "internal error; logged as request " + id}})
 		return
+	}
+	if !apperr.Known(e.Code) {
+		s.log.Error("error code not declared in apperr", "request", requestID(r), "code", e.Code, "err", e.Message)
 	}
 	d := errorDetail{Code: e.Code, Message: e.Message, Field: e.Field}
 	if e.HasCmp {
 		v, rq := e.Vetted, e.Requested
 		d.Vetted, d.Requested = &v, &rq
 	}
-	if e.Kind == apperr.KindIntegrity || e.Code == "integrity_violation" {
+	if e.Kind == apperr.KindIntegrity || e.Code == apperr.CodeIntegrityViolation {
 		s.log.Error("integrity violation", "request", requestID(r), "err", e.Message)
 	}
 	if e.Kind == apperr.KindUnauthenticated {
@@ -107,30 +109,30 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return &apperr.Error{Kind: apperr.KindInvalid, Code: "unsupported_media_type", Message: "send the body as application/json"}
+			return apperr.Invalid(apperr.CodeUnsupportedMediaType, apperr.NoField, "send the body as application/json")
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &apperr.Error{Kind: apperr.KindTooLarge, Code: "body_too_large", Field: "body", Message: fmt.Sprintf("the request body is larger than %d bytes", maxBody)}
+			return apperr.TooLarge(apperr.CodeBodyTooLarge, "body", "the request body is larger than %d bytes", maxBody)
 		}
-		return apperr.Invalid("body", "invalid_body", "reading the request body: %v", err)
+		return apperr.Invalid(apperr.CodeInvalidBody, "body", "reading the request body: %v", err)
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		if o.allowEmpty {
 			return nil
 		}
-		return apperr.Invalid("body", "invalid_json", "the request body is empty; send a JSON object")
+		return apperr.Invalid(apperr.CodeInvalidJSON, "body", "the request body is empty; send a JSON object")
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return apperr.Invalid("body", "invalid_json", "the request body must be a JSON object")
+			return apperr.Invalid(apperr.CodeInvalidJSON, "body", "the request body must be a JSON object")
 		}
-		return apperr.Invalid("body", "invalid_json", "the request body is not valid JSON: %v", err)
+		return apperr.Invalid(apperr.CodeInvalidJSON, "body", "the request body is not valid JSON: %v", err)
 	}
 	allowed := jsonFields(reflect.TypeOf(dst).Elem())
 	var keys []string
@@ -143,17 +145,17 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 			continue
 		}
 		if k == "" {
-			return apperr.Invalid("body", "unknown_field", "the request body has a field with an empty name")
+			return apperr.Invalid(apperr.CodeUnknownField, "body", "the request body has a field with an empty name")
 		}
 		if o.refuseField != nil {
 			if err := o.refuseField(k); err != nil {
 				return err
 			}
 		}
-		return apperr.Invalid(k, "unknown_field", "unknown field %q", k)
+		return apperr.Invalid(apperr.CodeUnknownField, k, "unknown field %q", k)
 	}
 	if path := inexactField(body, reflect.TypeOf(dst).Elem(), ""); path != "" {
-		return apperr.Invalid(path, "unknown_field", "unknown field %q", path)
+		return apperr.Invalid(apperr.CodeUnknownField, path, "unknown field %q", path)
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
@@ -161,13 +163,13 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			field := jsonPath(te.Field)
-			return apperr.Invalid(field, "invalid_type", "field %q must be %s, not %s", field, describeType(te.Type), te.Value)
+			return apperr.Invalid(apperr.CodeInvalidType, field, "field %q must be %s, not %s", field, describeType(te.Type), te.Value)
 		}
 		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			name := strings.Trim(msg, `"`)
-			return apperr.Invalid(name, "unknown_field", "unknown field %q", name)
+			return apperr.Invalid(apperr.CodeUnknownField, name, "unknown field %q", name)
 		}
-		return apperr.Invalid("body", "invalid_json", "the request body is not valid: %v", err)
+		return apperr.Invalid(apperr.CodeInvalidJSON, "body", "the request body is not valid: %v", err)
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func (s *Server) publicAuditRoutes() {
 			return
 		}
 		if cp == nil {
-			s.writeError(w, r, apperr.NotFound("", "no signed checkpoint yet"))
+			s.writeError(w, r, apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "no signed checkpoint yet"))
 			return
 		}
 		w.Header().Set("Cache-Control", "no-cache")

@@ -173,11 +173,11 @@ func (s *Server) api(h handler) http.HandlerFunc {
 func (s *Server) authenticate(r *http.Request) (actor.Actor, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return actor.Actor{}, apperr.Unauthenticated("send Authorization: Bearer TOKEN")
+		return actor.Actor{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "send Authorization: Bearer TOKEN")
 	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return actor.Actor{}, apperr.Unauthenticated("the Authorization header must be \"Bearer TOKEN\"")
+		return actor.Actor{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "the Authorization header must be \"Bearer TOKEN\"")
 	}
 	return s.Auth.Authenticate(r.Context(), strings.TrimSpace(token))
 }
@@ -235,7 +235,7 @@ func (s *Server) routes() {
 
 	// Anything else under /api/ is a JSON 404, not an HTML page.
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, apperr.NotFound("", "no such endpoint: %s %s", r.Method, r.URL.Path))
+		s.writeError(w, r, apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	s.consoleRoutes()
 }
