@@ -95,6 +95,18 @@ type Config struct {
 	CRLValidity  time.Duration // nextUpdate - thisUpdate of shard CRLs (<= 10 days)
 	CRLRepublish time.Duration // scheduled republication (<= 4 days)
 	OCSPValidity time.Duration // OCSP validity interval (8 hours to 10 days)
+
+	// Intervals of serve's background loops (run.go) and how long serve
+	// waits for requests in flight when it stops. They are not flags: the
+	// defaults (DefaultCRLTick, ...) suit production, and tests shorten them.
+	CRLTick         time.Duration // CRL publication check
+	OCSPTick        time.Duration // OCSP refresh
+	OutboxTick      time.Duration // mail delivery
+	CheckpointTick  time.Duration // is an audit checkpoint due?
+	SignInTick      time.Duration // summaries of failed console sign-ins
+	HeartbeatTick   time.Duration // renewal of this replica's lease (at most ReplicaTTL/3)
+	RecoveryTick    time.Duration // recovery of gone replicas' issuances
+	ShutdownTimeout time.Duration // draining of HTTP requests at shutdown
 }
 
 // Defaults fills derived defaults: the public URL from the listen address,
@@ -159,6 +171,19 @@ func (c *Config) Defaults() {
 	if c.PKCS11PIN == "" {
 		c.PKCS11PIN = os.Getenv("VETCA_PKCS11_PIN")
 	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&c.CRLTick, DefaultCRLTick}, {&c.OCSPTick, DefaultOCSPTick}, {&c.OutboxTick, DefaultOutboxTick},
+		{&c.CheckpointTick, DefaultCheckpointTick}, {&c.SignInTick, DefaultSignInTick},
+		{&c.HeartbeatTick, DefaultHeartbeatTick}, {&c.RecoveryTick, DefaultRecoveryTick},
+		{&c.ShutdownTimeout, DefaultShutdownTimeout},
+	} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
 }
 
 // mailFromDefault derives the sender from the public URL's host.
@@ -211,14 +236,14 @@ func (c *Config) StatusURL() string {
 	return u.String()
 }
 
-// Validate checks a config.
+// Validate checks a config. An empty public URL is left to Open, which
+// resolves it from the recorded setting after the database opens.
 func (c *Config) Validate() error {
-	if c.PublicURL == "" {
-		return nil // resolved from the recorded setting after the database opens
-	}
-	u, err := url.Parse(c.PublicURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("--public-url %q must be an http(s) URL with a host and no query", c.PublicURL)
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--public-url %q must be an http(s) URL with a host and no query", c.PublicURL)
+		}
 	}
 	if c.VerificationsRequired < 2 {
 		return fmt.Errorf("--verifications-required %d: identity versions need at least 2 distinct verifiers (docs/design.md §2)", c.VerificationsRequired)
@@ -260,6 +285,23 @@ func (c *Config) Validate() error {
 		if len(cc) != 2 || strings.ToUpper(cc) != cc {
 			return fmt.Errorf("--sanctioned-countries: %q is not an upper-case ISO 3166-1 code", cc)
 		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"CRLTick", c.CRLTick}, {"OCSPTick", c.OCSPTick}, {"OutboxTick", c.OutboxTick}, {"CheckpointTick", c.CheckpointTick},
+		{"SignInTick", c.SignInTick}, {"HeartbeatTick", c.HeartbeatTick}, {"RecoveryTick", c.RecoveryTick},
+		{"ShutdownTimeout", c.ShutdownTimeout},
+	} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s %v: must be positive", d.name, d.v)
+		}
+	}
+	if c.HeartbeatTick > ReplicaTTL/3 {
+		// Two missed renewals must not let the lease lapse under a live
+		// replica, whose issuances in flight would then be recovered.
+		return fmt.Errorf("HeartbeatTick %v: must be at most %v (a third of the replica lease)", c.HeartbeatTick, ReplicaTTL/3)
 	}
 	return nil
 }

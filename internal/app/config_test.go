@@ -37,3 +37,38 @@ func TestConsoleConfigValidation(t *testing.T) {
 		t.Fatalf("parsed %v (%v)", ps, err)
 	}
 }
+
+// The loop intervals default to the production constants, refuse
+// non-positive values and a heartbeat that could let the replica lease
+// lapse; and the rest of the config is checked even before the public URL
+// is resolved from the database.
+func TestLoopIntervalConfig(t *testing.T) {
+	var cfg Config
+	cfg.Defaults()
+	if cfg.CRLTick != DefaultCRLTick || cfg.OCSPTick != DefaultOCSPTick || cfg.OutboxTick != DefaultOutboxTick ||
+		cfg.CheckpointTick != DefaultCheckpointTick || cfg.SignInTick != DefaultSignInTick ||
+		cfg.HeartbeatTick != DefaultHeartbeatTick || cfg.RecoveryTick != DefaultRecoveryTick || cfg.ShutdownTimeout != DefaultShutdownTimeout {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("defaults without a public URL: %v", err)
+	}
+	for _, c := range []struct {
+		name    string
+		set     func(*Config)
+		wantErr string
+	}{
+		{"short ticks", func(c *Config) { c.CRLTick, c.HeartbeatTick = time.Millisecond, time.Millisecond }, ""},
+		{"negative tick", func(c *Config) { c.OutboxTick = -time.Second }, "OutboxTick"},
+		{"slow heartbeat", func(c *Config) { c.HeartbeatTick = ReplicaTTL / 2 }, "HeartbeatTick"},
+		{"bad session without a public URL", func(c *Config) { c.PublicURL, c.SessionIdle = "", time.Minute }, "--session-idle"},
+	} {
+		cfg := Config{PublicURL: "http://pki.vetca-test.com"}
+		c.set(&cfg)
+		cfg.Defaults()
+		err := cfg.Validate()
+		if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.wantErr)
+		}
+	}
+}

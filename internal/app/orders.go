@@ -57,7 +57,7 @@ func (s abandonedSerials) RecordAbandoned(ctx context.Context, tx *store.Tx, by 
 
 // RecoverIssuance resolves intents left pending by a replica that is gone
 // (docs/design.md, "Issuance"): serve runs it at start-up and every
-// RecoveryTick. Intents another live replica is signing are left alone.
+// Config.RecoveryTick. Intents another live replica is signing are left alone.
 func (a *App) RecoverIssuance(ctx context.Context) ([]issuance.Intent, error) {
 	by := actor.SystemActor("recovery")
 	return a.Engine.Recover(ctx, by, a.replicaAlive, func(ctx context.Context, tx *store.Tx, in issuance.Intent) error {

@@ -12,13 +12,13 @@ import (
 )
 
 // Replica liveness: each serving replica renews the lease "replica:ID"
-// every HeartbeatTick for ReplicaTTL. Another replica counts as alive while
-// its lease is valid, unless it is known for certain to have exited (same
-// kernel boot and PID namespace, process gone).
+// every Config.HeartbeatTick for ReplicaTTL. Another replica counts as
+// alive while its lease is valid, unless it is known for certain to have
+// exited (same kernel boot and PID namespace, process gone).
 const (
-	HeartbeatTick = 10 * time.Second
-	ReplicaTTL    = 45 * time.Second
-	RecoveryTick  = 30 * time.Second
+	DefaultHeartbeatTick = 10 * time.Second
+	ReplicaTTL           = 45 * time.Second
+	DefaultRecoveryTick  = 30 * time.Second
 )
 
 func replicaLease(id string) string { return "replica:" + id }
@@ -58,7 +58,7 @@ func (a *App) replicaAlive(ctx context.Context, owner string) (bool, error) {
 // runHeartbeat renews the lease until ctx ends, then releases it so that
 // the other replicas recover this one's intents at once.
 func (a *App) runHeartbeat(ctx context.Context) {
-	t := time.NewTicker(HeartbeatTick)
+	t := time.NewTicker(a.Cfg.HeartbeatTick)
 	defer t.Stop()
 	for {
 		select {
@@ -75,9 +75,9 @@ func (a *App) runHeartbeat(ctx context.Context) {
 	}
 }
 
-// runRecovery resolves intents of gone replicas every RecoveryTick.
+// runRecovery resolves intents of gone replicas every Config.RecoveryTick.
 func (a *App) runRecovery(ctx context.Context) {
-	t := time.NewTicker(RecoveryTick)
+	t := time.NewTicker(a.Cfg.RecoveryTick)
 	defer t.Stop()
 	for {
 		select {

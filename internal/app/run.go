@@ -9,14 +9,18 @@ import (
 	"github.com/vetca/vetca/internal/notify"
 )
 
-// Intervals of serve's background loops. Each loop's work is idempotent
-// and held by a database lease, so with several replicas one runs it.
+// Default intervals of serve's background loops (Config.CRLTick, ...).
+// Each loop's work is idempotent and held by a database lease, so with
+// several replicas one runs it.
 const (
-	CRLTick        = 30 * time.Second // CRL publication check (a revocation also wakes it at once)
-	OCSPTick       = 10 * time.Minute // OCSP refresh (BR §4.9.10 schedule)
-	OutboxTick     = 5 * time.Second  // mail delivery
-	CheckpointTick = 5 * time.Second  // is an audit checkpoint due?
-	SignInTick     = time.Minute      // summaries of failed console sign-ins
+	DefaultCRLTick        = 30 * time.Second // CRL publication check (a revocation also wakes it at once)
+	DefaultOCSPTick       = 10 * time.Minute // OCSP refresh (BR §4.9.10 schedule)
+	DefaultOutboxTick     = 5 * time.Second  // mail delivery
+	DefaultCheckpointTick = 5 * time.Second  // is an audit checkpoint due?
+	DefaultSignInTick     = time.Minute      // summaries of failed console sign-ins
+	// DefaultShutdownTimeout bounds how long serve waits for requests in
+	// flight when it stops.
+	DefaultShutdownTimeout = 15 * time.Second
 )
 
 // Background is serve's set of background loops.
@@ -58,16 +62,16 @@ func (a *App) StartBackground(ctx context.Context) (*Background, error) {
 	}
 	run(func() { a.runHeartbeat(ctx) })
 	run(func() { a.runRecovery(ctx) })
-	run(func() { a.CRLs.Run(ctx, CRLTick, a.Replica) })
-	run(func() { a.OCSP.Run(ctx, OCSPTick, a.Replica) })
+	run(func() { a.CRLs.Run(ctx, a.Cfg.CRLTick, a.Replica) })
+	run(func() { a.OCSP.Run(ctx, a.Cfg.OCSPTick, a.Replica) })
 	if a.Cfg.SMTP != "" {
 		d := notify.NewDeliverer(a.DB, a.Recorder, a.Clock, &notify.SMTPSender{Addr: a.Cfg.SMTP}, a.Cfg.MailFrom, a.Log)
-		run(func() { d.Run(ctx, OutboxTick, a.Replica, nil) })
+		run(func() { d.Run(ctx, a.Cfg.OutboxTick, a.Replica, nil) })
 	} else {
 		a.Log.Warn("no --smtp relay: notifications stay queued in the outbox until one is configured")
 	}
 	if a.Checkpoints != nil {
-		run(func() { a.Checkpoints.Run(ctx, CheckpointTick) })
+		run(func() { a.Checkpoints.Run(ctx, a.Cfg.CheckpointTick) })
 	}
 	run(func() { a.AuditWatch.Run(ctx, a.Cfg.VerifyEvery) })
 	run(func() { a.runSignInSummaries(ctx) })
@@ -75,11 +79,11 @@ func (a *App) StartBackground(ctx context.Context) (*Background, error) {
 }
 
 // runSignInSummaries writes the due summaries of failed console sign-ins
-// every SignInTick, and every summary still open when serve stops (after
+// every Config.SignInTick, and every summary still open when serve stops (after
 // the HTTP server has stopped taking requests), so no failed attempt goes
 // unrecorded (BR §5.4.1(3)).
 func (a *App) runSignInSummaries(ctx context.Context) {
-	t := time.NewTicker(SignInTick)
+	t := time.NewTicker(a.Cfg.SignInTick)
 	defer t.Stop()
 	for {
 		select {
