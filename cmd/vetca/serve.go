@@ -15,9 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vetca/vetca/internal/app"
-	"github.com/vetca/vetca/internal/devdns"
-	"github.com/vetca/vetca/internal/notify/devmail"
-	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
@@ -90,32 +87,6 @@ otherwise every client counts as the proxy.`,
 func serve(parent context.Context, g *globals, reconfigure bool) error {
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if g.cfg.Dev && g.cfg.ComplianceEmail == "" {
-		g.cfg.ComplianceEmail = "compliance@vetca.localhost"
-	}
-	if g.cfg.Dev {
-		// A laptop's test websites are on loopback or the local network.
-		g.cfg.AllowPrivateValidationTargets = true
-	}
-	if g.cfg.Dev && g.cfg.DNSResolver == "" {
-		// A DNS responder that answers pending challenges from the database,
-		// so domains validate on a laptop with no DNS of its own.
-		dsn := g.cfg.DB
-		if dsn == "" {
-			dsn = store.DefaultDSN
-		}
-		ddb, err := store.Open(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer ddb.Close()
-		dd, err := devdns.Start(ddb)
-		if err != nil {
-			return fmt.Errorf("dev DNS: %w", err)
-		}
-		defer dd.Close()
-		g.cfg.DNSResolver = dd.Addr()
-	}
 	a, err := g.open(ctx, app.Options{Migrate: true, Write: true, CreateAuditKey: g.cfg.Dev})
 	if err != nil {
 		return err
@@ -133,7 +104,6 @@ func serve(parent context.Context, g *globals, reconfigure bool) error {
 		return err
 	}
 
-	var box *devmail.Box
 	var devRes *app.InitResult
 	var demo *app.DemoResult
 	if g.cfg.Dev {
@@ -142,13 +112,6 @@ func serve(parent context.Context, g *globals, reconfigure bool) error {
 		}
 		if demo, err = app.SeedDemo(ctx, a); err != nil {
 			return fmt.Errorf("dev demo data: %w", err)
-		}
-		if a.Cfg.SMTP == "" {
-			if box, err = devmail.Start(); err != nil {
-				return fmt.Errorf("dev mailbox: %w", err)
-			}
-			defer box.Close()
-			a.Cfg.SMTP = box.Addr()
 		}
 	}
 
@@ -164,12 +127,9 @@ func serve(parent context.Context, g *globals, reconfigure bool) error {
 		return fmt.Errorf("--listen %s: %w", a.Cfg.Listen, err)
 	}
 	if g.cfg.Dev {
-		printDev(g, a, devRes, demo, box != nil)
+		printDev(g, a, devRes, demo, a.DevMail != nil)
 	}
 
-	if box != nil {
-		a.DevMail = box
-	}
 	srv := &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

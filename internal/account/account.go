@@ -322,18 +322,28 @@ func (s *Service) CanReadOrganization(ctx context.Context, by actor.Actor, orgID
 	return nil
 }
 
+// Recipients answers package vetting's question of whom to tell about an
+// organization's identity changes. It only reads, through the recorder, so
+// it can be built before the vetting service that Service depends on: the
+// two services then need no reference to each other set after
+// construction.
+type Recipients struct{ rec *audit.Recorder }
+
+// NewRecipients returns the reader vetting.New takes.
+func NewRecipients(rec *audit.Recorder) Recipients { return Recipients{rec: rec} }
+
 // ContactsForOrganization implements vetting.Recipients: the contacts of
 // every account that uses the organization.
 // Both the links and the contacts are read integrity-checked: a contact
 // address changed by SQL is refused before anything is mailed to it.
-func (s *Service) ContactsForOrganization(ctx context.Context, q store.Querier, orgID string) ([]vetting.Recipient, error) {
-	links, err := audit.Select[Link](ctx, s.rec, q, "account_organizations", `SELECT * FROM account_organizations WHERE organization_id = ? ORDER BY created_at, id`, orgID)
+func (r Recipients) ContactsForOrganization(ctx context.Context, q store.Querier, orgID string) ([]vetting.Recipient, error) {
+	links, err := audit.Select[Link](ctx, r.rec, q, "account_organizations", `SELECT * FROM account_organizations WHERE organization_id = ? ORDER BY created_at, id`, orgID)
 	if err != nil {
 		return nil, err
 	}
 	var out []vetting.Recipient
 	for _, l := range links {
-		cs, err := s.ContactsForAccount(ctx, q, l.AccountID)
+		cs, err := contactsForAccount(ctx, r.rec, q, l.AccountID)
 		if err != nil {
 			return nil, err
 		}
@@ -346,7 +356,11 @@ func (s *Service) ContactsForOrganization(ctx context.Context, q store.Querier, 
 
 // ContactsForAccount returns an account's contacts (for reports to the subscriber).
 func (s *Service) ContactsForAccount(ctx context.Context, q store.Querier, accountID string) ([]Contact, error) {
-	return audit.Select[Contact](ctx, s.rec, q, "contacts", `SELECT * FROM contacts WHERE account_id = ? ORDER BY created_at, id`, accountID)
+	return contactsForAccount(ctx, s.rec, q, accountID)
+}
+
+func contactsForAccount(ctx context.Context, rec *audit.Recorder, q store.Querier, accountID string) ([]Contact, error) {
+	return audit.Select[Contact](ctx, rec, q, "contacts", `SELECT * FROM contacts WHERE account_id = ? ORDER BY created_at, id`, accountID)
 }
 
 // ContactInput is the body of POST and PATCH on contacts. It has no

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,7 @@ import (
 	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/devdns"
 	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/keypolicy"
@@ -62,7 +64,10 @@ type Config struct {
 	SanctionedCountries   []string
 	PKCS11Module          string
 	PKCS11PIN             string
-	Dev                   bool
+	// Dev is serve --dev: a compliance address and private validation
+	// targets by default, and (Open starts them) a DNS responder answering
+	// pending challenges without --dns-resolver, a mailbox without --smtp.
+	Dev bool
 
 	// Domain validation and CAA (docs/api.md, Domains; README.md, Configuration).
 	DNSResolver        string   // HOST:PORT of the resolver every DNS query goes to
@@ -171,6 +176,13 @@ func (c *Config) Defaults() {
 	if c.PKCS11PIN == "" {
 		c.PKCS11PIN = os.Getenv("VETCA_PKCS11_PIN")
 	}
+	if c.Dev {
+		if c.ComplianceEmail == "" {
+			c.ComplianceEmail = "compliance@vetca.localhost"
+		}
+		// A laptop's test websites are on loopback or the local network.
+		c.AllowPrivateValidationTargets = true
+	}
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
@@ -187,15 +199,15 @@ func (c *Config) Defaults() {
 }
 
 // mailFromDefault derives the sender from the public URL's host.
-func (c *Config) mailFromDefault() {
+func mailFromDefault(publicURL string) string {
 	host := "localhost"
-	if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
+	if u, err := url.Parse(publicURL); err == nil && u.Hostname() != "" {
 		host = u.Hostname()
 		if ip := net.ParseIP(host); ip != nil {
 			host = "[" + host + "]"
 		}
 	}
-	c.MailFrom = "vetca@" + host
+	return "vetca@" + host
 }
 
 // trustedProxies parses --trusted-proxy: IP addresses or CIDR prefixes.
@@ -346,12 +358,14 @@ type App struct {
 	Revocations *revocation.Service
 	CRLs        *revocation.Publisher
 	OCSP        *revocation.Responder
-	extraLints  []lint.Option
-	hooks       *issuance.Hooks
 	// publicURLErr is set when the recorded public URL could not be trusted.
 	publicURLErr error
 	// DevMail is the in-process mailbox of `serve --dev`, shown in the console.
 	DevMail *devmail.Box
+	// devDNS is the DNS responder of `serve --dev`, or nil.
+	devDNS    *devdns.Server
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Options control Open.
@@ -372,13 +386,17 @@ type Options struct {
 	IssuanceHooks *issuance.Hooks
 }
 
-// Open opens the database and builds every service.
+// Open opens the database and builds every service. Everything the
+// process is configured with is resolved here, before any service is built:
+// the public URL recorded by serve (when none is given), the mail sender
+// and, with Dev, the dev DNS responder and mailbox. a.Cfg is final when Open
+// returns, and nothing writes it afterwards.
 func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, opts Options) (_ *App, err error) {
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{Cfg: cfg, Clock: clk, Log: log, Replica: replica.New().String()}
+	a := &App{Clock: clk, Log: log, Replica: replica.New().String()}
 	// On any error below, release what was opened so far, once.
 	defer func() {
 		if err != nil {
@@ -409,79 +427,114 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 	if a.Recorder, err = audit.NewRecorder(schema, clk, pub, key); err != nil {
 		return nil, err
 	}
-	rec := a.Recorder
-	if a.Cfg.PublicURL == "" {
+	if a.Cfg, err = a.resolve(ctx, cfg, schema); err != nil {
+		return nil, err
+	}
+	if err := a.wire(ctx, opts); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// resolve completes cfg with what needs the open database or starts
+// something: the public URL, the mail sender, and the dev DNS responder
+// and mailbox of serve --dev (kept in a, which closes them).
+func (a *App) resolve(ctx context.Context, cfg Config, schema *store.Schema) (Config, error) {
+	if cfg.PublicURL == "" {
 		// Not serving and not given: the URL the serving process records.
-		a.Cfg.PublicURL = DefaultPublicURL
+		cfg.PublicURL = DefaultPublicURL
 		if _, ok := schema.Table("settings"); ok {
 			// A settings row that fails its integrity check must not stop
 			// commands such as audit verify, which reports it; commands
 			// that publish URLs refuse through PublicURLError.
-			v, found, err := getSetting(ctx, rec, db, SettingPublicURL)
+			v, found, err := getSetting(ctx, a.Recorder, a.DB, SettingPublicURL)
 			switch {
 			case apperr.IsKind(err, apperr.KindIntegrity):
 				a.publicURLErr = err
-				log.Warn("the recorded public URL fails its integrity check", "err", err)
+				a.Log.Warn("the recorded public URL fails its integrity check", "err", err)
 			case err != nil:
-				return nil, err
+				return cfg, err
 			case found:
-				a.Cfg.PublicURL = v
+				cfg.PublicURL = v
 			}
 		}
 	}
-	if a.Cfg.MailFrom == "" {
-		a.Cfg.mailFromDefault()
+	if cfg.MailFrom == "" {
+		cfg.MailFrom = mailFromDefault(cfg.PublicURL)
 	}
-	cfg = a.Cfg
+	if cfg.Dev && cfg.DNSResolver == "" {
+		// A DNS responder that answers pending challenges from the
+		// database, so domains validate on a laptop with no DNS of its own.
+		dd, err := devdns.Start(a.DB)
+		if err != nil {
+			return cfg, fmt.Errorf("dev DNS: %w", err)
+		}
+		a.devDNS, cfg.DNSResolver = dd, dd.Addr()
+	}
+	if cfg.Dev && cfg.SMTP == "" {
+		box, err := devmail.Start()
+		if err != nil {
+			return cfg, fmt.Errorf("dev mailbox: %w", err)
+		}
+		a.DevMail, cfg.SMTP = box, box.Addr()
+	}
+	return cfg, nil
+}
+
+// wire builds every service from the final a.Cfg in dependency order, each
+// given what it needs through its constructor.
+func (a *App) wire(ctx context.Context, opts Options) error {
+	cfg, db, rec, clk := a.Cfg, a.DB, a.Recorder, a.Clock
 	a.Metrics = prometheus.NewRegistry()
 	a.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.Outbox = notify.NewOutbox(a.Recorder, clk)
-	a.Auth = auth.New(db, a.Recorder, clk, auth.WithSessions(auth.SessionConfig{Idle: cfg.SessionIdle, MaxAge: cfg.SessionMaxAge}))
-	// The vetting and account services refer to each other only through
-	// small interfaces: accounts confirm organizations exist, vetting asks
-	// accounts who to notify.
-	acc := &accountRef{}
-	a.Vetting = vetting.New(db, a.Recorder, clk, a.Outbox, acc, vetting.Config{
+	a.Outbox = notify.NewOutbox(rec, clk)
+	a.Auth = auth.New(db, rec, clk, auth.WithSessions(auth.SessionConfig{Idle: cfg.SessionIdle, MaxAge: cfg.SessionMaxAge}))
+	// Vetting asks account whom to notify, and accounts ask vetting whether
+	// an organization exists. What vetting needs is a read of account's
+	// tables that stands on its own, so it is built first and both services
+	// are complete when constructed.
+	a.Vetting = vetting.New(db, rec, clk, a.Outbox, account.NewRecipients(rec), vetting.Config{
 		VerificationsRequired: cfg.VerificationsRequired,
 		SanctionedCountries:   cfg.SanctionedCountries,
 		ComplianceEmail:       cfg.ComplianceEmail,
 	})
-	a.Accounts = account.New(db, a.Recorder, clk, a.Auth, a.Vetting)
-	acc.Service = a.Accounts
-	a.Changes = change.New(db, a.Recorder, clk)
+	a.Accounts = account.New(db, rec, clk, a.Auth, a.Vetting)
+	a.Changes = change.New(db, rec, clk)
 	if err := a.wireDomains(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	a.extraLints, a.hooks = opts.ExtraLints, opts.IssuanceHooks
-	if err := a.wireOrders(ctx); err != nil {
-		return nil, err
+	if err := a.wireOrders(opts.ExtraLints, opts.IssuanceHooks); err != nil {
+		return err
 	}
 	a.wireRevocation()
 	a.wireAudit()
-	return a, nil
-}
-
-// accountRef breaks the construction cycle between vetting and account.
-type accountRef struct{ *account.Service }
-
-func (r *accountRef) ContactsForOrganization(ctx context.Context, q store.Querier, orgID string) ([]vetting.Recipient, error) {
-	return r.Service.ContactsForOrganization(ctx, q, orgID)
+	return nil
 }
 
 // PublicURLError reports why the public URL could not be read from the
 // database, if it could not; commands that publish URLs must refuse then.
 func (a *App) PublicURLError() error { return a.publicURLErr }
 
-// Close releases keys and closes the database.
+// Close releases keys and the dev servers and closes the database, last;
+// a second call does nothing.
 func (a *App) Close() error {
-	if a.Engine != nil {
-		a.Engine.Close()
-	}
-	closeKey(a.AuditKey)
-	if a.DB == nil {
-		return nil
-	}
-	return a.DB.Close()
+	a.closeOnce.Do(func() {
+		if a.Engine != nil {
+			a.Engine.Close()
+		}
+		if a.devDNS != nil {
+			a.devDNS.Close() // it reads the database
+		}
+		if a.DevMail != nil {
+			_ = a.DevMail.Close()
+		}
+		closeKey(a.AuditKey)
+		if a.DB == nil {
+			return
+		}
+		a.closeErr = a.DB.Close()
+	})
+	return a.closeErr
 }
 
 // RequireAuditKey refuses, before anything is written, in a process opened

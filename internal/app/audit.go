@@ -33,56 +33,66 @@ const LeaseAuditVerify = "audit-verify"
 // key directory from before public keys were pinned gets its pin now. A
 // process that may write must hold the key that began the database's
 // trail: a key directory of another installation is refused up front.
-func openAuditKeys(ctx context.Context, cfg Config, db *store.DB, write, create bool, log *slog.Logger) (pub *audit.PublicKey, key *audit.Key, created bool, err error) {
-	pub, err = audit.LoadPublicKey(cfg.AuditPublicKey)
+func openAuditKeys(ctx context.Context, cfg Config, db *store.DB, write, create bool, log *slog.Logger) (*audit.PublicKey, *audit.Key, bool, error) {
+	pub, err := audit.LoadPublicKey(cfg.AuditPublicKey)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, false, err
 	}
+	var key *audit.Key
+	var created bool
 	if write || pub == nil {
-		key, created, err = openAuditKey(cfg, create && pub == nil)
-		if err != nil {
+		if key, created, err = openAuditKey(cfg, create && pub == nil); err != nil {
 			return nil, nil, false, err
 		}
 	}
+	if pub, err = checkAuditKeys(ctx, cfg, db, pub, key, created, write, log); err != nil {
+		closeKey(key) // the one place a refused key is released
+		return nil, nil, false, err
+	}
+	if !write {
+		// Only pinning needed the key (a key directory from before pins).
+		closeKey(key)
+		key = nil
+	}
+	return pub, key, created, nil
+}
+
+// checkAuditKeys pins the public half of key when nothing is pinned yet,
+// refuses a key that is not the pinned one and, for a process that writes,
+// a trail begun with another key. It returns the public key to check
+// against and never closes key: openAuditKeys does on error.
+func checkAuditKeys(ctx context.Context, cfg Config, db *store.DB, pub *audit.PublicKey, key *audit.Key, created, write bool, log *slog.Logger) (*audit.PublicKey, error) {
 	if created {
 		pub = key.Public()
 	}
 	switch {
 	case pub == nil && key != nil:
 		if err := audit.PinPublicKey(cfg.AuditPublicKey, key.Public()); err != nil {
-			closeKey(key)
-			return nil, nil, false, err
+			return nil, err
 		}
 		log.Info("pinned the audit public key", "path", cfg.AuditPublicKey, "key_id", key.Public().ID())
 		pub = key.Public()
 	case pub == nil:
-		return nil, nil, false, fmt.Errorf("no audit public key at %s (--audit-public-key) and no audit key at %s (--audit-key): run `vetca init`, which creates them, or point --key-dir at the installation's key directory", cfg.AuditPublicKey, cfg.AuditKey)
+		return nil, fmt.Errorf("no audit public key at %s (--audit-public-key) and no audit key at %s (--audit-key): run `vetca init`, which creates them, or point --key-dir at the installation's key directory", cfg.AuditPublicKey, cfg.AuditKey)
 	case key != nil && !key.Public().Equal(pub):
-		closeKey(key)
-		return nil, nil, false, fmt.Errorf("audit key %s (key id %s) is not the key pinned at %s (key id %s)", key.URI(), key.Public().ID(), cfg.AuditPublicKey, pub.ID())
+		return nil, fmt.Errorf("audit key %s (key id %s) is not the key pinned at %s (key id %s)", key.URI(), key.Public().ID(), cfg.AuditPublicKey, pub.ID())
 	}
-	if !write && key != nil {
-		// Only pinning needed the key (a key directory from before pins).
-		closeKey(key)
-		key = nil
+	if !write || key == nil {
+		return pub, nil
 	}
-	if key != nil {
-		var first string
-		err := db.QueryRow(ctx, `SELECT key_id FROM audit_events ORDER BY seq LIMIT 1`).Scan(&first)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			closeKey(key)
-			return nil, nil, false, fmt.Errorf("read the audit trail's first event: %w", err)
-		}
-		if err == nil && first == "" {
-			closeKey(key)
-			return nil, nil, false, fmt.Errorf("the audit trail of %s begins with an unsigned event: it predates signed audit events (or its first event was edited) and cannot be extended; verify it with `vetca audit verify`, and start a new database (for a --dev database, remove it and its key directory)", db.DSN())
-		}
-		if err == nil && first != pub.ID() {
-			closeKey(key)
-			return nil, nil, false, fmt.Errorf("the audit trail of %s was begun with audit key %q, but this key directory's key is %s: it belongs to another installation, or the trail was tampered with (run `vetca audit verify` with the installation's keys)", db.DSN(), first, pub.ID())
-		}
+	var first string
+	err := db.QueryRow(ctx, `SELECT key_id FROM audit_events ORDER BY seq LIMIT 1`).Scan(&first)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return pub, nil
+	case err != nil:
+		return nil, fmt.Errorf("read the audit trail's first event: %w", err)
+	case first == "":
+		return nil, fmt.Errorf("the audit trail of %s begins with an unsigned event: it predates signed audit events (or its first event was edited) and cannot be extended; verify it with `vetca audit verify`, and start a new database (for a --dev database, remove it and its key directory)", db.DSN())
+	case first != pub.ID():
+		return nil, fmt.Errorf("the audit trail of %s was begun with audit key %q, but this key directory's key is %s: it belongs to another installation, or the trail was tampered with (run `vetca audit verify` with the installation's keys)", db.DSN(), first, pub.ID())
 	}
-	return pub, key, created, nil
+	return pub, nil
 }
 
 // openAuditKey opens the private key named by cfg.AuditKey, or returns nil

@@ -17,12 +17,13 @@ import (
 )
 
 // wireOrders builds the linter, the issuance engine and the order service.
-func (a *App) wireOrders(ctx context.Context) error {
+// extraLints and testHooks come from Options (tests only).
+func (a *App) wireOrders(extraLints []lint.Option, testHooks *issuance.Hooks) error {
 	hooks, lintOpts := issuance.TestHooks()
-	if a.hooks != nil {
-		hooks = *a.hooks
+	if testHooks != nil {
+		hooks = *testHooks
 	}
-	lintOpts = append(lintOpts, a.extraLints...)
+	lintOpts = append(lintOpts, extraLints...)
 	if t := internalURLTolerance(a.Cfg.PublicURL); t != nil {
 		a.Log.Warn("--public-url is not a public DNS name: certificates will carry internal AIA and CRL URLs, and zlint's warning about them is tolerated; set --public-url to your public host for production",
 			"public_url", a.Cfg.PublicURL)
