@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -84,79 +82,45 @@ otherwise every client counts as the proxy.`,
 	return c
 }
 
+// serve opens the app with the flags' config and runs it until SIGTERM or
+// SIGINT; app.Run owns the start-up and the ordered shutdown, and the
+// database closes last, when serve returns.
 func serve(parent context.Context, g *globals, reconfigure bool) error {
 	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Once shutdown has begun, a second signal ends the process at once.
+	context.AfterFunc(ctx, stop)
 	a, err := g.open(ctx, app.Options{Migrate: true, Write: true, CreateAuditKey: g.cfg.Dev})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	log := a.Log
 	if err := a.RequireAuditKey(); err != nil {
 		return err
 	}
-
 	// Every replica must run with the installation's settings that reach
 	// certificates (public URL, CAA identities, profile, ...); --dev
 	// always records its own.
-	if err := a.RecordSettings(ctx, cliActor(), reconfigure || g.cfg.Dev); err != nil {
+	if err := a.RecordSettings(ctx, cliActor(), reconfigure || a.Cfg.Dev); err != nil {
 		return err
 	}
-
-	var devRes *app.InitResult
-	var demo *app.DemoResult
-	if g.cfg.Dev {
-		if devRes, err = app.Init(ctx, a, app.InitOptions{By: cliActor(), Organization: "vetca Dev", Country: "US"}); err != nil {
+	var ready func(net.Addr)
+	if a.Cfg.Dev {
+		res, err := app.Init(ctx, a, app.InitOptions{By: cliActor(), Organization: "vetca Dev", Country: "US"})
+		if err != nil {
 			return fmt.Errorf("dev init: %w", err)
 		}
-		if demo, err = app.SeedDemo(ctx, a); err != nil {
+		demo, err := app.SeedDemo(ctx, a)
+		if err != nil {
 			return fmt.Errorf("dev demo data: %w", err)
 		}
+		// Printed once listening, so the printed URL works.
+		ready = func(net.Addr) { printDev(g, a, res, demo) }
 	}
-
-	bg, err := a.StartBackground(ctx)
-	if err != nil {
-		return err
-	}
-	defer bg.Stop()
-
-	// Listen before printing anything, so the printed URL works.
-	ln, err := net.Listen("tcp", a.Cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("--listen %s: %w", a.Cfg.Listen, err)
-	}
-	if g.cfg.Dev {
-		printDev(g, a, devRes, demo, a.DevMail != nil)
-	}
-
-	srv := &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      5 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("vetca serving", "listen", ln.Addr().String(), "public_url", a.Cfg.PublicURL, "db", a.DB.DSN())
-	select {
-	case <-ctx.Done():
-		shCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		log.Info("shutting down")
-		err := srv.Shutdown(shCtx)
-		bg.Stop() // the loops end before the database closes
-		return err
-	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return err
-	}
+	return a.Run(ctx, ready)
 }
 
-func printDev(g *globals, a *app.App, res *app.InitResult, demo *app.DemoResult, mailbox bool) {
+func printDev(g *globals, a *app.App, res *app.InitResult, demo *app.DemoResult) {
 	if g.jsonOut {
 		_ = g.printJSON(map[string]any{"url": a.Cfg.PublicURL, "init": res, "demo": demo})
 		return
@@ -178,7 +142,7 @@ func printDev(g *globals, a *app.App, res *app.InitResult, demo *app.DemoResult,
 		fmt.Fprintf(w, "\nDemo certificate %s for %s; order %s awaits two approvals (bob, carol).\n", demo.Serial, app.DemoDomain, demo.PendingOrderID)
 	}
 	fmt.Fprintf(w, "\nTry: curl -H 'Authorization: Bearer %s' %s/api/v1/organizations/%s\n", demo.Logins[1].Token, a.Cfg.PublicURL, demo.OrganizationID)
-	if mailbox {
+	if a.DevMail != nil {
 		fmt.Fprintf(w, "Mail goes to the dev mailbox: %s/console/mail\n", a.Cfg.PublicURL)
 	}
 	fmt.Fprintln(w)

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -363,7 +364,10 @@ type App struct {
 	// DevMail is the in-process mailbox of `serve --dev`, shown in the console.
 	DevMail *devmail.Box
 	// devDNS is the DNS responder of `serve --dev`, or nil.
-	devDNS    *devdns.Server
+	devDNS *devdns.Server
+	// serving is set by Run: Close then reports the database's closing as
+	// the last step of the shutdown.
+	serving   atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -516,7 +520,8 @@ func (a *App) wire(ctx context.Context, opts Options) error {
 func (a *App) PublicURLError() error { return a.publicURLErr }
 
 // Close releases keys and the dev servers and closes the database, last;
-// a second call does nothing.
+// a second call does nothing. A serving App is closed after Run returns,
+// when no loop or request is left to touch the database.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		if a.Engine != nil {
@@ -532,7 +537,15 @@ func (a *App) Close() error {
 		if a.DB == nil {
 			return
 		}
-		a.closeErr = a.DB.Close()
+		if a.closeErr = a.DB.Close(); a.closeErr != nil {
+			a.Log.Error("database not closed cleanly", "err", a.closeErr)
+			return
+		}
+		lvl := slog.LevelDebug
+		if a.serving.Load() {
+			lvl = slog.LevelInfo
+		}
+		a.Log.Log(context.Background(), lvl, "database closed")
 	})
 	return a.closeErr
 }
