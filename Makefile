@@ -22,6 +22,7 @@ test: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	@if [ -z "$$VETCA_TEST_POSTGRES" ]; then echo "NOTE: VETCA_TEST_POSTGRES unset and no server on 127.0.0.1:5432: PostgreSQL suites will be skipped"; fi
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -run '^TestRunLifecycle$$' ./internal/app/
 	@$(MAKE) --no-print-directory fuzz
 
 ## fuzz: run every fuzz target for FUZZTIME (default 3s) each; a failing input lands in the package's testdata/fuzz/
