@@ -16,6 +16,7 @@ import (
 
 	"github.com/vetca/vetca/internal/app"
 	"github.com/vetca/vetca/internal/devdns"
+	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/notify/devmail"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
@@ -109,7 +110,9 @@ func serve(parent context.Context, g *globals, reconfigure bool) error {
 			return err
 		}
 		defer ddb.Close()
-		dd, err := devdns.Start(ddb)
+		dd, err := devdns.Start(func(ctx context.Context, name string) ([]string, error) {
+			return domain.PendingChallengeValues(ctx, ddb, name)
+		})
 		if err != nil {
 			return fmt.Errorf("dev DNS: %w", err)
 		}

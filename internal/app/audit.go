@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,17 +66,16 @@ func openAuditKeys(ctx context.Context, cfg Config, db *store.DB, write, create 
 		key = nil
 	}
 	if key != nil {
-		var first string
-		err := db.QueryRow(ctx, `SELECT key_id FROM audit_events ORDER BY seq LIMIT 1`).Scan(&first)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		first, any, err := audit.FirstKeyID(ctx, db)
+		if err != nil {
 			closeKey(key)
-			return nil, nil, false, fmt.Errorf("read the audit trail's first event: %w", err)
+			return nil, nil, false, err
 		}
-		if err == nil && first == "" {
+		if any && first == "" {
 			closeKey(key)
 			return nil, nil, false, fmt.Errorf("the audit trail of %s begins with an unsigned event: it predates signed audit events (or its first event was edited) and cannot be extended; verify it with `vetca audit verify`, and start a new database (for a --dev database, remove it and its key directory)", db.DSN())
 		}
-		if err == nil && first != pub.ID() {
+		if any && first != pub.ID() {
 			closeKey(key)
 			return nil, nil, false, fmt.Errorf("the audit trail of %s was begun with audit key %q, but this key directory's key is %s: it belongs to another installation, or the trail was tampered with (run `vetca audit verify` with the installation's keys)", db.DSN(), first, pub.ID())
 		}

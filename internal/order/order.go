@@ -40,13 +40,16 @@ import (
 	"github.com/vetca/vetca/internal/vetting"
 )
 
+// Status is where an order stands.
+type Status string
+
 // Order statuses, as the API reports them.
 const (
-	StatusPendingApproval = "pending_approval"
-	StatusApproved        = "approved"
-	StatusIssued          = "issued"
-	StatusRejected        = "rejected"
-	StatusFailed          = "failed"
+	StatusPendingApproval Status = "pending_approval"
+	StatusApproved        Status = "approved"
+	StatusIssued          Status = "issued"
+	StatusRejected        Status = "rejected"
+	StatusFailed          Status = "failed"
 )
 
 // MaxDNSNames bounds the SANs of one certificate.
@@ -61,7 +64,7 @@ type Order struct {
 	RequestedBy         string    `db:"requested_by" json:"requestedBy"`
 	RequestedByID       string    `db:"requested_by_id" json:"-"` // user id of a staff requester
 	TokenID             string    `db:"token_id" json:"-"`        // the API token that placed the order
-	Status              string    `db:"status" json:"status"`
+	Status              Status    `db:"status" json:"status"`
 	DNSNames            []string  `db:"dns_names,json" json:"dnsNames"`
 	CSRPEM              string    `db:"csr_pem" json:"csr"`
 	SPKISHA256          string    `db:"spki_sha256" json:"spkiSha256"`
@@ -146,6 +149,7 @@ type Deps struct {
 type Service struct {
 	db        *store.DB
 	rec       *audit.Recorder
+	tab       tables
 	clk       clock.Clock
 	vetting   *vetting.Service
 	accounts  Accounts
@@ -164,7 +168,7 @@ func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, d Deps, cfg Config,
 	if cfg.ApprovalsRequired < 2 {
 		cfg.ApprovalsRequired = 2
 	}
-	return &Service{db: db, rec: rec, clk: clk, vetting: d.Vetting, accounts: d.Accounts, domains: d.Domains, engine: d.Engine,
+	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk, vetting: d.Vetting, accounts: d.Accounts, domains: d.Domains, engine: d.Engine,
 		keys: d.Keys, blocklist: d.Blocklist, abandoned: d.Abandoned, settings: d.Settings, cfg: cfg, log: log}
 }
 
@@ -336,7 +340,7 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (O
 			SPKISHA256: snap.PublicKey.SPKISHA256, ValidityDays: days, IssuerID: iss.ID, Snapshot: string(canon),
 			SnapshotHash: hash, CreatedAt: now, UpdatedAt: now,
 		}
-		return s.rec.Insert(ctx, tx, by.String(), "order.created", "orders", ord)
+		return s.tab.orders.Insert(ctx, tx, by, actOrderCreated, ord)
 	})
 	if err != nil {
 		return Order{}, err
@@ -354,7 +358,7 @@ type View struct {
 
 func (s *Service) load(ctx context.Context, q store.Querier, by actor.Actor, id string) (Order, error) {
 	var o Order
-	if err := s.rec.Get(ctx, q, "orders", id, &o); err != nil {
+	if err := s.tab.orders.Get(ctx, q, id, &o); err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
 			return Order{}, apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "order %s not found", id)
 		}
@@ -371,7 +375,7 @@ func (s *Service) load(ctx context.Context, q store.Querier, by actor.Actor, id 
 
 // approvals returns the approvals that count: not voided, for the current hash.
 func (s *Service) approvals(ctx context.Context, q store.Querier, o Order) ([]Approval, []Approval, error) {
-	all, err := audit.Select[Approval](ctx, s.rec, q, "order_approvals", `SELECT * FROM order_approvals WHERE order_id = ? ORDER BY at, id`, o.ID)
+	all, err := s.tab.orderApprovals.Select(ctx, q, `WHERE order_id = ? ORDER BY at, id`, o.ID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -415,7 +419,7 @@ func (s *Service) List(ctx context.Context, by actor.Actor, status string, p sto
 	if err != nil {
 		return nil, "", err
 	}
-	list, err := audit.Select[Order](ctx, s.rec, s.db, "orders", `SELECT * FROM orders`+where.Clause()+tail, where.Args()...)
+	list, err := s.tab.orders.Select(ctx, s.db, where.Clause()+tail, where.Args()...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -455,10 +459,10 @@ func (s *Service) refresh(ctx context.Context, tx *store.Tx, by actor.Actor, o O
 	}
 	o.Snapshot, o.SnapshotHash, o.OrganizationVersion, o.IssuerID = string(canon), hash, v.Version, iss.ID
 	o.Status, o.UpdatedAt = StatusPendingApproval, s.clk.Now()
-	if err := s.rec.Update(ctx, tx, by.String(), "order.snapshot_changed", "orders", o); err != nil {
+	if err := s.tab.orders.Update(ctx, tx, by, actOrderSnapshotChanged, o); err != nil {
 		return o, Snapshot{}, vetting.Version{}, false, err
 	}
-	if err := s.rec.Note(ctx, tx, by.String(), "order.snapshot_mismatch", "orders", o.ID, map[string]string{
+	if err := s.rec.Note(ctx, tx, by, actOrderSnapshotMismatch, "orders", o.ID, map[string]string{
 		"approvedHash": approved, "currentHash": hash, "change": describeChange(old, cur)}); err != nil {
 		return o, Snapshot{}, vetting.Version{}, false, err
 	}
@@ -502,7 +506,7 @@ func (s *Service) voidApprovals(ctx context.Context, tx *store.Tx, by actor.Acto
 			continue
 		}
 		a.VoidedAt, a.VoidReason = &now, reason
-		if err := s.rec.Update(ctx, tx, by.String(), "order.approval_voided", "order_approvals", a); err != nil {
+		if err := s.tab.orderApprovals.Update(ctx, tx, by, actOrderApprovalVoided, a); err != nil {
 			return err
 		}
 	}
@@ -524,7 +528,7 @@ func (s *Service) loadOpen(ctx context.Context, tx *store.Tx, by actor.Actor, id
 	if err != nil {
 		return Order{}, err
 	}
-	if err := s.rec.Lock(ctx, tx, "orders", id, &o); err != nil {
+	if err := s.tab.orders.Lock(ctx, tx, id, &o); err != nil {
 		return Order{}, err
 	}
 	if o.Status != StatusPendingApproval && o.Status != StatusApproved {
@@ -568,7 +572,7 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 			}
 		}
 		a := Approval{ID: ids.New("apr"), OrderID: o.ID, ApproverID: by.ID, ApproverName: by.Name, SnapshotHash: o.SnapshotHash, At: s.clk.Now()}
-		if err := s.rec.Insert(ctx, tx, by.String(), "order.approved", "order_approvals", a); err != nil {
+		if err := s.tab.orderApprovals.Insert(ctx, tx, by, actOrderApproved, a); err != nil {
 			if store.IsUniqueViolation(err) {
 				return apperr.Conflict(apperr.CodeAlreadyApproved, apperr.NoField, "you already approved order %s", id)
 			}
@@ -576,7 +580,7 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 		}
 		if distinctApprovers(append(counting, a)) >= s.cfg.ApprovalsRequired && o.Status != StatusApproved {
 			o.Status, o.UpdatedAt = StatusApproved, s.clk.Now()
-			return s.rec.Update(ctx, tx, by.String(), "order.status_approved", "orders", o)
+			return s.tab.orders.Update(ctx, tx, by, actOrderStatusApproved, o)
 		}
 		return nil
 	})
@@ -631,7 +635,7 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string)
 			return err
 		}
 		o.Status, o.Failure, o.UpdatedAt = StatusRejected, reason, s.clk.Now()
-		return s.rec.Update(ctx, tx, by.String(), "order.rejected", "orders", o)
+		return s.tab.orders.Update(ctx, tx, by, actOrderRejected, o)
 	})
 	if err != nil {
 		return View{}, err
@@ -643,6 +647,5 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string)
 // resolved by start-up recovery. The order stayed approved throughout, so
 // it can simply be finalized again, with a new serial.
 func (s *Service) Interrupted(ctx context.Context, tx *store.Tx, by actor.Actor, orderID string) error {
-	return s.rec.Note(ctx, tx, by.String(), "order.issuance_interrupted", "orders", orderID,
-		map[string]string{"resolution": "the interrupted serial is answered as revoked; finalize again to issue"})
+	return s.rec.Note(ctx, tx, by, actOrderIssuanceInterrupted, "orders", orderID, map[string]string{"resolution": "the interrupted serial is answered as revoked; finalize again to issue"})
 }
