@@ -15,6 +15,7 @@ package order
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -90,6 +91,35 @@ type Approval struct {
 	VoidReason   string     `db:"void_reason" json:"voidReason,omitempty"`
 }
 
+// Vetting is what orders need from organization vetting (package vetting).
+type Vetting interface {
+	CurrentVerified(ctx context.Context, q store.Querier, orgID string) (vetting.Version, error)
+	VersionOf(ctx context.Context, q store.Querier, orgID string, n int) (vetting.Version, bool, error)
+}
+
+// Engine is what orders need from the issuance engine (package issuance):
+// the issuer and its URLs, and the record-before-sign steps.
+type Engine interface {
+	Config() issuance.EngineConfig
+	ActiveIssuer(ctx context.Context, q store.Querier) (issuance.Issuer, *x509.Certificate, error)
+	CAIssuersURL(issuerID string) string
+	OCSPURL() string
+	CRLBase() string
+	Prepare(ctx context.Context, r issuance.Request) (*issuance.Prepared, error)
+	RecordIntent(ctx context.Context, tx *store.Tx, by actor.Actor, orderID string, p *issuance.Prepared) (issuance.Intent, error)
+	Sign(ctx context.Context, p *issuance.Prepared) ([]byte, error)
+	Land(serialHex string)
+	Abandon(ctx context.Context, tx *store.Tx, by actor.Actor, serialHex, why string) (issuance.Intent, error)
+	Store(ctx context.Context, tx *store.Tx, by actor.Actor, p *issuance.Prepared, der []byte, m issuance.Meta) (issuance.Certificate, error)
+	AfterStore()
+}
+
+// Keys checks a requested public key against the key policy (package
+// keypolicy).
+type Keys interface {
+	Check(ctx context.Context, pub crypto.PublicKey) error
+}
+
 // Domains is what orders need from domain validation (package domain).
 type Domains interface {
 	RequireValidated(ctx context.Context, q store.Querier, accountID string, dnsNames []string, at time.Time) ([]domain.Reliance, error)
@@ -135,11 +165,11 @@ type Config struct {
 
 // Deps are the services orders use.
 type Deps struct {
-	Vetting   *vetting.Service
+	Vetting   Vetting
 	Accounts  Accounts
 	Domains   Domains
-	Engine    *issuance.Engine
-	Keys      *keypolicy.Checker
+	Engine    Engine
+	Keys      Keys
 	Blocklist Blocklist
 	Abandoned Abandoned
 	Settings  SettingsGuard
@@ -151,11 +181,11 @@ type Service struct {
 	rec       *audit.Recorder
 	tab       tables
 	clk       clock.Clock
-	vetting   *vetting.Service
+	vetting   Vetting
 	accounts  Accounts
 	domains   Domains
-	engine    *issuance.Engine
-	keys      *keypolicy.Checker
+	engine    Engine
+	keys      Keys
 	blocklist Blocklist
 	abandoned Abandoned
 	settings  SettingsGuard
@@ -265,38 +295,76 @@ func (s *Service) build(ctx context.Context, q store.Querier, in snapshotInput) 
 	return snap, v, iss, issCert, nil
 }
 
-// Create places an order (POST /orders).
+// Create places an order (POST /orders): who may order for which account,
+// the request itself, then, in one transaction, the account's right to the
+// organization, the snapshot, the identity reuse period, the subject and
+// the domains, and the order row.
 func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (Order, error) {
-	accountID := in.AccountID
+	accountID, err := orderingAccount(by, in.AccountID)
+	if err != nil {
+		return Order{}, err
+	}
+	req, err := s.parseRequest(ctx, in)
+	if err != nil {
+		return Order{}, err
+	}
+	var ord Order
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		ord, err = s.placeInTx(ctx, tx, by, accountID, in, req)
+		return err
+	})
+	if err != nil {
+		return Order{}, err
+	}
+	return ord, nil
+}
+
+// orderingAccount is the account an order is placed for: a subscriber's
+// own, or the one staff (verifier or admin) name.
+func orderingAccount(by actor.Actor, accountID string) (string, error) {
 	switch by.Kind {
 	case actor.Subscriber:
 		if accountID != "" && accountID != by.AccountID {
-			return Order{}, apperr.Forbidden(apperr.CodeForbidden, "accountId", "this token acts for account %s", by.AccountID)
+			return "", apperr.Forbidden(apperr.CodeForbidden, "accountId", "this token acts for account %s", by.AccountID)
 		}
-		accountID = by.AccountID
+		return by.AccountID, nil
 	case actor.Staff:
 		if err := by.Require(actor.Verifier, actor.Admin); err != nil {
-			return Order{}, err
+			return "", err
 		}
 		if accountID == "" {
-			return Order{}, apperr.Invalid(apperr.CodeMissingField, "accountId", "staff placing an order must name accountId")
+			return "", apperr.Invalid(apperr.CodeMissingField, "accountId", "staff placing an order must name accountId")
 		}
-	default:
-		return Order{}, apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "not allowed")
+		return accountID, nil
 	}
+	return "", apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "not allowed")
+}
+
+// request is a parsed, statically checked order request.
+type request struct {
+	names []string
+	csr   *x509.CertificateRequest
+	days  int
+	now   time.Time
+}
+
+// parseRequest checks what needs no database: the organization is named,
+// the names are valid, the CSR parses and its key passes the key policy,
+// and the validity is within the BR §6.3.2 cap.
+func (s *Service) parseRequest(ctx context.Context, in CreateInput) (request, error) {
 	if in.OrganizationID == "" {
-		return Order{}, apperr.Invalid(apperr.CodeMissingField, "organizationId", "organizationId is required")
+		return request{}, apperr.Invalid(apperr.CodeMissingField, "organizationId", "organizationId is required")
 	}
 	names, err := normalizeNames(in.DNSNames)
 	if err != nil {
-		return Order{}, err
+		return request{}, err
 	}
 	csr, err := ParseCSR(in.CSR)
 	if err != nil {
-		return Order{}, err
+		return request{}, err
 	}
 	if err := s.keys.Check(ctx, csr.PublicKey); err != nil {
-		return Order{}, err
+		return request{}, err
 	}
 	now := s.clk.Now()
 	maxDays := br.RecommendedMaxValidity(now)
@@ -304,48 +372,47 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (O
 	if in.ValidityDays != nil {
 		days = *in.ValidityDays
 		if days < 1 {
-			return Order{}, apperr.Invalid(apperr.CodeInvalidValidity, "validityDays", "validityDays must be at least 1")
+			return request{}, apperr.Invalid(apperr.CodeInvalidValidity, "validityDays", "validityDays must be at least 1")
 		}
 		if days > maxDays {
-			return Order{}, apperr.Invalid(apperr.CodeValidityTooLong, "validityDays",
+			return request{}, apperr.Invalid(apperr.CodeValidityTooLong, "validityDays",
 				"validityDays %d exceeds %d: certificates issued now MUST NOT exceed %d days and SHOULD NOT exceed %d (BR §6.3.2)", days, maxDays, br.MaxValidity(now), maxDays)
 		}
 	}
-	var ord Order
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.accounts.MayUseOrganization(ctx, tx, accountID, in.OrganizationID); err != nil {
-			return err
-		}
-		snap, v, iss, _, err := s.build(ctx, tx, snapshotInput{accountID: accountID, orgID: in.OrganizationID, dnsNames: names, spkiDER: csr.RawSubjectPublicKeyInfo, validityDays: days})
-		if err != nil {
-			return err
-		}
-		if v.VerifiedAt == nil || !br.SubjectIdentityReusable(*v.VerifiedAt, now) {
-			return apperr.Conflict(apperr.CodeReverificationRequired, "organizationId",
-				"organization %s was verified at %v, beyond the BR §4.2.1 reuse period for subject identity; propose and verify it again", in.OrganizationID, v.VerifiedAt)
-		}
-		if err := CheckSubjects(snap.Subject, names, in.Subject, csr); err != nil {
-			return err
-		}
-		if _, err := s.domains.RequireValidated(ctx, tx, accountID, names, now); err != nil {
-			return err
-		}
-		hash, canon, err := snap.Hash()
-		if err != nil {
-			return err
-		}
-		ord = Order{
-			ID: ids.New("ord"), AccountID: accountID, OrganizationID: in.OrganizationID, OrganizationVersion: v.Version,
-			RequestedBy: by.String(), RequestedByID: by.UserID(), TokenID: by.TokenID, Status: StatusPendingApproval, DNSNames: names, CSRPEM: in.CSR,
-			SPKISHA256: snap.PublicKey.SPKISHA256, ValidityDays: days, IssuerID: iss.ID, Snapshot: string(canon),
-			SnapshotHash: hash, CreatedAt: now, UpdatedAt: now,
-		}
-		return s.tab.orders.Insert(ctx, tx, by, actOrderCreated, ord)
-	})
+	return request{names: names, csr: csr, days: days, now: now}, nil
+}
+
+// placeInTx checks the request against the stored state and records the
+// order, inside the caller's transaction.
+func (s *Service) placeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, accountID string, in CreateInput, req request) (Order, error) {
+	if err := s.accounts.MayUseOrganization(ctx, tx, accountID, in.OrganizationID); err != nil {
+		return Order{}, err
+	}
+	snap, v, iss, _, err := s.build(ctx, tx, snapshotInput{accountID: accountID, orgID: in.OrganizationID, dnsNames: req.names, spkiDER: req.csr.RawSubjectPublicKeyInfo, validityDays: req.days})
 	if err != nil {
 		return Order{}, err
 	}
-	return ord, nil
+	if v.VerifiedAt == nil || !br.SubjectIdentityReusable(*v.VerifiedAt, req.now) {
+		return Order{}, apperr.Conflict(apperr.CodeReverificationRequired, "organizationId",
+			"organization %s was verified at %v, beyond the BR §4.2.1 reuse period for subject identity; propose and verify it again", in.OrganizationID, v.VerifiedAt)
+	}
+	if err := CheckSubjects(snap.Subject, req.names, in.Subject, req.csr); err != nil {
+		return Order{}, err
+	}
+	if _, err := s.domains.RequireValidated(ctx, tx, accountID, req.names, req.now); err != nil {
+		return Order{}, err
+	}
+	hash, canon, err := snap.Hash()
+	if err != nil {
+		return Order{}, err
+	}
+	ord := Order{
+		ID: ids.New("ord"), AccountID: accountID, OrganizationID: in.OrganizationID, OrganizationVersion: v.Version,
+		RequestedBy: by.String(), RequestedByID: by.UserID(), TokenID: by.TokenID, Status: StatusPendingApproval, DNSNames: req.names, CSRPEM: in.CSR,
+		SPKISHA256: snap.PublicKey.SPKISHA256, ValidityDays: req.days, IssuerID: iss.ID, Snapshot: string(canon),
+		SnapshotHash: hash, CreatedAt: req.now, UpdatedAt: req.now,
+	}
+	return ord, s.tab.orders.Insert(ctx, tx, by, actOrderCreated, ord)
 }
 
 // View is GET /orders/{id}.
