@@ -75,6 +75,7 @@ type OrgChecker interface {
 type Service struct {
 	db     *store.DB
 	rec    *audit.Recorder
+	tab    tables
 	clk    clock.Clock
 	tokens TokenIssuer
 	orgs   OrgChecker
@@ -82,7 +83,7 @@ type Service struct {
 
 // New returns the account service.
 func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, tokens TokenIssuer, orgs OrgChecker) *Service {
-	return &Service{db: db, rec: rec, clk: clk, tokens: tokens, orgs: orgs}
+	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk, tokens: tokens, orgs: orgs}
 }
 
 // CreateInput is the body of POST /accounts.
@@ -104,7 +105,7 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (A
 	acc := Account{ID: ids.New("acc"), Name: in.Name, CreatedAt: now, CreatedBy: by.String(), CreatedByID: by.UserID()}
 	var token string
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.rec.Insert(ctx, tx, by.String(), "account.created", "accounts", acc); err != nil {
+		if err := s.tab.accounts.Insert(ctx, tx, by, actAccountCreated, acc); err != nil {
 			return err
 		}
 		seen := map[string]bool{}
@@ -134,7 +135,7 @@ func (s *Service) link(ctx context.Context, tx *store.Tx, by actor.Actor, accoun
 		}
 		return err
 	}
-	return s.rec.Insert(ctx, tx, by.String(), "account.organization_linked", "account_organizations", Link{
+	return s.tab.accountOrganizations.Insert(ctx, tx, by, actAccountOrganizationLinked, Link{
 		ID: ids.New("aol"), AccountID: accountID, OrganizationID: orgID, CreatedAt: s.clk.Now(), LinkedBy: by.UserID(),
 	})
 }
@@ -189,7 +190,7 @@ func (s *Service) StaffActingFor(ctx context.Context, q store.Querier, accountID
 	for id, what := range issuers {
 		add(id, what)
 	}
-	links, err := audit.Select[Link](ctx, s.rec, q, "account_organizations", `SELECT * FROM account_organizations WHERE account_id = ? AND organization_id = ?`, accountID, orgID)
+	links, err := s.tab.accountOrganizations.Select(ctx, q, `WHERE account_id = ? AND organization_id = ?`, accountID, orgID)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +222,7 @@ func (s *Service) LinkOrganization(ctx context.Context, by actor.Actor, accountI
 
 func (s *Service) get(ctx context.Context, q store.Querier, id string) (Account, error) {
 	var a Account
-	err := s.rec.Get(ctx, q, "accounts", id, &a)
+	err := s.tab.accounts.Get(ctx, q, id, &a)
 	return a, err
 }
 
@@ -230,6 +231,13 @@ type View struct {
 	Account
 	Organizations []string  `json:"organizations"`
 	Contacts      []Contact `json:"contacts"`
+}
+
+// CheckAccount confirms that the account exists and is intact: not found
+// (apperr) when there is none, an integrity error when it was changed
+// outside vetca.
+func (s *Service) CheckAccount(ctx context.Context, q store.Querier, id string) error {
+	return s.tab.accounts.Check(ctx, q, id)
 }
 
 // Get returns an account with its organizations and contacts.
@@ -245,7 +253,7 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 	if err != nil {
 		return View{}, err
 	}
-	cs, err := audit.Select[Contact](ctx, s.rec, s.db, "contacts", `SELECT * FROM contacts WHERE account_id = ? ORDER BY created_at, id`, id)
+	cs, err := s.tab.contacts.Select(ctx, s.db, `WHERE account_id = ? ORDER BY created_at, id`, id)
 	if err != nil {
 		return View{}, err
 	}
@@ -265,7 +273,7 @@ func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Acc
 	if err != nil {
 		return nil, "", err
 	}
-	list, err := audit.Select[Account](ctx, s.rec, s.db, "accounts", `SELECT * FROM accounts`+w.Clause()+tail, w.Args()...)
+	list, err := s.tab.accounts.Select(ctx, s.db, w.Clause()+tail, w.Args()...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -286,7 +294,7 @@ func (s *Service) Count(ctx context.Context, by actor.Actor) (int, error) {
 // Organizations lists the organization ids an account may order for,
 // integrity-checked (they feed issuance decisions).
 func (s *Service) Organizations(ctx context.Context, q store.Querier, accountID string) ([]string, error) {
-	links, err := audit.Select[Link](ctx, s.rec, q, "account_organizations", `SELECT * FROM account_organizations WHERE account_id = ? ORDER BY created_at, id`, accountID)
+	links, err := s.tab.accountOrganizations.Select(ctx, q, `WHERE account_id = ? ORDER BY created_at, id`, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -337,7 +345,7 @@ func NewRecipients(rec *audit.Recorder) Recipients { return Recipients{rec: rec}
 // Both the links and the contacts are read integrity-checked: a contact
 // address changed by SQL is refused before anything is mailed to it.
 func (r Recipients) ContactsForOrganization(ctx context.Context, q store.Querier, orgID string) ([]vetting.Recipient, error) {
-	links, err := audit.Select[Link](ctx, r.rec, q, "account_organizations", `SELECT * FROM account_organizations WHERE organization_id = ? ORDER BY created_at, id`, orgID)
+	links, err := newTables(r.rec).accountOrganizations.Select(ctx, q, `WHERE organization_id = ? ORDER BY created_at, id`, orgID)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +368,7 @@ func (s *Service) ContactsForAccount(ctx context.Context, q store.Querier, accou
 }
 
 func contactsForAccount(ctx context.Context, rec *audit.Recorder, q store.Querier, accountID string) ([]Contact, error) {
-	return audit.Select[Contact](ctx, rec, q, "contacts", `SELECT * FROM contacts WHERE account_id = ? ORDER BY created_at, id`, accountID)
+	return newTables(rec).contacts.Select(ctx, q, `WHERE account_id = ? ORDER BY created_at, id`, accountID)
 }
 
 // ContactInput is the body of POST and PATCH on contacts. It has no
@@ -436,7 +444,7 @@ func (s *Service) AddContact(ctx context.Context, by actor.Actor, accountID stri
 		if _, err := s.get(ctx, tx, accountID); err != nil {
 			return err
 		}
-		return s.rec.Insert(ctx, tx, by.String(), "contact.created", "contacts", c)
+		return s.tab.contacts.Insert(ctx, tx, by, actContactCreated, c)
 	})
 	return c, err
 }
@@ -448,7 +456,7 @@ func (s *Service) UpdateContact(ctx context.Context, by actor.Actor, accountID, 
 	}
 	var c Contact
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.rec.Get(ctx, tx, "contacts", contactID, &c); err != nil {
+		if err := s.tab.contacts.Get(ctx, tx, contactID, &c); err != nil {
 			return err
 		}
 		if c.AccountID != accountID {
@@ -459,7 +467,7 @@ func (s *Service) UpdateContact(ctx context.Context, by actor.Actor, accountID, 
 			return err
 		}
 		c.UpdatedAt = s.clk.Now()
-		return s.rec.Update(ctx, tx, by.String(), "contact.updated", "contacts", c)
+		return s.tab.contacts.Update(ctx, tx, by, actContactUpdated, c)
 	})
 	return c, err
 }
@@ -471,13 +479,13 @@ func (s *Service) DeleteContact(ctx context.Context, by actor.Actor, accountID, 
 	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		var c Contact
-		if err := s.rec.Get(ctx, tx, "contacts", contactID, &c); err != nil {
+		if err := s.tab.contacts.Get(ctx, tx, contactID, &c); err != nil {
 			return err
 		}
 		if c.AccountID != accountID {
 			return apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "contact %s not found on account %s", contactID, accountID)
 		}
-		return s.rec.Delete(ctx, tx, by.String(), "contact.deleted", "contacts", contactID)
+		return s.tab.contacts.Delete(ctx, tx, by, actContactDeleted, contactID)
 	})
 }
 

@@ -469,7 +469,10 @@ func (a *App) resolve(ctx context.Context, cfg Config, schema *store.Schema) (Co
 	if cfg.Dev && cfg.DNSResolver == "" {
 		// A DNS responder that answers pending challenges from the
 		// database, so domains validate on a laptop with no DNS of its own.
-		dd, err := devdns.Start(a.DB)
+		db := a.DB
+		dd, err := devdns.Start(func(ctx context.Context, name string) ([]string, error) {
+			return domain.PendingChallengeValues(ctx, db, name)
+		})
 		if err != nil {
 			return cfg, fmt.Errorf("dev DNS: %w", err)
 		}

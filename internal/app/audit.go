@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,13 +79,12 @@ func checkAuditKeys(ctx context.Context, cfg Config, db *store.DB, pub *audit.Pu
 	if !write || key == nil {
 		return pub, nil
 	}
-	var first string
-	err := db.QueryRow(ctx, `SELECT key_id FROM audit_events ORDER BY seq LIMIT 1`).Scan(&first)
+	first, any, err := audit.FirstKeyID(ctx, db)
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return pub, nil
 	case err != nil:
-		return nil, fmt.Errorf("read the audit trail's first event: %w", err)
+		return nil, err
+	case !any:
+		return pub, nil
 	case first == "":
 		return nil, fmt.Errorf("the audit trail of %s begins with an unsigned event: it predates signed audit events (or its first event was edited) and cannot be extended; verify it with `vetca audit verify`, and start a new database (for a --dev database, remove it and its key directory)", db.DSN())
 	case first != pub.ID():

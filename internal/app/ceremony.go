@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/signer"
 	"github.com/vetca/vetca/internal/store"
@@ -31,7 +32,7 @@ func (a *App) writeCeremony(ctx context.Context, by actor.Actor, kind string, is
 		p.Certificate = ""
 		rec.Parent = &p
 	}
-	if err := a.DB.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&rec.AuditHead.Seq, &rec.AuditHead.Hash); err != nil {
+	if rec.AuditHead.Seq, rec.AuditHead.Hash, err = audit.ChainHead(ctx, a.DB); err != nil {
 		return "", err
 	}
 	if err := rec.Sign(a.AuditKey); err != nil {

@@ -12,8 +12,6 @@ import (
 	"github.com/vetca/vetca/internal/account"
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
-	"github.com/vetca/vetca/internal/audit"
-	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
@@ -75,11 +73,11 @@ func SeedDemo(ctx context.Context, a *App) (*DemoResult, error) {
 			if token, err = a.Auth.RotateUserToken(ctx, sys, du.Name); err != nil {
 				return nil, err
 			}
-			all, err := audit.Select[auth.User](ctx, a.Recorder, a.DB, "users", `SELECT * FROM users WHERE name = ?`, du.Name)
-			if err != nil || len(all) == 0 {
+			found, ok, err := a.Auth.UserByName(ctx, du.Name)
+			if err != nil || !ok {
 				return nil, fmt.Errorf("demo user %s: %v", du.Name, err)
 			}
-			u = all[0]
+			u = found
 		default:
 			return nil, err
 		}

@@ -100,7 +100,7 @@ func (a *App) wireDomains(ctx context.Context) error {
 	}
 	chk.Corroborator = corr
 
-	a.Domains, err = domain.New(a.DB, a.Recorder, a.Clock, chk, domain.Config{})
+	a.Domains, err = domain.New(a.DB, a.Recorder, a.Clock, a.Accounts, chk, domain.Config{})
 	return err
 }
 

@@ -2,13 +2,10 @@ package app
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/vetca/vetca/internal/replica"
-	"github.com/vetca/vetca/internal/store"
 )
 
 // Replica liveness: each serving replica renews the lease "replica:ID"
@@ -40,16 +37,8 @@ func (a *App) replicaAlive(ctx context.Context, owner string) (bool, error) {
 	if replica.ID(owner).Gone() {
 		return false, nil
 	}
-	var exp string
-	err := a.DB.QueryRow(ctx, `SELECT expires_at FROM leases WHERE name = ?`, replicaLease(owner)).Scan(&exp)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read the lease of replica %s: %w", owner, err)
-	}
-	t, err := store.ParseTime(exp)
-	if err != nil {
+	t, ok, err := a.DB.LeaseExpiry(ctx, replicaLease(owner))
+	if err != nil || !ok {
 		return false, err
 	}
 	return t.After(a.Clock.Now()), nil

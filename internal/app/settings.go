@@ -29,7 +29,7 @@ const SettingPublicURL = "public_url"
 
 func getSetting(ctx context.Context, rec *audit.Recorder, q store.Querier, id string) (string, bool, error) {
 	var s Setting
-	if err := rec.Get(ctx, q, "settings", id, &s); err != nil {
+	if err := settingsTable(rec).Get(ctx, q, id, &s); err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
 			return "", false, nil
 		}
@@ -47,9 +47,9 @@ func (a *App) SetSetting(ctx context.Context, by actor.Actor, id, value string) 
 		}
 		s := Setting{ID: id, Value: value, UpdatedAt: a.Clock.Now()}
 		if ok {
-			return a.Recorder.Update(ctx, tx, by.String(), "setting.changed", "settings", s)
+			return settingsTable(a.Recorder).Update(ctx, tx, by, actSettingChanged, s)
 		}
-		return a.Recorder.Insert(ctx, tx, by.String(), "setting.changed", "settings", s)
+		return settingsTable(a.Recorder).Insert(ctx, tx, by, actSettingChanged, s)
 	})
 }
 

@@ -225,9 +225,9 @@ func (r *Recorder) prepareRow(t *store.Table, raw map[string]any) (store.Row, st
 	return row, content, RowHash(t.Name, content), nil
 }
 
-// Insert writes v (a struct with db tags covering every column but
+// insert writes v (a struct with db tags covering every column but
 // row_hash) as a new row of table and appends an insert event.
-func (r *Recorder) Insert(ctx context.Context, tx *store.Tx, actor, action, table string, v any) error {
+func (r *Recorder) insert(ctx context.Context, tx *store.Tx, actor, action, table string, v any) error {
 	t, err := r.table(table)
 	if err != nil {
 		return err
@@ -260,21 +260,21 @@ func insertSQL(table string, cols []string) string {
 	return "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
 }
 
-// Update replaces the row of table whose id is v's id with v, after
+// update replaces the row of table whose id is v's id with v, after
 // checking (fail closed) that the current row is the one the audit trail
 // vouches for, so an out-of-band edit can never be laundered by a later
 // legitimate update. It appends an update event.
-func (r *Recorder) Update(ctx context.Context, tx *store.Tx, actor, action, table string, v any) error {
+func (r *Recorder) update(ctx context.Context, tx *store.Tx, actor, action, table string, v any) error {
 	raw, err := store.Encode(v)
 	if err != nil {
 		return fmt.Errorf("audit: %s: %w", table, err)
 	}
-	return r.UpdateRow(ctx, tx, actor, action, table, raw)
+	return r.updateRow(ctx, tx, actor, action, table, raw)
 }
 
-// UpdateRow is Update for a row given as column values (every column but
+// updateRow is update for a row given as column values (every column but
 // row_hash).
-func (r *Recorder) UpdateRow(ctx context.Context, tx *store.Tx, actor, action, table string, raw map[string]any) error {
+func (r *Recorder) updateRow(ctx context.Context, tx *store.Tx, actor, action, table string, raw map[string]any) error {
 	t, err := r.table(table)
 	if err != nil {
 		return err
@@ -302,9 +302,9 @@ func (r *Recorder) UpdateRow(ctx context.Context, tx *store.Tx, actor, action, t
 		"UPDATE "+table+" SET "+strings.Join(sets, ", ")+" WHERE id = ?", args...)
 }
 
-// Check reads the row of table with the given id and checks it is what
+// check reads the row of table with the given id and checks it is what
 // the audit trail vouches for, without decoding it.
-func (r *Recorder) Check(ctx context.Context, q store.Querier, table, id string) error {
+func (r *Recorder) check(ctx context.Context, q store.Querier, table, id string) error {
 	t, err := r.table(table)
 	if err != nil {
 		return err
@@ -313,8 +313,8 @@ func (r *Recorder) Check(ctx context.Context, q store.Querier, table, id string)
 	return err
 }
 
-// Delete removes a vouched-for row and appends a delete event.
-func (r *Recorder) Delete(ctx context.Context, tx *store.Tx, actor, action, table, id string) error {
+// delete removes a vouched-for row and appends a delete event.
+func (r *Recorder) delete(ctx context.Context, tx *store.Tx, actor, action, table, id string) error {
 	t, err := r.table(table)
 	if err != nil {
 		return err
@@ -325,9 +325,9 @@ func (r *Recorder) Delete(ctx context.Context, tx *store.Tx, actor, action, tabl
 	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpDelete, EntityType: table, EntityID: id}, "DELETE FROM "+table+" WHERE id = ?", id)
 }
 
-// Note appends an event that records a fact without changing a row, such as
+// note appends an event that records a fact without changing a row, such as
 // a refused finalization or a sign-in. details is stored as JSON content.
-func (r *Recorder) Note(ctx context.Context, tx *store.Tx, actor, action, entityType, entityID string, details any) error {
+func (r *Recorder) note(ctx context.Context, tx *store.Tx, actor, action, entityType, entityID string, details any) error {
 	var content *string
 	if details != nil {
 		b, err := json.Marshal(details)
@@ -340,12 +340,12 @@ func (r *Recorder) Note(ctx context.Context, tx *store.Tx, actor, action, entity
 	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpNote, EntityType: entityType, EntityID: entityID, Content: content}, "")
 }
 
-// Get reads the row of table with the given id into dst, after checking
+// get reads the row of table with the given id into dst, after checking
 // that it is exactly what the audit trail vouches for. It returns an
 // apperr not-found error naming field when there is no such row, and an
 // apperr integrity error naming the table, row and field when the row was
 // changed outside vetca.
-func (r *Recorder) Get(ctx context.Context, q store.Querier, table, id string, dst any) error {
+func (r *Recorder) get(ctx context.Context, q store.Querier, table, id string, dst any) error {
 	t, err := r.table(table)
 	if err != nil {
 		return err
@@ -357,19 +357,14 @@ func (r *Recorder) Get(ctx context.Context, q store.Querier, table, id string, d
 	return store.Decode(row, dst)
 }
 
-// Select runs query (which must select whole rows of table, "SELECT * FROM
-// table ...") and decodes each row into a T after the same integrity check
-// as Get. Use it where the rows feed a decision. Each row is read together
-// with the latest event that vouches for it, in the same statement.
-func Select[T any](ctx context.Context, r *Recorder, q store.Querier, table, query string, args ...any) ([]T, error) {
+// selectRows reads whole rows of table, "SELECT * FROM table" followed by
+// rest (empty, or starting with a space), and decodes each row into a T
+// after the same integrity check as get. Each row is read together with the
+// latest event that vouches for it, in the same statement.
+func selectRows[T any](ctx context.Context, r *Recorder, q store.Querier, table, rest string, args ...any) ([]T, error) {
 	t, err := r.table(table)
 	if err != nil {
 		return nil, err
-	}
-	prefix := "SELECT * FROM " + table
-	rest, ok := strings.CutPrefix(query, prefix)
-	if !ok || (rest != "" && rest[0] != ' ') {
-		return nil, fmt.Errorf("audit: Select needs a query starting %q", prefix)
 	}
 	rows, err := q.Query(ctx, "SELECT t.*, "+vouchColumn(table)+" FROM "+table+" t"+rest, args...)
 	if err != nil {
@@ -479,10 +474,10 @@ func (r *Recorder) absent(ctx context.Context, q store.Querier, t *store.Table, 
 	return apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "%s %s not found", strings.TrimSuffix(t.Name, "s"), id)
 }
 
-// Lock locks the row of table with the given id until the transaction ends
+// lock locks the row of table with the given id until the transaction ends
 // (PostgreSQL SELECT ... FOR UPDATE; SQLite's write transaction already
 // holds the database) and returns it after the integrity check.
-func (r *Recorder) Lock(ctx context.Context, tx *store.Tx, table, id string, dst any) error {
+func (r *Recorder) lock(ctx context.Context, tx *store.Tx, table, id string, dst any) error {
 	t, err := r.table(table)
 	if err != nil {
 		return err

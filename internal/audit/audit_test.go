@@ -68,7 +68,7 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	for _, a := range []account{{ID: "acc_1", Name: "Alpha"}, {ID: "acc_2", Name: "Beta"}, {ID: "acc_3", Name: "Gamma"}} {
 		a.CreatedAt, a.CreatedBy = clk.Now(), "user:alice"
 		if err := db.InTx(ctx, func(tx *store.Tx) error {
-			return f.rec.Insert(ctx, tx, "user:alice", "account.created", "accounts", a)
+			return f.rec.insert(ctx, tx, "user:alice", "account.created", "accounts", a)
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -76,16 +76,16 @@ func setup(t *testing.T, db *store.DB) *fixture {
 	}
 	if err := db.InTx(ctx, func(tx *store.Tx) error {
 		var a account
-		if err := f.rec.Get(ctx, tx, "accounts", "acc_2", &a); err != nil {
+		if err := f.rec.get(ctx, tx, "accounts", "acc_2", &a); err != nil {
 			return err
 		}
 		a.Name = "Beta Renamed"
-		return f.rec.Update(ctx, tx, "user:bob", "account.renamed", "accounts", a)
+		return f.rec.update(ctx, tx, "user:bob", "account.renamed", "accounts", a)
 	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.InTx(ctx, func(tx *store.Tx) error {
-		return f.rec.Note(ctx, tx, "user:bob", "account.viewed", "accounts", "acc_1", map[string]string{"why": "test"})
+		return f.rec.note(ctx, tx, "user:bob", "account.viewed", "accounts", "acc_1", map[string]string{"why": "test"})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -180,24 +180,24 @@ func TestReadsFailClosed(t *testing.T) {
 		ctx := context.Background()
 		f.exec(t, `UPDATE accounts SET name = 'Evil Corp' WHERE id = 'acc_1'`)
 		var a account
-		err := f.rec.Get(ctx, db, "accounts", "acc_1", &a)
+		err := f.rec.get(ctx, db, "accounts", "acc_1", &a)
 		if !apperr.IsKind(err, apperr.KindIntegrity) || !strings.Contains(err.Error(), "accounts row acc_1") || !strings.Contains(err.Error(), "name") {
 			t.Fatalf("Get after tampering: %v", err)
 		}
 		// A legitimate update must not launder the tampered row.
 		err = db.InTx(ctx, func(tx *store.Tx) error {
-			return f.rec.Update(ctx, tx, "user:bob", "account.renamed", "accounts", account{ID: "acc_1", Name: "Fixed", CreatedAt: f.clk.Now(), CreatedBy: "x"})
+			return f.rec.update(ctx, tx, "user:bob", "account.renamed", "accounts", account{ID: "acc_1", Name: "Fixed", CreatedAt: f.clk.Now(), CreatedBy: "x"})
 		})
 		if !apperr.IsKind(err, apperr.KindIntegrity) {
 			t.Fatalf("update of tampered row: %v", err)
 		}
 		// An inserted row is refused too.
 		f.exec(t, `INSERT INTO accounts (id, name, created_at, created_by, row_hash) VALUES ('acc_9', 'Sneaky', '2026-01-01T00:00:00Z', 'x', 'x')`)
-		if _, err := Select[account](ctx, f.rec, db, "accounts", `SELECT * FROM accounts WHERE id = ?`, "acc_9"); !apperr.IsKind(err, apperr.KindIntegrity) {
+		if _, err := TableOf[account](f.rec, "accounts").Select(ctx, db, `WHERE id = ?`, "acc_9"); !apperr.IsKind(err, apperr.KindIntegrity) {
 			t.Fatalf("select of inserted row: %v", err)
 		}
 		// Untouched rows still read.
-		if err := f.rec.Get(ctx, db, "accounts", "acc_3", &a); err != nil || a.Name != "Gamma" {
+		if err := f.rec.get(ctx, db, "accounts", "acc_3", &a); err != nil || a.Name != "Gamma" {
 			t.Fatalf("untouched row: %v %+v", err, a)
 		}
 	})
@@ -237,12 +237,12 @@ func TestCheckpointDetectsWholesaleRewrite(t *testing.T) {
 				}
 				for _, a := range []account{{ID: "acc_1", Name: "Alpha"}, {ID: "acc_2", Name: "Mallory Ltd"}, {ID: "acc_3", Name: "Gamma"}} {
 					a.CreatedAt, a.CreatedBy = f.clk.Now(), "user:alice"
-					if err := rec.Insert(ctx, tx, "user:alice", "account.created", "accounts", a); err != nil {
+					if err := rec.insert(ctx, tx, "user:alice", "account.created", "accounts", a); err != nil {
 						return err
 					}
 				}
 				for i := 0; i < 2; i++ {
-					if err := rec.Note(ctx, tx, "user:alice", "filler", "accounts", "acc_1", nil); err != nil {
+					if err := rec.note(ctx, tx, "user:alice", "filler", "accounts", "acc_1", nil); err != nil {
 						return err
 					}
 				}
@@ -319,11 +319,11 @@ func TestReadsRacingUpdatesAreNotTampering(t *testing.T) {
 			for i := 0; i < 150; i++ {
 				err := db.InTx(ctx, func(tx *store.Tx) error {
 					var a account
-					if err := f.rec.Get(ctx, tx, "accounts", "acc_1", &a); err != nil {
+					if err := f.rec.get(ctx, tx, "accounts", "acc_1", &a); err != nil {
 						return err
 					}
 					a.Name = fmt.Sprintf("Alpha %d", i)
-					return f.rec.Update(ctx, tx, "user:bob", "account.renamed", "accounts", a)
+					return f.rec.update(ctx, tx, "user:bob", "account.renamed", "accounts", a)
 				})
 				if err != nil {
 					errs <- err
@@ -338,10 +338,10 @@ func TestReadsRacingUpdatesAreNotTampering(t *testing.T) {
 			default:
 			}
 			var a account
-			if err := f.rec.Get(ctx, db, "accounts", "acc_1", &a); err != nil {
+			if err := f.rec.get(ctx, db, "accounts", "acc_1", &a); err != nil {
 				errs <- err
 			}
-			if _, err := Select[account](ctx, f.rec, db, "accounts", `SELECT * FROM accounts ORDER BY id`); err != nil {
+			if _, err := TableOf[account](f.rec, "accounts").Select(ctx, db, `ORDER BY id`); err != nil {
 				errs <- err
 			}
 		}

@@ -43,7 +43,7 @@ func BenchmarkWrites(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					seq++
 					err := db.InTx(ctx, func(tx *store.Tx) error {
-						return rec.Insert(ctx, tx, "bench", "bench", "accounts", account{ID: fmt.Sprintf("a%d", seq), Name: "Bench", CreatedAt: now, CreatedBy: "b"})
+						return rec.insert(ctx, tx, "bench", "bench", "accounts", account{ID: fmt.Sprintf("a%d", seq), Name: "Bench", CreatedAt: now, CreatedBy: "b"})
 					})
 					if err != nil {
 						b.Fatal(err)

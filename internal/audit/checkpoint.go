@@ -310,3 +310,28 @@ func readHeadEvent(ctx context.Context, q store.Querier) (int64, string, error) 
 	}
 	return seq, hash, err
 }
+
+// ChainHead returns the sequence number and hash of the chain head that
+// the next event extends (0 and the genesis hash for an empty trail).
+func ChainHead(ctx context.Context, q store.Querier) (int64, string, error) {
+	var seq int64
+	var hash string
+	if err := q.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
+		return 0, "", fmt.Errorf("read the audit chain head: %w", err)
+	}
+	return seq, hash, nil
+}
+
+// FirstKeyID returns the key id of the trail's first event ("" when that
+// event is unsigned) and whether the trail has any event.
+func FirstKeyID(ctx context.Context, q store.Querier) (string, bool, error) {
+	var first string
+	err := q.QueryRow(ctx, `SELECT key_id FROM audit_events ORDER BY seq LIMIT 1`).Scan(&first)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read the audit trail's first event: %w", err)
+	}
+	return first, true, nil
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/store"
 )
@@ -138,4 +139,48 @@ func (r *Recorder) Restore(ctx context.Context, tx *store.Tx, actor, action, tab
 		q, args = "UPDATE "+table+" SET "+strings.Join(sets, ", ")+" WHERE id = ?", append(args, id)
 	}
 	return did, r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpUpdate, EntityType: table, EntityID: id, Content: &content, RowHash: hash}, q, args...)
+}
+
+// The rest of this file is the corrective path of change requests, which
+// act on any audited table by name under dual control: the only place
+// where a table is chosen at run time rather than through its owner's
+// typed handle.
+
+// CheckRow checks the row of table with the given id against the trail.
+func (r *Recorder) CheckRow(ctx context.Context, q store.Querier, table, id string) error {
+	return r.check(ctx, q, table, id)
+}
+
+// RowPresent reports whether table has a row with the given id, without
+// judging it (a row the trail never recorded can still be restored away).
+func (r *Recorder) RowPresent(ctx context.Context, q store.Querier, table, id string) (bool, error) {
+	t, err := r.table(table)
+	if err != nil {
+		return false, err
+	}
+	var n int
+	if err := q.QueryRow(ctx, "SELECT COUNT(*) FROM "+t.Name+" WHERE id = ?", id).Scan(&n); err != nil {
+		return false, fmt.Errorf("read %s %s: %w", table, id, err)
+	}
+	return n > 0, nil
+}
+
+// Amend locks the row of table with the given id after the integrity
+// check, lets set change its column values, and writes it back with an
+// update event.
+func (r *Recorder) Amend(ctx context.Context, tx *store.Tx, by actor.Actor, action Action, table, id string, set func(t *store.Table, row map[string]any) error) error {
+	t, err := r.table(table)
+	if err != nil {
+		return err
+	}
+	row, err := r.load(ctx, tx, t, id, true)
+	if err != nil {
+		return err
+	}
+	m := map[string]any(row)
+	delete(m, "row_hash")
+	if err := set(t, m); err != nil {
+		return err
+	}
+	return r.updateRow(ctx, tx, by.String(), string(action), table, m)
 }

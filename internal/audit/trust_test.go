@@ -41,7 +41,7 @@ func TestConsistentForgeryIsCaught(t *testing.T) {
 			ctx := context.Background()
 			if err := f.db.InTx(ctx, func(tx *store.Tx) error {
 				var a account
-				if err := rec.Get(ctx, tx, "accounts", "acc_1", &a); err == nil {
+				if err := rec.get(ctx, tx, "accounts", "acc_1", &a); err == nil {
 					t.Error("the attacker's recorder trusted the real trail")
 				}
 				// The attacker writes rows directly, then vouches for them.
@@ -69,11 +69,11 @@ func TestConsistentForgeryIsCaught(t *testing.T) {
 				tc.forge(t, f)
 				ctx := context.Background()
 				var a account
-				err := f.rec.Get(ctx, db, "accounts", "acc_1", &a)
+				err := f.rec.get(ctx, db, "accounts", "acc_1", &a)
 				if !apperr.IsKind(err, apperr.KindIntegrity) || !strings.Contains(err.Error(), "accounts row acc_1") || !strings.Contains(err.Error(), "audit key") {
 					t.Fatalf("a decision read accepted the forged row: %v (%+v)", err, a)
 				}
-				if _, err := Select[account](ctx, f.rec, db, "accounts", `SELECT * FROM accounts ORDER BY id`); !apperr.IsKind(err, apperr.KindIntegrity) {
+				if _, err := TableOf[account](f.rec, "accounts").Select(ctx, db, `ORDER BY id`); !apperr.IsKind(err, apperr.KindIntegrity) {
 					t.Fatalf("Select accepted the forged row: %v", err)
 				}
 				rep := f.verify(t)
@@ -82,7 +82,7 @@ func TestConsistentForgeryIsCaught(t *testing.T) {
 				}
 				// A later legitimate write cannot launder it.
 				err = db.InTx(ctx, func(tx *store.Tx) error {
-					return f.rec.Update(ctx, tx, "user:bob", "account.renamed", "accounts", account{ID: "acc_1", Name: "Alpha 2", CreatedAt: f.clk.Now(), CreatedBy: "x"})
+					return f.rec.update(ctx, tx, "user:bob", "account.renamed", "accounts", account{ID: "acc_1", Name: "Alpha 2", CreatedAt: f.clk.Now(), CreatedBy: "x"})
 				})
 				if !apperr.IsKind(err, apperr.KindIntegrity) {
 					t.Fatalf("update over a forged row: %v", err)
@@ -134,7 +134,7 @@ func TestWritesNeedTheAuditKey(t *testing.T) {
 		ctx := context.Background()
 		ro := newTestRecorder(t, db, f.clk, f.rec.PublicKey(), nil)
 		err := db.InTx(ctx, func(tx *store.Tx) error {
-			return ro.Insert(ctx, tx, "user:mallory", "account.created", "accounts", account{ID: "acc_x", Name: "X", CreatedAt: f.clk.Now(), CreatedBy: "x"})
+			return ro.insert(ctx, tx, "user:mallory", "account.created", "accounts", account{ID: "acc_x", Name: "X", CreatedAt: f.clk.Now(), CreatedBy: "x"})
 		})
 		if !errors.Is(err, ErrNoAuditKey) {
 			t.Fatalf("write without the key: %v", err)
@@ -145,7 +145,7 @@ func TestWritesNeedTheAuditKey(t *testing.T) {
 		}
 		// Reads work with the public key alone.
 		var a account
-		if err := ro.Get(ctx, db, "accounts", "acc_2", &a); err != nil || a.Name != "Beta Renamed" {
+		if err := ro.get(ctx, db, "accounts", "acc_2", &a); err != nil || a.Name != "Beta Renamed" {
 			t.Fatalf("read with the public key: %v %+v", err, a)
 		}
 		// A key that is not the pinned one is refused outright.
@@ -165,7 +165,7 @@ func (f *fixture) note(t *testing.T, n int) {
 	ctx := context.Background()
 	for i := 0; i < n; i++ {
 		if err := f.db.InTx(ctx, func(tx *store.Tx) error {
-			return f.rec.Note(ctx, tx, "user:bob", "account.viewed", "accounts", "acc_1", nil)
+			return f.rec.note(ctx, tx, "user:bob", "account.viewed", "accounts", "acc_1", nil)
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -311,21 +311,21 @@ func TestDeletedRowIsNotNotFound(t *testing.T) {
 		f := setup(t, db)
 		ctx := context.Background()
 		var a account
-		if err := f.rec.Get(ctx, db, "accounts", "acc_404", &a); !apperr.IsKind(err, apperr.KindNotFound) {
+		if err := f.rec.get(ctx, db, "accounts", "acc_404", &a); !apperr.IsKind(err, apperr.KindNotFound) {
 			t.Fatalf("a row that never existed: %v", err)
 		}
 		f.exec(t, `DELETE FROM accounts WHERE id = 'acc_3'`)
-		err := f.rec.Get(ctx, db, "accounts", "acc_3", &a)
+		err := f.rec.get(ctx, db, "accounts", "acc_3", &a)
 		if !apperr.IsKind(err, apperr.KindIntegrity) || !strings.Contains(err.Error(), "accounts row acc_3") || !strings.Contains(err.Error(), "deleted outside vetca") {
 			t.Fatalf("a row deleted by SQL: %v", err)
 		}
 		// Deleted through vetca, it is simply not found.
 		if err := db.InTx(ctx, func(tx *store.Tx) error {
-			return f.rec.Delete(ctx, tx, "user:bob", "account.deleted", "accounts", "acc_1")
+			return f.rec.delete(ctx, tx, "user:bob", "account.deleted", "accounts", "acc_1")
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.rec.Get(ctx, db, "accounts", "acc_1", &a); !apperr.IsKind(err, apperr.KindNotFound) {
+		if err := f.rec.get(ctx, db, "accounts", "acc_1", &a); !apperr.IsKind(err, apperr.KindNotFound) {
 			t.Fatalf("a row deleted through vetca: %v", err)
 		}
 	})

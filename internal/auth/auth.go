@@ -39,10 +39,13 @@ const (
 	KindSubscriber = "subscriber"
 )
 
+// UserStatus is whether a staff user may act.
+type UserStatus string
+
 // User statuses.
 const (
-	UserActive          = "active"
-	UserPendingApproval = "pending_approval" // created through the API; a second admin must approve it
+	UserActive          UserStatus = "active"
+	UserPendingApproval UserStatus = "pending_approval" // created through the API; a second admin must approve it
 )
 
 // User is a staff user. Roles are the roles in force; PendingRoles were
@@ -56,7 +59,7 @@ type User struct {
 	CreatedAt    time.Time    `db:"created_at" json:"createdAt"`
 	CreatedBy    string       `db:"created_by" json:"createdBy"`
 	Disabled     bool         `db:"disabled" json:"disabled"`
-	Status       string       `db:"status" json:"status"`
+	Status       UserStatus   `db:"status" json:"status"`
 	PendingRoles []actor.Role `db:"pending_roles,json" json:"pendingRoles"`
 	PendingBy    string       `db:"pending_by" json:"pendingBy,omitempty"`
 }
@@ -78,6 +81,7 @@ type Token struct {
 type Service struct {
 	db       *store.DB
 	rec      *audit.Recorder
+	tab      tables
 	clk      clock.Clock
 	sessions SessionConfig
 	signIns  *signInLimiter
@@ -86,7 +90,7 @@ type Service struct {
 // New returns the auth service. Without options, console sessions and
 // failed sign-in limits take their defaults.
 func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, opts ...Option) *Service {
-	s := &Service{db: db, rec: rec, clk: clk, sessions: SessionConfig{}.withDefaults(), signIns: newSignInLimiter(SignInLimits{})}
+	s := &Service{db: db, rec: rec, tab: newTables(rec), clk: clk, sessions: SessionConfig{}.withDefaults(), signIns: newSignInLimiter(SignInLimits{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -151,10 +155,10 @@ func (s *Service) AddUser(ctx context.Context, by actor.Actor, name string, role
 		if n > 0 {
 			return apperr.Conflict(apperr.CodeNameTaken, "name", "a user named %q already exists", name)
 		}
-		if err := s.rec.Insert(ctx, tx, by.String(), "user.created", "users", u); err != nil {
+		if err := s.tab.users.Insert(ctx, tx, by, actUserCreated, u); err != nil {
 			return err
 		}
-		return s.rec.Insert(ctx, tx, by.String(), "token.issued", "api_tokens", Token{
+		return s.tab.apiTokens.Insert(ctx, tx, by, actTokenIssued, Token{
 			ID: ids.New("tok"), TokenHash: hash, Kind: KindStaff, UserID: u.ID, CreatedAt: now, IssuedBy: by.UserID(),
 		})
 	})
@@ -176,7 +180,7 @@ func (s *Service) GrantRoles(ctx context.Context, by actor.Actor, userID string,
 	}
 	var u User
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.rec.Lock(ctx, tx, "users", userID, &u); err != nil {
+		if err := s.tab.users.Lock(ctx, tx, userID, &u); err != nil {
 			return err
 		}
 		var add []actor.Role
@@ -189,7 +193,7 @@ func (s *Service) GrantRoles(ctx context.Context, by actor.Actor, userID string,
 			return apperr.Conflict(apperr.CodeAlreadyGranted, "roles", "user %s already holds %v", u.Name, roles)
 		}
 		u.PendingRoles, u.PendingBy = actor.NormalizeRoles(append(u.PendingRoles, add...)), by.ID
-		return s.rec.Update(ctx, tx, by.String(), "user.roles_requested", "users", u)
+		return s.tab.users.Update(ctx, tx, by, actUserRolesRequested, u)
 	})
 	return u, err
 }
@@ -203,7 +207,7 @@ func (s *Service) ApproveUser(ctx context.Context, by actor.Actor, userID string
 	}
 	var u User
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.rec.Lock(ctx, tx, "users", userID, &u); err != nil {
+		if err := s.tab.users.Lock(ctx, tx, userID, &u); err != nil {
 			return err
 		}
 		switch {
@@ -216,7 +220,7 @@ func (s *Service) ApproveUser(ctx context.Context, by actor.Actor, userID string
 		}
 		u.Roles = actor.NormalizeRoles(append(u.Roles, u.PendingRoles...))
 		u.PendingRoles, u.PendingBy, u.Status = []actor.Role{}, "", UserActive
-		return s.rec.Update(ctx, tx, by.String(), "user.approved", "users", u)
+		return s.tab.users.Update(ctx, tx, by, actUserApproved, u)
 	})
 	return u, err
 }
@@ -228,7 +232,7 @@ func (s *Service) RotateUserToken(ctx context.Context, by actor.Actor, name stri
 	}
 	token, hash := NewToken()
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		users, err := audit.Select[User](ctx, s.rec, tx, "users", `SELECT * FROM users WHERE name = ?`, name)
+		users, err := s.tab.users.Select(ctx, tx, `WHERE name = ?`, name)
 		if err != nil {
 			return err
 		}
@@ -238,7 +242,7 @@ func (s *Service) RotateUserToken(ctx context.Context, by actor.Actor, name stri
 		if err := s.revokeTokens(ctx, tx, by, "user_id", users[0].ID); err != nil {
 			return err
 		}
-		return s.rec.Insert(ctx, tx, by.String(), "token.issued", "api_tokens", Token{
+		return s.tab.apiTokens.Insert(ctx, tx, by, actTokenIssued, Token{
 			ID: ids.New("tok"), TokenHash: hash, Kind: KindStaff, UserID: users[0].ID, CreatedAt: s.clk.Now(), IssuedBy: by.UserID(),
 		})
 	})
@@ -246,14 +250,14 @@ func (s *Service) RotateUserToken(ctx context.Context, by actor.Actor, name stri
 }
 
 func (s *Service) revokeTokens(ctx context.Context, tx *store.Tx, by actor.Actor, col, id string) error {
-	toks, err := audit.Select[Token](ctx, s.rec, tx, "api_tokens", `SELECT * FROM api_tokens WHERE `+col+` = ? AND revoked_at IS NULL`, id)
+	toks, err := s.tab.apiTokens.Select(ctx, tx, `WHERE `+col+` = ? AND revoked_at IS NULL`, id)
 	if err != nil {
 		return err
 	}
 	now := s.clk.Now()
 	for _, t := range toks {
 		t.RevokedAt = &now
-		if err := s.rec.Update(ctx, tx, by.String(), "token.revoked", "api_tokens", t); err != nil {
+		if err := s.tab.apiTokens.Update(ctx, tx, by, actTokenRevoked, t); err != nil {
 			return err
 		}
 	}
@@ -266,7 +270,7 @@ func (s *Service) revokeTokens(ctx context.Context, tx *store.Tx, by actor.Actor
 // acted for the account and may not approve its orders.
 func (s *Service) IssueAccountToken(ctx context.Context, tx *store.Tx, by actor.Actor, accountID string) (string, error) {
 	token, hash := NewToken()
-	err := s.rec.Insert(ctx, tx, by.String(), "token.issued", "api_tokens", Token{
+	err := s.tab.apiTokens.Insert(ctx, tx, by, actTokenIssued, Token{
 		ID: ids.New("tok"), TokenHash: hash, Kind: KindSubscriber, AccountID: accountID, CreatedAt: s.clk.Now(), IssuedBy: by.UserID(),
 	})
 	return token, err
@@ -284,7 +288,7 @@ func (s *Service) RotateAccountToken(ctx context.Context, tx *store.Tx, by actor
 // TokenIssuers returns the user ids of the staff users who issued any
 // subscriber token of the account, now or in the past, with what they did.
 func (s *Service) TokenIssuers(ctx context.Context, q store.Querier, accountID string) (map[string]string, error) {
-	toks, err := audit.Select[Token](ctx, s.rec, q, "api_tokens", `SELECT * FROM api_tokens WHERE account_id = ? AND kind = ?`, accountID, KindSubscriber)
+	toks, err := s.tab.apiTokens.Select(ctx, q, `WHERE account_id = ? AND kind = ?`, accountID, KindSubscriber)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +311,7 @@ func (s *Service) RotateOwnToken(ctx context.Context, by actor.Actor) (string, e
 		if err := s.revokeTokens(ctx, tx, by, "user_id", by.ID); err != nil {
 			return err
 		}
-		return s.rec.Insert(ctx, tx, by.String(), "token.issued", "api_tokens", Token{
+		return s.tab.apiTokens.Insert(ctx, tx, by, actTokenIssued, Token{
 			ID: ids.New("tok"), TokenHash: hash, Kind: KindStaff, UserID: by.ID, CreatedAt: s.clk.Now(), IssuedBy: by.ID,
 		})
 	})
@@ -334,7 +338,7 @@ func (s *Service) authenticate(ctx context.Context, token string) (actor.Actor, 
 	if !strings.HasPrefix(token, "vetca_") || len(token) > 128 {
 		return actor.Actor{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "%v", ErrBadToken)
 	}
-	toks, err := audit.Select[Token](ctx, s.rec, s.db, "api_tokens", `SELECT * FROM api_tokens WHERE token_hash = ?`, HashToken(token))
+	toks, err := s.tab.apiTokens.Select(ctx, s.db, `WHERE token_hash = ?`, HashToken(token))
 	if err != nil {
 		return actor.Actor{}, err
 	}
@@ -350,7 +354,7 @@ func (s *Service) actorFor(ctx context.Context, t Token) (actor.Actor, error) {
 	switch t.Kind {
 	case KindStaff:
 		var u User
-		if err := s.rec.Get(ctx, s.db, "users", t.UserID, &u); err != nil {
+		if err := s.tab.users.Get(ctx, s.db, t.UserID, &u); err != nil {
 			return actor.Actor{}, err
 		}
 		if u.Disabled {
@@ -369,8 +373,14 @@ func (s *Service) actorFor(ctx context.Context, t Token) (actor.Actor, error) {
 // GetUser returns a user by id (integrity-checked).
 func (s *Service) GetUser(ctx context.Context, id string) (User, error) {
 	var u User
-	err := s.rec.Get(ctx, s.db, "users", id, &u)
+	err := s.tab.users.Get(ctx, s.db, id, &u)
 	return u, err
+}
+
+// UserByName returns the staff user with the given name, integrity-checked,
+// and whether there is one.
+func (s *Service) UserByName(ctx context.Context, name string) (User, bool, error) {
+	return s.tab.users.First(ctx, s.db, `WHERE name = ?`, name)
 }
 
 // ListUsers lists one page of staff users by name (admin or auditor, or
@@ -386,7 +396,7 @@ func (s *Service) ListUsers(ctx context.Context, by actor.Actor, p store.Page) (
 	if err != nil {
 		return nil, "", err
 	}
-	users, err := audit.Select[User](ctx, s.rec, s.db, "users", `SELECT * FROM users`+w.Clause()+tail, w.Args()...)
+	users, err := s.tab.users.Select(ctx, s.db, w.Clause()+tail, w.Args()...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -403,7 +413,7 @@ func (s *Service) CountUsers(ctx context.Context) (int, error) {
 
 // UsersWithRole returns enabled users holding role, for notifications.
 func (s *Service) UsersWithRole(ctx context.Context, r actor.Role) ([]User, error) {
-	all, err := audit.Select[User](ctx, s.rec, s.db, "users", `SELECT * FROM users WHERE disabled = 0 AND status = ? ORDER BY name`, UserActive)
+	all, err := s.tab.users.Select(ctx, s.db, `WHERE disabled = 0 AND status = ? ORDER BY name`, UserActive)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
-	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/ids"
 	"github.com/vetca/vetca/internal/store"
 )
@@ -148,7 +147,7 @@ func (s *Service) StartSession(ctx context.Context, in SignIn) (string, Session,
 		sess.Kind = KindSubscriber
 	}
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.rec.Insert(ctx, tx, by.String(), "session.started", "console_sessions", sess); err != nil {
+		if err := s.tab.consoleSessions.Insert(ctx, tx, by, actSessionStarted, sess); err != nil {
 			return err
 		}
 		if err := touch(ctx, tx, sess.ID, now); err != nil {
@@ -159,7 +158,7 @@ func (s *Service) StartSession(ctx context.Context, in SignIn) (string, Session,
 			entity, id = "accounts", by.AccountID
 		}
 		// BR §5.4.1(3): successful access attempts are logged.
-		return s.rec.Note(ctx, tx, by.String(), "console.sign_in", entity, id, map[string]string{"remote": in.Remote, "session": sess.ID})
+		return s.rec.Note(ctx, tx, by, actConsoleSignIn, entity, id, map[string]string{"remote": in.Remote, "session": sess.ID})
 	})
 	if err != nil {
 		return "", Session{}, fmt.Errorf("start console session: %w", err)
@@ -225,7 +224,7 @@ func (s *Service) session(ctx context.Context, secret string) (actor.Actor, Sess
 		return actor.Actor{}, sess, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "the console session was idle too long; sign in again")
 	}
 	var t Token
-	if err := s.rec.Get(ctx, s.db, "api_tokens", sess.TokenID, &t); err != nil {
+	if err := s.tab.apiTokens.Get(ctx, s.db, sess.TokenID, &t); err != nil {
 		return actor.Actor{}, sess, err
 	}
 	if t.RevokedAt != nil {
@@ -251,7 +250,7 @@ func (s *Service) lookupSession(ctx context.Context, secret string) (Session, er
 	if !wellFormedSecret(secret) {
 		return Session{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "%v", errNoSession)
 	}
-	list, err := audit.Select[Session](ctx, s.rec, s.db, "console_sessions", `SELECT * FROM console_sessions WHERE secret_hash = ?`, HashSecret(secret))
+	list, err := s.tab.consoleSessions.Select(ctx, s.db, `WHERE secret_hash = ?`, HashSecret(secret))
 	if err != nil {
 		return Session{}, err
 	}
@@ -316,17 +315,17 @@ func (s *Service) EndSession(ctx context.Context, secret string) error {
 	if sess.RevokedAt != nil {
 		return nil
 	}
-	by := "account:" + sess.AccountID
+	by := actor.Actor{Kind: actor.Subscriber, ID: sess.AccountID, AccountID: sess.AccountID}
 	if sess.Kind == KindStaff {
 		u, err := s.GetUser(ctx, sess.UserID)
 		if err != nil {
 			return err
 		}
-		by = actor.Actor{Kind: actor.Staff, ID: u.ID, Name: u.Name}.String()
+		by = actor.Actor{Kind: actor.Staff, ID: u.ID, Name: u.Name}
 	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		var cur Session
-		if err := s.rec.Lock(ctx, tx, "console_sessions", sess.ID, &cur); err != nil {
+		if err := s.tab.consoleSessions.Lock(ctx, tx, sess.ID, &cur); err != nil {
 			return err
 		}
 		if cur.RevokedAt != nil {
@@ -334,6 +333,6 @@ func (s *Service) EndSession(ctx context.Context, secret string) error {
 		}
 		now := s.clk.Now()
 		cur.RevokedAt = &now
-		return s.rec.Update(ctx, tx, by, "session.ended", "console_sessions", cur)
+		return s.tab.consoleSessions.Update(ctx, tx, by, actSessionEnded, cur)
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -97,8 +99,9 @@ type bucket struct {
 
 // signInNote is an audit note waiting to be written.
 type signInNote struct {
-	action, id string
-	details    map[string]any
+	action  audit.Action
+	id      string
+	details map[string]any
 }
 
 func newSignInLimiter(l SignInLimits) *signInLimiter {
@@ -308,7 +311,7 @@ func (l *signInLimiter) report(key string, b *bucket, why string) {
 		if b.moreOthers > 0 {
 			d["otherUsers"] = b.moreOthers
 		}
-		l.pending = append(l.pending, signInNote{action: "console.sign_in_failures", id: "client:" + key, details: d})
+		l.pending = append(l.pending, signInNote{action: actSignInFailures, id: "client:" + key, details: d})
 	}
 	b.reset(b.at)
 }
@@ -325,7 +328,7 @@ func (l *signInLimiter) reportUser(name string, b *bucket) {
 	if b.moreOthers > 0 {
 		d["otherClients"] = b.moreOthers
 	}
-	l.pending = append(l.pending, signInNote{action: "console.sign_in_throttled", id: "user:" + name, details: d})
+	l.pending = append(l.pending, signInNote{action: actSignInThrottled, id: "user:" + name, details: d})
 	b.reset(b.at)
 }
 
@@ -378,7 +381,7 @@ func (s *Service) FlushSignInFailures(ctx context.Context, all bool) error {
 	}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		for _, n := range notes {
-			if err := s.rec.Note(ctx, tx, "public", n.action, "console_sign_in", n.id, n.details); err != nil {
+			if err := s.rec.Note(ctx, tx, actor.Actor{Kind: actor.Public}, n.action, "console_sign_in", n.id, n.details); err != nil {
 				return err
 			}
 		}

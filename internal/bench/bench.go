@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/store"
@@ -135,6 +136,9 @@ func Audit(ctx context.Context, dsn string, n int) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	accounts := audit.TableOf[benchRow](rec, "accounts")
+	by := actor.SystemActor("bench")
+	const action audit.Action = "bench.insert"
 	now := time.Now().UTC()
 	row := func(prefix string, i int) benchRow {
 		return benchRow{ID: fmt.Sprintf("%s_%08d", prefix, i), Name: fmt.Sprintf("Benchmark Account %d", i), CreatedAt: now, CreatedBy: "bench"}
@@ -142,7 +146,7 @@ func Audit(ctx context.Context, dsn string, n int) (Result, error) {
 	// Warm up both paths.
 	for i := 0; i < 20; i++ {
 		r := row("warm", i)
-		if err := db.InTx(ctx, func(tx *store.Tx) error { return rec.Insert(ctx, tx, "bench", "bench.insert", "accounts", r) }); err != nil {
+		if err := db.InTx(ctx, func(tx *store.Tx) error { return accounts.Insert(ctx, tx, by, action, r) }); err != nil {
 			return Result{}, err
 		}
 	}
@@ -156,7 +160,7 @@ func Audit(ctx context.Context, dsn string, n int) (Result, error) {
 	}
 	audited := func(i int) error {
 		r := row("aud", i)
-		return db.InTx(ctx, func(tx *store.Tx) error { return rec.Insert(ctx, tx, "bench", "bench.insert", "accounts", r) })
+		return db.InTx(ctx, func(tx *store.Tx) error { return accounts.Insert(ctx, tx, by, action, r) })
 	}
 	// Interleave halves so both paths see the same database size and
 	// machine load.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/dnstest"

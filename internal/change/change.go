@@ -28,14 +28,20 @@ import (
 	"github.com/vetca/vetca/internal/store"
 )
 
-// Kinds and statuses.
+// Kinds of change request.
 const (
 	KindRestore = "restore"
 	KindAmend   = "amend"
+)
 
-	StatusPending  = "pending"
-	StatusApplied  = "applied"
-	StatusRejected = "rejected"
+// Status is where a change request stands.
+type Status string
+
+// Change request statuses.
+const (
+	StatusPending  Status = "pending"
+	StatusApplied  Status = "applied"
+	StatusRejected Status = "rejected"
 )
 
 // ApprovalsRequired is the number of distinct approvers, none the requester.
@@ -61,7 +67,7 @@ type Request struct {
 	Value       string     `db:"value" json:"value,omitempty"` // JSON
 	Reason      string     `db:"reason" json:"reason"`
 	RequestedBy string     `db:"requested_by" json:"requestedBy"`
-	Status      string     `db:"status" json:"status"`
+	Status      Status     `db:"status" json:"status"`
 	CreatedAt   time.Time  `db:"created_at" json:"createdAt"`
 	DecidedAt   *time.Time `db:"decided_at" json:"decidedAt,omitempty"`
 }
@@ -86,12 +92,13 @@ type View struct {
 type Service struct {
 	db  *store.DB
 	rec *audit.Recorder
+	tab tables
 	clk clock.Clock
 }
 
 // New returns the service.
 func New(db *store.DB, rec *audit.Recorder, clk clock.Clock) *Service {
-	return &Service{db: db, rec: rec, clk: clk}
+	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk}
 }
 
 var staffRoles = []actor.Role{actor.Admin, actor.Compliance, actor.Verifier}
@@ -152,20 +159,20 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in Input) (View, e
 			if _, _, recorded, err := s.rec.Vouched(ctx, tx, in.Table, in.RowID); err != nil {
 				return err
 			} else if !recorded {
-				var n int
-				if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM "+in.Table+" WHERE id = ?", in.RowID).Scan(&n); err != nil {
+				present, err := s.rec.RowPresent(ctx, tx, in.Table, in.RowID)
+				if err != nil {
 					return err
 				}
-				if n == 0 {
+				if !present {
 					return apperr.NotFound(apperr.CodeNotFound, "rowId", "%s has no row %s and the audit trail never recorded one", in.Table, in.RowID)
 				}
 			}
 		} else {
-			if err := s.rec.Check(ctx, tx, in.Table, in.RowID); err != nil {
+			if err := s.rec.CheckRow(ctx, tx, in.Table, in.RowID); err != nil {
 				return err
 			}
 		}
-		return s.rec.Insert(ctx, tx, by.String(), "change_request.created", "change_requests", req)
+		return s.tab.changeRequests.Insert(ctx, tx, by, actChangeRequestCreated, req)
 	})
 	if err != nil {
 		return View{}, err
@@ -188,7 +195,7 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id string) (View,
 		if req.RequestedBy == by.String() {
 			return apperr.Forbidden(apperr.CodeSelfApproval, apperr.NoField, "you requested this change; two other staff users must approve it")
 		}
-		approvals, err := audit.Select[Approval](ctx, s.rec, tx, "change_request_approvals", `SELECT * FROM change_request_approvals WHERE change_request_id = ? ORDER BY at, id`, id)
+		approvals, err := s.tab.changeRequestApprovals.Select(ctx, tx, `WHERE change_request_id = ? ORDER BY at, id`, id)
 		if err != nil {
 			return err
 		}
@@ -199,7 +206,7 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id string) (View,
 		}
 		now := s.clk.Now()
 		a := Approval{ID: ids.New("cra"), RequestID: id, ApproverID: by.ID, ApproverName: by.Name, At: now}
-		if err := s.rec.Insert(ctx, tx, by.String(), "change_request.approved", "change_request_approvals", a); err != nil {
+		if err := s.tab.changeRequestApprovals.Insert(ctx, tx, by, actChangeRequestApproved, a); err != nil {
 			return err
 		}
 		approvals = append(approvals, a)
@@ -212,20 +219,20 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id string) (View,
 			return err
 		}
 		req.Status, req.DecidedAt = StatusApplied, &now
-		if err := s.rec.Update(ctx, tx, by.String(), "change_request.applied", "change_requests", req); err != nil {
+		if err := s.tab.changeRequests.Update(ctx, tx, by, actChangeRequestApplied, req); err != nil {
 			return err
 		}
 		view.Request, view.Outcome = req, outcome
-		return s.rec.Note(ctx, tx, by.String(), "change_request.outcome", "change_requests", req.ID, map[string]string{"outcome": outcome})
+		return s.rec.Note(ctx, tx, by, actChangeRequestOutcome, "change_requests", req.ID, map[string]string{"outcome": outcome})
 	})
 	return view, err
 }
 
 func (s *Service) apply(ctx context.Context, tx *store.Tx, by actor.Actor, req Request) (string, error) {
-	action := "change_request.applied:" + req.ID
+	action := audit.Action(string(actChangeRequestApplied) + ":" + req.ID)
 	switch req.Kind {
 	case KindRestore:
-		did, err := s.rec.Restore(ctx, tx, by.String(), action, req.TargetTable, req.TargetID)
+		did, err := s.rec.Restore(ctx, tx, by.String(), string(action), req.TargetTable, req.TargetID)
 		if err != nil {
 			return "", err
 		}
@@ -234,44 +241,34 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, by actor.Actor, req R
 		}
 		return fmt.Sprintf("%s %s %s to its last audited state", req.TargetTable, req.TargetID, did), nil
 	case KindAmend:
-		t, _ := s.rec.Schema().Table(req.TargetTable)
-		var m map[string]any
-		rows, err := tx.Query(ctx, "SELECT * FROM "+req.TargetTable+" WHERE id = ?", req.TargetID)
-		if err != nil {
-			return "", err
-		}
-		maps, err := store.ScanMaps(rows)
-		if err != nil || len(maps) != 1 {
-			return "", apperr.NotFound(apperr.CodeNotFound, "rowId", "%s %s not found", req.TargetTable, req.TargetID)
-		}
-		if m, err = t.Normalize(maps[0]); err != nil {
-			return "", err
-		}
 		var v any
 		if err := json.Unmarshal([]byte(req.Value), &v); err != nil {
 			return "", apperr.Invalid(apperr.CodeInvalidValue, "value", "value is not JSON: %v", err)
 		}
-		k, _ := t.Kind(req.Field)
-		switch x := v.(type) {
-		case string:
-			if k != store.KindText {
-				return "", apperr.Invalid(apperr.CodeInvalidValue, "value", "%s.%s needs a number", req.TargetTable, req.Field)
+		err := s.rec.Amend(ctx, tx, by, action, req.TargetTable, req.TargetID, func(t *store.Table, m map[string]any) error {
+			k, _ := t.Kind(req.Field)
+			switch x := v.(type) {
+			case string:
+				if k != store.KindText {
+					return apperr.Invalid(apperr.CodeInvalidValue, "value", "%s.%s needs a number", req.TargetTable, req.Field)
+				}
+				m[req.Field] = x
+			case float64:
+				if k != store.KindInt {
+					return apperr.Invalid(apperr.CodeInvalidValue, "value", "%s.%s needs a string", req.TargetTable, req.Field)
+				}
+				m[req.Field] = int64(x)
+			case bool:
+				if k != store.KindInt {
+					return apperr.Invalid(apperr.CodeInvalidValue, "value", "%s.%s needs a string", req.TargetTable, req.Field)
+				}
+				m[req.Field] = x
+			default:
+				return apperr.Invalid(apperr.CodeInvalidValue, "value", "value must be a string, number or boolean")
 			}
-			m[req.Field] = x
-		case float64:
-			if k != store.KindInt {
-				return "", apperr.Invalid(apperr.CodeInvalidValue, "value", "%s.%s needs a string", req.TargetTable, req.Field)
-			}
-			m[req.Field] = int64(x)
-		case bool:
-			if k != store.KindInt {
-				return "", apperr.Invalid(apperr.CodeInvalidValue, "value", "%s.%s needs a string", req.TargetTable, req.Field)
-			}
-			m[req.Field] = x
-		default:
-			return "", apperr.Invalid(apperr.CodeInvalidValue, "value", "value must be a string, number or boolean")
-		}
-		if err := s.rec.UpdateRow(ctx, tx, by.String(), action, req.TargetTable, m); err != nil {
+			return nil
+		})
+		if err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("%s %s field %s set", req.TargetTable, req.TargetID, req.Field), nil
@@ -283,7 +280,7 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, by actor.Actor, req R
 // pending.
 func (s *Service) pending(ctx context.Context, tx *store.Tx, id string) (Request, error) {
 	var req Request
-	if err := s.rec.Get(ctx, tx, "change_requests", id, &req); err != nil {
+	if err := s.tab.changeRequests.Get(ctx, tx, id, &req); err != nil {
 		return Request{}, err
 	}
 	if req.Status != StatusPending {
@@ -305,11 +302,11 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string)
 		}
 		now := s.clk.Now()
 		req.Status, req.DecidedAt = StatusRejected, &now
-		if err := s.rec.Update(ctx, tx, by.String(), "change_request.rejected", "change_requests", req); err != nil {
+		if err := s.tab.changeRequests.Update(ctx, tx, by, actChangeRequestRejected, req); err != nil {
 			return err
 		}
 		view = View{Request: req, Approvals: []Approval{}}
-		return s.rec.Note(ctx, tx, by.String(), "change_request.rejected", "change_requests", id, map[string]string{"reason": reason})
+		return s.rec.Note(ctx, tx, by, actChangeRequestRejected, "change_requests", id, map[string]string{"reason": reason})
 	})
 	return view, err
 }
@@ -320,10 +317,10 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 		return View{}, err
 	}
 	var req Request
-	if err := s.rec.Get(ctx, s.db, "change_requests", id, &req); err != nil {
+	if err := s.tab.changeRequests.Get(ctx, s.db, id, &req); err != nil {
 		return View{}, err
 	}
-	approvals, err := audit.Select[Approval](ctx, s.rec, s.db, "change_request_approvals", `SELECT * FROM change_request_approvals WHERE change_request_id = ? ORDER BY at, id`, id)
+	approvals, err := s.tab.changeRequestApprovals.Select(ctx, s.db, `WHERE change_request_id = ? ORDER BY at, id`, id)
 	if err != nil {
 		return View{}, err
 	}
@@ -346,7 +343,7 @@ func (s *Service) List(ctx context.Context, by actor.Actor, status string, p sto
 	if err != nil {
 		return nil, "", err
 	}
-	list, err := audit.Select[Request](ctx, s.rec, s.db, "change_requests", `SELECT * FROM change_requests`+w.Clause()+tail, w.Args()...)
+	list, err := s.tab.changeRequests.Select(ctx, s.db, w.Clause()+tail, w.Args()...)
 	if err != nil {
 		return nil, "", err
 	}

@@ -14,19 +14,21 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-
-	"github.com/vetca/vetca/internal/store"
 )
+
+// Lookup returns the TXT values to answer for a challenge record name
+// (domain.PendingChallengeValues, over the database).
+type Lookup func(ctx context.Context, recordName string) ([]string, error)
 
 // Server is a running dev DNS responder.
 type Server struct {
 	udp, tcp *dns.Server
 	addr     string
-	db       *store.DB
+	lookup   Lookup
 }
 
 // Start listens on 127.0.0.1 (UDP and TCP, one port).
-func Start(db *store.DB) (*Server, error) {
+func Start(lookup Lookup) (*Server, error) {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -36,7 +38,7 @@ func Start(db *store.DB) (*Server, error) {
 		pc.Close()
 		return nil, err
 	}
-	s := &Server{addr: pc.LocalAddr().String(), db: db}
+	s := &Server{addr: pc.LocalAddr().String(), lookup: lookup}
 	h := dns.HandlerFunc(s.serve)
 	s.udp = &dns.Server{PacketConn: pc, Handler: h}
 	s.tcp = &dns.Server{Listener: ln, Handler: h}
@@ -63,15 +65,11 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 		name := strings.TrimSuffix(strings.ToLower(q.Name), ".")
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		rows, err := s.db.Query(ctx, `SELECT random_value FROM domain_validations WHERE record_name = ? AND status = 'pending'`, name)
+		vals, err := s.lookup(ctx, name)
 		if err == nil {
-			for rows.Next() {
-				var v string
-				if rows.Scan(&v) == nil {
-					m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 0}, Txt: []string{v}})
-				}
+			for _, v := range vals {
+				m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 0}, Txt: []string{v}})
 			}
-			rows.Close()
 		}
 	}
 	_ = w.WriteMsg(m)

@@ -43,9 +43,10 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/vetca/vetca/internal/apperr"
 	"github.com/weppos/publicsuffix-go/publicsuffix"
 	"golang.org/x/net/idna"
+
+	"github.com/vetca/vetca/internal/apperr"
 )
 
 // Field is the JSON field name every error from this package names.

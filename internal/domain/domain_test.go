@@ -80,7 +80,7 @@ func (w *world) service(t *testing.T, dnsAddr string, httpPort int, httpTimeout 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := domain.New(w.App.DB, w.App.Recorder, w.Clock, domain.Checkers{DNS: d, Website: h, CAA: c, Corroborator: corr}, domain.Config{})
+	s, err := domain.New(w.App.DB, w.App.Recorder, w.Clock, w.App.Accounts, domain.Checkers{DNS: d, Website: h, CAA: c, Corroborator: corr}, domain.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

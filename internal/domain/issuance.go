@@ -10,7 +10,6 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
-	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/br"
 	"github.com/vetca/vetca/internal/caa"
 	"github.com/vetca/vetca/internal/dcv"
@@ -68,8 +67,7 @@ func (s *Service) RequireValidated(ctx context.Context, q store.Querier, account
 	if err != nil {
 		return nil, err
 	}
-	vs, err := audit.Select[Validation](ctx, s.rec, q, "domain_validations",
-		`SELECT * FROM domain_validations WHERE account_id = ? AND status = ? ORDER BY validated_at DESC, id`, accountID, StatusValid)
+	vs, err := s.tab.domainValidations.Select(ctx, q, `WHERE account_id = ? AND status = ? ORDER BY validated_at DESC, id`, accountID, StatusValid)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +273,7 @@ func (s *Service) RecordIssuance(ctx context.Context, tx *store.Tx, by actor.Act
 	}
 	for _, r := range rel {
 		var v Validation
-		if err := s.rec.Get(ctx, tx, "domain_validations", r.ValidationID, &v); err != nil {
+		if err := s.tab.domainValidations.Get(ctx, tx, r.ValidationID, &v); err != nil {
 			return err
 		}
 		if v.Status != StatusValid || v.Domain != r.Domain || !br.DomainValidationReusable(r.ValidatedAt, now) {
@@ -284,7 +282,7 @@ func (s *Service) RecordIssuance(ctx context.Context, tx *store.Tx, by actor.Act
 		l := link{ID: ids.New("cdv"), Serial: serial, OrderID: orderID, DNSName: r.DNSName, ValidationID: r.ValidationID,
 			AttemptID: r.AttemptID, Domain: r.Domain, Method: r.Method, MethodSection: r.MethodSection, MethodVersion: r.MethodVersion,
 			ValidatedAt: r.ValidatedAt, CreatedAt: now}
-		if err := s.rec.Insert(ctx, tx, by.String(), "certificate.domain_validation_relied", "certificate_domain_validations", l); err != nil {
+		if err := s.tab.certificateDomainValidations.Insert(ctx, tx, by, actCertificateDomainValidationRelied, l); err != nil {
 			return err
 		}
 	}
@@ -304,7 +302,7 @@ func (s *Service) RecordCAAChecks(ctx context.Context, tx *store.Tx, by actor.Ac
 		if row.Evidence == "" {
 			row.Evidence = "null"
 		}
-		if err := s.rec.Insert(ctx, tx, by.String(), "certificate.caa_checked", "caa_checks", row); err != nil {
+		if err := s.tab.caaChecks.Insert(ctx, tx, by, actCertificateCaaChecked, row); err != nil {
 			return err
 		}
 	}
@@ -314,8 +312,7 @@ func (s *Service) RecordCAAChecks(ctx context.Context, tx *store.Tx, by actor.Ac
 // IssuanceEvidence returns the validations and CAA results a certificate
 // relied on (integrity-checked), ordered by SAN.
 func (s *Service) IssuanceEvidence(ctx context.Context, q store.Querier, serial string) ([]Reliance, []CAAResult, error) {
-	ls, err := audit.Select[link](ctx, s.rec, q, "certificate_domain_validations",
-		`SELECT * FROM certificate_domain_validations WHERE serial = ? ORDER BY dns_name, id`, serial)
+	ls, err := s.tab.certificateDomainValidations.Select(ctx, q, `WHERE serial = ? ORDER BY dns_name, id`, serial)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -337,8 +334,7 @@ func (s *Service) CAAChecksForOrder(ctx context.Context, q store.Querier, orderI
 }
 
 func (s *Service) caaChecks(ctx context.Context, q store.Querier, where string, arg string) ([]CAAResult, error) {
-	rows, err := audit.Select[caaCheck](ctx, s.rec, q, "caa_checks",
-		`SELECT * FROM caa_checks WHERE `+where+` ORDER BY created_at, dns_name, id`, arg)
+	rows, err := s.tab.caaChecks.Select(ctx, q, `WHERE `+where+` ORDER BY created_at, dns_name, id`, arg)
 	if err != nil {
 		return nil, err
 	}

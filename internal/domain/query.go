@@ -8,7 +8,6 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
-	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/dcv"
 	"github.com/vetca/vetca/internal/store"
 )
@@ -94,15 +93,11 @@ func (s *Service) Search(ctx context.Context, by actor.Actor, in SearchInput) (S
 		Validations: []ReliedValidation{}, Certificates: []string{}}
 	where, args := filter(m.Name, in.Version, since, until)
 
-	attempts, err := audit.Select[Attempt](ctx, s.rec, s.db, "domain_validation_attempts",
-		`SELECT * FROM domain_validation_attempts WHERE status = ? AND `+strings.ReplaceAll(where, "{t}", "attempted_at")+` ORDER BY attempted_at, id`,
-		append([]any{dcv.StatusValid}, args...)...)
+	attempts, err := s.tab.domainValidationAttempts.Select(ctx, s.db, `WHERE status = ? AND `+strings.ReplaceAll(where, "{t}", "attempted_at")+` ORDER BY attempted_at, id`, append([]any{dcv.StatusValid}, args...)...)
 	if err != nil {
 		return SearchResult{}, err
 	}
-	links, err := audit.Select[link](ctx, s.rec, s.db, "certificate_domain_validations",
-		`SELECT * FROM certificate_domain_validations WHERE `+strings.ReplaceAll(where, "{t}", "validated_at")+` ORDER BY validated_at, serial, id`,
-		args...)
+	links, err := s.tab.certificateDomainValidations.Select(ctx, s.db, `WHERE `+strings.ReplaceAll(where, "{t}", "validated_at")+` ORDER BY validated_at, serial, id`, args...)
 	if err != nil {
 		return SearchResult{}, err
 	}
@@ -125,7 +120,7 @@ func (s *Service) Search(ctx context.Context, by actor.Actor, in SearchInput) (S
 		}
 		seen[a.ValidationID] = true
 		var v Validation
-		if err := s.rec.Get(ctx, s.db, "domain_validations", a.ValidationID, &v); err != nil {
+		if err := s.tab.domainValidations.Get(ctx, s.db, a.ValidationID, &v); err != nil {
 			return SearchResult{}, err
 		}
 		rv := ReliedValidation{ValidationView: v.View(now), Certificates: serialsOf[v.ID]}
@@ -153,4 +148,23 @@ func filter(method, version string, since, until *time.Time) (string, []any) {
 		where.Add("{t} < ?", store.FormatTime(*until))
 	}
 	return where.Conditions(), where.Args()
+}
+
+// PendingChallengeValues returns the random values of the pending
+// dns-change validations whose challenge record is recordName: what the
+// development DNS responder of `serve --dev` answers. Nothing is decided
+// from it (validation itself reads its attempt integrity-checked).
+func PendingChallengeValues(ctx context.Context, q store.Querier, recordName string) ([]string, error) {
+	type row struct {
+		Value string `db:"random_value"`
+	}
+	rows, err := store.SelectUnchecked[row](ctx, q, `SELECT random_value FROM domain_validations WHERE record_name = ? AND status = ?`, recordName, StatusPending)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.Value
+	}
+	return out, nil
 }

@@ -47,6 +47,12 @@ type Checkers struct {
 	Corroborator Corroborator
 }
 
+// AccountChecker confirms that an account exists and is intact (package
+// account owns the accounts table).
+type AccountChecker interface {
+	CheckAccount(ctx context.Context, q store.Querier, id string) error
+}
+
 // Config tunes the service.
 type Config struct {
 	// Parallel is how many SANs CheckCAA checks at once (default 4).
@@ -57,15 +63,17 @@ type Config struct {
 type Service struct {
 	db  *store.DB
 	rec *audit.Recorder
+	tab tables
 	clk clock.Clock
 	chk Checkers
 	cfg Config
+	acc AccountChecker
 }
 
 // New returns the domain-validation service.
-func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, chk Checkers, cfg Config) (*Service, error) {
-	if db == nil || rec == nil || clk == nil {
-		return nil, errors.New("domain: New needs a database, a recorder and a clock")
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, accounts AccountChecker, chk Checkers, cfg Config) (*Service, error) {
+	if db == nil || rec == nil || clk == nil || accounts == nil {
+		return nil, errors.New("domain: New needs a database, a recorder, a clock and the accounts")
 	}
 	if chk.DNS == nil || chk.Website == nil {
 		return nil, errors.New("domain: New needs the dns-change and website-change checkers")
@@ -73,7 +81,7 @@ func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, chk Checkers, cfg C
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 4
 	}
-	return &Service{db: db, rec: rec, clk: clk, chk: chk, cfg: cfg}, nil
+	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk, chk: chk, cfg: cfg, acc: accounts}, nil
 }
 
 // now is the service's clock reading as stored: UTC, whole seconds.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
-	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/br"
 	"github.com/vetca/vetca/internal/dcv"
 	"github.com/vetca/vetca/internal/dnsname"
@@ -16,6 +15,9 @@ import (
 	"github.com/vetca/vetca/internal/mpic"
 	"github.com/vetca/vetca/internal/store"
 )
+
+// Status is where a domain validation stands.
+type Status string
 
 // Validation statuses as stored. The API also shows "expired" (see
 // Validation.State).
@@ -39,7 +41,7 @@ type Validation struct {
 	RecordName    string     `db:"record_name"` // dns-change
 	FileName      string     `db:"file_name"`   // website-change
 	URL           string     `db:"url"`         // website-change
-	Status        string     `db:"status"`
+	Status        Status     `db:"status"`
 	CreatedAt     time.Time  `db:"created_at"`
 	CreatedBy     string     `db:"created_by"`
 	ExpiresAt     time.Time  `db:"expires_at"` // the random value's expiry (BR §3.2.2.4.7)
@@ -51,7 +53,7 @@ type Validation struct {
 // State is the status shown at now: "expired" when the random value has
 // expired before a valid attempt, or when the BR §4.2.1 reuse period of a
 // valid one has run out.
-func (v Validation) State(now time.Time) string {
+func (v Validation) State(now time.Time) Status {
 	if v.Status == StatusValid {
 		if v.ValidatedAt != nil && br.DomainValidationReusable(*v.ValidatedAt, now) {
 			return StatusValid
@@ -99,7 +101,7 @@ type ValidationView struct {
 	Method        string        `json:"method"`
 	MethodSection string        `json:"methodSection"`
 	MethodVersion string        `json:"methodVersion"`
-	Status        string        `json:"status"`
+	Status        Status        `json:"status"`
 	RecordName    string        `json:"recordName,omitempty"`
 	RecordType    string        `json:"recordType,omitempty"`
 	URL           string        `json:"url,omitempty"`
@@ -205,7 +207,7 @@ func corroborationView(o mpic.Outcome) CorroborationView {
 // accountExists checks the account (integrity-checked); a missing one is
 // a 404.
 func (s *Service) accountExists(ctx context.Context, q store.Querier, accountID string) error {
-	err := s.rec.Check(ctx, q, "accounts", accountID)
+	err := s.acc.CheckAccount(ctx, q, accountID)
 	if apperr.IsKind(err, apperr.KindNotFound) {
 		return apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "no account %s", accountID)
 	}
@@ -260,7 +262,7 @@ func (s *Service) Start(ctx context.Context, by actor.Actor, accountID, domainNa
 		if err := s.accountExists(ctx, tx, accountID); err != nil {
 			return err
 		}
-		return s.rec.Insert(ctx, tx, by.String(), "domain.validation_started", "domain_validations", v)
+		return s.tab.domainValidations.Insert(ctx, tx, by, actDomainValidationStarted, v)
 	})
 	if err != nil {
 		return Validation{}, err
@@ -271,7 +273,7 @@ func (s *Service) Start(ctx context.Context, by actor.Actor, accountID, domainNa
 // get reads a validation of an account (integrity-checked).
 func (s *Service) get(ctx context.Context, q store.Querier, accountID, validationID string) (Validation, error) {
 	var v Validation
-	if err := s.rec.Get(ctx, q, "domain_validations", validationID, &v); err != nil {
+	if err := s.tab.domainValidations.Get(ctx, q, validationID, &v); err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
 			return Validation{}, apperr.NotFound(apperr.CodeNotFound, "domainId", "no domain validation %s on account %s", validationID, accountID)
 		}
@@ -353,7 +355,7 @@ func (s *Service) Validate(ctx context.Context, by actor.Actor, accountID, valid
 			return err
 		}
 		a.Number++
-		if err := s.rec.Insert(ctx, tx, by.String(), "domain.validation_attempted", "domain_validation_attempts", a); err != nil {
+		if err := s.tab.domainValidationAttempts.Insert(ctx, tx, by, actDomainValidationAttempted, a); err != nil {
 			return err
 		}
 		switch {
@@ -361,10 +363,10 @@ func (s *Service) Validate(ctx context.Context, by actor.Actor, accountID, valid
 			at := a.AttemptedAt
 			cur.Status, cur.ValidatedAt, cur.ValidAttemptID = StatusValid, &at, a.ID
 			cur.MethodSection, cur.MethodVersion = a.MethodSection, a.MethodVersion
-			return s.rec.Update(ctx, tx, by.String(), "domain.validated", "domain_validations", cur)
+			return s.tab.domainValidations.Update(ctx, tx, by, actDomainValidated, cur)
 		case cur.Status == StatusPending:
 			cur.Status = StatusInvalid
-			return s.rec.Update(ctx, tx, by.String(), "domain.validation_failed", "domain_validations", cur)
+			return s.tab.domainValidations.Update(ctx, tx, by, actDomainValidationFailed, cur)
 		}
 		return nil
 	})
@@ -389,7 +391,7 @@ func (s *Service) List(ctx context.Context, by actor.Actor, accountID string, p 
 	if err != nil {
 		return nil, "", err
 	}
-	vs, err := audit.Select[Validation](ctx, s.rec, s.db, "domain_validations", `SELECT * FROM domain_validations`+w.Clause()+tail, w.Args()...)
+	vs, err := s.tab.domainValidations.Select(ctx, s.db, w.Clause()+tail, w.Args()...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -412,8 +414,7 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, accountID, validation
 	if err != nil {
 		return ValidationView{}, err
 	}
-	as, err := audit.Select[Attempt](ctx, s.rec, s.db, "domain_validation_attempts",
-		`SELECT * FROM domain_validation_attempts WHERE validation_id = ? ORDER BY number`, validationID)
+	as, err := s.tab.domainValidationAttempts.Select(ctx, s.db, `WHERE validation_id = ? ORDER BY number`, validationID)
 	if err != nil {
 		return ValidationView{}, err
 	}

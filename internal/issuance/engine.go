@@ -2,6 +2,7 @@ package issuance
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -27,65 +28,69 @@ import (
 	"github.com/vetca/vetca/internal/serial"
 	"github.com/vetca/vetca/internal/signer"
 	"github.com/vetca/vetca/internal/store"
-
-	"crypto/rand"
 )
+
+// IntentStatus is where an issuance intent stands.
+type IntentStatus string
 
 // Intent statuses.
 const (
-	IntentPending   = "pending"   // recorded; the real key may or may not have signed
-	IntentIssued    = "issued"    // the certificate is stored
-	IntentAbandoned = "abandoned" // resolved without a stored certificate; the serial is answered as revoked
+	IntentPending   IntentStatus = "pending"   // recorded; the real key may or may not have signed
+	IntentIssued    IntentStatus = "issued"    // the certificate is stored
+	IntentAbandoned IntentStatus = "abandoned" // resolved without a stored certificate; the serial is answered as revoked
 )
+
+// CertStatus is a stored certificate's status.
+type CertStatus string
 
 // Certificate statuses.
 const (
-	CertValid   = "valid"
-	CertRevoked = "revoked"
+	CertValid   CertStatus = "valid"
+	CertRevoked CertStatus = "revoked"
 )
 
 // Intent is an issuance intent: recorded durably before the real key signs
 // anything, so no signed certificate can exist that the database does not
 // know (docs/design.md §6).
 type Intent struct {
-	ID         string     `db:"id" json:"id"`
-	Serial     string     `db:"serial" json:"serial"`
-	OrderID    string     `db:"order_id" json:"orderId"`
-	IssuerID   string     `db:"issuer_id" json:"issuerId"`
-	TBSSHA256  string     `db:"tbs_sha256" json:"tbsSha256"`
-	LintCert   string     `db:"lint_cert" json:"-"` // PEM of the linted certificate (throwaway-key signature)
-	Shard      int        `db:"shard" json:"shard"`
-	CRLURL     string     `db:"crl_url" json:"crlUrl"`
-	NotBefore  time.Time  `db:"not_before" json:"notBefore"`
-	NotAfter   time.Time  `db:"not_after" json:"notAfter"`
-	Status     string     `db:"status" json:"status"`
-	CreatedAt  time.Time  `db:"created_at" json:"createdAt"`
-	ResolvedAt *time.Time `db:"resolved_at" json:"resolvedAt,omitempty"`
-	Resolution string     `db:"resolution" json:"resolution,omitempty"`
-	Owner      string     `db:"owner" json:"owner,omitempty"` // the replica that recorded it and signs it
+	ID         string       `db:"id" json:"id"`
+	Serial     string       `db:"serial" json:"serial"`
+	OrderID    string       `db:"order_id" json:"orderId"`
+	IssuerID   string       `db:"issuer_id" json:"issuerId"`
+	TBSSHA256  string       `db:"tbs_sha256" json:"tbsSha256"`
+	LintCert   string       `db:"lint_cert" json:"-"` // PEM of the linted certificate (throwaway-key signature)
+	Shard      int          `db:"shard" json:"shard"`
+	CRLURL     string       `db:"crl_url" json:"crlUrl"`
+	NotBefore  time.Time    `db:"not_before" json:"notBefore"`
+	NotAfter   time.Time    `db:"not_after" json:"notAfter"`
+	Status     IntentStatus `db:"status" json:"status"`
+	CreatedAt  time.Time    `db:"created_at" json:"createdAt"`
+	ResolvedAt *time.Time   `db:"resolved_at" json:"resolvedAt,omitempty"`
+	Resolution string       `db:"resolution" json:"resolution,omitempty"`
+	Owner      string       `db:"owner" json:"owner,omitempty"` // the replica that recorded it and signs it
 }
 
 // Certificate is an issued certificate in the inventory.
 type Certificate struct {
-	ID                  string    `db:"id" json:"-"`
-	Serial              string    `db:"serial" json:"serial"`
-	OrderID             string    `db:"order_id" json:"orderId"`
-	AccountID           string    `db:"account_id" json:"accountId"`
-	OrganizationID      string    `db:"organization_id" json:"organizationId"`
-	OrganizationVersion int       `db:"organization_version" json:"organizationVersion"`
-	IssuerID            string    `db:"issuer_id" json:"issuerId"`
-	Profile             string    `db:"profile" json:"profile"`
-	Subject             string    `db:"subject" json:"subject"`
-	DNSNames            []string  `db:"dns_names,json" json:"dnsNames"`
-	SPKISHA256          string    `db:"spki_sha256" json:"spkiSha256"`
-	CertSHA256          string    `db:"cert_sha256" json:"sha256"`
-	Shard               int       `db:"shard" json:"crlShard"`
-	CRLURL              string    `db:"crl_url" json:"crlUrl"`
-	NotBefore           time.Time `db:"not_before" json:"notBefore"`
-	NotAfter            time.Time `db:"not_after" json:"notAfter"`
-	PEM                 string    `db:"pem" json:"pem"`
-	Status              string    `db:"status" json:"status"`
-	CreatedAt           time.Time `db:"created_at" json:"issuedAt"`
+	ID                  string     `db:"id" json:"-"`
+	Serial              string     `db:"serial" json:"serial"`
+	OrderID             string     `db:"order_id" json:"orderId"`
+	AccountID           string     `db:"account_id" json:"accountId"`
+	OrganizationID      string     `db:"organization_id" json:"organizationId"`
+	OrganizationVersion int        `db:"organization_version" json:"organizationVersion"`
+	IssuerID            string     `db:"issuer_id" json:"issuerId"`
+	Profile             string     `db:"profile" json:"profile"`
+	Subject             string     `db:"subject" json:"subject"`
+	DNSNames            []string   `db:"dns_names,json" json:"dnsNames"`
+	SPKISHA256          string     `db:"spki_sha256" json:"spkiSha256"`
+	CertSHA256          string     `db:"cert_sha256" json:"sha256"`
+	Shard               int        `db:"shard" json:"crlShard"`
+	CRLURL              string     `db:"crl_url" json:"crlUrl"`
+	NotBefore           time.Time  `db:"not_before" json:"notBefore"`
+	NotAfter            time.Time  `db:"not_after" json:"notAfter"`
+	PEM                 string     `db:"pem" json:"pem"`
+	Status              CertStatus `db:"status" json:"status"`
+	CreatedAt           time.Time  `db:"created_at" json:"issuedAt"`
 }
 
 // X509 parses the certificate.
@@ -122,6 +127,7 @@ type Hooks struct {
 type Engine struct {
 	db     *store.DB
 	rec    *audit.Recorder
+	tab    tables
 	clk    clock.Clock
 	linter *lint.Linter
 	cfg    EngineConfig
@@ -143,7 +149,7 @@ func NewEngine(db *store.DB, rec *audit.Recorder, clk clock.Clock, linter *lint.
 		cfg.CRLShards = 16
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	return &Engine{db: db, rec: rec, clk: clk, linter: linter, cfg: cfg, hooks: hooks, log: log, keys: map[string]signer.Signer{}, inFlight: map[string]bool{}}
+	return &Engine{db: db, rec: rec, tab: newTables(rec), clk: clk, linter: linter, cfg: cfg, hooks: hooks, log: log, keys: map[string]signer.Signer{}, inFlight: map[string]bool{}}
 }
 
 // Config returns the engine's configuration.
@@ -287,7 +293,7 @@ func (e *Engine) RecordIntent(ctx context.Context, tx *store.Tx, by actor.Actor,
 		Shard:    p.Shard, CRLURL: p.CRLURL, NotBefore: p.NotBefore, NotAfter: p.NotAfter, Status: IntentPending, CreatedAt: e.clk.Now(),
 		Owner: e.cfg.Replica,
 	}
-	if err := e.rec.Insert(ctx, tx, by.String(), "issuance.intent_recorded", "issuance_intents", in); err != nil {
+	if err := e.tab.issuanceIntents.Insert(ctx, tx, by, actIssuanceIntentRecorded, in); err != nil {
 		if store.IsUniqueViolation(err) {
 			return Intent{}, apperr.Conflict(apperr.CodeFinalizeInProgress, apperr.NoField, "order %s is already being finalized or was issued", orderID)
 		}
@@ -318,14 +324,14 @@ func (e *Engine) flying(serialHex string) bool {
 // the caller has its serial answered as revoked.
 func (e *Engine) Abandon(ctx context.Context, tx *store.Tx, by actor.Actor, serialHex, why string) (Intent, error) {
 	var in Intent
-	ins, err := audit.Select[Intent](ctx, e.rec, tx, "issuance_intents", `SELECT * FROM issuance_intents WHERE serial = ?`, serialHex)
+	ins, err := e.tab.issuanceIntents.Select(ctx, tx, `WHERE serial = ?`, serialHex)
 	if err != nil {
 		return Intent{}, err
 	}
 	if len(ins) != 1 {
 		return Intent{}, fmt.Errorf("no intent for serial %s", serialHex)
 	}
-	if err := e.rec.Lock(ctx, tx, "issuance_intents", ins[0].ID, &in); err != nil {
+	if err := e.tab.issuanceIntents.Lock(ctx, tx, ins[0].ID, &in); err != nil {
 		return Intent{}, err
 	}
 	if in.Status != IntentPending {
@@ -333,7 +339,7 @@ func (e *Engine) Abandon(ctx context.Context, tx *store.Tx, by actor.Actor, seri
 	}
 	now := e.clk.Now()
 	in.Status, in.ResolvedAt, in.Resolution = IntentAbandoned, &now, why
-	return in, e.rec.Update(ctx, tx, by.String(), "issuance.intent_abandoned", "issuance_intents", in)
+	return in, e.tab.issuanceIntents.Update(ctx, tx, by, actIssuanceIntentAbandoned, in)
 }
 
 // Sign signs the prepared certificate with the issuer's real key. The
@@ -410,7 +416,7 @@ func (e *Engine) Store(ctx context.Context, tx *store.Tx, by actor.Actor, p *Pre
 	if e.hooks.StoreFails != nil && e.hooks.StoreFails() {
 		return Certificate{}, errors.New("test hook: the store step fails")
 	}
-	intents, err := audit.Select[Intent](ctx, e.rec, tx, "issuance_intents", `SELECT * FROM issuance_intents WHERE serial = ?`, p.SerialHex)
+	intents, err := e.tab.issuanceIntents.Select(ctx, tx, `WHERE serial = ?`, p.SerialHex)
 	if err != nil {
 		return Certificate{}, err
 	}
@@ -418,7 +424,7 @@ func (e *Engine) Store(ctx context.Context, tx *store.Tx, by actor.Actor, p *Pre
 		return Certificate{}, fmt.Errorf("certificate %s has no matching intent", p.SerialHex)
 	}
 	var in Intent
-	if err := e.rec.Lock(ctx, tx, "issuance_intents", intents[0].ID, &in); err != nil {
+	if err := e.tab.issuanceIntents.Lock(ctx, tx, intents[0].ID, &in); err != nil {
 		return Certificate{}, err
 	}
 	if in.Status != IntentPending {
@@ -427,10 +433,10 @@ func (e *Engine) Store(ctx context.Context, tx *store.Tx, by actor.Actor, p *Pre
 	}
 	now := e.clk.Now()
 	in.Status, in.ResolvedAt, in.Resolution = IntentIssued, &now, "certificate stored"
-	if err := e.rec.Update(ctx, tx, by.String(), "issuance.intent_resolved", "issuance_intents", in); err != nil {
+	if err := e.tab.issuanceIntents.Update(ctx, tx, by, actIssuanceIntentResolved, in); err != nil {
 		return Certificate{}, err
 	}
-	if err := e.rec.Insert(ctx, tx, by.String(), "certificate.issued", "certificates", c); err != nil {
+	if err := e.tab.certificates.Insert(ctx, tx, by, actCertificateIssued, c); err != nil {
 		return Certificate{}, err
 	}
 	return c, nil
@@ -458,7 +464,7 @@ func (e *Engine) AfterStore() {
 // and periodically.
 func (e *Engine) Recover(ctx context.Context, by actor.Actor, alive func(ctx context.Context, owner string) (bool, error),
 	abandoned func(ctx context.Context, tx *store.Tx, in Intent) error) ([]Intent, error) {
-	pending, err := audit.Select[Intent](ctx, e.rec, e.db, "issuance_intents", `SELECT * FROM issuance_intents WHERE status = ?`, IntentPending)
+	pending, err := e.tab.issuanceIntents.Select(ctx, e.db, `WHERE status = ?`, IntentPending)
 	if err != nil {
 		return nil, err
 	}
@@ -479,7 +485,7 @@ func (e *Engine) Recover(ctx context.Context, by actor.Actor, alive func(ctx con
 		resolved := false
 		err := e.db.InTx(ctx, func(tx *store.Tx) error {
 			resolved = false
-			if err := e.rec.Lock(ctx, tx, "issuance_intents", in.ID, &in); err != nil {
+			if err := e.tab.issuanceIntents.Lock(ctx, tx, in.ID, &in); err != nil {
 				return err
 			}
 			if in.Status != IntentPending {
@@ -496,7 +502,7 @@ func (e *Engine) Recover(ctx context.Context, by actor.Actor, alive func(ctx con
 				in.Status, in.Resolution = IntentAbandoned, "recovered: replica "+in.Owner+" stopped before the certificate was stored; no certificate was returned; the serial is answered as revoked"
 			}
 			in.ResolvedAt = &now
-			if err := e.rec.Update(ctx, tx, by.String(), "issuance.intent_recovered", "issuance_intents", in); err != nil {
+			if err := e.tab.issuanceIntents.Update(ctx, tx, by, actIssuanceIntentRecovered, in); err != nil {
 				return err
 			}
 			resolved = true
@@ -538,9 +544,106 @@ func (b Blocklist) Blocked(ctx context.Context, q store.Querier, spkiHex string)
 
 var _ keypolicy.Blocklist = Blocklist{}
 
+// BlockedKey is a key that may never be certified again.
+type BlockedKey struct {
+	ID         string    `db:"id" json:"id"`
+	SPKISHA256 string    `db:"spki_sha256" json:"spkiSha256"`
+	Reason     string    `db:"reason" json:"reason"`
+	Source     string    `db:"source" json:"source"`
+	CreatedAt  time.Time `db:"created_at" json:"createdAt"`
+}
+
+// BlockKey records a key hash on the blocklist, once (BR §6.1.1.3(4):
+// a key shown compromised is never certified again).
+func BlockKey(ctx context.Context, tx *store.Tx, rec *audit.Recorder, by actor.Actor, spki, reason, source string, now time.Time) error {
+	blocked, err := Blocklist{}.Blocked(ctx, tx, spki)
+	if err != nil || blocked {
+		return err
+	}
+	return newTables(rec).blockedKeys.Insert(ctx, tx, by, actKeyBlocked, BlockedKey{
+		ID: ids.New("blk"), SPKISHA256: spki, Reason: reason, Source: source, CreatedAt: now})
+}
+
+// MarkRevoked sets a stored certificate's status to revoked, in the
+// transaction that records its revocation.
+func MarkRevoked(ctx context.Context, tx *store.Tx, rec *audit.Recorder, by actor.Actor, cert Certificate) error {
+	cert.Status = CertRevoked
+	return newTables(rec).certificates.Update(ctx, tx, by, actCertificateStatusRevoked, cert)
+}
+
+// ShardRef names a CRL shard that a certificate or an issuance names.
+type ShardRef struct {
+	IssuerID string `db:"issuer_id"`
+	Shard    int    `db:"shard"`
+	URL      string `db:"crl_url"`
+}
+
+// LiveShards lists the CRL shards named by certificates and issuance
+// intents that are unexpired at since. It is a projection that decides
+// which CRL URLs exist, not what they list (each shard's entries come from
+// the audited revocations), so it reads without the integrity check.
+func LiveShards(ctx context.Context, q store.Querier, since time.Time) ([]ShardRef, error) {
+	at := store.FormatTime(since)
+	return store.SelectUnchecked[ShardRef](ctx, q, `
+		SELECT DISTINCT issuer_id, shard, crl_url FROM certificates WHERE not_after >= ?
+		UNION SELECT DISTINCT issuer_id, shard, crl_url FROM issuance_intents WHERE not_after >= ?`, at, at)
+}
+
+// CertRef is where a certificate's revocation must be published.
+type CertRef struct {
+	Serial   string    `db:"serial"`
+	IssuerID string    `db:"issuer_id"`
+	URL      string    `db:"crl_url"`
+	NotAfter time.Time `db:"not_after"`
+}
+
+// RevokedUnexpired lists the stored certificates marked revoked that
+// expire after now, for the CRL coverage check (which reports; it decides
+// nothing, and audit verify checks the rows themselves).
+func RevokedUnexpired(ctx context.Context, q store.Querier, now time.Time) ([]CertRef, error) {
+	return store.SelectUnchecked[CertRef](ctx, q, `SELECT serial, issuer_id, crl_url, not_after FROM certificates
+		WHERE status = ? AND not_after > ?`, CertRevoked, store.FormatTime(now))
+}
+
+// CertificateFilter selects certificates for the inventory.
+type CertificateFilter struct {
+	OrganizationID string
+	AccountID      string
+	Status         CertStatus
+	NotAfterBefore time.Time
+}
+
+// ListCertificates returns one page of certificates matching f, newest
+// first, integrity-checked, and the cursor of the next page.
+func ListCertificates(ctx context.Context, rec *audit.Recorder, q store.Querier, f CertificateFilter, p store.Page) ([]Certificate, string, error) {
+	var where store.Where
+	if f.OrganizationID != "" {
+		where.Add("organization_id = ?", f.OrganizationID)
+	}
+	if f.AccountID != "" {
+		where.Add("account_id = ?", f.AccountID)
+	}
+	if f.Status != "" {
+		where.Add("status = ?", f.Status)
+	}
+	if !f.NotAfterBefore.IsZero() {
+		where.Add("not_after < ?", store.FormatTime(f.NotAfterBefore))
+	}
+	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&where, p)
+	if err != nil {
+		return nil, "", err
+	}
+	list, err := newTables(rec).certificates.Select(ctx, q, where.Clause()+tail, where.Args()...)
+	if err != nil {
+		return nil, "", err
+	}
+	list, next := store.Finish(list, p, func(c Certificate) []string { return []string{store.FormatTime(c.CreatedAt), c.ID} })
+	return list, next, nil
+}
+
 // GetCertificate returns a certificate by serial.
 func GetCertificate(ctx context.Context, rec *audit.Recorder, q store.Querier, serialHex string) (Certificate, error) {
-	cs, err := audit.Select[Certificate](ctx, rec, q, "certificates", `SELECT * FROM certificates WHERE serial = ?`, serialHex)
+	cs, err := newTables(rec).certificates.Select(ctx, q, `WHERE serial = ?`, serialHex)
 	if err != nil {
 		return Certificate{}, err
 	}
@@ -552,7 +655,7 @@ func GetCertificate(ctx context.Context, rec *audit.Recorder, q store.Querier, s
 
 // GetIntent returns the intent of a serial.
 func GetIntent(ctx context.Context, rec *audit.Recorder, q store.Querier, serialHex string) (Intent, bool, error) {
-	is, err := audit.Select[Intent](ctx, rec, q, "issuance_intents", `SELECT * FROM issuance_intents WHERE serial = ?`, serialHex)
+	is, err := newTables(rec).issuanceIntents.Select(ctx, q, `WHERE serial = ?`, serialHex)
 	if err != nil || len(is) == 0 {
 		return Intent{}, false, err
 	}

@@ -122,7 +122,7 @@ func CreateHierarchy(ctx context.Context, db *store.DB, rec *audit.Recorder, by 
 		return nil, err
 	}
 	if err := db.InTx(ctx, func(tx *store.Tx) error {
-		return rec.Insert(ctx, tx, by.String(), "issuer.created", "issuers", root)
+		return newTables(rec).issuers.Insert(ctx, tx, by, actIssuerCreated, root)
 	}); err != nil {
 		return nil, err
 	}
@@ -238,7 +238,7 @@ func CreateIntermediate(ctx context.Context, db *store.DB, rec *audit.Recorder, 
 		return Issuer{}, err
 	}
 	err = db.InTx(ctx, func(tx *store.Tx) error {
-		return rec.Insert(ctx, tx, by.String(), "issuer.created", "issuers", iss)
+		return newTables(rec).issuers.Insert(ctx, tx, by, actIssuerCreated, iss)
 	})
 	return iss, err
 }
@@ -257,13 +257,13 @@ func newIssuer(id, kind, parent string, cert *x509.Certificate, key signer.Signe
 
 // ListIssuers returns every issuer, integrity-checked.
 func ListIssuers(ctx context.Context, rec *audit.Recorder, q store.Querier) ([]Issuer, error) {
-	return audit.Select[Issuer](ctx, rec, q, "issuers", `SELECT * FROM issuers ORDER BY created_at, kind DESC, id`)
+	return newTables(rec).issuers.Select(ctx, q, `ORDER BY created_at, kind DESC, id`)
 }
 
 // GetIssuer returns one issuer, integrity-checked.
 func GetIssuer(ctx context.Context, rec *audit.Recorder, q store.Querier, id string) (Issuer, error) {
 	var i Issuer
-	if err := rec.Get(ctx, q, "issuers", id, &i); err != nil {
+	if err := newTables(rec).issuers.Get(ctx, q, id, &i); err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
 			return Issuer{}, apperr.NotFound(apperr.CodeNotFound, "issuer", "issuer %s not found", id)
 		}

@@ -26,11 +26,14 @@ import (
 	"github.com/vetca/vetca/internal/store"
 )
 
+// Status is where an outbox message stands.
+type Status string
+
 // Message statuses.
 const (
-	StatusPending = "pending"
-	StatusSent    = "sent"
-	StatusFailed  = "failed" // gave up: permanent SMTP error or too many attempts
+	StatusPending Status = "pending"
+	StatusSent    Status = "sent"
+	StatusFailed  Status = "failed" // gave up: permanent SMTP error or too many attempts
 )
 
 // Message is one outbox row.
@@ -44,7 +47,7 @@ type Message struct {
 	Body          string     `db:"body" json:"body"`
 	RefType       string     `db:"ref_type" json:"refType"`
 	RefID         string     `db:"ref_id" json:"refId"`
-	Status        string     `db:"status" json:"status"`
+	Status        Status     `db:"status" json:"status"`
 	Attempts      int        `db:"attempts" json:"attempts"`
 	NextAttemptAt time.Time  `db:"next_attempt_at" json:"nextAttemptAt"`
 	LastError     string     `db:"last_error" json:"lastError,omitempty"`
@@ -54,11 +57,14 @@ type Message struct {
 // Outbox enqueues messages.
 type Outbox struct {
 	rec *audit.Recorder
+	tab tables
 	clk clock.Clock
 }
 
 // NewOutbox returns an Outbox.
-func NewOutbox(rec *audit.Recorder, clk clock.Clock) *Outbox { return &Outbox{rec: rec, clk: clk} }
+func NewOutbox(rec *audit.Recorder, clk clock.Clock) *Outbox {
+	return &Outbox{rec: rec, tab: newTables(rec), clk: clk}
+}
 
 // Enqueue stores m (To, Subject, Body, Kind, RecipientRole, RefType, RefID)
 // in the caller's transaction. The address must parse.
@@ -76,7 +82,7 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *store.Tx, by actor.Actor, m Me
 	m.NextAttemptAt = now
 	m.LastError = ""
 	m.SentAt = nil
-	if err := o.rec.Insert(ctx, tx, by.String(), "mail.queued", "outbox", m); err != nil {
+	if err := o.tab.outbox.Insert(ctx, tx, by, actMailQueued, m); err != nil {
 		return Message{}, err
 	}
 	return m, nil
@@ -85,7 +91,7 @@ func (o *Outbox) Enqueue(ctx context.Context, tx *store.Tx, by actor.Actor, m Me
 // ForRef lists the messages about one entity, oldest first,
 // integrity-checked.
 func ForRef(ctx context.Context, rec *audit.Recorder, q store.Querier, refType, refID string) ([]Message, error) {
-	return audit.Select[Message](ctx, rec, q, "outbox", `SELECT * FROM outbox WHERE ref_type = ? AND ref_id = ? ORDER BY created_at, id`, refType, refID)
+	return newTables(rec).outbox.Select(ctx, q, `WHERE ref_type = ? AND ref_id = ? ORDER BY created_at, id`, refType, refID)
 }
 
 // Sender delivers one message.
@@ -202,6 +208,7 @@ func mimeQ(s string) string {
 type Deliverer struct {
 	db          *store.DB
 	rec         *audit.Recorder
+	tab         tables
 	clk         clock.Clock
 	sender      Sender
 	from        string
@@ -213,7 +220,7 @@ type Deliverer struct {
 
 // NewDeliverer returns a Deliverer sending from address from.
 func NewDeliverer(db *store.DB, rec *audit.Recorder, clk clock.Clock, sender Sender, from string, log *slog.Logger) *Deliverer {
-	return &Deliverer{db: db, rec: rec, clk: clk, sender: sender, from: from, log: log,
+	return &Deliverer{db: db, rec: rec, tab: newTables(rec), clk: clk, sender: sender, from: from, log: log,
 		MaxAttempts: 10, BaseBackoff: 30 * time.Second, MaxBackoff: time.Hour}
 }
 
@@ -247,7 +254,7 @@ func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
 	sys := actor.SystemActor("outbox")
 	for _, id := range ids {
 		var m Message
-		if err := d.rec.Get(ctx, d.db, "outbox", id.ID, &m); err != nil {
+		if err := d.tab.outbox.Get(ctx, d.db, id.ID, &m); err != nil {
 			if apperr.IsKind(err, apperr.KindIntegrity) {
 				d.log.Error("outbox message not sent: it fails its integrity check", "id", id.ID, "err", err)
 				failed++
@@ -258,7 +265,7 @@ func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
 		sendErr := d.sender.Send(ctx, d.from, m.To, m.Subject, m.Body, m.ID+"@vetca")
 		err := d.db.InTx(ctx, func(tx *store.Tx) error {
 			var cur Message
-			if err := d.rec.Get(ctx, tx, "outbox", m.ID, &cur); err != nil {
+			if err := d.tab.outbox.Get(ctx, tx, m.ID, &cur); err != nil {
 				return err
 			}
 			if cur.Status != StatusPending {
@@ -266,17 +273,17 @@ func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
 			}
 			now := d.clk.Now()
 			cur.Attempts++
-			action := "mail.sent"
+			action := actMailSent
 			var perm *PermanentError
 			switch {
 			case sendErr == nil:
 				cur.Status, cur.SentAt, cur.LastError = StatusSent, &now, ""
 			case errors.As(sendErr, &perm) || cur.Attempts >= d.MaxAttempts:
-				cur.Status, cur.LastError, action = StatusFailed, truncate(sendErr.Error(), 500), "mail.failed"
+				cur.Status, cur.LastError, action = StatusFailed, truncate(sendErr.Error(), 500), actMailFailed
 			default:
-				cur.NextAttemptAt, cur.LastError, action = now.Add(d.Backoff(cur.Attempts)), truncate(sendErr.Error(), 500), "mail.retry_scheduled"
+				cur.NextAttemptAt, cur.LastError, action = now.Add(d.Backoff(cur.Attempts)), truncate(sendErr.Error(), 500), actMailRetryScheduled
 			}
-			return d.rec.Update(ctx, tx, sys.String(), action, "outbox", cur)
+			return d.tab.outbox.Update(ctx, tx, sys, action, cur)
 		})
 		if err != nil {
 			return sent, failed, fmt.Errorf("outbox: record result for %s: %w", m.ID, err)

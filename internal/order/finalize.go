@@ -256,7 +256,7 @@ func (s *Service) recordCAARefusal(ctx context.Context, f *finalizing, refusal e
 				return err
 			}
 		}
-		return s.rec.Note(ctx, tx, f.by.String(), "order.caa_refused", "orders", f.order.ID, map[string]string{"error": refusal.Error()})
+		return s.rec.Note(ctx, tx, f.by, actOrderCaaRefused, "orders", f.order.ID, map[string]string{"error": refusal.Error()})
 	})
 	if err != nil {
 		s.log.Error("CAA refusal evidence not recorded", "order", f.order.ID, "err", err)
@@ -271,7 +271,7 @@ func (s *Service) recordIntent(ctx context.Context, f *finalizing) error {
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		refused = nil
 		var cur Order
-		if err := s.rec.Lock(ctx, tx, "orders", f.order.ID, &cur); err != nil {
+		if err := s.tab.orders.Lock(ctx, tx, f.order.ID, &cur); err != nil {
 			return err
 		}
 		if err := s.requireApproved(cur); err != nil {
@@ -347,7 +347,7 @@ func (s *Service) storeOnce(ctx context.Context, f *finalizing, der []byte) (iss
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		refused = nil
 		var cur Order
-		if err := s.rec.Lock(ctx, tx, "orders", f.order.ID, &cur); err != nil {
+		if err := s.tab.orders.Lock(ctx, tx, f.order.ID, &cur); err != nil {
 			return err
 		}
 		if cur.Status != StatusApproved || cur.SnapshotHash != f.order.SnapshotHash {
@@ -367,7 +367,7 @@ func (s *Service) storeOnce(ctx context.Context, f *finalizing, der []byte) (iss
 			return err
 		}
 		cur.Status, cur.Serial, cur.UpdatedAt = StatusIssued, f.prep.SerialHex, s.clk.Now()
-		return s.rec.Update(ctx, tx, f.by.String(), "order.issued", "orders", cur)
+		return s.tab.orders.Update(ctx, tx, f.by, actOrderIssued, cur)
 	})
 	if err != nil {
 		return issuance.Certificate{}, err
@@ -413,18 +413,18 @@ func (s *Service) markFailed(ctx context.Context, by actor.Actor, orderID, reaso
 
 func (s *Service) failInTx(ctx context.Context, tx *store.Tx, by actor.Actor, orderID, reason string, details any) error {
 	var cur Order
-	if err := s.rec.Lock(ctx, tx, "orders", orderID, &cur); err != nil {
+	if err := s.tab.orders.Lock(ctx, tx, orderID, &cur); err != nil {
 		return err
 	}
 	if cur.Status != StatusApproved {
 		return nil // rejected meanwhile: that stands
 	}
 	cur.Status, cur.Failure, cur.UpdatedAt = StatusFailed, reason, s.clk.Now()
-	if err := s.rec.Update(ctx, tx, by.String(), "order.failed", "orders", cur); err != nil {
+	if err := s.tab.orders.Update(ctx, tx, by, actOrderFailed, cur); err != nil {
 		return err
 	}
 	if details != nil {
-		return s.rec.Note(ctx, tx, by.String(), "order.failure_details", "orders", orderID, details)
+		return s.rec.Note(ctx, tx, by, actOrderFailureDetails, "orders", orderID, details)
 	}
 	return nil
 }

@@ -234,7 +234,7 @@ func TestRejectDuringSigningStands(t *testing.T) {
 			if err := f.App.DB.QueryRow(context.Background(), `SELECT serial, status FROM issuance_intents WHERE order_id = ?`, id).Scan(&serial, &status); err != nil {
 				t.Fatal(err)
 			}
-			if status != issuance.IntentAbandoned || count(t, f, `SELECT COUNT(*) FROM revocations WHERE serial = ?`, serial) != 1 {
+			if issuance.IntentStatus(status) != issuance.IntentAbandoned || count(t, f, `SELECT COUNT(*) FROM revocations WHERE serial = ?`, serial) != 1 {
 				t.Fatalf("the signed serial %s is %s and not revoked", serial, status)
 			}
 			auditClean(t, f)

@@ -3,11 +3,9 @@ package order
 import (
 	"context"
 	"encoding/json"
-	"time"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
-	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/store"
@@ -21,12 +19,7 @@ type EvidenceSource interface {
 }
 
 // Filter selects certificates (the inventory, docs/api.md).
-type Filter struct {
-	OrganizationID string
-	AccountID      string
-	Status         string
-	NotAfterBefore time.Time
-}
+type Filter issuance.CertificateFilter
 
 // Certificates lists one page of certificates, newest first, for staff, or
 // a subscriber's own.
@@ -41,29 +34,7 @@ func (s *Service) Certificates(ctx context.Context, by actor.Actor, f Filter, p 
 	default:
 		return nil, "", apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "not allowed")
 	}
-	var where store.Where
-	if f.OrganizationID != "" {
-		where.Add("organization_id = ?", f.OrganizationID)
-	}
-	if f.AccountID != "" {
-		where.Add("account_id = ?", f.AccountID)
-	}
-	if f.Status != "" {
-		where.Add("status = ?", f.Status)
-	}
-	if !f.NotAfterBefore.IsZero() {
-		where.Add("not_after < ?", store.FormatTime(f.NotAfterBefore))
-	}
-	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&where, p)
-	if err != nil {
-		return nil, "", err
-	}
-	list, err := audit.Select[issuance.Certificate](ctx, s.rec, s.db, "certificates", "SELECT * FROM certificates"+where.Clause()+tail, where.Args()...)
-	if err != nil {
-		return nil, "", err
-	}
-	list, next := store.Finish(list, p, func(c issuance.Certificate) []string { return []string{store.FormatTime(c.CreatedAt), c.ID} })
-	return list, next, nil
+	return issuance.ListCertificates(ctx, s.rec, s.db, issuance.CertificateFilter(f), p)
 }
 
 // Evidence is a certificate's chain of evidence: everything the decision
@@ -98,7 +69,7 @@ func (s *Service) Certificate(ctx context.Context, by actor.Actor, serial string
 	}
 	rec := Record{Certificate: c}
 	var o Order
-	if err := s.rec.Get(ctx, s.db, "orders", c.OrderID, &o); err != nil {
+	if err := s.tab.orders.Get(ctx, s.db, c.OrderID, &o); err != nil {
 		return Record{}, err
 	}
 	_, all, err := s.approvals(ctx, s.db, o)
@@ -111,8 +82,7 @@ func (s *Service) Certificate(ctx context.Context, by actor.Actor, serial string
 			used = append(used, a)
 		}
 	}
-	vs, err := audit.Select[vetting.Version](ctx, s.rec, s.db, "organization_versions",
-		`SELECT * FROM organization_versions WHERE organization_id = ? AND version = ?`, c.OrganizationID, c.OrganizationVersion)
+	v, _, err := s.vetting.VersionOf(ctx, s.db, c.OrganizationID, c.OrganizationVersion)
 	if err != nil {
 		return Record{}, err
 	}
@@ -120,10 +90,7 @@ func (s *Service) Certificate(ctx context.Context, by actor.Actor, serial string
 	if err != nil {
 		return Record{}, err
 	}
-	e := &Evidence{Order: o, Approvals: used, Intent: in, Snapshot: json.RawMessage(o.Snapshot)}
-	if len(vs) == 1 {
-		e.OrganizationVersion = vs[0]
-	}
+	e := &Evidence{Order: o, Approvals: used, OrganizationVersion: v, Intent: in, Snapshot: json.RawMessage(o.Snapshot)}
 	if ev != nil {
 		if e.DomainValidations, e.CAA, err = ev.IssuanceEvidence(ctx, s.db, serial); err != nil {
 			return Record{}, err

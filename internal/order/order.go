@@ -15,6 +15,7 @@ package order
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -40,13 +41,16 @@ import (
 	"github.com/vetca/vetca/internal/vetting"
 )
 
+// Status is where an order stands.
+type Status string
+
 // Order statuses, as the API reports them.
 const (
-	StatusPendingApproval = "pending_approval"
-	StatusApproved        = "approved"
-	StatusIssued          = "issued"
-	StatusRejected        = "rejected"
-	StatusFailed          = "failed"
+	StatusPendingApproval Status = "pending_approval"
+	StatusApproved        Status = "approved"
+	StatusIssued          Status = "issued"
+	StatusRejected        Status = "rejected"
+	StatusFailed          Status = "failed"
 )
 
 // MaxDNSNames bounds the SANs of one certificate.
@@ -61,7 +65,7 @@ type Order struct {
 	RequestedBy         string    `db:"requested_by" json:"requestedBy"`
 	RequestedByID       string    `db:"requested_by_id" json:"-"` // user id of a staff requester
 	TokenID             string    `db:"token_id" json:"-"`        // the API token that placed the order
-	Status              string    `db:"status" json:"status"`
+	Status              Status    `db:"status" json:"status"`
 	DNSNames            []string  `db:"dns_names,json" json:"dnsNames"`
 	CSRPEM              string    `db:"csr_pem" json:"csr"`
 	SPKISHA256          string    `db:"spki_sha256" json:"spkiSha256"`
@@ -85,6 +89,35 @@ type Approval struct {
 	At           time.Time  `db:"at" json:"at"`
 	VoidedAt     *time.Time `db:"voided_at" json:"voidedAt,omitempty"`
 	VoidReason   string     `db:"void_reason" json:"voidReason,omitempty"`
+}
+
+// Vetting is what orders need from organization vetting (package vetting).
+type Vetting interface {
+	CurrentVerified(ctx context.Context, q store.Querier, orgID string) (vetting.Version, error)
+	VersionOf(ctx context.Context, q store.Querier, orgID string, n int) (vetting.Version, bool, error)
+}
+
+// Engine is what orders need from the issuance engine (package issuance):
+// the issuer and its URLs, and the record-before-sign steps.
+type Engine interface {
+	Config() issuance.EngineConfig
+	ActiveIssuer(ctx context.Context, q store.Querier) (issuance.Issuer, *x509.Certificate, error)
+	CAIssuersURL(issuerID string) string
+	OCSPURL() string
+	CRLBase() string
+	Prepare(ctx context.Context, r issuance.Request) (*issuance.Prepared, error)
+	RecordIntent(ctx context.Context, tx *store.Tx, by actor.Actor, orderID string, p *issuance.Prepared) (issuance.Intent, error)
+	Sign(ctx context.Context, p *issuance.Prepared) ([]byte, error)
+	Land(serialHex string)
+	Abandon(ctx context.Context, tx *store.Tx, by actor.Actor, serialHex, why string) (issuance.Intent, error)
+	Store(ctx context.Context, tx *store.Tx, by actor.Actor, p *issuance.Prepared, der []byte, m issuance.Meta) (issuance.Certificate, error)
+	AfterStore()
+}
+
+// Keys checks a requested public key against the key policy (package
+// keypolicy).
+type Keys interface {
+	Check(ctx context.Context, pub crypto.PublicKey) error
 }
 
 // Domains is what orders need from domain validation (package domain).
@@ -132,11 +165,11 @@ type Config struct {
 
 // Deps are the services orders use.
 type Deps struct {
-	Vetting   *vetting.Service
+	Vetting   Vetting
 	Accounts  Accounts
 	Domains   Domains
-	Engine    *issuance.Engine
-	Keys      *keypolicy.Checker
+	Engine    Engine
+	Keys      Keys
 	Blocklist Blocklist
 	Abandoned Abandoned
 	Settings  SettingsGuard
@@ -146,12 +179,13 @@ type Deps struct {
 type Service struct {
 	db        *store.DB
 	rec       *audit.Recorder
+	tab       tables
 	clk       clock.Clock
-	vetting   *vetting.Service
+	vetting   Vetting
 	accounts  Accounts
 	domains   Domains
-	engine    *issuance.Engine
-	keys      *keypolicy.Checker
+	engine    Engine
+	keys      Keys
 	blocklist Blocklist
 	abandoned Abandoned
 	settings  SettingsGuard
@@ -164,7 +198,7 @@ func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, d Deps, cfg Config,
 	if cfg.ApprovalsRequired < 2 {
 		cfg.ApprovalsRequired = 2
 	}
-	return &Service{db: db, rec: rec, clk: clk, vetting: d.Vetting, accounts: d.Accounts, domains: d.Domains, engine: d.Engine,
+	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk, vetting: d.Vetting, accounts: d.Accounts, domains: d.Domains, engine: d.Engine,
 		keys: d.Keys, blocklist: d.Blocklist, abandoned: d.Abandoned, settings: d.Settings, cfg: cfg, log: log}
 }
 
@@ -261,38 +295,76 @@ func (s *Service) build(ctx context.Context, q store.Querier, in snapshotInput) 
 	return snap, v, iss, issCert, nil
 }
 
-// Create places an order (POST /orders).
+// Create places an order (POST /orders): who may order for which account,
+// the request itself, then, in one transaction, the account's right to the
+// organization, the snapshot, the identity reuse period, the subject and
+// the domains, and the order row.
 func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (Order, error) {
-	accountID := in.AccountID
+	accountID, err := orderingAccount(by, in.AccountID)
+	if err != nil {
+		return Order{}, err
+	}
+	req, err := s.parseRequest(ctx, in)
+	if err != nil {
+		return Order{}, err
+	}
+	var ord Order
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		ord, err = s.placeInTx(ctx, tx, by, accountID, in, req)
+		return err
+	})
+	if err != nil {
+		return Order{}, err
+	}
+	return ord, nil
+}
+
+// orderingAccount is the account an order is placed for: a subscriber's
+// own, or the one staff (verifier or admin) name.
+func orderingAccount(by actor.Actor, accountID string) (string, error) {
 	switch by.Kind {
 	case actor.Subscriber:
 		if accountID != "" && accountID != by.AccountID {
-			return Order{}, apperr.Forbidden(apperr.CodeForbidden, "accountId", "this token acts for account %s", by.AccountID)
+			return "", apperr.Forbidden(apperr.CodeForbidden, "accountId", "this token acts for account %s", by.AccountID)
 		}
-		accountID = by.AccountID
+		return by.AccountID, nil
 	case actor.Staff:
 		if err := by.Require(actor.Verifier, actor.Admin); err != nil {
-			return Order{}, err
+			return "", err
 		}
 		if accountID == "" {
-			return Order{}, apperr.Invalid(apperr.CodeMissingField, "accountId", "staff placing an order must name accountId")
+			return "", apperr.Invalid(apperr.CodeMissingField, "accountId", "staff placing an order must name accountId")
 		}
-	default:
-		return Order{}, apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "not allowed")
+		return accountID, nil
 	}
+	return "", apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "not allowed")
+}
+
+// request is a parsed, statically checked order request.
+type request struct {
+	names []string
+	csr   *x509.CertificateRequest
+	days  int
+	now   time.Time
+}
+
+// parseRequest checks what needs no database: the organization is named,
+// the names are valid, the CSR parses and its key passes the key policy,
+// and the validity is within the BR §6.3.2 cap.
+func (s *Service) parseRequest(ctx context.Context, in CreateInput) (request, error) {
 	if in.OrganizationID == "" {
-		return Order{}, apperr.Invalid(apperr.CodeMissingField, "organizationId", "organizationId is required")
+		return request{}, apperr.Invalid(apperr.CodeMissingField, "organizationId", "organizationId is required")
 	}
 	names, err := normalizeNames(in.DNSNames)
 	if err != nil {
-		return Order{}, err
+		return request{}, err
 	}
 	csr, err := ParseCSR(in.CSR)
 	if err != nil {
-		return Order{}, err
+		return request{}, err
 	}
 	if err := s.keys.Check(ctx, csr.PublicKey); err != nil {
-		return Order{}, err
+		return request{}, err
 	}
 	now := s.clk.Now()
 	maxDays := br.RecommendedMaxValidity(now)
@@ -300,48 +372,47 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (O
 	if in.ValidityDays != nil {
 		days = *in.ValidityDays
 		if days < 1 {
-			return Order{}, apperr.Invalid(apperr.CodeInvalidValidity, "validityDays", "validityDays must be at least 1")
+			return request{}, apperr.Invalid(apperr.CodeInvalidValidity, "validityDays", "validityDays must be at least 1")
 		}
 		if days > maxDays {
-			return Order{}, apperr.Invalid(apperr.CodeValidityTooLong, "validityDays",
+			return request{}, apperr.Invalid(apperr.CodeValidityTooLong, "validityDays",
 				"validityDays %d exceeds %d: certificates issued now MUST NOT exceed %d days and SHOULD NOT exceed %d (BR §6.3.2)", days, maxDays, br.MaxValidity(now), maxDays)
 		}
 	}
-	var ord Order
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.accounts.MayUseOrganization(ctx, tx, accountID, in.OrganizationID); err != nil {
-			return err
-		}
-		snap, v, iss, _, err := s.build(ctx, tx, snapshotInput{accountID: accountID, orgID: in.OrganizationID, dnsNames: names, spkiDER: csr.RawSubjectPublicKeyInfo, validityDays: days})
-		if err != nil {
-			return err
-		}
-		if v.VerifiedAt == nil || !br.SubjectIdentityReusable(*v.VerifiedAt, now) {
-			return apperr.Conflict(apperr.CodeReverificationRequired, "organizationId",
-				"organization %s was verified at %v, beyond the BR §4.2.1 reuse period for subject identity; propose and verify it again", in.OrganizationID, v.VerifiedAt)
-		}
-		if err := CheckSubjects(snap.Subject, names, in.Subject, csr); err != nil {
-			return err
-		}
-		if _, err := s.domains.RequireValidated(ctx, tx, accountID, names, now); err != nil {
-			return err
-		}
-		hash, canon, err := snap.Hash()
-		if err != nil {
-			return err
-		}
-		ord = Order{
-			ID: ids.New("ord"), AccountID: accountID, OrganizationID: in.OrganizationID, OrganizationVersion: v.Version,
-			RequestedBy: by.String(), RequestedByID: by.UserID(), TokenID: by.TokenID, Status: StatusPendingApproval, DNSNames: names, CSRPEM: in.CSR,
-			SPKISHA256: snap.PublicKey.SPKISHA256, ValidityDays: days, IssuerID: iss.ID, Snapshot: string(canon),
-			SnapshotHash: hash, CreatedAt: now, UpdatedAt: now,
-		}
-		return s.rec.Insert(ctx, tx, by.String(), "order.created", "orders", ord)
-	})
+	return request{names: names, csr: csr, days: days, now: now}, nil
+}
+
+// placeInTx checks the request against the stored state and records the
+// order, inside the caller's transaction.
+func (s *Service) placeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, accountID string, in CreateInput, req request) (Order, error) {
+	if err := s.accounts.MayUseOrganization(ctx, tx, accountID, in.OrganizationID); err != nil {
+		return Order{}, err
+	}
+	snap, v, iss, _, err := s.build(ctx, tx, snapshotInput{accountID: accountID, orgID: in.OrganizationID, dnsNames: req.names, spkiDER: req.csr.RawSubjectPublicKeyInfo, validityDays: req.days})
 	if err != nil {
 		return Order{}, err
 	}
-	return ord, nil
+	if v.VerifiedAt == nil || !br.SubjectIdentityReusable(*v.VerifiedAt, req.now) {
+		return Order{}, apperr.Conflict(apperr.CodeReverificationRequired, "organizationId",
+			"organization %s was verified at %v, beyond the BR §4.2.1 reuse period for subject identity; propose and verify it again", in.OrganizationID, v.VerifiedAt)
+	}
+	if err := CheckSubjects(snap.Subject, req.names, in.Subject, req.csr); err != nil {
+		return Order{}, err
+	}
+	if _, err := s.domains.RequireValidated(ctx, tx, accountID, req.names, req.now); err != nil {
+		return Order{}, err
+	}
+	hash, canon, err := snap.Hash()
+	if err != nil {
+		return Order{}, err
+	}
+	ord := Order{
+		ID: ids.New("ord"), AccountID: accountID, OrganizationID: in.OrganizationID, OrganizationVersion: v.Version,
+		RequestedBy: by.String(), RequestedByID: by.UserID(), TokenID: by.TokenID, Status: StatusPendingApproval, DNSNames: req.names, CSRPEM: in.CSR,
+		SPKISHA256: snap.PublicKey.SPKISHA256, ValidityDays: req.days, IssuerID: iss.ID, Snapshot: string(canon),
+		SnapshotHash: hash, CreatedAt: req.now, UpdatedAt: req.now,
+	}
+	return ord, s.tab.orders.Insert(ctx, tx, by, actOrderCreated, ord)
 }
 
 // View is GET /orders/{id}.
@@ -354,7 +425,7 @@ type View struct {
 
 func (s *Service) load(ctx context.Context, q store.Querier, by actor.Actor, id string) (Order, error) {
 	var o Order
-	if err := s.rec.Get(ctx, q, "orders", id, &o); err != nil {
+	if err := s.tab.orders.Get(ctx, q, id, &o); err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
 			return Order{}, apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "order %s not found", id)
 		}
@@ -371,7 +442,7 @@ func (s *Service) load(ctx context.Context, q store.Querier, by actor.Actor, id 
 
 // approvals returns the approvals that count: not voided, for the current hash.
 func (s *Service) approvals(ctx context.Context, q store.Querier, o Order) ([]Approval, []Approval, error) {
-	all, err := audit.Select[Approval](ctx, s.rec, q, "order_approvals", `SELECT * FROM order_approvals WHERE order_id = ? ORDER BY at, id`, o.ID)
+	all, err := s.tab.orderApprovals.Select(ctx, q, `WHERE order_id = ? ORDER BY at, id`, o.ID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -415,7 +486,7 @@ func (s *Service) List(ctx context.Context, by actor.Actor, status string, p sto
 	if err != nil {
 		return nil, "", err
 	}
-	list, err := audit.Select[Order](ctx, s.rec, s.db, "orders", `SELECT * FROM orders`+where.Clause()+tail, where.Args()...)
+	list, err := s.tab.orders.Select(ctx, s.db, where.Clause()+tail, where.Args()...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -455,10 +526,10 @@ func (s *Service) refresh(ctx context.Context, tx *store.Tx, by actor.Actor, o O
 	}
 	o.Snapshot, o.SnapshotHash, o.OrganizationVersion, o.IssuerID = string(canon), hash, v.Version, iss.ID
 	o.Status, o.UpdatedAt = StatusPendingApproval, s.clk.Now()
-	if err := s.rec.Update(ctx, tx, by.String(), "order.snapshot_changed", "orders", o); err != nil {
+	if err := s.tab.orders.Update(ctx, tx, by, actOrderSnapshotChanged, o); err != nil {
 		return o, Snapshot{}, vetting.Version{}, false, err
 	}
-	if err := s.rec.Note(ctx, tx, by.String(), "order.snapshot_mismatch", "orders", o.ID, map[string]string{
+	if err := s.rec.Note(ctx, tx, by, actOrderSnapshotMismatch, "orders", o.ID, map[string]string{
 		"approvedHash": approved, "currentHash": hash, "change": describeChange(old, cur)}); err != nil {
 		return o, Snapshot{}, vetting.Version{}, false, err
 	}
@@ -502,7 +573,7 @@ func (s *Service) voidApprovals(ctx context.Context, tx *store.Tx, by actor.Acto
 			continue
 		}
 		a.VoidedAt, a.VoidReason = &now, reason
-		if err := s.rec.Update(ctx, tx, by.String(), "order.approval_voided", "order_approvals", a); err != nil {
+		if err := s.tab.orderApprovals.Update(ctx, tx, by, actOrderApprovalVoided, a); err != nil {
 			return err
 		}
 	}
@@ -524,7 +595,7 @@ func (s *Service) loadOpen(ctx context.Context, tx *store.Tx, by actor.Actor, id
 	if err != nil {
 		return Order{}, err
 	}
-	if err := s.rec.Lock(ctx, tx, "orders", id, &o); err != nil {
+	if err := s.tab.orders.Lock(ctx, tx, id, &o); err != nil {
 		return Order{}, err
 	}
 	if o.Status != StatusPendingApproval && o.Status != StatusApproved {
@@ -568,7 +639,7 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 			}
 		}
 		a := Approval{ID: ids.New("apr"), OrderID: o.ID, ApproverID: by.ID, ApproverName: by.Name, SnapshotHash: o.SnapshotHash, At: s.clk.Now()}
-		if err := s.rec.Insert(ctx, tx, by.String(), "order.approved", "order_approvals", a); err != nil {
+		if err := s.tab.orderApprovals.Insert(ctx, tx, by, actOrderApproved, a); err != nil {
 			if store.IsUniqueViolation(err) {
 				return apperr.Conflict(apperr.CodeAlreadyApproved, apperr.NoField, "you already approved order %s", id)
 			}
@@ -576,7 +647,7 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 		}
 		if distinctApprovers(append(counting, a)) >= s.cfg.ApprovalsRequired && o.Status != StatusApproved {
 			o.Status, o.UpdatedAt = StatusApproved, s.clk.Now()
-			return s.rec.Update(ctx, tx, by.String(), "order.status_approved", "orders", o)
+			return s.tab.orders.Update(ctx, tx, by, actOrderStatusApproved, o)
 		}
 		return nil
 	})
@@ -631,7 +702,7 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string)
 			return err
 		}
 		o.Status, o.Failure, o.UpdatedAt = StatusRejected, reason, s.clk.Now()
-		return s.rec.Update(ctx, tx, by.String(), "order.rejected", "orders", o)
+		return s.tab.orders.Update(ctx, tx, by, actOrderRejected, o)
 	})
 	if err != nil {
 		return View{}, err
@@ -643,6 +714,5 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string)
 // resolved by start-up recovery. The order stayed approved throughout, so
 // it can simply be finalized again, with a new serial.
 func (s *Service) Interrupted(ctx context.Context, tx *store.Tx, by actor.Actor, orderID string) error {
-	return s.rec.Note(ctx, tx, by.String(), "order.issuance_interrupted", "orders", orderID,
-		map[string]string{"resolution": "the interrupted serial is answered as revoked; finalize again to issue"})
+	return s.rec.Note(ctx, tx, by, actOrderIssuanceInterrupted, "orders", orderID, map[string]string{"resolution": "the interrupted serial is answered as revoked; finalize again to issue"})
 }

@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
 	"github.com/vetca/vetca/internal/clock"
 )
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/dnstest"
 )

@@ -52,6 +52,7 @@ type PublisherConfig struct {
 type Publisher struct {
 	db     *store.DB
 	rec    *audit.Recorder
+	tab    tables
 	clk    clock.Clock
 	engine *issuance.Engine
 	linter *lint.Linter
@@ -71,7 +72,7 @@ func NewPublisher(db *store.DB, rec *audit.Recorder, clk clock.Clock, engine *is
 	if cfg.Shards <= 0 {
 		cfg.Shards = 16
 	}
-	return &Publisher{db: db, rec: rec, clk: clk, engine: engine, linter: linter, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+	return &Publisher{db: db, rec: rec, tab: newTables(rec), clk: clk, engine: engine, linter: linter, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
 }
 
 // Revoked wakes the publication loop (BR §4.9.7: within 24 hours; vetca
@@ -162,21 +163,29 @@ func (p *Publisher) Targets(ctx context.Context) ([]Target, error) {
 			}
 		}
 	}
-	type named struct {
-		IssuerID string `db:"issuer_id"`
-		Shard    int    `db:"shard"`
-		URL      string `db:"crl_url"`
-	}
-	horizon := store.FormatTime(p.clk.Now().Add(-p.cfg.Validity - p.cfg.Republish))
-	// The shards to publish: a projection over three audited tables. Each
-	// shard's entries come from its revocations, and every published CRL is
-	// checked against them (crl verify); this only decides which URLs exist.
-	rows, err := store.SelectUnchecked[named](ctx, p.db, `
-		SELECT DISTINCT issuer_id, shard, crl_url FROM certificates WHERE not_after >= ?
-		UNION SELECT DISTINCT issuer_id, shard, crl_url FROM issuance_intents WHERE not_after >= ?
-		UNION SELECT DISTINCT issuer_id, shard, crl_url FROM revocations WHERE not_after >= ?`, horizon, horizon, horizon)
+	since := p.clk.Now().Add(-p.cfg.Validity - p.cfg.Republish)
+	// The shards to publish: those named by unexpired certificates and
+	// issuances (package issuance) and by revocations. Each shard's entries
+	// come from its revocations, and every published CRL is checked against
+	// them (crl verify); this only decides which URLs exist.
+	rows, err := issuance.LiveShards(ctx, p.db, since)
 	if err != nil {
 		return nil, err
+	}
+	revoked, err := store.SelectUnchecked[issuance.ShardRef](ctx, p.db,
+		`SELECT DISTINCT issuer_id, shard, crl_url FROM revocations WHERE not_after >= ?`, store.FormatTime(since))
+	if err != nil {
+		return nil, err
+	}
+	listed := map[string]bool{}
+	for _, r := range rows {
+		listed[r.URL] = true
+	}
+	for _, r := range revoked {
+		if !listed[r.URL] {
+			listed[r.URL] = true
+			rows = append(rows, r)
+		}
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].URL < rows[j].URL })
 	for _, r := range rows {
@@ -221,7 +230,7 @@ func (p *Publisher) PublishDue(ctx context.Context) ([]ShardRecord, error) {
 }
 
 func (p *Publisher) current(ctx context.Context, q store.Querier, url string) (ShardRecord, bool, error) {
-	rs, err := audit.Select[ShardRecord](ctx, p.rec, q, "crl_shards", `SELECT * FROM crl_shards WHERE id = ?`, shardID(url))
+	rs, err := p.tab.crlShards.Select(ctx, q, `WHERE id = ?`, shardID(url))
 	if err != nil || len(rs) == 0 {
 		return ShardRecord{}, false, err
 	}
@@ -396,9 +405,9 @@ func (p *Publisher) Record(ctx context.Context, b *Built) (ShardRecord, error) {
 			return fmt.Errorf("shard %s was published concurrently", t.URL)
 		}
 		if b.hadPrev {
-			err = p.rec.Update(ctx, tx, sys.String(), "crl.published", "crl_shards", rec)
+			err = p.tab.crlShards.Update(ctx, tx, sys, actCrlPublished, rec)
 		} else {
-			err = p.rec.Insert(ctx, tx, sys.String(), "crl.published", "crl_shards", rec)
+			err = p.tab.crlShards.Insert(ctx, tx, sys, actCrlPublished, rec)
 		}
 		if err != nil {
 			return err
@@ -428,7 +437,7 @@ func (p *Publisher) Get(ctx context.Context, url string) ([]byte, ShardRecord, e
 		}
 	}
 	p.log.Error("stored CRL differs from its audited hash; it was replaced outside vetca, republishing", "url", url)
-	noteReplay(ctx, p.db, p.rec, p.log, "crl.replay_refused", "crl_files", url)
+	noteReplay(ctx, p.db, p.rec, p.log, actCRLReplayRefused, "crl_files", url)
 	targets, err := p.Targets(ctx)
 	if err != nil {
 		return nil, ShardRecord{}, err
@@ -501,7 +510,7 @@ func (p *Publisher) PublicURL() string { return p.cfg.PublicURL }
 
 // Shards lists the current shard records, sorted by URL.
 func (p *Publisher) Shards(ctx context.Context) ([]ShardRecord, error) {
-	rs, err := audit.Select[ShardRecord](ctx, p.rec, p.db, "crl_shards", `SELECT * FROM crl_shards`)
+	rs, err := p.tab.crlShards.Select(ctx, p.db, "")
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,7 @@ import (
 type Responder struct {
 	db       *store.DB
 	rec      *audit.Recorder
+	tab      tables
 	clk      clock.Clock
 	engine   *issuance.Engine
 	linter   *lint.Linter
@@ -52,7 +53,7 @@ func NewResponder(db *store.DB, rec *audit.Recorder, clk clock.Clock, engine *is
 	if validity < ocspresp.MinValidity || validity >= ocspresp.MaxValidity {
 		validity = 96 * time.Hour
 	}
-	return &Responder{db: db, rec: rec, clk: clk, engine: engine, linter: linter, svc: svc, validity: validity, log: log}
+	return &Responder{db: db, rec: rec, tab: newTables(rec), clk: clk, engine: engine, linter: linter, svc: svc, validity: validity, log: log}
 }
 
 func hashName(h crypto.Hash) string {
@@ -121,7 +122,7 @@ func (o *Responder) Response(ctx context.Context, req *ocsp.Request) ([]byte, er
 			}
 			o.log.Error("cached OCSP response disagrees with the audited revocation state; it was replaced outside vetca, re-signing",
 				"serial", sn, "hash", hashName(req.HashAlgorithm))
-			noteReplay(ctx, o.db, o.rec, o.log, "ocsp.replay_refused", "ocsp_responses", sn+"/"+hashName(req.HashAlgorithm))
+			noteReplay(ctx, o.db, o.rec, o.log, actOCSPReplayRefused, "ocsp_responses", sn+"/"+hashName(req.HashAlgorithm))
 		}
 	}
 	return o.Sign(ctx, ie.iss.ID, sn, req.HashAlgorithm)
@@ -314,8 +315,7 @@ func (o *Responder) Refresh(ctx context.Context) (int, error) {
 	}
 	if n > 0 {
 		err = o.db.InTx(ctx, func(tx *store.Tx) error {
-			return o.rec.Note(ctx, tx, actor.SystemActor("ocsp").String(), "ocsp.responses_refreshed", "ocsp_responses", "batch",
-				map[string]any{"count": n, "validity": o.validity.String()})
+			return o.rec.Note(ctx, tx, actor.SystemActor("ocsp"), actOcspResponsesRefreshed, "ocsp_responses", "batch", map[string]any{"count": n, "validity": o.validity.String()})
 		})
 	}
 	return n, err
@@ -365,9 +365,9 @@ func checkResponse(der []byte, issuer *x509.Certificate, want ocspresp.Response)
 // noteReplay records, as an audit event, that a stored status artifact
 // (an OCSP response or a CRL) was found replaced and was not served, so
 // that the refusal outlives the repair that follows it.
-func noteReplay(ctx context.Context, db *store.DB, rec *audit.Recorder, log *slog.Logger, action, table, id string) {
+func noteReplay(ctx context.Context, db *store.DB, rec *audit.Recorder, log *slog.Logger, action audit.Action, table, id string) {
 	err := db.InTx(ctx, func(tx *store.Tx) error {
-		return rec.Note(ctx, tx, actor.SystemActor("status").String(), action, table, id,
+		return rec.Note(ctx, tx, actor.SystemActor("status"), action, table, id,
 			map[string]any{"message": "stored artifact disagreed with the audited revocation state; not served, re-signed"})
 	})
 	if err != nil {

@@ -23,7 +23,6 @@ import (
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/br"
 	"github.com/vetca/vetca/internal/clock"
-	"github.com/vetca/vetca/internal/ids"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/store"
 )
@@ -67,13 +66,14 @@ type Changed interface {
 type Service struct {
 	db     *store.DB
 	rec    *audit.Recorder
+	tab    tables
 	clk    clock.Clock
 	notify []Changed
 }
 
 // New returns the revocation service.
 func New(db *store.DB, rec *audit.Recorder, clk clock.Clock) *Service {
-	return &Service{db: db, rec: rec, clk: clk}
+	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk}
 }
 
 // OnRevoke registers a listener.
@@ -233,7 +233,7 @@ func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, 
 		if d.Trigger != nil {
 			r.Trigger = d.Trigger.Ref()
 		}
-		if err := s.rec.Update(ctx, tx, by.String(), "certificate.revocation_updated", "revocations", r); err != nil {
+		if err := s.tab.revocations.Update(ctx, tx, by, actCertificateRevocationUpdated, r); err != nil {
 			return Revocation{}, err
 		}
 		if err := s.blockIfCompromised(ctx, tx, by, cert, d.Reason, r.Serial); err != nil {
@@ -260,11 +260,10 @@ func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, 
 	if d.Trigger != nil {
 		r.Trigger = d.Trigger.Ref()
 	}
-	if err := s.rec.Insert(ctx, tx, by.String(), "certificate.revoked", "revocations", r); err != nil {
+	if err := s.tab.revocations.Insert(ctx, tx, by, actCertificateRevoked, r); err != nil {
 		return Revocation{}, err
 	}
-	cert.Status = issuance.CertRevoked
-	if err := s.rec.Update(ctx, tx, by.String(), "certificate.status_revoked", "certificates", cert); err != nil {
+	if err := issuance.MarkRevoked(ctx, tx, s.rec, by, cert); err != nil {
 		return Revocation{}, err
 	}
 	if err := s.blockIfCompromised(ctx, tx, by, cert, d.Reason, r.Serial); err != nil {
@@ -281,35 +280,13 @@ func mustReason(name string) br.Reason {
 	return r
 }
 
-// BlockedKey is a key that may never be certified again.
-type BlockedKey struct {
-	ID         string    `db:"id" json:"id"`
-	SPKISHA256 string    `db:"spki_sha256" json:"spkiSha256"`
-	Reason     string    `db:"reason" json:"reason"`
-	Source     string    `db:"source" json:"source"`
-	CreatedAt  time.Time `db:"created_at" json:"createdAt"`
-}
-
 // blockIfCompromised adds the certificate's key to the blocklist on
 // keyCompromise (BR §6.1.1.3(4)).
 func (s *Service) blockIfCompromised(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, r br.Reason, serial string) error {
 	if r != br.KeyCompromise {
 		return nil
 	}
-	return BlockKey(ctx, tx, s.rec, by, cert.SPKISHA256, "keyCompromise revocation of "+serial, "revocation", s.clk.Now())
-}
-
-// BlockKey records a key hash on the blocklist, once.
-func BlockKey(ctx context.Context, tx *store.Tx, rec *audit.Recorder, by actor.Actor, spki, reason, source string, now time.Time) error {
-	var n int
-	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM blocked_keys WHERE spki_sha256 = ?`, spki).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	return rec.Insert(ctx, tx, by.String(), "key.blocked", "blocked_keys", BlockedKey{
-		ID: ids.New("blk"), SPKISHA256: spki, Reason: reason, Source: source, CreatedAt: now})
+	return issuance.BlockKey(ctx, tx, s.rec, by, cert.SPKISHA256, "keyCompromise revocation of "+serial, "revocation", s.clk.Now())
 }
 
 // RecordAbandoned revokes the serial of an interrupted issuance (see
@@ -326,7 +303,7 @@ func (s *Service) RecordAbandoned(ctx context.Context, tx *store.Tx, by actor.Ac
 	r := Revocation{ID: RevocationID(in.Serial), Serial: in.Serial, IssuerID: in.IssuerID, Shard: in.Shard, CRLURL: in.CRLURL, Reason: br.Unspecified.String(),
 		ReasonCode: br.Unspecified.Code(), RevokedAt: now, RecordedAt: now, RequestedBy: by.String(), Source: SourceRecovery,
 		Evidence: string(ev), EvidenceAt: now, NotAfter: in.NotAfter}
-	return r, s.rec.Insert(ctx, tx, by.String(), "certificate.revoked", "revocations", r)
+	return r, s.tab.revocations.Insert(ctx, tx, by, actCertificateRevoked, r)
 }
 
 // RevocationID is the id of a serial's revocation row. It is derived from
@@ -340,7 +317,7 @@ func RevocationID(serial string) string { return "rev_" + serial }
 // the audit trail records but the table lacks is an integrity error.
 func (s *Service) Get(ctx context.Context, q store.Querier, serial string) (Revocation, bool, error) {
 	var r Revocation
-	err := s.rec.Get(ctx, q, "revocations", RevocationID(serial), &r)
+	err := s.tab.revocations.Get(ctx, q, RevocationID(serial), &r)
 	if err == nil {
 		return r, true, nil
 	}
@@ -348,7 +325,7 @@ func (s *Service) Get(ctx context.Context, q store.Querier, serial string) (Revo
 		return Revocation{}, false, err
 	}
 	// Rows recorded before revocation ids were derived from the serial.
-	rs, err := audit.Select[Revocation](ctx, s.rec, q, "revocations", `SELECT * FROM revocations WHERE serial = ?`, serial)
+	rs, err := s.tab.revocations.Select(ctx, q, `WHERE serial = ?`, serial)
 	if err != nil || len(rs) == 0 {
 		return Revocation{}, false, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vetca/vetca/internal/crl"
+	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -83,20 +84,29 @@ func (p *Publisher) VerifyCoverage(ctx context.Context, fetch Fetcher) ([]Findin
 		IssuerID   string    `db:"issuer_id"`
 		URL        string    `db:"crl_url"`
 		ReasonCode *int64    `db:"reason_code"`
-		RevokedAt  *string   `db:"revoked_at"`
 		NotAfter   time.Time `db:"not_after"`
 	}
-	// The revoked serials each published CRL must list: the coverage check
-	// reports problems, it decides nothing (audit verify checks the rows).
-	rows, err := store.SelectUnchecked[revoked](ctx, p.db, `
-		SELECT c.serial, c.issuer_id, c.crl_url, r.reason_code, r.revoked_at, c.not_after FROM certificates c
-		LEFT JOIN revocations r ON r.serial = c.serial
-		WHERE c.status = 'revoked' AND c.not_after > ?
-		UNION
-		SELECT r.serial, r.issuer_id, r.crl_url, r.reason_code, r.revoked_at, r.not_after FROM revocations r
-		WHERE r.not_after > ?`, store.FormatTime(now), store.FormatTime(now))
+	// The revoked serials each published CRL must list: every unexpired
+	// revocation, and every unexpired certificate marked revoked (package
+	// issuance), which must have one. The coverage check reports problems,
+	// it decides nothing (audit verify checks the rows).
+	rows, err := store.SelectUnchecked[revoked](ctx, p.db, `SELECT serial, issuer_id, crl_url, reason_code, not_after FROM revocations
+		WHERE not_after > ?`, store.FormatTime(now))
 	if err != nil {
 		return nil, err
+	}
+	recorded := map[string]bool{}
+	for _, r := range rows {
+		recorded[r.Serial] = true
+	}
+	marked, err := issuance.RevokedUnexpired(ctx, p.db, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range marked {
+		if !recorded[c.Serial] {
+			rows = append(rows, revoked{Serial: c.Serial, IssuerID: c.IssuerID, URL: c.URL, NotAfter: c.NotAfter})
+		}
 	}
 	seen := map[string]bool{}
 	for _, r := range rows {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -32,4 +34,18 @@ func (db *DB) ReleaseLease(ctx context.Context, name, holder string) error {
 		return fmt.Errorf("release lease %s: %w", name, err)
 	}
 	return nil
+}
+
+// LeaseExpiry returns when the lease name expires, and whether it exists.
+func (db *DB) LeaseExpiry(ctx context.Context, name string) (time.Time, bool, error) {
+	var exp string
+	err := db.QueryRow(ctx, `SELECT expires_at FROM leases WHERE name = ?`, name).Scan(&exp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read lease %s: %w", name, err)
+	}
+	t, err := ParseTime(exp)
+	return t, err == nil, err
 }

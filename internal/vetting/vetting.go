@@ -28,13 +28,16 @@ import (
 	"github.com/vetca/vetca/internal/store"
 )
 
+// Status is where an organization version stands.
+type Status string
+
 // Version statuses.
 const (
-	StatusPending    = "pending"
-	StatusVerified   = "verified"
-	StatusSuperseded = "superseded" // was verified; a newer version replaced it
-	StatusStale      = "stale"      // was pending when another version was verified first
-	StatusRejected   = "rejected"
+	StatusPending    Status = "pending"
+	StatusVerified   Status = "verified"
+	StatusSuperseded Status = "superseded" // was verified; a newer version replaced it
+	StatusStale      Status = "stale"      // was pending when another version was verified first
+	StatusRejected   Status = "rejected"
 )
 
 // DefaultSanctioned is the documented default sanctions list (README.md, Configuration).
@@ -76,7 +79,7 @@ type Version struct {
 	ID             string `db:"id" json:"-"`
 	OrganizationID string `db:"organization_id" json:"organizationId"`
 	Version        int    `db:"version" json:"version"`
-	Status         string `db:"status" json:"status"`
+	Status         Status `db:"status" json:"status"`
 	Fields
 	SanctionsReview *SanctionsReview `db:"sanctions_review,json" json:"sanctionsReview,omitempty"`
 	BasedOn         int              `db:"based_on" json:"basedOn"`
@@ -122,6 +125,7 @@ type Recipients interface {
 type Service struct {
 	db         *store.DB
 	rec        *audit.Recorder
+	tab        tables
 	clk        clock.Clock
 	outbox     *notify.Outbox
 	recipients Recipients
@@ -136,7 +140,7 @@ func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, outbox *notify.Outb
 	if cfg.SanctionedCountries == nil {
 		cfg.SanctionedCountries = DefaultSanctioned
 	}
-	return &Service{db: db, rec: rec, clk: clk, outbox: outbox, recipients: recipients, cfg: cfg}
+	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk, outbox: outbox, recipients: recipients, cfg: cfg}
 }
 
 // Config returns the policy in force.
@@ -191,10 +195,10 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (O
 		ProposedBy: by.String(), ProposedAt: now,
 	}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.rec.Insert(ctx, tx, by.String(), "organization.created", "organizations", org); err != nil {
+		if err := s.tab.organizations.Insert(ctx, tx, by, actOrganizationCreated, org); err != nil {
 			return err
 		}
-		if err := s.rec.Insert(ctx, tx, by.String(), "organization.version_proposed", "organization_versions", v); err != nil {
+		if err := s.tab.organizationVersions.Insert(ctx, tx, by, actOrganizationVersionProposed, v); err != nil {
 			return err
 		}
 		return s.notifyChange(ctx, tx, by, org.ID, v, "proposed")
@@ -243,7 +247,7 @@ func (s *Service) Propose(ctx context.Context, by actor.Actor, orgID string, in 
 	var v Version
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var org Organization
-		if err := s.rec.Get(ctx, tx, "organizations", orgID, &org); err != nil {
+		if err := s.tab.organizations.Get(ctx, tx, orgID, &org); err != nil {
 			return err
 		}
 		versions, err := s.versions(ctx, tx, orgID)
@@ -280,7 +284,7 @@ func (s *Service) Propose(ctx context.Context, by actor.Actor, orgID string, in 
 			Status: StatusPending, Fields: f, SanctionsReview: review, BasedOn: base.Version, Diff: diff,
 			ProposedBy: by.String(), ProposedAt: now,
 		}
-		if err := s.rec.Insert(ctx, tx, by.String(), "organization.version_proposed", "organization_versions", v); err != nil {
+		if err := s.tab.organizationVersions.Insert(ctx, tx, by, actOrganizationVersionProposed, v); err != nil {
 			return err
 		}
 		return s.notifyChange(ctx, tx, by, orgID, v, "proposed")
@@ -311,7 +315,7 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 	var verifs []Verification
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var org Organization
-		if err := s.rec.Get(ctx, tx, "organizations", orgID, &org); err != nil {
+		if err := s.tab.organizations.Get(ctx, tx, orgID, &org); err != nil {
 			return err
 		}
 		versions, err := s.versions(ctx, tx, orgID)
@@ -344,7 +348,7 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 		if ver.Evidence == nil {
 			ver.Evidence = []Evidence{}
 		}
-		if err := s.rec.Insert(ctx, tx, by.String(), "organization.version_verification", "organization_verifications", ver); err != nil {
+		if err := s.tab.organizationVerifications.Insert(ctx, tx, by, actOrganizationVersionVerification, ver); err != nil {
 			return err
 		}
 		verifs = append(verifs, ver)
@@ -353,7 +357,7 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 		}
 		// The version becomes current.
 		v.Status, v.VerifiedAt = StatusVerified, &now
-		if err := s.rec.Update(ctx, tx, by.String(), "organization.version_verified", "organization_versions", v); err != nil {
+		if err := s.tab.organizationVersions.Update(ctx, tx, by, actOrganizationVersionVerified, v); err != nil {
 			return err
 		}
 		for _, other := range versions {
@@ -361,18 +365,18 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 			case other.Version == v.Version:
 			case other.Status == StatusVerified:
 				other.Status, other.ClosedAt = StatusSuperseded, &now
-				if err := s.rec.Update(ctx, tx, by.String(), "organization.version_superseded", "organization_versions", other); err != nil {
+				if err := s.tab.organizationVersions.Update(ctx, tx, by, actOrganizationVersionSuperseded, other); err != nil {
 					return err
 				}
 			case other.Status == StatusPending && other.BasedOn != v.Version:
 				other.Status, other.ClosedAt = StatusStale, &now
-				if err := s.rec.Update(ctx, tx, by.String(), "organization.version_stale", "organization_versions", other); err != nil {
+				if err := s.tab.organizationVersions.Update(ctx, tx, by, actOrganizationVersionStale, other); err != nil {
 					return err
 				}
 			}
 		}
 		org.CurrentVersion = v.Version
-		if err := s.rec.Update(ctx, tx, by.String(), "organization.current_version_changed", "organizations", org); err != nil {
+		if err := s.tab.organizations.Update(ctx, tx, by, actOrganizationCurrentVersionChanged, org); err != nil {
 			return err
 		}
 		return s.notifyChange(ctx, tx, by, orgID, v, "verified")
@@ -418,10 +422,10 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, orgID string, n in
 		}
 		now := s.clk.Now()
 		v.Status, v.ClosedAt = StatusRejected, &now
-		if err := s.rec.Update(ctx, tx, by.String(), "organization.version_rejected", "organization_versions", v); err != nil {
+		if err := s.tab.organizationVersions.Update(ctx, tx, by, actOrganizationVersionRejected, v); err != nil {
 			return err
 		}
-		return s.rec.Note(ctx, tx, by.String(), "organization.version_rejected", "organization_versions", v.ID, map[string]string{"reason": reason})
+		return s.rec.Note(ctx, tx, by, actOrganizationVersionRejected, "organization_versions", v.ID, map[string]string{"reason": reason})
 	})
 	return v, err
 }
@@ -440,7 +444,7 @@ func pendingVersion(versions []Version, orgID string, n int) (Version, error) {
 // versions returns every version of an organization, oldest first,
 // integrity-checked.
 func (s *Service) versions(ctx context.Context, q store.Querier, orgID string) ([]Version, error) {
-	vs, err := audit.Select[Version](ctx, s.rec, q, "organization_versions", `SELECT * FROM organization_versions WHERE organization_id = ? ORDER BY version`, orgID)
+	vs, err := s.tab.organizationVersions.Select(ctx, q, `WHERE organization_id = ? ORDER BY version`, orgID)
 	if err != nil {
 		return nil, err
 	}
@@ -456,7 +460,13 @@ func (s *Service) versions(ctx context.Context, q store.Querier, orgID string) (
 }
 
 func (s *Service) verifications(ctx context.Context, q store.Querier, versionID string) ([]Verification, error) {
-	return audit.Select[Verification](ctx, s.rec, q, "organization_verifications", `SELECT * FROM organization_verifications WHERE version_id = ? ORDER BY at, id`, versionID)
+	return s.tab.organizationVerifications.Select(ctx, q, `WHERE version_id = ? ORDER BY at, id`, versionID)
+}
+
+// VersionOf returns version n of an organization, integrity-checked, and
+// whether it exists.
+func (s *Service) VersionOf(ctx context.Context, q store.Querier, orgID string, n int) (Version, bool, error) {
+	return s.tab.organizationVersions.First(ctx, q, `WHERE organization_id = ? AND version = ?`, orgID, n)
 }
 
 // CurrentVerified returns the organization's current verified version for
@@ -464,7 +474,7 @@ func (s *Service) verifications(ctx context.Context, q store.Querier, versionID 
 // organization or its version was edited outside vetca.
 func (s *Service) CurrentVerified(ctx context.Context, q store.Querier, orgID string) (Version, error) {
 	var org Organization
-	if err := s.rec.Get(ctx, q, "organizations", orgID, &org); err != nil {
+	if err := s.tab.organizations.Get(ctx, q, orgID, &org); err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
 			return Version{}, apperr.NotFound(apperr.CodeNotFound, "organizationId", "organization %s not found", orgID)
 		}
@@ -473,7 +483,7 @@ func (s *Service) CurrentVerified(ctx context.Context, q store.Querier, orgID st
 	if org.CurrentVersion == 0 {
 		return Version{}, apperr.Conflict(apperr.CodeOrganizationNotVerified, "organizationId", "organization %s has no verified version yet", orgID)
 	}
-	vs, err := audit.Select[Version](ctx, s.rec, q, "organization_versions", `SELECT * FROM organization_versions WHERE organization_id = ? AND version = ?`, orgID, org.CurrentVersion)
+	vs, err := s.tab.organizationVersions.Select(ctx, q, `WHERE organization_id = ? AND version = ?`, orgID, org.CurrentVersion)
 	if err != nil {
 		return Version{}, err
 	}
@@ -514,7 +524,7 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, orgID string, canRead
 		}
 	}
 	var org Organization
-	if err := s.rec.Get(ctx, s.db, "organizations", orgID, &org); err != nil {
+	if err := s.tab.organizations.Get(ctx, s.db, orgID, &org); err != nil {
 		return View{}, err
 	}
 	versions, err := s.versions(ctx, s.db, orgID)
@@ -566,7 +576,7 @@ func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Sum
 	if err != nil {
 		return nil, "", err
 	}
-	orgs, err := audit.Select[Organization](ctx, s.rec, s.db, "organizations", `SELECT * FROM organizations`+w.Clause()+tail, w.Args()...)
+	orgs, err := s.tab.organizations.Select(ctx, s.db, w.Clause()+tail, w.Args()...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -579,8 +589,7 @@ func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Sum
 	for i, o := range orgs {
 		ids[i] = o.ID
 	}
-	vs, err := audit.Select[Version](ctx, s.rec, s.db, "organization_versions",
-		`SELECT * FROM organization_versions WHERE organization_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+`) ORDER BY version`, ids...)
+	vs, err := s.tab.organizationVersions.Select(ctx, s.db, `WHERE organization_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+`) ORDER BY version`, ids...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -619,7 +628,7 @@ func (s *Service) Counts(ctx context.Context, by actor.Actor) (orgs, pending int
 // Exists reports whether an organization exists (for linking to accounts).
 func (s *Service) Exists(ctx context.Context, q store.Querier, orgID string) error {
 	var org Organization
-	return s.rec.Get(ctx, q, "organizations", orgID, &org)
+	return s.tab.organizations.Get(ctx, q, orgID, &org)
 }
 
 // notifyChange mails the diff to the organization's account contacts and

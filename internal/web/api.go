@@ -319,12 +319,12 @@ func parseRoles(in []string) ([]actor.Role, error) {
 // userView is a staff user as the users API shows it: "roles" are the
 // roles in force, or for a pending user the roles it will get.
 type userView struct {
-	ID           string       `json:"id"`
-	Name         string       `json:"name"`
-	Roles        []actor.Role `json:"roles"`
-	PendingRoles []actor.Role `json:"pendingRoles"`
-	Status       string       `json:"status"`
-	Token        string       `json:"token,omitempty"`
+	ID           string          `json:"id"`
+	Name         string          `json:"name"`
+	Roles        []actor.Role    `json:"roles"`
+	PendingRoles []actor.Role    `json:"pendingRoles"`
+	Status       auth.UserStatus `json:"status"`
+	Token        string          `json:"token,omitempty"`
 }
 
 func toUserView(u auth.User, token string) userView {

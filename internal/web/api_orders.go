@@ -110,7 +110,7 @@ func (s *Server) finalizeOrder(w http.ResponseWriter, r *http.Request, by actor.
 
 func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
 	q := r.URL.Query()
-	f := order.Filter{OrganizationID: q.Get("organizationId"), AccountID: q.Get("accountId"), Status: q.Get("status")}
+	f := order.Filter{OrganizationID: q.Get("organizationId"), AccountID: q.Get("accountId"), Status: issuance.CertStatus(q.Get("status"))}
 	if v := q.Get("notAfterBefore"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
@@ -160,7 +160,7 @@ func (s *Server) certificatesCSV(w http.ResponseWriter, r *http.Request, by acto
 	for {
 		for _, c := range list {
 			revokedAt, reason := s.revocationColumns(r, c)
-			_ = cw.Write([]string{c.Serial, c.Status, c.Subject, strings.Join(c.DNSNames, " "), c.NotBefore.Format(time.RFC3339),
+			_ = cw.Write([]string{c.Serial, string(c.Status), c.Subject, strings.Join(c.DNSNames, " "), c.NotBefore.Format(time.RFC3339),
 				c.NotAfter.Format(time.RFC3339), c.CreatedAt.Format(time.RFC3339), c.OrganizationID, strconv.Itoa(c.OrganizationVersion),
 				c.AccountID, c.OrderID, c.IssuerID, c.CertSHA256, revokedAt, reason})
 		}

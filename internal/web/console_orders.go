@@ -26,7 +26,7 @@ func (s *Server) ordersPage(w http.ResponseWriter, r *http.Request, by actor.Act
 	}
 	list, next, err := s.Orders.List(r.Context(), by, status, p)
 	return &Page{Title: "Orders", Data: listPage(r, list, next, map[string]any{"Status": status, "Required": s.Orders.Config().ApprovalsRequired,
-		"Statuses": []string{order.StatusPendingApproval, order.StatusApproved, order.StatusIssued, order.StatusRejected, order.StatusFailed}})}, "orders", err
+		"Statuses": []order.Status{order.StatusPendingApproval, order.StatusApproved, order.StatusIssued, order.StatusRejected, order.StatusFailed}})}, "orders", err
 }
 
 func (s *Server) orderData(r *http.Request, by actor.Actor) (map[string]any, error) {

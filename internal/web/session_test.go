@@ -21,6 +21,7 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/app"
 	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/store"
 )
@@ -412,12 +413,13 @@ func TestConsoleSessionEndsWithUser(t *testing.T) {
 				if err := tx.QueryRow(ctx, `SELECT id FROM users WHERE name = ?`, name).Scan(&id); err != nil {
 					return err
 				}
+				users := audit.TableOf[auth.User](e.App.Recorder, "users")
 				var u auth.User
-				if err := e.App.Recorder.Lock(ctx, tx, "users", id, &u); err != nil {
+				if err := users.Lock(ctx, tx, id, &u); err != nil {
 					return err
 				}
 				change(&u)
-				return e.App.Recorder.Update(ctx, tx, "cli:test", "user.changed", "users", u)
+				return users.Update(ctx, tx, actor.CLIActor("test"), "user.changed", u)
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -1,0 +1,31 @@
+package domain
+
+import "github.com/vetca/vetca/internal/audit"
+
+// tables are the audited tables package domain owns: every audited read
+// and write of them goes through these handles.
+type tables struct {
+	caaChecks                    *audit.Table[caaCheck]
+	certificateDomainValidations *audit.Table[link]
+	domainValidationAttempts     *audit.Table[Attempt]
+	domainValidations            *audit.Table[Validation]
+}
+
+func newTables(rec *audit.Recorder) tables {
+	return tables{
+		caaChecks:                    audit.TableOf[caaCheck](rec, "caa_checks"),
+		certificateDomainValidations: audit.TableOf[link](rec, "certificate_domain_validations"),
+		domainValidationAttempts:     audit.TableOf[Attempt](rec, "domain_validation_attempts"),
+		domainValidations:            audit.TableOf[Validation](rec, "domain_validations"),
+	}
+}
+
+// The actions package domain records in the audit trail.
+const (
+	actCertificateDomainValidationRelied audit.Action = "certificate.domain_validation_relied"
+	actCertificateCaaChecked             audit.Action = "certificate.caa_checked"
+	actDomainValidationStarted           audit.Action = "domain.validation_started"
+	actDomainValidationAttempted         audit.Action = "domain.validation_attempted"
+	actDomainValidated                   audit.Action = "domain.validated"
+	actDomainValidationFailed            audit.Action = "domain.validation_failed"
+)
