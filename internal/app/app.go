@@ -450,10 +450,10 @@ func (a *App) RequireAuditKey() error { return a.Recorder.CanWrite() }
 func (a *App) Handler() http.Handler {
 	proxies, _ := a.Cfg.trustedProxies() // checked by Validate
 	return web.New(web.Deps{
-		DB: a.DB, Recorder: a.Recorder, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
+		Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
 		PublicURL: a.Cfg.PublicURL, TrustedProxies: proxies,
 		Audit: a.Audit, Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains,
-		Orders: a.Orders, Evidence: a.Domains,
+		Orders: a.Orders, Issuers: a.Engine, Evidence: a.Domains,
 		Revocations: a.Revocations, CRLs: a.CRLs, OCSP: a.OCSP,
 		DevMail: a.devMail(),
 	})

@@ -198,6 +198,22 @@ func (e *Engine) OCSPURL() string {
 // CRLBase is the base the shard URLs are built from.
 func (e *Engine) CRLBase() string { return e.cfg.PublicURL }
 
+// Issuers lists every issuer, integrity-checked, for staff
+// (GET /api/v1/issuers).
+func (e *Engine) Issuers(ctx context.Context, by actor.Actor) ([]Issuer, error) {
+	if !by.IsStaff() {
+		return nil, apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
+	}
+	return ListIssuers(ctx, e.rec, e.db)
+}
+
+// PublishedIssuer returns one issuer, integrity-checked, for its published
+// certificate (AIA caIssuers, GET /ca/{id}.crt). CA certificates are
+// public, so it takes no actor.
+func (e *Engine) PublishedIssuer(ctx context.Context, id string) (Issuer, error) {
+	return GetIssuer(ctx, e.rec, e.db, id)
+}
+
 // Request is what a certificate is prepared from: the snapshot's values.
 type Request struct {
 	Issuer       Issuer

@@ -198,10 +198,7 @@ func (s *Server) writeCertificate(w http.ResponseWriter, r *http.Request, by act
 }
 
 func (s *Server) listIssuers(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	if !by.IsStaff() {
-		return apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
-	}
-	list, err := issuance.ListIssuers(r.Context(), s.Recorder, s.DB)
+	list, err := s.Issuers.Issuers(r.Context(), by)
 	if err != nil {
 		return err
 	}
@@ -216,7 +213,7 @@ func (s *Server) caCertificate(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	iss, err := issuance.GetIssuer(r.Context(), s.Recorder, s.DB, id)
+	iss, err := s.Issuers.PublishedIssuer(r.Context(), id)
 	if err != nil {
 		s.writePublicError(w, r, err)
 		return
