@@ -10,7 +10,6 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
-	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/store"
 )
@@ -38,8 +37,8 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request, by actor.Ac
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": o.ID, "status": o.Status, "snapshotHash": o.SnapshotHash,
-		"organizationVersion": o.OrganizationVersion, "dnsNames": o.DNSNames, "validityDays": o.ValidityDays})
+	writeJSON(w, http.StatusCreated, orderCreated{ID: o.ID, Status: o.Status, SnapshotHash: o.SnapshotHash,
+		OrganizationVersion: o.OrganizationVersion, DNSNames: o.DNSNames, ValidityDays: o.ValidityDays})
 	return nil
 }
 
@@ -52,7 +51,7 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, by actor.Act
 	if err != nil {
 		return err
 	}
-	writePage(w, "orders", list, next)
+	writeJSON(w, http.StatusOK, ordersPage{Orders: list, Next: next})
 	return nil
 }
 
@@ -103,8 +102,8 @@ func (s *Server) finalizeOrder(w http.ResponseWriter, r *http.Request, by actor.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"serial": res.Serial, "certificate": res.PEM, "chain": res.ChainPEM,
-		"notBefore": res.Certificate.NotBefore, "notAfter": res.Certificate.NotAfter})
+	writeJSON(w, http.StatusOK, orderFinalized{Serial: res.Serial, Certificate: res.PEM, Chain: res.ChainPEM,
+		NotBefore: res.Certificate.NotBefore, NotAfter: res.Certificate.NotAfter})
 	return nil
 }
 
@@ -129,15 +128,11 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, by act
 	if err != nil {
 		return err
 	}
-	type item struct {
-		issuance.Certificate
-		PEM string `json:"pem,omitempty"`
-	}
-	out := make([]item, 0, len(list))
+	out := make([]certificateItem, 0, len(list))
 	for _, c := range list {
-		out = append(out, item{Certificate: c})
+		out = append(out, certificateItem{Certificate: c})
 	}
-	writePage(w, "certificates", out, next)
+	writeJSON(w, http.StatusOK, certificatesPage{Certificates: out, Next: next})
 	return nil
 }
 
@@ -202,7 +197,7 @@ func (s *Server) listIssuers(w http.ResponseWriter, r *http.Request, by actor.Ac
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"issuers": list})
+	writeJSON(w, http.StatusOK, issuersResponse{Issuers: list})
 	return nil
 }
 

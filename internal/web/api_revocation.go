@@ -73,7 +73,7 @@ func (s *Server) listShards(w http.ResponseWriter, r *http.Request, by actor.Act
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"shards": list})
+	writeJSON(w, http.StatusOK, shardsResponse{Shards: list})
 	return nil
 }
 

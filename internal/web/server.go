@@ -196,10 +196,10 @@ func (s *Server) routes() {
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{}))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := s.Audit.Healthy(r.Context()); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+			writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "database unavailable"})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, healthResponse{Status: "ok"})
 	})
 
 	m.HandleFunc("GET /api/v1/me", s.api(s.me))
