@@ -13,6 +13,8 @@ import (
 	"github.com/vetca/vetca/internal/account"
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/iso3166"
 	"github.com/vetca/vetca/internal/notify/devmail"
 	"github.com/vetca/vetca/internal/vetting"
@@ -256,13 +258,48 @@ func nextQuery(r *http.Request, next string) string {
 	return q.Encode()
 }
 
-// listPage is a console list page's data: the items, and the next page.
-func listPage(r *http.Request, items any, next string, more map[string]any) map[string]any {
-	d := map[string]any{"List": items, "Next": next, "NextQuery": nextQuery(r, next)}
-	for k, v := range more {
-		d[k] = v
+// listData is a console list page's data: the items, and the next page.
+type listData[T any] struct {
+	List      []T
+	Next      string
+	NextQuery string
+}
+
+func newList[T any](r *http.Request, items []T, next string) listData[T] {
+	return listData[T]{List: items, Next: next, NextQuery: nextQuery(r, next)}
+}
+
+// names are the display names of the organizations and accounts a page
+// refers to by id, as far as the signed-in actor may read them; a name
+// missing here is shown as the id.
+type names struct {
+	orgs     map[string]vetting.Summary
+	accounts map[string]string
+}
+
+// namesOf looks up the names of the organizations and accounts by id
+// (vetting.Service.Summaries, account.Service.Names).
+func (s *Server) namesOf(r *http.Request, by actor.Actor, orgIDs, accountIDs []string) (names, error) {
+	orgs, err := s.Vetting.Summaries(r.Context(), by, orgIDs, s.Accounts.CanReadOrganization)
+	if err != nil {
+		return names{}, err
 	}
-	return d
+	accounts, err := s.Accounts.Names(r.Context(), by, accountIDs)
+	return names{orgs: orgs, accounts: accounts}, err
+}
+
+func (n names) org(id string) string {
+	if o, ok := n.orgs[id]; ok && o.OrganizationName != "" {
+		return o.OrganizationName
+	}
+	return id
+}
+
+func (n names) account(id string) string {
+	if a, ok := n.accounts[id]; ok && a != "" {
+		return a
+	}
+	return id
 }
 
 func (s *Server) orgsPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
@@ -359,12 +396,38 @@ func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, by actor.A
 		return nil, "", err
 	}
 	list, next, err := s.Accounts.List(r.Context(), by, p)
-	return &Page{Title: "Accounts", Data: listPage(r, list, next, nil)}, "accounts", err
+	if err != nil {
+		return nil, "", err
+	}
+	return &Page{Title: "Accounts", Data: newList(r, list, next)}, "accounts", nil
 }
 
-func (s *Server) accountData(r *http.Request, by actor.Actor) (map[string]any, error) {
+// orgRef is an organization named on another object's page.
+type orgRef struct {
+	ID   string
+	Name string
+}
+
+type accountData struct {
+	View          account.View
+	Organizations []orgRef
+	Roles         []string
+}
+
+func (s *Server) accountData(r *http.Request, by actor.Actor) (accountData, error) {
 	view, err := s.Accounts.Get(r.Context(), by, r.PathValue("id"))
-	return map[string]any{"View": view, "Roles": account.ContactRoles}, err
+	if err != nil {
+		return accountData{}, err
+	}
+	n, err := s.namesOf(r, by, view.Organizations, nil)
+	if err != nil {
+		return accountData{}, err
+	}
+	d := accountData{View: view, Roles: account.ContactRoles}
+	for _, id := range view.Organizations {
+		d.Organizations = append(d.Organizations, orgRef{ID: id, Name: n.org(id)})
+	}
+	return d, nil
 }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
@@ -404,27 +467,37 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, by actor.Acto
 	if err != nil {
 		return nil, "", err
 	}
-	d := map[string]any{"Events": evs, "Filter": f}
+	d := auditData{Events: evs, Filter: f}
 	if len(evs) == f.Limit {
-		d["Next"] = evs[len(evs)-1].Seq
+		d.Next = evs[len(evs)-1].Seq
 	}
 	if r.URL.Query().Get("verify") == "1" {
 		rep, err := s.Audit.Verify(r.Context(), by, "")
 		if err != nil {
 			return nil, "", err
 		}
-		d["Report"] = rep
+		d.Report = rep
 	}
 	return &Page{Title: "Audit", Data: d}, "audit", nil
 }
 
-func (s *Server) changesData(r *http.Request, by actor.Actor) (map[string]any, error) {
+// auditData is the audit page's: one page of events (Next is the last
+// sequence number when there may be more) and, when asked, the report of
+// a whole verification.
+type auditData struct {
+	Events []audit.Event
+	Filter audit.Filter
+	Next   int64
+	Report *audit.Report
+}
+
+func (s *Server) changesData(r *http.Request, by actor.Actor) (listData[change.Request], error) {
 	p, err := pageOf(r)
 	if err != nil {
-		return nil, err
+		return listData[change.Request]{}, err
 	}
 	list, next, err := s.Changes.List(r.Context(), by, "", p)
-	return listPage(r, list, next, nil), err
+	return newList(r, list, next), err
 }
 
 func (s *Server) changesPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
@@ -455,5 +528,10 @@ func (s *Server) mailPage(w http.ResponseWriter, r *http.Request, by actor.Actor
 	if !by.IsStaff() {
 		return nil, "", apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
 	}
-	return &Page{Title: "Dev mailbox", Data: map[string]any{"Messages": s.DevMail.Messages()}}, "mail", nil
+	return &Page{Title: "Dev mailbox", Data: mailData{Messages: s.DevMail.Messages()}}, "mail", nil
+}
+
+// mailData is the dev mailbox page's: the messages delivered, newest first.
+type mailData struct {
+	Messages []devmail.Message
 }
