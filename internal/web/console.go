@@ -74,6 +74,8 @@ func (s *Server) consoleRoutes() {
 	s.mux.HandleFunc("GET /console/me", s.console(s.mePage))
 	s.mux.HandleFunc("POST /console/me/token", s.console(s.meRotateToken))
 	s.consoleOrderRoutes()
+	// Any other console path is the error page's 404, signed in.
+	s.mux.HandleFunc("GET /console/", s.console(s.notFoundPage))
 }
 
 // render executes layout + the page template.
@@ -166,12 +168,15 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 		if err != nil {
 			e, ok := apperr.As(err)
 			if !ok {
-				s.log.Error("console", "path", r.URL.Path, "err", err)
-				s.render(w, http.StatusInternalServerError, "dashboard", &Page{Title: "Error", Me: by, Error: "internal error; logged as request " + requestID(r), Data: dashboardData{}})
+				s.log.Error("console", "path", r.URL.Path, "request", requestID(r), "err", err)
+				s.renderError(w, by, http.StatusInternalServerError, "internal error; logged as request "+requestID(r))
 				return
 			}
 			if page == nil || tmpl == "" {
-				s.render(w, statusOf(e.Kind), "dashboard", &Page{Title: "Error", Me: by, Error: describeErr(e), Data: dashboardData{}})
+				if e.Kind == apperr.KindIntegrity || e.Code == apperr.CodeIntegrityViolation {
+					s.log.Error("integrity violation", "path", r.URL.Path, "request", requestID(r), "err", e.Message)
+				}
+				s.renderError(w, by, statusOf(e.Kind), describeErr(e))
 				return
 			}
 			page.Error = describeErr(e)
@@ -188,6 +193,34 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 		}
 		s.render(w, http.StatusOK, tmpl, page)
 	}
+}
+
+// errorData is the error page's: what went wrong, and the HTTP status.
+type errorData struct {
+	Status  int
+	Message string
+}
+
+// renderError answers a console request that could not be served (a page
+// by may not open, an object that does not exist or is not visible to it,
+// a failure) with the error page and its HTTP status, never with another
+// page's content.
+func (s *Server) renderError(w http.ResponseWriter, by actor.Actor, status int, message string) {
+	title := http.StatusText(status)
+	switch status {
+	case http.StatusForbidden:
+		title = "Not allowed"
+	case http.StatusNotFound:
+		title = "Not found"
+	case http.StatusInternalServerError:
+		title = "Something went wrong"
+	}
+	s.render(w, status, "error", &Page{Title: title, Me: by, Data: errorData{Status: status, Message: message}})
+}
+
+// notFoundPage answers a console path that names no page.
+func (s *Server) notFoundPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	return nil, "", apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "there is no console page at %s", r.URL.Path)
 }
 
 func describeErr(e *apperr.Error) string {
@@ -304,7 +337,10 @@ func (n names) account(id string) string {
 
 func (s *Server) orgsPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
 	d, err := s.orgsData(r, by)
-	return &Page{Title: "Organizations", Data: d}, "orgs", err
+	if err != nil {
+		return nil, "", err
+	}
+	return &Page{Title: "Organizations", Data: d}, "orgs", nil
 }
 
 func (s *Server) orgsCreate(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
@@ -502,7 +538,10 @@ func (s *Server) changesData(r *http.Request, by actor.Actor) (listData[change.R
 
 func (s *Server) changesPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
 	d, err := s.changesData(r, by)
-	return &Page{Title: "Change requests", Data: d}, "changes", err
+	if err != nil {
+		return nil, "", err
+	}
+	return &Page{Title: "Change requests", Data: d}, "changes", nil
 }
 
 func (s *Server) changeApprove(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
