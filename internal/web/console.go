@@ -17,6 +17,7 @@ import (
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/iso3166"
 	"github.com/vetca/vetca/internal/notify/devmail"
+	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
@@ -35,18 +36,18 @@ type Mailbox interface{ Messages() []devmail.Message }
 // https or the request came over TLS.
 const cookieName = "vetca_session"
 
-// NavLink is a console menu entry added by later parts.
+// NavLink is a console menu entry.
 type NavLink struct{ Href, Label string }
 
 // Page is what every console template gets.
 type Page struct {
-	Title   string
-	Me      actor.Actor
-	Error   string
-	Flash   string
-	Data    any
-	Nav     []NavLink
-	HasMail bool
+	Title string
+	Me    actor.Actor
+	Error string
+	Flash string
+	Data  any
+	// Nav is the menu: only the pages Me may open (menu).
+	Nav []NavLink
 }
 
 // consoleHandler is a console page handler.
@@ -78,6 +79,37 @@ func (s *Server) consoleRoutes() {
 	s.mux.HandleFunc("GET /console/", s.console(s.notFoundPage))
 }
 
+// menu is the console menu for by: the pages by may open, and no others.
+// Each entry mirrors the rule of the service its page calls (named
+// alongside); TestConsoleMenuLinksOpen follows every link for every
+// role, so a rule changed in one place and not the other fails there.
+func (s *Server) menu(by actor.Actor) []NavLink {
+	var nav []NavLink
+	switch {
+	case by.IsStaff():
+		nav = append(nav,
+			NavLink{Href: "/console/organizations", Label: "Organizations"}, // vetting.Service.List: staff
+			NavLink{Href: "/console/accounts", Label: "Accounts"})           // account.Service.List: staff
+	case by.Kind == actor.Subscriber:
+		// account.Service.Get: the account's own subscriber
+		nav = append(nav, NavLink{Href: "/console/accounts/" + by.AccountID, Label: "Account"})
+	default:
+		return nil
+	}
+	// order.Service.List and Certificates: staff, or a subscriber's own
+	nav = append(nav, NavLink{Href: "/console/orders", Label: "Orders"}, NavLink{Href: "/console/certificates", Label: "Certificates"})
+	if by.Require(actor.Admin, actor.Compliance, actor.Verifier, actor.Auditor) == nil { // change.Service.List
+		nav = append(nav, NavLink{Href: "/console/change-requests", Label: "Change requests"})
+	}
+	if by.Require(actor.Auditor, actor.Admin) == nil { // audit.Service.List
+		nav = append(nav, NavLink{Href: "/console/audit", Label: "Audit"})
+	}
+	if s.DevMail != nil && by.IsStaff() { // mailPage: staff, with serve --dev
+		nav = append(nav, NavLink{Href: "/console/mail", Label: "Dev mailbox"})
+	}
+	return nav
+}
+
 // render executes layout + the page template.
 func (s *Server) render(w http.ResponseWriter, status int, name string, p *Page) {
 	t, err := s.template(name)
@@ -86,8 +118,7 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, p *Page)
 		http.Error(w, "template error", http.StatusInternalServerError)
 		return
 	}
-	p.Nav = s.nav
-	p.HasMail = s.DevMail != nil
+	p.Nav = s.menu(p.Me)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'")
@@ -242,24 +273,60 @@ func redirect(w http.ResponseWriter, r *http.Request, to, flash string) (*Page, 
 	return nil, "", nil
 }
 
-type dashboardData struct {
-	Organizations, PendingVersions, Accounts, PendingChanges int
+// stat is one count on the dashboard, linking to the page it counts.
+type stat struct {
+	ID    string
+	Count int
+	Label string
+	Href  string
 }
 
+type dashboardData struct {
+	Stats []stat
+}
+
+// dashboard shows the counts by may see, each from the service that owns
+// it. A count the service refuses to by is left out rather than shown as
+// zero: staff see organizations, accounts, orders, certificates and (by
+// role) change requests; a subscriber its own organizations, orders and
+// certificates.
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
-	var d dashboardData
 	ctx := r.Context()
-	if by.IsStaff() {
-		var err error
-		if d.Organizations, d.PendingVersions, err = s.Vetting.Counts(ctx, by); err != nil {
+	var d dashboardData
+	add := func(err error, stats ...stat) error {
+		if apperr.IsKind(err, apperr.KindForbidden) {
+			return nil
+		}
+		if err == nil {
+			d.Stats = append(d.Stats, stats...)
+		}
+		return err
+	}
+	if by.Kind == actor.Subscriber {
+		view, err := s.Accounts.Get(ctx, by, by.AccountID)
+		if err := add(err, stat{"stat-orgs", len(view.Organizations), "organizations this account may order for", "/console/accounts/" + by.AccountID}); err != nil {
 			return nil, "", err
 		}
-		if d.Accounts, err = s.Accounts.Count(ctx, by); err != nil {
+	} else {
+		orgs, pending, err := s.Vetting.Counts(ctx, by)
+		if err := add(err, stat{"stat-orgs", orgs, "organizations", "/console/organizations"},
+			stat{"stat-pending", pending, "identity versions awaiting verification", "/console/organizations"}); err != nil {
 			return nil, "", err
 		}
-		if n, err := s.Changes.CountPending(ctx, by); err == nil {
-			d.PendingChanges = n
+		accounts, err := s.Accounts.Count(ctx, by)
+		if err := add(err, stat{"stat-accounts", accounts, "accounts", "/console/accounts"}); err != nil {
+			return nil, "", err
 		}
+	}
+	c, err := s.Orders.Counts(ctx, by)
+	if err := add(err, stat{"stat-orders", c.Orders, "orders", "/console/orders"},
+		stat{"stat-orders-pending", c.PendingApproval, "orders awaiting approval", "/console/orders?status=" + order.StatusPendingApproval},
+		stat{"stat-certificates", c.Certificates, "certificates", "/console/certificates"}); err != nil {
+		return nil, "", err
+	}
+	n, err := s.Changes.CountPending(ctx, by)
+	if err := add(err, stat{"stat-changes", n, "change requests awaiting approval", "/console/change-requests"}); err != nil {
+		return nil, "", err
 	}
 	return &Page{Title: "Dashboard", Data: d}, "dashboard", nil
 }

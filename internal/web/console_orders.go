@@ -17,7 +17,6 @@ func (s *Server) consoleOrderRoutes() {
 	s.mux.HandleFunc("POST /console/orders/{id}/finalize", s.console(s.orderFinalize))
 	s.mux.HandleFunc("GET /console/certificates", s.console(s.certificatesPage))
 	s.mux.HandleFunc("GET /console/certificates/{serial}", s.console(s.certificatePage))
-	s.nav = append(s.nav, NavLink{Href: "/console/orders", Label: "Orders"}, NavLink{Href: "/console/certificates", Label: "Certificates"})
 }
 
 // orderRow is one line of the orders list: the order, with the names of

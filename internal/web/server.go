@@ -76,7 +76,6 @@ type Server struct {
 	Deps
 	log      *slog.Logger
 	mux      *http.ServeMux
-	nav      []NavLink
 	tmplMu   sync.Mutex
 	tmpls    map[string]*template.Template
 	ocsp     http.Handler
