@@ -116,7 +116,7 @@ func serve(parent context.Context, g *globals, reconfigure bool) error {
 		defer dd.Close()
 		g.cfg.DNSResolver = dd.Addr()
 	}
-	a, err := g.open(ctx, app.Options{Migrate: true, Write: true, CreateAuditKey: g.cfg.Dev})
+	a, err := g.open(ctx, app.Options{Migrate: true, Write: true, CreateAuditKey: g.cfg.Dev, Serve: true})
 	if err != nil {
 		return err
 	}

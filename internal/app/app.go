@@ -306,6 +306,7 @@ type App struct {
 	OCSP        *revocation.Responder
 	extraLints  []lint.Option
 	hooks       *issuance.Hooks
+	serving     bool // Options.Serve
 	// publicURLErr is set when the recorded public URL could not be trusted.
 	publicURLErr error
 	// DevMail is the in-process mailbox of `serve --dev`, shown in the console.
@@ -328,6 +329,11 @@ type Options struct {
 	// pass them; the CLI never does (the test build's hooks come from
 	// issuance.TestHooks).
 	IssuanceHooks *issuance.Hooks
+	// Serve marks the process that serves (vetca serve). The warnings about
+	// settings that matter only to a running CA (no CAA identity, a public
+	// URL that is not a public DNS name) are logged only then, not by init,
+	// user add and the other commands that open the same services.
+	Serve bool
 }
 
 // Open opens the database and builds every service.
@@ -336,7 +342,7 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{Cfg: cfg, Clock: clk, Log: log, Replica: replica.New().String()}
+	a := &App{Cfg: cfg, Clock: clk, Log: log, Replica: replica.New().String(), serving: opts.Serve}
 	// On any error below, release what was opened so far, once.
 	defer func() {
 		if err != nil {

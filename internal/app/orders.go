@@ -24,8 +24,10 @@ func (a *App) wireOrders(ctx context.Context) error {
 	}
 	lintOpts = append(lintOpts, a.extraLints...)
 	if t := internalURLTolerance(a.Cfg.PublicURL); t != nil {
-		a.Log.Warn("--public-url is not a public DNS name: certificates will carry internal AIA and CRL URLs, and zlint's warning about them is tolerated; set --public-url to your public host for production",
-			"public_url", a.Cfg.PublicURL)
+		if a.serving {
+			a.Log.Warn("--public-url is not a public DNS name: certificates will carry internal AIA and CRL URLs, and zlint's warning about them is tolerated; set --public-url to your public host for production",
+				"public_url", a.Cfg.PublicURL)
+		}
 		lintOpts = append(lintOpts, lint.WithToleratedWarnings(t))
 	}
 	l, err := lint.New(lintOpts...)
