@@ -90,7 +90,7 @@ func serve(parent context.Context, g *globals, reconfigure bool) error {
 	defer stop()
 	// Once shutdown has begun, a second signal ends the process at once.
 	context.AfterFunc(ctx, stop)
-	a, err := g.open(ctx, app.Options{Migrate: true, Write: true, CreateAuditKey: g.cfg.Dev})
+	a, err := g.open(ctx, app.Options{Migrate: true, Write: true, CreateAuditKey: g.cfg.Dev, Serve: true})
 	if err != nil {
 		return err
 	}

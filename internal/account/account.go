@@ -281,6 +281,34 @@ func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Acc
 	return list, next, nil
 }
 
+// Names returns the name of each account ids names that by may read, by
+// id, for pages that list other objects by their account: staff read
+// every account, a subscriber only its own. Others and unknown ids are
+// left out.
+func (s *Service) Names(ctx context.Context, by actor.Actor, ids []string) (map[string]string, error) {
+	var want []any
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if id == "" || seen[id] || (!by.IsStaff() && !(by.Kind == actor.Subscriber && by.AccountID == id)) {
+			continue
+		}
+		seen[id] = true
+		want = append(want, id)
+	}
+	out := make(map[string]string, len(want))
+	if len(want) == 0 {
+		return out, nil
+	}
+	list, err := s.tab.accounts.Select(ctx, s.db, `WHERE id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(want)), ", ")+`)`, want...)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range list {
+		out[a.ID] = a.Name
+	}
+	return out, nil
+}
+
 // Count returns how many accounts exist (staff).
 func (s *Service) Count(ctx context.Context, by actor.Actor) (int, error) {
 	if !by.IsStaff() {

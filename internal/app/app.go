@@ -359,6 +359,7 @@ type App struct {
 	Revocations *revocation.Service
 	CRLs        *revocation.Publisher
 	OCSP        *revocation.Responder
+	serves      bool // Options.Serve: warnings that matter only to a running CA are logged
 	// publicURLErr is set when the recorded public URL could not be trusted.
 	publicURLErr error
 	// DevMail is the in-process mailbox of `serve --dev`, shown in the console.
@@ -388,6 +389,11 @@ type Options struct {
 	// pass them; the CLI never does (the test build's hooks come from
 	// issuance.TestHooks).
 	IssuanceHooks *issuance.Hooks
+	// Serve marks the process that serves (vetca serve). The warnings about
+	// settings that matter only to a running CA (no CAA identity, a public
+	// URL that is not a public DNS name) are logged only then, not by init,
+	// user add and the other commands that open the same services.
+	Serve bool
 }
 
 // Open opens the database and builds every service. Everything the
@@ -400,7 +406,7 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{Clock: clk, Log: log, Replica: replica.New().String()}
+	a := &App{Clock: clk, Log: log, Replica: replica.New().String(), serves: opts.Serve}
 	// On any error below, release what was opened so far, once.
 	defer func() {
 		if err != nil {
@@ -561,10 +567,10 @@ func (a *App) RequireAuditKey() error { return a.Recorder.CanWrite() }
 func (a *App) Handler() http.Handler {
 	proxies, _ := a.Cfg.trustedProxies() // checked by Validate
 	return web.New(web.Deps{
-		DB: a.DB, Recorder: a.Recorder, Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
+		Clock: a.Clock, Log: a.Log, Metrics: a.Metrics,
 		PublicURL: a.Cfg.PublicURL, TrustedProxies: proxies,
 		Audit: a.Audit, Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains,
-		Orders: a.Orders, Evidence: a.Domains,
+		Orders: a.Orders, Issuers: a.Engine, Evidence: a.Domains,
 		Revocations: a.Revocations, CRLs: a.CRLs, OCSP: a.OCSP,
 		DevMail: a.devMail(),
 	})

@@ -80,7 +80,7 @@ func (a *App) wireDomains(ctx context.Context) error {
 			return err
 		}
 	}
-	if len(identities) == 0 {
+	if len(identities) == 0 && a.serves {
 		a.Log.Warn("no CAA identity: vetca may issue only for domains whose CAA sets no issue restriction; set --caa-identity to the issuer domain names your CPS names")
 	}
 	chk.CAA = c

@@ -25,8 +25,10 @@ func (a *App) wireOrders(extraLints []lint.Option, testHooks *issuance.Hooks) er
 	}
 	lintOpts = append(lintOpts, extraLints...)
 	if t := internalURLTolerance(a.Cfg.PublicURL); t != nil {
-		a.Log.Warn("--public-url is not a public DNS name: certificates will carry internal AIA and CRL URLs, and zlint's warning about them is tolerated; set --public-url to your public host for production",
-			"public_url", a.Cfg.PublicURL)
+		if a.serves {
+			a.Log.Warn("--public-url is not a public DNS name: certificates will carry internal AIA and CRL URLs, and zlint's warning about them is tolerated; set --public-url to your public host for production",
+				"public_url", a.Cfg.PublicURL)
+		}
 		lintOpts = append(lintOpts, lint.WithToleratedWarnings(t))
 	}
 	l, err := lint.New(lintOpts...)

@@ -105,3 +105,7 @@ func (s *Service) LatestCheckpoint(ctx context.Context) (*Checkpoint, error) {
 // PublicKeyPEM is the installation's audit public key, published so that
 // auditors can check the trail and the checkpoints with it.
 func (s *Service) PublicKeyPEM() []byte { return s.rec.PublicKey().PEM() }
+
+// Healthy reports whether the database holding the trail answers
+// (GET /healthz).
+func (s *Service) Healthy(ctx context.Context) error { return s.db.SQL().PingContext(ctx) }

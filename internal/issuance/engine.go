@@ -204,6 +204,22 @@ func (e *Engine) OCSPURL() string {
 // CRLBase is the base the shard URLs are built from.
 func (e *Engine) CRLBase() string { return e.cfg.PublicURL }
 
+// Issuers lists every issuer, integrity-checked, for staff
+// (GET /api/v1/issuers).
+func (e *Engine) Issuers(ctx context.Context, by actor.Actor) ([]Issuer, error) {
+	if !by.IsStaff() {
+		return nil, apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
+	}
+	return ListIssuers(ctx, e.rec, e.db)
+}
+
+// PublishedIssuer returns one issuer, integrity-checked, for its published
+// certificate (AIA caIssuers, GET /ca/{id}.crt). CA certificates are
+// public, so it takes no actor.
+func (e *Engine) PublishedIssuer(ctx context.Context, id string) (Issuer, error) {
+	return GetIssuer(ctx, e.rec, e.db, id)
+}
+
 // Request is what a certificate is prepared from: the snapshot's values.
 type Request struct {
 	Issuer       Issuer
@@ -603,6 +619,21 @@ type CertRef struct {
 func RevokedUnexpired(ctx context.Context, q store.Querier, now time.Time) ([]CertRef, error) {
 	return store.SelectUnchecked[CertRef](ctx, q, `SELECT serial, issuer_id, crl_url, not_after FROM certificates
 		WHERE status = ? AND not_after > ?`, CertRevoked, store.FormatTime(now))
+}
+
+// CountCertificates counts the stored certificates, of one account or (an
+// empty accountID) of all, for the console dashboard: a count, not a
+// decision, so the rows are not integrity-checked.
+func CountCertificates(ctx context.Context, q store.Querier, accountID string) (int, error) {
+	query, args := `SELECT COUNT(*) FROM certificates`, []any{}
+	if accountID != "" {
+		query, args = query+` WHERE account_id = ?`, append(args, accountID)
+	}
+	var n int
+	if err := q.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count certificates: %w", err)
+	}
+	return n, nil
 }
 
 // CertificateFilter selects certificates for the inventory.

@@ -517,3 +517,11 @@ func (p *Publisher) Shards(ctx context.Context) ([]ShardRecord, error) {
 	sort.Slice(rs, func(i, j int) bool { return rs[i].URL < rs[j].URL })
 	return rs, nil
 }
+
+// ListShards is Shards for staff (GET /api/v1/crl).
+func (p *Publisher) ListShards(ctx context.Context, by actor.Actor) ([]ShardRecord, error) {
+	if !by.IsStaff() {
+		return nil, apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
+	}
+	return p.Shards(ctx)
+}

@@ -332,6 +332,14 @@ func (s *Service) Get(ctx context.Context, q store.Querier, serial string) (Revo
 	return rs[0], true, nil
 }
 
+// Find returns the revocation of a serial, if any, read integrity-checked
+// from the database. Revocation status is public (CRLs, OCSP), so it
+// takes no actor; the certificate record it completes was authorized by
+// its own service.
+func (s *Service) Find(ctx context.Context, serial string) (Revocation, bool, error) {
+	return s.Get(ctx, s.db, serial)
+}
+
 // Status is a serial's authoritative status for CRL and OCSP.
 type Status struct {
 	Known     bool // false: vetca never issued (nor meant to issue) this serial

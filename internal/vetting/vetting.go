@@ -581,17 +581,28 @@ func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Sum
 		return nil, "", err
 	}
 	orgs, next := store.Finish(orgs, p, func(o Organization) []string { return []string{store.FormatTime(o.CreatedAt), o.ID} })
+	out, err := s.summarize(ctx, orgs)
+	if err != nil {
+		return nil, "", err
+	}
+	return out, next, nil
+}
+
+// summarize gives each organization the name and country of its current
+// verified version (or, before the first is verified, of its latest
+// version) and its count of pending versions, in the order given.
+func (s *Service) summarize(ctx context.Context, orgs []Organization) ([]Summary, error) {
 	out := make([]Summary, 0, len(orgs))
 	if len(orgs) == 0 {
-		return out, next, nil
+		return out, nil
 	}
 	ids := make([]any, len(orgs))
 	for i, o := range orgs {
 		ids[i] = o.ID
 	}
-	vs, err := s.tab.organizationVersions.Select(ctx, s.db, `WHERE organization_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+`) ORDER BY version`, ids...)
+	vs, err := s.tab.organizationVersions.Select(ctx, s.db, `WHERE organization_id IN (`+placeholders(len(ids))+`) ORDER BY version`, ids...)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	byOrg := map[string][]Version{}
 	for _, v := range vs {
@@ -609,7 +620,53 @@ func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Sum
 		}
 		out = append(out, sum)
 	}
-	return out, next, nil
+	return out, nil
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// Summaries returns the summary (name, country, versions) of each of the
+// organizations ids names that by may read, by id, for pages that list
+// other objects by their organization. Staff may read every organization;
+// anyone else only those canRead allows, and the others are left out.
+// Unknown ids are left out too.
+func (s *Service) Summaries(ctx context.Context, by actor.Actor, ids []string, canRead CanRead) (map[string]Summary, error) {
+	seen := map[string]bool{}
+	var want []any
+	for _, id := range ids {
+		if id == "" || seen[id] {
+			continue
+		}
+		seen[id] = true
+		if !by.IsStaff() {
+			if canRead == nil {
+				continue
+			}
+			if err := canRead(ctx, by, id); err != nil {
+				if apperr.IsKind(err, apperr.KindForbidden) || apperr.IsKind(err, apperr.KindNotFound) {
+					continue
+				}
+				return nil, err
+			}
+		}
+		want = append(want, id)
+	}
+	out := make(map[string]Summary, len(want))
+	if len(want) == 0 {
+		return out, nil
+	}
+	orgs, err := s.tab.organizations.Select(ctx, s.db, `WHERE id IN (`+placeholders(len(want))+`)`, want...)
+	if err != nil {
+		return nil, err
+	}
+	sums, err := s.summarize(ctx, orgs)
+	if err != nil {
+		return nil, err
+	}
+	for _, sum := range sums {
+		out[sum.ID] = sum
+	}
+	return out, nil
 }
 
 // Counts returns how many organizations exist and how many versions await

@@ -18,32 +18,22 @@ import (
 )
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	writeJSON(w, http.StatusOK, map[string]any{"kind": by.Kind, "name": by.Name, "roles": by.Roles, "accountId": by.AccountID, "actor": by.String()})
+	writeJSON(w, http.StatusOK, meResponse{Kind: by.Kind, Name: by.Name, Roles: by.Roles, AccountID: by.AccountID, Actor: by.String()})
 	return nil
 }
 
 func (s *Server) countries(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	type sub struct {
-		Code string `json:"code"`
-		Name string `json:"name"`
-	}
-	type country struct {
-		Code         string `json:"code"`
-		Name         string `json:"name"`
-		Sanctioned   bool   `json:"sanctioned"`
-		Subdivisions []sub  `json:"subdivisions,omitempty"`
-	}
-	var out []country
+	var out []countryOut
 	for _, c := range iso3166.Countries() {
-		cc := country{Code: c.Alpha2, Name: c.Name, Sanctioned: s.Vetting.IsSanctioned(c.Alpha2)}
+		cc := countryOut{Code: c.Alpha2, Name: c.Name, Sanctioned: s.Vetting.IsSanctioned(c.Alpha2)}
 		if r.URL.Query().Get("subdivisions") == "1" {
 			for _, d := range iso3166.Subdivisions(c.Alpha2) {
-				cc.Subdivisions = append(cc.Subdivisions, sub{Code: d.Code, Name: d.Name})
+				cc.Subdivisions = append(cc.Subdivisions, subdivisionOut{Code: d.Code, Name: d.Name})
 			}
 		}
 		out = append(out, cc)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"source": "Debian iso-codes " + iso3166.SourceVersion, "countries": out})
+	writeJSON(w, http.StatusOK, countriesResponse{Source: "Debian iso-codes " + iso3166.SourceVersion, Countries: out})
 	return nil
 }
 
@@ -61,7 +51,7 @@ func (s *Server) createOrganization(w http.ResponseWriter, r *http.Request, by a
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": org.ID, "version": v.Version, "status": v.Status, "diff": v.Diff, "organizationName": v.OrganizationName})
+	writeJSON(w, http.StatusCreated, organizationCreated{ID: org.ID, Version: v.Version, Status: v.Status, Diff: v.Diff, OrganizationName: v.OrganizationName})
 	return nil
 }
 
@@ -73,16 +63,6 @@ func pageOf(r *http.Request) (store.Page, error) {
 	return store.ParsePage(q.Get("limit"), q.Get("after"))
 }
 
-// writePage writes one page of a list under key, with "next" when there
-// is a further page.
-func writePage(w http.ResponseWriter, key string, items any, next string) {
-	resp := map[string]any{key: items}
-	if next != "" {
-		resp["next"] = next
-	}
-	writeJSON(w, http.StatusOK, resp)
-}
-
 func (s *Server) listOrganizations(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
 	p, err := pageOf(r)
 	if err != nil {
@@ -92,7 +72,7 @@ func (s *Server) listOrganizations(w http.ResponseWriter, r *http.Request, by ac
 	if err != nil {
 		return err
 	}
-	writePage(w, "organizations", list, next)
+	writeJSON(w, http.StatusOK, organizationsPage{Organizations: list, Next: next})
 	return nil
 }
 
@@ -117,7 +97,7 @@ func (s *Server) proposeVersion(w http.ResponseWriter, r *http.Request, by actor
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"version": v.Version, "status": v.Status, "diff": v.Diff, "basedOn": v.BasedOn})
+	writeJSON(w, http.StatusCreated, versionProposed{Version: v.Version, Status: v.Status, Diff: v.Diff, BasedOn: v.BasedOn})
 	return nil
 }
 
@@ -147,9 +127,9 @@ func (s *Server) verifyVersion(w http.ResponseWriter, r *http.Request, by actor.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"organizationId": v.OrganizationID, "version": v.Version, "status": v.Status,
-		"verifications": verifs, "required": s.Vetting.Config().VerificationsRequired,
+	writeJSON(w, http.StatusOK, versionVerified{
+		OrganizationID: v.OrganizationID, Version: v.Version, Status: v.Status,
+		Verifications: verifs, Required: s.Vetting.Config().VerificationsRequired,
 	})
 	return nil
 }
@@ -169,7 +149,7 @@ func (s *Server) rejectVersion(w http.ResponseWriter, r *http.Request, by actor.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"version": v.Version, "status": v.Status})
+	writeJSON(w, http.StatusOK, versionRejected{Version: v.Version, Status: v.Status})
 	return nil
 }
 
@@ -187,7 +167,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, by actor.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": acc.ID, "name": acc.Name, "token": token})
+	writeJSON(w, http.StatusCreated, accountCreated{ID: acc.ID, Name: acc.Name, Token: token})
 	return nil
 }
 
@@ -200,7 +180,7 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, by actor.A
 	if err != nil {
 		return err
 	}
-	writePage(w, "accounts", list, next)
+	writeJSON(w, http.StatusOK, accountsPage{Accounts: list, Next: next})
 	return nil
 }
 
@@ -236,7 +216,7 @@ func (s *Server) rotateAccountToken(w http.ResponseWriter, r *http.Request, by a
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": r.PathValue("id"), "token": token})
+	writeJSON(w, http.StatusOK, accountTokenRotated{ID: r.PathValue("id"), Token: token})
 	return nil
 }
 
@@ -299,7 +279,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, by actor.Acto
 	for _, u := range users {
 		out = append(out, toUserView(u, ""))
 	}
-	writePage(w, "users", out, next)
+	writeJSON(w, http.StatusOK, usersPage{Users: out, Next: next})
 	return nil
 }
 
@@ -397,7 +377,7 @@ func (s *Server) rotateOwnToken(w http.ResponseWriter, r *http.Request, by actor
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"name": by.Name, "token": token})
+	writeJSON(w, http.StatusOK, ownTokenRotated{Name: by.Name, Token: token})
 	return nil
 }
 
@@ -476,9 +456,9 @@ func (s *Server) auditEvents(w http.ResponseWriter, r *http.Request, by actor.Ac
 	for _, e := range evs {
 		out = append(out, toEventOut(e))
 	}
-	resp := map[string]any{"events": out}
+	resp := eventsPage{Events: out}
 	if len(evs) == f.PageSize() {
-		resp["next"] = strconv.FormatInt(evs[len(evs)-1].Seq, 10)
+		resp.Next = strconv.FormatInt(evs[len(evs)-1].Seq, 10)
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -552,7 +532,7 @@ func (s *Server) listChanges(w http.ResponseWriter, r *http.Request, by actor.Ac
 	if list == nil {
 		list = []change.Request{}
 	}
-	writePage(w, "changeRequests", list, next)
+	writeJSON(w, http.StatusOK, changeRequestsPage{ChangeRequests: list, Next: next})
 	return nil
 }
 

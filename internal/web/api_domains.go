@@ -52,7 +52,7 @@ func (s *Server) listDomainValidations(w http.ResponseWriter, r *http.Request, b
 	if err != nil {
 		return err
 	}
-	writePage(w, "domains", list, next)
+	writeJSON(w, http.StatusOK, domainsPage{Domains: list, Next: next})
 	return nil
 }
 

@@ -38,8 +38,8 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request, by actor.Ac
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"id": o.ID, "status": o.Status, "snapshotHash": o.SnapshotHash,
-		"organizationVersion": o.OrganizationVersion, "dnsNames": o.DNSNames, "validityDays": o.ValidityDays})
+	writeJSON(w, http.StatusCreated, orderCreated{ID: o.ID, Status: o.Status, SnapshotHash: o.SnapshotHash,
+		OrganizationVersion: o.OrganizationVersion, DNSNames: o.DNSNames, ValidityDays: o.ValidityDays})
 	return nil
 }
 
@@ -52,7 +52,7 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, by actor.Act
 	if err != nil {
 		return err
 	}
-	writePage(w, "orders", list, next)
+	writeJSON(w, http.StatusOK, ordersPage{Orders: list, Next: next})
 	return nil
 }
 
@@ -103,8 +103,8 @@ func (s *Server) finalizeOrder(w http.ResponseWriter, r *http.Request, by actor.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"serial": res.Serial, "certificate": res.PEM, "chain": res.ChainPEM,
-		"notBefore": res.Certificate.NotBefore, "notAfter": res.Certificate.NotAfter})
+	writeJSON(w, http.StatusOK, orderFinalized{Serial: res.Serial, Certificate: res.PEM, Chain: res.ChainPEM,
+		NotBefore: res.Certificate.NotBefore, NotAfter: res.Certificate.NotAfter})
 	return nil
 }
 
@@ -129,15 +129,11 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, by act
 	if err != nil {
 		return err
 	}
-	type item struct {
-		issuance.Certificate
-		PEM string `json:"pem,omitempty"`
-	}
-	out := make([]item, 0, len(list))
+	out := make([]certificateItem, 0, len(list))
 	for _, c := range list {
-		out = append(out, item{Certificate: c})
+		out = append(out, certificateItem{Certificate: c})
 	}
-	writePage(w, "certificates", out, next)
+	writeJSON(w, http.StatusOK, certificatesPage{Certificates: out, Next: next})
 	return nil
 }
 
@@ -198,14 +194,11 @@ func (s *Server) writeCertificate(w http.ResponseWriter, r *http.Request, by act
 }
 
 func (s *Server) listIssuers(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	if !by.IsStaff() {
-		return apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
-	}
-	list, err := issuance.ListIssuers(r.Context(), s.Recorder, s.DB)
+	list, err := s.Issuers.Issuers(r.Context(), by)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"issuers": list})
+	writeJSON(w, http.StatusOK, issuersResponse{Issuers: list})
 	return nil
 }
 
@@ -216,7 +209,7 @@ func (s *Server) caCertificate(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	iss, err := issuance.GetIssuer(r.Context(), s.Recorder, s.DB, id)
+	iss, err := s.Issuers.PublishedIssuer(r.Context(), id)
 	if err != nil {
 		s.writePublicError(w, r, err)
 		return

@@ -36,7 +36,7 @@ type certificateRecord struct {
 
 func (s *Server) certificateRecord(r *http.Request, rec order.Record) (certificateRecord, error) {
 	out := certificateRecord{Record: rec}
-	rv, ok, err := s.Revocations.Get(r.Context(), s.DB, rec.Serial)
+	rv, ok, err := s.Revocations.Find(r.Context(), rec.Serial)
 	if err != nil {
 		return out, err
 	}
@@ -61,7 +61,7 @@ func (s *Server) revokeCertificate(w http.ResponseWriter, r *http.Request, by ac
 
 // revocationColumns fills the inventory CSV's revocation columns.
 func (s *Server) revocationColumns(r *http.Request, c issuance.Certificate) (string, string) {
-	rv, ok, err := s.Revocations.Get(r.Context(), s.DB, c.Serial)
+	rv, ok, err := s.Revocations.Find(r.Context(), c.Serial)
 	if err != nil || !ok {
 		return "", ""
 	}
@@ -69,14 +69,11 @@ func (s *Server) revocationColumns(r *http.Request, c issuance.Certificate) (str
 }
 
 func (s *Server) listShards(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	if !by.IsStaff() {
-		return apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
-	}
-	list, err := s.CRLs.Shards(r.Context())
+	list, err := s.CRLs.ListShards(r.Context(), by)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"shards": list})
+	writeJSON(w, http.StatusOK, shardsResponse{Shards: list})
 	return nil
 }
 

@@ -13,8 +13,11 @@ import (
 	"github.com/vetca/vetca/internal/account"
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/iso3166"
 	"github.com/vetca/vetca/internal/notify/devmail"
+	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
@@ -33,18 +36,18 @@ type Mailbox interface{ Messages() []devmail.Message }
 // https or the request came over TLS.
 const cookieName = "vetca_session"
 
-// NavLink is a console menu entry added by later parts.
+// NavLink is a console menu entry.
 type NavLink struct{ Href, Label string }
 
 // Page is what every console template gets.
 type Page struct {
-	Title   string
-	Me      actor.Actor
-	Error   string
-	Flash   string
-	Data    any
-	Nav     []NavLink
-	HasMail bool
+	Title string
+	Me    actor.Actor
+	Error string
+	Flash string
+	Data  any
+	// Nav is the menu: only the pages Me may open (menu).
+	Nav []NavLink
 }
 
 // consoleHandler is a console page handler.
@@ -72,6 +75,39 @@ func (s *Server) consoleRoutes() {
 	s.mux.HandleFunc("GET /console/me", s.console(s.mePage))
 	s.mux.HandleFunc("POST /console/me/token", s.console(s.meRotateToken))
 	s.consoleOrderRoutes()
+	// Any other console path is the error page's 404, signed in.
+	s.mux.HandleFunc("GET /console/", s.console(s.notFoundPage))
+}
+
+// menu is the console menu for by: the pages by may open, and no others.
+// Each entry mirrors the rule of the service its page calls (named
+// alongside); TestConsoleMenuLinksOpen follows every link for every
+// role, so a rule changed in one place and not the other fails there.
+func (s *Server) menu(by actor.Actor) []NavLink {
+	var nav []NavLink
+	switch {
+	case by.IsStaff():
+		nav = append(nav,
+			NavLink{Href: "/console/organizations", Label: "Organizations"}, // vetting.Service.List: staff
+			NavLink{Href: "/console/accounts", Label: "Accounts"})           // account.Service.List: staff
+	case by.Kind == actor.Subscriber:
+		// account.Service.Get: the account's own subscriber
+		nav = append(nav, NavLink{Href: "/console/accounts/" + by.AccountID, Label: "Account"})
+	default:
+		return nil
+	}
+	// order.Service.List and Certificates: staff, or a subscriber's own
+	nav = append(nav, NavLink{Href: "/console/orders", Label: "Orders"}, NavLink{Href: "/console/certificates", Label: "Certificates"})
+	if by.Require(actor.Admin, actor.Compliance, actor.Verifier, actor.Auditor) == nil { // change.Service.List
+		nav = append(nav, NavLink{Href: "/console/change-requests", Label: "Change requests"})
+	}
+	if by.Require(actor.Auditor, actor.Admin) == nil { // audit.Service.List
+		nav = append(nav, NavLink{Href: "/console/audit", Label: "Audit"})
+	}
+	if s.DevMail != nil && by.IsStaff() { // mailPage: staff, with serve --dev
+		nav = append(nav, NavLink{Href: "/console/mail", Label: "Dev mailbox"})
+	}
+	return nav
 }
 
 // render executes layout + the page template.
@@ -82,8 +118,7 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, p *Page)
 		http.Error(w, "template error", http.StatusInternalServerError)
 		return
 	}
-	p.Nav = s.nav
-	p.HasMail = s.DevMail != nil
+	p.Nav = s.menu(p.Me)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'")
@@ -164,12 +199,15 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 		if err != nil {
 			e, ok := apperr.As(err)
 			if !ok {
-				s.log.Error("console", "path", r.URL.Path, "err", err)
-				s.render(w, http.StatusInternalServerError, "dashboard", &Page{Title: "Error", Me: by, Error: "internal error; logged as request " + requestID(r), Data: dashboardData{}})
+				s.log.Error("console", "path", r.URL.Path, "request", requestID(r), "err", err)
+				s.renderError(w, by, http.StatusInternalServerError, "internal error; logged as request "+requestID(r))
 				return
 			}
 			if page == nil || tmpl == "" {
-				s.render(w, statusOf(e.Kind), "dashboard", &Page{Title: "Error", Me: by, Error: describeErr(e), Data: dashboardData{}})
+				if e.Kind == apperr.KindIntegrity || e.Code == apperr.CodeIntegrityViolation {
+					s.log.Error("integrity violation", "path", r.URL.Path, "request", requestID(r), "err", e.Message)
+				}
+				s.renderError(w, by, statusOf(e.Kind), describeErr(e))
 				return
 			}
 			page.Error = describeErr(e)
@@ -186,6 +224,34 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 		}
 		s.render(w, http.StatusOK, tmpl, page)
 	}
+}
+
+// errorData is the error page's: what went wrong, and the HTTP status.
+type errorData struct {
+	Status  int
+	Message string
+}
+
+// renderError answers a console request that could not be served (a page
+// by may not open, an object that does not exist or is not visible to it,
+// a failure) with the error page and its HTTP status, never with another
+// page's content.
+func (s *Server) renderError(w http.ResponseWriter, by actor.Actor, status int, message string) {
+	title := http.StatusText(status)
+	switch status {
+	case http.StatusForbidden:
+		title = "Not allowed"
+	case http.StatusNotFound:
+		title = "Not found"
+	case http.StatusInternalServerError:
+		title = "Something went wrong"
+	}
+	s.render(w, status, "error", &Page{Title: title, Me: by, Data: errorData{Status: status, Message: message}})
+}
+
+// notFoundPage answers a console path that names no page.
+func (s *Server) notFoundPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	return nil, "", apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "there is no console page at %s", r.URL.Path)
 }
 
 func describeErr(e *apperr.Error) string {
@@ -207,24 +273,60 @@ func redirect(w http.ResponseWriter, r *http.Request, to, flash string) (*Page, 
 	return nil, "", nil
 }
 
-type dashboardData struct {
-	Organizations, PendingVersions, Accounts, PendingChanges int
+// stat is one count on the dashboard, linking to the page it counts.
+type stat struct {
+	ID    string
+	Count int
+	Label string
+	Href  string
 }
 
+type dashboardData struct {
+	Stats []stat
+}
+
+// dashboard shows the counts by may see, each from the service that owns
+// it. A count the service refuses to by is left out rather than shown as
+// zero: staff see organizations, accounts, orders, certificates and (by
+// role) change requests; a subscriber its own organizations, orders and
+// certificates.
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
-	var d dashboardData
 	ctx := r.Context()
-	if by.IsStaff() {
-		var err error
-		if d.Organizations, d.PendingVersions, err = s.Vetting.Counts(ctx, by); err != nil {
+	var d dashboardData
+	add := func(err error, stats ...stat) error {
+		if apperr.IsKind(err, apperr.KindForbidden) {
+			return nil
+		}
+		if err == nil {
+			d.Stats = append(d.Stats, stats...)
+		}
+		return err
+	}
+	if by.Kind == actor.Subscriber {
+		view, err := s.Accounts.Get(ctx, by, by.AccountID)
+		if err := add(err, stat{"stat-orgs", len(view.Organizations), "organizations this account may order for", "/console/accounts/" + by.AccountID}); err != nil {
 			return nil, "", err
 		}
-		if d.Accounts, err = s.Accounts.Count(ctx, by); err != nil {
+	} else {
+		orgs, pending, err := s.Vetting.Counts(ctx, by)
+		if err := add(err, stat{"stat-orgs", orgs, "organizations", "/console/organizations"},
+			stat{"stat-pending", pending, "identity versions awaiting verification", "/console/organizations"}); err != nil {
 			return nil, "", err
 		}
-		if n, err := s.Changes.CountPending(ctx, by); err == nil {
-			d.PendingChanges = n
+		accounts, err := s.Accounts.Count(ctx, by)
+		if err := add(err, stat{"stat-accounts", accounts, "accounts", "/console/accounts"}); err != nil {
+			return nil, "", err
 		}
+	}
+	c, err := s.Orders.Counts(ctx, by)
+	if err := add(err, stat{"stat-orders", c.Orders, "orders", "/console/orders"},
+		stat{"stat-orders-pending", c.PendingApproval, "orders awaiting approval", "/console/orders?status=" + string(order.StatusPendingApproval)},
+		stat{"stat-certificates", c.Certificates, "certificates", "/console/certificates"}); err != nil {
+		return nil, "", err
+	}
+	n, err := s.Changes.CountPending(ctx, by)
+	if err := add(err, stat{"stat-changes", n, "change requests awaiting approval", "/console/change-requests"}); err != nil {
+		return nil, "", err
 	}
 	return &Page{Title: "Dashboard", Data: d}, "dashboard", nil
 }
@@ -256,18 +358,56 @@ func nextQuery(r *http.Request, next string) string {
 	return q.Encode()
 }
 
-// listPage is a console list page's data: the items, and the next page.
-func listPage(r *http.Request, items any, next string, more map[string]any) map[string]any {
-	d := map[string]any{"List": items, "Next": next, "NextQuery": nextQuery(r, next)}
-	for k, v := range more {
-		d[k] = v
+// listData is a console list page's data: the items, and the next page.
+type listData[T any] struct {
+	List      []T
+	Next      string
+	NextQuery string
+}
+
+func newList[T any](r *http.Request, items []T, next string) listData[T] {
+	return listData[T]{List: items, Next: next, NextQuery: nextQuery(r, next)}
+}
+
+// names are the display names of the organizations and accounts a page
+// refers to by id, as far as the signed-in actor may read them; a name
+// missing here is shown as the id.
+type names struct {
+	orgs     map[string]vetting.Summary
+	accounts map[string]string
+}
+
+// namesOf looks up the names of the organizations and accounts by id
+// (vetting.Service.Summaries, account.Service.Names).
+func (s *Server) namesOf(r *http.Request, by actor.Actor, orgIDs, accountIDs []string) (names, error) {
+	orgs, err := s.Vetting.Summaries(r.Context(), by, orgIDs, s.Accounts.CanReadOrganization)
+	if err != nil {
+		return names{}, err
 	}
-	return d
+	accounts, err := s.Accounts.Names(r.Context(), by, accountIDs)
+	return names{orgs: orgs, accounts: accounts}, err
+}
+
+func (n names) org(id string) string {
+	if o, ok := n.orgs[id]; ok && o.OrganizationName != "" {
+		return o.OrganizationName
+	}
+	return id
+}
+
+func (n names) account(id string) string {
+	if a, ok := n.accounts[id]; ok && a != "" {
+		return a
+	}
+	return id
 }
 
 func (s *Server) orgsPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
 	d, err := s.orgsData(r, by)
-	return &Page{Title: "Organizations", Data: d}, "orgs", err
+	if err != nil {
+		return nil, "", err
+	}
+	return &Page{Title: "Organizations", Data: d}, "orgs", nil
 }
 
 func (s *Server) orgsCreate(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
@@ -359,12 +499,38 @@ func (s *Server) accountsPage(w http.ResponseWriter, r *http.Request, by actor.A
 		return nil, "", err
 	}
 	list, next, err := s.Accounts.List(r.Context(), by, p)
-	return &Page{Title: "Accounts", Data: listPage(r, list, next, nil)}, "accounts", err
+	if err != nil {
+		return nil, "", err
+	}
+	return &Page{Title: "Accounts", Data: newList(r, list, next)}, "accounts", nil
 }
 
-func (s *Server) accountData(r *http.Request, by actor.Actor) (map[string]any, error) {
+// orgRef is an organization named on another object's page.
+type orgRef struct {
+	ID   string
+	Name string
+}
+
+type accountData struct {
+	View          account.View
+	Organizations []orgRef
+	Roles         []string
+}
+
+func (s *Server) accountData(r *http.Request, by actor.Actor) (accountData, error) {
 	view, err := s.Accounts.Get(r.Context(), by, r.PathValue("id"))
-	return map[string]any{"View": view, "Roles": account.ContactRoles}, err
+	if err != nil {
+		return accountData{}, err
+	}
+	n, err := s.namesOf(r, by, view.Organizations, nil)
+	if err != nil {
+		return accountData{}, err
+	}
+	d := accountData{View: view, Roles: account.ContactRoles}
+	for _, id := range view.Organizations {
+		d.Organizations = append(d.Organizations, orgRef{ID: id, Name: n.org(id)})
+	}
+	return d, nil
 }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
@@ -404,32 +570,45 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, by actor.Acto
 	if err != nil {
 		return nil, "", err
 	}
-	d := map[string]any{"Events": evs, "Filter": f}
+	d := auditData{Events: evs, Filter: f}
 	if len(evs) == f.Limit {
-		d["Next"] = evs[len(evs)-1].Seq
+		d.Next = evs[len(evs)-1].Seq
 	}
 	if r.URL.Query().Get("verify") == "1" {
 		rep, err := s.Audit.Verify(r.Context(), by, "")
 		if err != nil {
 			return nil, "", err
 		}
-		d["Report"] = rep
+		d.Report = rep
 	}
 	return &Page{Title: "Audit", Data: d}, "audit", nil
 }
 
-func (s *Server) changesData(r *http.Request, by actor.Actor) (map[string]any, error) {
+// auditData is the audit page's: one page of events (Next is the last
+// sequence number when there may be more) and, when asked, the report of
+// a whole verification.
+type auditData struct {
+	Events []audit.Event
+	Filter audit.Filter
+	Next   int64
+	Report *audit.Report
+}
+
+func (s *Server) changesData(r *http.Request, by actor.Actor) (listData[change.Request], error) {
 	p, err := pageOf(r)
 	if err != nil {
-		return nil, err
+		return listData[change.Request]{}, err
 	}
 	list, next, err := s.Changes.List(r.Context(), by, "", p)
-	return listPage(r, list, next, nil), err
+	return newList(r, list, next), err
 }
 
 func (s *Server) changesPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
 	d, err := s.changesData(r, by)
-	return &Page{Title: "Change requests", Data: d}, "changes", err
+	if err != nil {
+		return nil, "", err
+	}
+	return &Page{Title: "Change requests", Data: d}, "changes", nil
 }
 
 func (s *Server) changeApprove(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
@@ -455,5 +634,10 @@ func (s *Server) mailPage(w http.ResponseWriter, r *http.Request, by actor.Actor
 	if !by.IsStaff() {
 		return nil, "", apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
 	}
-	return &Page{Title: "Dev mailbox", Data: map[string]any{"Messages": s.DevMail.Messages()}}, "mail", nil
+	return &Page{Title: "Dev mailbox", Data: mailData{Messages: s.DevMail.Messages()}}, "mail", nil
+}
+
+// mailData is the dev mailbox page's: the messages delivered, newest first.
+type mailData struct {
+	Messages []devmail.Message
 }

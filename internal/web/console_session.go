@@ -112,7 +112,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	in := auth.SignIn{Name: name, Token: strings.TrimSpace(r.PostForm.Get("token")), Remote: s.remoteIP(r)}
 	secret, sess, err := s.Auth.StartSession(r.Context(), in)
 	if err != nil {
-		page := &Page{Title: "Sign in", Data: map[string]string{"Name": name}}
+		page := &Page{Title: "Sign in", Data: signinData{Name: name}}
 		var th *auth.ThrottledError
 		switch {
 		case errors.As(err, &th):
@@ -156,6 +156,12 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	s.clearSessionCookie(w, r)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// signinData is the sign-in page's after a failed attempt: the name
+// given, so it need not be typed again (never the token).
+type signinData struct {
+	Name string
 }
 
 type meData struct {

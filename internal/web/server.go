@@ -27,19 +27,19 @@ import (
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/domain"
+	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/revocation"
-	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
-// Deps are the services the web layer calls.
+// Deps are the services the web layer calls. It holds no storage handle:
+// every read and write goes through a domain service, which checks the
+// caller's roles next to the rules they protect.
 type Deps struct {
-	DB       *store.DB
-	Recorder *audit.Recorder
-	Clock    clock.Clock
-	Log      *slog.Logger
-	Metrics  *prometheus.Registry
+	Clock   clock.Clock
+	Log     *slog.Logger
+	Metrics *prometheus.Registry
 	// PublicURL is the configured --public-url; when it is https, the
 	// console session cookie is Secure.
 	PublicURL string
@@ -53,6 +53,8 @@ type Deps struct {
 	Changes        *change.Service
 	Domains        *domain.Service
 	Orders         *order.Service
+	// Issuers lists and publishes the CA certificates (issuance.Engine).
+	Issuers IssuerDirectory
 	// Evidence returns the domain evidence of a certificate (package domain).
 	Evidence    order.EvidenceSource
 	Revocations *revocation.Service
@@ -62,12 +64,18 @@ type Deps struct {
 	DevMail Mailbox
 }
 
+// IssuerDirectory is what the web layer needs of the issuance engine: the
+// issuers for staff, and one issuer's certificate for anyone (AIA).
+type IssuerDirectory interface {
+	Issuers(ctx context.Context, by actor.Actor) ([]issuance.Issuer, error)
+	PublishedIssuer(ctx context.Context, id string) (issuance.Issuer, error)
+}
+
 // Server is the HTTP handler.
 type Server struct {
 	Deps
 	log      *slog.Logger
 	mux      *http.ServeMux
-	nav      []NavLink
 	tmplMu   sync.Mutex
 	tmpls    map[string]*template.Template
 	ocsp     http.Handler
@@ -186,11 +194,11 @@ func (s *Server) routes() {
 	m := s.mux
 	m.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics, promhttp.HandlerOpts{}))
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if err := s.DB.SQL().PingContext(r.Context()); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		if err := s.Audit.Healthy(r.Context()); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, healthResponse{Status: "database unavailable"})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, healthResponse{Status: "ok"})
 	})
 
 	m.HandleFunc("GET /api/v1/me", s.api(s.me))
