@@ -182,7 +182,10 @@ func (c *Checkpointer) Run(ctx context.Context, tick time.Duration) {
 		}
 		select {
 		case <-ctx.Done():
-			_ = c.db.ReleaseLease(context.WithoutCancel(ctx), LeaseCheckpoint, c.cfg.Holder)
+			if err := c.db.ReleaseLease(context.WithoutCancel(ctx), LeaseCheckpoint, c.cfg.Holder); err != nil {
+				// Another replica takes over when the lease expires.
+				c.log.Warn("release the audit checkpoint lease", "err", err)
+			}
 			return
 		case <-t.C:
 		}
