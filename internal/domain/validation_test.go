@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,8 +15,10 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/br"
+	"github.com/vetca/vetca/internal/dcv"
 	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/testctx"
 )
 
 // BR §3.2.2.4.7: a TXT record placed where Start said
@@ -110,10 +113,37 @@ type website struct {
 	mu     sync.Mutex
 	bodies map[string]string // host -> body served at the validation file
 	during func()            // called while serving "hook." hosts, before answering
+	// slowArrived receives when a "slow." host's request has come in (and
+	// is being held).
+	slowArrived chan struct{}
+}
+
+// expireWhenHeld is a website checker whose check of a "slow." host sees
+// its deadline pass once the website holds the request: a timeout at a
+// point the test knows, not a wall-clock race with a loopback server.
+type expireWhenHeld struct {
+	domain.WebsiteChecker
+	ws *website
+}
+
+func (e expireWhenHeld) Check(ctx context.Context, host, fileName, value string) (dcv.Evidence, error) {
+	if !strings.HasPrefix(host, "slow.") {
+		return e.WebsiteChecker.Check(ctx, host, fileName, value)
+	}
+	ctx, expire := testctx.Expiring(ctx)
+	defer expire()
+	go func() {
+		select {
+		case <-e.ws.slowArrived:
+		case <-time.After(60 * time.Second):
+		}
+		expire()
+	}()
+	return e.WebsiteChecker.Check(ctx, host, fileName, value)
 }
 
 func newWebsite(t *testing.T) *website {
-	ws := &website{bodies: map[string]string{}}
+	ws := &website{bodies: map[string]string{}, slowArrived: make(chan struct{}, 1)}
 	ws.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.Host)
 		if host == "" {
@@ -128,8 +158,12 @@ func newWebsite(t *testing.T) *website {
 			http.Redirect(rw, r, "http://elsewhere.example-host.net"+r.URL.Path, http.StatusFound)
 		case strings.HasPrefix(host, "slow."):
 			select {
+			case ws.slowArrived <- struct{}{}:
+			default:
+			}
+			select {
 			case <-r.Context().Done():
-			case <-time.After(5 * time.Second):
+			case <-time.After(60 * time.Second):
 			}
 		default:
 			ws.mu.Lock()
@@ -165,7 +199,9 @@ func (ws *website) serve(host, body string) {
 func TestWebsiteChange(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		ws := newWebsite(t)
-		svc := w.service(t, w.DNS.Addr(), ws.port, 500*time.Millisecond, nil)
+		svc := w.serviceWrapped(t, w.DNS.Addr(), ws.port, 10*time.Second, nil, func(h domain.WebsiteChecker) domain.WebsiteChecker {
+			return expireWhenHeld{WebsiteChecker: h, ws: ws}
+		})
 		cases := []struct {
 			host, body, want, reason string
 		}{
