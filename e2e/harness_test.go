@@ -84,7 +84,10 @@ func NewWith(t *testing.T, backend string, env []string, initArgs ...string) *In
 	in := &Instance{t: t, Backend: backend, Dir: t.TempDir(), Bin: vetcaBin, Env: env}
 	if backend == "postgres" {
 		in.DSN = storetest.PostgresDSN(t)
-		u, _ := url.Parse(in.DSN)
+		u, err := url.Parse(in.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
 		in.schema = u.Query().Get("search_path")
 	} else {
 		in.DSN = "sqlite:" + filepath.Join(in.Dir, "vetca.db")
@@ -145,11 +148,7 @@ func (in *Instance) SQL(stmt string) string {
 	in.t.Helper()
 	var cmd *exec.Cmd
 	if in.Backend == "postgres" {
-		u, _ := url.Parse(in.DSN)
-		q := u.Query()
-		q.Del("search_path")
-		u.RawQuery = q.Encode()
-		cmd = exec.Command("psql", "-v", "ON_ERROR_STOP=1", "-qAt", u.String(), "-c", stmt)
+		cmd = exec.Command("psql", "-v", "ON_ERROR_STOP=1", "-qAt", pgBase(in.t, in.DSN), "-c", stmt)
 		cmd.Env = append(os.Environ(), "PGOPTIONS=-c search_path="+in.schema)
 	} else {
 		cmd = exec.Command("sqlite3", strings.TrimPrefix(in.DSN, "sqlite:"), stmt)
@@ -233,6 +232,91 @@ func (in *Instance) Replica() *Instance {
 	in.t.Helper()
 	return &Instance{t: in.t, Backend: in.Backend, DSN: in.DSN, Dir: in.Dir, AdminToken: in.AdminToken, SMTP: in.SMTP,
 		schema: in.schema, Bin: vetcaBin}
+}
+
+// Clone returns a copy of the installation as it is now, for test t: a
+// copy of the database (a new SQLite file made with sqlite3's .backup, or
+// a new PostgreSQL schema restored from pg_dump of this one) and of the key
+// directory (audit key, issuing keys, checkpoints), with no server running.
+// Edits to the copy cannot touch this instance or another copy. Stop the
+// server first, so that no checkpoint is being written while the keys are
+// copied.
+func (in *Instance) Clone(t *testing.T) *Instance {
+	t.Helper()
+	c := &Instance{t: t, Backend: in.Backend, Dir: t.TempDir(), AdminToken: in.AdminToken, Bin: vetcaBin,
+		Env: append([]string(nil), in.Env...)}
+	if err := copyTree(filepath.Join(in.Dir, "keys"), filepath.Join(c.Dir, "keys")); err != nil {
+		t.Fatalf("copy the key directory: %v", err)
+	}
+	if in.Backend != "postgres" {
+		dst := filepath.Join(c.Dir, "vetca.db")
+		if out, err := exec.Command("sqlite3", strings.TrimPrefix(in.DSN, "sqlite:"), ".backup '"+dst+"'").CombinedOutput(); err != nil {
+			t.Fatalf("sqlite3 .backup: %v: %s", err, out)
+		}
+		c.DSN = "sqlite:" + dst
+		return c
+	}
+	c.DSN = storetest.PostgresDSN(t)
+	u, err := url.Parse(c.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.schema = u.Query().Get("search_path")
+	base := pgBase(t, in.DSN)
+	dump, err := exec.Command("pg_dump", "--schema="+in.schema, "--no-owner", "--no-privileges", base).Output()
+	if err != nil {
+		t.Fatalf("pg_dump --schema=%s: %v", in.schema, err)
+	}
+	// Schema names are random (vetca_test_ and 12 hex digits), so
+	// renaming every mention is safe. The dump creates the schema itself.
+	script := "DROP SCHEMA " + c.schema + " CASCADE;\n" + strings.ReplaceAll(string(dump), in.schema, c.schema)
+	cmd := exec.Command("psql", "-v", "ON_ERROR_STOP=1", "-q", base)
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("restore the dump into %s: %v: %s", c.schema, err, out)
+	}
+	return c
+}
+
+// copyTree copies the directory src to dst, keeping permissions (vetca
+// refuses a key file others can read).
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, info.Mode().Perm())
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, info.Mode().Perm())
+	})
+}
+
+// pgBase is a PostgreSQL DSN without its search_path parameter (which the
+// command-line clients do not understand).
+func pgBase(t *testing.T, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("DSN %q: %v", dsn, err)
+	}
+	q := u.Query()
+	q.Del("search_path")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // ServeFails runs `vetca serve` expecting it to refuse to start, and
