@@ -36,8 +36,14 @@ func populate(t *testing.T, in *Instance) world {
 	}
 	w.versionID = in.SQL("SELECT id FROM organization_versions WHERE organization_id = '" + w.orgID + "'")
 	r = in.Do("POST", "/api/v1/accounts", w.alice, map[string]any{"name": "Acme", "organizations": []string{w.orgID}})
+	if r.Status != 201 {
+		t.Fatalf("create account: %d %s", r.Status, r.Raw)
+	}
 	w.accID, w.accToken = r.Body["id"].(string), r.Body["token"].(string)
 	r = in.Do("POST", "/api/v1/accounts/"+w.accID+"/contacts", w.accToken, map[string]any{"name": "Jane Doe", "email": "jane@acme.vetca-test.com"})
+	if r.Status != 201 {
+		t.Fatalf("add contact: %d %s", r.Status, r.Raw)
+	}
 	w.contactID = r.Body["id"].(string)
 	return w
 }
@@ -248,9 +254,9 @@ func TestInitIsIdempotent(t *testing.T) {
 	if res.Changed || res.AdminToken != "" || len(res.Issuers) != 2 || !strings.Contains(strings.Join(res.Messages, " "), "nothing changed") {
 		t.Fatalf("second init changed something: %+v", res)
 	}
-	text, _, _ := in.CLI("init")
-	if !strings.Contains(text, "already initialized; nothing changed") {
-		t.Fatalf("second init says: %q", text)
+	text, errOut, code := in.CLI("init")
+	if code != 0 || !strings.Contains(text, "already initialized; nothing changed") {
+		t.Fatalf("second init: exit %d, says %q %s", code, text, errOut)
 	}
 }
 

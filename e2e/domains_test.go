@@ -128,8 +128,14 @@ func TestPerspectiveQuorumE2E(t *testing.T) {
 			fmt.Fprint(w, sitePages.get(r.URL.Path))
 		}))
 		t.Cleanup(site.Close)
-		_, portStr, _ := net.SplitHostPort(site.Listener.Addr().String())
-		port, _ := strconv.Atoi(portStr)
+		_, portStr, err := net.SplitHostPort(site.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		port, err := strconv.Atoi(portStr)
+		if err != nil {
+			t.Fatal(err)
+		}
 
 		primary := dnstest.New(t)
 		var ps []*perspectiveProc
@@ -300,7 +306,10 @@ func TestWebsiteChangeEgressE2E(t *testing.T) {
 	}))
 	t.Cleanup(site.Close)
 	count := func() int { mu.Lock(); defer mu.Unlock(); return requests }
-	_, portStr, _ := net.SplitHostPort(site.Listener.Addr().String())
+	_, portStr, err := net.SplitHostPort(site.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
 	dns := dnstest.New(t)
 	dns.AddA("intranet.acme-widgets.com", "127.0.0.1")
 	args := []string{"--dns-resolver", dns.Addr(), "--caa-identity", caaIdentity, "--http-validation-port", portStr}

@@ -388,10 +388,16 @@ func (in *Instance) Do(method, path, token string, body any) Response {
 	in.t.Helper()
 	var rd io.Reader
 	if body != nil {
-		b, _ := json.Marshal(body)
+		b, err := json.Marshal(body)
+		if err != nil {
+			in.t.Fatal(err)
+		}
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequestWithContext(context.Background(), method, in.URL+path, rd)
+	req, err := http.NewRequestWithContext(context.Background(), method, in.URL+path, rd)
+	if err != nil {
+		in.t.Fatal(err)
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -403,9 +409,15 @@ func (in *Instance) Do(method, path, token string, body any) Response {
 		in.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		in.t.Fatalf("%s %s: reading the answer: %v", method, path, err)
+	}
 	r := Response{Status: resp.StatusCode, Raw: raw}
-	_ = json.Unmarshal(raw, &r.Body)
+	// Only JSON answers are decoded; one that says it is JSON must be.
+	if err := json.Unmarshal(raw, &r.Body); err != nil && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		in.t.Fatalf("%s %s: HTTP %d with malformed JSON: %v: %s", method, path, r.Status, err, raw)
+	}
 	if m, ok := r.Body["error"].(map[string]any); ok {
 		if c, _ := m["code"].(string); !apperr.Known(apperr.Code(c)) {
 			in.t.Errorf("%s %s: HTTP %d with error code %q, which internal/apperr/codes.go does not declare", method, path, r.Status, c)

@@ -54,9 +54,14 @@ func setupCA(t *testing.T, in *Instance) *ca {
 	}
 	c.orgID = r.Body["id"].(string)
 	for _, tok := range []string{c.bob, c.carol} {
-		in.Do("POST", "/api/v1/organizations/"+c.orgID+"/versions/1/verify", tok, map[string]any{})
+		if v := in.Do("POST", "/api/v1/organizations/"+c.orgID+"/versions/1/verify", tok, map[string]any{}); v.Status != 200 {
+			t.Fatalf("verify: %d %s", v.Status, v.Raw)
+		}
 	}
 	r = in.Do("POST", "/api/v1/accounts", c.alice, map[string]any{"name": "Acme", "organizations": []string{c.orgID}})
+	if r.Status != 201 {
+		t.Fatalf("account: %d %s", r.Status, r.Raw)
+	}
 	c.acc, c.accTok = r.Body["id"].(string), r.Body["token"].(string)
 	r = in.Do("POST", "/api/v1/accounts/"+c.acc+"/domains", c.accTok, map[string]any{"domain": site})
 	if r.Status != 201 {
@@ -70,7 +75,10 @@ func setupCA(t *testing.T, in *Instance) *ca {
 }
 
 func csrPEM(t *testing.T) string {
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{}, DNSNames: []string{site}}, k)
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +110,9 @@ func (c *ca) issue(t *testing.T) (string, *x509.Certificate) {
 		t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
 	}
 	b, _ := pem.Decode([]byte(fin.Body["certificate"].(string)))
+	if b == nil {
+		t.Fatalf("finalize returned no PEM certificate: %s", fin.Raw)
+	}
 	cert, err := x509.ParseCertificate(b.Bytes)
 	if err != nil {
 		t.Fatal(err)
@@ -110,11 +121,21 @@ func (c *ca) issue(t *testing.T) (string, *x509.Certificate) {
 }
 
 func (c *ca) issuerCert(t *testing.T) *x509.Certificate {
+	t.Helper()
 	r := c.Do("GET", "/api/v1/issuers", c.alice, nil)
-	list := r.Body["issuers"].([]any)
+	list, _ := r.Body["issuers"].([]any)
+	if r.Status != 200 || len(list) == 0 {
+		t.Fatalf("issuers: %d %s", r.Status, r.Raw)
+	}
 	last := list[len(list)-1].(map[string]any)
 	b, _ := pem.Decode([]byte(last["certificate"].(string)))
-	cert, _ := x509.ParseCertificate(b.Bytes)
+	if b == nil {
+		t.Fatalf("issuer without a PEM certificate: %v", last)
+	}
+	cert, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return cert
 }
 
@@ -135,7 +156,10 @@ func (c *ca) ocspStatus(t *testing.T, serialHex string) *ocsp.Response {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r, err := ocsp.ParseResponse(body, iss)
 	if err != nil {
 		t.Fatalf("OCSP for %s: %v", serialHex, err)
@@ -147,13 +171,19 @@ func (c *ca) ocspStatus(t *testing.T, serialHex string) *ocsp.Response {
 // lists the serial.
 func (c *ca) crlHas(t *testing.T, crlURL string, serial *big.Int) bool {
 	t.Helper()
-	u, _ := url.Parse(crlURL)
+	u, err := url.Parse(crlURL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.Get(c.URL + u.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	der, _ := io.ReadAll(resp.Body)
+	der, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %d", crlURL, resp.StatusCode)
 	}
@@ -171,7 +201,10 @@ func (c *ca) crlHas(t *testing.T, crlURL string, serial *big.Int) bool {
 
 // rawFinalize calls finalize and tolerates a dropped connection.
 func (c *ca) rawFinalize(orderID string) (int, error) {
-	req, _ := http.NewRequest("POST", c.URL+"/api/v1/orders/"+orderID+"/finalize", nil)
+	req, err := http.NewRequest("POST", c.URL+"/api/v1/orders/"+orderID+"/finalize", nil)
+	if err != nil {
+		return 0, err
+	}
 	req.Header.Set("Authorization", "Bearer "+c.accTok)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -209,7 +242,10 @@ func TestCrashAtEveryIssuanceStep(t *testing.T) {
 					t.Fatalf("intent row: %q", out)
 				}
 				intent.Serial, intent.Status, intent.CRLURL = parts[0], parts[1], parts[2]
-				sn, _ := new(big.Int).SetString(intent.Serial, 16)
+				sn, ok := new(big.Int).SetString(intent.Serial, 16)
+				if !ok {
+					t.Fatalf("intent serial %q is not hexadecimal", intent.Serial)
+				}
 				r := c.ocspStatus(t, intent.Serial)
 				switch step {
 				case "after_store":
@@ -294,7 +330,9 @@ func TestIssuanceThroughSoftHSM(t *testing.T) {
 	}
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(body), 0o644)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		return p
 	}
 	leaf := write("leaf.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
@@ -339,8 +377,8 @@ func TestRevocationThroughServer(t *testing.T) {
 			OK       bool
 			Findings []map[string]string
 		}
-		if json.Unmarshal([]byte(out), &v); code != 0 || !v.OK {
-			t.Fatalf("crl verify: %d %s %s", code, out, errOut)
+		if err := json.Unmarshal([]byte(out), &v); err != nil || code != 0 || !v.OK {
+			t.Fatalf("crl verify: %d %v %s %s", code, err, out, errOut)
 		}
 		// Delete the revocation behind vetca's back and republish: verify
 		// must name the serial.
@@ -356,15 +394,21 @@ func TestRevocationThroughServer(t *testing.T) {
 		if _, errOut, code := in.CLI("crl", "publish", "--out", dir); code != 0 {
 			t.Fatalf("crl publish --out: %s", errOut)
 		}
-		u, _ := url.Parse(cert.CRLDistributionPoints[0])
+		u, err := url.Parse(cert.CRLDistributionPoints[0])
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := os.Stat(filepath.Join(dir, u.Host, u.Path)); err != nil {
 			t.Fatalf("static CRL missing: %v", err)
 		}
-		matches, _ := filepath.Glob(filepath.Join(dir, "partitioned-crls-*.json"))
-		if len(matches) != 1 {
-			t.Fatalf("CCADB JSON: %v", matches)
+		matches, err := filepath.Glob(filepath.Join(dir, "partitioned-crls-*.json"))
+		if err != nil || len(matches) != 1 {
+			t.Fatalf("CCADB JSON: %v %v", matches, err)
 		}
-		js, _ := os.ReadFile(matches[0])
+		js, err := os.ReadFile(matches[0])
+		if err != nil {
+			t.Fatal(err)
+		}
 		var urls []string
 		if err := json.Unmarshal(js, &urls); err != nil || len(urls) < 16 || !strings.Contains(string(js), cert.CRLDistributionPoints[0]) {
 			t.Fatalf("CCADB JSON array: %v %s", err, js)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -96,10 +97,12 @@ func TestServeCheckpointsCatchTruncation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pk := make([]byte, 4096)
-		n, _ := resp.Body.Read(pk)
+		pk, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		key, err := audit.ParsePublicKey(pk[:n])
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET /audit/public-key: %d %v", resp.StatusCode, err)
+		}
+		key, err := audit.ParsePublicKey(pk)
 		if err != nil || pub.Verify(key) != nil {
 			t.Fatalf("the published checkpoint does not verify under the published key: %v", err)
 		}
@@ -204,7 +207,10 @@ func waitCheckpoint(t *testing.T, in *Instance, seq string) *audit.Checkpoint {
 	dir := filepath.Join(in.Dir, "keys", "checkpoints")
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		entries, _ := os.ReadDir(dir)
+		entries, err := os.ReadDir(dir)
+		if err != nil && !os.IsNotExist(err) { // the directory appears with the first checkpoint
+			t.Fatal(err)
+		}
 		for i := len(entries) - 1; i >= 0; i-- {
 			cp, err := audit.ReadCheckpoint(filepath.Join(dir, entries[i].Name()), key)
 			if err == nil && cp.Seq >= want {

@@ -202,13 +202,19 @@ func TestDeletedRevocationFailsClosed(t *testing.T) {
 			t.Fatalf("status of a serial whose revocation was deleted: %v", err)
 		}
 		iss := issuer(t, f)
-		req, _ := ocsp.CreateRequest(cert, iss, nil)
+		req, err := ocsp.CreateRequest(cert, iss, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		resp, err := http.Post(f.Server.URL+"/ocsp", "application/ocsp-request", bytes.NewReader(req))
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
+		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if r, err := ocsp.ParseResponse(body, iss); err == nil && r.Status == ocsp.Good {
 			t.Fatal("a certificate whose revocation row was deleted answered good")
 		}
