@@ -70,6 +70,8 @@ type Instance struct {
 	Env []string
 	// Addr is the listen address, kept across restarts.
 	Addr string
+	// PublicURL is the --public-url given to init and serve.
+	PublicURL string
 }
 
 // New initializes a database on backend ("sqlite" or "postgres").
@@ -81,7 +83,26 @@ func New(t *testing.T, backend string) *Instance {
 // NewWith is New with extra environment and `vetca init` arguments.
 func NewWith(t *testing.T, backend string, env []string, initArgs ...string) *Instance {
 	t.Helper()
-	in := &Instance{t: t, Backend: backend, Dir: t.TempDir(), Bin: vetcaBin, Env: env}
+	return newInstance(t, backend, env, "", initArgs...)
+}
+
+// NewOnLoopback is New with the public URL on the server's own loopback
+// address, so that the URLs in certificates and CRLs (and
+// `crl verify --fetch`) reach the server under test.
+func NewOnLoopback(t *testing.T, backend string) *Instance {
+	t.Helper()
+	addr := freeAddr(t)
+	in := newInstance(t, backend, nil, "http://"+addr)
+	in.Addr = addr
+	return in
+}
+
+func newInstance(t *testing.T, backend string, env []string, publicURL string, initArgs ...string) *Instance {
+	t.Helper()
+	if publicURL == "" {
+		publicURL = "http://pki.vetca-test.com"
+	}
+	in := &Instance{t: t, Backend: backend, Dir: t.TempDir(), Bin: vetcaBin, Env: env, PublicURL: publicURL}
 	if backend == "postgres" {
 		in.DSN = storetest.PostgresDSN(t)
 		u, err := url.Parse(in.DSN)
@@ -92,7 +113,7 @@ func NewWith(t *testing.T, backend string, env []string, initArgs ...string) *In
 	} else {
 		in.DSN = "sqlite:" + filepath.Join(in.Dir, "vetca.db")
 	}
-	out, errOut, code := in.CLI(append([]string{"init", "--json", "--public-url", "http://pki.vetca-test.com"}, initArgs...)...)
+	out, errOut, code := in.CLI(append([]string{"init", "--json", "--public-url", in.PublicURL}, initArgs...)...)
 	if code != 0 {
 		t.Fatalf("vetca init: exit %d: %s %s", code, out, errOut)
 	}
@@ -167,17 +188,12 @@ func (in *Instance) Serve(extra ...string) {
 		in.SMTP = smtptest.New(in.t)
 	}
 	if in.Addr == "" {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			in.t.Fatal(err)
-		}
-		in.Addr = l.Addr().String()
-		l.Close()
+		in.Addr = freeAddr(in.t)
 	}
 	addr := in.Addr
 	args := []string{"serve", "--listen", addr, "--smtp", in.SMTP.Addr(), "--compliance-email", "compliance@ca.vetca-test.com"}
 	if !hasFlag(extra, "--public-url") {
-		args = append(args, "--public-url", "http://pki.vetca-test.com")
+		args = append(args, "--public-url", in.PublicURL)
 	}
 	args = append(args, extra...)
 	in.cmd = exec.Command(in.Bin, args...)
@@ -207,6 +223,17 @@ func (in *Instance) waitReady() {
 	in.t.Fatalf("vetca serve did not become ready:\n%s", in.logs)
 }
 
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
 // Wait waits for the server to exit by itself (a crash hook) and returns
 // its exit code.
 func (in *Instance) Wait() int {
@@ -231,7 +258,7 @@ func (in *Instance) Wait() int {
 func (in *Instance) Replica() *Instance {
 	in.t.Helper()
 	return &Instance{t: in.t, Backend: in.Backend, DSN: in.DSN, Dir: in.Dir, AdminToken: in.AdminToken, SMTP: in.SMTP,
-		schema: in.schema, Bin: vetcaBin}
+		schema: in.schema, Bin: vetcaBin, PublicURL: in.PublicURL}
 }
 
 // Clone returns a copy of the installation as it is now, for test t: a
@@ -244,7 +271,7 @@ func (in *Instance) Replica() *Instance {
 func (in *Instance) Clone(t *testing.T) *Instance {
 	t.Helper()
 	c := &Instance{t: t, Backend: in.Backend, Dir: t.TempDir(), AdminToken: in.AdminToken, Bin: vetcaBin,
-		Env: append([]string(nil), in.Env...)}
+		Env: append([]string(nil), in.Env...), PublicURL: in.PublicURL}
 	if err := copyTree(filepath.Join(in.Dir, "keys"), filepath.Join(c.Dir, "keys")); err != nil {
 		t.Fatalf("copy the key directory: %v", err)
 	}
@@ -325,7 +352,7 @@ func (in *Instance) ServeFails(extra ...string) (int, string) {
 	in.t.Helper()
 	args := []string{"serve", "--listen", "127.0.0.1:0"}
 	if !hasFlag(extra, "--public-url") {
-		args = append(args, "--public-url", "http://pki.vetca-test.com")
+		args = append(args, "--public-url", in.PublicURL)
 	}
 	cmd := exec.Command(in.Bin, append(args, extra...)...)
 	cmd.Env = in.env()
