@@ -240,47 +240,55 @@ func rewriteChain(t *testing.T, dsn string, key *audit.Key) {
 
 // `vetca init` run twice changes nothing and says so (README.md, Run in production).
 func TestInitIsIdempotent(t *testing.T) {
-	in := New(t, "sqlite")
-	out, _, code := in.CLI("init", "--json")
-	var res struct {
-		AdminToken string
-		Changed    bool
-		Issuers    []map[string]string
-		Messages   []string
-	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 {
-		t.Fatalf("second init: %d %q", code, out)
-	}
-	if res.Changed || res.AdminToken != "" || len(res.Issuers) != 2 || !strings.Contains(strings.Join(res.Messages, " "), "nothing changed") {
-		t.Fatalf("second init changed something: %+v", res)
-	}
-	text, errOut, code := in.CLI("init")
-	if code != 0 || !strings.Contains(text, "already initialized; nothing changed") {
-		t.Fatalf("second init: exit %d, says %q %s", code, text, errOut)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			in := New(t, backend)
+			out, _, code := in.CLI("init", "--json")
+			var res struct {
+				AdminToken string
+				Changed    bool
+				Issuers    []map[string]string
+				Messages   []string
+			}
+			if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 {
+				t.Fatalf("second init: %d %q", code, out)
+			}
+			if res.Changed || res.AdminToken != "" || len(res.Issuers) != 2 || !strings.Contains(strings.Join(res.Messages, " "), "nothing changed") {
+				t.Fatalf("second init changed something: %+v", res)
+			}
+			text, errOut, code := in.CLI("init")
+			if code != 0 || !strings.Contains(text, "already initialized; nothing changed") {
+				t.Fatalf("second init: exit %d, says %q %s", code, text, errOut)
+			}
+		})
 	}
 }
 
 // Exit code 2 for usage errors (README.md, Commands), and errors name the flag.
 func TestUsageErrors(t *testing.T) {
-	in := New(t, "sqlite")
-	for _, args := range [][]string{
-		{"user", "add"},
-		{"user", "add", "eve"},
-		{"user", "add", "eve", "--role", "root"},
-		{"audit", "verify", "--no-such-flag"},
-		{"serve", "--log-level", "loud"},
-	} {
-		_, errOut, code := in.CLI(args...)
-		if code != 2 {
-			t.Errorf("vetca %v: exit %d, want 2 (%s)", args, code, errOut)
-		}
-	}
-	_, errOut, code := in.CLI("audit", "verify", "--checkpoint", "/nonexistent/cp.json")
-	if code != 1 || !strings.Contains(errOut, "/nonexistent/cp.json") {
-		t.Errorf("missing checkpoint file: %d %s", code, errOut)
-	}
-	_, errOut, code = in.CLI("audit", "verify", "--db", "mysql://x")
-	if code != 1 || !strings.Contains(errOut, "mysql://x") {
-		t.Errorf("bad DSN: %d %s", code, errOut)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			in := New(t, backend)
+			for _, args := range [][]string{
+				{"user", "add"},
+				{"user", "add", "eve"},
+				{"user", "add", "eve", "--role", "root"},
+				{"audit", "verify", "--no-such-flag"},
+				{"serve", "--log-level", "loud"},
+			} {
+				_, errOut, code := in.CLI(args...)
+				if code != 2 {
+					t.Errorf("vetca %v: exit %d, want 2 (%s)", args, code, errOut)
+				}
+			}
+			_, errOut, code := in.CLI("audit", "verify", "--checkpoint", "/nonexistent/cp.json")
+			if code != 1 || !strings.Contains(errOut, "/nonexistent/cp.json") {
+				t.Errorf("missing checkpoint file: %d %s", code, errOut)
+			}
+			_, errOut, code = in.CLI("audit", "verify", "--db", "mysql://x")
+			if code != 1 || !strings.Contains(errOut, "mysql://x") {
+				t.Errorf("bad DSN: %d %s", code, errOut)
+			}
+		})
 	}
 }

@@ -282,68 +282,76 @@ func TestCrashAtEveryIssuanceStep(t *testing.T) {
 // A TBS that fails a lint (forced in the test build)
 // is never signed by the real key, and the failure names the lint.
 func TestForcedLintFailureInTestBuild(t *testing.T) {
-	in := New(t, "sqlite")
-	c := setupCA(t, in)
-	id := c.approved(t)
-	in.Stop()
-	in.Bin, in.Env = hooksBin, []string{"VETCA_TEST_FORCE_LINT_FAILURE=1"}
-	in.Serve(serveArgs(c.dns)...)
-	fin := in.Do("POST", "/api/v1/orders/"+id+"/finalize", c.accTok, nil)
-	msg, _ := fin.Body["error"].(map[string]any)["message"].(string)
-	if fin.Status != 422 || !strings.Contains(msg, "e_vetca_test_forced_failure") {
-		t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
-	}
-	if n := in.SQL("SELECT COUNT(*) FROM issuance_intents WHERE order_id = '" + id + "'"); n != "0" {
-		t.Fatalf("%s intents recorded for a failed lint", n)
-	}
-	// The shipped binary has no such hook: the same environment does nothing.
-	in.Stop()
-	in.Bin = vetcaBin
-	in.Serve(serveArgs(c.dns)...)
-	if _, cert := c.issue(t); cert == nil {
-		t.Fatal("no certificate")
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			in := New(t, backend)
+			c := setupCA(t, in)
+			id := c.approved(t)
+			in.Stop()
+			in.Bin, in.Env = hooksBin, []string{"VETCA_TEST_FORCE_LINT_FAILURE=1"}
+			in.Serve(serveArgs(c.dns)...)
+			fin := in.Do("POST", "/api/v1/orders/"+id+"/finalize", c.accTok, nil)
+			msg, _ := fin.Body["error"].(map[string]any)["message"].(string)
+			if fin.Status != 422 || !strings.Contains(msg, "e_vetca_test_forced_failure") {
+				t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
+			}
+			if n := in.SQL("SELECT COUNT(*) FROM issuance_intents WHERE order_id = '" + id + "'"); n != "0" {
+				t.Fatalf("%s intents recorded for a failed lint", n)
+			}
+			// The shipped binary has no such hook: the same environment does nothing.
+			in.Stop()
+			in.Bin = vetcaBin
+			in.Serve(serveArgs(c.dns)...)
+			if _, cert := c.issue(t); cert == nil {
+				t.Fatal("no certificate")
+			}
+		})
 	}
 }
 
 // Issuance works through a SoftHSM2 token, and the
 // certificate verifies with openssl against the chain.
 func TestIssuanceThroughSoftHSM(t *testing.T) {
-	tok := softhsmtest.New(t, "vetca-e2e")
-	env := append(tok.Env(), "VETCA_PKCS11_PIN="+tok.PIN)
-	in := NewWith(t, "sqlite", env, "--issuer-key", tok.URI("vetca-issuing-ca"), "--pkcs11-module", tok.ModulePath)
-	if uri := in.SQL("SELECT key_uri FROM issuers WHERE kind = 'intermediate'"); !strings.HasPrefix(uri, "pkcs11:") || strings.Contains(uri, tok.PIN) {
-		t.Fatalf("issuing key URI %q", uri)
-	}
-	in.Env = append(in.Env, "VETCA_PKCS11_MODULE="+tok.ModulePath)
-	c := setupCA(t, in)
-	_, cert := c.issue(t)
-	dir := t.TempDir()
-	var roots, inters []string
-	r := c.Do("GET", "/api/v1/issuers", c.alice, nil)
-	for _, x := range r.Body["issuers"].([]any) {
-		m := x.(map[string]any)
-		if m["kind"] == "root" {
-			roots = append(roots, m["certificate"].(string))
-		} else {
-			inters = append(inters, m["certificate"].(string))
-		}
-	}
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	leaf := write("leaf.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
-	out, err := exec.Command("openssl", "verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", write("root.pem", strings.Join(roots, "")),
-		"-untrusted", write("inter.pem", strings.Join(inters, "")), leaf).CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte(": OK")) {
-		t.Fatalf("openssl verify: %v %s", err, out)
-	}
-	// CRLs and OCSP are signed through the token too.
-	if r := c.ocspStatus(t, strings.ToLower(cert.SerialNumber.Text(16))); r.Status != ocsp.Good {
-		t.Fatalf("OCSP through the HSM: %d", r.Status)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			tok := softhsmtest.New(t, "vetca-e2e")
+			env := append(tok.Env(), "VETCA_PKCS11_PIN="+tok.PIN)
+			in := NewWith(t, backend, env, "--issuer-key", tok.URI("vetca-issuing-ca"), "--pkcs11-module", tok.ModulePath)
+			if uri := in.SQL("SELECT key_uri FROM issuers WHERE kind = 'intermediate'"); !strings.HasPrefix(uri, "pkcs11:") || strings.Contains(uri, tok.PIN) {
+				t.Fatalf("issuing key URI %q", uri)
+			}
+			in.Env = append(in.Env, "VETCA_PKCS11_MODULE="+tok.ModulePath)
+			c := setupCA(t, in)
+			_, cert := c.issue(t)
+			dir := t.TempDir()
+			var roots, inters []string
+			r := c.Do("GET", "/api/v1/issuers", c.alice, nil)
+			for _, x := range r.Body["issuers"].([]any) {
+				m := x.(map[string]any)
+				if m["kind"] == "root" {
+					roots = append(roots, m["certificate"].(string))
+				} else {
+					inters = append(inters, m["certificate"].(string))
+				}
+			}
+			write := func(name, body string) string {
+				p := filepath.Join(dir, name)
+				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			leaf := write("leaf.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
+			out, err := exec.Command("openssl", "verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", write("root.pem", strings.Join(roots, "")),
+				"-untrusted", write("inter.pem", strings.Join(inters, "")), leaf).CombinedOutput()
+			if err != nil || !bytes.Contains(out, []byte(": OK")) {
+				t.Fatalf("openssl verify: %v %s", err, out)
+			}
+			// CRLs and OCSP are signed through the token too.
+			if r := c.ocspStatus(t, strings.ToLower(cert.SerialNumber.Text(16))); r.Status != ocsp.Good {
+				t.Fatalf("OCSP through the HSM: %d", r.Status)
+			}
+		})
 	}
 }
 

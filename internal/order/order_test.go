@@ -289,32 +289,41 @@ func TestFinalizeRefusesChangedSnapshot(t *testing.T) {
 // test-only lint) is never signed by the real key, and the failure names
 // the lint.
 func TestLintFailureIsNeverSigned(t *testing.T) {
-	dns, opt := apptest.WithDNS(t)
-	e := apptest.NewWithLints(t, apptest.SQLite, []vlint.Option{vlint.WithExtraLints(forcedFailure())}, opt)
-	f := apptest.NewOrderFixture(t, e, dns, site)
-	r := f.PlaceOrder(map[string]any{"dnsNames": []string{site}, "csr": apptest.CSR(t, apptest.Key(t), pkix.Name{}, site)})
-	id, hash := r.Body["id"].(string), r.Body["snapshotHash"].(string)
-	for _, tok := range []string{f.Bob, f.Carol} {
-		f.Do("POST", "/api/v1/orders/"+id+"/approve", tok, map[string]any{"snapshotHash": hash})
-	}
-	fin := f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil)
-	if fin.Status < 400 || errOf(fin)["code"] != "lint_failed" || !strings.Contains(errOf(fin)["message"].(string), "e_test_forced_failure") {
-		t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
-	}
-	ctx := context.Background()
-	var intents, certs int
-	if err := e.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM issuance_intents`).Scan(&intents); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM certificates`).Scan(&certs); err != nil {
-		t.Fatal(err)
-	}
-	if intents != 0 || certs != 0 {
-		t.Fatalf("a failed lint left %d intents and %d certificates", intents, certs)
-	}
-	g := f.Do("GET", "/api/v1/orders/"+id, f.Bob, nil)
-	if g.Body["status"] != "failed" || !strings.Contains(g.Body["failure"].(string), "e_test_forced_failure") {
-		t.Fatalf("order after lint failure: %s", g.Raw)
+	for _, backend := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			dns, opt := apptest.WithDNS(t)
+			e := apptest.NewWithLints(t, backend, []vlint.Option{vlint.WithExtraLints(forcedFailure())}, opt)
+			f := apptest.NewOrderFixture(t, e, dns, site)
+			r := f.PlaceOrder(map[string]any{"dnsNames": []string{site}, "csr": apptest.CSR(t, apptest.Key(t), pkix.Name{}, site)})
+			if r.Status != 201 {
+				t.Fatalf("order: %d %s", r.Status, r.Raw)
+			}
+			id, hash := r.Body["id"].(string), r.Body["snapshotHash"].(string)
+			for _, tok := range []string{f.Bob, f.Carol} {
+				if a := f.Do("POST", "/api/v1/orders/"+id+"/approve", tok, map[string]any{"snapshotHash": hash}); a.Status != 200 {
+					t.Fatalf("approve: %d %s", a.Status, a.Raw)
+				}
+			}
+			fin := f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil)
+			if fin.Status < 400 || errOf(fin)["code"] != "lint_failed" || !strings.Contains(errOf(fin)["message"].(string), "e_test_forced_failure") {
+				t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
+			}
+			ctx := context.Background()
+			var intents, certs int
+			if err := e.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM issuance_intents`).Scan(&intents); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM certificates`).Scan(&certs); err != nil {
+				t.Fatal(err)
+			}
+			if intents != 0 || certs != 0 {
+				t.Fatalf("a failed lint left %d intents and %d certificates", intents, certs)
+			}
+			g := f.Do("GET", "/api/v1/orders/"+id, f.Bob, nil)
+			if g.Body["status"] != "failed" || !strings.Contains(g.Body["failure"].(string), "e_test_forced_failure") {
+				t.Fatalf("order after lint failure: %s", g.Raw)
+			}
+		})
 	}
 }
 
