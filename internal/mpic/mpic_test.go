@@ -273,7 +273,10 @@ func TestClientWithoutValidCertificateIsRefused(t *testing.T) {
 // Served without TLS by mistake, the handler still refuses to answer.
 func TestHandlerRequiresVerifiedClient(t *testing.T) {
 	d := dnstest.New(t)
-	r, _ := resolver.New(resolver.Config{Server: d.Addr()})
+	r, err := resolver.New(resolver.Config{Server: d.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := mpic.NewServer(mpic.ServerConfig{ID: "p", Region: "ARIN", Resolver: r, CAAIdentities: []string{identity}, Clock: clock.NewFake(evalDate)})
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +284,9 @@ func TestHandlerRequiresVerifiedClient(t *testing.T) {
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, mpic.CheckPath, strings.NewReader(`{"kind":"caa","domain":"example.com"}`)))
 	var ans mpic.CheckResponse
-	_ = json.Unmarshal(rec.Body.Bytes(), &ans)
+	if err := json.Unmarshal(rec.Body.Bytes(), &ans); err != nil {
+		t.Fatalf("answer %q: %v", rec.Body.Bytes(), err)
+	}
 	if rec.Code != http.StatusForbidden || ans.Error == nil || ans.Perspective != "p" || ans.Region != "ARIN" {
 		t.Fatalf("HTTP %d %s", rec.Code, rec.Body)
 	}
@@ -304,8 +309,11 @@ func TestBadRequestsNameTheField(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ans mpic.CheckResponse
-		_ = json.NewDecoder(resp.Body).Decode(&ans)
+		err = json.NewDecoder(resp.Body).Decode(&ans)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("%s: answer: %v", body, err)
+		}
 		if resp.StatusCode != http.StatusBadRequest || ans.Error == nil || ans.Error.Field != field || ans.Perspective != "loopback-0" {
 			t.Errorf("%s: HTTP %d %+v", body, resp.StatusCode, ans)
 		}
