@@ -18,10 +18,12 @@ build:
 	$(GO) build -o bin/vetca ./cmd/vetca
 
 ## test: vet, format check, the whole test suite (SQLite always; PostgreSQL when reachable), then every fuzz target briefly
+## The suite runs through scripts/testsummary: plain go test output, then the skipped tests
+## and why; with VETCA_TEST_REQUIRE_ALL=1 (.ci/run) a skip not in .ci/expected-skips fails.
 test: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	@if [ -z "$$VETCA_TEST_POSTGRES" ]; then echo "NOTE: VETCA_TEST_POSTGRES unset and no server on 127.0.0.1:5432: PostgreSQL suites will be skipped"; fi
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) run ./scripts/testsummary -expected .ci/expected-skips -- $(GO) test -json -count=1 -timeout 20m $(PKGS)
 	$(GO) test -race -count=1 -run '^TestRunLifecycle$$' ./internal/app/
 	@$(MAKE) --no-print-directory fuzz
 
@@ -31,7 +33,7 @@ fuzz:
 
 ## test-short: the fast subset
 test-short:
-	$(GO) test -short -count=1 $(PKGS)
+	$(GO) run ./scripts/testsummary -require-all=false -- $(GO) test -json -short -count=1 $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)

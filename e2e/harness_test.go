@@ -70,6 +70,8 @@ type Instance struct {
 	Env []string
 	// Addr is the listen address, kept across restarts.
 	Addr string
+	// PublicURL is the --public-url given to init and serve.
+	PublicURL string
 }
 
 // New initializes a database on backend ("sqlite" or "postgres").
@@ -81,15 +83,37 @@ func New(t *testing.T, backend string) *Instance {
 // NewWith is New with extra environment and `vetca init` arguments.
 func NewWith(t *testing.T, backend string, env []string, initArgs ...string) *Instance {
 	t.Helper()
-	in := &Instance{t: t, Backend: backend, Dir: t.TempDir(), Bin: vetcaBin, Env: env}
+	return newInstance(t, backend, env, "", initArgs...)
+}
+
+// NewOnLoopback is New with the public URL on the server's own loopback
+// address, so that the URLs in certificates and CRLs (and
+// `crl verify --fetch`) reach the server under test.
+func NewOnLoopback(t *testing.T, backend string) *Instance {
+	t.Helper()
+	addr := freeAddr(t)
+	in := newInstance(t, backend, nil, "http://"+addr)
+	in.Addr = addr
+	return in
+}
+
+func newInstance(t *testing.T, backend string, env []string, publicURL string, initArgs ...string) *Instance {
+	t.Helper()
+	if publicURL == "" {
+		publicURL = "http://pki.vetca-test.com"
+	}
+	in := &Instance{t: t, Backend: backend, Dir: t.TempDir(), Bin: vetcaBin, Env: env, PublicURL: publicURL}
 	if backend == "postgres" {
 		in.DSN = storetest.PostgresDSN(t)
-		u, _ := url.Parse(in.DSN)
+		u, err := url.Parse(in.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
 		in.schema = u.Query().Get("search_path")
 	} else {
 		in.DSN = "sqlite:" + filepath.Join(in.Dir, "vetca.db")
 	}
-	out, errOut, code := in.CLI(append([]string{"init", "--json", "--public-url", "http://pki.vetca-test.com"}, initArgs...)...)
+	out, errOut, code := in.CLI(append([]string{"init", "--json", "--public-url", in.PublicURL}, initArgs...)...)
 	if code != 0 {
 		t.Fatalf("vetca init: exit %d: %s %s", code, out, errOut)
 	}
@@ -145,11 +169,7 @@ func (in *Instance) SQL(stmt string) string {
 	in.t.Helper()
 	var cmd *exec.Cmd
 	if in.Backend == "postgres" {
-		u, _ := url.Parse(in.DSN)
-		q := u.Query()
-		q.Del("search_path")
-		u.RawQuery = q.Encode()
-		cmd = exec.Command("psql", "-v", "ON_ERROR_STOP=1", "-qAt", u.String(), "-c", stmt)
+		cmd = exec.Command("psql", "-v", "ON_ERROR_STOP=1", "-qAt", pgBase(in.t, in.DSN), "-c", stmt)
 		cmd.Env = append(os.Environ(), "PGOPTIONS=-c search_path="+in.schema)
 	} else {
 		cmd = exec.Command("sqlite3", strings.TrimPrefix(in.DSN, "sqlite:"), stmt)
@@ -168,17 +188,12 @@ func (in *Instance) Serve(extra ...string) {
 		in.SMTP = smtptest.New(in.t)
 	}
 	if in.Addr == "" {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			in.t.Fatal(err)
-		}
-		in.Addr = l.Addr().String()
-		l.Close()
+		in.Addr = freeAddr(in.t)
 	}
 	addr := in.Addr
 	args := []string{"serve", "--listen", addr, "--smtp", in.SMTP.Addr(), "--compliance-email", "compliance@ca.vetca-test.com"}
 	if !hasFlag(extra, "--public-url") {
-		args = append(args, "--public-url", "http://pki.vetca-test.com")
+		args = append(args, "--public-url", in.PublicURL)
 	}
 	args = append(args, extra...)
 	in.cmd = exec.Command(in.Bin, args...)
@@ -208,6 +223,17 @@ func (in *Instance) waitReady() {
 	in.t.Fatalf("vetca serve did not become ready:\n%s", in.logs)
 }
 
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
 // Wait waits for the server to exit by itself (a crash hook) and returns
 // its exit code.
 func (in *Instance) Wait() int {
@@ -232,7 +258,92 @@ func (in *Instance) Wait() int {
 func (in *Instance) Replica() *Instance {
 	in.t.Helper()
 	return &Instance{t: in.t, Backend: in.Backend, DSN: in.DSN, Dir: in.Dir, AdminToken: in.AdminToken, SMTP: in.SMTP,
-		schema: in.schema, Bin: vetcaBin}
+		schema: in.schema, Bin: vetcaBin, PublicURL: in.PublicURL}
+}
+
+// Clone returns a copy of the installation as it is now, for test t: a
+// copy of the database (a new SQLite file made with sqlite3's .backup, or
+// a new PostgreSQL schema restored from pg_dump of this one) and of the key
+// directory (audit key, issuing keys, checkpoints), with no server running.
+// Edits to the copy cannot touch this instance or another copy. Stop the
+// server first, so that no checkpoint is being written while the keys are
+// copied.
+func (in *Instance) Clone(t *testing.T) *Instance {
+	t.Helper()
+	c := &Instance{t: t, Backend: in.Backend, Dir: t.TempDir(), AdminToken: in.AdminToken, Bin: vetcaBin,
+		Env: append([]string(nil), in.Env...), PublicURL: in.PublicURL}
+	if err := copyTree(filepath.Join(in.Dir, "keys"), filepath.Join(c.Dir, "keys")); err != nil {
+		t.Fatalf("copy the key directory: %v", err)
+	}
+	if in.Backend != "postgres" {
+		dst := filepath.Join(c.Dir, "vetca.db")
+		if out, err := exec.Command("sqlite3", strings.TrimPrefix(in.DSN, "sqlite:"), ".backup '"+dst+"'").CombinedOutput(); err != nil {
+			t.Fatalf("sqlite3 .backup: %v: %s", err, out)
+		}
+		c.DSN = "sqlite:" + dst
+		return c
+	}
+	c.DSN = storetest.PostgresDSN(t)
+	u, err := url.Parse(c.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.schema = u.Query().Get("search_path")
+	base := pgBase(t, in.DSN)
+	dump, err := exec.Command("pg_dump", "--schema="+in.schema, "--no-owner", "--no-privileges", base).Output()
+	if err != nil {
+		t.Fatalf("pg_dump --schema=%s: %v", in.schema, err)
+	}
+	// Schema names are random (vetca_test_ and 12 hex digits), so
+	// renaming every mention is safe. The dump creates the schema itself.
+	script := "DROP SCHEMA " + c.schema + " CASCADE;\n" + strings.ReplaceAll(string(dump), in.schema, c.schema)
+	cmd := exec.Command("psql", "-v", "ON_ERROR_STOP=1", "-q", base)
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("restore the dump into %s: %v: %s", c.schema, err, out)
+	}
+	return c
+}
+
+// copyTree copies the directory src to dst, keeping permissions (vetca
+// refuses a key file others can read).
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		to := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(to, info.Mode().Perm())
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(to, b, info.Mode().Perm())
+	})
+}
+
+// pgBase is a PostgreSQL DSN without its search_path parameter (which the
+// command-line clients do not understand).
+func pgBase(t *testing.T, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("DSN %q: %v", dsn, err)
+	}
+	q := u.Query()
+	q.Del("search_path")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // ServeFails runs `vetca serve` expecting it to refuse to start, and
@@ -241,7 +352,7 @@ func (in *Instance) ServeFails(extra ...string) (int, string) {
 	in.t.Helper()
 	args := []string{"serve", "--listen", "127.0.0.1:0"}
 	if !hasFlag(extra, "--public-url") {
-		args = append(args, "--public-url", "http://pki.vetca-test.com")
+		args = append(args, "--public-url", in.PublicURL)
 	}
 	cmd := exec.Command(in.Bin, append(args, extra...)...)
 	cmd.Env = in.env()
@@ -304,10 +415,16 @@ func (in *Instance) Do(method, path, token string, body any) Response {
 	in.t.Helper()
 	var rd io.Reader
 	if body != nil {
-		b, _ := json.Marshal(body)
+		b, err := json.Marshal(body)
+		if err != nil {
+			in.t.Fatal(err)
+		}
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequestWithContext(context.Background(), method, in.URL+path, rd)
+	req, err := http.NewRequestWithContext(context.Background(), method, in.URL+path, rd)
+	if err != nil {
+		in.t.Fatal(err)
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -319,9 +436,15 @@ func (in *Instance) Do(method, path, token string, body any) Response {
 		in.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		in.t.Fatalf("%s %s: reading the answer: %v", method, path, err)
+	}
 	r := Response{Status: resp.StatusCode, Raw: raw}
-	_ = json.Unmarshal(raw, &r.Body)
+	// Only JSON answers are decoded; one that says it is JSON must be.
+	if err := json.Unmarshal(raw, &r.Body); err != nil && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		in.t.Fatalf("%s %s: HTTP %d with malformed JSON: %v: %s", method, path, r.Status, err, raw)
+	}
 	if m, ok := r.Body["error"].(map[string]any); ok {
 		if c, _ := m["code"].(string); !apperr.Known(apperr.Code(c)) {
 			in.t.Errorf("%s %s: HTTP %d with error code %q, which internal/apperr/codes.go does not declare", method, path, r.Status, c)

@@ -54,9 +54,14 @@ func setupCA(t *testing.T, in *Instance) *ca {
 	}
 	c.orgID = r.Body["id"].(string)
 	for _, tok := range []string{c.bob, c.carol} {
-		in.Do("POST", "/api/v1/organizations/"+c.orgID+"/versions/1/verify", tok, map[string]any{})
+		if v := in.Do("POST", "/api/v1/organizations/"+c.orgID+"/versions/1/verify", tok, map[string]any{}); v.Status != 200 {
+			t.Fatalf("verify: %d %s", v.Status, v.Raw)
+		}
 	}
 	r = in.Do("POST", "/api/v1/accounts", c.alice, map[string]any{"name": "Acme", "organizations": []string{c.orgID}})
+	if r.Status != 201 {
+		t.Fatalf("account: %d %s", r.Status, r.Raw)
+	}
 	c.acc, c.accTok = r.Body["id"].(string), r.Body["token"].(string)
 	r = in.Do("POST", "/api/v1/accounts/"+c.acc+"/domains", c.accTok, map[string]any{"domain": site})
 	if r.Status != 201 {
@@ -70,7 +75,10 @@ func setupCA(t *testing.T, in *Instance) *ca {
 }
 
 func csrPEM(t *testing.T) string {
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{}, DNSNames: []string{site}}, k)
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +110,9 @@ func (c *ca) issue(t *testing.T) (string, *x509.Certificate) {
 		t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
 	}
 	b, _ := pem.Decode([]byte(fin.Body["certificate"].(string)))
+	if b == nil {
+		t.Fatalf("finalize returned no PEM certificate: %s", fin.Raw)
+	}
 	cert, err := x509.ParseCertificate(b.Bytes)
 	if err != nil {
 		t.Fatal(err)
@@ -110,11 +121,21 @@ func (c *ca) issue(t *testing.T) (string, *x509.Certificate) {
 }
 
 func (c *ca) issuerCert(t *testing.T) *x509.Certificate {
+	t.Helper()
 	r := c.Do("GET", "/api/v1/issuers", c.alice, nil)
-	list := r.Body["issuers"].([]any)
+	list, _ := r.Body["issuers"].([]any)
+	if r.Status != 200 || len(list) == 0 {
+		t.Fatalf("issuers: %d %s", r.Status, r.Raw)
+	}
 	last := list[len(list)-1].(map[string]any)
 	b, _ := pem.Decode([]byte(last["certificate"].(string)))
-	cert, _ := x509.ParseCertificate(b.Bytes)
+	if b == nil {
+		t.Fatalf("issuer without a PEM certificate: %v", last)
+	}
+	cert, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return cert
 }
 
@@ -135,7 +156,10 @@ func (c *ca) ocspStatus(t *testing.T, serialHex string) *ocsp.Response {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r, err := ocsp.ParseResponse(body, iss)
 	if err != nil {
 		t.Fatalf("OCSP for %s: %v", serialHex, err)
@@ -147,13 +171,19 @@ func (c *ca) ocspStatus(t *testing.T, serialHex string) *ocsp.Response {
 // lists the serial.
 func (c *ca) crlHas(t *testing.T, crlURL string, serial *big.Int) bool {
 	t.Helper()
-	u, _ := url.Parse(crlURL)
+	u, err := url.Parse(crlURL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.Get(c.URL + u.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	der, _ := io.ReadAll(resp.Body)
+	der, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %d", crlURL, resp.StatusCode)
 	}
@@ -171,7 +201,10 @@ func (c *ca) crlHas(t *testing.T, crlURL string, serial *big.Int) bool {
 
 // rawFinalize calls finalize and tolerates a dropped connection.
 func (c *ca) rawFinalize(orderID string) (int, error) {
-	req, _ := http.NewRequest("POST", c.URL+"/api/v1/orders/"+orderID+"/finalize", nil)
+	req, err := http.NewRequest("POST", c.URL+"/api/v1/orders/"+orderID+"/finalize", nil)
+	if err != nil {
+		return 0, err
+	}
 	req.Header.Set("Authorization", "Bearer "+c.accTok)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -209,7 +242,10 @@ func TestCrashAtEveryIssuanceStep(t *testing.T) {
 					t.Fatalf("intent row: %q", out)
 				}
 				intent.Serial, intent.Status, intent.CRLURL = parts[0], parts[1], parts[2]
-				sn, _ := new(big.Int).SetString(intent.Serial, 16)
+				sn, ok := new(big.Int).SetString(intent.Serial, 16)
+				if !ok {
+					t.Fatalf("intent serial %q is not hexadecimal", intent.Serial)
+				}
 				r := c.ocspStatus(t, intent.Serial)
 				switch step {
 				case "after_store":
@@ -246,66 +282,76 @@ func TestCrashAtEveryIssuanceStep(t *testing.T) {
 // A TBS that fails a lint (forced in the test build)
 // is never signed by the real key, and the failure names the lint.
 func TestForcedLintFailureInTestBuild(t *testing.T) {
-	in := New(t, "sqlite")
-	c := setupCA(t, in)
-	id := c.approved(t)
-	in.Stop()
-	in.Bin, in.Env = hooksBin, []string{"VETCA_TEST_FORCE_LINT_FAILURE=1"}
-	in.Serve(serveArgs(c.dns)...)
-	fin := in.Do("POST", "/api/v1/orders/"+id+"/finalize", c.accTok, nil)
-	msg, _ := fin.Body["error"].(map[string]any)["message"].(string)
-	if fin.Status != 422 || !strings.Contains(msg, "e_vetca_test_forced_failure") {
-		t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
-	}
-	if n := in.SQL("SELECT COUNT(*) FROM issuance_intents WHERE order_id = '" + id + "'"); n != "0" {
-		t.Fatalf("%s intents recorded for a failed lint", n)
-	}
-	// The shipped binary has no such hook: the same environment does nothing.
-	in.Stop()
-	in.Bin = vetcaBin
-	in.Serve(serveArgs(c.dns)...)
-	if _, cert := c.issue(t); cert == nil {
-		t.Fatal("no certificate")
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			in := New(t, backend)
+			c := setupCA(t, in)
+			id := c.approved(t)
+			in.Stop()
+			in.Bin, in.Env = hooksBin, []string{"VETCA_TEST_FORCE_LINT_FAILURE=1"}
+			in.Serve(serveArgs(c.dns)...)
+			fin := in.Do("POST", "/api/v1/orders/"+id+"/finalize", c.accTok, nil)
+			msg, _ := fin.Body["error"].(map[string]any)["message"].(string)
+			if fin.Status != 422 || !strings.Contains(msg, "e_vetca_test_forced_failure") {
+				t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
+			}
+			if n := in.SQL("SELECT COUNT(*) FROM issuance_intents WHERE order_id = '" + id + "'"); n != "0" {
+				t.Fatalf("%s intents recorded for a failed lint", n)
+			}
+			// The shipped binary has no such hook: the same environment does nothing.
+			in.Stop()
+			in.Bin = vetcaBin
+			in.Serve(serveArgs(c.dns)...)
+			if _, cert := c.issue(t); cert == nil {
+				t.Fatal("no certificate")
+			}
+		})
 	}
 }
 
 // Issuance works through a SoftHSM2 token, and the
 // certificate verifies with openssl against the chain.
 func TestIssuanceThroughSoftHSM(t *testing.T) {
-	tok := softhsmtest.New(t, "vetca-e2e")
-	env := append(tok.Env(), "VETCA_PKCS11_PIN="+tok.PIN)
-	in := NewWith(t, "sqlite", env, "--issuer-key", tok.URI("vetca-issuing-ca"), "--pkcs11-module", tok.ModulePath)
-	if uri := in.SQL("SELECT key_uri FROM issuers WHERE kind = 'intermediate'"); !strings.HasPrefix(uri, "pkcs11:") || strings.Contains(uri, tok.PIN) {
-		t.Fatalf("issuing key URI %q", uri)
-	}
-	in.Env = append(in.Env, "VETCA_PKCS11_MODULE="+tok.ModulePath)
-	c := setupCA(t, in)
-	_, cert := c.issue(t)
-	dir := t.TempDir()
-	var roots, inters []string
-	r := c.Do("GET", "/api/v1/issuers", c.alice, nil)
-	for _, x := range r.Body["issuers"].([]any) {
-		m := x.(map[string]any)
-		if m["kind"] == "root" {
-			roots = append(roots, m["certificate"].(string))
-		} else {
-			inters = append(inters, m["certificate"].(string))
-		}
-	}
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(body), 0o644)
-		return p
-	}
-	leaf := write("leaf.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
-	out, err := exec.Command("openssl", "verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", write("root.pem", strings.Join(roots, "")),
-		"-untrusted", write("inter.pem", strings.Join(inters, "")), leaf).CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte(": OK")) {
-		t.Fatalf("openssl verify: %v %s", err, out)
-	}
-	// CRLs and OCSP are signed through the token too.
-	if r := c.ocspStatus(t, strings.ToLower(cert.SerialNumber.Text(16))); r.Status != ocsp.Good {
-		t.Fatalf("OCSP through the HSM: %d", r.Status)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			tok := softhsmtest.New(t, "vetca-e2e")
+			env := append(tok.Env(), "VETCA_PKCS11_PIN="+tok.PIN)
+			in := NewWith(t, backend, env, "--issuer-key", tok.URI("vetca-issuing-ca"), "--pkcs11-module", tok.ModulePath)
+			if uri := in.SQL("SELECT key_uri FROM issuers WHERE kind = 'intermediate'"); !strings.HasPrefix(uri, "pkcs11:") || strings.Contains(uri, tok.PIN) {
+				t.Fatalf("issuing key URI %q", uri)
+			}
+			in.Env = append(in.Env, "VETCA_PKCS11_MODULE="+tok.ModulePath)
+			c := setupCA(t, in)
+			_, cert := c.issue(t)
+			dir := t.TempDir()
+			var roots, inters []string
+			r := c.Do("GET", "/api/v1/issuers", c.alice, nil)
+			for _, x := range r.Body["issuers"].([]any) {
+				m := x.(map[string]any)
+				if m["kind"] == "root" {
+					roots = append(roots, m["certificate"].(string))
+				} else {
+					inters = append(inters, m["certificate"].(string))
+				}
+			}
+			write := func(name, body string) string {
+				p := filepath.Join(dir, name)
+				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			leaf := write("leaf.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
+			out, err := exec.Command("openssl", "verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", write("root.pem", strings.Join(roots, "")),
+				"-untrusted", write("inter.pem", strings.Join(inters, "")), leaf).CombinedOutput()
+			if err != nil || !bytes.Contains(out, []byte(": OK")) {
+				t.Fatalf("openssl verify: %v %s", err, out)
+			}
+			// CRLs and OCSP are signed through the token too.
+			if r := c.ocspStatus(t, strings.ToLower(cert.SerialNumber.Text(16))); r.Status != ocsp.Good {
+				t.Fatalf("OCSP through the HSM: %d", r.Status)
+			}
+		})
 	}
 }
 
@@ -339,8 +385,8 @@ func TestRevocationThroughServer(t *testing.T) {
 			OK       bool
 			Findings []map[string]string
 		}
-		if json.Unmarshal([]byte(out), &v); code != 0 || !v.OK {
-			t.Fatalf("crl verify: %d %s %s", code, out, errOut)
+		if err := json.Unmarshal([]byte(out), &v); err != nil || code != 0 || !v.OK {
+			t.Fatalf("crl verify: %d %v %s %s", code, err, out, errOut)
 		}
 		// Delete the revocation behind vetca's back and republish: verify
 		// must name the serial.
@@ -356,15 +402,21 @@ func TestRevocationThroughServer(t *testing.T) {
 		if _, errOut, code := in.CLI("crl", "publish", "--out", dir); code != 0 {
 			t.Fatalf("crl publish --out: %s", errOut)
 		}
-		u, _ := url.Parse(cert.CRLDistributionPoints[0])
+		u, err := url.Parse(cert.CRLDistributionPoints[0])
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := os.Stat(filepath.Join(dir, u.Host, u.Path)); err != nil {
 			t.Fatalf("static CRL missing: %v", err)
 		}
-		matches, _ := filepath.Glob(filepath.Join(dir, "partitioned-crls-*.json"))
-		if len(matches) != 1 {
-			t.Fatalf("CCADB JSON: %v", matches)
+		matches, err := filepath.Glob(filepath.Join(dir, "partitioned-crls-*.json"))
+		if err != nil || len(matches) != 1 {
+			t.Fatalf("CCADB JSON: %v %v", matches, err)
 		}
-		js, _ := os.ReadFile(matches[0])
+		js, err := os.ReadFile(matches[0])
+		if err != nil {
+			t.Fatal(err)
+		}
 		var urls []string
 		if err := json.Unmarshal(js, &urls); err != nil || len(urls) < 16 || !strings.Contains(string(js), cert.CRLDistributionPoints[0]) {
 			t.Fatalf("CCADB JSON array: %v %s", err, js)

@@ -155,7 +155,9 @@ func TestRestartLeavesAnotherReplicasIssuanceAlone(t *testing.T) {
 	hold2 := hold
 	id, _ = held()
 	b.Kill()
-	_ = os.Remove(hold2)
+	if err := os.Remove(hold2); err != nil {
+		t.Fatal(err)
+	}
 	c.Stop()
 	c.Serve(serveArgs(c.dns)...)
 	if st := c.SQL("SELECT status FROM issuance_intents WHERE order_id = '" + id + "'"); st != "abandoned" {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -96,10 +97,12 @@ func TestServeCheckpointsCatchTruncation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pk := make([]byte, 4096)
-		n, _ := resp.Body.Read(pk)
+		pk, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		key, err := audit.ParsePublicKey(pk[:n])
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET /audit/public-key: %d %v", resp.StatusCode, err)
+		}
+		key, err := audit.ParsePublicKey(pk)
 		if err != nil || pub.Verify(key) != nil {
 			t.Fatalf("the published checkpoint does not verify under the published key: %v", err)
 		}
@@ -131,61 +134,69 @@ func TestServeCheckpointsCatchTruncation(t *testing.T) {
 
 // A checkpoint signed by another installation's key is refused by name.
 func TestVerifyRefusesForeignCheckpoint(t *testing.T) {
-	in := New(t, "sqlite")
-	other := New(t, "sqlite")
-	file := filepath.Join(other.Dir, "other-checkpoint.json")
-	if out, errOut, code := other.CLI("audit", "checkpoint", "--out", file); code != 0 {
-		t.Fatalf("checkpoint of the other installation: %d %s %s", code, out, errOut)
-	}
-	_, errOut, code := in.CLI("audit", "verify", "--checkpoint", file)
-	if code != 1 || !strings.Contains(errOut, "signed by key") || !strings.Contains(errOut, "not the installation's audit key") {
-		t.Fatalf("foreign checkpoint: exit %d %s", code, errOut)
-	}
-	// The same file dropped into the checkpoint directory is a finding.
-	dir := filepath.Join(in.Dir, "keys", "checkpoints")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "checkpoint-00000000000000000099.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	v, _, code := verify(t, in)
-	if code != 1 || !has(v, "checkpoint", "", "signature") {
-		t.Fatalf("foreign checkpoint in the directory: exit %d %+v", code, v.Findings)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			in := New(t, backend)
+			other := New(t, "sqlite")
+			file := filepath.Join(other.Dir, "other-checkpoint.json")
+			if out, errOut, code := other.CLI("audit", "checkpoint", "--out", file); code != 0 {
+				t.Fatalf("checkpoint of the other installation: %d %s %s", code, out, errOut)
+			}
+			_, errOut, code := in.CLI("audit", "verify", "--checkpoint", file)
+			if code != 1 || !strings.Contains(errOut, "signed by key") || !strings.Contains(errOut, "not the installation's audit key") {
+				t.Fatalf("foreign checkpoint: exit %d %s", code, errOut)
+			}
+			// The same file dropped into the checkpoint directory is a finding.
+			dir := filepath.Join(in.Dir, "keys", "checkpoints")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "checkpoint-00000000000000000099.json"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			v, _, code := verify(t, in)
+			if code != 1 || !has(v, "checkpoint", "", "signature") {
+				t.Fatalf("foreign checkpoint in the directory: exit %d %+v", code, v.Findings)
+			}
+		})
 	}
 }
 
 // Every command that writes needs the audit key and writes nothing without
 // it; reading and verifying need only the pinned public key.
 func TestWritingCommandsNeedTheAuditKey(t *testing.T) {
-	in := New(t, "sqlite")
-	keyPath := filepath.Join(in.Dir, "keys", "audit.key")
-	if err := os.Rename(keyPath, keyPath+".away"); err != nil {
-		t.Fatal(err)
-	}
-	before := in.SQL("SELECT COUNT(*) FROM audit_events")
-	for _, args := range [][]string{
-		{"user", "add", "eve", "--role", "verifier"},
-		{"user", "token", "admin"},
-		{"audit", "checkpoint"},
-		{"crl", "publish"},
-		{"ceremony", "intermediate"},
-		{"serve", "--listen", "127.0.0.1:0"},
-	} {
-		_, errOut, code := in.CLI(args...)
-		if code != 1 || !strings.Contains(errOut, "audit key") {
-			t.Errorf("vetca %v without the audit key: exit %d %s", args, code, errOut)
-		}
-	}
-	if after := in.SQL("SELECT COUNT(*) FROM audit_events"); after != before {
-		t.Fatalf("commands without the key wrote events: %s -> %s", before, after)
-	}
-	if out, errOut, code := in.CLI("audit", "verify"); code != 0 {
-		t.Fatalf("audit verify with only the public key: %d %s %s", code, out, errOut)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			in := New(t, backend)
+			keyPath := filepath.Join(in.Dir, "keys", "audit.key")
+			if err := os.Rename(keyPath, keyPath+".away"); err != nil {
+				t.Fatal(err)
+			}
+			before := in.SQL("SELECT COUNT(*) FROM audit_events")
+			for _, args := range [][]string{
+				{"user", "add", "eve", "--role", "verifier"},
+				{"user", "token", "admin"},
+				{"audit", "checkpoint"},
+				{"crl", "publish"},
+				{"ceremony", "intermediate"},
+				{"serve", "--listen", "127.0.0.1:0"},
+			} {
+				_, errOut, code := in.CLI(args...)
+				if code != 1 || !strings.Contains(errOut, "audit key") {
+					t.Errorf("vetca %v without the audit key: exit %d %s", args, code, errOut)
+				}
+			}
+			if after := in.SQL("SELECT COUNT(*) FROM audit_events"); after != before {
+				t.Fatalf("commands without the key wrote events: %s -> %s", before, after)
+			}
+			if out, errOut, code := in.CLI("audit", "verify"); code != 0 {
+				t.Fatalf("audit verify with only the public key: %d %s %s", code, out, errOut)
+			}
+		})
 	}
 }
 
@@ -204,7 +215,10 @@ func waitCheckpoint(t *testing.T, in *Instance, seq string) *audit.Checkpoint {
 	dir := filepath.Join(in.Dir, "keys", "checkpoints")
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		entries, _ := os.ReadDir(dir)
+		entries, err := os.ReadDir(dir)
+		if err != nil && !os.IsNotExist(err) { // the directory appears with the first checkpoint
+			t.Fatal(err)
+		}
 		for i := len(entries) - 1; i >= 0; i-- {
 			cp, err := audit.ReadCheckpoint(filepath.Join(dir, entries[i].Name()), key)
 			if err == nil && cp.Seq >= want {

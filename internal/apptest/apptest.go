@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,9 +170,15 @@ func (e *Env) Do(method, path, token string, body any) Response {
 		e.T.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.T.Fatalf("%s %s: reading the answer: %v", method, path, err)
+	}
 	out := Response{Status: resp.StatusCode, Raw: raw}
-	_ = json.Unmarshal(raw, &out.Body)
+	// Only JSON answers are decoded; one that says it is JSON must be.
+	if err := json.Unmarshal(raw, &out.Body); err != nil && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		e.T.Fatalf("%s %s: HTTP %d with malformed JSON: %v: %s", method, path, out.Status, err, raw)
+	}
 	if m, ok := out.Body["error"].(map[string]any); ok {
 		if c, _ := m["code"].(string); !apperr.Known(apperr.Code(c)) {
 			e.T.Errorf("%s %s: HTTP %d with error code %q, which internal/apperr/codes.go does not declare", method, path, out.Status, c)

@@ -275,7 +275,10 @@ func TestCheckpointDetectsWholesaleRewrite(t *testing.T) {
 		if err := cp2.Verify(f.rec.PublicKey()); err == nil {
 			t.Fatal("altered checkpoint verified")
 		}
-		cp3, _ := SignCheckpoint(evil, seq, hash, f.clk.Now())
+		cp3, err := SignCheckpoint(evil, seq, hash, f.clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cp3.Verify(f.rec.PublicKey()); !errors.Is(err, ErrForeignCheckpoint) {
 			t.Fatalf("checkpoint signed by another key: %v", err)
 		}
@@ -290,17 +293,17 @@ func TestList(t *testing.T) {
 		if err != nil || len(evs) != 2 || evs[0].Action != "account.created" || evs[1].Actor != "user:bob" {
 			t.Fatalf("by entity: %v %+v", err, evs)
 		}
-		evs, _ = List(ctx, db, Filter{Actor: "user:bob"})
-		if len(evs) != 2 {
-			t.Fatalf("by actor: %+v", evs)
+		evs, err = List(ctx, db, Filter{Actor: "user:bob"})
+		if err != nil || len(evs) != 2 {
+			t.Fatalf("by actor: %v %+v", err, evs)
 		}
-		evs, _ = List(ctx, db, Filter{After: 3, Limit: 1})
-		if len(evs) != 1 || evs[0].Seq != 4 {
-			t.Fatalf("paging: %+v", evs)
+		evs, err = List(ctx, db, Filter{After: 3, Limit: 1})
+		if err != nil || len(evs) != 1 || evs[0].Seq != 4 {
+			t.Fatalf("paging: %v %+v", err, evs)
 		}
-		evs, _ = List(ctx, db, Filter{Since: f.clk.Now().Add(-90 * time.Second)})
-		if len(evs) != 3 {
-			t.Fatalf("since: %d events", len(evs))
+		evs, err = List(ctx, db, Filter{Since: f.clk.Now().Add(-90 * time.Second)})
+		if err != nil || len(evs) != 3 {
+			t.Fatalf("since: %v, %d events", err, len(evs))
 		}
 	})
 }

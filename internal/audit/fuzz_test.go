@@ -32,7 +32,10 @@ func fuzzCheckpoint(tb testing.TB) []byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b, _ := json.MarshalIndent(c, "", "  ")
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return b
 }
 

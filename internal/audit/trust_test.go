@@ -259,8 +259,13 @@ func TestCheckpointCatchesTruncationAndForgery(t *testing.T) {
 			t.Fatalf("checkpoint over a truncated chain: %v", err)
 		}
 
-		// A forged event after the checkpoint is never signed over.
-		g := setup(t, storetest.OpenSQLite(t))
+		// A forged event after the checkpoint is never signed over (on a
+		// fresh database of the same backend).
+		fresh := storetest.OpenSQLite
+		if db.Dialect() == store.Postgres {
+			fresh = storetest.OpenPostgres
+		}
+		g := setup(t, fresh(t))
 		gc := newCheckpointer(t, g, "", time.Minute, 1)
 		if cp, err := gc.RunOnce(ctx); err != nil || cp == nil {
 			t.Fatalf("checkpoint: %+v %v", cp, err)
@@ -274,34 +279,36 @@ func TestCheckpointCatchesTruncationAndForgery(t *testing.T) {
 
 // Checkpoints signed by another installation's key are refused by name.
 func TestForeignCheckpointsAreRefused(t *testing.T) {
-	f := setup(t, storetest.OpenSQLite(t))
-	ctx := context.Background()
-	dir := t.TempDir()
-	evil := newTestKey(t)
-	cp, err := SignCheckpoint(evil, 5, "ab", f.clk.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	path, err := WriteCheckpointFile(dir, cp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ReadCheckpoint(path, f.rec.PublicKey()); !errors.Is(err, ErrForeignCheckpoint) || !strings.Contains(err.Error(), short(evil.Public().ID())) {
-		t.Fatalf("read a foreign checkpoint: %v", err)
-	}
-	set, err := LoadCheckpoints(ctx, f.db, dir, f.rec.PublicKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(set.Trusted) != 0 || len(set.Findings) != 1 || set.Findings[0].RowID != path {
-		t.Fatalf("foreign checkpoint in the directory: %+v", set)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "checkpoint-x.json"), []byte("{"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if set, err = LoadCheckpoints(ctx, f.db, dir, f.rec.PublicKey()); err != nil || len(set.Findings) != 2 {
-		t.Fatalf("garbage checkpoint file: %v %+v", err, set)
-	}
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		dir := t.TempDir()
+		evil := newTestKey(t)
+		cp, err := SignCheckpoint(evil, 5, "ab", f.clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		path, err := WriteCheckpointFile(dir, cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadCheckpoint(path, f.rec.PublicKey()); !errors.Is(err, ErrForeignCheckpoint) || !strings.Contains(err.Error(), short(evil.Public().ID())) {
+			t.Fatalf("read a foreign checkpoint: %v", err)
+		}
+		set, err := LoadCheckpoints(ctx, f.db, dir, f.rec.PublicKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(set.Trusted) != 0 || len(set.Findings) != 1 || set.Findings[0].RowID != path {
+			t.Fatalf("foreign checkpoint in the directory: %+v", set)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "checkpoint-x.json"), []byte("{"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if set, err = LoadCheckpoints(ctx, f.db, dir, f.rec.PublicKey()); err != nil || len(set.Findings) != 2 {
+			t.Fatalf("garbage checkpoint file: %v %+v", err, set)
+		}
+	})
 }
 
 // A row deleted by SQL is not "not found" to a decision read: the trail

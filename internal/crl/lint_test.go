@@ -127,8 +127,12 @@ func TestOpenSSLRejectsWrongCA(t *testing.T) {
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "ca.pem")
 	crlFile := filepath.Join(dir, "shard.crl")
-	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rsaCA().cert.Raw}), 0o600)
-	os.WriteFile(crlFile, mustBuild(t, params(ecdsaCA(), nil)), 0o600)
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rsaCA().cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(crlFile, mustBuild(t, params(ecdsaCA(), nil)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	out, err := exec.Command(openssl, "crl", "-inform", "DER", "-in", crlFile, "-CAfile", caFile, "-noout").CombinedOutput()
 	if err == nil && strings.Contains(string(out), "verify OK") {
 		t.Fatalf("openssl verified a CRL against the wrong CA:\n%s", out)
@@ -141,8 +145,14 @@ func TestOpenSSLRejectsWrongCA(t *testing.T) {
 func TestBuildIsDeterministicUpToSignature(t *testing.T) {
 	ca := ecdsaCA()
 	p := params(ca, makeEntries(10, 71))
-	a, _ := x509.ParseRevocationList(mustBuild(t, p))
-	b, _ := x509.ParseRevocationList(mustBuild(t, p))
+	a, err := x509.ParseRevocationList(mustBuild(t, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := x509.ParseRevocationList(mustBuild(t, p))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if string(a.RawTBSRevocationList) != string(b.RawTBSRevocationList) {
 		t.Error("same parameters gave different TBS")
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/dnstest"
 	"github.com/vetca/vetca/internal/resolver"
+	"github.com/vetca/vetca/internal/testctx"
 )
 
 var t0 = time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
@@ -34,7 +35,9 @@ func mustValue(t *testing.T) string {
 
 func newResolver(t *testing.T, s *dnstest.Server) *resolver.Resolver {
 	t.Helper()
-	r, err := resolver.New(resolver.Config{Server: s.Addr(), Timeout: 500 * time.Millisecond, Clock: clock.NewFake(t0)})
+	// The loopback DNS server answers every query these tests make: the
+	// limit only bounds a broken run.
+	r, err := resolver.New(resolver.Config{Server: s.Addr(), Timeout: 10 * time.Second, Clock: clock.NewFake(t0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +222,7 @@ func newWebFixture(t *testing.T) *webFixture {
 
 func (f *webFixture) checker(t *testing.T, mod func(*HTTPConfig)) *HTTPChecker {
 	t.Helper()
-	cfg := HTTPConfig{Resolver: newResolver(t, f.dns), Clock: clock.NewFake(t0), Port: f.port, Timeout: 2 * time.Second,
+	cfg := HTTPConfig{Resolver: newResolver(t, f.dns), Clock: clock.NewFake(t0), Port: f.port, Timeout: 10 * time.Second,
 		AllowPrivateValidationTargets: true}
 	if mod != nil {
 		mod(&cfg)
@@ -236,6 +239,10 @@ const file = "0123456789abcdef0123456789abcdef.txt"
 func TestWebsiteChange(t *testing.T) {
 	value := mustValue(t)
 	path := WellKnownDir + file
+	// The "timeout" case's server holds the request; the check's deadline
+	// passes once the request has arrived (testctx), so the evidence of
+	// the hop is there however slow the machine.
+	arrived := make(chan struct{}, 1)
 	tests := []struct {
 		name    string
 		handler func(port int) http.HandlerFunc
@@ -339,8 +346,12 @@ func TestWebsiteChange(t *testing.T) {
 		{"timeout", func(int) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				select {
+				case arrived <- struct{}{}:
+				default:
+				}
+				select {
 				case <-r.Context().Done():
-				case <-time.After(5 * time.Second):
+				case <-time.After(60 * time.Second):
 				}
 			}
 		}, false, "timed out"},
@@ -349,12 +360,20 @@ func TestWebsiteChange(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newWebFixture(t)
 			f.mux.Handle("/", tc.handler(f.port))
-			c := f.checker(t, func(cfg *HTTPConfig) {
-				if tc.name == "timeout" {
-					cfg.Timeout = 300 * time.Millisecond
-				}
-			})
-			ev, err := c.Check(context.Background(), "shop.example.com", file, value)
+			c := f.checker(t, nil)
+			ctx := context.Background()
+			if tc.name == "timeout" {
+				var expire func()
+				ctx, expire = testctx.Expiring(ctx)
+				go func() {
+					select {
+					case <-arrived:
+					case <-time.After(60 * time.Second):
+					}
+					expire()
+				}()
+			}
+			ev, err := c.Check(ctx, "shop.example.com", file, value)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -63,7 +63,16 @@ func each(t *testing.T, fn func(t *testing.T, w *world)) {
 // the tests' websites are.
 func (w *world) service(t *testing.T, dnsAddr string, httpPort int, httpTimeout time.Duration, corr domain.Corroborator) *domain.Service {
 	t.Helper()
-	r, err := resolver.New(resolver.Config{Server: dnsAddr, Timeout: time.Second, Clock: w.Clock})
+	return w.serviceWrapped(t, dnsAddr, httpPort, httpTimeout, corr, nil)
+}
+
+// serviceWrapped is service with the website checker passed through wrap.
+func (w *world) serviceWrapped(t *testing.T, dnsAddr string, httpPort int, httpTimeout time.Duration, corr domain.Corroborator,
+	wrap func(domain.WebsiteChecker) domain.WebsiteChecker) *domain.Service {
+	t.Helper()
+	// The tests' DNS servers answer every query: the limit only bounds a
+	// broken run.
+	r, err := resolver.New(resolver.Config{Server: dnsAddr, Timeout: 10 * time.Second, Clock: w.Clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +89,11 @@ func (w *world) service(t *testing.T, dnsAddr string, httpPort int, httpTimeout 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := domain.New(w.App.DB, w.App.Recorder, w.Clock, w.App.Accounts, domain.Checkers{DNS: d, Website: h, CAA: c, Corroborator: corr}, domain.Config{})
+	var web domain.WebsiteChecker = h
+	if wrap != nil {
+		web = wrap(h)
+	}
+	s, err := domain.New(w.App.DB, w.App.Recorder, w.Clock, w.App.Accounts, domain.Checkers{DNS: d, Website: web, CAA: c, Corroborator: corr}, domain.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,90 +32,94 @@ type caaRec struct {
 // expected permit or deny; a denial is 403 caa_forbidden naming dnsNames,
 // with a message that names the SAN and says CAA.
 func TestCheckCAATable(t *testing.T) {
-	w := newWorld(t, apptest.SQLite)
-	cases := []struct {
-		name    string
-		section string
-		records []caaRec
-		cnames  map[string]string
-		servfl  string
-		san     string
-		permit  bool
-	}{
-		{"no CAA records up to the TLD", "RFC 8659 §3", nil, nil, "", "www.acme-widgets.com", true},
-		{"iodef only", "RFC 8659 §4.4", []caaRec{{"acme-widgets.com", 0, "iodef", "mailto:security@acme-widgets.com"}}, nil, "", "www.acme-widgets.com", true},
-		{"issue names vetca", "RFC 8659 §4.2", []caaRec{{"acme-widgets.com", 0, "issue", us}}, nil, "", "www.acme-widgets.com", true},
-		{"empty issue value (;) forbids everyone", "RFC 8659 §4.2", []caaRec{{"acme-widgets.com", 0, "issue", ";"}}, nil, "", "www.acme-widgets.com", false},
-		{"another CA only", "RFC 8659 §4.2", []caaRec{{"acme-widgets.com", 0, "issue", "other-ca.example"}}, nil, "", "www.acme-widgets.com", false},
-		{"issue with parameters naming vetca", "RFC 8659 §4.2", []caaRec{{"acme-widgets.com", 0, "issue", us + "; account=230123"}}, nil, "", "www.acme-widgets.com", true},
-		{"issuewild names vetca: wildcard permitted", "RFC 8659 §4.3", []caaRec{{"acme-widgets.com", 0, "issue", "other-ca.example"}, {"acme-widgets.com", 0, "issuewild", us}}, nil, "", "*.acme-widgets.com", true},
-		{"issuewild is ignored for a non-wildcard", "RFC 8659 §4.3", []caaRec{{"acme-widgets.com", 0, "issue", "other-ca.example"}, {"acme-widgets.com", 0, "issuewild", us}}, nil, "", "www.acme-widgets.com", false},
-		{"issuewild ; forbids a wildcard", "RFC 8659 §4.3", []caaRec{{"acme-widgets.com", 0, "issue", us}, {"acme-widgets.com", 0, "issuewild", ";"}}, nil, "", "*.acme-widgets.com", false},
-		{"issuewild ; does not touch a non-wildcard", "RFC 8659 §4.3", []caaRec{{"acme-widgets.com", 0, "issue", us}, {"acme-widgets.com", 0, "issuewild", ";"}}, nil, "", "www.acme-widgets.com", true},
-		{"wildcard without issuewild falls back to issue", "RFC 8659 §4.3", []caaRec{{"acme-widgets.com", 0, "issue", us}}, nil, "", "*.acme-widgets.com", true},
-		{"critical unknown tag forbids", "RFC 8659 §4.1", []caaRec{{"acme-widgets.com", 128, "tbs", "unknown"}, {"acme-widgets.com", 0, "issue", us}}, nil, "", "www.acme-widgets.com", false},
-		{"non-critical unknown tag is ignored", "RFC 8659 §4.1", []caaRec{{"acme-widgets.com", 0, "tbs", "unknown"}, {"acme-widgets.com", 0, "issue", us}}, nil, "", "www.acme-widgets.com", true},
-		{"upper-case ISSUE naming another CA forbids", "RFC 8659 §4.1 (tags are case-insensitive)", []caaRec{{"acme-widgets.com", 0, "ISSUE", "other-ca.example"}}, nil, "", "www.acme-widgets.com", false},
-		{"mixed-case Issue and identity naming vetca permits", "RFC 8659 §4.1, §4.2", []caaRec{{"acme-widgets.com", 0, "Issue", "PKI.Vetca-Test.com"}}, nil, "", "www.acme-widgets.com", true},
-		{"upper-case IssueWild ; forbids a wildcard", "RFC 8659 §4.1, §4.3", []caaRec{{"acme-widgets.com", 0, "issue", us}, {"acme-widgets.com", 0, "IssueWild", ";"}}, nil, "", "*.acme-widgets.com", false},
-		{"climbing: the closest RRset wins over its parent's", "RFC 8659 §3", []caaRec{{"acme-widgets.com", 0, "issue", "other-ca.example"}, {"shop.acme-widgets.com", 0, "issue", us}}, nil, "", "a.shop.acme-widgets.com", true},
-		{"climbing: a parent's RRset applies", "RFC 8659 §3", []caaRec{{"acme-widgets.com", 0, "issue", "other-ca.example"}}, nil, "", "a.b.www.acme-widgets.com", false},
-		{"CNAME: the target's RRset is the name's", "RFC 8659 §3", []caaRec{{"edge.cdn-provider.net", 0, "issue", "other-ca.example"}, {"acme-widgets.com", 0, "issue", us}},
-			map[string]string{"www.acme-widgets.com": "edge.cdn-provider.net"}, "", "www.acme-widgets.com", false},
-		{"CNAME: climbing goes to the name's parents, not the target's", "RFC 8659 §3", []caaRec{{"cdn-provider.net", 0, "issue", "other-ca.example"}, {"acme-widgets.com", 0, "issue", us}},
-			map[string]string{"www.acme-widgets.com": "edge.cdn-provider.net"}, "", "www.acme-widgets.com", true},
-		{"lookup failure (SERVFAIL, e.g. DNSSEC bogus) forbids", "RFC 8659 §3, BR §3.2.2.8", []caaRec{{"acme-widgets.com", 0, "issue", us}}, nil, "acme-widgets.com", "www.acme-widgets.com", false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			d := dnstest.New(t)
-			for _, r := range c.records {
-				d.AddCAA(r.owner, r.flag, r.tag, r.value)
+	for _, backend := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			w := newWorld(t, backend)
+			cases := []struct {
+				name    string
+				section string
+				records []caaRec
+				cnames  map[string]string
+				servfl  string
+				san     string
+				permit  bool
+			}{
+				{"no CAA records up to the TLD", "RFC 8659 §3", nil, nil, "", "www.acme-widgets.com", true},
+				{"iodef only", "RFC 8659 §4.4", []caaRec{{"acme-widgets.com", 0, "iodef", "mailto:security@acme-widgets.com"}}, nil, "", "www.acme-widgets.com", true},
+				{"issue names vetca", "RFC 8659 §4.2", []caaRec{{"acme-widgets.com", 0, "issue", us}}, nil, "", "www.acme-widgets.com", true},
+				{"empty issue value (;) forbids everyone", "RFC 8659 §4.2", []caaRec{{"acme-widgets.com", 0, "issue", ";"}}, nil, "", "www.acme-widgets.com", false},
+				{"another CA only", "RFC 8659 §4.2", []caaRec{{"acme-widgets.com", 0, "issue", "other-ca.example"}}, nil, "", "www.acme-widgets.com", false},
+				{"issue with parameters naming vetca", "RFC 8659 §4.2", []caaRec{{"acme-widgets.com", 0, "issue", us + "; account=230123"}}, nil, "", "www.acme-widgets.com", true},
+				{"issuewild names vetca: wildcard permitted", "RFC 8659 §4.3", []caaRec{{"acme-widgets.com", 0, "issue", "other-ca.example"}, {"acme-widgets.com", 0, "issuewild", us}}, nil, "", "*.acme-widgets.com", true},
+				{"issuewild is ignored for a non-wildcard", "RFC 8659 §4.3", []caaRec{{"acme-widgets.com", 0, "issue", "other-ca.example"}, {"acme-widgets.com", 0, "issuewild", us}}, nil, "", "www.acme-widgets.com", false},
+				{"issuewild ; forbids a wildcard", "RFC 8659 §4.3", []caaRec{{"acme-widgets.com", 0, "issue", us}, {"acme-widgets.com", 0, "issuewild", ";"}}, nil, "", "*.acme-widgets.com", false},
+				{"issuewild ; does not touch a non-wildcard", "RFC 8659 §4.3", []caaRec{{"acme-widgets.com", 0, "issue", us}, {"acme-widgets.com", 0, "issuewild", ";"}}, nil, "", "www.acme-widgets.com", true},
+				{"wildcard without issuewild falls back to issue", "RFC 8659 §4.3", []caaRec{{"acme-widgets.com", 0, "issue", us}}, nil, "", "*.acme-widgets.com", true},
+				{"critical unknown tag forbids", "RFC 8659 §4.1", []caaRec{{"acme-widgets.com", 128, "tbs", "unknown"}, {"acme-widgets.com", 0, "issue", us}}, nil, "", "www.acme-widgets.com", false},
+				{"non-critical unknown tag is ignored", "RFC 8659 §4.1", []caaRec{{"acme-widgets.com", 0, "tbs", "unknown"}, {"acme-widgets.com", 0, "issue", us}}, nil, "", "www.acme-widgets.com", true},
+				{"upper-case ISSUE naming another CA forbids", "RFC 8659 §4.1 (tags are case-insensitive)", []caaRec{{"acme-widgets.com", 0, "ISSUE", "other-ca.example"}}, nil, "", "www.acme-widgets.com", false},
+				{"mixed-case Issue and identity naming vetca permits", "RFC 8659 §4.1, §4.2", []caaRec{{"acme-widgets.com", 0, "Issue", "PKI.Vetca-Test.com"}}, nil, "", "www.acme-widgets.com", true},
+				{"upper-case IssueWild ; forbids a wildcard", "RFC 8659 §4.1, §4.3", []caaRec{{"acme-widgets.com", 0, "issue", us}, {"acme-widgets.com", 0, "IssueWild", ";"}}, nil, "", "*.acme-widgets.com", false},
+				{"climbing: the closest RRset wins over its parent's", "RFC 8659 §3", []caaRec{{"acme-widgets.com", 0, "issue", "other-ca.example"}, {"shop.acme-widgets.com", 0, "issue", us}}, nil, "", "a.shop.acme-widgets.com", true},
+				{"climbing: a parent's RRset applies", "RFC 8659 §3", []caaRec{{"acme-widgets.com", 0, "issue", "other-ca.example"}}, nil, "", "a.b.www.acme-widgets.com", false},
+				{"CNAME: the target's RRset is the name's", "RFC 8659 §3", []caaRec{{"edge.cdn-provider.net", 0, "issue", "other-ca.example"}, {"acme-widgets.com", 0, "issue", us}},
+					map[string]string{"www.acme-widgets.com": "edge.cdn-provider.net"}, "", "www.acme-widgets.com", false},
+				{"CNAME: climbing goes to the name's parents, not the target's", "RFC 8659 §3", []caaRec{{"cdn-provider.net", 0, "issue", "other-ca.example"}, {"acme-widgets.com", 0, "issue", us}},
+					map[string]string{"www.acme-widgets.com": "edge.cdn-provider.net"}, "", "www.acme-widgets.com", true},
+				{"lookup failure (SERVFAIL, e.g. DNSSEC bogus) forbids", "RFC 8659 §3, BR §3.2.2.8", []caaRec{{"acme-widgets.com", 0, "issue", us}}, nil, "acme-widgets.com", "www.acme-widgets.com", false},
 			}
-			for from, to := range c.cnames {
-				d.AddCNAME(from, to)
-			}
-			if c.servfl != "" {
-				d.SetRcode(c.servfl, dns.RcodeServerFailure)
-			}
-			svc := w.service(t, d.Addr(), 80, time.Second, nil)
-			names := []string{"shop.acme-widgets.com", c.san}
-			d.AddCAA("shop.acme-widgets.com", 0, "issue", us) // a second SAN that always permits
-			res, err := svc.CheckCAA(ctx, names)
-			if len(res) != 2 {
-				t.Fatalf("%s: %d results for 2 SANs (%v)", c.section, len(res), err)
-			}
-			got := res[1]
-			if got.DNSName != c.san || got.Permitted != c.permit {
-				t.Fatalf("%s: %s permitted=%v, want %v (%s)", c.section, got.DNSName, got.Permitted, c.permit, got.Reason)
-			}
-			if !res[0].Permitted {
-				t.Fatalf("the other SAN was refused: %s", res[0].Reason)
-			}
-			var ev struct {
-				CAA struct {
-					Domain  string `json:"domain"`
-					Queries []any  `json:"queries"`
-				} `json:"caa"`
-			}
-			if err := json.Unmarshal(got.Evidence, &ev); err != nil || ev.CAA.Domain != c.san || len(ev.CAA.Queries) == 0 {
-				t.Fatalf("evidence %s (%v)", got.Evidence, err)
-			}
-			if c.permit {
-				if err != nil {
-					t.Fatalf("%s: %v", c.section, err)
-				}
-				if got.IssueBefore.Sub(got.CheckedAt) < 8*time.Hour {
-					t.Fatalf("issueBefore %v is less than 8 hours after %v (BR §3.2.2.8)", got.IssueBefore, got.CheckedAt)
-				}
-				return
-			}
-			e := wantErr(t, err, apperr.KindForbidden, "dnsNames", "caa_forbidden")
-			if !strings.Contains(e.Message, "CAA") || !strings.Contains(e.Message, c.san) {
-				t.Fatalf("message %q must name %s and say CAA", e.Message, c.san)
-			}
-			if !got.IssueBefore.IsZero() {
-				t.Fatalf("a refused result has issueBefore %v", got.IssueBefore)
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					d := dnstest.New(t)
+					for _, r := range c.records {
+						d.AddCAA(r.owner, r.flag, r.tag, r.value)
+					}
+					for from, to := range c.cnames {
+						d.AddCNAME(from, to)
+					}
+					if c.servfl != "" {
+						d.SetRcode(c.servfl, dns.RcodeServerFailure)
+					}
+					svc := w.service(t, d.Addr(), 80, time.Second, nil)
+					names := []string{"shop.acme-widgets.com", c.san}
+					d.AddCAA("shop.acme-widgets.com", 0, "issue", us) // a second SAN that always permits
+					res, err := svc.CheckCAA(ctx, names)
+					if len(res) != 2 {
+						t.Fatalf("%s: %d results for 2 SANs (%v)", c.section, len(res), err)
+					}
+					got := res[1]
+					if got.DNSName != c.san || got.Permitted != c.permit {
+						t.Fatalf("%s: %s permitted=%v, want %v (%s)", c.section, got.DNSName, got.Permitted, c.permit, got.Reason)
+					}
+					if !res[0].Permitted {
+						t.Fatalf("the other SAN was refused: %s", res[0].Reason)
+					}
+					var ev struct {
+						CAA struct {
+							Domain  string `json:"domain"`
+							Queries []any  `json:"queries"`
+						} `json:"caa"`
+					}
+					if err := json.Unmarshal(got.Evidence, &ev); err != nil || ev.CAA.Domain != c.san || len(ev.CAA.Queries) == 0 {
+						t.Fatalf("evidence %s (%v)", got.Evidence, err)
+					}
+					if c.permit {
+						if err != nil {
+							t.Fatalf("%s: %v", c.section, err)
+						}
+						if got.IssueBefore.Sub(got.CheckedAt) < 8*time.Hour {
+							t.Fatalf("issueBefore %v is less than 8 hours after %v (BR §3.2.2.8)", got.IssueBefore, got.CheckedAt)
+						}
+						return
+					}
+					e := wantErr(t, err, apperr.KindForbidden, "dnsNames", "caa_forbidden")
+					if !strings.Contains(e.Message, "CAA") || !strings.Contains(e.Message, c.san) {
+						t.Fatalf("message %q must name %s and say CAA", e.Message, c.san)
+					}
+					if !got.IssueBefore.IsZero() {
+						t.Fatalf("a refused result has issueBefore %v", got.IssueBefore)
+					}
+				})
 			}
 		})
 	}
@@ -324,12 +328,16 @@ func TestCAAAtIssuanceAndRecordIssuance(t *testing.T) {
 // Without an issuer identity CAA is still checked for every name: vetca is
 // named by no issue property, so only names without a CAA restriction pass.
 func TestCheckCAAWithoutIdentity(t *testing.T) {
-	dns, opt := apptest.WithDNS(t)
-	e := apptest.New(t, apptest.SQLite, opt, func(c *app.Config) { c.CAAIdentities = nil; c.PublicURL = "http://127.0.0.1:8080" })
-	if res, err := e.App.Domains.CheckCAA(ctx, []string{"www.acme-widgets.com"}); err != nil || !res[0].Permitted {
-		t.Fatalf("no CAA records: %v %+v", err, res)
+	for _, backend := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			dns, opt := apptest.WithDNS(t)
+			e := apptest.New(t, backend, opt, func(c *app.Config) { c.CAAIdentities = nil; c.PublicURL = "http://127.0.0.1:8080" })
+			if res, err := e.App.Domains.CheckCAA(ctx, []string{"www.acme-widgets.com"}); err != nil || !res[0].Permitted {
+				t.Fatalf("no CAA records: %v %+v", err, res)
+			}
+			dns.AddCAA("acme-widgets.com", 0, "issue", "pki.vetca-test.com")
+			_, err := e.App.Domains.CheckCAA(ctx, []string{"www.acme-widgets.com"})
+			wantErr(t, err, apperr.KindForbidden, "dnsNames", "caa_forbidden")
+		})
 	}
-	dns.AddCAA("acme-widgets.com", 0, "issue", "pki.vetca-test.com")
-	_, err := e.App.Domains.CheckCAA(ctx, []string{"www.acme-widgets.com"})
-	wantErr(t, err, apperr.KindForbidden, "dnsNames", "caa_forbidden")
 }

@@ -97,7 +97,10 @@ func TestSearchByMethodVersionAndWindow(t *testing.T) {
 			}
 		}
 		// Per validation: the serials that relied on it.
-		res, _ := w.App.Domains.Search(ctx, auditor, domain.SearchInput{Method: "dns-change", Version: "1"})
+		res, err := w.App.Domains.Search(ctx, auditor, domain.SearchInput{Method: "dns-change", Version: "1"})
+		if err != nil || len(res.Validations) == 0 {
+			t.Fatalf("search: %v %+v", err, res)
+		}
 		for _, v := range res.Validations {
 			want := map[string][]string{dv1.ID: {"10aa", "10cc"}, dv3.ID: {"10cc"}}[v.ID]
 			if !slices.Equal(v.Certificates, want) {

@@ -109,29 +109,33 @@ func TestQuorumDNSChange(t *testing.T) {
 // be corroborated; a perspective that sees a forbidding CAA RRset is a
 // non-corroboration, and two of four fail the quorum.
 func TestQuorumCAA(t *testing.T) {
-	ps, opt := apptest.WithPerspectives(t, 4, 0)
-	w := newWorld(t, apptest.SQLite, opt)
-	ps.List[0].DNS.AddCAA("one.acme-widgets.com", 0, "issue", "other-ca.example")
-	ps.List[0].DNS.AddCAA("two.acme-widgets.com", 0, "issue", "other-ca.example")
-	ps.List[1].DNS.AddCAA("two.acme-widgets.com", 0, "issue", "other-ca.example")
+	for _, backend := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			ps, opt := apptest.WithPerspectives(t, 4, 0)
+			w := newWorld(t, backend, opt)
+			ps.List[0].DNS.AddCAA("one.acme-widgets.com", 0, "issue", "other-ca.example")
+			ps.List[0].DNS.AddCAA("two.acme-widgets.com", 0, "issue", "other-ca.example")
+			ps.List[1].DNS.AddCAA("two.acme-widgets.com", 0, "issue", "other-ca.example")
 
-	res, err := w.App.Domains.CheckCAA(ctx, []string{"one.acme-widgets.com"})
-	if err != nil || !res[0].Permitted || res[0].Quorum != "3/4 corroborated, quorum met" {
-		t.Fatalf("one dissent: %v %+v", err, res)
-	}
-	var ev struct {
-		Corroboration mpic.Outcome `json:"corroboration"`
-	}
-	if err := json.Unmarshal(res[0].Evidence, &ev); err != nil || len(ev.Corroboration.Results) != 4 || ev.Corroboration.Results[0].Corroborated {
-		t.Fatalf("CAA corroboration evidence: %v %+v", err, ev.Corroboration)
-	}
+			res, err := w.App.Domains.CheckCAA(ctx, []string{"one.acme-widgets.com"})
+			if err != nil || !res[0].Permitted || res[0].Quorum != "3/4 corroborated, quorum met" {
+				t.Fatalf("one dissent: %v %+v", err, res)
+			}
+			var ev struct {
+				Corroboration mpic.Outcome `json:"corroboration"`
+			}
+			if err := json.Unmarshal(res[0].Evidence, &ev); err != nil || len(ev.Corroboration.Results) != 4 || ev.Corroboration.Results[0].Corroborated {
+				t.Fatalf("CAA corroboration evidence: %v %+v", err, ev.Corroboration)
+			}
 
-	res, err = w.App.Domains.CheckCAA(ctx, []string{"one.acme-widgets.com", "two.acme-widgets.com"})
-	e := wantErr(t, err, apperr.KindForbidden, "dnsNames", "caa_forbidden")
-	if !strings.Contains(e.Message, "CAA for two.acme-widgets.com") || !strings.Contains(e.Message, "2/4 corroborated, quorum not met") {
-		t.Fatalf("message %q", e.Message)
-	}
-	if len(res) != 2 || !res[0].Permitted || res[1].Permitted || !res[1].IssueBefore.IsZero() {
-		t.Fatalf("results %+v", res)
+			res, err = w.App.Domains.CheckCAA(ctx, []string{"one.acme-widgets.com", "two.acme-widgets.com"})
+			e := wantErr(t, err, apperr.KindForbidden, "dnsNames", "caa_forbidden")
+			if !strings.Contains(e.Message, "CAA for two.acme-widgets.com") || !strings.Contains(e.Message, "2/4 corroborated, quorum not met") {
+				t.Fatalf("message %q", e.Message)
+			}
+			if len(res) != 2 || !res[0].Permitted || res[1].Permitted || !res[1].IssueBefore.IsZero() {
+				t.Fatalf("results %+v", res)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,8 +15,10 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/br"
+	"github.com/vetca/vetca/internal/dcv"
 	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/testctx"
 )
 
 // BR §3.2.2.4.7: a TXT record placed where Start said
@@ -84,21 +87,25 @@ func TestDNSChangeOnlyWhereTheAPISaid(t *testing.T) {
 // BR §3.2.2.4.7 (i): a random value is usable for 30 days at most; after
 // that Validate refuses with 409 and checks nothing.
 func TestExpiredRandomValue(t *testing.T) {
-	w := newWorld(t, apptest.SQLite)
-	v, err := w.App.Domains.Start(ctx, w.Sub, w.AccID, "acme-widgets.com", "dns-change")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.DNS.AddTXT(v.RecordName, v.RandomValue)
-	w.Clock.Set(v.ExpiresAt)
-	if _, err := w.App.Domains.Validate(ctx, w.Sub, w.AccID, v.ID); err != nil {
-		t.Fatalf("at expiresAt itself: %v", err)
-	}
-	w.Clock.Advance(time.Second)
-	_, err = w.App.Domains.Validate(ctx, w.Sub, w.AccID, v.ID)
-	wantErr(t, err, apperr.KindConflict, "", "random_value_expired")
-	if n := count(t, w.Env, `SELECT COUNT(*) FROM domain_validation_attempts`); n != 1 {
-		t.Fatalf("%d attempts stored; the refused one must not be", n)
+	for _, backend := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			w := newWorld(t, backend)
+			v, err := w.App.Domains.Start(ctx, w.Sub, w.AccID, "acme-widgets.com", "dns-change")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.DNS.AddTXT(v.RecordName, v.RandomValue)
+			w.Clock.Set(v.ExpiresAt)
+			if _, err := w.App.Domains.Validate(ctx, w.Sub, w.AccID, v.ID); err != nil {
+				t.Fatalf("at expiresAt itself: %v", err)
+			}
+			w.Clock.Advance(time.Second)
+			_, err = w.App.Domains.Validate(ctx, w.Sub, w.AccID, v.ID)
+			wantErr(t, err, apperr.KindConflict, "", "random_value_expired")
+			if n := count(t, w.Env, `SELECT COUNT(*) FROM domain_validation_attempts`); n != 1 {
+				t.Fatalf("%d attempts stored; the refused one must not be", n)
+			}
+		})
 	}
 }
 
@@ -110,10 +117,37 @@ type website struct {
 	mu     sync.Mutex
 	bodies map[string]string // host -> body served at the validation file
 	during func()            // called while serving "hook." hosts, before answering
+	// slowArrived receives when a "slow." host's request has come in (and
+	// is being held).
+	slowArrived chan struct{}
+}
+
+// expireWhenHeld is a website checker whose check of a "slow." host sees
+// its deadline pass once the website holds the request: a timeout at a
+// point the test knows, not a wall-clock race with a loopback server.
+type expireWhenHeld struct {
+	domain.WebsiteChecker
+	ws *website
+}
+
+func (e expireWhenHeld) Check(ctx context.Context, host, fileName, value string) (dcv.Evidence, error) {
+	if !strings.HasPrefix(host, "slow.") {
+		return e.WebsiteChecker.Check(ctx, host, fileName, value)
+	}
+	ctx, expire := testctx.Expiring(ctx)
+	defer expire()
+	go func() {
+		select {
+		case <-e.ws.slowArrived:
+		case <-time.After(60 * time.Second):
+		}
+		expire()
+	}()
+	return e.WebsiteChecker.Check(ctx, host, fileName, value)
 }
 
 func newWebsite(t *testing.T) *website {
-	ws := &website{bodies: map[string]string{}}
+	ws := &website{bodies: map[string]string{}, slowArrived: make(chan struct{}, 1)}
 	ws.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.Host)
 		if host == "" {
@@ -128,8 +162,12 @@ func newWebsite(t *testing.T) *website {
 			http.Redirect(rw, r, "http://elsewhere.example-host.net"+r.URL.Path, http.StatusFound)
 		case strings.HasPrefix(host, "slow."):
 			select {
+			case ws.slowArrived <- struct{}{}:
+			default:
+			}
+			select {
 			case <-r.Context().Done():
-			case <-time.After(5 * time.Second):
+			case <-time.After(60 * time.Second):
 			}
 		default:
 			ws.mu.Lock()
@@ -165,7 +203,9 @@ func (ws *website) serve(host, body string) {
 func TestWebsiteChange(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		ws := newWebsite(t)
-		svc := w.service(t, w.DNS.Addr(), ws.port, 500*time.Millisecond, nil)
+		svc := w.serviceWrapped(t, w.DNS.Addr(), ws.port, 10*time.Second, nil, func(h domain.WebsiteChecker) domain.WebsiteChecker {
+			return expireWhenHeld{WebsiteChecker: h, ws: ws}
+		})
 		cases := []struct {
 			host, body, want, reason string
 		}{
@@ -212,76 +252,88 @@ func TestWebsiteChange(t *testing.T) {
 // Start) goes through. On SQLite a transaction holds the one write lock, so
 // a check made inside one would block that Start until the check gave up.
 func TestNoTransactionDuringNetworkIO(t *testing.T) {
-	w := newWorld(t, apptest.SQLite)
-	ws := newWebsite(t)
-	svc := w.service(t, w.DNS.Addr(), ws.port, 10*time.Second, nil)
-	w.DNS.AddA("hook.acme-widgets.com", "127.0.0.1")
-	v, err := svc.Start(ctx, w.Sub, w.AccID, "hook.acme-widgets.com", "website-change")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws.serve("hook.acme-widgets.com", v.RandomValue)
-	done := make(chan error, 1)
-	ws.setDuring(func() {
-		_, err := w.App.Domains.Start(ctx, w.Sub, w.AccID, "other.acme-widgets.com", "dns-change")
-		done <- err
-	})
-	if _, err := svc.Validate(ctx, w.Sub, w.AccID, v.ID); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("a write during the check's network I/O failed: %v", err)
-		}
-	default:
-		t.Fatal("a write during the check's network I/O had not completed when the check ended")
+	for _, backend := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			w := newWorld(t, backend)
+			ws := newWebsite(t)
+			svc := w.service(t, w.DNS.Addr(), ws.port, 10*time.Second, nil)
+			w.DNS.AddA("hook.acme-widgets.com", "127.0.0.1")
+			v, err := svc.Start(ctx, w.Sub, w.AccID, "hook.acme-widgets.com", "website-change")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws.serve("hook.acme-widgets.com", v.RandomValue)
+			done := make(chan error, 1)
+			ws.setDuring(func() {
+				_, err := w.App.Domains.Start(ctx, w.Sub, w.AccID, "other.acme-widgets.com", "dns-change")
+				done <- err
+			})
+			if _, err := svc.Validate(ctx, w.Sub, w.AccID, v.ID); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("a write during the check's network I/O failed: %v", err)
+				}
+			default:
+				t.Fatal("a write during the check's network I/O had not completed when the check ended")
+			}
+		})
 	}
 }
 
 // Only dns-change takes a wildcard (BR §3.2.2.4.18 is unsuitable for
 // wildcards); its record is at the base name.
 func TestWildcardOnlyForDNSChange(t *testing.T) {
-	w := newWorld(t, apptest.SQLite)
-	v, err := w.App.Domains.Start(ctx, w.Sub, w.AccID, "*.acme-widgets.com", "dns-change")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Domain != "*.acme-widgets.com" || v.RecordName != "_vetca-challenge.acme-widgets.com" {
-		t.Fatalf("wildcard start %+v", v)
-	}
-	_, err = w.App.Domains.Start(ctx, w.Sub, w.AccID, "*.acme-widgets.com", "website-change")
-	e := wantErr(t, err, apperr.KindInvalid, "domain", "wildcard_refused")
-	if !strings.Contains(e.Message, "website-change") {
-		t.Errorf("message %q", e.Message)
+	for _, backend := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			w := newWorld(t, backend)
+			v, err := w.App.Domains.Start(ctx, w.Sub, w.AccID, "*.acme-widgets.com", "dns-change")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Domain != "*.acme-widgets.com" || v.RecordName != "_vetca-challenge.acme-widgets.com" {
+				t.Fatalf("wildcard start %+v", v)
+			}
+			_, err = w.App.Domains.Start(ctx, w.Sub, w.AccID, "*.acme-widgets.com", "website-change")
+			e := wantErr(t, err, apperr.KindInvalid, "domain", "wildcard_refused")
+			if !strings.Contains(e.Message, "website-change") {
+				t.Errorf("message %q", e.Message)
+			}
+		})
 	}
 }
 
 // Who may start and validate: the account's subscriber, a verifier or an
 // admin; not another account's subscriber, nor an auditor.
 func TestValidationAuthorization(t *testing.T) {
-	w := newWorld(t, apptest.SQLite)
-	otherID, other := w.account(t, "Other Corp")
-	auditor := vera
-	auditor.Roles = nil
-	v, err := w.App.Domains.Start(ctx, vera, w.AccID, "acme-widgets.com", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = w.App.Domains.Start(ctx, other, w.AccID, "acme-widgets.com", "")
-	wantErr(t, err, apperr.KindForbidden, "", "forbidden")
-	_, err = w.App.Domains.Validate(ctx, other, w.AccID, v.ID)
-	wantErr(t, err, apperr.KindForbidden, "", "forbidden")
-	// Its own account path does not reach another account's validation.
-	_, err = w.App.Domains.Validate(ctx, other, otherID, v.ID)
-	wantErr(t, err, apperr.KindNotFound, "domainId", "not_found")
-	_, _, err = w.App.Domains.List(ctx, auditor, w.AccID, store.Page{})
-	wantErr(t, err, apperr.KindForbidden, "", "forbidden")
-	_, err = w.App.Domains.Start(ctx, vera, "acc_doesnotexist00000", "acme-widgets.com", "")
-	wantErr(t, err, apperr.KindNotFound, "", "not_found")
-	list, _, err := w.App.Domains.List(ctx, w.Sub, w.AccID, store.Page{})
-	if err != nil || len(list) != 1 || list[0].Status != domain.StatusPending {
-		t.Fatalf("list %+v %v", list, err)
+	for _, backend := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			w := newWorld(t, backend)
+			otherID, other := w.account(t, "Other Corp")
+			auditor := vera
+			auditor.Roles = nil
+			v, err := w.App.Domains.Start(ctx, vera, w.AccID, "acme-widgets.com", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = w.App.Domains.Start(ctx, other, w.AccID, "acme-widgets.com", "")
+			wantErr(t, err, apperr.KindForbidden, "", "forbidden")
+			_, err = w.App.Domains.Validate(ctx, other, w.AccID, v.ID)
+			wantErr(t, err, apperr.KindForbidden, "", "forbidden")
+			// Its own account path does not reach another account's validation.
+			_, err = w.App.Domains.Validate(ctx, other, otherID, v.ID)
+			wantErr(t, err, apperr.KindNotFound, "domainId", "not_found")
+			_, _, err = w.App.Domains.List(ctx, auditor, w.AccID, store.Page{})
+			wantErr(t, err, apperr.KindForbidden, "", "forbidden")
+			_, err = w.App.Domains.Start(ctx, vera, "acc_doesnotexist00000", "acme-widgets.com", "")
+			wantErr(t, err, apperr.KindNotFound, "", "not_found")
+			list, _, err := w.App.Domains.List(ctx, w.Sub, w.AccID, store.Page{})
+			if err != nil || len(list) != 1 || list[0].Status != domain.StatusPending {
+				t.Fatalf("list %+v %v", list, err)
+			}
+		})
 	}
 }
 

@@ -223,15 +223,17 @@ func TestControlInDialer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	accepted := make(chan struct{}, 2)
+	// The listener reports the peer address of each connection, in the
+	// order it accepts them (the order they were made).
+	accepted := make(chan string, 8)
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			accepted <- c.RemoteAddr().String()
 			c.Close()
-			accepted <- struct{}{}
 		}
 	}()
 	d := &net.Dialer{Timeout: time.Second, Control: Control(Public)}
@@ -246,20 +248,21 @@ func TestControlInDialer(t *testing.T) {
 	}
 	// With a policy that allows loopback the same dial connects, so the
 	// listener works and the refusal above was the policy's.
-	allow := &net.Dialer{Timeout: time.Second, Control: Control(func(netip.Addr) (bool, string) { return true, "" })}
+	allow := &net.Dialer{Timeout: 10 * time.Second, Control: Control(func(netip.Addr) (bool, string) { return true, "" })}
 	conn, err = allow.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
+	allowed := conn.LocalAddr().String()
 	conn.Close()
+	// Connections are accepted in the order they were made: had the
+	// refused dial reached the listener, it would come before this one.
 	select {
-	case <-accepted:
-	case <-time.After(5 * time.Second):
+	case got := <-accepted:
+		if got != allowed {
+			t.Fatalf("the listener first accepted %s, before the allowed connection from %s: the refused dial reached it", got, allowed)
+		}
+	case <-time.After(30 * time.Second):
 		t.Fatal("the allowed connection was not accepted")
-	}
-	select {
-	case <-accepted:
-		t.Fatal("the refused dial reached the listener")
-	case <-time.After(100 * time.Millisecond):
 	}
 }

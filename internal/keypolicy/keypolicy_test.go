@@ -450,9 +450,17 @@ func TestDebianWeakKeys(t *testing.T) {
 	other := goodRSA(t)[1]
 	fp := WeakKeyFingerprint(k.N)
 	// Cross-check the fingerprint format with openssl's own modulus print,
-	// as openssl-vulnkey computes it.
-	if path, err := exec.LookPath("openssl"); err == nil {
-		der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	// as openssl-vulnkey computes it (a visible skip without openssl, which
+	// CI fails; see .ci/expected-skips).
+	t.Run("openssl modulus", func(t *testing.T) {
+		path, err := exec.LookPath("openssl")
+		if err != nil {
+			t.Skip("openssl not installed")
+		}
+		der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
 		f := t.TempDir() + "/k.pem"
 		if err := os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
 			t.Fatal(err)
@@ -465,7 +473,7 @@ func TestDebianWeakKeys(t *testing.T) {
 		if [10]byte(sum[10:]) != fp {
 			t.Fatalf("fingerprint differs from SHA-1 of openssl's %q", strings.TrimSpace(string(out)))
 		}
-	}
+	})
 	list := "# RSA-2048 test list\n\n" + hexOf(fp[:]) + "\n" + strings.Repeat("ab", 20) + "\n"
 	wk, err := ParseWeakKeys(strings.NewReader(list))
 	if err != nil {

@@ -62,23 +62,29 @@ func TestDeliveryAndRetry(t *testing.T) {
 		if err != nil || sent != 0 || failed != 1 {
 			t.Fatalf("first run: %d %d %v", sent, failed, err)
 		}
-		msgs, _ := notify.ForRef(ctx, e.rec, db, "organizations", "org_x")
+		msgs, err := notify.ForRef(ctx, e.rec, db, "organizations", "org_x")
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("outbox: %v %+v", err, msgs)
+		}
 		if msgs[0].Status != notify.StatusPending || msgs[0].Attempts != 1 || !msgs[0].NextAttemptAt.Equal(e.clk.Now().Add(30*time.Second)) {
 			t.Fatalf("after a temporary failure: %+v", msgs[0])
 		}
 		// Not due yet: nothing is attempted.
-		if sent, failed, _ := e.d.RunOnce(ctx); sent+failed != 0 {
-			t.Fatal("retried before the backoff elapsed")
+		if sent, failed, err := e.d.RunOnce(ctx); err != nil || sent+failed != 0 {
+			t.Fatalf("retried before the backoff elapsed (%v)", err)
 		}
 		e.clk.Advance(31 * time.Second)
-		if sent, _, _ := e.d.RunOnce(ctx); sent != 1 {
-			t.Fatal("retry did not send")
+		if sent, _, err := e.d.RunOnce(ctx); err != nil || sent != 1 {
+			t.Fatalf("retry did not send (%v)", err)
 		}
 		got := e.smtp.To("alice@example.org")
 		if len(got) != 1 || got[0].Subject != "Organization version 2 — pending" || !strings.Contains(got[0].Body, "\n.leading dot line") {
 			t.Fatalf("received %+v", got)
 		}
-		msgs, _ = notify.ForRef(ctx, e.rec, db, "organizations", "org_x")
+		msgs, err = notify.ForRef(ctx, e.rec, db, "organizations", "org_x")
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("outbox: %v %+v", err, msgs)
+		}
 		if msgs[0].Status != notify.StatusSent || msgs[0].SentAt == nil || msgs[0].Attempts != 2 {
 			t.Fatalf("after delivery: %+v", msgs[0])
 		}
@@ -94,10 +100,13 @@ func TestPermanentFailure(t *testing.T) {
 		ctx := context.Background()
 		e.enqueue(t, "bob@example.org")
 		e.smtp.RejectAll(true)
-		if _, failed, _ := e.d.RunOnce(ctx); failed != 1 {
-			t.Fatal("expected a failure")
+		if _, failed, err := e.d.RunOnce(ctx); err != nil || failed != 1 {
+			t.Fatalf("expected a failure (%v)", err)
 		}
-		msgs, _ := notify.ForRef(ctx, e.rec, db, "organizations", "org_x")
+		msgs, err := notify.ForRef(ctx, e.rec, db, "organizations", "org_x")
+		if err != nil || len(msgs) != 1 {
+			t.Fatalf("outbox: %v %+v", err, msgs)
+		}
 		if msgs[0].Status != notify.StatusFailed || !strings.Contains(msgs[0].LastError, "550") {
 			t.Fatalf("a 5xx must fail permanently: %+v", msgs[0])
 		}
@@ -118,8 +127,8 @@ func TestEnqueueIsTransactional(t *testing.T) {
 		if !errors.Is(err, boom) {
 			t.Fatal(err)
 		}
-		if msgs, _ := notify.ForRef(ctx, e.rec, db, "organizations", "org_x"); len(msgs) != 0 {
-			t.Fatal("a rolled-back change left a message in the outbox")
+		if msgs, err := notify.ForRef(ctx, e.rec, db, "organizations", "org_x"); err != nil || len(msgs) != 0 {
+			t.Fatalf("a rolled-back change left a message in the outbox (%v)", err)
 		}
 		if err := db.InTx(ctx, func(tx *store.Tx) error {
 			_, err := e.ob.Enqueue(ctx, tx, actor.SystemActor("test"), notify.Message{To: "not an address", Subject: "s"})

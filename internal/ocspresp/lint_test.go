@@ -160,11 +160,17 @@ func TestOpenSSLRejectsForeignResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	caPEM := filepath.Join(dir, "ca.pem")
-	os.WriteFile(caPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.cert.Raw}), 0o600)
+	if err := os.WriteFile(caPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	leafPEM := filepath.Join(dir, "leaf.pem")
-	os.WriteFile(leafPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600)
+	if err := os.WriteFile(leafPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	resp := filepath.Join(dir, "resp.der")
-	os.WriteFile(resp, der, 0o600)
+	if err := os.WriteFile(resp, der, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	out, _ := exec.Command(openssl, "ocsp", "-respin", resp, "-issuer", caPEM, "-cert", leafPEM, "-CAfile", caPEM, "-no_nonce", "-attime", fmt.Sprint(t0.Unix())).CombinedOutput()
 	if strings.Contains(string(out), "Response verify OK") {
 		t.Fatalf("openssl verified a response from the wrong CA:\n%s", out)

@@ -276,18 +276,22 @@ func TestFailedStoreIsResolvedWithoutRestart(t *testing.T) {
 
 // Recovery leaves alone an intent this process is still signing.
 func TestRecoveryLeavesInFlightIntentsAlone(t *testing.T) {
-	f, h := heldFixture(t, apptest.SQLite)
-	id := approvedOrder(t, f, apptest.Key(t))
-	h.holding.Store(true)
-	done := make(chan apptest.Response, 1)
-	go func() { done <- f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil) }()
-	<-h.at
-	rec, err := f.App.RecoverIssuance(context.Background())
-	if err != nil || len(rec) != 0 {
-		t.Fatalf("recovery touched an intent in flight: %v %+v", err, rec)
-	}
-	close(h.release)
-	if fin := <-done; fin.Status != 200 {
-		t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
+	for _, backend := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			f, h := heldFixture(t, backend)
+			id := approvedOrder(t, f, apptest.Key(t))
+			h.holding.Store(true)
+			done := make(chan apptest.Response, 1)
+			go func() { done <- f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil) }()
+			<-h.at
+			rec, err := f.App.RecoverIssuance(context.Background())
+			if err != nil || len(rec) != 0 {
+				t.Fatalf("recovery touched an intent in flight: %v %+v", err, rec)
+			}
+			close(h.release)
+			if fin := <-done; fin.Status != 200 {
+				t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
+			}
+		})
 	}
 }

@@ -102,7 +102,13 @@ func TestIssuedSubjectComesFromVettedVersion(t *testing.T) {
 		csrSubject := pkix.Name{CommonName: site, Organization: []string{"Acme Widgets Inc."}, Country: []string{"US"}}
 		csrPEM := apptest.CSR(t, key, csrSubject, site)
 		blk, _ := pem.Decode([]byte(csrPEM))
-		csr, _ := x509.ParseCertificateRequest(blk.Bytes)
+		if blk == nil {
+			t.Fatal("apptest.CSR returned no PEM block")
+		}
+		csr, err := x509.ParseCertificateRequest(blk.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
 		r := f.PlaceOrder(map[string]any{"dnsNames": []string{site}, "csr": csrPEM, "subject": map[string]any{"localityName": "San Francisco"}})
 		if r.Status != 201 || r.Body["status"] != "pending_approval" || r.Body["organizationVersion"].(float64) != 1 {
 			t.Fatalf("order: %d %s", r.Status, r.Raw)
@@ -159,8 +165,8 @@ func TestIssuedSubjectComesFromVettedVersion(t *testing.T) {
 		if caa, _ := ev["caa"].([]any); len(caa) != 1 {
 			t.Errorf("CAA evidence missing: %v", ev["caa"])
 		}
-		if rep, _ := f.App.VerifyAudit(context.Background(), ""); !rep.OK {
-			t.Fatalf("audit: %+v", rep.Findings)
+		if rep, err := f.App.VerifyAudit(context.Background(), ""); err != nil || !rep.OK {
+			t.Fatalf("audit: %v %+v", err, rep.Findings)
 		}
 	})
 }
@@ -238,12 +244,19 @@ func TestFinalizeRefusesChangedSnapshot(t *testing.T) {
 		}
 		ctx := context.Background()
 		var certs, intents int
-		f.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM certificates WHERE order_id = ?`, id).Scan(&certs)
-		f.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM issuance_intents WHERE order_id = ?`, id).Scan(&intents)
+		if err := f.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM certificates WHERE order_id = ?`, id).Scan(&certs); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM issuance_intents WHERE order_id = ?`, id).Scan(&intents); err != nil {
+			t.Fatal(err)
+		}
 		if certs != 0 || intents != 0 {
 			t.Fatalf("%d certificates, %d intents exist for the refused order", certs, intents)
 		}
-		evs, _ := audit.List(ctx, f.App.DB, audit.Filter{EntityType: "orders", EntityID: id, Action: "order.snapshot_mismatch"})
+		evs, err := audit.List(ctx, f.App.DB, audit.Filter{EntityType: "orders", EntityID: id, Action: "order.snapshot_mismatch"})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(evs) != 1 || !strings.Contains(*evs[0].Content, hash) {
 			t.Fatalf("order.snapshot_mismatch with both hashes: %+v", evs)
 		}
@@ -259,8 +272,14 @@ func TestFinalizeRefusesChangedSnapshot(t *testing.T) {
 			t.Fatalf("finalize after re-approval: %d %s", fin.Status, fin.Raw)
 		}
 		cb, _ := pem.Decode([]byte(fin.Body["certificate"].(string)))
-		cert, _ := x509.ParseCertificate(cb.Bytes)
-		if cert.Subject.Country[0] != "MM" {
+		if cb == nil {
+			t.Fatalf("finalize returned no PEM certificate: %s", fin.Raw)
+		}
+		cert, err := x509.ParseCertificate(cb.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cert.Subject.Country) != 1 || cert.Subject.Country[0] != "MM" {
 			t.Fatalf("country %v", cert.Subject.Country)
 		}
 	})
@@ -270,28 +289,41 @@ func TestFinalizeRefusesChangedSnapshot(t *testing.T) {
 // test-only lint) is never signed by the real key, and the failure names
 // the lint.
 func TestLintFailureIsNeverSigned(t *testing.T) {
-	dns, opt := apptest.WithDNS(t)
-	e := apptest.NewWithLints(t, apptest.SQLite, []vlint.Option{vlint.WithExtraLints(forcedFailure())}, opt)
-	f := apptest.NewOrderFixture(t, e, dns, site)
-	r := f.PlaceOrder(map[string]any{"dnsNames": []string{site}, "csr": apptest.CSR(t, apptest.Key(t), pkix.Name{}, site)})
-	id, hash := r.Body["id"].(string), r.Body["snapshotHash"].(string)
-	for _, tok := range []string{f.Bob, f.Carol} {
-		f.Do("POST", "/api/v1/orders/"+id+"/approve", tok, map[string]any{"snapshotHash": hash})
-	}
-	fin := f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil)
-	if fin.Status < 400 || errOf(fin)["code"] != "lint_failed" || !strings.Contains(errOf(fin)["message"].(string), "e_test_forced_failure") {
-		t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
-	}
-	ctx := context.Background()
-	var intents, certs int
-	e.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM issuance_intents`).Scan(&intents)
-	e.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM certificates`).Scan(&certs)
-	if intents != 0 || certs != 0 {
-		t.Fatalf("a failed lint left %d intents and %d certificates", intents, certs)
-	}
-	g := f.Do("GET", "/api/v1/orders/"+id, f.Bob, nil)
-	if g.Body["status"] != "failed" || !strings.Contains(g.Body["failure"].(string), "e_test_forced_failure") {
-		t.Fatalf("order after lint failure: %s", g.Raw)
+	for _, backend := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			dns, opt := apptest.WithDNS(t)
+			e := apptest.NewWithLints(t, backend, []vlint.Option{vlint.WithExtraLints(forcedFailure())}, opt)
+			f := apptest.NewOrderFixture(t, e, dns, site)
+			r := f.PlaceOrder(map[string]any{"dnsNames": []string{site}, "csr": apptest.CSR(t, apptest.Key(t), pkix.Name{}, site)})
+			if r.Status != 201 {
+				t.Fatalf("order: %d %s", r.Status, r.Raw)
+			}
+			id, hash := r.Body["id"].(string), r.Body["snapshotHash"].(string)
+			for _, tok := range []string{f.Bob, f.Carol} {
+				if a := f.Do("POST", "/api/v1/orders/"+id+"/approve", tok, map[string]any{"snapshotHash": hash}); a.Status != 200 {
+					t.Fatalf("approve: %d %s", a.Status, a.Raw)
+				}
+			}
+			fin := f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil)
+			if fin.Status < 400 || errOf(fin)["code"] != "lint_failed" || !strings.Contains(errOf(fin)["message"].(string), "e_test_forced_failure") {
+				t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
+			}
+			ctx := context.Background()
+			var intents, certs int
+			if err := e.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM issuance_intents`).Scan(&intents); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM certificates`).Scan(&certs); err != nil {
+				t.Fatal(err)
+			}
+			if intents != 0 || certs != 0 {
+				t.Fatalf("a failed lint left %d intents and %d certificates", intents, certs)
+			}
+			g := f.Do("GET", "/api/v1/orders/"+id, f.Bob, nil)
+			if g.Body["status"] != "failed" || !strings.Contains(g.Body["failure"].(string), "e_test_forced_failure") {
+				t.Fatalf("order after lint failure: %s", g.Raw)
+			}
+		})
 	}
 }
 
@@ -332,11 +364,16 @@ func TestIssuedCertificatesLintCleanAndVerify(t *testing.T) {
 				t.Errorf("warning %s", fd.Lint)
 			}
 		}
-		issuers, _ := issuance.ListIssuers(context.Background(), f.App.Recorder, f.App.DB)
+		issuers, err := issuance.ListIssuers(context.Background(), f.App.Recorder, f.App.DB)
+		if err != nil {
+			t.Fatal(err)
+		}
 		dir := t.TempDir()
 		write := func(name, body string) string {
 			p := filepath.Join(dir, name)
-			os.WriteFile(p, []byte(body), 0o644)
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			return p
 		}
 		root, inter := write("root.pem", issuers[0].CertPEM), write("inter.pem", issuers[1].CertPEM)
@@ -412,14 +449,18 @@ func TestOrderBadInput(t *testing.T) {
 			{"other account", f.AccTok, map[string]any{"accountId": "acc_other", "organizationId": f.OrgID, "dnsNames": []string{site}, "csr": good}, 403, "accountId"},
 		} {
 			var before int
-			f.App.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_events`).Scan(&before)
+			if err := f.App.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_events`).Scan(&before); err != nil {
+				t.Fatal(err)
+			}
 			r := f.Do("POST", "/api/v1/orders", tc.token, tc.body)
 			field, _ := r.ErrField()
 			if r.Status != tc.status || field != tc.field {
 				t.Errorf("%s: %d %s", tc.name, r.Status, r.Raw)
 			}
 			var after int
-			f.App.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_events`).Scan(&after)
+			if err := f.App.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_events`).Scan(&after); err != nil {
+				t.Fatal(err)
+			}
 			if after != before {
 				t.Errorf("%s: a refused order wrote %d audit events", tc.name, after-before)
 			}

@@ -13,14 +13,24 @@ import (
 
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/dnstest"
+	"github.com/vetca/vetca/internal/testctx"
 )
 
 var t0 = time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
 
+// newResolver asks s, which answers every query that is not dropped: the
+// timeout only bounds a broken run, so a busy machine cannot make it pass.
 func newResolver(t *testing.T, s *dnstest.Server, retries int) (*Resolver, *clock.Fake) {
 	t.Helper()
+	return newResolverTimeout(t, s, retries, 10*time.Second)
+}
+
+// newResolverTimeout is newResolver with a given timeout, for queries the
+// server drops (nothing has to beat that timeout).
+func newResolverTimeout(t *testing.T, s *dnstest.Server, retries int, timeout time.Duration) (*Resolver, *clock.Fake) {
+	t.Helper()
 	clk := clock.NewFake(t0)
-	r, err := New(Config{Server: s.Addr(), Timeout: 300 * time.Millisecond, Retries: retries, Clock: clk})
+	r, err := New(Config{Server: s.Addr(), Timeout: timeout, Retries: retries, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +93,8 @@ func TestErrorsSayWhatFailed(t *testing.T) {
 	s.SetRcode("formerr.example.com", dns.RcodeFormatError)
 	s.SetDrop("timeout.example.com", true)
 	r, _ := newResolver(t, s, 1)
+	// Only the dropped name waits for the timeout, so it may be short.
+	rDrop, _ := newResolverTimeout(t, s, 1, 300*time.Millisecond)
 	tests := []struct {
 		name string
 		want error
@@ -95,7 +107,11 @@ func TestErrorsSayWhatFailed(t *testing.T) {
 		{"timeout.example.com", ErrTimeout, "timeout"},
 	}
 	for _, tc := range tests {
-		recs, ev, err := r.LookupCAA(context.Background(), tc.name)
+		lr := r
+		if tc.want == ErrTimeout {
+			lr = rDrop
+		}
+		recs, ev, err := lr.LookupCAA(context.Background(), tc.name)
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: err = %v; want %v", tc.name, err, tc.want)
 			continue
@@ -112,12 +128,23 @@ func TestErrorsSayWhatFailed(t *testing.T) {
 		}
 	}
 	// Retries: one original attempt plus one retry for the dropped name.
-	if n := len(s.QueriesFor("timeout.example.com")); n != 2 {
+	if n := queriesSeen(s, "timeout.example.com", 2); n != 2 {
 		t.Errorf("timeout.example.com queried %d times; want 2 (1 retry)", n)
 	}
 	if n := len(s.QueriesFor("servfail.example.com")); n != 1 {
 		t.Errorf("SERVFAIL should not be retried, queried %d times", n)
 	}
+}
+
+// queriesSeen returns how many queries for name s has logged, once it has
+// logged at least want (or after a generous wait): a query the resolver
+// sent before returning may still be on its way to a busy server.
+func queriesSeen(s *dnstest.Server, name string, want int) int {
+	deadline := time.Now().Add(30 * time.Second)
+	for len(s.QueriesFor(name)) < want && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return len(s.QueriesFor(name))
 }
 
 // RFC 2308: NXDOMAIN and NODATA are empty answers, not failures.
@@ -226,13 +253,19 @@ func TestContextCancelStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
+	// The context's deadline passes once the first query has reached the
+	// server (testctx), well before the resolver's own 5 s timeout.
+	ctx, expire := testctx.Expiring(context.Background())
+	defer expire()
+	arrived := testctx.Until(func() bool { return len(s.QueriesFor("slow.example.com")) > 0 }, 30*time.Second, expire)
 	_, _, err = r.LookupTXT(ctx, "slow.example.com")
+	if !<-arrived {
+		t.Fatal("the query never reached the server")
+	}
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("err = %v; want ErrTimeout", err)
 	}
-	if n := len(s.QueriesFor("slow.example.com")); n != 1 {
+	if n := queriesSeen(s, "slow.example.com", 1); n != 1 {
 		t.Fatalf("%d queries after the context ended; want 1", n)
 	}
 }
@@ -247,7 +280,12 @@ func TestCancelEndsExchange(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(50*time.Millisecond, cancel)
+	defer cancel()
+	// Cancel once the query is at the server, so the exchange is in flight.
+	go func() {
+		queriesSeen(s, "slow.example.com", 1)
+		cancel()
+	}()
 	_, ev, err := r.LookupTXT(ctx, "slow.example.com")
 	if !errors.Is(err, context.Canceled) || len(ev) != 1 || ev[0].Attempts != 1 {
 		t.Fatalf("err = %v, evidence %+v; want context.Canceled after one attempt", err, ev)

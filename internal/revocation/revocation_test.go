@@ -55,7 +55,10 @@ func issuer(t *testing.T, f *apptest.OrderFixture) *x509.Certificate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := iss.Certificate()
+	c, err := iss.Certificate()
+	if err != nil {
+		t.Fatal(err)
+	}
 	return c
 }
 
@@ -73,7 +76,10 @@ func fetch(t *testing.T, f *apptest.OrderFixture, u string) []byte {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %d %s", u, resp.StatusCode, b)
 	}
@@ -181,7 +187,10 @@ func TestTriggers(t *testing.T) {
 func TestCRLAfterRevocation(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
 		ctx := context.Background()
-		l, _ := vlint.New()
+		l, err := vlint.New()
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, tc := range []struct {
 			reason string
 			code   int
@@ -251,7 +260,9 @@ func TestOCSP(t *testing.T) {
 		iss := issuer(t, f)
 		goodSerial, goodPEM := f.Issue(site)
 		revSerial, revPEM := f.Issue(site)
-		f.Do("POST", "/api/v1/certificates/"+revSerial+"/revoke", f.AccTok, map[string]any{"reason": "cessationOfOperation"})
+		if r := f.Do("POST", "/api/v1/certificates/"+revSerial+"/revoke", f.AccTok, map[string]any{"reason": "cessationOfOperation"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
 		ask := func(cert *x509.Certificate, post bool, h crypto.Hash) *ocsp.Response {
 			req, err := ocsp.CreateRequest(cert, iss, &ocsp.RequestOptions{Hash: h})
 			if err != nil {
@@ -267,7 +278,10 @@ func TestOCSP(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
 			r, err := ocsp.ParseResponseForCert(body, cert, iss)
 			if err != nil {
 				t.Fatalf("OCSP response for %s: %v (%d)", cert.SerialNumber, err, resp.StatusCode)
@@ -291,17 +305,26 @@ func TestOCSP(t *testing.T) {
 		// A serial vetca never issued: a certificate that looks like ours.
 		forged := parse(t, goodPEM)
 		forged.SerialNumber.SetBytes(append([]byte{0x10}, bytes.Repeat([]byte{0x42}, 16)...))
-		req, _ := ocsp.CreateRequest(forged, iss, nil)
+		req, err := ocsp.CreateRequest(forged, iss, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		resp, err := http.Post(f.Server.URL+"/ocsp", "application/ocsp-request", bytes.NewReader(req))
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
+		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := ocsp.ParseResponse(body, iss); err == nil || !strings.Contains(err.Error(), "unauthorized") {
 			t.Fatalf("never-issued serial: %v", err)
 		}
-		_ = goodSerial
+		// The answers above were about the certificates issued, by serial.
+		if sn := parse(t, goodPEM).SerialNumber.Text(16); !strings.EqualFold(strings.TrimLeft(goodSerial, "0"), sn) {
+			t.Fatalf("finalize reported serial %s for a certificate with serial %s", goodSerial, sn)
+		}
 	})
 }
 
@@ -312,8 +335,12 @@ func TestCoverageCatchesMissingEntry(t *testing.T) {
 		ctx := context.Background()
 		serial, _ := f.Issue(site)
 		f.Clock.Advance(time.Minute)
-		f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"})
-		f.App.CRLs.PublishDue(ctx)
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		if _, err := f.App.CRLs.PublishDue(ctx); err != nil {
+			t.Fatal(err)
+		}
 		if fs, err := f.App.CRLs.VerifyCoverage(ctx, nil); err != nil || len(fs) != 0 {
 			t.Fatalf("clean coverage: %v %+v", err, fs)
 		}
@@ -321,7 +348,10 @@ func TestCoverageCatchesMissingEntry(t *testing.T) {
 		if _, err := f.App.DB.Exec(ctx, `DELETE FROM revocations WHERE serial = ?`, serial); err != nil {
 			t.Fatal(err)
 		}
-		targets, _ := f.App.CRLs.Targets(ctx)
+		targets, err := f.App.CRLs.Targets(ctx)
+		if err != nil || len(targets) == 0 {
+			t.Fatalf("CRL targets: %v %v", targets, err)
+		}
 		for _, tg := range targets {
 			if _, err := f.App.CRLs.Publish(ctx, tg); err != nil {
 				t.Fatal(err)
@@ -375,18 +405,23 @@ func TestKeyCompromiseUpgrade(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
 		serial, certPEM := f.Issue(site)
 		f.Clock.Advance(time.Hour)
-		f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"})
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
 		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "cessationOfOperation"}); r.Status != 409 {
 			t.Fatalf("second non-keyCompromise revocation: %d %s", r.Status, r.Raw)
 		}
 		compromised := parse(t, certPEM).NotBefore.Add(10 * time.Minute)
 		r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.Carol, map[string]any{"reason": "keyCompromise", "compromisedAt": compromised, "evidence": "key posted publicly"})
-		at, _ := time.Parse(time.RFC3339, r.Body["revokedAt"].(string))
-		if r.Status != 200 || r.Body["reason"] != "keyCompromise" || !at.Equal(compromised) {
+		revokedAt, _ := r.Body["revokedAt"].(string)
+		at, err := time.Parse(time.RFC3339, revokedAt)
+		if err != nil || r.Status != 200 || r.Body["reason"] != "keyCompromise" || !at.Equal(compromised) {
 			t.Fatalf("upgrade: %d %s", r.Status, r.Raw)
 		}
 		var n int
-		f.App.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM blocked_keys`).Scan(&n)
+		if err := f.App.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM blocked_keys`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		if n != 1 {
 			t.Fatalf("%d blocked keys", n)
 		}

@@ -202,13 +202,19 @@ func TestDeletedRevocationFailsClosed(t *testing.T) {
 			t.Fatalf("status of a serial whose revocation was deleted: %v", err)
 		}
 		iss := issuer(t, f)
-		req, _ := ocsp.CreateRequest(cert, iss, nil)
+		req, err := ocsp.CreateRequest(cert, iss, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		resp, err := http.Post(f.Server.URL+"/ocsp", "application/ocsp-request", bytes.NewReader(req))
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
+		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if r, err := ocsp.ParseResponse(body, iss); err == nil && r.Status == ocsp.Good {
 			t.Fatal("a certificate whose revocation row was deleted answered good")
 		}
@@ -262,24 +268,28 @@ func TestRevokeRoles(t *testing.T) {
 // CRL, OCSP and caIssuers URLs on the same host into certificates, as
 // BR §7.1.2.7.7 and §7.1.2.11.2 require, and those URLs are served.
 func TestHTTPSPublicURLPutsHTTPStatusURLs(t *testing.T) {
-	dns, opt := apptest.WithDNS(t)
-	e := apptest.New(t, apptest.SQLite, opt, func(c *app.Config) { c.PublicURL = "https://pki.vetca-test.com" })
-	f := apptest.NewOrderFixture(t, e, dns, site)
-	if _, err := e.App.CRLs.PublishDue(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	_, certPEM := f.Issue(site)
-	cert := parse(t, certPEM)
-	urls := append(append(append([]string{}, cert.CRLDistributionPoints...), cert.OCSPServer...), cert.IssuingCertificateURL...)
-	if len(urls) != 3 {
-		t.Fatalf("status URLs %v", urls)
-	}
-	for _, u := range urls {
-		if !strings.HasPrefix(u, "http://pki.vetca-test.com/") {
-			t.Errorf("status URL %q is not http on the public host", u)
-		}
-	}
-	if _, err := x509.ParseRevocationList(fetch(t, f, cert.CRLDistributionPoints[0])); err != nil {
-		t.Fatalf("CRL at %s: %v", cert.CRLDistributionPoints[0], err)
+	for _, backend := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(backend, func(t *testing.T) {
+			dns, opt := apptest.WithDNS(t)
+			e := apptest.New(t, backend, opt, func(c *app.Config) { c.PublicURL = "https://pki.vetca-test.com" })
+			f := apptest.NewOrderFixture(t, e, dns, site)
+			if _, err := e.App.CRLs.PublishDue(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			_, certPEM := f.Issue(site)
+			cert := parse(t, certPEM)
+			urls := append(append(append([]string{}, cert.CRLDistributionPoints...), cert.OCSPServer...), cert.IssuingCertificateURL...)
+			if len(urls) != 3 {
+				t.Fatalf("status URLs %v", urls)
+			}
+			for _, u := range urls {
+				if !strings.HasPrefix(u, "http://pki.vetca-test.com/") {
+					t.Errorf("status URL %q is not http on the public host", u)
+				}
+			}
+			if _, err := x509.ParseRevocationList(fetch(t, f, cert.CRLDistributionPoints[0])); err != nil {
+				t.Fatalf("CRL at %s: %v", cert.CRLDistributionPoints[0], err)
+			}
+		})
 	}
 }

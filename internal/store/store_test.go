@@ -147,14 +147,14 @@ func TestLease(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("a first: %v %v", ok, err)
 		}
-		if ok, _ := db.AcquireLease(ctx, "crl", "b", now.Add(30*time.Second), time.Minute); ok {
-			t.Fatal("b took a live lease")
+		if ok, err := db.AcquireLease(ctx, "crl", "b", now.Add(30*time.Second), time.Minute); err != nil || ok {
+			t.Fatalf("b took a live lease (%v)", err)
 		}
-		if ok, _ := db.AcquireLease(ctx, "crl", "a", now.Add(30*time.Second), time.Minute); !ok {
-			t.Fatal("a could not renew")
+		if ok, err := db.AcquireLease(ctx, "crl", "a", now.Add(30*time.Second), time.Minute); err != nil || !ok {
+			t.Fatalf("a could not renew (%v)", err)
 		}
-		if ok, _ := db.AcquireLease(ctx, "crl", "b", now.Add(2*time.Minute), time.Minute); !ok {
-			t.Fatal("b could not take an expired lease")
+		if ok, err := db.AcquireLease(ctx, "crl", "b", now.Add(2*time.Minute), time.Minute); err != nil || !ok {
+			t.Fatalf("b could not take an expired lease (%v)", err)
 		}
 	})
 }

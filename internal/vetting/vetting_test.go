@@ -106,32 +106,49 @@ func TestChangeStaysPendingUntilVerified(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		ctx := context.Background()
-		org, _, _ := e.svc.Create(ctx, alice, acme())
-		e.svc.Verify(ctx, bob, org.ID, 1, nil)
-		e.svc.Verify(ctx, dave, org.ID, 1, nil)
+		org, _, err := e.svc.Create(ctx, alice, acme())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Verify(ctx, bob, org.ID, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Verify(ctx, dave, org.ID, 1, nil); err != nil {
+			t.Fatal(err)
+		}
 		name := "Subcontractor Services LLC"
 		v2, err := e.svc.Propose(ctx, alice, org.ID, vetting.ChangeInput{OrganizationName: &name})
 		if err != nil || v2.Version != 2 || len(v2.Diff) != 1 || v2.Diff[0].From != "Acme Widgets Inc." || v2.Diff[0].To != name {
 			t.Fatalf("propose: %v %+v", err, v2)
 		}
-		if cur, _ := e.svc.CurrentVerified(ctx, db, org.ID); cur.OrganizationName != "Acme Widgets Inc." {
-			t.Fatal("a pending change reached the current version")
+		if cur, err := e.svc.CurrentVerified(ctx, db, org.ID); err != nil || cur.OrganizationName != "Acme Widgets Inc." {
+			t.Fatalf("a pending change reached the current version (%v)", err)
 		}
 		if _, err := e.svc.Propose(ctx, alice, org.ID, vetting.ChangeInput{}); !apperr.HasCode(err, "no_change") {
 			t.Fatalf("empty change: %v", err)
 		}
-		e.svc.Verify(ctx, bob, org.ID, 2, nil)
-		e.svc.Verify(ctx, carol, org.ID, 2, nil)
-		cur, _ := e.svc.CurrentVerified(ctx, db, org.ID)
-		if cur.Version != 2 || cur.OrganizationName != name {
+		if _, _, err := e.svc.Verify(ctx, bob, org.ID, 2, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Verify(ctx, carol, org.ID, 2, nil); err != nil {
+			t.Fatal(err)
+		}
+		cur, err := e.svc.CurrentVerified(ctx, db, org.ID)
+		if err != nil || cur.Version != 2 || cur.OrganizationName != name {
 			t.Fatalf("current after verification: %+v", cur)
 		}
-		view, _ := e.svc.Get(ctx, bob, org.ID, nil)
+		view, err := e.svc.Get(ctx, bob, org.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if view.History[0].Status != vetting.StatusSuperseded {
 			t.Fatalf("v1 should be superseded: %s", view.History[0].Status)
 		}
 		// Mail: the contact and compliance got the proposal and the verification, with the diff.
-		msgs, _ := notify.ForRef(ctx, e.rec, db, "organizations", org.ID)
+		msgs, err := notify.ForRef(ctx, e.rec, db, "organizations", org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var toJane []notify.Message
 		for _, m := range msgs {
 			if m.To == "jane@example.org" {
@@ -161,15 +178,30 @@ func TestStaleVersions(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		ctx := context.Background()
-		org, _, _ := e.svc.Create(ctx, alice, acme())
-		e.svc.Verify(ctx, bob, org.ID, 1, nil)
-		e.svc.Verify(ctx, dave, org.ID, 1, nil)
+		org, _, err := e.svc.Create(ctx, alice, acme())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Verify(ctx, bob, org.ID, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Verify(ctx, dave, org.ID, 1, nil); err != nil {
+			t.Fatal(err)
+		}
 		a, b := "Oakland", "Berkeley"
-		e.svc.Propose(ctx, alice, org.ID, vetting.ChangeInput{LocalityName: &a})
-		e.svc.Propose(ctx, bob, org.ID, vetting.ChangeInput{LocalityName: &b})
-		e.svc.Verify(ctx, bob, org.ID, 2, nil)
-		e.svc.Verify(ctx, carol, org.ID, 2, nil)
-		_, _, err := e.svc.Verify(ctx, alice, org.ID, 3, nil)
+		if _, err := e.svc.Propose(ctx, alice, org.ID, vetting.ChangeInput{LocalityName: &a}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Propose(ctx, bob, org.ID, vetting.ChangeInput{LocalityName: &b}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Verify(ctx, bob, org.ID, 2, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Verify(ctx, carol, org.ID, 2, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = e.svc.Verify(ctx, alice, org.ID, 3, nil)
 		mustCode(t, err, apperr.KindConflict, "version_not_pending")
 	})
 }
@@ -190,9 +222,11 @@ func TestSanctionedCountry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.svc.Verify(ctx, bob, org.ID, 1, nil)
-		v, _, _ := e.svc.Verify(ctx, dave, org.ID, 1, nil)
-		if v.Status != vetting.StatusPending {
+		if _, _, err := e.svc.Verify(ctx, bob, org.ID, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		v, _, err := e.svc.Verify(ctx, dave, org.ID, 1, nil)
+		if err != nil || v.Status != vetting.StatusPending {
 			t.Fatal("verified without a compliance verifier")
 		}
 		v, _, err = e.svc.Verify(ctx, carol, org.ID, 1, nil)
@@ -201,7 +235,10 @@ func TestSanctionedCountry(t *testing.T) {
 		}
 		// A rejected review can never be verified.
 		in.SanctionsReview = &vetting.SanctionsReview{Reference: "LEGAL-2", Decision: "rejected"}
-		org2, _, _ := e.svc.Create(ctx, alice, in)
+		org2, _, err := e.svc.Create(ctx, alice, in)
+		if err != nil {
+			t.Fatal(err)
+		}
 		_, _, err = e.svc.Verify(ctx, carol, org2.ID, 1, nil)
 		mustCode(t, err, apperr.KindConflict, "sanctions_rejected")
 	})
@@ -212,13 +249,20 @@ func TestCurrentVerifiedFailsClosed(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		ctx := context.Background()
-		org, _, _ := e.svc.Create(ctx, alice, acme())
-		e.svc.Verify(ctx, bob, org.ID, 1, nil)
-		e.svc.Verify(ctx, dave, org.ID, 1, nil)
+		org, _, err := e.svc.Create(ctx, alice, acme())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Verify(ctx, bob, org.ID, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Verify(ctx, dave, org.ID, 1, nil); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := db.Exec(ctx, `UPDATE organization_versions SET country_name = 'AD' WHERE organization_id = ?`, org.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err := e.svc.CurrentVerified(ctx, db, org.ID)
+		_, err = e.svc.CurrentVerified(ctx, db, org.ID)
 		if !apperr.IsKind(err, apperr.KindIntegrity) || !strings.Contains(err.Error(), "organization_versions") || !strings.Contains(err.Error(), "country_name") {
 			t.Fatalf("tampered country used: %v", err)
 		}

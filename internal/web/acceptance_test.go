@@ -19,7 +19,10 @@ func TestContactCannotChangeIdentity(t *testing.T) {
 		f := setup(t, e)
 		ctx := context.Background()
 		before := e.Do("GET", "/api/v1/organizations/"+f.orgID, f.alice, nil)
-		evBefore, _ := audit.List(ctx, e.App.DB, audit.Filter{Limit: 1000})
+		evBefore, err := audit.List(ctx, e.App.DB, audit.Filter{Limit: 1000})
+		if err != nil || len(evBefore) == 0 {
+			t.Fatalf("events before: %v %d", err, len(evBefore))
+		}
 		for _, tok := range []string{f.accToken, f.alice, e.AdminToken} {
 			for _, field := range []string{"organizationName", "countryName", "stateOrProvinceName", "localityName", "commonName", "organizationalUnitName"} {
 				r := e.Do("PATCH", "/api/v1/accounts/"+f.accID+"/contacts/"+f.conID, tok, map[string]any{"name": "Jane Doe (subcontractor)", field: "Subcontractor Services LLC"})
@@ -32,7 +35,10 @@ func TestContactCannotChangeIdentity(t *testing.T) {
 		if string(before.Raw) != string(after.Raw) {
 			t.Fatalf("organization changed:\nbefore %s\nafter  %s", before.Raw, after.Raw)
 		}
-		evAfter, _ := audit.List(ctx, e.App.DB, audit.Filter{Limit: 1000})
+		evAfter, err := audit.List(ctx, e.App.DB, audit.Filter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(evAfter) != len(evBefore) {
 			t.Fatalf("refused requests wrote %d events", len(evAfter)-len(evBefore))
 		}
@@ -41,8 +47,8 @@ func TestContactCannotChangeIdentity(t *testing.T) {
 		if r.Status != 200 || r.Body["email"] != "jane@subcontractor.vetca-test.com" {
 			t.Fatalf("plain contact update: %d %s", r.Status, r.Raw)
 		}
-		evs, _ := audit.List(ctx, e.App.DB, audit.Filter{After: evAfter[len(evAfter)-1].Seq})
-		if len(evs) != 1 || evs[0].EntityType != "contacts" {
+		evs, err := audit.List(ctx, e.App.DB, audit.Filter{After: evAfter[len(evAfter)-1].Seq})
+		if err != nil || len(evs) != 1 || evs[0].EntityType != "contacts" {
 			t.Fatalf("contact update wrote %+v", evs)
 		}
 		if again := e.Do("GET", "/api/v1/organizations/"+f.orgID, f.alice, nil); string(again.Raw) != string(before.Raw) {
@@ -142,8 +148,8 @@ func TestChangeRequestRestoresTamperedRow(t *testing.T) {
 		if r.Status != 500 || !strings.Contains(r.Body["error"].(map[string]any)["message"].(string), "organization_versions row") {
 			t.Fatalf("tampered organization served: %d %s", r.Status, r.Raw)
 		}
-		rep, _ := e.App.VerifyAudit(ctx, "")
-		if rep.OK || rep.Findings[0].Field != "country_name" {
+		rep, err := e.App.VerifyAudit(ctx, "")
+		if err != nil || rep.OK || rep.Findings[0].Field != "country_name" {
 			t.Fatalf("verify: %+v", rep)
 		}
 		rowID := rep.Findings[0].RowID
@@ -162,21 +168,24 @@ func TestChangeRequestRestoresTamperedRow(t *testing.T) {
 		if r := e.Do("POST", "/api/v1/change-requests/"+id+"/approve", f.bob, nil); r.Status != 409 {
 			t.Fatalf("same approver twice: %d", r.Status)
 		}
-		if rep, _ := e.App.VerifyAudit(ctx, ""); rep.OK {
-			t.Fatal("applied after one approval")
+		if rep, err := e.App.VerifyAudit(ctx, ""); err != nil || rep.OK {
+			t.Fatalf("applied after one approval (%v)", err)
 		}
 		r = e.Do("POST", "/api/v1/change-requests/"+id+"/approve", f.carol, nil)
 		if r.Status != 200 || r.Body["status"] != "applied" {
 			t.Fatalf("second approval: %d %s", r.Status, r.Raw)
 		}
-		if rep, _ := e.App.VerifyAudit(ctx, ""); !rep.OK {
-			t.Fatalf("audit after restore: %+v", rep.Findings)
+		if rep, err := e.App.VerifyAudit(ctx, ""); err != nil || !rep.OK {
+			t.Fatalf("audit after restore: %v %+v", err, rep.Findings)
 		}
 		r = e.Do("GET", "/api/v1/organizations/"+f.orgID, f.alice, nil)
 		if r.Status != 200 || r.Body["current"].(map[string]any)["countryName"] != "US" {
 			t.Fatalf("after restore: %d %s", r.Status, r.Raw)
 		}
-		evs, _ := audit.List(ctx, e.App.DB, audit.Filter{EntityType: "organization_versions", EntityID: rowID})
+		evs, err := audit.List(ctx, e.App.DB, audit.Filter{EntityType: "organization_versions", EntityID: rowID})
+		if err != nil || len(evs) == 0 {
+			t.Fatalf("events of %s: %v", rowID, err)
+		}
 		last := evs[len(evs)-1]
 		if !strings.HasPrefix(last.Action, "change_request.applied:"+id) || last.Actor != "user:carol" {
 			t.Fatalf("restore event: %+v", last)

@@ -39,6 +39,13 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
+// eachBackend runs a browser test on SQLite and on PostgreSQL.
+func eachBackend(t *testing.T, fn func(t *testing.T, backend string)) {
+	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(b, func(t *testing.T) { fn(t, b) })
+	}
+}
+
 func signIn(base, name, token string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
 		chromedp.Navigate(base+"/"),
@@ -57,9 +64,11 @@ func signOut() chromedp.Action[chromedp.Void] {
 // A verifier records an organization in the console; XX is refused naming
 // countryName; the proposer cannot verify it; two other verifiers do, each
 // in their own session, and the page then shows the verified version.
-func TestConsoleVettingInBrowser(t *testing.T) {
+func TestConsoleVettingInBrowser(t *testing.T) { eachBackend(t, testConsoleVettingInBrowser) }
+
+func testConsoleVettingInBrowser(t *testing.T, backend string) {
 	ctx := browser(t)
-	e := apptest.New(t, apptest.SQLite)
+	e := apptest.New(t, backend)
 	alice := e.User("alice", actor.Verifier)
 	bob := e.User("bob", actor.Verifier)
 	carol := e.User("carol", actor.Verifier, actor.Compliance)
@@ -145,9 +154,13 @@ func TestConsoleVettingInBrowser(t *testing.T) {
 // hash they approve; one finalizes; the certificate page shows the chain of
 // evidence.
 func TestConsoleOrderApprovalInBrowser(t *testing.T) {
+	eachBackend(t, testConsoleOrderApprovalInBrowser)
+}
+
+func testConsoleOrderApprovalInBrowser(t *testing.T, backend string) {
 	ctx := browser(t)
 	dns, opt := apptest.WithDNS(t)
-	e := apptest.New(t, apptest.SQLite, opt)
+	e := apptest.New(t, backend, opt)
 	f := apptest.NewOrderFixture(t, e, dns, "shop.acme-widgets.com")
 	r := f.PlaceOrder(map[string]any{"dnsNames": []string{"shop.acme-widgets.com"},
 		"csr": apptest.CSR(t, apptest.Key(t), pkix.Name{}, "shop.acme-widgets.com")})
@@ -192,8 +205,12 @@ func TestConsoleOrderApprovalInBrowser(t *testing.T) {
 // token), and after signing out the new token signs in while the old one
 // does not.
 func TestConsoleRotateOwnTokenInBrowser(t *testing.T) {
+	eachBackend(t, testConsoleRotateOwnTokenInBrowser)
+}
+
+func testConsoleRotateOwnTokenInBrowser(t *testing.T, backend string) {
 	ctx := browser(t)
-	e := apptest.New(t, apptest.SQLite)
+	e := apptest.New(t, backend)
 	alice := e.User("alice", actor.Verifier)
 	base := e.Server.URL
 	err := chromedp.Do(ctx,
