@@ -3,6 +3,7 @@ package issuance_test
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
@@ -187,6 +188,54 @@ func TestRecordIntentAllowsOneLiveIntentPerOrder(t *testing.T) {
 			wantCode(t, err, apperr.CodeFinalizeInProgress)
 			if n := f.count(t, `SELECT COUNT(*) FROM issuance_intents WHERE order_id = ?`, f.orderID); n != 2 {
 				t.Fatalf("%d intents for the order, want the abandoned and the issued one", n)
+			}
+		})
+	}
+}
+
+// docs/design.md §6 (sign once, only the linted TBS): Store records a
+// certificate only under the intent recorded for its prepared TBS. A
+// prepared certificate with no intent, and a signed certificate whose TBS
+// is not the prepared one, are refused and nothing is stored.
+func TestStoreRefusesCertificateItsIntentDidNotRecord(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) {
+			f := newFixture(t, b)
+			recorded := f.prepare(t)
+			if _, err := f.record(recorded); err != nil {
+				t.Fatal(err)
+			}
+			der := f.sign(t, recorded)
+			unrecorded := f.prepare(t)
+			other := f.sign(t, unrecorded)
+
+			if _, err := f.store(unrecorded, other); err == nil {
+				t.Fatal("stored a certificate whose intent was never recorded")
+			}
+			if _, err := f.store(recorded, other); err == nil {
+				t.Fatal("stored a certificate whose TBS is not the prepared one")
+			}
+			if n := f.count(t, `SELECT COUNT(*) FROM certificates`); n != 0 {
+				t.Fatalf("%d certificates stored after refusals", n)
+			}
+			if in, _ := f.intent(t, recorded.SerialHex); in.Status != issuance.IntentPending {
+				t.Fatalf("a refused store resolved the intent: %+v", in)
+			}
+
+			c, err := f.store(recorded, der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(der)
+			if c.Serial != recorded.SerialHex || c.CertSHA256 != hex.EncodeToString(sum[:]) || c.Status != issuance.CertValid {
+				t.Fatalf("stored %+v", c)
+			}
+			x, err := c.X509()
+			if err != nil || hex.EncodeToString(x.SerialNumber.Bytes()) != recorded.SerialHex {
+				t.Fatalf("the stored PEM does not carry the recorded serial: %v", err)
+			}
+			if in, _ := f.intent(t, recorded.SerialHex); in.Status != issuance.IntentIssued || in.ResolvedAt == nil {
+				t.Fatalf("the intent after Store: %+v", in)
 			}
 		})
 	}
