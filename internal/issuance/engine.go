@@ -420,6 +420,11 @@ func (e *Engine) Store(ctx context.Context, tx *store.Tx, by actor.Actor, p *Pre
 	if err != nil {
 		return Certificate{}, fmt.Errorf("parse signed certificate: %w", err)
 	}
+	// Only the prepared (linted, recorded) TBS is ever stored under its
+	// intent's serial (docs/design.md §6).
+	if tbs := sha256.Sum256(cert.RawTBSCertificate); hex.EncodeToString(tbs[:]) != p.TBSHash {
+		return Certificate{}, fmt.Errorf("certificate %s: the signed TBS (SHA-256 %x) is not the prepared one (%s)", p.SerialHex, tbs, p.TBSHash)
+	}
 	sum := sha256.Sum256(der)
 	c := Certificate{
 		ID: ids.New("crt"), Serial: p.SerialHex, OrderID: m.OrderID, AccountID: m.AccountID,
