@@ -167,8 +167,15 @@ func (c *Checkpointer) checkSince(ctx context.Context, last *Checkpoint, headSeq
 	return nil
 }
 
-// Run writes checkpoints until ctx ends, checking every tick.
+// Run writes checkpoints until ctx ends, checking every tick. However it
+// ends, it gives the lease back, so that another replica takes over at once
+// rather than when the lease expires.
 func (c *Checkpointer) Run(ctx context.Context, tick time.Duration) {
+	defer func() {
+		if err := c.db.ReleaseLease(context.WithoutCancel(ctx), LeaseCheckpoint, c.cfg.Holder); err != nil {
+			c.log.Warn("release the audit checkpoint lease", "err", err)
+		}
+	}()
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
@@ -182,10 +189,6 @@ func (c *Checkpointer) Run(ctx context.Context, tick time.Duration) {
 		}
 		select {
 		case <-ctx.Done():
-			if err := c.db.ReleaseLease(context.WithoutCancel(ctx), LeaseCheckpoint, c.cfg.Holder); err != nil {
-				// Another replica takes over when the lease expires.
-				c.log.Warn("release the audit checkpoint lease", "err", err)
-			}
 			return
 		case <-t.C:
 		}

@@ -302,6 +302,11 @@ func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
 // Run delivers until ctx ends, polling every interval, holding the
 // "outbox" lease so only one replica sends.
 func (d *Deliverer) Run(ctx context.Context, interval time.Duration, holder string, wake <-chan struct{}) {
+	defer func() { // give the lease back, so another replica takes over at once
+		if err := d.db.ReleaseLease(context.WithoutCancel(ctx), "outbox", holder); err != nil {
+			d.log.Warn("release the outbox lease", "err", err)
+		}
+	}()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

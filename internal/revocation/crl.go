@@ -87,6 +87,11 @@ func (p *Publisher) Revoked(context.Context, Revocation) {
 // Run publishes due shards until ctx ends, holding the "crl" lease so one
 // replica publishes at a time.
 func (p *Publisher) Run(ctx context.Context, interval time.Duration, holder string) {
+	defer func() { // give the lease back, so another replica takes over at once
+		if err := p.db.ReleaseLease(context.WithoutCancel(ctx), "crl", holder); err != nil {
+			p.log.Warn("release the crl lease", "err", err)
+		}
+	}()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

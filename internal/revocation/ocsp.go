@@ -323,6 +323,11 @@ func (o *Responder) Refresh(ctx context.Context) (int, error) {
 
 // Run refreshes due responses until ctx ends, under the "ocsp" lease.
 func (o *Responder) Run(ctx context.Context, interval time.Duration, holder string) {
+	defer func() { // give the lease back, so another replica takes over at once
+		if err := o.db.ReleaseLease(context.WithoutCancel(ctx), "ocsp", holder); err != nil {
+			o.log.Warn("release the ocsp lease", "err", err)
+		}
+	}()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
