@@ -47,7 +47,7 @@ lint:
 
 ## bench: Go benchmarks of the hot paths (not part of `make test`)
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/audit/ ./internal/lint/ ./internal/crl/
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/audit/ ./internal/lint/ ./internal/revocation/crl/
 
 ## generate: regenerate embedded data (ISO 3166 from Debian iso-codes)
 generate:

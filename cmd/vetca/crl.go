@@ -15,8 +15,8 @@ import (
 
 	"github.com/vetca/vetca/internal/app"
 
-	"github.com/vetca/vetca/internal/crl"
 	"github.com/vetca/vetca/internal/revocation"
+	"github.com/vetca/vetca/internal/revocation/crl"
 )
 
 func newCRLCmd(g *globals) *cobra.Command {

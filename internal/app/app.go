@@ -30,7 +30,6 @@ import (
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/devdns"
-	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/keypolicy"
 	"github.com/vetca/vetca/internal/lint"
@@ -41,6 +40,7 @@ import (
 	"github.com/vetca/vetca/internal/revocation"
 	"github.com/vetca/vetca/internal/signer"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/validation"
 	"github.com/vetca/vetca/internal/vetting"
 	"github.com/vetca/vetca/internal/web"
 )
@@ -351,7 +351,7 @@ type App struct {
 	Vetting    *vetting.Service
 	Accounts   *account.Service
 	Changes    *change.Service
-	Domains    *domain.Service
+	Domains    *validation.Service
 	Engine     *issuance.Engine
 	Keys       *keypolicy.Checker
 	Orders     *order.Service
@@ -477,7 +477,7 @@ func (a *App) resolve(ctx context.Context, cfg Config, schema *store.Schema) (Co
 		// database, so domains validate on a laptop with no DNS of its own.
 		db := a.DB
 		dd, err := devdns.Start(func(ctx context.Context, name string) ([]string, error) {
-			return domain.PendingChallengeValues(ctx, db, name)
+			return validation.PendingChallengeValues(ctx, db, name)
 		})
 		if err != nil {
 			return cfg, fmt.Errorf("dev DNS: %w", err)

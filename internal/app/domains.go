@@ -11,11 +11,11 @@ import (
 	"strings"
 
 	"github.com/vetca/vetca/internal/caa"
-	"github.com/vetca/vetca/internal/dcv"
-	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/egress"
 	"github.com/vetca/vetca/internal/mpic"
 	"github.com/vetca/vetca/internal/resolver"
+	"github.com/vetca/vetca/internal/validation"
+	"github.com/vetca/vetca/internal/validation/dcv"
 )
 
 // resolvConf is where the default DNS resolver comes from.
@@ -67,7 +67,7 @@ func (a *App) wireDomains(ctx context.Context) error {
 	if cfg.AllowPrivateValidationTargets {
 		a.Log.Warn("website-change validation may connect to loopback, private and other non-public addresses (" + egress.OverrideFlag + "); never use it in production")
 	}
-	chk := domain.Checkers{DNS: dnsc, Website: web}
+	chk := validation.Checkers{DNS: dnsc, Website: web}
 
 	identities, explicit := CAAIdentities(cfg)
 	c, err := caa.NewChecker(res, identities, a.Clock)
@@ -100,7 +100,7 @@ func (a *App) wireDomains(ctx context.Context) error {
 	}
 	chk.Corroborator = corr
 
-	a.Domains, err = domain.New(a.DB, a.Recorder, a.Clock, a.Accounts, chk, domain.Config{})
+	a.Domains, err = validation.New(a.DB, a.Recorder, a.Clock, a.Accounts, chk, validation.Config{})
 	return err
 }
 

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vetca/vetca/internal/crl"
 	"github.com/vetca/vetca/internal/revocation"
+	"github.com/vetca/vetca/internal/revocation/crl"
 	"github.com/vetca/vetca/internal/store"
 )
 

@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/vetca/vetca/internal/clock"
-	"github.com/vetca/vetca/internal/dcv"
 	"github.com/vetca/vetca/internal/dnstest"
 	"github.com/vetca/vetca/internal/mpic"
 	"github.com/vetca/vetca/internal/mpic/mpictest"
 	"github.com/vetca/vetca/internal/resolver"
+	"github.com/vetca/vetca/internal/validation/dcv"
 )
 
 // evalDate is in the BR §3.2.2.9 phase effective 2026-06-15: at least 4

@@ -16,8 +16,8 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/caa"
 	"github.com/vetca/vetca/internal/clock"
-	"github.com/vetca/vetca/internal/dcv"
 	"github.com/vetca/vetca/internal/resolver"
+	"github.com/vetca/vetca/internal/validation/dcv"
 )
 
 // CheckPath is the path of a perspective's check endpoint (POST).

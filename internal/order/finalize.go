@@ -12,11 +12,11 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/br"
-	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/keypolicy"
 	"github.com/vetca/vetca/internal/profile"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/validation"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
@@ -35,8 +35,8 @@ type finalizing struct {
 	snap  Snapshot
 	ver   vetting.Version
 	pub   any
-	rel   []domain.Reliance
-	caa   []domain.CAAResult
+	rel   []validation.Reliance
+	caa   []validation.CAAResult
 	prep  *issuance.Prepared
 	iss   issuance.Issuer
 }
@@ -199,7 +199,7 @@ func (s *Service) checkReliance(ctx context.Context, f *finalizing) error {
 // failure, and nothing is recorded or signed before both are known.
 func (s *Service) prepareWithCAA(ctx context.Context, f *finalizing) error {
 	type caaOutcome struct {
-		results []domain.CAAResult
+		results []validation.CAAResult
 		err     error
 	}
 	caaDone := make(chan caaOutcome, 1)

@@ -6,16 +6,16 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
-	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/validation"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
 // EvidenceSource returns the domain evidence a certificate relied on
-// (package domain).
+// (package validation).
 type EvidenceSource interface {
-	IssuanceEvidence(ctx context.Context, q store.Querier, serial string) ([]domain.Reliance, []domain.CAAResult, error)
+	IssuanceEvidence(ctx context.Context, q store.Querier, serial string) ([]validation.Reliance, []validation.CAAResult, error)
 }
 
 // Filter selects certificates (the inventory, docs/api.md).
@@ -40,13 +40,13 @@ func (s *Service) Certificates(ctx context.Context, by actor.Actor, f Filter, p 
 // Evidence is a certificate's chain of evidence: everything the decision
 // to issue it rested on.
 type Evidence struct {
-	Order               Order              `json:"order"`
-	Approvals           []Approval         `json:"approvals"`
-	OrganizationVersion vetting.Version    `json:"organizationVersion"`
-	DomainValidations   []domain.Reliance  `json:"domainValidations"`
-	CAA                 []domain.CAAResult `json:"caa"`
-	Intent              issuance.Intent    `json:"intent"`
-	Snapshot            json.RawMessage    `json:"snapshot"`
+	Order               Order                  `json:"order"`
+	Approvals           []Approval             `json:"approvals"`
+	OrganizationVersion vetting.Version        `json:"organizationVersion"`
+	DomainValidations   []validation.Reliance  `json:"domainValidations"`
+	CAA                 []validation.CAAResult `json:"caa"`
+	Intent              issuance.Intent        `json:"intent"`
+	Snapshot            json.RawMessage        `json:"snapshot"`
 }
 
 // Record is GET /certificates/{serial}.

@@ -32,12 +32,12 @@ import (
 	"github.com/vetca/vetca/internal/br"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/dnsname"
-	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/ids"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/keypolicy"
 	"github.com/vetca/vetca/internal/profile"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/validation"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
@@ -120,12 +120,12 @@ type Keys interface {
 	Check(ctx context.Context, pub crypto.PublicKey) error
 }
 
-// Domains is what orders need from domain validation (package domain).
+// Domains is what orders need from domain validation (package validation).
 type Domains interface {
-	RequireValidated(ctx context.Context, q store.Querier, accountID string, dnsNames []string, at time.Time) ([]domain.Reliance, error)
-	CheckCAA(ctx context.Context, dnsNames []string) ([]domain.CAAResult, error)
-	RecordIssuance(ctx context.Context, tx *store.Tx, by actor.Actor, orderID, serial string, rel []domain.Reliance, caa []domain.CAAResult) error
-	RecordCAAChecks(ctx context.Context, tx *store.Tx, by actor.Actor, orderID, serial string, caa []domain.CAAResult) error
+	RequireValidated(ctx context.Context, q store.Querier, accountID string, dnsNames []string, at time.Time) ([]validation.Reliance, error)
+	CheckCAA(ctx context.Context, dnsNames []string) ([]validation.CAAResult, error)
+	RecordIssuance(ctx context.Context, tx *store.Tx, by actor.Actor, orderID, serial string, rel []validation.Reliance, caa []validation.CAAResult) error
+	RecordCAAChecks(ctx context.Context, tx *store.Tx, by actor.Actor, orderID, serial string, caa []validation.CAAResult) error
 }
 
 // Accounts is what orders need from accounts.

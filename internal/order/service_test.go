@@ -12,10 +12,10 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/apptest"
-	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/validation"
 )
 
 // Service-level tests of Finalize's named steps. The order service runs on
@@ -77,14 +77,14 @@ type fakeDomains struct {
 	duringCAA  func()
 }
 
-func (d *fakeDomains) RequireValidated(ctx context.Context, q store.Querier, accountID string, names []string, at time.Time) ([]domain.Reliance, error) {
+func (d *fakeDomains) RequireValidated(ctx context.Context, q store.Querier, accountID string, names []string, at time.Time) ([]validation.Reliance, error) {
 	d.mu.Lock()
 	d.validated++
 	d.mu.Unlock()
 	return d.Domains.RequireValidated(ctx, q, accountID, names, at)
 }
 
-func (d *fakeDomains) CheckCAA(ctx context.Context, names []string) ([]domain.CAAResult, error) {
+func (d *fakeDomains) CheckCAA(ctx context.Context, names []string) ([]validation.CAAResult, error) {
 	d.mu.Lock()
 	d.caaChecked++
 	refusal, during := d.caaRefusal, d.duringCAA

@@ -20,9 +20,9 @@ import (
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/br"
 	"github.com/vetca/vetca/internal/clock"
-	"github.com/vetca/vetca/internal/crl"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/lint"
+	"github.com/vetca/vetca/internal/revocation/crl"
 	"github.com/vetca/vetca/internal/store"
 )
 

@@ -20,7 +20,7 @@ import (
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/lint"
-	"github.com/vetca/vetca/internal/ocspresp"
+	"github.com/vetca/vetca/internal/revocation/ocspresp"
 	"github.com/vetca/vetca/internal/serial"
 	"github.com/vetca/vetca/internal/store"
 )

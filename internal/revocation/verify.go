@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vetca/vetca/internal/crl"
 	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/revocation/crl"
 	"github.com/vetca/vetca/internal/store"
 )
 

@@ -6,7 +6,7 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
-	"github.com/vetca/vetca/internal/domain"
+	"github.com/vetca/vetca/internal/validation"
 )
 
 // domainRoutes registers the domain endpoints (docs/api.md) and the staff query of
@@ -96,7 +96,7 @@ func (s *Server) searchDomainValidations(w http.ResponseWriter, r *http.Request,
 			return apperr.Invalid(apperr.CodeRepeatedParameter, k, "query parameter %q given more than once", k)
 		}
 	}
-	res, err := s.Domains.Search(r.Context(), by, domain.SearchInput{
+	res, err := s.Domains.Search(r.Context(), by, validation.SearchInput{
 		Method: q.Get("method"), Version: q.Get("version"), Since: q.Get("since"), Until: q.Get("until")})
 	if err != nil {
 		return err

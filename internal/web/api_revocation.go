@@ -7,11 +7,11 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
-	"github.com/vetca/vetca/internal/crl"
 	"github.com/vetca/vetca/internal/issuance"
-	"github.com/vetca/vetca/internal/ocspresp"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/revocation"
+	"github.com/vetca/vetca/internal/revocation/crl"
+	"github.com/vetca/vetca/internal/revocation/ocspresp"
 )
 
 func (s *Server) revocationRoutes() {

@@ -6,10 +6,10 @@ import (
 	"github.com/vetca/vetca/internal/account"
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/change"
-	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/revocation"
+	"github.com/vetca/vetca/internal/validation"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
@@ -171,8 +171,8 @@ type changeRequestsPage struct {
 }
 
 type domainsPage struct {
-	Domains []domain.ValidationView `json:"domains"`
-	Next    string                  `json:"next,omitempty"`
+	Domains []validation.ValidationView `json:"domains"`
+	Next    string                      `json:"next,omitempty"`
 }
 
 type ordersPage struct {

@@ -26,10 +26,10 @@ import (
 	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/clock"
-	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/revocation"
+	"github.com/vetca/vetca/internal/validation"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
@@ -51,11 +51,11 @@ type Deps struct {
 	Vetting        *vetting.Service
 	Accounts       *account.Service
 	Changes        *change.Service
-	Domains        *domain.Service
+	Domains        *validation.Service
 	Orders         *order.Service
 	// Issuers lists and publishes the CA certificates (issuance.Engine).
 	Issuers IssuerDirectory
-	// Evidence returns the domain evidence of a certificate (package domain).
+	// Evidence returns the domain evidence of a certificate (package validation).
 	Evidence    order.EvidenceSource
 	Revocations *revocation.Service
 	CRLs        *revocation.Publisher

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vetca/vetca/internal/ocspresp"
+	"github.com/vetca/vetca/internal/revocation/ocspresp"
 )
 
 // t0 is the fixed "now" of these tests; nothing reads the wall clock.

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vetca/vetca/internal/crl"
+	"github.com/vetca/vetca/internal/revocation/crl"
 )
 
 // testCA is a throwaway issuing CA.

@@ -1,4 +1,4 @@
-package domain_test
+package validation_test
 
 import (
 	"slices"
@@ -7,8 +7,8 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
-	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/validation"
 )
 
 // issue records an issuance of serial for names as the order service does:
@@ -64,18 +64,18 @@ func TestSearchByMethodVersionAndWindow(t *testing.T) {
 		day1 := t0.Add(24 * time.Hour).Format(time.RFC3339)
 		cases := []struct {
 			name         string
-			in           domain.SearchInput
+			in           validation.SearchInput
 			validations  []string
 			certificates []string
 		}{
-			{"dns-change v1", domain.SearchInput{Method: "dns-change", Version: "1"}, []string{dv1.ID, dv3.ID}, []string{"10aa", "10cc"}},
-			{"dns-change, any version", domain.SearchInput{Method: "dns-change"}, []string{dv1.ID, dv3.ID}, []string{"10aa", "10cc"}},
-			{"dns-change v2 (no such version yet)", domain.SearchInput{Method: "dns-change", Version: "2"}, nil, nil},
-			{"website-change v2", domain.SearchInput{Method: "website-change", Version: "2"}, []string{dv2.ID}, []string{"10bb"}},
-			{"website-change v1 (before the egress policy)", domain.SearchInput{Method: "website-change", Version: "1"}, nil, nil},
-			{"dns-change since day 1", domain.SearchInput{Method: "dns-change", Since: day1}, []string{dv3.ID}, []string{"10cc"}},
-			{"dns-change until day 1", domain.SearchInput{Method: "dns-change", Until: day1}, []string{dv1.ID}, []string{"10aa", "10cc"}},
-			{"dns-change in a window with nothing", domain.SearchInput{Method: "dns-change", Since: t0.Add(2 * time.Hour).Format(time.RFC3339), Until: day1}, nil, nil},
+			{"dns-change v1", validation.SearchInput{Method: "dns-change", Version: "1"}, []string{dv1.ID, dv3.ID}, []string{"10aa", "10cc"}},
+			{"dns-change, any version", validation.SearchInput{Method: "dns-change"}, []string{dv1.ID, dv3.ID}, []string{"10aa", "10cc"}},
+			{"dns-change v2 (no such version yet)", validation.SearchInput{Method: "dns-change", Version: "2"}, nil, nil},
+			{"website-change v2", validation.SearchInput{Method: "website-change", Version: "2"}, []string{dv2.ID}, []string{"10bb"}},
+			{"website-change v1 (before the egress policy)", validation.SearchInput{Method: "website-change", Version: "1"}, nil, nil},
+			{"dns-change since day 1", validation.SearchInput{Method: "dns-change", Since: day1}, []string{dv3.ID}, []string{"10cc"}},
+			{"dns-change until day 1", validation.SearchInput{Method: "dns-change", Until: day1}, []string{dv1.ID}, []string{"10aa", "10cc"}},
+			{"dns-change in a window with nothing", validation.SearchInput{Method: "dns-change", Since: t0.Add(2 * time.Hour).Format(time.RFC3339), Until: day1}, nil, nil},
 		}
 		for _, c := range cases {
 			res, err := w.App.Domains.Search(ctx, auditor, c.in)
@@ -97,7 +97,7 @@ func TestSearchByMethodVersionAndWindow(t *testing.T) {
 			}
 		}
 		// Per validation: the serials that relied on it.
-		res, err := w.App.Domains.Search(ctx, auditor, domain.SearchInput{Method: "dns-change", Version: "1"})
+		res, err := w.App.Domains.Search(ctx, auditor, validation.SearchInput{Method: "dns-change", Version: "1"})
 		if err != nil || len(res.Validations) == 0 {
 			t.Fatalf("search: %v %+v", err, res)
 		}
@@ -109,22 +109,22 @@ func TestSearchByMethodVersionAndWindow(t *testing.T) {
 		}
 
 		bad := []struct {
-			in    domain.SearchInput
+			in    validation.SearchInput
 			kind  apperr.Kind
 			field string
 			code  apperr.Code
 		}{
-			{domain.SearchInput{}, apperr.KindInvalid, "method", "missing_field"},
-			{domain.SearchInput{Method: "email"}, apperr.KindInvalid, "method", "unknown_method"},
-			{domain.SearchInput{Method: "dns-change", Since: "yesterday"}, apperr.KindInvalid, "since", "invalid_time"},
-			{domain.SearchInput{Method: "dns-change", Until: "2026-13-01T00:00:00Z"}, apperr.KindInvalid, "until", "invalid_time"},
-			{domain.SearchInput{Method: "dns-change", Since: day1, Until: day1}, apperr.KindInvalid, "until", "invalid_window"},
+			{validation.SearchInput{}, apperr.KindInvalid, "method", "missing_field"},
+			{validation.SearchInput{Method: "email"}, apperr.KindInvalid, "method", "unknown_method"},
+			{validation.SearchInput{Method: "dns-change", Since: "yesterday"}, apperr.KindInvalid, "since", "invalid_time"},
+			{validation.SearchInput{Method: "dns-change", Until: "2026-13-01T00:00:00Z"}, apperr.KindInvalid, "until", "invalid_time"},
+			{validation.SearchInput{Method: "dns-change", Since: day1, Until: day1}, apperr.KindInvalid, "until", "invalid_window"},
 		}
 		for _, b := range bad {
 			_, err := w.App.Domains.Search(ctx, auditor, b.in)
 			wantErr(t, err, b.kind, b.field, b.code)
 		}
-		_, err = w.App.Domains.Search(ctx, w.Sub, domain.SearchInput{Method: "dns-change"})
+		_, err = w.App.Domains.Search(ctx, w.Sub, validation.SearchInput{Method: "dns-change"})
 		wantErr(t, err, apperr.KindForbidden, "", "forbidden")
 		auditClean(t, w.Env)
 	})

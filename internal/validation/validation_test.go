@@ -1,4 +1,4 @@
-package domain_test
+package validation_test
 
 import (
 	"context"
@@ -15,10 +15,10 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/br"
-	"github.com/vetca/vetca/internal/dcv"
-	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/testctx"
+	"github.com/vetca/vetca/internal/validation"
+	"github.com/vetca/vetca/internal/validation/dcv"
 )
 
 // BR §3.2.2.4.7: a TXT record placed where Start said
@@ -126,7 +126,7 @@ type website struct {
 // its deadline pass once the website holds the request: a timeout at a
 // point the test knows, not a wall-clock race with a loopback server.
 type expireWhenHeld struct {
-	domain.WebsiteChecker
+	validation.WebsiteChecker
 	ws *website
 }
 
@@ -203,7 +203,7 @@ func (ws *website) serve(host, body string) {
 func TestWebsiteChange(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		ws := newWebsite(t)
-		svc := w.serviceWrapped(t, w.DNS.Addr(), ws.port, 10*time.Second, nil, func(h domain.WebsiteChecker) domain.WebsiteChecker {
+		svc := w.serviceWrapped(t, w.DNS.Addr(), ws.port, 10*time.Second, nil, func(h validation.WebsiteChecker) validation.WebsiteChecker {
 			return expireWhenHeld{WebsiteChecker: h, ws: ws}
 		})
 		cases := []struct {
@@ -330,7 +330,7 @@ func TestValidationAuthorization(t *testing.T) {
 			_, err = w.App.Domains.Start(ctx, vera, "acc_doesnotexist00000", "acme-widgets.com", "")
 			wantErr(t, err, apperr.KindNotFound, "", "not_found")
 			list, _, err := w.App.Domains.List(ctx, w.Sub, w.AccID, store.Page{})
-			if err != nil || len(list) != 1 || list[0].Status != domain.StatusPending {
+			if err != nil || len(list) != 1 || list[0].Status != validation.StatusPending {
 				t.Fatalf("list %+v %v", list, err)
 			}
 		})

@@ -1,4 +1,4 @@
-package domain_test
+package validation_test
 
 import (
 	"encoding/json"

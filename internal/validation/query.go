@@ -1,4 +1,4 @@
-package domain
+package validation
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
-	"github.com/vetca/vetca/internal/dcv"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/validation/dcv"
 )
 
 // SearchInput selects validations by method, optionally by vetca method

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vetca/vetca/internal/ocspresp"
+	"github.com/vetca/vetca/internal/revocation/ocspresp"
 )
 
 // TestRefreshDeadline checks the BR §4.9.9 refresh schedule. The validity

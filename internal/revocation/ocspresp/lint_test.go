@@ -16,7 +16,7 @@ import (
 	"github.com/zmap/zlint/v3/lint"
 	"golang.org/x/crypto/ocsp"
 
-	"github.com/vetca/vetca/internal/ocspresp"
+	"github.com/vetca/vetca/internal/revocation/ocspresp"
 )
 
 // TestZlintOCSPLints runs zlint v3.7.3's OCSP response lints (signature

@@ -1,4 +1,4 @@
-package domain_test
+package validation_test
 
 import (
 	"encoding/json"
@@ -12,10 +12,10 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/br"
-	"github.com/vetca/vetca/internal/dcv"
 	"github.com/vetca/vetca/internal/dnstest"
-	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/validation"
+	"github.com/vetca/vetca/internal/validation/dcv"
 )
 
 const us = apptest.CAAIdentity
@@ -126,7 +126,7 @@ func TestCheckCAATable(t *testing.T) {
 }
 
 // validate runs dns-change for name on w's own service and DNS.
-func (w *world) validate(t *testing.T, name, method string) domain.Validation {
+func (w *world) validate(t *testing.T, name, method string) validation.Validation {
 	t.Helper()
 	v, err := w.App.Domains.Start(ctx, w.Sub, w.AccID, name, method)
 	if err != nil {
@@ -311,7 +311,7 @@ func TestCAAAtIssuanceAndRecordIssuance(t *testing.T) {
 			t.Fatalf("a refused RecordIssuance left %d links", n)
 		}
 		// A CAA result that does not permit, or a SAN without one, is refused.
-		bad := append([]domain.CAAResult(nil), res...)
+		bad := append([]validation.CAAResult(nil), res...)
 		bad[1].Permitted = false
 		err = w.App.DB.InTx(ctx, func(tx *store.Tx) error {
 			return w.App.Domains.RecordIssuance(ctx, tx, w.Sub, "ord_2", "10eeee", rel, bad)

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/vetca/vetca/internal/crl"
+	"github.com/vetca/vetca/internal/revocation/crl"
 )
 
 var benchEntries = sync.OnceValues(func() ([]crl.Entry, []crl.Entry) {
@@ -20,7 +20,7 @@ var benchEntries = sync.OnceValues(func() ([]crl.Entry, []crl.Entry) {
 // of the standard library in time and sensibly in memory; compare ns/op and
 // B/op of the "vetca" and "x509" rows. Run with
 //
-//	go test -run '^$' -bench Build -benchtime 3x ./internal/crl/
+//	go test -run '^$' -bench Build -benchtime 3x ./internal/revocation/crl/
 func BenchmarkBuild(b *testing.B) {
 	small, large := benchEntries()
 	ca := ecdsaCA()

@@ -1,4 +1,4 @@
-package domain_test
+package validation_test
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/caa"
-	"github.com/vetca/vetca/internal/dcv"
 	"github.com/vetca/vetca/internal/dnstest"
-	"github.com/vetca/vetca/internal/domain"
 	"github.com/vetca/vetca/internal/resolver"
+	"github.com/vetca/vetca/internal/validation"
+	"github.com/vetca/vetca/internal/validation/dcv"
 )
 
 var ctx = context.Background()
@@ -61,14 +61,14 @@ func each(t *testing.T, fn func(t *testing.T, w *world)) {
 // dnsAddr, with website checks on httpPort bounded by httpTimeout. Its
 // website checks may reach loopback (AllowPrivateValidationTargets), where
 // the tests' websites are.
-func (w *world) service(t *testing.T, dnsAddr string, httpPort int, httpTimeout time.Duration, corr domain.Corroborator) *domain.Service {
+func (w *world) service(t *testing.T, dnsAddr string, httpPort int, httpTimeout time.Duration, corr validation.Corroborator) *validation.Service {
 	t.Helper()
 	return w.serviceWrapped(t, dnsAddr, httpPort, httpTimeout, corr, nil)
 }
 
 // serviceWrapped is service with the website checker passed through wrap.
-func (w *world) serviceWrapped(t *testing.T, dnsAddr string, httpPort int, httpTimeout time.Duration, corr domain.Corroborator,
-	wrap func(domain.WebsiteChecker) domain.WebsiteChecker) *domain.Service {
+func (w *world) serviceWrapped(t *testing.T, dnsAddr string, httpPort int, httpTimeout time.Duration, corr validation.Corroborator,
+	wrap func(validation.WebsiteChecker) validation.WebsiteChecker) *validation.Service {
 	t.Helper()
 	// The tests' DNS servers answer every query: the limit only bounds a
 	// broken run.
@@ -89,11 +89,11 @@ func (w *world) serviceWrapped(t *testing.T, dnsAddr string, httpPort int, httpT
 	if err != nil {
 		t.Fatal(err)
 	}
-	var web domain.WebsiteChecker = h
+	var web validation.WebsiteChecker = h
 	if wrap != nil {
 		web = wrap(h)
 	}
-	s, err := domain.New(w.App.DB, w.App.Recorder, w.Clock, w.App.Accounts, domain.Checkers{DNS: d, Website: web, CAA: c, Corroborator: corr}, domain.Config{})
+	s, err := validation.New(w.App.DB, w.App.Recorder, w.Clock, w.App.Accounts, validation.Checkers{DNS: d, Website: web, CAA: c, Corroborator: corr}, validation.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package domain
+package validation
 
 import (
 	"context"
@@ -8,9 +8,9 @@ import (
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/caa"
 	"github.com/vetca/vetca/internal/clock"
-	"github.com/vetca/vetca/internal/dcv"
 	"github.com/vetca/vetca/internal/mpic"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/validation/dcv"
 )
 
 // DNSChecker runs DNS Change validation (*dcv.DNSChecker).

@@ -1,8 +1,8 @@
-package domain
+package validation
 
 import "github.com/vetca/vetca/internal/audit"
 
-// tables are the audited tables package domain owns: every audited read
+// tables are the audited tables package validation owns: every audited read
 // and write of them goes through these handles.
 type tables struct {
 	caaChecks                    *audit.Table[caaCheck]
@@ -20,7 +20,7 @@ func newTables(rec *audit.Recorder) tables {
 	}
 }
 
-// The actions package domain records in the audit trail.
+// The actions package validation records in the audit trail.
 const (
 	actCertificateDomainValidationRelied audit.Action = "certificate.domain_validation_relied"
 	actCertificateCaaChecked             audit.Action = "certificate.caa_checked"

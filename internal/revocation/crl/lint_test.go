@@ -14,7 +14,7 @@ import (
 	"github.com/zmap/zlint/v3"
 	"github.com/zmap/zlint/v3/lint"
 
-	"github.com/vetca/vetca/internal/crl"
+	"github.com/vetca/vetca/internal/revocation/crl"
 )
 
 // zlintCRL runs every revocation-list lint zlint v3.7.3 registers and returns

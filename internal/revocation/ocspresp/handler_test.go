@@ -26,7 +26,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/vetca/vetca/internal/clock"
-	"github.com/vetca/vetca/internal/ocspresp"
+	"github.com/vetca/vetca/internal/revocation/ocspresp"
 )
 
 // memSource is a Source over an in-memory table of issued certificates. It

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vetca/vetca/internal/crl"
+	"github.com/vetca/vetca/internal/revocation/crl"
 )
 
 func TestInspectRoundTrip(t *testing.T) {

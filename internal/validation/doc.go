@@ -58,4 +58,4 @@
 // Every write goes through audit.Recorder inside db.InTx, and every read
 // that feeds a decision is integrity-checked (audit.Select, Recorder.Get),
 // so a row edited outside vetca stops issuance instead of being relied on.
-package domain
+package validation

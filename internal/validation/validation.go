@@ -1,4 +1,4 @@
-package domain
+package validation
 
 import (
 	"context"
@@ -9,11 +9,11 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/br"
-	"github.com/vetca/vetca/internal/dcv"
 	"github.com/vetca/vetca/internal/dnsname"
 	"github.com/vetca/vetca/internal/ids"
 	"github.com/vetca/vetca/internal/mpic"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/validation/dcv"
 )
 
 // Status is where a domain validation stands.

@@ -13,14 +13,14 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/vetca/vetca/internal/clock"
-	"github.com/vetca/vetca/internal/ocspresp"
+	"github.com/vetca/vetca/internal/revocation/ocspresp"
 )
 
 // BenchmarkSign compares Signer.Sign with the raw ocsp.CreateResponse for the
 // same revoked response, per key type. "vetca" includes every BR check and
 // the self-verification of the signature; compare ns/op with the "raw" row.
 //
-//	go test -run '^$' -bench Sign ./internal/ocspresp/
+//	go test -run '^$' -bench Sign ./internal/revocation/ocspresp/
 func BenchmarkSign(b *testing.B) {
 	for _, ca := range []*testCA{ecdsaCA(), rsaCA()} {
 		serial := big.NewInt(0x5eed)

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
-	"github.com/vetca/vetca/internal/crl"
+	"github.com/vetca/vetca/internal/revocation/crl"
 )
 
 var (

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vetca/vetca/internal/crl"
+	"github.com/vetca/vetca/internal/revocation/crl"
 )
 
 // TestShardForGolden pins the shard algorithm. A certificate's shard is
