@@ -110,9 +110,14 @@ func testCerts() []testCert {
 	}
 }
 
+// TestGenerateTestdata regenerates testdata/ with -update-testdata. Without
+// the flag it generates the same set into a temporary directory, so the
+// generator keeps working and the committed set is what it makes
+// (TestTestdataComplete compares the names).
 func TestGenerateTestdata(t *testing.T) {
-	if !*updateTestdata {
-		t.Skip("run with -update-testdata to regenerate testdata/*.pem")
+	dir := t.TempDir()
+	if *updateTestdata {
+		dir = "testdata"
 	}
 	f := newFixture(t)
 	write := func(file, about string, der []byte) {
@@ -121,11 +126,11 @@ func TestGenerateTestdata(t *testing.T) {
 		if err := pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: der}); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join("testdata", file), []byte(b.String()), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.MkdirAll("testdata", 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	write(issuingCAFile, "profiletest issuing CA certificate (not a subscriber certificate)", f.issuing.Cert.Raw)
@@ -135,6 +140,17 @@ func TestGenerateTestdata(t *testing.T) {
 			mutate = func(c *x509.Certificate) { tc.mutate(t, c) }
 		}
 		write(tc.file, strings.TrimSuffix(tc.file, ".pem")+": "+tc.about, f.leaf(t, mutate))
+	}
+	made, err := filepath.Glob(filepath.Join(dir, "*.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := filepath.Glob(filepath.Join("testdata", "*.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(made) != len(committed) {
+		t.Fatalf("the generator makes %d certificates, testdata/ holds %d", len(made), len(committed))
 	}
 }
 
