@@ -178,7 +178,7 @@ func NewVetcaRegistry() (*VetcaRegistry, error) {
 		case l.Source != Source:
 			return nil, fmt.Errorf("lint: vetca lint %s has source %q", l.Name, l.Source)
 		case !strings.HasPrefix(l.Name, "e_vetca_"):
-			return nil, fmt.Errorf("lint: vetca lint %s is not named e_vetca_...", l.Name)
+			return nil, fmt.Errorf("lint: vetca lint %s does not start with e_vetca_", l.Name)
 		}
 		seen[l.Name] = true
 	}
