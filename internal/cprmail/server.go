@@ -212,6 +212,12 @@ func (f *inflight) end() {
 	}
 }
 
+func (f *inflight) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
 func (f *inflight) close() {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -292,3 +292,16 @@ func TestNewServerBadAddress(t *testing.T) {
 		t.Fatalf("got %v, want an error naming the address", err)
 	}
 }
+
+type panickingSubmitter struct{}
+
+func (panickingSubmitter) SubmitMail(context.Context, Report) (string, error) { panic("boom") }
+
+func TestPanicIs451(t *testing.T) {
+	s := startServer(t, panickingSubmitter{}, Options{})
+	for range 2 { // the server keeps serving after a panic
+		if _, err := send(s.Addr().String(), "a@example.org", plainMessage("hello")); replyCode(err) != 451 {
+			t.Fatalf("got %v, want 451", err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"sync/atomic"
 
 	"github.com/emersion/go-smtp"
 )
@@ -16,10 +17,27 @@ type session struct {
 	s      *Server
 	remote string
 	from   string
+	// answering is set while a message is in flight: from the start of
+	// Data until go-smtp has written the reply and calls Reset (or Logout
+	// when the connection ends), so Shutdown waits for the reply itself.
+	answering atomic.Bool
 }
 
-func (ss *session) Reset()        { ss.from = "" }
-func (ss *session) Logout() error { return nil }
+func (ss *session) Reset() {
+	ss.from = ""
+	ss.answered()
+}
+
+func (ss *session) Logout() error {
+	ss.answered()
+	return nil
+}
+
+func (ss *session) answered() {
+	if ss.answering.Swap(false) {
+		ss.s.flight.end()
+	}
+}
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if ss.s.flight.isClosed() {
@@ -34,11 +52,12 @@ func (ss *session) Rcpt(string, *smtp.RcptOptions) error { return nil }
 // Data reads the message, parses it, submits the report and answers. The
 // 250 is sent only once SubmitMail has returned nil.
 func (ss *session) Data(r io.Reader) (reply error) {
+	from := ss.from // go-smtp runs Data of a BDAT transfer in its own goroutine
 	if !ss.s.flight.begin() {
 		_, _ = io.Copy(io.Discard, r)
 		return errShuttingDown
 	}
-	defer ss.s.flight.end()
+	ss.answering.Store(true)
 	defer func() {
 		if p := recover(); p != nil {
 			ss.s.log.Error("panic handling a problem-report mail", "remote", ss.remote, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -47,11 +66,11 @@ func (ss *session) Data(r io.Reader) (reply error) {
 	}()
 	raw, err := readMessage(r, ss.s.opts.MaxMessageBytes)
 	if err != nil {
-		return ss.readFailed(err)
+		return ss.readFailed(err, from)
 	}
-	rep, err := parseMessage(raw, ss.from)
+	rep, err := parseMessage(raw, from)
 	if err != nil {
-		return ss.refuse(err)
+		return ss.refuse(err, from)
 	}
 	return ss.submit(rep, len(raw))
 }
@@ -69,18 +88,18 @@ func readMessage(r io.Reader, max int64) ([]byte, error) {
 	return raw, nil
 }
 
-func (ss *session) readFailed(err error) error {
+func (ss *session) readFailed(err error, from string) error {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
-		ss.s.log.Info("problem-report mail refused", "remote", ss.remote, "from", ss.from, "reply", se.Code, "reason", se.Message)
+		ss.s.log.Info("problem-report mail refused", "remote", ss.remote, "from", from, "reply", se.Code, "reason", se.Message)
 		return se
 	}
-	ss.s.log.Warn("reading a problem-report mail failed", "remote", ss.remote, "from", ss.from, "err", err)
+	ss.s.log.Warn("reading a problem-report mail failed", "remote", ss.remote, "from", from, "err", err)
 	return errTemporary
 }
 
 // refuse answers a message the parser refused.
-func (ss *session) refuse(err error) error {
+func (ss *session) refuse(err error, from string) error {
 	reply := &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Malformed message"}
 	var me *messageError
 	if errors.As(err, &me) {
@@ -92,7 +111,7 @@ func (ss *session) refuse(err error) error {
 			reply.Code, reply.EnhancedCode = 550, smtp.EnhancedCode{5, 1, 7}
 		}
 	}
-	ss.s.log.Info("problem-report mail refused", "remote", ss.remote, "from", ss.from, "reply", reply.Code, "reason", err.Error())
+	ss.s.log.Info("problem-report mail refused", "remote", ss.remote, "from", from, "reply", reply.Code, "reason", err.Error())
 	return reply
 }
 
@@ -127,9 +146,3 @@ var (
 
 // replyText makes s safe as one line of an SMTP reply.
 func replyText(s string) string { return clean(s, 400) }
-
-func (f *inflight) isClosed() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.closed
-}
