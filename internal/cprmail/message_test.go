@@ -1,0 +1,163 @@
+package cprmail
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testKeyAndCert returns a throwaway PKCS#8 EC key (PEM) and a self-signed
+// certificate of it (DER).
+func testKeyAndCert(t testing.TB) (keyPEM, certDER []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7),
+		Subject:      pkix.Name{CommonName: "compromised.example"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	cert, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), cert
+}
+
+// wrap76 breaks base64 text into lines of 76 characters.
+func wrap76(data []byte) string {
+	s := base64.StdEncoding.EncodeToString(data)
+	var b strings.Builder
+	for len(s) > 76 {
+		b.WriteString(s[:76] + "\r\n")
+		s = s[76:]
+	}
+	b.WriteString(s + "\r\n")
+	return b.String()
+}
+
+func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
+
+func plainMessage(body string) string {
+	return crlf("From: Reporter <reporter@example.org>\nTo: cpr@ca.test\nSubject: Key compromise\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n" + body)
+}
+
+// attachmentMessage is a multipart/mixed mail with a text body and one
+// base64 attachment.
+func attachmentMessage(body, filename, contentType string, data []byte) string {
+	return crlf("From: reporter@example.org\nTo: cpr@ca.test\nSubject: Problem report\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\npreamble\n--b1\nContent-Type: text/plain; charset=utf-8\n\n"+body+"\n--b1\nContent-Type: "+contentType+"; name=\""+filename+"\"\nContent-Disposition: attachment; filename=\""+filename+"\"\nContent-Transfer-Encoding: base64\n\n") +
+		wrap76(data) + "--b1--\r\n"
+}
+
+// nestedMessage is multipart/mixed holding a multipart/alternative (quoted-
+// printable plain text and HTML) and an inline certificate.
+func nestedMessage(certDER []byte) string {
+	return crlf("From: =?UTF-8?Q?Ren=C3=A9?= <rene@example.org>\nTo: cpr@ca.test\nSubject: =?UTF-8?B?UHJvYmzDqG1l?=\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=outer\n\n--outer\nContent-Type: multipart/alternative; boundary=alt\n\n--alt\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nThe certificate is mis-issued, r=E9f=E9rence 42. A long line that is soft=\n wrapped.\n--alt\nContent-Type: text/html; charset=utf-8\n\n<html><body><p>The certificate is <b>mis-issued</b></p></body></html>\n--alt--\n--outer\nContent-Type: application/pkix-cert\nContent-Disposition: inline; filename=\"leaf.cer\"\nContent-Transfer-Encoding: base64\n\n") +
+		wrap76(certDER) + "--outer--\r\n"
+}
+
+func TestParseMessage(t *testing.T) {
+	keyPEM, certDER := testKeyAndCert(t)
+	tests := []struct {
+		name        string
+		raw         string
+		envelope    string
+		from        string
+		subject     string
+		body        string
+		attachments []Attachment
+		problem     problem
+	}{
+		{name: "plain", raw: plainMessage("Hello,\nthe key leaked.\n"), from: "reporter@example.org", subject: "Key compromise", body: "Hello,\nthe key leaked."},
+		{name: "PEM in body", raw: plainMessage("Here is the key:\n\n" + string(keyPEM) + "\nRegards\n"), from: "reporter@example.org", subject: "Key compromise",
+			body:        "Here is the key:\n\n" + string(keyPEM) + "\nRegards",
+			attachments: []Attachment{{Filename: "body-1.pem", ContentType: "application/x-pem-file", Data: keyPEM}}},
+		{name: "PKCS#8 attachment", raw: attachmentMessage("see attached", "key.pem", "application/pkcs8", keyPEM), from: "reporter@example.org", subject: "Problem report", body: "see attached",
+			attachments: []Attachment{{Filename: "key.pem", ContentType: "application/pkcs8", Data: keyPEM}}},
+		{name: "DER attachment", raw: attachmentMessage("", "leaf.der", "application/octet-stream", certDER), from: "reporter@example.org", subject: "Problem report",
+			attachments: []Attachment{{Filename: "leaf.der", ContentType: "application/octet-stream", Data: certDER}}},
+		{name: "nested alternative", raw: nestedMessage(certDER), from: "rene@example.org", subject: "Problème",
+			body:        "The certificate is mis-issued, référence 42. A long line that is soft wrapped.",
+			attachments: []Attachment{{Filename: "leaf.cer", ContentType: "application/pkix-cert", Data: certDER}}},
+		{name: "HTML only", raw: crlf("From: a@example.org\nContent-Type: text/html\n\n<html><head><style>p{}</style></head><body><p>Key&nbsp;leaked</p><script>x()</script><p>twice</p></body></html>"),
+			from: "a@example.org", body: "Key leaked\n\ntwice"},
+		{name: "envelope sender when From is bad", raw: crlf("From: not an address\n\nbody"), envelope: "bounce@example.net", from: "bounce@example.net", body: "body"},
+		{name: "no sender", raw: crlf("Subject: x\n\nbody"), problem: problemNoSender},
+		{name: "empty", raw: plainMessage("  \n\n"), problem: problemNoContent},
+		{name: "empty multipart", raw: crlf("From: a@example.org\nContent-Type: multipart/mixed; boundary=b\n\n--b--\n"), problem: problemNoContent},
+		{name: "no header", raw: "no colon here\r\n\r\nbody", problem: problemMalformed},
+		{name: "multipart without boundary", raw: crlf("From: a@example.org\nContent-Type: multipart/mixed\n\nx"), problem: problemMalformed},
+		{name: "bad base64", raw: crlf("From: a@example.org\nContent-Transfer-Encoding: base64\n\n!!!notbase64"), problem: problemMalformed},
+		{name: "unknown transfer encoding", raw: crlf("From: a@example.org\nContent-Transfer-Encoding: x-uuencode\n\nbegin"), problem: problemMalformed},
+		{name: "path in filename", raw: attachmentMessage("x", "../../etc/passwd", "text/plain", []byte("root")), from: "reporter@example.org", subject: "Problem report", body: "x",
+			attachments: []Attachment{{Filename: "passwd", ContentType: "text/plain", Data: []byte("root")}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := parseMessage([]byte(tt.raw), tt.envelope)
+			if tt.problem != 0 {
+				me, ok := err.(*messageError)
+				if !ok || me.problem != tt.problem {
+					t.Fatalf("got %v (%+v), want problem %d", err, rep, tt.problem)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.From != tt.from || rep.Subject != tt.subject || rep.Body != tt.body {
+				t.Errorf("got from %q subject %q body %q\nwant from %q subject %q body %q", rep.From, rep.Subject, rep.Body, tt.from, tt.subject, tt.body)
+			}
+			if len(rep.Attachments) != len(tt.attachments) {
+				t.Fatalf("got %d attachments %+v, want %d", len(rep.Attachments), rep.Attachments, len(tt.attachments))
+			}
+			for i, a := range rep.Attachments {
+				w := tt.attachments[i]
+				if a.Filename != w.Filename || a.ContentType != w.ContentType || string(a.Data) != string(w.Data) {
+					t.Errorf("attachment %d: got %q %q %d bytes, want %q %q %d bytes", i, a.Filename, a.ContentType, len(a.Data), w.Filename, w.ContentType, len(w.Data))
+				}
+			}
+		})
+	}
+}
+
+func TestParseMessageBoundsBody(t *testing.T) {
+	rep, err := parseMessage([]byte(plainMessage(strings.Repeat("é", MaxBodyBytes))), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Body) > MaxBodyBytes || !strings.HasPrefix(rep.Body, "éé") || !strings.HasSuffix(rep.Body, "é") {
+		t.Errorf("body of %d bytes, ends %q", len(rep.Body), rep.Body[len(rep.Body)-4:])
+	}
+}
+
+func FuzzParseMessage(f *testing.F) {
+	f.Add([]byte(plainMessage("hello")))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		rep, err := parseMessage(raw, "envelope@example.org")
+		if err != nil {
+			if _, ok := err.(*messageError); !ok {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		if rep.From == "" || (rep.Body == "" && len(rep.Attachments) == 0) || len(rep.Body) > MaxBodyBytes {
+			t.Fatalf("report without reporter or content or too long: %+v", rep)
+		}
+	})
+}
