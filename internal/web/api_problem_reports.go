@@ -185,6 +185,9 @@ type bucket struct {
 }
 
 func newReportLimiter(clk clock.Clock) *reportLimiter {
+	if clk == nil {
+		clk = clock.Real{}
+	}
 	return &reportLimiter{clk: clk, buckets: map[string]*bucket{}}
 }
 
