@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"slices"
@@ -39,7 +39,9 @@ func TestKeyCompromiseProofMatchesEverything(t *testing.T) {
 		{"PKCS#8 ECDSA private key", func(t *testing.T) crypto.Signer { return ecKey(t, elliptic.P256()) },
 			func(t *testing.T, k crypto.Signer) map[string]any { return map[string]any{"privateKey": pkcs8(t, k)} }},
 		{"SEC1 ECDSA private key", func(t *testing.T) crypto.Signer { return ecKey(t, elliptic.P384()) },
-			func(t *testing.T, k crypto.Signer) map[string]any { return map[string]any{"privateKey": sec1(t, ecKeyOf(k))} }},
+			func(t *testing.T, k crypto.Signer) map[string]any {
+				return map[string]any{"privateKey": sec1(t, ecKeyOf(k))}
+			}},
 		{"CSR signed by the key", func(t *testing.T) crypto.Signer { return ecKey(t, elliptic.P256()) },
 			func(t *testing.T, k crypto.Signer) map[string]any {
 				return map[string]any{"csr": apptest.CSR(t, k, pkix.Name{CommonName: "compromised key"})}

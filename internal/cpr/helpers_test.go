@@ -10,11 +10,15 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
+	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/cpr"
 	"github.com/vetca/vetca/internal/issuance"
 )
 
@@ -175,4 +179,20 @@ func strs(v any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+func deps(d *desk) cpr.Deps {
+	a := d.App
+	return cpr.Deps{Inventory: issuance.NewInventory(a.Recorder), Orders: a.Orders, Revoker: a.Revocations, Contacts: a.Accounts, Outbox: a.Outbox}
+}
+
+func postForm(t *testing.T, d *desk, form url.Values) string {
+	t.Helper()
+	resp, err := http.PostForm(d.Server.URL+"/report", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

@@ -167,7 +167,7 @@ func (s *Server) mergeProblemReport(w http.ResponseWriter, r *http.Request, by a
 // Problem reports a client may send: a bucket of reportBurst that refills
 // one report every reportRefill, per client address, in memory per replica.
 const (
-	reportBurst      = 10
+	reportBurst      = 20
 	reportRefill     = time.Minute
 	reportMaxClients = 10000
 )
