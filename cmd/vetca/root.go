@@ -38,7 +38,8 @@ func newRoot() *cobra.Command {
 		Use:   "vetca",
 		Short: "vetca: the software an organization-validated TLS certificate authority runs on",
 		Long: `vetca vets organizations, issues OV TLS certificates under dual control,
-revokes them with CRLs and OCSP, runs the BR problem-report clocks, and keeps
+revokes them with CRLs and OCSP, runs the BR problem-report clocks (vetca
+deadlines lists the open obligations), and keeps
 a tamper-evident audit trail of every write.
 
 Every command that touches data takes --db DSN (or VETCA_DB): sqlite:PATH or a
