@@ -38,7 +38,8 @@ func newRoot() *cobra.Command {
 		Use:   "vetca",
 		Short: "vetca: the software an organization-validated TLS certificate authority runs on",
 		Long: `vetca vets organizations, issues OV TLS certificates under dual control,
-revokes them with CRLs and OCSP, runs the BR problem-report clocks, and keeps
+revokes them with CRLs and OCSP, runs the BR problem-report clocks (vetca
+deadlines lists the open obligations), and keeps
 a tamper-evident audit trail of every write.
 
 Every command that touches data takes --db DSN (or VETCA_DB): sqlite:PATH or a
@@ -67,7 +68,7 @@ finding, 2 usage error.`,
 	pf.StringVar(&g.cfg.PKCS11Module, "pkcs11-module", "", "PKCS#11 module for pkcs11: key URIs without module-path")
 	pf.StringVar(&g.cfg.PKCS11PIN, "pkcs11-pin", "", "PKCS#11 user PIN (prefer VETCA_PKCS11_PIN or pin-source in the URI)")
 
-	root.AddCommand(newInitCmd(g), newServeCmd(g), newUserCmd(g), newAuditCmd(g), newPerspectiveCmd(g), newCeremonyCmd(g), newCRLCmd(g), newBenchCmd(g))
+	root.AddCommand(newInitCmd(g), newServeCmd(g), newUserCmd(g), newAuditCmd(g), newPerspectiveCmd(g), newCeremonyCmd(g), newCRLCmd(g), newBenchCmd(g), newDeadlinesCmd(g))
 	return root
 }
 

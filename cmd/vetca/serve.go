@@ -48,7 +48,16 @@ sign-in, at sign-out, and when their API token is revoked or rotated. Failed
 sign-ins are limited per client address and per named user (429 with
 Retry-After) and summarized in the audit trail. Behind a reverse proxy, name
 it with --trusted-proxy so that clients are told apart by X-Forwarded-For;
-otherwise every client counts as the proxy.`,
+otherwise every client counts as the proxy.
+
+Certificate Problem Reports (BR §4.9.5) arrive at POST /api/v1/problem-reports
+and the /report page, which publishes the BR §4.9.3 instructions and
+--problem-report-email. A case is durable before the reporter is answered.
+serve watches the deadlines (lease cpr-deadlines): it mails --compliance-email
+--cpr-alarm-lead before a preliminary report or revocation is due, records a
+breach on the case when one passes unmet, carries out decided revocations
+before their deadline, and exports vetca_cpr_obligations_open, _due_soon and
+_breached. vetca deadlines lists the open obligations.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			g.cfg.Listen = listen
@@ -78,6 +87,9 @@ otherwise every client counts as the proxy.`,
 	f.DurationVar(&g.cfg.SessionIdle, "session-idle", 30*time.Minute, "sign a console session out after this long without a request (5m to 24h)")
 	f.DurationVar(&g.cfg.SessionMaxAge, "session-max-age", 12*time.Hour, "sign a console session out this long after sign-in, used or not (--session-idle to 168h)")
 	f.StringSliceVar(&g.cfg.TrustedProxies, "trusted-proxy", nil, "reverse proxy address or CIDR whose X-Forwarded-For names the client for the failed console sign-in limits (default: none; the TCP peer is the client)")
+	f.StringVar(&g.cfg.ProblemReportEmail, "problem-report-email", "", "address published on /report for Certificate Problem Reports (default problems@PUBLIC-HOST)")
+	f.DurationVar(&g.cfg.CPRAlarmLead, "cpr-alarm-lead", time.Hour, "mail --compliance-email this long before a problem report deadline (1m to 23h); scheduled revocations are carried out by then at the latest")
+	f.BoolVar(&g.cfg.ConfirmRevocation, "confirm-revocation", false, "a problem report's revoke decision takes effect only when a second compliance user confirms it")
 	f.DurationVar(&g.cfg.VerifyEvery, "verify-every", time.Hour, "verify the whole audit trail this often (Prometheus gauge vetca_audit_findings; mail to --compliance-email on findings)")
 	return c
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/cpr"
 	"github.com/vetca/vetca/internal/devdns"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/keypolicy"
@@ -113,6 +114,12 @@ type Config struct {
 	HeartbeatTick   time.Duration // renewal of this replica's lease (at most ReplicaTTL/3)
 	RecoveryTick    time.Duration // recovery of gone replicas' issuances
 	ShutdownTimeout time.Duration // draining of HTTP requests at shutdown
+	CPRTick         time.Duration // deadline watch of problem reports
+
+	// Problem reports (docs/design.md §8).
+	ConfirmRevocation  bool          // a revoke decision needs a second compliance user
+	CPRAlarmLead       time.Duration // mail compliance this long before a deadline (default 1h)
+	ProblemReportEmail string        // published on /report (default problems@ the public URL's host)
 }
 
 // Defaults fills derived defaults: the public URL from the listen address,
@@ -191,7 +198,7 @@ func (c *Config) Defaults() {
 		{&c.CRLTick, DefaultCRLTick}, {&c.OCSPTick, DefaultOCSPTick}, {&c.OutboxTick, DefaultOutboxTick},
 		{&c.CheckpointTick, DefaultCheckpointTick}, {&c.SignInTick, DefaultSignInTick},
 		{&c.HeartbeatTick, DefaultHeartbeatTick}, {&c.RecoveryTick, DefaultRecoveryTick},
-		{&c.ShutdownTimeout, DefaultShutdownTimeout},
+		{&c.ShutdownTimeout, DefaultShutdownTimeout}, {&c.CPRTick, DefaultCPRTick}, {&c.CPRAlarmLead, cpr.DefaultAlarmLead},
 	} {
 		if *d.v == 0 {
 			*d.v = d.def
@@ -294,6 +301,9 @@ func (c *Config) Validate() error {
 	if c.CRLShards < 1 || c.CRLShards > 1<<16 {
 		return fmt.Errorf("--crl-shards %d: must be 1 to 65536", c.CRLShards)
 	}
+	if c.CPRAlarmLead < time.Minute || c.CPRAlarmLead > 23*time.Hour {
+		return fmt.Errorf("--cpr-alarm-lead %v: must be 1m to 23h (the shortest BR deadline is 24 hours)", c.CPRAlarmLead)
+	}
 	for _, cc := range c.SanctionedCountries {
 		if len(cc) != 2 || strings.ToUpper(cc) != cc {
 			return fmt.Errorf("--sanctioned-countries: %q is not an upper-case ISO 3166-1 code", cc)
@@ -305,7 +315,7 @@ func (c *Config) Validate() error {
 	}{
 		{"CRLTick", c.CRLTick}, {"OCSPTick", c.OCSPTick}, {"OutboxTick", c.OutboxTick}, {"CheckpointTick", c.CheckpointTick},
 		{"SignInTick", c.SignInTick}, {"HeartbeatTick", c.HeartbeatTick}, {"RecoveryTick", c.RecoveryTick},
-		{"ShutdownTimeout", c.ShutdownTimeout},
+		{"ShutdownTimeout", c.ShutdownTimeout}, {"CPRTick", c.CPRTick},
 	} {
 		if d.v <= 0 {
 			return fmt.Errorf("%s %v: must be positive", d.name, d.v)
@@ -359,7 +369,10 @@ type App struct {
 	Revocations *revocation.Service
 	CRLs        *revocation.Publisher
 	OCSP        *revocation.Responder
-	serves      bool // Options.Serve: warnings that matter only to a running CA are logged
+	// CPR is the problem-report desk; CPRWatch its deadline watch in serve.
+	CPR      *cpr.Service
+	CPRWatch *CPRWatch
+	serves   bool // Options.Serve: warnings that matter only to a running CA are logged
 	// publicURLErr is set when the recorded public URL could not be trusted.
 	publicURLErr error
 	// DevMail is the in-process mailbox of `serve --dev`, shown in the console.
@@ -472,6 +485,9 @@ func (a *App) resolve(ctx context.Context, cfg Config, schema *store.Schema) (Co
 	if cfg.MailFrom == "" {
 		cfg.MailFrom = mailFromDefault(cfg.PublicURL)
 	}
+	if cfg.ProblemReportEmail == "" {
+		cfg.ProblemReportEmail = problemReportEmailDefault(cfg.PublicURL)
+	}
 	if cfg.Dev && cfg.DNSResolver == "" {
 		// A DNS responder that answers pending challenges from the
 		// database, so domains validate on a laptop with no DNS of its own.
@@ -520,6 +536,7 @@ func (a *App) wire(ctx context.Context, opts Options) error {
 		return err
 	}
 	a.wireRevocation()
+	a.wireCPR()
 	a.wireAudit()
 	return nil
 }
@@ -572,6 +589,7 @@ func (a *App) Handler() http.Handler {
 		Audit: a.Audit, Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains,
 		Orders: a.Orders, Issuers: a.Engine, Evidence: a.Domains,
 		Revocations: a.Revocations, CRLs: a.CRLs, OCSP: a.OCSP,
+		ProblemReports: a.CPR, ProblemReportEmail: a.Cfg.ProblemReportEmail,
 		DevMail: a.devMail(),
 	})
 }

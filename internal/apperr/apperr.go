@@ -23,6 +23,7 @@ const (
 	KindConflict                        // 409: the state does not allow it
 	KindTooLarge                        // 413
 	KindUnprocessable                   // 422: understood, but refused by policy (e.g. CAA)
+	KindTooManyRequests                 // 429: rate limited
 	KindIntegrity                       // 500: stored data failed its integrity check; fail closed
 	KindUnavailable                     // 503: a dependency is down
 )
@@ -126,6 +127,11 @@ func TooLarge(code Code, field, format string, args ...any) *Error {
 // Unprocessable is a 422.
 func Unprocessable(code Code, field, format string, args ...any) *Error {
 	return newf(KindUnprocessable, code, field, format, args...)
+}
+
+// TooManyRequests returns a KindTooManyRequests error.
+func TooManyRequests(code Code, field, format string, args ...any) *Error {
+	return newf(KindTooManyRequests, code, field, format, args...)
 }
 
 // Integrity is the fail-closed error for a stored row whose content no longer

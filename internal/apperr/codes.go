@@ -57,6 +57,10 @@ const (
 	CodeInvalidAttribute Code = "invalid_attribute"
 	// CodeInvalidBody (400): the request body could not be read.
 	CodeInvalidBody Code = "invalid_body"
+	// CodeInvalidCategory (400): a problem report's category is not keyCompromise, misissuance or other.
+	CodeInvalidCategory Code = "invalid_category"
+	// CodeInvalidCertificate (400): a submitted certificate is not a PEM or DER X.509 certificate that parses.
+	CodeInvalidCertificate Code = "invalid_certificate"
 	// CodeInvalidChange (400): a restore change request names a field or value.
 	CodeInvalidChange Code = "invalid_change"
 	// CodeInvalidCharacter (400): a certificate subject field holds a control character.
@@ -73,6 +77,8 @@ const (
 	CodeInvalidCSRSignature Code = "invalid_csr_signature"
 	// CodeInvalidCursor (400): a list's after parameter is not the next cursor of a previous page.
 	CodeInvalidCursor Code = "invalid_cursor"
+	// CodeInvalidDecision (400): a problem report decision is not revoke (with a BR §4.9.1.1 trigger) or no_action (with a reason).
+	CodeInvalidDecision Code = "invalid_decision"
 	// CodeInvalidDNSName (400): a DNS name of the certificate is invalid.
 	CodeInvalidDNSName Code = "invalid_dns_name"
 	// CodeInvalidDomain (400): a domain is empty or has bad characters, a bad LDH label or a bad A-label.
@@ -151,6 +157,8 @@ const (
 	CodeIssuerWithoutSubject Code = "issuer_without_subject"
 	// CodeKeyBlocked (400): the public key was reported compromised and may not be certified (BR §6.1.1.3(4)).
 	CodeKeyBlocked Code = "key_blocked"
+	// CodeKeyMismatch (400): a submitted private key is not the private half of the public key it encodes, or fails a signing test.
+	CodeKeyMismatch Code = "key_mismatch"
 	// CodeKeyTypeUnsupported (400): the public key is neither RSA nor ECDSA (e.g. Ed25519).
 	CodeKeyTypeUnsupported Code = "key_type_unsupported"
 	// CodeMissingAttribute (400): a subject attribute the certificate profile requires is absent.
@@ -171,6 +179,8 @@ const (
 	CodeMultiValuedRDN Code = "multi_valued_rdn"
 	// CodeNameTooLong (400): a domain is over 253 octets or has a label over 63.
 	CodeNameTooLong Code = "name_too_long"
+	// CodeNoMatch (400): a key-compromise report's key or CSR is on no certificate and no issuance vetca knows.
+	CodeNoMatch Code = "no_match"
 	// CodeNoChange (400): a proposed organization version changes nothing.
 	CodeNoChange Code = "no_change"
 	// CodeNotAmendable (400): a change request names a field that cannot be amended.
@@ -273,6 +283,8 @@ const (
 	CodeReasonCAOnly Code = "reason_ca_only"
 	// CodeSelfApproval (403): the caller requested, or acted for the requester of, what it tries to approve.
 	CodeSelfApproval Code = "self_approval"
+	// CodeSelfConfirmation (403): the caller proposed the problem report decision it tries to confirm; another compliance user must.
+	CodeSelfConfirmation Code = "self_confirmation"
 	// CodeSelfVerification (403): the caller proposed the organization version it tries to verify.
 	CodeSelfVerification Code = "self_verification"
 )
@@ -287,6 +299,8 @@ const (
 const (
 	// CodeAlreadyApproved (409): the caller already approved this order or change request.
 	CodeAlreadyApproved Code = "already_approved"
+	// CodeAlreadyDecided (409): the problem report already has a decision, or one awaits confirmation.
+	CodeAlreadyDecided Code = "already_decided"
 	// CodeAlreadyGranted (409): the user already holds the roles to grant.
 	CodeAlreadyGranted Code = "already_granted"
 	// CodeAlreadyIssued (409): the order was already issued.
@@ -297,6 +311,8 @@ const (
 	CodeAlreadyRevoked Code = "already_revoked"
 	// CodeAlreadyVerified (409): the caller already verified this organization version.
 	CodeAlreadyVerified Code = "already_verified"
+	// CodeCaseClosed (409): the problem report is closed or merged into another case.
+	CodeCaseClosed Code = "case_closed"
 	// CodeCAAStale (409): the CAA check of a name is older than BR §3.2.2.8 allows; check CAA again.
 	CodeCAAStale Code = "caa_stale"
 	// CodeFinalizeInProgress (409): the order is already being finalized, possibly on another replica.
@@ -307,6 +323,8 @@ const (
 	CodeNameTaken Code = "name_taken"
 	// CodeNotPending (409): the change request is no longer pending.
 	CodeNotPending Code = "not_pending"
+	// CodeNotAwaitingConfirmation (409): the problem report has no decision awaiting confirmation.
+	CodeNotAwaitingConfirmation Code = "not_awaiting_confirmation"
 	// CodeNothingPending (409): the user has nothing awaiting approval.
 	CodeNothingPending Code = "nothing_pending"
 	// CodeOrderChanged (409): the order was rejected while its certificate was signed; the signed serial is answered as revoked.
@@ -341,6 +359,12 @@ const (
 	CodeLintFailed Code = "lint_failed"
 )
 
+// 429 Too Many Requests: the client sent too many requests (KindTooManyRequests).
+const (
+	// CodeRateLimited (429): the client sent too many problem reports recently; Retry-After says when to try again.
+	CodeRateLimited Code = "rate_limited"
+)
+
 // 500 Internal Server Error.
 const (
 	// CodeIntegrityViolation (500, 401): a stored row failed its audit check (edited, inserted or deleted outside vetca); 401 when it is the caller's token, session or user.
@@ -367,9 +391,9 @@ var all = []Code{
 	CodeCSRNameNotRequested, CodeDNFragment, CodeDomainNotValidated, CodeDoubleSpace,
 	CodeDuplicateDNSName, CodeECDSACurveUnsupported, CodeECDSAPointInvalid, CodeEmptySubject,
 	CodeIdentityChange, CodeInternalName, CodeInvalidAttribute, CodeInvalidBody,
-	CodeInvalidChange, CodeInvalidCharacter, CodeInvalidCommonName, CodeInvalidCompromiseAt,
+	CodeInvalidCategory, CodeInvalidCertificate, CodeInvalidChange, CodeInvalidCharacter, CodeInvalidCommonName, CodeInvalidCompromiseAt,
 	CodeInvalidCountry, CodeInvalidCSR, CodeInvalidCSRSignature, CodeInvalidCursor,
-	CodeInvalidDNSName, CodeInvalidDomain, CodeInvalidEmail, CodeInvalidEncoding,
+	CodeInvalidDecision, CodeInvalidDNSName, CodeInvalidDomain, CodeInvalidEmail, CodeInvalidEncoding,
 	CodeInvalidEvidence, CodeInvalidField, CodeInvalidFileName, CodeInvalidJSON,
 	CodeInvalidKey, CodeInvalidKind, CodeInvalidLimit, CodeInvalidName,
 	CodeInvalidNumber, CodeInvalidPhone, CodeInvalidPolicyOID, CodeInvalidPostalCode,
@@ -378,10 +402,10 @@ var all = []Code{
 	CodeInvalidTime, CodeInvalidTrigger, CodeInvalidType, CodeInvalidURL,
 	CodeInvalidValidity, CodeInvalidValue, CodeInvalidVersion, CodeInvalidWhitespace,
 	CodeInvalidWindow, CodeIPAddress, CodeIssuerCannotSign, CodeIssuerNotCA,
-	CodeIssuerWithoutSKI, CodeIssuerWithoutSubject, CodeKeyBlocked, CodeKeyTypeUnsupported,
+	CodeIssuerWithoutSKI, CodeIssuerWithoutSubject, CodeKeyBlocked, CodeKeyMismatch, CodeKeyTypeUnsupported,
 	CodeMissingAttribute, CodeMissingDNSNames, CodeMissingField, CodeMissingIssuer,
 	CodeMissingKey, CodeMissingRole, CodeMissingURL, CodeMultiValuedRDN,
-	CodeNameTooLong, CodeNoChange, CodeNotAmendable, CodePlaceholderValue,
+	CodeNameTooLong, CodeNoMatch, CodeNoChange, CodeNotAmendable, CodePlaceholderValue,
 	CodePublicSuffix, CodeReasonForbidden, CodeReasonWithTrigger, CodeRepeatedParameter,
 	CodeReservedName, CodeRSAClosePrimes, CodeRSADebianWeak, CodeRSAExponentEven,
 	CodeRSAExponentTooSmall, CodeRSAKeySizeNotMultipleOf8, CodeRSAKeyTooLarge, CodeRSAKeyTooSmall,
@@ -396,13 +420,13 @@ var all = []Code{
 	CodeUnauthenticated,
 
 	CodeCAAForbidden, CodeClientCertificateRequired, CodeForbidden, CodeOrganizationNotAllowed,
-	CodeReasonCAOnly, CodeSelfApproval, CodeSelfVerification,
+	CodeReasonCAOnly, CodeSelfApproval, CodeSelfConfirmation, CodeSelfVerification,
 
 	CodeNotFound,
 
-	CodeAlreadyApproved, CodeAlreadyGranted, CodeAlreadyIssued, CodeAlreadyLinked,
-	CodeAlreadyRevoked, CodeAlreadyVerified, CodeCAAStale, CodeFinalizeInProgress,
-	CodeIssuanceAbandoned, CodeNameTaken, CodeNotPending, CodeNothingPending,
+	CodeAlreadyApproved, CodeAlreadyDecided, CodeAlreadyGranted, CodeAlreadyIssued, CodeAlreadyLinked,
+	CodeAlreadyRevoked, CodeAlreadyVerified, CodeCaseClosed, CodeCAAStale, CodeFinalizeInProgress,
+	CodeIssuanceAbandoned, CodeNameTaken, CodeNotPending, CodeNotAwaitingConfirmation, CodeNothingPending,
 	CodeOrderChanged, CodeOrderNotApproved, CodeOrderNotPending, CodeOrganizationNotVerified,
 	CodeRandomValueExpired, CodeReverificationRequired, CodeSanctionsRejected, CodeSnapshotMismatch,
 	CodeVersionNotPending,
@@ -410,6 +434,8 @@ var all = []Code{
 	CodeBodyTooLarge,
 
 	CodeLintFailed,
+
+	CodeRateLimited,
 
 	CodeIntegrityViolation, CodeInternal,
 

@@ -99,3 +99,34 @@ func (s *Service) Certificate(ctx context.Context, by actor.Actor, serial string
 	rec.Evidence = e
 	return rec, nil
 }
+
+// KeyOrder is an order that asked for a key: what the problem-report desk
+// needs to find issuances in flight with a reported key.
+type KeyOrder struct {
+	ID        string
+	AccountID string
+}
+
+// OrdersWithKey lists every order, of every account, whose public key has
+// the SPKI SHA-256 spkiHex, read integrity-checked. Issuance intents have
+// no key of their own; their orders do.
+func (s *Service) OrdersWithKey(ctx context.Context, q store.Querier, spkiHex string) ([]KeyOrder, error) {
+	os, err := s.tab.orders.Select(ctx, q, `WHERE spki_sha256 = ? ORDER BY created_at, id`, spkiHex)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]KeyOrder, len(os))
+	for i, o := range os {
+		out[i] = KeyOrder{ID: o.ID, AccountID: o.AccountID}
+	}
+	return out, nil
+}
+
+// AccountOfOrder returns the account an order was placed for.
+func (s *Service) AccountOfOrder(ctx context.Context, q store.Querier, orderID string) (string, error) {
+	var o Order
+	if err := s.tab.orders.Get(ctx, q, orderID, &o); err != nil {
+		return "", err
+	}
+	return o.AccountID, nil
+}

@@ -27,7 +27,11 @@ var owners = map[string]string{
 	"certificate_domain_validations": "internal/validation",
 	"certificates":                   "internal/issuance", "issuance_intents": "internal/issuance", "issuers": "internal/issuance", "blocked_keys": "internal/issuance",
 	"outbox": "internal/notify",
-	"orders": "internal/order", "order_approvals": "internal/order",
+
+	"problem_reports":        "internal/cpr",
+	"problem_report_matches": "internal/cpr",
+	"problem_report_events":  "internal/cpr",
+	"orders":                 "internal/order", "order_approvals": "internal/order",
 	"revocations": "internal/revocation", "crl_shards": "internal/revocation", "crl_files": "internal/revocation", "ocsp_responses": "internal/revocation",
 	"organizations": "internal/vetting", "organization_versions": "internal/vetting", "organization_verifications": "internal/vetting",
 	"leases":           "internal/store",

@@ -46,6 +46,8 @@ func statusOf(k apperr.Kind) int {
 		return http.StatusRequestEntityTooLarge
 	case apperr.KindUnprocessable:
 		return http.StatusUnprocessableEntity
+	case apperr.KindTooManyRequests:
+		return http.StatusTooManyRequests
 	case apperr.KindUnavailable:
 		return http.StatusServiceUnavailable
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/vetca/vetca/internal/account"
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/change"
+	"github.com/vetca/vetca/internal/cpr"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/revocation"
@@ -183,4 +184,39 @@ type ordersPage struct {
 type certificatesPage struct {
 	Certificates []certificateItem `json:"certificates"`
 	Next         string            `json:"next,omitempty"`
+}
+
+// problemReportReceipt is POST /api/v1/problem-reports (202): only the
+// case id and its clock, nothing about any subscriber.
+type problemReportReceipt struct {
+	ID                   string    `json:"id"`
+	ReceivedAt           time.Time `json:"receivedAt"`
+	PreliminaryReportDue time.Time `json:"preliminaryReportDue"`
+}
+
+type problemReportsPage struct {
+	ProblemReports []cpr.Case `json:"problemReports"`
+	Next           string     `json:"next,omitempty"`
+}
+
+// problemReportTimeline is GET /api/v1/problem-reports/{id}/timeline.
+type problemReportTimeline struct {
+	Events []cpr.Event `json:"events"`
+}
+
+// Bodies of the problem-report desk's actions.
+type closeProblemReportInput struct {
+	Reasons string `json:"reasons"`
+}
+
+type noteInput struct {
+	Text string `json:"text"`
+}
+
+type assignInput struct {
+	Assignee string `json:"assignee"`
+}
+
+type mergeInput struct {
+	Into string `json:"into"`
 }

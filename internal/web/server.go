@@ -26,6 +26,7 @@ import (
 	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/cpr"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/revocation"
@@ -60,6 +61,10 @@ type Deps struct {
 	Revocations *revocation.Service
 	CRLs        *revocation.Publisher
 	OCSP        *revocation.Responder
+	// ProblemReports is the Certificate Problem Report desk (package cpr).
+	ProblemReports *cpr.Service
+	// ProblemReportEmail is published on /report (--problem-report-email).
+	ProblemReportEmail string
 	// DevMail is the --dev mailbox shown in the console, or nil.
 	DevMail Mailbox
 }
@@ -74,13 +79,15 @@ type IssuerDirectory interface {
 // Server is the HTTP handler.
 type Server struct {
 	Deps
-	log      *slog.Logger
-	mux      *http.ServeMux
-	tmplMu   sync.Mutex
-	tmpls    map[string]*template.Template
-	ocsp     http.Handler
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	log    *slog.Logger
+	mux    *http.ServeMux
+	tmplMu sync.Mutex
+	tmpls  map[string]*template.Template
+	ocsp   http.Handler
+	// reportLimits rate-limits public problem reports per client.
+	reportLimits *reportLimiter
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
 }
 
 type ctxKey int
@@ -92,7 +99,7 @@ const (
 
 // New builds the handler.
 func New(d Deps) *Server {
-	s := &Server{Deps: d, log: d.Log, mux: http.NewServeMux()}
+	s := &Server{Deps: d, log: d.Log, mux: http.NewServeMux(), reportLimits: newReportLimiter(d.Clock)}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "vetca_http_requests_total", Help: "HTTP requests by route and status.",
 	}, []string{"route", "code"})
@@ -240,6 +247,7 @@ func (s *Server) routes() {
 	s.orderRoutes()
 	s.revocationRoutes()
 	s.publicAuditRoutes()
+	s.problemReportRoutes()
 
 	// Anything else under /api/ is a JSON 404, not an HTML page.
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

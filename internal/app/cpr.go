@@ -1,0 +1,119 @@
+package app
+
+import (
+	"context"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vetca/vetca/internal/cpr"
+	"github.com/vetca/vetca/internal/issuance"
+)
+
+// DefaultCPRTick is how often serve's deadline watch of problem reports
+// runs (Config.CPRTick).
+const DefaultCPRTick = 30 * time.Second
+
+// LeaseCPRDeadlines is the lease that makes one replica at a time run the
+// deadline watch of problem reports.
+const LeaseCPRDeadlines = "cpr-deadlines"
+
+// wireCPR builds the problem-report desk (after orders and revocation).
+func (a *App) wireCPR() {
+	a.CPR = cpr.New(a.DB, a.Recorder, a.Clock, cpr.Deps{
+		Inventory: issuance.NewInventory(a.Recorder), Orders: a.Orders, Revoker: a.Revocations,
+		Contacts: a.Accounts, Outbox: a.Outbox,
+	}, cpr.Config{ConfirmRevocation: a.Cfg.ConfirmRevocation, ComplianceEmail: a.Cfg.ComplianceEmail, AlarmLead: a.Cfg.CPRAlarmLead}, a.Log)
+	a.CPRWatch = newCPRWatch(a)
+}
+
+// problemReportEmailDefault is problems@ the public URL's host.
+func problemReportEmailDefault(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Hostname() == "" {
+		return "problems@localhost"
+	}
+	return "problems@" + u.Hostname()
+}
+
+// CPRWatch is serve's deadline watch of problem reports: scheduled
+// revocations, alarms before deadlines and breaches after them (cpr.Tick),
+// with the Prometheus gauges of the obligations.
+type CPRWatch struct {
+	app                     *App
+	open, dueSoon, breached prometheus.Gauge
+}
+
+func newCPRWatch(a *App) *CPRWatch {
+	g := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+	}
+	w := &CPRWatch{app: a,
+		open:     g("vetca_cpr_obligations_open", "Open problem-report obligations (preliminary reports and revocations, BR §4.9.5, §4.9.1.1)."),
+		dueSoon:  g("vetca_cpr_obligations_due_soon", "Open problem-report obligations due within --cpr-alarm-lead."),
+		breached: g("vetca_cpr_obligations_breached", "Problem-report obligations past their BR deadline and not met."),
+	}
+	a.Metrics.MustRegister(w.open, w.dueSoon, w.breached)
+	return w
+}
+
+// RunOnce runs one pass if this replica holds the lease; ok is false when
+// another replica does.
+func (w *CPRWatch) RunOnce(ctx context.Context) (res cpr.TickResult, ok bool, err error) {
+	a := w.app
+	ok, err = a.DB.AcquireLease(ctx, LeaseCPRDeadlines, a.Replica, a.Clock.Now(), a.Cfg.CPRTick*3+time.Minute)
+	if err != nil || !ok {
+		return res, false, err
+	}
+	res, err = a.CPR.Tick(ctx)
+	if err != nil {
+		return res, true, err
+	}
+	w.observe(res.Obligations, a.Clock.Now())
+	return res, true, nil
+}
+
+func (w *CPRWatch) observe(obs []cpr.Obligation, now time.Time) {
+	var soon, breached int
+	for _, o := range obs {
+		switch {
+		case o.Breached:
+			breached++
+		case !now.Before(o.Due.Add(-w.app.Cfg.CPRAlarmLead)):
+			soon++
+		}
+	}
+	w.open.Set(float64(len(obs)))
+	w.dueSoon.Set(float64(soon))
+	w.breached.Set(float64(breached))
+}
+
+// Gauges returns the gauges' current values (open, due soon, breached).
+func (w *CPRWatch) Gauges() (open, dueSoon, breached prometheus.Gauge) {
+	return w.open, w.dueSoon, w.breached
+}
+
+// Run runs a pass every interval until ctx ends, giving the lease back at
+// the end.
+func (w *CPRWatch) Run(ctx context.Context, every time.Duration) {
+	a := w.app
+	defer func() { _ = a.DB.ReleaseLease(context.WithoutCancel(ctx), LeaseCPRDeadlines, a.Replica) }()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if res, _, err := w.RunOnce(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.Log.Error("problem report deadlines", "err", err)
+		} else if res.Breaches > 0 || res.Revoked > 0 {
+			a.Log.Warn("problem report deadlines", "breaches", res.Breaches, "revoked", res.Revoked)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package cpr
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/vetca/vetca/internal/notify"
+	"github.com/vetca/vetca/internal/revocation"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Kinds of obligation.
+const (
+	ObligationPreliminaryReport = "preliminary_report"
+	ObligationRevocation        = "revocation"
+)
+
+// Sections the obligations cite.
+const (
+	SectionPreliminaryReport = "BR §4.9.5"
+	SectionRevocation        = "BR §4.9.1.1"
+)
+
+// Obligation is one open deadline: a preliminary report of a case (Ref is
+// the case id) or the revocation of one certificate (Ref is its serial).
+type Obligation struct {
+	Kind     string    `json:"kind"`
+	Ref      string    `json:"ref"`
+	Due      time.Time `json:"due"`
+	Section  string    `json:"section"`
+	Breached bool      `json:"breached"`
+	CaseID   string    `json:"case"`
+}
+
+// Obligations lists every obligation not yet met, evaluated at at: a
+// preliminary report not yet sent to the reporter and every matched
+// subscriber (BR §4.9.5), and every certificate a case decided to revoke
+// that is not revoked (BR §4.9.1.1, counted from receipt). Breached means
+// its due time is not after at. Closed and merged cases keep their
+// obligations: nothing but meeting one removes it.
+func (s *Service) Obligations(ctx context.Context, at time.Time) ([]Obligation, error) {
+	cases, err := s.tab.reports.Select(ctx, s.db, `WHERE preliminary_report_at IS NULL OR decision = ? ORDER BY received_at, id`, DecisionRevoke)
+	if err != nil {
+		return nil, err
+	}
+	out := []Obligation{}
+	for _, c := range cases {
+		if c.PreliminaryReportAt == nil {
+			out = append(out, Obligation{Kind: ObligationPreliminaryReport, Ref: c.ID, CaseID: c.ID, Due: c.PreliminaryReportDue,
+				Section: SectionPreliminaryReport, Breached: !c.PreliminaryReportDue.After(at)})
+		}
+		items, err := s.revocationItems(ctx, s.db, c, at)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+	}
+	return out, nil
+}
+
+// revocationItems lists the certificates a revoke decision still has to
+// revoke (issuances in flight included: their serial will be a certificate).
+func (s *Service) revocationItems(ctx context.Context, q store.Querier, c Case, at time.Time) ([]Obligation, error) {
+	if c.Decision != DecisionRevoke || c.RevocationDue == nil {
+		return nil, nil
+	}
+	ms, err := s.tab.matches.Select(ctx, q, `WHERE report_id = ? ORDER BY created_at, serial`, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []Obligation
+	for _, m := range ms {
+		open, err := s.unrevoked(ctx, q, m.Serial, at)
+		if err != nil {
+			return nil, err
+		}
+		if open {
+			out = append(out, Obligation{Kind: ObligationRevocation, Ref: m.Serial, CaseID: c.ID, Due: *c.RevocationDue,
+				Section: SectionRevocation, Breached: !c.RevocationDue.After(at)})
+		}
+	}
+	return out, nil
+}
+
+// unrevoked reports whether a serial still has to be revoked: it is not
+// revoked (an abandoned issuance is) and its certificate, if stored, has
+// not expired by at.
+func (s *Service) unrevoked(ctx context.Context, q store.Querier, serial string, at time.Time) (bool, error) {
+	if _, revoked, err := s.deps.Revoker.Get(ctx, q, serial); err != nil || revoked {
+		return false, err
+	}
+	cert, ok, err := s.deps.Inventory.CertificateBySerial(ctx, q, serial)
+	if err != nil {
+		return false, err
+	}
+	return !ok || cert.NotAfter.After(at), nil
+}
+
+// TickResult is what one pass of the deadline watch did.
+type TickResult struct {
+	Obligations []Obligation
+	Revoked     int // certificates revoked by scheduled decisions
+	Alarms      int // alarms raised this pass
+	Breaches    int // breaches recorded this pass
+}
+
+// Tick is one pass of the deadline watch (serve runs it under the lease
+// cpr-deadlines): it carries out the revocations decided cases scheduled
+// (and revokes certificates stored since on a compromised key), at their
+// revokeAt and at the latest AlarmLead before their deadline, even if
+// nobody acts; it raises one alarm to compliance per obligation AlarmLead
+// before its due time; and it records one breach per obligation whose due
+// time passed unmet. Alarms and breaches are recorded once whatever the
+// number of passes or replicas.
+func (s *Service) Tick(ctx context.Context) (TickResult, error) {
+	var res TickResult
+	n, err := s.carryOut(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Revoked = n
+	now := s.now()
+	obs, err := s.Obligations(ctx, now)
+	if err != nil {
+		return res, err
+	}
+	for _, o := range obs {
+		if !now.Before(o.Due.Add(-s.cfg.AlarmLead)) {
+			did, err := s.recordOnce(ctx, o, EventAlarm)
+			if err != nil {
+				return res, err
+			}
+			res.Alarms += did
+		}
+		if o.Breached {
+			did, err := s.recordOnce(ctx, o, EventBreach)
+			if err != nil {
+				return res, err
+			}
+			res.Breaches += did
+		}
+	}
+	res.Obligations = obs
+	return res, nil
+}
+
+// eventIDFor derives the id of an obligation's alarm or breach, so the
+// primary key holds even two writers that raced past the check to one.
+func eventIDFor(kind EventKind, o Obligation) string {
+	return fmt.Sprintf("cpe_%s_%s_%s_%s", kind, o.CaseID, o.Kind, o.Ref)
+}
+
+// recordOnce records an alarm (with mail to compliance) or a breach of an
+// obligation unless it is recorded already; it returns 1 when it did.
+func (s *Service) recordOnce(ctx context.Context, o Obligation, kind EventKind) (int, error) {
+	id := eventIDFor(kind, o)
+	did := 0
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var c Case
+		if err := s.tab.reports.Lock(ctx, tx, o.CaseID, &c); err != nil {
+			return err
+		}
+		if _, found, err := s.tab.events.First(ctx, tx, `WHERE id = ?`, id); err != nil || found {
+			return err
+		}
+		detail := fmt.Sprintf("%s %s due %s (%s)", o.Kind, o.Ref, o.Due.Format(time.RFC3339), o.Section)
+		e := Event{ID: id, ReportID: o.CaseID, Kind: kind, Ref: o.Kind + ":" + o.Ref, Detail: detail}
+		if err := s.event(ctx, tx, system, e); err != nil {
+			return err
+		}
+		did = 1
+		if kind != EventAlarm || s.cfg.ComplianceEmail == "" {
+			return nil
+		}
+		_, err := s.deps.Outbox.Enqueue(ctx, tx, system, notify.Message{To: s.cfg.ComplianceEmail, Kind: "cpr_deadline_alarm", RecipientRole: "compliance",
+			Subject: fmt.Sprintf("[vetca] problem report %s: %s due %s", o.CaseID, o.Kind, o.Due.Format(time.RFC3339)),
+			Body:    fmt.Sprintf("The %s obligation %s of problem report %s is due %s (%s) and is not met.\n", o.Kind, o.Ref, o.CaseID, o.Due.Format(time.RFC3339), o.Section),
+			RefType: "problem_report", RefID: o.CaseID})
+		return err
+	})
+	return did, err
+}
+
+// carryOut revokes, for every case decided to revoke whose revocation is
+// due (its revokeAt, or AlarmLead before its deadline), what is still
+// unrevoked, matching again by the compromised keys so that a certificate
+// stored since from an issuance in flight is caught.
+func (s *Service) carryOut(ctx context.Context) (int, error) {
+	cases, err := s.tab.reports.Select(ctx, s.db, `WHERE decision = ? AND status <> ? ORDER BY received_at, id`, DecisionRevoke, StatusAwaitingConfirmation)
+	if err != nil {
+		return 0, err
+	}
+	now, n := s.now(), 0
+	for _, c := range cases {
+		if c.RevocationDue == nil || c.RevokeAt == nil || (now.Before(*c.RevokeAt) && now.Before(c.RevocationDue.Add(-s.cfg.AlarmLead))) {
+			continue
+		}
+		revs, err := s.carryOutCase(ctx, c.ID)
+		if err != nil {
+			return n, err
+		}
+		s.deps.Revoker.Published(ctx, revs...)
+		n += len(revs)
+	}
+	return n, nil
+}
+
+func (s *Service) carryOutCase(ctx context.Context, id string) ([]revocation.Revocation, error) {
+	var revs []revocation.Revocation
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var c Case
+		if err := s.tab.reports.Lock(ctx, tx, id, &c); err != nil {
+			return err
+		}
+		var rec evidenceRecord
+		_ = json.Unmarshal([]byte(c.Evidence), &rec)
+		m := &matcher{s: s, q: tx, seen: map[string]bool{}}
+		for _, spki := range rec.CompromisedKeys {
+			if err := m.byKey(ctx, spki, ByKey); err != nil {
+				return err
+			}
+		}
+		if err := s.insertMatches(ctx, tx, system, id, m.out); err != nil {
+			return err
+		}
+		ms, err := s.tab.matches.Select(ctx, tx, `WHERE report_id = ? ORDER BY created_at, id`, id)
+		if err != nil {
+			return err
+		}
+		revs, err = s.revokeMatches(ctx, tx, c, ms)
+		return err
+	})
+	return revs, err
+}

@@ -1,0 +1,310 @@
+package cpr
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"strings"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// MatchView is a match with whether its serial is revoked now.
+type MatchView struct {
+	Match
+	Revoked bool `json:"revoked"`
+}
+
+// EvidenceView is the evidence a case keeps: certificates and CSRs as
+// sent, and the SPKI SHA-256 of keys proven compromised (never the key).
+type EvidenceView struct {
+	Certificates    []string `json:"certificates"`
+	CSRs            []string `json:"csrs"`
+	CompromisedKeys []string `json:"compromisedKeys"`
+	Serials         []string `json:"serials"`
+}
+
+// View is a case as compliance sees it (GET /problem-reports/{id}).
+type View struct {
+	Case
+	MatchedCertificates       []string     `json:"matchedCertificates"`
+	Matches                   []MatchView  `json:"matches"`
+	ReportsSent               []ReportSent `json:"reportsSent"`
+	PreliminaryReportComplete bool         `json:"preliminaryReportComplete"`
+	Breaches                  []Event      `json:"breaches"`
+	Notes                     []Event      `json:"notes"`
+	Evidence                  EvidenceView `json:"evidence"`
+}
+
+// Get returns a case with its matches, reports sent, breaches and notes.
+func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, error) {
+	if err := by.Require(deskRoles...); err != nil {
+		return View{}, err
+	}
+	var c Case
+	if err := s.tab.reports.Get(ctx, s.db, id, &c); err != nil {
+		return View{}, err
+	}
+	v := View{Case: c, MatchedCertificates: []string{}, Matches: []MatchView{}, ReportsSent: []ReportSent{}, Breaches: []Event{}, Notes: []Event{}}
+	if err := s.viewMatches(ctx, &v); err != nil {
+		return View{}, err
+	}
+	evs, err := s.events(ctx, s.db, id)
+	if err != nil {
+		return View{}, err
+	}
+	for _, e := range evs {
+		switch e.Kind {
+		case EventReportSent:
+			v.ReportsSent = append(v.ReportsSent, ReportSent{To: e.Recipient, Role: e.Role, At: e.At, Report: e.Ref, AccountID: e.AccountID})
+		case EventBreach:
+			v.Breaches = append(v.Breaches, e)
+		case EventNote:
+			v.Notes = append(v.Notes, e)
+		}
+	}
+	v.PreliminaryReportComplete = c.PreliminaryReportAt != nil
+	var rec evidenceRecord
+	_ = json.Unmarshal([]byte(c.Evidence), &rec)
+	v.Evidence = EvidenceView{Certificates: nonNil(rec.Certificates), CSRs: nonNil(rec.CSRs), CompromisedKeys: nonNil(rec.CompromisedKeys), Serials: nonNil(rec.Serials)}
+	return v, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (s *Service) viewMatches(ctx context.Context, v *View) error {
+	ms, err := s.tab.matches.Select(ctx, s.db, `WHERE report_id = ? ORDER BY created_at, serial`, v.ID)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		_, revoked, err := s.deps.Revoker.Get(ctx, s.db, m.Serial)
+		if err != nil {
+			return err
+		}
+		v.MatchedCertificates = append(v.MatchedCertificates, m.Serial)
+		v.Matches = append(v.Matches, MatchView{Match: m, Revoked: revoked})
+	}
+	return nil
+}
+
+// kindOrder orders events of the same second as they happen.
+var kindOrder = map[EventKind]int{EventReceived: 0, EventMatched: 1, EventDecided: 2, EventKeyBlocked: 3, EventRevoked: 4}
+
+// events returns a case's timeline in time order.
+func (s *Service) events(ctx context.Context, q store.Querier, id string) ([]Event, error) {
+	evs, err := s.tab.events.Select(ctx, q, `WHERE report_id = ? ORDER BY at, id`, id)
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(evs, func(i, j int) bool {
+		if !evs[i].At.Equal(evs[j].At) {
+			return evs[i].At.Before(evs[j].At)
+		}
+		oi, iok := kindOrder[evs[i].Kind]
+		oj, jok := kindOrder[evs[j].Kind]
+		if !iok {
+			oi = 10
+		}
+		if !jok {
+			oj = 10
+		}
+		return oi < oj
+	})
+	return evs, nil
+}
+
+// Timeline exports a case's events (received, matched, reports sent,
+// decisions, revocations, alarms, breaches, notes) with their times, for
+// incident reports.
+func (s *Service) Timeline(ctx context.Context, by actor.Actor, id string) ([]Event, error) {
+	if err := by.Require(append(deskRoles, actor.Auditor)...); err != nil {
+		return nil, err
+	}
+	if err := s.tab.reports.Check(ctx, s.db, id); err != nil {
+		return nil, err
+	}
+	evs, err := s.events(ctx, s.db, id)
+	if evs == nil && err == nil {
+		evs = []Event{}
+	}
+	return evs, err
+}
+
+// Filter selects cases for List.
+type Filter struct {
+	Status   Status
+	Category Category
+	Open     *bool // not closed or merged
+	Breached *bool // a deadline passed unmet
+}
+
+// List returns one page of cases, newest first.
+func (s *Service) List(ctx context.Context, by actor.Actor, f Filter, p store.Page) ([]Case, string, error) {
+	if err := by.Require(deskRoles...); err != nil {
+		return nil, "", err
+	}
+	var w store.Where
+	if f.Status != "" {
+		w.Add("status = ?", f.Status)
+	}
+	if f.Category != "" {
+		w.Add("category = ?", f.Category)
+	}
+	if f.Open != nil {
+		op := "NOT IN"
+		if !*f.Open {
+			op = "IN"
+		}
+		w.AddN("status "+op+" (?, ?)", StatusClosed, StatusMerged)
+	}
+	if f.Breached != nil {
+		op := "IN"
+		if !*f.Breached {
+			op = "NOT IN"
+		}
+		w.Add("id "+op+" (SELECT report_id FROM problem_report_events WHERE kind = ?)", EventBreach)
+	}
+	tail, err := store.Keyset{Cols: []string{"received_at", "id"}, Desc: true}.Apply(&w, p)
+	if err != nil {
+		return nil, "", err
+	}
+	list, err := s.tab.reports.Select(ctx, s.db, w.Clause()+tail, w.Args()...)
+	if err != nil {
+		return nil, "", err
+	}
+	list, next := store.Finish(list, p, func(c Case) []string { return []string{store.FormatTime(c.ReceivedAt), c.ID} })
+	if list == nil {
+		list = []Case{}
+	}
+	return list, next, nil
+}
+
+// Assign records who works a case.
+func (s *Service) Assign(ctx context.Context, by actor.Actor, id, to string) (View, error) {
+	if err := by.Require(deskRoles...); err != nil {
+		return View{}, err
+	}
+	if strings.TrimSpace(to) == "" {
+		return View{}, apperr.Invalid(apperr.CodeMissingField, "assignee", "name the staff user the case is assigned to")
+	}
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		c, err := s.lockOpen(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		c.AssignedTo = strings.TrimSpace(to)
+		if err := s.tab.reports.Update(ctx, tx, by, actReportUpdated, c); err != nil {
+			return err
+		}
+		return s.event(ctx, tx, by, Event{ReportID: id, Kind: EventAssigned, Ref: c.AssignedTo})
+	})
+	if err != nil {
+		return View{}, err
+	}
+	return s.Get(ctx, by, id)
+}
+
+// Annotate adds a note to a case's timeline.
+func (s *Service) Annotate(ctx context.Context, by actor.Actor, id, text string) (View, error) {
+	if err := by.Require(deskRoles...); err != nil {
+		return View{}, err
+	}
+	if strings.TrimSpace(text) == "" || len(text) > MaxDescription {
+		return View{}, apperr.Invalid(apperr.CodeMissingField, "text", "a note needs text (at most %d bytes)", MaxDescription)
+	}
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.tab.reports.Check(ctx, tx, id); err != nil {
+			return err
+		}
+		return s.event(ctx, tx, by, Event{ReportID: id, Kind: EventNote, Detail: text})
+	})
+	if err != nil {
+		return View{}, err
+	}
+	return s.Get(ctx, by, id)
+}
+
+// Close closes a case with its reasons, mailing the final report to the
+// reporter and every matched subscriber unless a decision already did.
+// Closing moves no deadline: an obligation still unmet stays listed.
+func (s *Service) Close(ctx context.Context, by actor.Actor, id, reasons string) (View, error) {
+	if err := by.Require(deskRoles...); err != nil {
+		return View{}, err
+	}
+	if strings.TrimSpace(reasons) == "" {
+		return View{}, apperr.Invalid(apperr.CodeMissingField, "reasons", "record why the case is closed")
+	}
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		c, err := s.lockOpen(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if c.Status == StatusAwaitingConfirmation {
+			return apperr.Conflict(apperr.CodeAlreadyDecided, apperr.NoField, "problem report %s has a revoke decision awaiting confirmation", id)
+		}
+		now := s.now()
+		c.Status, c.ClosedAt, c.CloseReason = StatusClosed, &now, reasons
+		if err := s.tab.reports.Update(ctx, tx, by, actReportClosed, c); err != nil {
+			return err
+		}
+		if err := s.event(ctx, tx, by, Event{ReportID: id, Kind: EventClosed, Detail: reasons}); err != nil {
+			return err
+		}
+		if c.Decision != DecisionNone {
+			return nil
+		}
+		return s.sendReports(ctx, tx, by, c, reportFinal, finalText(c))
+	})
+	if err != nil {
+		return View{}, err
+	}
+	return s.Get(ctx, by, id)
+}
+
+// Merge marks dupID a duplicate of intoID and copies its matches there.
+// Both cases keep their own clocks: each one's deadlines still count from
+// its own receipt and still appear among the obligations.
+func (s *Service) Merge(ctx context.Context, by actor.Actor, dupID, intoID string) (View, error) {
+	if err := by.Require(deskRoles...); err != nil {
+		return View{}, err
+	}
+	if dupID == intoID || intoID == "" {
+		return View{}, apperr.Invalid(apperr.CodeInvalidValue, "into", "merge a case into another case")
+	}
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		dup, err := s.lockOpen(ctx, tx, dupID)
+		if err != nil {
+			return err
+		}
+		if _, err := s.lockOpen(ctx, tx, intoID); err != nil {
+			return err
+		}
+		dup.Status, dup.MergedInto = StatusMerged, intoID
+		if err := s.tab.reports.Update(ctx, tx, by, actReportMerged, dup); err != nil {
+			return err
+		}
+		ms, err := s.tab.matches.Select(ctx, tx, `WHERE report_id = ?`, dupID)
+		if err != nil {
+			return err
+		}
+		if err := s.insertMatches(ctx, tx, by, intoID, ms); err != nil {
+			return err
+		}
+		if err := s.event(ctx, tx, by, Event{ReportID: dupID, Kind: EventMerged, Ref: intoID, Detail: "merged into " + intoID}); err != nil {
+			return err
+		}
+		return s.event(ctx, tx, by, Event{ReportID: intoID, Kind: EventMerged, Ref: dupID, Detail: "duplicate " + dupID + " merged in"})
+	})
+	if err != nil {
+		return View{}, err
+	}
+	return s.Get(ctx, by, dupID)
+}

@@ -1,0 +1,54 @@
+package cpr_test
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"testing"
+
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/cpr"
+)
+
+// FuzzParseEvidence feeds the evidence parser what a mail or a form may
+// carry: blobs (split at "\x00\x00") of PEM or DER keys, certificates and
+// CSRs, or anything else. It must never panic; a refusal is a 400 naming
+// "attachments"; every key it accepts signs for its own public key and
+// every CSR it accepts verifies.
+func FuzzParseEvidence(f *testing.F) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	p8, _ := x509.MarshalPKCS8PrivateKey(k)
+	s1, _ := x509.MarshalECPrivateKey(k)
+	csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "k"}}, k)
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}))
+	f.Add(append(append(s1, 0, 0), csr...))
+	f.Add([]byte("text before\n" + string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr})) + "after"))
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ev, err := cpr.ParseEvidence(bytes.Split(data, []byte{0, 0}))
+		if err != nil {
+			e, ok := apperr.As(err)
+			if !ok || e.Kind != apperr.KindInvalid || e.Field != "attachments" {
+				t.Fatalf("refusal %v is not a 400 naming attachments", err)
+			}
+			return
+		}
+		for _, k := range ev.Keys {
+			if _, err := x509.MarshalPKIXPublicKey(k.Public()); err != nil {
+				t.Fatalf("accepted a key whose public half does not encode: %v", err)
+			}
+		}
+		for _, c := range ev.CSRs {
+			if err := c.CheckSignature(); err != nil {
+				t.Fatalf("accepted a CSR whose signature does not verify: %v", err)
+			}
+		}
+	})
+}

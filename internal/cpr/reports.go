@@ -1,0 +1,215 @@
+package cpr
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/notify"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Kinds of report a case sends.
+const (
+	reportPreliminary = "preliminary"
+	reportFinal       = "final"
+)
+
+// Who a preliminary report goes to (PreliminaryInput.To).
+const (
+	ToAll         = "all"
+	ToReporter    = "reporter"
+	ToSubscribers = "subscribers"
+)
+
+// PreliminaryInput is the body of POST /problem-reports/{id}/preliminary-report.
+type PreliminaryInput struct {
+	Findings string `json:"findings"`
+	// To is all (default), reporter or subscribers. The BR §4.9.5
+	// obligation is met only once the reporter and every matched
+	// subscriber have been sent one.
+	To string `json:"to"`
+}
+
+// ReportSent is one report mailed about a case.
+type ReportSent struct {
+	To        string    `json:"to"`
+	Role      string    `json:"role"`
+	At        time.Time `json:"at"`
+	Report    string    `json:"report"`
+	AccountID string    `json:"accountId,omitempty"`
+}
+
+// SendPreliminaryReport mails the preliminary report on a case's findings
+// (BR §4.9.5) through the outbox to the reporter and to the contacts of
+// every account a match belongs to, each recorded on the case. The case
+// notes when the obligation is met: the reporter and every matched
+// subscriber got one (a report matching nothing needs only the reporter).
+func (s *Service) SendPreliminaryReport(ctx context.Context, by actor.Actor, id string, in PreliminaryInput) (View, error) {
+	if err := by.Require(deskRoles...); err != nil {
+		return View{}, err
+	}
+	if strings.TrimSpace(in.Findings) == "" {
+		return View{}, apperr.Invalid(apperr.CodeMissingField, "findings", "the preliminary report states the findings so far")
+	}
+	switch in.To {
+	case "", ToAll, ToReporter, ToSubscribers:
+	default:
+		return View{}, apperr.Invalid(apperr.CodeInvalidValue, "to", "to must be all, reporter or subscribers")
+	}
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var c Case
+		if err := s.tab.reports.Lock(ctx, tx, id, &c); err != nil {
+			return err
+		}
+		if err := s.sendTo(ctx, tx, by, c, reportPreliminary, in.Findings, in.To); err != nil {
+			return err
+		}
+		return s.notePreliminaryMet(ctx, tx, by, c)
+	})
+	if err != nil {
+		return View{}, err
+	}
+	return s.Get(ctx, by, id)
+}
+
+// sendReports mails a report to the reporter and every matched subscriber.
+func (s *Service) sendReports(ctx context.Context, tx *store.Tx, by actor.Actor, c Case, kind, text string) error {
+	return s.sendTo(ctx, tx, by, c, kind, text, ToAll)
+}
+
+type recipient struct {
+	email, role, accountID string
+}
+
+func (s *Service) recipients(ctx context.Context, q store.Querier, c Case, to string) ([]recipient, error) {
+	var out []recipient
+	if to != ToSubscribers {
+		out = append(out, recipient{email: c.ReporterEmail, role: RoleReporter})
+	}
+	if to == ToReporter {
+		return out, nil
+	}
+	accounts, err := s.matchedAccounts(ctx, q, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, acc := range accounts {
+		cs, err := s.deps.Contacts.ContactsForAccount(ctx, q, acc)
+		if err != nil {
+			return nil, err
+		}
+		for _, ct := range cs {
+			out = append(out, recipient{email: ct.Email, role: RoleSubscriber, accountID: acc})
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) matchedAccounts(ctx context.Context, q store.Querier, caseID string) ([]string, error) {
+	ms, err := s.tab.matches.Select(ctx, q, `WHERE report_id = ? ORDER BY created_at, id`, caseID)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range ms {
+		if m.AccountID != "" {
+			out = appendOnce(out, m.AccountID)
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) sendTo(ctx context.Context, tx *store.Tx, by actor.Actor, c Case, kind, text, to string) error {
+	rs, err := s.recipients(ctx, tx, c, to)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		_, err := s.deps.Outbox.Enqueue(ctx, tx, by, notify.Message{
+			To: r.email, Subject: fmt.Sprintf("[vetca] %s report on certificate problem report %s", kind, c.ID),
+			Body: reportBody(c, kind, text, r.role), Kind: "cpr_" + kind + "_report", RecipientRole: r.role,
+			RefType: "problem_report", RefID: c.ID,
+		})
+		if err != nil {
+			return err
+		}
+		e := Event{ReportID: c.ID, Kind: EventReportSent, Recipient: r.email, Role: r.role, AccountID: r.accountID, Ref: kind}
+		if err := s.event(ctx, tx, by, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func reportBody(c Case, kind, text, role string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "This is the %s report on the certificate problem report %s, received %s.\n\n", kind, c.ID, c.ReceivedAt.Format(time.RFC3339))
+	if role == RoleSubscriber {
+		b.WriteString("You receive it as the subscriber of one or more certificates the report concerns.\n\n")
+	} else {
+		b.WriteString("You receive it because you filed the report.\n\n")
+	}
+	b.WriteString(text + "\n")
+	if c.RevocationDue != nil && c.Decision == DecisionRevoke {
+		fmt.Fprintf(&b, "\nThe certificates concerned will be revoked by %s.\n", c.RevocationDue.Format(time.RFC3339))
+	}
+	return b.String()
+}
+
+func finalText(c Case) string {
+	switch c.Decision {
+	case DecisionRevoke:
+		return "Decision: the certificates concerned are revoked (" + c.Trigger + "). " + c.DecisionReason
+	case DecisionNoAction:
+		return "Decision: no action. " + c.DecisionReason
+	}
+	return "The case is closed. " + c.CloseReason
+}
+
+// notePreliminaryMet records, once, when the preliminary report obligation
+// was met.
+func (s *Service) notePreliminaryMet(ctx context.Context, tx *store.Tx, by actor.Actor, c Case) error {
+	if c.PreliminaryReportAt != nil {
+		return nil
+	}
+	ok, err := s.preliminaryComplete(ctx, tx, c.ID)
+	if err != nil || !ok {
+		return err
+	}
+	now := s.now()
+	c.PreliminaryReportAt = &now
+	if err := s.tab.reports.Update(ctx, tx, by, actReportPrelimMet, c); err != nil {
+		return err
+	}
+	return s.event(ctx, tx, by, Event{ReportID: c.ID, Kind: EventPrelimMet, Detail: "the reporter and every matched subscriber have been sent a preliminary report"})
+}
+
+// preliminaryComplete reports whether the reporter and every account a
+// match belongs to were sent a preliminary report.
+func (s *Service) preliminaryComplete(ctx context.Context, q store.Querier, caseID string) (bool, error) {
+	sent, err := s.tab.events.Select(ctx, q, `WHERE report_id = ? AND kind = ? AND ref = ?`, caseID, EventReportSent, reportPreliminary)
+	if err != nil {
+		return false, err
+	}
+	accounts, err := s.matchedAccounts(ctx, q, caseID)
+	if err != nil {
+		return false, err
+	}
+	got := map[string]bool{}
+	for _, e := range sent {
+		if e.Role == RoleReporter {
+			got[""] = true
+		} else {
+			got[e.AccountID] = true
+		}
+	}
+	ok := got[""]
+	for _, a := range accounts {
+		ok = ok && got[a]
+	}
+	return ok, nil
+}
