@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// A problem report answered 202 is durable (docs/design.md §8): the server
+// A problem report answered 202 is durable (docs/design.md §12): the server
 // is killed (SIGKILL) right after answering, and the restarted server
 // shows the case to compliance. `vetca deadlines --at` past the BR §4.9.5
 // deadline lists its preliminary report as breached and exits 1.

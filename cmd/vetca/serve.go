@@ -52,7 +52,10 @@ otherwise every client counts as the proxy.
 
 Certificate Problem Reports (BR §4.9.5) arrive at POST /api/v1/problem-reports
 and the /report page, which publishes the BR §4.9.3 instructions and
---problem-report-email. A case is durable before the reporter is answered.
+--problem-report-email. With --cpr-smtp-listen ADDR, serve also takes reports
+by mail at ADDR: the sender is the reporter, and keys, certificates and CSRs
+attached (PEM or DER) or pasted in the body are the evidence. A case is
+durable before the reporter is answered (202 on the API, 250 in SMTP).
 serve watches the deadlines (lease cpr-deadlines): it mails --compliance-email
 --cpr-alarm-lead before a preliminary report or revocation is due, records a
 breach on the case when one passes unmet, carries out decided revocations
@@ -87,6 +90,7 @@ _breached. vetca deadlines lists the open obligations.`,
 	f.DurationVar(&g.cfg.SessionIdle, "session-idle", 30*time.Minute, "sign a console session out after this long without a request (5m to 24h)")
 	f.DurationVar(&g.cfg.SessionMaxAge, "session-max-age", 12*time.Hour, "sign a console session out this long after sign-in, used or not (--session-idle to 168h)")
 	f.StringSliceVar(&g.cfg.TrustedProxies, "trusted-proxy", nil, "reverse proxy address or CIDR whose X-Forwarded-For names the client for the failed console sign-in limits (default: none; the TCP peer is the client)")
+	f.StringVar(&g.cfg.CPRSMTPListen, "cpr-smtp-listen", "", "also take Certificate Problem Reports by mail: an SMTP listener (HOST:PORT) accepting mail to any recipient; 250 only once the case is durable")
 	f.StringVar(&g.cfg.ProblemReportEmail, "problem-report-email", "", "address published on /report for Certificate Problem Reports (default problems@PUBLIC-HOST)")
 	f.DurationVar(&g.cfg.CPRAlarmLead, "cpr-alarm-lead", time.Hour, "mail --compliance-email this long before a problem report deadline (1m to 23h); scheduled revocations are carried out by then at the latest")
 	f.BoolVar(&g.cfg.ConfirmRevocation, "confirm-revocation", false, "a problem report's revoke decision takes effect only when a second compliance user confirms it")

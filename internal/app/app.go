@@ -116,10 +116,13 @@ type Config struct {
 	ShutdownTimeout time.Duration // draining of HTTP requests at shutdown
 	CPRTick         time.Duration // deadline watch of problem reports
 
-	// Problem reports (docs/design.md §8).
+	// Problem reports (docs/design.md §12).
 	ConfirmRevocation  bool          // a revoke decision needs a second compliance user
 	CPRAlarmLead       time.Duration // mail compliance this long before a deadline (default 1h)
 	ProblemReportEmail string        // published on /report (default problems@ the public URL's host)
+	// CPRSMTPListen is where serve takes problem reports by mail
+	// (--cpr-smtp-listen); empty means no mail intake.
+	CPRSMTPListen string
 }
 
 // Defaults fills derived defaults: the public URL from the listen address,

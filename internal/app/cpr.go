@@ -2,12 +2,16 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/url"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/cpr"
+	"github.com/vetca/vetca/internal/cprmail"
 	"github.com/vetca/vetca/internal/issuance"
 )
 
@@ -116,4 +120,48 @@ func (w *CPRWatch) Run(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// mailIntake hands the reports that arrive by mail (--cpr-smtp-listen) to
+// the desk: the same Submit as the API and /report, so the SMTP 250 is
+// answered only once the case is durable. Input the desk refuses (a
+// malformed key, a key on no certificate) is a rejection, answered 5xx;
+// anything else (the database down, rate limits) is temporary, so the
+// sender's server retries.
+type mailIntake struct{ desk *cpr.Service }
+
+// SubmitMail implements cprmail.Submitter.
+func (m mailIntake) SubmitMail(ctx context.Context, r cprmail.Report) (string, error) {
+	blobs := make([][]byte, 0, len(r.Attachments))
+	for _, at := range r.Attachments {
+		blobs = append(blobs, at.Data)
+	}
+	c, err := m.desk.Submit(ctx, cpr.FromMail(r.From, r.Subject, r.Body, blobs))
+	if err == nil {
+		return c.ID, nil
+	}
+	var e *apperr.Error
+	if errors.As(err, &e) && (e.Kind == apperr.KindInvalid || e.Kind == apperr.KindTooLarge) {
+		return "", &cprmail.Rejection{Field: e.Field, Message: e.Message}
+	}
+	return "", err
+}
+
+// startMailIntake opens --cpr-smtp-listen and starts taking mail; it
+// returns nil when no mail intake is configured.
+func (a *App) startMailIntake() (*cprmail.Server, error) {
+	if a.Cfg.CPRSMTPListen == "" {
+		return nil, nil
+	}
+	host := "localhost"
+	if u, err := url.Parse(a.Cfg.PublicURL); err == nil && u.Hostname() != "" {
+		host = u.Hostname()
+	}
+	srv, err := cprmail.NewServer(a.Cfg.CPRSMTPListen, mailIntake{desk: a.CPR}, a.Log, cprmail.Options{Domain: host})
+	if err != nil {
+		return nil, fmt.Errorf("--cpr-smtp-listen %s: %w", a.Cfg.CPRSMTPListen, err)
+	}
+	srv.Start()
+	a.Log.Info("problem reports by mail", "listen", srv.Addr().String())
+	return srv, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vetca/vetca/internal/cprmail"
 	"github.com/vetca/vetca/internal/notify"
 )
 
@@ -53,6 +54,12 @@ func (a *App) Run(ctx context.Context, ready func(addr net.Addr)) error {
 		bg.Stop()
 		return fmt.Errorf("--listen %s: %w", a.Cfg.Listen, err)
 	}
+	mail, err := a.startMailIntake()
+	if err != nil {
+		_ = ln.Close()
+		bg.Stop()
+		return err
+	}
 	reqs := &inFlight{h: a.Handler()}
 	srv := &http.Server{
 		Handler:           reqs,
@@ -70,7 +77,7 @@ func (a *App) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
-		return a.shutdown(ctx, srv, reqs, bg)
+		return a.shutdown(ctx, srv, reqs, mail, bg)
 	})
 	a.Log.Info("vetca serving", "listen", ln.Addr().String(), "public_url", a.Cfg.PublicURL, "db", a.DB.DSN())
 	if ready != nil {
@@ -79,9 +86,9 @@ func (a *App) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	return g.Wait()
 }
 
-// shutdown is Run's ordered stop: HTTP first, the loops after, each waited
-// for.
-func (a *App) shutdown(ctx context.Context, srv *http.Server, reqs *inFlight, bg *Background) error {
+// shutdown is Run's ordered stop: HTTP first, then the mail intake (its
+// messages in flight answered), the loops after, each waited for.
+func (a *App) shutdown(ctx context.Context, srv *http.Server, reqs *inFlight, mail *cprmail.Server, bg *Background) error {
 	a.Log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Cfg.ShutdownTimeout)
 	defer cancel()
@@ -98,6 +105,13 @@ func (a *App) shutdown(ctx context.Context, srv *http.Server, reqs *inFlight, bg
 		a.Log.Error("shutting down: request handlers still running", "timeout", a.Cfg.ShutdownTimeout)
 	}
 	a.Log.Info("HTTP server stopped")
+	if mail != nil {
+		if merr := mail.Shutdown(sctx); merr != nil {
+			mail.Close()
+			a.Log.Error("shutting down the mail intake", "err", merr)
+		}
+		a.Log.Info("mail intake stopped")
+	}
 	bg.Stop()
 	return err
 }

@@ -1,5 +1,5 @@
 // Package cpr is the Certificate Problem Report desk (BR §4.9.5,
-// docs/design.md §8): it takes reports from anyone (web form, API, mail),
+// docs/design.md §12): it takes reports from anyone (web form, API, mail),
 // makes each one a case that is durable before the reporter is answered,
 // matches it against every certificate and issuance in flight by serial,
 // certificate and key, decides proven key compromise on receipt, and keeps
