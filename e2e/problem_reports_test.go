@@ -27,7 +27,7 @@ func TestProblemReportSurvivesSIGKILL(t *testing.T) {
 		}
 		in.Serve()
 		g := in.Do("GET", "/api/v1/problem-reports/"+id, carol, nil)
-		if g.Status != 200 || g.Body["status"] != "open" || g.Body["reporterEmail"] != "finder@example.org" {
+		if g.Status != 200 || g.Body["status"] != "received" || g.Body["reporterEmail"] != "finder@example.org" {
 			t.Fatalf("after SIGKILL and restart: %d %s", g.Status, g.Raw)
 		}
 		in.Stop()

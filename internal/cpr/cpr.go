@@ -49,14 +49,29 @@ const (
 // Status is where a case stands.
 type Status string
 
-// Case statuses.
+// Case statuses, in the order a case moves through them: received,
+// investigating (a staff user took it up), preliminary_report_sent (both
+// parties were sent the BR §4.9.5 report), decided (revoke or no action),
+// closed. A key-compromise report proven on receipt is decided at once.
 const (
-	StatusOpen                 Status = "open"
+	StatusReceived             Status = "received"
+	StatusInvestigating        Status = "investigating"
+	StatusPreliminarySent      Status = "preliminary_report_sent"
 	StatusAwaitingConfirmation Status = "awaiting_confirmation" // a revoke decision awaits a second compliance user
 	StatusDecided              Status = "decided"
 	StatusClosed               Status = "closed"
 	StatusMerged               Status = "merged" // a duplicate; its own clocks still run
 )
+
+// Undecided reports whether a case still awaits its decision.
+func (st Status) Undecided() bool {
+	return st == StatusReceived || st == StatusInvestigating || st == StatusPreliminarySent
+}
+
+// Statuses lists every status, in lifecycle order (filters, the console).
+func Statuses() []Status {
+	return []Status{StatusReceived, StatusInvestigating, StatusPreliminarySent, StatusAwaitingConfirmation, StatusDecided, StatusClosed, StatusMerged}
+}
 
 // Decision is the outcome of a case.
 type Decision string

@@ -130,7 +130,7 @@ func (s *Service) Decide(ctx context.Context, by actor.Actor, id string, in Deci
 		if err != nil {
 			return err
 		}
-		if c.Status != StatusOpen {
+		if !c.Status.Undecided() {
 			return apperr.Conflict(apperr.CodeAlreadyDecided, apperr.NoField, "problem report %s is already %s", id, c.Status)
 		}
 		switch Decision(in.Decision) {

@@ -201,6 +201,9 @@ func (s *Service) Assign(ctx context.Context, by actor.Actor, id, to string) (Vi
 			return err
 		}
 		c.AssignedTo = strings.TrimSpace(to)
+		if c.Status == StatusReceived {
+			c.Status = StatusInvestigating
+		}
 		if err := s.tab.reports.Update(ctx, tx, by, actReportUpdated, c); err != nil {
 			return err
 		}
@@ -221,8 +224,15 @@ func (s *Service) Annotate(ctx context.Context, by actor.Actor, id, text string)
 		return View{}, apperr.Invalid(apperr.CodeMissingField, "text", "a note needs text (at most %d bytes)", MaxDescription)
 	}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if err := s.tab.reports.Check(ctx, tx, id); err != nil {
+		var c Case
+		if err := s.tab.reports.Lock(ctx, tx, id, &c); err != nil {
 			return err
+		}
+		if c.Status == StatusReceived {
+			c.Status = StatusInvestigating
+			if err := s.tab.reports.Update(ctx, tx, by, actReportUpdated, c); err != nil {
+				return err
+			}
 		}
 		return s.event(ctx, tx, by, Event{ReportID: id, Kind: EventNote, Detail: text})
 	})

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/cpr"
 	"github.com/vetca/vetca/internal/store"
@@ -203,4 +204,41 @@ func TestReportRateLimit(t *testing.T) {
 	if _, code := last.ErrField(); last.Status != 429 || code != "rate_limited" {
 		t.Fatalf("22nd report: %d %s", last.Status, last.Raw)
 	}
+}
+
+// A case moves received → investigating → preliminary_report_sent →
+// decided → closed, each step by the action that makes it true; a decided
+// case is not decided again.
+func TestCaseLifecycle(t *testing.T) {
+	each(t, func(t *testing.T, d *desk) {
+		ctx := context.Background()
+		id := report(t, d, map[string]any{"reporterEmail": "rp@example.org", "category": "misissuance", "description": "a wrong locality"})
+		status := func(want cpr.Status) {
+			t.Helper()
+			v, err := d.App.CPR.Get(ctx, d.Compliance, id)
+			if err != nil || v.Status != want {
+				t.Fatalf("status %q (%v), want %q", v.Status, err, want)
+			}
+		}
+		status(cpr.StatusReceived)
+		if _, err := d.App.CPR.Annotate(ctx, d.Compliance, id, "looking at the subject"); err != nil {
+			t.Fatal(err)
+		}
+		status(cpr.StatusInvestigating)
+		if _, err := d.App.CPR.SendPreliminaryReport(ctx, d.Compliance, id, cpr.PreliminaryInput{Findings: "we are checking the subject"}); err != nil {
+			t.Fatal(err)
+		}
+		status(cpr.StatusPreliminarySent)
+		if _, err := d.App.CPR.Decide(ctx, d.Compliance, id, cpr.DecideInput{Decision: string(cpr.DecisionNoAction), Reason: "the locality is the vetted one"}); err != nil {
+			t.Fatal(err)
+		}
+		status(cpr.StatusDecided)
+		if _, err := d.App.CPR.Decide(ctx, d.Compliance, id, cpr.DecideInput{Decision: string(cpr.DecisionNoAction), Reason: "again"}); !apperr.IsKind(err, apperr.KindConflict) {
+			t.Fatalf("deciding a decided case: %v, want a conflict", err)
+		}
+		if _, err := d.App.CPR.Close(ctx, d.Compliance, id, "no action: the subject matches the vetted organization"); err != nil {
+			t.Fatal(err)
+		}
+		status(cpr.StatusClosed)
+	})
 }

@@ -182,6 +182,9 @@ func (s *Service) notePreliminaryMet(ctx context.Context, tx *store.Tx, by actor
 	}
 	now := s.now()
 	c.PreliminaryReportAt = &now
+	if c.Status == StatusReceived || c.Status == StatusInvestigating {
+		c.Status = StatusPreliminarySent
+	}
 	if err := s.tab.reports.Update(ctx, tx, by, actReportPrelimMet, c); err != nil {
 		return err
 	}

@@ -290,7 +290,7 @@ func (s *Service) newCase(c checked) Case {
 	}
 	evj, _ := json.Marshal(ev)
 	out := Case{ID: ids.New("cpr"), ReporterEmail: c.email, Category: c.category, Description: c.sub.Description,
-		Channel: c.sub.Channel, Status: StatusOpen, ReceivedAt: now, PreliminaryReportDue: br.PreliminaryReportDue(now),
+		Channel: c.sub.Channel, Status: StatusReceived, ReceivedAt: now, PreliminaryReportDue: br.PreliminaryReportDue(now),
 		Evidence: string(evj)}
 	if out.Channel == "" {
 		out.Channel = ChannelAPI
