@@ -32,22 +32,42 @@ type Obligation struct {
 	Section  string    `json:"section"`
 	Breached bool      `json:"breached"`
 	CaseID   string    `json:"case"`
+	// late marks an obligation met after its due time (a revocation
+	// recorded past its deadline): not open, but a breach all the same.
+	late bool
 }
 
-// Obligations lists every obligation not yet met, evaluated at at: a
-// preliminary report not yet sent to the reporter and every matched
-// subscriber (BR §4.9.5), and every certificate a case decided to revoke
-// that is not revoked (BR §4.9.1.1, counted from receipt). Breached means
-// its due time is not after at. Closed and merged cases keep their
-// obligations: nothing but meeting one removes it.
+// Obligations lists every obligation not met as of at: a preliminary
+// report not yet sent, by at, to the reporter and every matched subscriber
+// (BR §4.9.5), and every certificate a case decided to revoke that was not
+// revoked by at (BR §4.9.1.1, counted from receipt). Breached means its
+// due time is not after at. Closed and merged cases keep their
+// obligations: nothing but meeting one removes it. Evaluated at a past
+// time, what was met only later is listed as it stood then.
 func (s *Service) Obligations(ctx context.Context, at time.Time) ([]Obligation, error) {
-	cases, err := s.tab.reports.Select(ctx, s.db, `WHERE preliminary_report_at IS NULL OR decision = ? ORDER BY received_at, id`, DecisionRevoke)
+	all, err := s.obligations(ctx, at)
+	if err != nil {
+		return nil, err
+	}
+	out := []Obligation{}
+	for _, o := range all {
+		if !o.late {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// obligations is Obligations with the revocations met late added.
+func (s *Service) obligations(ctx context.Context, at time.Time) ([]Obligation, error) {
+	cases, err := s.tab.reports.Select(ctx, s.db, `WHERE preliminary_report_at IS NULL OR preliminary_report_at > ? OR decision = ? ORDER BY received_at, id`,
+		store.FormatTime(at), DecisionRevoke)
 	if err != nil {
 		return nil, err
 	}
 	out := []Obligation{}
 	for _, c := range cases {
-		if c.PreliminaryReportAt == nil {
+		if c.PreliminaryReportAt == nil || c.PreliminaryReportAt.After(at) {
 			out = append(out, Obligation{Kind: ObligationPreliminaryReport, Ref: c.ID, CaseID: c.ID, Due: c.PreliminaryReportDue,
 				Section: SectionPreliminaryReport, Breached: !c.PreliminaryReportDue.After(at)})
 		}
@@ -72,30 +92,35 @@ func (s *Service) revocationItems(ctx context.Context, q store.Querier, c Case, 
 	}
 	var out []Obligation
 	for _, m := range ms {
-		open, err := s.unrevoked(ctx, q, m.Serial, at)
+		open, late, err := s.unrevoked(ctx, q, m.Serial, at, *c.RevocationDue)
 		if err != nil {
 			return nil, err
 		}
-		if open {
+		if open || late {
 			out = append(out, Obligation{Kind: ObligationRevocation, Ref: m.Serial, CaseID: c.ID, Due: *c.RevocationDue,
-				Section: SectionRevocation, Breached: !c.RevocationDue.After(at)})
+				Section: SectionRevocation, Breached: late || !c.RevocationDue.After(at), late: !open})
 		}
 	}
 	return out, nil
 }
 
-// unrevoked reports whether a serial still has to be revoked: it is not
-// revoked (an abandoned issuance is) and its certificate, if stored, has
-// not expired by at.
-func (s *Service) unrevoked(ctx context.Context, q store.Querier, serial string, at time.Time) (bool, error) {
-	if _, revoked, err := s.deps.Revoker.Get(ctx, q, serial); err != nil || revoked {
-		return false, err
+// unrevoked reports whether a serial still had to be revoked at at: it was
+// not revoked by then (an abandoned issuance is revoked) and its
+// certificate, if stored, had not expired. late reports a revocation
+// recorded after its due time, by at.
+func (s *Service) unrevoked(ctx context.Context, q store.Querier, serial string, at, due time.Time) (open, late bool, err error) {
+	r, revoked, err := s.deps.Revoker.Get(ctx, q, serial)
+	if err != nil {
+		return false, false, err
+	}
+	if revoked && !r.RecordedAt.After(at) {
+		return false, r.RecordedAt.After(due), nil
 	}
 	cert, ok, err := s.deps.Inventory.CertificateBySerial(ctx, q, serial)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	return !ok || cert.NotAfter.After(at), nil
+	return !ok || cert.NotAfter.After(at), false, nil
 }
 
 // TickResult is what one pass of the deadline watch did.
@@ -122,12 +147,12 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 	}
 	res.Revoked = n
 	now := s.now()
-	obs, err := s.Obligations(ctx, now)
+	obs, err := s.obligations(ctx, now)
 	if err != nil {
 		return res, err
 	}
 	for _, o := range obs {
-		if !now.Before(o.Due.Add(-s.cfg.AlarmLead)) {
+		if !o.late && !now.Before(o.Due.Add(-s.cfg.AlarmLead)) {
 			did, err := s.recordOnce(ctx, o, EventAlarm)
 			if err != nil {
 				return res, err
@@ -142,7 +167,11 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 			res.Breaches += did
 		}
 	}
-	res.Obligations = obs
+	for _, o := range obs {
+		if !o.late {
+			res.Obligations = append(res.Obligations, o)
+		}
+	}
 	return res, nil
 }
 
@@ -150,6 +179,16 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 // primary key holds even two writers that raced past the check to one.
 func eventIDFor(kind EventKind, o Obligation) string {
 	return fmt.Sprintf("cpe_%s_%s_%s_%s", kind, o.CaseID, o.Kind, o.Ref)
+}
+
+// obligationEvent is the alarm or breach event of an obligation, with its
+// derived id; met, when set, says when a late obligation was met.
+func obligationEvent(kind EventKind, o Obligation, met string) Event {
+	detail := fmt.Sprintf("%s %s due %s (%s)", o.Kind, o.Ref, o.Due.Format(time.RFC3339), o.Section)
+	if met != "" {
+		detail += ", met " + met
+	}
+	return Event{ID: eventIDFor(kind, o), ReportID: o.CaseID, Kind: kind, Ref: o.Kind + ":" + o.Ref, Detail: detail}
 }
 
 // recordOnce records an alarm (with mail to compliance) or a breach of an
@@ -165,9 +204,10 @@ func (s *Service) recordOnce(ctx context.Context, o Obligation, kind EventKind) 
 		if _, found, err := s.tab.events.First(ctx, tx, `WHERE id = ?`, id); err != nil || found {
 			return err
 		}
-		detail := fmt.Sprintf("%s %s due %s (%s)", o.Kind, o.Ref, o.Due.Format(time.RFC3339), o.Section)
-		e := Event{ID: id, ReportID: o.CaseID, Kind: kind, Ref: o.Kind + ":" + o.Ref, Detail: detail}
-		if err := s.event(ctx, tx, system, e); err != nil {
+		if stands, err := s.stillStands(ctx, tx, c, o, kind); err != nil || !stands {
+			return err
+		}
+		if err := s.event(ctx, tx, system, obligationEvent(kind, o, "")); err != nil {
 			return err
 		}
 		did = 1
@@ -181,6 +221,25 @@ func (s *Service) recordOnce(ctx context.Context, o Obligation, kind EventKind) 
 		return err
 	})
 	return did, err
+}
+
+// stillStands re-checks, holding the case's row lock, that an obligation
+// read before the lock is still unmet (for an alarm) or was missed (for a
+// breach): a report sent or a certificate revoked in the meantime raises
+// no false alarm.
+func (s *Service) stillStands(ctx context.Context, tx *store.Tx, c Case, o Obligation, kind EventKind) (bool, error) {
+	now := s.now()
+	switch o.Kind {
+	case ObligationPreliminaryReport:
+		if c.PreliminaryReportAt == nil {
+			return true, nil
+		}
+		return kind == EventBreach && c.PreliminaryReportAt.After(o.Due), nil
+	case ObligationRevocation:
+		open, late, err := s.unrevoked(ctx, tx, o.Ref, now, o.Due)
+		return open || (kind == EventBreach && late), err
+	}
+	return false, nil
 }
 
 // carryOut revokes, for every case decided to revoke whose revocation is

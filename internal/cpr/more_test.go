@@ -242,3 +242,52 @@ func TestCaseLifecycle(t *testing.T) {
 		status(cpr.StatusClosed)
 	})
 }
+
+// A deadline met late is a breach even if the watch never saw it open
+// (serve was down): a preliminary report sent 25 hours after receipt (BR
+// §4.9.5) and a revocation carried out after its BR §4.9.1.1 deadline are
+// each recorded as one breach. Evaluated at a time before it was met, an
+// obligation is listed as it stood then.
+func TestLateIsABreachEvenUnwatched(t *testing.T) {
+	each(t, func(t *testing.T, d *desk) {
+		ctx := context.Background()
+		serial := issue(t, d.OrderFixture, apptest.Key(t))
+		id := report(t, d, map[string]any{"reporterEmail": "rp@example.org", "category": "misissuance", "description": "wrong", "serials": []string{serial}})
+		received := d.Clock.Now().UTC().Truncate(time.Second)
+		revokeAt := received.Add(5 * 24 * time.Hour)
+		if _, err := d.App.CPR.Decide(ctx, d.Compliance, id, cpr.DecideInput{Decision: "revoke", Trigger: "4.9.1.1#12", Reason: "not per the CPS", RevokeAt: &revokeAt}); err != nil {
+			t.Fatal(err)
+		}
+		d.Clock.Set(received.Add(25 * time.Hour))
+		if _, err := d.App.CPR.SendPreliminaryReport(ctx, d.Compliance, id, cpr.PreliminaryInput{Findings: "late"}); err != nil {
+			t.Fatal(err)
+		}
+		if n := breaches(t, d, id); n != 1 {
+			t.Fatalf("%d breaches after a preliminary report 25h after receipt, want 1", n)
+		}
+		past, err := d.App.CPR.Obligations(ctx, received.Add(24*time.Hour+time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[string]bool{}
+		for _, o := range past {
+			kinds[o.Kind] = o.Breached || kinds[o.Kind]
+		}
+		if !kinds[cpr.ObligationPreliminaryReport] {
+			t.Errorf("obligations as of receipt+24h+1s %+v: the preliminary report was breached then", past)
+		}
+		d.Clock.Set(received.Add(5*24*time.Hour + time.Hour))
+		tick(t, d)
+		tick(t, d)
+		if c := d.Do("GET", "/api/v1/certificates/"+serial, d.Carol, nil); c.Body["reason"] == nil {
+			t.Fatalf("not revoked by the watch: %s", c.Raw)
+		}
+		v, err := d.App.CPR.Get(ctx, d.Compliance, id)
+		if err != nil || len(v.Breaches) != 2 || v.Breaches[1].Ref != cpr.ObligationRevocation+":"+serial {
+			t.Fatalf("breaches %+v (%v): want the preliminary report's and the late revocation's", v.Breaches, err)
+		}
+		if obs, _ := d.App.CPR.Obligations(ctx, d.Clock.Now()); len(obs) != 0 {
+			t.Errorf("open obligations after both were met (late): %+v", obs)
+		}
+	})
+}

@@ -188,7 +188,19 @@ func (s *Service) notePreliminaryMet(ctx context.Context, tx *store.Tx, by actor
 	if err := s.tab.reports.Update(ctx, tx, by, actReportPrelimMet, c); err != nil {
 		return err
 	}
-	return s.event(ctx, tx, by, Event{ReportID: c.ID, Kind: EventPrelimMet, Detail: "the reporter and every matched subscriber have been sent a preliminary report"})
+	if err := s.event(ctx, tx, by, Event{ReportID: c.ID, Kind: EventPrelimMet, Detail: "the reporter and every matched subscriber have been sent a preliminary report"}); err != nil {
+		return err
+	}
+	if !now.After(c.PreliminaryReportDue) {
+		return nil
+	}
+	// Met late: the breach stands whether or not the watch saw it open.
+	o := Obligation{Kind: ObligationPreliminaryReport, Ref: c.ID, CaseID: c.ID, Due: c.PreliminaryReportDue, Section: SectionPreliminaryReport, Breached: true}
+	e := obligationEvent(EventBreach, o, now.Format(time.RFC3339))
+	if _, found, err := s.tab.events.First(ctx, tx, `WHERE id = ?`, e.ID); err != nil || found {
+		return err
+	}
+	return s.event(ctx, tx, system, e)
 }
 
 // preliminaryComplete reports whether the reporter and every account a
