@@ -285,3 +285,76 @@ func TestConsoleDeskRoles(t *testing.T) {
 		}
 	}
 }
+
+// Every action of the case page, as form posts: each redirects back to the
+// case (PRG) with a flash, and the case shows what it did; a refused
+// action shows the case again with the error and its status.
+func TestConsoleDeskActions(t *testing.T) {
+	dns, opt := apptest.WithDNS(t)
+	e := apptest.New(t, apptest.SQLite, opt)
+	f := apptest.NewOrderFixture(t, e, dns, deskSite)
+	serial := issueWithKey(t, f, apptest.Key(t))
+	id := fileReport(t, e, map[string]any{"reporterEmail": "rp@example.org", "category": "misissuance",
+		"description": "the locality is wrong", "serials": []string{serial}})
+	dup := fileReport(t, e, map[string]any{"reporterEmail": "rp2@example.org", "category": "misissuance",
+		"description": "same certificate", "serials": []string{serial}})
+	other := fileReport(t, e, map[string]any{"reporterEmail": "rp3@example.org", "category": "other", "description": "a question"})
+	c := newConsoleClient(t, e, "127.0.0.1")
+	cookie := c.mustSignIn("carol", f.Carol)
+	post := func(caseID, action string, form url.Values) page {
+		t.Helper()
+		p := c.do("POST", "/console/problem-reports/"+caseID+"/"+action, form, cookie)
+		if p.status == http.StatusSeeOther {
+			if want := "/console/problem-reports/" + caseID + "?ok="; !strings.HasPrefix(p.location(), want) {
+				t.Errorf("%s: redirect to %s, want %s…", action, p.location(), want)
+			}
+			return c.do("GET", p.location(), nil, cookie)
+		}
+		return p
+	}
+	for _, step := range []struct {
+		caseID, action string
+		form           url.Values
+		want           []string
+	}{
+		{id, "assign", url.Values{"assignee": {"carol"}}, []string{`id="flash"`, `<td id="assignee">carol</td>`}},
+		{id, "notes", url.Values{"text": {"checked the registry"}}, []string{"checked the registry"}},
+		{id, "decide", url.Values{"decision": {"revoke"}, "trigger": {"4.9.1.1#13"}, "reason": {"locality wrong"}},
+			[]string{`id="decision">revoke (4.9.1.1#13)`, `<span class="badge revoked">revoked</span>`, `class="sent subscriber"`}},
+		{dup, "merge", url.Values{"into": {id}}, []string{`id="case-status">merged`, `href="/console/problem-reports/` + id + `"`}},
+		{other, "close", url.Values{"reasons": {"answered by mail"}}, []string{`id="case-status">closed`, "answered by mail", `class="sent reporter"`}},
+	} {
+		p := post(step.caseID, step.action, step.form)
+		if p.status != http.StatusOK {
+			t.Errorf("%s: %d\n%s", step.action, p.status, p.body)
+			continue
+		}
+		for _, w := range step.want {
+			if !strings.Contains(p.body, w) {
+				t.Errorf("%s: the case page lacks %s", step.action, w)
+			}
+		}
+	}
+	p := c.do("POST", "/console/problem-reports/"+id+"/decide", url.Values{"decision": {"no_action"}, "reason": {"x"}}, cookie)
+	if p.status != http.StatusConflict || !strings.Contains(p.body, `id="error"`) || !strings.Contains(p.body, `id="case-id">`+id) {
+		t.Errorf("deciding twice: %d, want 409 on the case page:\n%s", p.status, p.body)
+	}
+	p = c.do("POST", "/console/problem-reports/"+id+"/notes", url.Values{"text": {" "}}, cookie)
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="error"`) {
+		t.Errorf("empty note: %d, want 400 with the error", p.status)
+	}
+	p = c.do("GET", "/console/problem-reports/cpr_nope", nil, cookie)
+	if p.status != http.StatusNotFound || !strings.Contains(p.body, `id="error-page"`) {
+		t.Errorf("unknown case: %d, want the 404 error page", p.status)
+	}
+	list := c.do("GET", "/console/problem-reports?status=all", nil, cookie)
+	for _, cid := range []string{id, dup, other} {
+		if !strings.Contains(list.body, `id="case-`+cid+`"`) {
+			t.Errorf("status=all does not list %s", cid)
+		}
+	}
+	open := c.do("GET", "/console/problem-reports", nil, cookie)
+	if !strings.Contains(open.body, `id="case-`+id+`"`) || strings.Contains(open.body, `id="case-`+other+`"`) || strings.Contains(open.body, `id="case-`+dup+`"`) {
+		t.Errorf("the open cases are not just %s", id)
+	}
+}
