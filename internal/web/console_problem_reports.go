@@ -29,7 +29,8 @@ func (s *Server) consoleProblemReportRoutes() {
 	s.mux.HandleFunc("POST /console/problem-reports/{id}/merge", s.console(s.problemReportAction(s.prMerge)))
 }
 
-// deskRoles mirrors cpr's rule for working cases (menu, dashboard).
+// deskRole mirrors the rule of cpr.Service for working cases
+// (compliance, admin), for the menu and the dashboard.
 func deskRole(by actor.Actor) bool { return by.Require(actor.Compliance, actor.Admin) == nil }
 
 // countdown is one deadline as the desk shows it: the due time (the
@@ -149,6 +150,8 @@ func (s *Server) problemReportsPage(w http.ResponseWriter, r *http.Request, by a
 	if err != nil {
 		return nil, "", err
 	}
+	// Each row's matches and breaches come from the case (Get): one page
+	// of cases is one List and one Get per case.
 	now := s.Clock.Now()
 	rows := make([]caseRow, 0, len(list))
 	for _, c := range list {
