@@ -132,7 +132,8 @@ func (s *Server) problemReportsPage(w http.ResponseWriter, r *http.Request, by a
 		return nil, "", err
 	}
 	d := problemReportsData{Status: q.Get("status"), Breached: q.Get("breached") != "",
-		Statuses: []cpr.Status{cpr.StatusOpen, cpr.StatusAwaitingConfirmation, cpr.StatusDecided, cpr.StatusClosed, cpr.StatusMerged}}
+		Statuses: []cpr.Status{cpr.StatusReceived, cpr.StatusInvestigating, cpr.StatusPreliminarySent, cpr.StatusAwaitingConfirmation,
+			cpr.StatusDecided, cpr.StatusClosed, cpr.StatusMerged}}
 	var f cpr.Filter
 	switch d.Status {
 	case "":
@@ -174,13 +175,14 @@ type matchRow struct {
 }
 
 type problemReportData struct {
-	View     cpr.View
-	Clocks   caseClocks
-	Matches  []matchRow
-	Timeline []cpr.Event
-	Triggers []br.Trigger
-	Me       string
-	Open     bool // neither closed nor merged
+	View      cpr.View
+	Clocks    caseClocks
+	Matches   []matchRow
+	Timeline  []cpr.Event
+	Triggers  []br.Trigger
+	Me        string
+	Open      bool // neither closed nor merged
+	Undecided bool // awaiting its decision: the decide form is offered
 }
 
 func (s *Server) problemReportData(r *http.Request, by actor.Actor) (problemReportData, error) {
@@ -202,7 +204,7 @@ func (s *Server) problemReportData(r *http.Request, by actor.Actor) (problemRepo
 		return problemReportData{}, err
 	}
 	d := problemReportData{View: v, Clocks: clocksOf(v.Case, v.Matches, v.Breaches, s.Clock.Now()), Timeline: tl, Triggers: br.Triggers(),
-		Me: by.Name, Open: v.Status != cpr.StatusClosed && v.Status != cpr.StatusMerged}
+		Me: by.Name, Open: v.Status != cpr.StatusClosed && v.Status != cpr.StatusMerged, Undecided: v.Status.Undecided()}
 	for _, m := range v.Matches {
 		d.Matches = append(d.Matches, matchRow{MatchView: m, AccountName: n.account(m.AccountID)})
 	}
