@@ -75,6 +75,7 @@ func (s *Server) consoleRoutes() {
 	s.mux.HandleFunc("GET /console/me", s.console(s.mePage))
 	s.mux.HandleFunc("POST /console/me/token", s.console(s.meRotateToken))
 	s.consoleOrderRoutes()
+	s.consoleProblemReportRoutes()
 	// Any other console path is the error page's 404, signed in.
 	s.mux.HandleFunc("GET /console/", s.console(s.notFoundPage))
 }
@@ -100,6 +101,9 @@ func (s *Server) menu(by actor.Actor) []NavLink {
 	nav = append(nav, NavLink{Href: "/console/orders", Label: "Orders"}, NavLink{Href: "/console/certificates", Label: "Certificates"})
 	if by.Require(actor.Admin, actor.Compliance, actor.Verifier, actor.Auditor) == nil { // change.Service.List
 		nav = append(nav, NavLink{Href: "/console/change-requests", Label: "Change requests"})
+	}
+	if deskRole(by) { // cpr.Service.List: compliance, admin
+		nav = append(nav, NavLink{Href: "/console/problem-reports", Label: "Problem reports"})
 	}
 	if by.Require(actor.Auditor, actor.Admin) == nil { // audit.Service.List
 		nav = append(nav, NavLink{Href: "/console/audit", Label: "Audit"})
@@ -138,7 +142,8 @@ func (s *Server) template(name string) (*template.Template, error) {
 	if t, ok := s.tmpls[name]; ok {
 		return t, nil
 	}
-	t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+	// Partials (templates/_*.html) are shared by every page.
+	t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/_*.html", "templates/"+name+".html")
 	if err != nil {
 		return nil, err
 	}
@@ -288,8 +293,8 @@ type dashboardData struct {
 // dashboard shows the counts by may see, each from the service that owns
 // it. A count the service refuses to by is left out rather than shown as
 // zero: staff see organizations, accounts, orders, certificates and (by
-// role) change requests; a subscriber its own organizations, orders and
-// certificates.
+// role) change requests and the open and breached problem reports; a
+// subscriber its own organizations, orders and certificates.
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
 	ctx := r.Context()
 	var d dashboardData
@@ -327,6 +332,13 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, by actor.Acto
 	n, err := s.Changes.CountPending(ctx, by)
 	if err := add(err, stat{"stat-changes", n, "change requests awaiting approval", "/console/change-requests"}); err != nil {
 		return nil, "", err
+	}
+	if deskRole(by) { // cpr.Service.List: compliance, admin
+		open, breached, err := s.deskCounts(r, by)
+		if err := add(err, stat{"stat-cases", open, "open problem reports", "/console/problem-reports"},
+			stat{"stat-cases-breached", breached, "open problem reports with a breached deadline", "/console/problem-reports?breached=1"}); err != nil {
+			return nil, "", err
+		}
 	}
 	return &Page{Title: "Dashboard", Data: d}, "dashboard", nil
 }

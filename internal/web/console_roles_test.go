@@ -3,6 +3,7 @@ package web_test
 import (
 	"crypto/x509/pkix"
 	"html"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -27,14 +28,14 @@ type consoleRole struct {
 
 // consoleRoles builds an installation with two organizations (one
 // verified, one with a pending version), two accounts, one issued
-// certificate and one order awaiting approval, and returns the roles to
-// sign in as.
+// certificate (with one open problem report about it) and one order
+// awaiting approval, and returns the roles to sign in as.
 func consoleRoles(t *testing.T) (*apptest.OrderFixture, []consoleRole) {
 	t.Helper()
 	dns, opt := apptest.WithDNS(t)
 	e := apptest.New(t, apptest.SQLite, opt)
 	f := apptest.NewOrderFixture(t, e, dns, "shop.acme-widgets.com")
-	f.Issue("shop.acme-widgets.com")
+	serial, _ := f.Issue("shop.acme-widgets.com")
 	r := f.PlaceOrder(map[string]any{"dnsNames": []string{"shop.acme-widgets.com"},
 		"csr": apptest.CSR(t, apptest.Key(t), pkix.Name{}, "shop.acme-widgets.com")})
 	if r.Status != 201 {
@@ -47,20 +48,32 @@ func consoleRoles(t *testing.T) (*apptest.OrderFixture, []consoleRole) {
 	if r := e.Do("POST", "/api/v1/accounts", e.AdminToken, map[string]any{"name": "Beta Retail", "organizations": []string{f.OrgID}}); r.Status != 201 {
 		t.Fatalf("second account: %d %s", r.Status, r.Raw)
 	}
+	if r := e.Do("POST", "/api/v1/problem-reports", "", map[string]any{"reporterEmail": "rp@example.org", "category": "misissuance",
+		"description": "the locality is wrong", "serials": []string{serial}}); r.Status != 202 {
+		t.Fatalf("problem report: %d %s", r.Status, r.Raw)
+	}
 	staffStats := map[string]int{"stat-orgs": 2, "stat-pending": 1, "stat-accounts": 2, "stat-orders": 2,
 		"stat-orders-pending": 1, "stat-certificates": 1, "stat-changes": 0}
-	all := []string{"Organizations", "Accounts", "Orders", "Certificates", "Change requests", "Audit", "My account"}
+	deskStats := maps.Clone(staffStats)
+	deskStats["stat-cases"], deskStats["stat-cases-breached"] = 1, 0
+	noDesk := []string{"stat-cases", "stat-cases-breached"}
 	return f, []consoleRole{
-		{who: "admin", login: "admin", token: e.AdminToken, menu: all, stats: staffStats},
-		{who: "verifier", login: "bob", token: f.Bob, stats: staffStats,
+		{who: "admin", login: "admin", token: e.AdminToken, stats: deskStats,
+			menu: []string{"Organizations", "Accounts", "Orders", "Certificates", "Change requests", "Problem reports", "Audit", "My account"}},
+		{who: "verifier", login: "bob", token: f.Bob, stats: staffStats, noStats: noDesk,
 			menu:      []string{"Organizations", "Accounts", "Orders", "Certificates", "Change requests", "My account"},
+			forbidden: []string{"/console/audit", "/console/problem-reports"}},
+		{who: "compliance", login: "carol", token: f.Carol, stats: deskStats,
+			menu:      []string{"Organizations", "Accounts", "Orders", "Certificates", "Change requests", "Problem reports", "My account"},
 			forbidden: []string{"/console/audit"}},
-		{who: "auditor", login: "audrey", token: f.Auditor, menu: all, stats: staffStats},
+		{who: "auditor", login: "audrey", token: f.Auditor, stats: staffStats, noStats: noDesk,
+			menu:      []string{"Organizations", "Accounts", "Orders", "Certificates", "Change requests", "Audit", "My account"},
+			forbidden: []string{"/console/problem-reports"}},
 		{who: "subscriber", login: f.AccountID, token: f.AccTok,
 			menu:      []string{"Account", "Orders", "Certificates", "My account"},
 			stats:     map[string]int{"stat-orgs": 1, "stat-orders": 2, "stat-orders-pending": 1, "stat-certificates": 1},
-			noStats:   []string{"stat-pending", "stat-accounts", "stat-changes"},
-			forbidden: []string{"/console/organizations", "/console/change-requests", "/console/audit"}},
+			noStats:   append([]string{"stat-pending", "stat-accounts", "stat-changes"}, noDesk...),
+			forbidden: []string{"/console/organizations", "/console/change-requests", "/console/audit", "/console/problem-reports"}},
 	}
 }
 
@@ -150,8 +163,8 @@ func TestConsoleMenuLinksOpen(t *testing.T) {
 	}
 }
 
-// In a browser, signed in as an admin, a verifier, an auditor and a
-// subscriber in turn: the dashboard shows the role's counts; every menu
+// In a browser, signed in as an admin, a verifier, a compliance user, an
+// auditor and a subscriber in turn: the dashboard shows the role's counts; every menu
 // link, clicked, opens a page (never 403); the orders and certificates
 // lists show organization and account names, not ids; and a page the
 // role may not open is an error page with status 403 whose link leads
