@@ -158,6 +158,10 @@ func testComplianceDeskInBrowser(t *testing.T, backend string) {
 	if m, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#case-"+id+" td.matched"))); m != "1" {
 		t.Errorf("matched count %q, want 1", m)
 	}
+	// A desk is read on a desktop screen: the whole table in view.
+	if _, err := chromedp.Run(ctx, chromedp.EmulateViewport(1400, 900)); err != nil {
+		t.Fatal(err)
+	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
