@@ -136,3 +136,29 @@ func TestServeRefusesABadMailListener(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
+
+// serve --dev starts with a problem report about the demo certificate on
+// the compliance desk, its BR §4.9.5 clock running, and says where the
+// public report form is.
+func TestDevDemoHasAProblemReport(t *testing.T) {
+	in := New(t, "sqlite")
+	in.Serve("--dev")
+	logs := in.Logs()
+	var carol, id string
+	for _, l := range lines(logs) {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "carol" {
+			carol = f[2]
+		}
+		if rest, ok := strings.CutPrefix(l, "Problem report "); ok {
+			id, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	if carol == "" || id == "" || !strings.Contains(logs, in.PublicURL+"/report") {
+		t.Fatalf("dev output names no compliance login, problem report or report form:\n%s", logs)
+	}
+	g := in.Do("GET", "/api/v1/problem-reports/"+id, carol, nil)
+	matched, _ := g.Body["matchedCertificates"].([]any)
+	if g.Status != 200 || g.Body["status"] != "received" || len(matched) != 1 {
+		t.Fatalf("demo case: %d %s", g.Status, g.Raw)
+	}
+}

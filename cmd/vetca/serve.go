@@ -156,7 +156,15 @@ func printDev(g *globals, a *app.App, res *app.InitResult, demo *app.DemoResult)
 	}
 	if demo.Serial != "" {
 		fmt.Fprintf(w, "\nDemo certificate %s for %s; order %s awaits two approvals (bob, carol).\n", demo.Serial, app.DemoDomain, demo.PendingOrderID)
+		if demo.ProblemReportID != "" {
+			fmt.Fprintf(w, "Problem report %s about it awaits the compliance desk (carol): %s/console/problem-reports/%s\n", demo.ProblemReportID, a.Cfg.PublicURL, demo.ProblemReportID)
+		}
 	}
+	fmt.Fprintf(w, "Anyone can report a certificate problem at %s/report", a.Cfg.PublicURL)
+	if a.Cfg.CPRSMTPListen != "" {
+		fmt.Fprintf(w, " or by mail to any address at %s (SMTP)", a.Cfg.CPRSMTPListen)
+	}
+	fmt.Fprintln(w, ".")
 	fmt.Fprintf(w, "\nTry: curl -H 'Authorization: Bearer %s' %s/api/v1/organizations/%s\n", demo.Logins[1].Token, a.Cfg.PublicURL, demo.OrganizationID)
 	if a.DevMail != nil {
 		fmt.Fprintf(w, "Mail goes to the dev mailbox: %s/console/mail\n", a.Cfg.PublicURL)

@@ -162,6 +162,5 @@ func (a *App) startMailIntake() (*cprmail.Server, error) {
 		return nil, fmt.Errorf("--cpr-smtp-listen %s: %w", a.Cfg.CPRSMTPListen, err)
 	}
 	srv.Start()
-	a.Log.Info("problem reports by mail", "listen", srv.Addr().String())
 	return srv, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/vetca/vetca/internal/account"
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/cpr"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
@@ -38,12 +39,13 @@ var DemoUsers = []struct {
 
 // DemoResult is what SeedDemo did.
 type DemoResult struct {
-	Logins         []DemoLogin `json:"logins"`
-	AccountToken   string      `json:"accountToken,omitempty"`
-	AccountID      string      `json:"accountId,omitempty"`
-	OrganizationID string      `json:"organizationId,omitempty"`
-	Serial         string      `json:"serial,omitempty"`
-	PendingOrderID string      `json:"pendingOrderId,omitempty"`
+	Logins          []DemoLogin `json:"logins"`
+	AccountToken    string      `json:"accountToken,omitempty"`
+	AccountID       string      `json:"accountId,omitempty"`
+	OrganizationID  string      `json:"organizationId,omitempty"`
+	Serial          string      `json:"serial,omitempty"`
+	PendingOrderID  string      `json:"pendingOrderId,omitempty"`
+	ProblemReportID string      `json:"problemReportId,omitempty"`
 }
 
 // demoOrganization is the demo's vetted organization that issues.
@@ -200,6 +202,14 @@ func demoIssuance(ctx context.Context, a *App, accountID, orgID string, bob, car
 		return err
 	}
 	res.Serial, res.PendingOrderID = issued.Serial, pending.ID
+	// A problem report about the certificate, so the compliance desk has a
+	// case with its BR §4.9.5 clock running.
+	c, err := a.CPR.Submit(ctx, cpr.Submission{ReporterEmail: "finder@example.org", Category: string(cpr.CategoryMisissuance),
+		Description: "The locality in this certificate looks wrong to me.", Serials: []string{issued.Serial}, Channel: cpr.ChannelWeb})
+	if err != nil {
+		return fmt.Errorf("demo problem report: %w", err)
+	}
+	res.ProblemReportID = c.ID
 	return nil
 }
 
