@@ -89,7 +89,13 @@ func csrPEM(t *testing.T) string {
 // approved places an order and has bob and carol approve it.
 func (c *ca) approved(t *testing.T) string {
 	t.Helper()
-	r := c.Do("POST", "/api/v1/orders", c.accTok, map[string]any{"organizationId": c.orgID, "dnsNames": []string{site}, "csr": csrPEM(t)})
+	return c.approvedCSR(t, csrPEM(t))
+}
+
+// approvedCSR places an order for csr and has bob and carol approve it.
+func (c *ca) approvedCSR(t *testing.T, csr string) string {
+	t.Helper()
+	r := c.Do("POST", "/api/v1/orders", c.accTok, map[string]any{"organizationId": c.orgID, "dnsNames": []string{site}, "csr": csr})
 	if r.Status != 201 {
 		t.Fatalf("order: %d %s", r.Status, r.Raw)
 	}

@@ -22,17 +22,7 @@ func (c *ca) issueForKey(t *testing.T, k *ecdsa.PrivateKey) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	csr := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
-	r := c.Do("POST", "/api/v1/orders", c.accTok, map[string]any{"organizationId": c.orgID, "dnsNames": []string{site}, "csr": csr})
-	if r.Status != 201 {
-		t.Fatalf("order: %d %s", r.Status, r.Raw)
-	}
-	id, hash := r.Body["id"].(string), r.Body["snapshotHash"].(string)
-	for _, tok := range []string{c.bob, c.carol} {
-		if a := c.Do("POST", "/api/v1/orders/"+id+"/approve", tok, map[string]any{"snapshotHash": hash}); a.Status != 200 {
-			t.Fatalf("approve: %d %s", a.Status, a.Raw)
-		}
-	}
+	id := c.approvedCSR(t, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})))
 	fin := c.Do("POST", "/api/v1/orders/"+id+"/finalize", c.accTok, nil)
 	if fin.Status != 200 {
 		t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
