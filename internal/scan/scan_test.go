@@ -24,7 +24,7 @@ const (
 )
 
 // fixture issues n certificates for good and, every third one, for bad.
-func fixture(t *testing.T, backend string, n int) (*apptest.OrderFixture, []string, []string) {
+func fixture(t testing.TB, backend string, n int) (*apptest.OrderFixture, []string, []string) {
 	dns, opt := apptest.WithDNS(t)
 	e := apptest.New(t, backend, opt)
 	f := apptest.NewOrderFixture(t, e, dns, good, bad)
