@@ -5,6 +5,7 @@ package issuance
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/zmap/zcrypto/x509"
@@ -19,6 +20,7 @@ import (
 //	VETCA_TEST_CRASH_AT=after_intent|after_sign|after_store  exit(3) there
 //	VETCA_TEST_HOLD_FILE=PATH                                after the intent, wait while PATH exists
 //	VETCA_TEST_FORCE_LINT_FAILURE=1                          add a lint that always fails
+//	VETCA_TEST_NEW_LINT_DNS=TEXT                             add e_vetca_test_new_lint, failing every certificate with a DNS name containing TEXT
 func TestHooks() (Hooks, []vlint.Option) {
 	var h Hooks
 	if path := os.Getenv("VETCA_TEST_HOLD_FILE"); path != "" {
@@ -51,7 +53,34 @@ func TestHooks() (Hooks, []vlint.Option) {
 	if os.Getenv("VETCA_TEST_FORCE_LINT_FAILURE") == "1" {
 		opts = append(opts, vlint.WithExtraLints(AlwaysFailingLint()))
 	}
+	if text := os.Getenv("VETCA_TEST_NEW_LINT_DNS"); text != "" {
+		opts = append(opts, vlint.WithExtraLints(NewDNSLint("e_vetca_test_new_lint", text)))
+	}
 	return h, opts
+}
+
+// NewDNSLint is a lint that fails every certificate with a DNS name
+// containing text. Scan tests use it as a lint added after issuance.
+func NewDNSLint(name, text string) *lint.CertificateLint {
+	return &lint.CertificateLint{
+		LintMetadata: lint.LintMetadata{
+			Name: name, Description: "test build only: fails DNS names containing " + text,
+			Citation: "vetcatesthooks", Source: vlint.Source,
+		},
+		Lint: func() lint.CertificateLintInterface { return dnsLint(text) },
+	}
+}
+
+type dnsLint string
+
+func (dnsLint) CheckApplies(*x509.Certificate) bool { return true }
+func (d dnsLint) Execute(c *x509.Certificate) *lint.LintResult {
+	for _, n := range c.DNSNames {
+		if strings.Contains(n, string(d)) {
+			return &lint.LintResult{Status: lint.Error, Details: "DNS name " + n + " contains " + string(d)}
+		}
+	}
+	return &lint.LintResult{Status: lint.Pass}
 }
 
 // AlwaysFailingLint is a lint that fails every certificate.

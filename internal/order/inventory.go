@@ -3,6 +3,7 @@ package order
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
@@ -129,4 +130,28 @@ func (s *Service) AccountOfOrder(ctx context.Context, q store.Querier, orderID s
 		return "", err
 	}
 	return o.AccountID, nil
+}
+
+// CheckIssuedOrder checks the order end of a certificate's audit chain:
+// the order (integrity-checked) was issued with this serial, and its
+// snapshot carries the required independent approvals (docs/design.md).
+// It returns a description of the first break, or nil.
+func (s *Service) CheckIssuedOrder(ctx context.Context, q store.Querier, orderID, serial string) (string, error) {
+	o, ok, err := s.tab.orders.First(ctx, q, `WHERE id = ?`, orderID)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return fmt.Sprintf("order %s is not recorded", orderID), nil
+	}
+	if o.Status != StatusIssued || o.Serial != serial {
+		return fmt.Sprintf("order %s is %s with serial %q, not issued with this serial", o.ID, o.Status, o.Serial), nil
+	}
+	if err := s.requireApprovals(ctx, q, o); err != nil {
+		if apperr.IsKind(err, apperr.KindConflict) {
+			return err.Error(), nil
+		}
+		return "", err
+	}
+	return "", nil
 }

@@ -34,6 +34,7 @@ var owners = map[string]string{
 	"orders":                 "internal/order", "order_approvals": "internal/order",
 	"revocations": "internal/revocation", "crl_shards": "internal/revocation", "crl_files": "internal/revocation", "ocsp_responses": "internal/revocation",
 	"organizations": "internal/vetting", "organization_versions": "internal/vetting", "organization_verifications": "internal/vetting",
+	"scan_runs": "internal/scan", "scan_findings": "internal/scan",
 	"leases":           "internal/store",
 	"settings":         "internal/app",
 	"goose_db_version": "internal/store",

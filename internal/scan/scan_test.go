@@ -1,0 +1,202 @@
+package scan_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/zmap/zcrypto/x509"
+	zlint "github.com/zmap/zlint/v3/lint"
+
+	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/lint"
+	"github.com/vetca/vetca/internal/profile"
+	"github.com/vetca/vetca/internal/scan"
+)
+
+const (
+	good = "acme-widgets.com"
+	bad  = "bad-widgets.com"
+	// newLint stands for a lint added to the code base after issuance.
+	newLint = "e_vetca_test_bad_widgets"
+)
+
+// fixture issues n certificates for good and, every third one, for bad.
+func fixture(t testing.TB, backend string, n int) (*apptest.OrderFixture, []string, []string) {
+	dns, opt := apptest.WithDNS(t)
+	e := apptest.New(t, backend, opt)
+	f := apptest.NewOrderFixture(t, e, dns, good, bad)
+	var all, caught []string
+	for i := range n {
+		name := good
+		if i%3 == 1 {
+			name = bad
+		}
+		serial, _ := f.Issue(name)
+		all = append(all, serial)
+		if name == bad {
+			caught = append(caught, serial)
+		}
+	}
+	slices.Sort(all)
+	slices.Sort(caught)
+	return f, all, caught
+}
+
+// badLint fails every certificate for a DNS name containing "bad-".
+func badLint() *zlint.CertificateLint {
+	return &zlint.CertificateLint{
+		LintMetadata: zlint.LintMetadata{Name: newLint, Description: "test: no bad- names", Citation: "BR §7.1.2.7.12", Source: lint.Source},
+		Lint:         func() zlint.CertificateLintInterface { return dnsLint{} },
+	}
+}
+
+type dnsLint struct{}
+
+func (dnsLint) CheckApplies(*x509.Certificate) bool { return true }
+func (dnsLint) Execute(c *x509.Certificate) *zlint.LintResult {
+	for _, n := range c.DNSNames {
+		if strings.Contains(n, "bad-") {
+			return &zlint.LintResult{Status: zlint.Error, Details: "bad name " + n}
+		}
+	}
+	return &zlint.LintResult{Status: zlint.Pass}
+}
+
+func serialsOf(fs []scan.Finding, lintName string) []string {
+	var out []string
+	for _, f := range fs {
+		if f.Lint == lintName {
+			out = append(out, f.Serial)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestNewLintFindsExactlyItsCertificates: a lint added after issuance is
+// run on every certificate it applies to, and a rerun finds nothing new.
+func TestNewLintFindsExactlyItsCertificates(t *testing.T) {
+	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			f, all, caught := fixture(t, b, 4)
+			ctx := context.Background()
+			clean, err := f.App.Scanner(nil).Run(ctx, scan.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if clean.Checked != len(all) || len(clean.Findings) != 0 {
+				t.Fatalf("before the new lint: checked %d of %d, findings %+v", clean.Checked, len(all), clean.Findings)
+			}
+			l, err := lint.New(lint.WithExtraLints(badLint()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := f.App.Scanner(l).Run(ctx, scan.Options{Workers: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := serialsOf(res.Findings, newLint); !slices.Equal(got, caught) || len(res.Findings) != len(caught) || res.New() != len(caught) {
+				t.Fatalf("findings %+v, want exactly %v under %s, all new", res.Findings, caught, newLint)
+			}
+			again, err := f.App.Scanner(l).Run(ctx, scan.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.New() != 0 || len(again.Findings) != len(caught) {
+				t.Fatalf("rerun: %d new of %+v", again.New(), again.Findings)
+			}
+			narrowed, err := f.App.Scanner(l).Run(ctx, scan.Options{Lint: "e_no_such_lint"})
+			if err != nil || len(narrowed.Findings) != 0 {
+				t.Fatalf("--lint narrows: %+v %v", narrowed.Findings, err)
+			}
+		})
+	}
+}
+
+// TestOutOfBandEditOfOrganizationVersion: a subject attribute of the
+// organization version a certificate was issued from, changed with SQL
+// outside vetca, is reported naming the field (BR §3.2.2.2, §7.1.4.2).
+func TestOutOfBandEditOfOrganizationVersion(t *testing.T) {
+	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			f, all, _ := fixture(t, b, 1)
+			ctx := context.Background()
+			if _, err := f.App.DB.Exec(ctx, `UPDATE organization_versions SET country_name = 'DE' WHERE organization_id = ?`, f.OrgID); err != nil {
+				t.Fatal(err)
+			}
+			res, err := f.App.Scanner(nil).Run(ctx, scan.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var hit *scan.Finding
+			for i, fd := range res.Findings {
+				if fd.Lint == scan.CheckIssuedVersion && fd.Serial == all[0] {
+					hit = &res.Findings[i]
+				}
+			}
+			if hit == nil || hit.Field != "countryName" || !strings.Contains(hit.Message, "organization_versions") {
+				t.Fatalf("findings %+v: want %s naming countryName and organization_versions", res.Findings, scan.CheckIssuedVersion)
+			}
+		})
+	}
+}
+
+// counting counts how often each certificate is linted.
+type counting struct {
+	l  *lint.Linter
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counting) LintCertificate(der []byte, expected ...profile.Subject) (*lint.Report, error) {
+	x, err := x509.ParseCertificate(der)
+	if err == nil {
+		c.mu.Lock()
+		c.n[x.SerialNumber.Text(16)]++
+		c.mu.Unlock()
+	}
+	return c.l.LintCertificate(der, expected...)
+}
+
+// TestStoppedScanContinues: a scan stopped after K certificates is
+// continued by the next one, and every certificate is checked once.
+func TestStoppedScanContinues(t *testing.T) {
+	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			f, all, _ := fixture(t, b, 6)
+			l, err := lint.New()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &counting{l: l, n: map[string]int{}}
+			ctx, cancel := context.WithCancel(context.Background())
+			stop := func(p scan.Progress) {
+				if p.Checked >= 2 {
+					cancel()
+				}
+			}
+			first, err := f.App.Scanner(c).Run(ctx, scan.Options{Workers: 2, Batch: 4, Progress: stop})
+			if err == nil || first.Checked >= len(all) {
+				t.Fatalf("stopped run: err %v, checked %d", err, first.Checked)
+			}
+			second, err := f.App.Scanner(c).Run(context.Background(), scan.Options{Workers: 2, Batch: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !second.Resumed || second.RunID != first.RunID || second.Checked != len(all) {
+				t.Fatalf("second run: %+v (first %s)", second, first.RunID)
+			}
+			for _, sn := range all {
+				if c.n[sn] != 1 {
+					t.Errorf("%s checked %d times", sn, c.n[sn])
+				}
+			}
+			if len(c.n) != len(all) {
+				t.Errorf("checked %d certificates, want %d", len(c.n), len(all))
+			}
+		})
+	}
+}
