@@ -31,6 +31,7 @@ var owners = map[string]string{
 	"problem_reports":        "internal/cpr",
 	"problem_report_matches": "internal/cpr",
 	"problem_report_events":  "internal/cpr",
+	"incidents": "internal/incident", "incident_certificates": "internal/incident", "incident_events": "internal/incident",
 	"orders":                 "internal/order", "order_approvals": "internal/order",
 	"revocations": "internal/revocation", "crl_shards": "internal/revocation", "crl_files": "internal/revocation", "ocsp_responses": "internal/revocation",
 	"organizations": "internal/vetting", "organization_versions": "internal/vetting", "organization_verifications": "internal/vetting",
