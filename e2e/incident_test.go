@@ -1,0 +1,98 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// `vetca incident revoke` killed (SIGKILL) halfway through an incident's
+// bulk revocation and run again revokes every affected certificate
+// exactly once, and every one is in the published CRLs.
+func TestIncidentBulkRevocationResumesAfterSIGKILL(t *testing.T) {
+	const n = 40
+	Each(t, func(t *testing.T, in *Instance) {
+		c := setupCA(t, in)
+		var serials []string
+		for range n {
+			s, _ := c.issue(t)
+			serials = append(serials, s)
+		}
+		r := in.Do("POST", "/api/v1/incidents", c.carol, map[string]any{
+			"title": "vetca Test CA: Certificates issued with a wrong countryName", "source": "third-party",
+			"trigger": "4.9.1.1#12", "awareAt": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339), "serials": serials})
+		if r.Status != 201 {
+			t.Fatalf("open incident: %d %s", r.Status, r.Raw)
+		}
+		id := r.Body["id"].(string)
+		in.Stop()
+
+		cmd := exec.Command(vetcaBin, "incident", "revoke", id, "--workers", "1")
+		cmd.Env = in.env()
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc, seen := bufio.NewScanner(stderr), 0
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "revoked ") {
+				if seen++; seen == 10 {
+					_ = cmd.Process.Signal(syscall.SIGKILL)
+					break
+				}
+			}
+		}
+		_ = cmd.Wait()
+
+		left := dryRun(t, in, id)
+		if left == 0 || left >= n {
+			t.Fatalf("after SIGKILL %d of %d certificates are left to revoke; want the run interrupted halfway", left, n)
+		}
+		out, errOut, code := in.CLI("incident", "revoke", id, "--json", "--workers", "4")
+		if code != 0 {
+			t.Fatalf("resume: exit %d %s", code, errOut)
+		}
+		var res struct{ Revoked, AlreadyRevoked, Affected int }
+		if err := json.Unmarshal([]byte(out), &res); err != nil || res.Revoked != left || res.AlreadyRevoked != n-left || res.Affected != n {
+			t.Fatalf("resume: %v %s", err, out)
+		}
+		if dryRun(t, in, id) != 0 {
+			t.Fatal("certificates left to revoke after the resumed run")
+		}
+		if got := in.SQL("SELECT COUNT(*) FROM audit_events WHERE entity_type = 'revocations' AND op = 'insert'"); got != itoa(n) {
+			t.Fatalf("%s revocations recorded, want %d", got, n)
+		}
+		if got := in.SQL("SELECT COUNT(*) FROM audit_events WHERE entity_type = 'revocations' AND op <> 'insert'"); got != "0" {
+			t.Fatalf("%s revocations changed after being recorded, want none", got)
+		}
+		if _, errOut, code := in.CLI("crl", "publish", "--force"); code != 0 {
+			t.Fatalf("crl publish: %s", errOut)
+		}
+		if v, code := crlVerify(t, in); code != 0 {
+			t.Fatalf("crl verify: %+v", v)
+		}
+		for _, s := range serials {
+			if got := in.SQL("SELECT reason FROM revocations WHERE serial = '" + s + "'"); got != "superseded" {
+				t.Fatalf("serial %s: reason %q, want superseded (BR §4.9.1.1 item 12)", s, got)
+			}
+		}
+	})
+}
+
+// dryRun returns how many certificates of incident id are left to revoke.
+func dryRun(t *testing.T, in *Instance, id string) int {
+	t.Helper()
+	out, errOut, code := in.CLI("incident", "revoke", id, "--dry-run", "--json")
+	var res struct{ Serials []string }
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 {
+		t.Fatalf("dry run: exit %d %v %s", code, err, errOut)
+	}
+	return len(res.Serials)
+}
