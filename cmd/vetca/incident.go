@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -11,8 +12,8 @@ import (
 )
 
 func newIncidentCmd(g *globals) *cobra.Command {
-	c := &cobra.Command{Use: "incident", Short: "Work incidents: bulk revocation of the affected set"}
-	c.AddCommand(newIncidentRevokeCmd(g))
+	c := &cobra.Command{Use: "incident", Short: "Work incidents: bulk revocation of the affected set, reports"}
+	c.AddCommand(newIncidentRevokeCmd(g), newIncidentReportCmd(g))
 	return c
 }
 
@@ -58,5 +59,39 @@ are mailed once before the first run and once after the set is complete.
 	}
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be revoked; change nothing")
 	c.Flags().IntVar(&workers, "workers", incident.DefaultWorkers, "certificates revoked at once")
+	return c
+}
+
+func newIncidentReportCmd(g *globals) *cobra.Command {
+	var format, csvFile string
+	c := &cobra.Command{
+		Use:   "report ID --format preliminary|full|closure|legacy [--csv FILE]",
+		Short: "Print an incident's report as Markdown in the CCADB IRG v3.2 structure",
+		Long: `report prints the incident's report as Markdown: the CCADB IRG v3.2
+Preliminary, Full or Closure report (every field, N/A where it does not apply),
+or the older seven-topic format (legacy). The timeline is built from the
+incident's recorded events and its problem report's, to the minute in UTC.
+--csv also writes the Appendix CSV (the eleven IRG columns in order, then a
+https://crt.sh/?sha256= link). It only reads.`,
+		Args: cobra.ExactArgs(1),
+		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
+			rep, err := a.Incidents.Render(ctx, cliActor(), args[0], format)
+			if err != nil {
+				return err
+			}
+			if csvFile != "" {
+				if err := os.WriteFile(csvFile, rep.CSV, 0o644); err != nil {
+					return err
+				}
+			}
+			if g.jsonOut {
+				return g.printJSON(map[string]string{"markdown": rep.Markdown})
+			}
+			_, err = fmt.Fprint(g.stdout, rep.Markdown)
+			return err
+		}),
+	}
+	c.Flags().StringVar(&format, "format", incident.FormatFull, "preliminary, full, closure or legacy")
+	c.Flags().StringVar(&csvFile, "csv", "", "also write the Appendix CSV to FILE")
 	return c
 }

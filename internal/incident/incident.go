@@ -110,6 +110,7 @@ const (
 	EventNotified        EventKind = "subscribers_notified"
 	EventBreach          EventKind = "breach"
 	EventDelayedOpened   EventKind = "delayed_revocation_incident_opened"
+	EventReportPosted    EventKind = "report_posted"
 )
 
 // Event is one entry of an incident's timeline (table incident_events).

@@ -15,6 +15,7 @@ func (s *Server) incidentRoutes() {
 	m.HandleFunc("GET /api/v1/incidents/{id}", s.api(s.getIncident))
 	m.HandleFunc("POST /api/v1/incidents/{id}/delays", s.api(s.recordIncidentDelay))
 	m.HandleFunc("POST /api/v1/incidents/{id}/revoke", s.api(s.revokeIncident))
+	m.HandleFunc("POST /api/v1/incidents/{id}/disclosures", s.api(s.recordIncidentDisclosure))
 }
 
 func (s *Server) createIncident(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
@@ -82,5 +83,18 @@ func (s *Server) revokeIncident(w http.ResponseWriter, r *http.Request, by actor
 		return err
 	}
 	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) recordIncidentDisclosure(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in incident.DisclosureInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	inc, err := s.Incidents.RecordDisclosure(r.Context(), by, r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, inc)
 	return nil
 }
