@@ -30,6 +30,8 @@ func TestIncidentBulkRevocationResumesAfterSIGKILL(t *testing.T) {
 		}
 		id := r.Body["id"].(string)
 		in.Stop()
+		due, _ := time.Parse(time.RFC3339, r.Body["revocationDue"].(string))
+		checkIncidentDeadlines(t, in, id, serials, due)
 
 		cmd := exec.Command(vetcaBin, "incident", "revoke", id, "--workers", "1")
 		cmd.Env = in.env()
@@ -95,4 +97,40 @@ func dryRun(t *testing.T, in *Instance, id string) int {
 		t.Fatalf("dry run: exit %d %v %s", code, err, errOut)
 	}
 	return len(res.Serials)
+}
+
+// checkIncidentDeadlines: `vetca deadlines --at revocationDue + 1 s` lists
+// every affected serial's revocation as breached, and the incident's
+// report obligations, and exits 1.
+func checkIncidentDeadlines(t *testing.T, in *Instance, id string, serials []string, due time.Time) {
+	t.Helper()
+	out, errOut, code := in.CLI("deadlines", "--json", "--at", due.Add(time.Second).Format(time.RFC3339))
+	var v struct {
+		Items []struct {
+			Kind, Ref, Section string
+			Breached           bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil || code != 1 {
+		t.Fatalf("deadlines: exit %d %v %s", code, err, errOut)
+	}
+	breached, kinds := map[string]bool{}, map[string]bool{}
+	for _, it := range v.Items {
+		if it.Kind == "revocation" && it.Breached {
+			breached[it.Ref] = true
+		}
+		if it.Ref == id {
+			kinds[it.Kind] = true
+		}
+	}
+	for _, s := range serials {
+		if !breached[s] {
+			t.Fatalf("serial %s not breached at the deadline + 1 s: %s", s, out)
+		}
+	}
+	for _, k := range []string{"incident_initial_report", "incident_full_report", "incident_update"} {
+		if !kinds[k] {
+			t.Fatalf("no %s item for incident %s: %s", k, id, out)
+		}
+	}
 }
