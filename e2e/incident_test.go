@@ -80,6 +80,9 @@ func TestIncidentBulkRevocationResumesAfterSIGKILL(t *testing.T) {
 		if v, code := crlVerify(t, in); code != 0 {
 			t.Fatalf("crl verify: %+v", v)
 		}
+		if out, _, code := in.CLI("audit", "verify"); code != 0 {
+			t.Fatalf("audit verify after the bulk revocation: exit %d\n%s", code, out)
+		}
 		for _, s := range serials {
 			if got := in.SQL("SELECT reason FROM revocations WHERE serial = '" + s + "'"); got != "superseded" {
 				t.Fatalf("serial %s: reason %q, want superseded (BR §4.9.1.1 item 12)", s, got)

@@ -68,10 +68,11 @@ func TestDeadlinesRunFromAwarenessAndDelaysMoveNothing(t *testing.T) {
 				t.Fatalf("serial %s is not breached at T0 + 5 days + 1 s", s)
 			}
 		}
-		for range 2 {
-			if _, err := svc.Tick(ctx); err != nil {
-				t.Fatal(err)
-			}
+		if _, ok, err := w.App.RunIncidentWatchOnce(ctx); err != nil || !ok {
+			t.Fatalf("watch under the incident-deadlines lease: %v %v", ok, err)
+		}
+		if res, err := svc.Tick(ctx); err != nil || res.Opened != 0 {
+			t.Fatalf("second pass: %+v %v", res, err)
 		}
 		g := w.Do("GET", "/api/v1/incidents/"+incident.DelayedID(id), w.Carol, nil)
 		if g.Status != 200 || g.Body["kind"] != "revocation_delay" || g.Body["parentId"] != id || g.Body["affected"] != float64(5) {
@@ -98,9 +99,12 @@ func TestBulkRevocationResumesWithoutRevokingTwice(t *testing.T) {
 		}
 		id := r.Body["id"].(string)
 		svc := w.App.Incidents
-		dry, err := svc.Revoke(context.Background(), w.Compliance, id, incident.RevokeOptions{DryRun: true})
-		if err != nil || len(dry.Serials) != n || dry.Revoked != 0 {
-			t.Fatalf("dry run: %+v %v", dry, err)
+		dry := w.Do("POST", "/api/v1/incidents/"+id+"/revoke", w.Carol, map[string]any{"dryRun": true})
+		if dry.Status != 200 || len(dry.Body["serials"].([]any)) != n || dry.Body["revoked"] != float64(0) {
+			t.Fatalf("dry run: %d %s", dry.Status, dry.Raw)
+		}
+		if r := w.Do("POST", "/api/v1/incidents/"+id+"/revoke", w.AccTok, nil); r.Status != 403 {
+			t.Fatalf("a subscriber ran the bulk revocation: %d", r.Status)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		var seen atomic.Int32
