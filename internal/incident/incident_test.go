@@ -223,3 +223,36 @@ func TestQueryIsSavedAndFrozen(t *testing.T) {
 		}
 	})
 }
+
+// TestRevokedLateStillOpensTheDelayedIncident: a certificate revoked only
+// after the deadline, with no watch running at the deadline, is a breach:
+// the next pass opens the delayed-revocation incident with it; a set
+// revoked in time opens none.
+func TestRevokedLateStillOpensTheDelayedIncident(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		serials := w.certificates(t, 3)
+		t0 := w.Clock.Now().Add(-time.Hour)
+		ctx := context.Background()
+		onTime := w.open(t, incidentBody(t0, serials[:1])).Body["id"].(string)
+		if _, err := w.App.Incidents.Revoke(ctx, w.Compliance, onTime, incident.RevokeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		b := incidentBody(t0, serials[1:])
+		b["title"] = "vetca Test CA: A second problem"
+		late := w.open(t, b).Body["id"].(string)
+		w.Clock.Set(t0.Add(6 * 24 * time.Hour))
+		if _, err := w.App.Incidents.Revoke(ctx, w.Compliance, late, incident.RevokeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := w.App.Incidents.Tick(ctx)
+		if err != nil || res.Opened != 1 {
+			t.Fatalf("pass after a late revocation: %+v %v", res, err)
+		}
+		if g := w.Do("GET", "/api/v1/incidents/"+incident.DelayedID(late), w.Carol, nil); g.Status != 200 || g.Body["affected"] != float64(2) {
+			t.Fatalf("delayed incident of the late set: %d %s", g.Status, g.Raw)
+		}
+		if g := w.Do("GET", "/api/v1/incidents/"+incident.DelayedID(onTime), w.Carol, nil); g.Status != 404 {
+			t.Fatalf("delayed incident of a set revoked in time: %d", g.Status)
+		}
+	})
+}

@@ -196,10 +196,13 @@ func (s *Service) revokeOne(ctx context.Context, by actor.Actor, inc Incident, t
 		row.RevocationID, row.RevokedAt = prior.ID, &prior.RecordedAt
 		return s.tab.certs.Update(ctx, tx, by, actCertificateMet, row)
 	})
-	if err == nil && did {
+	if err != nil {
+		return false, err // rolled back: nothing was revoked
+	}
+	if did {
 		s.deps.Revoker.Published(ctx, r)
 	}
-	return did, err
+	return did, nil
 }
 
 // Notification phases of a bulk revocation.

@@ -19,11 +19,12 @@ type TickResult struct {
 }
 
 // Tick is one pass of the incident deadline watch (serve runs it under the
-// lease incident-deadlines): for every incident whose revocation deadline
-// has passed with affected certificates still valid, it records the breach
-// and opens a separate delayed-revocation incident (IRG v3.2), once: both
-// have ids derived from the incident, written in one transaction holding
-// the incident's row lock.
+// lease incident-deadlines): for every open incident whose revocation
+// deadline has passed and that had affected certificates still valid at
+// it (unrevoked, or revoked only later, even while no serve ran), it
+// records the breach and opens a separate delayed-revocation incident
+// (IRG v3.2), once: both have ids derived from the incident, written in
+// one transaction holding the incident's row lock.
 func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 	var res TickResult
 	now := s.now()
@@ -32,18 +33,13 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 		return res, err
 	}
 	res.Obligations = obs
-	late := map[string][]string{}
-	var order []string
-	for _, o := range obs {
-		if o.Kind == ObligationRevocation && o.Breached {
-			if late[o.IncidentID] == nil {
-				order = append(order, o.IncidentID)
-			}
-			late[o.IncidentID] = append(late[o.IncidentID], o.Ref)
-		}
+	incs, err := s.tab.incidents.Select(ctx, s.db, `WHERE status = ? AND kind = ? AND revocation_due <= ? ORDER BY created_at, id`,
+		StatusOpen, KindIncident, store.FormatTime(now))
+	if err != nil {
+		return res, err
 	}
-	for _, id := range order {
-		did, err := s.openDelayed(ctx, id, late[id])
+	for _, inc := range incs {
+		did, err := s.checkDeadline(ctx, inc)
 		if err != nil {
 			return res, err
 		}
@@ -51,6 +47,23 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 		res.Opened += did
 	}
 	return res, nil
+}
+
+// checkDeadline opens the delayed-revocation incident of inc if a
+// certificate of its set was still valid at its revocation deadline.
+func (s *Service) checkDeadline(ctx context.Context, inc Incident) (int, error) {
+	if _, ok, err := s.tab.incidents.First(ctx, s.db, `WHERE id = ?`, DelayedID(inc.ID)); err != nil || ok {
+		return 0, err
+	}
+	late, err := s.revocationItems(ctx, s.db, inc, inc.RevocationDue)
+	if err != nil || len(late) == 0 {
+		return 0, err
+	}
+	serials := make([]string, len(late))
+	for i, o := range late {
+		serials[i] = o.Ref
+	}
+	return s.openDelayed(ctx, inc.ID, serials)
 }
 
 // DelayedID is the id of the delayed-revocation incident of incident id.
