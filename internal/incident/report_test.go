@@ -73,3 +73,29 @@ func TestReportHasTheIRGStructure(t *testing.T) {
 		}
 	})
 }
+
+// TestReportTimelineHasTheProblemReport: an incident linked to a problem
+// report shows the case's receipt in its timeline.
+func TestReportTimelineHasTheProblemReport(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		serials := w.certificates(t, 1)
+		c := w.Do("POST", "/api/v1/problem-reports", "", map[string]any{"reporterEmail": "researcher@example.org", "category": "misissuance",
+			"description": "wrong countryName", "serials": serials})
+		if c.Status != 202 {
+			t.Fatalf("problem report: %d %s", c.Status, c.Raw)
+		}
+		b := incidentBody(w.Clock.Now(), serials)
+		b["source"], b["problemReportId"] = "third-party", c.Body["id"]
+		r := w.open(t, b)
+		if r.Status != 201 {
+			t.Fatalf("open: %d %s", r.Status, r.Raw)
+		}
+		rep, err := w.App.Incidents.Render(context.Background(), actor.CLIActor("test"), r.Body["id"].(string), incident.FormatFull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(rep.Markdown, "Problem report "+c.Body["id"].(string)+": received") || !strings.Contains(rep.Markdown, "Third Party Reported") {
+			t.Fatalf("timeline without the problem report:\n%s", rep.Markdown)
+		}
+	})
+}
