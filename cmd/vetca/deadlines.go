@@ -3,19 +3,52 @@ package main
 import (
 	"context"
 	"fmt"
+	"sort"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vetca/vetca/internal/app"
-	"github.com/vetca/vetca/internal/cpr"
 )
 
 // deadlinesOut is `vetca deadlines --json`.
 type deadlinesOut struct {
-	At    time.Time        `json:"at"`
-	Items []cpr.Obligation `json:"items"`
+	At    time.Time      `json:"at"`
+	Items []deadlineItem `json:"items"`
+}
+
+// deadlineItem is one obligation of a problem report or an incident.
+type deadlineItem struct {
+	Kind     string    `json:"kind"`
+	Ref      string    `json:"ref"`
+	Due      time.Time `json:"due"`
+	Section  string    `json:"section"`
+	Breached bool      `json:"breached"`
+	Case     string    `json:"case,omitempty"`
+	Incident string    `json:"incident,omitempty"`
+}
+
+// obligations merges the problem reports' obligations with the incidents',
+// ordered by due time.
+func obligations(ctx context.Context, a *app.App, at time.Time) ([]deadlineItem, error) {
+	cprs, err := a.CPR.Obligations(ctx, at)
+	if err != nil {
+		return nil, err
+	}
+	incs, err := a.Incidents.Obligations(ctx, at)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]deadlineItem, 0, len(cprs)+len(incs))
+	for _, o := range cprs {
+		items = append(items, deadlineItem{Kind: o.Kind, Ref: o.Ref, Due: o.Due, Section: o.Section, Breached: o.Breached, Case: o.CaseID})
+	}
+	for _, o := range incs {
+		items = append(items, deadlineItem{Kind: o.Kind, Ref: o.Ref, Due: o.Due, Section: o.Section, Breached: o.Breached, Incident: o.IncidentID})
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].Due.Before(items[j].Due) })
+	return items, nil
 }
 
 func newDeadlinesCmd(g *globals) *cobra.Command {
@@ -27,10 +60,14 @@ func newDeadlinesCmd(g *globals) *cobra.Command {
 default now): the preliminary report of each problem report to its reporter and
 every matched subscriber, due 24 hours after receipt (BR §4.9.5), and the
 revocation of each certificate a problem report decided to revoke, due as its
-BR §4.9.1.1 trigger says from the report's receipt. An item whose due time is
+BR §4.9.1.1 trigger says from the report's receipt; and for every open
+incident, the revocation of each affected certificate (due as its trigger
+says from awareness), the initial report (72 hours), the full report (14
+days after the initial disclosure), and updates (every 7 days; a
+revocation-delay incident also every 3 days), CCADB IRG v3.2. An item whose due time is
 not after TIME is marked breached. --json prints
 {"at":TIME,"items":[{"kind","ref","due","section","breached"}]}, where ref is
-the problem report id, or the serial for a revocation. Exit 1 when anything is
+the problem report or incident id, or the serial for a revocation. Exit 1 when anything is
 breached at TIME, 2 on a bad --at. It only reads, with the audit public key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,7 +92,7 @@ breached at TIME, 2 on a bad --at. It only reads, with the audit public key.`,
 }
 
 func (g *globals) printDeadlines(ctx context.Context, a *app.App, at time.Time) error {
-	items, err := a.CPR.Obligations(ctx, at)
+	items, err := obligations(ctx, a, at)
 	if err != nil {
 		return err
 	}

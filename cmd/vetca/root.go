@@ -68,7 +68,7 @@ finding, 2 usage error.`,
 	pf.StringVar(&g.cfg.PKCS11Module, "pkcs11-module", "", "PKCS#11 module for pkcs11: key URIs without module-path")
 	pf.StringVar(&g.cfg.PKCS11PIN, "pkcs11-pin", "", "PKCS#11 user PIN (prefer VETCA_PKCS11_PIN or pin-source in the URI)")
 
-	root.AddCommand(newInitCmd(g), newServeCmd(g), newUserCmd(g), newAuditCmd(g), newPerspectiveCmd(g), newCeremonyCmd(g), newCRLCmd(g), newBenchCmd(g), newDeadlinesCmd(g), newScanCmd(g))
+	root.AddCommand(newInitCmd(g), newServeCmd(g), newUserCmd(g), newAuditCmd(g), newPerspectiveCmd(g), newCeremonyCmd(g), newCRLCmd(g), newBenchCmd(g), newDeadlinesCmd(g), newScanCmd(g), newIncidentCmd(g))
 	return root
 }
 

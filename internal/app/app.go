@@ -31,6 +31,7 @@ import (
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/cpr"
 	"github.com/vetca/vetca/internal/devdns"
+	"github.com/vetca/vetca/internal/incident"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/keypolicy"
 	"github.com/vetca/vetca/internal/lint"
@@ -375,7 +376,9 @@ type App struct {
 	// CPR is the problem-report desk; CPRWatch its deadline watch in serve.
 	CPR      *cpr.Service
 	CPRWatch *CPRWatch
-	serves   bool // Options.Serve: warnings that matter only to a running CA are logged
+	// Incidents keeps incidents; its deadline watch runs in serve.
+	Incidents *incident.Service
+	serves    bool // Options.Serve: warnings that matter only to a running CA are logged
 	// publicURLErr is set when the recorded public URL could not be trusted.
 	publicURLErr error
 	// DevMail is the in-process mailbox of `serve --dev`, shown in the console.
@@ -540,6 +543,7 @@ func (a *App) wire(ctx context.Context, opts Options) error {
 	}
 	a.wireRevocation()
 	a.wireCPR()
+	a.wireIncidents()
 	a.wireAudit()
 	return nil
 }
@@ -592,7 +596,7 @@ func (a *App) Handler() http.Handler {
 		Audit: a.Audit, Auth: a.Auth, Vetting: a.Vetting, Accounts: a.Accounts, Changes: a.Changes, Domains: a.Domains,
 		Orders: a.Orders, Issuers: a.Engine, Evidence: a.Domains,
 		Revocations: a.Revocations, CRLs: a.CRLs, OCSP: a.OCSP,
-		ProblemReports: a.CPR, ProblemReportEmail: a.Cfg.ProblemReportEmail,
+		ProblemReports: a.CPR, ProblemReportEmail: a.Cfg.ProblemReportEmail, Incidents: a.Incidents,
 		DevMail: a.devMail(),
 	})
 }

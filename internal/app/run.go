@@ -224,6 +224,7 @@ func (a *App) StartBackground(ctx context.Context) (*Background, error) {
 	run(func(ctx context.Context) { a.AuditWatch.Run(ctx, a.Cfg.VerifyEvery) })
 	run(a.runSignInSummaries)
 	run(func(ctx context.Context) { a.CPRWatch.Run(ctx, a.Cfg.CPRTick) })
+	run(func(ctx context.Context) { a.runIncidentWatch(ctx, a.Cfg.CPRTick) })
 	return b, nil
 }
 

@@ -111,6 +111,8 @@ const (
 	CodeInvalidPolicyOID Code = "invalid_policy_oid"
 	// CodeInvalidPostalCode (400): postalCode has characters other than letters, digits, spaces and hyphens.
 	CodeInvalidPostalCode Code = "invalid_postal_code"
+	// CodeInvalidQuery (400): an incident names both serials and a query, or its query selects nothing, names an unknown field value or a lint with no stored scan findings.
+	CodeInvalidQuery Code = "invalid_query"
 	// CodeInvalidRandomValue (400): a domain validation random value is not base64url.
 	CodeInvalidRandomValue Code = "invalid_random_value"
 	// CodeInvalidRole (400): a role is not one of the staff or contact roles.
@@ -121,6 +123,8 @@ const (
 	CodeInvalidSanctionsReview Code = "invalid_sanctions_review"
 	// CodeInvalidSerial (400): a serial number is not in vetca's form (lower-case hex, no leading 00) or not a valid certificate serial.
 	CodeInvalidSerial Code = "invalid_serial"
+	// CodeInvalidSource (400): an incident's source is not self, third-party or audit.
+	CodeInvalidSource Code = "invalid_source"
 	// CodeInvalidSubdivision (400): stateOrProvinceName is not an ISO 3166-2 subdivision of the country, or the country has none.
 	CodeInvalidSubdivision Code = "invalid_subdivision"
 	// CodeInvalidTable (400): a change request names a table that is not audited.
@@ -129,6 +133,8 @@ const (
 	CodeInvalidText Code = "invalid_text"
 	// CodeInvalidTime (400): a time parameter or field is not an RFC 3339 time, or is in the future where it may not be.
 	CodeInvalidTime Code = "invalid_time"
+	// CodeInvalidTitle (400): an incident's title is empty, too long, has a control character or is not in the form "CA Name: short description".
+	CodeInvalidTitle Code = "invalid_title"
 	// CodeInvalidTrigger (400): a revocation trigger does not name an item of BR §4.9.1.1.
 	CodeInvalidTrigger Code = "invalid_trigger"
 	// CodeInvalidType (400): a JSON field has the wrong type.
@@ -245,6 +251,8 @@ const (
 	CodeUnknownParameter Code = "unknown_parameter"
 	// CodeUnknownReason (400): the revocation reason is not an RFC 5280 CRLReason name.
 	CodeUnknownReason Code = "unknown_reason"
+	// CodeUnknownSerial (400): an incident names a serial that is not a certificate vetca stored.
+	CodeUnknownSerial Code = "unknown_serial"
 	// CodeUnsupportedIssuerKey (400): the issuer key is not ECDSA P-256/P-384 or RSA of at least 2048 bits.
 	CodeUnsupportedIssuerKey Code = "unsupported_issuer_key"
 	// CodeUnsupportedKey (400): the certificate profile does not accept the public key's type or curve.
@@ -396,10 +404,10 @@ var all = []Code{
 	CodeInvalidDecision, CodeInvalidDNSName, CodeInvalidDomain, CodeInvalidEmail, CodeInvalidEncoding,
 	CodeInvalidEvidence, CodeInvalidField, CodeInvalidFileName, CodeInvalidJSON,
 	CodeInvalidKey, CodeInvalidKind, CodeInvalidLimit, CodeInvalidName,
-	CodeInvalidNumber, CodeInvalidPhone, CodeInvalidPolicyOID, CodeInvalidPostalCode,
+	CodeInvalidNumber, CodeInvalidPhone, CodeInvalidPolicyOID, CodeInvalidPostalCode, CodeInvalidQuery,
 	CodeInvalidRandomValue, CodeInvalidRole, CodeInvalidRoot, CodeInvalidSanctionsReview,
-	CodeInvalidSerial, CodeInvalidSubdivision, CodeInvalidTable, CodeInvalidText,
-	CodeInvalidTime, CodeInvalidTrigger, CodeInvalidType, CodeInvalidURL,
+	CodeInvalidSerial, CodeInvalidSource, CodeInvalidSubdivision, CodeInvalidTable, CodeInvalidText,
+	CodeInvalidTime, CodeInvalidTitle, CodeInvalidTrigger, CodeInvalidType, CodeInvalidURL,
 	CodeInvalidValidity, CodeInvalidValue, CodeInvalidVersion, CodeInvalidWhitespace,
 	CodeInvalidWindow, CodeIPAddress, CodeIssuerCannotSign, CodeIssuerNotCA,
 	CodeIssuerWithoutSKI, CodeIssuerWithoutSubject, CodeKeyBlocked, CodeKeyMismatch, CodeKeyTypeUnsupported,
@@ -413,7 +421,7 @@ var all = []Code{
 	CodeSanctionsReviewRequired, CodeSubjectFieldNotAllowed, CodeSubjectMismatch, CodeSurroundingSpace,
 	CodeTooLong, CodeTooManyNames, CodeULabel, CodeUnknownField,
 	CodeUnknownKind, CodeUnknownMethod, CodeUnknownOrganization, CodeUnknownParameter,
-	CodeUnknownReason, CodeUnsupportedIssuerKey, CodeUnsupportedKey, CodeUnsupportedMediaType,
+	CodeUnknownReason, CodeUnknownSerial, CodeUnsupportedIssuerKey, CodeUnsupportedKey, CodeUnsupportedMediaType,
 	CodeValidityTooLong, CodeValueInRequest, CodeWeakKey, CodeWeakRandomValue,
 	CodeWildcardRefused,
 

@@ -3,6 +3,7 @@ package issuance
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/store"
@@ -53,4 +54,45 @@ func (i Inventory) IntentsOfOrders(ctx context.Context, q store.Querier, orderID
 	}
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(orderIDs)), ", ")
 	return i.tab.issuanceIntents.Select(ctx, q, `WHERE order_id IN (`+marks+`) ORDER BY created_at, id`, args...)
+}
+
+// Scope selects certificates for an incident's affected set (package
+// incident): every field set must match. IssuedAfter and IssuedBefore
+// bound notBefore (inclusive, exclusive).
+type Scope struct {
+	OrganizationID      string
+	OrganizationVersion int
+	IssuerID            string
+	IssuedAfter         time.Time
+	IssuedBefore        time.Time
+	Serials             []string // when set, only these serials
+}
+
+// CertificatesInScope returns every stored certificate in sc, oldest
+// first, integrity-checked.
+func (i Inventory) CertificatesInScope(ctx context.Context, q store.Querier, sc Scope) ([]Certificate, error) {
+	var where store.Where
+	if sc.OrganizationID != "" {
+		where.Add("organization_id = ?", sc.OrganizationID)
+	}
+	if sc.OrganizationVersion > 0 {
+		where.Add("organization_version = ?", sc.OrganizationVersion)
+	}
+	if sc.IssuerID != "" {
+		where.Add("issuer_id = ?", sc.IssuerID)
+	}
+	if !sc.IssuedAfter.IsZero() {
+		where.Add("not_before >= ?", store.FormatTime(sc.IssuedAfter))
+	}
+	if !sc.IssuedBefore.IsZero() {
+		where.Add("not_before < ?", store.FormatTime(sc.IssuedBefore))
+	}
+	if len(sc.Serials) > 0 {
+		args := make([]any, len(sc.Serials))
+		for n, s := range sc.Serials {
+			args[n] = s
+		}
+		where.AddN("serial IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(args)), ", ")+")", args...)
+	}
+	return i.tab.certificates.Select(ctx, q, where.Clause()+` ORDER BY created_at, id`, where.Args()...)
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/vetca/vetca/internal/incident"
 	"time"
 
 	"github.com/vetca/vetca/internal/account"
@@ -219,4 +220,16 @@ type assignInput struct {
 
 type mergeInput struct {
 	Into string `json:"into"`
+}
+
+// incidentsPage is GET /api/v1/incidents.
+type incidentsPage struct {
+	Incidents []incident.Incident `json:"incidents"`
+	Next      string              `json:"next,omitempty"`
+}
+
+// revokeIncidentInput is the body of POST /api/v1/incidents/{id}/revoke.
+type revokeIncidentInput struct {
+	DryRun  bool `json:"dryRun"`
+	Workers int  `json:"workers"`
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/cpr"
+	"github.com/vetca/vetca/internal/incident"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/revocation"
@@ -63,6 +64,8 @@ type Deps struct {
 	OCSP        *revocation.Responder
 	// ProblemReports is the Certificate Problem Report desk (package cpr).
 	ProblemReports *cpr.Service
+	// Incidents keeps incidents (package incident).
+	Incidents *incident.Service
 	// ProblemReportEmail is published on /report (--problem-report-email).
 	ProblemReportEmail string
 	// DevMail is the --dev mailbox shown in the console, or nil.
@@ -248,6 +251,7 @@ func (s *Server) routes() {
 	s.revocationRoutes()
 	s.publicAuditRoutes()
 	s.problemReportRoutes()
+	s.incidentRoutes()
 
 	// Anything else under /api/ is a JSON 404, not an HTML page.
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

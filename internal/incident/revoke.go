@@ -1,0 +1,297 @@
+package incident
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/br"
+	"github.com/vetca/vetca/internal/notify"
+	"github.com/vetca/vetca/internal/revocation"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// DefaultWorkers is how many certificates bulk revocation revokes at once.
+const DefaultWorkers = 4
+
+// RevokeOptions tune a bulk revocation.
+type RevokeOptions struct {
+	DryRun  bool
+	Workers int
+	// Progress, when set, is called after each certificate (from any worker).
+	Progress func(done, total int, serial string)
+}
+
+// RevokeResult is what a bulk revocation did (or, dry, would do).
+type RevokeResult struct {
+	Incident       string   `json:"incident"`
+	DryRun         bool     `json:"dryRun"`
+	Affected       int      `json:"affected"`
+	AlreadyRevoked int      `json:"alreadyRevoked"`
+	Expired        int      `json:"expired"`
+	Revoked        int      `json:"revoked"`
+	Reason         string   `json:"reason"`
+	Serials        []string `json:"serials"` // revoked now, or to revoke when dry
+}
+
+// Revoke revokes every affected certificate not yet revoked, with the
+// reason the incident's trigger requires (BR §4.9.1.1), one transaction per
+// certificate: each holds the certificate's row lock, skips it if already
+// revoked and records the revocation (id rev_<serial>) and the row
+// together, so a run killed at any point is resumed by running it again
+// and nothing is revoked twice. The subscribers of every account with a
+// certificate to revoke are mailed once before the first run and once after
+// the run that completes the set.
+func (s *Service) Revoke(ctx context.Context, by actor.Actor, id string, opt RevokeOptions) (RevokeResult, error) {
+	if err := require(by, staffRoles...); err != nil {
+		return RevokeResult{}, err
+	}
+	var inc Incident
+	if err := s.tab.incidents.Get(ctx, s.db, id, &inc); err != nil {
+		return RevokeResult{}, err
+	}
+	t, err := br.ParseTrigger(inc.Trigger)
+	if err != nil {
+		return RevokeResult{}, err
+	}
+	res, todo, err := s.plan(ctx, inc)
+	if err != nil {
+		return res, err
+	}
+	res.Reason, res.DryRun = t.Reason.String(), opt.DryRun
+	if opt.DryRun {
+		for _, c := range todo {
+			res.Serials = append(res.Serials, c.Serial)
+		}
+		return res, nil
+	}
+	if err := s.notifyOnce(ctx, by, inc, todo, phaseBefore); err != nil {
+		return res, err
+	}
+	revoked, err := s.revokeAll(ctx, by, inc, t, todo, opt)
+	res.Revoked, res.Serials = len(revoked), revoked
+	if err != nil {
+		return res, err
+	}
+	if err := s.notifyOnce(ctx, by, inc, todo, phaseAfter); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// plan sorts the frozen set into already revoked, expired and to revoke.
+func (s *Service) plan(ctx context.Context, inc Incident) (RevokeResult, []Certificate, error) {
+	res := RevokeResult{Incident: inc.ID, Serials: []string{}}
+	certs, err := s.certificates(ctx, s.db, inc.ID)
+	if err != nil {
+		return res, nil, err
+	}
+	res.Affected = len(certs)
+	now := s.now()
+	var todo []Certificate
+	for _, c := range certs {
+		st, err := s.stateAt(ctx, s.db, c, now)
+		if err != nil {
+			return res, nil, err
+		}
+		switch st {
+		case "revoked":
+			res.AlreadyRevoked++
+		case "expired":
+			res.Expired++
+		default:
+			todo = append(todo, c)
+		}
+	}
+	return res, todo, nil
+}
+
+// revokeAll revokes todo with opt.Workers workers and returns the serials
+// revoked by this run, sorted.
+func (s *Service) revokeAll(ctx context.Context, by actor.Actor, inc Incident, t br.Trigger, todo []Certificate, opt RevokeOptions) ([]string, error) {
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	jobs := make(chan Certificate)
+	var (
+		mu       sync.Mutex
+		done     []string
+		firstErr error
+		wg       sync.WaitGroup
+		count    int
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range jobs {
+				did, err := s.revokeOne(ctx, by, inc, t, c)
+				mu.Lock()
+				count++
+				if err != nil && firstErr == nil {
+					firstErr = fmt.Errorf("revoke %s: %w", c.Serial, err)
+				}
+				if did {
+					done = append(done, c.Serial)
+				}
+				n := count
+				mu.Unlock()
+				if opt.Progress != nil {
+					opt.Progress(n, len(todo), c.Serial)
+				}
+			}
+		}()
+	}
+	for _, c := range todo {
+		mu.Lock()
+		stop := firstErr != nil
+		mu.Unlock()
+		if stop || ctx.Err() != nil {
+			break
+		}
+		jobs <- c
+	}
+	close(jobs)
+	wg.Wait()
+	sort.Strings(done)
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return done, firstErr
+}
+
+// revokeOne revokes one certificate of the set in its own transaction,
+// holding its row's lock; did is false when it was revoked already.
+func (s *Service) revokeOne(ctx context.Context, by actor.Actor, inc Incident, t br.Trigger, c Certificate) (bool, error) {
+	var r revocation.Revocation
+	did := false
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var row Certificate
+		if err := s.tab.certs.Lock(ctx, tx, c.ID, &row); err != nil {
+			return err
+		}
+		if row.RevokedAt != nil {
+			return nil
+		}
+		cert, ok, err := s.deps.Inventory.CertificateBySerial(ctx, tx, row.Serial)
+		if err != nil || !ok {
+			return err
+		}
+		prior, had, err := s.deps.Revoker.Get(ctx, tx, row.Serial)
+		if err != nil {
+			return err
+		}
+		if !had {
+			due := inc.RevocationDue
+			d := revocation.Decision{Reason: t.Reason, Trigger: &t, Source: revocation.SourceIncident, EvidenceAt: inc.AwareAt, Deadline: &due}
+			if prior, err = s.deps.Revoker.RevokeInTx(ctx, tx, by, cert, d, revocation.Input{Evidence: "incident " + inc.ID + ": " + inc.Title}); err != nil {
+				return err
+			}
+			r, did = prior, true
+		}
+		row.RevocationID, row.RevokedAt = prior.ID, &prior.RecordedAt
+		return s.tab.certs.Update(ctx, tx, by, actCertificateMet, row)
+	})
+	if err != nil {
+		return false, err // rolled back: nothing was revoked
+	}
+	if did {
+		s.deps.Revoker.Published(ctx, r)
+	}
+	return did, nil
+}
+
+// Notification phases of a bulk revocation.
+const (
+	phaseBefore = "before"
+	phaseAfter  = "after"
+)
+
+// notifyOnce mails, once per incident and phase, one message to the
+// contacts of each account with a certificate in todo, and records the
+// phase on the timeline (an event with a derived id) in the same
+// transaction. The after mail waits until no certificate is left to revoke.
+func (s *Service) notifyOnce(ctx context.Context, by actor.Actor, inc Incident, todo []Certificate, phase string) error {
+	if phase == phaseAfter {
+		_, left, err := s.plan(ctx, inc)
+		if err != nil || len(left) > 0 {
+			return err
+		}
+	}
+	evID := "ine_" + inc.ID + "_notified_" + phase
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, ok, err := s.tab.events.First(ctx, tx, `WHERE id = ?`, evID); err != nil || ok {
+			return err
+		}
+		accounts, err := s.accountsOf(ctx, tx, inc, todo, phase)
+		if err != nil {
+			return err
+		}
+		for _, acc := range accounts {
+			if err := s.mailAccount(ctx, tx, by, inc, acc, phase); err != nil {
+				return err
+			}
+		}
+		return s.event(ctx, tx, by, Event{ID: evID, IncidentID: inc.ID, Kind: EventNotified, Ref: phase,
+			Detail: fmt.Sprintf("%d account(s) notified %s bulk revocation", len(accounts), phase)})
+	})
+}
+
+// accountsOf lists the accounts to notify: those with a certificate in
+// todo before the run; after it, those whose certificates this incident
+// revoked.
+func (s *Service) accountsOf(ctx context.Context, q store.Querier, inc Incident, todo []Certificate, phase string) ([]string, error) {
+	set := map[string]bool{}
+	if phase == phaseBefore {
+		for _, c := range todo {
+			set[c.AccountID] = true
+		}
+	} else {
+		certs, err := s.certificates(ctx, q, inc.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range certs {
+			if c.StateAtFreeze == "valid" && c.RevokedAt != nil {
+				set[c.AccountID] = true
+			}
+		}
+	}
+	var out []string
+	for a := range set {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// mailAccount queues one message to each contact of an account.
+func (s *Service) mailAccount(ctx context.Context, tx *store.Tx, by actor.Actor, inc Incident, accountID, phase string) error {
+	contacts, err := s.deps.Contacts.ContactsForAccount(ctx, tx, accountID)
+	if err != nil {
+		return err
+	}
+	subject, body := revocationMail(inc, phase)
+	for _, c := range contacts {
+		m := notify.Message{Kind: "incident_revocation_" + phase, To: c.Email, RecipientRole: c.Role, Subject: subject, Body: body,
+			RefType: "incident", RefID: inc.ID}
+		if _, err := s.deps.Outbox.Enqueue(ctx, tx, by, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func revocationMail(inc Incident, phase string) (subject, body string) {
+	if phase == phaseBefore {
+		return "Certificates will be revoked: " + inc.Title,
+			fmt.Sprintf("Certificates of your account are affected by incident %s (%s).\nThey will be revoked by %s, as BR §4.9.1.1 (%s) requires; this deadline cannot be extended.\n",
+				inc.ID, inc.Title, inc.RevocationDue.Format(time.RFC3339), inc.Trigger)
+	}
+	return "Certificates revoked: " + inc.Title,
+		fmt.Sprintf("The certificates of your account affected by incident %s (%s) are now revoked.\n", inc.ID, inc.Title)
+}
