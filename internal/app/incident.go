@@ -6,6 +6,7 @@ import (
 
 	"github.com/vetca/vetca/internal/incident"
 	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/scan"
 )
 
 // LeaseIncidentDeadlines is the lease that makes one replica at a time run
@@ -17,7 +18,7 @@ const LeaseIncidentDeadlines = "incident-deadlines"
 func (a *App) wireIncidents() {
 	a.Incidents = incident.New(a.DB, a.Recorder, a.Clock, incident.Deps{
 		Inventory: issuance.NewInventory(a.Recorder), Validations: a.Domains, Revoker: a.Revocations,
-		Contacts: a.Accounts, Outbox: a.Outbox, ProblemReports: a.CPR,
+		Contacts: a.Accounts, Outbox: a.Outbox, ProblemReports: a.CPR, Findings: scan.Findings{DB: a.DB},
 	}, a.Log)
 }
 

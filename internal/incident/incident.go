@@ -168,6 +168,13 @@ type Deps struct {
 	Contacts       Contacts
 	Outbox         Outbox
 	ProblemReports ProblemReports
+	// Findings selects certificates by scan finding (query.lint).
+	Findings Findings
+}
+
+// Findings lists the certificates scans found failing a lint (scan.Findings).
+type Findings interface {
+	SerialsFailing(ctx context.Context, lintName string) ([]string, error)
 }
 
 // Service keeps incidents.

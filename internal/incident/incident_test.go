@@ -2,11 +2,13 @@ package incident_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vetca/vetca/internal/incident"
+	"github.com/vetca/vetca/internal/store"
 )
 
 // TestDeadlinesRunFromAwarenessAndDelaysMoveNothing: an incident opened at
@@ -253,6 +255,37 @@ func TestRevokedLateStillOpensTheDelayedIncident(t *testing.T) {
 		}
 		if g := w.Do("GET", "/api/v1/incidents/"+incident.DelayedID(onTime), w.Carol, nil); g.Status != 404 {
 			t.Fatalf("delayed incident of a set revoked in time: %d", g.Status)
+		}
+	})
+}
+
+// TestQueryByScanFinding: an incident opened from scan findings
+// (query.lint) takes exactly the certificates a scan found failing that
+// lint, narrowed by the query's other fields.
+func TestQueryByScanFinding(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		serials := w.certificates(t, 3)
+		now := store.FormatTime(w.Clock.Now())
+		for i, sn := range serials[:2] {
+			if _, err := w.App.DB.Exec(context.Background(), `INSERT INTO scan_findings (id, serial, lint, field, severity, message, first_run, last_run, first_seen, last_seen)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, fmt.Sprintf("scf_%d", i), sn, "e_vetca_test_lint", "countryName", "error", "wrong country", "run_1", "run_1", now, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := incidentBody(w.Clock.Now().Add(-time.Hour), nil)
+		delete(b, "serials")
+		b["query"] = map[string]any{"lint": "e_vetca_test_lint", "organizationId": w.OrgID}
+		r := w.open(t, b)
+		if r.Status != 201 || r.Body["affected"] != float64(2) {
+			t.Fatalf("open by scan finding: %d %s", r.Status, r.Raw)
+		}
+		g := w.Do("GET", "/api/v1/incidents/"+r.Body["id"].(string), w.Carol, nil)
+		got := map[string]bool{}
+		for _, c := range g.Body["certificates"].([]any) {
+			got[c.(map[string]any)["serial"].(string)] = true
+		}
+		if len(got) != 2 || !got[serials[0]] || !got[serials[1]] || got[serials[2]] {
+			t.Fatalf("affected %v, want %v", got, serials[:2])
 		}
 	})
 }

@@ -31,9 +31,6 @@ type Query struct {
 
 // runQuery resolves a query over the certificate inventory.
 func (s *Service) runQuery(ctx context.Context, by actor.Actor, q Query) ([]issuance.Certificate, error) {
-	if q.Lint != "" {
-		return nil, apperr.Invalid(apperr.CodeInvalidQuery, "query.lint", "no scan findings are stored to select lint %q from; list the serials", q.Lint)
-	}
 	if q.OrganizationVersion < 0 {
 		return nil, apperr.Invalid(apperr.CodeInvalidQuery, "query.organizationVersion", "organizationVersion must be positive")
 	}
@@ -49,11 +46,15 @@ func (s *Service) runQuery(ctx context.Context, by actor.Actor, q Query) ([]issu
 	}
 	if q.ValidationMethod != "" {
 		serials, err := s.reliedOn(ctx, by, q)
-		if err != nil {
+		if err != nil || len(serials) == 0 {
 			return nil, err
 		}
-		if len(serials) == 0 {
-			return nil, nil
+		sc.Serials = serials
+	}
+	if q.Lint != "" {
+		serials, err := s.failing(ctx, q.Lint, sc.Serials)
+		if err != nil || len(serials) == 0 {
+			return nil, err
 		}
 		sc.Serials = serials
 	}
@@ -88,4 +89,33 @@ func parseQuery(s string) *Query {
 		return nil
 	}
 	return &q
+}
+
+// failing lists the serials scans found failing lintName, narrowed to
+// within when it is not nil.
+func (s *Service) failing(ctx context.Context, lintName string, within []string) ([]string, error) {
+	if s.deps.Findings == nil {
+		return nil, apperr.Invalid(apperr.CodeInvalidQuery, "query.lint", "scan findings are not available")
+	}
+	serials, err := s.deps.Findings.SerialsFailing(ctx, lintName)
+	if err != nil {
+		return nil, err
+	}
+	if len(serials) == 0 {
+		return nil, apperr.Invalid(apperr.CodeInvalidQuery, "query.lint", "no scan found a certificate failing %q; run vetca scan, or list the serials", lintName)
+	}
+	if within == nil {
+		return serials, nil
+	}
+	in := make(map[string]bool, len(within))
+	for _, sn := range within {
+		in[sn] = true
+	}
+	var out []string
+	for _, sn := range serials {
+		if in[sn] {
+			out = append(out, sn)
+		}
+	}
+	return out, nil
 }

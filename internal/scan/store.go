@@ -169,3 +169,26 @@ func (s *Scanner) findingsOf(ctx context.Context, runID, lintName string) ([]Fin
 	}
 	return out, nil
 }
+
+// Findings answers which certificates scans found failing a lint, for
+// incident queries (`query.lint`). Findings are the scanner's working
+// state, not audited rows: an incident freezes the list it selected, with
+// each certificate's state, in its own audited rows.
+type Findings struct{ DB *store.DB }
+
+// SerialsFailing lists, in order, the serials any scan found failing
+// lintName (a zlint or vetca lint name, or a scan check such as
+// vetca_subject_matches_org_version).
+func (f Findings) SerialsFailing(ctx context.Context, lintName string) ([]string, error) {
+	rows, err := store.Select[findingRow](ctx, f.DB, `SELECT * FROM scan_findings WHERE lint = ? ORDER BY serial, field`, lintName)
+	if err != nil {
+		return nil, fmt.Errorf("scan: reading findings of %s: %w", lintName, err)
+	}
+	var out []string
+	for _, r := range rows {
+		if len(out) == 0 || out[len(out)-1] != r.Serial {
+			out = append(out, r.Serial)
+		}
+	}
+	return out, nil
+}
