@@ -169,6 +169,12 @@ func (s *Service) revokeAll(ctx context.Context, by actor.Actor, inc Incident, t
 func (s *Service) revokeOne(ctx context.Context, by actor.Actor, inc Incident, t br.Trigger, c Certificate) (bool, error) {
 	var r revocation.Revocation
 	did := false
+	// A revocation once begun is finished whatever happens to the run: an
+	// interruption (the caller's context ending) is honoured between
+	// certificates, never inside one's transaction, where a cancelled
+	// COMMIT could have committed while reporting an error and the run
+	// would miscount what it revoked. A crash still rolls back or commits.
+	ctx = context.WithoutCancel(ctx)
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var row Certificate
 		if err := s.tab.certs.Lock(ctx, tx, c.ID, &row); err != nil {
