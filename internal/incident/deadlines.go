@@ -58,6 +58,11 @@ func (s *Service) Obligations(ctx context.Context, at time.Time) ([]Obligation, 
 	out := []Obligation{}
 	for _, inc := range incs {
 		out = append(out, reportObligations(inc, at)...)
+		changed, err := s.actionItemObligation(ctx, s.db, inc, at)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, changed...)
 		if inc.Kind == KindDelayedRevocation {
 			continue // its certificates are the parent's obligations
 		}

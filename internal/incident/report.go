@@ -49,6 +49,8 @@ type reportData struct {
 	timeline []timelineEntry
 	related  []Incident
 	delays   []Event
+	items    []ActionItem
+	analysis Analysis
 	at       time.Time
 }
 
@@ -106,6 +108,12 @@ func (s *Service) reportData(ctx context.Context, by actor.Actor, id string) (re
 		return d, err
 	}
 	if d.timeline, d.delays, err = s.timeline(ctx, by, d.inc); err != nil {
+		return d, err
+	}
+	if d.items, err = s.actionItems(ctx, s.db, id); err != nil {
+		return d, err
+	}
+	if d.analysis, err = s.analysis(ctx, s.db, id); err != nil {
 		return d, err
 	}
 	d.related, err = s.tab.incidents.Select(ctx, s.db, `WHERE id <> ? AND created_at >= ? ORDER BY created_at, id`, id, store.FormatTime(d.at.AddDate(-2, 0, 0)))
@@ -253,16 +261,9 @@ func (d reportData) full() string {
 	d.impact(&b)
 	d.timelineSection(&b)
 	d.relatedSection(&b)
-	b.WriteString("### Root Cause Analysis\n\n**Contributing Factor #1: N/A**\n\n")
-	for _, f := range []string{"Description", "Timeline", "Detection", "Interaction with other factors", "Root Cause Analysis methodology used"} {
-		field(&b, f, "")
-	}
-	b.WriteString("\n### Lessons Learned\n\n")
-	for _, f := range []string{"What went well", "What didn't go well", "Where we got lucky", "Additional"} {
-		field(&b, f, "")
-	}
-	b.WriteString("\n### Action Items\n\n| Action Item | Kind | Corresponding Root Cause(s) | Evaluation Criteria | Due Date | Status |\n|---|---|---|---|---|---|\n")
-	b.WriteString("| N/A | N/A | N/A | N/A | N/A | N/A |\n\n")
+	d.rootCauseSection(&b)
+	d.lessonsSection(&b)
+	d.actionItemsSection(&b)
 	d.appendixSection(&b)
 	return b.String()
 }
@@ -301,14 +302,14 @@ func (d reportData) impact(b *strings.Builder) {
 		heuristic = "vetca saved query over the certificate inventory: `" + d.inc.Query + "`; the full list is in the Appendix."
 	}
 	field(b, "Incident heuristic", heuristic)
-	field(b, "Was issuance stopped in response to this incident, and why or why not?", "")
-	analysis := ""
+	field(b, "Was issuance stopped in response to this incident, and why or why not?", d.analysis.IssuanceStopped)
+	analysis := d.analysis.ImpactAnalysis
 	if d.inc.Kind == KindDelayedRevocation || len(d.delays) > 0 {
 		var parts []string
 		for _, e := range d.delays {
 			parts = append(parts, fmt.Sprintf("%s: %s", minute(e.At), e.Detail))
 		}
-		analysis = "Delay requests recorded (none moved the deadline): " + strings.Join(parts, "; ")
+		analysis = strings.TrimSpace(analysis + " Delay requests recorded (none moved the deadline): " + strings.Join(parts, "; "))
 	}
 	field(b, "Analysis", analysis)
 	field(b, "Additional considerations", "")
@@ -345,10 +346,14 @@ func (d reportData) closure() string {
 	var b strings.Builder
 	b.WriteString("## Closure Report\n\n### Report Closure Summary\n\n")
 	field(&b, "Incident description", d.description())
-	field(&b, "Incident Root Cause(s)", "")
+	field(&b, "Incident Root Cause(s)", d.rootCauses())
 	_, valid, revoked, _ := d.counts()
-	field(&b, "Remediation description", fmt.Sprintf("%d certificate(s) revoked; %d remaining valid.", revoked, valid))
-	field(&b, "Commitment summary", "")
+	field(&b, "Remediation description", strings.TrimSpace(fmt.Sprintf("%d certificate(s) revoked; %d remaining valid. %s", revoked, valid, d.analysis.Remediation)))
+	var commitments []string
+	for _, a := range d.items {
+		commitments = append(commitments, fmt.Sprintf("%s (%s)", a.Title, a.Status))
+	}
+	field(&b, "Commitment summary", strings.Join(commitments, "; "))
 	b.WriteString("\nAll Action Items disclosed in this report have been completed as described, and we request its closure.\n")
 	return b.String()
 }
@@ -456,4 +461,66 @@ func applyDisclosure(inc *Incident, in DisclosureInput, at time.Time) {
 	if in.Kind == FormatClosure {
 		inc.Status = StatusClosed
 	}
+}
+
+func (d reportData) rootCauseSection(b *strings.Builder) {
+	b.WriteString("### Root Cause Analysis\n\n")
+	factors := d.analysis.Factors
+	if len(factors) == 0 {
+		factors = []Factor{{}}
+	}
+	for i, f := range factors {
+		title := f.Title
+		if strings.TrimSpace(title) == "" {
+			title = NA
+		}
+		fmt.Fprintf(b, "**Contributing Factor #%d: %s**\n\n", i+1, title)
+		field(b, "Description", f.Description)
+		field(b, "Timeline", f.Timeline)
+		field(b, "Detection", f.Detection)
+		field(b, "Interaction with other factors", f.Interaction)
+		field(b, "Root Cause Analysis methodology used", f.Methodology)
+		b.WriteString("\n")
+	}
+}
+
+func (d reportData) lessonsSection(b *strings.Builder) {
+	b.WriteString("### Lessons Learned\n\n")
+	field(b, "What went well", d.analysis.WentWell)
+	field(b, "What didn't go well", d.analysis.DidNotGoWell)
+	field(b, "Where we got lucky", d.analysis.Lucky)
+	field(b, "Additional", d.analysis.Additional)
+	b.WriteString("\n")
+}
+
+func (d reportData) actionItemsSection(b *strings.Builder) {
+	b.WriteString("### Action Items\n\n| Action Item | Kind | Corresponding Root Cause(s) | Evaluation Criteria | Due Date | Status |\n|---|---|---|---|---|---|\n")
+	if len(d.items) == 0 {
+		b.WriteString("| N/A | N/A | N/A | N/A | N/A | N/A |\n")
+	}
+	cell := func(v string) string {
+		if strings.TrimSpace(v) == "" {
+			return NA
+		}
+		return strings.ReplaceAll(strings.ReplaceAll(v, "|", "\\|"), "\n", " ")
+	}
+	for _, a := range d.items {
+		due := NA
+		if a.Due != nil {
+			due = a.Due.UTC().Format(time.DateOnly)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", cell(a.Title), a.Kind, cell(a.RootCauses), cell(a.Evaluation), due, a.Status)
+	}
+	b.WriteString("\n")
+}
+
+// rootCauses is the closure report's one-line list of contributing factors.
+func (d reportData) rootCauses() string {
+	var out []string
+	for _, f := range d.analysis.Factors {
+		if t := strings.TrimSpace(f.Title); t != "" {
+			out = append(out, t)
+		}
+	}
+	return strings.Join(out, "; ")
 }

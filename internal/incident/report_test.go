@@ -99,3 +99,91 @@ func TestReportTimelineHasTheProblemReport(t *testing.T) {
 		}
 	})
 }
+
+// TestActionItemsAreTrackedAndReported: action items and the analysis are
+// recorded (each version an audited event), rendered in the IRG v3.2 Root
+// Cause Analysis, Action Items and Closure sections, and a changed item
+// makes a report update due within 3 days (IRG v3.2), met by posting one.
+func TestActionItemsAreTrackedAndReported(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		r := w.open(t, incidentBody(w.Clock.Now().Add(-time.Hour), w.certificates(t, 1)))
+		id := r.Body["id"].(string)
+		base := "/api/v1/incidents/" + id
+		a := w.Do("POST", base+"/action-items", w.Carol, map[string]any{"actionItem": "Compare each subject with its vetted version at finalize",
+			"kind": "Prevent", "rootCauses": "Contributing Factor #1", "evaluationCriteria": "a mismatch is refused in a test", "dueDate": "2026-12-31T00:00:00Z"})
+		if a.Status != 200 || a.Body["status"] != "Ongoing" || a.Body["version"] != float64(1) {
+			t.Fatalf("add action item: %d %s", a.Status, a.Raw)
+		}
+		item := a.Body["id"].(string)
+		if an := w.Do("POST", base+"/analysis", w.Carol, map[string]any{"contributingFactors": []map[string]any{{"title": "Contact edits reached the identity form"}},
+			"issuanceStopped": "Yes, at 09:12 UTC, until the fix was deployed."}); an.Status != 200 {
+			t.Fatalf("analysis: %d %s", an.Status, an.Raw)
+		}
+		for _, bad := range []struct {
+			body  map[string]any
+			field string
+		}{
+			{map[string]any{"actionItem": "x", "kind": "Hope"}, "kind"},
+			{map[string]any{"actionItem": "", "kind": "Detect"}, "actionItem"},
+			{map[string]any{"actionItem": "x", "kind": "Detect", "status": "Done"}, "status"},
+		} {
+			if b := w.Do("POST", base+"/action-items", w.Carol, bad.body); b.Status != 400 {
+				t.Fatalf("%v: %d %s", bad.body, b.Status, b.Raw)
+			} else if f, _ := b.ErrField(); f != bad.field {
+				t.Fatalf("%v names %q, want %q", bad.body, f, bad.field)
+			}
+		}
+		if b := w.Do("POST", base+"/action-items", w.Carol, map[string]any{"id": "act_nope", "actionItem": "x", "kind": "Detect"}); b.Status != 404 {
+			t.Fatalf("unknown item: %d %s", b.Status, b.Raw)
+		}
+		changed := func(at time.Time) []incident.Obligation {
+			obs, err := w.App.Incidents.Obligations(ctx, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []incident.Obligation
+			for _, o := range obs {
+				if o.Kind == incident.ObligationActionItemUpdate {
+					out = append(out, o)
+				}
+			}
+			return out
+		}
+		if o := changed(w.Clock.Now()); len(o) != 0 {
+			t.Fatalf("a new item is not a change: %+v", o)
+		}
+		w.Clock.Advance(time.Hour)
+		delayedAt := w.Clock.Now().UTC().Truncate(time.Second)
+		if u := w.Do("POST", base+"/action-items", w.Carol, map[string]any{"id": item, "actionItem": "Compare each subject with its vetted version at finalize",
+			"kind": "Prevent", "status": "Delayed"}); u.Status != 200 || u.Body["version"] != float64(2) {
+			t.Fatalf("delay the item: %d %s", u.Status, u.Raw)
+		}
+		o := changed(delayedAt.Add(3*24*time.Hour + time.Second))
+		if len(o) != 1 || !o[0].Due.Equal(delayedAt.Add(3*24*time.Hour)) || !o[0].Breached || o[0].Section != incident.SectionActionItem {
+			t.Fatalf("after a delayed item, want one update due in 3 days (IRG v3.2): %+v", o)
+		}
+		rep, err := w.App.Incidents.Render(ctx, actor.CLIActor("test"), id, incident.FormatFull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"**Contributing Factor #1: Contact edits reached the identity form**",
+			"| Compare each subject with its vetted version at finalize | Prevent | Contributing Factor #1 | a mismatch is refused in a test | 2026-12-31 | Delayed |",
+			"- **Was issuance stopped in response to this incident, and why or why not?:** Yes, at 09:12 UTC"} {
+			if !strings.Contains(rep.Markdown, want) {
+				t.Fatalf("full report lacks %q:\n%s", want, rep.Markdown)
+			}
+		}
+		if d := w.Do("POST", base+"/disclosures", w.Carol, map[string]any{"kind": "update"}); d.Status != 200 {
+			t.Fatalf("update: %d %s", d.Status, d.Raw)
+		}
+		if o := changed(w.Clock.Now()); len(o) != 0 {
+			t.Fatalf("an update posted after the change meets it: %+v", o)
+		}
+		closure, err := w.App.Incidents.Render(ctx, actor.CLIActor("test"), id, incident.FormatClosure)
+		if err != nil || !strings.Contains(closure.Markdown, "- **Incident Root Cause(s):** Contact edits reached the identity form") ||
+			!strings.Contains(closure.Markdown, "(Delayed)") {
+			t.Fatalf("closure report (%v):\n%s", err, closure.Markdown)
+		}
+	})
+}

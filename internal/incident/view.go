@@ -22,6 +22,8 @@ type View struct {
 	Query        *Query            `json:"query,omitempty"`
 	Certificates []CertificateView `json:"certificates"`
 	Events       []Event           `json:"events"`
+	ActionItems  []ActionItem      `json:"actionItems"`
+	Analysis     Analysis          `json:"analysis"`
 }
 
 // Get returns an incident with its affected certificates and timeline.
@@ -46,7 +48,16 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 		}
 		v.Certificates = append(v.Certificates, CertificateView{Certificate: c, State: st})
 	}
-	v.Events, err = s.tab.events.Select(ctx, s.db, `WHERE incident_id = ? ORDER BY at, id`, id)
+	if v.Events, err = s.tab.events.Select(ctx, s.db, `WHERE incident_id = ? ORDER BY at, id`, id); err != nil {
+		return View{}, err
+	}
+	if v.ActionItems, err = s.actionItems(ctx, s.db, id); err != nil {
+		return View{}, err
+	}
+	if v.ActionItems == nil {
+		v.ActionItems = []ActionItem{}
+	}
+	v.Analysis, err = s.analysis(ctx, s.db, id)
 	return v, err
 }
 

@@ -16,6 +16,8 @@ func (s *Server) incidentRoutes() {
 	m.HandleFunc("POST /api/v1/incidents/{id}/delays", s.api(s.recordIncidentDelay))
 	m.HandleFunc("POST /api/v1/incidents/{id}/revoke", s.api(s.revokeIncident))
 	m.HandleFunc("POST /api/v1/incidents/{id}/disclosures", s.api(s.recordIncidentDisclosure))
+	m.HandleFunc("POST /api/v1/incidents/{id}/action-items", s.api(s.setIncidentActionItem))
+	m.HandleFunc("POST /api/v1/incidents/{id}/analysis", s.api(s.setIncidentAnalysis))
 }
 
 func (s *Server) createIncident(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
@@ -96,5 +98,31 @@ func (s *Server) recordIncidentDisclosure(w http.ResponseWriter, r *http.Request
 		return err
 	}
 	writeJSON(w, http.StatusOK, inc)
+	return nil
+}
+
+func (s *Server) setIncidentActionItem(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in incident.ActionItemInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	a, err := s.Incidents.SetActionItem(r.Context(), by, r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a)
+	return nil
+}
+
+func (s *Server) setIncidentAnalysis(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in incident.Analysis
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	a, err := s.Incidents.SetAnalysis(r.Context(), by, r.PathValue("id"), in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, a)
 	return nil
 }
