@@ -11,6 +11,7 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/br"
+	"github.com/vetca/vetca/internal/cpr"
 	"github.com/vetca/vetca/internal/ids"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/serial"
@@ -91,7 +92,7 @@ func (s *Service) checkInput(ctx context.Context, by actor.Actor, in CreateInput
 	if aware.After(now) {
 		return Incident{}, apperr.Invalid(apperr.CodeInvalidTime, "awareAt", "awareAt %s is in the future", aware.Format(time.RFC3339))
 	}
-	if err := s.checkProblemReport(ctx, by, in.ProblemReportID); err != nil {
+	if err := s.checkProblemReport(ctx, by, in.ProblemReportID, aware); err != nil {
 		return Incident{}, err
 	}
 	return Incident{
@@ -122,21 +123,53 @@ func checkTitle(title string) error {
 	return nil
 }
 
-// checkProblemReport checks a linked problem report exists.
-func (s *Service) checkProblemReport(ctx context.Context, by actor.Actor, id string) error {
+// checkProblemReport checks a linked problem report exists and that the
+// incident does not claim to have become known after the report was
+// received: the BR clock runs from the evidence (BR §4.9.5), so awareAt
+// may not be later than the receipt.
+func (s *Service) checkProblemReport(ctx context.Context, by actor.Actor, id string, aware time.Time) error {
 	if id == "" {
 		return nil
 	}
-	if s.deps.ProblemReports == nil {
-		return apperr.Invalid(apperr.CodeInvalidValue, "problemReportId", "problem reports are not available")
-	}
-	if _, err := s.deps.ProblemReports.Get(ctx, by, id); err != nil {
-		if apperr.IsKind(err, apperr.KindNotFound) {
-			return apperr.Invalid(apperr.CodeInvalidValue, "problemReportId", "no problem report %s", id)
-		}
+	v, err := s.problemReport(ctx, by, id)
+	if err != nil {
 		return err
 	}
+	if aware.After(v.ReceivedAt) {
+		return apperr.Invalid(apperr.CodeInvalidTime, "awareAt", "awareAt %s is after problem report %s was received (%s); the CA was aware from the receipt",
+			aware.Format(time.RFC3339), id, v.ReceivedAt.UTC().Format(time.RFC3339))
+	}
 	return nil
+}
+
+func (s *Service) problemReport(ctx context.Context, by actor.Actor, id string) (cpr.View, error) {
+	if s.deps.ProblemReports == nil {
+		return cpr.View{}, apperr.Invalid(apperr.CodeInvalidValue, "problemReportId", "problem reports are not available")
+	}
+	v, err := s.deps.ProblemReports.Get(ctx, by, id)
+	if apperr.IsKind(err, apperr.KindNotFound) {
+		return v, apperr.Invalid(apperr.CodeInvalidValue, "problemReportId", "no problem report %s", id)
+	}
+	return v, err
+}
+
+// reportedSerials is the affected set of an incident opened from a problem
+// report without serials or a query: the stored certificates it matched.
+func (s *Service) reportedSerials(ctx context.Context, by actor.Actor, id string) ([]string, error) {
+	v, err := s.problemReport(ctx, by, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range v.Matches {
+		if m.Kind == cpr.MatchCertificate {
+			out = append(out, m.Serial)
+		}
+	}
+	if len(out) == 0 {
+		return nil, apperr.Invalid(apperr.CodeMissingField, "serials", "problem report %s matched no stored certificate; list the serials or give a query", id)
+	}
+	return out, nil
 }
 
 func queryJSON(q *Query) string {
@@ -203,6 +236,12 @@ func (s *Service) resolve(ctx context.Context, by actor.Actor, in CreateInput) (
 		return nil, apperr.Invalid(apperr.CodeInvalidQuery, "query", "give either serials or a query, not both")
 	case in.Query != nil:
 		return s.runQuery(ctx, by, *in.Query)
+	case in.Serials == nil && in.ProblemReportID != "":
+		serials, err := s.reportedSerials(ctx, by, in.ProblemReportID)
+		if err != nil {
+			return nil, err
+		}
+		return s.bySerials(ctx, serials)
 	case len(in.Serials) == 0:
 		return nil, apperr.Invalid(apperr.CodeMissingField, "serials", "serials or a query is required")
 	}

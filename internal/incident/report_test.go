@@ -187,3 +187,33 @@ func TestActionItemsAreTrackedAndReported(t *testing.T) {
 		}
 	})
 }
+
+// TestOpenFromAProblemReport: an incident opened from a problem report
+// without serials takes the certificates the case matched, and may not
+// claim to have become known after the report was received (BR §4.9.5:
+// the clock runs from receipt).
+func TestOpenFromAProblemReport(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		serials := w.certificates(t, 2)
+		c := w.Do("POST", "/api/v1/problem-reports", "", map[string]any{"reporterEmail": "researcher@example.org", "category": "misissuance",
+			"description": "wrong countryName", "serials": serials})
+		if c.Status != 202 {
+			t.Fatalf("problem report: %d %s", c.Status, c.Raw)
+		}
+		received, _ := time.Parse(time.RFC3339, c.Body["receivedAt"].(string))
+		w.Clock.Advance(2 * time.Hour)
+		b := incidentBody(w.Clock.Now(), nil)
+		delete(b, "serials")
+		b["source"], b["problemReportId"] = "third-party", c.Body["id"]
+		if r := w.open(t, b); r.Status != 400 {
+			t.Fatalf("awareAt after the receipt: %d %s", r.Status, r.Raw)
+		} else if f, _ := r.ErrField(); f != "awareAt" {
+			t.Fatalf("names %q, want awareAt", f)
+		}
+		b["awareAt"] = received.Format(time.RFC3339)
+		r := w.open(t, b)
+		if r.Status != 201 || r.Body["affected"] != float64(2) || r.Body["revocationDue"] != received.Add(5*24*time.Hour).Format(time.RFC3339) {
+			t.Fatalf("open from the report: %d %s", r.Status, r.Raw)
+		}
+	})
+}
