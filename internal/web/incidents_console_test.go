@@ -127,11 +127,16 @@ func testIncidentsPageInBrowser(t *testing.T, backend string) {
 	if p, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("progress"))); p != fmt.Sprintf("0/%d", n) {
 		t.Errorf("progress after the dry run %q, want 0/%d", p, n)
 	}
-	err = chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS("#revoke-all button#revoke-all-submit")),
-		chromedp.WaitVisible(chromedp.CSS("#flash")),
-	)
+	// The click posts and follows the redirect back (PRG): wait for the
+	// page it lands on, not the dry run's flash still showing.
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("revoke-all-submit")))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != http.StatusOK {
+		t.Errorf("revoke all: landed with %d", resp.Status)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("flash"))); err != nil {
 		t.Fatal(err)
 	}
 	if flash, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("flash"))); !strings.Contains(flash, fmt.Sprintf("Revoked %d of %d", n, n)) {
@@ -153,13 +158,11 @@ func testIncidentsPageInBrowser(t *testing.T, backend string) {
 	}
 
 	// The full report, chosen in the selector.
-	err = chromedp.Do(ctx,
-		chromedp.SetValue(chromedp.ID("format"), "full"),
-		chromedp.Click(chromedp.ID("show-report")),
-		chromedp.WaitVisible(chromedp.ID("report")),
-	)
-	if err != nil {
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("format"), "full")); err != nil {
 		t.Fatal(err)
+	}
+	if resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("show-report"))); err != nil || resp.Status != http.StatusOK {
+		t.Fatalf("show the full report: %v %v", resp, err)
 	}
 	rep, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("report")))
 	if err != nil {
