@@ -76,6 +76,7 @@ func (s *Server) consoleRoutes() {
 	s.mux.HandleFunc("POST /console/me/token", s.console(s.meRotateToken))
 	s.consoleOrderRoutes()
 	s.consoleProblemReportRoutes()
+	s.consoleIncidentRoutes()
 	// Any other console path is the error page's 404, signed in.
 	s.mux.HandleFunc("GET /console/", s.console(s.notFoundPage))
 }
@@ -104,6 +105,9 @@ func (s *Server) menu(by actor.Actor) []NavLink {
 	}
 	if deskRole(by) { // cpr.Service.List: compliance, admin
 		nav = append(nav, NavLink{Href: "/console/problem-reports", Label: "Problem reports"})
+	}
+	if incidentReader(by) { // incident.Service.List: compliance, admin, auditor
+		nav = append(nav, NavLink{Href: "/console/incidents", Label: "Incidents"})
 	}
 	if by.Require(actor.Auditor, actor.Admin) == nil { // audit.Service.List
 		nav = append(nav, NavLink{Href: "/console/audit", Label: "Audit"})

@@ -59,21 +59,21 @@ func consoleRoles(t *testing.T) (*apptest.OrderFixture, []consoleRole) {
 	noDesk := []string{"stat-cases", "stat-cases-breached"}
 	return f, []consoleRole{
 		{who: "admin", login: "admin", token: e.AdminToken, stats: deskStats,
-			menu: []string{"Organizations", "Accounts", "Orders", "Certificates", "Change requests", "Problem reports", "Audit", "My account"}},
+			menu: []string{"Organizations", "Accounts", "Orders", "Certificates", "Change requests", "Problem reports", "Incidents", "Audit", "My account"}},
 		{who: "verifier", login: "bob", token: f.Bob, stats: staffStats, noStats: noDesk,
 			menu:      []string{"Organizations", "Accounts", "Orders", "Certificates", "Change requests", "My account"},
-			forbidden: []string{"/console/audit", "/console/problem-reports"}},
+			forbidden: []string{"/console/audit", "/console/problem-reports", "/console/incidents"}},
 		{who: "compliance", login: "carol", token: f.Carol, stats: deskStats,
-			menu:      []string{"Organizations", "Accounts", "Orders", "Certificates", "Change requests", "Problem reports", "My account"},
+			menu:      []string{"Organizations", "Accounts", "Orders", "Certificates", "Change requests", "Problem reports", "Incidents", "My account"},
 			forbidden: []string{"/console/audit"}},
 		{who: "auditor", login: "audrey", token: f.Auditor, stats: staffStats, noStats: noDesk,
-			menu:      []string{"Organizations", "Accounts", "Orders", "Certificates", "Change requests", "Audit", "My account"},
+			menu:      []string{"Organizations", "Accounts", "Orders", "Certificates", "Change requests", "Incidents", "Audit", "My account"},
 			forbidden: []string{"/console/problem-reports"}},
 		{who: "subscriber", login: f.AccountID, token: f.AccTok,
 			menu:      []string{"Account", "Orders", "Certificates", "My account"},
 			stats:     map[string]int{"stat-orgs": 1, "stat-orders": 2, "stat-orders-pending": 1, "stat-certificates": 1},
 			noStats:   append([]string{"stat-pending", "stat-accounts", "stat-changes"}, noDesk...),
-			forbidden: []string{"/console/organizations", "/console/change-requests", "/console/audit", "/console/problem-reports"}},
+			forbidden: []string{"/console/organizations", "/console/change-requests", "/console/audit", "/console/problem-reports", "/console/incidents"}},
 	}
 }
 

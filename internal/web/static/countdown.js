@@ -1,5 +1,6 @@
-// Keeps the BR deadlines of the problem-report desk current: every element
-// with class "countdown" and data-due (RFC 3339) shows, once a second,
+// Keeps the deadlines of the problem-report desk and the incidents page
+// current: every element with class "countdown" and data-due (RFC 3339)
+// shows, once a second,
 // "23h 59m 12s left" or, past its due time, "BREACHED 1h 2m ago" (the
 // server renders the same text, so the page reads right without this
 // script). data-now is the server's time at rendering: the browser's
