@@ -24,12 +24,16 @@ import (
 // it under fresh serials, each with the CRL shard and URL its serial maps
 // to (apptest.CopyCertificates, through the issuance engine's audited
 // table with the installation's audit key).
+//
+// SQLite only: on PostgreSQL the same test passed but took 2 min 45 s
+// (about 100 certificates/s), too long for every run of the suite.
 func TestIncidentBulkRevocationOf10000(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10,000 certificates: not in -short")
 	}
 	const n = 10000
-	Each(t, func(t *testing.T, in *Instance) {
+	t.Run("sqlite", func(t *testing.T) {
+		in := New(t, "sqlite")
 		start := time.Now()
 		c := setupCA(t, in)
 		first, _ := c.issue(t)
