@@ -3,7 +3,9 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os/exec"
@@ -13,16 +15,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/app"
-	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/revocation/crl"
+	"github.com/vetca/vetca/internal/serial"
+	"github.com/vetca/vetca/internal/store"
 )
 
 // Bulk revocation of 10,000 certificates is killed halfway, resumed, and
 // finishes with each certificate revoked once and all of them in the CRLs.
 // One certificate is issued through the API; the other 9,999 are copies of
 // it under fresh serials, each with the CRL shard and URL its serial maps
-// to (apptest.CopyCertificates, through the issuance engine's audited
+// to (copyCertificatesInto, through the issuance engine's audited
 // table with the installation's audit key).
 //
 // SQLite only: on PostgreSQL the same test passed but took 2 min 45 s
@@ -114,10 +121,10 @@ func TestIncidentBulkRevocationOf10000(t *testing.T) {
 	})
 }
 
-// copyCertificates stores n copies of the certificate serial under fresh
+// copyCertificates stores n copies of the certificate from under fresh
 // serials, opening the installation with its audit key as an operator's
 // command would.
-func copyCertificates(t *testing.T, in *Instance, serial string, n int) []string {
+func copyCertificates(t *testing.T, in *Instance, from string, n int) []string {
 	t.Helper()
 	ctx := context.Background()
 	cfg := app.Config{DB: in.DSN, KeyDir: filepath.Join(in.Dir, "keys")}
@@ -126,7 +133,7 @@ func copyCertificates(t *testing.T, in *Instance, serial string, n int) []string
 		t.Fatalf("open the installation: %v", err)
 	}
 	defer a.Close()
-	out, err := apptest.CopyCertificates(ctx, a, serial, n, 500)
+	out, err := copyCertificatesInto(ctx, a, from, n, 500)
 	if err != nil {
 		t.Fatalf("copy certificates: %v", err)
 	}
@@ -169,4 +176,59 @@ func checkRevokedOnce(t *testing.T, in *Instance, serials []string) {
 	if len(inserts) != len(serials) {
 		t.Fatalf("%d revocations recorded, want %d", len(inserts), len(serials))
 	}
+}
+
+// copyCertificatesInto stores n copies of the issued certificate from under
+// fresh random serials, through the issuance engine's own audited table, at
+// most batch to a transaction, and returns their serials. Each copy carries
+// the CRL shard and URL its own serial maps to (crl.ShardFor with the
+// installation's shard count), so CRL coverage checks are real. It is a
+// test shortcut for a large inventory (as internal/incident's tests use):
+// issuing thousands of certificates through the pipeline is too slow for a
+// test. a must be opened with app.Options.Write.
+func copyCertificatesInto(ctx context.Context, a *app.App, from string, n, batch int) ([]string, error) {
+	if batch < 1 {
+		batch = 500
+	}
+	c, ok, err := issuance.NewInventory(a.Recorder).CertificateBySerial(ctx, a.DB, from)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("copy certificates: no certificate %s", from)
+	}
+	base, ok := strings.CutSuffix(c.CRLURL, crl.ShardURL("", c.IssuerID, c.Shard))
+	if !ok {
+		return nil, fmt.Errorf("copy certificates: CRL URL %q is not shard %d of issuer %s", c.CRLURL, c.Shard, c.IssuerID)
+	}
+	tab := audit.TableOf[issuance.Certificate](a.Recorder, "certificates")
+	by := actor.CLIActor("test")
+	var serials []string
+	for done := 0; done < n; {
+		k := min(batch, n-done)
+		err := a.DB.InTx(ctx, func(tx *store.Tx) error {
+			for i := range k {
+				sn, err := serial.New(rand.Reader)
+				if err != nil {
+					return err
+				}
+				cp := c
+				cp.Serial = serial.Hex(sn)
+				cp.ID = "crt_copy_" + cp.Serial
+				cp.CertSHA256 = fmt.Sprintf("%064x", done+i+1)
+				cp.Shard = crl.ShardFor(sn, a.Cfg.CRLShards)
+				cp.CRLURL = crl.ShardURL(base, c.IssuerID, cp.Shard)
+				if err := tab.Insert(ctx, tx, by, "certificate.issued", cp); err != nil {
+					return err
+				}
+				serials = append(serials, cp.Serial)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		done += k
+	}
+	return serials, nil
 }
