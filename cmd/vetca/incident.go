@@ -25,8 +25,9 @@ func newIncidentRevokeCmd(g *globals) *cobra.Command {
 		Short: "Revoke every affected certificate of an incident not yet revoked, with the reason its trigger requires",
 		Long: `revoke revokes every certificate of the incident's frozen affected set that is
 not yet revoked (and not expired), with the CRLReason its BR §4.9.1.1 trigger
-requires, N at a time (--workers, default 4), one transaction per certificate.
-Progress goes to stderr. It can be killed at any point and run again: it
+requires, on N workers (--workers, default 4), up to 50 certificates per
+transaction. Progress goes to stderr, a line per certificate once its
+transaction has committed. It can be killed at any point and run again: it
 resumes, and nothing is revoked twice. The contacts of every account concerned
 are mailed once before the first run and once after the set is complete.
 --dry-run lists what would be revoked and changes nothing. --json prints
@@ -58,7 +59,7 @@ are mailed once before the first run and once after the set is complete.
 		}),
 	}
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "list what would be revoked; change nothing")
-	c.Flags().IntVar(&workers, "workers", incident.DefaultWorkers, "certificates revoked at once")
+	c.Flags().IntVar(&workers, "workers", incident.DefaultWorkers, "transactions run at once")
 	return c
 }
 
