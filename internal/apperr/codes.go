@@ -309,6 +309,8 @@ const (
 	CodeAlreadyApproved Code = "already_approved"
 	// CodeAlreadyDecided (409): the problem report already has a decision, or one awaits confirmation.
 	CodeAlreadyDecided Code = "already_decided"
+	// CodeAlreadyFlagged (409): the domain validation method version is already flagged.
+	CodeAlreadyFlagged Code = "already_flagged"
 	// CodeAlreadyGranted (409): the user already holds the roles to grant.
 	CodeAlreadyGranted Code = "already_granted"
 	// CodeAlreadyIssued (409): the order was already issued.
@@ -432,7 +434,7 @@ var all = []Code{
 
 	CodeNotFound,
 
-	CodeAlreadyApproved, CodeAlreadyDecided, CodeAlreadyGranted, CodeAlreadyIssued, CodeAlreadyLinked,
+	CodeAlreadyApproved, CodeAlreadyDecided, CodeAlreadyFlagged, CodeAlreadyGranted, CodeAlreadyIssued, CodeAlreadyLinked,
 	CodeAlreadyRevoked, CodeAlreadyVerified, CodeCaseClosed, CodeCAAStale, CodeFinalizeInProgress,
 	CodeIssuanceAbandoned, CodeNameTaken, CodeNotPending, CodeNotAwaitingConfirmation, CodeNothingPending,
 	CodeOrderChanged, CodeOrderNotApproved, CodeOrderNotPending, CodeOrganizationNotVerified,

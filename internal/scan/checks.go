@@ -47,7 +47,7 @@ func (s *Scanner) check(ctx context.Context, serial string) ([]Finding, error) {
 		c.add(CheckIntegrity, "pem", SeverityError, "the stored certificate does not parse: %v", err)
 		return c.findings, nil
 	}
-	for _, step := range []func(context.Context, *cert) error{s.lints, s.subjects, s.chain, s.rules} {
+	for _, step := range []func(context.Context, *cert) error{s.lints, s.subjects, s.chain, s.rules, s.flagged} {
 		if err := step(ctx, c); err != nil {
 			return nil, err
 		}
@@ -219,4 +219,22 @@ func camel(snake string) string {
 		}
 	}
 	return strings.Join(parts, "")
+}
+
+// flagged reports each name that relied on a domain validation whose
+// method version was flagged after issuance (BR §3.2.2.4: the CA may rely
+// only on validations made with a method it still trusts).
+func (s *Scanner) flagged(ctx context.Context, c *cert) error {
+	if s.d.Validations == nil {
+		return nil
+	}
+	rel, why, err := s.d.Validations.FlaggedReliance(ctx, s.d.DB, c.rec.Serial)
+	if err != nil {
+		return c.integrity(CheckDCVFlagged, err)
+	}
+	for i, r := range rel {
+		c.add(CheckDCVFlagged, "dnsNames", SeverityError, "%s relied on validation %s by %s version %s, flagged %s: %s",
+			r.DNSName, r.ValidationID, r.Method, r.MethodVersion, why[i].FlaggedAt.Format("2006-01-02"), why[i].Reason)
+	}
+	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/vetca/vetca/internal/lint"
 	"github.com/vetca/vetca/internal/profile"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/validation"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
@@ -35,6 +36,7 @@ const (
 	CheckValidityCap   = "vetca_validity_within_br_cap"
 	CheckSerialLength  = "vetca_serial_entropy"
 	CheckKeyBlocked    = "vetca_key_not_blocked"
+	CheckDCVFlagged    = "vetca_dcv_method_flagged"
 )
 
 // Severity is how serious a finding is.
@@ -81,6 +83,12 @@ type Blocklist interface {
 	Blocked(ctx context.Context, q store.Querier, spkiHex string) (bool, error)
 }
 
+// Validations says which names of a certificate relied on a domain
+// validation of a method version flagged since (validation.Service).
+type Validations interface {
+	FlaggedReliance(ctx context.Context, q store.Querier, serial string) ([]validation.Reliance, []validation.FlaggedMethod, error)
+}
+
 // Linter lints one certificate (lint.Linter). Tests pass one built with
 // extra lints, standing for lints added to the code base after issuance.
 type Linter interface {
@@ -96,6 +104,8 @@ type Deps struct {
 	Organizations Organizations
 	Blocklist     Blocklist
 	Linter        Linter
+	// Validations, when set, adds the check of flagged validation methods.
+	Validations Validations
 }
 
 // Options narrow and shape one run.

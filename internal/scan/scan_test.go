@@ -200,3 +200,45 @@ func TestStoppedScanContinues(t *testing.T) {
 		})
 	}
 }
+
+// TestFlaggedValidationMethod: once a domain validation method version is
+// flagged (BR §3.2.2.4: only validations by a method the CA still trusts
+// may be relied on), a scan reports every certificate whose names relied
+// on a validation of that version, naming dnsNames; the flag is refused
+// to a verifier, twice, and for a method vetca does not have.
+func TestFlaggedValidationMethod(t *testing.T) {
+	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			f, all, _ := fixture(t, b, 2)
+			ctx := context.Background()
+			body := map[string]any{"method": "dns-change", "version": "1", "reason": "the TXT check accepted a record under a wildcard"}
+			if r := f.Do("POST", "/api/v1/validation-methods/flags", f.Alice, body); r.Status != 403 {
+				t.Fatalf("a verifier flagged a method: %d %s", r.Status, r.Raw)
+			}
+			if r := f.Do("POST", "/api/v1/validation-methods/flags", f.Carol, map[string]any{"method": "email", "version": "1", "reason": "x"}); r.Status != 400 {
+				t.Fatalf("unknown method: %d %s", r.Status, r.Raw)
+			}
+			if r := f.Do("POST", "/api/v1/validation-methods/flags", f.Carol, body); r.Status != 201 || r.Body["method"] != "dns-change" {
+				t.Fatalf("flag: %d %s", r.Status, r.Raw)
+			}
+			if r := f.Do("POST", "/api/v1/validation-methods/flags", f.Carol, body); r.Status != 409 {
+				t.Fatalf("flagged twice: %d %s", r.Status, r.Raw)
+			}
+			if l := f.Do("GET", "/api/v1/validation-methods/flags", f.Carol, nil); l.Status != 200 || len(l.Body["flags"].([]any)) != 1 {
+				t.Fatalf("list: %d %s", l.Status, l.Raw)
+			}
+			res, err := f.App.Scanner(nil).Run(ctx, scan.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := serialsOf(res.Findings, scan.CheckDCVFlagged); !slices.Equal(got, all) {
+				t.Fatalf("findings %+v, want every certificate under %s", res.Findings, scan.CheckDCVFlagged)
+			}
+			for _, fd := range res.Findings {
+				if fd.Lint == scan.CheckDCVFlagged && fd.Field != "dnsNames" {
+					t.Fatalf("finding names %q, want dnsNames", fd.Field)
+				}
+			}
+		})
+	}
+}

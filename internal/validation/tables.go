@@ -9,6 +9,7 @@ type tables struct {
 	certificateDomainValidations *audit.Table[link]
 	domainValidationAttempts     *audit.Table[Attempt]
 	domainValidations            *audit.Table[Validation]
+	flaggedMethodVersions        *audit.Table[FlaggedMethod]
 }
 
 func newTables(rec *audit.Recorder) tables {
@@ -17,6 +18,7 @@ func newTables(rec *audit.Recorder) tables {
 		certificateDomainValidations: audit.TableOf[link](rec, "certificate_domain_validations"),
 		domainValidationAttempts:     audit.TableOf[Attempt](rec, "domain_validation_attempts"),
 		domainValidations:            audit.TableOf[Validation](rec, "domain_validations"),
+		flaggedMethodVersions:        audit.TableOf[FlaggedMethod](rec, "flagged_method_versions"),
 	}
 }
 
@@ -28,4 +30,5 @@ const (
 	actDomainValidationAttempted         audit.Action = "domain.validation_attempted"
 	actDomainValidated                   audit.Action = "domain.validated"
 	actDomainValidationFailed            audit.Action = "domain.validation_failed"
+	actMethodVersionFlagged              audit.Action = "domain.method_version_flagged"
 )

@@ -25,6 +25,8 @@ func (s *Server) domainRoutes() {
 	m.HandleFunc("GET /api/v1/accounts/{id}/domains/{domainId}", s.api(s.getDomainValidation))
 	m.HandleFunc("POST /api/v1/accounts/{id}/domains/{domainId}/validate", s.api(s.validateDomain))
 	m.HandleFunc("GET /api/v1/domain-validations", s.api(s.searchDomainValidations))
+	m.HandleFunc("POST /api/v1/validation-methods/flags", s.api(s.flagMethodVersion))
+	m.HandleFunc("GET /api/v1/validation-methods/flags", s.api(s.listFlaggedMethods))
 }
 
 func (s *Server) startDomainValidation(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
@@ -102,5 +104,27 @@ func (s *Server) searchDomainValidations(w http.ResponseWriter, r *http.Request,
 		return err
 	}
 	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) flagMethodVersion(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	var in validation.FlagInput
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	f, err := s.Domains.FlagMethodVersion(r.Context(), by, in)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, f)
+	return nil
+}
+
+func (s *Server) listFlaggedMethods(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	list, err := s.Domains.FlaggedMethods(r.Context(), by)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, flaggedMethodsPage{Flags: list})
 	return nil
 }

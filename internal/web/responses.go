@@ -233,3 +233,8 @@ type revokeIncidentInput struct {
 	DryRun  bool `json:"dryRun"`
 	Workers int  `json:"workers"`
 }
+
+// flaggedMethodsPage is GET /api/v1/validation-methods/flags.
+type flaggedMethodsPage struct {
+	Flags []validation.FlaggedMethod `json:"flags"`
+}
