@@ -16,14 +16,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/vetca/vetca/internal/account"
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/cpr"
 	"github.com/vetca/vetca/internal/issuance"
-	"github.com/vetca/vetca/internal/notify"
-	"github.com/vetca/vetca/internal/revocation"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/validation"
 )
@@ -136,22 +133,13 @@ type Validations interface {
 	Search(ctx context.Context, by actor.Actor, in validation.SearchInput) (validation.SearchResult, error)
 }
 
-// Revoker revokes in the caller's transaction (revocation.Service).
-type Revoker interface {
-	RevokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, d revocation.Decision, in revocation.Input) (revocation.Revocation, error)
-	Published(ctx context.Context, rs ...revocation.Revocation)
-	Get(ctx context.Context, q store.Querier, serial string) (revocation.Revocation, bool, error)
-}
-
-// Contacts returns the subscriber contacts of an account (account.Service).
-type Contacts interface {
-	ContactsForAccount(ctx context.Context, q store.Querier, accountID string) ([]account.Contact, error)
-}
-
-// Outbox queues mail in the caller's transaction (notify.Outbox).
-type Outbox interface {
-	Enqueue(ctx context.Context, tx *store.Tx, by actor.Actor, m notify.Message) (notify.Message, error)
-}
+// Revoker, Contacts and Outbox are what the problem-report desk needs of
+// revocation, account and notify too: the same narrow interfaces.
+type (
+	Revoker  = cpr.Revoker
+	Contacts = cpr.Contacts
+	Outbox   = cpr.Outbox
+)
 
 // ProblemReports finds a linked problem report and its timeline
 // (cpr.Service).
