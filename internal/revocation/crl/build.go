@@ -111,17 +111,8 @@ func Build(p Params) ([]byte, error) {
 	}
 	thisUpdate := p.ThisUpdate.UTC().Truncate(time.Second)
 	nextUpdate := p.NextUpdate.UTC().Truncate(time.Second)
-	if err := checkEncodable("thisUpdate", thisUpdate); err != nil {
+	if err := checkValidity(thisUpdate, nextUpdate); err != nil {
 		return nil, err
-	}
-	if err := checkEncodable("nextUpdate", nextUpdate); err != nil {
-		return nil, err
-	}
-	if !nextUpdate.After(thisUpdate) {
-		return nil, fmt.Errorf("%w: nextUpdate %s is not after thisUpdate %s", ErrInvalid, nextUpdate.Format(time.RFC3339), thisUpdate.Format(time.RFC3339))
-	}
-	if nextUpdate.Sub(thisUpdate) > MaxValidity {
-		return nil, fmt.Errorf("%w: nextUpdate is %s after thisUpdate, more than the 10 days BR §4.9.7 and §7.2 allow", ErrInvalid, nextUpdate.Sub(thisUpdate))
 	}
 
 	entriesLen, err := sizeEntries(p.Entries, thisUpdate)

@@ -286,9 +286,31 @@ func TestEmptyCRLOmitsRevokedCertificates(t *testing.T) {
 	}
 }
 
+// refusal is one way to break a rule of Build (and of Stream).
+type refusal struct {
+	name   string
+	mutate func(p *crl.Params)
+}
+
 // TestBuildRefuses tries to break each rule Build enforces.
 func TestBuildRefuses(t *testing.T) {
-	ca := ecdsaCA()
+	for _, tc := range refusals(ecdsaCA()) {
+		t.Run(tc.name, func(t *testing.T) {
+			p := params(ecdsaCA(), makeEntries(3, 3))
+			tc.mutate(&p)
+			der, err := crl.Build(p)
+			if err == nil {
+				t.Fatalf("Build accepted it (%d bytes)", len(der))
+			}
+			if !errors.Is(err, crl.ErrInvalid) {
+				t.Errorf("error %v does not wrap ErrInvalid", err)
+			}
+		})
+	}
+}
+
+// refusals lists the rules of Build, each with a mutation that breaks it.
+func refusals(ca *testCA) []refusal {
 	two159 := new(big.Int).Lsh(big.NewInt(1), 159)
 	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
@@ -305,10 +327,7 @@ func TestBuildRefuses(t *testing.T) {
 	entry := func(serial *big.Int, at time.Time, reason int) []crl.Entry {
 		return []crl.Entry{{Serial: serial, RevokedAt: at, Reason: reason}}
 	}
-	tests := []struct {
-		name   string
-		mutate func(p *crl.Params)
-	}{
+	return []refusal{
 		{"CRLNumber 2^159 (BR §7.2 < 2^159)", func(p *crl.Params) { p.Number = two159 }},
 		{"CRLNumber negative", func(p *crl.Params) { p.Number = big.NewInt(-1) }},
 		{"CRLNumber missing", func(p *crl.Params) { p.Number = nil }},
@@ -360,19 +379,6 @@ func TestBuildRefuses(t *testing.T) {
 		{"ECDSA P-224 (BR §6.1.5)", func(p *crl.Params) { p.Issuer, p.Signer = newCA("p224", p224Key).cert, p224Key }},
 		{"RSA 1024 (BR §6.1.5)", func(p *crl.Params) { p.Issuer, p.Signer = newCA("rsa1024", rsa1024).cert, rsa1024 }},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p := params(ca, makeEntries(3, 3))
-			tc.mutate(&p)
-			der, err := crl.Build(p)
-			if err == nil {
-				t.Fatalf("Build accepted it (%d bytes)", len(der))
-			}
-			if !errors.Is(err, crl.ErrInvalid) {
-				t.Errorf("error %v does not wrap ErrInvalid", err)
-			}
-		})
-	}
 }
 
 // TestBuildBoundaries checks the values right at each limit are accepted.
@@ -380,10 +386,7 @@ func TestBuildBoundaries(t *testing.T) {
 	ca := ecdsaCA()
 	maxNumber := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 159), big.NewInt(1))
 	maxSerial := new(big.Int).Set(maxNumber)
-	tests := []struct {
-		name   string
-		mutate func(p *crl.Params)
-	}{
+	tests := []refusal{
 		{"CRLNumber 2^159-1", func(p *crl.Params) { p.Number = maxNumber }},
 		{"CRLNumber 0", func(p *crl.Params) { p.Number = big.NewInt(0) }},
 		{"nextUpdate exactly 10 days (BR §4.9.7 'at most')", func(p *crl.Params) { p.NextUpdate = p.ThisUpdate.Add(crl.MaxValidity) }},

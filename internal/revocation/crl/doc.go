@@ -12,12 +12,18 @@
 // unspecified (0), and only the codes BR §7.2.2 allows.
 //
 // Build does not use x509.CreateRevocationList: it encodes the DER itself in
-// one pass into a buffer of the exact final size, which keeps a 1,000,000
-// entry shard cheap in time and memory (see the benchmarks). Inspect and
-// Verify read a CRL back with the standard x509.ParseRevocationList, check its
-// signature and its BR structure, and return its entries, which is what
-// `vetca crl verify` needs to prove coverage. PartitionedCRLsJSON renders the
-// CCADB "JSON Array of Partitioned CRLs".
+// one pass into a buffer of the exact final size. Stream writes the same DER
+// from entries given one at a time in ascending serial order, so a shard of
+// any size is built from the database batch by batch without ever holding
+// its entries: the memory is the output itself. Inspect and Verify read a
+// CRL back with the standard x509.ParseRevocationList, check its signature
+// and its BR structure, and return its entries, which is what `vetca crl
+// verify` needs to prove coverage. Check makes the same checks in one pass
+// without holding the entries (and requires the ascending order Stream
+// writes, which is how it refuses a repeated serial), and Windows cuts a
+// CRL into small CRLs with the same header and extensions for linters that
+// parse whole CRLs. PartitionedCRLsJSON renders the CCADB "JSON Array of
+// Partitioned CRLs".
 //
 // The package is a pure library: it reads no clock, database or network.
 // Times are given by the caller.

@@ -33,8 +33,10 @@ type Info struct {
 	// ThisUpdate and NextUpdate are the CRL's validity bounds, in UTC.
 	ThisUpdate, NextUpdate time.Time
 	// Entries maps SerialHex(serial) to the entry. Reason is 0 where the
-	// entry has no reasonCode.
+	// entry has no reasonCode. Check leaves it nil.
 	Entries map[string]Entry
+	// Count is the number of entries.
+	Count int
 }
 
 // SerialHex formats a serial the way the API writes serials: lower-case
@@ -157,6 +159,7 @@ func Inspect(der []byte, issuer *x509.Certificate) (*Info, error) {
 		}
 		info.Entries[key] = Entry{Serial: rc.SerialNumber, RevokedAt: rc.RevocationTime.UTC(), Reason: rc.ReasonCode}
 	}
+	info.Count = len(info.Entries)
 	return info, nil
 }
 
@@ -183,19 +186,8 @@ func Verify(der []byte, issuer *x509.Certificate, want Expect) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	if info.URL != want.URL {
-		return nil, fmt.Errorf("%w: Issuing Distribution Point is %q, want %q (BR §7.2.2.1)", ErrMismatch, info.URL, want.URL)
-	}
-	if !want.Now.IsZero() {
-		if want.Now.Before(info.ThisUpdate) {
-			return nil, fmt.Errorf("%w: thisUpdate %s is in the future", ErrMismatch, info.ThisUpdate.Format(time.RFC3339))
-		}
-		if want.Now.After(info.NextUpdate) {
-			return nil, fmt.Errorf("%w: stale since nextUpdate %s", ErrMismatch, info.NextUpdate.Format(time.RFC3339))
-		}
-	}
-	if want.NumberAbove != nil && info.Number.Cmp(want.NumberAbove) <= 0 {
-		return nil, fmt.Errorf("%w: CRLNumber %v is not greater than the previous %v (BR §7.2)", ErrMismatch, info.Number, want.NumberAbove)
+	if err := checkExpected(info, want); err != nil {
+		return nil, err
 	}
 	return info, nil
 }
