@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/big"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/vetca/vetca/internal/actor"
@@ -261,42 +262,126 @@ func (p *Publisher) due(ctx context.Context, t Target) (bool, error) {
 	return newer > 0, err
 }
 
-// entries returns the revoked serials a shard's CRL must list: every
-// revocation of the shard except those whose certificate expired before
-// the previous scheduled CRL, which therefore already listed them once
-// after expiry (BR §4.10.1, §7.2).
-func (p *Publisher) entries(ctx context.Context, q store.Querier, t Target, prevThisUpdate time.Time) ([]crl.Entry, error) {
-	query := `SELECT serial, revoked_at, reason_code FROM revocations WHERE crl_url = ?`
-	args := []any{t.URL}
+// entryBatch is how many revocations one statement of a shard's build
+// reads: the build holds one batch of rows at a time, never the shard.
+const entryBatch = 5000
+
+// lintWindow is how many entries zlint sees at once (crl.Windows).
+const lintWindow = 10000
+
+// eachEntry calls fn with every revoked serial a shard's CRL must list:
+// every revocation of the shard except those whose certificate expired
+// before the previous scheduled CRL, which therefore already listed them
+// once after expiry (BR §4.10.1, §7.2). It reads them in serial order, a
+// batch at a time (keyset pagination on the index revocations_crl_serial),
+// scanning the columns directly rather than through the reflective row
+// decoder; the serial passed to fn is valid only during the call.
+func (p *Publisher) eachEntry(ctx context.Context, q store.Querier, url string, prevThisUpdate time.Time, fn func(serial []byte, revokedAt time.Time, reason int) error) error {
+	query := `SELECT serial, revoked_at, reason_code FROM revocations WHERE crl_url = ? AND serial > ?`
 	if !prevThisUpdate.IsZero() {
 		query += ` AND not_after >= ?`
-		args = append(args, store.FormatTime(prevThisUpdate))
 	}
-	// A shard can hold hundreds of thousands of entries: scan directly
-	// rather than through the reflective row decoder.
-	rows, err := q.Query(ctx, query, args...) // entry order does not matter in a CRL
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []crl.Entry
-	var sn, at string
-	var code int
-	for rows.Next() {
-		if err := rows.Scan(&sn, &at, &code); err != nil {
-			return nil, err
+	query += ` ORDER BY serial LIMIT ` + strconv.Itoa(entryBatch)
+	var (
+		sn, at   sql.RawBytes
+		code     int
+		serial   [crl.MaxSerialOctets]byte
+		last     [2 * crl.MaxSerialOctets]byte
+		lastLen  int
+		after    string
+		notAfter = store.FormatTime(prevThisUpdate)
+	)
+	for {
+		args := []any{url, after}
+		if !prevThisUpdate.IsZero() {
+			args = append(args, notAfter)
 		}
-		b, err := hex.DecodeString(sn)
-		if err != nil || len(b) == 0 {
-			return nil, apperr.Integrity("revocations", sn, "serial is not hex")
-		}
-		revokedAt, err := store.ParseTime(at)
+		n, err := func() (int, error) {
+			rows, err := q.Query(ctx, query, args...)
+			if err != nil {
+				return 0, err
+			}
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				if err := rows.Scan(&sn, &at, &code); err != nil {
+					return n, err
+				}
+				b, ok := decodeSerialHex(serial[:0], sn)
+				if !ok {
+					return n, apperr.Integrity("revocations", string(sn), "serial is not in vetca's form (lower-case hex of at most 20 octets, no leading 00)")
+				}
+				revokedAt, ok := parseStoredTime(at)
+				if !ok {
+					return n, apperr.Integrity("revocations", string(sn), "revoked_at %q is not a stored time", at)
+				}
+				if err := fn(b, revokedAt, code); err != nil {
+					return n, err
+				}
+				lastLen = copy(last[:], sn)
+				n++
+			}
+			return n, rows.Err()
+		}()
 		if err != nil {
-			return nil, apperr.Integrity("revocations", sn, "revoked_at: %v", err)
+			return err
 		}
-		out = append(out, crl.Entry{Serial: new(big.Int).SetBytes(b), RevokedAt: revokedAt, Reason: code})
+		if n < entryBatch {
+			return nil
+		}
+		after = string(last[:lastLen])
 	}
-	return out, rows.Err()
+}
+
+// decodeSerialHex decodes a serial stored in vetca's form (serial.Hex:
+// lower-case hex of the magnitude, no leading 00 octet) into dst.
+func decodeSerialHex(dst []byte, s []byte) ([]byte, bool) {
+	if len(s) == 0 || len(s)%2 != 0 || len(s) > 2*crl.MaxSerialOctets {
+		return nil, false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return nil, false
+		}
+	}
+	dst = dst[:len(s)/2]
+	if _, err := hex.Decode(dst, s); err != nil || dst[0] == 0 {
+		return nil, false
+	}
+	return dst, true
+}
+
+// parseStoredTime parses store.TimeFormat ("2006-01-02T15:04:05Z", fixed
+// width) without the general parser, which would dominate reading a large
+// shard.
+func parseStoredTime(b []byte) (time.Time, bool) {
+	if len(b) != len(store.TimeFormat) || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[19] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) (int, bool) {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 2)
+	d, ok3 := num(8, 2)
+	h, ok4 := num(11, 2)
+	mi, ok5 := num(14, 2)
+	sec, ok6 := num(17, 2)
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC)
+	if t.Day() != d { // February 30th and the like
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // Built is a CRL built from the database, not yet checked or recorded.
@@ -311,21 +396,16 @@ type Built struct {
 	hadPrev    bool
 }
 
-// Build reads a target's entries from the database and builds its next CRL.
+// Build reads a target's entries from the database and builds its next
+// CRL. Everything is read in one read-only snapshot (store.DB.ReadTx), and
+// thisUpdate is taken once that snapshot is fixed, so every revocation
+// committed before thisUpdate is either listed or newer than the snapshot
+// (and then recorded_at >= thisUpdate makes the shard due again, unless the
+// revocation's own transaction began before thisUpdate and committed after
+// the snapshot). A shard's entries are streamed in serial order, a batch at
+// a time, into crl.Stream: the build holds the output DER and one batch of
+// rows, whatever the shard's size.
 func (p *Publisher) Build(ctx context.Context, t Target) (*Built, error) {
-	cur, had, err := p.current(ctx, p.db, t.URL)
-	if err != nil {
-		return nil, err
-	}
-	var prevThis time.Time
-	number := int64(1)
-	if had {
-		prevThis, number = cur.ThisUpdate, cur.Number+1
-	}
-	entries, err := p.entries(ctx, p.db, t, prevThis)
-	if err != nil {
-		return nil, err
-	}
 	issCert, err := t.Issuer.Certificate()
 	if err != nil {
 		return nil, err
@@ -334,32 +414,76 @@ func (p *Publisher) Build(ctx context.Context, t Target) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := p.clk.Now().UTC().Truncate(time.Second)
-	validity := p.cfg.Validity
-	var der []byte
-	if t.Full {
-		// The root's CRL covers CA certificates: a full CRL, no IDP
-		// (BR §7.2.2.1 only asks partitioned CRLs for one).
-		validity = 30 * 24 * time.Hour
-		var rl []x509.RevocationListEntry
-		for _, e := range entries {
-			ent := x509.RevocationListEntry{SerialNumber: e.Serial, RevocationTime: e.RevokedAt}
-			if e.Reason != 0 {
-				ent.ReasonCode = e.Reason
-			}
-			rl = append(rl, ent)
+	var b *Built
+	err = p.db.ReadTx(ctx, func(tx *store.Tx) error {
+		cur, had, err := p.current(ctx, tx, t.URL)
+		if err != nil {
+			return err
 		}
-		der, err = x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
-			Number: big.NewInt(number), ThisUpdate: now, NextUpdate: now.Add(validity), RevokedCertificateEntries: rl,
-		}, issCert, key)
-	} else {
-		der, err = crl.Build(crl.Params{Issuer: issCert, Signer: key, URL: t.URL, Number: big.NewInt(number),
-			ThisUpdate: now, NextUpdate: now.Add(validity), Entries: entries})
-	}
+		var prevThis time.Time
+		number := int64(1)
+		if had {
+			prevThis, number = cur.ThisUpdate, cur.Number+1
+		}
+		count := `SELECT COUNT(*) FROM revocations WHERE crl_url = ?`
+		args := []any{t.URL}
+		if !prevThis.IsZero() {
+			count += ` AND not_after >= ?`
+			args = append(args, store.FormatTime(prevThis))
+		}
+		var n int
+		if err := tx.QueryRow(ctx, count, args...).Scan(&n); err != nil {
+			return fmt.Errorf("count the entries of %s: %w", t.URL, err)
+		}
+		now := p.clk.Now().UTC().Truncate(time.Second)
+		validity := p.cfg.Validity
+		var der []byte
+		entries := 0
+		if t.Full {
+			// The root's CRL covers CA certificates: a full CRL, no IDP
+			// (BR §7.2.2.1 only asks partitioned CRLs for one), and few
+			// entries.
+			validity = 30 * 24 * time.Hour
+			var rl []x509.RevocationListEntry
+			err := p.eachEntry(ctx, tx, t.URL, prevThis, func(serial []byte, at time.Time, reason int) error {
+				ent := x509.RevocationListEntry{SerialNumber: new(big.Int).SetBytes(serial), RevocationTime: at}
+				if reason != 0 {
+					ent.ReasonCode = reason
+				}
+				rl = append(rl, ent)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			entries = len(rl)
+			der, err = x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+				Number: big.NewInt(number), ThisUpdate: now, NextUpdate: now.Add(validity), RevokedCertificateEntries: rl,
+			}, issCert, key)
+			if err != nil {
+				return fmt.Errorf("build CRL: %w", err)
+			}
+		} else {
+			s, err := crl.NewStream(crl.Header{Issuer: issCert, Signer: key, URL: t.URL, Number: big.NewInt(number),
+				ThisUpdate: now, NextUpdate: now.Add(validity)}, n)
+			if err != nil {
+				return fmt.Errorf("build CRL: %w", err)
+			}
+			if err := p.eachEntry(ctx, tx, t.URL, prevThis, s.Add); err != nil {
+				return fmt.Errorf("build CRL: %w", err)
+			}
+			entries = s.Count()
+			if der, err = s.Finish(); err != nil {
+				return fmt.Errorf("build CRL: %w", err)
+			}
+		}
+		b = &Built{Target: t, DER: der, Number: number, Entries: entries, ThisUpdate: now, NextUpdate: now.Add(validity), prev: cur, hadPrev: had}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("build CRL: %w", err)
+		return nil, err
 	}
-	return &Built{Target: t, DER: der, Number: number, Entries: len(entries), ThisUpdate: now, NextUpdate: now.Add(validity), prev: cur, hadPrev: had}, nil
+	return b, nil
 }
 
 // Publish builds, lints, verifies, records and stores one CRL.
@@ -371,18 +495,28 @@ func (p *Publisher) Publish(ctx context.Context, t Target) (ShardRecord, error) 
 	return p.Record(ctx, b)
 }
 
-// Record checks a built CRL before publication (zlint's CRL lints, then
-// vetca's own: signature, IDP equal to the URL, increasing number, fresh)
-// and records it.
+// Record checks a built CRL before publication and records it. The checks
+// read the DER as built, in bounded memory: zlint's CRL lints over windows
+// of lintWindow entries with the CRL's own header, extensions and signature
+// (crl.Windows: every per-entry and header lint sees exactly what the CRL
+// says), then vetca's own in one pass (crl.Check: the signature over the
+// TBSCertList as it is, the shard profile, IDP equal to the URL, increasing
+// number, fresh, every entry, no serial twice, and the entry count).
 func (p *Publisher) Record(ctx context.Context, b *Built) (ShardRecord, error) {
 	t := b.Target
 	if !t.Full {
-		rep, err := p.linter.LintCRL(b.DER)
+		err := crl.Windows(b.DER, lintWindow, func(w []byte) error {
+			rep, err := p.linter.LintCRL(w)
+			if err != nil {
+				return err
+			}
+			if err := rep.Err(); err != nil {
+				return fmt.Errorf("CRL lint: %w", err)
+			}
+			return nil
+		})
 		if err != nil {
 			return ShardRecord{}, err
-		}
-		if err := rep.Err(); err != nil {
-			return ShardRecord{}, fmt.Errorf("CRL lint: %w", err)
 		}
 		issCert, err := t.Issuer.Certificate()
 		if err != nil {
@@ -392,8 +526,12 @@ func (p *Publisher) Record(ctx context.Context, b *Built) (ShardRecord, error) {
 		if b.hadPrev {
 			want.NumberAbove = big.NewInt(b.prev.Number)
 		}
-		if _, err := crl.Verify(b.DER, issCert, want); err != nil {
+		info, err := crl.Check(b.DER, issCert, want, nil)
+		if err != nil {
 			return ShardRecord{}, fmt.Errorf("CRL self-check: %w", err)
+		}
+		if info.Count != b.Entries {
+			return ShardRecord{}, fmt.Errorf("CRL self-check: %d entries, %d were built", info.Count, b.Entries)
 		}
 	}
 	sum := sha256.Sum256(b.DER)

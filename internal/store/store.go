@@ -380,6 +380,24 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	return nil
 }
 
+// ReadTx runs fn in a read-only transaction, so that every statement of
+// fn reads one snapshot: REPEATABLE READ on PostgreSQL; on SQLite a
+// deferred transaction, whose first read fixes the snapshot and which takes
+// no write lock (writers go on beside it). The transaction is rolled back
+// at the end, so nothing fn writes is kept: it is for reads.
+func (db *DB) ReadTx(ctx context.Context, fn func(tx *Tx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.dialect == Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	stx, err := db.sql.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer func() { _ = stx.Rollback() }()
+	return fn(&Tx{tx: stx, db: db, dialect: db.dialect})
+}
+
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

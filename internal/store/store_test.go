@@ -185,3 +185,45 @@ func TestConcurrentWriters(t *testing.T) {
 		}
 	})
 }
+
+// TestReadTxReadsOneSnapshot: inside ReadTx, a row committed after the
+// first read is not seen, the write is not held up by the read
+// transaction (on SQLite it takes no write lock), and nothing written in
+// it is kept.
+func TestReadTxReadsOneSnapshot(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		count := func(q store.Querier) int {
+			var n int
+			if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM leases`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		before := count(db)
+		err := db.ReadTx(ctx, func(tx *store.Tx) error {
+			if n := count(tx); n != before {
+				t.Fatalf("first read: %d, want %d", n, before)
+			}
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if err := db.InTx(wctx, func(w *store.Tx) error {
+				_, err := w.Exec(wctx, `INSERT INTO leases (name, holder, expires_at) VALUES ('readtx', 'x', '2030-01-01T00:00:00Z')`)
+				return err
+			}); err != nil {
+				t.Fatalf("a write beside the read transaction: %v", err)
+			}
+			if n := count(tx); n != before {
+				t.Fatalf("the read transaction saw a row committed after its snapshot: %d, want %d", n, before)
+			}
+			_, _ = tx.Exec(ctx, `DELETE FROM leases`) // refused, or rolled back below
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := count(db); n != before+1 {
+			t.Fatalf("after: %d, want %d", n, before+1)
+		}
+	})
+}
