@@ -33,6 +33,9 @@ type Result struct {
 	Ratio        float64 `json:"ratio"`
 	PeakRSSBytes int64   `json:"peakRSSBytes"`
 	Notes        string  `json:"notes,omitempty"`
+	// RawPeakRSSBytes is the raw side's peak resident set when it ran in a
+	// process of its own (crl), so that the two peaks can be compared.
+	RawPeakRSSBytes int64 `json:"rawPeakRSSBytes,omitempty"`
 }
 
 // PeakRSS is the process's peak resident set size.

@@ -20,7 +20,7 @@ func TestCRLBuildsEveryEntry(t *testing.T) {
 			if backend == "postgres" {
 				dsn = storetest.PostgresDSN(t)
 			}
-			r, err := CRL(context.Background(), dsn, n)
+			r, err := CRL(context.Background(), CRLOptions{DSN: dsn, N: n})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -30,7 +30,7 @@ func TestCRLBuildsEveryEntry(t *testing.T) {
 			if !(r.PerSecond > 0) || !(r.RawPerSecond > 0) || math.Abs(r.Ratio-r.PerSecond/r.RawPerSecond) > 1e-9*r.Ratio || math.IsInf(r.Ratio, 0) {
 				t.Fatalf("figures do not add up: %+v", r)
 			}
-			if !strings.Contains(r.Notes, "read 2000 entries from the database") {
+			if !strings.Contains(r.Notes, "read 2000 entries from the database") || r.PeakRSSBytes <= 0 || r.RawPeakRSSBytes <= 0 {
 				t.Fatalf("notes: %s", r.Notes)
 			}
 		})
@@ -44,7 +44,7 @@ func TestCRLBuildsEveryEntry(t *testing.T) {
 func BenchmarkCRLPhases(b *testing.B) {
 	const n = 300000
 	for b.Loop() {
-		r, err := CRL(context.Background(), "sqlite:scratch", n)
+		r, err := CRL(context.Background(), CRLOptions{DSN: "sqlite:scratch", N: n})
 		if err != nil {
 			b.Fatal(err)
 		}

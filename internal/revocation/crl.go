@@ -416,6 +416,9 @@ func (p *Publisher) Build(ctx context.Context, t Target) (*Built, error) {
 	}
 	var b *Built
 	err = p.db.ReadTx(ctx, func(tx *store.Tx) error {
+		if err := tx.PreferIndexOrder(ctx); err != nil { // keyset pages read from revocations_crl_serial
+			return err
+		}
 		cur, had, err := p.current(ctx, tx, t.URL)
 		if err != nil {
 			return err

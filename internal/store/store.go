@@ -398,6 +398,23 @@ func (db *DB) ReadTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return fn(&Tx{tx: stx, db: db, dialect: db.dialect})
 }
 
+// PreferIndexOrder asks the planner, for the rest of the transaction, to
+// return rows in an ORDER BY that an index provides by reading that index
+// rather than by sorting. Keyset pagination over a table that just grew
+// (a bulk revocation: its statistics still describe the small table) would
+// otherwise be planned as "read every matching row, then sort", once per
+// page. On PostgreSQL it is SET LOCAL enable_sort = off; SQLite already
+// prefers an index that gives the order.
+func (tx *Tx) PreferIndexOrder(ctx context.Context) error {
+	if tx.dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.tx.ExecContext(ctx, `SET LOCAL enable_sort = off`); err != nil {
+		return fmt.Errorf("prefer index order: %w", err)
+	}
+	return nil
+}
+
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

@@ -227,3 +227,33 @@ func TestReadTxReadsOneSnapshot(t *testing.T) {
 		}
 	})
 }
+
+// TestPreferIndexOrder: on PostgreSQL the setting holds for the rest of
+// the transaction only; on SQLite it does nothing.
+func TestPreferIndexOrder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		show := func(q store.Querier) string {
+			var v string
+			if err := q.QueryRow(ctx, `SHOW enable_sort`).Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		err := db.ReadTx(ctx, func(tx *store.Tx) error {
+			if err := tx.PreferIndexOrder(ctx); err != nil {
+				return err
+			}
+			if db.Dialect() == store.Postgres && show(tx) != "off" {
+				t.Error("enable_sort is not off in the transaction")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if db.Dialect() == store.Postgres && show(db) != "on" {
+			t.Error("enable_sort stayed off after the transaction")
+		}
+	})
+}
