@@ -22,4 +22,9 @@
 // database. A Source that does not know the serial returns ErrNotFound and
 // the client gets the unsigned "unauthorized" status (RFC 5019 §2.2.3), never
 // "good": vetca never answers for a serial it did not issue (BR §4.9.9).
+// A Source that also implements MemorySource is asked first, without the
+// request parsed in full: the Handler decodes a GET into a pooled buffer,
+// reads the CertID in place (ParseCertID, which declines unusual shapes
+// rather than read them differently) and serves a Prepared response with
+// its headers computed once. Everything else takes the full path.
 package ocspresp

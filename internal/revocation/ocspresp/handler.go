@@ -1,6 +1,7 @@
 package ocspresp
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/asn1"
@@ -15,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -99,11 +101,18 @@ type Options struct {
 // before the mux), or clients whose request encodes to "//" will fail.
 type Handler struct {
 	src    Source
+	mem    MemorySource // src, when it keeps responses in memory
 	clock  clock.Clock
 	log    *slog.Logger
 	prefix string
 	maxAge time.Duration
 	max    int
+	// cacheControl is the Cache-Control value of a response with at least
+	// maxAge left before its nextUpdate (all but the last of its life).
+	cacheControl []string
+	// bufs holds the buffers GET requests are decoded into on the fast
+	// path (a request's DER is not kept past the answer).
+	bufs sync.Pool
 }
 
 // NewHandler returns a Handler serving src.
@@ -127,6 +136,9 @@ func NewHandler(src Source, opts Options) (*Handler, error) {
 	if h.max <= 0 {
 		h.max = 4096
 	}
+	h.mem, _ = src.(MemorySource)
+	h.cacheControl = []string{cacheControl(h.maxAge)}
+	h.bufs.New = func() any { return new([maxFastGET]byte) }
 	return h, nil
 }
 
@@ -143,11 +155,37 @@ const (
 	contentTypeResponse = "application/ocsp-response"
 )
 
-// ServeHTTP answers one OCSP request.
+// Header values every answer shares (never modified).
+var (
+	hdrResponseType = []string{contentTypeResponse}
+	hdrNoCache      = []string{"no-cache, no-store"}
+)
+
+func cacheControl(maxAge time.Duration) string {
+	return fmt.Sprintf("max-age=%d, public, no-transform, must-revalidate", int64(maxAge/time.Second))
+}
+
+// ServeHTTP answers one OCSP request. A request for a response its
+// MemorySource holds is answered from memory: the GET path decoded into a
+// pooled buffer, the CertID read in place, the headers precomputed.
+// Everything else takes the full path below.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var der []byte
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		// The fast path reads the percent-decoded path, which is what
+		// decodeGET makes of the escaped one; both must carry the prefix.
+		if h.mem != nil && (r.URL.RawPath == "" || strings.HasPrefix(r.URL.RawPath, h.prefix)) {
+			if raw, ok := strings.CutPrefix(r.URL.Path, h.prefix); ok {
+				buf := h.bufs.Get().(*[maxFastGET]byte)
+				d, ok := decodeGETInto(buf, raw)
+				served := ok && h.serveFromMemory(w, r, d)
+				h.bufs.Put(buf)
+				if served {
+					return
+				}
+			}
+		}
 		raw, ok := strings.CutPrefix(r.URL.EscapedPath(), h.prefix)
 		if !ok || raw == "" {
 			h.writeError(w, http.StatusOK, respMalformed)
@@ -181,6 +219,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		der = body
+		if h.mem != nil && h.serveFromMemory(w, r, der) {
+			return
+		}
 	default:
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -228,6 +269,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.writeResponse(w, r, resp, meta, now)
+}
+
+// serveFromMemory answers r from the MemorySource, if der is a request of
+// the shape ParseCertID reads and the source holds a fresh response for
+// it; it reports whether it answered.
+func (h *Handler) serveFromMemory(w http.ResponseWriter, r *http.Request, der []byte) bool {
+	id, ok := ParseCertID(der)
+	if !ok {
+		return false
+	}
+	now := h.clock.Now()
+	p := h.mem.Lookup(id, now)
+	if p == nil || !bytes.Equal(p.serial, id.Serial) || !now.Before(p.nextUpdate) {
+		return false
+	}
+	hd := w.Header()
+	hd["Content-Type"] = hdrResponseType
+	hd["Last-Modified"] = p.lastModified
+	hd["Expires"] = p.expires
+	hd["Etag"] = p.etag
+	if left := p.nextUpdate.Sub(now); left >= h.maxAge {
+		hd["Cache-Control"] = h.cacheControl
+	} else {
+		hd["Cache-Control"] = []string{cacheControl(left)}
+	}
+	if r.Method != http.MethodPost && notModified(r, p.etag[0], p.thisUpdate) {
+		w.WriteHeader(http.StatusNotModified)
+		return true
+	}
+	hd["Content-Length"] = p.length
+	w.WriteHeader(http.StatusOK)
+	w.Write(p.der)
+	return true
 }
 
 // decodeGET turns the path remainder of a GET request into DER. It undoes
@@ -306,9 +380,9 @@ func readOptionalExtensions(s *cryptobyte.String, tag cbasn1.Tag) bool {
 
 func (h *Handler) writeError(w http.ResponseWriter, code int, body []byte) {
 	hd := w.Header()
-	hd.Set("Content-Type", contentTypeResponse)
+	hd["Content-Type"] = hdrResponseType
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
-	hd.Set("Cache-Control", "no-cache, no-store")
+	hd["Cache-Control"] = hdrNoCache
 	w.WriteHeader(code)
 	w.Write(body)
 }
@@ -325,7 +399,7 @@ func (h *Handler) writeResponse(w http.ResponseWriter, r *http.Request, resp []b
 	hd.Set("Last-Modified", m.thisUpdate.UTC().Format(http.TimeFormat))
 	hd.Set("Expires", m.nextUpdate.UTC().Format(http.TimeFormat))
 	hd.Set("ETag", etag)
-	hd.Set("Cache-Control", fmt.Sprintf("max-age=%d, public, no-transform, must-revalidate", int64(maxAge/time.Second)))
+	hd.Set("Cache-Control", cacheControl(maxAge))
 	if r.Method != http.MethodPost && notModified(r, etag, m.thisUpdate) {
 		w.WriteHeader(http.StatusNotModified)
 		return
