@@ -109,6 +109,7 @@ type Config struct {
 	// defaults (DefaultCRLTick, ...) suit production, and tests shorten them.
 	CRLTick         time.Duration // CRL publication check
 	OCSPTick        time.Duration // OCSP refresh
+	OCSPPollTick    time.Duration // each replica's poll for revocations made elsewhere (its memory answers for 2 ticks after one)
 	OutboxTick      time.Duration // mail delivery
 	CheckpointTick  time.Duration // is an audit checkpoint due?
 	SignInTick      time.Duration // summaries of failed console sign-ins
@@ -199,7 +200,7 @@ func (c *Config) Defaults() {
 		v   *time.Duration
 		def time.Duration
 	}{
-		{&c.CRLTick, DefaultCRLTick}, {&c.OCSPTick, DefaultOCSPTick}, {&c.OutboxTick, DefaultOutboxTick},
+		{&c.CRLTick, DefaultCRLTick}, {&c.OCSPTick, DefaultOCSPTick}, {&c.OCSPPollTick, revocation.DefaultOCSPPoll}, {&c.OutboxTick, DefaultOutboxTick},
 		{&c.CheckpointTick, DefaultCheckpointTick}, {&c.SignInTick, DefaultSignInTick},
 		{&c.HeartbeatTick, DefaultHeartbeatTick}, {&c.RecoveryTick, DefaultRecoveryTick},
 		{&c.ShutdownTimeout, DefaultShutdownTimeout}, {&c.CPRTick, DefaultCPRTick}, {&c.CPRAlarmLead, cpr.DefaultAlarmLead},
@@ -317,7 +318,7 @@ func (c *Config) Validate() error {
 		name string
 		v    time.Duration
 	}{
-		{"CRLTick", c.CRLTick}, {"OCSPTick", c.OCSPTick}, {"OutboxTick", c.OutboxTick}, {"CheckpointTick", c.CheckpointTick},
+		{"CRLTick", c.CRLTick}, {"OCSPTick", c.OCSPTick}, {"OCSPPollTick", c.OCSPPollTick}, {"OutboxTick", c.OutboxTick}, {"CheckpointTick", c.CheckpointTick},
 		{"SignInTick", c.SignInTick}, {"HeartbeatTick", c.HeartbeatTick}, {"RecoveryTick", c.RecoveryTick},
 		{"ShutdownTimeout", c.ShutdownTimeout}, {"CPRTick", c.CPRTick},
 	} {

@@ -12,7 +12,9 @@ func (a *App) wireRevocation() {
 	a.CRLs = revocation.NewPublisher(a.DB, a.Recorder, a.Clock, a.Engine, a.Engine.Linter(), revocation.PublisherConfig{
 		PublicURL: a.Cfg.StatusURL(), Shards: a.Cfg.CRLShards, Validity: a.Cfg.CRLValidity, Republish: a.Cfg.CRLRepublish,
 	}, a.Log)
-	a.OCSP = revocation.NewResponder(a.DB, a.Recorder, a.Clock, a.Engine, a.Engine.Linter(), a.Revocations, a.Cfg.OCSPValidity, a.Log)
+	a.OCSP = revocation.NewResponder(a.DB, a.Recorder, a.Clock, a.Engine, a.Engine.Linter(), a.Revocations, revocation.ResponderConfig{
+		Validity: a.Cfg.OCSPValidity, Staleness: 2 * a.Cfg.OCSPPollTick,
+	}, a.Log)
 	a.Revocations.OnRevoke(a.CRLs)
 	a.Revocations.OnRevoke(a.OCSP)
 }

@@ -212,6 +212,7 @@ func (a *App) StartBackground(ctx context.Context) (*Background, error) {
 	run(a.runRecovery)
 	run(func(ctx context.Context) { a.CRLs.Run(ctx, a.Cfg.CRLTick, a.Replica) })
 	run(func(ctx context.Context) { a.OCSP.Run(ctx, a.Cfg.OCSPTick, a.Replica) })
+	run(func(ctx context.Context) { a.OCSP.Watch(ctx, a.Cfg.OCSPPollTick) })
 	if a.Cfg.SMTP != "" {
 		d := notify.NewDeliverer(a.DB, a.Recorder, a.Clock, &notify.SMTPSender{Addr: a.Cfg.SMTP}, a.Cfg.MailFrom, a.Log)
 		run(func(ctx context.Context) { d.Run(ctx, a.Cfg.OutboxTick, a.Replica, nil) })

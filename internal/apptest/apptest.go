@@ -31,6 +31,7 @@ import (
 // Env is a running in-process vetca.
 type Env struct {
 	T          testing.TB
+	Cfg        app.Config // what App was opened with
 	App        *app.App
 	Clock      *clock.Fake
 	Server     *httptest.Server
@@ -102,11 +103,30 @@ func NewWithOpen(t testing.TB, backend string, open app.Options, opts ...Option)
 	if err != nil {
 		t.Fatalf("init: %v", err)
 	}
-	e := &Env{T: t, App: a, Clock: clk, SMTP: smtp, AdminToken: res.AdminToken, tokens: map[string]string{"admin": res.AdminToken}}
+	e := &Env{T: t, Cfg: cfg, App: a, Clock: clk, SMTP: smtp, AdminToken: res.AdminToken, tokens: map[string]string{"admin": res.AdminToken}}
 	e.Server = httptest.NewServer(a.Handler())
 	t.Cleanup(e.Server.Close)
 	e.Deliverer = notify.NewDeliverer(a.DB, a.Recorder, clk, &notify.SMTPSender{Addr: smtp.Addr(), Timeout: 5 * time.Second}, a.Cfg.MailFrom, log)
 	return e
+}
+
+// Replica opens a second vetca on e's database and keys, as another
+// `serve` replica sharing them would be: its own App (its own memory, its
+// own clock, starting at e's time) and its HTTP handler on a loopback
+// server. Tokens made on e work on it.
+func (e *Env) Replica() *Env {
+	t := e.T
+	t.Helper()
+	clk := clock.NewFake(e.Clock.Now())
+	a, err := app.Open(context.Background(), e.Cfg, clk, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Write: true})
+	if err != nil {
+		t.Fatalf("open a second replica: %v", err)
+	}
+	t.Cleanup(func() { a.Close() })
+	r := &Env{T: t, Cfg: e.Cfg, App: a, Clock: clk, SMTP: e.SMTP, AdminToken: e.AdminToken, tokens: e.tokens}
+	r.Server = httptest.NewServer(a.Handler())
+	t.Cleanup(r.Server.Close)
+	return r
 }
 
 // User creates (once) a staff user and returns its token.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
@@ -25,35 +26,63 @@ import (
 	"github.com/vetca/vetca/internal/store"
 )
 
-// Responder signs, stores, refreshes and serves OCSP responses.
+// Responder signs, stores, refreshes and serves OCSP responses. The
+// database holds every signed response and is the authority; each replica
+// also holds the responses it served recently in memory (ocspMemory), and
+// answers from there without reading the database (Lookup).
 type Responder struct {
-	db       *store.DB
-	rec      *audit.Recorder
-	tab      tables
-	clk      clock.Clock
-	engine   *issuance.Engine
-	linter   *lint.Linter
-	svc      *Service
-	validity time.Duration
-	log      *slog.Logger
+	db     *store.DB
+	rec    *audit.Recorder
+	tab    tables
+	clk    clock.Clock
+	engine *issuance.Engine
+	linter *lint.Linter
+	svc    *Service
+	cfg    ResponderConfig
+	log    *slog.Logger
 
-	mu      sync.Mutex
-	issuers []issuerEntry
-	loaded  time.Time
+	mem     *ocspMemory
+	issuers atomic.Pointer[issuerTable]
+	loadMu  sync.Mutex // one reload of the issuers at a time
+	pollMu  sync.Mutex // one poll at a time; guards cursor
+	cursor  int64      // the audit chain head the memory has caught up with
 }
 
-type issuerEntry struct {
-	iss  issuance.Issuer
-	cert *x509.Certificate
+// ResponderConfig sets the OCSP schedule and this replica's memory.
+type ResponderConfig struct {
+	// Validity is nextUpdate - thisUpdate: 8 hours to 10 days (BR §4.9.9);
+	// default 96 hours.
+	Validity time.Duration
+	// MemoryEntries caps the responses held in memory (default
+	// DefaultOCSPMemoryEntries).
+	MemoryEntries int
+	// Staleness bounds how long after a revocation committed on another
+	// replica this one may still answer from memory what it held before:
+	// the memory answers only until Staleness after the start of its last
+	// successful poll of the audit trail (default 2 x DefaultOCSPPoll).
+	Staleness time.Duration
+	// Revalidate bounds how long a response is answered from memory
+	// before its status is read, integrity-checked, again (default
+	// DefaultOCSPRevalidate).
+	Revalidate time.Duration
 }
 
-// NewResponder returns an OCSP responder. validity is nextUpdate -
-// thisUpdate: 8 hours to 10 days (BR §4.9.9); default 96 hours.
-func NewResponder(db *store.DB, rec *audit.Recorder, clk clock.Clock, engine *issuance.Engine, linter *lint.Linter, svc *Service, validity time.Duration, log *slog.Logger) *Responder {
-	if validity < ocspresp.MinValidity || validity >= ocspresp.MaxValidity {
-		validity = 96 * time.Hour
+// NewResponder returns an OCSP responder.
+func NewResponder(db *store.DB, rec *audit.Recorder, clk clock.Clock, engine *issuance.Engine, linter *lint.Linter, svc *Service, cfg ResponderConfig, log *slog.Logger) *Responder {
+	if cfg.Validity < ocspresp.MinValidity || cfg.Validity >= ocspresp.MaxValidity {
+		cfg.Validity = 96 * time.Hour
 	}
-	return &Responder{db: db, rec: rec, tab: newTables(rec), clk: clk, engine: engine, linter: linter, svc: svc, validity: validity, log: log}
+	if cfg.MemoryEntries <= 0 {
+		cfg.MemoryEntries = DefaultOCSPMemoryEntries
+	}
+	if cfg.Staleness <= 0 {
+		cfg.Staleness = 2 * DefaultOCSPPoll
+	}
+	if cfg.Revalidate <= 0 {
+		cfg.Revalidate = DefaultOCSPRevalidate
+	}
+	return &Responder{db: db, rec: rec, tab: newTables(rec), clk: clk, engine: engine, linter: linter, svc: svc, cfg: cfg, log: log,
+		mem: newOCSPMemory(cfg.MemoryEntries)}
 }
 
 func hashName(h crypto.Hash) string {
@@ -68,25 +97,17 @@ func hashName(h crypto.Hash) string {
 	return "sha1"
 }
 
+// issuerFor returns the issuer a request names, reloading the issuers
+// (integrity-checked) when they are a minute old.
 func (o *Responder) issuerFor(ctx context.Context, req *ocsp.Request) (issuerEntry, bool, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.issuers == nil || o.clk.Now().Sub(o.loaded) > time.Minute {
-		all, err := issuance.ListIssuers(ctx, o.rec, o.db)
-		if err != nil {
+	tab := o.issuers.Load()
+	if tab == nil || o.clk.Now().Sub(tab.loaded) > time.Minute {
+		var err error
+		if tab, err = o.loadIssuers(ctx); err != nil {
 			return issuerEntry{}, false, err
 		}
-		o.issuers = o.issuers[:0]
-		for _, iss := range all {
-			c, err := iss.Certificate()
-			if err != nil {
-				return issuerEntry{}, false, err
-			}
-			o.issuers = append(o.issuers, issuerEntry{iss: iss, cert: c})
-		}
-		o.loaded = o.clk.Now()
 	}
-	for _, e := range o.issuers {
+	for _, e := range tab.issuers {
 		if ocspresp.MatchesIssuer(req, e.cert) {
 			return e, true, nil
 		}
@@ -94,9 +115,32 @@ func (o *Responder) issuerFor(ctx context.Context, req *ocsp.Request) (issuerEnt
 	return issuerEntry{}, false, nil
 }
 
+func (o *Responder) loadIssuers(ctx context.Context) (*issuerTable, error) {
+	o.loadMu.Lock()
+	defer o.loadMu.Unlock()
+	if tab := o.issuers.Load(); tab != nil && o.clk.Now().Sub(tab.loaded) <= time.Minute {
+		return tab, nil // another request reloaded them meanwhile
+	}
+	all, err := issuance.ListIssuers(ctx, o.rec, o.db)
+	if err != nil {
+		return nil, err
+	}
+	tab := &issuerTable{loaded: o.clk.Now()}
+	for _, iss := range all {
+		e, err := newIssuerEntry(iss)
+		if err != nil {
+			return nil, err
+		}
+		tab.issuers = append(tab.issuers, e)
+	}
+	o.issuers.Store(tab)
+	return tab, nil
+}
+
 // Response implements ocspresp.Source: a stored, fresh response, or one
 // signed now. A serial with neither a certificate nor an issuance intent is
 // not vetca's to answer (ErrNotFound: "unauthorized"); it never gets good.
+// What it answers with is also held in memory for the next requests.
 func (o *Responder) Response(ctx context.Context, req *ocsp.Request) ([]byte, error) {
 	ie, ok, err := o.issuerFor(ctx, req)
 	if err != nil {
@@ -105,6 +149,8 @@ func (o *Responder) Response(ctx context.Context, req *ocsp.Request) ([]byte, er
 	if !ok {
 		return nil, fmt.Errorf("issuer not ours: %w", ocspresp.ErrNotFound)
 	}
+	o.pollIfStale(ctx)
+	ticket := o.mem.ticket() // before anything is read
 	sn := serial.Hex(req.SerialNumber)
 	var enc, this, next string
 	err = o.db.QueryRow(ctx, `SELECT der, this_update, next_update FROM ocsp_responses WHERE serial = ? AND hash_alg = ? AND issuer_id = ?`,
@@ -113,11 +159,14 @@ func (o *Responder) Response(ctx context.Context, req *ocsp.Request) ([]byte, er
 		tu, e1 := store.ParseTime(this)
 		nu, e2 := store.ParseTime(next)
 		if e1 == nil && e2 == nil && !ocspresp.RefreshDue(tu, nu, o.clk.Now()) {
-			der, ok, err := o.cachedAgrees(ctx, sn, enc)
+			der, st, ok, err := o.cachedAgrees(ctx, sn, enc)
 			if err != nil {
 				return nil, err
 			}
 			if ok {
+				if !st.InFlight {
+					o.mem.put(ticket, req.SerialNumber.Bytes(), ie.iss.ID, req.HashAlgorithm, der, o.clk.Now(), false)
+				}
 				return der, nil
 			}
 			o.log.Error("cached OCSP response disagrees with the audited revocation state; it was replaced outside vetca, re-signing",
@@ -125,7 +174,7 @@ func (o *Responder) Response(ctx context.Context, req *ocsp.Request) ([]byte, er
 			noteReplay(ctx, o.db, o.rec, o.log, actOCSPReplayRefused, "ocsp_responses", sn+"/"+hashName(req.HashAlgorithm))
 		}
 	}
-	return o.Sign(ctx, ie.iss.ID, sn, req.HashAlgorithm)
+	return o.sign(ctx, ie.iss.ID, sn, req.HashAlgorithm, memHold)
 }
 
 // cachedAgrees decodes a stored response and reports whether it says what
@@ -133,16 +182,16 @@ func (o *Responder) Response(ctx context.Context, req *ocsp.Request) ([]byte, er
 // audited (it is re-signed every few days), so someone with database
 // access could put back an older response that vetca really signed: a
 // `good` from before the revocation. Such a response is never served.
-func (o *Responder) cachedAgrees(ctx context.Context, sn, enc string) ([]byte, bool, error) {
+func (o *Responder) cachedAgrees(ctx context.Context, sn, enc string) ([]byte, Status, bool, error) {
 	der, err := base64.StdEncoding.DecodeString(enc)
 	if err != nil {
-		return nil, false, nil
+		return nil, Status{}, false, nil
 	}
 	st, err := o.svc.StatusOf(ctx, o.db, sn)
 	if err != nil {
-		return nil, false, err
+		return nil, Status{}, false, err
 	}
-	return der, responseAgrees(der, sn, st) == "", nil
+	return der, st, responseAgrees(der, sn, st) == "", nil
 }
 
 // responseAgrees compares a stored response with a serial's authenticated
@@ -215,8 +264,20 @@ func (o *Responder) CheckCache(ctx context.Context) ([]audit.Finding, error) {
 	}
 }
 
-// Sign computes a serial's status, signs a response, lints it and stores it.
+// What a signature does to the memory.
+const (
+	memHold    = iota // hold the new response (it was asked for, or is a revocation's)
+	memReplace        // replace the response held, if any (the refresher's)
+)
+
+// Sign computes a serial's status, signs a response, lints it and stores
+// it; the memory holds it.
 func (o *Responder) Sign(ctx context.Context, issuerID, serialHex string, h crypto.Hash) ([]byte, error) {
+	return o.sign(ctx, issuerID, serialHex, h, memHold)
+}
+
+func (o *Responder) sign(ctx context.Context, issuerID, serialHex string, h crypto.Hash, policy int) ([]byte, error) {
+	ticket := o.mem.ticket() // before the status is read
 	st, err := o.svc.StatusOf(ctx, o.db, serialHex)
 	if err != nil {
 		return nil, err
@@ -241,7 +302,7 @@ func (o *Responder) Sign(ctx context.Context, issuerID, serialHex string, h cryp
 		return nil, err
 	}
 	now := o.clk.Now().UTC().Truncate(time.Second)
-	r := ocspresp.Response{Serial: sn, Status: ocspresp.Good, ThisUpdate: now, NextUpdate: now.Add(o.validity), ProducedAt: now, IssuerHash: h}
+	r := ocspresp.Response{Serial: sn, Status: ocspresp.Good, ThisUpdate: now, NextUpdate: now.Add(o.cfg.Validity), ProducedAt: now, IssuerHash: h}
 	status := "good"
 	if st.Revoked {
 		r.Status, r.RevokedAt, r.Reason, status = ocspresp.Revoked, st.RevokedAt, st.Reason.Code(), "revoked"
@@ -267,13 +328,19 @@ func (o *Responder) Sign(ctx context.Context, issuerID, serialHex string, h cryp
 	if err != nil {
 		return nil, fmt.Errorf("store OCSP response: %w", err)
 	}
+	if !st.InFlight { // an issuance in flight is good only until it lands or is abandoned
+		o.mem.put(ticket, sn.Bytes(), issuerID, h, der, o.clk.Now(), policy == memReplace)
+	}
 	return der, nil
 }
 
-// Revoked re-signs a revoked serial's stored responses at once.
+// Revoked drops a revoked serial's responses from this replica's memory
+// and re-signs its stored responses, at once: before the revocation call
+// returns, nothing here answers good for it.
 func (o *Responder) Revoked(ctx context.Context, r Revocation) {
+	o.mem.drop(r.Serial)
 	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
-		if _, err := o.Sign(ctx, r.IssuerID, r.Serial, h); err != nil {
+		if _, err := o.sign(ctx, r.IssuerID, r.Serial, h, memHold); err != nil {
 			o.log.Error("re-sign OCSP after revocation", "serial", r.Serial, "err", err)
 		}
 	}
@@ -290,7 +357,7 @@ func (o *Responder) Refresh(ctx context.Context) (int, error) {
 		This     time.Time `db:"this_update"`
 		Next     time.Time `db:"next_update"`
 	}
-	horizon := o.clk.Now().Add(o.validity)
+	horizon := o.clk.Now().Add(o.cfg.Validity)
 	rows, err := store.Select[row](ctx, o.db, `SELECT serial, hash_alg, issuer_id, this_update, next_update FROM ocsp_responses WHERE next_update <= ? ORDER BY next_update LIMIT 10000`,
 		store.FormatTime(horizon))
 	if err != nil {
@@ -305,7 +372,7 @@ func (o *Responder) Refresh(ctx context.Context) (int, error) {
 		if r.HashAlg == "sha256" {
 			h = crypto.SHA256
 		}
-		if _, err := o.Sign(ctx, r.IssuerID, r.Serial, h); err != nil {
+		if _, err := o.sign(ctx, r.IssuerID, r.Serial, h, memReplace); err != nil {
 			if errors.Is(err, ocspresp.ErrNotFound) {
 				continue
 			}
@@ -315,7 +382,7 @@ func (o *Responder) Refresh(ctx context.Context) (int, error) {
 	}
 	if n > 0 {
 		err = o.db.InTx(ctx, func(tx *store.Tx) error {
-			return o.rec.Note(ctx, tx, actor.SystemActor("ocsp"), actOcspResponsesRefreshed, "ocsp_responses", "batch", map[string]any{"count": n, "validity": o.validity.String()})
+			return o.rec.Note(ctx, tx, actor.SystemActor("ocsp"), actOcspResponsesRefreshed, "ocsp_responses", "batch", map[string]any{"count": n, "validity": o.cfg.Validity.String()})
 		})
 	}
 	return n, err

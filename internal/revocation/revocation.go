@@ -348,6 +348,9 @@ type Status struct {
 	Reason    br.Reason
 	IssuerID  string
 	NotAfter  time.Time
+	// InFlight: the serial is an issuance not yet stored (good until it
+	// lands or is abandoned, which may happen without a revocation call).
+	InFlight bool
 }
 
 // StatusOf answers for every serial that has a certificate or an intent:
@@ -373,5 +376,5 @@ func (s *Service) StatusOf(ctx context.Context, q store.Querier, serial string) 
 		}
 		return Status{Known: true, Revoked: true, RevokedAt: at, Reason: br.Unspecified, IssuerID: in.IssuerID, NotAfter: in.NotAfter}, nil
 	}
-	return Status{Known: true, IssuerID: in.IssuerID, NotAfter: in.NotAfter}, nil
+	return Status{Known: true, IssuerID: in.IssuerID, NotAfter: in.NotAfter, InFlight: in.Status == issuance.IntentPending}, nil
 }
