@@ -141,8 +141,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.WithLabelValues(route, http.StatusText(sw.status)).Inc()
 	s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	level := slog.LevelInfo
-	if sw.status >= 500 {
+	switch {
+	case sw.status >= 500:
 		level = slog.LevelError
+	case route == "/ocsp":
+		// OCSP is public, high-volume and answered from memory: a log
+		// line per answer would cost more than the answer. The metrics
+		// above count every one; failures are still logged.
+		level = slog.LevelDebug
+	}
+	if !s.log.Enabled(r.Context(), level) {
+		return
 	}
 	s.log.LogAttrs(r.Context(), level, "http", append(logAttrs(r, sw.status),
 		slog.String("request", id), slog.Duration("took", time.Since(start)))...)
