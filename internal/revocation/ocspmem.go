@@ -31,6 +31,8 @@ const (
 	DefaultOCSPRevalidate = 5 * time.Minute
 )
 
+var _ ocspresp.MemorySource = (*Responder)(nil)
+
 // memShards spreads the memory over locks; a serial's responses are all in
 // one shard (by its last octet, which is random for vetca's serials).
 const memShards = 16

@@ -565,7 +565,8 @@ func TestNewHandlerNeedsSourceAndClock(t *testing.T) {
 // FuzzHandlerGET feeds arbitrary GET paths to the handler, with one serial
 // issued: it must never panic, must answer 200 (or 414 for an overlong
 // path) with an OCSP response, and may answer successfully only with a
-// response signed by the CA about the issued serial.
+// response signed by the CA about the issued serial; a handler whose source
+// also offers its responses from memory answers the same.
 func FuzzHandlerGET(f *testing.F) {
 	ca := ecdsaCA()
 	issued := big.NewInt(0x7001)
@@ -594,6 +595,17 @@ func FuzzHandlerGET(f *testing.F) {
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, &http.Request{Method: http.MethodGet, URL: u, Header: http.Header{}, Body: http.NoBody})
+		// The same request answered with the responses offered from memory
+		// gets the same answer.
+		fast, err := ocspresp.NewHandler(&memorySource{memSource: src}, ocspresp.Options{Clock: clock.NewFake(t0.Add(time.Hour))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		frec := httptest.NewRecorder()
+		fast.ServeHTTP(frec, &http.Request{Method: http.MethodGet, URL: u, Header: http.Header{}, Body: http.NoBody})
+		if frec.Code != rec.Code || !bytes.Equal(frec.Body.Bytes(), rec.Body.Bytes()) {
+			t.Fatalf("GET %q: HTTP %d from the source, %d with memory, or different bodies", raw, rec.Code, frec.Code)
+		}
 		switch rec.Code {
 		case http.StatusOK:
 		case http.StatusRequestURITooLong:
