@@ -29,9 +29,11 @@ temporary schema on the --db PostgreSQL server) and never touches your data.
          x509.CreateCertificate + zlint on the same template; with --hsm also
          through a SoftHSM2 token (softhsm2-util must be installed)
   crl    one shard CRL with --n entries (default 1,000,000) read from the
-         database, against x509.CreateRevocationList on the same entries
-  ocsp   OCSP responses per second from vetca's handler on loopback, against
-         ocsp.CreateResponse
+         database, against x509.CreateRevocationList on the same entries;
+         each side in a child process, with its own peak RSS
+  ocsp   OCSP responses per second from vetca's handler on loopback (from
+         memory; a minimal HTTP client, and net/http's in the notes),
+         against ocsp.CreateResponse
   audit  audited inserts against plain inserts of the same rows
 
 --json prints {"what","n","perSecond","rawPerSecond","ratio","peakRSSBytes"}
