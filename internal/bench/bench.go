@@ -33,6 +33,12 @@ type Result struct {
 	Ratio        float64 `json:"ratio"`
 	PeakRSSBytes int64   `json:"peakRSSBytes"`
 	Notes        string  `json:"notes,omitempty"`
+	// Concurrency and latencies (milliseconds) of runs that measure them.
+	Concurrency int     `json:"concurrency,omitempty"`
+	P50Ms       float64 `json:"p50Ms,omitempty"`
+	P99Ms       float64 `json:"p99Ms,omitempty"`
+	RawP50Ms    float64 `json:"rawP50Ms,omitempty"`
+	RawP99Ms    float64 `json:"rawP99Ms,omitempty"`
 }
 
 // PeakRSS is the process's peak resident set size.
