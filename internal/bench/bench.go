@@ -190,7 +190,7 @@ func Audit(ctx context.Context, dsn string, n int) (Result, error) {
 	}
 	res := Result{What: "audit", Backend: db.Dialect().String(), N: n,
 		PerSecond: float64(n) / tAud.Seconds(), RawPerSecond: float64(n) / tPlain.Seconds(), PeakRSSBytes: PeakRSS(),
-		Notes: fmt.Sprintf("one row per transaction; audited = row + signed, hash-chained event; GOMAXPROCS=%d", runtime.GOMAXPROCS(0))}
+		Notes: fmt.Sprintf("one row per transaction, one at a time; audited = row + signed event (SQLite: chained in the transaction; PostgreSQL: numbered from a sequence, chained by the sealer after commit); GOMAXPROCS=%d", runtime.GOMAXPROCS(0))}
 	res.Ratio = res.PerSecond / res.RawPerSecond
 	return res, nil
 }
