@@ -196,7 +196,6 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 	}
 	e.Hash = e.ComputeHash()
 	evArgs := []any{e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, e.PrevHash, e.Hash, e.KeyID, e.Sig}
-	const advance = `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`
 	if stmt != "" {
 		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
 			return fmt.Errorf("audit: write %s %s: %w", e.EntityType, e.EntityID, err)
@@ -205,7 +204,7 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 	if _, err := tx.Exec(ctx, insertEvent, evArgs...); err != nil {
 		return fmt.Errorf("audit: append event: %w", err)
 	}
-	if _, err := tx.Exec(ctx, advance, e.Seq, e.Hash); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, e.Seq, e.Hash); err != nil {
 		return fmt.Errorf("audit: advance chain head: %w", err)
 	}
 	return nil

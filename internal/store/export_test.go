@@ -4,4 +4,4 @@ package store
 func (db *DB) Queued() int32 { return db.waiting.Load() }
 
 // GroupCommits is how many group commits the database made (SQLite).
-func (db *DB) GroupCommits() int64 { return db.commits.Load() }
+func (db *DB) GroupCommits() int64 { return db.Commits() }

@@ -67,7 +67,7 @@ type DB struct {
 	writer  chan struct{}
 	waiting atomic.Int32
 	group   *txGroup
-	commits atomic.Int64 // group commits made, for tests
+	commits atomic.Int64 // durable commits made (see Commits)
 }
 
 // auditedTables returns the names of the audited tables.
@@ -397,6 +397,18 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return err
 }
 
+// InReadTx runs fn in a read-only transaction: one consistent snapshot
+// and no write lock (SQLite's deferred BEGIN beside the writers; READ ONLY
+// on PostgreSQL). A write in fn fails. Nothing is committed.
+func (db *DB) InReadTx(ctx context.Context, fn func(tx *Tx) error) error {
+	stx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer func() { _ = stx.Rollback() }()
+	return fn(&Tx{tx: stx, db: db, dialect: db.dialect})
+}
+
 func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if db.writer != nil {
 		return db.inGroup(ctx, fn)
@@ -421,8 +433,14 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err = stx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	db.commits.Add(1)
 	return nil
 }
+
+// Commits is how many write transactions this DB has committed (on
+// SQLite, group commits: several callers' transactions may share one).
+// Each is a durable write (an fsync); tests count them per operation.
+func (db *DB) Commits() int64 { return db.commits.Load() }
 
 func retryable(err error) bool {
 	if errors.Is(err, errGroupAborted) {
