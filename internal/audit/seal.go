@@ -289,6 +289,7 @@ func (s *Sealer) Run(ctx context.Context, tick time.Duration, now func() time.Ti
 	defer t.Stop()
 	var held bool
 	var renewed time.Time
+	var lastErr string
 	for {
 		if at := now(); !held || at.Sub(renewed) >= 2*time.Second {
 			ok, err := s.db.AcquireLease(ctx, LeaseSeal, s.holder, at, 10*time.Second)
@@ -298,7 +299,13 @@ func (s *Sealer) Run(ctx context.Context, tick time.Duration, now func() time.Ti
 			held, renewed = ok && err == nil, at
 		}
 		if held {
-			if _, err := s.SealOnce(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			_, err := s.SealOnce(ctx)
+			switch {
+			case err == nil:
+				lastErr = ""
+			case errors.Is(err, context.Canceled):
+			case err.Error() != lastErr: // once, not every tick
+				lastErr = err.Error()
 				s.log.Error("audit events not sealed", "err", err)
 			}
 		}
