@@ -49,6 +49,8 @@ type Recorder struct {
 	clock  clock.Clock
 	key    *Key       // signs events; nil in a process that may not write
 	pub    *PublicKey // the pinned public key every read is checked against
+	// verdicts remembers rows judged authentic, by their exact bytes.
+	verdicts *verdictCache
 }
 
 // NewRecorder returns a Recorder for a migrated database's schema. pub is
@@ -71,7 +73,7 @@ func NewRecorder(schema *store.Schema, clk clock.Clock, pub *PublicKey, key *Key
 		// written here is not verified again when read back.
 		pub = key.Public()
 	}
-	return &Recorder{schema: schema, clock: clk, key: key, pub: pub}, nil
+	return &Recorder{schema: schema, clock: clk, key: key, pub: pub, verdicts: newVerdictCache()}, nil
 }
 
 // Schema returns the schema the recorder was built with.
@@ -512,12 +514,22 @@ func (r *Recorder) lock(ctx context.Context, tx *store.Tx, table, id string, dst
 func (r *Recorder) vouchedRow(ctx context.Context, q store.Querier, t *store.Table, m map[string]any) (store.Row, error) {
 	raw, hasEvent := asString(m["vetca_vouch"])
 	delete(m, "vetca_vouch")
+	key, cacheable := verdictKey(t, raw, m)
+	cacheable = cacheable && hasEvent
+	if cacheable {
+		if row, ok := r.verdicts.get(key); ok {
+			return maps.Clone(row), nil // callers may change their copy
+		}
+	}
 	row, err := t.Normalize(m)
 	if err != nil {
 		return nil, err
 	}
 	if err := r.judge(ctx, q, t, row, raw, hasEvent); err != nil {
 		return nil, err
+	}
+	if cacheable {
+		r.verdicts.put(key, maps.Clone(row))
 	}
 	return row, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -202,4 +203,34 @@ func TestSealerUnderConcurrentWriters(t *testing.T) {
 	if rep := f.verify(t); !rep.OK || rep.Events != headSeq(t, db) {
 		t.Fatalf("verify: %d events, head %d, findings %v", rep.Events, headSeq(t, db), rep.Findings)
 	}
+}
+
+// A row judged authentic once is remembered by its exact bytes; an edit
+// of the row or of its vouching event after that is still refused.
+func TestVerdictCacheNeverHidesAnEdit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		read := func() error {
+			var a account
+			return f.rec.get(ctx, db, "accounts", "acc_1", &a)
+		}
+		for i := 0; i < 2; i++ {
+			if err := read(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.exec(t, `UPDATE accounts SET name = 'Alphb' WHERE id = 'acc_1'`)
+		if err := read(); err == nil || !strings.Contains(err.Error(), "name") {
+			t.Fatalf("an edited row was served from the cache: %v", err)
+		}
+		f.exec(t, `UPDATE accounts SET name = 'Alpha' WHERE id = 'acc_1'`)
+		if err := read(); err != nil {
+			t.Fatalf("the row as vouched for: %v", err)
+		}
+		f.exec(t, `UPDATE audit_events SET actor = 'user:mallory' WHERE entity_type = 'accounts' AND entity_id = 'acc_1'`)
+		if err := read(); err == nil {
+			t.Fatal("a row vouched for by an edited event was served from the cache")
+		}
+	})
 }
