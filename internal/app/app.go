@@ -576,7 +576,9 @@ func (a *App) Close() error {
 		if a.Sealer != nil {
 			// Seal what this process wrote, so that a command run without
 			// any serve leaves a chained trail (PostgreSQL).
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			// Bounded: a long transaction elsewhere in the database delays
+			// sealing, and a serve replica seals what is left.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			if err := a.Sealer.SealAll(ctx); err != nil {
 				a.Log.Warn("audit events left unsealed; a serve replica seals them", "err", err)
 			}
