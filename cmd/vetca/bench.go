@@ -25,9 +25,12 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Long: `bench runs on a scratch database next to --db (a temporary SQLite file, or a
 temporary schema on the --db PostgreSQL server) and never touches your data.
 
-  issue  order -> two approvals -> finalize -> stored certificate, against
-         x509.CreateCertificate + zlint on the same template; with --hsm also
-         through a SoftHSM2 token (softhsm2-util must be installed)
+  issue  starts 'vetca serve' on loopback and drives it over HTTP with
+         --concurrency clients: the full flow (order, two approvals,
+         finalize) and finalize alone, each against x509.CreateCertificate +
+         zlint on the same template on --concurrency goroutines, with p50/p99
+         latencies; with --hsm also one order at a time in process through a
+         SoftHSM2 token (softhsm2-util must be installed)
   crl    one shard CRL with --n entries (default 1,000,000) read from the
          database, against x509.CreateRevocationList on the same entries;
          each side in a child process, with its own peak RSS
@@ -69,11 +72,19 @@ measured under "results".`,
 						r, err = benchHSM(cmd, d, count)
 						break
 					}
-					r, err = bench.Issue(ctx, bench.IssueOptions{DSN: d, N: count})
-					if err == nil && hsm && d == dsn {
-						results = append(results, r)
-						r, err = benchHSM(cmd, d, count)
+					self, xerr := os.Executable()
+					if xerr != nil {
+						return fmt.Errorf("bench issue: find the vetca executable to run serve from: %w", xerr)
 					}
+					rs, ierr := bench.IssueHTTP(ctx, bench.IssueHTTPOptions{DSN: d, N: count, Concurrency: conc, Binary: self, Log: g.stderr})
+					if ierr != nil {
+						return fmt.Errorf("bench issue on %s: %w", d, ierr)
+					}
+					results = append(results, rs...)
+					if !hsm || d != dsn {
+						continue
+					}
+					r, err = benchHSM(cmd, d, count)
 				case "crl":
 					if spec := os.Getenv(bench.CRLChildEnv); spec != "" {
 						return bench.CRLChild(ctx, spec, g.stdout) // one side, in a child process
@@ -109,8 +120,12 @@ measured under "results".`,
 				if r.Signer != "" {
 					label += ", " + r.Signer
 				}
-				fmt.Fprintf(g.stdout, "%-6s %-40s n=%-8d vetca %10.1f/s   raw %10.1f/s   ratio %.3f (%.2fx the raw cost)   peak RSS %d MiB\n",
+				fmt.Fprintf(g.stdout, "%-14s %-30s n=%-8d vetca %10.1f/s   raw %10.1f/s   ratio %.3f (%.2fx the raw cost)   peak RSS %d MiB\n",
 					r.What, label, r.N, r.PerSecond, r.RawPerSecond, r.Ratio, 1/r.Ratio, r.PeakRSSBytes>>20)
+				if r.Concurrency > 0 {
+					fmt.Fprintf(g.stdout, "               concurrency %d: p50 %.2f ms, p99 %.2f ms; raw p50 %.2f ms, p99 %.2f ms\n",
+						r.Concurrency, r.P50Ms, r.P99Ms, r.RawP50Ms, r.RawP99Ms)
+				}
 				if r.Notes != "" {
 					fmt.Fprintf(g.stdout, "       %s\n", r.Notes)
 				}
@@ -123,7 +138,7 @@ measured under "results".`,
 	f.StringVar(&postgres, "postgres", "", "also run on this PostgreSQL DSN (a temporary schema is used)")
 	f.BoolVar(&hsm, "hsm", false, "issue: also issue through a SoftHSM2 token created for the run")
 	f.IntVar(&certs, "certs", 50, "ocsp: certificates to serve responses for")
-	f.IntVar(&conc, "concurrency", 8, "ocsp: concurrent clients")
+	f.IntVar(&conc, "concurrency", 8, "issue, ocsp: concurrent clients (and raw goroutines)")
 	f.DurationVar(&dur, "duration", 5*time.Second, "ocsp: how long to drive load")
 	return c
 }

@@ -20,7 +20,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	// Flag defaults are written into their variables when the flag is
 	// defined, for every command; --listen must reach the config only when
 	// serving (other commands resolve the public URL from the database).
-	var listen string
+	var listen, pprofListen string
 	var reconfigure bool
 	c := &cobra.Command{
 		Use:   "serve",
@@ -64,6 +64,13 @@ _breached. vetca deadlines lists the open obligations.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			g.cfg.Listen = listen
+			if pprofListen != "" {
+				stopProf, err := startPprof(pprofListen, g.stderr)
+				if err != nil {
+					return err
+				}
+				defer stopProf()
+			}
 			return serve(cmd.Context(), g, reconfigure)
 		},
 	}
@@ -94,6 +101,7 @@ _breached. vetca deadlines lists the open obligations.`,
 	f.StringVar(&g.cfg.ProblemReportEmail, "problem-report-email", "", "address published on /report for Certificate Problem Reports (default problems@PUBLIC-HOST)")
 	f.DurationVar(&g.cfg.CPRAlarmLead, "cpr-alarm-lead", time.Hour, "mail --compliance-email this long before a problem report deadline (1m to 23h); scheduled revocations are carried out by then at the latest")
 	f.BoolVar(&g.cfg.ConfirmRevocation, "confirm-revocation", false, "a problem report's revoke decision takes effect only when a second compliance user confirms it")
+	f.StringVar(&pprofListen, "pprof-listen", "", "serve Go's runtime profiles (/debug/pprof/) on this loopback HOST:PORT, for performance work")
 	f.DurationVar(&g.cfg.VerifyEvery, "verify-every", time.Hour, "verify the whole audit trail this often (Prometheus gauge vetca_audit_findings; mail to --compliance-email on findings)")
 	return c
 }

@@ -356,6 +356,9 @@ type App struct {
 	Replica string
 	// Checkpoints signs the chain head (serve); nil without the audit key.
 	Checkpoints *audit.Checkpointer
+	// Sealer chains PostgreSQL audit events after they commit; nil in a
+	// process without the audit key.
+	Sealer *audit.Sealer
 	// Audit lists, exports and verifies the trail for staff and auditors.
 	Audit *audit.Service
 	// AuditWatch is serve's scheduled verification of the whole trail.
@@ -567,10 +570,22 @@ func (a *App) Close() error {
 		if a.DevMail != nil {
 			_ = a.DevMail.Close()
 		}
-		closeKey(a.AuditKey)
 		if a.DB == nil {
+			closeKey(a.AuditKey)
 			return
 		}
+		if a.Sealer != nil {
+			// Seal what this process wrote, so that a command run without
+			// any serve leaves a chained trail (PostgreSQL).
+			// Bounded: a long transaction elsewhere in the database delays
+			// sealing, and a serve replica seals what is left.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := a.Sealer.SealAll(ctx); err != nil {
+				a.Log.Warn("audit events left unsealed; a serve replica seals them", "err", err)
+			}
+			cancel()
+		}
+		closeKey(a.AuditKey)
 		if a.closeErr = a.DB.Close(); a.closeErr != nil {
 			a.Log.Error("database not closed cleanly", "err", a.closeErr)
 			return

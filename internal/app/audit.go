@@ -265,6 +265,7 @@ func (a *App) wireAudit() {
 		a.Checkpoints = audit.NewCheckpointer(a.DB, a.Recorder, a.Clock, audit.CheckpointerConfig{
 			Dir: a.Cfg.CheckpointDir, Every: a.Cfg.CheckpointEvery, Burst: a.Cfg.CheckpointBurst, Holder: a.Replica,
 		}, a.Log)
+		a.Sealer = audit.NewSealer(a.DB, a.Recorder, a.Log, a.Replica, a.Cfg.CheckpointDir)
 	}
 	a.AuditWatch = newAuditWatch(a)
 }

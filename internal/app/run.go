@@ -222,12 +222,19 @@ func (a *App) StartBackground(ctx context.Context) (*Background, error) {
 	if a.Checkpoints != nil {
 		run(func(ctx context.Context) { a.Checkpoints.Run(ctx, a.Cfg.CheckpointTick) })
 	}
+	if a.Sealer != nil {
+		run(func(ctx context.Context) { a.Sealer.Run(ctx, sealTick, a.Clock.Now) })
+	}
 	run(func(ctx context.Context) { a.AuditWatch.Run(ctx, a.Cfg.VerifyEvery) })
 	run(a.runSignInSummaries)
 	run(func(ctx context.Context) { a.CPRWatch.Run(ctx, a.Cfg.CPRTick) })
 	run(func(ctx context.Context) { a.runIncidentWatch(ctx, a.Cfg.CPRTick) })
 	return b, nil
 }
+
+// sealTick is how often the sealer chains new audit events (PostgreSQL):
+// an event is chained within about two ticks of its commit.
+const sealTick = 100 * time.Millisecond
 
 // runSignInSummaries writes the due summaries of failed console sign-ins
 // every Config.SignInTick; Stop writes the rest (BR §5.4.1(3)).

@@ -49,6 +49,8 @@ type Recorder struct {
 	clock  clock.Clock
 	key    *Key       // signs events; nil in a process that may not write
 	pub    *PublicKey // the pinned public key every read is checked against
+	// verdicts remembers rows judged authentic, by their exact bytes.
+	verdicts *verdictCache
 }
 
 // NewRecorder returns a Recorder for a migrated database's schema. pub is
@@ -65,7 +67,13 @@ func NewRecorder(schema *store.Schema, clk clock.Clock, pub *PublicKey, key *Key
 	if key != nil && !key.Public().Equal(pub) {
 		return nil, fmt.Errorf("audit key %s (key id %s) is not the installation's pinned audit key (key id %s)", key.URI(), key.Public().ID(), pub.ID())
 	}
-	return &Recorder{schema: schema, clock: clk, key: key, pub: pub}, nil
+	if key != nil {
+		// The same key: check reads against the key's own PublicKey, whose
+		// cache already holds every signature this process made, so a row
+		// written here is not verified again when read back.
+		pub = key.Public()
+	}
+	return &Recorder{schema: schema, clock: clk, key: key, pub: pub, verdicts: newVerdictCache()}, nil
 }
 
 // Schema returns the schema the recorder was built with.
@@ -137,19 +145,48 @@ func RowHash(table, canonicalJSON string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// append adds an event to the chain inside tx, after executing the row
+// append adds an event to the trail inside tx, after executing the row
 // write stmt (if any) in the same transaction. The event is signed with the
-// audit key before it is written. On PostgreSQL the row write, the event
-// insert and the head update travel as one statement (data-modifying CTEs),
-// so an audited write costs one round trip more than a plain one: the
-// locked read of the chain head.
+// audit key before it is written.
+//
+// On SQLite, whose one writer holds the database for the whole
+// transaction, the event is chained at once: it takes the next sequence
+// number from the chain head and links to it. On PostgreSQL nothing is
+// locked: the event takes its number from the sequence audit_seq, and the
+// row write and the event travel as one statement (data-modifying CTEs);
+// the Sealer chains the committed events in order shortly after (seal.go).
 func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt string, args ...any) error {
 	if r.key == nil {
 		return ErrNoAuditKey
 	}
+	const insertEvent = `INSERT INTO audit_events (` + eventColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	if tx.Dialect() == store.Postgres {
+		// The transaction gets its id before its number, so the sealer
+		// can tell a number still held by a running transaction from one
+		// that will never commit (seal.go).
+		if err := tx.QueryRow(ctx, `SELECT nextval('audit_seq') FROM (SELECT pg_current_xact_id() AS x) s WHERE s.x IS NOT NULL`).Scan(&e.Seq); err != nil {
+			return fmt.Errorf("audit: take a sequence number: %w", err)
+		}
+		e.At = r.clock.Now().UTC().Truncate(time.Second)
+		e.FieldHashes = fieldHashes(e)
+		if err := e.Sign(r.key); err != nil {
+			return err
+		}
+		evArgs := []any{e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, "", "", e.KeyID, e.Sig}
+		q, all := insertEvent, evArgs
+		if stmt != "" {
+			q = "WITH w AS (" + stmt + " RETURNING 1) " + insertEvent
+			all = append(append([]any(nil), args...), evArgs...)
+		}
+		if _, err := tx.Exec(ctx, q, all...); err != nil {
+			return fmt.Errorf("audit: write %s %s with its event: %w", e.EntityType, e.EntityID, err)
+		}
+		return nil
+	}
 	var seq int64
 	var prev string
-	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+tx.ForUpdate()).Scan(&seq, &prev); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &prev); err != nil {
 		return fmt.Errorf("audit: read chain head: %w", err)
 	}
 	e.Seq = seq + 1
@@ -160,24 +197,7 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 		return err
 	}
 	e.Hash = e.ComputeHash()
-	const insertEvent = `INSERT INTO audit_events (` + eventColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	evArgs := []any{e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, e.PrevHash, e.Hash, e.KeyID, e.Sig}
-	const advance = `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`
-	if tx.Dialect() == store.Postgres {
-		q := "WITH ev AS (" + insertEvent + " RETURNING seq) "
-		all := append([]any(nil), evArgs...)
-		if stmt != "" {
-			q = "WITH w AS (" + stmt + " RETURNING 1), ev AS (" + insertEvent + " RETURNING seq) "
-			all = append(append([]any(nil), args...), evArgs...)
-		}
-		q += advance
-		all = append(all, e.Seq, e.Hash)
-		if _, err := tx.Exec(ctx, q, all...); err != nil {
-			return fmt.Errorf("audit: write %s %s with its event: %w", e.EntityType, e.EntityID, err)
-		}
-		return nil
-	}
 	if stmt != "" {
 		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
 			return fmt.Errorf("audit: write %s %s: %w", e.EntityType, e.EntityID, err)
@@ -186,7 +206,7 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 	if _, err := tx.Exec(ctx, insertEvent, evArgs...); err != nil {
 		return fmt.Errorf("audit: append event: %w", err)
 	}
-	if _, err := tx.Exec(ctx, advance, e.Seq, e.Hash); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, e.Seq, e.Hash); err != nil {
 		return fmt.Errorf("audit: advance chain head: %w", err)
 	}
 	return nil
@@ -494,12 +514,22 @@ func (r *Recorder) lock(ctx context.Context, tx *store.Tx, table, id string, dst
 func (r *Recorder) vouchedRow(ctx context.Context, q store.Querier, t *store.Table, m map[string]any) (store.Row, error) {
 	raw, hasEvent := asString(m["vetca_vouch"])
 	delete(m, "vetca_vouch")
+	key, cacheable := verdictKey(t, raw, m)
+	cacheable = cacheable && hasEvent
+	if cacheable {
+		if row, ok := r.verdicts.get(key); ok {
+			return maps.Clone(row), nil // callers may change their copy
+		}
+	}
 	row, err := t.Normalize(m)
 	if err != nil {
 		return nil, err
 	}
 	if err := r.judge(ctx, q, t, row, raw, hasEvent); err != nil {
 		return nil, err
+	}
+	if cacheable {
+		r.verdicts.put(key, maps.Clone(row))
 	}
 	return row, nil
 }

@@ -304,7 +304,9 @@ func NewestCheckpoint(ctx context.Context, db store.Querier, dir string, pub *Pu
 func readHeadEvent(ctx context.Context, q store.Querier) (int64, string, error) {
 	var seq int64
 	var hash string
-	err := q.QueryRow(ctx, `SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	// The newest chained event: on PostgreSQL, events above the sealed
+	// head have no hash yet (seal.go).
+	err := q.QueryRow(ctx, `SELECT seq, hash FROM audit_events WHERE hash <> '' ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, "", nil
 	}

@@ -40,6 +40,8 @@ type Checkpointer struct {
 	clk clock.Clock
 	cfg CheckpointerConfig
 	log *slog.Logger
+	// sealer chains the events it is about to sign (PostgreSQL).
+	sealer *Sealer
 }
 
 // NewCheckpointer returns a Checkpointer. rec must hold the audit key.
@@ -50,7 +52,7 @@ func NewCheckpointer(db *store.DB, rec *Recorder, clk clock.Clock, cfg Checkpoin
 	if cfg.Burst <= 0 {
 		cfg.Burst = DefaultCheckpointBurst
 	}
-	return &Checkpointer{db: db, rec: rec, clk: clk, cfg: cfg, log: log}
+	return &Checkpointer{db: db, rec: rec, clk: clk, cfg: cfg, log: log, sealer: NewSealer(db, rec, log, cfg.Holder, cfg.Dir)}
 }
 
 // ErrChainCheck is wrapped by RunOnce's error when the events since the
@@ -80,6 +82,13 @@ func (c *Checkpointer) run(ctx context.Context, force bool) (*Checkpoint, error)
 		if err != nil || !ok {
 			return nil, err
 		}
+	}
+	// Sign the chain as far as it can be sealed now (PostgreSQL).
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err := c.sealer.SealAll(sctx)
+	cancel()
+	if err != nil {
+		return nil, err
 	}
 	last, err := NewestCheckpoint(ctx, c.db, c.cfg.Dir, c.rec.pub)
 	if err != nil {

@@ -20,6 +20,10 @@ const (
 	OpUpdate = "update"
 	OpDelete = "delete"
 	OpNote   = "note" // a fact about an entity that changes no row
+	// OpGap is written by the sealer (PostgreSQL) for a sequence number
+	// whose transaction rolled back: signed, so that a gap it did not
+	// record is a deleted event.
+	OpGap = "gap"
 )
 
 // Event is one entry of the trail.

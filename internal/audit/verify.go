@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -75,8 +76,17 @@ func Verify(ctx context.Context, db *store.DB, schema *store.Schema, pub *Public
 		}
 	}
 
+	// The head is read first: on PostgreSQL, events above it are the
+	// unsealed tail (seal.go), checked for everything but their links.
+	var headSeq int64
+	var headHash string
+	headErr := db.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash)
+	sealedUpTo := int64(math.MaxInt64) // SQLite chains every event as it is written
+	if Needed(db) && headErr == nil {
+		sealedUpTo = headSeq
+	}
 	latest := map[string]latestVouch{} // table + "\x00" + id -> latest row event
-	w := &chainWalker{pub: pub, add: add, latest: latest, cpAt: cpAt, expectSeq: 1}
+	w := &chainWalker{pub: pub, add: add, latest: latest, cpAt: cpAt, expectSeq: 1, sealedUpTo: sealedUpTo}
 	rows, err := db.Query(ctx, `SELECT `+eventColumns+` FROM audit_events ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("read audit events: %w", err)
@@ -109,11 +119,9 @@ func Verify(ctx context.Context, db *store.DB, schema *store.Schema, pub *Public
 		}
 	}
 
-	var headSeq int64
-	var headHash string
-	if err := db.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
-		add("audit_head", "1", "", "chain head row is missing: %v", err)
-	} else if w.events > 0 && (headSeq != w.lastSeq || headHash != w.prevStored) {
+	if headErr != nil {
+		add("audit_head", "1", "", "chain head row is missing: %v", headErr)
+	} else if w.events > w.tail && (headSeq != w.lastSeq || headHash != w.prevStored) || w.events == w.tail && headSeq != 0 {
 		add("audit_head", "1", "", "chain head (seq %d) does not match the last event (seq %d)", headSeq, w.lastSeq)
 	}
 
@@ -154,6 +162,8 @@ type chainWalker struct {
 	prevStored string
 	lastSeq    int64
 	events     int64
+	sealedUpTo int64 // events above it are the unsealed tail
+	tail       int64 // how many of events are in the tail
 }
 
 // walk checks a batch: signatures in parallel, then everything else in
@@ -188,8 +198,12 @@ func (w *chainWalker) check(e *Event, sigOK bool) {
 	if e.badAt != "" {
 		w.add("audit_events", id, "at", "time %q is not in vetca's stored form; the event was edited outside vetca", e.badAt)
 	}
+	inTail := e.Seq > w.sealedUpTo
+	if inTail {
+		w.tail++
+	}
 	switch {
-	case e.Seq > w.expectSeq:
+	case e.Seq > w.expectSeq && !inTail:
 		missing := strconv.FormatInt(w.expectSeq, 10)
 		if e.Seq-1 > w.expectSeq {
 			missing += "-" + strconv.FormatInt(e.Seq-1, 10)
@@ -219,6 +233,15 @@ func (w *chainWalker) check(e *Event, sigOK bool) {
 			w.add("audit_events", id, "sig", "the event's signature does not verify under the installation's audit key: it was written or edited without the key")
 		}
 	}
+	if inTail {
+		// Not chained yet: the sealer links it once every number below it
+		// is settled. Its signature, digests and row are checked below.
+		if sigOK && e.FieldHashes != fieldHashes(e) {
+			w.add("audit_events", id, "field_hashes", "field digests were edited outside vetca")
+		}
+		w.vouchFor(e, id, sigOK)
+		return
+	}
 	computed := e.ComputeHash()
 	first := w.events == 1
 	switch {
@@ -237,7 +260,17 @@ func (w *chainWalker) check(e *Event, sigOK bool) {
 			w.add("audit_events", id, "hash", "the event's hash differs from the checkpoint signed at %s (%s): the chain was rewritten outside vetca", cp.At, short(cp.Hash))
 		}
 	}
-	if e.Op != OpNote {
+	w.vouchFor(e, id, sigOK)
+	w.prevStored = e.Hash
+	w.lastSeq = e.Seq
+}
+
+// vouchFor records what a row event vouches for.
+func (w *chainWalker) vouchFor(e *Event, id string, sigOK bool) {
+	if e.Op == OpGap && (e.Content != nil || e.EntityType != "audit_events" || e.EntityID != id) {
+		w.add("audit_events", id, "op", "a gap event must name only its own number")
+	}
+	if e.Op != OpNote && e.Op != OpGap {
 		if e.Op != OpDelete {
 			c := ""
 			if e.Content != nil {
@@ -249,8 +282,6 @@ func (w *chainWalker) check(e *Event, sigOK bool) {
 		}
 		w.latest[e.EntityType+"\x00"+e.EntityID] = latestVouch{seq: e.Seq, op: e.Op, rowHash: e.RowHash, forged: !sigOK}
 	}
-	w.prevStored = e.Hash
-	w.lastSeq = e.Seq
 }
 
 func verifyTable(ctx context.Context, db *store.DB, t *store.Table, latest map[string]latestVouch, present map[string]bool, add func(table, id, field, format string, args ...any)) error {

@@ -33,6 +33,12 @@ type Result struct {
 	Ratio        float64 `json:"ratio"`
 	PeakRSSBytes int64   `json:"peakRSSBytes"`
 	Notes        string  `json:"notes,omitempty"`
+	// Concurrency and latencies (milliseconds) of runs that measure them.
+	Concurrency int     `json:"concurrency,omitempty"`
+	P50Ms       float64 `json:"p50Ms,omitempty"`
+	P99Ms       float64 `json:"p99Ms,omitempty"`
+	RawP50Ms    float64 `json:"rawP50Ms,omitempty"`
+	RawP99Ms    float64 `json:"rawP99Ms,omitempty"`
 	// RawPeakRSSBytes is the raw side's peak resident set when it ran in a
 	// process of its own (crl), so that the two peaks can be compared.
 	RawPeakRSSBytes int64 `json:"rawPeakRSSBytes,omitempty"`
@@ -187,7 +193,7 @@ func Audit(ctx context.Context, dsn string, n int) (Result, error) {
 	}
 	res := Result{What: "audit", Backend: db.Dialect().String(), N: n,
 		PerSecond: float64(n) / tAud.Seconds(), RawPerSecond: float64(n) / tPlain.Seconds(), PeakRSSBytes: PeakRSS(),
-		Notes: fmt.Sprintf("one row per transaction; audited = row + signed, hash-chained event; GOMAXPROCS=%d", runtime.GOMAXPROCS(0))}
+		Notes: fmt.Sprintf("one row per transaction, one at a time; audited = row + signed event (SQLite: chained in the transaction; PostgreSQL: numbered from a sequence, chained by the sealer after commit); GOMAXPROCS=%d", runtime.GOMAXPROCS(0))}
 	res.Ratio = res.PerSecond / res.RawPerSecond
 	return res, nil
 }

@@ -141,6 +141,24 @@ type Engine struct {
 	// is still signing or storing; recovery leaves them alone.
 	flightMu sync.Mutex
 	inFlight map[string]bool
+
+	// parsed caches issuer certificates parsed from their exact PEM
+	// (string -> *x509.Certificate): the rows are read, integrity-checked,
+	// every time; only the parse is saved.
+	parsed sync.Map
+}
+
+// certificate returns iss's parsed certificate.
+func (e *Engine) certificate(iss Issuer) (*x509.Certificate, error) {
+	if c, ok := e.parsed.Load(iss.CertPEM); ok {
+		return c.(*x509.Certificate), nil
+	}
+	c, err := iss.Certificate()
+	if err != nil {
+		return nil, err
+	}
+	e.parsed.Store(iss.CertPEM, c)
+	return c, nil
 }
 
 // NewEngine returns an issuance engine.
@@ -181,7 +199,7 @@ func (e *Engine) ActiveIssuer(ctx context.Context, q store.Querier) (Issuer, *x5
 		if iss.Kind != KindIntermediate || !iss.NotAfter.After(now) {
 			continue
 		}
-		cert, err := iss.Certificate()
+		cert, err := e.certificate(iss)
 		if err != nil {
 			return Issuer{}, nil, err
 		}

@@ -295,3 +295,21 @@ func TestRecoveryLeavesInFlightIntentsAlone(t *testing.T) {
 		})
 	}
 }
+
+// Finalize makes exactly two durable commits: the intent before signing,
+// the certificate after (docs/architecture.md, "Flow of a request").
+func TestFinalizeCommitsTwice(t *testing.T) {
+	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			f, _ := heldFixture(t, b)
+			id := approvedOrder(t, f, apptest.Key(t))
+			before := f.App.DB.Commits()
+			if r := f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil); r.Status != 200 {
+				t.Fatalf("finalize: %d %s", r.Status, r.Raw)
+			}
+			if n := f.App.DB.Commits() - before; n != 2 {
+				t.Fatalf("finalize made %d commits, want 2", n)
+			}
+		})
+	}
+}

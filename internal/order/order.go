@@ -501,19 +501,7 @@ func (s *Service) List(ctx context.Context, by actor.Actor, status string, p sto
 // version it was computed from (read integrity-checked), and whether it
 // changed.
 func (s *Service) refresh(ctx context.Context, tx *store.Tx, by actor.Actor, o Order) (Order, Snapshot, vetting.Version, bool, error) {
-	var old Snapshot
-	if err := json.Unmarshal([]byte(o.Snapshot), &old); err != nil {
-		return o, Snapshot{}, vetting.Version{}, false, fmt.Errorf("order %s snapshot: %w", o.ID, err)
-	}
-	spki, err := base64.StdEncoding.DecodeString(old.PublicKey.SPKI)
-	if err != nil {
-		return o, Snapshot{}, vetting.Version{}, false, fmt.Errorf("order %s snapshot key: %w", o.ID, err)
-	}
-	cur, v, iss, _, err := s.build(ctx, tx, snapshotInput{accountID: o.AccountID, orgID: o.OrganizationID, dnsNames: o.DNSNames, spkiDER: spki, validityDays: o.ValidityDays})
-	if err != nil {
-		return o, Snapshot{}, vetting.Version{}, false, err
-	}
-	hash, canon, err := cur.Hash()
+	old, cur, v, iss, hash, canon, err := s.recompute(ctx, tx, o)
 	if err != nil {
 		return o, Snapshot{}, vetting.Version{}, false, err
 	}
@@ -534,6 +522,35 @@ func (s *Service) refresh(ctx context.Context, tx *store.Tx, by actor.Actor, o O
 		return o, Snapshot{}, vetting.Version{}, false, err
 	}
 	return o, cur, v, true, nil
+}
+
+// recompute builds o's snapshot from current data: the order's stored
+// snapshot, the current one, its organization version and issuer, and the
+// current snapshot's hash and canonical form.
+func (s *Service) recompute(ctx context.Context, q store.Querier, o Order) (old, cur Snapshot, v vetting.Version, iss issuance.Issuer, hash string, canon []byte, err error) {
+	if err = json.Unmarshal([]byte(o.Snapshot), &old); err != nil {
+		err = fmt.Errorf("order %s snapshot: %w", o.ID, err)
+		return
+	}
+	spki, err := base64.StdEncoding.DecodeString(old.PublicKey.SPKI)
+	if err != nil {
+		err = fmt.Errorf("order %s snapshot key: %w", o.ID, err)
+		return
+	}
+	if cur, v, iss, _, err = s.build(ctx, q, snapshotInput{accountID: o.AccountID, orgID: o.OrganizationID, dnsNames: o.DNSNames, spkiDER: spki, validityDays: o.ValidityDays}); err != nil {
+		return
+	}
+	hash, canon, err = cur.Hash()
+	return
+}
+
+// unchanged reports whether o's snapshot still holds, without writing.
+func (s *Service) unchanged(ctx context.Context, q store.Querier, o Order) (Snapshot, vetting.Version, bool, error) {
+	_, cur, v, _, hash, _, err := s.recompute(ctx, q, o)
+	if err != nil {
+		return Snapshot{}, vetting.Version{}, false, err
+	}
+	return cur, v, hash == o.SnapshotHash, nil
 }
 
 func describeChange(a, b Snapshot) string {

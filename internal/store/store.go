@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -58,6 +59,15 @@ type DB struct {
 
 	auditedMu sync.Mutex
 	audited   map[string]bool // loaded on first use, after migrations
+
+	// SQLite group commit (groupcommit.go): writer is the semaphore of
+	// this process's write transactions (a channel, so that a wait honours
+	// ctx), waiting counts the callers queued on it, and group is the open
+	// transaction that the next caller joins (guarded by writer).
+	writer  chan struct{}
+	waiting atomic.Int32
+	group   *txGroup
+	commits atomic.Int64 // durable commits made (see Commits)
 }
 
 // auditedTables returns the names of the audited tables.
@@ -166,12 +176,16 @@ func openSQLite(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
+	// Keep every connection: database/sql keeps 2 idle by default, and a
+	// new SQLite connection reads the schema and re-prepares every cached
+	// statement (once the largest cost under concurrent load).
+	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{sql: db, dialect: SQLite, dsn: dsn}, nil
+	return &DB{sql: db, dialect: SQLite, dsn: dsn, writer: make(chan struct{}, 1)}, nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
@@ -180,6 +194,7 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("open postgres %s: %w", redact(dsn), err)
 	}
 	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16) // a new connection costs a TLS-less handshake and re-prepared statements
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -229,8 +244,19 @@ type Querier interface {
 	Dialect() Dialect
 }
 
-// Exec runs a statement outside a transaction.
+// Exec runs a statement outside a transaction. On SQLite it joins the
+// group commit (groupcommit.go) like any other write, rather than poll for
+// the write lock beside it.
 func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if db.writer != nil {
+		var res sql.Result
+		err := db.InTx(ctx, func(tx *Tx) error {
+			var err error
+			res, err = tx.Exec(ctx, query, args...)
+			return err
+		})
+		return res, err
+	}
 	q := db.dialect.Rebind(query)
 	if st, err := db.stmt(ctx, q); err != nil {
 		return nil, err
@@ -265,6 +291,18 @@ type Tx struct {
 	tx      *sql.Tx
 	db      *DB
 	dialect Dialect
+	// shared: the transaction holds other callers' writes too (SQLite
+	// group commit), so no caller's cancellation may interrupt a statement
+	// (SQLite would roll the whole transaction back).
+	shared bool
+}
+
+// ctx returns the context statements run under.
+func (tx *Tx) ctx(ctx context.Context) context.Context {
+	if tx.shared {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // stmt returns the cached statement bound to the transaction, or nil. A
@@ -298,6 +336,7 @@ func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 
 // Exec runs a statement in the transaction.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = tx.ctx(ctx)
 	q := tx.dialect.Rebind(query)
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
@@ -307,6 +346,7 @@ func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 
 // Query runs a query in the transaction.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = tx.ctx(ctx)
 	q := tx.dialect.Rebind(query)
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
@@ -316,6 +356,7 @@ func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 
 // QueryRow runs a single-row query in the transaction.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = tx.ctx(ctx)
 	q := tx.dialect.Rebind(query)
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
@@ -356,7 +397,22 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return err
 }
 
+// InReadTx runs fn in a read-only transaction: one consistent snapshot
+// and no write lock (SQLite's deferred BEGIN beside the writers; READ ONLY
+// on PostgreSQL). A write in fn fails. Nothing is committed.
+func (db *DB) InReadTx(ctx context.Context, fn func(tx *Tx) error) error {
+	stx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer func() { _ = stx.Rollback() }()
+	return fn(&Tx{tx: stx, db: db, dialect: db.dialect})
+}
+
 func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if db.writer != nil {
+		return db.inGroup(ctx, fn)
+	}
 	stx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -377,6 +433,7 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err = stx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	db.commits.Add(1)
 	return nil
 }
 
@@ -415,7 +472,15 @@ func (tx *Tx) PreferIndexOrder(ctx context.Context) error {
 	return nil
 }
 
+// Commits is how many write transactions this DB has committed (on
+// SQLite, group commits: several callers' transactions may share one).
+// Each is a durable write (an fsync); tests count them per operation.
+func (db *DB) Commits() int64 { return db.commits.Load() }
+
 func retryable(err error) bool {
+	if errors.Is(err, errGroupAborted) {
+		return true
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		return pgErr.Code == "40001" || pgErr.Code == "40P01"

@@ -1,0 +1,318 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vetca/vetca/internal/store"
+)
+
+// LeaseSeal is the lease under which one replica seals the chain.
+const LeaseSeal = "audit-seal"
+
+// sealActor is the actor of the gap events the sealer writes.
+const sealActor = "system:audit-sealer"
+
+// Sealer chains PostgreSQL audit events after they commit ("sequence
+// first, seal after"; docs/architecture.md, "The audit trail").
+//
+// A writing transaction takes an event number from the sequence audit_seq
+// (after it has a transaction id), signs the event (the signature covers
+// the number) and writes it unchained, with no lock shared with other
+// transactions. The sealer then walks the numbers above the chain head in
+// order. It may pass a number only once it knows the number's fate: it
+// reads the sequence's last value L, then takes a transaction id X, and
+// waits until no transaction with an id below X is running (the oldest
+// running id of a new snapshot is X or more). Any number up to L was taken
+// by a transaction whose id is below X; once those have ended, an event
+// numbered up to L that is not in the table never will be. The sealer
+// links each present event to the previous one, writes a signed gap event
+// for each absent number (its transaction rolled back), and advances the
+// head. Verify then treats a missing number below the head as a deleted
+// event, as before: a gap the sealer did not sign is a deletion. A long
+// transaction anywhere in the database delays sealing (never issuance)
+// until it ends.
+//
+// The sealer writes only the chain fields (prev_hash, hash), the gap
+// events and the head, in one transaction holding the head row; a crash
+// leaves the head where it was and the next pass redoes the work. Events
+// above the head are the unsealed tail: reads check their signatures as
+// for any event; Verify checks their signatures and rows, and chains them
+// once sealed. The window in which an insider could delete an event before
+// it is sealed, leaving the sealer to record a gap, is the sealing delay
+// (one tick, a fraction of a second), the same kind of window as the tail
+// after the newest checkpoint.
+type Sealer struct {
+	db     *store.DB
+	rec    *Recorder
+	log    *slog.Logger
+	holder string
+	dir    string // checkpoint directory, outside the database
+
+	mu      sync.Mutex
+	pending *sealPoint
+	high    int64 // the highest head this sealer saw, sealed or found checkpointed
+	floored bool  // high has taken the newest trusted checkpoint into account
+}
+
+// sealPoint is a sequence value whose transactions are being waited for.
+type sealPoint struct {
+	last int64  // the sequence's last value
+	xid  string // a transaction id taken after it was read
+}
+
+// NewSealer returns a sealer; holder names this replica for the lease and
+// dir is the checkpoint directory (may be empty). The sealer never seals
+// below the newest trusted checkpoint or a head it saw: a head moved back
+// (events deleted, the head row edited) would otherwise have its deleted
+// numbers recorded as signed gaps.
+func NewSealer(db *store.DB, rec *Recorder, log *slog.Logger, holder, dir string) *Sealer {
+	return &Sealer{db: db, rec: rec, log: log, holder: holder, dir: dir}
+}
+
+// checkHead refuses a chain head below what this sealer knows was sealed.
+func (s *Sealer) checkHead(ctx context.Context) error {
+	if !s.floored {
+		cp, err := NewestCheckpoint(ctx, s.db, s.dir, s.rec.pub)
+		if err != nil {
+			return err
+		}
+		if cp != nil && cp.Seq > s.high {
+			s.high = cp.Seq
+		}
+		s.floored = true
+	}
+	head, _, err := ChainHead(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	if head < s.high {
+		return fmt.Errorf("%w: the chain head went back from event %d to %d (changed outside vetca); not sealing", ErrChainCheck, s.high, head)
+	}
+	s.high = head
+	return nil
+}
+
+// Needed reports whether the database's events need sealing (PostgreSQL).
+func Needed(db *store.DB) bool { return db.Dialect() == store.Postgres }
+
+// SealOnce makes one step: if the transactions of the point taken last
+// time have ended, it seals up to that point; then it takes a new point.
+// It returns how many events it sealed.
+func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
+	if !Needed(s.db) {
+		return 0, nil
+	}
+	if err := s.rec.CanWrite(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkHead(ctx); err != nil {
+		return 0, err
+	}
+	n := 0
+	if p := s.pending; p != nil {
+		running, err := s.running(ctx, p.xid)
+		if err != nil {
+			return 0, err
+		}
+		if running {
+			return 0, nil
+		}
+		if n, err = s.seal(ctx, p.last); err != nil {
+			return 0, err
+		}
+		s.pending = nil
+	}
+	var last int64
+	var called bool
+	if err := s.db.QueryRow(ctx, `SELECT last_value, is_called FROM audit_seq`).Scan(&last, &called); err != nil {
+		return n, fmt.Errorf("audit: read the event sequence: %w", err)
+	}
+	if !called {
+		last = 0
+	}
+	if last <= s.high {
+		return n, nil
+	}
+	// A transaction id is taken after the sequence is read, in a
+	// statement of its own: every number up to last was taken by a
+	// transaction whose id is lower.
+	var xid string
+	if err := s.db.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid); err != nil {
+		return n, fmt.Errorf("audit: take a transaction id: %w", err)
+	}
+	s.pending = &sealPoint{last: last, xid: xid}
+	return n, nil
+}
+
+// running reports whether any transaction with an id below xid is still
+// running. Ended means ended for snapshots (the oldest running id of a new
+// snapshot is past xid), not only in the commit log: a transaction is
+// marked committed there a moment before new snapshots see its writes, and
+// the seal's read must see them.
+func (s *Sealer) running(ctx context.Context, xid string) (bool, error) {
+	var running bool
+	if err := s.db.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) < CAST(? AS xid8)`, xid).Scan(&running); err != nil {
+		return false, fmt.Errorf("audit: check running transactions: %w", err)
+	}
+	return running, nil
+}
+
+// seal chains every number above the head up to upTo.
+func (s *Sealer) seal(ctx context.Context, upTo int64) (int, error) {
+	n := 0
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		n = 0
+		var head int64
+		var prev string
+		if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&head, &prev); err != nil {
+			return fmt.Errorf("audit: read chain head: %w", err)
+		}
+		if head < s.high {
+			return fmt.Errorf("%w: the chain head went back from event %d to %d (changed outside vetca); not sealing", ErrChainCheck, s.high, head)
+		}
+		if head >= upTo {
+			s.high = head
+			return nil
+		}
+		rows, err := tx.Query(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq`, head, upTo)
+		if err != nil {
+			return fmt.Errorf("audit: read events to seal: %w", err)
+		}
+		evs, err := scanEvents(rows)
+		if err != nil {
+			return fmt.Errorf("audit: read events to seal: %w", err)
+		}
+		seqs := make([]string, 0, len(evs))
+		prevs := make([]string, 0, len(evs))
+		hashes := make([]string, 0, len(evs))
+		i := 0
+		for seq := head + 1; seq <= upTo; seq++ {
+			if i < len(evs) && evs[i].Seq == seq {
+				e := &evs[i]
+				i++
+				e.PrevHash = prev
+				e.Hash = e.ComputeHash()
+				prev = e.Hash
+				seqs, prevs, hashes = append(seqs, strconv.FormatInt(seq, 10)), append(prevs, e.PrevHash), append(hashes, e.Hash)
+				n++
+				continue
+			}
+			g := &Event{Seq: seq, At: s.rec.clock.Now().UTC().Truncate(time.Second), Actor: sealActor, Action: "audit.gap", Op: OpGap,
+				EntityType: "audit_events", EntityID: strconv.FormatInt(seq, 10), PrevHash: prev}
+			g.FieldHashes = fieldHashes(g)
+			if err := g.Sign(s.rec.key); err != nil {
+				return err
+			}
+			g.Hash = g.ComputeHash()
+			prev = g.Hash
+			if _, err := tx.Exec(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				g.Seq, store.FormatTime(g.At), g.Actor, g.Action, g.Op, g.EntityType, g.EntityID, nil, "", g.FieldHashes, g.PrevHash, g.Hash, g.KeyID, g.Sig); err != nil {
+				return fmt.Errorf("audit: record the gap at event %d: %w", seq, err)
+			}
+		}
+		if len(seqs) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE audit_events e SET prev_hash = v.p, hash = v.h
+				FROM (SELECT unnest(string_to_array(?, ','))::bigint AS s, unnest(string_to_array(?, ',')) AS p, unnest(string_to_array(?, ',')) AS h) v
+				WHERE e.seq = v.s`, strings.Join(seqs, ","), strings.Join(prevs, ","), strings.Join(hashes, ",")); err != nil {
+				return fmt.Errorf("audit: seal events: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, upTo, prev); err != nil {
+			return fmt.Errorf("audit: advance chain head: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if upTo > s.high {
+		s.high = upTo
+	}
+	return n, nil
+}
+
+// SealAll seals every event committed so far, waiting (up to ctx) for the
+// transactions that hold numbers to end. Commands that write call it
+// before they exit, and tests before they look at the chain.
+func (s *Sealer) SealAll(ctx context.Context) error {
+	if !Needed(s.db) {
+		return nil
+	}
+	var target int64
+	var called bool
+	if err := s.db.QueryRow(ctx, `SELECT last_value, is_called FROM audit_seq`).Scan(&target, &called); err != nil {
+		return fmt.Errorf("audit: read the event sequence: %w", err)
+	}
+	if !called {
+		return nil
+	}
+	for {
+		if _, err := s.SealOnce(ctx); err != nil {
+			return err
+		}
+		head, _, err := ChainHead(ctx, s.db)
+		if err != nil {
+			return err
+		}
+		if head >= target {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("audit: events up to %d not sealed: %w", target, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// Run seals under the lease LeaseSeal every tick until ctx ends, then
+// gives the lease back.
+func (s *Sealer) Run(ctx context.Context, tick time.Duration, now func() time.Time) {
+	if !Needed(s.db) {
+		return
+	}
+	defer func() {
+		if err := s.db.ReleaseLease(context.WithoutCancel(ctx), LeaseSeal, s.holder); err != nil {
+			s.log.Warn("release the audit seal lease", "err", err)
+		}
+	}()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var held bool
+	var renewed time.Time
+	var lastErr string
+	for {
+		if at := now(); !held || at.Sub(renewed) >= 2*time.Second {
+			ok, err := s.db.AcquireLease(ctx, LeaseSeal, s.holder, at, 10*time.Second)
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("audit seal lease", "err", err)
+			}
+			held, renewed = ok && err == nil, at
+		}
+		if held {
+			_, err := s.SealOnce(ctx)
+			switch {
+			case err == nil:
+				lastErr = ""
+			case errors.Is(err, context.Canceled):
+			case err.Error() != lastErr: // once, not every tick
+				lastErr = err.Error()
+				s.log.Error("audit events not sealed", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/store/storetest"
+)
+
+// The sealer exists on PostgreSQL, where events are numbered by a sequence
+// and chained after they commit (seal.go).
+
+func newTestSealer(f *fixture) *Sealer {
+	return NewSealer(f.db, f.rec, slog.New(slog.DiscardHandler), "test", "")
+}
+
+func headSeq(t *testing.T, db *store.DB) int64 {
+	t.Helper()
+	seq, _, err := ChainHead(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
+}
+
+func gapEvents(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), `SELECT entity_id FROM audit_events WHERE op = 'gap' ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// A number held by a transaction that is still running stops the sealer
+// there, even when later numbers have committed: it must not be taken for
+// a rollback (a false gap, then a false "inserted" finding when it commits).
+func TestSealerWaitsForARunningTransaction(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	f := setup(t, db)
+	ctx := context.Background()
+	s := newTestSealer(f)
+	before := headSeq(t, db)
+
+	numbered, finish := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- db.InTx(ctx, func(tx *store.Tx) error {
+			if err := f.rec.note(ctx, tx, "user:slow", "slow", "accounts", "acc_1", nil); err != nil {
+				return err
+			}
+			close(numbered)
+			<-finish
+			return nil
+		})
+	}()
+	<-numbered
+	f.note(t, 2) // later numbers, committed
+	for i := 0; i < 5; i++ {
+		if _, err := s.SealOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h := headSeq(t, db); h != before {
+		t.Fatalf("sealed to %d past event %d, whose transaction is still running", h, before+1)
+	}
+	close(finish)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SealAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := headSeq(t, db); h != before+3 {
+		t.Fatalf("head %d, want %d", h, before+3)
+	}
+	if g := gapEvents(t, db); len(g) != 0 {
+		t.Fatalf("gap events for committed numbers: %v", g)
+	}
+	if rep := f.verify(t); !rep.OK {
+		t.Fatalf("findings: %v", rep.Findings)
+	}
+}
+
+// A rolled-back number becomes a signed gap event; an event deleted after
+// sealing is reported, as it was before the sealer.
+func TestSealerSignsRolledBackNumbersAndDeletionsStayVisible(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	f := setup(t, db)
+	ctx := context.Background()
+	boom := errors.New("rolled back")
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		if err := f.rec.note(ctx, tx, "user:bob", "will.roll.back", "accounts", "acc_1", nil); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	f.note(t, 1)
+	f.seal(t)
+	gaps := gapEvents(t, db)
+	if len(gaps) != 1 {
+		t.Fatalf("gap events: %v", gaps)
+	}
+	if rep := f.verify(t); !rep.OK {
+		t.Fatalf("a signed gap is not a finding: %v", rep.Findings)
+	}
+	// An unsigned gap event is one.
+	f.exec(t, `UPDATE audit_events SET sig = '' WHERE op = 'gap'`)
+	if rep := f.verify(t); rep.OK || !hasFinding(rep, "audit_events", gaps[0], "") {
+		t.Fatalf("an unsigned gap passed: %v", rep.Findings)
+	}
+	f.exec(t, `DELETE FROM audit_events WHERE op = 'gap'`)
+	if rep := f.verify(t); rep.OK || !hasFinding(rep, "audit_events", gaps[0], "") {
+		t.Fatalf("a deleted sealed event passed: %v", rep.Findings)
+	}
+}
+
+// Someone who deletes the newest events and moves the head back must not
+// get the sealer to record the deleted numbers as signed gaps.
+func TestSealerRefusesAHeadMovedBack(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	f := setup(t, db)
+	ctx := context.Background()
+	s := newTestSealer(f)
+	f.note(t, 3)
+	if err := s.SealAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	top := headSeq(t, db)
+	f.exec(t, `DELETE FROM audit_events WHERE seq > ?`, top-2)
+	f.exec(t, `UPDATE audit_head SET seq = ?, hash = (SELECT hash FROM audit_events WHERE seq = ?)`, top-2, top-2)
+	if _, err := s.SealOnce(ctx); !errors.Is(err, ErrChainCheck) {
+		t.Fatalf("sealed over a head moved back: %v", err)
+	}
+	if g := gapEvents(t, db); len(g) != 0 {
+		t.Fatalf("deleted events recorded as gaps: %v", g)
+	}
+	// (Verify catches such a truncation against a checkpoint; see
+	// TestCheckpointCatchesTruncationAndForgery.)
+}
+
+// Many writers and a sealer running at once: every event is chained in
+// order, none is taken for a gap, and verify is clean.
+func TestSealerUnderConcurrentWriters(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	f := setup(t, db)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := newTestSealer(f)
+	sealed := make(chan error, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if _, err := s.SealOnce(ctx); err != nil && ctx.Err() == nil {
+				sealed <- err
+				return
+			}
+		}
+		sealed <- nil
+	}()
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				a := account{ID: fmt.Sprintf("acc_w%d_%d", w, i), Name: "Writer " + strconv.Itoa(w), CreatedAt: f.clk.Now(), CreatedBy: "user:alice"}
+				if err := db.InTx(context.Background(), func(tx *store.Tx) error {
+					return f.rec.insert(context.Background(), tx, "user:alice", "account.created", "accounts", a)
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	cancel()
+	if err := <-sealed; err != nil {
+		t.Fatal(err)
+	}
+	f.seal(t)
+	if g := gapEvents(t, db); len(g) != 0 {
+		t.Fatalf("committed events taken for gaps: %v", g)
+	}
+	if rep := f.verify(t); !rep.OK || rep.Events != headSeq(t, db) {
+		t.Fatalf("verify: %d events, head %d, findings %v", rep.Events, headSeq(t, db), rep.Findings)
+	}
+}
+
+// A row judged authentic once is remembered by its exact bytes; an edit
+// of the row or of its vouching event after that is still refused.
+func TestVerdictCacheNeverHidesAnEdit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		read := func() error {
+			var a account
+			return f.rec.get(ctx, db, "accounts", "acc_1", &a)
+		}
+		for i := 0; i < 2; i++ {
+			if err := read(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.exec(t, `UPDATE accounts SET name = 'Alphb' WHERE id = 'acc_1'`)
+		if err := read(); err == nil || !strings.Contains(err.Error(), "name") {
+			t.Fatalf("an edited row was served from the cache: %v", err)
+		}
+		f.exec(t, `UPDATE accounts SET name = 'Alpha' WHERE id = 'acc_1'`)
+		if err := read(); err != nil {
+			t.Fatalf("the row as vouched for: %v", err)
+		}
+		f.exec(t, `UPDATE audit_events SET actor = 'user:mallory' WHERE entity_type = 'accounts' AND entity_id = 'acc_1'`)
+		if err := read(); err == nil {
+			t.Fatal("a row vouched for by an edited event was served from the cache")
+		}
+	})
+}
