@@ -43,9 +43,10 @@ type Responder struct {
 
 	mem     *ocspMemory
 	issuers atomic.Pointer[issuerTable]
-	loadMu  sync.Mutex // one reload of the issuers at a time
-	pollMu  sync.Mutex // one poll at a time; guards cursor
-	cursor  int64      // the audit chain head the memory has caught up with
+	loadMu  sync.Mutex     // one reload of the issuers at a time
+	pollMu  sync.Mutex     // one poll at a time; guards cursor and tail
+	cursor  int64          // the audit chain head the memory has caught up with
+	tail    map[int64]bool // unsealed events above cursor already forgotten
 }
 
 // ResponderConfig sets the OCSP schedule and this replica's memory.

@@ -328,16 +328,20 @@ func (o *Responder) Lookup(id ocspresp.CertID, now time.Time) *ocspresp.Prepared
 }
 
 // Poll brings this replica's memory up to date with the revocations
-// recorded anywhere: it reads the audit chain head and, when it moved,
-// every event since the last poll, in order, and drops the serials of the
-// revocation and issuance-intent events among them. Sequence numbers are
-// given out under the chain head's lock, so every event up to a head that
-// is read is committed, and the walk misses none. A gap, an event whose
-// signature does not verify or a head that went back empties the memory
-// (the database path, which fails closed, answers instead). Only a
-// successful poll lets the memory answer, for the staleness bound from
-// the poll's start; so a revocation committed anywhere is not answered
-// from an older memory for longer than that bound.
+// recorded anywhere: it reads the audit chain head, then every event after
+// the last head it saw, and drops the serials of the revocation and
+// issuance-intent events among them. Up to the head the events are sealed:
+// every number is present (a rolled-back one as a signed gap event) and
+// none can still appear, so they are walked once, in order. Above the head
+// (on PostgreSQL, events committed but not yet chained by the sealer, whose
+// numbers may have holes while their transactions run) every event present
+// is read at each poll until it is sealed, so one that commits late under a
+// low number is not missed. A hole below the head, an event whose signature
+// does not verify or a head that went back empties the memory (the
+// database path, which fails closed, answers instead). Only a successful
+// poll lets the memory answer, for the staleness bound from the poll's
+// start; so a revocation committed anywhere is not answered from an older
+// memory for longer than that bound.
 func (o *Responder) Poll(ctx context.Context) error {
 	o.pollMu.Lock()
 	defer o.pollMu.Unlock()
@@ -351,50 +355,73 @@ func (o *Responder) poll(ctx context.Context) error {
 		return fmt.Errorf("ocsp memory: %w", err)
 	}
 	if !o.mem.polled.Load() {
-		o.cursor = head // nothing is held yet: nothing before head to forget
-	} else if head != o.cursor {
-		if err := o.forgetSince(ctx, head); err != nil {
-			return err
-		}
+		o.cursor = head // nothing is held yet: nothing to forget up to head
+		o.tail = map[int64]bool{}
+	}
+	if err := o.forgetSince(ctx, head); err != nil {
+		return err
 	}
 	o.mem.polled.Store(true)
 	o.mem.validUntil.Store(start.Add(o.cfg.Staleness).UnixNano())
 	return nil
 }
 
-// forgetSince walks the events after the cursor up to head.
+// forgetSince walks the events after the cursor (see Poll) and moves the
+// cursor to head.
 func (o *Responder) forgetSince(ctx context.Context, head int64) error {
 	if head < o.cursor {
 		o.log.Error("the audit chain head went back; dropping every OCSP response held in memory", "head", head, "seen", o.cursor)
 		o.mem.flush()
-		o.cursor = head
+		o.cursor, o.tail = head, map[int64]bool{}
+		return nil
+	}
+	broken := func(why string, seq int64) error {
+		o.log.Error("ocsp memory: "+why+"; dropping every OCSP response held in memory", "seq", seq, "head", head)
+		o.mem.flush()
+		o.cursor, o.tail = head, map[int64]bool{}
 		return nil
 	}
 	pub := o.rec.PublicKey()
-	after := o.cursor
-	for after < head {
-		evs, err := audit.List(ctx, o.db, audit.Filter{After: after, Limit: 1000})
+	next := o.cursor // the last sealed number walked, in order
+	page := o.cursor
+	for {
+		evs, err := audit.List(ctx, o.db, audit.Filter{After: page, Limit: 1000})
 		if err != nil {
-			return fmt.Errorf("ocsp memory: read the audit trail after %d: %w", after, err)
-		}
-		if len(evs) == 0 {
-			o.log.Error("audit events missing before the chain head; dropping every OCSP response held in memory", "after", after, "head", head)
-			o.mem.flush()
-			break
+			return fmt.Errorf("ocsp memory: read the audit trail after %d: %w", page, err)
 		}
 		for i := range evs {
 			e := &evs[i]
-			if e.Seq > head {
-				break
+			page = e.Seq
+			if e.Seq <= head {
+				if e.Seq != next+1 {
+					return broken("audit events missing below the chain head", next+1)
+				}
+				next = e.Seq
+				if o.tail[e.Seq] {
+					delete(o.tail, e.Seq) // forgotten while unsealed
+					continue
+				}
+			} else if o.tail[e.Seq] {
+				continue // unsealed, and forgotten at an earlier poll
 			}
-			if e.Seq != after+1 || (pub != nil && !e.VerifySignature(pub)) {
-				o.log.Error("audit trail gap or event not signed by the audit key; dropping every OCSP response held in memory", "seq", e.Seq, "after", after)
-				o.mem.flush()
-				after = head
-				break
+			if pub != nil && !e.VerifySignature(pub) {
+				return broken("an audit event not signed by the audit key", e.Seq)
 			}
-			after = e.Seq
 			o.forgetEvent(e)
+			if e.Seq > head {
+				o.tail[e.Seq] = true
+			}
+		}
+		if len(evs) < 1000 {
+			break
+		}
+	}
+	if next < head {
+		return broken("audit events missing below the chain head", next+1)
+	}
+	for seq := range o.tail {
+		if seq <= head {
+			delete(o.tail, seq) // sealed as a gap or gone: nothing left to read
 		}
 	}
 	o.cursor = head

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/revocation"
+	"github.com/vetca/vetca/internal/store"
 )
 
 // askGET asks a server about cert by GET (the path answered from memory)
@@ -100,6 +101,15 @@ func TestRevocationOnAnotherReplicaEndsGoodWithinTheBound(t *testing.T) {
 		if _, r := askGET(t, b.Server.URL, iss, certX, crypto.SHA256); r.Status != ocsp.Good {
 			t.Fatalf("B before its poll: status %d (this test assumes B's memory still answers)", r.Status)
 		}
+		// On PostgreSQL nothing has sealed the revocation's events yet (no
+		// sealer runs here): the poll must find them above the chain head.
+		if f.App.DB.Dialect() == store.Postgres {
+			var unsealed int
+			if err := f.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE entity_type = 'revocations'
+				AND seq > (SELECT seq FROM audit_head WHERE id = 1)`).Scan(&unsealed); err != nil || unsealed == 0 {
+				t.Fatalf("unsealed revocation events: %d, %v", unsealed, err)
+			}
+		}
 		// B's next poll (the Watch loop's, every DefaultOCSPPollTick): X is
 		// revoked at once.
 		if err := b.App.OCSP.Poll(ctx); err != nil {
@@ -110,6 +120,19 @@ func TestRevocationOnAnotherReplicaEndsGoodWithinTheBound(t *testing.T) {
 		}
 		if _, r := askGET(t, b.Server.URL, iss, certY, crypto.SHA256); r.Status != ocsp.Revoked {
 			t.Fatalf("B after its poll: Y is %d", r.Status)
+		}
+		// Once sealed, the same events are walked in order, and B still
+		// answers revoked.
+		if f.App.Sealer != nil {
+			if err := f.App.Sealer.SealAll(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.App.OCSP.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, r := askGET(t, b.Server.URL, iss, certX, crypto.SHA256); r.Status != ocsp.Revoked {
+			t.Fatalf("B after the seal: X is %d", r.Status)
 		}
 	})
 }
@@ -143,9 +166,9 @@ func TestMemoryStopsAnsweringAtTheBoundWithoutAPoll(t *testing.T) {
 	})
 }
 
-// A gap in the audit trail (an event deleted by SQL) seen by the poller
-// empties the replica's memory: answers come from the database, whose
-// reads fail closed.
+// A hole in the sealed audit trail (an event deleted by SQL) seen by the
+// poller empties the replica's memory: answers come from the database,
+// whose reads fail closed.
 func TestAuditGapEmptiesTheMemory(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
 		ctx := context.Background()
@@ -160,7 +183,12 @@ func TestAuditGapEmptiesTheMemory(t *testing.T) {
 		if rr := f.Do("POST", "/api/v1/certificates/"+other+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); rr.Status != 200 {
 			t.Fatalf("revoke: %d %s", rr.Status, rr.Raw)
 		}
-		if _, err := f.App.DB.Exec(ctx, `DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) - 1 FROM audit_events)`); err != nil {
+		if f.App.Sealer != nil { // PostgreSQL: chain the events, so that the hole is below the head
+			if err := f.App.Sealer.SealAll(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.App.DB.Exec(ctx, `DELETE FROM audit_events WHERE seq = (SELECT seq - 1 FROM audit_head WHERE id = 1)`); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.App.OCSP.Poll(ctx); err != nil {
