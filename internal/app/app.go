@@ -540,10 +540,9 @@ func (a *App) wire(ctx context.Context, opts Options) error {
 	// Vetting asks account whom to notify, and accounts ask vetting whether
 	// an organization exists. What vetting needs is a read of account's
 	// tables that stands on its own, so it is built first and both services
-	// are complete when constructed.
-	// The templates' watch on new verified versions likewise needs only the
-	// recorder, so vetting voids template approvals in the transaction that
-	// verifies a version.
+	// are complete when constructed. The templates' watch on new verified
+	// versions likewise needs only the recorder and the clock, so vetting
+	// voids template approvals in the transaction that verifies a version.
 	a.Vetting = vetting.New(db, rec, clk, a.Outbox, account.NewRecipients(rec), vetting.Config{
 		VerificationsRequired: cfg.VerificationsRequired,
 		SanctionedCountries:   cfg.SanctionedCountries,

@@ -40,8 +40,8 @@ type InitResult struct {
 }
 
 // Init creates or migrates the schema, the CA hierarchy, the audit key, the
-// EAB secret and the first admin user. Each step runs only if its result is missing, so a
-// second run changes nothing and says so.
+// EAB secret and the first admin user. Each step runs only if its result is
+// missing, so a second run changes nothing and says so.
 func Init(ctx context.Context, a *App, o InitOptions) (*InitResult, error) {
 	res := &InitResult{}
 	if err := a.RequireAuditKey(); err != nil {
