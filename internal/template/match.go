@@ -161,6 +161,17 @@ func (req matchRequest) coveredBy(t Template) int {
 	return n
 }
 
+// firstCoveredBy is the index of the first requested name t covers, or
+// len(names).
+func (req matchRequest) firstCoveredBy(t Template) int {
+	for i, name := range req.names {
+		if t.Covers(name) {
+			return i
+		}
+	}
+	return len(req.names)
+}
+
 // choose returns the first usable template that fits, or the refusal that
 // says best why none does.
 func (req matchRequest) choose(cands []candidate) (Template, error) {
@@ -188,7 +199,8 @@ func (req matchRequest) choose(cands []candidate) (Template, error) {
 
 // refusal names what the usable templates do not allow: the first name
 // none of them covers; else the first name the template covering the most
-// names does not cover; else the key type; else the validity.
+// names (on a tie, the one covering the earliest name) does not cover;
+// else the key type; else the validity.
 func (req matchRequest) refusal(usable []Template) error {
 	for _, name := range req.names {
 		covered := false
@@ -200,14 +212,16 @@ func (req matchRequest) refusal(usable []Template) error {
 		}
 	}
 	var all []Template
-	best, bestN := Template{}, -1
+	best, bestN, bestFirst := Template{}, -1, len(req.names)
 	for _, t := range usable {
-		n := req.coveredBy(t)
+		n, first := req.coveredBy(t), req.firstCoveredBy(t)
 		if n == len(req.names) {
 			all = append(all, t)
 		}
-		if n > bestN {
-			best, bestN = t, n
+		// The closest: the most names covered; on a tie, the one that
+		// covers the earliest name (templates' order is not meaningful).
+		if n > bestN || n == bestN && first < bestFirst {
+			best, bestN, bestFirst = t, n, first
 		}
 	}
 	if len(all) == 0 {
