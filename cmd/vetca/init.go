@@ -13,11 +13,13 @@ func newInitCmd(g *globals) *cobra.Command {
 	var rootAlg, issAlg string
 	c := &cobra.Command{
 		Use:   "init",
-		Short: "Create or migrate the schema, the root and issuing CA, the audit key and the first admin user",
+		Short: "Create or migrate the schema, the root and issuing CA, the audit key, the EAB secret and the first admin user",
 		Long: `init creates or migrates the database schema, creates a root CA and an
 issuing CA (file keys in --key-dir, or the issuing key on an HSM with
---issuer-key pkcs11:...), writes the audit checkpoint key, and creates the first
-admin user, whose token it prints once. Running it again changes nothing and
+--issuer-key pkcs11:...), writes the audit checkpoint key and the EAB secret
+(KEY-DIR/eab.secret, from which ACME External Account Binding keys are
+derived; never in the database), and creates the first admin user, whose token
+it prints once. Running it again changes nothing and
 says so.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -33,7 +33,11 @@ type globals struct {
 }
 
 func newRoot() *cobra.Command {
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr, clock: clock.Real{}}
+	return newRootWith(&globals{stdout: os.Stdout, stderr: os.Stderr, clock: clock.Real{}})
+}
+
+// newRootWith is newRoot with g's output streams and clock (tests).
+func newRootWith(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "vetca",
 		Short: "vetca: the software an organization-validated TLS certificate authority runs on",
@@ -64,11 +68,12 @@ finding, 2 usage error.`,
 	pf.StringVar(&g.cfg.KeyDir, "key-dir", "", "directory of file keys (default: next to a SQLite database, else ./vetca-keys)")
 	pf.StringVar(&g.cfg.AuditKey, "audit-key", "", "the audit key that signs every event and checkpoint: a file, or a pkcs11: URI (default KEY-DIR/audit.key)")
 	pf.StringVar(&g.cfg.AuditPublicKey, "audit-public-key", "", "the installation's pinned audit public key, against which everything read is checked (default KEY-DIR/audit.pub)")
+	pf.StringVar(&g.cfg.EABSecret, "eab-secret", "", "the installation's EAB secret (32 bytes, mode 0600), from which EAB keys are derived; never in the database (default KEY-DIR/eab.secret)")
 	pf.StringVar(&g.cfg.CheckpointDir, "checkpoint-dir", "", "directory of signed audit checkpoints, outside the database (default KEY-DIR/checkpoints)")
 	pf.StringVar(&g.cfg.PKCS11Module, "pkcs11-module", "", "PKCS#11 module for pkcs11: key URIs without module-path")
 	pf.StringVar(&g.cfg.PKCS11PIN, "pkcs11-pin", "", "PKCS#11 user PIN (prefer VETCA_PKCS11_PIN or pin-source in the URI)")
 
-	root.AddCommand(newInitCmd(g), newServeCmd(g), newUserCmd(g), newAuditCmd(g), newPerspectiveCmd(g), newCeremonyCmd(g), newCRLCmd(g), newBenchCmd(g), newDeadlinesCmd(g), newScanCmd(g), newIncidentCmd(g))
+	root.AddCommand(newInitCmd(g), newServeCmd(g), newUserCmd(g), newAuditCmd(g), newPerspectiveCmd(g), newCeremonyCmd(g), newCRLCmd(g), newBenchCmd(g), newDeadlinesCmd(g), newScanCmd(g), newIncidentCmd(g), newEABCmd(g))
 	return root
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/cpr"
 	"github.com/vetca/vetca/internal/devdns"
+	"github.com/vetca/vetca/internal/eab"
 	"github.com/vetca/vetca/internal/incident"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/keypolicy"
@@ -42,6 +43,7 @@ import (
 	"github.com/vetca/vetca/internal/revocation"
 	"github.com/vetca/vetca/internal/signer"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/template"
 	"github.com/vetca/vetca/internal/validation"
 	"github.com/vetca/vetca/internal/vetting"
 	"github.com/vetca/vetca/internal/web"
@@ -59,6 +61,7 @@ type Config struct {
 	KeyDir                string
 	AuditKey              string        // the private audit key: a file path, or a pkcs11: URI
 	AuditPublicKey        string        // the pinned audit public key (PEM)
+	EABSecret             string        // the installation EAB secret file (32 bytes, mode 0600)
 	CheckpointDir         string        // where serve writes signed checkpoints
 	CheckpointEvery       time.Duration // serve signs the chain head at least this often
 	CheckpointBurst       int64         // ... and after this many events
@@ -152,6 +155,9 @@ func (c *Config) Defaults() {
 	}
 	if c.CheckpointDir == "" {
 		c.CheckpointDir = filepath.Join(c.KeyDir, "checkpoints")
+	}
+	if c.EABSecret == "" {
+		c.EABSecret = filepath.Join(c.KeyDir, eab.SecretFile)
 	}
 	if c.CheckpointEvery == 0 {
 		c.CheckpointEvery = audit.DefaultCheckpointEvery
@@ -382,6 +388,10 @@ type App struct {
 	CPRWatch *CPRWatch
 	// Incidents keeps incidents; its deadline watch runs in serve.
 	Incidents *incident.Service
+	// EAB keeps External Account Binding keys; Templates the issuance
+	// templates approved for ACME (wireACME).
+	EAB       *eab.Service
+	Templates *template.Service
 	serves    bool // Options.Serve: warnings that matter only to a running CA are logged
 	// publicURLErr is set when the recorded public URL could not be trusted.
 	publicURLErr error
@@ -531,13 +541,18 @@ func (a *App) wire(ctx context.Context, opts Options) error {
 	// Vetting asks account whom to notify, and accounts ask vetting whether
 	// an organization exists. What vetting needs is a read of account's
 	// tables that stands on its own, so it is built first and both services
-	// are complete when constructed.
+	// are complete when constructed. The templates' watch on new verified
+	// versions likewise needs only the recorder and the clock, so vetting
+	// voids template approvals in the transaction that verifies a version.
 	a.Vetting = vetting.New(db, rec, clk, a.Outbox, account.NewRecipients(rec), vetting.Config{
 		VerificationsRequired: cfg.VerificationsRequired,
 		SanctionedCountries:   cfg.SanctionedCountries,
 		ComplianceEmail:       cfg.ComplianceEmail,
-	})
+	}, template.NewVersionWatch(rec, clk))
 	a.Accounts = account.New(db, rec, clk, a.Auth, a.Vetting)
+	if err := a.wireACME(opts); err != nil {
+		return err
+	}
 	a.Changes = change.New(db, rec, clk)
 	if err := a.wireDomains(ctx); err != nil {
 		return err
@@ -613,6 +628,7 @@ func (a *App) Handler() http.Handler {
 		Orders: a.Orders, Issuers: a.Engine, Evidence: a.Domains,
 		Revocations: a.Revocations, CRLs: a.CRLs, OCSP: a.OCSP,
 		ProblemReports: a.CPR, ProblemReportEmail: a.Cfg.ProblemReportEmail, Incidents: a.Incidents,
+		Templates: a.Templates, EAB: a.EAB,
 		DevMail: a.devMail(),
 	})
 }

@@ -39,9 +39,9 @@ type InitResult struct {
 	Messages   []string        `json:"messages"`
 }
 
-// Init creates or migrates the schema, the CA hierarchy, the audit key and
-// the first admin user. Each step runs only if its result is missing, so a
-// second run changes nothing and says so.
+// Init creates or migrates the schema, the CA hierarchy, the audit key, the
+// EAB secret and the first admin user. Each step runs only if its result is
+// missing, so a second run changes nothing and says so.
 func Init(ctx context.Context, a *App, o InitOptions) (*InitResult, error) {
 	res := &InitResult{}
 	if err := a.RequireAuditKey(); err != nil {
@@ -62,6 +62,15 @@ func Init(ctx context.Context, a *App, o InitOptions) (*InitResult, error) {
 	if a.AuditKeyCreated {
 		res.Changed = true
 		res.Messages = append(res.Messages, fmt.Sprintf("audit key written to %s, its public half pinned at %s (key id %s)", a.Cfg.AuditKey, a.Cfg.AuditPublicKey, res.AuditKeyID))
+	}
+
+	created, err := a.EAB.EnsureSecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		res.Changed = true
+		res.Messages = append(res.Messages, fmt.Sprintf("EAB secret written to %s (id %s); EAB keys are derived from it, and it never goes into the database", a.Cfg.EABSecret, a.EAB.SecretID()))
 	}
 
 	issuers, err := issuance.ListIssuers(ctx, a.Recorder, a.DB)

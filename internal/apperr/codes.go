@@ -97,6 +97,8 @@ const (
 	CodeInvalidJSON Code = "invalid_json"
 	// CodeInvalidKey (400): the public key of the CSR cannot be hashed.
 	CodeInvalidKey Code = "invalid_key"
+	// CodeInvalidKeyType (400): a key type is not one of ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096.
+	CodeInvalidKeyType Code = "invalid_key_type"
 	// CodeInvalidKind (400): a change request's kind is neither restore nor amend.
 	CodeInvalidKind Code = "invalid_kind"
 	// CodeInvalidLimit (400): a list's limit parameter is not a number from 1 to the maximum page size.
@@ -275,6 +277,10 @@ const (
 const (
 	// CodeUnauthenticated (401): the token or console session is missing, unknown, revoked or expired, or its user is disabled or awaits approval.
 	CodeUnauthenticated Code = "unauthenticated"
+	// CodeEABBadMAC (401): the MAC of an External Account Binding does not verify with the key its kid names.
+	CodeEABBadMAC Code = "eab_bad_mac"
+	// CodeEABUnknownKid (401): an External Account Binding names a key id vetca never issued.
+	CodeEABUnknownKid Code = "eab_unknown_kid"
 )
 
 // 403 Forbidden: authenticated, but not allowed (KindForbidden).
@@ -285,6 +291,10 @@ const (
 	CodeClientCertificateRequired Code = "client_certificate_required"
 	// CodeForbidden (403): the caller's role or account may not do this.
 	CodeForbidden Code = "forbidden"
+	// CodeIdentifierNotCovered (403): a requested DNS name is covered by no approved template of the account.
+	CodeIdentifierNotCovered Code = "identifier_not_covered"
+	// CodeKeyTypeNotAllowed (403): no approved template covering the names allows the requested key type.
+	CodeKeyTypeNotAllowed Code = "key_type_not_allowed"
 	// CodeOrganizationNotAllowed (403): the account may not order for the organization.
 	CodeOrganizationNotAllowed Code = "organization_not_allowed"
 	// CodeReasonCAOnly (403): a subscriber asks for a revocation reason only the CA may choose (privilegeWithdrawn).
@@ -295,6 +305,8 @@ const (
 	CodeSelfConfirmation Code = "self_confirmation"
 	// CodeSelfVerification (403): the caller proposed the organization version it tries to verify.
 	CodeSelfVerification Code = "self_verification"
+	// CodeValidityNotAllowed (403): the requested validity is longer than the approved templates covering the names allow.
+	CodeValidityNotAllowed Code = "validity_not_allowed"
 )
 
 // 404 Not Found (KindNotFound).
@@ -305,7 +317,7 @@ const (
 
 // 409 Conflict: the state does not allow it (KindConflict).
 const (
-	// CodeAlreadyApproved (409): the caller already approved this order or change request.
+	// CodeAlreadyApproved (409): the caller already approved this order, change request or template.
 	CodeAlreadyApproved Code = "already_approved"
 	// CodeAlreadyDecided (409): the problem report already has a decision, or one awaits confirmation.
 	CodeAlreadyDecided Code = "already_decided"
@@ -323,6 +335,12 @@ const (
 	CodeAlreadyVerified Code = "already_verified"
 	// CodeCaseClosed (409): the problem report is closed or merged into another case.
 	CodeCaseClosed Code = "case_closed"
+	// CodeEABKeyBound (409, 401): the External Account Binding key is already bound to an ACME account, or the ACME account to another key.
+	CodeEABKeyBound Code = "eab_key_bound"
+	// CodeEABKeyExpired (409, 401): the External Account Binding key was not used within 30 days of its creation.
+	CodeEABKeyExpired Code = "eab_key_expired"
+	// CodeEABKeyRevoked (409, 401): the External Account Binding key was revoked.
+	CodeEABKeyRevoked Code = "eab_key_revoked"
 	// CodeCAAStale (409): the CAA check of a name is older than BR §3.2.2.8 allows; check CAA again.
 	CodeCAAStale Code = "caa_stale"
 	// CodeFinalizeInProgress (409): the order is already being finalized, possibly on another replica.
@@ -353,6 +371,12 @@ const (
 	CodeSanctionsRejected Code = "sanctions_rejected"
 	// CodeSnapshotMismatch (409): the order's snapshot changed since it was reviewed; its approvals are void.
 	CodeSnapshotMismatch Code = "snapshot_mismatch"
+	// CodeTemplateDisabled (409): the template was disabled; it can no longer be changed or approved.
+	CodeTemplateDisabled Code = "template_disabled"
+	// CodeTemplateMismatch (409): the template's hash changed since it was reviewed (it or its organization's verified version changed); its approvals are void.
+	CodeTemplateMismatch Code = "template_mismatch"
+	// CodeTemplateNotApproved (409): the template lacks the independent approvals of its current hash.
+	CodeTemplateNotApproved Code = "template_not_approved"
 	// CodeVersionNotPending (409): the organization version is not pending.
 	CodeVersionNotPending Code = "version_not_pending"
 )
@@ -387,6 +411,8 @@ const (
 const (
 	// CodeCAAUnavailable (503): CAA cannot be checked because no issuer domain name is configured.
 	CodeCAAUnavailable Code = "caa_unavailable"
+	// CodeEABSecretUnavailable (503): this process has no installation EAB secret, or not the one the key was derived from.
+	CodeEABSecretUnavailable Code = "eab_secret_unavailable"
 	// CodeNoIssuer (503): there is no valid issuing CA.
 	CodeNoIssuer Code = "no_issuer"
 	// CodeSettingsMismatch (503): this replica's settings that reach certificates differ from the installation's.
@@ -405,7 +431,7 @@ var all = []Code{
 	CodeInvalidCountry, CodeInvalidCSR, CodeInvalidCSRSignature, CodeInvalidCursor,
 	CodeInvalidDecision, CodeInvalidDNSName, CodeInvalidDomain, CodeInvalidEmail, CodeInvalidEncoding,
 	CodeInvalidEvidence, CodeInvalidField, CodeInvalidFileName, CodeInvalidJSON,
-	CodeInvalidKey, CodeInvalidKind, CodeInvalidLimit, CodeInvalidName,
+	CodeInvalidKey, CodeInvalidKeyType, CodeInvalidKind, CodeInvalidLimit, CodeInvalidName,
 	CodeInvalidNumber, CodeInvalidPhone, CodeInvalidPolicyOID, CodeInvalidPostalCode, CodeInvalidQuery,
 	CodeInvalidRandomValue, CodeInvalidRole, CodeInvalidRoot, CodeInvalidSanctionsReview,
 	CodeInvalidSerial, CodeInvalidSource, CodeInvalidSubdivision, CodeInvalidTable, CodeInvalidText,
@@ -427,18 +453,19 @@ var all = []Code{
 	CodeValidityTooLong, CodeValueInRequest, CodeWeakKey, CodeWeakRandomValue,
 	CodeWildcardRefused,
 
-	CodeUnauthenticated,
+	CodeUnauthenticated, CodeEABBadMAC, CodeEABUnknownKid,
 
-	CodeCAAForbidden, CodeClientCertificateRequired, CodeForbidden, CodeOrganizationNotAllowed,
-	CodeReasonCAOnly, CodeSelfApproval, CodeSelfConfirmation, CodeSelfVerification,
+	CodeCAAForbidden, CodeClientCertificateRequired, CodeForbidden, CodeIdentifierNotCovered, CodeKeyTypeNotAllowed, CodeOrganizationNotAllowed,
+	CodeReasonCAOnly, CodeSelfApproval, CodeSelfConfirmation, CodeSelfVerification, CodeValidityNotAllowed,
 
 	CodeNotFound,
 
 	CodeAlreadyApproved, CodeAlreadyDecided, CodeAlreadyFlagged, CodeAlreadyGranted, CodeAlreadyIssued, CodeAlreadyLinked,
-	CodeAlreadyRevoked, CodeAlreadyVerified, CodeCaseClosed, CodeCAAStale, CodeFinalizeInProgress,
+	CodeAlreadyRevoked, CodeAlreadyVerified, CodeCaseClosed, CodeEABKeyBound, CodeEABKeyExpired, CodeEABKeyRevoked, CodeCAAStale, CodeFinalizeInProgress,
 	CodeIssuanceAbandoned, CodeNameTaken, CodeNotPending, CodeNotAwaitingConfirmation, CodeNothingPending,
 	CodeOrderChanged, CodeOrderNotApproved, CodeOrderNotPending, CodeOrganizationNotVerified,
 	CodeRandomValueExpired, CodeReverificationRequired, CodeSanctionsRejected, CodeSnapshotMismatch,
+	CodeTemplateDisabled, CodeTemplateMismatch, CodeTemplateNotApproved,
 	CodeVersionNotPending,
 
 	CodeBodyTooLarge,
@@ -449,7 +476,7 @@ var all = []Code{
 
 	CodeIntegrityViolation, CodeInternal,
 
-	CodeCAAUnavailable, CodeNoIssuer, CodeSettingsMismatch,
+	CodeCAAUnavailable, CodeEABSecretUnavailable, CodeNoIssuer, CodeSettingsMismatch,
 }
 
 var known = func() map[Code]bool {

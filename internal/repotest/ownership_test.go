@@ -37,6 +37,8 @@ var owners = map[string]string{
 	"revocations": "internal/revocation", "crl_shards": "internal/revocation", "crl_files": "internal/revocation", "ocsp_responses": "internal/revocation",
 	"organizations": "internal/vetting", "organization_versions": "internal/vetting", "organization_verifications": "internal/vetting",
 	"scan_runs": "internal/scan", "scan_findings": "internal/scan",
+	"templates": "internal/template", "template_approvals": "internal/template",
+	"eab_keys":         "internal/eab",
 	"leases":           "internal/store",
 	"settings":         "internal/app",
 	"goose_db_version": "internal/store",

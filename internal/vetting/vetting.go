@@ -121,6 +121,14 @@ type Recipients interface {
 	ContactsForOrganization(ctx context.Context, q store.Querier, orgID string) ([]Recipient, error)
 }
 
+// VersionObserver is told, inside the transaction that verifies it, that
+// a version became its organization's current verified version, so that
+// what was approved against the previous identity is voided in the same
+// commit (package template).
+type VersionObserver interface {
+	VersionVerified(ctx context.Context, tx *store.Tx, by actor.Actor, current Version) error
+}
+
 // Service is the vetting service.
 type Service struct {
 	db         *store.DB
@@ -129,18 +137,20 @@ type Service struct {
 	clk        clock.Clock
 	outbox     *notify.Outbox
 	recipients Recipients
+	observers  []VersionObserver
 	cfg        Config
 }
 
-// New returns the vetting service.
-func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, outbox *notify.Outbox, recipients Recipients, cfg Config) *Service {
+// New returns the vetting service. observers are told of every version
+// that becomes current.
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, outbox *notify.Outbox, recipients Recipients, cfg Config, observers ...VersionObserver) *Service {
 	if cfg.VerificationsRequired <= 0 {
 		cfg.VerificationsRequired = 2
 	}
 	if cfg.SanctionedCountries == nil {
 		cfg.SanctionedCountries = DefaultSanctioned
 	}
-	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk, outbox: outbox, recipients: recipients, cfg: cfg}
+	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk, outbox: outbox, recipients: recipients, observers: observers, cfg: cfg}
 }
 
 // Config returns the policy in force.
@@ -379,9 +389,31 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 		if err := s.tab.organizations.Update(ctx, tx, by, actOrganizationCurrentVersionChanged, org); err != nil {
 			return err
 		}
+		if err := s.tellObservers(ctx, tx, by, orgID); err != nil {
+			return err
+		}
 		return s.notifyChange(ctx, tx, by, orgID, v, "verified")
 	})
 	return v, verifs, err
+}
+
+// tellObservers passes the organization's new current verified version,
+// read back integrity-checked in tx (with the row hash its verification
+// gave it), to every observer.
+func (s *Service) tellObservers(ctx context.Context, tx *store.Tx, by actor.Actor, orgID string) error {
+	if len(s.observers) == 0 {
+		return nil
+	}
+	cur, err := s.CurrentVerified(ctx, tx, orgID)
+	if err != nil {
+		return err
+	}
+	for _, o := range s.observers {
+		if err := o.VersionVerified(ctx, tx, by, cur); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // complete reports whether a version's verifications suffice.

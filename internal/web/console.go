@@ -77,6 +77,7 @@ func (s *Server) consoleRoutes() {
 	s.consoleOrderRoutes()
 	s.consoleProblemReportRoutes()
 	s.consoleIncidentRoutes()
+	s.consoleTemplateRoutes()
 	// Any other console path is the error page's 404, signed in.
 	s.mux.HandleFunc("GET /console/", s.console(s.notFoundPage))
 }
@@ -100,6 +101,9 @@ func (s *Server) menu(by actor.Actor) []NavLink {
 	}
 	// order.Service.List and Certificates: staff, or a subscriber's own
 	nav = append(nav, NavLink{Href: "/console/orders", Label: "Orders"}, NavLink{Href: "/console/certificates", Label: "Certificates"})
+	if templateReader(by) { // template.Service.List: staff, or a subscriber's own
+		nav = append(nav, NavLink{Href: "/console/templates", Label: "Templates"})
+	}
 	if by.Require(actor.Admin, actor.Compliance, actor.Verifier, actor.Auditor) == nil { // change.Service.List
 		nav = append(nav, NavLink{Href: "/console/change-requests", Label: "Change requests"})
 	}

@@ -8,9 +8,11 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/cpr"
+	"github.com/vetca/vetca/internal/eab"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/revocation"
+	vtemplate "github.com/vetca/vetca/internal/template"
 	"github.com/vetca/vetca/internal/validation"
 	"github.com/vetca/vetca/internal/vetting"
 )
@@ -232,6 +234,36 @@ type incidentsPage struct {
 type revokeIncidentInput struct {
 	DryRun  bool `json:"dryRun"`
 	Workers int  `json:"workers"`
+}
+
+// templateCreated is POST /api/v1/templates: the hash to approve.
+type templateCreated struct {
+	ID           string           `json:"id"`
+	TemplateHash string           `json:"templateHash"`
+	Status       vtemplate.Status `json:"status"`
+}
+
+// approveTemplateInput is the body of POST /api/v1/templates/{id}/approve:
+// the hash the verifier reviewed.
+type approveTemplateInput struct {
+	TemplateHash string `json:"templateHash"`
+}
+
+// disableTemplateInput is the body of POST /api/v1/templates/{id}/disable.
+type disableTemplateInput struct {
+	Reason string `json:"reason"`
+}
+
+// templatesPage is GET /api/v1/templates.
+type templatesPage struct {
+	Next      string           `json:"next,omitempty"`
+	Templates []vtemplate.View `json:"templates"`
+}
+
+// eabKeysPage is GET /api/v1/accounts/{id}/eab-keys: never a key itself.
+type eabKeysPage struct {
+	EABKeys []eab.View `json:"eabKeys"`
+	Next    string     `json:"next,omitempty"`
 }
 
 // flaggedMethodsPage is GET /api/v1/validation-methods/flags.

@@ -27,10 +27,12 @@ import (
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/cpr"
+	"github.com/vetca/vetca/internal/eab"
 	"github.com/vetca/vetca/internal/incident"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/revocation"
+	vtemplate "github.com/vetca/vetca/internal/template"
 	"github.com/vetca/vetca/internal/validation"
 	"github.com/vetca/vetca/internal/vetting"
 )
@@ -66,6 +68,10 @@ type Deps struct {
 	ProblemReports *cpr.Service
 	// Incidents keeps incidents (package incident).
 	Incidents *incident.Service
+	// Templates keeps issuance templates (package template); EAB the
+	// External Account Binding keys (package eab).
+	Templates *vtemplate.Service
+	EAB       *eab.Service
 	// ProblemReportEmail is published on /report (--problem-report-email).
 	ProblemReportEmail string
 	// DevMail is the --dev mailbox shown in the console, or nil.
@@ -261,6 +267,7 @@ func (s *Server) routes() {
 	s.publicAuditRoutes()
 	s.problemReportRoutes()
 	s.incidentRoutes()
+	s.templateRoutes()
 
 	// Anything else under /api/ is a JSON 404, not an HTML page.
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

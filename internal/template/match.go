@@ -1,0 +1,251 @@
+package template
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// NotCovered is the cause of an identifier_not_covered refusal: the first
+// requested name that no approved template of the account covers. The
+// ACME server answers it as RFC 8555's rejectedIdentifier problem.
+type NotCovered struct{ Identifier string }
+
+func (e *NotCovered) Error() string { return "identifier " + e.Identifier + " is not covered" }
+
+// RejectedIdentifier returns the identifier an error of Match names as not
+// covered, if it is such an error.
+func RejectedIdentifier(err error) (string, bool) {
+	var nc *NotCovered
+	if errors.As(err, &nc) {
+		return nc.Identifier, true
+	}
+	return "", false
+}
+
+// candidate is an approved template as Match judges it.
+type candidate struct {
+	t Template
+	// stale: its hash no longer equals the hash of current data.
+	stale bool
+	// lapsed: fewer independent approvals of its hash than required
+	// (an approver has since acted for the account).
+	lapsed bool
+}
+
+// Match returns the approved template of accountID that covers every name,
+// allows keyType and allows validityDays, for the future ACME server. Only
+// a template whose hash still equals the hash recomputed from current data
+// (the organization's current verified version and its row hash) and that
+// still has the required independent approvals may match. A stale one has
+// its approvals voided, with an audit event, before the answer; if it is
+// the one that would have matched, the answer is 409 template_mismatch
+// (or template_not_approved for lapsed approvals). Otherwise the refusal
+// names the first name no template covers (403 identifier_not_covered,
+// field dnsNames, with NotCovered as its cause), or the key type (403
+// key_type_not_allowed, field keyType) or the validity (403
+// validity_not_allowed, field validityDays). Bad input is 400 naming its
+// field.
+func (s *Service) Match(ctx context.Context, accountID string, names []string, keyType string, validityDays int) (Template, error) {
+	req, err := s.parseMatch(accountID, names, keyType, validityDays)
+	if err != nil {
+		return Template{}, err
+	}
+	var cands []candidate
+	err = s.db.InReadTx(ctx, func(tx *store.Tx) error {
+		cands, err = s.judge(ctx, tx, accountID)
+		return err
+	})
+	if err != nil {
+		return Template{}, err
+	}
+	for _, c := range cands {
+		if c.stale {
+			if err := s.voidStale(ctx, c.t.ID); err != nil {
+				return Template{}, err
+			}
+		}
+	}
+	return req.choose(cands)
+}
+
+// matchRequest is a checked Match request.
+type matchRequest struct {
+	names    []string // normalized, in the order asked, no repeats
+	keyType  string
+	days     int
+	required int // independent approvals a template needs
+}
+
+func (s *Service) parseMatch(accountID string, names []string, keyType string, days int) (matchRequest, error) {
+	if strings.TrimSpace(accountID) == "" {
+		return matchRequest{}, apperr.Invalid(apperr.CodeMissingField, "accountId", "accountId is required")
+	}
+	norm, err := normalizeNames("dnsNames", names)
+	if err != nil {
+		return matchRequest{}, err
+	}
+	if err := checkKeyType("keyType", keyType); err != nil {
+		return matchRequest{}, err
+	}
+	if err := checkValidity("validityDays", days, s.clk.Now()); err != nil {
+		return matchRequest{}, err
+	}
+	return matchRequest{names: norm, keyType: keyType, days: days, required: s.cfg.ApprovalsRequired}, nil
+}
+
+// judge reads the account's approved templates in one snapshot and judges
+// each against current data.
+func (s *Service) judge(ctx context.Context, q store.Querier, accountID string) ([]candidate, error) {
+	ts, err := s.tab.templates.Select(ctx, q, `WHERE account_id = ? AND status = ? ORDER BY created_at, id`, accountID, StatusApproved)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]candidate, 0, len(ts))
+	for _, t := range ts {
+		cur, err := s.currentHash(ctx, q, t)
+		if err != nil {
+			return nil, err
+		}
+		c := candidate{t: t, stale: cur != t.TemplateHash}
+		if !c.stale {
+			counting, err := s.counting(ctx, q, t)
+			if err != nil {
+				return nil, err
+			}
+			acting, err := s.actingFor(ctx, q, t)
+			if err != nil {
+				return nil, err
+			}
+			c.lapsed = independentCount(counting, acting) < s.cfg.ApprovalsRequired
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// voidStale rebinds a template found stale, under its row lock: its
+// approvals are voided and template.mismatch is recorded.
+func (s *Service) voidStale(ctx context.Context, id string) error {
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		var t Template
+		if err := s.tab.templates.Lock(ctx, tx, id, &t); err != nil {
+			return err
+		}
+		if t.Status == StatusDisabled {
+			return nil
+		}
+		// Who voids is the ACME server asking, not a person.
+		_, _, err := s.refresh(ctx, tx, actor.SystemActor("acme"), t)
+		return err
+	})
+}
+
+// fits reports whether t allows everything req asks.
+func (req matchRequest) fits(t Template) bool {
+	return req.coveredBy(t) == len(req.names) && t.Allows(req.keyType) && req.days <= t.MaxValidityDays
+}
+
+// coveredBy counts how many of the requested names t covers.
+func (req matchRequest) coveredBy(t Template) int {
+	n := 0
+	for _, name := range req.names {
+		if t.Covers(name) {
+			n++
+		}
+	}
+	return n
+}
+
+// firstCoveredBy is the index of the first requested name t covers, or
+// len(names).
+func (req matchRequest) firstCoveredBy(t Template) int {
+	for i, name := range req.names {
+		if t.Covers(name) {
+			return i
+		}
+	}
+	return len(req.names)
+}
+
+// choose returns the first usable template that fits, or the refusal that
+// says best why none does.
+func (req matchRequest) choose(cands []candidate) (Template, error) {
+	var usable []Template
+	for _, c := range cands {
+		if !c.stale && !c.lapsed {
+			if req.fits(c.t) {
+				return c.t, nil
+			}
+			usable = append(usable, c.t)
+		}
+	}
+	for _, c := range cands {
+		switch {
+		case c.stale && req.fits(c.t):
+			return Template{}, apperr.Conflict(apperr.CodeTemplateMismatch, apperr.NoField,
+				"template %s would cover this request, but its organization's verified identity changed since it was approved: its approvals are void and it needs approving again", c.t.ID)
+		case c.lapsed && req.fits(c.t):
+			return Template{}, apperr.Conflict(apperr.CodeTemplateNotApproved, apperr.NoField,
+				"template %s would cover this request, but it lacks %d approvals by verifiers who did not act for the account", c.t.ID, req.required)
+		}
+	}
+	return Template{}, req.refusal(usable)
+}
+
+// refusal names what the usable templates do not allow: the first name
+// none of them covers; else the first name the template covering the most
+// names (on a tie, the one covering the earliest name) does not cover;
+// else the key type; else the validity.
+func (req matchRequest) refusal(usable []Template) error {
+	for _, name := range req.names {
+		covered := false
+		for _, t := range usable {
+			covered = covered || t.Covers(name)
+		}
+		if !covered {
+			return notCovered(name, "no approved template of the account covers %s", name)
+		}
+	}
+	var all []Template
+	best, bestN, bestFirst := Template{}, -1, len(req.names)
+	for _, t := range usable {
+		n, first := req.coveredBy(t), req.firstCoveredBy(t)
+		if n == len(req.names) {
+			all = append(all, t)
+		}
+		// The closest: the most names covered; on a tie, the one that
+		// covers the earliest name (templates' order is not meaningful).
+		if n > bestN || n == bestN && first < bestFirst {
+			best, bestN, bestFirst = t, n, first
+		}
+	}
+	if len(all) == 0 {
+		for _, name := range req.names {
+			if !best.Covers(name) {
+				return notCovered(name, "no one approved template of the account covers all the names; the closest, %s, does not cover %s", best.ID, name)
+			}
+		}
+	}
+	longest := 0
+	for _, t := range all {
+		if t.Allows(req.keyType) {
+			longest = max(longest, t.MaxValidityDays)
+		}
+	}
+	if longest == 0 {
+		return apperr.Forbidden(apperr.CodeKeyTypeNotAllowed, "keyType", "no approved template covering these names allows key type %s", req.keyType)
+	}
+	return apperr.Forbidden(apperr.CodeValidityNotAllowed, "validityDays", "validityDays %d is longer than the approved templates covering these names allow (%d)", req.days, longest)
+}
+
+// notCovered is the 403 identifier_not_covered refusal of name.
+func notCovered(name, format string, args ...any) error {
+	e := apperr.Forbidden(apperr.CodeIdentifierNotCovered, "dnsNames", format, args...)
+	e.Err = &NotCovered{Identifier: name}
+	return e
+}
