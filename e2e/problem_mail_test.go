@@ -133,7 +133,12 @@ func TestServeRefusesABadMailListener(t *testing.T) {
 func TestDevDemoHasAProblemReport(t *testing.T) {
 	in := New(t, "sqlite")
 	in.Serve("--dev")
+	// The demo logins are printed once the listener is open, which can be
+	// a moment after /healthz first answers.
 	logs := in.Logs()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs, "Problem report ") && time.Now().Before(deadline); logs = in.Logs() {
+		time.Sleep(20 * time.Millisecond)
+	}
 	var carol, id string
 	for _, l := range lines(logs) {
 		if f := strings.Fields(l); len(f) == 3 && f[0] == "carol" {
