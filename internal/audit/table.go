@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/store"
@@ -109,6 +110,26 @@ func (t *Table[T]) Select(ctx context.Context, q store.Querier, clause string, a
 		clause = " " + clause
 	}
 	return selectRows[T](ctx, t.rec, q, t.name, clause, args...)
+}
+
+// NewestFirst reads one page of the rows matching w, newest first by
+// (created_at, id), each integrity-checked as by Select, and the cursor of
+// the next page ("" after the last). created gives a row's created_at and
+// id.
+func (t *Table[T]) NewestFirst(ctx context.Context, q store.Querier, w store.Where, p store.Page, created func(T) (time.Time, string)) ([]T, string, error) {
+	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&w, p)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := t.Select(ctx, q, w.Clause()+tail, w.Args()...)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, next := store.Finish(rows, p, func(v T) []string {
+		at, id := created(v)
+		return []string{store.FormatTime(at), id}
+	})
+	return rows, next, nil
 }
 
 // First is Select for at most one row: the row and whether there was one.

@@ -339,15 +339,10 @@ func (s *Service) List(ctx context.Context, by actor.Actor, status string, p sto
 	if status != "" {
 		w.Add("status = ?", status)
 	}
-	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&w, p)
+	list, next, err := s.tab.changeRequests.NewestFirst(ctx, s.db, w, p, func(r Request) (time.Time, string) { return r.CreatedAt, r.ID })
 	if err != nil {
 		return nil, "", err
 	}
-	list, err := s.tab.changeRequests.Select(ctx, s.db, w.Clause()+tail, w.Args()...)
-	if err != nil {
-		return nil, "", err
-	}
-	list, next := store.Finish(list, p, func(r Request) []string { return []string{store.FormatTime(r.CreatedAt), r.ID} })
 	return list, next, nil
 }
 

@@ -267,15 +267,10 @@ func (s *Service) List(ctx context.Context, by actor.Actor, accountID string, p 
 	}
 	var w store.Where
 	w.Add("account_id = ?", accountID)
-	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&w, p)
+	list, next, err := s.tab.keys.NewestFirst(ctx, s.db, w, p, func(k Key) (time.Time, string) { return k.CreatedAt, k.ID })
 	if err != nil {
 		return nil, "", err
 	}
-	list, err := s.tab.keys.Select(ctx, s.db, w.Clause()+tail, w.Args()...)
-	if err != nil {
-		return nil, "", err
-	}
-	list, next := store.Finish(list, p, func(k Key) []string { return []string{store.FormatTime(k.CreatedAt), k.ID} })
 	now := s.clk.Now()
 	out := make([]View, 0, len(list))
 	for _, k := range list {

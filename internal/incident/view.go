@@ -90,15 +90,10 @@ func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Inc
 		return nil, "", err
 	}
 	var where store.Where
-	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&where, p)
+	list, next, err := s.tab.incidents.NewestFirst(ctx, s.db, where, p, func(i Incident) (time.Time, string) { return i.CreatedAt, i.ID })
 	if err != nil {
 		return nil, "", err
 	}
-	list, err := s.tab.incidents.Select(ctx, s.db, where.Clause()+tail, where.Args()...)
-	if err != nil {
-		return nil, "", err
-	}
-	list, next := store.Finish(list, p, func(i Incident) []string { return []string{store.FormatTime(i.CreatedAt), i.ID} })
 	return list, next, nil
 }
 

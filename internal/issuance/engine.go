@@ -683,15 +683,10 @@ func ListCertificates(ctx context.Context, rec *audit.Recorder, q store.Querier,
 	if !f.NotAfterBefore.IsZero() {
 		where.Add("not_after < ?", store.FormatTime(f.NotAfterBefore))
 	}
-	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&where, p)
+	list, next, err := newTables(rec).certificates.NewestFirst(ctx, q, where, p, func(c Certificate) (time.Time, string) { return c.CreatedAt, c.ID })
 	if err != nil {
 		return nil, "", err
 	}
-	list, err := newTables(rec).certificates.Select(ctx, q, where.Clause()+tail, where.Args()...)
-	if err != nil {
-		return nil, "", err
-	}
-	list, next := store.Finish(list, p, func(c Certificate) []string { return []string{store.FormatTime(c.CreatedAt), c.ID} })
 	return list, next, nil
 }
 

@@ -482,15 +482,10 @@ func (s *Service) List(ctx context.Context, by actor.Actor, status string, p sto
 	if status != "" {
 		where.Add("status = ?", status)
 	}
-	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&where, p)
+	list, next, err := s.tab.orders.NewestFirst(ctx, s.db, where, p, func(o Order) (time.Time, string) { return o.CreatedAt, o.ID })
 	if err != nil {
 		return nil, "", err
 	}
-	list, err := s.tab.orders.Select(ctx, s.db, where.Clause()+tail, where.Args()...)
-	if err != nil {
-		return nil, "", err
-	}
-	list, next := store.Finish(list, p, func(o Order) []string { return []string{store.FormatTime(o.CreatedAt), o.ID} })
 	return list, next, nil
 }
 

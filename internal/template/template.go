@@ -364,15 +364,10 @@ func (s *Service) List(ctx context.Context, by actor.Actor, accountID, status st
 	if status != "" {
 		where.Add("status = ?", status)
 	}
-	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&where, p)
+	list, next, err := s.tab.templates.NewestFirst(ctx, s.db, where, p, func(t Template) (time.Time, string) { return t.CreatedAt, t.ID })
 	if err != nil {
 		return nil, "", err
 	}
-	list, err := s.tab.templates.Select(ctx, s.db, where.Clause()+tail, where.Args()...)
-	if err != nil {
-		return nil, "", err
-	}
-	list, next := store.Finish(list, p, func(t Template) []string { return []string{store.FormatTime(t.CreatedAt), t.ID} })
 	out := make([]View, 0, len(list))
 	for _, t := range list {
 		counting, err := s.counting(ctx, s.db, t)

@@ -387,15 +387,10 @@ func (s *Service) List(ctx context.Context, by actor.Actor, accountID string, p 
 	}
 	var w store.Where
 	w.Add("account_id = ?", accountID)
-	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&w, p)
+	vs, next, err := s.tab.domainValidations.NewestFirst(ctx, s.db, w, p, func(v Validation) (time.Time, string) { return v.CreatedAt, v.ID })
 	if err != nil {
 		return nil, "", err
 	}
-	vs, err := s.tab.domainValidations.Select(ctx, s.db, w.Clause()+tail, w.Args()...)
-	if err != nil {
-		return nil, "", err
-	}
-	vs, next := store.Finish(vs, p, func(v Validation) []string { return []string{store.FormatTime(v.CreatedAt), v.ID} })
 	now := s.clk.Now()
 	out := make([]ValidationView, 0, len(vs))
 	for _, v := range vs {

@@ -604,15 +604,10 @@ func (s *Service) List(ctx context.Context, by actor.Actor, p store.Page) ([]Sum
 		return nil, "", apperr.Forbidden(apperr.CodeForbidden, apperr.NoField, "staff only")
 	}
 	var w store.Where
-	tail, err := store.Keyset{Cols: []string{"created_at", "id"}, Desc: true}.Apply(&w, p)
+	orgs, next, err := s.tab.organizations.NewestFirst(ctx, s.db, w, p, func(o Organization) (time.Time, string) { return o.CreatedAt, o.ID })
 	if err != nil {
 		return nil, "", err
 	}
-	orgs, err := s.tab.organizations.Select(ctx, s.db, w.Clause()+tail, w.Args()...)
-	if err != nil {
-		return nil, "", err
-	}
-	orgs, next := store.Finish(orgs, p, func(o Organization) []string { return []string{store.FormatTime(o.CreatedAt), o.ID} })
 	out, err := s.summarize(ctx, orgs)
 	if err != nil {
 		return nil, "", err
