@@ -159,57 +159,60 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 	if r.key == nil {
 		return ErrNoAuditKey
 	}
-	const insertEvent = `INSERT INTO audit_events (` + eventColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	if tx.Dialect() == store.Postgres {
+	pg := tx.Dialect() == store.Postgres
+	if pg {
 		// The transaction gets its id before its number, so the sealer
 		// can tell a number still held by a running transaction from one
 		// that will never commit (seal.go).
 		if err := tx.QueryRow(ctx, `SELECT nextval('audit_seq') FROM (SELECT pg_current_xact_id() AS x) s WHERE s.x IS NOT NULL`).Scan(&e.Seq); err != nil {
 			return fmt.Errorf("audit: take a sequence number: %w", err)
 		}
-		e.At = r.clock.Now().UTC().Truncate(time.Second)
-		e.FieldHashes = fieldHashes(e)
-		if err := e.Sign(r.key); err != nil {
-			return err
+	} else {
+		var seq int64
+		if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &e.PrevHash); err != nil {
+			return fmt.Errorf("audit: read chain head: %w", err)
 		}
-		evArgs := []any{e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, "", "", e.KeyID, e.Sig}
-		q, all := insertEvent, evArgs
+		e.Seq = seq + 1
+	}
+	e.At = r.clock.Now().UTC().Truncate(time.Second)
+	e.FieldHashes = fieldHashes(e)
+	if err := e.Sign(r.key); err != nil {
+		return err
+	}
+	if pg {
+		// Unchained (prev_hash and hash empty) until sealed.
+		q, all := insertEventSQL, e.insertArgs()
 		if stmt != "" {
-			q = "WITH w AS (" + stmt + " RETURNING 1) " + insertEvent
-			all = append(append([]any(nil), args...), evArgs...)
+			q = "WITH w AS (" + stmt + " RETURNING 1) " + insertEventSQL
+			all = append(append([]any(nil), args...), all...)
 		}
 		if _, err := tx.Exec(ctx, q, all...); err != nil {
 			return fmt.Errorf("audit: write %s %s with its event: %w", e.EntityType, e.EntityID, err)
 		}
 		return nil
 	}
-	var seq int64
-	var prev string
-	if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &prev); err != nil {
-		return fmt.Errorf("audit: read chain head: %w", err)
-	}
-	e.Seq = seq + 1
-	e.PrevHash = prev
-	e.At = r.clock.Now().UTC().Truncate(time.Second)
-	e.FieldHashes = fieldHashes(e)
-	if err := e.Sign(r.key); err != nil {
-		return err
-	}
 	e.Hash = e.ComputeHash()
-	evArgs := []any{e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, e.PrevHash, e.Hash, e.KeyID, e.Sig}
 	if stmt != "" {
 		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
 			return fmt.Errorf("audit: write %s %s: %w", e.EntityType, e.EntityID, err)
 		}
 	}
-	if _, err := tx.Exec(ctx, insertEvent, evArgs...); err != nil {
+	if _, err := tx.Exec(ctx, insertEventSQL, e.insertArgs()...); err != nil {
 		return fmt.Errorf("audit: append event: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, e.Seq, e.Hash); err != nil {
 		return fmt.Errorf("audit: advance chain head: %w", err)
 	}
 	return nil
+}
+
+// insertEventSQL writes one event; insertArgs are its values.
+const insertEventSQL = `INSERT INTO audit_events (` + eventColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insertArgs are e's values for insertEventSQL, in eventColumns order.
+func (e *Event) insertArgs() []any {
+	return []any{e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, e.PrevHash, e.Hash, e.KeyID, e.Sig}
 }
 
 // prepare encodes v for table, returning the normalized row, its canonical

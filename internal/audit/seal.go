@@ -131,13 +131,9 @@ func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
 		}
 		s.pending = nil
 	}
-	var last int64
-	var called bool
-	if err := s.db.QueryRow(ctx, `SELECT last_value, is_called FROM audit_seq`).Scan(&last, &called); err != nil {
-		return n, fmt.Errorf("audit: read the event sequence: %w", err)
-	}
-	if !called {
-		last = 0
+	last, err := s.lastNumber(ctx)
+	if err != nil {
+		return n, err
 	}
 	if last <= s.high {
 		return n, nil
@@ -151,6 +147,19 @@ func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
 	}
 	s.pending = &sealPoint{last: last, xid: xid}
 	return n, nil
+}
+
+// lastNumber is the last event number the sequence gave out (0 if none).
+func (s *Sealer) lastNumber(ctx context.Context) (int64, error) {
+	var last int64
+	var called bool
+	if err := s.db.QueryRow(ctx, `SELECT last_value, is_called FROM audit_seq`).Scan(&last, &called); err != nil {
+		return 0, fmt.Errorf("audit: read the event sequence: %w", err)
+	}
+	if !called {
+		return 0, nil
+	}
+	return last, nil
 }
 
 // running reports whether any transaction with an id below xid is still
@@ -214,8 +223,7 @@ func (s *Sealer) seal(ctx context.Context, upTo int64) (int, error) {
 			}
 			g.Hash = g.ComputeHash()
 			prev = g.Hash
-			if _, err := tx.Exec(ctx, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				g.Seq, store.FormatTime(g.At), g.Actor, g.Action, g.Op, g.EntityType, g.EntityID, nil, "", g.FieldHashes, g.PrevHash, g.Hash, g.KeyID, g.Sig); err != nil {
+			if _, err := tx.Exec(ctx, insertEventSQL, g.insertArgs()...); err != nil {
 				return fmt.Errorf("audit: record the gap at event %d: %w", seq, err)
 			}
 		}
@@ -247,13 +255,9 @@ func (s *Sealer) SealAll(ctx context.Context) error {
 	if !Needed(s.db) {
 		return nil
 	}
-	var target int64
-	var called bool
-	if err := s.db.QueryRow(ctx, `SELECT last_value, is_called FROM audit_seq`).Scan(&target, &called); err != nil {
-		return fmt.Errorf("audit: read the event sequence: %w", err)
-	}
-	if !called {
-		return nil
+	target, err := s.lastNumber(ctx)
+	if err != nil || target == 0 {
+		return err
 	}
 	for {
 		if _, err := s.SealOnce(ctx); err != nil {

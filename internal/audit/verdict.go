@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"hash"
 	"sync"
 	"time"
 
@@ -51,41 +50,34 @@ func verdictKey(t *store.Table, vouch string, m map[string]any) (k [32]byte, ok 
 		return k, false
 	}
 	h := sha256.New()
-	field(h, t.Name)
-	field(h, vouch)
+	writeField(h, t.Name)
+	writeField(h, vouch)
 	for _, c := range t.Columns {
 		v, ok := m[c.Name]
 		if !ok {
 			return k, false
 		}
-		field(h, c.Name)
+		writeField(h, c.Name)
 		switch x := v.(type) {
 		case nil:
 			h.Write([]byte{0})
 		case string:
 			h.Write([]byte{1})
-			field(h, x)
+			writeField(h, x)
 		case []byte:
 			h.Write([]byte{2})
-			field(h, string(x))
+			writeField(h, string(x))
 		case int64:
 			h.Write([]byte{3})
 			h.Write(binary.BigEndian.AppendUint64(nil, uint64(x)))
 		case time.Time:
 			h.Write([]byte{4})
-			field(h, x.UTC().Format(time.RFC3339Nano))
+			writeField(h, x.UTC().Format(time.RFC3339Nano))
 		default:
 			h.Write([]byte{5})
-			field(h, fmt.Sprintf("%T:%v", v, v))
+			writeField(h, fmt.Sprintf("%T:%v", v, v))
 		}
 	}
 	h.Sum(k[:0])
 	return k, true
-}
-
-// field writes a length-prefixed string, so no two sequences of fields
-// digest alike.
-func field(h hash.Hash, s string) {
-	h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(s))))
-	h.Write([]byte(s))
 }
