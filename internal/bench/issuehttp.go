@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -77,14 +78,14 @@ func IssueHTTP(ctx context.Context, o IssueHTTPOptions) ([]Result, error) {
 		}
 		return id, nil
 	}
-	var lastPEM string
+	var lastPEM atomic.Pointer[string] // any issued certificate: raw copies its template
 	full := func(csr string) error {
 		id, err := approved(csr)
 		if err != nil {
 			return err
 		}
 		pemText, err := c.finalize(f, id)
-		lastPEM = pemText
+		lastPEM.Store(&pemText)
 		return err
 	}
 	fmt.Fprintf(o.Log, "bench issue (%s): warming up\n", backend)
@@ -114,7 +115,7 @@ func IssueHTTP(ctx context.Context, o IssueHTTPOptions) ([]Result, error) {
 		return nil, fmt.Errorf("finalize: %w", err)
 	}
 	fmt.Fprintf(o.Log, "bench issue (%s): raw, %d certificates, %d goroutines\n", backend, o.N, o.Concurrency)
-	raw, err := rawIssue(ctx, f, lastPEM, o.N, o.Concurrency)
+	raw, err := rawIssue(ctx, f, *lastPEM.Load(), o.N, o.Concurrency)
 	if err != nil {
 		return nil, fmt.Errorf("raw: %w", err)
 	}
