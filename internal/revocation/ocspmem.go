@@ -369,17 +369,14 @@ func (o *Responder) poll(ctx context.Context) error {
 // forgetSince walks the events after the cursor (see Poll) and moves the
 // cursor to head.
 func (o *Responder) forgetSince(ctx context.Context, head int64) error {
-	if head < o.cursor {
-		o.log.Error("the audit chain head went back; dropping every OCSP response held in memory", "head", head, "seen", o.cursor)
-		o.mem.flush()
-		o.cursor, o.tail = head, map[int64]bool{}
-		return nil
-	}
 	broken := func(why string, seq int64) error {
 		o.log.Error("ocsp memory: "+why+"; dropping every OCSP response held in memory", "seq", seq, "head", head)
 		o.mem.flush()
 		o.cursor, o.tail = head, map[int64]bool{}
 		return nil
+	}
+	if head < o.cursor {
+		return broken("the audit chain head went back", o.cursor)
 	}
 	pub := o.rec.PublicKey()
 	next := o.cursor // the last sealed number walked, in order
