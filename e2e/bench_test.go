@@ -8,7 +8,7 @@ import (
 )
 
 // `vetca bench issue` runs a real serve and drives it over HTTP: its JSON
-// keeps CONTRACT §2's top-level fields and lists both variants, each with
+// keeps the documented top-level fields (README.md) and lists both variants, each with
 // its concurrency and latencies. (A run this small measures nothing; the
 // figures in README.md come from full runs.)
 func TestBenchIssueDrivesServeOverHTTP(t *testing.T) {
