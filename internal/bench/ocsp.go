@@ -75,7 +75,14 @@ func OCSP(ctx context.Context, dsn string, certs, concurrency int, d time.Durati
 	srv := &http.Server{Handler: a.Handler()}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
-	// Each replica's poller, as serve runs it (App.StartBackground).
+	// Each replica's poller, as serve runs it (App.StartBackground). Its
+	// first poll runs before anything is held: a first poll conservatively
+	// forgets what was put into memory before it (on PostgreSQL, with no
+	// sealer running here, every issuance event is still above the head),
+	// and the run below must be served from memory throughout.
+	if err := a.OCSP.Poll(ctx); err != nil {
+		return Result{}, err
+	}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go a.OCSP.Watch(wctx, time.Second)
