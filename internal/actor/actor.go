@@ -56,15 +56,29 @@ type Actor struct {
 	Roles     []Role // staff only
 	AccountID string // subscriber only
 	TokenID   string // the API token (or console session's token) that authenticated it
+	// ACMEAccountID is set when a subscriber acts through one of its ACME
+	// accounts (package acme): the request was signed by that account's
+	// key, bound to AccountID by an EAB key.
+	ACMEAccountID string
+}
+
+// ACMEActor returns the actor of a request signed by an ACME account's
+// key: a subscriber of the vetca account the account is bound to.
+func ACMEActor(accountID, acmeAccountID string) Actor {
+	return Actor{Kind: Subscriber, ID: accountID, Name: "acme:" + acmeAccountID, AccountID: accountID, ACMEAccountID: acmeAccountID}
 }
 
 // String is the actor as recorded in audit events, e.g. "user:alice",
-// "account:acc_x", "system:outbox", "cli:root", "public".
+// "account:acc_x", "account:acc_x/acme:acme_y" (through an ACME account),
+// "system:outbox", "cli:root", "public".
 func (a Actor) String() string {
 	switch a.Kind {
 	case Staff:
 		return "user:" + a.Name
 	case Subscriber:
+		if a.ACMEAccountID != "" {
+			return "account:" + a.AccountID + "/acme:" + a.ACMEAccountID
+		}
 		return "account:" + a.AccountID
 	case Public:
 		return "public"
