@@ -44,7 +44,7 @@ func (a *App) wireOrders(extraLints []lint.Option, testHooks *issuance.Hooks) er
 	a.Revocations = revocation.New(a.DB, a.Recorder, a.Clock)
 	a.Orders = order.New(a.DB, a.Recorder, a.Clock, order.Deps{
 		Vetting: a.Vetting, Accounts: a.Accounts, Domains: a.Domains, Engine: a.Engine, Keys: a.Keys,
-		Blocklist: blocklist, Abandoned: abandonedSerials{a.Revocations}, Settings: a.settingsGuard(),
+		Blocklist: blocklist, Abandoned: abandonedSerials{a.Revocations}, Settings: a.settingsGuard(), Templates: a.Templates,
 	}, order.Config{ApprovalsRequired: a.Cfg.ApprovalsRequired}, a.Log)
 	return nil
 }

@@ -163,8 +163,16 @@ func (s *Service) confirmApproval(ctx context.Context, f *finalizing) error {
 }
 
 // requireApprovals counts the distinct approvers of the current snapshot
-// who still did not act for the requester.
+// who still did not act for the requester; for an order placed under a
+// standing template, it confirms the template instead.
 func (s *Service) requireApprovals(ctx context.Context, q store.Querier, o Order) error {
+	b, bound, err := s.binding(ctx, q, o.ID)
+	if err != nil {
+		return err
+	}
+	if bound {
+		return s.confirmTemplate(ctx, q, o, b)
+	}
 	counting, _, err := s.approvals(ctx, q, o)
 	if err != nil {
 		return err

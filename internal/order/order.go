@@ -173,6 +173,9 @@ type Deps struct {
 	Blocklist Blocklist
 	Abandoned Abandoned
 	Settings  SettingsGuard
+	// Templates confirms standing template approvals (package template);
+	// nil refuses every order placed under a template.
+	Templates TemplateApprovals
 }
 
 // Service is the order service.
@@ -189,6 +192,7 @@ type Service struct {
 	blocklist Blocklist
 	abandoned Abandoned
 	settings  SettingsGuard
+	templates TemplateApprovals
 	cfg       Config
 	log       *slog.Logger
 }
@@ -199,7 +203,7 @@ func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, d Deps, cfg Config,
 		cfg.ApprovalsRequired = 2
 	}
 	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk, vetting: d.Vetting, accounts: d.Accounts, domains: d.Domains, engine: d.Engine,
-		keys: d.Keys, blocklist: d.Blocklist, abandoned: d.Abandoned, settings: d.Settings, cfg: cfg, log: log}
+		keys: d.Keys, blocklist: d.Blocklist, abandoned: d.Abandoned, settings: d.Settings, templates: d.Templates, cfg: cfg, log: log}
 }
 
 // Config returns the policy.
@@ -421,6 +425,9 @@ type View struct {
 	Snapshot  json.RawMessage `json:"snapshot"`
 	Approvals []Approval      `json:"approvals"`
 	Required  int             `json:"approvalsRequired"`
+	// Template is the standing template the order was placed under
+	// instead of per-order approvals (ACME), if any.
+	Template *TemplateBinding `json:"template,omitempty"`
 }
 
 func (s *Service) load(ctx context.Context, q store.Querier, by actor.Actor, id string) (Order, error) {
@@ -465,7 +472,15 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 	if err != nil {
 		return View{}, err
 	}
-	return View{Order: o, Snapshot: json.RawMessage(o.Snapshot), Approvals: counting, Required: s.cfg.ApprovalsRequired}, nil
+	v := View{Order: o, Snapshot: json.RawMessage(o.Snapshot), Approvals: counting, Required: s.cfg.ApprovalsRequired}
+	b, bound, err := s.binding(ctx, s.db, o.ID)
+	if err != nil {
+		return View{}, err
+	}
+	if bound {
+		v.Template = &b
+	}
+	return v, nil
 }
 
 // List returns one page of orders, newest first: a subscriber's own, or

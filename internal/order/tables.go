@@ -7,12 +7,14 @@ import "github.com/vetca/vetca/internal/audit"
 type tables struct {
 	orderApprovals *audit.Table[Approval]
 	orders         *audit.Table[Order]
+	orderTemplates *audit.Table[TemplateBinding]
 }
 
 func newTables(rec *audit.Recorder) tables {
 	return tables{
 		orderApprovals: audit.TableOf[Approval](rec, "order_approvals"),
 		orders:         audit.TableOf[Order](rec, "orders"),
+		orderTemplates: audit.TableOf[TemplateBinding](rec, "order_templates"),
 	}
 }
 
@@ -30,4 +32,5 @@ const (
 	actOrderStatusApproved      audit.Action = "order.status_approved"
 	actOrderRejected            audit.Action = "order.rejected"
 	actOrderIssuanceInterrupted audit.Action = "order.issuance_interrupted"
+	actOrderTemplateBound       audit.Action = "order.template_bound"
 )

@@ -49,7 +49,8 @@ type candidate struct {
 // field dnsNames, with NotCovered as its cause), or the key type (403
 // key_type_not_allowed, field keyType) or the validity (403
 // validity_not_allowed, field validityDays). Bad input is 400 naming its
-// field.
+// field. An empty keyType judges the names and the validity only: an ACME
+// order names its key only when it is finalized, and is matched again then.
 func (s *Service) Match(ctx context.Context, accountID string, names []string, keyType string, validityDays int) (Template, error) {
 	req, err := s.parseMatch(accountID, names, keyType, validityDays)
 	if err != nil {
@@ -89,8 +90,10 @@ func (s *Service) parseMatch(accountID string, names []string, keyType string, d
 	if err != nil {
 		return matchRequest{}, err
 	}
-	if err := checkKeyType("keyType", keyType); err != nil {
-		return matchRequest{}, err
+	if keyType != "" {
+		if err := checkKeyType("keyType", keyType); err != nil {
+			return matchRequest{}, err
+		}
 	}
 	if err := checkValidity("validityDays", days, s.clk.Now()); err != nil {
 		return matchRequest{}, err
@@ -147,8 +150,12 @@ func (s *Service) voidStale(ctx context.Context, id string) error {
 
 // fits reports whether t allows everything req asks.
 func (req matchRequest) fits(t Template) bool {
-	return req.coveredBy(t) == len(req.names) && t.Allows(req.keyType) && req.days <= t.MaxValidityDays
+	return req.coveredBy(t) == len(req.names) && req.allowedBy(t) && req.days <= t.MaxValidityDays
 }
+
+// allowedBy reports whether t allows the key type asked (any, when none
+// was named yet).
+func (req matchRequest) allowedBy(t Template) bool { return req.keyType == "" || t.Allows(req.keyType) }
 
 // coveredBy counts how many of the requested names t covers.
 func (req matchRequest) coveredBy(t Template) int {
@@ -233,7 +240,7 @@ func (req matchRequest) refusal(usable []Template) error {
 	}
 	longest := 0
 	for _, t := range all {
-		if t.Allows(req.keyType) {
+		if req.allowedBy(t) {
 			longest = max(longest, t.MaxValidityDays)
 		}
 	}
@@ -248,4 +255,57 @@ func notCovered(name, format string, args ...any) error {
 	e := apperr.Forbidden(apperr.CodeIdentifierNotCovered, "dnsNames", format, args...)
 	e.Err = &NotCovered{Identifier: name}
 	return e
+}
+
+// Confirm checks, inside the caller's transaction q (the order's, under
+// its lock, just before an intent is recorded), that template id still
+// approves an order placed under it with hash templateHash: it is
+// approved, its hash is still templateHash and still the hash of current
+// data (the organization's current verified version and row hash), it has
+// the required independent approvals of that hash, it belongs to the
+// account and organization, and it covers every name, the key type and
+// the validity. It writes nothing: a stale template is voided by the next
+// Match. Every refusal is 409 template_mismatch or template_not_approved,
+// or the 403 Match gives for what it does not cover.
+func (s *Service) Confirm(ctx context.Context, q store.Querier, id, templateHash, accountID, orgID string, names []string, keyType string, days int) error {
+	req, err := s.parseMatch(accountID, names, keyType, days)
+	if err != nil {
+		return err
+	}
+	var t Template
+	if err := s.tab.templates.Get(ctx, q, id, &t); err != nil {
+		return err
+	}
+	switch {
+	case t.AccountID != accountID || t.OrganizationID != orgID:
+		return apperr.Conflict(apperr.CodeTemplateMismatch, apperr.NoField, "template %s is not a template of account %s for organization %s", id, accountID, orgID)
+	case t.Status != StatusApproved:
+		return apperr.Conflict(apperr.CodeTemplateNotApproved, apperr.NoField, "template %s is %s", id, t.Status)
+	case t.TemplateHash != templateHash:
+		return apperr.Conflict(apperr.CodeTemplateMismatch, apperr.NoField, "template %s changed since the order was placed under it", id)
+	}
+	cur, err := s.currentHash(ctx, q, t)
+	if err != nil {
+		return err
+	}
+	if cur != t.TemplateHash {
+		return apperr.Conflict(apperr.CodeTemplateMismatch, apperr.NoField,
+			"template %s no longer matches its organization's verified identity: it needs approving again", id)
+	}
+	counting, err := s.counting(ctx, q, t)
+	if err != nil {
+		return err
+	}
+	acting, err := s.actingFor(ctx, q, t)
+	if err != nil {
+		return err
+	}
+	if n := independentCount(counting, acting); n < s.cfg.ApprovalsRequired {
+		return apperr.Conflict(apperr.CodeTemplateNotApproved, apperr.NoField,
+			"template %s has %d of %d approvals by verifiers who did not act for the account", id, n, s.cfg.ApprovalsRequired)
+	}
+	if !req.fits(t) {
+		return req.refusal([]Template{t})
+	}
+	return nil
 }
