@@ -1,7 +1,12 @@
 package app
 
 import (
+	"context"
 	"errors"
+
+	"github.com/vetca/vetca/internal/acme"
+	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/keypolicy"
 
 	"github.com/vetca/vetca/internal/eab"
 	"github.com/vetca/vetca/internal/template"
@@ -30,4 +35,34 @@ func (a *App) wireACME(opts Options) error {
 	a.Templates = template.New(a.DB, a.Recorder, a.Clock, a.Vetting, a.Accounts, a.EAB,
 		template.Config{ApprovalsRequired: a.Cfg.ApprovalsRequired}, a.Log)
 	return nil
+}
+
+// wireACMEServer builds the RFC 8555 server (package acme) on the services
+// it drives: EAB keys, templates, domain validation, orders and the
+// issuance pipeline, revocation, and renewal information.
+func (a *App) wireACMEServer() {
+	a.ACME = acme.New(a.DB, a.Recorder, a.Clock, acme.Deps{
+		EAB: a.EAB, Templates: a.Templates, Domains: a.Domains, Orders: a.Orders,
+		Certificates: acmeCertificates{a}, Revocations: a.Revocations,
+		Keys: acmeKeys{Checker: a.Keys, Blocklist: issuance.Blocklist{DB: a.DB}},
+	}, acme.Config{BaseURL: a.Cfg.PublicURL, CAAIdentities: a.Cfg.CAAIdentities}, a.Log)
+}
+
+// acmeCertificates reads the certificate inventory and the issuers for
+// the ACME server (integrity-checked, as every read that feeds a
+// decision).
+type acmeCertificates struct{ a *App }
+
+func (c acmeCertificates) Certificate(ctx context.Context, serialHex string) (issuance.Certificate, error) {
+	return issuance.GetCertificate(ctx, c.a.Recorder, c.a.DB, serialHex)
+}
+
+func (c acmeCertificates) PublishedIssuer(ctx context.Context, id string) (issuance.Issuer, error) {
+	return c.a.Engine.PublishedIssuer(ctx, id)
+}
+
+// acmeKeys is the key policy and the blocklist of compromised keys.
+type acmeKeys struct {
+	*keypolicy.Checker
+	issuance.Blocklist
 }

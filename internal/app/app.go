@@ -8,6 +8,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/vetca/vetca/internal/acme"
 	"log/slog"
 	"net"
 	"net/http"
@@ -392,7 +393,9 @@ type App struct {
 	// templates approved for ACME (wireACME).
 	EAB       *eab.Service
 	Templates *template.Service
-	serves    bool // Options.Serve: warnings that matter only to a running CA are logged
+	// ACME is the RFC 8555 server (wireACMEServer).
+	ACME   *acme.Service
+	serves bool // Options.Serve: warnings that matter only to a running CA are logged
 	// publicURLErr is set when the recorded public URL could not be trusted.
 	publicURLErr error
 	// DevMail is the in-process mailbox of `serve --dev`, shown in the console.
@@ -563,6 +566,7 @@ func (a *App) wire(ctx context.Context, opts Options) error {
 	a.wireRevocation()
 	a.wireCPR()
 	a.wireIncidents()
+	a.wireACMEServer()
 	a.wireAudit()
 	return nil
 }
@@ -628,7 +632,7 @@ func (a *App) Handler() http.Handler {
 		Orders: a.Orders, Issuers: a.Engine, Evidence: a.Domains,
 		Revocations: a.Revocations, CRLs: a.CRLs, OCSP: a.OCSP,
 		ProblemReports: a.CPR, ProblemReportEmail: a.Cfg.ProblemReportEmail, Incidents: a.Incidents,
-		Templates: a.Templates, EAB: a.EAB,
+		Templates: a.Templates, EAB: a.EAB, ACME: a.ACME,
 		DevMail: a.devMail(),
 	})
 }

@@ -426,3 +426,15 @@ func (s *Service) Creators(ctx context.Context, q store.Querier, accountID strin
 	}
 	return out, nil
 }
+
+// DerivedKey returns a key derived from the installation EAB secret for
+// another purpose (Secret.Derive), creating the secret as ensureSecret
+// may. Every replica holds the same secret, so every replica derives the
+// same key: the ACME server's nonces are checked with it.
+func (s *Service) DerivedKey(ctx context.Context, label string) ([]byte, error) {
+	sec, _, err := s.ensureSecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sec.Derive(label), nil
+}

@@ -154,3 +154,12 @@ func OpenOrCreateSecret(path string) (*Secret, bool, error) {
 	}
 	return s, err == nil, err
 }
+
+// Derive returns a 32-byte key for another use of the secret, named by
+// label: HMAC-SHA256(secret, "vetca-derived\x00" + label). The prefix
+// keeps it apart from every EAB key (KeyFor), whose input is a kid.
+func (s *Secret) Derive(label string) []byte {
+	m := hmac.New(sha256.New, s.b[:])
+	m.Write([]byte("vetca-derived\x00" + label))
+	return m.Sum(nil)
+}

@@ -34,6 +34,8 @@ const (
 	KindDNSChange     Kind = "dns-change"     // dcv.DNSChange
 	KindWebsiteChange Kind = "website-change" // dcv.WebsiteChange
 	KindCAA           Kind = "caa"            // caa.Checker
+	KindACMEHTTP01    Kind = "acme-http-01"   // dcv.ACMEHTTP01: FileName is the token, Value the key authorization
+	KindACMEDNS01     Kind = "acme-dns-01"    // dcv.ACMEDNS01: Value is the key authorization's digest
 )
 
 // CheckRequest asks a perspective to run one check.
@@ -204,6 +206,18 @@ func (s *Server) Run(ctx context.Context, req CheckRequest) (CheckResponse, erro
 			return resp, err
 		}
 		resp.Outcome, resp.Reason, resp.DCV = ev.Valid, ev.Reason, &ev
+	case KindACMEHTTP01:
+		ev, err := s.web.CheckACME(ctx, req.Domain, req.FileName, req.Value)
+		if err != nil {
+			return resp, err
+		}
+		resp.Outcome, resp.Reason, resp.DCV = ev.Valid, ev.Reason, &ev
+	case KindACMEDNS01:
+		ev, err := s.dns.CheckACME(ctx, req.Domain, req.Value)
+		if err != nil {
+			return resp, err
+		}
+		resp.Outcome, resp.Reason, resp.DCV = ev.Valid, ev.Reason, &ev
 	case KindCAA:
 		res, err := s.caa.Check(ctx, req.Domain)
 		if _, bad := apperr.As(err); bad {
@@ -212,7 +226,7 @@ func (s *Server) Run(ctx context.Context, req CheckRequest) (CheckResponse, erro
 		// A lookup failure is a (denying) result, not a bad request.
 		resp.Outcome, resp.Reason, resp.CAA = res.Permitted, res.Reason, &res
 	default:
-		return resp, apperr.Invalid(apperr.CodeUnknownKind, "kind", "kind %q is not one of %q, %q, %q", req.Kind, KindDNSChange, KindWebsiteChange, KindCAA)
+		return resp, apperr.Invalid(apperr.CodeUnknownKind, "kind", "kind %q is not one of %q, %q, %q, %q, %q", req.Kind, KindDNSChange, KindWebsiteChange, KindACMEHTTP01, KindACMEDNS01, KindCAA)
 	}
 	return resp, nil
 }

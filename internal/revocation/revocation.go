@@ -15,6 +15,7 @@ package revocation
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -34,6 +35,7 @@ const (
 	SourceRecovery   = "recovery" // an interrupted issuance resolved at start-up
 	SourceReport     = "problem-report"
 	SourceIncident   = "incident"
+	SourceKeyHolder  = "key-holder" // a request signed by the certificate's own key (ACME revokeCert)
 )
 
 // Revocation is one revoked serial.
@@ -176,6 +178,41 @@ func (s *Service) Revoke(ctx context.Context, by actor.Actor, serial string, in 
 		}
 		if by.Kind == actor.Subscriber && cert.AccountID != by.AccountID {
 			return apperr.NotFound(apperr.CodeNotFound, "serial", "no certificate with serial %s", serial)
+		}
+		out, err = s.revokeInTx(ctx, tx, by, cert, d, in, now)
+		return err
+	})
+	if err != nil {
+		return Revocation{}, issuance.Certificate{}, err
+	}
+	for _, n := range s.notify {
+		n.Revoked(ctx, out)
+	}
+	return out, cert, nil
+}
+
+// RevokeProvenCompromise revokes serial with keyCompromise for whoever
+// proved possession of its private key by signing the request with it
+// (RFC 8555 §7.6, a revokeCert signed by the certificate key), and blocks
+// the key (BR §6.1.1.3(4)). Proof of possession by someone who should not
+// have the key is a Key Compromise (BR §4.9.1.1(3): 24 hours), whoever
+// asks; evidence describes the proof. A revoked certificate is upgraded
+// to keyCompromise (BR §7.2.2).
+func (s *Service) RevokeProvenCompromise(ctx context.Context, by actor.Actor, serial, evidence string) (Revocation, issuance.Certificate, error) {
+	now := s.clk.Now().UTC().Truncate(time.Second)
+	t, ok := br.TriggerByNumber(3)
+	if !ok || t.Reason != br.KeyCompromise {
+		return Revocation{}, issuance.Certificate{}, fmt.Errorf("revocation: BR §4.9.1.1(3) is not the key compromise trigger")
+	}
+	dl := t.Deadline(now)
+	d := Decision{Reason: br.KeyCompromise, Trigger: &t, Source: SourceKeyHolder, EvidenceAt: now, Deadline: &dl}
+	in := Input{Evidence: evidence}
+	var out Revocation
+	var cert issuance.Certificate
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if cert, err = issuance.GetCertificate(ctx, s.rec, tx, serial); err != nil {
+			return err
 		}
 		out, err = s.revokeInTx(ctx, tx, by, cert, d, in, now)
 		return err

@@ -73,19 +73,7 @@ func (s *Service) RequireValidated(ctx context.Context, q store.Querier, account
 	}
 	out := make([]Reliance, 0, len(names))
 	for _, n := range names {
-		var found *Validation
-		for i := range vs {
-			v := &vs[i]
-			if v.ValidatedAt == nil || v.ValidAttemptID == "" || !br.DomainValidationReusable(*v.ValidatedAt, at) {
-				continue
-			}
-			m, err := dcv.MethodByName(v.Method)
-			if err != nil || !m.Covers(v.Domain, n) {
-				continue
-			}
-			found = v
-			break
-		}
+		found := reusable(vs, n, at)
 		if found == nil {
 			return nil, apperr.Invalid(CodeNotValidated, FieldDNSNames,
 				"%s is not covered by a domain validation of account %s that is still reusable on %s (BR §3.2.2.4, §4.2.1: %d days); validate it with POST /api/v1/accounts/%s/domains",
@@ -95,6 +83,42 @@ func (s *Service) RequireValidated(ctx context.Context, q store.Querier, account
 			Method: found.Method, MethodSection: found.MethodSection, MethodVersion: found.MethodVersion, ValidatedAt: *found.ValidatedAt})
 	}
 	return out, nil
+}
+
+// reusable is the first of vs (valid validations, newest first) whose
+// method covers name and whose latest valid attempt is still within the
+// BR §4.2.1 reuse period at at, or nil.
+func reusable(vs []Validation, name string, at time.Time) *Validation {
+	for i := range vs {
+		v := &vs[i]
+		if v.ValidatedAt == nil || v.ValidAttemptID == "" || !br.DomainValidationReusable(*v.ValidatedAt, at) {
+			continue
+		}
+		m, err := dcv.MethodByName(v.Method)
+		if err != nil || !m.Covers(v.Domain, name) {
+			continue
+		}
+		return v
+	}
+	return nil
+}
+
+// ReusableFor returns the validation of the account RequireValidated
+// would rely on for name at at, if there is one: the ACME server makes an
+// authorization valid at once with it (the same reuse rule, BR §4.2.1).
+func (s *Service) ReusableFor(ctx context.Context, q store.Querier, accountID, name string, at time.Time) (Validation, bool, error) {
+	n, err := dnsname.Normalize(name, true)
+	if err != nil {
+		return Validation{}, false, err
+	}
+	vs, err := s.tab.domainValidations.Select(ctx, q, `WHERE account_id = ? AND status = ? ORDER BY validated_at DESC, id`, accountID, StatusValid)
+	if err != nil {
+		return Validation{}, false, err
+	}
+	if v := reusable(vs, n, at); v != nil {
+		return *v, true, nil
+	}
+	return Validation{}, false, nil
 }
 
 // caaEvidence is what CAAResult.Evidence holds.

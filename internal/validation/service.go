@@ -16,6 +16,7 @@ import (
 // DNSChecker runs DNS Change validation (*dcv.DNSChecker).
 type DNSChecker interface {
 	Check(ctx context.Context, domain, value string) (dcv.Evidence, error)
+	CheckACME(ctx context.Context, domain, digest string) (dcv.Evidence, error)
 }
 
 // WebsiteChecker runs Agreed-Upon Change to Website v2 validation
@@ -23,6 +24,8 @@ type DNSChecker interface {
 type WebsiteChecker interface {
 	Check(ctx context.Context, domain, fileName, value string) (dcv.Evidence, error)
 	URL(domain, fileName string) string
+	CheckACME(ctx context.Context, domain, token, keyAuthorization string) (dcv.Evidence, error)
+	ACMEURL(domain, token string) string
 }
 
 // CAAChecker evaluates CAA for one name (*caa.Checker).

@@ -228,6 +228,10 @@ func (s *Service) Start(ctx context.Context, by actor.Actor, accountID, domainNa
 	if err != nil {
 		return Validation{}, err
 	}
+	if m.IsACME() {
+		return Validation{}, apperr.Invalid(apperr.CodeUnknownMethod, "method", "%s is validated through an ACME challenge; start a validation here with %q or %q",
+			m.Name, dcv.DNSChange.Name, dcv.WebsiteChange.Name)
+	}
 	if strings.TrimSpace(domainName) == "" {
 		return Validation{}, apperr.Invalid(apperr.CodeMissingField, dnsname.Field, "domain is required")
 	}
@@ -316,6 +320,12 @@ func (s *Service) Validate(ctx context.Context, by actor.Actor, accountID, valid
 	case dcv.WebsiteChange.Name:
 		req.Kind, req.FileName = mpic.KindWebsiteChange, v.FileName
 		ev, err = s.chk.Website.Check(ctx, v.Domain, v.FileName, v.RandomValue)
+	case dcv.ACMEHTTP01.Name:
+		req.Kind, req.FileName = mpic.KindACMEHTTP01, v.FileName
+		ev, err = s.chk.Website.CheckACME(ctx, v.Domain, v.FileName, v.RandomValue)
+	case dcv.ACMEDNS01.Name:
+		req.Kind = mpic.KindACMEDNS01
+		ev, err = s.chk.DNS.CheckACME(ctx, v.Domain, v.RandomValue)
 	default:
 		return Attempt{}, fmt.Errorf("validation %s has unknown method %q", v.ID, v.Method)
 	}
@@ -419,4 +429,61 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, accountID, validation
 		view.Attempts = append(view.Attempts, a.View(true))
 	}
 	return view, nil
+}
+
+// ACME challenge types (RFC 8555 §8.3, §8.4).
+const (
+	ChallengeHTTP01 = "http-01"
+	ChallengeDNS01  = "dns-01"
+)
+
+// StartACME records, inside the caller's transaction, the domain
+// validation an ACME challenge is checked against, so that its attempts
+// are the same evidence as the portal's and RequireValidated, the reuse
+// rules and Search see them. Method acme-http-01 (BR §3.2.2.4.19) keeps
+// the token as the file name and the key authorization as the value the
+// body must be, at URL .../.well-known/acme-challenge/<token>; acme-dns-01
+// (BR §3.2.2.4.7) keeps the key authorization's digest as the value, at
+// record name _acme-challenge.<domain>. Both take the token's place as
+// the random value: they derive from it and expire as random values do
+// (br.RandomValueExpiry). domain is normalized; "*." only with dns-01.
+// Validate runs it.
+func (s *Service) StartACME(ctx context.Context, tx *store.Tx, by actor.Actor, accountID, domain, challengeType, token, keyAuthorization string) (Validation, error) {
+	if err := by.CanActForAccount(accountID); err != nil {
+		return Validation{}, err
+	}
+	var m dcv.Method
+	switch challengeType {
+	case ChallengeHTTP01:
+		m = dcv.ACMEHTTP01
+	case ChallengeDNS01:
+		m = dcv.ACMEDNS01
+	default:
+		return Validation{}, apperr.Invalid(apperr.CodeUnknownMethod, "type", "challenge type %q is not %q or %q", challengeType, ChallengeHTTP01, ChallengeDNS01)
+	}
+	if err := dcv.CheckKeyAuthorization(token, keyAuthorization); err != nil {
+		return Validation{}, err
+	}
+	if dnsname.IsWildcard(strings.TrimSpace(domain)) && !m.AllowsWildcard {
+		return Validation{}, apperr.Invalid(dnsname.CodeWildcard, dnsname.Field, "%s (BR §%s) cannot validate a wildcard name such as %q", m.Name, m.Section, domain)
+	}
+	name, err := dnsname.Normalize(domain, m.AllowsWildcard)
+	if err != nil {
+		return Validation{}, err
+	}
+	now := s.now()
+	v := Validation{ID: ids.New("dv"), AccountID: accountID, Domain: name, Method: m.Name, MethodSection: m.Section,
+		MethodVersion: m.Version, Status: StatusPending, CreatedAt: now, CreatedBy: by.String(), ExpiresAt: br.RandomValueExpiry(now)}
+	if m == dcv.ACMEHTTP01 {
+		v.RandomValue, v.FileName, v.URL = keyAuthorization, token, s.chk.Website.ACMEURL(name, token)
+	} else {
+		v.RandomValue, v.RecordName = dcv.ACMEDigest(keyAuthorization), dcv.ACMEChallengeLabel+"."+dnsname.Base(name)
+	}
+	if err := s.accountExists(ctx, tx, accountID); err != nil {
+		return Validation{}, err
+	}
+	if err := s.tab.domainValidations.Insert(ctx, tx, by, actDomainValidationStarted, v); err != nil {
+		return Validation{}, err
+	}
+	return v, nil
 }

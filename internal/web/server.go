@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/vetca/vetca/internal/acme"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -72,6 +73,9 @@ type Deps struct {
 	// External Account Binding keys (package eab).
 	Templates *vtemplate.Service
 	EAB       *eab.Service
+	// ACME is the RFC 8555 server, served under /acme/, with the views
+	// of the ACME accounts of each account (package acme); nil serves none.
+	ACME *acme.Service
 	// ProblemReportEmail is published on /report (--problem-report-email).
 	ProblemReportEmail string
 	// DevMail is the --dev mailbox shown in the console, or nil.
@@ -226,6 +230,7 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, healthResponse{Status: "ok"})
 	})
 
+	s.acmeRoutes()
 	m.HandleFunc("GET /api/v1/me", s.api(s.me))
 	m.HandleFunc("GET /api/v1/countries", s.api(s.countries))
 

@@ -24,6 +24,7 @@ package dcv
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
@@ -59,10 +60,24 @@ var (
 	// the domain's DNS pointed, so its validations are the ones to review
 	// should a non-public target ever have been accepted.
 	WebsiteChange = Method{Name: "website-change", Section: "3.2.2.4.18", Version: "2"}
+	// ACMEHTTP01 is BR §3.2.2.4.19, Agreed-Upon Change to Website - ACME:
+	// the ACME http-01 challenge (RFC 8555 §8.3), the key authorization at
+	// /.well-known/acme-challenge/<token>. Only the exact name, never a
+	// wildcard (BR §3.2.2.4.19 note). Started only by the ACME server.
+	ACMEHTTP01 = Method{Name: "acme-http-01", Section: "3.2.2.4.19", Version: "1"}
+	// ACMEDNS01 is BR §3.2.2.4.7 through the ACME dns-01 challenge (RFC
+	// 8555 §8.4): the key authorization's digest in a TXT record at
+	// "_acme-challenge.<domain>". Like DNSChange, suitable for wildcards
+	// and covering subdomains. Started only by the ACME server.
+	ACMEDNS01 = Method{Name: "acme-dns-01", Section: "3.2.2.4.7", Version: "1", AllowsWildcard: true, CoversSubdomains: true}
 )
 
 // Methods returns every implemented method.
-func Methods() []Method { return []Method{DNSChange, WebsiteChange} }
+func Methods() []Method { return []Method{DNSChange, WebsiteChange, ACMEHTTP01, ACMEDNS01} }
+
+// PortalMethods returns the methods a validation may be started with
+// through the domains API; the ACME methods start with an ACME challenge.
+func PortalMethods() []Method { return []Method{DNSChange, WebsiteChange} }
 
 // MethodByName returns the method with the given name; an unknown name is
 // an *apperr.Error naming the field "method".
@@ -72,8 +87,12 @@ func MethodByName(name string) (Method, error) {
 			return m, nil
 		}
 	}
-	return Method{}, apperr.Invalid(apperr.CodeUnknownMethod, "method", "method %q is not supported; use %q or %q", name, DNSChange.Name, WebsiteChange.Name)
+	return Method{}, apperr.Invalid(apperr.CodeUnknownMethod, "method", "method %q is not supported; use one of %q, %q, %q, %q",
+		name, DNSChange.Name, WebsiteChange.Name, ACMEHTTP01.Name, ACMEDNS01.Name)
 }
+
+// IsACME reports whether m is one of the ACME challenge methods.
+func (m Method) IsACME() bool { return m.Name == ACMEHTTP01.Name || m.Name == ACMEDNS01.Name }
 
 // Covers reports whether a validation of validated (a normalized domain,
 // possibly "*."-prefixed) by method m supports issuing for name (also
@@ -187,4 +206,44 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…[truncated]"
+}
+
+// minTokenLen is 22 base64url characters: 132 bits, above the 128 RFC
+// 8555 §8.1 asks of a token.
+const minTokenLen = 22
+
+// thumbprintLen is the length of a base64url SHA-256 JWK thumbprint.
+const thumbprintLen = 43
+
+func isBase64URL(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckKeyAuthorization refuses a token or key authorization that could
+// not have come from the ACME server: a token of fewer than 22 base64url
+// characters (RFC 8555 §8.1: 128 bits at least), or a key authorization
+// that is not the token, a ".", and a SHA-256 JWK thumbprint (RFC 8555
+// §8.1, RFC 7638). Errors name the field "token" or "keyAuthorization".
+func CheckKeyAuthorization(token, keyAuthorization string) error {
+	if len(token) < minTokenLen || len(token) > 128 || !isBase64URL(token) {
+		return apperr.Invalid(apperr.CodeWeakRandomValue, "token", "an ACME token must be 22 to 128 base64url characters (RFC 8555 §8.1: at least 128 bits)")
+	}
+	thumb, ok := strings.CutPrefix(keyAuthorization, token+".")
+	if !ok || len(thumb) != thumbprintLen || !isBase64URL(thumb) {
+		return apperr.Invalid(apperr.CodeInvalidField, "keyAuthorization", "a key authorization is the token, \".\", and the account key's SHA-256 thumbprint (RFC 8555 §8.1)")
+	}
+	return nil
+}
+
+// ACMEDigest is the dns-01 TXT value of a key authorization: its SHA-256,
+// base64url without padding (RFC 8555 §8.4).
+func ACMEDigest(keyAuthorization string) string {
+	s := sha256.Sum256([]byte(keyAuthorization))
+	return base64.RawURLEncoding.EncodeToString(s[:])
 }

@@ -15,6 +15,10 @@ import (
 // Domain Name for DNS Change (BR §3.2.2.4.7 (2)).
 const ChallengeLabel = "_vetca-challenge"
 
+// ACMEChallengeLabel is the label of the ACME dns-01 TXT record (RFC 8555
+// §8.4).
+const ACMEChallengeLabel = "_acme-challenge"
+
 // TXTLookuper is the part of *resolver.Resolver the DNS method uses.
 type TXTLookuper interface {
 	LookupTXT(ctx context.Context, name string) ([]resolver.TXT, []resolver.Evidence, error)
@@ -54,6 +58,17 @@ func NewDNSChecker(r TXTLookuper, clk clock.Clock) (*DNSChecker, error) {
 // evidence. The same value at the domain itself, or any other name, is
 // never looked at.
 func (c *DNSChecker) Check(ctx context.Context, domain, value string) (Evidence, error) {
+	return c.check(ctx, DNSChange, ChallengeLabel, domain, value)
+}
+
+// CheckACME is the ACME dns-01 challenge (RFC 8555 §8.4), BR §3.2.2.4.7:
+// the same check at "_acme-challenge.<domain>" for digest, the base64url
+// SHA-256 of the key authorization (ACMEDigest).
+func (c *DNSChecker) CheckACME(ctx context.Context, domain, digest string) (Evidence, error) {
+	return c.check(ctx, ACMEDNS01, ACMEChallengeLabel, domain, digest)
+}
+
+func (c *DNSChecker) check(ctx context.Context, m Method, label, domain, value string) (Evidence, error) {
 	name, err := dnsname.Normalize(domain, true)
 	if err != nil {
 		return Evidence{}, err
@@ -61,8 +76,8 @@ func (c *DNSChecker) Check(ctx context.Context, domain, value string) (Evidence,
 	if err := checkValue(value); err != nil {
 		return Evidence{}, err
 	}
-	rn := ChallengeLabel + "." + dnsname.Base(name)
-	ev := newEvidence(DNSChange, name, c.r.Server(), c.clk.Now())
+	rn := label + "." + dnsname.Base(name)
+	ev := newEvidence(m, name, c.r.Server(), c.clk.Now())
 	ev.Query = rn
 
 	txts, dnsEv, err := c.r.LookupTXT(ctx, rn)

@@ -25,6 +25,10 @@ import (
 // §3.2.2.4.18, file requirement 2).
 const WellKnownDir = "/.well-known/pki-validation/"
 
+// ACMEChallengeDir is the directory of the ACME http-01 resource (RFC 8555
+// §8.3).
+const ACMEChallengeDir = "/.well-known/acme-challenge/"
+
 // Defaults for HTTPConfig fields left zero.
 const (
 	DefaultHTTPPort     = 80
@@ -117,11 +121,39 @@ func NewHTTPChecker(cfg HTTPConfig) (*HTTPChecker, error) {
 
 // URL returns the URL the check fetches first for domain and fileName.
 func (c *HTTPChecker) URL(domain, fileName string) string {
+	return c.urlIn(WellKnownDir, domain, fileName)
+}
+
+// ACMEURL returns the URL the ACME http-01 check fetches for domain and
+// token.
+func (c *HTTPChecker) ACMEURL(domain, token string) string {
+	return c.urlIn(ACMEChallengeDir, domain, token)
+}
+
+func (c *HTTPChecker) urlIn(dir, domain, file string) string {
 	host := domain
 	if c.cfg.Port != DefaultHTTPPort {
 		host = net.JoinHostPort(domain, strconv.Itoa(c.cfg.Port))
 	}
-	return "http://" + host + WellKnownDir + fileName
+	return "http://" + host + dir + file
+}
+
+// httpSpec is what differs between the two HTTP methods.
+type httpSpec struct {
+	m    Method
+	dir  string // the directory of the resource fetched
+	file string // its name: the file name, or the ACME token
+	// value is what the body must be: the random value, or the key
+	// authorization.
+	value string
+	what  string // what value is, in reasons
+	// sameDir: redirects must stay under dir (website-change, BR
+	// §3.2.2.4.18 file requirement 2). BR §3.2.2.4.19 has no such rule.
+	sameDir bool
+	// trim is how the body is trimmed before it is compared: surrounding
+	// white space (website-change), or trailing white space only (RFC
+	// 8555 §8.3).
+	trim func(string) string
 }
 
 // checkFileName allows only a plain file name, so the request path stays
@@ -163,14 +195,6 @@ func checkFileName(f string) error {
 //
 // Wildcard names are refused: the method is not suitable for them.
 func (c *HTTPChecker) Check(ctx context.Context, domain, fileName, value string) (Evidence, error) {
-	name, err := dnsname.Normalize(domain, true)
-	if err != nil {
-		return Evidence{}, err
-	}
-	if dnsname.IsWildcard(name) {
-		return Evidence{}, apperr.Invalid(dnsname.CodeWildcard, "domain",
-			"%q: website-change (BR §3.2.2.4.18) is not suitable for wildcard domain names; use dns-change", name)
-	}
 	if err := checkValue(value); err != nil {
 		return Evidence{}, err
 	}
@@ -180,10 +204,36 @@ func (c *HTTPChecker) Check(ctx context.Context, domain, fileName, value string)
 	if strings.Contains(fileName, value) {
 		return Evidence{}, apperr.Invalid(apperr.CodeValueInRequest, "fileName", "the file name must not contain the random value (BR §3.2.2.4.18)")
 	}
+	return c.check(ctx, domain, httpSpec{m: WebsiteChange, dir: WellKnownDir, file: fileName, value: value, what: "the random value", sameDir: true, trim: strings.TrimSpace})
+}
 
+// CheckACME is the ACME http-01 challenge (RFC 8555 §8.3), BR §3.2.2.4.19:
+// GET http://<domain>[:port]/.well-known/acme-challenge/<token> must
+// answer 2xx with the key authorization (token "." thumbprint) as its
+// body, trailing white space ignored. Resolver, egress policy, Authorized
+// Ports, redirect statuses and hosts, timeout and body limit are those of
+// Check; redirects need not stay under the directory.
+func (c *HTTPChecker) CheckACME(ctx context.Context, domain, token, keyAuthorization string) (Evidence, error) {
+	if err := CheckKeyAuthorization(token, keyAuthorization); err != nil {
+		return Evidence{}, err
+	}
+	return c.check(ctx, domain, httpSpec{m: ACMEHTTP01, dir: ACMEChallengeDir, file: token, value: keyAuthorization, what: "the key authorization",
+		trim: func(b string) string { return strings.TrimRight(b, " \t\r\n") }})
+}
+
+func (c *HTTPChecker) check(ctx context.Context, domain string, sp httpSpec) (Evidence, error) {
+	name, err := dnsname.Normalize(domain, true)
+	if err != nil {
+		return Evidence{}, err
+	}
+	if dnsname.IsWildcard(name) {
+		return Evidence{}, apperr.Invalid(dnsname.CodeWildcard, "domain",
+			"%q: %s (BR §%s) is not suitable for wildcard domain names; use a DNS method", name, sp.m.Name, sp.m.Section)
+	}
+	value := sp.value
 	start := c.cfg.Clock.Now()
-	ev := newEvidence(WebsiteChange, name, c.cfg.Resolver.Server(), start)
-	ev.Query = c.URL(name, fileName)
+	ev := newEvidence(sp.m, name, c.cfg.Resolver.Server(), start)
+	ev.Query = c.urlIn(sp.dir, name, sp.file)
 
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
@@ -206,7 +256,7 @@ func (c *HTTPChecker) Check(ctx context.Context, domain, fileName, value string)
 		hop = &ev.HTTP[len(ev.HTTP)-1]
 		if strings.Contains(cur.String(), value) {
 			hop.Error = "random value in request"
-			ev.set(false, fmt.Sprintf("refused to request %s: the random value must not appear in the request (BR §3.2.2.4.18)", cur))
+			ev.set(false, fmt.Sprintf("refused to request %s: %s must not appear in the request (BR §%s)", cur, sp.what, sp.m.Section))
 			return ev, nil
 		}
 		resp, err := c.get(ctx, client, cur)
@@ -232,7 +282,7 @@ func (c *HTTPChecker) Check(ctx context.Context, domain, fileName, value string)
 			switch resp.StatusCode {
 			case http.StatusMovedPermanently, http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
 			default:
-				ev.set(false, fmt.Sprintf("GET %s: redirect status %d is not allowed (BR §3.2.2.4.18: 301, 302, 307 or 308)", cur, resp.StatusCode))
+				ev.set(false, fmt.Sprintf("GET %s: redirect status %d is not allowed (BR §%s: 301, 302, 307 or 308)", cur, resp.StatusCode, sp.m.Section))
 				return ev, nil
 			}
 			if redirects >= c.cfg.MaxRedirects {
@@ -244,7 +294,7 @@ func (c *HTTPChecker) Check(ctx context.Context, domain, fileName, value string)
 				ev.set(false, fmt.Sprintf("GET %s: redirect with a missing or bad Location %q", cur, loc))
 				return ev, nil
 			}
-			if reason := c.checkRedirect(name, next); reason != "" {
+			if reason := c.checkRedirect(name, next, sp); reason != "" {
 				ev.set(false, fmt.Sprintf("GET %s: refused redirect to %s: %s", cur, next, reason))
 				return ev, nil
 			}
@@ -268,20 +318,20 @@ func (c *HTTPChecker) Check(ctx context.Context, domain, fileName, value string)
 			return ev, nil
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			ev.set(false, fmt.Sprintf("GET %s: HTTP status %d; a 2xx response is required (BR §3.2.2.4.18)", cur, resp.StatusCode))
+			ev.set(false, fmt.Sprintf("GET %s: HTTP status %d; a 2xx response is required (BR §%s)", cur, resp.StatusCode, sp.m.Section))
 			return ev, nil
 		}
-		if strings.TrimSpace(string(body)) != value {
-			ev.set(false, fmt.Sprintf("GET %s: the body does not equal the random value", cur))
+		if sp.trim(string(body)) != value {
+			ev.set(false, fmt.Sprintf("GET %s: the body does not equal %s", cur, sp.what))
 			return ev, nil
 		}
-		ev.set(true, fmt.Sprintf("GET %s returned the random value", cur))
+		ev.set(true, fmt.Sprintf("GET %s returned %s", cur, sp.what))
 		return ev, nil
 	}
 }
 
 // checkRedirect returns why next may not be followed, or "".
-func (c *HTTPChecker) checkRedirect(domain string, next *url.URL) string {
+func (c *HTTPChecker) checkRedirect(domain string, next *url.URL, sp httpSpec) string {
 	if next.Scheme != "http" && next.Scheme != "https" {
 		return fmt.Sprintf("scheme %q is not http or https", next.Scheme)
 	}
@@ -294,8 +344,8 @@ func (c *HTTPChecker) checkRedirect(domain string, next *url.URL) string {
 			return fmt.Sprintf("port %s is not an Authorized Port", p)
 		}
 	}
-	if !strings.HasPrefix(next.EscapedPath(), WellKnownDir) || strings.Contains(next.Path, "/../") {
-		return fmt.Sprintf("path %q is not under %s", next.EscapedPath(), WellKnownDir)
+	if sp.sameDir && (!strings.HasPrefix(next.EscapedPath(), sp.dir) || strings.Contains(next.Path, "/../")) {
+		return fmt.Sprintf("path %q is not under %s", next.EscapedPath(), sp.dir)
 	}
 	if next.User != nil {
 		return "user information in the URL"
@@ -325,7 +375,7 @@ func (c *HTTPChecker) get(ctx context.Context, client *http.Client, u *url.URL) 
 	}
 	// The Host header is the URL's host: the domain, with the port if the
 	// URL names one.
-	req.Header.Set("User-Agent", "vetca-dcv/"+WebsiteChange.Version)
+	req.Header.Set("User-Agent", "vetca-dcv/2")
 	req.Header.Set("Accept", "*/*")
 	return client.Do(req)
 }

@@ -1,0 +1,334 @@
+package acme
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/validation"
+	"github.com/vetca/vetca/internal/validation/dcv"
+)
+
+// staleProcessing is how long a challenge may stay processing before a
+// new request runs its check again (a replica that stopped mid-check).
+const staleProcessing = time.Minute
+
+// challengeView is the RFC 8555 §8 challenge object.
+type challengeView struct {
+	Type      string   `json:"type"`
+	URL       string   `json:"url"`
+	Token     string   `json:"token"`
+	Status    string   `json:"status"`
+	Validated string   `json:"validated,omitempty"`
+	Error     *Problem `json:"error,omitempty"`
+}
+
+func (s *Service) challengeView(c Challenge) challengeView {
+	v := challengeView{Type: c.Type, URL: s.url(pathChallenge) + c.ID, Token: c.Token, Status: c.Status}
+	if c.ValidatedAt != nil {
+		v.Validated = c.ValidatedAt.UTC().Format(time.RFC3339)
+	}
+	if c.Error != "" {
+		var p Problem
+		if json.Unmarshal([]byte(c.Error), &p) == nil {
+			v.Error = &p
+		}
+	}
+	return v
+}
+
+// authorizationView is the RFC 8555 §7.1.4 authorization object.
+type authorizationView struct {
+	Identifier Identifier      `json:"identifier"`
+	Status     string          `json:"status"`
+	Expires    string          `json:"expires"`
+	Challenges []challengeView `json:"challenges"`
+	Wildcard   bool            `json:"wildcard,omitempty"`
+}
+
+func (s *Service) authorizationView(a Authorization, cs []Challenge, now time.Time) authorizationView {
+	base, wild := strings.CutPrefix(a.Identifier, "*.")
+	v := authorizationView{Identifier: Identifier{Type: "dns", Value: base}, Status: a.StatusAt(now), Expires: a.ExpiresAt.UTC().Format(time.RFC3339),
+		Challenges: []challengeView{}, Wildcard: wild}
+	for _, c := range cs {
+		v.Challenges = append(v.Challenges, s.challengeView(c))
+	}
+	return v
+}
+
+// loadAuthorization reads an authorization of acct and its challenges
+// (integrity-checked).
+func (s *Service) loadAuthorization(ctx context.Context, q store.Querier, acct *Account, id string) (Authorization, []Challenge, error) {
+	var a Authorization
+	if err := s.tab.authorizations.Get(ctx, q, id, &a); err != nil {
+		if apperr.IsKind(err, apperr.KindNotFound) {
+			return Authorization{}, nil, notFound("no authorization %s", id)
+		}
+		return Authorization{}, nil, err
+	}
+	if a.ACMEAccountID != acct.ID {
+		return Authorization{}, nil, notFound("no authorization %s", id)
+	}
+	cs, err := s.tab.challenges.Select(ctx, q, `WHERE authorization_id = ? ORDER BY type, id`, id)
+	if err != nil {
+		return Authorization{}, nil, err
+	}
+	return a, cs, nil
+}
+
+// authorization is POST /acme/authz/{id}: POST-as-GET, or deactivation
+// (RFC 8555 §7.5.2).
+func (s *Service) authorization(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	req, err := s.verify(ctx, r, s.url(pathAuthz)+id, byKID)
+	if err != nil {
+		return err
+	}
+	a, cs, err := s.loadAuthorization(ctx, s.db, req.account, id)
+	if err != nil {
+		return err
+	}
+	if !req.postAsGet() {
+		var in struct {
+			Status string `json:"status"`
+		}
+		if err := req.decode(&in); err != nil {
+			return err
+		}
+		if in.Status != StatusDeactivated {
+			return malformed("an authorization's status may only be changed to deactivated")
+		}
+		err = s.db.InTx(ctx, func(tx *store.Tx) error {
+			var cur Authorization
+			if err := s.tab.authorizations.Lock(ctx, tx, id, &cur); err != nil {
+				return err
+			}
+			if cur.Status != StatusPending && cur.Status != StatusValid {
+				return unauthorized("authorization %s is %s", id, cur.Status)
+			}
+			cur.Status, cur.UpdatedAt = StatusDeactivated, s.now()
+			if err := s.tab.authorizations.Update(ctx, tx, req.account.actor(), actAuthorizationDeact, cur); err != nil {
+				return err
+			}
+			a = cur
+			return s.orderAfterAuthorization(ctx, tx, req.account, cur)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return s.writeJSON(w, r, http.StatusOK, s.authorizationView(a, cs, s.now()))
+}
+
+// keyAuthorization is token "." thumbprint (RFC 8555 §8.1).
+func keyAuthorization(token, thumb string) string { return token + "." + thumb }
+
+// challenge is POST /acme/chall/{id} (RFC 8555 §7.5.1). POST-as-GET
+// fetches it; an empty object asks for validation, which runs now: the
+// domain validation of the challenge is recorded (validation.StartACME)
+// and checked from the primary and the remote perspectives
+// (validation.Validate), every attempt stored as evidence; then the
+// challenge, its authorization and its order move on.
+func (s *Service) challenge(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id := r.PathValue("id")
+	req, err := s.verify(ctx, r, s.url(pathChallenge)+id, byKID)
+	if err != nil {
+		return err
+	}
+	acct := req.account
+	c, a, err := s.loadChallenge(ctx, s.db, acct, id)
+	if err != nil {
+		return err
+	}
+	w.Header().Add("Link", `<`+s.url(pathAuthz)+a.ID+`>;rel="up"`)
+	if req.postAsGet() {
+		return s.writeJSON(w, r, http.StatusOK, s.challengeView(c))
+	}
+	var in map[string]json.RawMessage
+	if err := req.decode(&in); err != nil {
+		return err
+	}
+	now := s.now()
+	switch {
+	case c.Status == StatusProcessing && now.Sub(c.UpdatedAt) < staleProcessing,
+		c.Status == StatusValid, c.Status == StatusInvalid:
+		return s.writeJSON(w, r, http.StatusOK, s.challengeView(c))
+	case a.StatusAt(now) != StatusPending:
+		return unauthorized("authorization %s is %s", a.ID, a.StatusAt(now))
+	}
+	if c, err = s.startChallenge(ctx, acct, c, a); err != nil {
+		return err
+	}
+	if c.Status != StatusProcessing {
+		return s.writeJSON(w, r, http.StatusOK, s.challengeView(c))
+	}
+	attempt, err := s.Domains.Validate(ctx, acct.actor(), acct.AccountID, c.ValidationID)
+	if err != nil {
+		return err
+	}
+	if c, err = s.finishChallenge(ctx, acct, c.ID, attempt); err != nil {
+		return err
+	}
+	return s.writeJSON(w, r, http.StatusOK, s.challengeView(c))
+}
+
+func (s *Service) loadChallenge(ctx context.Context, q store.Querier, acct *Account, id string) (Challenge, Authorization, error) {
+	var c Challenge
+	if err := s.tab.challenges.Get(ctx, q, id, &c); err != nil {
+		if apperr.IsKind(err, apperr.KindNotFound) {
+			return Challenge{}, Authorization{}, notFound("no challenge %s", id)
+		}
+		return Challenge{}, Authorization{}, err
+	}
+	if c.ACMEAccountID != acct.ID {
+		return Challenge{}, Authorization{}, notFound("no challenge %s", id)
+	}
+	var a Authorization
+	if err := s.tab.authorizations.Get(ctx, q, c.AuthorizationID, &a); err != nil {
+		return Challenge{}, Authorization{}, err
+	}
+	return c, a, nil
+}
+
+// startChallenge moves a pending (or stale processing) challenge to
+// processing and records its domain validation, in one transaction; a
+// challenge someone else started meanwhile is returned as it is.
+func (s *Service) startChallenge(ctx context.Context, acct *Account, c Challenge, a Authorization) (Challenge, error) {
+	thumb := acct.Thumbprint
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var cur Challenge
+		if err := s.tab.challenges.Lock(ctx, tx, c.ID, &cur); err != nil {
+			return err
+		}
+		now := s.now()
+		stale := cur.Status == StatusProcessing && now.Sub(cur.UpdatedAt) >= staleProcessing
+		if cur.Status != StatusPending && !stale {
+			c = cur
+			return nil
+		}
+		if cur.ValidationID == "" {
+			v, err := s.Domains.StartACME(ctx, tx, acct.actor(), acct.AccountID, a.Identifier, cur.Type, cur.Token, keyAuthorization(cur.Token, thumb))
+			if err != nil {
+				return err
+			}
+			cur.ValidationID = v.ID
+		}
+		cur.Status, cur.UpdatedAt = StatusProcessing, now
+		if err := s.tab.challenges.Update(ctx, tx, acct.actor(), actChallengeProcessing, cur); err != nil {
+			return err
+		}
+		c = cur
+		return nil
+	})
+	return c, err
+}
+
+// attemptProblem is the RFC 8555 problem of a failed attempt: dns for a
+// lookup failure, connection for a fetch that failed, incorrectResponse
+// for a wrong answer.
+func attemptProblem(at validation.Attempt) *Problem {
+	reason := at.Reason
+	typ := ProbIncorrectResponse
+	switch {
+	case strings.Contains(reason, "lookup") || strings.Contains(reason, "no TXT record") || strings.Contains(reason, "no A or AAAA"):
+		typ = errNS + "dns"
+	case strings.Contains(reason, "failed:") || strings.Contains(reason, "timed out") || strings.Contains(reason, "refused"):
+		typ = ProbConnection
+	}
+	p := problem(typ, http.StatusForbidden, "%s", reason)
+	return p
+}
+
+// finishChallenge records the outcome of a challenge's check: the
+// challenge valid or invalid, its authorization the same, and its order
+// ready (every authorization valid) or invalid.
+func (s *Service) finishChallenge(ctx context.Context, acct *Account, id string, at validation.Attempt) (Challenge, error) {
+	var out Challenge
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var c Challenge
+		if err := s.tab.challenges.Lock(ctx, tx, id, &c); err != nil {
+			return err
+		}
+		if c.Status != StatusProcessing {
+			out = c
+			return nil
+		}
+		now := s.now()
+		var a Authorization
+		if err := s.tab.authorizations.Lock(ctx, tx, c.AuthorizationID, &a); err != nil {
+			return err
+		}
+		by := acct.actor()
+		c.UpdatedAt, a.UpdatedAt = now, now
+		if at.Status == dcv.StatusValid {
+			c.Status, c.ValidatedAt, c.Error = StatusValid, &now, ""
+			if err := s.tab.challenges.Update(ctx, tx, by, actChallengeValid, c); err != nil {
+				return err
+			}
+			if a.Status == StatusPending {
+				a.Status, a.ValidationID = StatusValid, c.ValidationID
+				if err := s.tab.authorizations.Update(ctx, tx, by, actAuthorizationValid, a); err != nil {
+					return err
+				}
+			}
+		} else {
+			b, _ := json.Marshal(attemptProblem(at))
+			c.Status, c.Error = StatusInvalid, string(b)
+			if err := s.tab.challenges.Update(ctx, tx, by, actChallengeInvalid, c); err != nil {
+				return err
+			}
+			if a.Status == StatusPending {
+				a.Status = StatusInvalid
+				if err := s.tab.authorizations.Update(ctx, tx, by, actAuthorizationInvalid, a); err != nil {
+					return err
+				}
+			}
+		}
+		out = c
+		return s.orderAfterAuthorization(ctx, tx, acct, a)
+	})
+	return out, err
+}
+
+// orderAfterAuthorization moves a pending order on when one of its
+// authorizations changed: ready when all are valid, invalid when one is
+// invalid or deactivated.
+func (s *Service) orderAfterAuthorization(ctx context.Context, tx *store.Tx, acct *Account, changed Authorization) error {
+	var o Order
+	if err := s.tab.orders.Lock(ctx, tx, changed.ACMEOrderID, &o); err != nil {
+		return err
+	}
+	if o.Status != StatusPending {
+		return nil
+	}
+	by := acct.actor()
+	all := true
+	for _, id := range o.AuthorizationIDs {
+		var a Authorization
+		if id == changed.ID {
+			a = changed
+		} else if err := s.tab.authorizations.Get(ctx, tx, id, &a); err != nil {
+			return err
+		}
+		switch a.Status {
+		case StatusValid:
+		case StatusPending:
+			all = false
+		default:
+			b, _ := json.Marshal(problem(ProbUnauthorized, http.StatusForbidden, "authorization for %s is %s", a.Identifier, a.Status))
+			o.Status, o.Error, o.UpdatedAt = StatusInvalid, string(b), s.now()
+			return s.tab.orders.Update(ctx, tx, by, actOrderInvalid, o)
+		}
+	}
+	if !all {
+		return nil
+	}
+	o.Status, o.UpdatedAt = StatusReady, s.now()
+	return s.tab.orders.Update(ctx, tx, by, actOrderReady, o)
+}

@@ -1,0 +1,105 @@
+package acme
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// Nonces (RFC 8555 §6.5). A nonce is 8 bytes of expiry (Unix seconds),
+// 16 random bytes and the first 16 bytes of an HMAC-SHA256 of both under
+// a key every replica derives from the installation's EAB secret; it is
+// base64url without padding (54 characters). Handing one out writes
+// nothing. Using one checks its MAC and expiry, then inserts it into
+// acme_nonces, whose primary key refuses a second use on any replica.
+const (
+	nonceLifetime = time.Hour
+	nonceRawLen   = 8 + 16 + 16
+	nonceLabel    = "acme-nonce-v1"
+	// prunePeriod is how many uses pass between prunes of expired rows.
+	prunePeriod = 256
+)
+
+// NonceKeys gives the nonce MAC key (eab.Service.DerivedKey).
+type NonceKeys interface {
+	DerivedKey(ctx context.Context, label string) ([]byte, error)
+}
+
+type nonces struct {
+	db   *store.DB
+	keys NonceKeys
+	clk  clock.Clock
+	uses atomic.Int64
+}
+
+func (n *nonces) key(ctx context.Context) ([]byte, error) {
+	k, err := n.keys.DerivedKey(ctx, nonceLabel)
+	if err != nil {
+		return nil, fmt.Errorf("acme: nonce key: %w", err)
+	}
+	return k, nil
+}
+
+func nonceMAC(key, body []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(body)
+	return m.Sum(nil)[:16]
+}
+
+// issue returns a fresh nonce.
+func (n *nonces) issue(ctx context.Context) (string, error) {
+	key, err := n.key(ctx)
+	if err != nil {
+		return "", err
+	}
+	raw := make([]byte, nonceRawLen)
+	binary.BigEndian.PutUint64(raw[:8], uint64(n.clk.Now().Add(nonceLifetime).Unix()))
+	if _, err := rand.Read(raw[8:24]); err != nil {
+		return "", err
+	}
+	copy(raw[24:], nonceMAC(key, raw[:24]))
+	return base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+// use consumes nonce: a badNonce problem when it is not one of ours, has
+// expired, or was used before.
+func (n *nonces) use(ctx context.Context, nonce string) error {
+	raw, err := base64.RawURLEncoding.DecodeString(nonce)
+	if nonce == "" || err != nil || len(raw) != nonceRawLen {
+		return problem(ProbBadNonce, http.StatusBadRequest, "the nonce is missing or not one this server issued")
+	}
+	key, err := n.key(ctx)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal(nonceMAC(key, raw[:24]), raw[24:]) {
+		return problem(ProbBadNonce, http.StatusBadRequest, "the nonce is not one this server issued")
+	}
+	exp := time.Unix(int64(binary.BigEndian.Uint64(raw[:8])), 0)
+	now := n.clk.Now()
+	if !now.Before(exp) {
+		return problem(ProbBadNonce, http.StatusBadRequest, "the nonce expired at %s", exp.UTC().Format(time.RFC3339))
+	}
+	if n.uses.Add(1)%prunePeriod == 0 {
+		if _, err := n.db.Exec(ctx, `DELETE FROM acme_nonces WHERE expires_at < ?`, store.FormatTime(now)); err != nil {
+			return fmt.Errorf("acme: prune used nonces: %w", err)
+		}
+	}
+	if _, err := n.db.Exec(ctx, `INSERT INTO acme_nonces (nonce, expires_at) VALUES (?, ?)`, nonce, store.FormatTime(exp)); err != nil {
+		if store.IsUniqueViolation(err) {
+			return problem(ProbBadNonce, http.StatusBadRequest, "the nonce was used before")
+		}
+		return fmt.Errorf("acme: record a used nonce: %w", err)
+	}
+	return nil
+}

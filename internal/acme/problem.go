@@ -1,0 +1,142 @@
+package acme
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/keypolicy"
+	"github.com/vetca/vetca/internal/template"
+)
+
+// errNS is the namespace of RFC 8555 error types (§6.7).
+const errNS = "urn:ietf:params:acme:error:"
+
+// The RFC 8555 §6.7 error types vetca answers with.
+const (
+	ProbAccountDoesNotExist     = errNS + "accountDoesNotExist"
+	ProbAlreadyRevoked          = errNS + "alreadyRevoked"
+	ProbBadCSR                  = errNS + "badCSR"
+	ProbBadNonce                = errNS + "badNonce"
+	ProbBadPublicKey            = errNS + "badPublicKey"
+	ProbBadRevocationReason     = errNS + "badRevocationReason"
+	ProbBadSignatureAlgorithm   = errNS + "badSignatureAlgorithm"
+	ProbCAA                     = errNS + "caa"
+	ProbConnection              = errNS + "connection"
+	ProbExternalAccountRequired = errNS + "externalAccountRequired"
+	ProbIncorrectResponse       = errNS + "incorrectResponse"
+	ProbMalformed               = errNS + "malformed"
+	ProbOrderNotReady           = errNS + "orderNotReady"
+	ProbRejectedIdentifier      = errNS + "rejectedIdentifier"
+	ProbServerInternal          = errNS + "serverInternal"
+	ProbUnauthorized            = errNS + "unauthorized"
+	ProbUnsupportedContact      = errNS + "unsupportedContact"
+	ProbUnsupportedIdentifier   = errNS + "unsupportedIdentifier"
+)
+
+// Identifier is an RFC 8555 §9.7.7 identifier.
+type Identifier struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// Problem is an RFC 7807 problem document with RFC 8555's additions
+// (§6.7): the subproblems, each naming its identifier.
+type Problem struct {
+	Type        string      `json:"type"`
+	Detail      string      `json:"detail"`
+	Status      int         `json:"status"`
+	Identifier  *Identifier `json:"identifier,omitempty"`
+	Subproblems []Problem   `json:"subproblems,omitempty"`
+}
+
+func (p *Problem) Error() string { return p.Type + ": " + p.Detail }
+
+// problem returns a problem of type typ with HTTP status status.
+func problem(typ string, status int, format string, args ...any) *Problem {
+	return &Problem{Type: typ, Status: status, Detail: fmt.Sprintf(format, args...)}
+}
+
+func malformed(format string, args ...any) *Problem {
+	return problem(ProbMalformed, http.StatusBadRequest, format, args...)
+}
+
+func unauthorized(format string, args ...any) *Problem {
+	return problem(ProbUnauthorized, http.StatusForbidden, format, args...)
+}
+
+func notFound(format string, args ...any) *Problem {
+	return problem(ProbMalformed, http.StatusNotFound, format, args...)
+}
+
+// rejected is the rejectedIdentifier problem naming name, at the top and
+// in a subproblem (RFC 8555 §6.7.1), so a client can tell which one.
+func rejected(name, detail string) *Problem {
+	id := &Identifier{Type: "dns", Value: name}
+	return &Problem{Type: ProbRejectedIdentifier, Status: http.StatusBadRequest, Identifier: id,
+		Detail:      fmt.Sprintf("%s: %s", name, detail),
+		Subproblems: []Problem{{Type: ProbRejectedIdentifier, Status: http.StatusBadRequest, Identifier: id, Detail: detail}}}
+}
+
+// codeTypes maps vetca error codes to the RFC 8555 type that says the
+// same; a code not listed is typed by its kind (toProblem).
+var codeTypes = map[apperr.Code]string{
+	apperr.CodeEABUnknownKid:       ProbUnauthorized,
+	apperr.CodeEABBadMAC:           ProbUnauthorized,
+	apperr.CodeEABKeyRevoked:       ProbUnauthorized,
+	apperr.CodeEABKeyBound:         ProbUnauthorized,
+	apperr.CodeEABKeyExpired:       ProbUnauthorized,
+	apperr.CodeKeyTypeNotAllowed:   ProbBadPublicKey,
+	apperr.CodeInvalidKeyType:      ProbBadPublicKey,
+	apperr.CodeInvalidKey:          ProbBadPublicKey,
+	apperr.CodeInvalidCSR:          ProbBadCSR,
+	apperr.CodeCSRNameNotRequested: ProbBadCSR,
+	apperr.CodeInvalidCommonName:   ProbBadCSR,
+	apperr.CodeAttributeNotVetted:  ProbBadCSR,
+	keypolicy.CodeKeyBlocked:       ProbBadPublicKey,
+	apperr.CodeCAAForbidden:        ProbCAA,
+}
+
+// toProblem turns any error into the problem to answer with. A *Problem
+// is itself; a not-covered identifier is rejectedIdentifier naming it; an
+// *apperr.Error is typed by its code, else by its kind, and keeps its
+// message; anything else is serverInternal, without its text (it is
+// logged with the request id instead).
+func toProblem(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	if name, ok := template.RejectedIdentifier(err); ok {
+		e, _ := apperr.As(err)
+		return rejected(name, e.Message)
+	}
+	e, ok := apperr.As(err)
+	if !ok {
+		return problem(ProbServerInternal, http.StatusInternalServerError, "internal error")
+	}
+	if typ, ok := codeTypes[e.Code]; ok {
+		status := http.StatusBadRequest
+		switch typ {
+		case ProbUnauthorized, ProbCAA:
+			status = http.StatusForbidden
+		}
+		return problem(typ, status, "%s", e.Message)
+	}
+	switch e.Kind {
+	case apperr.KindInvalid, apperr.KindTooLarge:
+		return problem(ProbMalformed, http.StatusBadRequest, "%s", e.Message)
+	case apperr.KindNotFound:
+		return problem(ProbMalformed, http.StatusNotFound, "%s", e.Message)
+	case apperr.KindForbidden, apperr.KindUnauthenticated, apperr.KindConflict:
+		return problem(ProbUnauthorized, http.StatusForbidden, "%s", e.Message)
+	case apperr.KindTooManyRequests:
+		return problem(errNS+"rateLimited", http.StatusTooManyRequests, "%s", e.Message)
+	case apperr.KindUnavailable:
+		return problem(ProbServerInternal, http.StatusServiceUnavailable, "%s", e.Message)
+	}
+	// Unprocessable (a lint failure), Integrity (stored data failed its
+	// check: fail closed) and anything else.
+	return problem(ProbServerInternal, http.StatusInternalServerError, "%s", e.Message)
+}
