@@ -71,7 +71,29 @@ func (s *Service) Match(ctx context.Context, accountID string, names []string, k
 			}
 		}
 	}
-	return req.choose(cands)
+	t, err := req.choose(cands)
+	if name, ok := RejectedIdentifier(err); ok {
+		return Template{}, s.explainNotCovered(ctx, accountID, name, err)
+	}
+	return t, err
+}
+
+// explainNotCovered adds to a not-covered refusal the templates of the
+// account that would cover the name but wait for approval (new, changed,
+// or voided by a new organization version), so the subscriber learns
+// what the refusal waits on.
+func (s *Service) explainNotCovered(ctx context.Context, accountID, name string, refusal error) error {
+	pending, err := s.tab.templates.Select(ctx, s.db, `WHERE account_id = ? AND status = ? ORDER BY created_at, id`, accountID, StatusPendingApproval)
+	if err != nil {
+		return err
+	}
+	for _, t := range pending {
+		if t.Covers(name) {
+			e, _ := apperr.As(refusal)
+			return notCovered(name, "%s; template %s covers it but waits for %d independent approvals", e.Message, t.ID, s.cfg.ApprovalsRequired)
+		}
+	}
+	return refusal
 }
 
 // matchRequest is a checked Match request.
