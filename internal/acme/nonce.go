@@ -74,21 +74,14 @@ func (n *nonces) issue(ctx context.Context) (string, error) {
 // use consumes nonce: a badNonce problem when it is not one of ours, has
 // expired, or was used before.
 func (n *nonces) use(ctx context.Context, nonce string) error {
-	raw, err := base64.RawURLEncoding.DecodeString(nonce)
-	if nonce == "" || err != nil || len(raw) != nonceRawLen {
-		return problem(ProbBadNonce, http.StatusBadRequest, "the nonce is missing or not one this server issued")
-	}
 	key, err := n.key(ctx)
 	if err != nil {
 		return err
 	}
-	if !hmac.Equal(nonceMAC(key, raw[:24]), raw[24:]) {
-		return problem(ProbBadNonce, http.StatusBadRequest, "the nonce is not one this server issued")
-	}
-	exp := time.Unix(int64(binary.BigEndian.Uint64(raw[:8])), 0)
 	now := n.clk.Now()
-	if !now.Before(exp) {
-		return problem(ProbBadNonce, http.StatusBadRequest, "the nonce expired at %s", exp.UTC().Format(time.RFC3339))
+	exp, err := checkNonce(key, nonce, now)
+	if err != nil {
+		return err
 	}
 	if n.uses.Add(1)%prunePeriod == 0 {
 		if _, err := n.db.Exec(ctx, `DELETE FROM acme_nonces WHERE expires_at < ?`, store.FormatTime(now)); err != nil {
@@ -102,4 +95,21 @@ func (n *nonces) use(ctx context.Context, nonce string) error {
 		return fmt.Errorf("acme: record a used nonce: %w", err)
 	}
 	return nil
+}
+
+// checkNonce checks a nonce's form, MAC and expiry at now, and returns
+// its expiry; any failure is a badNonce problem.
+func checkNonce(key []byte, nonce string, now time.Time) (time.Time, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(nonce)
+	if nonce == "" || err != nil || len(raw) != nonceRawLen {
+		return time.Time{}, problem(ProbBadNonce, http.StatusBadRequest, "the nonce is missing or not one this server issued")
+	}
+	if !hmac.Equal(nonceMAC(key, raw[:24]), raw[24:]) {
+		return time.Time{}, problem(ProbBadNonce, http.StatusBadRequest, "the nonce is not one this server issued")
+	}
+	exp := time.Unix(int64(binary.BigEndian.Uint64(raw[:8])), 0)
+	if !now.Before(exp) {
+		return time.Time{}, problem(ProbBadNonce, http.StatusBadRequest, "the nonce expired at %s", exp.UTC().Format(time.RFC3339))
+	}
+	return exp, nil
 }

@@ -1,0 +1,162 @@
+package acme
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vetca/vetca/internal/dnsname"
+)
+
+// wantProblem fails unless err is a *Problem with a 4xx status: bad
+// outside input is always the client's error, never a panic or a 500.
+func wantProblem(t *testing.T, in any, err error) {
+	t.Helper()
+	var p *Problem
+	if !errors.As(err, &p) || p.Status < 400 || p.Status > 499 || !strings.HasPrefix(p.Type, errNS) {
+		t.Fatalf("%q: want a 4xx RFC 8555 problem, got %v", in, err)
+	}
+}
+
+// FuzzReadJWS: every request body reaches readJWS. It accepts only a
+// flattened JWS with a protected header that is a JSON object, and
+// refuses the rest with a 4xx problem.
+func FuzzReadJWS(f *testing.F) {
+	for _, s := range []string{
+		`{"protected":"eyJhbGciOiJFUzI1NiJ9","payload":"","signature":"c2ln"}`,
+		`{"protected":"eyJhbGciOiJFUzI1NiJ9","payload":"e30","signature":"c2ln","header":{"kid":"x"}}`,
+		`{"signatures":[{}],"payload":""}`,
+		`{"protected":"!!","payload":"","signature":"x"}`,
+		`{"protected":"bnVsbA","payload":"","signature":"x"}`,
+		`[]`, ``, `{"protected":"eyJ9","signature":"x"}`,
+	} {
+		f.Add(s, "application/jose+json")
+	}
+	f.Add(`{}`, "application/json")
+	f.Fuzz(func(t *testing.T, body, ctype string) {
+		r, _ := http.NewRequest("POST", "http://ca.example/acme/new-order", strings.NewReader(body))
+		r.Header.Set("Content-Type", ctype)
+		_, fl, h, err := readJWS(r)
+		if err != nil {
+			wantProblem(t, body, err)
+			return
+		}
+		if fl.Protected == "" || fl.Signature == "" || fl.Payload == nil || len(fl.Header) > 0 || len(fl.Signatures) > 0 {
+			t.Fatalf("%q: accepted a JWS RFC 8555 §6.2 refuses", body)
+		}
+		_ = h
+	})
+}
+
+// FuzzOrderNames: newOrder identifiers come from the client. Accepted
+// names are normalized dns names, without repeats; anything else is a
+// 4xx problem.
+func FuzzOrderNames(f *testing.F) {
+	for _, s := range []string{
+		`[{"type":"dns","value":"www.example.com"}]`,
+		`[{"type":"dns","value":"*.Example.COM."},{"type":"dns","value":"*.example.com"}]`,
+		`[{"type":"ip","value":"192.0.2.1"}]`,
+		`[{"type":"dns","value":"exa mple.com"}]`, `[]`,
+		`[{"type":"dns","value":"xn--nxasmq6b.example"}]`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, js string) {
+		var ids []Identifier
+		if json.Unmarshal([]byte(js), &ids) != nil {
+			return
+		}
+		names, err := orderNames(ids)
+		if err != nil {
+			wantProblem(t, js, err)
+			return
+		}
+		seen := map[string]bool{}
+		for _, n := range names {
+			norm, err := dnsname.Normalize(n, true)
+			if err != nil || norm != n || seen[n] {
+				t.Fatalf("%q: accepted %q, which is not a normalized, unrepeated name (%v)", js, n, err)
+			}
+			seen[n] = true
+		}
+	})
+}
+
+// FuzzParseOrderCSR: the finalize CSR comes from the client. An accepted
+// CSR verifies and names exactly the order's names.
+func FuzzParseOrderCSR(f *testing.F) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for _, names := range [][]string{{"www.example.com"}, {"www.example.com", "example.com"}, {"other.example.net"}} {
+		der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: names}, k)
+		f.Add(base64.RawURLEncoding.EncodeToString(der))
+	}
+	f.Add("")
+	f.Add("MIIB")
+	f.Fuzz(func(t *testing.T, b64 string) {
+		csr, err := parseOrderCSR(b64, []string{"www.example.com"})
+		if err != nil {
+			wantProblem(t, b64, err)
+			return
+		}
+		if csr.CheckSignature() != nil {
+			t.Fatalf("%q: accepted a CSR whose signature does not verify", b64)
+		}
+		for _, n := range csr.DNSNames {
+			if !strings.EqualFold(strings.TrimSuffix(n, "."), "www.example.com") {
+				t.Fatalf("%q: accepted a CSR naming %q", b64, n)
+			}
+		}
+	})
+}
+
+// FuzzCheckNonce: the nonce header comes from the client. Only a nonce
+// made with the key and not yet expired passes; a bit flipped anywhere
+// fails.
+func FuzzCheckNonce(f *testing.F) {
+	key := bytes.Repeat([]byte{7}, 32)
+	now := time.Unix(1_800_000_000, 0)
+	raw := make([]byte, nonceRawLen)
+	raw[7] = 0xff
+	copy(raw[24:], nonceMAC(key, raw[:24]))
+	f.Add(base64.RawURLEncoding.EncodeToString(raw))
+	f.Add("")
+	f.Add("AAAA")
+	f.Fuzz(func(t *testing.T, nonce string) {
+		exp, err := checkNonce(key, nonce, now)
+		if err != nil {
+			wantProblem(t, nonce, err)
+			return
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(nonce)
+		if !now.Before(exp) || !bytes.Equal(nonceMAC(key, raw[:24]), raw[24:]) {
+			t.Fatalf("%q: accepted a nonce that is expired or not MACed with the key", nonce)
+		}
+	})
+}
+
+// FuzzCheckContacts: contacts come from the client; accepted ones are
+// mailto: URLs of one address.
+func FuzzCheckContacts(f *testing.F) {
+	for _, s := range []string{"mailto:ops@example.com", "mailto:a@b.c,d@e.f", "tel:+1555", "mailto:", "mailto:Ops <ops@example.com>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, c string) {
+		out, err := checkContacts([]string{c})
+		if err != nil {
+			wantProblem(t, c, err)
+			return
+		}
+		if len(out) != 1 || !strings.HasPrefix(out[0], "mailto:") || strings.ContainsAny(out[0], ",?<> ") {
+			t.Fatalf("%q: accepted %q", c, out)
+		}
+	})
+}
