@@ -30,6 +30,7 @@ import (
 	"github.com/go-acme/lego/v5/registration"
 
 	"github.com/vetca/vetca/internal/dnstest"
+	"github.com/vetca/vetca/internal/serial"
 )
 
 // acmeCA is a served instance whose account has an approved template
@@ -155,13 +156,9 @@ func (c *acmeCA) checkOV(t *testing.T, pemChain []byte, names ...string) *x509.C
 			t.Fatalf("the certificate does not name %s: %v", n, err)
 		}
 	}
-	serial := strings.ToLower(cert.SerialNumber.Text(16))
-	if len(serial)%2 == 1 {
-		serial = "0" + serial
-	}
-	rec := c.Do("GET", "/api/v1/certificates/"+serial, c.bob, nil)
+	rec := c.Do("GET", "/api/v1/certificates/"+serial.Hex(cert.SerialNumber), c.bob, nil)
 	if rec.Status != 200 {
-		t.Fatalf("certificate %s: %d %s", serial, rec.Status, rec.Raw)
+		t.Fatalf("certificate %s: %d %s", serial.Hex(cert.SerialNumber), rec.Status, rec.Raw)
 	}
 	orderID, _ := rec.Body["orderId"].(string)
 	o := c.Do("GET", "/api/v1/orders/"+orderID, c.bob, nil)
@@ -258,11 +255,7 @@ func TestLegoObtainsRenewsAndRevokes(t *testing.T) {
 			if err := client.Certificate.RevokeWithReason(ctx, res.Certificate, &reason); err != nil {
 				t.Fatalf("revoke: %v", err)
 			}
-			serial := strings.ToLower(first.SerialNumber.Text(16))
-			if len(serial)%2 == 1 {
-				serial = "0" + serial
-			}
-			rec := c.Do("GET", "/api/v1/certificates/"+serial, c.carol, nil)
+			rec := c.Do("GET", "/api/v1/certificates/"+serial.Hex(first.SerialNumber), c.carol, nil)
 			if rev, _ := rec.Body["revocation"].(map[string]any); rev["reason"] != "superseded" {
 				t.Fatalf("revocation through lego: %s", rec.Raw)
 			}
@@ -344,11 +337,7 @@ func TestCertbotObtainsAndRevokes(t *testing.T) {
 				t.Fatal("certbot renew kept the same certificate")
 			}
 			run("revoke", "--cert-path", filepath.Join(live, "cert.pem"), "--key-path", filepath.Join(live, "privkey.pem"), "--no-delete-after-revoke")
-			serial := strings.ToLower(cert.SerialNumber.Text(16))
-			if len(serial)%2 == 1 {
-				serial = "0" + serial
-			}
-			rec := c.Do("GET", "/api/v1/certificates/"+serial, c.carol, nil)
+			rec := c.Do("GET", "/api/v1/certificates/"+serial.Hex(cert.SerialNumber), c.carol, nil)
 			if rev, _ := rec.Body["revocation"].(map[string]any); rev["reason"] != "keyCompromise" {
 				t.Fatalf("a revocation signed by the certificate key is keyCompromise: %s", rec.Raw)
 			}

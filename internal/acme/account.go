@@ -92,6 +92,11 @@ func (s *Service) loadAccount(ctx context.Context, q store.Querier, id string) (
 		}
 		return nil, err
 	}
+	return withKey(a)
+}
+
+// withKey parses an account row's stored key.
+func withKey(a Account) (*Account, error) {
 	var k jose.JSONWebKey
 	if err := k.UnmarshalJSON([]byte(a.JWK)); err != nil {
 		return nil, apperr.Integrity("acme_accounts", a.ID, "the stored key does not parse: %v", err)
@@ -106,7 +111,7 @@ func (s *Service) accountByThumbprint(ctx context.Context, q store.Querier, thum
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	full, err := s.loadAccount(ctx, q, a.ID)
+	full, err := withKey(a)
 	return full, err == nil, err
 }
 
