@@ -229,6 +229,12 @@ func TestLegoObtainsRenewsAndRevokes(t *testing.T) {
 				t.Fatalf("obtain through http-01: %v", err)
 			}
 			first := c.checkOV(t, res.Certificate, "www.acme-widgets.com")
+			// RFC 9773: a healthy certificate is not due for renewal yet.
+			if info, err := client.Certificate.GetRenewalInfo(ctx, first); err != nil {
+				t.Fatalf("renewal info: %v", err)
+			} else if at := info.ShouldRenewAt(time.Now(), 0); at != nil {
+				t.Fatalf("a new certificate is not due for renewal: window %+v", info.SuggestedWindow)
+			}
 
 			// dns-01 for a wildcard: only dns-01 is offered for it.
 			client.Challenge.Remove(challenge.HTTP01)
@@ -258,6 +264,12 @@ func TestLegoObtainsRenewsAndRevokes(t *testing.T) {
 			rec := c.Do("GET", "/api/v1/certificates/"+serial.Hex(first.SerialNumber), c.carol, nil)
 			if rev, _ := rec.Body["revocation"].(map[string]any); rev["reason"] != "superseded" {
 				t.Fatalf("revocation through lego: %s", rec.Raw)
+			}
+			// A revoked certificate is due for renewal at once.
+			if info, err := client.Certificate.GetRenewalInfo(ctx, first); err != nil {
+				t.Fatalf("renewal info: %v", err)
+			} else if at := info.ShouldRenewAt(time.Now(), 0); at == nil {
+				t.Fatalf("a revoked certificate is due for renewal now: window %+v", info.SuggestedWindow)
 			}
 			if out, _, code := c.CLI("audit", "verify"); code != 0 {
 				t.Fatalf("audit verify after ACME issuance: %s", out)

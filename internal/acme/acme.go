@@ -28,7 +28,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -104,18 +103,6 @@ type Keys interface {
 	Blocked(ctx context.Context, q store.Querier, spkiHex string) (bool, error)
 }
 
-// RenewalWindow is an RFC 9773 renewal information answer.
-type RenewalWindow struct {
-	Start, End     time.Time
-	ExplanationURL string
-	RetryAfter     time.Duration
-}
-
-// RenewalInfo answers RFC 9773 renewal information by certificate id.
-type RenewalInfo interface {
-	Window(ctx context.Context, certID string) (RenewalWindow, error)
-}
-
 // Deps are the services the ACME server uses.
 type Deps struct {
 	EAB          EAB
@@ -125,7 +112,9 @@ type Deps struct {
 	Certificates Certificates
 	Revocations  Revocations
 	Keys         Keys
-	RenewalInfo  RenewalInfo
+	// Exposures moves renewal windows earlier for certificates an open
+	// incident must revoke; nil leaves every window at its default.
+	Exposures Exposures
 }
 
 // Config is the server's configuration.
@@ -271,24 +260,4 @@ func (s *Service) newNonce(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusOK)
 	}
 	return nil
-}
-
-// renewalInfo is GET /acme/renewal-info/{id} (RFC 9773 §4).
-func (s *Service) renewalInfo(w http.ResponseWriter, r *http.Request) error {
-	if s.RenewalInfo == nil {
-		return notFound("renewal information is not offered")
-	}
-	win, err := s.RenewalInfo.Window(r.Context(), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	body := map[string]any{"suggestedWindow": map[string]string{
-		"start": win.Start.UTC().Format(time.RFC3339), "end": win.End.UTC().Format(time.RFC3339)}}
-	if win.ExplanationURL != "" {
-		body["explanationURL"] = win.ExplanationURL
-	}
-	if win.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(win.RetryAfter/time.Second)))
-	}
-	return s.writeJSON(w, r, http.StatusOK, body)
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
 	"strings"
 	"testing"
@@ -159,4 +160,63 @@ func FuzzCheckContacts(f *testing.F) {
 			t.Fatalf("%q: accepted %q", c, out)
 		}
 	})
+}
+
+// FuzzParseCertID: the renewalInfo path and a new order's replaces field
+// carry an RFC 9773 certificate identifier from the client. An accepted
+// one names a positive serial in vetca's form and a non-empty key
+// identifier, and CertID gives the same text back.
+func FuzzParseCertID(f *testing.F) {
+	for _, s := range []string{
+		"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", "aYhba4dGQEHhs3uEe6CuLN4ByNQ.h2VDIQ", "YQ.AQ", "YQ.AA", "YQ.gA",
+		"YQ.AIA", "YQ.AAE", ".AQ", "YQ.", "YQ", "YQ==.AQ", "Y+.AQ", "YQ.AQ.AQ", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := parseCertID(s)
+		if err != nil {
+			return
+		}
+		n, perr := new(big.Int).SetString(id.Serial, 16)
+		if !perr || n.Sign() <= 0 || len(id.AKI) == 0 {
+			t.Fatalf("%q: accepted %+v", s, id)
+		}
+		if back := CertID(id.AKI, n); back != s {
+			t.Fatalf("%q: parsed to %+v, which is %q", s, id, back)
+		}
+	})
+}
+
+// TestParseCertID is RFC 9773 §4.1: the serial is the DER INTEGER's
+// content octets, so a leading 00 belongs before a high bit and nowhere
+// else.
+func TestParseCertID(t *testing.T) {
+	for _, c := range []struct {
+		in, serial string
+	}{
+		{"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", "87654321"}, // RFC 9773 §4.1's example
+		{"YQ.AQ", "01"},
+		{"YQ.fw", "7f"},
+		{"YQ.AIA", "80"},
+		{"YQ.gA", ""},    // negative
+		{"YQ.AAE", ""},   // not minimal
+		{"YQ.AA", ""},    // zero
+		{"YQ==.AQ", ""},  // padded
+		{".AQ", ""},      // no key identifier
+		{"YQ.AQ.AQ", ""}, // a third part
+		{"YQ", ""},       // no dot
+		{strings.Repeat("Y", 300) + ".AQ", ""},
+	} {
+		id, err := parseCertID(c.in)
+		if c.serial == "" {
+			if err == nil {
+				t.Errorf("%q: accepted as %+v", c.in, id)
+			}
+			continue
+		}
+		if err != nil || id.Serial != c.serial {
+			t.Errorf("%q: got %+v, %v; want serial %s", c.in, id, err, c.serial)
+		}
+	}
 }

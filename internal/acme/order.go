@@ -205,9 +205,9 @@ func (s *Service) newOrder(w http.ResponseWriter, r *http.Request) error {
 	if !asked {
 		days = min(t.MaxValidityDays, br.RecommendedMaxValidity(now))
 	}
-	if in.Replaces != "" && s.RenewalInfo != nil {
-		if _, err := s.RenewalInfo.Window(ctx, in.Replaces); err != nil {
-			return malformed("replaces %q does not name a certificate of this CA", in.Replaces)
+	if in.Replaces != "" {
+		if err := s.checkReplaces(ctx, acct, in.Replaces, names); err != nil {
+			return err
 		}
 	}
 	o := Order{ID: ids.New("acmeord"), ACMEAccountID: acct.ID, AccountID: acct.AccountID, TemplateID: t.ID, Identifiers: names,
