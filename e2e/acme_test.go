@@ -84,23 +84,9 @@ func setupACME(t *testing.T, backend string, tls bool) (*acmeCA, *http.Client) {
 	in.Serve("--dns-resolver", c.dns.Addr(), "--caa-identity", "pki.vetca-test.com", "--http-validation-port", c.httpPort, "--allow-private-validation-targets")
 	alice := in.User("alice", "verifier")
 	c.bob, c.carol, c.dave = in.User("bob", "verifier"), in.User("carol", "verifier", "compliance"), in.User("dave", "verifier")
-	r := in.Do("POST", "/api/v1/organizations", alice, map[string]any{"organizationName": "Acme Widgets Inc.", "countryName": "US",
-		"stateOrProvinceName": "California", "localityName": "San Francisco", "streetAddress": "1 Market Street", "postalCode": "94105"})
-	if r.Status != 201 {
-		t.Fatalf("org: %d %s", r.Status, r.Raw)
-	}
-	c.orgID = r.Body["id"].(string)
-	for _, tok := range []string{c.bob, c.carol} {
-		if v := in.Do("POST", "/api/v1/organizations/"+c.orgID+"/versions/1/verify", tok, map[string]any{}); v.Status != 200 {
-			t.Fatalf("verify: %d %s", v.Status, v.Raw)
-		}
-	}
-	r = in.Do("POST", "/api/v1/accounts", in.AdminToken, map[string]any{"name": "Acme", "organizations": []string{c.orgID}})
-	if r.Status != 201 {
-		t.Fatalf("account: %d %s", r.Status, r.Raw)
-	}
-	c.acc = r.Body["id"].(string)
-	r = in.Do("POST", "/api/v1/templates", alice, map[string]any{"accountId": c.acc, "organizationId": c.orgID,
+	c.orgID, c.acc, _ = vettedAccount(t, in, alice, in.AdminToken, map[string]any{"organizationName": "Acme Widgets Inc.", "countryName": "US",
+		"stateOrProvinceName": "California", "localityName": "San Francisco", "streetAddress": "1 Market Street", "postalCode": "94105"}, c.bob, c.carol)
+	r := in.Do("POST", "/api/v1/templates", alice, map[string]any{"accountId": c.acc, "organizationId": c.orgID,
 		"dnsNames": []string{"acme-widgets.com", "*.acme-widgets.com"}, "keyTypes": []string{"ecdsa-p256", "rsa-2048"}, "maxValidityDays": 90})
 	if r.Status != 201 {
 		t.Fatalf("template: %d %s", r.Status, r.Raw)

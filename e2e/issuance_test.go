@@ -42,28 +42,37 @@ func serveArgs(dns *dnstest.Server) []string {
 	return []string{"--dns-resolver", dns.Addr(), "--caa-identity", "pki.vetca-test.com"}
 }
 
+// vettedAccount creates an organization (as creator), has two other
+// verifiers verify its first version, and creates an account linked to it
+// (as accountCreator). It returns the organization, the account and the
+// account's token.
+func vettedAccount(t *testing.T, in *Instance, creator, accountCreator string, org map[string]any, verifiers ...string) (orgID, accID, accTok string) {
+	t.Helper()
+	r := in.Do("POST", "/api/v1/organizations", creator, org)
+	if r.Status != 201 {
+		t.Fatalf("org: %d %s", r.Status, r.Raw)
+	}
+	orgID = r.Body["id"].(string)
+	for _, tok := range verifiers {
+		if v := in.Do("POST", "/api/v1/organizations/"+orgID+"/versions/1/verify", tok, map[string]any{}); v.Status != 200 {
+			t.Fatalf("verify: %d %s", v.Status, v.Raw)
+		}
+	}
+	r = in.Do("POST", "/api/v1/accounts", accountCreator, map[string]any{"name": "Acme", "organizations": []string{orgID}})
+	if r.Status != 201 {
+		t.Fatalf("account: %d %s", r.Status, r.Raw)
+	}
+	return orgID, r.Body["id"].(string), r.Body["token"].(string)
+}
+
 func setupCA(t *testing.T, in *Instance) *ca {
 	t.Helper()
 	c := &ca{Instance: in, dns: dnstest.New(t)}
 	in.Serve(serveArgs(c.dns)...)
 	c.alice, c.bob, c.carol = in.User("alice", "verifier"), in.User("bob", "verifier"), in.User("carol", "verifier", "compliance")
-	r := in.Do("POST", "/api/v1/organizations", c.alice, map[string]any{"organizationName": "Acme Widgets Inc.", "countryName": "US",
-		"stateOrProvinceName": "California", "localityName": "San Francisco"})
-	if r.Status != 201 {
-		t.Fatalf("org: %d %s", r.Status, r.Raw)
-	}
-	c.orgID = r.Body["id"].(string)
-	for _, tok := range []string{c.bob, c.carol} {
-		if v := in.Do("POST", "/api/v1/organizations/"+c.orgID+"/versions/1/verify", tok, map[string]any{}); v.Status != 200 {
-			t.Fatalf("verify: %d %s", v.Status, v.Raw)
-		}
-	}
-	r = in.Do("POST", "/api/v1/accounts", c.alice, map[string]any{"name": "Acme", "organizations": []string{c.orgID}})
-	if r.Status != 201 {
-		t.Fatalf("account: %d %s", r.Status, r.Raw)
-	}
-	c.acc, c.accTok = r.Body["id"].(string), r.Body["token"].(string)
-	r = in.Do("POST", "/api/v1/accounts/"+c.acc+"/domains", c.accTok, map[string]any{"domain": site})
+	c.orgID, c.acc, c.accTok = vettedAccount(t, in, c.alice, c.alice, map[string]any{"organizationName": "Acme Widgets Inc.", "countryName": "US",
+		"stateOrProvinceName": "California", "localityName": "San Francisco"}, c.bob, c.carol)
+	r := in.Do("POST", "/api/v1/accounts/"+c.acc+"/domains", c.accTok, map[string]any{"domain": site})
 	if r.Status != 201 {
 		t.Fatalf("domain: %d %s", r.Status, r.Raw)
 	}

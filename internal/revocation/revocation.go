@@ -168,9 +168,16 @@ func (s *Service) Revoke(ctx context.Context, by actor.Actor, serial string, in 
 	if err != nil {
 		return Revocation{}, issuance.Certificate{}, err
 	}
+	return s.revokeOne(ctx, by, serial, d, in, now)
+}
+
+// revokeOne revokes serial as d decided, in a transaction of its own, and
+// tells the listeners. A subscriber's request for a certificate of
+// another account finds nothing.
+func (s *Service) revokeOne(ctx context.Context, by actor.Actor, serial string, d Decision, in Input, now time.Time) (Revocation, issuance.Certificate, error) {
 	var out Revocation
 	var cert issuance.Certificate
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
 		cert, err = issuance.GetCertificate(ctx, s.rec, tx, serial)
 		if err != nil {
@@ -206,24 +213,7 @@ func (s *Service) RevokeProvenCompromise(ctx context.Context, by actor.Actor, se
 	}
 	dl := t.Deadline(now)
 	d := Decision{Reason: br.KeyCompromise, Trigger: &t, Source: SourceKeyHolder, EvidenceAt: now, Deadline: &dl}
-	in := Input{Evidence: evidence}
-	var out Revocation
-	var cert issuance.Certificate
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		if cert, err = issuance.GetCertificate(ctx, s.rec, tx, serial); err != nil {
-			return err
-		}
-		out, err = s.revokeInTx(ctx, tx, by, cert, d, in, now)
-		return err
-	})
-	if err != nil {
-		return Revocation{}, issuance.Certificate{}, err
-	}
-	for _, n := range s.notify {
-		n.Revoked(ctx, out)
-	}
-	return out, cert, nil
+	return s.revokeOne(ctx, by, serial, d, Input{Evidence: evidence}, now)
 }
 
 // RevokeInTx revokes inside the caller's transaction (incidents, problem
