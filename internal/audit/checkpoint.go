@@ -314,8 +314,17 @@ func readHeadEvent(ctx context.Context, q store.Querier) (int64, string, error) 
 }
 
 // ChainHead returns the sequence number and hash of the chain head that
-// the next event extends (0 and the genesis hash for an empty trail).
+// the next event extends (0 and the genesis hash for an empty trail): on
+// SQLite the last event, on PostgreSQL the last sealed event (audit_head,
+// kept by the Sealer).
 func ChainHead(ctx context.Context, q store.Querier) (int64, string, error) {
+	if q.Dialect() != store.Postgres {
+		seq, hash, err := readHeadEvent(ctx, q)
+		if err != nil {
+			return 0, "", fmt.Errorf("read the audit chain head: %w", err)
+		}
+		return seq, hash, nil
+	}
 	var seq int64
 	var hash string
 	if err := q.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {

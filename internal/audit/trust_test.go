@@ -104,9 +104,8 @@ func forgeBySQL(t *testing.T, f *fixture, sig string) {
 		t.Fatal(err)
 	}
 	f.exec(t, `UPDATE accounts SET name = ?, row_hash = ? WHERE id = ?`, "Mallory Ltd", hash, row["id"])
-	var seq int64
-	var prev string
-	if err := f.db.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &prev); err != nil {
+	seq, prev, err := ChainHead(ctx, f.db)
+	if err != nil {
 		t.Fatal(err)
 	}
 	e := &Event{Seq: seq + 1, At: f.clk.Now(), Actor: "user:alice", Action: "account.renamed", Op: OpUpdate, EntityType: "accounts", EntityID: "acc_1",

@@ -124,6 +124,10 @@ type benchRow struct {
 	CreatedByID string    `db:"created_by_id"`
 }
 
+// auditBlock is how many inserts of one kind Audit runs before it runs as
+// many of the other.
+const auditBlock = 50
+
 // Audit times n audited inserts (row + chained event, one transaction
 // each) against n plain inserts of the same rows into the same table, also
 // one transaction each, on a scratch database of dsn's backend.
@@ -171,29 +175,39 @@ func Audit(ctx context.Context, dsn string, n int) (Result, error) {
 		r := row("aud", i)
 		return db.InTx(ctx, func(tx *store.Tx) error { return accounts.Insert(ctx, tx, by, action, r) })
 	}
-	// Interleave halves so both paths see the same database size and
-	// machine load.
+	// Interleave blocks, alternating which path goes first, so both see
+	// the same database size and the same machine load: on a shared
+	// machine, fsync latency drifts over seconds, and halves measured
+	// seconds apart differ by more than the effect measured.
 	var tPlain, tAud time.Duration
-	for half := 0; half < 2; half++ {
-		lo, hi := half*n/2, (half+1)*n/2
+	timed := func(fn func(int) error, lo, hi int) (time.Duration, error) {
 		t0 := time.Now()
 		for i := lo; i < hi; i++ {
-			if err := plain(i); err != nil {
-				return Result{}, err
+			if err := fn(i); err != nil {
+				return 0, err
 			}
 		}
-		tPlain += time.Since(t0)
-		t0 = time.Now()
-		for i := lo; i < hi; i++ {
-			if err := audited(i); err != nil {
-				return Result{}, err
-			}
+		return time.Since(t0), nil
+	}
+	for lo, b := 0, 0; lo < n; lo, b = lo+auditBlock, b+1 {
+		hi := min(lo+auditBlock, n)
+		first, second, dFirst, dSecond := plain, audited, &tPlain, &tAud
+		if b%2 == 1 {
+			first, second, dFirst, dSecond = audited, plain, &tAud, &tPlain
 		}
-		tAud += time.Since(t0)
+		d, err := timed(first, lo, hi)
+		if err != nil {
+			return Result{}, err
+		}
+		*dFirst += d
+		if d, err = timed(second, lo, hi); err != nil {
+			return Result{}, err
+		}
+		*dSecond += d
 	}
 	res := Result{What: "audit", Backend: db.Dialect().String(), N: n,
 		PerSecond: float64(n) / tAud.Seconds(), RawPerSecond: float64(n) / tPlain.Seconds(), PeakRSSBytes: PeakRSS(),
-		Notes: fmt.Sprintf("one row per transaction, one at a time; audited = row + signed event (SQLite: chained in the transaction; PostgreSQL: numbered from a sequence, chained by the sealer after commit); GOMAXPROCS=%d", runtime.GOMAXPROCS(0))}
+		Notes: fmt.Sprintf("one row per transaction, one at a time, in alternating blocks of %d; audited = row + signed event (SQLite: chained in the transaction; PostgreSQL: numbered from a sequence, chained by the sealer after commit); GOMAXPROCS=%d", auditBlock, runtime.GOMAXPROCS(0))}
 	res.Ratio = res.PerSecond / res.RawPerSecond
 	return res, nil
 }
