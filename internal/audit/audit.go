@@ -177,8 +177,11 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 		e.Seq, e.PrevHash = seq+1, prev
 	}
 	e.At = r.clock.Now().UTC().Truncate(time.Second)
-	e.FieldHashes = fieldHashes(e)
-	if err := e.Sign(r.key); err != nil {
+	// The fields, and so the content's digest, are computed once.
+	fields := eventFields(e)
+	e.FieldHashes = fieldHashesOf(fields)
+	digest := digestOf(e.Seq, fields)
+	if err := e.signDigest(r.key, digest); err != nil {
 		return err
 	}
 	if pg {
@@ -193,7 +196,7 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 		}
 		return nil
 	}
-	e.Hash = e.ComputeHash()
+	e.Hash = chainHash(e.PrevHash, digest)
 	if stmt != "" {
 		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
 			return fmt.Errorf("audit: write %s %s: %w", e.EntityType, e.EntityID, err)

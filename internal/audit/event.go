@@ -145,14 +145,19 @@ func (e *Event) VerifySignature(pub *PublicKey) bool {
 }
 
 // Sign fills the event's key id and signature with k.
-func (e *Event) Sign(k *Key) error {
-	sig, err := k.Sign(signedMessage(e.Digest()))
+func (e *Event) Sign(k *Key) error { return e.signDigest(k, e.Digest()) }
+
+// signDigest signs digest, which must be e.Digest(), computed once by a
+// caller that needs it again.
+func (e *Event) signDigest(k *Key, digest string) error {
+	msg := signedMessage(digest)
+	sig, err := k.Sign(msg)
 	if err != nil {
 		return err
 	}
 	e.KeyID, e.Sig = k.Public().ID(), base64.StdEncoding.EncodeToString(sig)
 	// The key's own signatures need no check when read back.
-	k.Public().remember(verifiedKey(signedMessage(e.Digest()), sig))
+	k.Public().remember(verifiedKey(msg, sig))
 	return nil
 }
 
@@ -169,9 +174,11 @@ func verifiedKey(msg, sig []byte) [32]byte {
 // fieldHashes is a short digest of each field. It is not part of the
 // trail's security (the signature is); it lets Verify name the field that a
 // one-column UPDATE on audit_events changed.
-func fieldHashes(e *Event) string {
-	var parts []string
-	for _, f := range eventFields(e) {
+func fieldHashes(e *Event) string { return fieldHashesOf(eventFields(e)) }
+
+func fieldHashesOf(fields [][2]string) string {
+	parts := make([]string, 0, len(fields))
+	for _, f := range fields {
 		sum := sha256.Sum256([]byte(f[0] + "\x00" + f[1]))
 		parts = append(parts, f[0]+":"+hex.EncodeToString(sum[:8]))
 	}
