@@ -432,7 +432,14 @@ type View struct {
 
 func (s *Service) load(ctx context.Context, q store.Querier, by actor.Actor, id string) (Order, error) {
 	var o Order
-	if err := s.tab.orders.Get(ctx, q, id, &o); err != nil {
+	return visibleTo(by, id, o, s.tab.orders.Get(ctx, q, id, &o))
+}
+
+// visibleTo is the order o read (err) for by: not found when it does not
+// exist or is another account's, refused for anyone neither staff nor a
+// subscriber.
+func visibleTo(by actor.Actor, id string, o Order, err error) (Order, error) {
+	if err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
 			return Order{}, apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "order %s not found", id)
 		}
@@ -618,11 +625,9 @@ func mismatchErr(approved, current string) error {
 // orders an approval or a reject with a concurrent finalize's intent and
 // store steps.
 func (s *Service) loadOpen(ctx context.Context, tx *store.Tx, by actor.Actor, id string) (Order, error) {
-	o, err := s.load(ctx, tx, by, id)
+	var o Order
+	o, err := visibleTo(by, id, o, s.tab.orders.Lock(ctx, tx, id, &o))
 	if err != nil {
-		return Order{}, err
-	}
-	if err := s.tab.orders.Lock(ctx, tx, id, &o); err != nil {
 		return Order{}, err
 	}
 	if o.Status != StatusPendingApproval && o.Status != StatusApproved {
@@ -640,6 +645,7 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 		return View{}, apperr.Invalid(apperr.CodeMissingField, "snapshotHash", "snapshotHash is required: approve exactly what you reviewed")
 	}
 	var mismatch error
+	var view View
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		o, err := s.loadOpen(ctx, tx, by, id)
 		if err != nil {
@@ -665,18 +671,31 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 				return apperr.Conflict(apperr.CodeAlreadyApproved, apperr.NoField, "you already approved order %s", id)
 			}
 		}
-		a := Approval{ID: ids.New("apr"), OrderID: o.ID, ApproverID: by.ID, ApproverName: by.Name, SnapshotHash: o.SnapshotHash, At: s.clk.Now()}
+		// Times as stored (UTC, whole seconds), since the answer is built
+		// from these values.
+		now := s.clk.Now().UTC().Truncate(time.Second)
+		a := Approval{ID: ids.New("apr"), OrderID: o.ID, ApproverID: by.ID, ApproverName: by.Name, SnapshotHash: o.SnapshotHash, At: now}
 		if err := s.tab.orderApprovals.Insert(ctx, tx, by, actOrderApproved, a); err != nil {
 			if store.IsUniqueViolation(err) {
 				return apperr.Conflict(apperr.CodeAlreadyApproved, apperr.NoField, "you already approved order %s", id)
 			}
 			return err
 		}
-		if distinctApprovers(append(counting, a)) >= s.cfg.ApprovalsRequired && o.Status != StatusApproved {
-			o.Status, o.UpdatedAt = StatusApproved, s.clk.Now()
-			return s.tab.orders.Update(ctx, tx, by, actOrderStatusApproved, o)
+		counting = append(counting, a)
+		if distinctApprovers(counting) >= s.cfg.ApprovalsRequired && o.Status != StatusApproved {
+			o.Status, o.UpdatedAt = StatusApproved, now
+			if err := s.tab.orders.Update(ctx, tx, by, actOrderStatusApproved, o); err != nil {
+				return err
+			}
 		}
-		return nil
+		// The answer is what this transaction leaves, read in it rather
+		// than again after the commit.
+		view = View{Order: o, Snapshot: json.RawMessage(o.Snapshot), Approvals: counting, Required: s.cfg.ApprovalsRequired}
+		b, bound, err := s.binding(ctx, tx, o.ID)
+		if bound {
+			view.Template = &b
+		}
+		return err
 	})
 	if err != nil {
 		return View{}, err
@@ -684,7 +703,7 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 	if mismatch != nil {
 		return View{}, mismatch
 	}
-	return s.Get(ctx, by, id)
+	return view, nil
 }
 
 // independent refuses an approver who is the requester or acted for the

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	zx509 "github.com/zmap/zcrypto/x509"
 	"github.com/zmap/zlint/v3/lint"
@@ -470,6 +471,32 @@ func TestOrderBadInput(t *testing.T) {
 		}
 		if r := f.Do("POST", "/api/v1/orders/ord_nope/finalize", f.AccTok, nil); r.Status != 404 {
 			t.Errorf("finalize of an unknown order: %d", r.Status)
+		}
+	})
+}
+
+// An approval answers with the order as its transaction left it, built in
+// that transaction rather than read again: it must be exactly what a read
+// after the commit returns, for the first approval and for the one that
+// approves the order.
+func TestApproveAnswersWhatGetReads(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		csr := apptest.CSR(t, apptest.Key(t), pkix.Name{}, site)
+		r := f.Do("POST", "/api/v1/orders", f.Alice, map[string]any{"accountId": f.AccountID, "organizationId": f.OrgID, "dnsNames": []string{site}, "csr": csr})
+		if r.Status != 201 {
+			t.Fatalf("order: %d %s", r.Status, r.Raw)
+		}
+		id, hash := r.Body["id"].(string), r.Body["snapshotHash"].(string)
+		for i, tok := range []string{f.Bob, f.Dave} {
+			f.Clock.Advance(1500 * time.Millisecond) // a clock off the whole second
+			a := f.Do("POST", "/api/v1/orders/"+id+"/approve", tok, map[string]any{"snapshotHash": hash})
+			g := f.Do("GET", "/api/v1/orders/"+id, f.Carol, nil)
+			if a.Status != 200 || string(a.Raw) != string(g.Raw) {
+				t.Fatalf("approval %d answered\n%s\nbut the order reads\n%s", i+1, a.Raw, g.Raw)
+			}
+		}
+		if g := f.Do("GET", "/api/v1/orders/"+id, f.Carol, nil); g.Body["status"] != "approved" || len(g.Body["approvals"].([]any)) != 2 {
+			t.Fatalf("two approvals approve the order: %s", g.Raw)
 		}
 	})
 }
