@@ -662,39 +662,7 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 			mismatch = mismatchErr(snapshotHash, o.SnapshotHash)
 			return nil // keep the refresh; refuse the approval
 		}
-		counting, _, err := s.approvals(ctx, tx, o)
-		if err != nil {
-			return err
-		}
-		for _, a := range counting {
-			if a.ApproverID == by.ID {
-				return apperr.Conflict(apperr.CodeAlreadyApproved, apperr.NoField, "you already approved order %s", id)
-			}
-		}
-		// Times as stored (UTC, whole seconds), since the answer is built
-		// from these values.
-		now := s.clk.Now().UTC().Truncate(time.Second)
-		a := Approval{ID: ids.New("apr"), OrderID: o.ID, ApproverID: by.ID, ApproverName: by.Name, SnapshotHash: o.SnapshotHash, At: now}
-		if err := s.tab.orderApprovals.Insert(ctx, tx, by, actOrderApproved, a); err != nil {
-			if store.IsUniqueViolation(err) {
-				return apperr.Conflict(apperr.CodeAlreadyApproved, apperr.NoField, "you already approved order %s", id)
-			}
-			return err
-		}
-		counting = append(counting, a)
-		if distinctApprovers(counting) >= s.cfg.ApprovalsRequired && o.Status != StatusApproved {
-			o.Status, o.UpdatedAt = StatusApproved, now
-			if err := s.tab.orders.Update(ctx, tx, by, actOrderStatusApproved, o); err != nil {
-				return err
-			}
-		}
-		// The answer is what this transaction leaves, read in it rather
-		// than again after the commit.
-		view = View{Order: o, Snapshot: json.RawMessage(o.Snapshot), Approvals: counting, Required: s.cfg.ApprovalsRequired}
-		b, bound, err := s.binding(ctx, tx, o.ID)
-		if bound {
-			view.Template = &b
-		}
+		view, err = s.addApproval(ctx, tx, by, o)
 		return err
 	})
 	if err != nil {
@@ -704,6 +672,44 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id, snapshotHash 
 		return View{}, mismatch
 	}
 	return view, nil
+}
+
+// addApproval records by's approval of o's current snapshot, approves o
+// when the approvals now suffice, and returns o as the transaction leaves
+// it: the answer is built here rather than read again after the commit.
+func (s *Service) addApproval(ctx context.Context, tx *store.Tx, by actor.Actor, o Order) (View, error) {
+	counting, _, err := s.approvals(ctx, tx, o)
+	if err != nil {
+		return View{}, err
+	}
+	for _, a := range counting {
+		if a.ApproverID == by.ID {
+			return View{}, apperr.Conflict(apperr.CodeAlreadyApproved, apperr.NoField, "you already approved order %s", o.ID)
+		}
+	}
+	// Times as stored (UTC, whole seconds), since the answer is built
+	// from these values.
+	now := s.clk.Now().UTC().Truncate(time.Second)
+	a := Approval{ID: ids.New("apr"), OrderID: o.ID, ApproverID: by.ID, ApproverName: by.Name, SnapshotHash: o.SnapshotHash, At: now}
+	if err := s.tab.orderApprovals.Insert(ctx, tx, by, actOrderApproved, a); err != nil {
+		if store.IsUniqueViolation(err) {
+			return View{}, apperr.Conflict(apperr.CodeAlreadyApproved, apperr.NoField, "you already approved order %s", o.ID)
+		}
+		return View{}, err
+	}
+	counting = append(counting, a)
+	if distinctApprovers(counting) >= s.cfg.ApprovalsRequired && o.Status != StatusApproved {
+		o.Status, o.UpdatedAt = StatusApproved, now
+		if err := s.tab.orders.Update(ctx, tx, by, actOrderStatusApproved, o); err != nil {
+			return View{}, err
+		}
+	}
+	view := View{Order: o, Snapshot: json.RawMessage(o.Snapshot), Approvals: counting, Required: s.cfg.ApprovalsRequired}
+	b, bound, err := s.binding(ctx, tx, o.ID)
+	if bound {
+		view.Template = &b
+	}
+	return view, err
 }
 
 // independent refuses an approver who is the requester or acted for the
