@@ -296,7 +296,8 @@ func TestCertbotObtainsAndRevokes(t *testing.T) {
 				return string(out)
 			}
 			run("certonly", "--standalone", "--http-01-port", c.httpPort, "--http-01-address", "127.0.0.1", "--agree-tos", "-m", "ops@acme-widgets.com",
-				"--eab-kid", c.kid, "--eab-hmac-key", c.hmacKey, "--key-type", "ecdsa", "--elliptic-curve", "secp256r1", "-d", "shop.acme-widgets.com")
+				"--eab-kid", c.kid, "--eab-hmac-key="+c.hmacKey, // a base64url key may begin with "-"
+				"--key-type", "ecdsa", "--elliptic-curve", "secp256r1", "-d", "shop.acme-widgets.com")
 			live := filepath.Join(dir, "config", "live", "shop.acme-widgets.com")
 			chain, err := os.ReadFile(filepath.Join(live, "fullchain.pem"))
 			if err != nil {

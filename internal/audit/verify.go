@@ -63,7 +63,22 @@ const verifyBatch = 1024
 // signature, the chain, the sequence, each row against its latest event,
 // and the chain against every checkpoint in cps (whose signatures the
 // caller has checked). It never stops at the first problem.
+//
+// Events and rows are read in one snapshot (store.ReadTx): while serve
+// writes, a row updated after the events were read would otherwise be
+// compared with its previous event and reported as edited outside vetca.
 func Verify(ctx context.Context, db *store.DB, schema *store.Schema, pub *PublicKey, cps []*Checkpoint) (*Report, error) {
+	var rep *Report
+	err := db.ReadTx(ctx, func(tx *store.Tx) error {
+		var err error
+		rep, err = verifySnapshot(ctx, tx, schema, pub, cps)
+		return err
+	})
+	return rep, err
+}
+
+func verifySnapshot(ctx context.Context, db store.Querier, schema *store.Schema, pub *PublicKey, cps []*Checkpoint) (*Report, error) {
+	pg := db.Dialect() == store.Postgres
 	rep := &Report{Findings: []Finding{}, KeyID: pub.ID(), Checkpoints: len(cps)}
 	add := func(table, id, field, format string, args ...any) {
 		rep.Findings = append(rep.Findings, Finding{Table: table, RowID: id, Field: field, Message: fmt.Sprintf(format, args...)})
@@ -84,7 +99,7 @@ func Verify(ctx context.Context, db *store.DB, schema *store.Schema, pub *Public
 	var headHash string
 	var headErr error
 	sealedUpTo := int64(math.MaxInt64) // SQLite chains every event as it is written
-	if Needed(db) {
+	if pg {
 		headErr = db.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash)
 		if headErr == nil {
 			sealedUpTo = headSeq
@@ -125,7 +140,7 @@ func Verify(ctx context.Context, db *store.DB, schema *store.Schema, pub *Public
 	}
 
 	switch {
-	case !Needed(db):
+	case !pg:
 	case headErr != nil:
 		add("audit_head", "1", "", "chain head row is missing: %v", headErr)
 	case w.events > w.tail && (headSeq != w.lastSeq || headHash != w.prevStored) || w.events == w.tail && headSeq != 0:
@@ -291,7 +306,7 @@ func (w *chainWalker) vouchFor(e *Event, id string, sigOK bool) {
 	}
 }
 
-func verifyTable(ctx context.Context, db *store.DB, t *store.Table, latest map[string]latestVouch, present map[string]bool, add func(table, id, field, format string, args ...any)) error {
+func verifyTable(ctx context.Context, db store.Querier, t *store.Table, latest map[string]latestVouch, present map[string]bool, add func(table, id, field, format string, args ...any)) error {
 	rows, err := db.Query(ctx, "SELECT * FROM "+t.Name)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", t.Name, err)
