@@ -168,6 +168,14 @@ func printDev(g *globals, a *app.App, res *app.InitResult, demo *app.DemoResult)
 			fmt.Fprintf(w, "Problem report %s about it awaits the compliance desk (carol): %s/console/problem-reports/%s\n", demo.ProblemReportID, a.Cfg.PublicURL, demo.ProblemReportID)
 		}
 	}
+	if demo.EAB != nil {
+		fmt.Fprintf(w, "\nACME: template %s (approved by bob and carol) covers %s. A fresh EAB key for the account:\n  kid %s  hmacKey %s\n",
+			demo.TemplateID, app.DemoDomain, demo.EAB.Kid, demo.EAB.HMACKey)
+		fmt.Fprintf(w, "e.g. certbot certonly --server %s/acme/directory --eab-kid %s --eab-hmac-key %s \\\n"+
+			"       -d %s --standalone --http-01-port 8402 --agree-tos -m ops@acme-widgets.localhost \\\n"+
+			"       --config-dir /tmp/vetca-certbot --work-dir /tmp/vetca-certbot --logs-dir /tmp/vetca-certbot\n",
+			a.Cfg.PublicURL, demo.EAB.Kid, demo.EAB.HMACKey, app.DemoDomain)
+	}
 	fmt.Fprintf(w, "Anyone can report a certificate problem at %s/report", a.Cfg.PublicURL)
 	if a.Cfg.CPRSMTPListen != "" {
 		fmt.Fprintf(w, " or by mail to any address at %s (SMTP)", a.Cfg.CPRSMTPListen)

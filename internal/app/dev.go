@@ -13,8 +13,10 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/cpr"
+	"github.com/vetca/vetca/internal/eab"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/template"
 	"github.com/vetca/vetca/internal/vetting"
 )
 
@@ -46,6 +48,11 @@ type DemoResult struct {
 	Serial          string      `json:"serial,omitempty"`
 	PendingOrderID  string      `json:"pendingOrderId,omitempty"`
 	ProblemReportID string      `json:"problemReportId,omitempty"`
+	// TemplateID is the approved ACME template for the demo domain, and
+	// EAB a fresh External Account Binding key for the demo account (new
+	// on every start: a key is shown once and binds once).
+	TemplateID string       `json:"templateId,omitempty"`
+	EAB        *eab.Created `json:"eab,omitempty"`
 }
 
 // demoOrganization is the demo's vetted organization that issues.
@@ -106,6 +113,9 @@ func SeedDemo(ctx context.Context, a *App) (*DemoResult, error) {
 				res.OrganizationID = o.ID
 			}
 		}
+		if res.AccountID != "" {
+			demoACME(ctx, a, users, res)
+		}
 		return res, nil
 	}
 
@@ -157,8 +167,48 @@ func SeedDemo(ctx context.Context, a *App) (*DemoResult, error) {
 		// The demo still works for vetting without it (e.g. an explicit
 		// --dns-resolver that does not know the demo domain).
 		a.Log.Warn("demo issuance skipped", "err", err)
+		return res, nil
 	}
+	demoACME(ctx, a, users, res)
 	return res, nil
+}
+
+// demoACME makes ACME usable at once in the demo: a template for the demo
+// domain, created by alice and approved by bob and carol (none of whom
+// acted for the account), unless the account has one already, and a fresh
+// EAB key made by the admin. The demo domain's validation is reused, so an
+// ACME order for it is ready without a challenge. A failure leaves the
+// rest of the demo working.
+func demoACME(ctx context.Context, a *App, users map[string]actor.Actor, res *DemoResult) {
+	existing, _, err := a.Templates.List(ctx, users["admin"], res.AccountID, string(template.StatusApproved), store.Page{Limit: 1})
+	if err != nil {
+		a.Log.Warn("demo ACME skipped", "err", err)
+		return
+	}
+	if len(existing) > 0 {
+		res.TemplateID = existing[0].ID
+	} else {
+		days := 90
+		t, err := a.Templates.Create(ctx, users["alice"], template.Input{AccountID: res.AccountID, OrganizationID: res.OrganizationID,
+			DNSNames: []string{DemoDomain}, KeyTypes: []string{"ecdsa-p256", "rsa-2048"}, MaxValidityDays: &days})
+		if err != nil {
+			a.Log.Warn("demo ACME template skipped", "err", err)
+			return
+		}
+		for _, v := range []string{"bob", "carol"} {
+			if _, err := a.Templates.Approve(ctx, users[v], t.ID, t.TemplateHash); err != nil {
+				a.Log.Warn("demo ACME template approval skipped", "err", err)
+				return
+			}
+		}
+		res.TemplateID = t.ID
+	}
+	k, err := a.EAB.Create(ctx, users["admin"], res.AccountID)
+	if err != nil {
+		a.Log.Warn("demo EAB key skipped", "err", err)
+		return
+	}
+	res.EAB = &k
 }
 
 // demoIssuance validates the demo domain, issues one certificate (two
