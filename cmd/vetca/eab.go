@@ -40,8 +40,8 @@ once, and expires 30 days after creation if unused. --json prints
 			if g.jsonOut {
 				return g.printJSON(k)
 			}
-			g.say("EAB key for account %s (store it now; the HMAC key is not shown again):\nkid      %s\nhmacKey  %s\nexpires  %s (unless an ACME account is bound with it first)",
-				account, k.Kid, k.HMACKey, k.ExpiresAt.Format(time.RFC3339))
+			g.say("EAB key for account %s (store it now; the HMAC key is not shown again):\nkid      %s\nhmacKey  %s\nexpires  %s (unless an ACME account is bound with it first)\nclient   --eab-kid %s --eab-hmac-key=%s (keep the =: a key may begin with -)",
+				account, k.Kid, k.HMACKey, k.ExpiresAt.Format(time.RFC3339), k.Kid, k.HMACKey)
 			return nil
 		}),
 	}

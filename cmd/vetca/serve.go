@@ -171,7 +171,7 @@ func printDev(g *globals, a *app.App, res *app.InitResult, demo *app.DemoResult)
 	if demo.EAB != nil {
 		fmt.Fprintf(w, "\nACME: template %s (approved by bob and carol) covers %s. A fresh EAB key for the account:\n  kid %s  hmacKey %s\n",
 			demo.TemplateID, app.DemoDomain, demo.EAB.Kid, demo.EAB.HMACKey)
-		fmt.Fprintf(w, "e.g. certbot certonly --server %s/acme/directory --eab-kid %s --eab-hmac-key %s \\\n"+
+		fmt.Fprintf(w, "e.g. certbot certonly --server %s/acme/directory --eab-kid %s --eab-hmac-key=%s \\\n"+
 			"       -d %s --standalone --http-01-port 8402 --agree-tos -m ops@acme-widgets.localhost \\\n"+
 			"       --config-dir /tmp/vetca-certbot --work-dir /tmp/vetca-certbot --logs-dir /tmp/vetca-certbot\n",
 			a.Cfg.PublicURL, demo.EAB.Kid, demo.EAB.HMACKey, app.DemoDomain)
