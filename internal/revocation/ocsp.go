@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,10 +68,21 @@ type ResponderConfig struct {
 	// before its status is read, integrity-checked, again (default
 	// DefaultOCSPRevalidate).
 	Revalidate time.Duration
+	// Recheck is how long CheckCache waits before it reads a disagreeing
+	// response of a revoked serial again (default DefaultOCSPRecheck).
+	Recheck time.Duration
 }
+
+// DefaultOCSPRecheck is how long CheckCache gives a revocation's re-sign,
+// which runs just after the revocation commits, before a stored response
+// that still disagrees with it is a finding.
+const DefaultOCSPRecheck = 2 * time.Second
 
 // NewResponder returns an OCSP responder.
 func NewResponder(db *store.DB, rec *audit.Recorder, clk clock.Clock, engine *issuance.Engine, linter *lint.Linter, svc *Service, cfg ResponderConfig, log *slog.Logger) *Responder {
+	if cfg.Recheck <= 0 {
+		cfg.Recheck = DefaultOCSPRecheck
+	}
 	if cfg.Validity < ocspresp.MinValidity || cfg.Validity >= ocspresp.MaxValidity {
 		cfg.Validity = 96 * time.Hour
 	}
@@ -223,13 +236,20 @@ func responseAgrees(der []byte, sn string, st Status) string {
 // CheckCache compares every stored OCSP response with the authenticated
 // revocation state; each disagreement is an audit finding (run by audit
 // verify). The serving path never serves such a response either.
+//
+// A revocation re-signs its serial's responses just after it commits, on
+// the replica that recorded it, so a verify that runs in between sees a
+// `good` response for a revoked serial that is no fault. A response of a
+// revoked serial that disagrees is therefore read again, with the status,
+// after Recheck, and is a finding only if it still disagrees: a response
+// put back stays put back, a re-sign in flight has landed.
 func (o *Responder) CheckCache(ctx context.Context) ([]audit.Finding, error) {
 	type row struct {
 		Serial  string `db:"serial"`
 		HashAlg string `db:"hash_alg"`
 		DER     string `db:"der"`
 	}
-	var out []audit.Finding
+	var out, again []audit.Finding
 	after := ""
 	for {
 		// Projection of an unaudited cache; each row is judged below
@@ -241,28 +261,70 @@ func (o *Responder) CheckCache(ctx context.Context) ([]audit.Finding, error) {
 		}
 		for _, r := range rows {
 			after = r.Serial + "/" + r.HashAlg
-			der, err := base64.StdEncoding.DecodeString(r.DER)
-			msg := ""
+			msg, revoked, err := o.judgeStored(ctx, r.Serial, r.DER)
 			if err != nil {
-				msg = "the stored response is not base64"
-			} else {
-				st, err := o.svc.StatusOf(ctx, o.db, r.Serial)
-				if e, ok := apperr.As(err); ok && e.Kind == apperr.KindIntegrity {
-					msg = "the serial's audited status cannot be read: " + e.Error()
-				} else if err != nil {
-					return nil, err
-				} else {
-					msg = responseAgrees(der, r.Serial, st)
-				}
+				return nil, err
 			}
-			if msg != "" {
-				out = append(out, audit.Finding{Table: "ocsp_responses", RowID: after, Field: "der", Message: msg})
+			if msg == "" {
+				continue
+			}
+			f := audit.Finding{Table: "ocsp_responses", RowID: after, Field: "der", Message: msg}
+			if revoked {
+				again = append(again, f)
+			} else {
+				out = append(out, f)
 			}
 		}
 		if len(rows) < 1000 {
-			return out, nil
+			break
 		}
 	}
+	if len(again) == 0 {
+		return out, nil
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(o.cfg.Recheck):
+	}
+	for _, f := range again {
+		sn, alg, _ := strings.Cut(f.RowID, "/")
+		var der string
+		err := o.db.QueryRow(ctx, `SELECT der FROM ocsp_responses WHERE serial = ? AND hash_alg = ?`, sn, alg).Scan(&der)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read OCSP cache: %w", err)
+		}
+		msg, _, err := o.judgeStored(ctx, sn, der)
+		if err != nil {
+			return nil, err
+		}
+		if msg != "" {
+			f.Message = msg
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// judgeStored judges one stored response (base64 DER) of serial sn
+// against its audited status: what differs ("" when nothing), and whether
+// the serial is revoked.
+func (o *Responder) judgeStored(ctx context.Context, sn, enc string) (string, bool, error) {
+	der, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		return "the stored response is not base64", false, nil
+	}
+	st, err := o.svc.StatusOf(ctx, o.db, sn)
+	if e, ok := apperr.As(err); ok && e.Kind == apperr.KindIntegrity {
+		return "the serial's audited status cannot be read: " + e.Error(), false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return responseAgrees(der, sn, st), st.Revoked, nil
 }
 
 // What a signature does to the memory.

@@ -293,3 +293,48 @@ func TestHTTPSPublicURLPutsHTTPStatusURLs(t *testing.T) {
 		})
 	}
 }
+
+// A revocation re-signs its serial's OCSP responses just after it commits.
+// audit verify running in between sees a stored `good` for a revoked
+// serial; that is no replay, and must not be reported as one: the
+// response is read again a moment later, when the re-sign has landed. (A
+// response that stays put back is still reported:
+// TestReplayedStatusIsNeverServed.)
+func TestVerifyDuringARevocationsResignFindsNothing(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		serial, certPEM := f.Issue(site)
+		cert := parse(t, certPEM)
+		if r := askOCSP(t, f, cert, crypto.SHA256); r.Status != ocsp.Good {
+			t.Fatalf("before revocation: status %d", r.Status)
+		}
+		var good, goodStatus string
+		if err := f.App.DB.QueryRow(ctx, `SELECT der, status FROM ocsp_responses WHERE serial = ? AND hash_alg = 'sha256'`, serial).Scan(&good, &goodStatus); err != nil {
+			t.Fatal(err)
+		}
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		rev, ok, err := f.App.Revocations.Find(ctx, serial)
+		if err != nil || !ok {
+			t.Fatalf("revocation: %v %v", ok, err)
+		}
+		// The moment between the commit and the re-sign: the stored
+		// response is still the good one, and the re-sign lands while
+		// verify runs.
+		if _, err := f.App.DB.Exec(ctx, `UPDATE ocsp_responses SET der = ?, status = ? WHERE serial = ? AND hash_alg = 'sha256'`, good, goodStatus, serial); err != nil {
+			t.Fatal(err)
+		}
+		resigned := make(chan struct{})
+		go func() {
+			defer close(resigned)
+			time.Sleep(300 * time.Millisecond)
+			f.App.OCSP.Revoked(ctx, rev)
+		}()
+		rep, err := f.App.Audit.Verify(ctx, actor.CLIActor("test"), "")
+		<-resigned
+		if err != nil || !rep.OK {
+			t.Fatalf("verify during a revocation's re-sign: %v %+v", err, rep)
+		}
+	})
+}
