@@ -73,10 +73,16 @@ type ResponderConfig struct {
 	Recheck time.Duration
 }
 
-// DefaultOCSPRecheck is how long CheckCache gives a revocation's re-sign,
-// which runs just after the revocation commits, before a stored response
-// that still disagrees with it is a finding.
+// DefaultOCSPRecheck is how long CheckCache waits before it reads again a
+// stored response that disagrees with its serial's revocation, which
+// re-signs it just after committing.
 const DefaultOCSPRecheck = 2 * time.Second
+
+// resignWindow is how long after a revocation was recorded CheckCache
+// keeps waiting for its re-sign (a bulk revocation re-signs batch after
+// batch, and a loaded machine is slow); a response that still disagrees
+// after it is a finding.
+const resignWindow = time.Minute
 
 // NewResponder returns an OCSP responder.
 func NewResponder(db *store.DB, rec *audit.Recorder, clk clock.Clock, engine *issuance.Engine, linter *lint.Linter, svc *Service, cfg ResponderConfig, log *slog.Logger) *Responder {
@@ -261,7 +267,7 @@ func (o *Responder) CheckCache(ctx context.Context) ([]audit.Finding, error) {
 		}
 		for _, r := range rows {
 			after = r.Serial + "/" + r.HashAlg
-			msg, revoked, err := o.judgeStored(ctx, r.Serial, r.DER)
+			msg, st, err := o.judgeStored(ctx, r.Serial, r.DER)
 			if err != nil {
 				return nil, err
 			}
@@ -269,7 +275,7 @@ func (o *Responder) CheckCache(ctx context.Context) ([]audit.Finding, error) {
 				continue
 			}
 			f := audit.Finding{Table: "ocsp_responses", RowID: after, Field: "der", Message: msg}
-			if revoked {
+			if st.Revoked {
 				again = append(again, f)
 			} else {
 				out = append(out, f)
@@ -279,52 +285,68 @@ func (o *Responder) CheckCache(ctx context.Context) ([]audit.Finding, error) {
 			break
 		}
 	}
-	if len(again) == 0 {
-		return out, nil
-	}
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(o.cfg.Recheck):
-	}
-	for _, f := range again {
-		sn, alg, _ := strings.Cut(f.RowID, "/")
-		var der string
-		err := o.db.QueryRow(ctx, `SELECT der FROM ocsp_responses WHERE serial = ? AND hash_alg = ?`, sn, alg).Scan(&der)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
+	// Recent is judged on the installation's clock, like RecordedAt; the
+	// wait itself is bounded in real time.
+	deadline := time.Now().Add(resignWindow + o.cfg.Recheck)
+	for len(again) > 0 {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(o.cfg.Recheck):
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read OCSP cache: %w", err)
+		var still []audit.Finding
+		for _, f := range again {
+			msg, recent, err := o.rejudge(ctx, f.RowID)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case msg == "":
+			case recent && time.Now().Before(deadline):
+				still = append(still, f) // its re-sign may not have landed yet
+			default:
+				f.Message = msg
+				out = append(out, f)
+			}
 		}
-		msg, _, err := o.judgeStored(ctx, sn, der)
-		if err != nil {
-			return nil, err
-		}
-		if msg != "" {
-			f.Message = msg
-			out = append(out, f)
-		}
+		again = still
 	}
 	return out, nil
 }
 
+// rejudge reads the stored response rowID ("serial/hash_alg") again and
+// judges it: what differs ("" when nothing or when it is gone), and
+// whether its serial's revocation was recorded within resignWindow.
+func (o *Responder) rejudge(ctx context.Context, rowID string) (string, bool, error) {
+	sn, alg, _ := strings.Cut(rowID, "/")
+	var der string
+	err := o.db.QueryRow(ctx, `SELECT der FROM ocsp_responses WHERE serial = ? AND hash_alg = ?`, sn, alg).Scan(&der)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read OCSP cache: %w", err)
+	}
+	msg, st, err := o.judgeStored(ctx, sn, der)
+	return msg, st.Revoked && o.clk.Now().Sub(st.RecordedAt) < resignWindow, err
+}
+
 // judgeStored judges one stored response (base64 DER) of serial sn
-// against its audited status: what differs ("" when nothing), and whether
-// the serial is revoked.
-func (o *Responder) judgeStored(ctx context.Context, sn, enc string) (string, bool, error) {
+// against its audited status: what differs ("" when nothing), and the
+// status.
+func (o *Responder) judgeStored(ctx context.Context, sn, enc string) (string, Status, error) {
 	der, err := base64.StdEncoding.DecodeString(enc)
 	if err != nil {
-		return "the stored response is not base64", false, nil
+		return "the stored response is not base64", Status{}, nil
 	}
 	st, err := o.svc.StatusOf(ctx, o.db, sn)
 	if e, ok := apperr.As(err); ok && e.Kind == apperr.KindIntegrity {
-		return "the serial's audited status cannot be read: " + e.Error(), false, nil
+		return "the serial's audited status cannot be read: " + e.Error(), Status{}, nil
 	}
 	if err != nil {
-		return "", false, err
+		return "", Status{}, err
 	}
-	return responseAgrees(der, sn, st), st.Revoked, nil
+	return responseAgrees(der, sn, st), st, nil
 }
 
 // What a signature does to the memory.

@@ -372,9 +372,12 @@ type Status struct {
 	Known     bool // false: vetca never issued (nor meant to issue) this serial
 	Revoked   bool
 	RevokedAt time.Time
-	Reason    br.Reason
-	IssuerID  string
-	NotAfter  time.Time
+	// RecordedAt is when vetca recorded the revocation (or its last
+	// change of reason): the serial's responses are re-signed just after.
+	RecordedAt time.Time
+	Reason     br.Reason
+	IssuerID   string
+	NotAfter   time.Time
 	// InFlight: the serial is an issuance not yet stored (good until it
 	// lands or is abandoned, which may happen without a revocation call).
 	InFlight bool
@@ -387,7 +390,7 @@ func (s *Service) StatusOf(ctx context.Context, q store.Querier, serial string) 
 	if r, ok, err := s.Get(ctx, q, serial); err != nil {
 		return Status{}, err
 	} else if ok {
-		return Status{Known: true, Revoked: true, RevokedAt: r.RevokedAt, Reason: mustReason(r.Reason), IssuerID: r.IssuerID, NotAfter: r.NotAfter}, nil
+		return Status{Known: true, Revoked: true, RevokedAt: r.RevokedAt, RecordedAt: r.RecordedAt, Reason: mustReason(r.Reason), IssuerID: r.IssuerID, NotAfter: r.NotAfter}, nil
 	}
 	in, ok, err := issuance.GetIntent(ctx, s.rec, q, serial)
 	if err != nil {
@@ -401,7 +404,7 @@ func (s *Service) StatusOf(ctx context.Context, q store.Querier, serial string) 
 		if in.ResolvedAt != nil {
 			at = *in.ResolvedAt
 		}
-		return Status{Known: true, Revoked: true, RevokedAt: at, Reason: br.Unspecified, IssuerID: in.IssuerID, NotAfter: in.NotAfter}, nil
+		return Status{Known: true, Revoked: true, RevokedAt: at, RecordedAt: at, Reason: br.Unspecified, IssuerID: in.IssuerID, NotAfter: in.NotAfter}, nil
 	}
 	return Status{Known: true, IssuerID: in.IssuerID, NotAfter: in.NotAfter, InFlight: in.Status == issuance.IntentPending}, nil
 }
