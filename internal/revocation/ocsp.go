@@ -247,8 +247,9 @@ func responseAgrees(der []byte, sn string, st Status) string {
 // the replica that recorded it, so a verify that runs in between sees a
 // `good` response for a revoked serial that is no fault. A response of a
 // revoked serial that disagrees is therefore read again, with the status,
-// after Recheck, and is a finding only if it still disagrees: a response
-// put back stays put back, a re-sign in flight has landed.
+// every Recheck while its revocation is under resignWindow old, and is a
+// finding once it still disagrees after that: a response put back stays
+// put back, a re-sign in flight lands.
 func (o *Responder) CheckCache(ctx context.Context) ([]audit.Finding, error) {
 	type row struct {
 		Serial  string `db:"serial"`
