@@ -570,8 +570,8 @@ func (p *Publisher) Record(ctx context.Context, b *Built) (ShardRecord, error) {
 }
 
 // Get returns the current CRL published at url, checked against its
-// audited hash. A publication committing between the two reads is retried
-// once. Bytes that still differ were written outside vetca — typically an
+// audited hash, both read in one snapshot (read); a mismatch is read once
+// more before it is believed. Bytes that still differ were written outside vetca — typically an
 // older, validly signed CRL put back to hide a revocation — and are never
 // served: the shard is republished from the audited revocations, and the
 // new CRL is served. audit verify reports the replaced file (CheckFiles).
@@ -606,20 +606,34 @@ func (p *Publisher) Get(ctx context.Context, url string) ([]byte, ShardRecord, e
 // read returns a shard's stored CRL and whether its bytes match the hash
 // in the shard's audited record.
 func (p *Publisher) read(ctx context.Context, url string) ([]byte, ShardRecord, bool, error) {
-	rec, ok, err := p.current(ctx, p.db, url)
-	if err != nil {
-		return nil, ShardRecord{}, false, err
-	}
-	if !ok {
-		return nil, ShardRecord{}, false, apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "no CRL is published at %s", url)
-	}
+	// The record and the file are read in one snapshot: a publication
+	// writes both in one transaction, and one committing between two
+	// separate reads would look like a replaced file.
+	var rec ShardRecord
 	var enc string
-	err = p.db.QueryRow(ctx, `SELECT der FROM crl_files WHERE url = ?`, url).Scan(&enc)
-	if errors.Is(err, sql.ErrNoRows) {
+	found, missing := false, false
+	err := p.db.ReadTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if rec, found, err = p.current(ctx, tx, url); err != nil || !found {
+			return err
+		}
+		err = tx.QueryRow(ctx, `SELECT der FROM crl_files WHERE url = ?`, url).Scan(&enc)
+		if errors.Is(err, sql.ErrNoRows) {
+			missing = true
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("crl file %s: %w", url, err)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, ShardRecord{}, false, err
+	case !found:
+		return nil, ShardRecord{}, false, apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "no CRL is published at %s", url)
+	case missing:
 		return nil, rec, false, nil
-	}
-	if err != nil {
-		return nil, ShardRecord{}, false, fmt.Errorf("crl file %s: %w", url, err)
 	}
 	der, err := base64.StdEncoding.DecodeString(enc)
 	if err != nil {

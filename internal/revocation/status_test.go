@@ -341,3 +341,43 @@ func TestVerifyDuringARevocationsResignFindsNothing(t *testing.T) {
 		}
 	})
 }
+
+// A CRL publication writes the shard's audited record and its file in one
+// transaction; the check audit verify runs (and the serving path) reads
+// both in one snapshot, so publications beside it are never taken for a
+// replaced file.
+func TestCRLCheckBesidePublicationsFindsNothing(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		f.Issue(site)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		targets, err := f.App.CRLs.Targets(ctx)
+		if err != nil || len(targets) == 0 {
+			t.Fatalf("targets: %v", err)
+		}
+		if _, err := f.App.CRLs.Publish(ctx, targets[0]); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			for ctx.Err() == nil {
+				if _, err := f.App.CRLs.Publish(ctx, targets[0]); err != nil && ctx.Err() == nil && !strings.Contains(err.Error(), "concurrently") {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		for i := 0; i < 40; i++ {
+			fs, err := f.App.CRLs.CheckFiles(ctx)
+			if err != nil || len(fs) > 0 {
+				cancel()
+				t.Fatalf("check %d beside publications: %v %+v", i, err, fs)
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
