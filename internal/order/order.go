@@ -432,7 +432,8 @@ type View struct {
 
 func (s *Service) load(ctx context.Context, q store.Querier, by actor.Actor, id string) (Order, error) {
 	var o Order
-	return visibleTo(by, id, o, s.tab.orders.Get(ctx, q, id, &o))
+	err := s.tab.orders.Get(ctx, q, id, &o)
+	return visibleTo(by, id, o, err)
 }
 
 // visibleTo is the order o read (err) for by: not found when it does not
@@ -626,8 +627,8 @@ func mismatchErr(approved, current string) error {
 // store steps.
 func (s *Service) loadOpen(ctx context.Context, tx *store.Tx, by actor.Actor, id string) (Order, error) {
 	var o Order
-	o, err := visibleTo(by, id, o, s.tab.orders.Lock(ctx, tx, id, &o))
-	if err != nil {
+	err := s.tab.orders.Lock(ctx, tx, id, &o)
+	if o, err = visibleTo(by, id, o, err); err != nil {
 		return Order{}, err
 	}
 	if o.Status != StatusPendingApproval && o.Status != StatusApproved {
