@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -184,7 +185,8 @@ func (s *Service) renewalInfo(w http.ResponseWriter, r *http.Request) error {
 // that shares at least one name with the order.
 func (s *Service) checkReplaces(ctx context.Context, acct *Account, id string, names []string) error {
 	cert, err := s.certificateByID(ctx, id)
-	if p, ok := err.(*Problem); ok {
+	var p *Problem
+	if errors.As(err, &p) {
 		return malformed("replaces: %s", p.Detail)
 	}
 	if err != nil {

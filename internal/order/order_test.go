@@ -481,8 +481,7 @@ func TestOrderBadInput(t *testing.T) {
 // approves the order.
 func TestApproveAnswersWhatGetReads(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
-		csr := apptest.CSR(t, apptest.Key(t), pkix.Name{}, site)
-		r := f.Do("POST", "/api/v1/orders", f.Alice, map[string]any{"accountId": f.AccountID, "organizationId": f.OrgID, "dnsNames": []string{site}, "csr": csr})
+		r := f.PlaceOrder(map[string]any{"dnsNames": []string{site}, "csr": apptest.CSR(t, apptest.Key(t), pkix.Name{}, site)})
 		if r.Status != 201 {
 			t.Fatalf("order: %d %s", r.Status, r.Raw)
 		}

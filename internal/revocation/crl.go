@@ -570,17 +570,15 @@ func (p *Publisher) Record(ctx context.Context, b *Built) (ShardRecord, error) {
 }
 
 // Get returns the current CRL published at url, checked against its
-// audited hash, both read in one snapshot (read); a mismatch is read once
-// more before it is believed. Bytes that still differ were written outside vetca — typically an
-// older, validly signed CRL put back to hide a revocation — and are never
+// audited hash, both read in one snapshot (read), so a publication in
+// progress never looks like a mismatch. Bytes that differ were written
+// outside vetca — typically an older, validly signed CRL put back to hide
+// a revocation — and are never
 // served: the shard is republished from the audited revocations, and the
 // new CRL is served. audit verify reports the replaced file (CheckFiles).
 func (p *Publisher) Get(ctx context.Context, url string) ([]byte, ShardRecord, error) {
-	for attempt := 0; attempt < 2; attempt++ {
-		der, rec, ok, err := p.read(ctx, url)
-		if err != nil || ok {
-			return der, rec, err
-		}
+	if der, rec, ok, err := p.read(ctx, url); err != nil || ok {
+		return der, rec, err
 	}
 	p.log.Error("stored CRL differs from its audited hash; it was replaced outside vetca, republishing", "url", url)
 	noteReplay(ctx, p.db, p.rec, p.log, actCRLReplayRefused, "crl_files", url)
