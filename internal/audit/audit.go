@@ -170,7 +170,7 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 			return fmt.Errorf("audit: take a sequence number: %w", err)
 		}
 	} else {
-		seq, prev, err := readHeadEvent(ctx, tx)
+		seq, prev, err := chainTip(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("audit: read chain head: %w", err)
 		}
@@ -194,6 +194,7 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 		if _, err := tx.Exec(ctx, q, all...); err != nil {
 			return fmt.Errorf("audit: write %s %s with its event: %w", e.EntityType, e.EntityID, err)
 		}
+		holdWritten(tx, e)
 		return nil
 	}
 	e.Hash = chainHash(e.PrevHash, digest)
@@ -205,6 +206,8 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 	if _, err := tx.Exec(ctx, insertEventSQL, e.insertArgs()...); err != nil {
 		return fmt.Errorf("audit: append event: %w", err)
 	}
+	tx.Remember(chainTipKey{}, chainTipValue{seq: e.Seq, hash: e.Hash})
+	holdWritten(tx, e)
 	return nil
 }
 
@@ -309,7 +312,7 @@ func (r *Recorder) updateRow(ctx context.Context, tx *store.Tx, actor, action, t
 		return err
 	}
 	id := row["id"].(string)
-	if _, err := r.load(ctx, tx, t, id, true); err != nil {
+	if err := r.hold(ctx, tx, t, id); err != nil {
 		return err
 	}
 	sets := make([]string, 0, len(row))
@@ -344,7 +347,7 @@ func (r *Recorder) delete(ctx context.Context, tx *store.Tx, actor, action, tabl
 	if err != nil {
 		return err
 	}
-	if _, err := r.load(ctx, tx, t, id, true); err != nil {
+	if err := r.hold(ctx, tx, t, id); err != nil {
 		return err
 	}
 	return r.append(ctx, tx, &Event{Actor: actor, Action: action, Op: OpDelete, EntityType: table, EntityID: id}, "DELETE FROM "+table+" WHERE id = ?", id)
@@ -405,6 +408,11 @@ func selectRows[T any](ctx context.Context, r *Recorder, q store.Querier, table,
 		if err != nil {
 			return nil, err
 		}
+		if tx, ok := q.(*store.Tx); ok && tx.HoldsWhatItReads() {
+			if id, ok := row["id"].(string); ok {
+				holdRead(tx, table, id, row)
+			}
+		}
 		var v T
 		if err := store.Decode(row, &v); err != nil {
 			return nil, err
@@ -462,9 +470,15 @@ func parseVouch(s string) (vouch, bool) {
 // subquery in its original snapshot, a false alarm. The read after the lock
 // starts a new snapshot that holds both the row and its event.
 func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id string, lock bool) (store.Row, error) {
-	if tx, ok := q.(*store.Tx); ok && lock && tx.Dialect() == store.Postgres {
-		if _, err := tx.Exec(ctx, "SELECT id FROM "+t.Name+" WHERE id = ? FOR UPDATE", id); err != nil {
-			return nil, fmt.Errorf("lock %s %s: %w", t.Name, id, err)
+	tx, isTx := q.(*store.Tx)
+	if isTx {
+		if row, ok := heldRow(tx, t.Name, id); ok {
+			return row, nil
+		}
+		if lock && tx.Dialect() == store.Postgres {
+			if _, err := tx.Exec(ctx, "SELECT id FROM "+t.Name+" WHERE id = ? FOR UPDATE", id); err != nil {
+				return nil, fmt.Errorf("lock %s %s: %w", t.Name, id, err)
+			}
 		}
 	}
 	rows, err := q.Query(ctx, "SELECT t.*, "+vouchColumn(t.Name)+" FROM "+t.Name+" t WHERE t.id = ?", id)
@@ -478,7 +492,11 @@ func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id
 	if len(maps) == 0 {
 		return nil, r.absent(ctx, q, t, id)
 	}
-	return r.vouchedRow(ctx, q, t, maps[0])
+	row, err := r.vouchedRow(ctx, q, t, maps[0])
+	if err == nil && isTx && (lock || tx.HoldsWhatItReads()) {
+		holdRead(tx, t.Name, id, row)
+	}
+	return row, err
 }
 
 // absent is the error for a row that is not there: not found, unless the

@@ -64,10 +64,11 @@ type DB struct {
 	// this process's write transactions (a channel, so that a wait honours
 	// ctx), waiting counts the callers queued on it, and group is the open
 	// transaction that the next caller joins (guarded by writer).
-	writer  chan struct{}
-	waiting atomic.Int32
-	group   *txGroup
-	commits atomic.Int64 // durable commits made (see Commits)
+	writer     chan struct{}
+	waiting    atomic.Int32
+	group      *txGroup
+	commits    atomic.Int64 // durable commits made (see Commits)
+	statements atomic.Int64 // statements run (see Statements)
 }
 
 // auditedTables returns the names of the audited tables.
@@ -258,6 +259,7 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 		return res, err
 	}
 	q := db.dialect.Rebind(query)
+	db.statements.Add(1)
 	if st, err := db.stmt(ctx, q); err != nil {
 		return nil, err
 	} else if st != nil {
@@ -269,6 +271,7 @@ func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 // Query runs a query outside a transaction.
 func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	q := db.dialect.Rebind(query)
+	db.statements.Add(1)
 	if st, err := db.stmt(ctx, q); err != nil {
 		return nil, err
 	} else if st != nil {
@@ -280,6 +283,7 @@ func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 // QueryRow runs a single-row query outside a transaction.
 func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	q := db.dialect.Rebind(query)
+	db.statements.Add(1)
 	if st, err := db.stmt(ctx, q); err == nil && st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -295,7 +299,41 @@ type Tx struct {
 	// group commit), so no caller's cancellation may interrupt a statement
 	// (SQLite would roll the whole transaction back).
 	shared bool
+	// write: a write transaction (on SQLite it holds the database's write
+	// lock from BEGIN).
+	write bool
+	// memo: what this transaction learnt about its own reads and writes,
+	// kept by the package that owns each key (see Remember).
+	memo map[any]any
 }
+
+// Remember keeps value under key for the rest of this transaction, for the
+// package that owns key's type: what a transaction learnt about rows it
+// holds (read under its lock, or written itself) need not be read again
+// inside it. The memo dies with the Tx: a caller whose writes are rolled
+// back (to its savepoint, in a SQLite group) loses its Tx, and its memo
+// with it.
+func (tx *Tx) Remember(key, value any) {
+	if tx.memo == nil {
+		tx.memo = map[any]any{}
+	}
+	tx.memo[key] = value
+}
+
+// Recall returns what Remember kept under key in this transaction.
+func (tx *Tx) Recall(key any) (any, bool) {
+	v, ok := tx.memo[key]
+	return v, ok
+}
+
+// Forget drops what Remember kept under key.
+func (tx *Tx) Forget(key any) { delete(tx.memo, key) }
+
+// HoldsWhatItReads reports whether every row this transaction reads stays
+// as read until it ends, so that a read needs no lock of its own: true for
+// SQLite write transactions, which hold the database's one write lock from
+// BEGIN (no other connection or process can commit meanwhile).
+func (tx *Tx) HoldsWhatItReads() bool { return tx.write && tx.dialect == SQLite }
 
 // ctx returns the context statements run under.
 func (tx *Tx) ctx(ctx context.Context) context.Context {
@@ -338,6 +376,7 @@ func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx = tx.ctx(ctx)
 	q := tx.dialect.Rebind(query)
+	tx.db.statements.Add(1)
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -348,6 +387,7 @@ func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, 
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	ctx = tx.ctx(ctx)
 	q := tx.dialect.Rebind(query)
+	tx.db.statements.Add(1)
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -358,6 +398,7 @@ func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	ctx = tx.ctx(ctx)
 	q := tx.dialect.Rebind(query)
+	tx.db.statements.Add(1)
 	if st := tx.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -417,7 +458,7 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	tx := &Tx{tx: stx, db: db, dialect: db.dialect}
+	tx := &Tx{tx: stx, db: db, dialect: db.dialect, write: true}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = stx.Rollback()
@@ -476,6 +517,11 @@ func (tx *Tx) PreferIndexOrder(ctx context.Context) error {
 // SQLite, group commits: several callers' transactions may share one).
 // Each is a durable write (an fsync); tests count them per operation.
 func (db *DB) Commits() int64 { return db.commits.Load() }
+
+// Statements reports how many statements callers have run through db
+// (Exec, Query and QueryRow, in and outside transactions; not BEGIN,
+// COMMIT or savepoints), for tests and benchmarks that count round trips.
+func (db *DB) Statements() int64 { return db.statements.Load() }
 
 func retryable(err error) bool {
 	if errors.Is(err, errGroupAborted) {
