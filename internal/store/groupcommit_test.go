@@ -146,3 +146,48 @@ func TestGroupCommitSuccessIsDurable(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// Every SQLite connection keeps temporary files, and so the savepoint
+// journal, in memory: each group commit caller runs in a savepoint, and
+// with the default (a file) each page a caller changes was first copied to
+// a temporary file with a pwrite, inside the write lock.
+func TestSQLiteKeepsSavepointJournalsInMemory(t *testing.T) {
+	db := storetest.OpenSQLite(t)
+	ctx := context.Background()
+	const conns = 4
+	var wg sync.WaitGroup
+	got := make(chan int, conns)
+	ready := make(chan struct{}, conns)
+	release := make(chan struct{})
+	for i := 0; i < conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Read transactions held open at once use as many connections.
+			err := db.ReadTx(ctx, func(tx *store.Tx) error {
+				var v int
+				if err := tx.QueryRow(ctx, `PRAGMA temp_store`).Scan(&v); err != nil {
+					return err
+				}
+				got <- v
+				ready <- struct{}{}
+				<-release
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	for i := 0; i < conns; i++ {
+		<-ready
+	}
+	close(release)
+	wg.Wait()
+	close(got)
+	for v := range got {
+		if v != 2 {
+			t.Fatalf("PRAGMA temp_store = %d on a pooled connection, want 2 (MEMORY)", v)
+		}
+	}
+}

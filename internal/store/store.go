@@ -168,7 +168,11 @@ func openSQLite(ctx context.Context, dsn string) (*DB, error) {
 	// fsyncs every commit: a success answer means the data is on disk
 	// (docs/design.md §10). _txlock=immediate takes the write lock at BEGIN
 	// so two writers queue on busy_timeout instead of failing mid-transaction.
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(30000)", "foreign_keys(1)"} {
+	// temp_store(MEMORY) keeps temporary files in memory, among them the
+	// savepoint journal that each group-commit caller fills (the originals
+	// of the pages it changes, for its own rollback; never needed after a
+	// crash): in a file that was a pwrite per page, inside the write lock.
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(30000)", "foreign_keys(1)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
