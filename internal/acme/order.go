@@ -502,6 +502,14 @@ func (s *Service) finalize(w http.ResponseWriter, r *http.Request) error {
 		if st := cur.StatusAt(now); st != StatusReady {
 			return problem(ProbOrderNotReady, http.StatusForbidden, "order %s is %s, not ready", cur.ID, st)
 		}
+		if cur.Replaces != "" {
+			if err := lockReplaced(ctx, tx, cur.Replaces); err != nil {
+				return err
+			}
+			if err := s.notReplaced(ctx, tx, cur.Replaces, cur.ID); err != nil {
+				return err
+			}
+		}
 		cur.Status, cur.TemplateID, cur.UpdatedAt = StatusProcessing, t.ID, now
 		if err := s.tab.orders.Update(ctx, tx, by, actOrderProcessing, cur); err != nil {
 			return err

@@ -16,6 +16,7 @@ const errNS = "urn:ietf:params:acme:error:"
 // The RFC 8555 §6.7 error types vetca answers with.
 const (
 	ProbAccountDoesNotExist     = errNS + "accountDoesNotExist"
+	ProbAlreadyReplaced         = errNS + "alreadyReplaced"
 	ProbAlreadyRevoked          = errNS + "alreadyRevoked"
 	ProbBadCSR                  = errNS + "badCSR"
 	ProbBadNonce                = errNS + "badNonce"

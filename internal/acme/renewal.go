@@ -16,6 +16,7 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/serial"
+	"github.com/vetca/vetca/internal/store"
 )
 
 // ACME Renewal Information (RFC 9773). A client asks, for one of its
@@ -197,6 +198,39 @@ func (s *Service) checkReplaces(ctx context.Context, acct *Account, id string, n
 	}
 	if !slices.ContainsFunc(cert.DNSNames, func(n string) bool { return slices.Contains(names, n) }) {
 		return malformed("replaces: certificate %q shares no name with this order", id)
+	}
+	return s.notReplaced(ctx, s.db, id, "")
+}
+
+// notReplaced refuses, with RFC 9773's alreadyReplaced (409), a
+// certificate that another order than except already replaced: one naming
+// it in replaces that is being finalized or was (processing or valid). A
+// pending or ready order does not count, so a client that abandoned one can
+// renew with another; finalize checks again inside its transaction,
+// serialized with every other finalize naming the same certificate
+// (lockReplaced), so two orders never both replace it.
+func (s *Service) notReplaced(ctx context.Context, q store.Querier, certID, except string) error {
+	named, err := s.tab.orders.Select(ctx, q, `WHERE replaces = ?`, certID)
+	if err != nil {
+		return err
+	}
+	for _, o := range named {
+		if o.ID != except && (o.Status == StatusProcessing || o.Status == StatusValid) {
+			return problem(ProbAlreadyReplaced, http.StatusConflict, "certificate %q was already replaced by order %s", certID, o.ID)
+		}
+	}
+	return nil
+}
+
+// lockReplaced serializes the transactions that finalize orders naming
+// certID in replaces: a PostgreSQL transaction-scoped advisory lock on the
+// identifier (SQLite's write transaction already excludes every other).
+func lockReplaced(ctx context.Context, tx *store.Tx, certID string) error {
+	if tx.Dialect() != store.Postgres {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, "vetca.acme.replaces:"+certID); err != nil {
+		return fmt.Errorf("lock the replaced certificate %s: %w", certID, err)
 	}
 	return nil
 }

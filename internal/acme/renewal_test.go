@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,6 +132,73 @@ func TestNewOrderReplaces(t *testing.T) {
 		r := order(id, "www.acme-widgets.com")
 		if r.Status != 201 || r.Body["replaces"] != id {
 			t.Fatalf("a renewal naming the certificate it replaces: %d %s", r.Status, r.Raw)
+		}
+		// A ready order does not mark the certificate replaced: a second
+		// renewal may still be ordered, and the first to finalize wins.
+		second := order(id, "www.acme-widgets.com")
+		if second.Status != 201 {
+			t.Fatalf("a second renewal while the first is only ready: %d %s", second.Status, second.Raw)
+		}
+		k := key(t)
+		if fin := f.c.Post(r.Body["finalize"].(string), map[string]any{"csr": csr(t, k, "www.acme-widgets.com")}, acmetest.Opts{}); fin.Body["status"] != "valid" {
+			t.Fatalf("finalize the renewal: %d %s", fin.Status, fin.Raw)
+		}
+		before = f.events(t)
+		const already = "urn:ietf:params:acme:error:alreadyReplaced"
+		if r := order(id, "www.acme-widgets.com"); r.Status != http.StatusConflict || r.Type() != already {
+			t.Errorf("RFC 9773 §5: a renewal of a replaced certificate: %d %s", r.Status, r.Raw)
+		}
+		if fin := f.c.Post(second.Body["finalize"].(string), map[string]any{"csr": csr(t, k, "www.acme-widgets.com")}, acmetest.Opts{}); fin.Status != http.StatusConflict || fin.Type() != already {
+			t.Errorf("RFC 9773 §5: finalizing a second replacement: %d %s", fin.Status, fin.Raw)
+		}
+		if n := f.events(t); n != before {
+			t.Fatalf("refused replacements wrote %d audit events", n-before)
+		}
+	})
+}
+
+// Two orders that replace the same certificate, finalized at once (from
+// two replicas, say): exactly one is issued, the other is alreadyReplaced.
+func TestConcurrentReplacementsIssueOnce(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		f.register(t)
+		for round := 0; round < 3; round++ {
+			cert, _ := f.issue(t, key(t), "www.acme-widgets.com")
+			id := acme.CertID(cert.AuthorityKeyId, cert.SerialNumber)
+			var finalize [2]string
+			for i := range finalize {
+				r := f.c.Post(f.c.URL("newOrder"), map[string]any{"identifiers": ids("www.acme-widgets.com"), "replaces": id}, acmetest.Opts{})
+				if r.Status != 201 {
+					t.Fatalf("renewal order: %d %s", r.Status, r.Raw)
+				}
+				finalize[i] = r.Body["finalize"].(string)
+			}
+			k := key(t)
+			body := map[string]any{"csr": csr(t, k, "www.acme-widgets.com")}
+			var got [2]acmetest.Response
+			var wg sync.WaitGroup
+			for i := range finalize {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got[i] = f.c.Post(finalize[i], body, acmetest.Opts{})
+				}()
+			}
+			wg.Wait()
+			valid, replaced := 0, 0
+			for _, r := range got {
+				switch {
+				case r.Status == 200 && r.Body["status"] == "valid":
+					valid++
+				case r.Status == http.StatusConflict && r.Type() == "urn:ietf:params:acme:error:alreadyReplaced":
+					replaced++
+				default:
+					t.Errorf("round %d: finalize answered %d %s", round, r.Status, r.Raw)
+				}
+			}
+			if valid != 1 || replaced != 1 {
+				t.Fatalf("round %d: %d issued and %d refused, want one of each", round, valid, replaced)
+			}
 		}
 	})
 }
