@@ -79,7 +79,7 @@ func (db *DB) inGroup(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		<-db.writer
 		return fmt.Errorf("begin transaction: %w", errors.Join(errGroupAborted, err))
 	}
-	tx := &Tx{tx: g.tx, db: db, dialect: db.dialect, shared: true, write: true}
+	tx := &Tx{tx: g.tx, db: db, dialect: db.dialect, shared: true}
 	defer func() {
 		if p := recover(); p != nil {
 			db.undo(wctx, g)

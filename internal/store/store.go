@@ -303,9 +303,6 @@ type Tx struct {
 	// group commit), so no caller's cancellation may interrupt a statement
 	// (SQLite would roll the whole transaction back).
 	shared bool
-	// write: a write transaction (on SQLite it holds the database's write
-	// lock from BEGIN).
-	write bool
 	// memo: what this transaction learnt about its own reads and writes,
 	// kept by the package that owns each key (see Remember).
 	memo map[any]any
@@ -336,8 +333,9 @@ func (tx *Tx) Forget(key any) { delete(tx.memo, key) }
 // HoldsWhatItReads reports whether every row this transaction reads stays
 // as read until it ends, so that a read needs no lock of its own: true for
 // SQLite write transactions, which hold the database's one write lock from
-// BEGIN (no other connection or process can commit meanwhile).
-func (tx *Tx) HoldsWhatItReads() bool { return tx.write && tx.dialect == SQLite }
+// BEGIN (no other connection or process can commit meanwhile). Every
+// SQLite write transaction is a group commit's shared one (inGroup).
+func (tx *Tx) HoldsWhatItReads() bool { return tx.shared && tx.dialect == SQLite }
 
 // ctx returns the context statements run under.
 func (tx *Tx) ctx(ctx context.Context) context.Context {
@@ -462,7 +460,7 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	tx := &Tx{tx: stx, db: db, dialect: db.dialect, write: true}
+	tx := &Tx{tx: stx, db: db, dialect: db.dialect}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = stx.Rollback()
