@@ -163,12 +163,11 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 	}
 	pg := tx.Dialect() == store.Postgres
 	if pg {
-		// The transaction gets its id before its number, so the sealer
-		// can tell a number still held by a running transaction from one
-		// that will never commit (seal.go).
-		if err := tx.QueryRow(ctx, `SELECT nextval('audit_seq') FROM (SELECT pg_current_xact_id() AS x) s WHERE s.x IS NOT NULL`).Scan(&e.Seq); err != nil {
-			return fmt.Errorf("audit: take a sequence number: %w", err)
+		seq, err := nextNumber(ctx, tx)
+		if err != nil {
+			return err
 		}
+		e.Seq = seq
 	} else {
 		seq, prev, err := chainTip(ctx, tx)
 		if err != nil {

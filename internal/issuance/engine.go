@@ -263,6 +263,8 @@ type Prepared struct {
 	NotBefore time.Time
 	NotAfter  time.Time
 	TBSHash   string
+	// IntentID is the id of the intent RecordIntent recorded for it.
+	IntentID string
 }
 
 // LintFailure is the error of a certificate that failed pre-issuance lints.
@@ -333,6 +335,7 @@ func (e *Engine) RecordIntent(ctx context.Context, tx *store.Tx, by actor.Actor,
 		}
 		return Intent{}, err
 	}
+	p.IntentID = in.ID
 	e.flightMu.Lock()
 	e.inFlight[p.SerialHex] = true
 	e.flightMu.Unlock()
@@ -455,16 +458,14 @@ func (e *Engine) Store(ctx context.Context, tx *store.Tx, by actor.Actor, p *Pre
 	if e.hooks.StoreFails != nil && e.hooks.StoreFails() {
 		return Certificate{}, errors.New("test hook: the store step fails")
 	}
-	intents, err := e.tab.issuanceIntents.Select(ctx, tx, `WHERE serial = ?`, p.SerialHex)
-	if err != nil {
-		return Certificate{}, err
-	}
-	if len(intents) != 1 || intents[0].TBSSHA256 != p.TBSHash {
-		return Certificate{}, fmt.Errorf("certificate %s has no matching intent", p.SerialHex)
-	}
+	// The intent RecordIntent recorded, locked and read by its id; its
+	// serial and TBS hash must still be the prepared ones.
 	var in Intent
-	if err := e.tab.issuanceIntents.Lock(ctx, tx, intents[0].ID, &in); err != nil {
+	if err := e.tab.issuanceIntents.Lock(ctx, tx, p.IntentID, &in); err != nil {
 		return Certificate{}, err
+	}
+	if in.Serial != p.SerialHex || in.TBSSHA256 != p.TBSHash {
+		return Certificate{}, fmt.Errorf("certificate %s has no matching intent", p.SerialHex)
 	}
 	if in.Status != IntentPending {
 		return Certificate{}, apperr.Conflict(apperr.CodeIssuanceAbandoned, apperr.NoField,

@@ -326,6 +326,11 @@ func (s *Service) recordIntent(ctx context.Context, f *finalizing) error {
 		if err := s.requireApprovals(ctx, tx, cur); err != nil {
 			return err
 		}
+		// The intent, a link per relied-on validation and a CAA record
+		// per SAN: their event numbers in one round trip.
+		if err := s.rec.Reserve(ctx, tx, 1+len(f.rel)+len(f.caa)); err != nil {
+			return err
+		}
 		if _, err := s.engine.RecordIntent(ctx, tx, f.by, cur.ID, f.prep); err != nil {
 			return err
 		}
@@ -384,6 +389,10 @@ func (s *Service) storeOnce(ctx context.Context, f *finalizing, der []byte) (iss
 			}
 			refused = apperr.Conflict(apperr.CodeOrderChanged, apperr.NoField, "%s; its serial %s is answered as revoked", why, f.prep.SerialHex)
 			return nil
+		}
+		// The intent resolved, the certificate, the order issued.
+		if err := s.rec.Reserve(ctx, tx, 3); err != nil {
+			return err
 		}
 		var err error
 		cert, err = s.engine.Store(ctx, tx, f.by, f.prep, der, issuance.Meta{OrderID: cur.ID, AccountID: cur.AccountID, OrganizationID: cur.OrganizationID,

@@ -310,6 +310,16 @@ func TestFinalizeCommitsTwice(t *testing.T) {
 			if n := f.App.DB.Commits() - before; n != 2 {
 				t.Fatalf("finalize made %d commits, want 2", n)
 			}
+			// Each commit's event numbers were reserved at once, exactly as
+			// many as it wrote: sealing records no gap.
+			if f.App.Sealer != nil {
+				if err := f.App.Sealer.SealAll(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := count(t, f, `SELECT COUNT(*) FROM audit_events WHERE op = 'gap'`); n != 0 {
+				t.Fatalf("finalize left %d unused event numbers (signed gaps)", n)
+			}
 		})
 	}
 }

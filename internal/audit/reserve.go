@@ -1,0 +1,82 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/vetca/vetca/internal/store"
+)
+
+// On PostgreSQL each event takes its number from the sequence audit_seq, a
+// round trip of its own before the event is signed (the signature covers
+// the number). A transaction that knows how many events it is about to
+// write takes their numbers in one statement (Reserve); its events then use
+// them in ascending order, so each event still has a higher number than
+// the transaction's earlier ones. A number reserved and never used is a
+// number whose event never committed: the sealer records it as a signed
+// gap, exactly as for a transaction that rolled back (seal.go). Callers
+// therefore reserve only what they are sure to write on success.
+
+// reservedKey is the memo key of a transaction's unused reserved numbers.
+type reservedKey struct{}
+
+// Reserve takes the numbers of the next n events tx will write, in one
+// statement (PostgreSQL; on SQLite events are numbered from the chain tip
+// and Reserve does nothing). Reserving fewer than tx writes is harmless:
+// the rest take a number each. Reserving more leaves signed gaps.
+func (r *Recorder) Reserve(ctx context.Context, tx *store.Tx, n int) error {
+	if tx.Dialect() != store.Postgres || n < 2 {
+		return nil
+	}
+	// As for one number, the transaction has its id before it takes any
+	// (seal.go): the subquery that assigns it is the join's filter, which
+	// runs before the select list, and so before nextval.
+	rows, err := tx.Query(ctx, `SELECT nextval('audit_seq') FROM (SELECT pg_current_xact_id() AS x) s CROSS JOIN generate_series(1, ?) WHERE s.x IS NOT NULL`, n)
+	if err != nil {
+		return fmt.Errorf("audit: reserve %d sequence numbers: %w", n, err)
+	}
+	defer rows.Close()
+	nums := make([]int64, 0, n)
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return fmt.Errorf("audit: reserve %d sequence numbers: %w", n, err)
+		}
+		nums = append(nums, seq)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("audit: reserve %d sequence numbers: %w", n, err)
+	}
+	if len(nums) != n {
+		return fmt.Errorf("audit: reserved %d sequence numbers, want %d", len(nums), n)
+	}
+	slices.Sort(nums)
+	// Numbers reserved earlier and still unused are lower: they go first.
+	tx.Remember(reservedKey{}, append(reserved(tx), nums...))
+	return nil
+}
+
+// reserved returns tx's unused reserved numbers, lowest first.
+func reserved(tx *store.Tx) []int64 {
+	v, _ := tx.Recall(reservedKey{})
+	nums, _ := v.([]int64)
+	return nums
+}
+
+// nextNumber returns the number of the next event tx writes on PostgreSQL:
+// its lowest reserved one, else a new one from the sequence.
+func nextNumber(ctx context.Context, tx *store.Tx) (int64, error) {
+	if nums := reserved(tx); len(nums) > 0 {
+		tx.Remember(reservedKey{}, nums[1:])
+		return nums[0], nil
+	}
+	// The transaction gets its id before its number, so the sealer can
+	// tell a number still held by a running transaction from one that will
+	// never commit (seal.go).
+	var seq int64
+	if err := tx.QueryRow(ctx, `SELECT nextval('audit_seq') FROM (SELECT pg_current_xact_id() AS x) s WHERE s.x IS NOT NULL`).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("audit: take a sequence number: %w", err)
+	}
+	return seq, nil
+}
