@@ -320,8 +320,8 @@ func decodeGET(raw string) ([]byte, error) {
 // parseRequest parses an OCSPRequest, refusing one that asks about more than
 // one certificate (RFC 5019 §2.1.1): ocsp.ParseRequest would silently answer
 // only the first. It also refuses malformed requestExtensions and
-// singleRequestExtensions (RFC 6960 §4.1.1), which ocsp.ParseRequest skips
-// without reading.
+// singleRequestExtensions (RFC 6960 §4.1.1), and anything after
+// tbsRequest, which ocsp.ParseRequest skips without reading.
 func parseRequest(der []byte) (*ocsp.Request, error) {
 	in := cryptobyte.String(der)
 	var req, tbs, list, single cryptobyte.String
@@ -334,6 +334,11 @@ func parseRequest(der []byte) (*ocsp.Request, error) {
 	}
 	if !list.Empty() {
 		return nil, errors.New("more than one certificate in one request")
+	}
+	// Nothing may follow tbsRequest: not a signature, which is refused,
+	// nor anything else, which ocsp.ParseRequest would skip unread.
+	if !req.Empty() || !in.Empty() {
+		return nil, errors.New("a signature or other data after tbsRequest")
 	}
 	if !single.SkipASN1(cbasn1.SEQUENCE) || // reqCert
 		!readOptionalExtensions(&single, cbasn1.Tag(0).ContextSpecific().Constructed()) || !single.Empty() ||

@@ -357,6 +357,11 @@ func TestHandlerMalformed(t *testing.T) {
 		// RFC 6960 §4.1.1: ocsp.ParseRequest skips requestExtensions unread.
 		"malformed requestExtensions": withExtensions(t, one, []byte{0x30, 0x31, 0x30, 0x2f}),
 		"empty requestExtensions":     withExtensions(t, one, []byte{0x30, 0x00}),
+		// Documented above: a signed request is refused, and so is
+		// anything else after tbsRequest, which ocsp.ParseRequest ignores.
+		"signed":                          afterTBS(t, one, []byte{0xa0, 0x0c, 0x30, 0x0a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x01, 0x00}),
+		"a sequence after tbsRequest":     afterTBS(t, one, []byte{0x30, 0x03, 0x02, 0x01, 0x00}),
+		"truncated data after tbsRequest": afterTBS(t, one, []byte{0x30, 0x30, 0x30}),
 	} {
 		res := post(t, e.srv.URL+"/ocsp", "application/ocsp-request", body)
 		_, err := statusOf(t, res.body, ca.cert)
@@ -401,6 +406,22 @@ func withExtensions(t *testing.T, one, exts []byte) []byte {
 			b.AddBytes(tbs)
 			b.AddASN1(cbasn1.Tag(2).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) { b.AddBytes(exts) })
 		})
+	})
+	return b.BytesOrPanic()
+}
+
+// afterTBS returns one with extra (DER elements, well formed or not) after
+// its tbsRequest, inside the OCSPRequest: where optionalSignature goes.
+func afterTBS(t *testing.T, one, extra []byte) []byte {
+	in := cryptobyte.String(one)
+	var req cryptobyte.String
+	if !in.ReadASN1(&req, cbasn1.SEQUENCE) {
+		t.Fatal("cannot take the request apart")
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(req)
+		b.AddBytes(extra)
 	})
 	return b.BytesOrPanic()
 }
