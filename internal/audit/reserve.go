@@ -30,8 +30,9 @@ func (r *Recorder) Reserve(ctx context.Context, tx *store.Tx, n int) error {
 		return nil
 	}
 	// As for one number, the transaction has its id before it takes any
-	// (seal.go): the subquery that assigns it is the join's filter, which
-	// runs before the select list, and so before nextval.
+	// (seal.go): the filter that assigns it refers to no row, so
+	// PostgreSQL plans it as a one-time filter, run before the first row
+	// is produced and so before any nextval in the select list.
 	rows, err := tx.Query(ctx, `SELECT nextval('audit_seq') FROM (SELECT pg_current_xact_id() AS x) s CROSS JOIN generate_series(1, ?) WHERE s.x IS NOT NULL`, n)
 	if err != nil {
 		return fmt.Errorf("audit: reserve %d sequence numbers: %w", n, err)
