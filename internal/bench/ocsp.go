@@ -88,30 +88,38 @@ func OCSP(ctx context.Context, dsn string, certs, concurrency int, d time.Durati
 	go a.OCSP.Watch(wctx, time.Second)
 	base := "http://" + ln.Addr().String()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency}}
-	want := make([][]byte, len(urls))
-	get := func(i int) error {
+	fetch := func(i int) ([]byte, error) {
 		resp, err := client.Get(base + urls[i])
 		if err != nil {
-			return err
+			return nil, err
 		}
 		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if resp.StatusCode != 200 {
-			return fmt.Errorf("HTTP %d", resp.StatusCode)
+			return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
 		}
-		if want[i] != nil && !bytes.Equal(body, want[i]) {
-			return fmt.Errorf("%s: a different response", urls[i])
-		}
-		want[i] = body
-		return nil
+		return body, nil
 	}
+	// want holds the first answer for each URL; it is written here, before
+	// the load starts, and only read by the concurrent clients below.
+	want := make([][]byte, len(urls))
 	for i := range urls { // pre-sign every response (and hold it in memory)
-		if err := get(i); err != nil {
+		if want[i], err = fetch(i); err != nil {
 			return Result{}, err
 		}
+	}
+	get := func(i int) error {
+		body, err := fetch(i)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(body, want[i]) {
+			return fmt.Errorf("%s: a different response", urls[i])
+		}
+		return nil
 	}
 	key, err := a.Engine.Key(ctx, iss.ID)
 	if err != nil {
