@@ -7,6 +7,11 @@ FUZZTIME  ?= 3s
 VETCA_TEST_POSTGRES ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable')
 export VETCA_TEST_POSTGRES
 
+# The tests that run goroutines against each other, run again under the race
+# detector (the whole suite under it would take several times as long).
+RACE_TESTS ?= ^(TestRunLifecycle|TestGroupCommit.*|TestConcurrent.*|Test.*Beside.*|TestSealerUnderConcurrentWriters|TestRolledBackCallerLeavesNoChainTip|TestFinalizeConcurrentCallsSignOnce|TestMemoryConcurrentUse|TestOCSPAnswersFromMemory|TestReplicasShareLeases)$$
+RACE_PKGS  ?= ./internal/app/ ./internal/store/ ./internal/audit/ ./internal/order/ ./internal/acme/ ./internal/revocation/ ./internal/validation/ ./internal/bench/
+
 .PHONY: run build test test-short fuzz vet fmt lint bench generate clean
 
 ## run: start a development server on SQLite with demo data (sign-in tokens are printed)
@@ -24,7 +29,7 @@ test: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	@if [ -z "$$VETCA_TEST_POSTGRES" ]; then echo "NOTE: VETCA_TEST_POSTGRES unset and no server on 127.0.0.1:5432: PostgreSQL suites will be skipped"; fi
 	$(GO) run ./scripts/testsummary -expected .ci/expected-skips -- $(GO) test -json -count=1 -timeout 20m $(PKGS)
-	$(GO) test -race -count=1 -run '^TestRunLifecycle$$' ./internal/app/
+	$(GO) test -race -count=1 -run '$(RACE_TESTS)' $(RACE_PKGS)
 	@$(MAKE) --no-print-directory fuzz
 
 ## fuzz: run every fuzz target for FUZZTIME (default 3s) each; a failing input lands in the package's testdata/fuzz/
