@@ -125,12 +125,13 @@ func (s *Service) requireApproved(o Order) error {
 // confirmApproval is step 2. A changed snapshot voids the approvals (that
 // is committed) and is refused with 409 snapshot_mismatch.
 func (s *Service) confirmApproval(ctx context.Context, f *finalizing) error {
-	// Almost always nothing changed: check in a read-only transaction,
-	// which neither takes the write lock nor commits anything. Only a
+	// Almost always nothing changed: check in a read-only transaction
+	// (one snapshot on both backends), which neither takes the write lock
+	// nor commits anything. Only a
 	// changed snapshot needs the write transaction below that voids the
 	// approvals. (recordIntent checks again under the order's lock.)
 	var changed bool
-	err := s.db.InReadTx(ctx, func(tx *store.Tx) error {
+	err := s.db.ReadTx(ctx, func(tx *store.Tx) error {
 		snap, ver, same, err := s.unchanged(ctx, tx, f.order)
 		if err != nil || !same {
 			changed = !same

@@ -440,18 +440,6 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return err
 }
 
-// InReadTx runs fn in a read-only transaction: one consistent snapshot
-// and no write lock (SQLite's deferred BEGIN beside the writers; READ ONLY
-// on PostgreSQL). A write in fn fails. Nothing is committed.
-func (db *DB) InReadTx(ctx context.Context, fn func(tx *Tx) error) error {
-	stx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return fmt.Errorf("begin read transaction: %w", err)
-	}
-	defer func() { _ = stx.Rollback() }()
-	return fn(&Tx{tx: stx, db: db, dialect: db.dialect})
-}
-
 func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if db.writer != nil {
 		return db.inGroup(ctx, fn)

@@ -57,7 +57,7 @@ func (s *Service) Match(ctx context.Context, accountID string, names []string, k
 		return Template{}, err
 	}
 	var cands []candidate
-	err = s.db.InReadTx(ctx, func(tx *store.Tx) error {
+	err = s.db.ReadTx(ctx, func(tx *store.Tx) error {
 		cands, err = s.judge(ctx, tx, accountID)
 		return err
 	})
