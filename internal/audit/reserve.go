@@ -29,30 +29,10 @@ func (r *Recorder) Reserve(ctx context.Context, tx *store.Tx, n int) error {
 	if tx.Dialect() != store.Postgres || n < 2 {
 		return nil
 	}
-	// As for one number, the transaction has its id before it takes any
-	// (seal.go): the filter that assigns it refers to no row, so
-	// PostgreSQL plans it as a one-time filter, run before the first row
-	// is produced and so before any nextval in the select list.
-	rows, err := tx.Query(ctx, `SELECT nextval('audit_seq') FROM (SELECT pg_current_xact_id() AS x) s CROSS JOIN generate_series(1, ?) WHERE s.x IS NOT NULL`, n)
+	nums, err := takeNumbers(ctx, tx, n)
 	if err != nil {
-		return fmt.Errorf("audit: reserve %d sequence numbers: %w", n, err)
+		return err
 	}
-	defer rows.Close()
-	nums := make([]int64, 0, n)
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			return fmt.Errorf("audit: reserve %d sequence numbers: %w", n, err)
-		}
-		nums = append(nums, seq)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("audit: reserve %d sequence numbers: %w", n, err)
-	}
-	if len(nums) != n {
-		return fmt.Errorf("audit: reserved %d sequence numbers, want %d", len(nums), n)
-	}
-	slices.Sort(nums)
 	// Numbers reserved earlier and still unused are lower: they go first.
 	tx.Remember(reservedKey{}, append(reserved(tx), nums...))
 	return nil
@@ -72,12 +52,39 @@ func nextNumber(ctx context.Context, tx *store.Tx) (int64, error) {
 		tx.Remember(reservedKey{}, nums[1:])
 		return nums[0], nil
 	}
-	// The transaction gets its id before its number, so the sealer can
-	// tell a number still held by a running transaction from one that will
-	// never commit (seal.go).
-	var seq int64
-	if err := tx.QueryRow(ctx, `SELECT nextval('audit_seq') FROM (SELECT pg_current_xact_id() AS x) s WHERE s.x IS NOT NULL`).Scan(&seq); err != nil {
-		return 0, fmt.Errorf("audit: take a sequence number: %w", err)
+	nums, err := takeNumbers(ctx, tx, 1)
+	if err != nil {
+		return 0, err
 	}
-	return seq, nil
+	return nums[0], nil
+}
+
+// takeNumbers takes n numbers from audit_seq in one statement, lowest
+// first. The transaction gets its id before any number, so the sealer can
+// tell a number still held by a running transaction from one that will
+// never commit (seal.go): the filter that assigns the id refers to no row,
+// so PostgreSQL plans it as a one-time filter, run before the first row is
+// produced and so before any nextval in the select list.
+func takeNumbers(ctx context.Context, tx *store.Tx, n int) ([]int64, error) {
+	rows, err := tx.Query(ctx, `SELECT nextval('audit_seq') FROM (SELECT pg_current_xact_id() AS x) s CROSS JOIN generate_series(1, ?) WHERE s.x IS NOT NULL`, n)
+	if err != nil {
+		return nil, fmt.Errorf("audit: take %d sequence numbers: %w", n, err)
+	}
+	defer rows.Close()
+	nums := make([]int64, 0, n)
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, fmt.Errorf("audit: take %d sequence numbers: %w", n, err)
+		}
+		nums = append(nums, seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit: take %d sequence numbers: %w", n, err)
+	}
+	if len(nums) != n {
+		return nil, fmt.Errorf("audit: took %d sequence numbers, want %d", len(nums), n)
+	}
+	slices.Sort(nums)
+	return nums, nil
 }
