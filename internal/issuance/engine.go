@@ -434,6 +434,11 @@ type Meta struct {
 	SPKISHA256          string
 }
 
+// StoreEvents is how many audit events Store writes when it succeeds: the
+// intent resolved and the certificate (callers reserve their numbers with
+// audit.Recorder.Reserve).
+const StoreEvents = 2
+
 // Store records the signed certificate and resolves its intent, in the
 // caller's transaction.
 func (e *Engine) Store(ctx context.Context, tx *store.Tx, by actor.Actor, p *Prepared, der []byte, m Meta) (Certificate, error) {

@@ -327,9 +327,9 @@ func (s *Service) recordIntent(ctx context.Context, f *finalizing) error {
 		if err := s.requireApprovals(ctx, tx, cur); err != nil {
 			return err
 		}
-		// The intent, a link per relied-on validation and a CAA record
-		// per SAN: their event numbers in one round trip.
-		if err := s.rec.Reserve(ctx, tx, 1+len(f.rel)+len(f.caa)); err != nil {
+		// The intent and the issuance evidence: their event numbers in
+		// one round trip.
+		if err := s.rec.Reserve(ctx, tx, 1+validation.IssuanceEvents(f.rel, f.caa)); err != nil {
 			return err
 		}
 		if _, err := s.engine.RecordIntent(ctx, tx, f.by, cur.ID, f.prep); err != nil {
@@ -391,8 +391,8 @@ func (s *Service) storeOnce(ctx context.Context, f *finalizing, der []byte) (iss
 			refused = apperr.Conflict(apperr.CodeOrderChanged, apperr.NoField, "%s; its serial %s is answered as revoked", why, f.prep.SerialHex)
 			return nil
 		}
-		// The intent resolved, the certificate, the order issued.
-		if err := s.rec.Reserve(ctx, tx, 3); err != nil {
+		// The certificate stored, its intent resolved, the order issued.
+		if err := s.rec.Reserve(ctx, tx, issuance.StoreEvents+1); err != nil {
 			return err
 		}
 		var err error

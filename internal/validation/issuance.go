@@ -255,6 +255,11 @@ func (c caaCheck) result() CAAResult {
 		CheckedAt: c.CheckedAt, IssueBefore: c.IssueBefore, Quorum: c.Quorum, Evidence: json.RawMessage(c.Evidence)}
 }
 
+// IssuanceEvents is how many audit events RecordIssuance writes when it
+// succeeds: a link per reliance and a CAA record per result (callers
+// reserve their numbers with audit.Recorder.Reserve).
+func IssuanceEvents(rel []Reliance, caaResults []CAAResult) int { return len(rel) + len(caaResults) }
+
 // RecordIssuance stores, inside the issuer's transaction, what the
 // certificate with serial relies on: one link per SAN to the validation
 // relied on, and every SAN's CAA result linked to the serial and the order.
