@@ -173,13 +173,34 @@ func TestRestartLeavesAnotherReplicasIssuanceAlone(t *testing.T) {
 // on one replica, approvals on the other, finalize raced on both) for 80
 // orders at once. Nothing is lost, each order is issued once, and the
 // audit trail, whose events the replicas write concurrently and one of
-// them seals, verifies clean.
+// them seals, verifies clean, both during the load and after it.
 func TestReplicasUnderLoadLoseNothing(t *testing.T) {
 	c, b := replicas(t)
 	const clients, perClient = 8, 10
 	servers := []*Instance{c.Instance, b}
-	errs := make(chan string, clients*perClient)
+	errs := make(chan string, clients*perClient+1)
 	done := make(chan struct{}, clients)
+	// An auditor runs verify while both replicas write, from the start of
+	// the load to its end: whatever moment its snapshot catches (events
+	// numbered and not yet committed, committed and not yet sealed), it
+	// must report nothing.
+	stop, verified := make(chan struct{}), make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { verified <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n++
+			if out, _, code := c.CLI("audit", "verify"); code != 0 {
+				errs <- "audit verify during the load: " + out
+				return
+			}
+		}
+	}()
 	for w := 0; w < clients; w++ {
 		go func(w int) {
 			defer func() { done <- struct{}{} }()
@@ -210,6 +231,8 @@ func TestReplicasUnderLoadLoseNothing(t *testing.T) {
 	for w := 0; w < clients; w++ {
 		<-done
 	}
+	close(stop)
+	t.Logf("%d audit verifies started during the load", <-verified)
 	close(errs)
 	for e := range errs {
 		t.Error(e)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vetca/vetca/internal/store"
@@ -234,3 +235,118 @@ func TestVerdictCacheNeverHidesAnEdit(t *testing.T) {
 		}
 	})
 }
+
+// An auditor may run verify while the service writes: on PostgreSQL with
+// the sealer chaining behind the writers, on SQLite inside its one writer.
+// Whatever moment verify's snapshot catches (numbers taken and not yet
+// committed, committed events not yet sealed, rows updated over unsealed
+// events), it must report nothing: a false alarm there is a defect.
+func TestVerifyDuringWritesFindsNothing(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			var db *store.DB
+			if backend == "sqlite" {
+				db = storetest.OpenSQLite(t)
+			} else {
+				db = storetest.OpenPostgres(t)
+			}
+			f := setup(t, db)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var bg sync.WaitGroup
+			if backend == "postgres" {
+				s := newTestSealer(f)
+				bg.Add(1)
+				go func() {
+					defer bg.Done()
+					for ctx.Err() == nil {
+						if _, err := s.SealOnce(ctx); err != nil && ctx.Err() == nil {
+							t.Errorf("seal: %v", err)
+							return
+						}
+					}
+				}()
+			}
+			// Writers keep going until verify has completed a few times
+			// beside them, however slow the machine.
+			const minVerifies = 3
+			var verifies atomic.Int64
+			bg.Add(1)
+			go func() {
+				defer bg.Done()
+				for ctx.Err() == nil {
+					rep, err := Verify(ctx, db, f.rec.Schema(), f.rec.PublicKey(), nil)
+					if ctx.Err() != nil {
+						return
+					}
+					if err != nil {
+						t.Errorf("verify: %v", err)
+						return
+					}
+					if !rep.OK {
+						t.Errorf("verify during writes: %v", rep.Findings)
+						return
+					}
+					verifies.Add(1)
+				}
+			}()
+			var wg sync.WaitGroup
+			for w := 0; w < 6; w++ {
+				wg.Add(1)
+				go func(w int) {
+					defer wg.Done()
+					for i := 0; i < 30 || verifies.Load() < minVerifies && i < 3000 && !t.Failed(); i++ {
+						id := fmt.Sprintf("acc_v%d_%d", w, i)
+						err := db.InTx(context.Background(), func(tx *store.Tx) error {
+							a := account{ID: id, Name: "Writer " + strconv.Itoa(w), CreatedAt: f.clk.Now(), CreatedBy: "user:alice"}
+							return f.rec.insert(context.Background(), tx, "user:alice", "account.created", "accounts", a)
+						})
+						if err == nil {
+							// Rename it at once, often over its unsealed insert.
+							err = db.InTx(context.Background(), func(tx *store.Tx) error {
+								var a account
+								if err := f.rec.get(context.Background(), tx, "accounts", id, &a); err != nil {
+									return err
+								}
+								a.Name += " renamed"
+								return f.rec.update(context.Background(), tx, "user:bob", "account.renamed", "accounts", a)
+							})
+						}
+						if err == nil && i%5 == 0 {
+							// A rolled-back write leaves a number unused.
+							err = db.InTx(context.Background(), func(tx *store.Tx) error {
+								if err := f.rec.note(context.Background(), tx, "user:bob", "account.viewed", "accounts", id, map[string]string{"why": "test"}); err != nil {
+									return err
+								}
+								return errRollback
+							})
+							if errors.Is(err, errRollback) {
+								err = nil
+							}
+						}
+						if err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}(w)
+			}
+			wg.Wait()
+			cancel()
+			bg.Wait()
+			if t.Failed() {
+				return
+			}
+			if n := verifies.Load(); n < minVerifies {
+				t.Fatalf("verify completed %d times during the writes, want %d", n, minVerifies)
+			}
+			f.seal(t)
+			if rep := f.verify(t); !rep.OK {
+				t.Fatalf("verify after the writes: %v", rep.Findings)
+			}
+			t.Logf("%d verifies during the writes", verifies.Load())
+		})
+	}
+}
+
+var errRollback = errors.New("roll back")
