@@ -107,12 +107,16 @@ func (r *Recorder) Restore(ctx context.Context, tx *store.Tx, actor, action, tab
 	if err != nil {
 		return "", err
 	}
-	present := true
 	if _, err := r.load(ctx, tx, t, id, true); err == nil {
 		return "", nil
-	} else if apperr.IsKind(err, apperr.KindNotFound) {
-		present = false
-	} else if !apperr.IsKind(err, apperr.KindIntegrity) {
+	} else if !apperr.IsKind(err, apperr.KindNotFound) && !apperr.IsKind(err, apperr.KindIntegrity) {
+		return "", err
+	}
+	// Whether the row is there is asked on its own: a row edited and a row
+	// deleted outside vetca fail the judged read alike, and only the
+	// first can be rewritten in place.
+	present, err := r.RowPresent(ctx, tx, table, id)
+	if err != nil {
 		return "", err
 	}
 	switch {

@@ -222,6 +222,45 @@ func TestRestoreRepairsRowEditedBySQL(t *testing.T) {
 	}
 }
 
+// docs/design.md §7: a row deleted by SQL is put back by a restore request
+// approved by two others: re-inserted as its latest authentic event vouches
+// for it, and the whole trail verifies again.
+func TestRestoreReinsertsRowDeletedBySQL(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) {
+			f := newFixture(t, b)
+			ctx := context.Background()
+			if _, err := f.App.DB.Exec(ctx, `DELETE FROM accounts WHERE id = ?`, f.acc.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.App.Accounts.Get(ctx, f.dan, f.acc.ID); !apperr.IsKind(err, apperr.KindIntegrity) {
+				t.Fatalf("reading the deleted row: %v", err)
+			}
+			req, err := f.App.Changes.Create(ctx, f.rita, change.Input{Kind: change.KindRestore, Table: "accounts", RowID: f.acc.ID,
+				Reason: "deleted outside vetca"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.App.Changes.Approve(ctx, f.cleo, req.ID); err != nil {
+				t.Fatal(err)
+			}
+			v, err := f.App.Changes.Approve(ctx, f.cyrus, req.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Status != change.StatusApplied || !strings.Contains(v.Outcome, "reinserted") {
+				t.Fatalf("after two approvals: %+v", v)
+			}
+			if got := f.accountName(t); got != "Acme Widgets" {
+				t.Fatalf("restored account name %q, want the audited %q", got, "Acme Widgets")
+			}
+			if rep := f.verify(t); !rep.OK {
+				t.Fatalf("audit verify after the restore: %v", rep.Findings)
+			}
+		})
+	}
+}
+
 // docs/design.md §2 and §7: an amend sets only a non-identity field of an
 // allow-listed table; anything else is refused naming the field (or the
 // table, for organization identity), and nothing is recorded.
