@@ -9,7 +9,7 @@ export VETCA_TEST_POSTGRES
 
 # The tests that run goroutines against each other, run again under the race
 # detector (the whole suite under it would take several times as long).
-RACE_TESTS ?= ^(TestRunLifecycle|TestGroupCommit.*|TestConcurrent.*|Test.*Beside.*|TestSealerUnderConcurrentWriters|TestVerifyDuringWritesFindsNothing|TestRolledBackCallerLeavesNoChainTip|TestFinalizeConcurrentCallsSignOnce|TestMemoryConcurrentUse|TestOCSPAnswersFromMemory|TestReplicasShareLeases)$$
+RACE_TESTS ?= ^(TestRunLifecycle|TestGroupCommit.*|TestConcurrent.*|Test.*Beside.*|TestSealerUnderConcurrentWriters|TestRolledBackCallerLeavesNoChainTip|TestFinalizeConcurrentCallsSignOnce|TestMemoryConcurrentUse|TestOCSPAnswersFromMemory|TestReplicas.*)$$
 RACE_PKGS  ?= ./internal/app/ ./internal/store/ ./internal/audit/ ./internal/order/ ./internal/acme/ ./internal/revocation/ ./internal/validation/ ./internal/bench/
 
 .PHONY: run build test test-short fuzz vet fmt lint bench generate clean

@@ -501,17 +501,36 @@ func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id
 // absent is the error for a row that is not there: not found, unless the
 // trail's latest authentic event for it says it exists — then it was
 // deleted outside vetca, and the read fails closed.
+//
+// The event is read in a statement of its own, which outside a
+// REPEATABLE READ transaction (PostgreSQL READ COMMITTED; SQLite reads
+// outside a transaction) has a newer snapshot than the read that found no
+// row: a row inserted by another transaction in between, with its insert
+// event, would look deleted. So the same statement also asks whether the
+// row is there now; if it is, the row was not deleted but inserted after
+// the read, and not found is the answer for the moment of that read. An
+// insider gains nothing from this: a row that is there is judged whenever
+// it is read.
 func (r *Recorder) absent(ctx context.Context, q store.Querier, t *store.Table, id string) error {
-	rows, err := q.Query(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`, t.Name, id)
+	rows, err := q.Query(ctx, `SELECT `+eventColumns+`, EXISTS (SELECT 1 FROM `+t.Name+` WHERE id = ?) AS vetca_row_now
+		FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`, id, t.Name, id)
 	if err != nil {
 		return fmt.Errorf("read latest event for %s %s: %w", t.Name, id, err)
 	}
-	evs, err := scanEvents(rows)
-	if err != nil {
+	defer rows.Close()
+	var e Event
+	var rowNow bool
+	found := rows.Next()
+	if found {
+		if e, err = scanEvent(rows, &rowNow); err != nil {
+			return fmt.Errorf("read latest event for %s %s: %w", t.Name, id, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read latest event for %s %s: %w", t.Name, id, err)
 	}
-	if len(evs) == 1 && evs[0].Op != OpDelete && evs[0].VerifySignature(r.pub) {
-		return apperr.Integrity(t.Name, id, "audit event %d records this row, but it is gone: it was deleted outside vetca", evs[0].Seq)
+	if found && !rowNow && e.Op != OpDelete && e.VerifySignature(r.pub) {
+		return apperr.Integrity(t.Name, id, "audit event %d records this row, but it is gone: it was deleted outside vetca", e.Seq)
 	}
 	return apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "%s %s not found", strings.TrimSuffix(t.Name, "s"), id)
 }

@@ -209,13 +209,15 @@ func scanEvents(rows *sql.Rows) ([]Event, error) {
 	return out, rows.Err()
 }
 
-// scanEvent reads one row of eventColumns. A stored time that does not
-// parse leaves At zero and is kept for Verify to report.
-func scanEvent(rows *sql.Rows) (Event, error) {
+// scanEvent reads one row of eventColumns, then any further columns into
+// extra. A stored time that does not parse leaves At zero and is kept for
+// Verify to report.
+func scanEvent(rows *sql.Rows, extra ...any) (Event, error) {
 	var e Event
 	var at string
 	var content sql.NullString
-	if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &e.Op, &e.EntityType, &e.EntityID, &content, &e.RowHash, &e.FieldHashes, &e.PrevHash, &e.Hash, &e.KeyID, &e.Sig); err != nil {
+	dst := append([]any{&e.Seq, &at, &e.Actor, &e.Action, &e.Op, &e.EntityType, &e.EntityID, &content, &e.RowHash, &e.FieldHashes, &e.PrevHash, &e.Hash, &e.KeyID, &e.Sig}, extra...)
+	if err := rows.Scan(dst...); err != nil {
 		return Event{}, err
 	}
 	if content.Valid {

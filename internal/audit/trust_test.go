@@ -338,6 +338,30 @@ func TestDeletedRowIsNotNotFound(t *testing.T) {
 	})
 }
 
+// A read that found no row, and whose next statement sees the row's insert
+// event, raced an insert (PostgreSQL READ COMMITTED, or SQLite outside a
+// transaction): the row is there now, so it was not deleted, and the
+// answer is not found. Replicas started together hit this as each records
+// the installation's settings.
+func TestRowInsertedAfterTheReadIsNotFoundNotDeleted(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		tab, err := f.rec.table("accounts")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// acc_3 is there: the read that found no row ran before its insert.
+		if err := f.rec.absent(context.Background(), db, tab, "acc_3"); !apperr.IsKind(err, apperr.KindNotFound) {
+			t.Fatalf("a row inserted after the read: %v", err)
+		}
+		// Gone from both statements' view, it was deleted outside vetca.
+		f.exec(t, `DELETE FROM accounts WHERE id = 'acc_3'`)
+		if err := f.rec.absent(context.Background(), db, tab, "acc_3"); !apperr.IsKind(err, apperr.KindIntegrity) {
+			t.Fatalf("a row deleted by SQL: %v", err)
+		}
+	})
+}
+
 // Verify runs beside writers (serve verifies on a schedule, and operators
 // run `vetca audit verify` against a live database): a row updated after
 // the events were read must not be reported as edited outside vetca.

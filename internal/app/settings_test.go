@@ -1,0 +1,54 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/app"
+	"github.com/vetca/vetca/internal/apptest"
+)
+
+// Replicas deployed together start together: each records the
+// installation's settings as serve starts, and the first time there are
+// none, both find none and both write. Neither may fail, and above all
+// neither may report the other's fresh row as an integrity violation
+// (a row read as absent, then its insert event seen by the next statement).
+func TestReplicasRecordASettingAtOnce(t *testing.T) {
+	e := apptest.New(t, apptest.Postgres)
+	ctx := context.Background()
+	b, err := app.Open(ctx, e.App.Cfg, e.Clock, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Write: true})
+	if err != nil {
+		t.Fatalf("open the second replica: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	replicas := []*app.App{e.App, b}
+	for i := 0; i < 60; i++ {
+		id := fmt.Sprintf("test_setting_%d", i)
+		var start, wg sync.WaitGroup
+		start.Add(1)
+		errs := make([]error, len(replicas))
+		for r, a := range replicas {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				start.Wait()
+				errs[r] = a.SetSetting(ctx, actor.SystemActor(a.Replica), id, "same value")
+			}()
+		}
+		start.Done()
+		wg.Wait()
+		for r, err := range errs {
+			if err != nil {
+				t.Fatalf("setting %s, replica %d: %v", id, r, err)
+			}
+		}
+	}
+	if rep, err := e.App.VerifyAudit(ctx, ""); err != nil || !rep.OK {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+}
