@@ -708,6 +708,16 @@ func GetCertificate(ctx context.Context, rec *audit.Recorder, q store.Querier, s
 	return cs[0], nil
 }
 
+// LockCertificate locks the certificate row with the given id until tx
+// ends and returns it as it is now (after the integrity check). Writers
+// that decide from a certificate's state, such as revocation, lock it
+// first, so that concurrent decisions about one certificate take turns.
+func LockCertificate(ctx context.Context, rec *audit.Recorder, tx *store.Tx, id string) (Certificate, error) {
+	var c Certificate
+	err := newTables(rec).certificates.Lock(ctx, tx, id, &c)
+	return c, err
+}
+
 // GetIntent returns the intent of a serial.
 func GetIntent(ctx context.Context, rec *audit.Recorder, q store.Querier, serialHex string) (Intent, bool, error) {
 	is, err := newTables(rec).issuanceIntents.Select(ctx, q, `WHERE serial = ?`, serialHex)

@@ -231,7 +231,16 @@ func (s *Service) Published(ctx context.Context, rs ...Revocation) {
 	}
 }
 
+// revokeInTx locks the certificate first: two revocations of one
+// certificate at once (its subscriber and the CA, an incident's bulk
+// revocation beside a problem report's, on one replica or two) then take
+// turns, and the second sees the first's revocation and upgrades it or
+// leaves it, instead of inserting a second one.
 func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, d Decision, in Input, now time.Time) (Revocation, error) {
+	cert, err := issuance.LockCertificate(ctx, s.rec, tx, cert.ID)
+	if err != nil {
+		return Revocation{}, err
+	}
 	prior, had, err := s.Get(ctx, tx, cert.Serial)
 	if err != nil {
 		return Revocation{}, err

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -424,6 +425,54 @@ func TestKeyCompromiseUpgrade(t *testing.T) {
 		}
 		if n != 1 {
 			t.Fatalf("%d blocked keys", n)
+		}
+	})
+}
+
+// Revocations of one certificate at once (its subscriber and the CA, on
+// PostgreSQL concurrently) take turns on the certificate: each is
+// answered as if it came alone (200, or 409 for a reason change BR §7.2.2
+// does not allow), never a server error from a second revocation row; one
+// revocation remains, at its strongest reason, and the trail verifies.
+func TestConcurrentRevocationsOfOneCertificate(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		for round := 0; round < 6; round++ {
+			serial, _ := f.Issue(site)
+			reqs := []struct {
+				tok    string
+				reason string
+			}{{f.AccTok, "superseded"}, {f.Carol, "keyCompromise"}, {f.AccTok, "keyCompromise"}, {f.AdminToken, "keyCompromise"}}
+			codes := make([]int, len(reqs))
+			raws := make([]string, len(reqs))
+			var start, wg sync.WaitGroup
+			start.Add(1)
+			for i, rq := range reqs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					start.Wait()
+					r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", rq.tok, map[string]any{"reason": rq.reason, "evidence": "key posted publicly"})
+					codes[i], raws[i] = r.Status, string(r.Raw)
+				}()
+			}
+			start.Done()
+			wg.Wait()
+			for i, c := range codes {
+				if c != 200 && !(c == 409 && reqs[i].reason == "superseded") {
+					t.Fatalf("round %d: revocation %d (%s) answered %d: %s", round, i, reqs[i].reason, c, raws[i])
+				}
+			}
+			var n int
+			var reason string
+			if err := f.App.DB.QueryRow(context.Background(), `SELECT COUNT(*), MAX(reason) FROM revocations WHERE serial = ?`, serial).Scan(&n, &reason); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 || reason != "keyCompromise" {
+				t.Fatalf("round %d: %d revocations, reason %q", round, n, reason)
+			}
+		}
+		if rep, err := f.App.VerifyAudit(context.Background(), ""); err != nil || !rep.OK {
+			t.Fatalf("verify: %v %+v", err, rep)
 		}
 	})
 }
