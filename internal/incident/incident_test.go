@@ -3,6 +3,7 @@ package incident_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -157,6 +158,54 @@ func TestBulkRevocationResumesWithoutRevokingTwice(t *testing.T) {
 			if o.Kind == incident.ObligationRevocation {
 				t.Fatalf("revocation still open after the run: %+v", o)
 			}
+		}
+	})
+}
+
+// Two bulk revocations of one incident at once (two officers, or the CLI
+// beside the console; on PostgreSQL truly concurrent) both succeed: every
+// certificate is revoked once, by one run or the other, and the
+// subscribers get one mail before and one after.
+func TestConcurrentBulkRevocationsOfOneIncident(t *testing.T) {
+	const n = 40
+	each(t, func(t *testing.T, w *world) {
+		serials := w.certificates(t, n)
+		r := w.open(t, incidentBody(w.Clock.Now().Add(-time.Hour), serials))
+		if r.Status != 201 {
+			t.Fatalf("open: %d %s", r.Status, r.Raw)
+		}
+		id := r.Body["id"].(string)
+		results := make([]incident.RevokeResult, 2)
+		errs := make([]error, 2)
+		var start, wg sync.WaitGroup
+		start.Add(1)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				start.Wait()
+				results[i], errs[i] = w.App.Incidents.Revoke(context.Background(), w.Compliance, id, incident.RevokeOptions{Workers: 4})
+			}()
+		}
+		start.Done()
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("run %d: %v", i, err)
+			}
+		}
+		once := map[string]int{}
+		for _, s := range append(results[0].Serials, results[1].Serials...) {
+			once[s]++
+		}
+		for _, s := range serials {
+			if once[s] != 1 {
+				t.Fatalf("serial %s revoked by %d runs", s, once[s])
+			}
+		}
+		w.Deliver()
+		if m := w.SMTP.To("jane@acme-widgets.com"); len(m) != 2 {
+			t.Fatalf("%d mails to the subscriber, want one before and one after", len(m))
 		}
 	})
 }

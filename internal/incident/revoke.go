@@ -275,6 +275,13 @@ func (s *Service) notifyOnce(ctx context.Context, by actor.Actor, inc Incident, 
 	}
 	evID := "ine_" + inc.ID + "_notified_" + phase
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		// Two runs at once (two officers, or the CLI beside the console)
+		// take turns on the incident's row: the second then finds the
+		// first's event and mails no one again.
+		var locked Incident
+		if err := s.tab.incidents.Lock(ctx, tx, inc.ID, &locked); err != nil {
+			return err
+		}
 		if _, ok, err := s.tab.events.First(ctx, tx, `WHERE id = ?`, evID); err != nil || ok {
 			return err
 		}
