@@ -40,10 +40,10 @@ func getSetting(ctx context.Context, rec *audit.Recorder, q store.Querier, id st
 
 // SetSetting records a setting (audited) when it changed. Replicas started
 // together may both find a setting missing and both insert it; the one
-// whose insert loses runs again, and then finds the other's row (the same
-// value: nothing to write; another: an update).
+// whose insert loses runs again (store.DB.InTx), and then finds the
+// other's row (the same value: nothing to write; another: an update).
 func (a *App) SetSetting(ctx context.Context, by actor.Actor, id, value string) error {
-	set := func(tx *store.Tx) error {
+	return a.DB.InTx(ctx, func(tx *store.Tx) error {
 		cur, ok, err := getSetting(ctx, a.Recorder, tx, id)
 		if err != nil || (ok && cur == value) {
 			return err
@@ -53,12 +53,7 @@ func (a *App) SetSetting(ctx context.Context, by actor.Actor, id, value string) 
 			return settingsTable(a.Recorder).Update(ctx, tx, by, actSettingChanged, s)
 		}
 		return settingsTable(a.Recorder).Insert(ctx, tx, by, actSettingChanged, s)
-	}
-	err := a.DB.InTx(ctx, set)
-	if store.IsUniqueViolation(err) {
-		err = a.DB.InTx(ctx, set)
-	}
-	return err
+	})
 }
 
 // SettingIssuance records the settings of the serving replicas that reach

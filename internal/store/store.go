@@ -423,11 +423,25 @@ func (tx *Tx) ForUpdate() string {
 // transaction that fails on a serialization conflict or deadlock
 // (PostgreSQL) or on a busy database (SQLite) is retried a few times; fn must
 // therefore have no side effects outside the transaction.
+//
+// On PostgreSQL a transaction that fails on a unique violation fn did not
+// handle also runs once more. It lost a race: it checked that a row was
+// not there (a user's name, a link, the next version number, a setting)
+// while another transaction inserted it, and PostgreSQL raises the
+// violation only once that one has committed. Run again, fn reads the
+// winner's row and answers as it would have in turn (a 409 naming the
+// field, or nothing to do) instead of failing with a server error. A
+// violation fn turns into its own error is not retried.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	const attempts = 5
 	var err error
+	ranAgain := false
 	for i := 0; i < attempts; i++ {
 		err = db.inTxOnce(ctx, fn)
+		if err != nil && !ranAgain && db.dialect == Postgres && IsUniqueViolation(err) {
+			ranAgain = true
+			err = db.inTxOnce(ctx, fn)
+		}
 		if err == nil || !retryable(err) {
 			return err
 		}

@@ -257,3 +257,78 @@ func TestPreferIndexOrder(t *testing.T) {
 		}
 	})
 }
+
+// A transaction that found a key free and then lost the race to insert it
+// runs once more and finds the winner's row (PostgreSQL, which raises the
+// unique violation once the winner has committed; SQLite has one writer,
+// so a check and its insert never interleave with another's).
+func TestLostInsertRaceRunsAgain(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	ctx := context.Background()
+	// claim inserts the lease "race" for holder unless it is there.
+	claim := func(tx *store.Tx, holder string) (bool, error) {
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM leases WHERE name = 'race'`).Scan(&n); err != nil {
+			return false, err
+		}
+		if n > 0 {
+			return false, nil
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ('race', '`+holder+`', 'e')`)
+		return err == nil, err
+	}
+	inserted, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	winner := make(chan error, 1)
+	go func() {
+		winner <- db.InTx(ctx, func(tx *store.Tx) error {
+			_, err := claim(tx, "winner")
+			once.Do(func() { close(inserted) })
+			<-release
+			return err
+		})
+	}()
+	<-inserted
+	loserName := "loser_" + strings.ReplaceAll(t.Name(), "/", "_")
+	var runs int
+	var claimed bool
+	loser := make(chan error, 1)
+	go func() {
+		loser <- db.InTx(ctx, func(tx *store.Tx) error {
+			runs++
+			var err error
+			claimed, err = claim(tx, loserName)
+			return err
+		})
+	}()
+	// The loser found no row (the winner has not committed) and now waits
+	// on the winner's uncommitted key.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%`+loserName+`%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the loser's insert never waited on the winner's key")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	if err := <-winner; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-loser; err != nil {
+		t.Fatalf("the transaction that lost the race: %v", err)
+	}
+	if runs != 2 || claimed {
+		t.Fatalf("the loser ran %d times (want 2) and claimed the key: %v", runs, claimed)
+	}
+	var holder string
+	if err := db.QueryRow(ctx, `SELECT holder FROM leases WHERE name = 'race'`).Scan(&holder); err != nil || holder != "winner" {
+		t.Fatalf("holder %q (%v)", holder, err)
+	}
+}
