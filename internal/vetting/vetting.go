@@ -256,8 +256,8 @@ func (s *Service) Propose(ctx context.Context, by actor.Actor, orgID string, in 
 	}
 	var v Version
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var org Organization
-		if err := s.tab.organizations.Get(ctx, tx, orgID, &org); err != nil {
+		org, err := s.lockOrganization(ctx, tx, orgID)
+		if err != nil {
 			return err
 		}
 		versions, err := s.versions(ctx, tx, orgID)
@@ -324,8 +324,8 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 	var v Version
 	var verifs []Verification
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var org Organization
-		if err := s.tab.organizations.Get(ctx, tx, orgID, &org); err != nil {
+		org, err := s.lockOrganization(ctx, tx, orgID)
+		if err != nil {
 			return err
 		}
 		versions, err := s.versions(ctx, tx, orgID)
@@ -445,6 +445,9 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, orgID string, n in
 	}
 	var v Version
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := s.lockOrganization(ctx, tx, orgID); err != nil {
+			return err
+		}
 		versions, err := s.versions(ctx, tx, orgID)
 		if err != nil {
 			return err
@@ -460,6 +463,19 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, orgID string, n in
 		return s.rec.Note(ctx, tx, by, actOrganizationVersionRejected, "organization_versions", v.ID, map[string]string{"reason": reason})
 	})
 	return v, err
+}
+
+// lockOrganization locks an organization's row until tx ends and returns
+// it. Every change to its versions (a proposal, a verification, a
+// rejection) takes this lock first, so they take turns on one replica or
+// many: two verifiers verifying at once are counted together and the
+// second completes the version (each alone would count only its own
+// verification and leave it pending for good), and a rejection never
+// overwrites a version that a verification just made current.
+func (s *Service) lockOrganization(ctx context.Context, tx *store.Tx, orgID string) (Organization, error) {
+	var org Organization
+	err := s.tab.organizations.Lock(ctx, tx, orgID, &org)
+	return org, err
 }
 
 // pendingVersion returns version n of versions, which must be pending.

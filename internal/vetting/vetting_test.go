@@ -2,7 +2,9 @@ package vetting_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,6 +99,74 @@ func TestDualVerification(t *testing.T) {
 		}
 		_, _, err = e.svc.Verify(ctx, carol, org.ID, 1, nil)
 		mustCode(t, err, apperr.KindConflict, "version_not_pending")
+	})
+}
+
+// docs/design.md §2, with the verifiers at once (on PostgreSQL concurrently):
+// two verifications of one version are counted together and the second
+// makes it current; each counted alone would leave it pending for good. A
+// rejection racing them never turns a version that became current into a
+// rejected one: it finds it verified (409), or rejects it before it is.
+func TestConcurrentVerificationsCompleteTheVersion(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		org, _, err := e.svc.Create(ctx, alice, acme())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := 1; n <= 6; n++ {
+			if n > 1 {
+				street := fmt.Sprintf("%d Market Street", n)
+				if _, err := e.svc.Propose(ctx, alice, org.ID, vetting.ChangeInput{StreetAddress: &street}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			acts := []func() error{
+				func() error { _, _, err := e.svc.Verify(ctx, bob, org.ID, n, nil); return err },
+				func() error { _, _, err := e.svc.Verify(ctx, dave, org.ID, n, nil); return err },
+			}
+			rejecting := n%2 == 0
+			if rejecting {
+				acts = append(acts, func() error { _, err := e.svc.Reject(ctx, carol, org.ID, n, "wrong street"); return err })
+			}
+			errs := make([]error, len(acts))
+			var start, wg sync.WaitGroup
+			start.Add(1)
+			for i, act := range acts {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					start.Wait()
+					errs[i] = act()
+				}()
+			}
+			start.Done()
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil && !(rejecting && apperr.HasCode(err, apperr.CodeVersionNotPending)) {
+					t.Fatalf("version %d, act %d: %v", n, i, err)
+				}
+			}
+			v, ok, err := e.svc.VersionOf(ctx, db, org.ID, n)
+			if err != nil || !ok {
+				t.Fatal(ok, err)
+			}
+			cur, err := e.svc.CurrentVerified(ctx, db, org.ID)
+			switch {
+			case !rejecting && (v.Status != vetting.StatusVerified || err != nil || cur.Version != n):
+				t.Fatalf("version %d after two verifications at once: %s; current %d (%v)", n, v.Status, cur.Version, err)
+			case rejecting && v.Status == vetting.StatusVerified && (err != nil || cur.Version != n):
+				t.Fatalf("version %d verified but not current: %d (%v)", n, cur.Version, err)
+			case rejecting && v.Status == vetting.StatusRejected && errs[2] != nil:
+				t.Fatalf("version %d rejected, but the rejection failed: %v", n, errs[2])
+			case rejecting && v.Status != vetting.StatusVerified && v.Status != vetting.StatusRejected:
+				t.Fatalf("version %d after two verifications and a rejection at once: %s", n, v.Status)
+			}
+		}
+		if rep, err := audit.Verify(ctx, db, e.rec.Schema(), e.rec.PublicKey(), nil); err != nil || !rep.OK {
+			t.Fatalf("verify: %v %+v", err, rep)
+		}
 	})
 }
 
