@@ -280,7 +280,10 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, by actor.Actor, req R
 // pending.
 func (s *Service) pending(ctx context.Context, tx *store.Tx, id string) (Request, error) {
 	var req Request
-	if err := s.tab.changeRequests.Get(ctx, tx, id, &req); err != nil {
+	// Locked: approvals and rejections of one request take turns (on one
+	// replica or many), so two approvals at once are counted together and
+	// the change is applied once, by the second.
+	if err := s.tab.changeRequests.Lock(ctx, tx, id, &req); err != nil {
 		return Request{}, err
 	}
 	if req.Status != StatusPending {

@@ -3,7 +3,9 @@ package change_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vetca/vetca/internal/account"
@@ -256,6 +258,51 @@ func TestRestoreReinsertsRowDeletedBySQL(t *testing.T) {
 			}
 			if rep := f.verify(t); !rep.OK {
 				t.Fatalf("audit verify after the restore: %v", rep.Findings)
+			}
+		})
+	}
+}
+
+// Approvals of one change request at once (three approvers; on PostgreSQL
+// concurrently) are counted as if they came in turn: two succeed and the
+// change is applied once, by the second; the third finds it applied (409
+// not_pending). Counted apart, each would see only its own approval and
+// leave the request pending for good, or two would both apply it.
+func TestConcurrentApprovalsApplyTheChangeOnce(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) {
+			f := newFixture(t, b)
+			for round := 0; round < 4; round++ {
+				req := f.rename(t, fmt.Sprintf("Acme Widgets %d", round))
+				approvers := []actor.Actor{f.cleo, f.cyrus, f.dan}
+				errs := make([]error, len(approvers))
+				var start, wg sync.WaitGroup
+				start.Add(1)
+				for i, by := range approvers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						start.Wait()
+						_, errs[i] = f.App.Changes.Approve(context.Background(), by, req.ID)
+					}()
+				}
+				start.Done()
+				wg.Wait()
+				ok := 0
+				for _, err := range errs {
+					switch {
+					case err == nil:
+						ok++
+					case !apperr.HasCode(err, apperr.CodeNotPending):
+						t.Fatalf("round %d: %v", round, err)
+					}
+				}
+				if got := f.get(t, req.ID); ok != 2 || got.Status != change.StatusApplied || len(got.Approvals) != 2 {
+					t.Fatalf("round %d: %d approvals succeeded; request %s with %d approvals", round, ok, got.Status, len(got.Approvals))
+				}
+				if n := f.count(t, `SELECT COUNT(*) FROM audit_events WHERE action = ?`, "change_request.applied:"+req.ID); n != 1 {
+					t.Fatalf("round %d: the change was applied %d times", round, n)
+				}
 			}
 		})
 	}
