@@ -343,6 +343,8 @@ const (
 	CodeEABKeyRevoked Code = "eab_key_revoked"
 	// CodeCAAStale (409): the CAA check of a name is older than BR §3.2.2.8 allows; check CAA again.
 	CodeCAAStale Code = "caa_stale"
+	// CodeConcurrentUpdate (409): another request changed the same record at the same moment, again and again; send the request again.
+	CodeConcurrentUpdate Code = "concurrent_update"
 	// CodeFinalizeInProgress (409): the order is already being finalized, possibly on another replica.
 	CodeFinalizeInProgress Code = "finalize_in_progress"
 	// CodeIssuanceAbandoned (409): the issuance was resolved as abandoned while it was signed; the serial is answered as revoked.
@@ -461,7 +463,7 @@ var all = []Code{
 	CodeNotFound,
 
 	CodeAlreadyApproved, CodeAlreadyDecided, CodeAlreadyFlagged, CodeAlreadyGranted, CodeAlreadyIssued, CodeAlreadyLinked,
-	CodeAlreadyRevoked, CodeAlreadyVerified, CodeCaseClosed, CodeEABKeyBound, CodeEABKeyExpired, CodeEABKeyRevoked, CodeCAAStale, CodeFinalizeInProgress,
+	CodeAlreadyRevoked, CodeAlreadyVerified, CodeCaseClosed, CodeEABKeyBound, CodeEABKeyExpired, CodeEABKeyRevoked, CodeCAAStale, CodeConcurrentUpdate, CodeFinalizeInProgress,
 	CodeIssuanceAbandoned, CodeNameTaken, CodeNotPending, CodeNotAwaitingConfirmation, CodeNothingPending,
 	CodeOrderChanged, CodeOrderNotApproved, CodeOrderNotPending, CodeOrganizationNotVerified,
 	CodeRandomValueExpired, CodeReverificationRequired, CodeSanctionsRejected, CodeSnapshotMismatch,

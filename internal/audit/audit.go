@@ -407,9 +407,13 @@ func selectRows[T any](ctx context.Context, r *Recorder, q store.Querier, table,
 		if err != nil {
 			return nil, err
 		}
-		if tx, ok := q.(*store.Tx); ok && tx.HoldsWhatItReads() {
+		if tx, ok := q.(*store.Tx); ok {
 			if id, ok := row["id"].(string); ok {
-				holdRead(tx, table, id, row)
+				if tx.HoldsWhatItReads() {
+					holdRead(tx, table, id, row)
+				} else {
+					noteSeen(tx, table, id, row)
+				}
 			}
 		}
 		var v T
@@ -492,8 +496,12 @@ func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id
 		return nil, r.absent(ctx, q, t, id)
 	}
 	row, err := r.vouchedRow(ctx, q, t, maps[0])
-	if err == nil && isTx && (lock || tx.HoldsWhatItReads()) {
-		holdRead(tx, t.Name, id, row)
+	if err == nil && isTx {
+		if lock || tx.HoldsWhatItReads() {
+			holdRead(tx, t.Name, id, row)
+		} else {
+			noteSeen(tx, t.Name, id, row)
+		}
 	}
 	return row, err
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"maps"
 
 	"github.com/vetca/vetca/internal/store"
@@ -24,6 +25,22 @@ import (
 
 // heldKey names one row in a transaction's memo.
 type heldKey struct{ table, id string }
+
+// seenKey names a row the transaction read without holding it (a
+// PostgreSQL read without FOR UPDATE); the memo keeps the row_hash it read
+// first.
+type seenKey struct{ table, id string }
+
+// noteSeen remembers the row_hash of a row tx read without holding it,
+// unless it already read that row.
+func noteSeen(tx *store.Tx, table, id string, row store.Row) {
+	k := seenKey{table, id}
+	if _, ok := tx.Recall(k); ok {
+		return
+	}
+	h, _ := row["row_hash"].(string)
+	tx.Remember(k, h)
+}
 
 // chainTipKey is the memo key of the SQLite chain tip.
 type chainTipKey struct{}
@@ -68,12 +85,25 @@ func holdWritten(tx *store.Tx, e *Event) {
 // hold makes sure tx holds the row of t with the given id and that the row
 // is what the audit trail vouches for, before tx overwrites or deletes it:
 // from the memo when tx already holds it, else by a locking, checked read.
+//
+// If tx read the row earlier without holding it and another transaction
+// has changed it since, the write was decided from what the row was and
+// would undo that change (a lost update: two edits of a contact at once,
+// each keeping the other's field as it was). hold then refuses with
+// store.ErrConcurrentUpdate, and store.DB.InTx runs the transaction again
+// from a fresh read.
 func (r *Recorder) hold(ctx context.Context, tx *store.Tx, t *store.Table, id string) error {
 	if _, ok := tx.Recall(heldKey{t.Name, id}); ok {
 		return nil
 	}
-	_, err := r.load(ctx, tx, t, id, true)
-	return err
+	row, err := r.load(ctx, tx, t, id, true)
+	if err != nil {
+		return err
+	}
+	if read, ok := tx.Recall(seenKey{t.Name, id}); ok && read != row["row_hash"] {
+		return fmt.Errorf("audit: %s %s changed since this transaction read it: %w", t.Name, id, store.ErrConcurrentUpdate)
+	}
+	return nil
 }
 
 // chainTip returns the SQLite chain tip the next event extends: what this

@@ -86,6 +86,73 @@ func TestUnlockedReadDoesNotHoldARow(t *testing.T) {
 	}
 }
 
+// A write decided from a row read without its lock, after another
+// transaction changed the row, would undo that change (a lost update). It
+// is refused with store.ErrConcurrentUpdate, and InTx runs the
+// transaction again from a fresh read, so both changes stay. (SQLite's
+// write transaction holds the database from its first read, so there the
+// other change waits instead.)
+func TestWriteFromAStaleReadRunsAgain(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	f := setup(t, db)
+	ctx := context.Background()
+	runs := 0
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		runs++
+		var a account
+		if err := f.rec.get(ctx, tx, "accounts", "acc_1", &a); err != nil {
+			return err
+		}
+		if runs == 1 {
+			// Another transaction renames it after this one read it.
+			if err := db.InTx(ctx, func(other *store.Tx) error {
+				var b account
+				if err := f.rec.get(ctx, other, "accounts", "acc_1", &b); err != nil {
+					return err
+				}
+				b.CreatedBy = "user:carol"
+				return f.rec.update(ctx, other, "user:carol", "account.reassigned", "accounts", b)
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a.Name += " Renamed"
+		return f.rec.update(ctx, tx, "user:bob", "account.renamed", "accounts", a)
+	})
+	if err != nil || runs != 2 {
+		t.Fatalf("runs %d, err %v; want the transaction run again", runs, err)
+	}
+	var a account
+	if err := f.rec.get(ctx, db, "accounts", "acc_1", &a); err != nil || a.Name != "Alpha Renamed" || a.CreatedBy != "user:carol" {
+		t.Fatalf("after both changes: %+v (%v)", a, err)
+	}
+	// One that loses every time is answered 409 concurrent_update.
+	err = db.InTx(ctx, func(tx *store.Tx) error {
+		var a account
+		if err := f.rec.get(ctx, tx, "accounts", "acc_2", &a); err != nil {
+			return err
+		}
+		if err := db.InTx(ctx, func(other *store.Tx) error {
+			var b account
+			if err := f.rec.get(ctx, other, "accounts", "acc_2", &b); err != nil {
+				return err
+			}
+			b.Name += "!"
+			return f.rec.update(ctx, other, "user:carol", "account.renamed", "accounts", b)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		a.CreatedBy = "user:bob"
+		return f.rec.update(ctx, tx, "user:bob", "account.reassigned", "accounts", a)
+	})
+	if !apperr.HasCode(err, apperr.CodeConcurrentUpdate) {
+		t.Fatalf("a transaction that lost every attempt: %v", err)
+	}
+	if rep := f.verify(t); !rep.OK {
+		t.Fatalf("verify: %v", rep.Findings)
+	}
+}
+
 // Callers that share a SQLite group transaction each start from the chain
 // tip in the database: one whose writes were rolled back to its savepoint
 // leaves no tip behind for the next, so the trail stays one chain.

@@ -90,6 +90,24 @@ func TestConcurrentRequestsAreAnsweredAsInTurn(t *testing.T) {
 			codes, raws = burst(f, call{"POST", lp, f.AdminToken, map[string]any{"organizationId": f.OrgID}}, call{"POST", lp, f.Alice, map[string]any{"organizationId": f.OrgID}})
 			check(t, "one link twice", []int{200, 409}, codes, raws)
 
+			// One contact changed in two fields by two requests: both changes stay.
+			r = f.Do("POST", "/api/v1/accounts/"+f.AccountID+"/contacts", f.AccTok, map[string]any{"name": "Kim", "email": "kim@acme-widgets.com", "role": "technical"})
+			kimp := "/api/v1/accounts/" + f.AccountID + "/contacts/" + r.Body["id"].(string)
+			codes, raws = burst(f, call{"PATCH", kimp, f.AccTok, map[string]any{"name": "Kim Lee"}}, call{"PATCH", kimp, f.Alice, map[string]any{"email": "kim.lee@acme-widgets.com"}})
+			check(t, "one contact changed twice", []int{200, 200}, codes, raws)
+			kimID := r.Body["id"].(string)
+			acc := f.Do("GET", "/api/v1/accounts/"+f.AccountID, f.AccTok, nil)
+			contacts, _ := acc.Body["contacts"].([]any)
+			kept := false
+			for _, c := range contacts {
+				if c := c.(map[string]any); c["id"] == kimID {
+					kept = c["name"] == "Kim Lee" && c["email"] == "kim.lee@acme-widgets.com"
+				}
+			}
+			if !kept {
+				t.Fatalf("a change of the contact was lost: %s", acc.Raw)
+			}
+
 			// One contact deleted twice.
 			r = f.Do("POST", "/api/v1/accounts/"+f.AccountID+"/contacts", f.AccTok, map[string]any{"name": "Jo", "email": "jo@acme-widgets.com", "role": "technical"})
 			cp := "/api/v1/accounts/" + f.AccountID + "/contacts/" + r.Body["id"].(string)

@@ -26,6 +26,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/vetca/vetca/internal/apperr"
 )
 
 // Dialect is the SQL dialect of a backend.
@@ -527,8 +529,16 @@ func (db *DB) Commits() int64 { return db.commits.Load() }
 // COMMIT or savepoints), for tests and benchmarks that count round trips.
 func (db *DB) Statements() int64 { return db.statements.Load() }
 
+// ErrConcurrentUpdate is returned by a write to a row that the transaction
+// had read without locking it and that another transaction changed since
+// (package audit detects it as it locks the row to write it): the write
+// would be decided from what the row was, and undo the other's change. InTx
+// runs such a transaction again, from a fresh read; a caller gets this 409
+// only if every attempt lost the same way.
+var ErrConcurrentUpdate = apperr.Conflict(apperr.CodeConcurrentUpdate, apperr.NoField, "another request changed the same record at the same moment; send the request again")
+
 func retryable(err error) bool {
-	if errors.Is(err, errGroupAborted) {
+	if errors.Is(err, errGroupAborted) || errors.Is(err, ErrConcurrentUpdate) {
 		return true
 	}
 	var pgErr *pgconn.PgError
