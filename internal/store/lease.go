@@ -8,12 +8,29 @@ import (
 	"time"
 )
 
+// leaseStatementTimeout bounds a lease statement that runs on after its
+// caller's context ended.
+const leaseStatementTimeout = 10 * time.Second
+
 // AcquireLease takes or renews the named lease for holder until now+ttl.
 // It returns false when another holder's lease is still valid. Scheduled
 // jobs (CRL publication, outbox delivery, deadline alarms) hold a lease so
 // that only one replica runs each at a time, and another takes over when
 // the holder stops renewing.
+//
+// Once sent, the statement is not abandoned when ctx ends (a replica
+// shutting down): a PostgreSQL statement cancelled in flight can still
+// commit after the caller has gone on, here after its loop released the
+// lease on the way out, and the stopped replica would then hold the lease
+// until it expired instead of handing it over at once. So it runs to its
+// end (for at most leaseStatementTimeout), and a ctx already ended takes
+// nothing.
 func (db *DB) AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("acquire lease %s: %w", name, err)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseStatementTimeout)
+	defer cancel()
 	res, err := db.Exec(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 		WHERE leases.holder = excluded.holder OR leases.expires_at < ?`,

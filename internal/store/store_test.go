@@ -159,6 +159,80 @@ func TestLease(t *testing.T) {
 	})
 }
 
+// A lease statement is not abandoned when its caller's context ends (a
+// replica shutting down): it runs to its end, so that the release that
+// follows it on the way out finds what it did; a statement cancelled in
+// flight could commit after that release and leave the stopped replica
+// holding the lease until it expired. A context already ended takes
+// nothing.
+func TestLeaseStatementOutlivesItsContext(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if ok, err := db.AcquireLease(ctx, "outbox", "a", now, time.Minute); err != nil || !ok {
+		t.Fatalf("a first: %v %v", ok, err)
+	}
+	// Another transaction holds the lease row, so a's renewal waits.
+	locked, unlock := make(chan struct{}), make(chan struct{})
+	blocker := make(chan error, 1)
+	go func() {
+		blocker <- db.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT holder FROM leases WHERE name = 'outbox' FOR UPDATE`); err != nil {
+				return err
+			}
+			close(locked)
+			<-unlock
+			return nil
+		})
+	}()
+	<-locked
+	release := sync.OnceFunc(func() { close(unlock) })
+	defer func() { release(); <-blocker }() // a failing test must not leave the row locked
+	renewCtx, cancel := context.WithCancel(ctx)
+	type result struct {
+		ok  bool
+		err error
+	}
+	renewed := make(chan result, 1)
+	go func() {
+		ok, err := db.AcquireLease(renewCtx, "outbox", "a", now.Add(10*time.Second), time.Minute)
+		renewed <- result{ok, err}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO leases%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the renewal never waited on the lease row")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel() // the replica shuts down while its renewal is in flight
+	select {
+	case r := <-renewed:
+		t.Fatalf("the renewal returned while its statement still ran: %v %v", r.ok, r.err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	release()
+	if r := <-renewed; r.err != nil || !r.ok {
+		t.Fatalf("the renewal, run to its end: %v %v", r.ok, r.err)
+	}
+	if err := db.ReleaseLease(ctx, "outbox", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, held, err := db.LeaseExpiry(ctx, "outbox"); err != nil || held {
+		t.Fatalf("the lease is still held after its release (%v)", err)
+	}
+	if ok, err := db.AcquireLease(renewCtx, "outbox", "a", now, time.Minute); err == nil || ok {
+		t.Fatalf("an ended context took a lease: %v %v", ok, err)
+	}
+}
+
 // TestConcurrentWriters checks that parallel write transactions queue
 // instead of failing (SQLite busy handling, PostgreSQL retries).
 func TestConcurrentWriters(t *testing.T) {
