@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ type Instance struct {
 	SMTP       *smtptest.Server
 	schema     string // PostgreSQL search_path
 	cmd        *exec.Cmd
-	logs       *bytes.Buffer
+	logs       *syncBuffer
 	// Bin is the binary Serve runs (vetcaBin unless a test needs hooksBin);
 	// Env adds variables to every command.
 	Bin string
@@ -187,40 +188,83 @@ func (in *Instance) Serve(extra ...string) {
 	if in.SMTP == nil {
 		in.SMTP = smtptest.New(in.t)
 	}
-	if in.Addr == "" {
-		in.Addr = freeAddr(in.t)
+	chosen := in.Addr == ""
+	for attempt := 1; ; attempt++ {
+		if chosen {
+			in.Addr = freeAddr(in.t)
+		}
+		addr := in.Addr
+		args := []string{"serve", "--listen", addr, "--smtp", in.SMTP.Addr(), "--compliance-email", "compliance@ca.vetca-test.com"}
+		if !hasFlag(extra, "--public-url") {
+			args = append(args, "--public-url", in.PublicURL)
+		}
+		args = append(args, extra...)
+		in.cmd = exec.Command(in.Bin, args...)
+		in.cmd.Env = in.env()
+		in.logs = &syncBuffer{}
+		in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
+		if err := in.cmd.Start(); err != nil {
+			in.t.Fatal(err)
+		}
+		in.URL = "http://" + addr
+		if in.waitReady() {
+			in.t.Cleanup(in.Stop)
+			return
+		}
+		// The free address chosen was taken before serve could bind it.
+		in.Stop()
+		if !chosen || attempt == 3 {
+			in.t.Fatalf("vetca serve could not listen on %s:\n%s", addr, in.logs)
+		}
 	}
-	addr := in.Addr
-	args := []string{"serve", "--listen", addr, "--smtp", in.SMTP.Addr(), "--compliance-email", "compliance@ca.vetca-test.com"}
-	if !hasFlag(extra, "--public-url") {
-		args = append(args, "--public-url", in.PublicURL)
-	}
-	args = append(args, extra...)
-	in.cmd = exec.Command(in.Bin, args...)
-	in.cmd.Env = in.env()
-	in.logs = &bytes.Buffer{}
-	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
-	if err := in.cmd.Start(); err != nil {
-		in.t.Fatal(err)
-	}
-	in.t.Cleanup(in.Stop)
-	in.URL = "http://" + addr
-	in.waitReady()
 }
 
-func (in *Instance) waitReady() {
+// waitReady waits until the server just started answers /healthz, and
+// reports false if it could not bind its address. The address was free
+// when chosen, but any process may take a free port before serve binds it
+// (an outgoing connection's ephemeral port, another test's server), and
+// whatever answers there then must not be taken for this server: it is
+// ready only once it has also logged that it serves on in.Addr.
+func (in *Instance) waitReady() bool {
+	serving := []string{`"msg":"vetca serving","listen":"` + in.Addr + `"`, `msg="vetca serving" listen=` + in.Addr + " "} // JSON or text logs
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(in.URL + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
+		logs := in.logs.String()
+		if strings.Contains(logs, "address already in use") {
+			return false
+		}
+		if strings.Contains(logs, serving[0]) || strings.Contains(logs, serving[1]) {
+			resp, err := http.Get(in.URL + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return true
+				}
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	in.t.Fatalf("vetca serve did not become ready:\n%s", in.logs)
+	return false
+}
+
+// syncBuffer collects a server's output, written by the process's copying
+// goroutine while tests read it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // freeAddr returns a loopback address with a port nothing listens on.
