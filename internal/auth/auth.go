@@ -308,6 +308,23 @@ func (s *Service) RotateOwnToken(ctx context.Context, by actor.Actor) (string, e
 	}
 	token, hash := NewToken()
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		// Rotations of one user's token take turns, and each checks again
+		// that the token it was asked with is still good: of two at once
+		// with the same token, the second is refused as it would be in
+		// turn, instead of revoking the token the first just handed out.
+		var u User
+		if err := s.tab.users.Lock(ctx, tx, by.ID, &u); err != nil {
+			return err
+		}
+		if by.TokenID != "" {
+			var cur Token
+			if err := s.tab.apiTokens.Get(ctx, tx, by.TokenID, &cur); err != nil {
+				return err
+			}
+			if cur.RevokedAt != nil {
+				return apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "%v", ErrBadToken)
+			}
+		}
 		if err := s.revokeTokens(ctx, tx, by, "user_id", by.ID); err != nil {
 			return err
 		}

@@ -108,6 +108,11 @@ func TestConcurrentRequestsAreAnsweredAsInTurn(t *testing.T) {
 				t.Fatalf("a change of the contact was lost: %s", acc.Raw)
 			}
 
+			// One staff token rotated twice with itself: the second finds it revoked.
+			mine := f.User(fmt.Sprintf("rotor%d", round), actor.Verifier)
+			codes, raws = burst(f, call{"POST", "/api/v1/me/token", mine, nil}, call{"POST", "/api/v1/me/token", mine, nil})
+			check(t, "one token rotated twice", []int{200, 401}, codes, raws)
+
 			// One contact deleted twice.
 			r = f.Do("POST", "/api/v1/accounts/"+f.AccountID+"/contacts", f.AccTok, map[string]any{"name": "Jo", "email": "jo@acme-widgets.com", "role": "technical"})
 			cp := "/api/v1/accounts/" + f.AccountID + "/contacts/" + r.Body["id"].(string)
