@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/app"
 	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/atonce"
 )
 
 // Replicas deployed together start together: each records the
@@ -29,19 +29,10 @@ func TestReplicasRecordASettingAtOnce(t *testing.T) {
 	replicas := []*app.App{e.App, b}
 	for i := 0; i < 60; i++ {
 		id := fmt.Sprintf("test_setting_%d", i)
-		var start, wg sync.WaitGroup
-		start.Add(1)
 		errs := make([]error, len(replicas))
-		for r, a := range replicas {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				start.Wait()
-				errs[r] = a.SetSetting(ctx, actor.SystemActor(a.Replica), id, "same value")
-			}()
-		}
-		start.Done()
-		wg.Wait()
+		atonce.Each(len(replicas), func(r int) {
+			errs[r] = replicas[r].SetSetting(ctx, actor.SystemActor(replicas[r].Replica), id, "same value")
+		})
 		for r, err := range errs {
 			if err != nil {
 				t.Fatalf("setting %s, replica %d: %v", id, r, err)

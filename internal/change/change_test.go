@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/vetca/vetca/internal/account"
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/atonce"
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/vetting"
@@ -276,18 +276,9 @@ func TestConcurrentApprovalsApplyTheChangeOnce(t *testing.T) {
 				req := f.rename(t, fmt.Sprintf("Acme Widgets %d", round))
 				approvers := []actor.Actor{f.cleo, f.cyrus, f.dan}
 				errs := make([]error, len(approvers))
-				var start, wg sync.WaitGroup
-				start.Add(1)
-				for i, by := range approvers {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						start.Wait()
-						_, errs[i] = f.App.Changes.Approve(context.Background(), by, req.ID)
-					}()
-				}
-				start.Done()
-				wg.Wait()
+				atonce.Each(len(approvers), func(i int) {
+					_, errs[i] = f.App.Changes.Approve(context.Background(), approvers[i], req.ID)
+				})
 				ok := 0
 				for _, err := range errs {
 					switch {

@@ -3,11 +3,11 @@ package incident_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/vetca/vetca/internal/atonce"
 	"github.com/vetca/vetca/internal/incident"
 	"github.com/vetca/vetca/internal/store"
 )
@@ -177,18 +177,9 @@ func TestConcurrentBulkRevocationsOfOneIncident(t *testing.T) {
 		id := r.Body["id"].(string)
 		results := make([]incident.RevokeResult, 2)
 		errs := make([]error, 2)
-		var start, wg sync.WaitGroup
-		start.Add(1)
-		for i := range results {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				start.Wait()
-				results[i], errs[i] = w.App.Incidents.Revoke(context.Background(), w.Compliance, id, incident.RevokeOptions{Workers: 4})
-			}()
-		}
-		start.Done()
-		wg.Wait()
+		atonce.Each(len(results), func(i int) {
+			results[i], errs[i] = w.App.Incidents.Revoke(context.Background(), w.Compliance, id, incident.RevokeOptions{Workers: 4})
+		})
 		for i, err := range errs {
 			if err != nil {
 				t.Fatalf("run %d: %v", i, err)

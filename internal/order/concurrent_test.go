@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/atonce"
 )
 
 // call is one API request of a burst.
@@ -22,19 +22,10 @@ type call struct {
 // PostgreSQL they run concurrently (on SQLite its one writer orders them).
 func burst(f *apptest.OrderFixture, calls ...call) ([]int, []string) {
 	codes, raws := make([]int, len(calls)), make([]string, len(calls))
-	var start, wg sync.WaitGroup
-	start.Add(1)
-	for i, c := range calls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			start.Wait()
-			r := f.Do(c.method, c.path, c.tok, c.body)
-			codes[i], raws[i] = r.Status, string(r.Raw)
-		}()
-	}
-	start.Done()
-	wg.Wait()
+	atonce.Each(len(calls), func(i int) {
+		r := f.Do(calls[i].method, calls[i].path, calls[i].tok, calls[i].body)
+		codes[i], raws[i] = r.Status, string(r.Raw)
+	})
 	return codes, raws
 }
 

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/atonce"
 	"github.com/vetca/vetca/internal/br"
 	vlint "github.com/vetca/vetca/internal/lint"
 	"github.com/vetca/vetca/internal/revocation"
@@ -444,19 +444,10 @@ func TestConcurrentRevocationsOfOneCertificate(t *testing.T) {
 			}{{f.AccTok, "superseded"}, {f.Carol, "keyCompromise"}, {f.AccTok, "keyCompromise"}, {f.AdminToken, "keyCompromise"}}
 			codes := make([]int, len(reqs))
 			raws := make([]string, len(reqs))
-			var start, wg sync.WaitGroup
-			start.Add(1)
-			for i, rq := range reqs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					start.Wait()
-					r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", rq.tok, map[string]any{"reason": rq.reason, "evidence": "key posted publicly"})
-					codes[i], raws[i] = r.Status, string(r.Raw)
-				}()
-			}
-			start.Done()
-			wg.Wait()
+			atonce.Each(len(reqs), func(i int) {
+				r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", reqs[i].tok, map[string]any{"reason": reqs[i].reason, "evidence": "key posted publicly"})
+				codes[i], raws[i] = r.Status, string(r.Raw)
+			})
 			for i, c := range codes {
 				if c != 200 && !(c == 409 && reqs[i].reason == "superseded") {
 					t.Fatalf("round %d: revocation %d (%s) answered %d: %s", round, i, reqs[i].reason, c, raws[i])

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/atonce"
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/audit/audittest"
 	"github.com/vetca/vetca/internal/clock"
@@ -131,18 +131,7 @@ func TestConcurrentVerificationsCompleteTheVersion(t *testing.T) {
 				acts = append(acts, func() error { _, err := e.svc.Reject(ctx, carol, org.ID, n, "wrong street"); return err })
 			}
 			errs := make([]error, len(acts))
-			var start, wg sync.WaitGroup
-			start.Add(1)
-			for i, act := range acts {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					start.Wait()
-					errs[i] = act()
-				}()
-			}
-			start.Done()
-			wg.Wait()
+			atonce.Each(len(acts), func(i int) { errs[i] = acts[i]() })
 			for i, err := range errs {
 				if err != nil && !(rejecting && apperr.HasCode(err, apperr.CodeVersionNotPending)) {
 					t.Fatalf("version %d, act %d: %v", n, i, err)
