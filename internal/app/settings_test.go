@@ -3,8 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/vetca/vetca/internal/actor"
@@ -21,12 +19,7 @@ import (
 func TestReplicasRecordASettingAtOnce(t *testing.T) {
 	e := apptest.New(t, apptest.Postgres)
 	ctx := context.Background()
-	b, err := app.Open(ctx, e.App.Cfg, e.Clock, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{Write: true})
-	if err != nil {
-		t.Fatalf("open the second replica: %v", err)
-	}
-	t.Cleanup(func() { b.Close() })
-	replicas := []*app.App{e.App, b}
+	replicas := []*app.App{e.App, e.Replica().App}
 	for i := 0; i < 60; i++ {
 		id := fmt.Sprintf("test_setting_%d", i)
 		errs := make([]error, len(replicas))

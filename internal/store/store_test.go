@@ -198,20 +198,7 @@ func TestLeaseStatementOutlivesItsContext(t *testing.T) {
 		ok, err := db.AcquireLease(renewCtx, "outbox", "a", now.Add(10*time.Second), time.Minute)
 		renewed <- result{ok, err}
 	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var n int
-		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO leases%'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the renewal never waited on the lease row")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitForLeasesLockWait(t, db, "the renewal never waited on the lease row")
 	cancel() // the replica shuts down while its renewal is in flight
 	select {
 	case r := <-renewed:
@@ -348,7 +335,7 @@ func TestLostInsertRaceRunsAgain(t *testing.T) {
 		if n > 0 {
 			return false, nil
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ('race', '`+holder+`', 'e')`)
+		_, err := tx.Exec(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ('race', ?, 'e')`, holder)
 		return err == nil, err
 	}
 	inserted, release := make(chan struct{}), make(chan struct{})
@@ -363,7 +350,6 @@ func TestLostInsertRaceRunsAgain(t *testing.T) {
 		})
 	}()
 	<-inserted
-	loserName := "loser_" + strings.ReplaceAll(t.Name(), "/", "_")
 	var runs int
 	var claimed bool
 	loser := make(chan error, 1)
@@ -371,26 +357,13 @@ func TestLostInsertRaceRunsAgain(t *testing.T) {
 		loser <- db.InTx(ctx, func(tx *store.Tx) error {
 			runs++
 			var err error
-			claimed, err = claim(tx, loserName)
+			claimed, err = claim(tx, "loser")
 			return err
 		})
 	}()
 	// The loser found no row (the winner has not committed) and now waits
 	// on the winner's uncommitted key.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var n int
-		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%`+loserName+`%'`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the loser's insert never waited on the winner's key")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitForLeasesLockWait(t, db, "the loser's insert never waited on the winner's key")
 	close(release)
 	if err := <-winner; err != nil {
 		t.Fatal(err)
@@ -404,5 +377,27 @@ func TestLostInsertRaceRunsAgain(t *testing.T) {
 	var holder string
 	if err := db.QueryRow(ctx, `SELECT holder FROM leases WHERE name = 'race'`).Scan(&holder); err != nil || holder != "winner" {
 		t.Fatalf("holder %q (%v)", holder, err)
+	}
+}
+
+// waitForLeasesLockWait waits until a session waits for a lock while it
+// holds one on this test's own leases table (its schema's: pg_stat_activity
+// and pg_locks see every test's sessions on the server).
+func waitForLeasesLockWait(t *testing.T, db *store.DB, failure string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int
+		if err := db.QueryRow(context.Background(), `SELECT COUNT(*) FROM pg_stat_activity a WHERE a.wait_event_type = 'Lock'
+			AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.relation = 'leases'::regclass)`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(failure)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
