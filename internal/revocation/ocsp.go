@@ -363,29 +363,55 @@ func (o *Responder) Sign(ctx context.Context, issuerID, serialHex string, h cryp
 }
 
 func (o *Responder) sign(ctx context.Context, issuerID, serialHex string, h crypto.Hash, policy int) ([]byte, error) {
+	// Two signers of one serial at once (the re-signing after each of two
+	// revocations, or the refresher beside one) each read the status and
+	// then store what they signed. A response is stored only while the
+	// status it says is still the serial's (signOnce), so the older of
+	// the two never replaces the newer; its signer reads the status again.
+	for attempt := 1; ; attempt++ {
+		der, stored, err := o.signOnce(ctx, issuerID, serialHex, h, policy)
+		if err != nil || stored {
+			return der, err
+		}
+		if attempt == 3 {
+			return nil, fmt.Errorf("OCSP response for %s: the status changed while it was signed, three times", serialHex)
+		}
+	}
+}
+
+// signOnce signs and stores one response for serialHex as its status is
+// now, and reports false (storing nothing) if the status changed before
+// the response could be stored.
+func (o *Responder) signOnce(ctx context.Context, issuerID, serialHex string, h crypto.Hash, policy int) ([]byte, bool, error) {
 	ticket := o.mem.ticket() // before the status is read
 	st, err := o.svc.StatusOf(ctx, o.db, serialHex)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	return o.signStatus(ctx, ticket, st, issuerID, serialHex, h, policy)
+}
+
+// signStatus signs and stores the response for st, the serial's status as
+// read after ticket was taken, unless the status has changed since.
+func (o *Responder) signStatus(ctx context.Context, ticket memTicket, st Status, issuerID, serialHex string, h crypto.Hash, policy int) ([]byte, bool, error) {
 	if !st.Known || st.IssuerID != issuerID {
-		return nil, fmt.Errorf("serial %s: %w", serialHex, ocspresp.ErrNotFound)
+		return nil, false, fmt.Errorf("serial %s: %w", serialHex, ocspresp.ErrNotFound)
 	}
 	iss, err := issuance.GetIssuer(ctx, o.rec, o.db, issuerID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	cert, err := iss.Certificate()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	key, err := o.engine.Key(ctx, issuerID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	sn, err := serial.Parse(serialHex)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	now := o.clk.Now().UTC().Truncate(time.Second)
 	r := ocspresp.Response{Serial: sn, Status: ocspresp.Good, ThisUpdate: now, NextUpdate: now.Add(o.cfg.Validity), ProducedAt: now, IssuerHash: h}
@@ -395,29 +421,42 @@ func (o *Responder) sign(ctx context.Context, issuerID, serialHex string, h cryp
 	}
 	der, err := ocspresp.Sign(ocspresp.Params{SignerConfig: ocspresp.SignerConfig{Issuer: cert, Key: key}, Response: r})
 	if err != nil {
-		return nil, fmt.Errorf("sign OCSP response for %s: %w", serialHex, err)
+		return nil, false, fmt.Errorf("sign OCSP response for %s: %w", serialHex, err)
 	}
 	rep, err := o.linter.LintOCSPResponse(der, cert)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := rep.Err(); err != nil {
-		return nil, fmt.Errorf("OCSP response for %s failed lint: %w", serialHex, err)
+		return nil, false, fmt.Errorf("OCSP response for %s failed lint: %w", serialHex, err)
 	}
 	if err := checkResponse(der, cert, r); err != nil {
-		return nil, fmt.Errorf("OCSP response for %s failed vetca's check: %w", serialHex, err)
+		return nil, false, fmt.Errorf("OCSP response for %s failed vetca's check: %w", serialHex, err)
 	}
-	_, err = o.db.Exec(ctx, `INSERT INTO ocsp_responses (serial, hash_alg, issuer_id, status, der, this_update, next_update) VALUES (?, ?, ?, ?, ?, ?, ?)
+	// Stored only while the serial's revocation row is still the one read
+	// (or there still is none), in the same statement.
+	still, stillArgs := `NOT EXISTS (SELECT 1 FROM revocations WHERE serial = ?)`, []any{serialHex}
+	if st.recorded {
+		still = `EXISTS (SELECT 1 FROM revocations WHERE serial = ? AND reason_code = ? AND revoked_at = ? AND recorded_at = ?)`
+		stillArgs = []any{serialHex, st.Reason.Code(), store.FormatTime(st.RevokedAt), store.FormatTime(st.RecordedAt)}
+	}
+	res, err := o.db.Exec(ctx, `INSERT INTO ocsp_responses (serial, hash_alg, issuer_id, status, der, this_update, next_update)
+		SELECT ?, ?, ?, ?, ?, ?, ? WHERE `+still+`
 		ON CONFLICT (serial, hash_alg) DO UPDATE SET issuer_id = excluded.issuer_id, status = excluded.status, der = excluded.der,
 		this_update = excluded.this_update, next_update = excluded.next_update`,
-		serialHex, hashName(h), issuerID, status, base64.StdEncoding.EncodeToString(der), store.FormatTime(r.ThisUpdate), store.FormatTime(r.NextUpdate))
+		append([]any{serialHex, hashName(h), issuerID, status, base64.StdEncoding.EncodeToString(der), store.FormatTime(r.ThisUpdate), store.FormatTime(r.NextUpdate)}, stillArgs...)...)
 	if err != nil {
-		return nil, fmt.Errorf("store OCSP response: %w", err)
+		return nil, false, fmt.Errorf("store OCSP response: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, false, fmt.Errorf("store OCSP response: %w", err)
+	} else if n == 0 {
+		return nil, false, nil // the status changed meanwhile
 	}
 	if !st.InFlight { // an issuance in flight is good only until it lands or is abandoned
 		o.mem.put(ticket, sn.Bytes(), issuerID, h, der, o.clk.Now(), policy == memReplace)
 	}
-	return der, nil
+	return der, true, nil
 }
 
 // Revoked drops a revoked serial's responses from this replica's memory

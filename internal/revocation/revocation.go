@@ -390,6 +390,9 @@ type Status struct {
 	// InFlight: the serial is an issuance not yet stored (good until it
 	// lands or is abandoned, which may happen without a revocation call).
 	InFlight bool
+	// recorded: the status is the serial's revocation row (else there is
+	// none: good, in flight, or an abandoned issuance).
+	recorded bool
 }
 
 // StatusOf answers for every serial that has a certificate or an intent:
@@ -399,7 +402,7 @@ func (s *Service) StatusOf(ctx context.Context, q store.Querier, serial string) 
 	if r, ok, err := s.Get(ctx, q, serial); err != nil {
 		return Status{}, err
 	} else if ok {
-		return Status{Known: true, Revoked: true, RevokedAt: r.RevokedAt, RecordedAt: r.RecordedAt, Reason: mustReason(r.Reason), IssuerID: r.IssuerID, NotAfter: r.NotAfter}, nil
+		return Status{Known: true, Revoked: true, RevokedAt: r.RevokedAt, RecordedAt: r.RecordedAt, Reason: mustReason(r.Reason), IssuerID: r.IssuerID, NotAfter: r.NotAfter, recorded: true}, nil
 	}
 	in, ok, err := issuance.GetIntent(ctx, s.rec, q, serial)
 	if err != nil {

@@ -467,3 +467,41 @@ func TestConcurrentRevocationsOfOneCertificate(t *testing.T) {
 		}
 	})
 }
+
+// A signer that read a serial's status before a change of its revocation
+// (a superseded revocation upgraded to keyCompromise, BR §7.2.2) and
+// stores after the change's own re-signing must not put its older
+// response back: the store is refused, and the one stored stays the
+// keyCompromise one. Concurrent revocations hit this (each re-signs after
+// its commit, in whatever order). With the current status it stores.
+func TestOCSPStoreOfAnOlderStatusIsRefused(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		serial, _ := f.Issue(site)
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		before, err := f.App.Revocations.StatusOf(ctx, f.App.DB, serial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Clock.Advance(time.Minute)
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.Carol, map[string]any{"reason": "keyCompromise", "evidence": "key posted publicly"}); r.Status != 200 {
+			t.Fatalf("upgrade: %d %s", r.Status, r.Raw)
+		}
+		stored, err := f.App.OCSP.StoreAsOf(ctx, before, before.IssuerID, serial, crypto.SHA256)
+		if err != nil || stored {
+			t.Fatalf("a response for the older status: stored %v (%v)", stored, err)
+		}
+		if rep, err := f.App.VerifyAudit(ctx, ""); err != nil || !rep.OK {
+			t.Fatalf("verify: %v %+v", err, rep)
+		}
+		now, err := f.App.Revocations.StatusOf(ctx, f.App.DB, serial)
+		if err != nil || now.Reason != br.KeyCompromise {
+			t.Fatalf("status now: %+v (%v)", now, err)
+		}
+		if stored, err := f.App.OCSP.StoreAsOf(ctx, now, now.IssuerID, serial, crypto.SHA256); err != nil || !stored {
+			t.Fatalf("a response for the current status: stored %v (%v)", stored, err)
+		}
+	})
+}

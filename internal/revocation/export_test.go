@@ -1,0 +1,14 @@
+package revocation
+
+import (
+	"context"
+	"crypto"
+)
+
+// StoreAsOf signs serialHex's response for st, a status read earlier, and
+// stores it as a signer that read st then would, at the moment of its
+// store; it reports whether the response was stored.
+func (o *Responder) StoreAsOf(ctx context.Context, st Status, issuerID, serialHex string, h crypto.Hash) (bool, error) {
+	_, stored, err := o.signStatus(ctx, o.mem.ticket(), st, issuerID, serialHex, h, memHold)
+	return stored, err
+}
