@@ -173,93 +173,65 @@ func TestTwoDistinctApproversApplyTheChange(t *testing.T) {
 	}
 }
 
-// docs/design.md §7: a row edited by SQL fails its integrity check; a
-// restore request approved by two others puts it back to the state its
-// latest authentic event vouches for, and the whole trail verifies again.
-func TestRestoreRepairsRowEditedBySQL(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b, func(t *testing.T) {
-			f := newFixture(t, b)
-			ctx := context.Background()
-			if _, err := f.App.DB.Exec(ctx, `UPDATE accounts SET name = ? WHERE id = ?`, "Mallory Ltd", f.acc.ID); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.App.Accounts.Get(ctx, f.dan, f.acc.ID); !apperr.IsKind(err, apperr.KindIntegrity) {
-				t.Fatalf("reading the edited row: %v", err)
-			}
-			rep := f.verify(t)
-			flagged := false
-			for _, fd := range rep.Findings {
-				flagged = flagged || (fd.Table == "accounts" && fd.RowID == f.acc.ID)
-			}
-			if rep.OK || !flagged {
-				t.Fatalf("audit verify missed the edited row: %+v", rep.Findings)
-			}
-
-			req, err := f.App.Changes.Create(ctx, f.rita, change.Input{Kind: change.KindRestore, Table: "accounts", RowID: f.acc.ID,
-				Reason: "edited outside vetca"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.App.Changes.Approve(ctx, f.cleo, req.ID); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.App.Accounts.Get(ctx, f.dan, f.acc.ID); !apperr.IsKind(err, apperr.KindIntegrity) {
-				t.Fatalf("restored after one approval: %v", err)
-			}
-			v, err := f.App.Changes.Approve(ctx, f.cyrus, req.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v.Status != change.StatusApplied || !strings.Contains(v.Outcome, f.acc.ID) {
-				t.Fatalf("after two approvals: %+v", v)
-			}
-			if got := f.accountName(t); got != "Acme Widgets" {
-				t.Fatalf("restored account name %q, want the audited %q", got, "Acme Widgets")
-			}
-			if rep := f.verify(t); !rep.OK {
-				t.Fatalf("audit verify after the restore: %v", rep.Findings)
-			}
-		})
+// docs/design.md §7: a row edited or deleted by SQL fails its integrity
+// check; a restore request approved by two others puts it back to the state
+// its latest authentic event vouches for (rewritten in place, or
+// re-inserted), and the whole trail verifies again.
+func TestRestoreRepairsRowChangedBySQL(t *testing.T) {
+	cases := []struct {
+		name, sql string
+		args      func(f *fixture) []any
+		did       string // the restore's outcome
+	}{
+		{"edited", `UPDATE accounts SET name = ? WHERE id = ?`, func(f *fixture) []any { return []any{"Mallory Ltd", f.acc.ID} }, "rewritten"},
+		{"deleted", `DELETE FROM accounts WHERE id = ?`, func(f *fixture) []any { return []any{f.acc.ID} }, "reinserted"},
 	}
-}
+	for _, tc := range cases {
+		for _, b := range backends {
+			t.Run(tc.name+"/"+b, func(t *testing.T) {
+				f := newFixture(t, b)
+				ctx := context.Background()
+				if _, err := f.App.DB.Exec(ctx, tc.sql, tc.args(f)...); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.App.Accounts.Get(ctx, f.dan, f.acc.ID); !apperr.IsKind(err, apperr.KindIntegrity) {
+					t.Fatalf("reading the %s row: %v", tc.name, err)
+				}
+				rep := f.verify(t)
+				flagged := false
+				for _, fd := range rep.Findings {
+					flagged = flagged || (fd.Table == "accounts" && fd.RowID == f.acc.ID)
+				}
+				if rep.OK || !flagged {
+					t.Fatalf("audit verify missed the %s row: %+v", tc.name, rep.Findings)
+				}
 
-// docs/design.md §7: a row deleted by SQL is put back by a restore request
-// approved by two others: re-inserted as its latest authentic event vouches
-// for it, and the whole trail verifies again.
-func TestRestoreReinsertsRowDeletedBySQL(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b, func(t *testing.T) {
-			f := newFixture(t, b)
-			ctx := context.Background()
-			if _, err := f.App.DB.Exec(ctx, `DELETE FROM accounts WHERE id = ?`, f.acc.ID); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.App.Accounts.Get(ctx, f.dan, f.acc.ID); !apperr.IsKind(err, apperr.KindIntegrity) {
-				t.Fatalf("reading the deleted row: %v", err)
-			}
-			req, err := f.App.Changes.Create(ctx, f.rita, change.Input{Kind: change.KindRestore, Table: "accounts", RowID: f.acc.ID,
-				Reason: "deleted outside vetca"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.App.Changes.Approve(ctx, f.cleo, req.ID); err != nil {
-				t.Fatal(err)
-			}
-			v, err := f.App.Changes.Approve(ctx, f.cyrus, req.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v.Status != change.StatusApplied || !strings.Contains(v.Outcome, "reinserted") {
-				t.Fatalf("after two approvals: %+v", v)
-			}
-			if got := f.accountName(t); got != "Acme Widgets" {
-				t.Fatalf("restored account name %q, want the audited %q", got, "Acme Widgets")
-			}
-			if rep := f.verify(t); !rep.OK {
-				t.Fatalf("audit verify after the restore: %v", rep.Findings)
-			}
-		})
+				req, err := f.App.Changes.Create(ctx, f.rita, change.Input{Kind: change.KindRestore, Table: "accounts", RowID: f.acc.ID,
+					Reason: tc.name + " outside vetca"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.App.Changes.Approve(ctx, f.cleo, req.ID); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.App.Accounts.Get(ctx, f.dan, f.acc.ID); !apperr.IsKind(err, apperr.KindIntegrity) {
+					t.Fatalf("restored after one approval: %v", err)
+				}
+				v, err := f.App.Changes.Approve(ctx, f.cyrus, req.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v.Status != change.StatusApplied || !strings.Contains(v.Outcome, f.acc.ID) || !strings.Contains(v.Outcome, tc.did) {
+					t.Fatalf("after two approvals: %+v", v)
+				}
+				if got := f.accountName(t); got != "Acme Widgets" {
+					t.Fatalf("restored account name %q, want the audited %q", got, "Acme Widgets")
+				}
+				if rep := f.verify(t); !rep.OK {
+					t.Fatalf("audit verify after the restore: %v", rep.Findings)
+				}
+			})
+		}
 	}
 }
 
