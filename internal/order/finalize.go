@@ -127,9 +127,9 @@ func (s *Service) requireApproved(o Order) error {
 func (s *Service) confirmApproval(ctx context.Context, f *finalizing) error {
 	// Almost always nothing changed: check in a read-only transaction
 	// (one snapshot on both backends), which neither takes the write lock
-	// nor commits anything. Only a
-	// changed snapshot needs the write transaction below that voids the
-	// approvals. (recordIntent checks again under the order's lock.)
+	// nor commits anything. Only a changed snapshot needs the write
+	// transaction below that voids the approvals. (recordIntent checks
+	// again under the order's lock.)
 	var changed bool
 	err := s.db.ReadTx(ctx, func(tx *store.Tx) error {
 		snap, ver, same, err := s.unchanged(ctx, tx, f.order)
