@@ -198,6 +198,9 @@ type Inventory interface {
 type Orders interface {
 	OrdersWithKey(ctx context.Context, q store.Querier, spkiHex string) ([]order.KeyOrder, error)
 	AccountOfOrder(ctx context.Context, q store.Querier, orderID string) (string, error)
+	// HoldsCSR reports whether an order with the key was placed with
+	// exactly this CSR (DER).
+	HoldsCSR(ctx context.Context, q store.Querier, spkiHex string, der []byte) (bool, error)
 }
 
 // Revoker revokes in the caller's transaction (revocation.Service).

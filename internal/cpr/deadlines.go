@@ -288,6 +288,10 @@ func (s *Service) carryOutCase(ctx context.Context, id string) ([]revocation.Rev
 		if err != nil {
 			return err
 		}
+		if c.DecidedBy == system.String() {
+			// Decided on receipt by a proof: only the proven keys.
+			ms = withKeys(ms, rec.CompromisedKeys)
+		}
 		revs, err = s.revokeMatches(ctx, tx, c, ms)
 		return err
 	})

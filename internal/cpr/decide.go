@@ -2,6 +2,7 @@ package cpr
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,8 +21,11 @@ const keyCompromiseTrigger = 3
 
 // decideOnReceipt decides a report that proves a key compromised: revoke
 // with BR §4.9.1.1 item 3, due 24 hours after receipt; every matched
-// stored certificate with the key is revoked now and the key blocked.
-// Matched issuances still in flight are revoked by Tick once stored.
+// stored certificate with a proven key is revoked now and the key blocked.
+// Matched issuances still in flight are revoked by Tick once stored. A
+// certificate the report names otherwise (its serial, its PEM, a key it
+// does not prove) stays matched for compliance to decide: the proof of one
+// key is no proof about another.
 func (s *Service) decideOnReceipt(ctx context.Context, tx *store.Tx, c *Case, ch checked, ms []Match) ([]revocation.Revocation, error) {
 	t, _ := br.TriggerByNumber(keyCompromiseTrigger)
 	due := revocationDueOf(c.ReceivedAt, t)
@@ -35,17 +39,32 @@ func (s *Service) decideOnReceipt(ctx context.Context, tx *store.Tx, c *Case, ch
 	if err := s.event(ctx, tx, system, Event{ReportID: c.ID, Kind: EventDecided, Ref: t.Ref(), Detail: c.DecisionReason}); err != nil {
 		return nil, err
 	}
-	for _, p := range ch.proofs {
-		if err := s.blockKey(ctx, tx, c.ID, p.spki); err != nil {
+	proven := ch.provenKeys()
+	for _, spki := range proven {
+		if err := s.blockKey(ctx, tx, c.ID, spki); err != nil {
 			return nil, err
 		}
 	}
-	return s.revokeMatches(ctx, tx, *c, ms)
+	return s.revokeMatches(ctx, tx, *c, withKeys(ms, proven))
+}
+
+// withKeys keeps the matches whose key is one of spkis.
+func withKeys(ms []Match, spkis []string) []Match {
+	var out []Match
+	for _, m := range ms {
+		if slices.Contains(spkis, m.SPKISHA256) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func proofWords(ch checked) string {
 	var w []string
 	for _, p := range ch.proofs {
+		if !p.proves {
+			continue
+		}
 		if p.by == ByKey {
 			w = appendOnce(w, "its private key")
 		} else {

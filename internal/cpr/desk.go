@@ -18,11 +18,13 @@ type MatchView struct {
 }
 
 // EvidenceView is the evidence a case keeps: certificates and CSRs as
-// sent, and the SPKI SHA-256 of keys proven compromised (never the key).
+// sent, the SPKI SHA-256 of keys proven compromised (never the key), and
+// of keys named by a CSR that proves nothing by itself.
 type EvidenceView struct {
 	Certificates    []string `json:"certificates"`
 	CSRs            []string `json:"csrs"`
 	CompromisedKeys []string `json:"compromisedKeys"`
+	ReportedKeys    []string `json:"reportedKeys"`
 	Serials         []string `json:"serials"`
 }
 
@@ -68,7 +70,7 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 	v.PreliminaryReportComplete = c.PreliminaryReportAt != nil
 	var rec evidenceRecord
 	_ = json.Unmarshal([]byte(c.Evidence), &rec)
-	v.Evidence = EvidenceView{Certificates: nonNil(rec.Certificates), CSRs: nonNil(rec.CSRs), CompromisedKeys: nonNil(rec.CompromisedKeys), Serials: nonNil(rec.Serials)}
+	v.Evidence = EvidenceView{Certificates: nonNil(rec.Certificates), CSRs: nonNil(rec.CSRs), CompromisedKeys: nonNil(rec.CompromisedKeys), ReportedKeys: nonNil(rec.ReportedKeys), Serials: nonNil(rec.Serials)}
 	return v, nil
 }
 

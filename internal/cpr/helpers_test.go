@@ -73,7 +73,13 @@ func newDesk(t *testing.T, backend string) *desk {
 // approved places and approves an order for key as f's account.
 func approved(t *testing.T, f *apptest.OrderFixture, key crypto.Signer) (id string, r apptest.Response) {
 	t.Helper()
-	r = f.PlaceOrder(map[string]any{"dnsNames": []string{site}, "csr": apptest.CSR(t, key, pkix.Name{}, site)})
+	return approvedCSR(t, f, apptest.CSR(t, key, pkix.Name{}, site))
+}
+
+// approvedCSR places and approves an order with csr as f's account.
+func approvedCSR(t *testing.T, f *apptest.OrderFixture, csr string) (id string, r apptest.Response) {
+	t.Helper()
+	r = f.PlaceOrder(map[string]any{"dnsNames": []string{site}, "csr": csr})
 	if r.Status != 201 {
 		return "", r
 	}
@@ -89,7 +95,14 @@ func approved(t *testing.T, f *apptest.OrderFixture, key crypto.Signer) (id stri
 // issue issues a certificate for key as f's account and returns its serial.
 func issue(t *testing.T, f *apptest.OrderFixture, key crypto.Signer) string {
 	t.Helper()
-	id, r := approved(t, f, key)
+	return issueCSR(t, f, apptest.CSR(t, key, pkix.Name{}, site))
+}
+
+// issueCSR issues a certificate for csr as f's account and returns its
+// serial.
+func issueCSR(t *testing.T, f *apptest.OrderFixture, csr string) string {
+	t.Helper()
+	id, r := approvedCSR(t, f, csr)
 	if id == "" {
 		t.Fatalf("order: %d %s", r.Status, r.Raw)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -61,11 +62,19 @@ func FromMail(from, subject, body string, attachments [][]byte) Submission {
 	return sub
 }
 
-// keyProof is a key the report proves compromised, and where the proof came from.
+// keyProof is a key the report names by its private key or a CSR signed
+// by it, and where it came from. Every such key is matched; only one that
+// proves shows the key compromised and decides the report on receipt.
 type keyProof struct {
 	spki  string
 	by    MatchedBy // ByKey or ByCSR
 	field string    // the input that carried it
+	// csrDER is the CSR, for ByCSR.
+	csrDER []byte
+	// proves: a private key always proves; a CSR proves only in a
+	// keyCompromise report, and only if vetca never received that exact
+	// CSR before (see provingCSRs).
+	proves bool
 }
 
 // checked is a submission that passed every check.
@@ -80,8 +89,20 @@ type checked struct {
 }
 
 // proven reports whether the report proves a key compromised: a private
-// key, or a key-compromise report with a CSR signed by the key.
-func (c checked) proven() bool { return len(c.proofs) > 0 }
+// key, or a key-compromise report with a fresh CSR signed by the key.
+func (c checked) proven() bool { return len(c.provenKeys()) > 0 }
+
+// provenKeys are the SPKI SHA-256s of the keys the report proves
+// compromised, each once.
+func (c checked) provenKeys() []string {
+	var out []string
+	for _, p := range c.proofs {
+		if p.proves {
+			out = appendOnce(out, p.spki)
+		}
+	}
+	return out
+}
 
 // evidenceRecord is what a case keeps of its evidence: never a private key.
 type evidenceRecord struct {
@@ -89,7 +110,10 @@ type evidenceRecord struct {
 	Certificates    []string `json:"certificates,omitempty"` // PEM, as sent
 	CSRs            []string `json:"csrs,omitempty"`         // PEM
 	CompromisedKeys []string `json:"compromisedKeys,omitempty"`
-	Skipped         int      `json:"skippedAttachments,omitempty"`
+	// ReportedKeys are keys of CSRs that prove nothing (another category,
+	// or a CSR vetca already held): matched, left to compliance.
+	ReportedKeys []string `json:"reportedKeys,omitempty"`
+	Skipped      int      `json:"skippedAttachments,omitempty"`
 }
 
 // check validates a submission completely, before anything is written.
@@ -130,7 +154,7 @@ func (c *checked) addFields() error {
 		if err != nil {
 			return err
 		}
-		c.proofs = append(c.proofs, keyProof{spki: h, by: ByKey, field: "privateKey"})
+		c.proofs = append(c.proofs, keyProof{spki: h, by: ByKey, field: "privateKey", proves: true})
 	}
 	if strings.TrimSpace(c.sub.CSR) != "" {
 		csr, err := parseCSRPEM(c.sub.CSR)
@@ -141,7 +165,7 @@ func (c *checked) addFields() error {
 		if err != nil {
 			return err
 		}
-		c.proofs = append(c.proofs, keyProof{spki: h, by: ByCSR, field: "csr"})
+		c.proofs = append(c.proofs, keyProof{spki: h, by: ByCSR, field: "csr", csrDER: csr.Raw, proves: c.category == CategoryKeyCompromise})
 	}
 	return nil
 }
@@ -160,14 +184,14 @@ func (c *checked) addAttachments() error {
 		if err != nil {
 			return err
 		}
-		c.proofs = append(c.proofs, keyProof{spki: h, by: ByKey, field: "attachments"})
+		c.proofs = append(c.proofs, keyProof{spki: h, by: ByKey, field: "attachments", proves: true})
 	}
 	for _, r := range ev.CSRs {
 		h, err := spkiOf(r.PublicKey, "attachments")
 		if err != nil {
 			return err
 		}
-		c.proofs = append(c.proofs, keyProof{spki: h, by: ByCSR, field: "attachments"})
+		c.proofs = append(c.proofs, keyProof{spki: h, by: ByCSR, field: "attachments", csrDER: r.Raw, proves: c.category == CategoryKeyCompromise})
 	}
 	return nil
 }
@@ -245,6 +269,9 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Case, error) {
 		if err := requireKeyMatches(c, ms); err != nil {
 			return err
 		}
+		if err := s.provingCSRs(ctx, tx, &c); err != nil {
+			return err
+		}
 		out = s.newCase(c)
 		if err := s.record(ctx, tx, &out, c, ms); err != nil {
 			return err
@@ -259,6 +286,26 @@ func (s *Service) Submit(ctx context.Context, sub Submission) (Case, error) {
 	}
 	s.deps.Revoker.Published(ctx, revs...)
 	return out, nil
+}
+
+// provingCSRs takes the proof away from a CSR that vetca already holds as
+// an order's CSR. That CSR was sent to vetca, and perhaps through a
+// reseller or a hosting provider; every staff user can read it from the
+// order. It shows that someone once held the key, not who holds it now,
+// so it must not revoke the certificate and block the key without a
+// person deciding.
+func (s *Service) provingCSRs(ctx context.Context, q store.Querier, c *checked) error {
+	for i, p := range c.proofs {
+		if p.by != ByCSR || !p.proves {
+			continue
+		}
+		held, err := s.deps.Orders.HoldsCSR(ctx, q, p.spki, p.csrDER)
+		if err != nil {
+			return err
+		}
+		c.proofs[i].proves = !held
+	}
+	return nil
 }
 
 // requireKeyMatches refuses a key or CSR that is on no certificate and no
@@ -285,8 +332,11 @@ func (s *Service) newCase(c checked) Case {
 	if strings.TrimSpace(c.sub.CSR) != "" {
 		ev.CSRs = append(ev.CSRs, strings.TrimSpace(c.sub.CSR))
 	}
+	ev.CompromisedKeys = c.provenKeys()
 	for _, p := range c.proofs {
-		ev.CompromisedKeys = appendOnce(ev.CompromisedKeys, p.spki)
+		if !p.proves && !slices.Contains(ev.CompromisedKeys, p.spki) {
+			ev.ReportedKeys = appendOnce(ev.ReportedKeys, p.spki)
+		}
 	}
 	evj, _ := json.Marshal(ev)
 	out := Case{ID: ids.New("cpr"), ReporterEmail: c.email, Category: c.category, Description: c.sub.Description,

@@ -2,7 +2,9 @@ package order
 
 import (
 	"context"
+	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 
 	"github.com/vetca/vetca/internal/actor"
@@ -121,6 +123,22 @@ func (s *Service) OrdersWithKey(ctx context.Context, q store.Querier, spkiHex st
 		out[i] = KeyOrder{ID: o.ID, AccountID: o.AccountID}
 	}
 	return out, nil
+}
+
+// HoldsCSR reports whether an order of any account, with the public key
+// whose SPKI SHA-256 is spkiHex, was placed with exactly the CSR der. Its
+// rows are read integrity-checked.
+func (s *Service) HoldsCSR(ctx context.Context, q store.Querier, spkiHex string, der []byte) (bool, error) {
+	os, err := s.tab.orders.Select(ctx, q, `WHERE spki_sha256 = ? ORDER BY created_at, id`, spkiHex)
+	if err != nil {
+		return false, err
+	}
+	for _, o := range os {
+		if blk, _ := pem.Decode([]byte(o.CSRPEM)); blk != nil && bytes.Equal(blk.Bytes, der) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // AccountOfOrder returns the account an order was placed for.
