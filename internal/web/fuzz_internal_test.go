@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"mime"
+	"net"
 	"net/http/httptest"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -202,6 +204,64 @@ func FuzzParseFilter(f *testing.F) {
 			if q.Get(name) == "" && !got.IsZero() || q.Get(name) != "" && (err != nil || !got.Equal(want)) {
 				t.Fatalf("%q: %s %v", rawQuery, name, got)
 			}
+		}
+	})
+}
+
+// FuzzRemoteIP: the client address that rate limits and the audit trail
+// key on comes from X-Forwarded-For only through a trusted proxy. Whatever
+// the header holds, remoteIP never panics; from an untrusted peer it is the
+// peer itself; through a trusted proxy it is the peer or an address the
+// header named right of anything malformed, and never a trusted proxy
+// unless every such hop is one.
+func FuzzRemoteIP(f *testing.F) {
+	f.Add("10.0.0.5:443", "203.0.113.7")
+	f.Add("10.0.0.5:443", "203.0.113.7, 10.0.0.9")
+	f.Add("10.0.0.5:443", "garbage, 203.0.113.7")
+	f.Add("10.0.0.5:443", "10.0.0.6,10.0.0.7")
+	f.Add("198.51.100.1:80", "203.0.113.7")
+	f.Add("[::ffff:10.0.0.5]:443", "2001:db8::1%eth0, ::ffff:10.0.0.8")
+	f.Add("not an address", ",,,")
+	s := &Server{Deps: Deps{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}}
+	f.Fuzz(func(t *testing.T, peer, xff string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-For", xff)
+		got := s.remoteIP(r)
+		host := peer
+		if h, _, err := net.SplitHostPort(peer); err == nil {
+			host = h
+		}
+		if !s.trustedProxy(host) {
+			if got != host {
+				t.Fatalf("untrusted peer %q with X-Forwarded-For %q became %q", peer, xff, got)
+			}
+			return
+		}
+		if got == host {
+			return
+		}
+		// The hops the proxies wrote: from the right, up to the first
+		// one that is not an address.
+		named := false
+		allTrusted := true
+		hops := strings.Split(xff, ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop := strings.TrimSpace(hops[i])
+			if _, err := netip.ParseAddr(hop); err != nil {
+				break
+			}
+			named = named || hop == got
+			allTrusted = allTrusted && s.trustedProxy(hop)
+		}
+		if !named {
+			t.Fatalf("remoteIP %q is neither the peer %q nor a hop the proxies wrote in %q", got, peer, xff)
+		}
+		if _, err := netip.ParseAddr(got); err != nil {
+			t.Fatalf("remoteIP %q is not an address", got)
+		}
+		if s.trustedProxy(got) && !allTrusted {
+			t.Fatalf("remoteIP %q is a trusted proxy, though %q names an untrusted hop", got, xff)
 		}
 	})
 }
