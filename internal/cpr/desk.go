@@ -102,7 +102,7 @@ var kindOrder = map[EventKind]int{EventReceived: 0, EventMatched: 1, EventDecide
 
 // events returns a case's timeline in time order.
 func (s *Service) events(ctx context.Context, q store.Querier, id string) ([]Event, error) {
-	evs, err := s.tab.events.Select(ctx, q, `WHERE report_id = ? ORDER BY at, id`, id)
+	evs, err := s.tab.events.Select(ctx, q, `WHERE report_id = ? ORDER BY at, `+s.tab.events.InsertOrder()+`, id`, id)
 	if err != nil {
 		return nil, err
 	}

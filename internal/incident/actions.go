@@ -211,7 +211,7 @@ func (s *Service) SetAnalysis(ctx context.Context, by actor.Actor, id string, a 
 // actionItems returns each action item's latest version, in the order
 // they were added.
 func (s *Service) actionItems(ctx context.Context, q store.Querier, id string) ([]ActionItem, error) {
-	evs, err := s.tab.events.Select(ctx, q, `WHERE incident_id = ? AND kind = ? ORDER BY at, id`, id, EventActionItem)
+	evs, err := s.tab.events.Select(ctx, q, `WHERE incident_id = ? AND kind = ? ORDER BY at, `+s.tab.events.InsertOrder()+`, id`, id, EventActionItem)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package incident_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,6 +154,7 @@ func TestBulkRevocationResumesWithoutRevokingTwice(t *testing.T) {
 				t.Fatalf("certificate state %v after the run", st)
 			}
 		}
+		checkTimelineInTurn(t, g.Body["events"].([]any))
 		obs, _ := svc.Obligations(context.Background(), w.Clock.Now().Add(10*24*time.Hour))
 		for _, o := range obs {
 			if o.Kind == incident.ObligationRevocation {
@@ -328,4 +330,25 @@ func TestQueryByScanFinding(t *testing.T) {
 			t.Fatalf("affected %v, want %v", got, serials[:2])
 		}
 	})
+}
+
+// checkTimelineInTurn: the incident's timeline (the same list the report's
+// timeline prints) lists its events as they happened, though the clock
+// stood still through the whole run, as it may within one second: opened,
+// then the subscribers notified before the bulk revocation, then after it.
+func checkTimelineInTurn(t *testing.T, events []any) {
+	t.Helper()
+	var kinds []string
+	for _, e := range events {
+		ev := e.(map[string]any)
+		k := fmt.Sprint(ev["kind"])
+		if ref, ok := ev["ref"].(string); ok && ref != "" {
+			k += "/" + ref
+		}
+		kinds = append(kinds, k)
+	}
+	want := []string{"opened", "subscribers_notified/before", "subscribers_notified/after"}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("timeline %v, want %v", kinds, want)
+	}
 }

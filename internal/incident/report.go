@@ -165,7 +165,7 @@ func (s *Service) appendixRow(ctx context.Context, inc Incident, c Certificate, 
 // revocations, in time order; it also returns the recorded delays.
 func (s *Service) timeline(ctx context.Context, by actor.Actor, inc Incident) ([]timelineEntry, []Event, error) {
 	out := []timelineEntry{{inc.AwareAt, "CA became aware of the incident (" + inc.Trigger + ")"}}
-	evs, err := s.tab.events.Select(ctx, s.db, `WHERE incident_id = ? ORDER BY at, id`, inc.ID)
+	evs, err := s.tab.events.Select(ctx, s.db, `WHERE incident_id = ? ORDER BY at, `+s.tab.events.InsertOrder()+`, id`, inc.ID)
 	if err != nil {
 		return nil, nil, err
 	}

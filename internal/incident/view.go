@@ -48,7 +48,7 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 		}
 		v.Certificates = append(v.Certificates, CertificateView{Certificate: c, State: st})
 	}
-	if v.Events, err = s.tab.events.Select(ctx, s.db, `WHERE incident_id = ? ORDER BY at, id`, id); err != nil {
+	if v.Events, err = s.tab.events.Select(ctx, s.db, `WHERE incident_id = ? ORDER BY at, `+s.tab.events.InsertOrder()+`, id`, id); err != nil {
 		return View{}, err
 	}
 	if v.ActionItems, err = s.actionItems(ctx, s.db, id); err != nil {
