@@ -12,3 +12,7 @@ func (o *Responder) StoreAsOf(ctx context.Context, st Status, issuerID, serialHe
 	_, stored, err := o.signStatus(ctx, o.mem.ticket(), st, issuerID, serialHex, h, memHold)
 	return stored, err
 }
+
+// AfterNextStore makes fn run once, just after the next response is
+// stored and before its store's guard is read again.
+func (o *Responder) AfterNextStore(fn func()) { o.afterStore.Store(&fn) }

@@ -43,12 +43,15 @@ type Responder struct {
 	cfg    ResponderConfig
 	log    *slog.Logger
 
-	mem     *ocspMemory
-	issuers atomic.Pointer[issuerTable]
-	loadMu  sync.Mutex     // one reload of the issuers at a time
-	pollMu  sync.Mutex     // one poll at a time; guards cursor and tail
-	cursor  int64          // the audit chain head the memory has caught up with
-	tail    map[int64]bool // unsealed events above cursor already forgotten
+	mem *ocspMemory
+	// afterStore, set by tests only, runs once just after a response is
+	// stored, before its guard is read again.
+	afterStore atomic.Pointer[func()]
+	issuers    atomic.Pointer[issuerTable]
+	loadMu     sync.Mutex     // one reload of the issuers at a time
+	pollMu     sync.Mutex     // one poll at a time; guards cursor and tail
+	cursor     int64          // the audit chain head the memory has caught up with
+	tail       map[int64]bool // unsealed events above cursor already forgotten
 }
 
 // ResponderConfig sets the OCSP schedule and this replica's memory.
@@ -105,16 +108,31 @@ func NewResponder(db *store.DB, rec *audit.Recorder, clk clock.Clock, engine *is
 		mem: newOCSPMemory(cfg.MemoryEntries)}
 }
 
+// ocspHashes are the CertID hash algorithms the responder answers, by
+// their name in ocsp_responses.hash_alg.
+var ocspHashes = []struct {
+	name string
+	hash crypto.Hash
+}{{"sha1", crypto.SHA1}, {"sha256", crypto.SHA256}, {"sha384", crypto.SHA384}, {"sha512", crypto.SHA512}}
+
 func hashName(h crypto.Hash) string {
-	switch h {
-	case crypto.SHA256:
-		return "sha256"
-	case crypto.SHA384:
-		return "sha384"
-	case crypto.SHA512:
-		return "sha512"
+	for _, x := range ocspHashes {
+		if x.hash == h {
+			return x.name
+		}
 	}
 	return "sha1"
+}
+
+// hashByName is the CertID hash algorithm a stored response's hash_alg
+// names.
+func hashByName(name string) (crypto.Hash, bool) {
+	for _, x := range ocspHashes {
+		if x.name == name {
+			return x.hash, true
+		}
+	}
+	return 0, false
 }
 
 // issuerFor returns the issuer a request names, reloading the issuers
@@ -453,6 +471,25 @@ func (o *Responder) signStatus(ctx context.Context, ticket memTicket, st Status,
 	} else if n == 0 {
 		return nil, false, nil // the status changed meanwhile
 	}
+	if hook := o.afterStore.Swap(nil); hook != nil {
+		(*hook)()
+	}
+	// The guard is read again now that the response is stored. The
+	// statement judged it on its own snapshot: on PostgreSQL a store
+	// whose snapshot predates a revocation's commit can itself commit
+	// after that revocation's re-sign listed the serial's stored
+	// responses (Revoked), and a response under a hash algorithm asked
+	// for the first time just then would stay, unseen, with the older
+	// status. Either the revocation committed before this read, which
+	// sees it (the signer then reads the status again and re-signs), or
+	// it commits after, and its re-sign, which lists the stored
+	// responses later still, finds this one.
+	var holds int
+	if err := o.db.QueryRow(ctx, `SELECT CASE WHEN `+still+` THEN 1 ELSE 0 END`, stillArgs...).Scan(&holds); err != nil {
+		return nil, false, fmt.Errorf("store OCSP response: read the status again: %w", err)
+	} else if holds == 0 {
+		return nil, false, nil // the status changed while it was stored
+	}
 	if !st.InFlight { // an issuance in flight is good only until it lands or is abandoned
 		o.mem.put(ticket, sn.Bytes(), issuerID, h, der, o.clk.Now(), policy == memReplace)
 	}
@@ -460,15 +497,51 @@ func (o *Responder) signStatus(ctx context.Context, ticket memTicket, st Status,
 }
 
 // Revoked drops a revoked serial's responses from this replica's memory
-// and re-signs its stored responses, at once: before the revocation call
-// returns, nothing here answers good for it.
+// and re-signs its responses, at once: before the revocation call
+// returns, nothing here answers good for it. It signs the SHA-1 and
+// SHA-256 responses, which most clients ask for, and every other response
+// stored for the serial, whatever CertID hash algorithm it was asked
+// under (SHA-384, SHA-512): a stored response left `good` would be taken
+// by audit verify for an older one put back. It lists the stored
+// responses after the revocation committed; a response stored in between
+// by a signer that read the status before is refused or read again by
+// that signer (signStatus).
 func (o *Responder) Revoked(ctx context.Context, r Revocation) {
 	o.mem.drop(r.Serial)
-	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
+	hashes, err := o.storedHashes(ctx, r.Serial)
+	if err != nil {
+		o.log.Error("list the stored OCSP responses of a revoked serial; re-signing SHA-1 and SHA-256 only", "serial", r.Serial, "err", err)
+	}
+	for _, h := range hashes {
 		if _, err := o.sign(ctx, r.IssuerID, r.Serial, h, memHold); err != nil {
-			o.log.Error("re-sign OCSP after revocation", "serial", r.Serial, "err", err)
+			o.log.Error("re-sign OCSP after revocation", "serial", r.Serial, "hash", hashName(h), "err", err)
 		}
 	}
+}
+
+// storedHashes returns SHA-1, SHA-256 and the hash algorithm of every
+// other response stored for serialHex, in the order of ocspHashes. On an
+// error it still returns SHA-1 and SHA-256.
+func (o *Responder) storedHashes(ctx context.Context, serialHex string) ([]crypto.Hash, error) {
+	want := map[string]bool{"sha1": true, "sha256": true}
+	type row struct {
+		HashAlg string `db:"hash_alg"`
+	}
+	rows, err := store.Select[row](ctx, o.db, `SELECT hash_alg FROM ocsp_responses WHERE serial = ?`, serialHex)
+	for _, r := range rows {
+		if _, ok := hashByName(r.HashAlg); !ok {
+			o.log.Error("stored OCSP response under a hash algorithm vetca does not sign", "serial", serialHex, "hash", r.HashAlg)
+			continue
+		}
+		want[r.HashAlg] = true
+	}
+	var out []crypto.Hash
+	for _, x := range ocspHashes {
+		if want[x.name] {
+			out = append(out, x.hash)
+		}
+	}
+	return out, err
 }
 
 // Refresh re-signs stored responses whose BR §4.9.9 refresh time has come
@@ -493,9 +566,10 @@ func (o *Responder) Refresh(ctx context.Context) (int, error) {
 		if !ocspresp.RefreshDue(r.This, r.Next, o.clk.Now()) {
 			continue
 		}
-		h := crypto.SHA1
-		if r.HashAlg == "sha256" {
-			h = crypto.SHA256
+		h, ok := hashByName(r.HashAlg)
+		if !ok {
+			o.log.Error("stored OCSP response under a hash algorithm vetca does not sign", "serial", r.Serial, "hash", r.HashAlg)
+			continue
 		}
 		if _, err := o.sign(ctx, r.IssuerID, r.Serial, h, memReplace); err != nil {
 			if errors.Is(err, ocspresp.ErrNotFound) {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -16,6 +18,10 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/app"
 	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/br"
+	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/revocation"
+	"github.com/vetca/vetca/internal/store"
 )
 
 // askOCSP posts an OCSP request for cert to the test server and returns the
@@ -380,4 +386,200 @@ func TestCRLCheckBesidePublicationsFindsNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// cachedByHash returns the stored responses of serial by CertID hash
+// algorithm (hash_alg), parsed.
+func cachedByHash(t *testing.T, f *apptest.OrderFixture, serial string) map[string]*ocsp.Response {
+	t.Helper()
+	rows, err := f.App.DB.Query(context.Background(), `SELECT hash_alg, der FROM ocsp_responses WHERE serial = ?`, serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]*ocsp.Response{}
+	for rows.Next() {
+		var alg, enc string
+		if err := rows.Scan(&alg, &enc); err != nil {
+			t.Fatal(err)
+		}
+		der, err := base64.StdEncoding.DecodeString(enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := ocsp.ParseResponse(der, issuer(t, f))
+		if err != nil {
+			t.Fatalf("stored %s response: %v", alg, err)
+		}
+		out[alg] = r
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// allHashes are the CertID hash algorithms the responder answers (RFC
+// 6960 allows any; clients send SHA-1, SHA-256, and some SHA-384/512).
+var allHashes = []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512}
+
+// A revocation re-signs every stored response of its certificate, whatever
+// CertID hash algorithm it was asked and stored under, not only SHA-1 and
+// SHA-256: a stored SHA-384 or SHA-512 `good` left behind would be taken
+// by audit verify for an older response put back (a false tamper alarm),
+// and answered by signing afresh on every request.
+func TestRevocationResignsEveryStoredHash(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		serial, certPEM := f.Issue(site)
+		cert := parse(t, certPEM)
+		for _, h := range allHashes {
+			if r := askOCSP(t, f, cert, h); r.Status != ocsp.Good {
+				t.Fatalf("%v before revocation: status %d", h, r.Status)
+			}
+		}
+		if got := cachedByHash(t, f, serial); len(got) != len(allHashes) {
+			t.Fatalf("stored before revocation: %d responses, want %d", len(got), len(allHashes))
+		}
+		f.Clock.Advance(time.Minute)
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		got := cachedByHash(t, f, serial)
+		for _, alg := range []string{"sha1", "sha256", "sha384", "sha512"} {
+			if r, ok := got[alg]; !ok {
+				t.Errorf("no stored %s response after the revocation", alg)
+			} else if r.Status != ocsp.Revoked || r.RevocationReason != ocsp.Superseded {
+				t.Errorf("stored %s response right after the revocation: status %d reason %d, want revoked, superseded (the revocation did not re-sign it)", alg, r.Status, r.RevocationReason)
+			}
+		}
+		// Past the re-sign window, so that verify reports at once
+		// whatever still disagrees instead of waiting for a re-sign.
+		f.Clock.Advance(2 * time.Minute)
+		if rep, err := f.App.Audit.Verify(ctx, actor.CLIActor("test"), ""); err != nil || !rep.OK {
+			t.Errorf("verify after the revocation of a certificate with stored SHA-384/512 responses: %v %+v", err, rep.Findings)
+		}
+		for _, h := range allHashes {
+			if r := askOCSP(t, f, cert, h); r.Status != ocsp.Revoked || r.RevocationReason != ocsp.Superseded {
+				t.Fatalf("%v after revocation: status %d reason %d", h, r.Status, r.RevocationReason)
+			}
+		}
+	})
+}
+
+// A response asked for under a new CertID hash algorithm (SHA-384) while
+// the certificate is being revoked. The signer read the status before the
+// revocation; its store comes after the revocation committed and after
+// the revocation's re-sign listed the serial's stored responses. The
+// store's guard refuses it, and the signer signs the revoked status.
+func TestGoodStoredAfterARevocationsResignIsRefused(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		serial, _ := f.Issue(site)
+		before, err := f.App.Revocations.StatusOf(ctx, f.App.DB, serial)
+		if err != nil || before.Revoked {
+			t.Fatalf("status before: %+v (%v)", before, err)
+		}
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		for _, h := range []crypto.Hash{crypto.SHA384, crypto.SHA512} {
+			if stored, err := f.App.OCSP.StoreAsOf(ctx, before, before.IssuerID, serial, h); err != nil || stored {
+				t.Fatalf("%v response for the status before the revocation: stored %v (%v)", h, stored, err)
+			}
+			if _, err := f.App.OCSP.Sign(ctx, before.IssuerID, serial, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for alg, r := range cachedByHash(t, f, serial) {
+			if r.Status != ocsp.Revoked {
+				t.Errorf("stored %s response: status %d after the revocation", alg, r.Status)
+			}
+		}
+		f.Clock.Advance(2 * time.Minute)
+		if rep, err := f.App.Audit.Verify(ctx, actor.CLIActor("test"), ""); err != nil || !rep.OK {
+			t.Fatalf("verify: %v %+v", err, rep.Findings)
+		}
+	})
+}
+
+// The same race, in the order only PostgreSQL allows: the store's guard
+// passed before the revocation committed, and the store itself becomes
+// visible only after the revocation's re-sign listed the serial's stored
+// responses, so that re-sign does not see it. The signer reads its guard
+// again after the store, finds the revocation, and signs again: the
+// stored response says revoked. (The revocation is made here without its
+// re-sign, which is what a re-sign that did not see the row amounts to.)
+func TestGoodStoredUnseenByARevocationsResignIsResigned(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		serial, _ := f.Issue(site)
+		st, err := f.App.Revocations.StatusOf(ctx, f.App.DB, serial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		revoked := false
+		f.App.OCSP.AfterNextStore(func() {
+			err := f.App.DB.InTx(ctx, func(tx *store.Tx) error {
+				cert, err := issuance.GetCertificate(ctx, f.App.Recorder, tx, serial)
+				if err != nil {
+					return err
+				}
+				d := revocation.Decision{Reason: br.Superseded, Source: revocation.SourceStaff, EvidenceAt: f.Clock.Now()}
+				_, err = f.App.Revocations.RevokeInTx(ctx, tx, actor.SystemActor("test"), cert, d, revocation.Input{Evidence: "race test"})
+				return err
+			})
+			if err != nil {
+				t.Errorf("revoke: %v", err)
+			}
+			revoked = true
+		})
+		der, err := f.App.OCSP.Sign(ctx, st.IssuerID, serial, crypto.SHA384)
+		if err != nil || !revoked {
+			t.Fatalf("sign: %v (revoked meanwhile: %v)", err, revoked)
+		}
+		if r, err := ocsp.ParseResponse(der, issuer(t, f)); err != nil || r.Status != ocsp.Revoked {
+			t.Errorf("answered %s (%v), want revoked", describe(r), err)
+		}
+		if r := cachedByHash(t, f, serial)["sha384"]; r == nil || r.Status != ocsp.Revoked {
+			t.Errorf("stored sha384 response after a revocation its re-sign did not see: %s, want revoked", describe(r))
+		}
+		f.Clock.Advance(2 * time.Minute)
+		if rep, err := f.App.Audit.Verify(ctx, actor.CLIActor("test"), ""); err != nil || !rep.OK {
+			t.Fatalf("verify: %v %+v", err, rep.Findings)
+		}
+	})
+}
+
+// The refresher re-signs each stored response under its own CertID hash
+// algorithm: a SHA-384 or SHA-512 response is refreshed as itself (BR
+// §4.9.9), not re-signed as SHA-1 while it goes stale.
+func TestRefreshResignsEveryStoredHash(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		serial, certPEM := f.Issue(site)
+		cert := parse(t, certPEM)
+		for _, h := range allHashes {
+			askOCSP(t, f, cert, h)
+		}
+		before := cachedByHash(t, f, serial)
+		f.Clock.Advance(4 * 24 * time.Hour)
+		if n, err := f.App.OCSP.Refresh(ctx); err != nil || n != len(allHashes) {
+			t.Fatalf("refresh: %d responses (%v), want %d", n, err, len(allHashes))
+		}
+		after := cachedByHash(t, f, serial)
+		for i, alg := range []string{"sha1", "sha256", "sha384", "sha512"} {
+			r := after[alg]
+			if r == nil || !r.ThisUpdate.After(before[alg].ThisUpdate) || r.IssuerHash != allHashes[i] {
+				t.Errorf("stored %s response after the refresh: %v, want one signed now under %v", alg, describe(r), allHashes[i])
+			}
+		}
+	})
+}
+
+func describe(r *ocsp.Response) string {
+	if r == nil {
+		return "none"
+	}
+	return fmt.Sprintf("status %d, CertID hash %v, thisUpdate %s", r.Status, r.IssuerHash, r.ThisUpdate.Format(time.RFC3339))
 }
