@@ -29,10 +29,13 @@ its SHA-256 is stored. The key binds one ACME account to the vetca account,
 once, and expires 30 days after creation if unused. --json prints
 {"kid","hmacKey","expiresAt"}.`,
 		Args: cobra.NoArgs,
-		RunE: g.withWriter(func(ctx context.Context, a *app.App, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if account == "" {
 				return usageErr("--account is required")
 			}
+			return nil
+		},
+		RunE: g.withWriter(func(ctx context.Context, a *app.App, args []string) error {
 			k, err := a.EAB.Create(ctx, cliActor(), account)
 			if err != nil {
 				return err
@@ -55,10 +58,13 @@ func newEABListCmd(g *globals) *cobra.Command {
 		Use:   "list --account ID [--json]",
 		Short: "List an account's EAB keys and their status (never the keys themselves)",
 		Args:  cobra.NoArgs,
-		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if account == "" {
 				return usageErr("--account is required")
 			}
+			return nil
+		},
+		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
 			keys := []eab.View{}
 			for p := (store.Page{Limit: store.MaxPageSize}); ; {
 				page, next, err := a.EAB.List(ctx, cliActor(), account, p)

@@ -33,10 +33,13 @@ are mailed once before the first run and once after the set is complete.
 --dry-run lists what would be revoked and changes nothing. --json prints
 {"incident","dryRun","affected","alreadyRevoked","expired","revoked","reason","serials"}.`,
 		Args: cobra.ExactArgs(1),
-		RunE: g.withWriter(func(ctx context.Context, a *app.App, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if workers < 1 || workers > 64 {
 				return usageErr("--workers %d: must be 1 to 64", workers)
 			}
+			return nil
+		},
+		RunE: g.withWriter(func(ctx context.Context, a *app.App, args []string) error {
 			opt := incident.RevokeOptions{DryRun: dryRun, Workers: workers, Progress: func(done, total int, serial string) {
 				fmt.Fprintf(g.stderr, "revoked %d/%d %s\n", done, total, serial)
 			}}
@@ -63,6 +66,9 @@ are mailed once before the first run and once after the set is complete.
 	return c
 }
 
+// reportFormats are the values of incident report --format.
+var reportFormats = []string{incident.FormatPreliminary, incident.FormatFull, incident.FormatClosure, incident.FormatLegacy}
+
 func newIncidentReportCmd(g *globals) *cobra.Command {
 	var format, csvFile string
 	c := &cobra.Command{
@@ -75,6 +81,14 @@ incident's recorded events and its problem report's, to the minute in UTC.
 --csv also writes the Appendix CSV (the eleven IRG columns in order, then a
 https://crt.sh/?sha256= link). It only reads.`,
 		Args: cobra.ExactArgs(1),
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			for _, f := range reportFormats {
+				if format == f {
+					return nil
+				}
+			}
+			return usageErr("--format %q: must be %s", format, orList(reportFormats))
+		},
 		RunE: g.withApp(func(ctx context.Context, a *app.App, args []string) error {
 			rep, err := a.Incidents.Render(ctx, cliActor(), args[0], format)
 			if err != nil {

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/clock"
 )
 
 // Exit codes (README.md, Commands): 0 success, 1 failure or finding, 2 usage error.
@@ -36,24 +38,30 @@ func usageErr(format string, args ...any) error {
 var errFindings = &exitError{code: exitFailure, err: errors.New("findings")}
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(&globals{stdout: os.Stdout, stderr: os.Stderr, clock: clock.Real{}}, os.Args[1:]))
 }
 
-func run(args []string) int {
-	root := newRoot()
+// run runs vetca with args, prints any error on g's stderr and returns the
+// exit code.
+func run(g *globals, args []string) int {
+	root := newRootWith(g)
 	root.SetArgs(args)
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		return exitOK
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee != errFindings {
-			fmt.Fprintln(os.Stderr, "vetca:", describe(ee.err))
+			msg := describe(ee.err)
+			if ee.code == exitUsage && cmd != nil && !strings.Contains(msg, "--help") {
+				msg += fmt.Sprintf(" (see %s --help)", cmd.CommandPath())
+			}
+			fmt.Fprintln(g.stderr, "vetca:", msg)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "vetca:", describe(err))
+	fmt.Fprintln(g.stderr, "vetca:", describe(err))
 	return exitFailure
 }
 

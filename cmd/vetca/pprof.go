@@ -13,10 +13,10 @@ import (
 func startPprof(addr string, log io.Writer) (func(), error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("--pprof-listen %q: %w", addr, err)
+		return nil, usageErr("--pprof-listen %q: %w", addr, err)
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("--pprof-listen %q: must be a loopback address (127.0.0.1 or ::1)", addr)
+		return nil, usageErr("--pprof-listen %q: must be a loopback address (127.0.0.1 or ::1)", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -32,11 +32,8 @@ type globals struct {
 	clock clock.Clock
 }
 
-func newRoot() *cobra.Command {
-	return newRootWith(&globals{stdout: os.Stdout, stderr: os.Stderr, clock: clock.Real{}})
-}
-
-// newRootWith is newRoot with g's output streams and clock (tests).
+// newRootWith is the vetca command, writing to g's output streams and
+// reading g's clock (tests swap them).
 func newRootWith(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "vetca",
@@ -58,7 +55,7 @@ finding, 2 usage error.`,
 		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageErr("%v (see vetca %s --help)", err, c.Name())
+		return usageErr("%v (see %s --help)", err, c.CommandPath())
 	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.db, "db", "", "database DSN: sqlite:PATH or postgres://... (default sqlite:vetca.db; env VETCA_DB)")
@@ -74,6 +71,14 @@ finding, 2 usage error.`,
 	pf.StringVar(&g.cfg.PKCS11PIN, "pkcs11-pin", "", "PKCS#11 user PIN (prefer VETCA_PKCS11_PIN or pin-source in the URI)")
 
 	root.AddCommand(newInitCmd(g), newServeCmd(g), newUserCmd(g), newAuditCmd(g), newPerspectiveCmd(g), newCeremonyCmd(g), newCRLCmd(g), newBenchCmd(g), newDeadlinesCmd(g), newScanCmd(g), newIncidentCmd(g), newEABCmd(g))
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.SetHelpCommand(newHelpCmd())
+	root.InitDefaultCompletionCmd() // now, so that strictUsage sees it
+	strictUsage(root)
+	// A group runs only to refuse being run without a subcommand: its
+	// usage shows only "vetca GROUP [command]".
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
 	return root
 }
 
@@ -92,7 +97,7 @@ func (g *globals) resolve(cmd *cobra.Command) error {
 		fileVals = t.ToMap()
 		for k := range fileVals {
 			if cmd.Flags().Lookup(k) == nil {
-				return usageErr("--config %s: unknown key %q for vetca %s", g.configFile, k, cmd.Name())
+				return usageErr("--config %s: unknown key %q for %s", g.configFile, k, cmd.CommandPath())
 			}
 		}
 	}
@@ -134,6 +139,13 @@ func (g *globals) resolve(cmd *cobra.Command) error {
 		return usageErr("--log-level %q: must be debug, info, warn or error", g.logLevel)
 	}
 	g.cfg.DB = g.db
+	// A flag value the configuration refuses (--public-url, --session-idle,
+	// --trusted-proxy, ...) is a usage error, found before anything opens.
+	cfg := g.cfg
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return usageErr("%v", err)
+	}
 	return nil
 }
 
