@@ -23,10 +23,14 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, by actor.Actor) erro
 }
 
 func (s *Server) countries(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	q, err := query(r, countryParams...)
+	if err != nil {
+		return err
+	}
 	var out []countryOut
 	for _, c := range iso3166.Countries() {
 		cc := countryOut{Code: c.Alpha2, Name: c.Name, Sanctioned: s.Vetting.IsSanctioned(c.Alpha2)}
-		if r.URL.Query().Get("subdivisions") == "1" {
+		if q.Get("subdivisions") == "1" {
 			for _, d := range iso3166.Subdivisions(c.Alpha2) {
 				cc.Subdivisions = append(cc.Subdivisions, subdivisionOut{Code: d.Code, Name: d.Name})
 			}
@@ -55,16 +59,17 @@ func (s *Server) createOrganization(w http.ResponseWriter, r *http.Request, by a
 	return nil
 }
 
-// pageOf reads the paging parameters every list takes: ?limit= (1 to
+// pageOf reads the paging parameters of a console page: ?limit= (1 to
 // store.MaxPageSize, default store.DefaultPageSize) and ?after= (the next
-// cursor of the previous page).
+// cursor of the previous page). API lists check their whole query first
+// (query, listPage).
 func pageOf(r *http.Request) (store.Page, error) {
 	q := r.URL.Query()
 	return store.ParsePage(q.Get("limit"), q.Get("after"))
 }
 
 func (s *Server) listOrganizations(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := pageOf(r)
+	p, err := listPage(r)
 	if err != nil {
 		return err
 	}
@@ -172,7 +177,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, by actor.
 }
 
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := pageOf(r)
+	p, err := listPage(r)
 	if err != nil {
 		return err
 	}
@@ -267,7 +272,7 @@ func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request, by actor.
 // ---- users ----
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := pageOf(r)
+	p, err := listPage(r)
 	if err != nil {
 		return err
 	}
@@ -383,20 +388,23 @@ func (s *Server) rotateOwnToken(w http.ResponseWriter, r *http.Request, by actor
 
 // ---- audit (docs/api.md, Audit, users and change requests) ----
 
+// parseFilter reads the query of GET /audit/events and /audit/export: only
+// auditParams, each at most once (query); since and until RFC 3339 times,
+// until after since.
 func parseFilter(r *http.Request) (audit.Filter, error) {
-	q := r.URL.Query()
+	q, err := query(r, auditParams...)
+	if err != nil {
+		return audit.Filter{}, err
+	}
 	f := audit.Filter{EntityType: q.Get("entityType"), EntityID: q.Get("entityId"), Actor: q.Get("actor"), Action: q.Get("action")}
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return f, apperr.Invalid(apperr.CodeInvalidTime, p.name, "%s must be an RFC 3339 time", p.name)
-			}
-			*p.dst = t
-		}
+	if f.Since, err = queryTime(q, "since"); err != nil {
+		return f, err
+	}
+	if f.Until, err = queryTime(q, "until"); err != nil {
+		return f, err
+	}
+	if err := checkWindow(f.Since, f.Until); err != nil {
+		return f, err
 	}
 	for _, p := range []struct {
 		name string
@@ -521,11 +529,15 @@ func (s *Server) createChange(w http.ResponseWriter, r *http.Request, by actor.A
 }
 
 func (s *Server) listChanges(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := pageOf(r)
+	q, err := query(r, statusPageParams...)
 	if err != nil {
 		return err
 	}
-	list, next, err := s.Changes.List(r.Context(), by, r.URL.Query().Get("status"), p)
+	p, err := pageFrom(q)
+	if err != nil {
+		return err
+	}
+	list, next, err := s.Changes.List(r.Context(), by, q.Get("status"), p)
 	if err != nil {
 		return err
 	}

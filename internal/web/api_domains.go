@@ -2,10 +2,8 @@ package web
 
 import (
 	"net/http"
-	"sort"
 
 	"github.com/vetca/vetca/internal/actor"
-	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/validation"
 )
 
@@ -46,7 +44,7 @@ func (s *Server) startDomainValidation(w http.ResponseWriter, r *http.Request, b
 }
 
 func (s *Server) listDomainValidations(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := pageOf(r)
+	p, err := listPage(r)
 	if err != nil {
 		return err
 	}
@@ -80,23 +78,10 @@ func (s *Server) validateDomain(w http.ResponseWriter, r *http.Request, by actor
 	return nil
 }
 
-// searchParams are the query parameters GET /domain-validations accepts.
-var searchParams = map[string]bool{"method": true, "version": true, "since": true, "until": true}
-
 func (s *Server) searchDomainValidations(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	q := r.URL.Query()
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !searchParams[k] {
-			return apperr.Invalid(apperr.CodeUnknownParameter, k, "unknown query parameter %q; use method, version, since and until", k)
-		}
-		if len(q[k]) > 1 {
-			return apperr.Invalid(apperr.CodeRepeatedParameter, k, "query parameter %q given more than once", k)
-		}
+	q, err := query(r, searchParams...)
+	if err != nil {
+		return err
 	}
 	res, err := s.Domains.Search(r.Context(), by, validation.SearchInput{
 		Method: q.Get("method"), Version: q.Get("version"), Since: q.Get("since"), Until: q.Get("until")})
@@ -121,6 +106,9 @@ func (s *Server) flagMethodVersion(w http.ResponseWriter, r *http.Request, by ac
 }
 
 func (s *Server) listFlaggedMethods(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	list, err := s.Domains.FlaggedMethods(r.Context(), by)
 	if err != nil {
 		return err

@@ -34,7 +34,7 @@ func (s *Server) createIncident(w http.ResponseWriter, r *http.Request, by actor
 }
 
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := pageOf(r)
+	p, err := listPage(r)
 	if err != nil {
 		return err
 	}

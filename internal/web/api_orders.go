@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/vetca/vetca/internal/actor"
-	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/store"
@@ -44,11 +43,15 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request, by actor.Ac
 }
 
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := pageOf(r)
+	q, err := query(r, statusPageParams...)
 	if err != nil {
 		return err
 	}
-	list, next, err := s.Orders.List(r.Context(), by, r.URL.Query().Get("status"), p)
+	p, err := pageFrom(q)
+	if err != nil {
+		return err
+	}
+	list, next, err := s.Orders.List(r.Context(), by, q.Get("status"), p)
 	if err != nil {
 		return err
 	}
@@ -109,19 +112,18 @@ func (s *Server) finalizeOrder(w http.ResponseWriter, r *http.Request, by actor.
 }
 
 func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	q := r.URL.Query()
+	q, err := query(r, certificateParams...)
+	if err != nil {
+		return err
+	}
 	f := order.Filter{OrganizationID: q.Get("organizationId"), AccountID: q.Get("accountId"), Status: issuance.CertStatus(q.Get("status"))}
-	if v := q.Get("notAfterBefore"); v != "" {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return apperr.Invalid(apperr.CodeInvalidTime, "notAfterBefore", "notAfterBefore must be an RFC 3339 time")
-		}
-		f.NotAfterBefore = t
+	if f.NotAfterBefore, err = queryTime(q, "notAfterBefore"); err != nil {
+		return err
 	}
 	if q.Get("format") == "csv" {
 		return s.certificatesCSV(w, r, by, f)
 	}
-	p, err := pageOf(r)
+	p, err := pageFrom(q)
 	if err != nil {
 		return err
 	}
@@ -194,6 +196,9 @@ func (s *Server) writeCertificate(w http.ResponseWriter, r *http.Request, by act
 }
 
 func (s *Server) listIssuers(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	list, err := s.Issuers.Issuers(r.Context(), by)
 	if err != nil {
 		return err

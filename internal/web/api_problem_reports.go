@@ -3,6 +3,7 @@ package web
 import (
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -51,8 +52,8 @@ func (s *Server) submitProblemReport(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, problemReportReceipt{ID: c.ID, ReceivedAt: c.ReceivedAt, PreliminaryReportDue: c.PreliminaryReportDue})
 }
 
-func queryBool(r *http.Request, name string) (*bool, error) {
-	v := r.URL.Query().Get(name)
+func queryBool(q url.Values, name string) (*bool, error) {
+	v := q.Get(name)
 	if v == "" {
 		return nil, nil
 	}
@@ -64,15 +65,19 @@ func queryBool(r *http.Request, name string) (*bool, error) {
 }
 
 func (s *Server) listProblemReports(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := pageOf(r)
+	q, err := query(r, problemReportParams...)
 	if err != nil {
 		return err
 	}
-	f := cpr.Filter{Status: cpr.Status(r.URL.Query().Get("status")), Category: cpr.Category(r.URL.Query().Get("category"))}
-	if f.Open, err = queryBool(r, "open"); err != nil {
+	p, err := pageFrom(q)
+	if err != nil {
 		return err
 	}
-	if f.Breached, err = queryBool(r, "breached"); err != nil {
+	f := cpr.Filter{Status: cpr.Status(q.Get("status")), Category: cpr.Category(q.Get("category"))}
+	if f.Open, err = queryBool(q, "open"); err != nil {
+		return err
+	}
+	if f.Breached, err = queryBool(q, "breached"); err != nil {
 		return err
 	}
 	list, next, err := s.ProblemReports.List(r.Context(), by, f, p)

@@ -69,6 +69,9 @@ func (s *Server) revocationColumns(r *http.Request, c issuance.Certificate) (str
 }
 
 func (s *Server) listShards(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if _, err := query(r); err != nil {
+		return err
+	}
 	list, err := s.CRLs.ListShards(r.Context(), by)
 	if err != nil {
 		return err

@@ -38,11 +38,14 @@ func (s *Server) createTemplate(w http.ResponseWriter, r *http.Request, by actor
 }
 
 func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := pageOf(r)
+	q, err := query(r, templateParams...)
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
+	p, err := pageFrom(q)
+	if err != nil {
+		return err
+	}
 	list, next, err := s.Templates.List(r.Context(), by, q.Get("accountId"), q.Get("status"), p)
 	if err != nil {
 		return err
@@ -112,7 +115,7 @@ func (s *Server) createEABKey(w http.ResponseWriter, r *http.Request, by actor.A
 }
 
 func (s *Server) listEABKeys(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := pageOf(r)
+	p, err := listPage(r)
 	if err != nil {
 		return err
 	}

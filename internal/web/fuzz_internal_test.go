@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,8 @@ import (
 	"github.com/vetca/vetca/internal/account"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/change"
+	"github.com/vetca/vetca/internal/cpr"
+	"github.com/vetca/vetca/internal/incident"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/revocation"
 	"github.com/vetca/vetca/internal/vetting"
@@ -58,6 +62,9 @@ func decodeTargets() []decodeTarget {
 		{"domain validation", func() any { return new(domainBody) }, nil},
 		{"user", func() any { return new(userBody) }, nil},
 		{"empty", func() any { return new(struct{}) }, allowEmpty},
+		{"incident.CreateInput", func() any { return new(incident.CreateInput) }, nil},
+		{"incident.DisclosureInput", func() any { return new(incident.DisclosureInput) }, nil},
+		{"cpr.DecideInput", func() any { return new(cpr.DecideInput) }, nil},
 	}
 }
 
@@ -73,7 +80,9 @@ func runDecode(dt decodeTarget, contentType string, body []byte) (any, error) {
 
 // FuzzDecode: every JSON request body goes through decode. It must never
 // panic; it refuses with a 4xx *apperr.Error that has a code and names the
-// offending field ("body" for the body as a whole), or it accepts a body
+// offending field ("body" for the body as a whole, only when it is not a
+// JSON object: a value refused inside one, a time included, is named by
+// its field), or it accepts a body
 // whose object keys are all exact field names of the destination, at every
 // depth, and whose decoded value re-encodes to JSON that decodes to the
 // same value.
@@ -86,6 +95,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(uint8(7), "application/json", []byte(`{"evidence":[{"source":"registry","Reference":"C1"}]}`))
 	f.Add(uint8(0), "text/plain", []byte(`{}`))
 	f.Add(uint8(10), "application/json", []byte(" \n"))
+	f.Add(uint8(11), "application/json", []byte(`{"title":"CA: x","awareAt":"yesterday","query":{"issuedAfter":5}}`))
+	f.Add(uint8(12), "application/json", []byte(`{"kind":"update","postedAt":"2026-01-02T03:04:05","nextUpdate":null}`))
+	f.Add(uint8(13), "application/json", []byte(`{"decision":"revoke","revokeAt":true}`))
 	targets := decodeTargets()
 	f.Fuzz(func(t *testing.T, which uint8, contentType string, body []byte) {
 		dt := targets[int(which)%len(targets)]
@@ -108,11 +120,15 @@ func FuzzDecode(f *testing.F) {
 			if st := statusOf(e.Kind); st < 400 || st > 499 || e.Code == "" || e.Field == "" || e.Message == "" {
 				t.Fatalf("%s: %q: status %d, error %#v", dt.name, body, st, e)
 			}
-			if e.Code == "invalid_type" {
+			if e.Code == "invalid_type" || e.Code == "invalid_time" {
 				top, _, _ := strings.Cut(e.Field, ".")
 				if !jsonFields(reflect.TypeOf(dst).Elem())[top] {
-					t.Fatalf("%s: %q: invalid_type names %q, not a field", dt.name, body, e.Field)
+					t.Fatalf("%s: %q: %s names %q, not a field", dt.name, body, e.Code, e.Field)
 				}
+			}
+			var obj map[string]json.RawMessage
+			if e.Field == "body" && e.Code == "invalid_json" && json.Unmarshal(body, &obj) == nil && obj != nil {
+				t.Fatalf("%s: %q: a JSON object refused as a whole: %v", dt.name, body, e)
 			}
 			return
 		}
@@ -174,23 +190,57 @@ func inexactKey(raw json.RawMessage, t reflect.Type) string {
 	return ""
 }
 
+// FuzzParseFilter: GET /audit/events takes exactly its parameters, each
+// once, with until after since; anything else is a 400 naming the
+// parameter, never a filter silently dropped or widened.
 func FuzzParseFilter(f *testing.F) {
 	f.Add("entityType=orders&entityId=ord_1&actor=user%3Aalice&action=order.created&since=2026-01-01T00:00:00Z&until=2026-12-31T23:59:59%2B01:00&after=10&limit=100")
 	f.Add("since=yesterday")
 	f.Add("limit=0&after=-1")
 	f.Add("limit=1001;after=1")
 	f.Add("%zz")
+	f.Add("foo=bar")
+	f.Add("entityid=x")
+	f.Add("entityType=a&entityType=b")
+	f.Add("entityType=%zz")
+	f.Add("since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z")
+	f.Add("since=2026-02-01T00:00:00Z&until=2026-02-01T00:00:00Z")
+	f.Add("&&entityType=&")
 	f.Fuzz(func(t *testing.T, rawQuery string) {
 		r := httptest.NewRequest("GET", "/api/v1/audit/events", nil)
 		r.URL.RawQuery = rawQuery
 		flt, err := parseFilter(r)
+		// The names the query gives, as sent and decoded.
+		names := map[string]bool{}
+		seen := map[string]int{}
+		for _, pair := range strings.Split(rawQuery, "&") {
+			if pair == "" {
+				continue
+			}
+			k, _, _ := strings.Cut(pair, "=")
+			names[k] = true
+			if dk, derr := url.QueryUnescape(k); derr == nil {
+				names[dk] = true
+				seen[dk]++
+			}
+		}
 		if err != nil {
 			e, ok := apperr.As(err)
-			if !ok || e.Kind != apperr.KindInvalid || e.Code == "" ||
-				(e.Field != "since" && e.Field != "until" && e.Field != "after" && e.Field != "limit") {
-				t.Fatalf("%q: want a 400 naming a parameter, got %#v", rawQuery, err)
+			if !ok || e.Kind != apperr.KindInvalid || e.Code == "" || !names[e.Field] {
+				t.Fatalf("%q: want a 400 naming a parameter of the query, got %#v", rawQuery, err)
+			}
+			if (e.Code == apperr.CodeUnknownParameter) == slices.Contains(auditParams, e.Field) {
+				t.Fatalf("%q: %s naming %q", rawQuery, e.Code, e.Field)
 			}
 			return
+		}
+		for k, n := range seen {
+			if !slices.Contains(auditParams, k) || n > 1 {
+				t.Fatalf("%q: parameter %q given %d time(s) was accepted", rawQuery, k, n)
+			}
+		}
+		if strings.Contains(rawQuery, ";") {
+			t.Fatalf("%q: a pair with ';', which url.ParseQuery drops, was accepted", rawQuery)
 		}
 		q := r.URL.Query()
 		if flt.Limit < 0 || flt.Limit > 1000 || flt.After < 0 || (flt.Limit == 0) != (q.Get("limit") == "") {
@@ -204,6 +254,9 @@ func FuzzParseFilter(f *testing.F) {
 			if q.Get(name) == "" && !got.IsZero() || q.Get(name) != "" && (err != nil || !got.Equal(want)) {
 				t.Fatalf("%q: %s %v", rawQuery, name, got)
 			}
+		}
+		if !flt.Since.IsZero() && !flt.Until.IsZero() && !flt.Until.After(flt.Since) {
+			t.Fatalf("%q: window %v..%v accepted", rawQuery, flt.Since, flt.Until)
 		}
 	})
 }

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/vetca/vetca/internal/apperr"
 )
@@ -159,6 +162,9 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 	if path := inexactField(body, reflect.TypeOf(dst).Elem(), ""); path != "" {
 		return apperr.Invalid(apperr.CodeUnknownField, path, "unknown field %q", path)
 	}
+	if err := refusedValue(body, reflect.TypeOf(dst).Elem(), ""); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -226,6 +232,138 @@ func inexactField(raw []byte, t reflect.Type, path string) string {
 		}
 	}
 	return ""
+}
+
+// refusedValue returns the error, naming the field by its JSON path
+// ("awareAt", "query.issuedAfter"), for the first value (in nested objects
+// and arrays of objects, keys in order) that a type reading its own JSON
+// refuses: a time.Time that is not an RFC 3339 string is invalid_time (a
+// string) or invalid_type (a number, true, an object, ...). encoding/json
+// reports such an error without the field, and decode would otherwise
+// blame the body as a whole. It returns nil for anything else, which
+// decode then checks.
+func refusedValue(raw []byte, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if readsOwnJSON(t) {
+		if path == "" {
+			return nil
+		}
+		err := json.Unmarshal(raw, reflect.New(t).Interface())
+		if err == nil {
+			return nil
+		}
+		kind := jsonKind(raw)
+		if t == reflect.TypeFor[time.Time]() {
+			if kind == "a string" {
+				return apperr.Invalid(apperr.CodeInvalidTime, path, "%s must be an RFC 3339 time with a zone, such as 2026-11-23T09:00:00Z, not %.64s", path, raw)
+			}
+			return apperr.Invalid(apperr.CodeInvalidType, path, "field %q must be an RFC 3339 time (a string), not %s", path, kind)
+		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return apperr.Invalid(apperr.CodeInvalidType, path, "field %q must be %s, not %s", path, describeType(t), kind)
+		}
+		return apperr.Invalid(apperr.CodeInvalidValue, path, "field %q: %v", path, err)
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) != nil {
+			return nil
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			f, ok := jsonField(t, k)
+			if !ok {
+				continue // decode and inexactField name unknown fields
+			}
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if err := refusedValue(m[k], f.Type, p); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		var items []json.RawMessage
+		if plainKind(t.Elem()) || json.Unmarshal(raw, &items) != nil {
+			return nil
+		}
+		for _, it := range items {
+			if err := refusedValue(it, t.Elem(), path); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		var m map[string]json.RawMessage
+		if t.Key().Kind() != reflect.String || plainKind(t.Elem()) || json.Unmarshal(raw, &m) != nil {
+			return nil
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if err := refusedValue(m[k], t.Elem(), p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// plainKind reports whether t is a string, number or bool type that reads
+// no JSON of its own, so that no value of it is refusedValue's to check.
+func plainKind(t reflect.Type) bool {
+	if readsOwnJSON(t) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
+}
+
+// readsOwnJSON reports whether encoding/json hands values of t to t's own
+// UnmarshalJSON or UnmarshalText (time.Time, json.RawMessage, br.Reason).
+func readsOwnJSON(t reflect.Type) bool {
+	pt := reflect.PointerTo(t)
+	return pt.Implements(reflect.TypeFor[json.Unmarshaler]()) || pt.Implements(reflect.TypeFor[encoding.TextUnmarshaler]())
+}
+
+// jsonKind names the kind of a JSON value for people.
+func jsonKind(raw []byte) string {
+	b := bytes.TrimSpace(raw)
+	if len(b) == 0 {
+		return "nothing"
+	}
+	switch b[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "true or false"
+	case 'n':
+		return "null"
+	}
+	return "a number"
 }
 
 // jsonField returns the field of struct type t, flattening embedded
