@@ -68,7 +68,8 @@ func checkContacts(cs []string) ([]string, error) {
 }
 
 // accountByKID loads the account a kid names (integrity-checked); only a
-// valid account may sign requests (RFC 8555 §7.3.6).
+// valid account may sign requests: one that is not is 401 unauthorized
+// (RFC 8555 §7.3.6).
 func (s *Service) accountByKID(ctx context.Context, kid string) (*Account, error) {
 	id, ok := strings.CutPrefix(kid, s.url(pathAccount))
 	if !ok || id == "" || strings.Contains(id, "/") {
@@ -79,7 +80,7 @@ func (s *Service) accountByKID(ctx context.Context, kid string) (*Account, error
 		return nil, err
 	}
 	if a.Status != StatusValid {
-		return nil, unauthorized("account %s is %s", a.ID, a.Status)
+		return nil, unauthenticated("account %s is %s", a.ID, a.Status)
 	}
 	return a, nil
 }
@@ -256,7 +257,7 @@ func (s *Service) accountUpdate(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if cur.Status != StatusValid {
-			return unauthorized("account %s is %s", cur.ID, cur.Status)
+			return unauthenticated("account %s is %s", cur.ID, cur.Status)
 		}
 		if in.Status != "" {
 			cur.Status = in.Status

@@ -12,14 +12,19 @@
 // once. Finalize checks the CSR against the order and the template again
 // (now with the key type), places a vetca order under the template
 // (order.PlaceUnderTemplate) and finalizes it through the whole issuance
-// pipeline: recheck, CAA, lint, intent, sign. revokeCert is signed by the
-// account (a subscriber's revocation with its reason) or by the
+// pipeline: recheck, CAA, lint, intent, sign. A deactivated
+// authorization invalidates the orders that use it and is never reused
+// (RFC 8555 §7.1.6, §7.5.2). revokeCert is signed by the account (a
+// subscriber's revocation with its reason), by another account holding
+// valid authorizations for every name (cessationOfOperation) or by the
 // certificate's key (keyCompromise, and the key is blocked). Renewal
 // information (RFC 9773) comes from package ari.
 //
 // Every state change is an audited write, made in one transaction after
 // every check passed, so a refused request changes nothing (its nonce
-// aside). Every request's JWS is verified before its nonce is used.
+// aside; and a finalize whose CSR subject the order service refuses
+// records the order's processing and its return to ready). Every
+// request's JWS is verified before its nonce is used.
 package acme
 
 import (
@@ -93,6 +98,11 @@ type Certificates interface {
 type Revocations interface {
 	Revoke(ctx context.Context, by actor.Actor, serial string, in revocation.Input) (revocation.Revocation, issuance.Certificate, error)
 	RevokeProvenCompromise(ctx context.Context, by actor.Actor, serial, evidence string) (revocation.Revocation, issuance.Certificate, error)
+	// RevokeInTx and Published revoke for an account that is not the
+	// certificate's but holds authorizations for all its names, checked
+	// in the same transaction.
+	RevokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, d revocation.Decision, in revocation.Input) (revocation.Revocation, error)
+	Published(ctx context.Context, rs ...revocation.Revocation)
 	Find(ctx context.Context, serial string) (revocation.Revocation, bool, error)
 }
 
@@ -165,8 +175,10 @@ type apiHandler func(w http.ResponseWriter, r *http.Request) error
 func (s *Service) routes() {
 	m := s.mux
 	m.HandleFunc("GET "+pathDirectory, s.handle(s.directory))
+	m.HandleFunc("POST "+pathDirectory, s.handle(s.directoryPostAsGet))
 	m.HandleFunc("HEAD "+pathNewNonce, s.handle(s.newNonce))
 	m.HandleFunc("GET "+pathNewNonce, s.handle(s.newNonce))
+	m.HandleFunc("POST "+pathNewNonce, s.handle(s.newNoncePostAsGet))
 	m.HandleFunc("POST "+pathNewAccount, s.handle(s.newAccount))
 	m.HandleFunc("POST "+pathAccount+"{id}", s.handle(s.accountUpdate))
 	m.HandleFunc("POST "+pathAccount+"{id}/orders", s.handle(s.accountOrders))
@@ -178,9 +190,38 @@ func (s *Service) routes() {
 	m.HandleFunc("POST "+pathCert+"{id}", s.handle(s.certificate))
 	m.HandleFunc("POST "+pathRevokeCert, s.handle(s.revokeCert))
 	m.HandleFunc("GET "+pathRenewalInfo+"/{id}", s.handle(s.renewalInfo))
+	// Any other method on a resource is 405 with Allow (RFC 8555 §6.3);
+	// a GET pattern also serves HEAD.
+	for path, allow := range map[string]string{
+		pathDirectory:               "GET, HEAD, POST",
+		pathNewNonce:                "GET, HEAD, POST",
+		pathNewAccount:              "POST",
+		pathAccount + "{id}":        "POST",
+		pathAccount + "{id}/orders": "POST",
+		pathNewOrder:                "POST",
+		pathOrder + "{id}":          "POST",
+		pathOrder + "{id}/finalize": "POST",
+		pathAuthz + "{id}":          "POST",
+		pathChallenge + "{id}":      "POST",
+		pathCert + "{id}":           "POST",
+		pathRevokeCert:              "POST",
+		pathRenewalInfo + "/{id}":   "GET, HEAD",
+	} {
+		m.HandleFunc(path, s.handle(methodNotAllowed(allow)))
+	}
 	m.HandleFunc("/acme/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return notFound("no ACME resource %s %s; start at %s", r.Method, r.URL.Path, s.url(pathDirectory))
 	}))
+}
+
+// methodNotAllowed answers a method a resource does not take: 405, type
+// malformed, with the methods it takes in Allow (RFC 8555 §6.3; RFC 9110
+// §15.5.6).
+func methodNotAllowed(allow string) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Allow", allow)
+		return problem(ProbMalformed, http.StatusMethodNotAllowed, "%s %s is not allowed: this resource takes %s (RFC 8555 §6.3)", r.Method, r.URL.Path, allow)
+	}
 }
 
 // ServeHTTP implements http.Handler.
@@ -248,6 +289,19 @@ func (s *Service) directory(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// directoryPostAsGet is POST-as-GET /acme/directory, which a server must
+// allow beside GET (RFC 8555 §6.3).
+func (s *Service) directoryPostAsGet(w http.ResponseWriter, r *http.Request) error {
+	req, err := s.verify(r.Context(), r, s.url(pathDirectory), byKID)
+	if err != nil {
+		return err
+	}
+	if !req.postAsGet() {
+		return malformed("fetch the directory with GET or POST-as-GET (an empty payload)")
+	}
+	return s.directory(w, r)
+}
+
 // newNonce is HEAD and GET /acme/new-nonce (RFC 8555 §7.2); handle set
 // the Replay-Nonce.
 func (s *Service) newNonce(w http.ResponseWriter, r *http.Request) error {
@@ -260,4 +314,18 @@ func (s *Service) newNonce(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusOK)
 	}
 	return nil
+}
+
+// newNoncePostAsGet is POST-as-GET /acme/new-nonce, which a server must
+// allow beside HEAD and GET (RFC 8555 §6.3): 200 with a fresh
+// Replay-Nonce, as HEAD.
+func (s *Service) newNoncePostAsGet(w http.ResponseWriter, r *http.Request) error {
+	req, err := s.verify(r.Context(), r, s.url(pathNewNonce), byKID)
+	if err != nil {
+		return err
+	}
+	if !req.postAsGet() {
+		return malformed("ask for a nonce with HEAD, GET or POST-as-GET (an empty payload)")
+	}
+	return s.newNonce(w, r)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,22 +104,7 @@ func (s *Service) authorization(w http.ResponseWriter, r *http.Request) error {
 		if in.Status != StatusDeactivated {
 			return malformed("an authorization's status may only be changed to deactivated")
 		}
-		err = s.db.InTx(ctx, func(tx *store.Tx) error {
-			var cur Authorization
-			if err := s.tab.authorizations.Lock(ctx, tx, id, &cur); err != nil {
-				return err
-			}
-			if cur.Status != StatusPending && cur.Status != StatusValid {
-				return unauthorized("authorization %s is %s", id, cur.Status)
-			}
-			cur.Status, cur.UpdatedAt = StatusDeactivated, s.now()
-			if err := s.tab.authorizations.Update(ctx, tx, req.account.actor(), actAuthorizationDeact, cur); err != nil {
-				return err
-			}
-			a = cur
-			return s.orderAfterAuthorization(ctx, tx, req.account, cur)
-		})
-		if err != nil {
+		if a, err = s.deactivate(ctx, req.account, id); err != nil {
 			return err
 		}
 	}
@@ -296,18 +282,18 @@ func (s *Service) finishChallenge(ctx context.Context, acct *Account, id string,
 	return out, err
 }
 
-// orderAfterAuthorization moves a pending order on when one of its
-// authorizations changed: ready when all are valid, invalid when one is
-// invalid or deactivated.
+// orderAfterAuthorization moves an order on when one of its
+// authorizations changed: a pending order is ready when all are valid;
+// a pending or ready order is invalid when one is in a final state other
+// than valid (RFC 8555 §7.1.6).
 func (s *Service) orderAfterAuthorization(ctx context.Context, tx *store.Tx, acct *Account, changed Authorization) error {
 	var o Order
 	if err := s.tab.orders.Lock(ctx, tx, changed.ACMEOrderID, &o); err != nil {
 		return err
 	}
-	if o.Status != StatusPending {
+	if o.Status != StatusPending && o.Status != StatusReady {
 		return nil
 	}
-	by := acct.actor()
 	all := true
 	for _, id := range o.AuthorizationIDs {
 		var a Authorization
@@ -321,14 +307,123 @@ func (s *Service) orderAfterAuthorization(ctx context.Context, tx *store.Tx, acc
 		case StatusPending:
 			all = false
 		default:
-			b, _ := json.Marshal(problem(ProbUnauthorized, http.StatusForbidden, "authorization for %s is %s", a.Identifier, a.Status))
-			o.Status, o.Error, o.UpdatedAt = StatusInvalid, string(b), s.now()
-			return s.tab.orders.Update(ctx, tx, by, actOrderInvalid, o)
+			return s.invalidate(ctx, tx, acct, o, a)
 		}
 	}
-	if !all {
+	if !all || o.Status != StatusPending {
 		return nil
 	}
 	o.Status, o.UpdatedAt = StatusReady, s.now()
-	return s.tab.orders.Update(ctx, tx, by, actOrderReady, o)
+	return s.tab.orders.Update(ctx, tx, acct.actor(), actOrderReady, o)
+}
+
+// invalidate makes a locked pending or ready order invalid because of its
+// authorization a (RFC 8555 §7.1.6), with the problem saying so.
+func (s *Service) invalidate(ctx context.Context, tx *store.Tx, acct *Account, o Order, a Authorization) error {
+	b, _ := json.Marshal(problem(ProbUnauthorized, http.StatusForbidden, "authorization for %s is %s", a.Identifier, a.Status))
+	o.Status, o.Error, o.UpdatedAt = StatusInvalid, string(b), s.now()
+	return s.tab.orders.Update(ctx, tx, acct.actor(), actOrderInvalid, o)
+}
+
+// sameAuthorization is the clause that finds, among an account's
+// authorizations, those that are one authorization to the client: the
+// same identifier resting on the same domain validation (the one a
+// challenge made, and those made valid at once by reusing it). Its
+// arguments are the ACME account, the identifier, the validation and a
+// status.
+const sameAuthorization = `WHERE t.acme_order_id IN (SELECT o.id FROM acme_orders o WHERE o.acme_account_id = ?)
+	AND t.identifier = ? AND t.validation_id = ? AND t.status = ?`
+
+// relinquished reports whether acct deactivated an authorization for
+// identifier resting on validation validationID: that validation no
+// longer authorizes identifier for acct (RFC 8555 §7.5.2), neither for a
+// new order nor for finalize or revokeCert.
+func (s *Service) relinquished(ctx context.Context, q store.Querier, acctID, identifier, validationID string) (bool, error) {
+	if validationID == "" {
+		return false, nil
+	}
+	_, found, err := s.tab.authorizations.First(ctx, q, sameAuthorization+` LIMIT 1`, acctID, identifier, validationID, StatusDeactivated)
+	return found, err
+}
+
+// deactivate deactivates authorization id of acct (RFC 8555 §7.5.2), and
+// with it every valid authorization of acct that is the same one to the
+// client (sameAuthorization); each pending or ready order of theirs
+// becomes invalid (§7.1.6). An order being finalized (processing) makes
+// the deactivation wait for its outcome: it is refused, so no
+// certificate is issued after a deactivation committed. Locks are taken
+// authorizations first, in id order, then orders, in id order.
+func (s *Service) deactivate(ctx context.Context, acct *Account, id string) (Authorization, error) {
+	var out Authorization
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var a Authorization
+		if err := s.tab.authorizations.Get(ctx, tx, id, &a); err != nil {
+			return err
+		}
+		lockIDs := []string{id}
+		if a.ValidationID != "" {
+			same, err := s.tab.authorizations.Select(ctx, tx, sameAuthorization+` ORDER BY t.id`, acct.ID, a.Identifier, a.ValidationID, StatusValid)
+			if err != nil {
+				return err
+			}
+			for _, o := range same {
+				if o.ID != id {
+					lockIDs = append(lockIDs, o.ID)
+				}
+			}
+		}
+		slices.Sort(lockIDs)
+		var group []Authorization
+		for _, lid := range lockIDs {
+			var cur Authorization
+			if err := s.tab.authorizations.Lock(ctx, tx, lid, &cur); err != nil {
+				return err
+			}
+			switch {
+			case lid == id && cur.Status != StatusPending && cur.Status != StatusValid:
+				return unauthorized("authorization %s is %s", id, cur.Status)
+			case lid == id || cur.Status == StatusValid && cur.Identifier == a.Identifier && cur.ValidationID == a.ValidationID:
+				group = append(group, cur)
+			}
+		}
+		orders := map[string]Authorization{}
+		var orderIDs []string
+		for _, g := range group {
+			if _, ok := orders[g.ACMEOrderID]; !ok {
+				orderIDs = append(orderIDs, g.ACMEOrderID)
+			}
+			orders[g.ACMEOrderID] = g
+		}
+		slices.Sort(orderIDs)
+		now := s.now()
+		by := acct.actor()
+		for _, oid := range orderIDs {
+			var o Order
+			if err := s.tab.orders.Lock(ctx, tx, oid, &o); err != nil {
+				return err
+			}
+			switch o.Status {
+			case StatusProcessing:
+				return problem(ProbMalformed, http.StatusConflict,
+					"order %s, which uses authorization %s, is being finalized; deactivate it once the order is valid or invalid", o.ID, id)
+			case StatusPending, StatusReady:
+				g := orders[oid]
+				g.Status = StatusDeactivated
+				if err := s.invalidate(ctx, tx, acct, o, g); err != nil {
+					return err
+				}
+			}
+		}
+		for _, g := range group {
+			g.Status, g.UpdatedAt = StatusDeactivated, now
+			if err := s.tab.authorizations.Update(ctx, tx, by, actAuthorizationDeact, g); err != nil {
+				return err
+			}
+			if g.ID == id {
+				out = g
+			}
+		}
+		return nil
+	})
+	return out, err
 }

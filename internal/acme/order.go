@@ -243,6 +243,14 @@ func (s *Service) newOrder(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 			if ok {
+				// An authorization the account deactivated is not used
+				// again (RFC 8555 §7.5.2): the name is validated anew.
+				if ok, err = s.relinquished(ctx, tx, acct.ID, n, v.ID); err != nil {
+					return err
+				}
+				ok = !ok
+			}
+			if ok {
 				a.Status, a.ValidationID = StatusValid, v.ID
 				if v.ValidatedAt != nil {
 					a.ExpiresAt = br.DomainValidationReusableUntil(*v.ValidatedAt)
@@ -444,9 +452,12 @@ func parseOrderCSR(b64 string, names []string) (*x509.CertificateRequest, error)
 
 // finalize is POST /acme/order/{id}/finalize (RFC 8555 §7.4). After the
 // CSR, its key (policy, blocklist) and the template with the key type are
-// checked, the order becomes processing; a vetca order is placed under the
-// template and finalized through the whole issuance pipeline; the order
-// becomes valid with its certificate, or invalid with the problem.
+// checked, and, under the order's lock, every authorization of the order
+// is found still valid, the order becomes processing; a vetca order is
+// placed under the template and finalized through the whole issuance
+// pipeline; the order becomes valid with its certificate, or invalid with
+// the problem. A refused CSR or key (badCSR, badPublicKey), the subject
+// included, leaves the order ready for a corrected CSR.
 func (s *Service) finalize(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
@@ -494,13 +505,27 @@ func (s *Service) finalize(w http.ResponseWriter, r *http.Request) error {
 	}
 	by := acct.actor()
 	// Ready to processing, once: a concurrent finalize sees processing.
+	var notReady *Problem
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		notReady = nil
 		var cur Order
 		if err := s.tab.orders.Lock(ctx, tx, o.ID, &cur); err != nil {
 			return err
 		}
 		if st := cur.StatusAt(now); st != StatusReady {
 			return problem(ProbOrderNotReady, http.StatusForbidden, "order %s is %s, not ready", cur.ID, st)
+		}
+		// Every authorization must still be valid, under the order's lock:
+		// a deactivation takes it too, so none commits between this check
+		// and issuance (RFC 8555 §7.1.6, §7.5.2).
+		if bad, err := s.unusableAuthorization(ctx, tx, acct, cur, now); err != nil {
+			return err
+		} else if bad != nil {
+			if err := s.invalidate(ctx, tx, acct, cur, *bad); err != nil {
+				return err
+			}
+			notReady = problem(ProbOrderNotReady, http.StatusForbidden, "order %s is invalid: authorization for %s is %s", cur.ID, bad.Identifier, bad.Status)
+			return nil
 		}
 		if cur.Replaces != "" {
 			if err := lockReplaced(ctx, tx, cur.Replaces); err != nil {
@@ -520,11 +545,19 @@ func (s *Service) finalize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if notReady != nil {
+		return notReady
+	}
 	csrPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw}))
 	days := o.ValidityDays
 	placed, err := s.Orders.PlaceUnderTemplate(ctx, by, order.CreateInput{AccountID: acct.AccountID, OrganizationID: t.OrganizationID,
 		DNSNames: o.Identifiers, CSR: csrPEM, ValidityDays: &days}, t.ID, t.TemplateHash)
 	if err != nil {
+		if p := toProblem(err); csrRefusal(p) {
+			// Nothing was placed: the order is ready again for a
+			// corrected CSR, as for a CSR with the wrong names.
+			return s.release(ctx, o.ID, p)
+		}
 		return s.fail(ctx, o.ID, "", err)
 	}
 	issued, err := s.Orders.Finalize(ctx, by, placed.ID)
@@ -579,6 +612,59 @@ func (s *Service) fail(ctx context.Context, id, vetcaOrderID string, cause error
 		s.log.Error("acme order failure not recorded", "acmeOrder", id, "err", err)
 	}
 	return p
+}
+
+// release puts a processing order back to ready after its CSR was refused
+// before a vetca order was placed (the subject, checked against the
+// verified organization by order.PlaceUnderTemplate), and returns that
+// refusal. It runs even if the request was cancelled.
+func (s *Service) release(ctx context.Context, id string, refusal *Problem) error {
+	ctx = context.WithoutCancel(ctx)
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var cur Order
+		if err := s.tab.orders.Lock(ctx, tx, id, &cur); err != nil {
+			return err
+		}
+		if cur.Status != StatusProcessing {
+			return nil
+		}
+		acct, err := s.loadAccount(ctx, tx, cur.ACMEAccountID)
+		if err != nil {
+			return err
+		}
+		cur.Status, cur.UpdatedAt = StatusReady, s.now()
+		return s.tab.orders.Update(ctx, tx, acct.actor(), actOrderReady, cur)
+	})
+	if err != nil {
+		s.log.Error("acme order not made ready again", "acmeOrder", id, "err", err)
+	}
+	return refusal
+}
+
+// unusableAuthorization returns the first authorization of o that no
+// longer authorizes its identifier at now: not valid, expired, or resting
+// on a validation acct relinquished by deactivating an authorization
+// (RFC 8555 §7.5.2); nil when all are usable.
+func (s *Service) unusableAuthorization(ctx context.Context, q store.Querier, acct *Account, o Order, now time.Time) (*Authorization, error) {
+	for _, id := range o.AuthorizationIDs {
+		var a Authorization
+		if err := s.tab.authorizations.Get(ctx, q, id, &a); err != nil {
+			return nil, err
+		}
+		if st := a.StatusAt(now); st != StatusValid {
+			a.Status = st
+			return &a, nil
+		}
+		gone, err := s.relinquished(ctx, q, acct.ID, a.Identifier, a.ValidationID)
+		if err != nil {
+			return nil, err
+		}
+		if gone {
+			a.Status = StatusDeactivated
+			return &a, nil
+		}
+	}
+	return nil, nil
 }
 
 // certificate is POST-as-GET /acme/cert/{id}: the certificate of a valid

@@ -63,8 +63,16 @@ func malformed(format string, args ...any) *Problem {
 	return problem(ProbMalformed, http.StatusBadRequest, format, args...)
 }
 
+// unauthorized is 403 unauthorized: the request is signed by a valid
+// account, or a key, that may not do this.
 func unauthorized(format string, args ...any) *Problem {
 	return problem(ProbUnauthorized, http.StatusForbidden, format, args...)
+}
+
+// unauthenticated is 401 unauthorized: the account that signed the
+// request is not valid (RFC 8555 §7.3.6: deactivated).
+func unauthenticated(format string, args ...any) *Problem {
+	return problem(ProbUnauthorized, http.StatusUnauthorized, format, args...)
 }
 
 func notFound(format string, args ...any) *Problem {
@@ -81,7 +89,9 @@ func rejected(name, detail string) *Problem {
 }
 
 // codeTypes maps vetca error codes to the RFC 8555 type that says the
-// same; a code not listed is typed by its kind (toProblem).
+// same; a code not listed is typed by its kind (toProblem). Every refusal
+// of the CSR, its subject included, is badCSR, and every refusal of its
+// key by the key policy is badPublicKey (RFC 8555 §7.4).
 var codeTypes = map[apperr.Code]string{
 	apperr.CodeEABUnknownKid:       ProbUnauthorized,
 	apperr.CodeEABBadMAC:           ProbUnauthorized,
@@ -91,13 +101,44 @@ var codeTypes = map[apperr.Code]string{
 	apperr.CodeKeyTypeNotAllowed:   ProbBadPublicKey,
 	apperr.CodeInvalidKeyType:      ProbBadPublicKey,
 	apperr.CodeInvalidKey:          ProbBadPublicKey,
+	apperr.CodeUnsupportedKey:      ProbBadPublicKey,
+	apperr.CodeWeakKey:             ProbBadPublicKey,
+	keypolicy.CodeUnsupportedKey:   ProbBadPublicKey,
+	keypolicy.CodeRSATooSmall:      ProbBadPublicKey,
+	keypolicy.CodeRSATooLarge:      ProbBadPublicKey,
+	keypolicy.CodeRSASizeNotByte:   ProbBadPublicKey,
+	keypolicy.CodeRSAExponentEven:  ProbBadPublicKey,
+	keypolicy.CodeRSAExponentSmall: ProbBadPublicKey,
+	keypolicy.CodeRSAModulusEven:   ProbBadPublicKey,
+	keypolicy.CodeRSASmallFactor:   ProbBadPublicKey,
+	keypolicy.CodeRSAPrimePower:    ProbBadPublicKey,
+	keypolicy.CodeRSAClosePrimes:   ProbBadPublicKey,
+	keypolicy.CodeRSAROCA:          ProbBadPublicKey,
+	keypolicy.CodeRSADebianWeak:    ProbBadPublicKey,
+	keypolicy.CodeECDSACurve:       ProbBadPublicKey,
+	keypolicy.CodeECDSAPoint:       ProbBadPublicKey,
+	keypolicy.CodeKeyBlocked:       ProbBadPublicKey,
 	apperr.CodeInvalidCSR:          ProbBadCSR,
+	apperr.CodeInvalidCSRSignature: ProbBadCSR,
 	apperr.CodeCSRNameNotRequested: ProbBadCSR,
 	apperr.CodeInvalidCommonName:   ProbBadCSR,
+	apperr.CodeCommonNameNotInSAN:  ProbBadCSR,
+	apperr.CodeSubjectMismatch:     ProbBadCSR,
 	apperr.CodeAttributeNotVetted:  ProbBadCSR,
-	keypolicy.CodeKeyBlocked:       ProbBadPublicKey,
+	apperr.CodeAttributeNotAllowed: ProbBadCSR,
+	apperr.CodeAttributeCharacter:  ProbBadCSR,
+	apperr.CodeAttributeEmpty:      ProbBadCSR,
+	apperr.CodeAttributeOrder:      ProbBadCSR,
+	apperr.CodeAttributeRepeated:   ProbBadCSR,
+	apperr.CodeAttributeTooLong:    ProbBadCSR,
+	apperr.CodeAttributeWhitespace: ProbBadCSR,
+	apperr.CodeMultiValuedRDN:      ProbBadCSR,
 	apperr.CodeCAAForbidden:        ProbCAA,
 }
+
+// csrRefusal reports whether p refuses the CSR or its key, which the
+// client may correct and finalize again.
+func csrRefusal(p *Problem) bool { return p.Type == ProbBadCSR || p.Type == ProbBadPublicKey }
 
 // toProblem turns any error into the problem to answer with. A *Problem
 // is itself; a not-covered identifier is rejectedIdentifier naming it; an

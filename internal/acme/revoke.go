@@ -2,16 +2,22 @@ package acme
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/br"
+	"github.com/vetca/vetca/internal/dnsname"
+	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/revocation"
 	"github.com/vetca/vetca/internal/serial"
+	"github.com/vetca/vetca/internal/store"
 )
 
 // revokeRequest is the revokeCert payload (RFC 8555 §7.6).
@@ -29,7 +35,9 @@ func keyHolder(thumb string) actor.Actor {
 // revokeCert is POST /acme/revoke-cert (RFC 8555 §7.6). Signed by an
 // account (kid) of the certificate's vetca account, it is the
 // subscriber's request with the reason it names (BR §4.9.1.1(1);
-// subscriber reasons only, else badRevocationReason). Signed by the
+// subscriber reasons only, else badRevocationReason). Signed by another
+// account, it is accepted if that account holds valid authorizations for
+// every name of the certificate (revokeByAuthorizations). Signed by the
 // certificate's key (jwk equal to the certificate's public key), it
 // proves that key is in someone's hands: the certificate is revoked with
 // keyCompromise, whatever reason is named, and the key is blocked, so no
@@ -93,9 +101,6 @@ func (s *Service) revokeCert(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	acct := req.account
-	if cert.AccountID != acct.AccountID {
-		return unauthorized("certificate %s was not issued to this account", sn)
-	}
 	reason := br.Unspecified
 	if in.Reason != nil {
 		rs, ok := subscriberReason(*in.Reason)
@@ -105,6 +110,9 @@ func (s *Service) revokeCert(w http.ResponseWriter, r *http.Request) error {
 		}
 		reason = rs
 	}
+	if cert.AccountID != acct.AccountID {
+		return s.revokeByAuthorizations(w, r, acct, x, cert, revoked, prior)
+	}
 	if revoked && (reason != br.KeyCompromise || prior.Reason == br.KeyCompromise.String()) {
 		return problem(ProbAlreadyRevoked, http.StatusBadRequest, "certificate %s is already revoked (%s)", sn, prior.Reason)
 	}
@@ -113,6 +121,87 @@ func (s *Service) revokeCert(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// revokeByAuthorizations revokes a certificate for an account that is not
+// its subscriber's but holds, for every one of its names, a valid,
+// unexpired authorization it did not deactivate (RFC 8555 §7.6). A
+// wildcard name needs a wildcard authorization, and the base domain's
+// does not cover it (§7.1.3). The authorizations are checked in the
+// transaction that revokes. As the requester is not the subscriber, the
+// reason is cessationOfOperation whatever it named (as Boulder does: the
+// subscriber no longer controls the names, BR §7.2.2), and the key is not
+// blocked.
+func (s *Service) revokeByAuthorizations(w http.ResponseWriter, r *http.Request, acct *Account, x *x509.Certificate, cert issuance.Certificate, revoked bool, prior revocation.Revocation) error {
+	ctx := r.Context()
+	sn := cert.Serial
+	refuse := func(name string) error {
+		return unauthorized("certificate %s was not issued to this account, and the account holds no valid authorization for %s (RFC 8555 §7.6)", sn, name)
+	}
+	if len(x.DNSNames) == 0 || len(x.IPAddresses)+len(x.EmailAddresses)+len(x.URIs) > 0 {
+		return refuse("every identifier of the certificate")
+	}
+	by := acct.actor()
+	now := s.now()
+	var rev revocation.Revocation
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var used []string
+		for _, n := range x.DNSNames {
+			a, ok, err := s.authorizationFor(ctx, tx, acct, n, now)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return refuse(n)
+			}
+			used = append(used, a.ID)
+		}
+		if revoked {
+			return problem(ProbAlreadyRevoked, http.StatusBadRequest, "certificate %s is already revoked (%s)", sn, prior.Reason)
+		}
+		in := revocation.Input{Reason: br.CessationOfOperation.String(),
+			Evidence: fmt.Sprintf("ACME revokeCert by an account holding valid authorizations for every name of the certificate (RFC 8555 §7.6): %s", strings.Join(used, ", "))}
+		d, err := revocation.Decide(by, in, now)
+		if err != nil {
+			return err
+		}
+		rev, err = s.Revocations.RevokeInTx(ctx, tx, by, cert, d, in)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.Revocations.Published(ctx, rev)
+	s.log.Info("acme revocation by an authorized account", "serial", sn, "acmeAccount", acct.ID)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// authorizationFor returns a valid, unexpired authorization of acct for
+// exactly name that acct did not relinquish, if there is one.
+func (s *Service) authorizationFor(ctx context.Context, q store.Querier, acct *Account, name string, now time.Time) (Authorization, bool, error) {
+	n, err := dnsname.Normalize(name, true)
+	if err != nil {
+		return Authorization{}, false, nil
+	}
+	as, err := s.tab.authorizations.Select(ctx, q, `WHERE t.acme_order_id IN (SELECT o.id FROM acme_orders o WHERE o.acme_account_id = ?)
+		AND t.identifier = ? AND t.status = ? ORDER BY t.expires_at DESC, t.id`, acct.ID, n, StatusValid)
+	if err != nil {
+		return Authorization{}, false, err
+	}
+	for _, a := range as {
+		if a.StatusAt(now) != StatusValid {
+			continue
+		}
+		gone, err := s.relinquished(ctx, q, acct.ID, a.Identifier, a.ValidationID)
+		if err != nil {
+			return Authorization{}, false, err
+		}
+		if !gone {
+			return a, true, nil
+		}
+	}
+	return Authorization{}, false, nil
 }
 
 // subscriberReason is the BR §7.2.2 reason a subscriber may choose with
