@@ -547,11 +547,13 @@ func (a *App) wire(ctx context.Context, opts Options) error {
 	// are complete when constructed. The templates' watch on new verified
 	// versions likewise needs only the recorder and the clock, so vetting
 	// voids template approvals in the transaction that verifies a version.
+	// Orders are built later (they read vetting); ordersWatch reaches
+	// a.Orders when a version is verified, after wire has finished.
 	a.Vetting = vetting.New(db, rec, clk, a.Outbox, account.NewRecipients(rec), vetting.Config{
 		VerificationsRequired: cfg.VerificationsRequired,
 		SanctionedCountries:   cfg.SanctionedCountries,
 		ComplianceEmail:       cfg.ComplianceEmail,
-	}, template.NewVersionWatch(rec, clk))
+	}, template.NewVersionWatch(rec, clk), ordersWatch{a})
 	a.Accounts = account.New(db, rec, clk, a.Auth, a.Vetting)
 	if err := a.wireACME(opts); err != nil {
 		return err

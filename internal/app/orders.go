@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/revocation"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/vetting"
 )
 
 // wireOrders builds the linter, the issuance engine and the order service.
@@ -86,4 +88,17 @@ func internalURLTolerance(publicURL string) map[string]string {
 	return map[string]string{
 		"w_sub_cert_aia_contains_internal_names": "the --public-url host " + u.Hostname() + " is not a public DNS name (development or test set-up)",
 	}
+}
+
+// ordersWatch passes a newly verified organization version to the order
+// service (order.Service.VersionVerified), in the transaction that
+// verifies it. Vetting is built before orders, which read it; the watch
+// reaches a.Orders only when a version is verified, once wire is done.
+type ordersWatch struct{ a *App }
+
+func (w ordersWatch) VersionVerified(ctx context.Context, tx *store.Tx, by actor.Actor, v vetting.Version) error {
+	if w.a.Orders == nil {
+		return errors.New("a version was verified before the order service was built")
+	}
+	return w.a.Orders.VersionVerified(ctx, tx, by, v)
 }

@@ -105,9 +105,37 @@ func (s *Service) open(ctx context.Context, by actor.Actor, id string) (*finaliz
 		}
 	}
 	if err := s.requireApproved(o); err != nil {
+		if o.Status == StatusPendingApproval {
+			if stale, serr := s.approvedBefore(ctx, o); serr != nil || stale != "" {
+				if serr != nil {
+					return nil, serr
+				}
+				return nil, mismatchErr(stale, o.SnapshotHash)
+			}
+		}
 		return nil, err
 	}
 	return &finalizing{by: by, order: o}, nil
+}
+
+// approvedBefore returns the snapshot hash an order pending approval was
+// approved for before its snapshot changed (a new organization version
+// verified voids the approvals of the organization's open orders at once,
+// VersionVerified), or "" if it has an approval of its current snapshot or
+// none at all. Finalize then answers snapshot_mismatch, as it does when it
+// finds the change itself: the approvals are void, the order needs
+// approving again.
+func (s *Service) approvedBefore(ctx context.Context, o Order) (string, error) {
+	counting, all, err := s.approvals(ctx, s.db, o)
+	if err != nil || len(counting) > 0 {
+		return "", err
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		if all[i].SnapshotHash != o.SnapshotHash {
+			return all[i].SnapshotHash, nil
+		}
+	}
+	return "", nil
 }
 
 func (s *Service) requireApproved(o Order) error {
@@ -300,11 +328,14 @@ func (s *Service) recordIntent(ctx context.Context, f *finalizing) error {
 		if err := s.tab.orders.Lock(ctx, tx, f.order.ID, &cur); err != nil {
 			return err
 		}
-		if err := s.requireApproved(cur); err != nil {
-			return err
-		}
+		// A snapshot changed meanwhile (a new organization version
+		// verified re-snapshots open orders and voids their approvals)
+		// is a mismatch first, whatever the status it left.
 		if cur.SnapshotHash != f.order.SnapshotHash {
 			return mismatchErr(f.order.SnapshotHash, cur.SnapshotHash)
+		}
+		if err := s.requireApproved(cur); err != nil {
+			return err
 		}
 		// The snapshot from current data: organization version and its row
 		// hash, issuer, settings. A change voids the approvals (committed).
