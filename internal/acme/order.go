@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/br"
 	"github.com/vetca/vetca/internal/dnsname"
 	"github.com/vetca/vetca/internal/ids"
@@ -592,21 +593,8 @@ func (s *Service) fail(ctx context.Context, id, vetcaOrderID string, cause error
 		s.log.Error("acme finalize failed", "acmeOrder", id, "order", vetcaOrderID, "err", cause)
 	}
 	b, _ := json.Marshal(p)
-	ctx = context.WithoutCancel(ctx)
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var cur Order
-		if err := s.tab.orders.Lock(ctx, tx, id, &cur); err != nil {
-			return err
-		}
-		if cur.Status != StatusProcessing {
-			return nil
-		}
-		cur.Status, cur.OrderID, cur.Error, cur.UpdatedAt = StatusInvalid, vetcaOrderID, string(b), s.now()
-		acct, err := s.loadAccount(ctx, tx, cur.ACMEAccountID)
-		if err != nil {
-			return err
-		}
-		return s.tab.orders.Update(ctx, tx, acct.actor(), actOrderInvalid, cur)
+	err := s.leaveProcessing(ctx, id, actOrderInvalid, func(cur *Order) {
+		cur.Status, cur.OrderID, cur.Error = StatusInvalid, vetcaOrderID, string(b)
 	})
 	if err != nil {
 		s.log.Error("acme order failure not recorded", "acmeOrder", id, "err", err)
@@ -619,8 +607,20 @@ func (s *Service) fail(ctx context.Context, id, vetcaOrderID string, cause error
 // verified organization by order.PlaceUnderTemplate), and returns that
 // refusal. It runs even if the request was cancelled.
 func (s *Service) release(ctx context.Context, id string, refusal *Problem) error {
+	err := s.leaveProcessing(ctx, id, actOrderReady, func(cur *Order) { cur.Status = StatusReady })
+	if err != nil {
+		s.log.Error("acme order not made ready again", "acmeOrder", id, "err", err)
+	}
+	return refusal
+}
+
+// leaveProcessing moves order id out of processing with set, under its
+// lock, recorded as action by its account; an order no longer processing
+// is left alone. It runs even if ctx was cancelled: the order must not
+// stay processing because the client went away.
+func (s *Service) leaveProcessing(ctx context.Context, id string, action audit.Action, set func(*Order)) error {
 	ctx = context.WithoutCancel(ctx)
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		var cur Order
 		if err := s.tab.orders.Lock(ctx, tx, id, &cur); err != nil {
 			return err
@@ -632,13 +632,10 @@ func (s *Service) release(ctx context.Context, id string, refusal *Problem) erro
 		if err != nil {
 			return err
 		}
-		cur.Status, cur.UpdatedAt = StatusReady, s.now()
-		return s.tab.orders.Update(ctx, tx, acct.actor(), actOrderReady, cur)
+		set(&cur)
+		cur.UpdatedAt = s.now()
+		return s.tab.orders.Update(ctx, tx, acct.actor(), action, cur)
 	})
-	if err != nil {
-		s.log.Error("acme order not made ready again", "acmeOrder", id, "err", err)
-	}
-	return refusal
 }
 
 // unusableAuthorization returns the first authorization of o that no
