@@ -30,6 +30,7 @@ import (
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/plaintext"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -137,8 +138,8 @@ func (s *Service) AddUser(ctx context.Context, by actor.Actor, name string, role
 	if len(roles) == 0 {
 		return User{}, "", apperr.Invalid(apperr.CodeMissingRole, "roles", "a user needs at least one role")
 	}
-	if email != "" && !strings.Contains(email, "@") {
-		return User{}, "", apperr.Invalid(apperr.CodeInvalidEmail, "email", "email %q is not an address", email)
+	if err := plaintext.CheckEmail("email", email, false); err != nil {
+		return User{}, "", err
 	}
 	now := s.clk.Now()
 	u := User{ID: ids.New("usr"), Name: name, Roles: actor.NormalizeRoles(roles), Email: email, CreatedAt: now, CreatedBy: by.String(),

@@ -258,3 +258,16 @@ func exec(t *testing.T, e *apptest.Env, query string, args ...any) {
 		t.Fatal(err)
 	}
 }
+
+// A staff user's email is a plain address, as a contact's must be: mail
+// goes there, and "Name <x@y>" or a comment is not what an operator meant.
+func TestAddUserRefusesAnEmailThatIsNotAPlainAddress(t *testing.T) {
+	e := apptest.New(t, apptest.SQLite)
+	ada, _ := admins(e)
+	for _, email := range []string{"not an email <x@y>", "Nina <nina@staff.vetca-test.com>", "nina@staff.vetca-test.com (Nina)", "nina"} {
+		_, _, err := e.App.Auth.AddUser(context.Background(), ada, "nina", []actor.Role{actor.Verifier}, email)
+		if e, ok := apperr.As(err); !ok || e.Code != apperr.CodeInvalidEmail || e.Field != "email" {
+			t.Errorf("email %q: %v, want invalid_email naming email", email, err)
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/plaintext"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -47,11 +48,37 @@ const (
 // ApprovalsRequired is the number of distinct approvers, none the requester.
 const ApprovalsRequired = 2
 
-// amendable lists the non-identity fields an amend may set, by table.
-// Contacts are not here: their own API validates and audits every edit.
-var amendable = map[string][]string{
-	"accounts": {"name"},
-	"users":    {"email", "disabled"},
+// amendable lists the non-identity fields an amend may set, by table, each
+// with the check its value must pass when the request is made: the rule
+// the field's own service applies, so that two approvals cannot put in
+// what that service refuses. Contacts are not here: their own API
+// validates and audits every edit.
+var amendable = map[string]map[string]func(table, field string, v json.RawMessage) error{
+	"accounts": {"name": textValue(func(v string) error { return plaintext.Check("value", v, 200, true) })},
+	"users": {
+		"email":    textValue(func(v string) error { return plaintext.CheckEmail("value", v, false) }),
+		"disabled": boolValue,
+	},
+}
+
+// textValue is the check of a text field: a JSON string that check accepts.
+func textValue(check func(string) error) func(table, field string, v json.RawMessage) error {
+	return func(table, field string, v json.RawMessage) error {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return apperr.Invalid(apperr.CodeInvalidValue, "value", "%s.%s needs a JSON string", table, field)
+		}
+		return check(s)
+	}
+}
+
+// boolValue is the check of a flag: JSON true or false.
+func boolValue(table, field string, v json.RawMessage) error {
+	var b bool
+	if err := json.Unmarshal(v, &b); err != nil {
+		return apperr.Invalid(apperr.CodeInvalidValue, "value", "%s.%s needs true or false", table, field)
+	}
+	return nil
 }
 
 // identityTables may be restored but never amended.
@@ -139,16 +166,15 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in Input) (View, e
 		if identityTables[in.Table] {
 			return View{}, apperr.Invalid(apperr.CodeIdentityChange, "table", "organization identity changes only through a new organization version, which is verified again")
 		}
-		fields := amendable[in.Table]
-		ok := false
-		for _, f := range fields {
-			ok = ok || f == in.Field
-		}
+		check, ok := amendable[in.Table][in.Field]
 		if !ok {
 			return View{}, apperr.Invalid(apperr.CodeNotAmendable, "field", "%s.%s cannot be amended by a change request", in.Table, in.Field)
 		}
 		if len(in.Value) == 0 {
 			return View{}, apperr.Invalid(apperr.CodeMissingField, "value", "value is required")
+		}
+		if err := check(in.Table, in.Field, in.Value); err != nil {
+			return View{}, err
 		}
 		req.Field, req.Value = in.Field, string(in.Value)
 	default:

@@ -320,3 +320,57 @@ func (f *fixture) org(t *testing.T) string {
 	}
 	return org.ID
 }
+
+// An amend's value must pass, when the request is made, the rule the
+// field's own service applies: two approvals must not put in what that
+// service refuses (a control character or a right-to-left override in an
+// account name, an email with a display name). A value of the wrong type
+// is refused then too, instead of failing at the second approval and
+// leaving the request pending for good. Nothing is recorded.
+func TestAmendValueIsCheckedWhenRequested(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) {
+			f := newFixture(t, b)
+			ctx := context.Background()
+			for _, c := range []struct {
+				table, field, value string
+				code                apperr.Code
+			}{
+				{"accounts", "name", `" Evil\u0007\u202e "`, apperr.CodeControlCharacter},
+				{"accounts", "name", `"Acme\u202eLtd"`, apperr.CodeControlCharacter},
+				{"accounts", "name", `" Acme "`, apperr.CodeSurroundingSpace},
+				{"accounts", "name", `""`, apperr.CodeMissingField},
+				{"accounts", "name", `{"a":1}`, apperr.CodeInvalidValue},
+				{"users", "email", `"not an email <x@y>"`, apperr.CodeInvalidEmail},
+				{"users", "email", `5`, apperr.CodeInvalidValue},
+				{"users", "disabled", `5`, apperr.CodeInvalidValue},
+				{"users", "disabled", `"yes"`, apperr.CodeInvalidValue},
+			} {
+				row := f.acc.ID
+				if c.table == "users" {
+					row = f.rita.ID
+				}
+				_, err := f.App.Changes.Create(ctx, f.rita, change.Input{Kind: change.KindAmend, Table: c.table, RowID: row,
+					Field: c.field, Value: json.RawMessage(c.value), Reason: "test"})
+				if e, ok := apperr.As(err); !ok || e.Code != c.code || e.Field != "value" {
+					t.Errorf("%s.%s = %s: %v; want %s naming value", c.table, c.field, c.value, err, c.code)
+				}
+			}
+			if n := f.count(t, `SELECT COUNT(*) FROM change_requests`); n != 0 {
+				t.Fatalf("%d change requests recorded for refused values", n)
+			}
+			for _, ok := range []struct{ table, field, value string }{
+				{"accounts", "name", `"Acme Widgets EU"`}, {"users", "email", `"rita@example.com"`}, {"users", "disabled", `true`},
+			} {
+				row := f.acc.ID
+				if ok.table == "users" {
+					row = f.rita.ID
+				}
+				if _, err := f.App.Changes.Create(ctx, f.rita, change.Input{Kind: change.KindAmend, Table: ok.table, RowID: row,
+					Field: ok.field, Value: json.RawMessage(ok.value), Reason: "test"}); err != nil {
+					t.Errorf("%s.%s = %s refused: %v", ok.table, ok.field, ok.value, err)
+				}
+			}
+		})
+	}
+}
