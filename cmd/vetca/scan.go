@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/vetca/vetca/internal/app"
+	"github.com/vetca/vetca/internal/lint"
 	"github.com/vetca/vetca/internal/scan"
 )
 
@@ -79,7 +82,30 @@ func (f scanFlags) options() (scan.Options, error) {
 	if f.workers < 0 {
 		return o, usageErr("--workers must be positive")
 	}
+	if f.lint != "" {
+		// A misspelt name would filter every finding out and report a
+		// clean scan.
+		l, err := lint.New()
+		if err != nil {
+			return o, err
+		}
+		if !slices.Contains(l.Names(), f.lint) && !slices.Contains(scan.Checks(), f.lint) {
+			return o, usageErr("--lint %q is no lint or check that scan runs (vetca's checks: %s; vetca's lints: %s; or a zlint lint name)",
+				f.lint, strings.Join(scan.Checks(), ", "), strings.Join(vetcaLints(l.Names()), ", "))
+		}
+	}
 	return o, nil
+}
+
+// vetcaLints keeps vetca's own lint names (e_vetca_..., w_vetca_...).
+func vetcaLints(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if strings.Contains(n, "_vetca_") {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func (g *globals) runScan(ctx context.Context, a *app.App, o scan.Options) error {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -63,6 +64,11 @@ before their deadline, and exports vetca_cpr_obligations_open, _due_soon and
 _breached. vetca deadlines lists the open obligations.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Checked before anything opens: serve records the public URL,
+			// which defaults to http://ADDR, at its first start.
+			if err := checkListen(listen, g.cfg.PublicURL); err != nil {
+				return err
+			}
 			g.cfg.Listen = listen
 			if pprofListen != "" {
 				stopProf, err := startPprof(pprofListen, g.stderr)
@@ -186,4 +192,23 @@ func printDev(g *globals, a *app.App, res *app.InitResult, demo *app.DemoResult)
 		fmt.Fprintf(w, "Mail goes to the dev mailbox: %s/console/mail\n", a.Cfg.PublicURL)
 	}
 	fmt.Fprintln(w)
+}
+
+// checkListen refuses a --listen address serve could not listen on, or one
+// that would make a wrong default public URL (http://ADDR, which goes into
+// every certificate's CRL, OCSP and caIssuers URLs and is recorded at the
+// first start): no host, or port 0, without --public-url.
+func checkListen(addr, publicURL string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErr("--listen %q is not HOST:PORT", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return usageErr("--listen %q: the port must be a number from 1 to 65535", addr)
+	}
+	if publicURL == "" && (host == "" || n == 0) {
+		return usageErr("--listen %q: without --public-url, certificates would name http://%s; give a host and a port, or --public-url", addr, addr)
+	}
+	return nil
 }

@@ -107,6 +107,17 @@ type Linter struct {
 	throwaways map[[sha256.Size]byte]*throwawayIssuer
 }
 
+// Names returns the names of every certificate lint the linter runs:
+// zlint's (filtered), vetca's own and any extra ones, sorted.
+func (l *Linter) Names() []string {
+	out := append(l.registry.Names(), l.vetca.Names()...)
+	for _, x := range l.extra {
+		out = append(out, x.Name)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // New builds the filtered zlint registry and vetca's lints.
 func New(opts ...Option) (*Linter, error) {
 	var o options

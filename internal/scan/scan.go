@@ -39,6 +39,12 @@ const (
 	CheckDCVFlagged    = "vetca_dcv_method_flagged"
 )
 
+// Checks returns the names of the checks that are not certificate lints.
+func Checks() []string {
+	return []string{CheckIssuedVersion, CheckCurrentOrg, CheckAuditChain, CheckIntegrity, CheckValidityCap,
+		CheckSerialLength, CheckKeyBlocked, CheckDCVFlagged}
+}
+
 // Severity is how serious a finding is.
 type Severity string
 
