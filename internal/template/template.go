@@ -80,6 +80,7 @@ type Approval struct {
 // Vetting is what templates need from organization vetting.
 type Vetting interface {
 	CurrentVerified(ctx context.Context, q store.Querier, orgID string) (vetting.Version, error)
+	Exists(ctx context.Context, q store.Querier, orgID string) error
 }
 
 // Accounts is what templates need from accounts.
@@ -163,13 +164,20 @@ func (s *Service) parse(in Input) (spec, error) {
 	return spec{accountID: in.AccountID, orgID: in.OrganizationID, names: sortedCopy(names), keyTypes: keyTypes, maxDays: *in.MaxValidityDays}, nil
 }
 
-// bindOrganization checks, inside q, that the account exists, may use the
+// bindOrganization checks, inside q, that the account and the
+// organization exist (404 naming each), that the account may use the
 // organization and that the organization has a verified version, and
 // returns that version.
 func (s *Service) bindOrganization(ctx context.Context, q store.Querier, accountID, orgID string) (vetting.Version, error) {
 	if err := s.accounts.CheckAccount(ctx, q, accountID); err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
 			return vetting.Version{}, apperr.NotFound(apperr.CodeNotFound, "accountId", "account %s not found", accountID)
+		}
+		return vetting.Version{}, err
+	}
+	if err := s.vetting.Exists(ctx, q, orgID); err != nil {
+		if apperr.IsKind(err, apperr.KindNotFound) {
+			return vetting.Version{}, apperr.NotFound(apperr.CodeNotFound, "organizationId", "organization %s not found", orgID)
 		}
 		return vetting.Version{}, err
 	}

@@ -102,6 +102,7 @@ func TestTemplateInputRefusals(t *testing.T) {
 			{"no accountId", "docs/api.md Templates: accountId is required", f.Alice, with("accountId", nil), 400, "missing_field", "accountId"},
 			{"unknown account", "docs/api.md Templates: the account must exist", f.Alice, with("accountId", "acc_nosuchaccount00"), 404, "not_found", "accountId"},
 			{"no organizationId", "docs/api.md Templates: organizationId is required", f.Alice, with("organizationId", nil), 400, "missing_field", "organizationId"},
+			{"unknown organization", "docs/api.md Templates: the organization must exist", f.Alice, with("organizationId", "org_nosuchorg000000"), 404, "not_found", "organizationId"},
 			{"organization not linked", "docs/api.md Templates: the organization must be linked to the account", f.Alice, with("organizationId", unverifiedID), 403, "organization_not_allowed", "organizationId"},
 			{"organization not verified", "docs/api.md Templates: the organization must have a verified version", f.Alice,
 				map[string]any{"accountId": other.Body["id"], "organizationId": unverifiedID, "dnsNames": []string{"beta.com"}, "keyTypes": []string{"rsa-2048"}, "maxValidityDays": 90},
