@@ -10,7 +10,6 @@ package account
 
 import (
 	"context"
-	"net/mail"
 	"strings"
 	"time"
 	"unicode"
@@ -20,6 +19,7 @@ import (
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/plaintext"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/vetting"
 )
@@ -98,7 +98,7 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (A
 	if err := by.Require(actor.Verifier, actor.Admin); err != nil {
 		return Account{}, "", err
 	}
-	if err := checkPlain("name", in.Name, 200, true); err != nil {
+	if err := plaintext.Check("name", in.Name, 200, true); err != nil {
 		return Account{}, "", err
 	}
 	now := s.clk.Now()
@@ -114,7 +114,7 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (A
 				continue
 			}
 			seen[orgID] = true
-			if err := s.link(ctx, tx, by, acc.ID, orgID); err != nil {
+			if err := s.link(ctx, tx, by, acc.ID, orgID, "organizations"); err != nil {
 				return err
 			}
 		}
@@ -128,10 +128,13 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (A
 	return acc, token, nil
 }
 
-func (s *Service) link(ctx context.Context, tx *store.Tx, by actor.Actor, accountID, orgID string) error {
+// link lets accountID order for orgID; field is the input that named the
+// organization (organizations of POST /accounts, organizationId of POST
+// /accounts/{id}/organizations).
+func (s *Service) link(ctx context.Context, tx *store.Tx, by actor.Actor, accountID, orgID, field string) error {
 	if err := s.orgs.Exists(ctx, tx, orgID); err != nil {
 		if apperr.IsKind(err, apperr.KindNotFound) {
-			return apperr.Invalid(apperr.CodeUnknownOrganization, "organizations", "organization %q does not exist", orgID)
+			return apperr.Invalid(apperr.CodeUnknownOrganization, field, "organization %q does not exist", orgID)
 		}
 		return err
 	}
@@ -205,6 +208,9 @@ func (s *Service) LinkOrganization(ctx context.Context, by actor.Actor, accountI
 	if err := by.Require(actor.Verifier, actor.Admin); err != nil {
 		return err
 	}
+	if orgID == "" {
+		return apperr.Invalid(apperr.CodeMissingField, "organizationId", "organizationId is required: the organization the account may order for")
+	}
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		if _, err := s.get(ctx, tx, accountID); err != nil {
 			return err
@@ -216,7 +222,7 @@ func (s *Service) LinkOrganization(ctx context.Context, by actor.Actor, accountI
 		if n > 0 {
 			return apperr.Conflict(apperr.CodeAlreadyLinked, "organizationId", "account %s already uses organization %s", accountID, orgID)
 		}
-		return s.link(ctx, tx, by, accountID, orgID)
+		return s.link(ctx, tx, by, accountID, orgID, "organizationId")
 	})
 }
 
@@ -231,6 +237,19 @@ type View struct {
 	Account
 	Organizations []string  `json:"organizations"`
 	Contacts      []Contact `json:"contacts"`
+}
+
+// Named confirms that the account a request names exists and is intact,
+// for staff naming it in a request about another object (the accountId of
+// POST /orders): 404 not_found naming field, the input that named it,
+// when there is no such account; an integrity error when it was changed
+// outside vetca.
+func (s *Service) Named(ctx context.Context, id, field string) error {
+	err := s.tab.accounts.Check(ctx, s.db, id)
+	if apperr.IsKind(err, apperr.KindNotFound) {
+		return apperr.NotFound(apperr.CodeNotFound, field, "there is no account %q", id)
+	}
+	return err
 }
 
 // CheckAccount confirms that the account exists and is intact: not found
@@ -425,15 +444,11 @@ func (c *Contact) apply(in ContactInput) {
 }
 
 func (c *Contact) validate() error {
-	if err := checkPlain("name", c.Name, 200, true); err != nil {
+	if err := plaintext.Check("name", c.Name, 200, true); err != nil {
 		return err
 	}
-	if c.Email == "" {
-		return apperr.Invalid(apperr.CodeMissingField, "email", "email is required")
-	}
-	addr, err := mail.ParseAddress(c.Email)
-	if err != nil || addr.Address != c.Email || !strings.Contains(c.Email, "@") || len(c.Email) > 254 {
-		return apperr.Invalid(apperr.CodeInvalidEmail, "email", "email %q is not a plain address such as name@example.com", c.Email)
+	if err := plaintext.CheckEmail("email", c.Email, true); err != nil {
+		return err
 	}
 	if c.Phone != "" {
 		for _, r := range c.Phone {
@@ -517,23 +532,3 @@ func (s *Service) DeleteContact(ctx context.Context, by actor.Actor, accountID, 
 	})
 }
 
-func checkPlain(field, v string, max int, required bool) error {
-	if v == "" {
-		if required {
-			return apperr.Invalid(apperr.CodeMissingField, field, "%s is required", field)
-		}
-		return nil
-	}
-	if len(v) > max {
-		return apperr.Invalid(apperr.CodeTooLong, field, "%s is longer than %d characters", field, max)
-	}
-	for _, r := range v {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return apperr.Invalid(apperr.CodeControlCharacter, field, "%s contains a control character", field)
-		}
-	}
-	if strings.TrimSpace(v) != v {
-		return apperr.Invalid(apperr.CodeSurroundingSpace, field, "%s has leading or trailing white space", field)
-	}
-	return nil
-}

@@ -145,7 +145,7 @@ const (
 	CodeInvalidURL Code = "invalid_url"
 	// CodeInvalidValidity (400): the validity period is empty or ends before it starts, or validityDays is below 1.
 	CodeInvalidValidity Code = "invalid_validity"
-	// CodeInvalidValue (400): an amend change request's value is not JSON or not of the field's type.
+	// CodeInvalidValue (400): a field or query parameter holds a value it does not take (e.g. a list's status filter that is not one of its statuses), a query value is not URL-encoded, or an amend change request's value is not JSON or not of the field's type.
 	CodeInvalidValue Code = "invalid_value"
 	// CodeInvalidVersion (400): a domain-validations query names a version that is not a method version.
 	CodeInvalidVersion Code = "invalid_version"

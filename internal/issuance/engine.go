@@ -665,12 +665,15 @@ func CountCertificates(ctx context.Context, q store.Querier, accountID string) (
 	return n, nil
 }
 
-// CertificateFilter selects certificates for the inventory.
+// CertificateFilter selects certificates for the inventory. An empty
+// string selects any value; NotAfterBefore, when set, selects the
+// certificates whose notAfter is before it, whatever time it holds (the
+// zero time included: it selects none).
 type CertificateFilter struct {
 	OrganizationID string
 	AccountID      string
 	Status         CertStatus
-	NotAfterBefore time.Time
+	NotAfterBefore *time.Time
 }
 
 // ListCertificates returns one page of certificates matching f, newest
@@ -686,8 +689,8 @@ func ListCertificates(ctx context.Context, rec *audit.Recorder, q store.Querier,
 	if f.Status != "" {
 		where.Add("status = ?", f.Status)
 	}
-	if !f.NotAfterBefore.IsZero() {
-		where.Add("not_after < ?", store.FormatTime(f.NotAfterBefore))
+	if f.NotAfterBefore != nil {
+		where.Add("not_after < ?", store.FormatTime(*f.NotAfterBefore))
 	}
 	list, next, err := newTables(rec).certificates.NewestFirst(ctx, q, where, p, func(c Certificate) (time.Time, string) { return c.CreatedAt, c.ID })
 	if err != nil {

@@ -104,6 +104,11 @@ type Decision struct {
 }
 
 // Decide applies the reason rules to a request by `by` (POST /certificates/{serial}/revoke).
+// Revocation cannot be undone, so a request must say why: a reason, or
+// for staff a trigger with its evidence. A request naming neither (an
+// empty body, {}) is refused with missing_field naming reason, never
+// taken as unspecified; unspecified is a reason one may send
+// (docs/api.md, Orders and certificates).
 func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
 	d := Decision{EvidenceAt: now}
 	if in.EvidenceAt != nil {
@@ -116,6 +121,10 @@ func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
 	case by.Kind == actor.Subscriber:
 		if in.Trigger != "" {
 			return Decision{}, apperr.Forbidden(apperr.CodeForbidden, "trigger", "only CA staff revoke by BR §4.9.1.1 trigger; choose a reason")
+		}
+		if strings.TrimSpace(in.Reason) == "" {
+			return Decision{}, apperr.Invalid(apperr.CodeMissingField, "reason",
+				"name the reason for revoking: one of %s (send unspecified to give none)", reasonNames(br.SubscriberReasons()))
 		}
 		r, err := br.ParseSubscriberReason(in.Reason)
 		if err != nil {
@@ -142,6 +151,10 @@ func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
 			dl := t.Deadline(d.EvidenceAt)
 			d.Deadline = &dl
 		} else {
+			if strings.TrimSpace(in.Reason) == "" {
+				return Decision{}, apperr.Invalid(apperr.CodeMissingField, "reason",
+					"name the reason for revoking (one of %s, or unspecified to give none), or instead a BR §4.9.1.1 trigger with its evidence", reasonNames(br.CAReasons()))
+			}
 			r, err := br.ParseReason(in.Reason)
 			if err != nil {
 				return Decision{}, err
@@ -158,6 +171,15 @@ func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
 		return Decision{}, apperr.Invalid(apperr.CodeInvalidField, "compromisedAt", "compromisedAt applies to keyCompromise only")
 	}
 	return d, nil
+}
+
+// reasonNames lists reasons for people: "unspecified, keyCompromise, …".
+func reasonNames(rs []br.Reason) string {
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = r.String()
+	}
+	return strings.Join(names, ", ")
 }
 
 // Revoke revokes a certificate (or upgrades its revocation to

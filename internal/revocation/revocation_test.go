@@ -111,21 +111,25 @@ func TestSubscriberReasons(t *testing.T) {
 				t.Errorf("%s: %d %s", tc.reason, r.Status, r.Raw)
 			}
 		}
-		allowed := []string{"", "unspecified", "keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation"}
+		allowed := []string{"unspecified", "keyCompromise", "affiliationChanged", "superseded", "cessationOfOperation"}
 		for _, reason := range allowed {
 			serial, _ := f.Issue(site)
-			body := map[string]any{}
-			if reason != "" {
-				body["reason"] = reason
-			}
-			r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, body)
-			want := reason
-			if reason == "" {
-				want = "unspecified"
-			}
-			if r.Status != 200 || r.Body["status"] != "revoked" || r.Body["reason"] != want || r.Body["revokedAt"] == nil {
+			r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": reason})
+			if r.Status != 200 || r.Body["status"] != "revoked" || r.Body["reason"] != reason || r.Body["revokedAt"] == nil {
 				t.Errorf("%q: %d %s", reason, r.Status, r.Raw)
 			}
+		}
+		// Revoking cannot be undone: a request that gives no reason is
+		// refused, never taken as unspecified (docs/api.md).
+		serial, _ := f.Issue(site)
+		for _, body := range []any{nil, map[string]any{}, map[string]any{"reason": ""}, map[string]any{"reason": " "}} {
+			r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, body)
+			if field, code := errOf(r); r.Status != 400 || field != "reason" || code != "missing_field" {
+				t.Errorf("no reason (%v): %d %s", body, r.Status, r.Raw)
+			}
+		}
+		if r := f.Do("GET", "/api/v1/certificates/"+serial, f.AccTok, nil); r.Body["status"] != "valid" {
+			t.Errorf("a request without a reason revoked the certificate: %s", r.Raw)
 		}
 		var subs []string
 		for _, r := range br.SubscriberReasons() {
@@ -195,7 +199,7 @@ func TestCRLAfterRevocation(t *testing.T) {
 		for _, tc := range []struct {
 			reason string
 			code   int
-		}{{"keyCompromise", 1}, {"", 0}, {"superseded", 4}} {
+		}{{"keyCompromise", 1}, {"unspecified", 0}, {"superseded", 4}} {
 			serial, certPEM := f.Issue(site)
 			cert := parse(t, certPEM)
 			dp := cert.CRLDistributionPoints[0]
@@ -204,11 +208,7 @@ func TestCRLAfterRevocation(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.Clock.Advance(time.Minute)
-			body := map[string]any{}
-			if tc.reason != "" {
-				body["reason"] = tc.reason
-			}
-			if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, body); r.Status != 200 {
+			if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": tc.reason}); r.Status != 200 {
 				t.Fatalf("revoke: %d %s", r.Status, r.Raw)
 			}
 			if _, err := f.App.CRLs.PublishDue(ctx); err != nil { // the publisher job's next run

@@ -27,10 +27,14 @@ func (s *Server) countries(w http.ResponseWriter, r *http.Request, by actor.Acto
 	if err != nil {
 		return err
 	}
+	subdivisions, err := queryEnum(q, "subdivisions", subdivisionFlags...)
+	if err != nil {
+		return err
+	}
 	var out []countryOut
 	for _, c := range iso3166.Countries() {
 		cc := countryOut{Code: c.Alpha2, Name: c.Name, Sanctioned: s.Vetting.IsSanctioned(c.Alpha2)}
-		if q.Get("subdivisions") == "1" {
+		if subdivisions == "1" {
 			for _, d := range iso3166.Subdivisions(c.Alpha2) {
 				cc.Subdivisions = append(cc.Subdivisions, subdivisionOut{Code: d.Code, Name: d.Name})
 			}
@@ -69,7 +73,7 @@ func pageOf(r *http.Request) (store.Page, error) {
 }
 
 func (s *Server) listOrganizations(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := listPage(r)
+	p, err := listPage(r, byCreated)
 	if err != nil {
 		return err
 	}
@@ -177,7 +181,7 @@ func (s *Server) createAccount(w http.ResponseWriter, r *http.Request, by actor.
 }
 
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := listPage(r)
+	p, err := listPage(r, byName)
 	if err != nil {
 		return err
 	}
@@ -217,6 +221,9 @@ func (s *Server) linkOrganization(w http.ResponseWriter, r *http.Request, by act
 }
 
 func (s *Server) rotateAccountToken(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := noBody(w, r); err != nil {
+		return err
+	}
 	token, err := s.Accounts.RotateToken(r.Context(), by, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -262,6 +269,9 @@ func (s *Server) updateContact(w http.ResponseWriter, r *http.Request, by actor.
 }
 
 func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := noBody(w, r); err != nil {
+		return err
+	}
 	if err := s.Accounts.DeleteContact(r.Context(), by, r.PathValue("id"), r.PathValue("cid")); err != nil {
 		return err
 	}
@@ -272,7 +282,7 @@ func (s *Server) deleteContact(w http.ResponseWriter, r *http.Request, by actor.
 // ---- users ----
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := listPage(r)
+	p, err := listPage(r, byName)
 	if err != nil {
 		return err
 	}
@@ -367,6 +377,9 @@ func (s *Server) grantRoles(w http.ResponseWriter, r *http.Request, by actor.Act
 }
 
 func (s *Server) approveUser(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := noBody(w, r); err != nil {
+		return err
+	}
 	u, err := s.Auth.ApproveUser(r.Context(), by, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -378,6 +391,9 @@ func (s *Server) approveUser(w http.ResponseWriter, r *http.Request, by actor.Ac
 // rotateOwnToken gives the signed-in staff user a new token and revokes
 // the old ones.
 func (s *Server) rotateOwnToken(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := noBody(w, r); err != nil {
+		return err
+	}
 	token, err := s.Auth.RotateOwnToken(r.Context(), by)
 	if err != nil {
 		return err
@@ -397,14 +413,21 @@ func parseFilter(r *http.Request) (audit.Filter, error) {
 		return audit.Filter{}, err
 	}
 	f := audit.Filter{EntityType: q.Get("entityType"), EntityID: q.Get("entityId"), Actor: q.Get("actor"), Action: q.Get("action")}
-	if f.Since, err = queryTime(q, "since"); err != nil {
+	var sinceGiven, untilGiven bool
+	if f.Since, sinceGiven, err = queryTimeGiven(q, "since"); err != nil {
 		return f, err
 	}
-	if f.Until, err = queryTime(q, "until"); err != nil {
+	if f.Until, untilGiven, err = queryTimeGiven(q, "until"); err != nil {
 		return f, err
 	}
-	if err := checkWindow(f.Since, f.Until); err != nil {
-		return f, err
+	if sinceGiven && untilGiven && !f.Until.After(f.Since) {
+		return f, apperr.Invalid(apperr.CodeInvalidWindow, "until", "until must be after since")
+	}
+	if untilGiven && f.Until.IsZero() {
+		// audit.Filter reads the zero time as no bound; a given until
+		// of 0001-01-01T00:00:00Z bounds the list to the events before
+		// it, which are none, and so does a nanosecond later.
+		f.Until = f.Until.Add(time.Nanosecond)
 	}
 	for _, p := range []struct {
 		name string
@@ -533,11 +556,15 @@ func (s *Server) listChanges(w http.ResponseWriter, r *http.Request, by actor.Ac
 	if err != nil {
 		return err
 	}
-	p, err := pageFrom(q)
+	status, err := queryEnum(q, "status", changeStatuses...)
 	if err != nil {
 		return err
 	}
-	list, next, err := s.Changes.List(r.Context(), by, q.Get("status"), p)
+	p, err := pageFrom(q, byCreated)
+	if err != nil {
+		return err
+	}
+	list, next, err := s.Changes.List(r.Context(), by, status, p)
 	if err != nil {
 		return err
 	}
@@ -558,7 +585,7 @@ func (s *Server) getChange(w http.ResponseWriter, r *http.Request, by actor.Acto
 }
 
 func (s *Server) approveChange(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	if err := decode(w, r, &struct{}{}, decodeOptions{allowEmpty: true}); err != nil {
+	if err := noBody(w, r); err != nil {
 		return err
 	}
 	v, err := s.Changes.Approve(r.Context(), by, r.PathValue("id"))

@@ -44,7 +44,7 @@ func (s *Server) startDomainValidation(w http.ResponseWriter, r *http.Request, b
 }
 
 func (s *Server) listDomainValidations(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := listPage(r)
+	p, err := listPage(r, byCreated)
 	if err != nil {
 		return err
 	}
@@ -66,8 +66,7 @@ func (s *Server) getDomainValidation(w http.ResponseWriter, r *http.Request, by 
 }
 
 func (s *Server) validateDomain(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	var in struct{}
-	if err := decode(w, r, &in, decodeOptions{allowEmpty: true}); err != nil {
+	if err := noBody(w, r); err != nil {
 		return err
 	}
 	a, err := s.Domains.Validate(r.Context(), by, r.PathValue("id"), r.PathValue("domainId"))

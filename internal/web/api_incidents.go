@@ -34,7 +34,7 @@ func (s *Server) createIncident(w http.ResponseWriter, r *http.Request, by actor
 }
 
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := listPage(r)
+	p, err := listPage(r, byCreated)
 	if err != nil {
 		return err
 	}
@@ -72,10 +72,8 @@ func (s *Server) recordIncidentDelay(w http.ResponseWriter, r *http.Request, by 
 // revocation of the affected set, answered when the run ends.
 func (s *Server) revokeIncident(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
 	var in revokeIncidentInput
-	if r.ContentLength != 0 {
-		if err := decode(w, r, &in); err != nil {
-			return err
-		}
+	if err := decode(w, r, &in, decodeOptions{allowEmpty: true}); err != nil {
+		return err
 	}
 	if in.Workers < 0 || in.Workers > 64 {
 		return apperr.Invalid(apperr.CodeInvalidNumber, "workers", "workers must be 1 to 64")

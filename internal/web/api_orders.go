@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/store"
@@ -31,7 +32,15 @@ func (s *Server) orderRoutes() {
 func (s *Server) createOrder(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
 	var in order.CreateInput
 	if err := decode(w, r, &in); err != nil {
-		return err
+		return subjectAttribute(err)
+	}
+	if in.AccountID != "" && by.Require(actor.Verifier, actor.Admin) == nil {
+		// Staff order for the account they name: one that does not exist
+		// is named as such, not taken for an account that may not use
+		// the organization.
+		if err := s.Accounts.Named(r.Context(), in.AccountID, "accountId"); err != nil {
+			return err
+		}
 	}
 	o, err := s.Orders.Create(r.Context(), by, in)
 	if err != nil {
@@ -42,16 +51,37 @@ func (s *Server) createOrder(w http.ResponseWriter, r *http.Request, by actor.Ac
 	return nil
 }
 
+// subjectAttribute names a refused value inside an order's subject by the
+// attribute alone ("organizationName", not "subject.organizationName"),
+// as every error about a subject attribute names it (docs/api.md, Errors).
+func subjectAttribute(err error) error {
+	e, ok := apperr.As(err)
+	if !ok {
+		return err
+	}
+	name, ok := strings.CutPrefix(e.Field, "subject.")
+	if !ok || name == "" {
+		return err
+	}
+	c := *e
+	c.Field, c.Message = name, strings.ReplaceAll(e.Message, `"subject.`+name+`"`, `"`+name+`" of subject`)
+	return &c
+}
+
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
 	q, err := query(r, statusPageParams...)
 	if err != nil {
 		return err
 	}
-	p, err := pageFrom(q)
+	status, err := queryEnum(q, "status", orderStatuses...)
 	if err != nil {
 		return err
 	}
-	list, next, err := s.Orders.List(r.Context(), by, q.Get("status"), p)
+	p, err := pageFrom(q, byCreated)
+	if err != nil {
+		return err
+	}
+	list, next, err := s.Orders.List(r.Context(), by, status, p)
 	if err != nil {
 		return err
 	}
@@ -99,7 +129,7 @@ func (s *Server) rejectOrder(w http.ResponseWriter, r *http.Request, by actor.Ac
 }
 
 func (s *Server) finalizeOrder(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	if err := decode(w, r, &struct{}{}, decodeOptions{allowEmpty: true}); err != nil {
+	if err := noBody(w, r); err != nil {
 		return err
 	}
 	res, err := s.Orders.Finalize(r.Context(), by, r.PathValue("id"))
@@ -116,16 +146,28 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, by act
 	if err != nil {
 		return err
 	}
-	f := order.Filter{OrganizationID: q.Get("organizationId"), AccountID: q.Get("accountId"), Status: issuance.CertStatus(q.Get("status"))}
-	if f.NotAfterBefore, err = queryTime(q, "notAfterBefore"); err != nil {
-		return err
-	}
-	if q.Get("format") == "csv" {
-		return s.certificatesCSV(w, r, by, f)
-	}
-	p, err := pageFrom(q)
+	status, err := queryEnum(q, "status", certificateStatuses...)
 	if err != nil {
 		return err
+	}
+	format, err := queryEnum(q, "format", certificateFormats...)
+	if err != nil {
+		return err
+	}
+	f := order.Filter{OrganizationID: q.Get("organizationId"), AccountID: q.Get("accountId"), Status: issuance.CertStatus(status)}
+	notAfterBefore, given, err := queryTimeGiven(q, "notAfterBefore")
+	if err != nil {
+		return err
+	}
+	if given {
+		f.NotAfterBefore = &notAfterBefore
+	}
+	p, err := pageFrom(q, byCreated)
+	if err != nil {
+		return err
+	}
+	if format == "csv" {
+		return s.certificatesCSV(w, r, by, f, p.Cursor)
 	}
 	list, next, err := s.Orders.Certificates(r.Context(), by, f, p)
 	if err != nil {
@@ -139,13 +181,14 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, by act
 	return nil
 }
 
-// certificatesCSV streams the whole matching inventory as CSV, page by
-// page, so memory does not grow with it.
-func (s *Server) certificatesCSV(w http.ResponseWriter, r *http.Request, by actor.Actor, f order.Filter) error {
+// certificatesCSV streams the whole matching inventory (after the
+// cursor after, when given) as CSV, page by page, so memory does not grow
+// with it.
+func (s *Server) certificatesCSV(w http.ResponseWriter, r *http.Request, by actor.Actor, f order.Filter, after string) error {
 	if err := by.Require(actor.Auditor, actor.Admin, actor.Compliance, actor.Verifier); err != nil && by.Kind != actor.Subscriber {
 		return err
 	}
-	p := store.Page{Limit: store.MaxPageSize}
+	p := store.Page{Limit: store.MaxPageSize, Cursor: after}
 	list, next, err := s.Orders.Certificates(r.Context(), by, f, p)
 	if err != nil {
 		return err

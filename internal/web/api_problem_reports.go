@@ -52,15 +52,15 @@ func (s *Server) submitProblemReport(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, problemReportReceipt{ID: c.ID, ReceivedAt: c.ReceivedAt, PreliminaryReportDue: c.PreliminaryReportDue})
 }
 
+// queryBool reads a true/false parameter of a checked query: nil when it
+// is absent or empty, 400 invalid_value naming it for anything but true
+// or false.
 func queryBool(q url.Values, name string) (*bool, error) {
-	v := q.Get(name)
-	if v == "" {
-		return nil, nil
+	v, err := queryEnum(q, name, "true", "false")
+	if err != nil || v == "" {
+		return nil, err
 	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return nil, apperr.Invalid(apperr.CodeInvalidValue, name, "%s must be true or false", name)
-	}
+	b := v == "true"
 	return &b, nil
 }
 
@@ -69,11 +69,19 @@ func (s *Server) listProblemReports(w http.ResponseWriter, r *http.Request, by a
 	if err != nil {
 		return err
 	}
-	p, err := pageFrom(q)
+	p, err := pageFrom(q, byCreated)
 	if err != nil {
 		return err
 	}
-	f := cpr.Filter{Status: cpr.Status(q.Get("status")), Category: cpr.Category(q.Get("category"))}
+	status, err := queryEnum(q, "status", problemReportStatuses...)
+	if err != nil {
+		return err
+	}
+	category, err := queryEnum(q, "category", problemReportCategories...)
+	if err != nil {
+		return err
+	}
+	f := cpr.Filter{Status: cpr.Status(status), Category: cpr.Category(category)}
 	if f.Open, err = queryBool(q, "open"); err != nil {
 		return err
 	}
@@ -129,6 +137,9 @@ func (s *Server) decideProblemReport(w http.ResponseWriter, r *http.Request, by 
 }
 
 func (s *Server) confirmProblemReport(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := noBody(w, r); err != nil {
+		return err
+	}
 	v, err := s.ProblemReports.Confirm(r.Context(), by, r.PathValue("id"))
 	return s.writeCase(w, v, err)
 }

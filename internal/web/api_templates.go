@@ -42,11 +42,15 @@ func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request, by actor.
 	if err != nil {
 		return err
 	}
-	p, err := pageFrom(q)
+	status, err := queryEnum(q, "status", templateStatuses...)
 	if err != nil {
 		return err
 	}
-	list, next, err := s.Templates.List(r.Context(), by, q.Get("accountId"), q.Get("status"), p)
+	p, err := pageFrom(q, byCreated)
+	if err != nil {
+		return err
+	}
+	list, next, err := s.Templates.List(r.Context(), by, q.Get("accountId"), status, p)
 	if err != nil {
 		return err
 	}
@@ -103,7 +107,7 @@ func (s *Server) disableTemplate(w http.ResponseWriter, r *http.Request, by acto
 }
 
 func (s *Server) createEABKey(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	if err := decode(w, r, &struct{}{}, decodeOptions{allowEmpty: true}); err != nil {
+	if err := noBody(w, r); err != nil {
 		return err
 	}
 	k, err := s.EAB.Create(r.Context(), by, r.PathValue("id"))
@@ -115,7 +119,7 @@ func (s *Server) createEABKey(w http.ResponseWriter, r *http.Request, by actor.A
 }
 
 func (s *Server) listEABKeys(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := listPage(r)
+	p, err := listPage(r, byCreated)
 	if err != nil {
 		return err
 	}
@@ -128,7 +132,7 @@ func (s *Server) listEABKeys(w http.ResponseWriter, r *http.Request, by actor.Ac
 }
 
 func (s *Server) revokeEABKey(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	if err := decode(w, r, &struct{}{}, decodeOptions{allowEmpty: true}); err != nil {
+	if err := noBody(w, r); err != nil {
 		return err
 	}
 	v, err := s.EAB.Revoke(r.Context(), by, r.PathValue("id"), r.PathValue("kid"))

@@ -33,7 +33,7 @@ type acmeOrdersPage struct {
 }
 
 func (s *Server) listACMEAccounts(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := listPage(r)
+	p, err := listPage(r, byCreated)
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func (s *Server) listACMEAccounts(w http.ResponseWriter, r *http.Request, by act
 }
 
 func (s *Server) listACMEOrders(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	p, err := listPage(r)
+	p, err := listPage(r, byCreated)
 	if err != nil {
 		return err
 	}

@@ -251,11 +251,16 @@ func FuzzParseFilter(f *testing.F) {
 		}
 		for name, got := range map[string]time.Time{"since": flt.Since, "until": flt.Until} {
 			want, err := time.Parse(time.RFC3339, q.Get(name))
+			if name == "until" && err == nil && want.IsZero() {
+				// A given until of the zero time is still a bound:
+				// audit.Filter reads the zero time as none.
+				want = want.Add(time.Nanosecond)
+			}
 			if q.Get(name) == "" && !got.IsZero() || q.Get(name) != "" && (err != nil || !got.Equal(want)) {
 				t.Fatalf("%q: %s %v", rawQuery, name, got)
 			}
 		}
-		if !flt.Since.IsZero() && !flt.Until.IsZero() && !flt.Until.After(flt.Since) {
+		if q.Get("since") != "" && q.Get("until") != "" && !flt.Until.After(flt.Since) {
 			t.Fatalf("%q: window %v..%v accepted", rawQuery, flt.Since, flt.Until)
 		}
 	})

@@ -114,7 +114,7 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return apperr.Invalid(apperr.CodeUnsupportedMediaType, apperr.NoField, "send the body as application/json")
+			return apperr.Invalid(apperr.CodeUnsupportedMediaType, "body", "send the body as application/json")
 		}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -138,6 +138,11 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 			return apperr.Invalid(apperr.CodeInvalidJSON, "body", "the request body must be a JSON object")
 		}
 		return apperr.Invalid(apperr.CodeInvalidJSON, "body", "the request body is not valid JSON: %v", err)
+	}
+	if raw == nil {
+		// encoding/json reads null into a map as no map at all, which
+		// would pass for {}.
+		return apperr.Invalid(apperr.CodeInvalidJSON, "body", "the request body must be a JSON object, not null")
 	}
 	allowed := jsonFields(reflect.TypeOf(dst).Elem())
 	var keys []string
@@ -171,6 +176,9 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			field := jsonPath(te.Field)
+			if key := mapEntry(body, reflect.TypeOf(dst).Elem(), field); key != "" {
+				field += "." + key
+			}
 			return apperr.Invalid(apperr.CodeInvalidType, field, "field %q must be %s, not %s", field, describeType(te.Type), te.Value)
 		}
 		if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
@@ -180,6 +188,60 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 		return apperr.Invalid(apperr.CodeInvalidJSON, "body", "the request body is not valid: %v", err)
 	}
 	return nil
+}
+
+// noBody reads the body of an endpoint that takes none: nothing, or an
+// empty object ({}), is accepted; anything else is refused as decode
+// refuses it (unknown_field naming the key, invalid_json,
+// unsupported_media_type), so a body the endpoint would ignore (a
+// "decision":"reject" sent to an approval) is never taken for consent.
+func noBody(w http.ResponseWriter, r *http.Request) error {
+	return decode(w, r, &struct{}{}, decodeOptions{allowEmpty: true})
+}
+
+// mapEntry returns the key of the entry of the map at path (a
+// dot-separated path of JSON field names from the top of a body of type
+// t) whose value does not decode into the map's element type, the first
+// in key order, or "" when path does not lead to such a map.
+// encoding/json names such an error by the map alone ("subject"); the
+// caller then names the entry ("subject.organizationName").
+func mapEntry(body []byte, t reflect.Type, path string) string {
+	raw := json.RawMessage(body)
+	for _, name := range strings.Split(path, ".") {
+		f, ok := jsonField(t, name)
+		if !ok {
+			return ""
+		}
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) != nil {
+			return ""
+		}
+		if raw, ok = m[name]; !ok {
+			return ""
+		}
+		t = f.Type
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Map || t.Key().Kind() != reflect.String {
+		return ""
+	}
+	var entries map[string]json.RawMessage
+	if json.Unmarshal(raw, &entries) != nil {
+		return ""
+	}
+	keys := make([]string, 0, len(entries))
+	for k := range entries {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if json.Unmarshal(entries[k], reflect.New(t.Elem()).Interface()) != nil {
+			return k
+		}
+	}
+	return ""
 }
 
 // inexactField returns the path ("sanctionsReview.Reference") of the first

@@ -90,7 +90,7 @@ func TestListQueryParameters(t *testing.T) {
 			"/api/v1/organizations?limit=10",
 			"/api/v1/accounts?limit=10",
 			"/api/v1/users?limit=10",
-			"/api/v1/orders?status=pending&limit=10",
+			"/api/v1/orders?status=pending_approval&limit=10",
 			"/api/v1/change-requests?status=pending&limit=10",
 			"/api/v1/templates?accountId=" + f.accID + "&status=approved&limit=10",
 			acc + "/domains?limit=10",
