@@ -102,13 +102,19 @@ https://ADDR" (with --json, {"id","region","url","resolver"}), so
 	f.BoolVar(&o.allowPrivate, "allow-private-validation-targets", false, allowPrivateUsage)
 	// Perspectives deployed with the old opt-in keep starting; it changes
 	// nothing now that non-public targets are refused by default.
+	// The warning is servePerspective's, on stderr: cobra prints a
+	// deprecated flag's notice to the command's out writer, which is
+	// stdout here (help and completion scripts go there).
 	f.BoolVar(&o.refusePrivate, "refuse-non-public-addresses", false, "")
-	_ = f.MarkDeprecated("refuse-non-public-addresses", "non-public validation targets are refused by default; "+egress.OverrideFlag+" allows them")
+	_ = f.MarkHidden("refuse-non-public-addresses")
 	c.AddCommand(serve)
 	return c
 }
 
 func servePerspective(parent context.Context, g *globals, o *perspectiveOptions) error {
+	if o.refusePrivate {
+		fmt.Fprintf(g.stderr, "Flag --refuse-non-public-addresses has been deprecated, non-public validation targets are refused by default; %s allows them\n", egress.OverrideFlag)
+	}
 	for _, req := range []struct{ name, v string }{{"--cert", o.cert}, {"--key", o.key}, {"--client-ca", o.clientCA}, {"--id", o.id}, {"--region", o.region}} {
 		if req.v == "" {
 			return usageErr("vetca perspective serve needs %s", req.name)
