@@ -7,9 +7,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -231,12 +233,7 @@ func mapEntry(body []byte, t reflect.Type, path string) string {
 	if json.Unmarshal(raw, &entries) != nil {
 		return ""
 	}
-	keys := make([]string, 0, len(entries))
-	for k := range entries {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(entries)) {
 		if json.Unmarshal(entries[k], reflect.New(t.Elem()).Interface()) != nil {
 			return k
 		}
@@ -261,12 +258,7 @@ func inexactField(raw []byte, t reflect.Type, path string) string {
 		if json.Unmarshal(raw, &m) != nil {
 			return ""
 		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			p := k
 			if path != "" {
 				p = path + "." + k
@@ -335,12 +327,7 @@ func refusedValue(raw []byte, t reflect.Type, path string) error {
 		if json.Unmarshal(raw, &m) != nil {
 			return nil
 		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			f, ok := jsonField(t, k)
 			if !ok {
 				continue // decode and inexactField name unknown fields
@@ -368,12 +355,7 @@ func refusedValue(raw []byte, t reflect.Type, path string) error {
 		if t.Key().Kind() != reflect.String || plainKind(t.Elem()) || json.Unmarshal(raw, &m) != nil {
 			return nil
 		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			p := k
 			if path != "" {
 				p = path + "." + k

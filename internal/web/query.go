@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -91,12 +92,7 @@ func query(r *http.Request, params ...string) (url.Values, error) {
 		sort.Strings(badValue)
 		return nil, apperr.Invalid(apperr.CodeInvalidValue, badValue[0], "query parameter %q is not URL-encoded", badValue[0])
 	}
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
 		if len(q[k]) > 1 {
 			return nil, apperr.Invalid(apperr.CodeRepeatedParameter, k, "query parameter %q given more than once", k)
 		}
