@@ -531,4 +531,3 @@ func (s *Service) DeleteContact(ctx context.Context, by actor.Actor, accountID, 
 		return s.tab.contacts.Delete(ctx, tx, by, actContactDeleted, contactID)
 	})
 }
-

@@ -1,8 +1,8 @@
 package order
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
