@@ -196,6 +196,17 @@ type holdHook struct {
 	storeFails atomic.Bool
 }
 
+// finalize starts a finalize of order id that is held once its intent is
+// recorded, and returns once it is held; its answer comes on the channel
+// after h.release.
+func (h *holdHook) finalize(f *apptest.OrderFixture, id string) <-chan apptest.Response {
+	h.holding.Store(true)
+	done := make(chan apptest.Response, 1)
+	go func() { done <- f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil) }()
+	<-h.at
+	return done
+}
+
 func (h *holdHook) wait() {
 	if !h.holding.Load() {
 		return
@@ -212,10 +223,7 @@ func TestRejectDuringSigningStands(t *testing.T) {
 		t.Run(b, func(t *testing.T) {
 			f, h := heldFixture(t, b)
 			id := approvedOrder(t, f, apptest.Key(t))
-			h.holding.Store(true)
-			done := make(chan apptest.Response, 1)
-			go func() { done <- f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil) }()
-			<-h.at
+			done := h.finalize(f, id)
 			if rj := f.Do("POST", "/api/v1/orders/"+id+"/reject", f.Carol, map[string]any{"reason": "the subscriber withdrew its request"}); rj.Status != 200 {
 				t.Fatalf("reject during signing: %d %s", rj.Status, rj.Raw)
 			}
@@ -280,10 +288,7 @@ func TestRecoveryLeavesInFlightIntentsAlone(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			f, h := heldFixture(t, backend)
 			id := approvedOrder(t, f, apptest.Key(t))
-			h.holding.Store(true)
-			done := make(chan apptest.Response, 1)
-			go func() { done <- f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil) }()
-			<-h.at
+			done := h.finalize(f, id)
 			rec, err := f.App.RecoverIssuance(context.Background())
 			if err != nil || len(rec) != 0 {
 				t.Fatalf("recovery touched an intent in flight: %v %+v", err, rec)

@@ -56,10 +56,7 @@ func TestNewVersionLeavesAnOrderBeingSigned(t *testing.T) {
 		t.Run(b, func(t *testing.T) {
 			f, h := heldFixture(t, b)
 			id := approvedOrder(t, f, apptest.Key(t))
-			h.holding.Store(true)
-			done := make(chan apptest.Response, 1)
-			go func() { done <- f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil) }()
-			<-h.at
+			done := h.finalize(f, id)
 			h.holding.Store(false)
 			newLocality(t, f, 2, "Oakland")
 			close(h.release)
