@@ -459,6 +459,18 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 		return nil, err
 	}
 	db := a.DB
+	if opts.Migrate && !opts.CreateAuditKey {
+		// serve brings an installation's schema up to date, but only
+		// init (or serve --dev, which initializes) makes one: a database
+		// with no vetca schema is refused before anything is written.
+		before, err := store.LoadSchema(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := before.Table("audit_events"); !ok {
+			return nil, fmt.Errorf("database %s has no vetca schema: run `vetca init --db %s` first", db.DSN(), cfg.DB)
+		}
+	}
 	if opts.Migrate {
 		if _, err := db.Migrate(ctx); err != nil {
 			return nil, err
