@@ -124,7 +124,7 @@ func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
 		}
 		if strings.TrimSpace(in.Reason) == "" {
 			return Decision{}, apperr.Invalid(apperr.CodeMissingField, "reason",
-				"name the reason for revoking: one of %s (send unspecified to give none)", reasonNames(br.SubscriberReasons()))
+				"name the reason for revoking: one of %s (unspecified puts no reason in the CRL entry)", reasonNames(br.SubscriberReasons()))
 		}
 		r, err := br.ParseSubscriberReason(in.Reason)
 		if err != nil {
@@ -153,7 +153,7 @@ func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
 		} else {
 			if strings.TrimSpace(in.Reason) == "" {
 				return Decision{}, apperr.Invalid(apperr.CodeMissingField, "reason",
-					"name the reason for revoking (one of %s, or unspecified to give none), or instead a BR §4.9.1.1 trigger with its evidence", reasonNames(br.CAReasons()))
+					"name the reason for revoking, one of %s (unspecified puts no reason in the CRL entry), or instead a BR §4.9.1.1 trigger with its evidence", reasonNames(br.CAReasons()))
 			}
 			r, err := br.ParseReason(in.Reason)
 			if err != nil {
