@@ -104,6 +104,11 @@ type stmtCache struct {
 	m         map[string]*sql.Stmt
 	preparing map[string]bool
 	closed    bool
+	// background counts the preparations Tx.stmt started in the
+	// background; Close waits for them. One still running when the pool
+	// closed could be opening a new connection, which on SQLite creates
+	// the database's files again after whoever closed it removed them.
+	background sync.WaitGroup
 }
 
 // maxCachedStmts bounds the cache; queries built with a variable shape
@@ -226,6 +231,10 @@ func redact(dsn string) string {
 func (db *DB) Close() error {
 	db.stmts.mu.Lock()
 	db.stmts.closed = true
+	db.stmts.mu.Unlock()
+	// No preparation starts once closed is set; wait for those running.
+	db.stmts.background.Wait()
+	db.stmts.mu.Lock()
 	for _, st := range db.stmts.m {
 		st.Close()
 	}
@@ -357,13 +366,19 @@ func (tx *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	c := &tx.db.stmts
 	c.mu.Lock()
 	st, ok := c.m[q]
-	if !ok && !c.preparing[q] && len(c.m) < maxCachedStmts {
+	if !ok && !c.closed && !c.preparing[q] && len(c.m) < maxCachedStmts {
 		if c.preparing == nil {
 			c.preparing = map[string]bool{}
 		}
 		c.preparing[q] = true
+		c.background.Add(1)
 		go func() {
-			_, _ = tx.db.stmt(context.Background(), q)
+			defer c.background.Done()
+			// Bounded, so that Close, which waits for it, cannot hang on
+			// a pool that never frees a connection.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, _ = tx.db.stmt(ctx, q)
 			c.mu.Lock()
 			delete(c.preparing, q)
 			c.mu.Unlock()
