@@ -47,6 +47,9 @@ type UserStatus string
 const (
 	UserActive          UserStatus = "active"
 	UserPendingApproval UserStatus = "pending_approval" // created through the API; a second admin must approve it
+	// UserDisabled is shown by ListUsers for a user whose disabled flag is
+	// set (by a change request); it is never stored.
+	UserDisabled UserStatus = "disabled"
 )
 
 // User is a staff user. Roles are the roles in force; PendingRoles were
@@ -419,6 +422,11 @@ func (s *Service) ListUsers(ctx context.Context, by actor.Actor, p store.Page) (
 		return nil, "", err
 	}
 	users, next := store.Finish(users, p, func(u User) []string { return []string{u.Name, u.ID} })
+	for i := range users {
+		if users[i].Disabled {
+			users[i].Status = UserDisabled // its token authenticates nobody
+		}
+	}
 	return users, next, nil
 }
 

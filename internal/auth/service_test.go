@@ -12,6 +12,7 @@ import (
 	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/change"
+	"github.com/vetca/vetca/internal/store"
 )
 
 // Service-level tests of the auth service, called directly on the
@@ -193,6 +194,17 @@ func TestDisabledUsersTokenIsRefused(t *testing.T) {
 				t.Fatalf("a disabled user's token: %v", err)
 			}
 			wantCode(t, err, apperr.CodeUnauthenticated)
+			// The user list says so too: an auditor reading it must not
+			// take vera for active.
+			users, _, err := e.App.Auth.ListUsers(context.Background(), e.Actor(e.AdminToken), store.Page{Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range users {
+				if u.ID == vera.ID && u.Status != "disabled" {
+					t.Fatalf("a disabled user is listed as %q", u.Status)
+				}
+			}
 		})
 	}
 }
