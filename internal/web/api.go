@@ -552,15 +552,7 @@ func (s *Server) createChange(w http.ResponseWriter, r *http.Request, by actor.A
 }
 
 func (s *Server) listChanges(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	q, err := query(r, statusPageParams...)
-	if err != nil {
-		return err
-	}
-	status, err := queryEnum(q, "status", changeStatuses...)
-	if err != nil {
-		return err
-	}
-	p, err := pageFrom(q, byCreated)
+	status, p, err := statusPage(r, changeStatuses...)
 	if err != nil {
 		return err
 	}

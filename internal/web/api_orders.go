@@ -69,15 +69,7 @@ func subjectAttribute(err error) error {
 }
 
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
-	q, err := query(r, statusPageParams...)
-	if err != nil {
-		return err
-	}
-	status, err := queryEnum(q, "status", orderStatuses...)
-	if err != nil {
-		return err
-	}
-	p, err := pageFrom(q, byCreated)
+	status, p, err := statusPage(r, orderStatuses...)
 	if err != nil {
 		return err
 	}

@@ -136,6 +136,22 @@ const (
 // one a page of such a list could have given (another list's, or one
 // forged: ["x","y"]) is 400 invalid_cursor, not a page from an arbitrary
 // place.
+// statusPage reads the query of a list that takes exactly status, limit
+// and after: the status (one of statuses, or "" for all) and the page of
+// a list newest first by creation.
+func statusPage(r *http.Request, statuses ...string) (string, store.Page, error) {
+	q, err := query(r, statusPageParams...)
+	if err != nil {
+		return "", store.Page{}, err
+	}
+	status, err := queryEnum(q, "status", statuses...)
+	if err != nil {
+		return "", store.Page{}, err
+	}
+	p, err := pageFrom(q, byCreated)
+	return status, p, err
+}
+
 func pageFrom(q url.Values, key cursorKey) (store.Page, error) {
 	p, err := store.ParsePage(q.Get("limit"), q.Get("after"))
 	if err != nil {
