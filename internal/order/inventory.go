@@ -114,7 +114,7 @@ type KeyOrder struct {
 // the SPKI SHA-256 spkiHex, read integrity-checked. Issuance intents have
 // no key of their own; their orders do.
 func (s *Service) OrdersWithKey(ctx context.Context, q store.Querier, spkiHex string) ([]KeyOrder, error) {
-	os, err := s.tab.orders.Select(ctx, q, `WHERE spki_sha256 = ? ORDER BY created_at, id`, spkiHex)
+	os, err := s.withKey(ctx, q, spkiHex)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (s *Service) OrdersWithKey(ctx context.Context, q store.Querier, spkiHex st
 // whose SPKI SHA-256 is spkiHex, was placed with exactly the CSR der. Its
 // rows are read integrity-checked.
 func (s *Service) HoldsCSR(ctx context.Context, q store.Querier, spkiHex string, der []byte) (bool, error) {
-	os, err := s.tab.orders.Select(ctx, q, `WHERE spki_sha256 = ? ORDER BY created_at, id`, spkiHex)
+	os, err := s.withKey(ctx, q, spkiHex)
 	if err != nil {
 		return false, err
 	}
@@ -139,6 +139,12 @@ func (s *Service) HoldsCSR(ctx context.Context, q store.Querier, spkiHex string,
 		}
 	}
 	return false, nil
+}
+
+// withKey reads every order whose public key has the SPKI SHA-256
+// spkiHex, integrity-checked, oldest first.
+func (s *Service) withKey(ctx context.Context, q store.Querier, spkiHex string) ([]Order, error) {
+	return s.tab.orders.Select(ctx, q, `WHERE spki_sha256 = ? ORDER BY created_at, id`, spkiHex)
 }
 
 // AccountOfOrder returns the account an order was placed for.
