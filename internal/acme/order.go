@@ -639,29 +639,39 @@ func (s *Service) leaveProcessing(ctx context.Context, id string, action audit.A
 }
 
 // unusableAuthorization returns the first authorization of o that no
-// longer authorizes its identifier at now: not valid, expired, or resting
-// on a validation acct relinquished by deactivating an authorization
-// (RFC 8555 §7.5.2); nil when all are usable.
+// longer authorizes its identifier at now (usableStatus), with that
+// status; nil when all are usable.
 func (s *Service) unusableAuthorization(ctx context.Context, q store.Querier, acct *Account, o Order, now time.Time) (*Authorization, error) {
 	for _, id := range o.AuthorizationIDs {
 		var a Authorization
 		if err := s.tab.authorizations.Get(ctx, q, id, &a); err != nil {
 			return nil, err
 		}
-		if st := a.StatusAt(now); st != StatusValid {
-			a.Status = st
-			return &a, nil
-		}
-		gone, err := s.relinquished(ctx, q, acct.ID, a.Identifier, a.ValidationID)
+		st, err := s.usableStatus(ctx, q, acct, a, now)
 		if err != nil {
 			return nil, err
 		}
-		if gone {
-			a.Status = StatusDeactivated
+		if st != StatusValid {
+			a.Status = st
 			return &a, nil
 		}
 	}
 	return nil, nil
+}
+
+// usableStatus is a's status at now for what it authorizes: its own
+// (expired once past its expiry), or deactivated when it rests on a
+// validation acct relinquished by deactivating an authorization (RFC 8555
+// §7.5.2). Only StatusValid authorizes its identifier.
+func (s *Service) usableStatus(ctx context.Context, q store.Querier, acct *Account, a Authorization, now time.Time) (string, error) {
+	if st := a.StatusAt(now); st != StatusValid {
+		return st, nil
+	}
+	gone, err := s.relinquished(ctx, q, acct.ID, a.Identifier, a.ValidationID)
+	if err != nil || !gone {
+		return StatusValid, err
+	}
+	return StatusDeactivated, nil
 }
 
 // certificate is POST-as-GET /acme/cert/{id}: the certificate of a valid

@@ -190,14 +190,11 @@ func (s *Service) authorizationFor(ctx context.Context, q store.Querier, acct *A
 		return Authorization{}, false, err
 	}
 	for _, a := range as {
-		if a.StatusAt(now) != StatusValid {
-			continue
-		}
-		gone, err := s.relinquished(ctx, q, acct.ID, a.Identifier, a.ValidationID)
+		st, err := s.usableStatus(ctx, q, acct, a, now)
 		if err != nil {
 			return Authorization{}, false, err
 		}
-		if !gone {
+		if st == StatusValid {
 			return a, true, nil
 		}
 	}
