@@ -239,19 +239,6 @@ type View struct {
 	Contacts      []Contact `json:"contacts"`
 }
 
-// Named confirms that the account a request names exists and is intact,
-// for staff naming it in a request about another object (the accountId of
-// POST /orders): 404 not_found naming field, the input that named it,
-// when there is no such account; an integrity error when it was changed
-// outside vetca.
-func (s *Service) Named(ctx context.Context, id, field string) error {
-	err := s.tab.accounts.Check(ctx, s.db, id)
-	if apperr.IsKind(err, apperr.KindNotFound) {
-		return apperr.NotFound(apperr.CodeNotFound, field, "there is no account %q", id)
-	}
-	return err
-}
-
 // CheckAccount confirms that the account exists and is intact: not found
 // (apperr) when there is none, an integrity error when it was changed
 // outside vetca.

@@ -130,6 +130,8 @@ type Domains interface {
 
 // Accounts is what orders need from accounts.
 type Accounts interface {
+	// CheckAccount confirms that the account exists and is intact.
+	CheckAccount(ctx context.Context, q store.Querier, id string) error
 	MayUseOrganization(ctx context.Context, q store.Querier, accountID, orgID string) error
 	// StaffActingFor names, by user id, the staff users who acted for the
 	// account in ordering for orgID (created it, linked it, issued its
@@ -314,6 +316,16 @@ func (s *Service) Create(ctx context.Context, by actor.Actor, in CreateInput) (O
 	}
 	var ord Order
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if by.IsStaff() {
+			// The account staff name: one that does not exist is named
+			// as such, not taken for one that may not use the
+			// organization.
+			if err := s.accounts.CheckAccount(ctx, tx, accountID); apperr.IsKind(err, apperr.KindNotFound) {
+				return apperr.NotFound(apperr.CodeNotFound, "accountId", "there is no account %q", accountID)
+			} else if err != nil {
+				return err
+			}
+		}
 		ord, err = s.placeInTx(ctx, tx, by, accountID, in, req)
 		return err
 	})
