@@ -166,10 +166,7 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 		}
 		return apperr.Invalid(apperr.CodeUnknownField, k, "unknown field %q", k)
 	}
-	if path := inexactField(body, reflect.TypeOf(dst).Elem(), ""); path != "" {
-		return apperr.Invalid(apperr.CodeUnknownField, path, "unknown field %q", path)
-	}
-	if err := refusedValue(body, reflect.TypeOf(dst).Elem(), ""); err != nil {
+	if err := checkFields(body, reflect.TypeOf(dst).Elem(), ""); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
@@ -241,22 +238,35 @@ func mapEntry(body []byte, t reflect.Type, path string) string {
 	return ""
 }
 
-// inexactField returns the path ("sanctionsReview.Reference") of the first
-// key, in nested objects and arrays of objects, that is not exactly a JSON
-// field name of the struct it fills, or "". encoding/json would match it
-// case-insensitively; decode checks the top level itself.
-func inexactField(raw []byte, t reflect.Type, path string) string {
+// checkFields walks a body of type t (nested objects, arrays and maps,
+// keys in order) and returns the error, naming the field by its JSON path
+// ("sanctionsReview.Reference", "query.issuedAfter"), for the first of:
+//
+//   - a key of a nested object that is not exactly a JSON field name of the
+//     struct it fills (unknown_field): encoding/json would match it
+//     case-insensitively; decode checks the top level itself;
+//   - a value that a type reading its own JSON refuses: a time.Time that is
+//     not an RFC 3339 string is invalid_time (a string) or invalid_type (a
+//     number, true, an object, ...). encoding/json reports such an error
+//     without the field, and decode would otherwise blame the body as a
+//     whole.
+//
+// It returns nil for anything else, which decode then checks.
+func checkFields(raw []byte, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
-		return "" // it reads its own JSON (time.Time, json.RawMessage)
+	if readsOwnJSON(t) {
+		if path == "" {
+			return nil
+		}
+		return refusedValue(raw, t, path)
 	}
 	switch t.Kind() {
 	case reflect.Struct:
 		var m map[string]json.RawMessage
 		if json.Unmarshal(raw, &m) != nil {
-			return ""
+			return nil
 		}
 		for _, k := range slices.Sorted(maps.Keys(m)) {
 			p := k
@@ -268,75 +278,9 @@ func inexactField(raw []byte, t reflect.Type, path string) string {
 				if path == "" {
 					continue // the top level is decode's
 				}
-				return p
+				return apperr.Invalid(apperr.CodeUnknownField, p, "unknown field %q", p)
 			}
-			if bad := inexactField(m[k], f.Type, p); bad != "" {
-				return bad
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		var items []json.RawMessage
-		if t.Elem().Kind() == reflect.Uint8 || json.Unmarshal(raw, &items) != nil {
-			return ""
-		}
-		for _, it := range items {
-			if bad := inexactField(it, t.Elem(), path); bad != "" {
-				return bad
-			}
-		}
-	}
-	return ""
-}
-
-// refusedValue returns the error, naming the field by its JSON path
-// ("awareAt", "query.issuedAfter"), for the first value (in nested objects
-// and arrays of objects, keys in order) that a type reading its own JSON
-// refuses: a time.Time that is not an RFC 3339 string is invalid_time (a
-// string) or invalid_type (a number, true, an object, ...). encoding/json
-// reports such an error without the field, and decode would otherwise
-// blame the body as a whole. It returns nil for anything else, which
-// decode then checks.
-func refusedValue(raw []byte, t reflect.Type, path string) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if readsOwnJSON(t) {
-		if path == "" {
-			return nil
-		}
-		err := json.Unmarshal(raw, reflect.New(t).Interface())
-		if err == nil {
-			return nil
-		}
-		kind := jsonKind(raw)
-		if t == reflect.TypeFor[time.Time]() {
-			if kind == "a string" {
-				return apperr.Invalid(apperr.CodeInvalidTime, path, "%s must be an RFC 3339 time with a zone, such as 2026-11-23T09:00:00Z, not %.64s", path, raw)
-			}
-			return apperr.Invalid(apperr.CodeInvalidType, path, "field %q must be an RFC 3339 time (a string), not %s", path, kind)
-		}
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return apperr.Invalid(apperr.CodeInvalidType, path, "field %q must be %s, not %s", path, describeType(t), kind)
-		}
-		return apperr.Invalid(apperr.CodeInvalidValue, path, "field %q: %v", path, err)
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		var m map[string]json.RawMessage
-		if json.Unmarshal(raw, &m) != nil {
-			return nil
-		}
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			f, ok := jsonField(t, k)
-			if !ok {
-				continue // decode and inexactField name unknown fields
-			}
-			p := k
-			if path != "" {
-				p = path + "." + k
-			}
-			if err := refusedValue(m[k], f.Type, p); err != nil {
+			if err := checkFields(m[k], f.Type, p); err != nil {
 				return err
 			}
 		}
@@ -346,7 +290,7 @@ func refusedValue(raw []byte, t reflect.Type, path string) error {
 			return nil
 		}
 		for _, it := range items {
-			if err := refusedValue(it, t.Elem(), path); err != nil {
+			if err := checkFields(it, t.Elem(), path); err != nil {
 				return err
 			}
 		}
@@ -360,12 +304,33 @@ func refusedValue(raw []byte, t reflect.Type, path string) error {
 			if path != "" {
 				p = path + "." + k
 			}
-			if err := refusedValue(m[k], t.Elem(), p); err != nil {
+			if err := checkFields(m[k], t.Elem(), p); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// refusedValue returns the error naming path when raw does not decode into
+// t, a type that reads its own JSON, or nil.
+func refusedValue(raw []byte, t reflect.Type, path string) error {
+	err := json.Unmarshal(raw, reflect.New(t).Interface())
+	if err == nil {
+		return nil
+	}
+	kind := jsonKind(raw)
+	if t == reflect.TypeFor[time.Time]() {
+		if kind == "a string" {
+			return apperr.Invalid(apperr.CodeInvalidTime, path, "%s must be an RFC 3339 time with a zone, such as 2026-11-23T09:00:00Z, not %.64s", path, raw)
+		}
+		return apperr.Invalid(apperr.CodeInvalidType, path, "field %q must be an RFC 3339 time (a string), not %s", path, kind)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return apperr.Invalid(apperr.CodeInvalidType, path, "field %q must be %s, not %s", path, describeType(t), kind)
+	}
+	return apperr.Invalid(apperr.CodeInvalidValue, path, "field %q: %v", path, err)
 }
 
 // plainKind reports whether t is a string, number or bool type that reads
