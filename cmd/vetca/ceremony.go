@@ -26,6 +26,9 @@ keep. New orders are issued by the newest valid issuing CA.`,
 			if o.Alg, err = signer.ParseAlgorithm(alg); err != nil {
 				return usageErr("--key-alg: %v", err)
 			}
+			if err := checkIssuerKeyURI(o.KeyURI); err != nil {
+				return err
+			}
 			a, err := g.open(cmd.Context(), app.Options{Write: true})
 			if err != nil {
 				return err

@@ -30,6 +30,9 @@ says so.`,
 			if o.IssuingAlg, err = signer.ParseAlgorithm(issAlg); err != nil {
 				return usageErr("--issuer-key-alg: %v", err)
 			}
+			if err := checkIssuerKeyURI(o.IssuerKeyURI); err != nil {
+				return err
+			}
 			if _, ok := iso3166.LookupCountry(o.Country); !ok {
 				return usageErr("--ca-country %q is not an ISO 3166-1 alpha-2 code", o.Country)
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/signer"
 )
 
 // strictUsage makes every wrong way of calling c or one of its subcommands
@@ -141,4 +142,20 @@ func newHelpCmd() *cobra.Command {
 			return cmd.Help()
 		},
 	}
+}
+
+// checkIssuerKeyURI refuses, as a usage error before anything is opened or
+// written, an --issuer-key that is not a well-formed pkcs11: URI. The URI
+// is shown without any PIN it holds.
+func checkIssuerKeyURI(uri string) error {
+	if uri == "" {
+		return nil
+	}
+	if !strings.HasPrefix(uri, "pkcs11:") {
+		return usageErr("--issuer-key %s: want an RFC 7512 pkcs11: URI (without --issuer-key, the issuing key is a new file in --key-dir)", signer.Redact(uri))
+	}
+	if _, err := signer.ParsePKCS11URI(uri); err != nil {
+		return usageErr("--issuer-key %s: %v", signer.Redact(uri), err)
+	}
+	return nil
 }

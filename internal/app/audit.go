@@ -100,12 +100,19 @@ func checkAuditKeys(ctx context.Context, cfg Config, db *store.DB, pub *audit.Pu
 func openAuditKey(cfg Config, generate bool) (*audit.Key, bool, error) {
 	if strings.HasPrefix(cfg.AuditKey, "pkcs11:") {
 		k, err := audit.OpenKey(cfg.AuditKey, cfg.SignerConfig())
-		if err == nil || !generate {
+		if err == nil || !generate || !errors.Is(err, signer.ErrNoKey) {
+			// Only a key that is not there is created; a wrong PIN or a
+			// refused key is the operator's to see.
 			return k, false, err
+		}
+		// Where its public half is pinned must exist before the key is
+		// made, so that a new key is never left on the token unpinned.
+		if err := os.MkdirAll(filepath.Dir(cfg.AuditPublicKey), 0o755); err != nil {
+			return nil, false, fmt.Errorf("audit public key directory %s: %w", filepath.Dir(cfg.AuditPublicKey), err)
 		}
 		s, gerr := signer.GeneratePKCS11(cfg.AuditKey, cfg.SignerConfig(), signer.ECDSAP256)
 		if gerr != nil {
-			return nil, false, fmt.Errorf("audit key: %w (and it could not be opened: %v)", gerr, err)
+			return nil, false, fmt.Errorf("audit key: %w", gerr)
 		}
 		s.Close()
 		k, err = audit.OpenKey(cfg.AuditKey, cfg.SignerConfig())

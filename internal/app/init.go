@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/issuance"
@@ -57,11 +58,11 @@ func Init(ctx context.Context, a *App, o InitOptions) (*InitResult, error) {
 		res.Messages = append(res.Messages, fmt.Sprintf("schema migrated from version %d to %d", mig.From, mig.To))
 	}
 
-	res.AuditKey = a.Cfg.AuditKey
+	res.AuditKey = signer.Redact(a.Cfg.AuditKey)
 	res.AuditKeyID = a.Recorder.PublicKey().ID()
 	if a.AuditKeyCreated {
 		res.Changed = true
-		res.Messages = append(res.Messages, fmt.Sprintf("audit key written to %s, its public half pinned at %s (key id %s)", a.Cfg.AuditKey, a.Cfg.AuditPublicKey, res.AuditKeyID))
+		res.Messages = append(res.Messages, fmt.Sprintf("audit key written to %s, its public half pinned at %s (key id %s)", res.AuditKey, a.Cfg.AuditPublicKey, res.AuditKeyID))
 	}
 
 	created, err := a.EAB.EnsureSecret(ctx)
@@ -76,6 +77,12 @@ func Init(ctx context.Context, a *App, o InitOptions) (*InitResult, error) {
 	issuers, err := issuance.ListIssuers(ctx, a.Recorder, a.DB)
 	if err != nil {
 		return nil, err
+	}
+	if len(issuers) != 0 && !slices.ContainsFunc(issuers, func(i issuance.Issuer) bool { return i.Kind == issuance.KindIntermediate }) {
+		// Only an init from before the hierarchy was recorded in one
+		// transaction could leave this; going on would serve a CA that
+		// cannot issue.
+		return nil, fmt.Errorf("the CA hierarchy is incomplete: root %s has no issuing CA (an earlier init stopped part way); create one with `vetca ceremony intermediate`", issuers[0].ID)
 	}
 	if len(issuers) == 0 {
 		if o.RootAlg == "" {

@@ -45,6 +45,12 @@ const (
 // Run returns nil after a shutdown asked for by ctx.
 func (a *App) Run(ctx context.Context, ready func(addr net.Addr)) error {
 	a.serving.Store(true)
+	// A replica that cannot sign (a wrong PIN, module or key URI) refuses
+	// to start rather than answer healthy while every issuance, OCSP
+	// response and CRL fails.
+	if err := a.Engine.OpenKeys(ctx); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	bg, err := a.StartBackground(ctx)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package issuance
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -9,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"strings"
@@ -134,8 +136,9 @@ type Engine struct {
 	hooks  Hooks
 	log    *slog.Logger
 
-	mu   sync.Mutex
-	keys map[string]signer.Signer
+	mu     sync.Mutex
+	keys   map[string]*heldKey
+	failed map[string]keyFailure // the last failure to open an issuer's key
 
 	// inFlight holds the serials whose intents this process recorded and
 	// is still signing or storing; recovery leaves them alone.
@@ -167,7 +170,7 @@ func NewEngine(db *store.DB, rec *audit.Recorder, clk clock.Clock, linter *lint.
 		cfg.CRLShards = 16
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	return &Engine{db: db, rec: rec, tab: newTables(rec), clk: clk, linter: linter, cfg: cfg, hooks: hooks, log: log, keys: map[string]signer.Signer{}, inFlight: map[string]bool{}}
+	return &Engine{db: db, rec: rec, tab: newTables(rec), clk: clk, linter: linter, cfg: cfg, hooks: hooks, log: log, keys: map[string]*heldKey{}, failed: map[string]keyFailure{}, inFlight: map[string]bool{}}
 }
 
 // Config returns the engine's configuration.
@@ -412,16 +415,96 @@ func (e *Engine) key(ctx context.Context, issuerID string) (signer.Signer, error
 	if k, ok := e.keys[issuerID]; ok {
 		return k, nil
 	}
+	if f, ok := e.failed[issuerID]; ok && (f.login || e.clk.Now().Before(f.at.Add(keyRetry))) {
+		return nil, f.err
+	}
 	iss, err := GetIssuer(ctx, e.rec, e.db, issuerID)
 	if err != nil {
 		return nil, err
 	}
 	k, err := OpenKey(iss, e.cfg.Signer)
 	if err != nil {
-		return nil, err
+		f := keyFailure{err: err, at: e.clk.Now(), login: signer.IsLoginFailure(err)}
+		if f.login {
+			f.err = fmt.Errorf("%w (not tried again until serve restarts: every wrong PIN brings the token's lockout closer; correct --pkcs11-pin or VETCA_PKCS11_PIN)", err)
+		}
+		e.failed[issuerID] = f
+		return nil, f.err
 	}
-	e.keys[issuerID] = k
-	return k, nil
+	delete(e.failed, issuerID)
+	h := &heldKey{Signer: k}
+	h.drop = func() { e.drop(issuerID, h) }
+	e.keys[issuerID] = h
+	return h, nil
+}
+
+// keyRetry is how long a key that failed to open is not tried again (for
+// any failure but a refused PIN, which is never tried again): CRL shards,
+// OCSP and finalize all ask for the key, and each failed open of a PKCS#11
+// key is a login on the token.
+const keyRetry = time.Minute
+
+// keyFailure is why an issuer's key could not be opened, and when.
+type keyFailure struct {
+	err   error
+	at    time.Time
+	login bool // refused for its PIN
+}
+
+// heldKey is an issuer key the engine keeps open. A signature that fails
+// drops it, so that the next use opens the key afresh: a token that was
+// restarted, or a key put back, is picked up without restarting serve.
+type heldKey struct {
+	signer.Signer
+	drop func()
+}
+
+func (k *heldKey) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := k.Signer.Sign(r, digest, opts)
+	if err != nil {
+		k.drop()
+	}
+	return sig, err
+}
+
+// drop forgets k as issuerID's key, if it still is, and closes it a minute
+// later, when signatures already under way with it have ended.
+func (e *Engine) drop(issuerID string, k *heldKey) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.keys[issuerID] != k {
+		return
+	}
+	delete(e.keys, issuerID)
+	e.log.Warn("an issuer key failed to sign; it will be opened again at its next use", "issuer", issuerID, "key", signer.Redact(k.URI()))
+	time.AfterFunc(time.Minute, func() { _ = k.Signer.Close() })
+}
+
+// OpenKeys opens the key of every issuing CA that has not expired and makes
+// it sign a test digest, so that `serve` refuses to start on a wrong PIN,
+// module or key URI instead of starting without the means to issue, sign
+// OCSP responses or publish CRLs. Each key is opened once: a refused PIN is
+// never tried a second time. A root's key (which signs only the root's own
+// CRL, and may be kept offline) is not required.
+func (e *Engine) OpenKeys(ctx context.Context) error {
+	all, err := ListIssuers(ctx, e.rec, e.db)
+	if err != nil {
+		return err
+	}
+	now := e.clk.Now()
+	for _, iss := range all {
+		if iss.Kind != KindIntermediate || !iss.NotAfter.After(now) {
+			continue
+		}
+		k, err := e.key(ctx, iss.ID)
+		if err == nil {
+			err = signer.SelfTest(k)
+		}
+		if err != nil {
+			return fmt.Errorf("issuing CA %s (%s), key %s: %w", iss.ID, iss.Name, signer.Redact(iss.KeyURI), err)
+		}
+	}
+	return nil
 }
 
 // Meta is what the inventory records besides the certificate itself.

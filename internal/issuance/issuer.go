@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -85,17 +86,48 @@ func trimSlash(s string) string {
 }
 
 // CreateHierarchy creates a root CA and an issuing CA, writes their keys
-// (or uses the HSM for the issuing key) and records both issuers.
-func CreateHierarchy(ctx context.Context, db *store.DB, rec *audit.Recorder, by actor.Actor, o HierarchyOptions) ([]Issuer, error) {
+// (or uses the HSM for the issuing key) and records both issuers in one
+// transaction. The issuing key is opened (or created) and made to sign
+// first, so a wrong PIN, token or key URI fails before anything else is
+// made; on any failure the key files it wrote are removed and nothing is
+// recorded, so running it again starts over rather than finding a root
+// without an issuing CA.
+func CreateHierarchy(ctx context.Context, db *store.DB, rec *audit.Recorder, by actor.Actor, o HierarchyOptions) (_ []Issuer, err error) {
 	keyDir, err := keyDirectory(o.KeyDir)
 	if err != nil {
 		return nil, err
 	}
+	io := IntermediateOptions{
+		KeyDir: keyDir, PublicURL: o.PublicURL, Organization: o.Organization, Country: o.Country,
+		CommonName: o.IssuingName, Alg: o.IssuingAlg, KeyURI: o.IssuerKeyURI, Signer: o.Signer, Now: o.Now,
+	}
+	issID := ids.New("iss")
+	key, err := newIssuingKey(keyDir, issID, io)
+	if err != nil {
+		return nil, err
+	}
+	defer key.Close()
+	var made []string // key files to remove if the hierarchy is not recorded
+	defer func() {
+		if err != nil {
+			for _, f := range made {
+				_ = os.Remove(f)
+			}
+		}
+	}()
+	if io.KeyURI == "" {
+		made = append(made, filepath.Join(keyDir, issID+".key.pem"))
+	}
+	if err := separateFromAuditKey(rec, key.Public()); err != nil {
+		return nil, err
+	}
 	rootID := ids.New("iss")
-	rootKey, err := signer.GenerateFile(filepath.Join(keyDir, rootID+".key.pem"), o.RootAlg)
+	rootPath := filepath.Join(keyDir, rootID+".key.pem")
+	rootKey, err := signer.GenerateFile(rootPath, o.RootAlg)
 	if err != nil {
 		return nil, fmt.Errorf("root key: %w", err)
 	}
+	made = append(made, rootPath)
 	defer rootKey.Close()
 	now := o.Now.UTC().Truncate(time.Second)
 	rootSerial, err := serial.New(rand.Reader)
@@ -121,16 +153,17 @@ func CreateHierarchy(ctx context.Context, db *store.DB, rec *audit.Recorder, by 
 	if err != nil {
 		return nil, err
 	}
-	if err := db.InTx(ctx, func(tx *store.Tx) error {
-		return newTables(rec).issuers.Insert(ctx, tx, by, actIssuerCreated, root)
-	}); err != nil {
+	iss, err := intermediate(root, rootCert, rootKey, key, issID, 1, io)
+	if err != nil {
 		return nil, err
 	}
-	iss, err := CreateIntermediate(ctx, db, rec, by, root, IntermediateOptions{
-		KeyDir: keyDir, PublicURL: o.PublicURL, Organization: o.Organization, Country: o.Country,
-		CommonName: o.IssuingName, Alg: o.IssuingAlg, KeyURI: o.IssuerKeyURI, Signer: o.Signer, Now: now,
-	})
-	if err != nil {
+	t := newTables(rec)
+	if err := db.InTx(ctx, func(tx *store.Tx) error {
+		if err := t.issuers.Insert(ctx, tx, by, actIssuerCreated, root); err != nil {
+			return err
+		}
+		return t.issuers.Insert(ctx, tx, by, actIssuerCreated, iss)
+	}); err != nil {
 		return nil, err
 	}
 	return []Issuer{root, iss}, nil
@@ -159,7 +192,9 @@ type IntermediateOptions struct {
 
 // CreateIntermediate creates an issuing CA under root: a new key (file or
 // HSM), a certificate signed by the root key, and an audited issuer row.
-func CreateIntermediate(ctx context.Context, db *store.DB, rec *audit.Recorder, by actor.Actor, root Issuer, o IntermediateOptions) (Issuer, error) {
+// The key must sign (it is tried first) and must be no other issuer's key
+// and not the audit key: one key, one purpose.
+func CreateIntermediate(ctx context.Context, db *store.DB, rec *audit.Recorder, by actor.Actor, root Issuer, o IntermediateOptions) (_ Issuer, err error) {
 	if root.Kind != KindRoot {
 		return Issuer{}, fmt.Errorf("issuer %s is not a root", root.ID)
 	}
@@ -177,19 +212,91 @@ func CreateIntermediate(ctx context.Context, db *store.DB, rec *audit.Recorder, 
 		return Issuer{}, err
 	}
 	id := ids.New("iss")
-	var key signer.Signer
-	if o.KeyURI != "" {
-		key, err = signer.OpenPKCS11(o.KeyURI, o.Signer)
-		if err != nil {
-			key, err = signer.GeneratePKCS11(o.KeyURI, o.Signer, o.Alg)
-		}
-		if err != nil {
-			return Issuer{}, fmt.Errorf("--issuer-key %s: %w", o.KeyURI, err)
-		}
-	} else if key, err = signer.GenerateFile(filepath.Join(keyDir, id+".key.pem"), o.Alg); err != nil {
-		return Issuer{}, fmt.Errorf("issuing key: %w", err)
+	key, err := newIssuingKey(keyDir, id, o)
+	if err != nil {
+		return Issuer{}, err
 	}
 	defer key.Close()
+	if o.KeyURI == "" {
+		defer func() {
+			if err != nil {
+				_ = os.Remove(filepath.Join(keyDir, id+".key.pem"))
+			}
+		}()
+	}
+	existing, err := ListIssuers(ctx, rec, db)
+	if err != nil {
+		return Issuer{}, err
+	}
+	spki, err := keypolicy.SPKIHashHex(key.Public())
+	if err != nil {
+		return Issuer{}, err
+	}
+	n := 1
+	for _, e := range existing {
+		if e.SPKISHA256 == spki {
+			return Issuer{}, fmt.Errorf("--issuer-key %s is already the key of issuer %s (%s); each CA needs a key of its own", signer.Redact(key.URI()), e.ID, e.Subject)
+		}
+		if e.Kind == KindIntermediate {
+			n++
+		}
+	}
+	if err := separateFromAuditKey(rec, key.Public()); err != nil {
+		return Issuer{}, err
+	}
+	iss, err := intermediate(root, rootCert, rootKey, key, id, n, o)
+	if err != nil {
+		return Issuer{}, err
+	}
+	err = db.InTx(ctx, func(tx *store.Tx) error {
+		return newTables(rec).issuers.Insert(ctx, tx, by, actIssuerCreated, iss)
+	})
+	return iss, err
+}
+
+// newIssuingKey returns the key of a new issuing CA, tried with a test
+// signature: a new file key in keyDir named after id, or the HSM key
+// o.KeyURI names, created only when no key pair on the token matches it
+// (any other failure, such as a wrong PIN or a key of a refused type, is
+// reported as it is).
+func newIssuingKey(keyDir, id string, o IntermediateOptions) (signer.Signer, error) {
+	if o.KeyURI == "" {
+		key, err := signer.GenerateFile(filepath.Join(keyDir, id+".key.pem"), o.Alg)
+		if err != nil {
+			return nil, fmt.Errorf("issuing key: %w", err)
+		}
+		return key, nil
+	}
+	key, err := signer.OpenPKCS11(o.KeyURI, o.Signer)
+	if errors.Is(err, signer.ErrNoKey) {
+		key, err = signer.GeneratePKCS11(o.KeyURI, o.Signer, o.Alg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--issuer-key %s: %w", signer.Redact(o.KeyURI), err)
+	}
+	if err := signer.SelfTest(key); err != nil {
+		key.Close()
+		return nil, fmt.Errorf("--issuer-key %s: %w", signer.Redact(o.KeyURI), err)
+	}
+	return key, nil
+}
+
+// separateFromAuditKey refuses an issuing key that is the audit key: a
+// key that signs the trail must not also sign certificates.
+func separateFromAuditKey(rec *audit.Recorder, pub crypto.PublicKey) error {
+	spki, err := keypolicy.SPKIHashHex(pub)
+	if err != nil {
+		return err
+	}
+	if ak := rec.PublicKey(); ak != nil && ak.ID() == spki {
+		return errors.New("the issuing key is the audit key (--audit-key); a key that signs the audit trail must not also sign certificates")
+	}
+	return nil
+}
+
+// intermediate makes the n-th issuing CA's certificate for key, signed by
+// root's key, and its issuer row (not yet recorded).
+func intermediate(root Issuer, rootCert *x509.Certificate, rootKey, key signer.Signer, id string, n int, o IntermediateOptions) (Issuer, error) {
 	now := o.Now.UTC().Truncate(time.Second)
 	if o.ValidYears == 0 {
 		o.ValidYears = 8
@@ -200,16 +307,6 @@ func CreateIntermediate(ctx context.Context, db *store.DB, rec *audit.Recorder, 
 	}
 	cn := o.CommonName
 	if cn == "" {
-		existing, err := ListIssuers(ctx, rec, db)
-		if err != nil {
-			return Issuer{}, err
-		}
-		n := 1
-		for _, e := range existing {
-			if e.Kind == KindIntermediate {
-				n++
-			}
-		}
 		cn = fmt.Sprintf("%s OV TLS Issuing CA %d", o.Organization, n)
 	}
 	sn, err := serial.New(rand.Reader)
@@ -233,14 +330,7 @@ func CreateIntermediate(ctx context.Context, db *store.DB, rec *audit.Recorder, 
 	if err != nil {
 		return Issuer{}, err
 	}
-	iss, err := newIssuer(id, KindIntermediate, root.ID, cert, key, now)
-	if err != nil {
-		return Issuer{}, err
-	}
-	err = db.InTx(ctx, func(tx *store.Tx) error {
-		return newTables(rec).issuers.Insert(ctx, tx, by, actIssuerCreated, iss)
-	})
-	return iss, err
+	return newIssuer(id, KindIntermediate, root.ID, cert, key, now)
 }
 
 func newIssuer(id, kind, parent string, cert *x509.Certificate, key signer.Signer, now time.Time) (Issuer, error) {

@@ -87,7 +87,7 @@ func OpenPKCS11(uri string, cfg Config) (Signer, error) {
 	if len(keys) != 1 {
 		ctx.Close()
 		if len(keys) == 0 {
-			return nil, fmt.Errorf("signer: no key pair on the token matches %s", u)
+			return nil, fmt.Errorf("%w %s on the token", ErrNoKey, u)
 		}
 		return nil, fmt.Errorf("signer: %d key pairs on the token match %s; add an id to choose one", len(keys), u)
 	}
