@@ -29,6 +29,9 @@ const (
 // checkpoints.
 const LeaseCheckpoint = "audit-checkpoint"
 
+// checkpointActor is the actor of the notes the checkpointer writes.
+const checkpointActor = "system:audit-checkpointer"
+
 // Checkpointer signs the chain head on a schedule. Before it signs, it
 // checks every event since the newest checkpoint it trusts (in the database
 // or its directory): each signature, each link, no gap, and that the chain
@@ -42,6 +45,7 @@ type Checkpointer struct {
 	log *slog.Logger
 	// sealer chains the events it is about to sign (PostgreSQL).
 	sealer *Sealer
+	mark   *headMark
 }
 
 // NewCheckpointer returns a Checkpointer. rec must hold the audit key.
@@ -52,7 +56,7 @@ func NewCheckpointer(db *store.DB, rec *Recorder, clk clock.Clock, cfg Checkpoin
 	if cfg.Burst <= 0 {
 		cfg.Burst = DefaultCheckpointBurst
 	}
-	return &Checkpointer{db: db, rec: rec, clk: clk, cfg: cfg, log: log, sealer: NewSealer(db, rec, log, cfg.Holder, cfg.Dir)}
+	return &Checkpointer{db: db, rec: rec, clk: clk, cfg: cfg, log: log, sealer: NewSealer(db, rec, log, cfg.Holder, cfg.Dir), mark: newHeadMark(cfg.Dir, log)}
 }
 
 // ErrChainCheck is wrapped by RunOnce's error when the events since the
@@ -97,6 +101,10 @@ func (c *Checkpointer) run(ctx context.Context, force bool) (*Checkpoint, error)
 	seq, hash, err := readHeadEvent(ctx, c.db)
 	if err != nil {
 		return nil, fmt.Errorf("read chain head: %w", err)
+	}
+	if err := c.mark.check(ctx, c.db, seq); err != nil {
+		noteWentBack(ctx, c.db, c.rec, c.mark, seq, checkpointActor)
+		return nil, err
 	}
 	if last != nil && seq < last.Seq {
 		return nil, fmt.Errorf("%w: the chain ends at event %d, but checkpoint %s covers event %d: it was truncated", ErrChainCheck, seq, last.Source, last.Seq)

@@ -59,13 +59,26 @@ type Sealer struct {
 	pending *sealPoint
 	high    int64 // the highest head this sealer saw, sealed or found checkpointed
 	floored bool  // high has taken the newest trusted checkpoint into account
+	mark    *headMark
 }
 
 // sealPoint is a sequence value whose transactions are being waited for.
 type sealPoint struct {
-	last int64  // the sequence's last value
-	xid  string // a transaction id taken after it was read
+	last   int64     // the sequence's last value
+	xid    string    // a transaction id taken after it was read
+	at     time.Time // when it was taken
+	warned time.Time // when a held-up seal was last logged
 }
+
+// maxSealBatch bounds the numbers one seal transaction chains: a sequence
+// moved far ahead (setval) is sealed over several passes, never by one
+// transaction holding every gap event in memory.
+const maxSealBatch = 10_000
+
+// sealHeldUp is how long a seal point may wait for the transactions that
+// hold its numbers before the sealer says so at error level: while it
+// waits, an event deleted outside vetca would be sealed as a gap.
+const sealHeldUp = time.Minute
 
 // NewSealer returns a sealer; holder names this replica for the lease and
 // dir is the checkpoint directory (may be empty). The sealer never seals
@@ -73,7 +86,7 @@ type sealPoint struct {
 // (events deleted, the head row edited) would otherwise have its deleted
 // numbers recorded as signed gaps.
 func NewSealer(db *store.DB, rec *Recorder, log *slog.Logger, holder, dir string) *Sealer {
-	return &Sealer{db: db, rec: rec, log: log, holder: holder, dir: dir}
+	return &Sealer{db: db, rec: rec, log: log, holder: holder, dir: dir, mark: newHeadMark(dir, log)}
 }
 
 // checkHead refuses a chain head below what this sealer knows was sealed.
@@ -90,6 +103,10 @@ func (s *Sealer) checkHead(ctx context.Context) error {
 	}
 	head, _, err := ChainHead(ctx, s.db)
 	if err != nil {
+		return err
+	}
+	if err := s.mark.check(ctx, s.db, head); err != nil {
+		noteWentBack(ctx, s.db, s.rec, s.mark, head, sealActor)
 		return err
 	}
 	if head < s.high {
@@ -124,10 +141,18 @@ func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		if running {
+			if now := s.rec.clock.Now(); now.Sub(p.at) >= sealHeldUp && now.Sub(p.warned) >= sealHeldUp {
+				p.warned = now
+				s.log.Error("audit: sealing is held up by a transaction that has been running since before the seal point was taken; events above the head stay unsealed, and one deleted meanwhile would be sealed as a gap",
+					"head", s.high, "upTo", p.last, "waiting", now.Sub(p.at).Round(time.Second).String())
+			}
 			return 0, nil
 		}
-		if n, err = s.seal(ctx, p.last); err != nil {
+		if n, err = s.seal(ctx, min(p.last, s.high+maxSealBatch)); err != nil {
 			return 0, err
+		}
+		if s.high < p.last {
+			return n, nil // the rest of the point in the next pass
 		}
 		s.pending = nil
 	}
@@ -145,7 +170,7 @@ func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
 	if err := s.db.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid); err != nil {
 		return n, fmt.Errorf("audit: take a transaction id: %w", err)
 	}
-	s.pending = &sealPoint{last: last, xid: xid}
+	s.pending = &sealPoint{last: last, xid: xid, at: s.rec.clock.Now()}
 	return n, nil
 }
 

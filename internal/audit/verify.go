@@ -292,6 +292,13 @@ func (w *chainWalker) vouchFor(e *Event, id string, sigOK bool) {
 	if e.Op == OpGap && (e.Content != nil || e.EntityType != "audit_events" || e.EntityID != id) {
 		w.add("audit_events", id, "op", "a gap event must name only its own number")
 	}
+	if e.Op == OpNote && e.Action == ActionHeadWentBack && sigOK {
+		c := ""
+		if e.Content != nil {
+			c = *e.Content
+		}
+		w.add("audit_events", id, "action", "vetca found the chain head below an event it had seen (%s): events were deleted outside vetca, and the numbers after the head it found were used again", c)
+	}
 	if e.Op != OpNote && e.Op != OpGap {
 		if e.Op != OpDelete {
 			c := ""

@@ -1,0 +1,116 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"testing"
+
+	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/store/storetest"
+)
+
+func eachBackend(t *testing.T, fn func(t *testing.T, db *store.DB)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, storetest.OpenSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, storetest.OpenPostgres(t)) })
+}
+
+// Events after the newest checkpoint, cut off by someone with write access
+// to the database (the tail deleted, and on PostgreSQL the head row moved
+// back), are not chained again or sealed as gaps and then signed over by the
+// next checkpoint: the highest head this host saw is kept beside the
+// checkpoints, outside the database, so even a restarted checkpointer or
+// sealer refuses, and a signed note makes verify report it for good.
+func TestACutTailIsRefusedAfterARestart(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		dir := t.TempDir()
+		log := slog.New(slog.DiscardHandler)
+		cfg := CheckpointerConfig{Dir: dir, Holder: "replica-a"}
+		if _, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).Now(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.note(t, 4)
+		// Not due yet, but the checkpointer has seen the head.
+		if cp, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).RunOnce(ctx); err != nil || cp != nil {
+			t.Fatalf("a checkpoint not due: %v %v", cp, err)
+		}
+		top := headSeq(t, db)
+		cut := top - 2
+		f.exec(t, `DELETE FROM audit_events WHERE seq > ?`, cut)
+		if db.Dialect() == store.Postgres {
+			f.exec(t, `UPDATE audit_head SET seq = ?, hash = (SELECT hash FROM audit_events WHERE seq = ?)`, cut, cut)
+			if _, err := NewSealer(db, f.rec, log, "replica-b", dir).SealOnce(ctx); !errors.Is(err, ErrChainCheck) {
+				t.Fatalf("a new sealer sealed over the cut: %v", err)
+			}
+			if g := gapEvents(t, db); len(g) != 0 {
+				t.Fatalf("deleted events sealed as gaps: %v", g)
+			}
+		}
+		// A checkpointer started afresh (serve restarted) refuses too.
+		_, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).Now(ctx)
+		if !errors.Is(err, ErrChainCheck) {
+			t.Fatalf("a restarted checkpointer signed the cut chain: %v", err)
+		}
+		rep := f.verify(t)
+		noted := false
+		for _, fd := range rep.Findings {
+			if fd.Table == "audit_events" && fd.Field == "action" {
+				noted = true
+			}
+		}
+		if !noted {
+			t.Fatalf("verify does not report the cut: %+v", rep.Findings)
+		}
+	})
+}
+
+// A new database begun with the same key directory is a trail of its own,
+// not the old one truncated.
+func TestANewTrailBesideAnOldMarkIsNotACut(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		dir := t.TempDir()
+		log := slog.New(slog.DiscardHandler)
+		ctx := context.Background()
+		old := setup(t, storetest.OpenSQLite(t))
+		old.note(t, 20)
+		if _, err := NewCheckpointer(old.db, old.rec, old.clk, CheckpointerConfig{Dir: dir, Holder: "a"}, log).Now(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f := setup(t, db)
+		if _, err := NewCheckpointer(db, f.rec, f.clk, CheckpointerConfig{Dir: dir, Holder: "a"}, log).Now(ctx); err != nil {
+			t.Fatalf("a new trail taken for a cut one: %v", err)
+		}
+		if rep := f.verify(t); len(rep.Findings) != 0 {
+			t.Fatalf("findings on a clean trail: %+v", rep.Findings)
+		}
+	})
+}
+
+// A sequence moved far ahead is sealed over several passes, each chaining
+// at most maxSealBatch numbers, never in one transaction holding every gap.
+func TestSealerSealsAFarJumpInBatches(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	f := setup(t, db)
+	ctx := context.Background()
+	before := headSeq(t, db)
+	target := before + maxSealBatch + 500
+	f.exec(t, `SELECT setval('audit_seq', `+strconv.FormatInt(target, 10)+`)`)
+	s := newTestSealer(f)
+	for i := 0; i < 2; i++ { // take the point, then seal once
+		if _, err := s.SealOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := headSeq(t, db) - before; got != maxSealBatch {
+		t.Fatalf("one pass sealed %d numbers, want %d", got, maxSealBatch)
+	}
+	if err := s.SealAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := headSeq(t, db); got != target {
+		t.Fatalf("head %d after SealAll, want %d", got, target)
+	}
+}
