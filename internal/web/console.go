@@ -170,7 +170,7 @@ func (s *Server) sessionActor(r *http.Request) (actor.Actor, error) {
 
 // sameOrigin refuses a cross-site form post (SameSite=Strict already keeps
 // the cookie off it in current browsers; this is defense in depth).
-func sameOrigin(r *http.Request) bool {
+func (s *Server) sameOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" || origin == "null" {
 		ref := r.Header.Get("Referer")
@@ -180,7 +180,16 @@ func sameOrigin(r *http.Request) bool {
 		origin = ref
 	}
 	u, err := url.Parse(origin)
-	return err == nil && u.Host == r.Host
+	if err != nil {
+		return false
+	}
+	if u.Host == r.Host {
+		return true
+	}
+	// Behind a proxy that sends the backend's address as Host, the
+	// browser's origin is the configured public URL's.
+	pub, err := url.Parse(s.PublicURL)
+	return err == nil && s.PublicURL != "" && u.Scheme == pub.Scheme && u.Host == pub.Host
 }
 
 func (s *Server) console(h consoleHandler) http.HandlerFunc {
@@ -198,7 +207,7 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 			return
 		}
 		if r.Method == http.MethodPost {
-			if !sameOrigin(r) {
+			if !s.sameOrigin(r) {
 				http.Error(w, "cross-site request refused", http.StatusForbidden)
 				return
 			}
@@ -579,7 +588,17 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, by actor.Acto
 	if err := by.Require(actor.Auditor, actor.Admin); err != nil {
 		return nil, "", err
 	}
-	f, err := parseFilter(r)
+	// verify=1 asks for a whole verification beside the list; the rest
+	// of the query is the audit API's filter, checked as strictly.
+	q := r.URL.Query()
+	verify := q.Get("verify")
+	if verify != "" && verify != "1" {
+		return nil, "", apperr.Invalid(apperr.CodeInvalidValue, "verify", "verify=1 runs a whole verification; no other value is meant")
+	}
+	q.Del("verify")
+	fr := r.Clone(r.Context())
+	fr.URL.RawQuery = q.Encode()
+	f, err := parseFilter(fr)
 	if err != nil {
 		return nil, "", err
 	}
@@ -594,7 +613,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, by actor.Acto
 	if len(evs) == f.Limit {
 		d.Next = evs[len(evs)-1].Seq
 	}
-	if r.URL.Query().Get("verify") == "1" {
+	if verify == "1" {
 		rep, err := s.Audit.Verify(r.Context(), by, "")
 		if err != nil {
 			return nil, "", err

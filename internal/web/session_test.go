@@ -34,7 +34,10 @@ type consoleClient struct {
 	e    *apptest.Env
 	base string
 	xff  string // X-Forwarded-For to send, if any
-	http *http.Client
+	// origin is the Origin a form post sends (default base, as a browser
+	// on the server's own address would).
+	origin string
+	http   *http.Client
 }
 
 func newConsoleClient(t *testing.T, e *apptest.Env, ip string) *consoleClient {
@@ -78,7 +81,11 @@ func (c *consoleClient) do(method, path string, form url.Values, cookie string) 
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", c.base)
+		origin := c.base
+		if c.origin != "" {
+			origin = c.origin
+		}
+		req.Header.Set("Origin", origin)
 	}
 	if cookie != "" {
 		req.AddCookie(&http.Cookie{Name: "vetca_session", Value: cookie})

@@ -1,0 +1,57 @@
+package web_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apptest"
+)
+
+// Behind a proxy that sends vetca its own address as Host, a browser's
+// form posts carry the public URL's origin: they are same-origin, and an
+// origin that is neither the Host nor the public URL is still refused.
+func TestConsoleAcceptsThePublicURLsOrigin(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		e.App.Cfg.PublicURL = "https://pki.vetca-test.com"
+		e.App.Metrics = prometheus.NewRegistry()
+		srv := httptest.NewServer(e.App.Handler())
+		t.Cleanup(srv.Close)
+		alice := e.User("alice", actor.Verifier)
+		for origin, want := range map[string]int{
+			"https://pki.vetca-test.com":      http.StatusSeeOther,
+			"http://pki.vetca-test.com":       http.StatusForbidden, // another scheme is another origin
+			"https://pki.vetca-test.com.evil": http.StatusForbidden,
+			"https://evil.example":            http.StatusForbidden,
+		} {
+			c := newConsoleClient(t, e, "127.0.0.1")
+			c.base, c.origin = srv.URL, origin
+			if p := c.signIn("alice", alice); p.status != want {
+				t.Errorf("sign-in with Origin %s: %d, want %d", origin, p.status, want)
+			}
+		}
+	})
+}
+
+// The audit page's "verify the whole trail" link works: verify=1 beside
+// the audit filter runs a verification and shows its report.
+func TestConsoleAuditVerifyLink(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		c := newConsoleClient(t, e, "127.0.0.1")
+		dave := c.mustSignIn("dave", e.User("dave", actor.Auditor))
+		p := c.do("GET", "/console/audit?verify=1", nil, dave)
+		if p.status != http.StatusOK || !strings.Contains(p.body, `id="verify-result"`) {
+			t.Fatalf("verify=1: %d\n%.600s", p.status, p.body)
+		}
+		if p := c.do("GET", "/console/audit?verify=1&actor=user:nobody", nil, dave); p.status != http.StatusOK {
+			t.Fatalf("verify=1 with a filter: %d", p.status)
+		}
+		if p := c.do("GET", "/console/audit?verify=yes", nil, dave); p.status != http.StatusBadRequest {
+			t.Fatalf("verify=yes: %d, want 400", p.status)
+		}
+	})
+}
