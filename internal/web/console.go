@@ -1,7 +1,10 @@
 package web
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -242,7 +245,7 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 		}
 		page.Me = by
 		if page.Flash == "" {
-			page.Flash = r.URL.Query().Get("ok")
+			page.Flash = flashOf(r)
 		}
 		s.render(w, http.StatusOK, tmpl, page)
 	}
@@ -283,16 +286,44 @@ func describeErr(e *apperr.Error) string {
 	return e.Message
 }
 
+// redirect answers a console form post with a redirect to to, carrying
+// flash, the message the next page shows, as ok= with its MAC (okmac=).
 func redirect(w http.ResponseWriter, r *http.Request, to, flash string) (*Page, string, error) {
-	if flash != "" {
+	if mac := flashMAC(r, flash); flash != "" && mac != "" {
 		sep := "?"
 		if strings.Contains(to, "?") {
 			sep = "&"
 		}
-		to += sep + "ok=" + url.QueryEscape(flash)
+		to += sep + "ok=" + url.QueryEscape(flash) + "&okmac=" + mac
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil, "", nil
+}
+
+// flashMAC authenticates a flash message to the session that made it: an
+// HMAC keyed with the session cookie, which only that browser holds. A
+// link with ok= alone (a phishing message in the console's own success
+// banner) shows nothing.
+func flashMAC(r *http.Request, flash string) string {
+	c, err := r.Cookie(cookieName)
+	if err != nil || c.Value == "" {
+		return ""
+	}
+	h := hmac.New(sha256.New, []byte(c.Value))
+	h.Write([]byte("vetca console flash\x00" + flash))
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// flashOf is the flash message a redirect gave this request, or "" when
+// there is none or its MAC is not this session's.
+func flashOf(r *http.Request) string {
+	q := r.URL.Query()
+	flash, mac := q.Get("ok"), q.Get("okmac")
+	want := flashMAC(r, flash)
+	if flash == "" || want == "" || !hmac.Equal([]byte(mac), []byte(want)) {
+		return ""
+	}
+	return flash
 }
 
 // stat is one count on the dashboard, linking to the page it counts.

@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -52,6 +53,33 @@ func TestConsoleAuditVerifyLink(t *testing.T) {
 		}
 		if p := c.do("GET", "/console/audit?verify=yes", nil, dave); p.status != http.StatusBadRequest {
 			t.Fatalf("verify=yes: %d, want 400", p.status)
+		}
+	})
+}
+
+// The console's success banner shows only a message a redirect of this
+// session made: a link carrying ok= (a phishing text in the console's own
+// banner) shows nothing, and neither does a real redirect's ok= and MAC
+// opened in another session.
+func TestConsoleFlashOnlyFromItsSession(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		f := setup(t, e)
+		c := newConsoleClient(t, e, "127.0.0.1")
+		alice := c.mustSignIn("alice", f.alice)
+		const phish = "Your token has expired; re-enter it at https://evil.example"
+		if p := c.do("GET", "/console?ok="+url.QueryEscape(phish), nil, alice); strings.Contains(p.body, "evil.example") {
+			t.Fatalf("a link's ok= is shown in the banner:\n%.400s", p.body)
+		}
+		p := c.do("POST", "/console/accounts/"+f.accID+"/contacts", url.Values{"name": {"Sam Patel"}, "email": {"sam@acme.vetca-test.com"}, "role": {"technical"}}, alice)
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("add contact: %d\n%.400s", p.status, p.body)
+		}
+		if got := c.do("GET", p.location(), nil, alice); !strings.Contains(got.body, "Contact added.") {
+			t.Fatalf("the redirect's own flash is not shown (%s)", p.location())
+		}
+		bob := c.mustSignIn("bob", f.bob)
+		if got := c.do("GET", p.location(), nil, bob); strings.Contains(got.body, "Contact added.") {
+			t.Fatal("another session shows the flash of alice's redirect")
 		}
 	})
 }
