@@ -66,7 +66,7 @@ type Sealer struct {
 type sealPoint struct {
 	last   int64     // the sequence's last value
 	xid    string    // a transaction id taken after it was read
-	at     time.Time // when it was taken
+	at     time.Time // when it was first found waiting
 	warned time.Time // when a held-up seal was last logged
 }
 
@@ -141,7 +141,11 @@ func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		if running {
-			if now := s.rec.clock.Now(); now.Sub(p.at) >= sealHeldUp && now.Sub(p.warned) >= sealHeldUp {
+			now := s.rec.clock.Now()
+			if p.at.IsZero() {
+				p.at = now // first found waiting
+			}
+			if now.Sub(p.at) >= sealHeldUp && now.Sub(p.warned) >= sealHeldUp {
 				p.warned = now
 				s.log.Error("audit: sealing is held up by a transaction that has been running since before the seal point was taken; events above the head stay unsealed, and one deleted meanwhile would be sealed as a gap",
 					"head", s.high, "upTo", p.last, "waiting", now.Sub(p.at).Round(time.Second).String())
@@ -170,7 +174,7 @@ func (s *Sealer) SealOnce(ctx context.Context) (int, error) {
 	if err := s.db.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid); err != nil {
 		return n, fmt.Errorf("audit: take a transaction id: %w", err)
 	}
-	s.pending = &sealPoint{last: last, xid: xid, at: s.rec.clock.Now()}
+	s.pending = &sealPoint{last: last, xid: xid}
 	return n, nil
 }
 
