@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/cpr"
 	"github.com/vetca/vetca/internal/cprmail"
 	"github.com/vetca/vetca/internal/issuance"
@@ -27,7 +30,7 @@ const LeaseCPRDeadlines = "cpr-deadlines"
 func (a *App) wireCPR() {
 	a.CPR = cpr.New(a.DB, a.Recorder, a.Clock, cpr.Deps{
 		Inventory: issuance.NewInventory(a.Recorder), Orders: a.Orders, Revoker: a.Revocations,
-		Contacts: a.Accounts, Outbox: a.Outbox,
+		Contacts: a.Accounts, Outbox: a.Outbox, Assignable: a.deskUser,
 	}, cpr.Config{ConfirmRevocation: a.Cfg.ConfirmRevocation, ComplianceEmail: a.Cfg.ComplianceEmail, AlarmLead: a.Cfg.CPRAlarmLead}, a.Log)
 	a.CPRWatch = newCPRWatch(a)
 }
@@ -163,4 +166,14 @@ func (a *App) startMailIntake() (*cprmail.Server, error) {
 	}
 	srv.Start()
 	return srv, nil
+}
+
+// deskUser reports whether name is an active, enabled staff user with the
+// compliance or admin role, to whom a problem report may be assigned.
+func (a *App) deskUser(ctx context.Context, name string) (bool, error) {
+	u, ok, err := a.Auth.UserByName(ctx, name)
+	if err != nil || !ok || u.Disabled || u.Status != auth.UserActive {
+		return false, err
+	}
+	return slices.Contains(u.Roles, actor.Compliance) || slices.Contains(u.Roles, actor.Admin), nil
 }

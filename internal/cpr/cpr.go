@@ -227,6 +227,10 @@ type Deps struct {
 	Revoker   Revoker
 	Contacts  Contacts
 	Outbox    Outbox
+	// Assignable reports whether name is an active staff user who may
+	// work the desk (compliance or admin): a case is assigned only to
+	// someone who can act on it.
+	Assignable func(ctx context.Context, name string) (bool, error)
 }
 
 // DefaultAlarmLead is how long before a deadline compliance is alarmed

@@ -3,6 +3,7 @@ package cpr
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sort"
 	"strings"
 
@@ -197,15 +198,26 @@ func (s *Service) Assign(ctx context.Context, by actor.Actor, id, to string) (Vi
 	if err := by.Require(deskRoles...); err != nil {
 		return View{}, err
 	}
-	if strings.TrimSpace(to) == "" {
+	to = strings.TrimSpace(to)
+	if to == "" {
 		return View{}, apperr.Invalid(apperr.CodeMissingField, "assignee", "name the staff user the case is assigned to")
 	}
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	if s.deps.Assignable == nil {
+		return View{}, errors.New("cpr: no staff directory to check an assignee against")
+	}
+	ok, err := s.deps.Assignable(ctx, to)
+	if err != nil {
+		return View{}, err
+	}
+	if !ok {
+		return View{}, apperr.Invalid(apperr.CodeInvalidValue, "assignee", "%q is not an active compliance or admin user; a case is assigned to someone who can work it", to)
+	}
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		c, err := s.lockOpen(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		c.AssignedTo = strings.TrimSpace(to)
+		c.AssignedTo = to
 		if c.Status == StatusReceived {
 			c.Status = StatusInvestigating
 		}

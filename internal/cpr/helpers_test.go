@@ -196,7 +196,7 @@ func strs(v any) []string {
 
 func deps(d *desk) cpr.Deps {
 	a := d.App
-	return cpr.Deps{Inventory: issuance.NewInventory(a.Recorder), Orders: a.Orders, Revoker: a.Revocations, Contacts: a.Accounts, Outbox: a.Outbox}
+	return cpr.Deps{Inventory: issuance.NewInventory(a.Recorder), Orders: a.Orders, Revoker: a.Revocations, Contacts: a.Accounts, Outbox: a.Outbox, Assignable: func(context.Context, string) (bool, error) { return true, nil }}
 }
 
 func postForm(t *testing.T, d *desk, form url.Values) string {
