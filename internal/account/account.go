@@ -63,7 +63,7 @@ var ContactRoles = []string{"administrative", "technical", "billing", "security"
 type TokenIssuer interface {
 	IssueAccountToken(ctx context.Context, tx *store.Tx, by actor.Actor, accountID string) (string, error)
 	RotateAccountToken(ctx context.Context, tx *store.Tx, by actor.Actor, accountID string) (string, error)
-	TokenIssuers(ctx context.Context, q store.Querier, accountID string) (map[string]string, error)
+	TokenIssuers(ctx context.Context, q store.Querier, accountID string, before time.Time) (map[string]string, error)
 }
 
 // OrgChecker confirms an organization exists and is intact (package vetting).
@@ -169,6 +169,15 @@ func (s *Service) RotateToken(ctx context.Context, by actor.Actor, accountID str
 // subscriber tokens. None of them may approve its orders (multi-person
 // control, BR §5.2.2).
 func (s *Service) StaffActingFor(ctx context.Context, q store.Querier, accountID, orgID string) (map[string]string, error) {
+	return s.StaffActingBefore(ctx, q, accountID, orgID, time.Time{})
+}
+
+// StaffActingBefore is StaffActingFor counting only the acts done no later
+// than before (all of them when before is zero): `vetca scan` judges an
+// issued certificate's approvals by what the approvers had done when it
+// was issued, not by what they did for the account since.
+func (s *Service) StaffActingBefore(ctx context.Context, q store.Querier, accountID, orgID string, before time.Time) (map[string]string, error) {
+	by := func(t time.Time) bool { return before.IsZero() || !t.After(before) }
 	a, err := s.get(ctx, q, accountID)
 	if err != nil {
 		return nil, err
@@ -183,10 +192,10 @@ func (s *Service) StaffActingFor(ctx context.Context, q store.Querier, accountID
 			out[userID] += " and " + what
 		}
 	}
-	if a.CreatedByID != "" {
+	if a.CreatedByID != "" && by(a.CreatedAt) {
 		add(a.CreatedByID, "created account "+accountID)
 	}
-	issuers, err := s.tokens.TokenIssuers(ctx, q, accountID)
+	issuers, err := s.tokens.TokenIssuers(ctx, q, accountID, before)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +207,9 @@ func (s *Service) StaffActingFor(ctx context.Context, q store.Querier, accountID
 		return nil, err
 	}
 	for _, l := range links {
-		add(l.LinkedBy, "linked organization "+orgID+" to account "+accountID)
+		if by(l.CreatedAt) {
+			add(l.LinkedBy, "linked organization "+orgID+" to account "+accountID)
+		}
 	}
 	return out, nil
 }

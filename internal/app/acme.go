@@ -44,7 +44,7 @@ func (a *App) wireACMEServer() {
 	a.ACME = acme.New(a.DB, a.Recorder, a.Clock, acme.Deps{
 		EAB: a.EAB, Templates: a.Templates, Domains: a.Domains, Orders: a.Orders,
 		Certificates: acmeCertificates{a}, Revocations: a.Revocations,
-		Keys:      acmeKeys{Checker: a.Keys, Blocklist: issuance.Blocklist{DB: a.DB}},
+		Keys:      acmeKeys{Checker: a.Keys, Blocklist: issuance.Blocklist{DB: a.DB, Rec: a.Recorder}},
 		Exposures: a.Incidents,
 	}, acme.Config{BaseURL: a.Cfg.PublicURL, CAAIdentities: a.Cfg.CAAIdentities}, a.Log)
 }

@@ -41,7 +41,7 @@ func (a *App) wireOrders(extraLints []lint.Option, testHooks *issuance.Hooks) er
 		PublicURL: a.Cfg.StatusURL(), CRLShards: a.Cfg.CRLShards, OCSP: !a.Cfg.NoOCSP, CPSPolicyOID: a.Cfg.CPSPolicyOID,
 		Signer: a.Cfg.SignerConfig(), Replica: a.Replica,
 	}, hooks, a.Log)
-	blocklist := issuance.Blocklist{DB: a.DB}
+	blocklist := issuance.Blocklist{DB: a.DB, Rec: a.Recorder}
 	a.Keys = keypolicy.NewChecker(keypolicy.Options{Blocklist: blocklist})
 	a.Revocations = revocation.New(a.DB, a.Recorder, a.Clock)
 	a.Orders = order.New(a.DB, a.Recorder, a.Clock, order.Deps{

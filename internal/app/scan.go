@@ -14,7 +14,7 @@ func (a *App) Scanner(linter scan.Linter) *scan.Scanner {
 	}
 	return scan.New(scan.Deps{
 		DB: a.DB, Clock: a.Clock, Inventory: issuance.NewInventory(a.Recorder), Orders: a.Orders,
-		Organizations: a.Vetting, Blocklist: issuance.Blocklist{DB: a.DB}, Linter: linter,
-		Validations: a.Domains,
+		Organizations: a.Vetting, Blocklist: issuance.Blocklist{DB: a.DB, Rec: a.Recorder}, Linter: linter,
+		Validations: a.Domains, OrderApprovals: a.Orders, Accounts: a.Accounts,
 	})
 }

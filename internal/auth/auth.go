@@ -290,14 +290,18 @@ func (s *Service) RotateAccountToken(ctx context.Context, tx *store.Tx, by actor
 }
 
 // TokenIssuers returns the user ids of the staff users who issued any
-// subscriber token of the account, now or in the past, with what they did.
-func (s *Service) TokenIssuers(ctx context.Context, q store.Querier, accountID string) (map[string]string, error) {
+// subscriber token of the account, now or in the past, with what they did;
+// with a non-zero before, only tokens issued no later than before.
+func (s *Service) TokenIssuers(ctx context.Context, q store.Querier, accountID string, before time.Time) (map[string]string, error) {
 	toks, err := s.tab.apiTokens.Select(ctx, q, `WHERE account_id = ? AND kind = ?`, accountID, KindSubscriber)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]string{}
 	for _, t := range toks {
+		if !before.IsZero() && t.CreatedAt.After(before) {
+			continue
+		}
 		if t.IssuedBy != "" && out[t.IssuedBy] == "" {
 			out[t.IssuedBy] = "issued subscriber token " + t.ID + " of account " + accountID
 		}

@@ -651,9 +651,12 @@ func (e *Engine) Recover(ctx context.Context, by actor.Actor, alive func(ctx con
 }
 
 // Blocklist is the keyCompromise blocklist (BR §6.1.1.3(4)) over the
-// blocked_keys table.
+// blocked_keys table. Its rows decide whether a key may be certified, so
+// they are read through the integrity check (docs/design.md §7): without
+// Rec every lookup fails rather than reading an unchecked row.
 type Blocklist struct {
-	DB *store.DB
+	DB  *store.DB
+	Rec *audit.Recorder
 }
 
 // IsBlocked implements keypolicy.Blocklist.
@@ -663,11 +666,13 @@ func (b Blocklist) IsBlocked(ctx context.Context, spki [32]byte) (bool, error) {
 
 // Blocked reports whether the key whose SPKI SHA-256 is spkiHex is on the
 // blocklist, read in q (a transaction, so that finalize's decision and its
-// intent see the same list).
+// intent see the same list). A row found but changed outside vetca is an
+// integrity error, not an answer. A row edited so that it no longer
+// matches spkiHex, or deleted, cannot be seen here at all; once restored,
+// `vetca scan` reports any certificate issued for the key meanwhile.
 func (b Blocklist) Blocked(ctx context.Context, q store.Querier, spkiHex string) (bool, error) {
-	var n int
-	err := q.QueryRow(ctx, `SELECT COUNT(*) FROM blocked_keys WHERE spki_sha256 = ?`, spkiHex).Scan(&n)
-	return n > 0, err
+	_, ok, err := newTables(b.Rec).blockedKeys.First(ctx, q, `WHERE spki_sha256 = ?`, spkiHex)
+	return ok, err
 }
 
 var _ keypolicy.Blocklist = Blocklist{}
@@ -684,7 +689,7 @@ type BlockedKey struct {
 // BlockKey records a key hash on the blocklist, once (BR §6.1.1.3(4):
 // a key shown compromised is never certified again).
 func BlockKey(ctx context.Context, tx *store.Tx, rec *audit.Recorder, by actor.Actor, spki, reason, source string, now time.Time) error {
-	blocked, err := Blocklist{}.Blocked(ctx, tx, spki)
+	blocked, err := Blocklist{Rec: rec}.Blocked(ctx, tx, spki)
 	if err != nil || blocked {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -316,7 +317,7 @@ func TestBlockKeyIsIdempotent(t *testing.T) {
 			if rows != 1 || events != 1 {
 				t.Fatalf("blocking one key three times: %d rows, %d key.blocked events", rows, events)
 			}
-			bl := issuance.Blocklist{DB: e.App.DB}
+			bl := issuance.Blocklist{DB: e.App.DB, Rec: e.App.Recorder}
 			if ok, err := bl.Blocked(ctx, e.App.DB, spki); err != nil || !ok {
 				t.Fatalf("Blocked(blocked key) = %v, %v", ok, err)
 			}
@@ -328,6 +329,60 @@ func TestBlockKeyIsIdempotent(t *testing.T) {
 			copy(sum[:], raw)
 			if ok, err := bl.IsBlocked(ctx, sum); err != nil || !ok {
 				t.Fatalf("IsBlocked(blocked key) = %v, %v", ok, err)
+			}
+		})
+	}
+}
+
+// BR §6.1.1.3(4) and docs/design.md §7 (reads for decisions fail closed):
+// a blocklist row changed outside vetca is an integrity violation naming
+// the table, never a silent "not blocked", whichever field was changed; a
+// lookup without the recorder fails rather than read unchecked.
+func TestBlocklistReadFailsClosed(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) {
+			e := apptest.New(t, b)
+			ctx := context.Background()
+			spki, err := keypolicy.SPKIHashHex(apptest.Key(t).Public())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.App.DB.InTx(ctx, func(tx *store.Tx) error {
+				return issuance.BlockKey(ctx, tx, e.App.Recorder, actor.CLIActor("test"), spki, "keyCompromise", "test", e.Clock.Now())
+			}); err != nil {
+				t.Fatal(err)
+			}
+			bl := issuance.Blocklist{DB: e.App.DB, Rec: e.App.Recorder}
+			var sum [32]byte
+			raw, _ := hex.DecodeString(spki)
+			copy(sum[:], raw)
+			for _, edit := range []string{
+				`UPDATE blocked_keys SET reason = 'superseded' WHERE spki_sha256 = ?`,
+				`UPDATE blocked_keys SET source = 'sql' WHERE spki_sha256 = ?`,
+			} {
+				var was issuance.BlockedKey
+				if err := e.App.DB.QueryRow(ctx, `SELECT reason, source FROM blocked_keys WHERE spki_sha256 = ?`, spki).Scan(&was.Reason, &was.Source); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.App.DB.Exec(ctx, edit, spki); err != nil {
+					t.Fatal(err)
+				}
+				ok, err := bl.Blocked(ctx, e.App.DB, spki)
+				if !apperr.IsKind(err, apperr.KindIntegrity) || !strings.Contains(err.Error(), "blocked_keys") {
+					t.Fatalf("%s: Blocked = %v, %v; want an integrity violation naming blocked_keys", edit, ok, err)
+				}
+				if _, err := bl.IsBlocked(ctx, sum); !apperr.IsKind(err, apperr.KindIntegrity) {
+					t.Fatalf("%s: IsBlocked error %v, want an integrity violation", edit, err)
+				}
+				if _, err := e.App.DB.Exec(ctx, `UPDATE blocked_keys SET reason = ?, source = ? WHERE spki_sha256 = ?`, was.Reason, was.Source, spki); err != nil {
+					t.Fatal(err)
+				}
+				if ok, err := bl.Blocked(ctx, e.App.DB, spki); err != nil || !ok {
+					t.Fatalf("restored row: Blocked = %v, %v", ok, err)
+				}
+			}
+			if _, err := (issuance.Blocklist{DB: e.App.DB}).Blocked(ctx, e.App.DB, spki); err == nil {
+				t.Fatal("a blocklist without the recorder read blocked_keys unchecked")
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 
 	zlint "github.com/zmap/zlint/v3/lint"
 
+	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/br"
 	"github.com/vetca/vetca/internal/issuance"
@@ -47,7 +48,7 @@ func (s *Scanner) check(ctx context.Context, serial string) ([]Finding, error) {
 		c.add(CheckIntegrity, "pem", SeverityError, "the stored certificate does not parse: %v", err)
 		return c.findings, nil
 	}
-	for _, step := range []func(context.Context, *cert) error{s.lints, s.subjects, s.chain, s.rules, s.flagged} {
+	for _, step := range []func(context.Context, *cert) error{s.lints, s.subjects, s.chain, s.rules, s.flagged, s.dualControl} {
 		if err := step(ctx, c); err != nil {
 			return nil, err
 		}
@@ -235,6 +236,61 @@ func (s *Scanner) flagged(ctx context.Context, c *cert) error {
 	for i, r := range rel {
 		c.add(CheckDCVFlagged, "dnsNames", SeverityError, "%s relied on validation %s by %s version %s, flagged %s: %s",
 			r.DNSName, r.ValidationID, r.Method, r.MethodVersion, why[i].FlaggedAt.Format("2006-01-02"), why[i].Reason)
+	}
+	return nil
+}
+
+// dualControl re-checks the dual control an order's approvals were held
+// to, against the current integrity-checked rows (BR §5.2.2,
+// docs/design.md §5): the required number of distinct approvers, none of
+// them the requester, none of them anyone who acted for the account by the
+// rule approval and finalize apply (account.Service.StaffActingFor).
+// Those decisions read rows through filters, so a row moved out of a
+// filter's reach while the order was approved and finalized, then put
+// back, passes its integrity check and was never seen; it is seen here.
+// An order placed under a template is confirmed by chain instead.
+func (s *Scanner) dualControl(ctx context.Context, c *cert) error {
+	if s.d.OrderApprovals == nil || s.d.Accounts == nil {
+		return nil
+	}
+	// The order is read as the account that holds the certificate, the
+	// least reader order.Service.Get answers. An order of another account
+	// or none at all is chain's finding.
+	holder := actor.Actor{Kind: actor.Subscriber, ID: c.rec.AccountID, AccountID: c.rec.AccountID}
+	v, err := s.d.OrderApprovals.Get(ctx, holder, c.rec.OrderID)
+	switch {
+	case apperr.IsKind(err, apperr.KindNotFound):
+		return nil
+	case err != nil:
+		return c.integrity(CheckDualControl, err)
+	case v.Template != nil:
+		return nil
+	}
+	// As of the issuance: finalize counted the approvals then, and an act
+	// for the account since does not undo a dual control already met.
+	acting, err := s.d.Accounts.StaffActingBefore(ctx, s.d.DB, v.AccountID, v.OrganizationID, c.rec.CreatedAt)
+	if err != nil {
+		return c.integrity(CheckDualControl, err)
+	}
+	var why []string
+	seen := map[string]bool{}
+	for _, a := range v.Approvals {
+		if seen[a.ApproverID] {
+			continue
+		}
+		seen[a.ApproverID] = true
+		switch {
+		case v.RequestedByID != "" && a.ApproverID == v.RequestedByID:
+			why = append(why, fmt.Sprintf("approver %s (%s) requested it", a.ApproverName, a.ApproverID))
+		case acting[a.ApproverID] != "":
+			why = append(why, fmt.Sprintf("approver %s (%s) %s", a.ApproverName, a.ApproverID, acting[a.ApproverID]))
+		}
+	}
+	if len(seen) < v.Required {
+		why = append(why, fmt.Sprintf("it has %d distinct approvers of %d required", len(seen), v.Required))
+	}
+	if len(why) > 0 {
+		c.add(CheckDualControl, "approvals", SeverityError, "order %s: %s; no one person may complete a dual control (BR §5.2.2)", v.ID, strings.Join(why, "; "))
 	}
 	return nil
 }

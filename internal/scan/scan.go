@@ -17,9 +17,11 @@ import (
 	"context"
 	"time"
 
+	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/lint"
+	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/profile"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/validation"
@@ -37,12 +39,13 @@ const (
 	CheckSerialLength  = "vetca_serial_entropy"
 	CheckKeyBlocked    = "vetca_key_not_blocked"
 	CheckDCVFlagged    = "vetca_dcv_method_flagged"
+	CheckDualControl   = "vetca_approval_dual_control"
 )
 
 // Checks returns the names of the checks that are not certificate lints.
 func Checks() []string {
 	return []string{CheckIssuedVersion, CheckCurrentOrg, CheckAuditChain, CheckIntegrity, CheckValidityCap,
-		CheckSerialLength, CheckKeyBlocked, CheckDCVFlagged}
+		CheckSerialLength, CheckKeyBlocked, CheckDCVFlagged, CheckDualControl}
 }
 
 // Severity is how serious a finding is.
@@ -95,6 +98,19 @@ type Validations interface {
 	FlaggedReliance(ctx context.Context, q store.Querier, serial string) ([]validation.Reliance, []validation.FlaggedMethod, error)
 }
 
+// OrderApprovals reads an order with the approvals that count for its
+// snapshot, integrity-checked (order.Service.Get).
+type OrderApprovals interface {
+	Get(ctx context.Context, by actor.Actor, id string) (order.View, error)
+}
+
+// Accounts names who acted for an account by a time (account.Service): the
+// rule approvals and finalize are held to, so a scan judges by the same
+// one, as of the certificate's issuance.
+type Accounts interface {
+	StaffActingBefore(ctx context.Context, q store.Querier, accountID, orgID string, before time.Time) (map[string]string, error)
+}
+
 // Linter lints one certificate (lint.Linter). Tests pass one built with
 // extra lints, standing for lints added to the code base after issuance.
 type Linter interface {
@@ -112,6 +128,10 @@ type Deps struct {
 	Linter        Linter
 	// Validations, when set, adds the check of flagged validation methods.
 	Validations Validations
+	// OrderApprovals and Accounts, when both set, add the re-check of each
+	// order's dual control (CheckDualControl).
+	OrderApprovals OrderApprovals
+	Accounts       Accounts
 }
 
 // Options narrow and shape one run.

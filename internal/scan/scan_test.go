@@ -2,18 +2,25 @@ package scan_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509/pkix"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zmap/zcrypto/x509"
 	zlint "github.com/zmap/zlint/v3/lint"
 
+	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/keypolicy"
 	"github.com/vetca/vetca/internal/lint"
 	"github.com/vetca/vetca/internal/profile"
 	"github.com/vetca/vetca/internal/scan"
+	"github.com/vetca/vetca/internal/store"
 )
 
 const (
@@ -238,6 +245,147 @@ func TestFlaggedValidationMethod(t *testing.T) {
 				if fd.Lint == scan.CheckDCVFlagged && fd.Field != "dnsNames" {
 					t.Fatalf("finding names %q, want dnsNames", fd.Field)
 				}
+			}
+		})
+	}
+}
+
+// TestKeyBlockedMeanwhileIsReported: the blocklist is read at decision
+// time through its filter on the key, so a blocked_keys row edited to name
+// another key is not seen by finalize; once the insider puts it back, the
+// row is authentic again and the scan reports the certificate issued for
+// the blocked key (BR §6.1.1.3(4), docs/design.md §7).
+func TestKeyBlockedMeanwhileIsReported(t *testing.T) {
+	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			f, all, _ := fixture(t, b, 1)
+			ctx := context.Background()
+			key := apptest.Key(t)
+			spki, err := keypolicy.SPKIHashHex(key.Public())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.App.DB.InTx(ctx, func(tx *store.Tx) error {
+				return issuance.BlockKey(ctx, tx, f.App.Recorder, actor.CLIActor("test"), spki, "keyCompromise", "test", f.Clock.Now())
+			}); err != nil {
+				t.Fatal(err)
+			}
+			hidden := strings.Repeat("0", 64)
+			if _, err := f.App.DB.Exec(ctx, `UPDATE blocked_keys SET spki_sha256 = ? WHERE spki_sha256 = ?`, hidden, spki); err != nil {
+				t.Fatal(err)
+			}
+			serial := issueWith(t, f, key, good, f.AccTok, f.AccTok, f.Bob, f.Carol)
+			if _, err := f.App.DB.Exec(ctx, `UPDATE blocked_keys SET spki_sha256 = ? WHERE spki_sha256 = ?`, spki, hidden); err != nil {
+				t.Fatal(err)
+			}
+			res, err := f.App.Scanner(nil).Run(ctx, scan.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := serialsOf(res.Findings, scan.CheckKeyBlocked); !slices.Equal(got, []string{serial}) {
+				t.Fatalf("findings %+v, want %s for %s only (not %s)", res.Findings, scan.CheckKeyBlocked, serial, all[0])
+			}
+		})
+	}
+}
+
+// issueWith places an order for name with key (placed with placer),
+// approves it with approvers and finalizes it with finalizer.
+func issueWith(t *testing.T, f *apptest.OrderFixture, key crypto.Signer, name, placer, finalizer string, approvers ...string) string {
+	t.Helper()
+	r := f.Do("POST", "/api/v1/orders", placer, map[string]any{"organizationId": f.OrgID, "dnsNames": []string{name}, "csr": apptest.CSR(t, key, pkix.Name{}, name)})
+	if r.Status != 201 {
+		t.Fatalf("order: %d %s", r.Status, r.Raw)
+	}
+	id, hash := r.Body["id"].(string), r.Body["snapshotHash"].(string)
+	for _, tok := range approvers {
+		if a := f.Do("POST", "/api/v1/orders/"+id+"/approve", tok, map[string]any{"snapshotHash": hash}); a.Status != 200 {
+			t.Fatalf("approve: %d %s", a.Status, a.Raw)
+		}
+	}
+	fin := f.Do("POST", "/api/v1/orders/"+id+"/finalize", finalizer, nil)
+	if fin.Status != 200 {
+		t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
+	}
+	return fin.Body["serial"].(string)
+}
+
+// TestDualControlRecheckedAfterIssuance: a verifier who issued the
+// account's subscriber token moves that token's row to another account
+// with SQL, so the approval's read of who acted for the account misses it,
+// approves, has a second approval, finalizes and puts the row back. The
+// row is authentic again and audit verify is silent; the scan re-checks
+// the dual control of every certificate's approvals against the current
+// rows and reports the order, the approver and why (BR §5.2.2,
+// docs/design.md §5). A normal issuance has no such finding.
+func TestDualControlRecheckedAfterIssuance(t *testing.T) {
+	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			f, all, _ := fixture(t, b, 1)
+			ctx := context.Background()
+			alice := f.Actor(f.Alice)
+			r := f.Do("POST", "/api/v1/accounts/"+f.AccountID+"/token", f.Alice, nil)
+			if r.Status != 200 {
+				t.Fatalf("rotate: %d %s", r.Status, r.Raw)
+			}
+			tok := r.Body["token"].(string)
+			place := f.Do("POST", "/api/v1/orders", tok, map[string]any{"organizationId": f.OrgID, "dnsNames": []string{good}, "csr": apptest.CSR(t, apptest.Key(t), pkix.Name{}, good)})
+			if place.Status != 201 {
+				t.Fatalf("order: %d %s", place.Status, place.Raw)
+			}
+			orderID, hash := place.Body["id"].(string), place.Body["snapshotHash"].(string)
+			if a := f.Do("POST", "/api/v1/orders/"+orderID+"/approve", f.Alice, map[string]any{"snapshotHash": hash}); a.Status != 403 {
+				t.Fatalf("the token's issuer approved without any edit: %d %s", a.Status, a.Raw)
+			}
+			if _, err := f.App.DB.Exec(ctx, `UPDATE api_tokens SET account_id = 'acc_elsewhere' WHERE issued_by = ? AND account_id = ?`, alice.ID, f.AccountID); err != nil {
+				t.Fatal(err)
+			}
+			for _, tk := range []string{f.Alice, f.Dave} {
+				if a := f.Do("POST", "/api/v1/orders/"+orderID+"/approve", tk, map[string]any{"snapshotHash": hash}); a.Status != 200 {
+					t.Fatalf("approve: %d %s", a.Status, a.Raw)
+				}
+			}
+			fin := f.Do("POST", "/api/v1/orders/"+orderID+"/finalize", f.Carol, nil)
+			if fin.Status != 200 {
+				t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)
+			}
+			serial := fin.Body["serial"].(string)
+			if _, err := f.App.DB.Exec(ctx, `UPDATE api_tokens SET account_id = ? WHERE issued_by = ? AND account_id = 'acc_elsewhere'`, f.AccountID, alice.ID); err != nil {
+				t.Fatal(err)
+			}
+			res, err := f.App.Scanner(nil).Run(ctx, scan.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := serialsOf(res.Findings, scan.CheckDualControl); !slices.Equal(got, []string{serial}) {
+				t.Fatalf("findings %+v, want %s for %s only (not the normal %s)", res.Findings, scan.CheckDualControl, serial, all[0])
+			}
+			for _, fd := range res.Findings {
+				if fd.Lint != scan.CheckDualControl {
+					continue
+				}
+				for _, want := range []string{orderID, "alice", alice.ID, "issued subscriber token"} {
+					if !strings.Contains(fd.Message, want) {
+						t.Fatalf("finding %q does not name %q", fd.Message, want)
+					}
+				}
+				if fd.Field != "approvals" {
+					t.Fatalf("finding names %q, want approvals", fd.Field)
+				}
+			}
+			// An approver who acts for the account only after a
+			// certificate was issued (bob rotates its token) does not
+			// undo that certificate's dual control.
+			f.Clock.Advance(time.Hour)
+			if r := f.Do("POST", "/api/v1/accounts/"+f.AccountID+"/token", f.Bob, nil); r.Status != 200 {
+				t.Fatalf("rotate: %d %s", r.Status, r.Raw)
+			}
+			res, err = f.App.Scanner(nil).Run(ctx, scan.Options{Restart: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := serialsOf(res.Findings, scan.CheckDualControl); !slices.Equal(got, []string{serial}) {
+				t.Fatalf("after bob acted for the account: findings %+v, want %s for %s only", res.Findings, scan.CheckDualControl, serial)
 			}
 		})
 	}
