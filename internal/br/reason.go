@@ -119,9 +119,9 @@ func CAReasons() []Reason {
 }
 
 // ParseReason parses a CRLReason name as the API accepts it (docs/api.md).
-// Names match case-insensitively. The empty string and "none" mean
-// Unspecified, the default of BR §7.2.2 ("no revocation reason is
-// provided").
+// Names match case-insensitively. The empty string means Unspecified, the
+// default of BR §7.2.2 ("no revocation reason is provided"); any other name
+// must be an RFC 5280 §5.3.1 one ("none" is not).
 //
 // It returns an apperr.Invalid error naming "reason" with code
 // CodeForbiddenReason for an RFC 5280 reason the BR does not allow for TLS
@@ -131,7 +131,7 @@ func CAReasons() []Reason {
 // checked by CheckSubscriber.
 func ParseReason(s string) (Reason, error) {
 	t := strings.TrimSpace(s)
-	if t == "" || strings.EqualFold(t, "none") {
+	if t == "" {
 		return Unspecified, nil
 	}
 	for _, r := range []Reason{Unspecified, KeyCompromise, CACompromise, AffiliationChanged, Superseded,
@@ -252,6 +252,39 @@ type Entry struct {
 	RevokedAt time.Time
 }
 
+// KeyCompromiseDate is the one rule for the revocationDate (RFC 5280
+// §5.1.2.6) that a keyCompromise gives a certificate valid from notBefore
+// when the key is said to have been compromised at compromisedAt. A first
+// revocation and an upgrade of an existing entry (UpdateEntry) both apply
+// it, so neither can publish a date the other would refuse.
+//
+//   - A zero compromisedAt means the time is not known: it returns the zero
+//     time, and the caller keeps the time of revocation.
+//   - A compromisedAt after now is refused with apperr.Invalid naming
+//     "compromisedAt" (code CodeBadCompromiseAt): a compromise that has not
+//     happened is no evidence.
+//   - A compromisedAt before notBefore gives notBefore. BR §7.2.2 lets the
+//     date go back to the compromise (its stated exception to RFC 5280
+//     §5.3.2, where the invalidityDate extension carries that time instead),
+//     but the certificate asserted nothing before it was valid, so an
+//     earlier date says nothing more about it. Left unbounded, a subscriber
+//     could set a date (1900) that RFC 5280's UTCTime cannot encode and the
+//     CRL and OCSP encoders refuse: the whole CRL shard, other subscribers'
+//     entries with it, and the serial's OCSP would then fail to sign.
+func KeyCompromiseDate(compromisedAt, notBefore, now time.Time) (time.Time, error) {
+	if compromisedAt.IsZero() {
+		return time.Time{}, nil
+	}
+	if compromisedAt.After(now) {
+		return time.Time{}, apperr.Invalid(CodeBadCompromiseAt, "compromisedAt",
+			"the key compromise time %s is in the future", compromisedAt.UTC().Format(time.RFC3339))
+	}
+	if compromisedAt.Before(notBefore) {
+		return notBefore, nil
+	}
+	return compromisedAt, nil
+}
+
 // UpdateEntry decides what a new revocation request does to a certificate
 // that is already revoked (BR §7.2.2, MRSP v2.8 §6.1.1):
 //
@@ -264,31 +297,32 @@ type Entry struct {
 //     the revocationDate moves back to it: "The CA SHOULD update the
 //     revocation date in a CRL entry when it is determined that the private
 //     key of the Certificate was compromised prior to the revocation date"
-//     (the BR's stated exception to RFC 5280 §5.3.2). A zero compromisedAt
-//     means the time is not known and keeps the date. A compromisedAt after
-//     now is refused with apperr.Invalid naming "compromisedAt".
+//     (the BR's stated exception to RFC 5280 §5.3.2). The time is taken
+//     through KeyCompromiseDate with the certificate's notBefore, exactly as
+//     for a first revocation: never before notBefore, a zero compromisedAt
+//     keeps the date, and one after now is refused.
 //
 // It returns the entry to publish and whether it differs from existing. A
 // keyCompromise that changes nothing (same reason, no earlier time) returns
 // changed=false and no error, so repeating a key compromise report is
 // harmless.
-func UpdateEntry(existing Entry, reason Reason, compromisedAt, now time.Time) (updated Entry, changed bool, err error) {
+func UpdateEntry(existing Entry, reason Reason, compromisedAt, notBefore, now time.Time) (updated Entry, changed bool, err error) {
 	if reason != KeyCompromise {
 		return existing, false, apperr.Conflict(CodeAlreadyRevoked, "reason",
 			"the certificate is already revoked (%s); only keyCompromise may update an existing entry (BR §7.2.2)",
 			existing.Reason)
 	}
-	if !compromisedAt.IsZero() && compromisedAt.After(now) {
-		return existing, false, apperr.Invalid(CodeBadCompromiseAt, "compromisedAt",
-			"the key compromise time %s is in the future", compromisedAt.UTC().Format(time.RFC3339))
+	at, err := KeyCompromiseDate(compromisedAt, notBefore, now)
+	if err != nil {
+		return existing, false, err
 	}
 	updated = existing
 	if updated.Reason != KeyCompromise {
 		updated.Reason = KeyCompromise
 		changed = true
 	}
-	if !compromisedAt.IsZero() && compromisedAt.Before(updated.RevokedAt) {
-		updated.RevokedAt = compromisedAt
+	if !at.IsZero() && at.Before(updated.RevokedAt) {
+		updated.RevokedAt = at
 		changed = true
 	}
 	return updated, changed, nil

@@ -53,7 +53,9 @@ func TestParseReason(t *testing.T) {
 		{"  superseded ", Superseded, ""},
 		// BR §7.2.2: the default is that no reason is given.
 		{"", Unspecified, ""},
-		{"none", Unspecified, ""},
+		// RFC 5280 §5.3.1 has no "none": an unknown name (docs/api.md).
+		{"none", 0, CodeUnknownReason},
+		{"None", 0, CodeUnknownReason},
 		// BR §7.2.2 / §4.9.13: RFC 5280 reasons forbidden for TLS subscriber certs.
 		{"certificateHold", 0, CodeForbiddenReason},
 		{"cACompromise", 0, CodeForbiddenReason},
@@ -168,6 +170,7 @@ func TestUpdateEntry(t *testing.T) {
 	revoked := utc(t, "2026-06-05T00:00:00Z")
 	earlier := utc(t, "2026-06-01T00:00:00Z")
 	later := utc(t, "2026-06-07T00:00:00Z")
+	notBefore := utc(t, "2026-05-20T00:00:00Z")
 	cases := []struct {
 		name        string
 		existing    Entry
@@ -191,6 +194,12 @@ func TestUpdateEntry(t *testing.T) {
 			Entry{KeyCompromise, revoked}, false, 0, "", ""},
 		{"repeat keyCompromise is a no-op", Entry{KeyCompromise, revoked}, KeyCompromise, time.Time{},
 			Entry{KeyCompromise, revoked}, false, 0, "", ""},
+		{"BR §7.2.2 backdate stops at notBefore (before 1999)", Entry{CessationOfOperation, revoked}, KeyCompromise, utc(t, "1900-01-01T00:00:00Z"),
+			Entry{KeyCompromise, notBefore}, true, 0, "", ""},
+		{"BR §7.2.2 backdate stops at notBefore (after 1999)", Entry{Superseded, revoked}, KeyCompromise, notBefore.Add(-time.Hour),
+			Entry{KeyCompromise, notBefore}, true, 0, "", ""},
+		{"BR §7.2.2 backdate to notBefore itself", Entry{KeyCompromise, revoked}, KeyCompromise, notBefore,
+			Entry{KeyCompromise, notBefore}, true, 0, "", ""},
 		{"BR §7.2.2 only keyCompromise updates: superseded", Entry{Unspecified, revoked}, Superseded, time.Time{},
 			Entry{Unspecified, revoked}, false, apperr.KindConflict, "reason", CodeAlreadyRevoked},
 		{"BR §7.2.2 keyCompromise is never downgraded", Entry{KeyCompromise, revoked}, PrivilegeWithdrawn, earlier,
@@ -200,7 +209,7 @@ func TestUpdateEntry(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, changed, err := UpdateEntry(c.existing, c.reason, c.compromised, now)
+			got, changed, err := UpdateEntry(c.existing, c.reason, c.compromised, notBefore, now)
 			if c.code != "" {
 				wantAppErr(t, err, c.kind, c.field, c.code)
 			} else if err != nil {
@@ -208,6 +217,44 @@ func TestUpdateEntry(t *testing.T) {
 			}
 			if got != c.want || changed != c.changed {
 				t.Fatalf("got %+v changed=%v, want %+v changed=%v", got, changed, c.want, c.changed)
+			}
+		})
+	}
+}
+
+// TestKeyCompromiseDate: the revocationDate of a keyCompromise, for a first
+// revocation and an upgrade alike. BR §7.2.2 lets it go back to the
+// compromise (an exception to RFC 5280 §5.3.2, whose invalidityDate is "the
+// date on which it is known or suspected that the private key was
+// compromised"), never before the certificate's notBefore and never into
+// the future.
+func TestKeyCompromiseDate(t *testing.T) {
+	now := utc(t, "2026-06-10T00:00:00Z")
+	notBefore := utc(t, "2026-05-20T00:00:00Z")
+	cases := []struct {
+		name        string
+		compromised time.Time
+		want        time.Time
+		code        apperr.Code
+	}{
+		{"not known: the time of revocation stands", time.Time{}, time.Time{}, ""},
+		{"BR §7.2.2 backdate within the validity", utc(t, "2026-06-01T00:00:00Z"), utc(t, "2026-06-01T00:00:00Z"), ""},
+		{"BR §7.2.2 at notBefore", notBefore, notBefore, ""},
+		{"BR §7.2.2 before notBefore, after 1999", notBefore.Add(-time.Second), notBefore, ""},
+		{"BR §7.2.2 before notBefore, before 1999 (RFC 5280 UTCTime)", utc(t, "1900-01-01T00:00:00Z"), notBefore, ""},
+		{"now", now, now, ""},
+		{"in the future", now.Add(time.Second), time.Time{}, CodeBadCompromiseAt},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := KeyCompromiseDate(c.compromised, notBefore, now)
+			if c.code != "" {
+				wantAppErr(t, err, apperr.KindInvalid, "compromisedAt", c.code)
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Equal(c.want) {
+				t.Fatalf("KeyCompromiseDate(%s) = %s, want %s", c.compromised, got, c.want)
 			}
 		})
 	}

@@ -136,6 +136,23 @@ func checkDecidedOnReceipt(t *testing.T, d *desk, v apptest.Response, mine, thei
 			t.Errorf("certificate %s: reason %v, want keyCompromise: %s", sn, c.Body["reason"], c.Raw)
 		}
 	}
+	// The case's timeline names every certificate it revoked, including
+	// those the first keyCompromise revoked with it (same key).
+	tl, err := d.App.CPR.Timeline(context.Background(), d.Compliance, v.Body["id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := map[string]bool{}
+	for _, e := range tl {
+		if e.Kind == cpr.EventRevoked {
+			revoked[e.Ref] = true
+		}
+	}
+	for _, sn := range []string{mine, theirs} {
+		if !revoked[sn] {
+			t.Errorf("the case's timeline has no revoked event for %s: %+v", sn, tl)
+		}
+	}
 }
 
 // checkBlocked: a new order with the key is refused (BR §6.1.1.3(4)).

@@ -119,6 +119,24 @@ func (s *Service) revokeMatches(ctx context.Context, tx *store.Tx, c Case, ms []
 		if err := s.event(ctx, tx, system, e); err != nil {
 			return nil, err
 		}
+		// A keyCompromise revokes every other certificate with the key in
+		// the same step (BR §4.9.1.1(3)); the case's timeline names them
+		// too, as revoked because of it, and the loop then finds them
+		// revoked.
+		for _, sk := range r.SameKey() {
+			other, ok, err := s.deps.Inventory.CertificateBySerial(ctx, tx, sk.Serial)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+			e := Event{ReportID: c.ID, Kind: EventRevoked, AccountID: other.AccountID, Ref: sk.Serial,
+				Detail: sk.Reason + " (" + t.Ref() + ", same key as " + m.Serial + ")"}
+			if err := s.event(ctx, tx, system, e); err != nil {
+				return nil, err
+			}
+		}
 		out = append(out, r)
 	}
 	return out, nil

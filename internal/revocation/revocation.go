@@ -8,8 +8,11 @@
 // is the CA's; certificateHold and every other code are refused. Staff
 // revoke by naming the BR §4.9.1.1 trigger, and the reason and deadline are
 // derived from it. A later keyCompromise upgrades an entry's reason and may
-// backdate its revocationDate; keyCompromise blocks the key for future
-// orders (BR §6.1.1.3(4)).
+// backdate its revocationDate, never before the certificate's notBefore
+// (br.KeyCompromiseDate, for a first revocation and an upgrade alike).
+// keyCompromise blocks the key for future orders (BR §6.1.1.3(4)) and, in
+// the same transaction, revokes every other unexpired certificate with the
+// key (BR §4.9.1.1(3)).
 package revocation
 
 import (
@@ -36,6 +39,9 @@ const (
 	SourceReport     = "problem-report"
 	SourceIncident   = "incident"
 	SourceKeyHolder  = "key-holder" // a request signed by the certificate's own key (ACME revokeCert)
+	// SourceSameKey: another certificate with the same key was revoked
+	// with keyCompromise (BR §4.9.1.1(3)); the evidence names its serial.
+	SourceSameKey = "same-key"
 )
 
 // Revocation is one revoked serial.
@@ -56,7 +62,18 @@ type Revocation struct {
 	EvidenceAt  time.Time  `db:"evidence_at" json:"evidenceAt"`
 	Deadline    *time.Time `db:"deadline" json:"deadline,omitempty"`
 	NotAfter    time.Time  `db:"not_after" json:"notAfter"`
+
+	// sameKey are the revocations this keyCompromise caused in the same
+	// transaction (revokeSameKey). It is no column: it travels with the
+	// value so that Published, called by whoever committed, tells the
+	// listeners about them too, and no caller of RevokeInTx must know.
+	sameKey []Revocation
 }
+
+// SameKey returns the revocations of other certificates with the same key
+// that this keyCompromise revocation made in its transaction (BR
+// §4.9.1.1(3)); nil for any other.
+func (r Revocation) SameKey() []Revocation { return r.sameKey }
 
 // Changed is told about every revocation so status can be republished
 // promptly (the CRL publisher and OCSP signer).
@@ -214,9 +231,7 @@ func (s *Service) revokeOne(ctx context.Context, by actor.Actor, serial string, 
 	if err != nil {
 		return Revocation{}, issuance.Certificate{}, err
 	}
-	for _, n := range s.notify {
-		n.Revoked(ctx, out)
-	}
+	s.Published(ctx, out)
 	return out, cert, nil
 }
 
@@ -229,36 +244,116 @@ func (s *Service) revokeOne(ctx context.Context, by actor.Actor, serial string, 
 // to keyCompromise (BR §7.2.2).
 func (s *Service) RevokeProvenCompromise(ctx context.Context, by actor.Actor, serial, evidence string) (Revocation, issuance.Certificate, error) {
 	now := s.clk.Now().UTC().Truncate(time.Second)
-	t, ok := br.TriggerByNumber(3)
-	if !ok || t.Reason != br.KeyCompromise {
-		return Revocation{}, issuance.Certificate{}, fmt.Errorf("revocation: BR §4.9.1.1(3) is not the key compromise trigger")
+	t, err := keyCompromiseTrigger()
+	if err != nil {
+		return Revocation{}, issuance.Certificate{}, err
 	}
 	dl := t.Deadline(now)
 	d := Decision{Reason: br.KeyCompromise, Trigger: &t, Source: SourceKeyHolder, EvidenceAt: now, Deadline: &dl}
 	return s.revokeOne(ctx, by, serial, d, Input{Evidence: evidence}, now)
 }
 
+// keyCompromiseTrigger is BR §4.9.1.1 item 3: evidence that the key
+// suffered a Key Compromise (24 hours, keyCompromise).
+func keyCompromiseTrigger() (br.Trigger, error) {
+	t, ok := br.TriggerByNumber(3)
+	if !ok || t.Reason != br.KeyCompromise {
+		return br.Trigger{}, fmt.Errorf("revocation: BR §4.9.1.1(3) is not the key compromise trigger")
+	}
+	return t, nil
+}
+
 // RevokeInTx revokes inside the caller's transaction (incidents, problem
-// reports). Listeners are not called; the caller calls Published.
+// reports). Listeners are not called; the caller calls Published with
+// what it returns, which also carries the revocations a keyCompromise
+// caused (SameKey).
 func (s *Service) RevokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, d Decision, in Input) (Revocation, error) {
 	return s.revokeInTx(ctx, tx, by, cert, d, in, s.clk.Now().UTC().Truncate(time.Second))
 }
 
-// Published tells listeners about revocations made with RevokeInTx.
+// Published tells listeners about revocations made with RevokeInTx, and
+// about the revocations each of them caused (SameKey).
 func (s *Service) Published(ctx context.Context, rs ...Revocation) {
 	for _, r := range rs {
 		for _, n := range s.notify {
 			n.Revoked(ctx, r)
 		}
+		s.Published(ctx, r.sameKey...)
 	}
 }
 
-// revokeInTx locks the certificate first: two revocations of one
+// revokeInTx is the one write path of a revocation: it revokes cert (or
+// upgrades its revocation) and, for keyCompromise, every other certificate
+// with its key (revokeSameKey).
+func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, d Decision, in Input, now time.Time) (Revocation, error) {
+	r, err := s.revokeCertInTx(ctx, tx, by, cert, d, in, now)
+	if err != nil || d.Reason != br.KeyCompromise {
+		return r, err
+	}
+	r.sameKey, err = s.revokeSameKey(ctx, tx, by, cert, r, in, now)
+	return r, err
+}
+
+// revokeSameKey revokes with keyCompromise every other unexpired,
+// unrevoked certificate, of any account, whose key (SPKI SHA-256) is
+// cause's: BR §4.9.1.1(3) requires every certificate with a compromised key
+// revoked within 24 hours, not only the one the evidence came with. It
+// finds them as the problem-report desk does (issuance.Inventory) and
+// revokes each through revokeCertInTx, under its lock, audited.
+//
+// It runs in cause's transaction rather than as a step after it: the only
+// durable trace of the compromise is that commit, so a crash between the
+// two would leave the other certificates valid with nothing to resume
+// from. The price is that two keyCompromise revocations of one key at once
+// on PostgreSQL can lock the same certificates in opposite orders; the
+// database then aborts one of them as a deadlock, and store.InTx runs it
+// again, when it finds the others already revoked.
+//
+// It runs after a repeated keyCompromise too (nothing changed on cause),
+// so a certificate that shares the key and was left valid is revoked then.
+func (s *Service) revokeSameKey(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, cause Revocation, in Input, now time.Time) ([]Revocation, error) {
+	others, err := issuance.NewInventory(s.rec).CertificatesWithKey(ctx, tx, cert.SPKISHA256)
+	if err != nil {
+		return nil, err
+	}
+	t, err := keyCompromiseTrigger()
+	if err != nil {
+		return nil, err
+	}
+	dl := t.Deadline(cause.EvidenceAt)
+	d := Decision{Reason: br.KeyCompromise, Trigger: &t, Source: SourceSameKey, EvidenceAt: cause.EvidenceAt, Deadline: &dl}
+	// The compromise time is the key's, so it applies to each certificate
+	// (within its own validity: br.KeyCompromiseDate).
+	sin := Input{
+		Evidence: fmt.Sprintf("the key (SPKI SHA-256 %s) of serial %s was revoked with keyCompromise; every certificate with it is revoked (BR §4.9.1.1(3))",
+			cert.SPKISHA256, cause.Serial),
+		CompromisedAt: in.CompromisedAt,
+	}
+	var out []Revocation
+	for _, c := range others {
+		if c.ID == cert.ID || !c.NotAfter.After(now) {
+			continue
+		}
+		if _, had, err := s.Get(ctx, tx, c.Serial); err != nil {
+			return nil, err
+		} else if had {
+			continue
+		}
+		r, err := s.revokeCertInTx(ctx, tx, by, c, d, sin, now)
+		if err != nil {
+			return nil, fmt.Errorf("revoke serial %s, which shares the compromised key of %s: %w", c.Serial, cause.Serial, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// revokeCertInTx locks the certificate first: two revocations of one
 // certificate at once (its subscriber and the CA, an incident's bulk
 // revocation beside a problem report's, on one replica or two) then take
 // turns, and the second sees the first's revocation and upgrades it or
 // leaves it, instead of inserting a second one.
-func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, d Decision, in Input, now time.Time) (Revocation, error) {
+func (s *Service) revokeCertInTx(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, d Decision, in Input, now time.Time) (Revocation, error) {
 	cert, err := issuance.LockCertificate(ctx, s.rec, tx, cert.ID)
 	if err != nil {
 		return Revocation{}, err
@@ -279,7 +374,7 @@ func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, 
 	if len(existing) == 1 {
 		r := existing[0]
 		prev := br.Entry{Reason: mustReason(r.Reason), RevokedAt: r.RevokedAt}
-		upd, changed, err := br.UpdateEntry(prev, d.Reason, compromisedAt, now)
+		upd, changed, err := br.UpdateEntry(prev, d.Reason, compromisedAt, cert.NotBefore, now)
 		if err != nil {
 			return Revocation{}, err
 		}
@@ -300,14 +395,15 @@ func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, 
 		return r, nil
 	}
 	revokedAt := now
-	if d.Reason == br.KeyCompromise && !compromisedAt.IsZero() {
-		if compromisedAt.After(now) {
-			return Revocation{}, apperr.Invalid(apperr.CodeInvalidTime, "compromisedAt", "compromisedAt is in the future")
+	if d.Reason == br.KeyCompromise {
+		// The same rule as for an upgrade (br.UpdateEntry).
+		at, err := br.KeyCompromiseDate(compromisedAt, cert.NotBefore, now)
+		if err != nil {
+			return Revocation{}, err
 		}
-		if compromisedAt.Before(cert.NotBefore) {
-			compromisedAt = cert.NotBefore
+		if !at.IsZero() {
+			revokedAt = at
 		}
-		revokedAt = compromisedAt
 	}
 	r := Revocation{
 		ID: RevocationID(cert.Serial), Serial: cert.Serial, IssuerID: cert.IssuerID, Shard: cert.Shard, CRLURL: cert.CRLURL,
