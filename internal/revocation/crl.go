@@ -642,22 +642,42 @@ func (p *Publisher) read(ctx context.Context, url string) ([]byte, ShardRecord, 
 }
 
 // CheckFiles compares every stored CRL with the hash its shard's audited
-// record holds; each difference (a replaced or missing file) is an audit
-// finding (run by audit verify).
+// record holds, and the entries of each that matches with the shard's
+// audited revocations (compareEntries: a CRL vetca signed from revocation
+// rows edited by SQL and since restored). Each difference (a replaced or
+// missing file; an entry no audited revocation accounts for, or that
+// differs from it; a revocation missing) is an audit finding naming the
+// shard URL and serial (run by audit verify).
 func (p *Publisher) CheckFiles(ctx context.Context) ([]audit.Finding, error) {
 	shards, err := p.Shards(ctx)
 	if err != nil {
 		return nil, err
 	}
+	issuers, err := p.issuersByID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := p.clk.Now()
 	var out []audit.Finding
+	add := func(url, serial, format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		if serial != "" {
+			msg = "serial " + serial + ": " + msg
+		}
+		out = append(out, audit.Finding{Table: "crl_files", RowID: url, Field: "der", Message: msg})
+	}
 	for _, sh := range shards {
-		_, _, ok, err := p.read(ctx, sh.URL)
+		der, _, ok, err := p.read(ctx, sh.URL)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			out = append(out, audit.Finding{Table: "crl_files", RowID: sh.URL, Field: "der",
 				Message: fmt.Sprintf("the stored CRL is missing or is not CRL number %d that vetca published (sha256 %s): it was replaced outside vetca", sh.Number, sh.SHA256)})
+			continue
+		}
+		if err := p.compareStored(ctx, sh, der, issuers, now, add); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
