@@ -14,6 +14,8 @@ import (
 	"math/big"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/vetca/vetca/internal/actor"
@@ -60,6 +62,11 @@ type Publisher struct {
 	cfg    PublisherConfig
 	log    *slog.Logger
 	wake   chan struct{}
+
+	// complete remembers, per shard URL, the CRL number and recent
+	// revocations missesARecentRevocation last found all listed.
+	completeMu sync.Mutex
+	complete   map[string]string
 }
 
 // NewPublisher returns a CRL publisher.
@@ -73,7 +80,7 @@ func NewPublisher(db *store.DB, rec *audit.Recorder, clk clock.Clock, engine *is
 	if cfg.Shards <= 0 {
 		cfg.Shards = 16
 	}
-	return &Publisher{db: db, rec: rec, tab: newTables(rec), clk: clk, engine: engine, linter: linter, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+	return &Publisher{db: db, rec: rec, tab: newTables(rec), clk: clk, engine: engine, linter: linter, cfg: cfg, log: log, wake: make(chan struct{}, 1), complete: map[string]string{}}
 }
 
 // Revoked wakes the publication loop (BR §4.9.7: within 24 hours; vetca
@@ -259,7 +266,87 @@ func (p *Publisher) due(ctx context.Context, t Target) (bool, error) {
 	var newer int
 	err = p.db.QueryRow(ctx, `SELECT COUNT(*) FROM revocations WHERE crl_url = ? AND recorded_at >= ?`,
 		t.URL, store.FormatTime(cur.ThisUpdate)).Scan(&newer)
-	return newer > 0, err
+	if err != nil || newer > 0 {
+		return newer > 0, err
+	}
+	return p.missesARecentRevocation(ctx, t, cur)
+}
+
+// commitWindow bounds how long a revocation's transaction runs between
+// taking its recorded_at and committing.
+const commitWindow = 5 * time.Minute
+
+// missesARecentRevocation reports whether the shard's current CRL leaves
+// out a revocation recorded in the commitWindow before its thisUpdate. A
+// revocation whose transaction took its time before thisUpdate but
+// committed after the build's snapshot is in neither the CRL nor, by
+// recorded_at, newer than it; the wake-up its commit sends would find the
+// shard not due, and it would wait for the scheduled republication. Only
+// then is the CRL read, one pass over its entries; a CRL found complete
+// for a set of recent revocations is not read again for it.
+func (p *Publisher) missesARecentRevocation(ctx context.Context, t Target, cur ShardRecord) (bool, error) {
+	rows, err := p.db.Query(ctx, `SELECT serial FROM revocations WHERE crl_url = ? AND recorded_at >= ? AND recorded_at < ? ORDER BY serial`,
+		t.URL, store.FormatTime(cur.ThisUpdate.Add(-commitWindow)), store.FormatTime(cur.ThisUpdate))
+	if err != nil {
+		return false, fmt.Errorf("recent revocations of %s: %w", t.URL, err)
+	}
+	var recent []string
+	for rows.Next() {
+		var sn string
+		if err := rows.Scan(&sn); err != nil {
+			rows.Close()
+			return false, err
+		}
+		recent = append(recent, sn)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(recent) == 0 {
+		return false, err
+	}
+	key := fmt.Sprintf("%s\x00%d\x00%s", t.URL, cur.Number, strings.Join(recent, ","))
+	p.completeMu.Lock()
+	known := p.complete[t.URL] == key
+	p.completeMu.Unlock()
+	if known {
+		return false, nil
+	}
+	der, _, ok, err := p.read(ctx, t.URL)
+	if err != nil || !ok {
+		return !ok, err // no intact CRL stored: publish again
+	}
+	listed := make(map[string]bool, len(recent))
+	for _, sn := range recent {
+		listed[sn] = false
+	}
+	mark := func(serial []byte) {
+		if _, ok := listed[hex.EncodeToString(serial)]; ok {
+			listed[hex.EncodeToString(serial)] = true
+		}
+	}
+	issCert, err := t.Issuer.Certificate()
+	if err != nil {
+		return false, err
+	}
+	if t.Full {
+		rl, err := x509.ParseRevocationList(der)
+		if err != nil {
+			return true, nil
+		}
+		for _, e := range rl.RevokedCertificateEntries {
+			mark(e.SerialNumber.Bytes())
+		}
+	} else if _, err := crl.Check(der, issCert, crl.Expect{URL: t.URL}, func(serial []byte, _ time.Time, _ int) { mark(serial) }); err != nil {
+		return true, nil // not a CRL vetca would serve: publish again
+	}
+	for _, in := range listed {
+		if !in {
+			return true, nil
+		}
+	}
+	p.completeMu.Lock()
+	p.complete[t.URL] = key
+	p.completeMu.Unlock()
+	return false, nil
 }
 
 // entryBatch is how many revocations one statement of a shard's build
@@ -400,9 +487,9 @@ type Built struct {
 // CRL. Everything is read in one read-only snapshot (store.DB.ReadTx), and
 // thisUpdate is taken once that snapshot is fixed, so every revocation
 // committed before thisUpdate is either listed or newer than the snapshot
-// (and then recorded_at >= thisUpdate makes the shard due again, unless the
-// revocation's own transaction began before thisUpdate and committed after
-// the snapshot). A shard's entries are streamed in serial order, a batch at
+// (and then recorded_at >= thisUpdate makes the shard due again; one whose
+// own transaction took recorded_at before thisUpdate and committed after
+// the snapshot is found by due's missesARecentRevocation). A shard's entries are streamed in serial order, a batch at
 // a time, into crl.Stream: the build holds the output DER and one batch of
 // rows, whatever the shard's size.
 func (p *Publisher) Build(ctx context.Context, t Target) (*Built, error) {
