@@ -137,6 +137,19 @@ func (a *App) RecordSettings(ctx context.Context, by actor.Actor, reconfigure bo
 			return fmt.Errorf("this replica's settings differ from the installation's, which every replica must share: %s; start it with the recorded settings, or pass --reconfigure to record these for the installation", strings.Join(d, "; "))
 		}
 	}
+	if !ok && !reconfigure {
+		// The first serve: init recorded the public URL it put into the CA
+		// certificates (their CRL and caIssuers URLs), which a serve with
+		// another one (say, one derived from --listen) must not replace
+		// unasked.
+		pub, had, err := getSetting(ctx, a.Recorder, a.DB, SettingPublicURL)
+		if err != nil {
+			return err
+		}
+		if had && pub != a.Cfg.PublicURL {
+			return fmt.Errorf("this replica's settings differ from the installation's: --public-url %s (recorded %s by vetca init, and in the CA certificates' CRL and caIssuers URLs); start it with --public-url %s, or pass --reconfigure to record this one for the installation", a.Cfg.PublicURL, pub, pub)
+		}
+	}
 	if err := a.SetSetting(ctx, by, SettingIssuance, mine.encode()); err != nil {
 		return err
 	}
