@@ -677,6 +677,23 @@ func (b Blocklist) Blocked(ctx context.Context, q store.Querier, spkiHex string)
 
 var _ keypolicy.Blocklist = Blocklist{}
 
+// LockKey orders, until tx ends, the transactions that block a key
+// (BlockKey) and those that store a certificate for it (finalize's store
+// step): of a keyCompromise and the storing of another certificate with
+// the key at once, the later sees the earlier, so the certificate is either
+// found and revoked or refused, never stored valid unseen. On PostgreSQL
+// it is a transaction-scoped advisory lock on the key's hash; SQLite has
+// one writer, which orders them already.
+func LockKey(ctx context.Context, tx *store.Tx, spkiHex string) error {
+	if tx.Dialect() != store.Postgres {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, "vetca.key:"+spkiHex); err != nil {
+		return fmt.Errorf("lock key %s: %w", spkiHex, err)
+	}
+	return nil
+}
+
 // BlockedKey is a key that may never be certified again.
 type BlockedKey struct {
 	ID         string    `db:"id" json:"id"`
@@ -689,6 +706,9 @@ type BlockedKey struct {
 // BlockKey records a key hash on the blocklist, once (BR §6.1.1.3(4):
 // a key shown compromised is never certified again).
 func BlockKey(ctx context.Context, tx *store.Tx, rec *audit.Recorder, by actor.Actor, spki, reason, source string, now time.Time) error {
+	if err := LockKey(ctx, tx, spki); err != nil {
+		return err
+	}
 	blocked, err := Blocklist{Rec: rec}.Blocked(ctx, tx, spki)
 	if err != nil || blocked {
 		return err

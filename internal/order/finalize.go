@@ -422,11 +422,35 @@ func (s *Service) storeOnce(ctx context.Context, f *finalizing, der []byte) (iss
 			refused = apperr.Conflict(apperr.CodeOrderChanged, apperr.NoField, "%s; its serial %s is answered as revoked", why, f.prep.SerialHex)
 			return nil
 		}
+		// The key may have been put on the blocklist while the certificate
+		// was signed (a keyCompromise of another certificate with it): the
+		// certificate is not delivered, and its serial is answered as
+		// revoked. LockKey orders this check with BlockKey's, so either
+		// the block is seen here, or the keyCompromise's revocation of
+		// every certificate with the key finds this one stored.
+		spki := f.snap.PublicKey.SPKISHA256
+		if err := issuance.LockKey(ctx, tx, spki); err != nil {
+			return err
+		}
+		blocked, err := s.blocklist.Blocked(ctx, tx, spki)
+		if err != nil {
+			return err
+		}
+		if blocked {
+			why := fmt.Sprintf("the key of order %s was reported compromised while its certificate was signed; the certificate is not delivered", cur.ID)
+			if err := s.abandonInTx(ctx, tx, f, why); err != nil {
+				return err
+			}
+			if err := s.failInTx(ctx, tx, f.by, cur.ID, why, nil); err != nil {
+				return err
+			}
+			refused = apperr.Invalid(keypolicy.CodeKeyBlocked, "publicKey", "%s; its serial %s is answered as revoked (BR §6.1.1.3(4)); SPKI SHA-256 %s", why, f.prep.SerialHex, spki)
+			return nil
+		}
 		// The certificate stored, its intent resolved, the order issued.
 		if err := s.rec.Reserve(ctx, tx, issuance.StoreEvents+1); err != nil {
 			return err
 		}
-		var err error
 		cert, err = s.engine.Store(ctx, tx, f.by, f.prep, der, issuance.Meta{OrderID: cur.ID, AccountID: cur.AccountID, OrganizationID: cur.OrganizationID,
 			OrganizationVersion: f.ver.Version, DNSNames: cur.DNSNames, SPKISHA256: f.snap.PublicKey.SPKISHA256})
 		if err != nil {

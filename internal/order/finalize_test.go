@@ -328,3 +328,40 @@ func TestFinalizeCommitsTwice(t *testing.T) {
 		})
 	}
 }
+
+// A key reported compromised while a certificate for it is signed (a
+// keyCompromise revocation of another certificate with the key) stops that
+// certificate: it is not stored or delivered, the order fails with
+// key_blocked, and its serial is answered as revoked (BR §4.9.1.1(3),
+// §6.1.1.3(4)).
+func TestKeyBlockedDuringSigningIsNotDelivered(t *testing.T) {
+	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			f, h := heldFixture(t, b)
+			key := apptest.Key(t)
+			first := f.Do("POST", "/api/v1/orders/"+approvedOrder(t, f, key)+"/finalize", f.AccTok, nil)
+			if first.Status != 200 {
+				t.Fatalf("first certificate: %d %s", first.Status, first.Raw)
+			}
+			id := approvedOrder(t, f, key)
+			done := h.finalize(f, id)
+			if r := f.Do("POST", "/api/v1/certificates/"+first.Body["serial"].(string)+"/revoke", f.AccTok, map[string]any{"reason": "keyCompromise"}); r.Status != 200 {
+				t.Fatalf("keyCompromise: %d %s", r.Status, r.Raw)
+			}
+			close(h.release)
+			fin := <-done
+			if fin.Status != 400 || errOf(fin)["code"] != "key_blocked" || fin.Body["certificate"] != nil {
+				t.Fatalf("finalize of a key blocked while it was signed: %d %s", fin.Status, fin.Raw)
+			}
+			if g := f.Do("GET", "/api/v1/orders/"+id, f.Bob, nil); g.Body["status"] != "failed" {
+				t.Fatalf("order after: %s", g.Raw)
+			}
+			list := f.Do("GET", "/api/v1/certificates?accountId="+f.AccountID, f.Bob, nil)
+			for _, c := range list.Body["certificates"].([]any) {
+				if c.(map[string]any)["status"] == "valid" {
+					t.Fatalf("a certificate with the compromised key is valid: %s", list.Raw)
+				}
+			}
+		})
+	}
+}
