@@ -37,7 +37,7 @@ func configure(u *PKCS11URI, cfg Config) (*crypto11.Context, error) {
 		Pin:         pin,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("signer: opening PKCS#11 token %s: %w", tokenName(u), err)
+		return nil, fmt.Errorf("signer: opening PKCS#11 token %s with module %s: %w", tokenName(u), module, err)
 	}
 	return ctx, nil
 }

@@ -200,7 +200,7 @@ func (u *PKCS11URI) resolve(cfg Config) (module, pin string, err error) {
 		return "", "", fmt.Errorf("signer: module-path %s in the URI differs from the configured %s", module, cfg.ModulePath)
 	}
 	if module == "" {
-		return "", "", fmt.Errorf("signer: no PKCS#11 module: set module-path in the URI or in the configuration")
+		return "", "", fmt.Errorf("signer: no PKCS#11 module: set module-path in the URI, or --pkcs11-module (VETCA_PKCS11_MODULE)")
 	}
 	switch {
 	case u.PINValue != "":
@@ -217,7 +217,7 @@ func (u *PKCS11URI) resolve(cfg Config) (module, pin string, err error) {
 		return "", "", fmt.Errorf("signer: the PIN in the URI differs from the configured PIN")
 	}
 	if pin == "" {
-		return "", "", fmt.Errorf("signer: no PIN: set pin-source or pin-value in the URI, or the PIN in the configuration")
+		return "", "", fmt.Errorf("signer: no PIN: set pin-source in the URI, or VETCA_PKCS11_PIN (or --pkcs11-pin)")
 	}
 	return module, pin, nil
 }

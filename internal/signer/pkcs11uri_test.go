@@ -78,9 +78,10 @@ func TestPKCS11ConfigConflicts(t *testing.T) {
 		cfg  signer.Config
 		want string
 	}{
-		{"pkcs11:token=a;object=k", signer.Config{PIN: "1"}, "no PKCS#11 module"},
+		{"pkcs11:token=a;object=k", signer.Config{PIN: "1"}, "no PKCS#11 module: set module-path in the URI, or --pkcs11-module"},
 		{"pkcs11:token=a;object=k?module-path=/a.so", signer.Config{ModulePath: "/b.so", PIN: "1"}, "differs"},
-		{"pkcs11:token=a;object=k", signer.Config{ModulePath: "/a.so"}, "no PIN"},
+		{"pkcs11:token=a;object=k", signer.Config{ModulePath: "/a.so"}, "no PIN: set pin-source in the URI, or VETCA_PKCS11_PIN"},
+		{"pkcs11:token=a;object=k", signer.Config{ModulePath: "/nonexistent/module.so", PIN: "1"}, "module /nonexistent/module.so"},
 		{"pkcs11:token=a;object=k?pin-value=1", signer.Config{ModulePath: "/a.so", PIN: "2"}, "differs"},
 		{"pkcs11:token=a;object=k?pin-source=file:" + pinFile, signer.Config{ModulePath: "/a.so", PIN: "9"}, "differs"},
 		{"pkcs11:token=a;object=k?pin-source=%7C/bin/echo", signer.Config{ModulePath: "/a.so"}, "pin-source"},
