@@ -36,7 +36,10 @@ type ordersData struct {
 }
 
 func (s *Server) ordersPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
-	status := r.URL.Query().Get("status")
+	status, err := queryEnum(r.URL.Query(), "status", orderStatuses...)
+	if err != nil {
+		return nil, "", err
+	}
 	p, err := pageOf(r)
 	if err != nil {
 		return nil, "", err

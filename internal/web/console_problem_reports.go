@@ -127,6 +127,9 @@ type problemReportsData struct {
 // for every case, or one status), optionally only breached ones.
 func (s *Server) problemReportsPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
 	q := r.URL.Query()
+	if _, err := queryEnum(q, "status", append([]string{"all"}, problemReportStatuses...)...); err != nil {
+		return nil, "", err
+	}
 	p, err := pageOf(r)
 	if err != nil {
 		return nil, "", err

@@ -61,6 +61,9 @@ func (s *Server) templateRows(r *http.Request, by actor.Actor, list []vtemplate.
 
 func (s *Server) templatesPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
 	q := r.URL.Query()
+	if _, err := queryEnum(q, "status", templateStatuses...); err != nil {
+		return nil, "", err
+	}
 	p, err := pageOf(r)
 	if err != nil {
 		return nil, "", err
