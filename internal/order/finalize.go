@@ -422,30 +422,9 @@ func (s *Service) storeOnce(ctx context.Context, f *finalizing, der []byte) (iss
 			refused = apperr.Conflict(apperr.CodeOrderChanged, apperr.NoField, "%s; its serial %s is answered as revoked", why, f.prep.SerialHex)
 			return nil
 		}
-		// The key may have been put on the blocklist while the certificate
-		// was signed (a keyCompromise of another certificate with it): the
-		// certificate is not delivered, and its serial is answered as
-		// revoked. LockKey orders this check with BlockKey's, so either
-		// the block is seen here, or the keyCompromise's revocation of
-		// every certificate with the key finds this one stored.
-		spki := f.snap.PublicKey.SPKISHA256
-		if err := issuance.LockKey(ctx, tx, spki); err != nil {
+		var err error
+		if refused, err = s.blockedMeanwhile(ctx, tx, f, cur.ID); err != nil || refused != nil {
 			return err
-		}
-		blocked, err := s.blocklist.Blocked(ctx, tx, spki)
-		if err != nil {
-			return err
-		}
-		if blocked {
-			why := fmt.Sprintf("the key of order %s was reported compromised while its certificate was signed; the certificate is not delivered", cur.ID)
-			if err := s.abandonInTx(ctx, tx, f, why); err != nil {
-				return err
-			}
-			if err := s.failInTx(ctx, tx, f.by, cur.ID, why, nil); err != nil {
-				return err
-			}
-			refused = apperr.Invalid(keypolicy.CodeKeyBlocked, "publicKey", "%s; its serial %s is answered as revoked (BR §6.1.1.3(4)); SPKI SHA-256 %s", why, f.prep.SerialHex, spki)
-			return nil
 		}
 		// The certificate stored, its intent resolved, the order issued.
 		if err := s.rec.Reserve(ctx, tx, issuance.StoreEvents+1); err != nil {
@@ -463,6 +442,31 @@ func (s *Service) storeOnce(ctx context.Context, f *finalizing, der []byte) (iss
 		return issuance.Certificate{}, err
 	}
 	return cert, refused
+}
+
+// blockedMeanwhile refuses to store a certificate whose key was put on the
+// blocklist while it was signed (a keyCompromise of another certificate
+// with the key): the intent is abandoned (its serial answered as revoked)
+// and the order fails; the refusal is returned. LockKey orders this check
+// with BlockKey's, so either the block is seen here, or the keyCompromise's
+// revocation of every certificate with the key finds this one stored.
+func (s *Service) blockedMeanwhile(ctx context.Context, tx *store.Tx, f *finalizing, orderID string) (refused, err error) {
+	spki := f.snap.PublicKey.SPKISHA256
+	if err := issuance.LockKey(ctx, tx, spki); err != nil {
+		return nil, err
+	}
+	blocked, err := s.blocklist.Blocked(ctx, tx, spki)
+	if err != nil || !blocked {
+		return nil, err
+	}
+	why := fmt.Sprintf("the key of order %s was reported compromised while its certificate was signed; the certificate is not delivered", orderID)
+	if err := s.abandonInTx(ctx, tx, f, why); err != nil {
+		return nil, err
+	}
+	if err := s.failInTx(ctx, tx, f.by, orderID, why, nil); err != nil {
+		return nil, err
+	}
+	return apperr.Invalid(keypolicy.CodeKeyBlocked, "publicKey", "%s; its serial %s is answered as revoked (BR §6.1.1.3(4)); SPKI SHA-256 %s", why, f.prep.SerialHex, spki), nil
 }
 
 // abandon gives up a recorded intent after a signing failure: its serial
