@@ -98,11 +98,15 @@ func (c *Checkpointer) run(ctx context.Context, force bool) (*Checkpoint, error)
 	if err != nil {
 		return nil, err
 	}
+	floor, err := c.mark.floor(ctx, c.db)
+	if err != nil {
+		return nil, err
+	}
 	seq, hash, err := readHeadEvent(ctx, c.db)
 	if err != nil {
 		return nil, fmt.Errorf("read chain head: %w", err)
 	}
-	if err := c.mark.check(ctx, c.db, seq); err != nil {
+	if err := c.mark.check(ctx, c.db, floor, seq, hash); err != nil {
 		noteWentBack(ctx, c.db, c.rec, c.mark, seq, checkpointActor)
 		return nil, err
 	}

@@ -30,30 +30,44 @@ const ActionHeadWentBack = "audit.head_went_back"
 // could be deleted (the tail cut off, the head row moved back) and their
 // numbers would then be chained again, or sealed as gaps, as if they had
 // never been. The mark closes that window for every head this host saw:
-// the sealer and the checkpointer refuse a head below it, across restarts
-// and whichever process on the host saw it, and record a signed note
+// the sealer and the checkpointer refuse a head below it, or a chain whose
+// event at the mark's number is no longer the one seen there (the tail cut
+// and new events written in its place), across restarts and whichever
+// process on the host saw it, and record a signed note
 // (ActionHeadWentBack) that verify reports.
 //
-// The file holds the signature of the trail's first event and the mark, so
-// a new database begun with the same key directory starts a mark of its
-// own instead of looking truncated. It is written without fsync: a crash
-// can lose the last raise, which only makes the mark lower.
+// The file holds the signature of the trail's first event, the mark's
+// number and that event's chain hash, so a new database begun with the
+// same key directory starts a mark of its own instead of looking
+// truncated. It is written without fsync: a crash can lose the last raise,
+// which only makes the mark lower.
+//
+// The mark is read before the head it is compared with (floor, then
+// check): another process may raise it at any moment, and a head read
+// before that raise is older, not cut.
 type headMark struct {
 	path string // "" without a checkpoint directory: memory only
+	dir  string
 	log  *slog.Logger
 
 	mu     sync.Mutex
 	trail  string // the first event's signature
-	high   int64
+	high   markPoint
 	noted  int64 // the head last noted as gone back, so each is noted once
 	notedF int64
+}
+
+// markPoint is a chain head: an event's number and its chain hash.
+type markPoint struct {
+	seq  int64
+	hash string
 }
 
 func newHeadMark(dir string, log *slog.Logger) *headMark {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &headMark{log: log}
+	m := &headMark{log: log, dir: dir}
 	if dir != "" {
 		m.path = filepath.Join(dir, headMarkFile)
 	}
@@ -74,86 +88,106 @@ func firstSignature(ctx context.Context, q store.Querier) (string, error) {
 	return sig, nil
 }
 
-// readFile returns the mark the file holds for trail, or 0.
-func (m *headMark) readFile(trail string) int64 {
+// readFile returns the mark the file holds for trail, or none.
+func (m *headMark) readFile(trail string) markPoint {
 	if m.path == "" {
-		return 0
+		return markPoint{}
 	}
 	b, err := os.ReadFile(m.path)
 	if err != nil {
-		return 0
+		return markPoint{}
 	}
-	sig, n, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
-	if !ok || sig != trail {
-		return 0
+	f := strings.Fields(string(b))
+	if len(f) != 3 || f[0] != trail {
+		return markPoint{}
 	}
-	high, err := strconv.ParseInt(n, 10, 64)
-	if err != nil || high < 0 {
-		return 0
+	seq, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil || seq < 0 {
+		return markPoint{}
 	}
-	return high
+	return markPoint{seq: seq, hash: f[2]}
 }
 
 func (m *headMark) writeFile() {
 	if m.path == "" {
 		return
 	}
-	tmp := m.path + ".tmp"
-	body := fmt.Sprintf("%s %d\n", m.trail, m.high)
-	if err := os.WriteFile(tmp, []byte(body), 0o644); err == nil {
-		err = os.Rename(tmp, m.path)
-		if err == nil {
-			return
+	err := os.MkdirAll(m.dir, 0o755)
+	if err == nil {
+		tmp := m.path + ".tmp"
+		if err = os.WriteFile(tmp, []byte(fmt.Sprintf("%s %d %s\n", m.trail, m.high.seq, m.high.hash)), 0o644); err == nil {
+			err = os.Rename(tmp, m.path)
 		}
 	}
-	m.log.Warn("audit: the highest chain head seen could not be written beside the checkpoints", "path", m.path)
+	if err != nil {
+		m.log.Warn("audit: the highest chain head seen could not be written beside the checkpoints", "path", m.path, "err", err)
+	}
 }
 
-// check compares head, the chain head just read from db, with the highest
-// head seen. Below it is an ErrChainCheck error; otherwise the mark rises
-// to head.
-func (m *headMark) check(ctx context.Context, db store.Querier, head int64) error {
-	if head == 0 {
-		return nil
-	}
+// floor returns the highest head seen so far, here or (through the file)
+// by another process on this host. Read it before the head to compare.
+func (m *headMark) floor(ctx context.Context, db store.Querier) (markPoint, error) {
 	trail, err := firstSignature(ctx, db)
 	if err != nil {
-		return err
+		return markPoint{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if trail != m.trail {
-		m.trail, m.high = trail, 0
+		m.trail, m.high = trail, markPoint{}
 	}
-	if f := m.readFile(trail); f > m.high {
-		m.high = f // another process on this host saw further
+	if f := m.readFile(trail); f.seq > m.high.seq {
+		m.high = f
 	}
-	if head < m.high {
+	return m.high, nil
+}
+
+// check compares the chain head (head, with its chain hash), read from db
+// after floor was taken, with floor: a head below it, or an event at
+// floor's number that is not the one seen there, is an ErrChainCheck
+// error. Otherwise the mark rises to head.
+func (m *headMark) check(ctx context.Context, db store.Querier, floor markPoint, head int64, hash string) error {
+	if head < floor.seq {
 		return fmt.Errorf("%w: the chain head went back from event %d to %d: events after %d were deleted outside vetca (or the database was restored from a backup); nothing is sealed or checkpointed below event %d (if a restore was intended, remove %s)",
-			ErrChainCheck, m.high, head, head, m.high, m.path)
+			ErrChainCheck, floor.seq, head, head, floor.seq, m.path)
 	}
-	if head > m.high {
-		m.high = head
+	if floor.seq > 0 && floor.hash != "" {
+		var at string
+		err := db.QueryRow(ctx, `SELECT hash FROM audit_events WHERE seq = ?`, floor.seq).Scan(&at)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("audit: read event %d: %w", floor.seq, err)
+		}
+		if at != floor.hash {
+			return fmt.Errorf("%w: event %d, the highest this host has seen, is no longer the one it saw there (chain hash %s, now %q): events were deleted outside vetca and their numbers used again (if a restore from a backup was intended, remove %s)",
+				ErrChainCheck, floor.seq, short(floor.hash), short(at), m.path)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if head > m.high.seq {
+		m.high = markPoint{seq: head, hash: hash}
 		m.writeFile()
 	}
 	return nil
 }
 
-// wentBack returns the highest head seen when head is below it, once per
-// such head, for a note; 0 otherwise.
+// wentBack returns, once per such head, the highest head seen when the
+// chain was found cut at head (below it, or rewritten at it), for a note;
+// 0 otherwise.
 func (m *headMark) wentBack(head int64) int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if head >= m.high || (m.noted == head && m.notedF == m.high) {
+	if m.high.seq == 0 || (m.noted == head && m.notedF == m.high.seq) {
 		return 0
 	}
-	m.noted, m.notedF = head, m.high
-	return m.high
+	m.noted, m.notedF = head, m.high.seq
+	return m.high.seq
 }
 
-// noteWentBack records, in a signed note, that the head was found at head
-// after the mark had reached a higher one. The note is the lasting record:
-// the refusal itself is only a log line and a failed checkpoint.
+// noteWentBack records, in a signed note, that the chain was found cut at
+// head after the mark had reached a higher (or the same) event. The note is
+// the lasting record: the refusal itself is only a log line and a failed
+// checkpoint.
 func noteWentBack(ctx context.Context, db *store.DB, rec *Recorder, m *headMark, head int64, by string) {
 	from := m.wentBack(head)
 	if from == 0 || rec.key == nil {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/store/storetest"
@@ -49,6 +50,11 @@ func TestACutTailIsRefusedAfterARestart(t *testing.T) {
 				t.Fatalf("deleted events sealed as gaps: %v", g)
 			}
 		}
+		// Ordinary writes after the cut (on SQLite they take the deleted
+		// numbers again, and the head climbs back past the mark) hide
+		// nothing: the event at the mark is not the one seen there.
+		f.clk.Advance(time.Minute) // (the same notes at the same time would be the same events)
+		f.note(t, 5)
 		// A checkpointer started afresh (serve restarted) refuses too.
 		_, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).Now(ctx)
 		if !errors.Is(err, ErrChainCheck) {
@@ -113,4 +119,42 @@ func TestSealerSealsAFarJumpInBatches(t *testing.T) {
 	if got := headSeq(t, db); got != target {
 		t.Fatalf("head %d after SealAll, want %d", got, target)
 	}
+}
+
+// The mark is read before the head it is compared with: a head read just
+// before another process (another replica's sealer, a CLI checkpoint)
+// raised the mark is older, not cut, and is no finding.
+func TestAHeadReadBeforeAnotherProcessRaisedTheMarkIsNotACut(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		dir := t.TempDir()
+		log := slog.New(slog.DiscardHandler)
+		mine, other := newHeadMark(dir, log), newHeadMark(dir, log)
+		floor, err := mine.floor(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, hash, err := ChainHead(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Meanwhile the chain moves on and another process raises the mark.
+		f.note(t, 3)
+		f.seal(t)
+		of, err := other.floor(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		newHead, newHash, err := ChainHead(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := other.check(ctx, db, of, newHead, newHash); err != nil || newHead <= head {
+			t.Fatalf("the other process: head %d after %d: %v", newHead, head, err)
+		}
+		if err := mine.check(ctx, db, floor, head, hash); err != nil {
+			t.Fatalf("a head read before the other process raised the mark was taken for a cut: %v", err)
+		}
+	})
 }

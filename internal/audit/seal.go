@@ -101,11 +101,15 @@ func (s *Sealer) checkHead(ctx context.Context) error {
 		}
 		s.floored = true
 	}
-	head, _, err := ChainHead(ctx, s.db)
+	floor, err := s.mark.floor(ctx, s.db)
 	if err != nil {
 		return err
 	}
-	if err := s.mark.check(ctx, s.db, head); err != nil {
+	head, hash, err := ChainHead(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	if err := s.mark.check(ctx, s.db, floor, head, hash); err != nil {
 		noteWentBack(ctx, s.db, s.rec, s.mark, head, sealActor)
 		return err
 	}
