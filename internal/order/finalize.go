@@ -195,6 +195,14 @@ func (s *Service) confirmApproval(ctx context.Context, f *finalizing) error {
 // who still did not act for the requester; for an order placed under a
 // standing template, it confirms the template instead.
 func (s *Service) requireApprovals(ctx context.Context, q store.Querier, o Order) error {
+	return s.requireApprovalsAsOf(ctx, q, o, time.Time{})
+}
+
+// requireApprovalsAsOf is requireApprovals counting as acting for the
+// account only what was done no later than asOf (everything when it is
+// zero): an issued order is judged as of its issuance, and an approver who
+// acted for the account only since did not break its dual control.
+func (s *Service) requireApprovalsAsOf(ctx context.Context, q store.Querier, o Order, asOf time.Time) error {
 	b, bound, err := s.binding(ctx, q, o.ID)
 	if err != nil {
 		return err
@@ -206,7 +214,7 @@ func (s *Service) requireApprovals(ctx context.Context, q store.Querier, o Order
 	if err != nil {
 		return err
 	}
-	acting, err := s.accounts.StaffActingFor(ctx, q, o.AccountID, o.OrganizationID)
+	acting, err := s.accounts.StaffActingBefore(ctx, q, o.AccountID, o.OrganizationID, asOf)
 	if err != nil {
 		return err
 	}

@@ -171,7 +171,9 @@ func (s *Service) CheckIssuedOrder(ctx context.Context, q store.Querier, orderID
 	if o.Status != StatusIssued || o.Serial != serial {
 		return fmt.Sprintf("order %s is %s with serial %q, not issued with this serial", o.ID, o.Status, o.Serial), nil
 	}
-	if err := s.requireApprovals(ctx, q, o); err != nil {
+	// As of the issuance (the order's last update, when it became
+	// issued): an act for the account since breaks no dual control.
+	if err := s.requireApprovalsAsOf(ctx, q, o, o.UpdatedAt); err != nil {
 		if apperr.IsKind(err, apperr.KindConflict) {
 			return err.Error(), nil
 		}

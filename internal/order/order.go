@@ -137,6 +137,10 @@ type Accounts interface {
 	// account in ordering for orgID (created it, linked it, issued its
 	// tokens): none of them may approve its orders.
 	StaffActingFor(ctx context.Context, q store.Querier, accountID, orgID string) (map[string]string, error)
+	// StaffActingBefore is StaffActingFor counting only acts done no later
+	// than before: an issued order's approvals are judged as of its
+	// issuance.
+	StaffActingBefore(ctx context.Context, q store.Querier, accountID, orgID string, before time.Time) (map[string]string, error)
 }
 
 // Blocklist answers, inside a transaction, whether a key is on the

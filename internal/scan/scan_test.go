@@ -387,6 +387,9 @@ func TestDualControlRecheckedAfterIssuance(t *testing.T) {
 			if got := serialsOf(res.Findings, scan.CheckDualControl); !slices.Equal(got, []string{serial}) {
 				t.Fatalf("after bob acted for the account: findings %+v, want %s for %s only", res.Findings, scan.CheckDualControl, serial)
 			}
+			if got := serialsOf(res.Findings, scan.CheckAuditChain); slices.Contains(got, all[0]) {
+				t.Fatalf("after bob acted for the account, %s's audit chain is reported incomplete: %+v", all[0], res.Findings)
+			}
 		})
 	}
 }
