@@ -226,11 +226,5 @@ func (s *Service) notReplaced(ctx context.Context, q store.Querier, certID, exce
 // certID in replaces: a PostgreSQL transaction-scoped advisory lock on the
 // identifier (SQLite's write transaction already excludes every other).
 func lockReplaced(ctx context.Context, tx *store.Tx, certID string) error {
-	if tx.Dialect() != store.Postgres {
-		return nil
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, "vetca.acme.replaces:"+certID); err != nil {
-		return fmt.Errorf("lock the replaced certificate %s: %w", certID, err)
-	}
-	return nil
+	return tx.LockName(ctx, "vetca.acme.replaces:"+certID)
 }

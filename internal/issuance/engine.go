@@ -682,16 +682,10 @@ var _ keypolicy.Blocklist = Blocklist{}
 // step): of a keyCompromise and the storing of another certificate with
 // the key at once, the later sees the earlier, so the certificate is either
 // found and revoked or refused, never stored valid unseen. On PostgreSQL
-// it is a transaction-scoped advisory lock on the key's hash; SQLite has
+// it is a transaction-scoped advisory lock (store.Tx.LockName); SQLite has
 // one writer, which orders them already.
 func LockKey(ctx context.Context, tx *store.Tx, spkiHex string) error {
-	if tx.Dialect() != store.Postgres {
-		return nil
-	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, "vetca.key:"+spkiHex); err != nil {
-		return fmt.Errorf("lock key %s: %w", spkiHex, err)
-	}
-	return nil
+	return tx.LockName(ctx, "vetca.key:"+spkiHex)
 }
 
 // BlockedKey is a key that may never be certified again.

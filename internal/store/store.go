@@ -534,6 +534,22 @@ func (tx *Tx) PreferIndexOrder(ctx context.Context) error {
 	return nil
 }
 
+// LockName holds, until the transaction ends, a lock on name that every
+// transaction of the database takes in turn, on any replica: on PostgreSQL
+// a transaction-scoped advisory lock on the name's hash; SQLite's write
+// transaction already excludes every other. Two transactions that must
+// see each other's writes about one thing (a key, a certificate being
+// replaced) take the same name.
+func (tx *Tx) LockName(ctx context.Context, name string) error {
+	if tx.dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, name); err != nil {
+		return fmt.Errorf("lock %s: %w", name, err)
+	}
+	return nil
+}
+
 // Commits is how many write transactions this DB has committed (on
 // SQLite, group commits: several callers' transactions may share one).
 // Each is a durable write (an fsync); tests count them per operation.
