@@ -101,8 +101,10 @@ func TestCRLEntriesAreCheckedAgainstAuditedRevocations(t *testing.T) {
 			store.FormatTime(at.Add(-time.Hour)), changed); err != nil {
 			t.Fatal(err)
 		}
-		// serve publishes from the rows as they are...
-		f.Clock.Advance(time.Minute)
+		// serve publishes from the rows as they are (ten minutes on, so
+		// that no revocation was recorded in the window in which one may
+		// legitimately still be missing: committedAfterBuild)...
+		f.Clock.Advance(10 * time.Minute)
 		targets, err := f.App.CRLs.Targets(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -378,6 +378,7 @@ func (c *entryCheck) one(ctx context.Context, sn string, e *crlEntry) error {
 	case r == nil: // marked revoked, not listed
 		c.report(sn, "revoked, unexpired certificate is missing from its shard's CRL, and %s", other)
 	case c.changedSince(r.RecordedAt):
+	case e == nil && c.committedAfterBuild(r.RecordedAt):
 	case e == nil:
 		if r.NotAfter.After(c.now) {
 			c.report(sn, "revoked, unexpired certificate is missing from its shard's CRL")
@@ -399,6 +400,17 @@ func (c *entryCheck) one(ctx context.Context, sn string, e *crlEntry) error {
 // (Publisher.due), and BR §4.9.7's 24 hours to publish it have not passed.
 func (c *entryCheck) changedSince(recordedAt time.Time) bool {
 	return !recordedAt.Before(c.thisUpdate) && c.now.Before(recordedAt.Add(br.CRLAfterRevocation))
+}
+
+// committedAfterBuild reports whether a revocation recorded at recordedAt,
+// not listed on the CRL, may have committed after the CRL's build read the
+// shard: recorded in the commitWindow before thisUpdate, which keeps the
+// shard due until a CRL lists it (Publisher.missesARecentRevocation), and
+// BR §4.9.7's 24 hours have not passed. Only a missing entry gets this
+// grace: an entry listed with another reason or date, or with no audited
+// revocation, is no race.
+func (c *entryCheck) committedAfterBuild(recordedAt time.Time) bool {
+	return !recordedAt.Before(c.thisUpdate.Add(-commitWindow)) && c.now.Before(recordedAt.Add(br.CRLAfterRevocation))
 }
 
 // auditedRevocations reads the unexpired revocations of one shard URL in
