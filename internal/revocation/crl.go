@@ -318,24 +318,16 @@ func (p *Publisher) missesARecentRevocation(ctx context.Context, t Target, cur S
 	for _, sn := range recent {
 		listed[sn] = false
 	}
-	mark := func(serial []byte) {
-		if _, ok := listed[hex.EncodeToString(serial)]; ok {
-			listed[hex.EncodeToString(serial)] = true
-		}
-	}
 	issCert, err := t.Issuer.Certificate()
 	if err != nil {
 		return false, err
 	}
-	if t.Full {
-		rl, err := x509.ParseRevocationList(der)
-		if err != nil {
-			return true, nil
+	if err := eachCRLEntry(der, issCert, t.URL, t.Full, func(serial []byte, _ time.Time, _ int) {
+		sn := hex.EncodeToString(serial)
+		if _, recent := listed[sn]; recent {
+			listed[sn] = true
 		}
-		for _, e := range rl.RevokedCertificateEntries {
-			mark(e.SerialNumber.Bytes())
-		}
-	} else if _, err := crl.Check(der, issCert, crl.Expect{URL: t.URL}, func(serial []byte, _ time.Time, _ int) { mark(serial) }); err != nil {
+	}); err != nil {
 		return true, nil // not a CRL vetca would serve: publish again
 	}
 	for _, in := range listed {

@@ -233,26 +233,37 @@ func (p *Publisher) compareEntries(ctx context.Context, url string, der []byte, 
 		return c.finish(ctx)
 	}
 	c.thisUpdate = thisUpdate
-	if full {
-		rl, err := x509.ParseRevocationList(der)
-		if err != nil {
-			return fmt.Errorf("CRL %s: %w", url, err)
-		}
-		es := rl.RevokedCertificateEntries
-		slices.SortFunc(es, func(a, b x509.RevocationListEntry) int {
-			return bytes.Compare(a.SerialNumber.Bytes(), b.SerialNumber.Bytes())
-		})
-		for _, e := range es {
-			c.entry(ctx, e.SerialNumber.Bytes(), e.RevocationTime, e.ReasonCode)
-		}
-		return c.finish(ctx)
-	}
-	if _, err := crl.Check(der, issCert, crl.Expect{URL: url}, func(serial []byte, at time.Time, reason int) {
+	if err := eachCRLEntry(der, issCert, url, full, func(serial []byte, at time.Time, reason int) {
 		c.entry(ctx, serial, at, reason)
 	}); err != nil {
-		return fmt.Errorf("CRL %s: %w", url, err)
+		return err
 	}
 	return c.finish(ctx)
+}
+
+// eachCRLEntry calls fn with every entry of der, the CRL published at url
+// under issCert, in ascending serial order: a shard's CRL in one pass of
+// crl.Check; the root's full CRL (a handful of CA certificates) parsed
+// whole and sorted.
+func eachCRLEntry(der []byte, issCert *x509.Certificate, url string, full bool, fn func(serial []byte, at time.Time, reason int)) error {
+	if !full {
+		if _, err := crl.Check(der, issCert, crl.Expect{URL: url}, fn); err != nil {
+			return fmt.Errorf("CRL %s: %w", url, err)
+		}
+		return nil
+	}
+	rl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return fmt.Errorf("CRL %s: %w", url, err)
+	}
+	es := rl.RevokedCertificateEntries
+	slices.SortFunc(es, func(a, b x509.RevocationListEntry) int {
+		return bytes.Compare(a.SerialNumber.Bytes(), b.SerialNumber.Bytes())
+	})
+	for _, e := range es {
+		fn(e.SerialNumber.Bytes(), e.RevocationTime, e.ReasonCode)
+	}
+	return nil
 }
 
 // crlEntry is one entry of a CRL.
