@@ -25,11 +25,12 @@ build:
 ## test: vet, format check, the whole test suite (SQLite always; PostgreSQL when reachable), then every fuzz target briefly
 ## The suite runs through scripts/testsummary: plain go test output, then the skipped tests
 ## and why; with VETCA_TEST_REQUIRE_ALL=1 (.ci/run) a skip not in .ci/expected-skips fails.
+## A package that hits -timeout ends the output with a digest of its goroutine dump.
 test: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	@if [ -z "$$VETCA_TEST_POSTGRES" ]; then echo "NOTE: VETCA_TEST_POSTGRES unset and no server on 127.0.0.1:5432: PostgreSQL suites will be skipped"; fi
 	$(GO) run ./scripts/testsummary -expected .ci/expected-skips -- $(GO) test -json -count=1 -timeout 20m $(PKGS)
-	$(GO) test -race -count=1 -run '$(RACE_TESTS)' $(RACE_PKGS)
+	$(GO) run ./scripts/testsummary -require-all=false -- $(GO) test -json -race -count=1 -run '$(RACE_TESTS)' $(RACE_PKGS)
 	@$(MAKE) --no-print-directory fuzz
 
 ## fuzz: run every fuzz target for FUZZTIME (default 3s) each; a failing input lands in the package's testdata/fuzz/

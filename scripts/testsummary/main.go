@@ -1,7 +1,8 @@
 // Command testsummary runs `go test -json` (or reads its output on standard
 // input), prints what a plain `go test` would (one line per package, and
 // the log of every failing test, as they arrive), and ends with the list of
-// skipped tests and why each was skipped.
+// skipped tests and why each was skipped. A package that hit -timeout
+// gets a digest of its goroutine dump at the very end (hang.go).
 //
 //	go run ./scripts/testsummary [-expected FILE] [-require-all] -- go test -json ./...
 //	go test -json ./... | go run ./scripts/testsummary
@@ -52,6 +53,7 @@ type Summary struct {
 	Passed, Failed int
 	Skipped        []Skip
 	FailedPackages []string
+	Hangs          []Hang // packages that hit -timeout, with their dumps
 }
 
 // Expected is a list of skips that are not a failure even with
@@ -103,6 +105,7 @@ func Filter(r io.Reader, w io.Writer) (Summary, error) {
 	var order []key           // tests in the order they started
 	done := map[key]string{}  // test -> its final action
 	failed := map[key]bool{}  // tests whose log was printed
+	var hs hangs
 	br := bufio.NewReaderSize(r, 1<<20)
 	for {
 		line, err := br.ReadBytes('\n')
@@ -113,6 +116,9 @@ func Filter(r io.Reader, w io.Writer) (Summary, error) {
 					return sum, werr
 				}
 			} else {
+				if ev.Action == "output" {
+					hs.see(ev.Package, ev.Output)
+				}
 				handle(&sum, ev, w, buf, &order, done, failed)
 			}
 		}
@@ -123,6 +129,7 @@ func Filter(r io.Reader, w io.Writer) (Summary, error) {
 			return sum, err
 		}
 	}
+	sum.Hangs = hs.list()
 	return sum, nil
 }
 
@@ -249,6 +256,7 @@ func Report(w io.Writer, sum Summary, exp Expected, requireAll bool, expectedFil
 		}
 	}
 	fmt.Fprintf(w, "tests: %d passed, %d failed, %d skipped\n", sum.Passed, sum.Failed, len(sum.Skipped))
+	reportHangs(w, sum.Hangs)
 	if requireAll && len(unexpected) > 0 {
 		fmt.Fprintf(w, "FAIL: %d skipped tests are not listed in %s, and VETCA_TEST_REQUIRE_ALL=1 makes every other skip a failure\n", len(unexpected), expectedFile)
 	}

@@ -30,13 +30,19 @@ func TestParent(t *testing.T) {
 
 func goTestJSON(t *testing.T) []byte {
 	t.Helper()
+	return runGoTest(t, "example.com/sample", sample, "-count=1")
+}
+
+// runGoTest runs `go test -json` with args on a module of one test file.
+func runGoTest(t *testing.T, module, test string, args ...string) []byte {
+	t.Helper()
 	dir := t.TempDir()
-	for name, body := range map[string]string{"go.mod": "module example.com/sample\n\ngo 1.21\n", "sample_test.go": sample} {
+	for name, body := range map[string]string{"go.mod": "module " + module + "\n\ngo 1.22\n", "sample_test.go": test} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("go", "test", "-json", "-count=1", ".")
+	cmd := exec.Command("go", append(append([]string{"test", "-json"}, args...), ".")...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off")
 	out, err := cmd.Output()
@@ -47,6 +53,55 @@ func goTestJSON(t *testing.T) []byte {
 		t.Fatal("go test -json printed nothing")
 	}
 	return out
+}
+
+// hanging is a test that never ends, with three goroutines waiting in one
+// place of the module's code, and a test that passes first.
+const hanging = `package hangsample
+
+import "testing"
+
+func wait(c chan int) { <-c }
+
+func TestBefore(t *testing.T) {}
+
+func TestHangs(t *testing.T) {
+	c := make(chan int)
+	for range 3 {
+		go wait(c)
+	}
+	wait(c)
+}
+`
+
+// A package that hits -timeout prints every goroutine's stack; the report
+// ends with a digest a CI log's last lines still show: the test that was
+// running and where the project's goroutines waited, counted.
+func TestTimeoutDumpIsDigestedAtTheEnd(t *testing.T) {
+	out := runGoTest(t, modulePath+"hangsample", hanging, "-count=1", "-timeout=3s")
+	var plain bytes.Buffer
+	sum, err := Filter(bytes.NewReader(out), &plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Hangs) != 1 || sum.Hangs[0].Package != modulePath+"hangsample" {
+		t.Fatalf("hangs %+v\n%s", sum.Hangs, plain.String())
+	}
+	var rep bytes.Buffer
+	Report(&rep, sum, nil, false, "")
+	lines := strings.Split(strings.TrimSpace(rep.String()), "\n")
+	if len(lines) > 8 {
+		lines = lines[len(lines)-8:]
+	}
+	tail := strings.Join(lines, "\n")
+	for _, want := range []string{"TIMED OUT: " + modulePath + "hangsample; still running: TestHangs (", "3 × [chan receive] hangsample.wait (", "1 × [chan receive] hangsample.wait <- hangsample.TestHangs ("} {
+		if !strings.Contains(tail, want) {
+			t.Errorf("the report's last lines lack %q:\n%s", want, tail)
+		}
+	}
+	if strings.Contains(tail, "TestBefore") {
+		t.Errorf("a test that ended is named as running:\n%s", tail)
+	}
 }
 
 func TestFilterAndReport(t *testing.T) {
