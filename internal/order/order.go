@@ -133,13 +133,11 @@ type Accounts interface {
 	// CheckAccount confirms that the account exists and is intact.
 	CheckAccount(ctx context.Context, q store.Querier, id string) error
 	MayUseOrganization(ctx context.Context, q store.Querier, accountID, orgID string) error
-	// StaffActingFor names, by user id, the staff users who acted for the
-	// account in ordering for orgID (created it, linked it, issued its
-	// tokens): none of them may approve its orders.
-	StaffActingFor(ctx context.Context, q store.Querier, accountID, orgID string) (map[string]string, error)
-	// StaffActingBefore is StaffActingFor counting only acts done no later
-	// than before: an issued order's approvals are judged as of its
-	// issuance.
+	// StaffActingBefore names, by user id, the staff users who acted for
+	// the account in ordering for orgID (created it, linked it, issued its
+	// tokens) no later than before, or ever when before is zero: none of
+	// them may approve its orders. An approval is judged against every act
+	// so far; an issued order's approvals as of its issuance.
 	StaffActingBefore(ctx context.Context, q store.Querier, accountID, orgID string, before time.Time) (map[string]string, error)
 }
 
@@ -738,7 +736,7 @@ func (s *Service) independent(ctx context.Context, q store.Querier, by actor.Act
 	if (o.RequestedByID != "" && o.RequestedByID == by.ID) || o.RequestedBy == by.String() {
 		return apperr.Forbidden(apperr.CodeSelfApproval, apperr.NoField, "you requested order %s; two other verifiers must approve it", o.ID)
 	}
-	acting, err := s.accounts.StaffActingFor(ctx, q, o.AccountID, o.OrganizationID)
+	acting, err := s.accounts.StaffActingBefore(ctx, q, o.AccountID, o.OrganizationID, time.Time{})
 	if err != nil {
 		return err
 	}
