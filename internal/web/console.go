@@ -219,6 +219,10 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 				http.Error(w, "bad form", http.StatusBadRequest)
 				return
 			}
+			if where := nulInValues(r.PostForm); where != "" {
+				s.renderError(w, by, http.StatusBadRequest, nulError(where).Error())
+				return
+			}
 		}
 		page, tmpl, err := h(w, r, by)
 		if err != nil {

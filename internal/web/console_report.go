@@ -57,6 +57,9 @@ func (s *Server) reportFromForm(w http.ResponseWriter, r *http.Request, d *repor
 		return http.StatusBadRequest, apperr.Invalid(apperr.CodeInvalidBody, "body", "the form could not be read: %v", err)
 	}
 	f := r.PostForm
+	if where := nulInValues(f); where != "" {
+		return http.StatusBadRequest, nulError(where)
+	}
 	d.Serials, d.Certs = f.Get("serials"), f.Get("certificates")
 	d.In = cpr.Submission{ReporterEmail: strings.TrimSpace(f.Get("reporterEmail")), Category: f.Get("category"), Description: f.Get("description"),
 		PrivateKey: f.Get("privateKey"), CSR: f.Get("csr"), Channel: cpr.ChannelWeb, Serials: strings.Fields(d.Serials)}

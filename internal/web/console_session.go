@@ -108,6 +108,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	_ = r.ParseForm()
+	if where := nulInValues(r.PostForm); where != "" {
+		s.render(w, http.StatusBadRequest, "signin", &Page{Title: "Sign in", Error: nulError(where).Error()})
+		return
+	}
 	name := strings.TrimSpace(r.PostForm.Get("name"))
 	in := auth.SignIn{Name: name, Token: strings.TrimSpace(r.PostForm.Get("token")), Remote: s.remoteIP(r)}
 	secret, sess, err := s.Auth.StartSession(r.Context(), in)

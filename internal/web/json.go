@@ -169,6 +169,9 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 	if err := checkFields(body, reflect.TypeOf(dst).Elem(), ""); err != nil {
 		return err
 	}
+	if where := nulInJSON(body); where != "" {
+		return nulError(where)
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {

@@ -141,7 +141,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/ocsp" || strings.HasPrefix(r.URL.Path, "/ocsp/") {
 		s.ocsp.ServeHTTP(sw, r)
 		r.Pattern = "/ocsp"
-	} else {
+	} else if !s.refuseNULInURL(sw, r) {
 		s.mux.ServeHTTP(sw, r)
 	}
 	route := r.Pattern
