@@ -2,7 +2,12 @@ package acme
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/mail"
 	"strings"
@@ -13,6 +18,7 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/keypolicy"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -83,6 +89,93 @@ func (s *Service) accountByKID(ctx context.Context, kid string) (*Account, error
 		return nil, unauthenticated("account %s is %s", a.ID, a.Status)
 	}
 	return a, nil
+}
+
+// accountUsable refuses a request from account a, valid and with its
+// signature verified, when a may no longer act: its key was blocked as
+// compromised or fails the key policy (accountKeyRefusal), or the EAB key
+// that bound it was revoked (bindingUsable). Each is 401 unauthorized,
+// like a deactivated account (RFC 8555 §7.3.6).
+func (s *Service) accountUsable(ctx context.Context, a *Account) error {
+	why, blocked, err := s.accountKeyRefusal(ctx, a.key.Key)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		if blocked {
+			s.log.Warn("acme request by an account whose key is blocked", "acmeAccount", a.ID, "account", a.AccountID)
+		}
+		return unauthenticated("account %s may not act: %s; register a new account with a new key", a.ID, why)
+	}
+	return s.bindingUsable(ctx, a)
+}
+
+// bindingUsable refuses account a when the EAB key that bound it was
+// revoked: an ACME account exists only through its EAB key (docs/design.md
+// §15), so revoking a bound key cuts off the account it bound. The key is
+// read integrity-checked; one that names another account is tampering.
+func (s *Service) bindingUsable(ctx context.Context, a *Account) error {
+	k, err := s.EAB.Binding(ctx, s.db, a.EABKID)
+	if err != nil {
+		return err
+	}
+	if k.BoundACMEAccountID != a.ID {
+		return apperr.Integrity("eab_keys", k.ID, "EAB key %s bound ACME account %q, not %s, which names it as its binding", k.ID, k.BoundACMEAccountID, a.ID)
+	}
+	if k.RevokedAt != nil {
+		return unauthenticated("account %s may not act: the EAB key %s that bound it was revoked at %s, and revoking a bound EAB key cuts off the ACME account it bound; ask the CA for a new EAB key and register a new account with a new key",
+			a.ID, k.ID, k.RevokedAt.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// accountKeyRefusal applies to an account key what applies to a
+// certificate key (docs/design.md §15), and says why it is refused ("" if
+// it is not) and whether the reason is the blocklist. A key on the
+// blocklist of compromised keys is in someone else's hands and
+// authenticates nobody (BR §4.9.1.1(3), §6.1.1.3(4)). RSA and ECDSA
+// P-256/P-384 keys must pass the key policy: size, parameters, close
+// primes, ROCA, Debian weak keys (BR §6.1.5, §6.1.6, §6.1.1.3(5)).
+// Ed25519 and P-521 keys, which RFC 8555 §6.2 allows for accounts though
+// the BR do not for certificates, have no such classes of weak keys and
+// get the blocklist only.
+func (s *Service) accountKeyRefusal(ctx context.Context, pub crypto.PublicKey) (string, bool, error) {
+	spki, err := keypolicy.SPKIHashHex(pub)
+	if err != nil {
+		return "", false, malformed("the account key has no SubjectPublicKeyInfo: %v", err)
+	}
+	blockedWhy := "the account key is on the compromised-key blocklist: it was reported compromised, so it authenticates nobody (BR §4.9.1.1(3), §6.1.1.3(4)); SPKI SHA-256 " + spki
+	if blocked, err := s.Keys.Blocked(ctx, s.db, spki); err != nil {
+		return "", false, err
+	} else if blocked {
+		return blockedWhy, true, nil
+	}
+	if !keyPolicyApplies(pub) {
+		return "", false, nil
+	}
+	err = s.Keys.Check(ctx, pub)
+	e, ok := apperr.As(err)
+	switch {
+	case err == nil:
+		return "", false, nil
+	case !ok || e.Kind != apperr.KindInvalid:
+		return "", false, err
+	case e.Code == keypolicy.CodeKeyBlocked:
+		return blockedWhy, true, nil
+	}
+	return fmt.Sprintf("the account key fails the key policy for certificate keys (%s): %s", e.Code, e.Message), false, nil
+}
+
+// keyPolicyApplies reports whether the key policy judges keys of pub's
+// type: RSA, and ECDSA on the curves it allows.
+func keyPolicyApplies(pub crypto.PublicKey) bool {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return true
+	case *ecdsa.PublicKey:
+		return k.Curve == elliptic.P256() || k.Curve == elliptic.P384()
+	}
+	return false
 }
 
 func (s *Service) loadAccount(ctx context.Context, q store.Querier, id string) (*Account, error) {
@@ -165,8 +258,7 @@ func (s *Service) newAccount(w http.ResponseWriter, r *http.Request) error {
 	if existing, ok, err := s.accountByThumbprint(ctx, s.db, thumb); err != nil {
 		return err
 	} else if ok {
-		w.Header().Set("Location", s.url(pathAccount)+existing.ID)
-		return s.writeJSON(w, r, http.StatusOK, s.accountView(existing))
+		return s.existingAccount(w, r, existing)
 	}
 	if in.OnlyReturnExisting {
 		return problem(ProbAccountDoesNotExist, http.StatusBadRequest, "no account has this key")
@@ -202,8 +294,7 @@ func (s *Service) newAccount(w http.ResponseWriter, r *http.Request) error {
 		if store.IsUniqueViolation(err) {
 			// The same key registered concurrently: answer its account.
 			if existing, ok, err2 := s.accountByThumbprint(ctx, s.db, thumb); err2 == nil && ok {
-				w.Header().Set("Location", s.url(pathAccount)+existing.ID)
-				return s.writeJSON(w, r, http.StatusOK, s.accountView(existing))
+				return s.existingAccount(w, r, existing)
 			}
 		}
 		return err
@@ -211,6 +302,19 @@ func (s *Service) newAccount(w http.ResponseWriter, r *http.Request) error {
 	s.log.Info("acme account created", "acmeAccount", a.ID, "account", a.AccountID, "eabKid", kid)
 	w.Header().Set("Location", s.url(pathAccount)+a.ID)
 	return s.writeJSON(w, r, http.StatusCreated, s.accountView(a))
+}
+
+// existingAccount answers newAccount for a key that has an account
+// (RFC 8555 §7.3.1): 200 with its URL, unless the EAB key that bound it
+// was revoked (bindingUsable); verify already checked the key.
+func (s *Service) existingAccount(w http.ResponseWriter, r *http.Request, a *Account) error {
+	if a.Status == StatusValid {
+		if err := s.bindingUsable(r.Context(), a); err != nil {
+			return err
+		}
+	}
+	w.Header().Set("Location", s.url(pathAccount)+a.ID)
+	return s.writeJSON(w, r, http.StatusOK, s.accountView(a))
 }
 
 // accountUpdate is POST /acme/acct/{id} (RFC 8555 §7.3.2, §7.3.6): a

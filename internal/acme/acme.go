@@ -67,6 +67,9 @@ const (
 type EAB interface {
 	Verify(ctx context.Context, kid string, macInput, mac []byte) (eab.Key, error)
 	Bind(ctx context.Context, tx *store.Tx, kid, acmeAccountID string) (eab.Key, error)
+	// Binding reads a key as it stands now (integrity-checked): an ACME
+	// account whose binding key was revoked may no longer act.
+	Binding(ctx context.Context, q store.Querier, kid string) (eab.Key, error)
 	NonceKeys
 }
 
@@ -107,7 +110,8 @@ type Revocations interface {
 }
 
 // Keys checks a public key against the key policy and the blocklist of
-// compromised keys.
+// compromised keys: a certificate key at finalize, and an account key at
+// newAccount and on every request it signs.
 type Keys interface {
 	Check(ctx context.Context, pub crypto.PublicKey) error
 	Blocked(ctx context.Context, q store.Querier, spkiHex string) (bool, error)

@@ -2,6 +2,7 @@ package acme
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/dnsname"
 )
 
@@ -141,8 +143,50 @@ func FuzzCheckNonce(f *testing.F) {
 		if !now.Before(exp) || !bytes.Equal(nonceMAC(key, raw[:24]), raw[24:]) {
 			t.Fatalf("%q: accepted a nonce that is expired or not MACed with the key", nonce)
 		}
+		if base64.RawURLEncoding.EncodeToString(raw) != nonce {
+			t.Fatalf("%q: accepted a spelling of a nonce other than the one issued (RFC 8555 §6.5: one use)", nonce)
+		}
 	})
 }
+
+// RFC 8555 §6.5: used nonces are recorded by their string, so checkNonce
+// accepts only the spelling issue makes. The 15 other last characters of
+// a 40-byte nonce (4 unused low bits) and line breaks, which a lenient
+// base64url decoder reads as the same bytes, are badNonce.
+func TestCheckNonceAcceptsOnlyTheIssuedSpelling(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	now := time.Unix(1_800_000_000, 0)
+	n := &nonces{keys: fixedKey(key), clk: clock.NewFake(now)}
+	nonce, err := n.issue(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := checkNonce(key, nonce, now); err != nil {
+		t.Fatalf("the nonce as issued: %v", err)
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, nonce[len(nonce)-1])
+	variants := []string{nonce[:10] + "\n" + nonce[10:], nonce + "\r\n", "\r" + nonce}
+	for low := 0; low < 16; low++ {
+		if v := last&^15 | low; v != last {
+			variants = append(variants, nonce[:len(nonce)-1]+string(alphabet[v]))
+		}
+	}
+	for _, v := range variants {
+		raw, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil || base64.RawURLEncoding.EncodeToString(raw) != nonce {
+			t.Fatalf("%q is not a variant of %q", v, nonce)
+		}
+		_, err = checkNonce(key, v, now)
+		if p, ok := err.(*Problem); !ok || p.Type != ProbBadNonce {
+			t.Fatalf("RFC 8555 §6.5: variant %q of nonce %q: want badNonce, got %v", v, nonce, err)
+		}
+	}
+}
+
+type fixedKey []byte
+
+func (k fixedKey) DerivedKey(context.Context, string) ([]byte, error) { return k, nil }
 
 // FuzzCheckContacts: contacts come from the client; accepted ones are
 // mailto: URLs of one address.

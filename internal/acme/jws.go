@@ -138,8 +138,11 @@ func checkAlg(alg string) error {
 
 // verify checks a JWS request to url (RFC 8555 §6.2–6.5): the flattened
 // serialization, an accepted algorithm, the url header, exactly one of
-// jwk and kid as mode asks, the signature, and then the nonce, last, so
-// a request refused for anything else leaves its nonce unused.
+// jwk and kid as mode asks, the key or the account, the signature, and
+// then the nonce, last, so a request refused for anything else leaves its
+// nonce unused. A kid request's account must still be one that may act
+// (accountUsable), checked once the signature verified, so that only the
+// holder of its key learns why it may not.
 func (s *Service) verify(ctx context.Context, r *http.Request, url string, mode keyMode) (*signed, error) {
 	body, _, h, err := readJWS(r)
 	if err != nil {
@@ -151,38 +154,10 @@ func (s *Service) verify(ctx context.Context, r *http.Request, url string, mode 
 	if h.URL != url {
 		return nil, unauthorized("the JWS url header %q is not the URL requested, %s (RFC 8555 §6.4)", h.URL, url)
 	}
-	hasJWK, hasKID := len(h.JWK) > 0, h.KID != ""
-	switch {
-	case hasJWK == hasKID:
-		return nil, malformed("the protected header must have exactly one of jwk and kid")
-	case mode == byKID && hasJWK:
-		return nil, malformed("this request must be signed by an account key named by kid, not a jwk")
-	case mode == byJWK && hasKID:
-		return nil, malformed("this request must carry its key as jwk, not kid")
-	}
 	req := &signed{url: url, header: h}
-	var key any
-	if hasJWK {
-		var jwk jose.JSONWebKey
-		if err := jwk.UnmarshalJSON(h.JWK); err != nil {
-			return nil, malformed("the jwk is not a JSON Web Key: %v", err)
-		}
-		if !jwk.Valid() || !jwk.IsPublic() {
-			return nil, malformed("the jwk must be a valid public key")
-		}
-		if err := keyFitsAlg(jwk.Key, h.Alg); err != nil {
-			return nil, err
-		}
-		req.jwk, key = &jwk, jwk.Key
-	} else {
-		acct, err := s.accountByKID(ctx, h.KID)
-		if err != nil {
-			return nil, err
-		}
-		if err := keyFitsAlg(acct.key.Key, h.Alg); err != nil {
-			return nil, err
-		}
-		req.account, key = acct, acct.key.Key
+	key, err := s.signingKey(ctx, req, mode)
+	if err != nil {
+		return nil, err
 	}
 	jws, err := jose.ParseSignedJSON(string(body), signingAlgs)
 	if err != nil {
@@ -193,10 +168,63 @@ func (s *Service) verify(ctx context.Context, r *http.Request, url string, mode 
 		return nil, malformed("the JWS signature does not verify")
 	}
 	req.payload = payload
+	if req.account != nil {
+		if err := s.accountUsable(ctx, req.account); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.nonces.use(ctx, h.Nonce); err != nil {
 		return nil, err
 	}
 	return req, nil
+}
+
+// signingKey finds the key req must be signed with, as mode asks: the
+// jwk it carries or the account its kid names, and sets it on req. A
+// newAccount jwk must be a key an account may have (accountKeyRefusal:
+// badPublicKey otherwise); a revokeCert jwk is checked by revokeCert
+// against the certificate, whose key may be blocked already.
+func (s *Service) signingKey(ctx context.Context, req *signed, mode keyMode) (any, error) {
+	h := req.header
+	hasJWK, hasKID := len(h.JWK) > 0, h.KID != ""
+	switch {
+	case hasJWK == hasKID:
+		return nil, malformed("the protected header must have exactly one of jwk and kid")
+	case mode == byKID && hasJWK:
+		return nil, malformed("this request must be signed by an account key named by kid, not a jwk")
+	case mode == byJWK && hasKID:
+		return nil, malformed("this request must carry its key as jwk, not kid")
+	}
+	if hasKID {
+		acct, err := s.accountByKID(ctx, h.KID)
+		if err != nil {
+			return nil, err
+		}
+		if err := keyFitsAlg(acct.key.Key, h.Alg); err != nil {
+			return nil, err
+		}
+		req.account = acct
+		return acct.key.Key, nil
+	}
+	var jwk jose.JSONWebKey
+	if err := jwk.UnmarshalJSON(h.JWK); err != nil {
+		return nil, malformed("the jwk is not a JSON Web Key: %v", err)
+	}
+	if !jwk.Valid() || !jwk.IsPublic() {
+		return nil, malformed("the jwk must be a valid public key")
+	}
+	if err := keyFitsAlg(jwk.Key, h.Alg); err != nil {
+		return nil, err
+	}
+	if mode == byJWK {
+		if why, _, err := s.accountKeyRefusal(ctx, jwk.Key); err != nil {
+			return nil, err
+		} else if why != "" {
+			return nil, problem(ProbBadPublicKey, http.StatusBadRequest, "%s", why)
+		}
+	}
+	req.jwk = &jwk
+	return jwk.Key, nil
 }
 
 // keyFitsAlg refuses an algorithm that cannot be used with key.

@@ -98,11 +98,20 @@ func (n *nonces) use(ctx context.Context, nonce string) error {
 }
 
 // checkNonce checks a nonce's form, MAC and expiry at now, and returns
-// its expiry; any failure is a badNonce problem.
+// its expiry; any failure is a badNonce problem. The form is the one
+// spelling issue made: acme_nonces is keyed on the string, so a second
+// spelling of the same bytes would be a second use of the nonce (RFC 8555
+// §6.5). A lenient decoder accepts 16 spellings of 40 bytes (the last
+// character has 4 unused low bits) and skips CR and LF anywhere, even in
+// strict mode; so the decoding is strict and the nonce must also be the
+// canonical encoding of what it decodes to.
 func checkNonce(key []byte, nonce string, now time.Time) (time.Time, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(nonce)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(nonce)
 	if nonce == "" || err != nil || len(raw) != nonceRawLen {
 		return time.Time{}, problem(ProbBadNonce, http.StatusBadRequest, "the nonce is missing or not one this server issued")
+	}
+	if base64.RawURLEncoding.EncodeToString(raw) != nonce {
+		return time.Time{}, problem(ProbBadNonce, http.StatusBadRequest, "the nonce is not spelled as this server issued it (base64url, RFC 8555 §6.5.1)")
 	}
 	if !hmac.Equal(nonceMAC(key, raw[:24]), raw[24:]) {
 		return time.Time{}, problem(ProbBadNonce, http.StatusBadRequest, "the nonce is not one this server issued")

@@ -2,6 +2,7 @@ package acme
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
@@ -11,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/audit"
@@ -451,9 +454,52 @@ func parseOrderCSR(b64 string, names []string) (*x509.CertificateRequest, error)
 	return csr, nil
 }
 
+// checkCSRKey checks the key a finalize CSR asks to have certified and
+// returns its template key type. It must not be an ACME account's key:
+// RFC 8555 §11.1 has the server verify that it is not the key of the
+// account that signed the finalize, and vetca refuses every account's, so
+// that a certificate key served by a TLS server never authenticates an
+// account. That refusal is badCSR (the CSR is unacceptable, §6.7; the key
+// itself may be fine), with the detail Boulder gives. Then the key policy
+// and the blocklist of compromised keys (BR §6.1.1.3), each badPublicKey.
+func (s *Service) checkCSRKey(ctx context.Context, acct *Account, pub crypto.PublicKey) (string, error) {
+	keyType, err := template.KeyTypeOf(pub)
+	if err != nil {
+		return "", problem(ProbBadPublicKey, http.StatusBadRequest, "%s", err.(*apperr.Error).Message)
+	}
+	thumb, err := thumbprint(&jose.JSONWebKey{Key: pub})
+	if err != nil {
+		return "", problem(ProbBadCSR, http.StatusBadRequest, "the CSR's key has no JWK thumbprint: %v", err)
+	}
+	if thumb == acct.Thumbprint {
+		return "", problem(ProbBadCSR, http.StatusBadRequest,
+			"certificate public key must be different than account key: the CSR asks to certify the key of account %s, which signed this request (RFC 8555 §11.1); use a new key for the certificate", acct.ID)
+	}
+	if _, ok, err := s.accountByThumbprint(ctx, s.db, thumb); err != nil {
+		return "", err
+	} else if ok {
+		return "", problem(ProbBadCSR, http.StatusBadRequest,
+			"certificate public key must be different than account key: the CSR's key is another ACME account's key (RFC 8555 §11.1); use a new key for the certificate")
+	}
+	if err := s.Keys.Check(ctx, pub); err != nil {
+		return "", err
+	}
+	spki, err := keypolicy.SPKIHashHex(pub)
+	if err != nil {
+		return "", problem(ProbBadPublicKey, http.StatusBadRequest, "%v", err)
+	}
+	if blocked, err := s.Keys.Blocked(ctx, s.db, spki); err != nil {
+		return "", err
+	} else if blocked {
+		return "", problem(ProbBadPublicKey, http.StatusBadRequest,
+			"this key was reported compromised and may not be certified (BR §6.1.1.3(4)); SPKI SHA-256 %s", spki)
+	}
+	return keyType, nil
+}
+
 // finalize is POST /acme/order/{id}/finalize (RFC 8555 §7.4). After the
-// CSR, its key (policy, blocklist) and the template with the key type are
-// checked, and, under the order's lock, every authorization of the order
+// CSR, its key (not an account key, policy, blocklist: checkCSRKey) and
+// the template with the key type are checked, and, under the order's lock, every authorization of the order
 // is found still valid, the order becomes processing; a vetca order is
 // placed under the template and finalized through the whole issuance
 // pipeline; the order becomes valid with its certificate, or invalid with
@@ -483,22 +529,9 @@ func (s *Service) finalize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	keyType, err := template.KeyTypeOf(csr.PublicKey)
+	keyType, err := s.checkCSRKey(ctx, acct, csr.PublicKey)
 	if err != nil {
-		return problem(ProbBadPublicKey, http.StatusBadRequest, "%s", err.(*apperr.Error).Message)
-	}
-	if err := s.Keys.Check(ctx, csr.PublicKey); err != nil {
 		return err
-	}
-	spki, err := keypolicy.SPKIHashHex(csr.PublicKey)
-	if err != nil {
-		return problem(ProbBadPublicKey, http.StatusBadRequest, "%v", err)
-	}
-	if blocked, err := s.Keys.Blocked(ctx, s.db, spki); err != nil {
-		return err
-	} else if blocked {
-		return problem(ProbBadPublicKey, http.StatusBadRequest,
-			"this key was reported compromised and may not be certified (BR §6.1.1.3(4)); SPKI SHA-256 %s", spki)
 	}
 	t, err := s.Templates.Match(ctx, acct.AccountID, o.Identifiers, keyType, o.ValidityDays)
 	if err != nil {

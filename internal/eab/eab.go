@@ -410,6 +410,22 @@ func (s *Service) Bind(ctx context.Context, tx *store.Tx, kid, acmeAccountID str
 	return k, nil
 }
 
+// Binding reads key kid as it stands, integrity-checked, in q. The ACME
+// server reads the key that bound an ACME account on every request of
+// that account: revoking a bound key cuts off the ACME account it bound
+// (docs/design.md §15). Keys are never deleted, so a kid an ACME account
+// names that is not found is an integrity error.
+func (s *Service) Binding(ctx context.Context, q store.Querier, kid string) (Key, error) {
+	var k Key
+	if err := s.tab.keys.Get(ctx, q, kid, &k); err != nil {
+		if apperr.IsKind(err, apperr.KindNotFound) {
+			return Key{}, apperr.Integrity("eab_keys", kid, "EAB key %s, which bound an ACME account, is missing", kid)
+		}
+		return Key{}, err
+	}
+	return k, nil
+}
+
 // Creators names, by user id, the staff users who created an EAB key of
 // accountID (any key, whatever its state), each with what they did. They
 // acted for the account: none of them may approve its templates.

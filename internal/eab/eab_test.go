@@ -527,3 +527,34 @@ func TestEABSecretCreatedAtFirstKey(t *testing.T) {
 		}
 	})
 }
+
+// Binding is what the ACME server reads on every request of an ACME
+// account: the key that bound it, revoked or not (docs/design.md §15:
+// revoking a bound key cuts off the account it bound). The read is
+// integrity-checked (§7), so clearing revoked_at by SQL revives nothing.
+func TestEABBindingShowsRevocationOfABoundKey(t *testing.T) {
+	each(t, func(t *testing.T, e env) {
+		ctx := context.Background()
+		svc := e.App.EAB
+		kid, _ := e.create(t)
+		bind(t, e, kid, "acme_bound")
+		if k, err := svc.Binding(ctx, e.App.DB, kid); err != nil || k.BoundACMEAccountID != "acme_bound" || k.RevokedAt != nil {
+			t.Fatalf("a bound key: %+v %v", k, err)
+		}
+		if r := e.Do("POST", "/api/v1/accounts/"+e.account+"/eab-keys/"+kid+"/revoke", e.verifier, nil); r.Status != 200 {
+			t.Fatalf("revoke a bound key: %d %s", r.Status, r.Raw)
+		}
+		if k, err := svc.Binding(ctx, e.App.DB, kid); err != nil || k.RevokedAt == nil || k.StatusAt(e.Clock.Now()) != eab.StatusRevoked {
+			t.Fatalf("a revoked bound key: %+v %v", k, err)
+		}
+		if _, err := e.App.DB.Exec(ctx, `UPDATE eab_keys SET revoked_at = NULL, revoked_by = '' WHERE id = ?`, kid); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Binding(ctx, e.App.DB, kid); !apperr.IsKind(err, apperr.KindIntegrity) {
+			t.Fatalf("docs/design.md §7: a revocation cleared by SQL must fail the read, got %v", err)
+		}
+		if _, err := svc.Binding(ctx, e.App.DB, "eab_nosuchkey0000000"); !apperr.IsKind(err, apperr.KindIntegrity) {
+			t.Fatalf("a kid an ACME account names that no longer exists: %v", err)
+		}
+	})
+}

@@ -44,7 +44,8 @@ func TestACMEAccountsAndOrders(t *testing.T) {
 			if o.Status != 201 || o.Body["status"] != "ready" {
 				t.Fatalf("order: %d %s", o.Status, o.Raw)
 			}
-			csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: []string{"www.acme-widgets.com"}}, key)
+			certKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // never the account key (RFC 8555 §11.1)
+			csr, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: []string{"www.acme-widgets.com"}}, certKey)
 			fin := c.Post(o.Body["finalize"].(string), map[string]any{"csr": base64.RawURLEncoding.EncodeToString(csr)}, acmetest.Opts{})
 			if fin.Body["status"] != "valid" {
 				t.Fatalf("finalize: %d %s", fin.Status, fin.Raw)

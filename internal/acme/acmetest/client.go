@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -178,9 +179,14 @@ func AlgOf(k crypto.Signer) jose.SignatureAlgorithm {
 	switch p := k.Public().(type) {
 	case *rsa.PublicKey:
 		return jose.RS256
+	case ed25519.PublicKey:
+		return jose.EdDSA
 	case *ecdsa.PublicKey:
-		if p.Curve.Params().BitSize == 384 {
+		switch p.Curve.Params().BitSize {
+		case 384:
 			return jose.ES384
+		case 521:
+			return jose.ES512
 		}
 	}
 	return jose.ES256
