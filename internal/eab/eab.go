@@ -426,16 +426,22 @@ func (s *Service) Binding(ctx context.Context, q store.Querier, kid string) (Key
 	return k, nil
 }
 
-// Creators names, by user id, the staff users who created an EAB key of
-// accountID (any key, whatever its state), each with what they did. They
-// acted for the account: none of them may approve its templates.
-func (s *Service) Creators(ctx context.Context, q store.Querier, accountID string) (map[string]string, error) {
+// CreatorsBefore names, by user id, the staff users who created an EAB
+// key of accountID (any key, whatever its state) no later than before, or
+// ever when before is zero, each with what they did. They acted for the
+// account: none of them may approve its templates, and `vetca scan`
+// judges a certificate issued under a template by who had created one
+// when it was issued.
+func (s *Service) CreatorsBefore(ctx context.Context, q store.Querier, accountID string, before time.Time) (map[string]string, error) {
 	keys, err := s.tab.keys.Select(ctx, q, `WHERE account_id = ? ORDER BY created_at, id`, accountID)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]string{}
 	for _, k := range keys {
+		if !before.IsZero() && k.CreatedAt.After(before) {
+			continue
+		}
 		if k.CreatedByID != "" && out[k.CreatedByID] == "" {
 			out[k.CreatedByID] = "created EAB key " + k.ID + " of account " + accountID
 		}

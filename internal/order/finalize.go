@@ -201,14 +201,20 @@ func (s *Service) requireApprovals(ctx context.Context, q store.Querier, o Order
 // requireApprovalsAsOf is requireApprovals counting as acting for the
 // account only what was done no later than asOf (everything when it is
 // zero): an issued order is judged as of its issuance, and an approver who
-// acted for the account only since did not break its dual control.
+// acted for the account only since did not break its dual control. For an
+// order placed under a template, a zero asOf confirms the template as it
+// is now (finalize); any other judges it as of asOf: its approvals, status
+// and the acts for the account then (template.Service.ConfirmIssued).
 func (s *Service) requireApprovalsAsOf(ctx context.Context, q store.Querier, o Order, asOf time.Time) error {
 	b, bound, err := s.binding(ctx, q, o.ID)
 	if err != nil {
 		return err
 	}
-	if bound {
+	if bound && asOf.IsZero() {
 		return s.confirmTemplate(ctx, q, o, b)
+	}
+	if bound {
+		return s.confirmTemplateIssued(ctx, q, o, b, asOf)
 	}
 	counting, _, err := s.approvals(ctx, q, o)
 	if err != nil {

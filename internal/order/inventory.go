@@ -158,8 +158,10 @@ func (s *Service) AccountOfOrder(ctx context.Context, q store.Querier, orderID s
 
 // CheckIssuedOrder checks the order end of a certificate's audit chain:
 // the order (integrity-checked) was issued with this serial, and its
-// snapshot carries the required independent approvals (docs/design.md).
-// It returns a description of the first break, or nil.
+// snapshot carries the required independent approvals, or, placed under a
+// template, that template approved it; both as of the issuance
+// (docs/design.md §5). It returns a description of the first break, or
+// nil.
 func (s *Service) CheckIssuedOrder(ctx context.Context, q store.Querier, orderID, serial string) (string, error) {
 	o, ok, err := s.tab.orders.First(ctx, q, `WHERE id = ?`, orderID)
 	if err != nil {

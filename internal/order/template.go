@@ -14,9 +14,12 @@ import (
 )
 
 // TemplateApprovals confirms that a standing template still approves an
-// order placed under it (package template).
+// order placed under it (Confirm, at placement and finalize), or approved
+// an issued one as of its issuance (ConfirmIssued, for `vetca scan`)
+// (package template).
 type TemplateApprovals interface {
 	Confirm(ctx context.Context, q store.Querier, id, templateHash, accountID, orgID string, names []string, keyType string, days int) error
+	ConfirmIssued(ctx context.Context, q store.Querier, id, templateHash string, in template.Issued) error
 }
 
 // TemplateBinding records that an order was placed on a standing
@@ -83,21 +86,48 @@ func (s *Service) confirmTemplate(ctx context.Context, q store.Querier, o Order,
 	if s.templates == nil {
 		return fmt.Errorf("order %s was placed under template %s, but no template service is configured", o.ID, b.TemplateID)
 	}
-	var snap Snapshot
-	if err := json.Unmarshal([]byte(o.Snapshot), &snap); err != nil {
-		return fmt.Errorf("order %s snapshot: %w", o.ID, err)
-	}
-	spki, err := base64.StdEncoding.DecodeString(snap.PublicKey.SPKI)
-	if err != nil {
-		return fmt.Errorf("order %s key: %w", o.ID, err)
-	}
-	pub, err := x509.ParsePKIXPublicKey(spki)
-	if err != nil {
-		return fmt.Errorf("order %s key: %w", o.ID, err)
-	}
-	keyType, err := template.KeyTypeOf(pub)
+	_, keyType, err := snapshotKeyType(o)
 	if err != nil {
 		return err
 	}
 	return s.templates.Confirm(ctx, q, b.TemplateID, b.TemplateHash, o.AccountID, o.OrganizationID, o.DNSNames, keyType, o.ValidityDays)
+}
+
+// confirmTemplateIssued asks the template service whether b's template
+// approved the issued order o as of its issuance, at: the hash b recorded,
+// the organization version o's snapshot pinned, its names, its key's type
+// and its validity. What was done to the template since does not count
+// (docs/design.md §5).
+func (s *Service) confirmTemplateIssued(ctx context.Context, q store.Querier, o Order, b TemplateBinding, at time.Time) error {
+	if s.templates == nil {
+		return fmt.Errorf("order %s was placed under template %s, but no template service is configured", o.ID, b.TemplateID)
+	}
+	snap, keyType, err := snapshotKeyType(o)
+	if err != nil {
+		return err
+	}
+	return s.templates.ConfirmIssued(ctx, q, b.TemplateID, b.TemplateHash, template.Issued{AccountID: o.AccountID, OrganizationID: o.OrganizationID,
+		OrganizationVersion: snap.Organization.Version, OrganizationRowHash: snap.Organization.RowHash,
+		DNSNames: o.DNSNames, KeyType: keyType, ValidityDays: o.ValidityDays, At: at})
+}
+
+// snapshotKeyType decodes o's snapshot and names the type of its key.
+func snapshotKeyType(o Order) (Snapshot, string, error) {
+	var snap Snapshot
+	if err := json.Unmarshal([]byte(o.Snapshot), &snap); err != nil {
+		return Snapshot{}, "", fmt.Errorf("order %s snapshot: %w", o.ID, err)
+	}
+	spki, err := base64.StdEncoding.DecodeString(snap.PublicKey.SPKI)
+	if err != nil {
+		return Snapshot{}, "", fmt.Errorf("order %s key: %w", o.ID, err)
+	}
+	pub, err := x509.ParsePKIXPublicKey(spki)
+	if err != nil {
+		return Snapshot{}, "", fmt.Errorf("order %s key: %w", o.ID, err)
+	}
+	keyType, err := template.KeyTypeOf(pub)
+	if err != nil {
+		return Snapshot{}, "", err
+	}
+	return snap, keyType, nil
 }

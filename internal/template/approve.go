@@ -2,6 +2,7 @@ package template
 
 import (
 	"context"
+	"time"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
@@ -128,11 +129,11 @@ func (s *Service) actingFor(ctx context.Context, q store.Querier, t Template) (m
 			out[id] = "created or changed template " + t.ID
 		}
 	}
-	acting, err := s.accounts.StaffActingFor(ctx, q, t.AccountID, t.OrganizationID)
+	acting, err := s.accounts.StaffActingBefore(ctx, q, t.AccountID, t.OrganizationID, time.Time{})
 	if err != nil {
 		return nil, err
 	}
-	creators, err := s.keys.Creators(ctx, q, t.AccountID)
+	creators, err := s.keys.CreatorsBefore(ctx, q, t.AccountID, time.Time{})
 	if err != nil {
 		return nil, err
 	}

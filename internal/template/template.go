@@ -87,13 +87,16 @@ type Vetting interface {
 type Accounts interface {
 	CheckAccount(ctx context.Context, q store.Querier, id string) error
 	MayUseOrganization(ctx context.Context, q store.Querier, accountID, orgID string) error
-	StaffActingFor(ctx context.Context, q store.Querier, accountID, orgID string) (map[string]string, error)
+	// StaffActingBefore names the staff users who acted for the account
+	// in ordering for orgID no later than before (ever, when before is
+	// zero): account.Service.StaffActingBefore.
+	StaffActingBefore(ctx context.Context, q store.Querier, accountID, orgID string, before time.Time) (map[string]string, error)
 }
 
 // KeyCreators names the staff users who created an EAB key of an account
-// (package eab).
+// no later than before (ever, when before is zero): package eab.
 type KeyCreators interface {
-	Creators(ctx context.Context, q store.Querier, accountID string) (map[string]string, error)
+	CreatorsBefore(ctx context.Context, q store.Querier, accountID string, before time.Time) (map[string]string, error)
 }
 
 // Config is the template policy.
