@@ -124,6 +124,9 @@ const (
 	EventKeyBlocked  EventKind = "key_blocked"
 	EventPrelimMet   EventKind = "preliminary_report_complete"
 	EventFinalReport EventKind = "final_report"
+	// EventPrelimDelivered: every preliminary report that met the
+	// obligation was delivered, so no failed delivery can reopen it.
+	EventPrelimDelivered EventKind = "preliminary_report_delivered"
 )
 
 // Recipient roles of the reports a case sends.

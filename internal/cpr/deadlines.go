@@ -2,7 +2,6 @@ package cpr
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -37,13 +36,15 @@ type Obligation struct {
 	late bool
 }
 
-// Obligations lists every obligation not met as of at: a preliminary
-// report not yet sent, by at, to the reporter and every matched subscriber
-// (BR §4.9.5), and every certificate a case decided to revoke that was not
-// revoked by at (BR §4.9.1.1, counted from receipt). Breached means its
-// due time is not after at. Closed and merged cases keep their
-// obligations: nothing but meeting one removes it. Evaluated at a past
-// time, what was met only later is listed as it stood then.
+// Obligations lists every obligation not met as of at, of the cases
+// received by at: a preliminary report not yet sent, by at, to the
+// reporter and every matched subscriber (BR §4.9.5), or whose every
+// delivery to one of them failed, and every certificate a decision taken
+// by at covers and decided to revoke that was not revoked by at (BR
+// §4.9.1.1, counted from receipt). Breached means its due time is not
+// after at. Closed and merged cases keep their obligations: nothing but
+// meeting one removes it. Evaluated at a past time, what was met only
+// later is listed as it stood then.
 func (s *Service) Obligations(ctx context.Context, at time.Time) ([]Obligation, error) {
 	all, err := s.obligations(ctx, at)
 	if err != nil {
@@ -60,14 +61,19 @@ func (s *Service) Obligations(ctx context.Context, at time.Time) ([]Obligation, 
 
 // obligations is Obligations with the revocations met late added.
 func (s *Service) obligations(ctx context.Context, at time.Time) ([]Obligation, error) {
-	cases, err := s.tab.reports.Select(ctx, s.db, `WHERE preliminary_report_at IS NULL OR preliminary_report_at > ? OR decision = ? ORDER BY received_at, id`,
-		store.FormatTime(at), DecisionRevoke)
+	cases, err := s.tab.reports.Select(ctx, s.db, `WHERE received_at <= ? AND (preliminary_report_at IS NULL OR preliminary_report_at > ? OR decision = ?
+		OR id NOT IN (SELECT report_id FROM problem_report_events WHERE kind = ?)) ORDER BY received_at, id`,
+		store.FormatTime(at), store.FormatTime(at), DecisionRevoke, EventPrelimDelivered)
 	if err != nil {
 		return nil, err
 	}
 	out := []Obligation{}
 	for _, c := range cases {
-		if c.PreliminaryReportAt == nil || c.PreliminaryReportAt.After(at) {
+		met, err := s.preliminaryMetAt(ctx, s.db, c, at)
+		if err != nil {
+			return nil, err
+		}
+		if met == nil {
 			out = append(out, Obligation{Kind: ObligationPreliminaryReport, Ref: c.ID, CaseID: c.ID, Due: c.PreliminaryReportDue,
 				Section: SectionPreliminaryReport, Breached: !c.PreliminaryReportDue.After(at)})
 		}
@@ -80,13 +86,18 @@ func (s *Service) obligations(ctx context.Context, at time.Time) ([]Obligation, 
 	return out, nil
 }
 
-// revocationItems lists the certificates a revoke decision still has to
-// revoke (issuances in flight included: their serial will be a certificate).
+// revocationItems lists the certificates a revoke decision taken by at
+// still has to revoke (issuances in flight included: their serial will be
+// a certificate): those it covers.
 func (s *Service) revocationItems(ctx context.Context, q store.Querier, c Case, at time.Time) ([]Obligation, error) {
 	if c.Decision != DecisionRevoke || c.RevocationDue == nil {
 		return nil, nil
 	}
-	ms, err := s.tab.matches.Select(ctx, q, `WHERE report_id = ? ORDER BY created_at, serial`, c.ID)
+	decided, err := s.decisionTime(ctx, q, c)
+	if err != nil || decided.IsZero() || decided.After(at) {
+		return nil, err
+	}
+	ms, err := s.coveredMatches(ctx, q, c)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +113,22 @@ func (s *Service) revocationItems(ctx context.Context, q store.Querier, c Case, 
 		}
 	}
 	return out, nil
+}
+
+// decisionTime is when the decision of c was taken: its first decision
+// event, a revoke proposal awaiting confirmation included.
+func (s *Service) decisionTime(ctx context.Context, q store.Querier, c Case) (time.Time, error) {
+	evs, err := s.tab.events.Select(ctx, q, `WHERE report_id = ? AND kind IN (?, ?) ORDER BY at LIMIT 1`, c.ID, EventDecided, EventProposed)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(evs) > 0 {
+		return evs[0].At, nil
+	}
+	if c.DecidedAt != nil {
+		return *c.DecidedAt, nil
+	}
+	return time.Time{}, nil
 }
 
 // unrevoked reports whether a serial still had to be revoked at at: it was
@@ -146,6 +173,9 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 		return res, err
 	}
 	res.Revoked = n
+	if err := s.settleDeliveries(ctx); err != nil {
+		return res, err
+	}
 	now := s.now()
 	obs, err := s.obligations(ctx, now)
 	if err != nil {
@@ -231,10 +261,14 @@ func (s *Service) stillStands(ctx context.Context, tx *store.Tx, c Case, o Oblig
 	now := s.now()
 	switch o.Kind {
 	case ObligationPreliminaryReport:
-		if c.PreliminaryReportAt == nil {
+		met, err := s.preliminaryMetAt(ctx, tx, c, now)
+		if err != nil {
+			return false, err
+		}
+		if met == nil {
 			return true, nil
 		}
-		return kind == EventBreach && c.PreliminaryReportAt.After(o.Due), nil
+		return kind == EventBreach && met.After(o.Due), nil
 	case ObligationRevocation:
 		open, late, err := s.unrevoked(ctx, tx, o.Ref, now, o.Due)
 		return open || (kind == EventBreach && late), err
@@ -243,9 +277,9 @@ func (s *Service) stillStands(ctx context.Context, tx *store.Tx, c Case, o Oblig
 }
 
 // carryOut revokes, for every case decided to revoke whose revocation is
-// due (its revokeAt, or AlarmLead before its deadline), what is still
-// unrevoked, matching again by the compromised keys so that a certificate
-// stored since from an issuance in flight is caught.
+// due (its revokeAt, or AlarmLead before its deadline), what its decision
+// covers and is still unrevoked, matching again by the compromised keys so
+// that a certificate stored since from an issuance in flight is caught.
 func (s *Service) carryOut(ctx context.Context) (int, error) {
 	cases, err := s.tab.reports.Select(ctx, s.db, `WHERE decision = ? AND status <> ? ORDER BY received_at, id`, DecisionRevoke, StatusAwaitingConfirmation)
 	if err != nil {
@@ -273,10 +307,8 @@ func (s *Service) carryOutCase(ctx context.Context, id string) ([]revocation.Rev
 		if err := s.tab.reports.Lock(ctx, tx, id, &c); err != nil {
 			return err
 		}
-		var rec evidenceRecord
-		_ = json.Unmarshal([]byte(c.Evidence), &rec)
 		m := &matcher{s: s, q: tx, seen: map[string]bool{}}
-		for _, spki := range rec.CompromisedKeys {
+		for _, spki := range recordOf(c).CompromisedKeys {
 			if err := m.byKey(ctx, spki, ByKey); err != nil {
 				return err
 			}
@@ -284,16 +316,16 @@ func (s *Service) carryOutCase(ctx context.Context, id string) ([]revocation.Rev
 		if err := s.insertMatches(ctx, tx, system, id, m.out); err != nil {
 			return err
 		}
-		ms, err := s.tab.matches.Select(ctx, tx, `WHERE report_id = ? ORDER BY created_at, id`, id)
+		ms, err := s.coveredMatches(ctx, tx, c)
 		if err != nil {
 			return err
 		}
-		if c.DecidedBy == system.String() {
-			// Decided on receipt by a proof: only the proven keys.
-			ms = withKeys(ms, rec.CompromisedKeys)
+		if revs, err = s.revokeMatches(ctx, tx, &c, ms); err != nil || len(revs) == 0 {
+			return err
 		}
-		revs, err = s.revokeMatches(ctx, tx, c, ms)
-		return err
+		// Certificates revoked for sharing the key joined the case: their
+		// subscribers get the final report too.
+		return s.sendFinal(ctx, tx, system, c)
 	})
 	return revs, err
 }

@@ -25,7 +25,8 @@ const keyCompromiseTrigger = 3
 // Matched issuances still in flight are revoked by Tick once stored. A
 // certificate the report names otherwise (its serial, its PEM, a key it
 // does not prove) stays matched for compliance to decide: the proof of one
-// key is no proof about another.
+// key is no proof about another. The final report goes, as a staff
+// decision's does, to the reporter and the subscribers of what it covers.
 func (s *Service) decideOnReceipt(ctx context.Context, tx *store.Tx, c *Case, ch checked, ms []Match) ([]revocation.Revocation, error) {
 	t, _ := br.TriggerByNumber(keyCompromiseTrigger)
 	due := revocationDueOf(c.ReceivedAt, t)
@@ -45,7 +46,11 @@ func (s *Service) decideOnReceipt(ctx context.Context, tx *store.Tx, c *Case, ch
 			return nil, err
 		}
 	}
-	return s.revokeMatches(ctx, tx, *c, withKeys(ms, proven))
+	revs, err := s.revokeMatches(ctx, tx, c, withKeys(ms, proven))
+	if err != nil {
+		return nil, err
+	}
+	return revs, s.sendFinal(ctx, tx, system, *c)
 }
 
 // withKeys keeps the matches whose key is one of spkis.
@@ -87,7 +92,7 @@ func (s *Service) blockKey(ctx context.Context, tx *store.Tx, caseID, spki strin
 // decision (a match that was in flight is revoked once its certificate is
 // stored). Certificates already revoked are left alone, except that a
 // keyCompromise decision upgrades their entry (BR §7.2.2).
-func (s *Service) revokeMatches(ctx context.Context, tx *store.Tx, c Case, ms []Match) ([]revocation.Revocation, error) {
+func (s *Service) revokeMatches(ctx context.Context, tx *store.Tx, c *Case, ms []Match) ([]revocation.Revocation, error) {
 	t, err := br.ParseTrigger(c.Trigger)
 	if err != nil {
 		return nil, err
@@ -119,27 +124,43 @@ func (s *Service) revokeMatches(ctx context.Context, tx *store.Tx, c Case, ms []
 		if err := s.event(ctx, tx, system, e); err != nil {
 			return nil, err
 		}
-		// A keyCompromise revokes every other certificate with the key in
-		// the same step (BR §4.9.1.1(3)); the case's timeline names them
-		// too, as revoked because of it, and the loop then finds them
-		// revoked.
-		for _, sk := range r.SameKey() {
-			other, ok, err := s.deps.Inventory.CertificateBySerial(ctx, tx, sk.Serial)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				continue
-			}
-			e := Event{ReportID: c.ID, Kind: EventRevoked, AccountID: other.AccountID, Ref: sk.Serial,
-				Detail: sk.Reason + " (" + t.Ref() + ", same key as " + m.Serial + ")"}
-			if err := s.event(ctx, tx, system, e); err != nil {
-				return nil, err
-			}
+		if err := s.joinSameKey(ctx, tx, c, m.Serial, t, r.SameKey()); err != nil {
+			return nil, err
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// joinSameKey makes the certificates a keyCompromise revocation revoked in
+// the same step for sharing the key (BR §4.9.1.1(3), revocation's
+// same-key revocation) part of the case: each is named on its timeline as
+// revoked because of cause, matched (so its subscriber is among the
+// recipients of the case's reports) and covered by the decision that
+// revoked it. The loop of revokeMatches then finds them revoked.
+func (s *Service) joinSameKey(ctx context.Context, tx *store.Tx, c *Case, cause string, t br.Trigger, same []revocation.Revocation) error {
+	var ms []Match
+	var serials []string
+	for _, sk := range same {
+		other, ok, err := s.deps.Inventory.CertificateBySerial(ctx, tx, sk.Serial)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		e := Event{ReportID: c.ID, Kind: EventRevoked, AccountID: other.AccountID, Ref: sk.Serial,
+			Detail: sk.Reason + " (" + t.Ref() + ", same key as " + cause + ")"}
+		if err := s.event(ctx, tx, system, e); err != nil {
+			return err
+		}
+		ms = append(ms, Match{Serial: other.Serial, Kind: MatchCertificate, AccountID: other.AccountID, MatchedBy: ByKey, SPKISHA256: other.SPKISHA256})
+		serials = append(serials, other.Serial)
+	}
+	if err := s.insertMatches(ctx, tx, system, c.ID, ms); err != nil {
+		return err
+	}
+	return s.widenScope(ctx, tx, system, c, serials)
 }
 
 // DecideInput is the body of POST /problem-reports/{id}/decide.
@@ -163,12 +184,9 @@ func (s *Service) Decide(ctx context.Context, by actor.Actor, id string, in Deci
 	}
 	var revs []revocation.Revocation
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		c, err := s.lockOpen(ctx, tx, id)
+		c, err := s.lockUndecided(ctx, tx, id)
 		if err != nil {
 			return err
-		}
-		if !c.Status.Undecided() {
-			return apperr.Conflict(apperr.CodeAlreadyDecided, apperr.NoField, "problem report %s is already %s", id, c.Status)
 		}
 		switch Decision(in.Decision) {
 		case DecisionNoAction:
@@ -195,13 +213,16 @@ func (s *Service) decideNoAction(ctx context.Context, tx *store.Tx, by actor.Act
 	}
 	now := s.now()
 	c.Status, c.Decision, c.DecisionReason, c.DecidedBy, c.DecidedAt = StatusDecided, DecisionNoAction, in.Reason, by.String(), &now
+	if err := s.recordScope(ctx, tx, &c); err != nil {
+		return err
+	}
 	if err := s.tab.reports.Update(ctx, tx, by, actReportDecided, c); err != nil {
 		return err
 	}
 	if err := s.event(ctx, tx, by, Event{ReportID: c.ID, Kind: EventDecided, Detail: "no_action: " + in.Reason}); err != nil {
 		return err
 	}
-	return s.sendReports(ctx, tx, by, c, reportFinal, finalText(c))
+	return s.sendFinal(ctx, tx, by, c)
 }
 
 func (s *Service) decideRevoke(ctx context.Context, tx *store.Tx, by actor.Actor, c Case, in DecideInput) ([]revocation.Revocation, error) {
@@ -222,6 +243,9 @@ func (s *Service) decideRevoke(ctx context.Context, tx *store.Tx, by actor.Actor
 			at.Format(time.RFC3339), due.Format(time.RFC3339), t.Within)
 	}
 	c.Decision, c.Trigger, c.DecisionReason, c.RevocationDue, c.RevokeAt = DecisionRevoke, t.Ref(), in.Reason, &due, &at
+	if err := s.recordScope(ctx, tx, &c); err != nil {
+		return nil, err
+	}
 	if s.cfg.ConfirmRevocation {
 		c.Status, c.PendingBy = StatusAwaitingConfirmation, by.ID
 		if err := s.tab.reports.Update(ctx, tx, by, actReportDecided, c); err != nil {
@@ -232,7 +256,9 @@ func (s *Service) decideRevoke(ctx context.Context, tx *store.Tx, by actor.Actor
 	return s.confirmRevoke(ctx, tx, by, c)
 }
 
-// confirmRevoke makes a revoke decision final and revokes what is due.
+// confirmRevoke makes a revoke decision final, revokes what it covers if
+// due now, and sends the final report (after the revocations, so that the
+// subscribers of certificates revoked for sharing a key get it too).
 func (s *Service) confirmRevoke(ctx context.Context, tx *store.Tx, by actor.Actor, c Case) ([]revocation.Revocation, error) {
 	now := s.now()
 	c.Status, c.DecidedBy, c.DecidedAt = StatusDecided, by.String(), &now
@@ -242,17 +268,17 @@ func (s *Service) confirmRevoke(ctx context.Context, tx *store.Tx, by actor.Acto
 	if err := s.event(ctx, tx, by, Event{ReportID: c.ID, Kind: EventDecided, Ref: c.Trigger, Detail: "revoke: " + c.DecisionReason}); err != nil {
 		return nil, err
 	}
-	if err := s.sendReports(ctx, tx, by, c, reportFinal, finalText(c)); err != nil {
-		return nil, err
+	var revs []revocation.Revocation
+	if !c.RevokeAt.After(now) {
+		ms, err := s.coveredMatches(ctx, tx, c)
+		if err != nil {
+			return nil, err
+		}
+		if revs, err = s.revokeMatches(ctx, tx, &c, ms); err != nil {
+			return nil, err
+		}
 	}
-	if c.RevokeAt.After(now) {
-		return nil, nil
-	}
-	ms, err := s.tab.matches.Select(ctx, tx, `WHERE report_id = ? ORDER BY created_at, id`, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	return s.revokeMatches(ctx, tx, c, ms)
+	return revs, s.sendFinal(ctx, tx, by, c)
 }
 
 // Confirm makes a revoke decision awaiting confirmation final. The
@@ -282,6 +308,24 @@ func (s *Service) Confirm(ctx context.Context, by actor.Actor, id string) (View,
 	}
 	s.deps.Revoker.Published(ctx, revs...)
 	return s.Get(ctx, by, id)
+}
+
+// lockUndecided locks a case that awaits its decision: an open case not
+// decided yet, or a merged duplicate never decided. A duplicate keeps its
+// own clocks, and its decision covers its own matches, which the case it
+// was merged into may not have decided (docs/design.md §12).
+func (s *Service) lockUndecided(ctx context.Context, tx *store.Tx, id string) (Case, error) {
+	var c Case
+	if err := s.tab.reports.Lock(ctx, tx, id, &c); err != nil {
+		return Case{}, err
+	}
+	switch {
+	case c.Status == StatusClosed:
+		return Case{}, apperr.Conflict(apperr.CodeCaseClosed, apperr.NoField, "problem report %s is %s", id, c.Status)
+	case c.Status.Undecided(), c.Status == StatusMerged && c.Decision == DecisionNone:
+		return c, nil
+	}
+	return Case{}, apperr.Conflict(apperr.CodeAlreadyDecided, apperr.NoField, "problem report %s is already %s", id, c.Status)
 }
 
 // lockOpen locks a case that is neither closed nor merged.

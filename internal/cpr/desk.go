@@ -2,7 +2,6 @@ package cpr
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sort"
 	"strings"
@@ -12,10 +11,14 @@ import (
 	"github.com/vetca/vetca/internal/store"
 )
 
-// MatchView is a match with whether its serial is revoked now.
+// MatchView is a match with whether its serial is revoked now, and
+// whether it still awaits a decision: no decision covers it, neither the
+// case's own nor that of the case it was merged into or of a duplicate
+// merged into it (docs/design.md §12).
 type MatchView struct {
 	Match
-	Revoked bool `json:"revoked"`
+	Revoked          bool `json:"revoked"`
+	AwaitingDecision bool `json:"awaitingDecision"`
 }
 
 // EvidenceView is the evidence a case keeps: certificates and CSRs as
@@ -27,6 +30,9 @@ type EvidenceView struct {
 	CompromisedKeys []string `json:"compromisedKeys"`
 	ReportedKeys    []string `json:"reportedKeys"`
 	Serials         []string `json:"serials"`
+	// MailText is a mailed report's whole text when its description had
+	// to be cut.
+	MailText string `json:"mailText,omitempty"`
 }
 
 // View is a case as compliance sees it (GET /problem-reports/{id}).
@@ -58,20 +64,30 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 	if err != nil {
 		return View{}, err
 	}
+	box, err := s.outboxOf(ctx, s.db, id)
+	if err != nil {
+		return View{}, err
+	}
 	for _, e := range evs {
 		switch e.Kind {
 		case EventReportSent:
-			v.ReportsSent = append(v.ReportsSent, ReportSent{To: e.Recipient, Role: e.Role, At: e.At, Report: e.Ref, AccountID: e.AccountID})
+			st, lastErr := delivery(e, box)
+			v.ReportsSent = append(v.ReportsSent, ReportSent{To: e.Recipient, Role: e.Role, At: e.At, Report: e.Ref, AccountID: e.AccountID,
+				Delivery: string(st), Error: lastErr})
 		case EventBreach:
 			v.Breaches = append(v.Breaches, e)
 		case EventNote:
 			v.Notes = append(v.Notes, e)
 		}
 	}
-	v.PreliminaryReportComplete = c.PreliminaryReportAt != nil
-	var rec evidenceRecord
-	_ = json.Unmarshal([]byte(c.Evidence), &rec)
-	v.Evidence = EvidenceView{Certificates: nonNil(rec.Certificates), CSRs: nonNil(rec.CSRs), CompromisedKeys: nonNil(rec.CompromisedKeys), ReportedKeys: nonNil(rec.ReportedKeys), Serials: nonNil(rec.Serials)}
+	met, err := s.preliminaryMetAt(ctx, s.db, c, s.now())
+	if err != nil {
+		return View{}, err
+	}
+	v.PreliminaryReportComplete = met != nil
+	rec := recordOf(c)
+	v.Evidence = EvidenceView{Certificates: nonNil(rec.Certificates), CSRs: nonNil(rec.CSRs), CompromisedKeys: nonNil(rec.CompromisedKeys), ReportedKeys: nonNil(rec.ReportedKeys),
+		Serials: nonNil(rec.Serials), MailText: rec.MailText}
 	return v, nil
 }
 
@@ -87,13 +103,17 @@ func (s *Service) viewMatches(ctx context.Context, v *View) error {
 	if err != nil {
 		return err
 	}
+	decided, err := s.decidedSerials(ctx, s.db, v.Case)
+	if err != nil {
+		return err
+	}
 	for _, m := range ms {
 		_, revoked, err := s.deps.Revoker.Get(ctx, s.db, m.Serial)
 		if err != nil {
 			return err
 		}
 		v.MatchedCertificates = append(v.MatchedCertificates, m.Serial)
-		v.Matches = append(v.Matches, MatchView{Match: m, Revoked: revoked})
+		v.Matches = append(v.Matches, MatchView{Match: m, Revoked: revoked, AwaitingDecision: !decided[m.Serial]})
 	}
 	return nil
 }
@@ -298,7 +318,12 @@ func (s *Service) Close(ctx context.Context, by actor.Actor, id, reasons string)
 
 // Merge marks dupID a duplicate of intoID and copies its matches there.
 // Both cases keep their own clocks: each one's deadlines still count from
-// its own receipt and still appear among the obligations.
+// its own receipt and still appear among the obligations. A decision
+// intoID has already taken covers only the matches it was taken on: the
+// copies await a decision, which the duplicate, merged but undecided, can
+// still take on its own matches (docs/design.md §12). A duplicate with a
+// revoke awaiting confirmation is not merged: its proposal would then be
+// carried out unconfirmed.
 func (s *Service) Merge(ctx context.Context, by actor.Actor, dupID, intoID string) (View, error) {
 	if err := by.Require(deskRoles...); err != nil {
 		return View{}, err
@@ -310,6 +335,9 @@ func (s *Service) Merge(ctx context.Context, by actor.Actor, dupID, intoID strin
 		dup, err := s.lockOpen(ctx, tx, dupID)
 		if err != nil {
 			return err
+		}
+		if dup.Status == StatusAwaitingConfirmation {
+			return apperr.Conflict(apperr.CodeAlreadyDecided, apperr.NoField, "problem report %s has a revoke decision awaiting confirmation; confirm it before merging", dupID)
 		}
 		if _, err := s.lockOpen(ctx, tx, intoID); err != nil {
 			return err

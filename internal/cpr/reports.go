@@ -34,13 +34,20 @@ type PreliminaryInput struct {
 	To string `json:"to"`
 }
 
-// ReportSent is one report mailed about a case.
+// ReportSent is one report mailed about a case, and where its delivery
+// stands in the outbox.
 type ReportSent struct {
 	To        string    `json:"to"`
 	Role      string    `json:"role"`
 	At        time.Time `json:"at"`
 	Report    string    `json:"report"`
 	AccountID string    `json:"accountId,omitempty"`
+	// Delivery is pending, sent or failed (permanently: the recipient's
+	// server refused it, or every attempt failed); empty for a report
+	// recorded before deliveries were linked to the case.
+	Delivery string `json:"delivery,omitempty"`
+	// Error is the last delivery error of a failed report.
+	Error string `json:"deliveryError,omitempty"`
 }
 
 // SendPreliminaryReport mails the preliminary report on a case's findings
@@ -128,21 +135,66 @@ func (s *Service) sendTo(ctx context.Context, tx *store.Tx, by actor.Actor, c Ca
 	if err != nil {
 		return err
 	}
+	return s.enqueue(ctx, tx, by, c, kind, text, rs)
+}
+
+// enqueue mails a report to each recipient through the outbox and records
+// each on the case, naming the outbox message (its delivery is read back
+// from there).
+func (s *Service) enqueue(ctx context.Context, tx *store.Tx, by actor.Actor, c Case, kind, text string, rs []recipient) error {
 	for _, r := range rs {
-		_, err := s.deps.Outbox.Enqueue(ctx, tx, by, notify.Message{
+		msg, err := s.deps.Outbox.Enqueue(ctx, tx, by, notify.Message{
 			To: r.email, Subject: fmt.Sprintf("[vetca] %s report on certificate problem report %s", kind, c.ID),
 			Body: reportBody(c, kind, text, r.role), Kind: "cpr_" + kind + "_report", RecipientRole: r.role,
-			RefType: "problem_report", RefID: c.ID,
+			RefType: refType, RefID: c.ID,
 		})
 		if err != nil {
 			return err
 		}
-		e := Event{ReportID: c.ID, Kind: EventReportSent, Recipient: r.email, Role: r.role, AccountID: r.accountID, Ref: kind}
+		e := Event{ReportID: c.ID, Kind: EventReportSent, Recipient: r.email, Role: r.role, AccountID: r.accountID, Ref: kind, Detail: messagePrefix + msg.ID}
 		if err := s.event(ctx, tx, by, e); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// sendFinal mails the final report of the case's decision to the reporter
+// and to the contacts of every account with a match the decision covers,
+// each party once: a party already sent one is skipped, so a later step (a
+// scheduled revocation that also revoked certificates sharing the key)
+// mails only the parties it added.
+func (s *Service) sendFinal(ctx context.Context, tx *store.Tx, by actor.Actor, c Case) error {
+	sent, err := s.tab.events.Select(ctx, tx, `WHERE report_id = ? AND kind = ? AND ref = ?`, c.ID, EventReportSent, reportFinal)
+	if err != nil {
+		return err
+	}
+	had := map[string]bool{}
+	for _, e := range sent {
+		had[partyOf(e)] = true
+	}
+	var rs []recipient
+	if !had[""] {
+		rs = append(rs, recipient{email: c.ReporterEmail, role: RoleReporter})
+	}
+	ms, err := s.coveredMatches(ctx, tx, c)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if m.AccountID == "" || had[m.AccountID] {
+			continue
+		}
+		had[m.AccountID] = true
+		cs, err := s.deps.Contacts.ContactsForAccount(ctx, tx, m.AccountID)
+		if err != nil {
+			return err
+		}
+		for _, ct := range cs {
+			rs = append(rs, recipient{email: ct.Email, role: RoleSubscriber, accountID: m.AccountID})
+		}
+	}
+	return s.enqueue(ctx, tx, by, c, reportFinal, finalText(c), rs)
 }
 
 func reportBody(c Case, kind, text, role string) string {
@@ -171,32 +223,34 @@ func finalText(c Case) string {
 }
 
 // notePreliminaryMet records, once, when the preliminary report obligation
-// was met.
+// was met, and a breach when it was met late: first sent after its due
+// time, or sent again after its due time to a party all of whose earlier
+// deliveries failed.
 func (s *Service) notePreliminaryMet(ctx context.Context, tx *store.Tx, by actor.Actor, c Case) error {
-	if c.PreliminaryReportAt != nil {
-		return nil
+	if c.PreliminaryReportAt == nil {
+		ok, err := s.preliminaryComplete(ctx, tx, c.ID)
+		if err != nil || !ok {
+			return err
+		}
+		now := s.now()
+		c.PreliminaryReportAt = &now
+		if c.Status == StatusReceived || c.Status == StatusInvestigating {
+			c.Status = StatusPreliminarySent
+		}
+		if err := s.tab.reports.Update(ctx, tx, by, actReportPrelimMet, c); err != nil {
+			return err
+		}
+		if err := s.event(ctx, tx, by, Event{ReportID: c.ID, Kind: EventPrelimMet, Detail: "the reporter and every matched subscriber have been sent a preliminary report"}); err != nil {
+			return err
+		}
 	}
-	ok, err := s.preliminaryComplete(ctx, tx, c.ID)
-	if err != nil || !ok {
+	met, err := s.preliminaryMetAt(ctx, tx, c, s.now())
+	if err != nil || met == nil || !met.After(c.PreliminaryReportDue) {
 		return err
-	}
-	now := s.now()
-	c.PreliminaryReportAt = &now
-	if c.Status == StatusReceived || c.Status == StatusInvestigating {
-		c.Status = StatusPreliminarySent
-	}
-	if err := s.tab.reports.Update(ctx, tx, by, actReportPrelimMet, c); err != nil {
-		return err
-	}
-	if err := s.event(ctx, tx, by, Event{ReportID: c.ID, Kind: EventPrelimMet, Detail: "the reporter and every matched subscriber have been sent a preliminary report"}); err != nil {
-		return err
-	}
-	if !now.After(c.PreliminaryReportDue) {
-		return nil
 	}
 	// Met late: the breach stands whether or not the watch saw it open.
 	o := Obligation{Kind: ObligationPreliminaryReport, Ref: c.ID, CaseID: c.ID, Due: c.PreliminaryReportDue, Section: SectionPreliminaryReport, Breached: true}
-	e := obligationEvent(EventBreach, o, now.Format(time.RFC3339))
+	e := obligationEvent(EventBreach, o, met.Format(time.RFC3339))
 	if _, found, err := s.tab.events.First(ctx, tx, `WHERE id = ?`, e.ID); err != nil || found {
 		return err
 	}
@@ -204,9 +258,10 @@ func (s *Service) notePreliminaryMet(ctx context.Context, tx *store.Tx, by actor
 }
 
 // preliminaryComplete reports whether the reporter and every account a
-// match belongs to were sent a preliminary report.
+// match belongs to were sent a preliminary report whose delivery has not
+// failed.
 func (s *Service) preliminaryComplete(ctx context.Context, q store.Querier, caseID string) (bool, error) {
-	sent, err := s.tab.events.Select(ctx, q, `WHERE report_id = ? AND kind = ? AND ref = ?`, caseID, EventReportSent, reportPreliminary)
+	sends, err := s.preliminarySends(ctx, q, caseID, s.now())
 	if err != nil {
 		return false, err
 	}
@@ -214,17 +269,9 @@ func (s *Service) preliminaryComplete(ctx context.Context, q store.Querier, case
 	if err != nil {
 		return false, err
 	}
-	got := map[string]bool{}
-	for _, e := range sent {
-		if e.Role == RoleReporter {
-			got[""] = true
-		} else {
-			got[e.AccountID] = true
-		}
-	}
-	ok := got[""]
+	ok := !sends[""].IsZero()
 	for _, a := range accounts {
-		ok = ok && got[a]
+		ok = ok && !sends[a].IsZero()
 	}
 	return ok, nil
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/br"
 	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/plaintext"
 	"github.com/vetca/vetca/internal/revocation"
 	"github.com/vetca/vetca/internal/serial"
 	"github.com/vetca/vetca/internal/store"
@@ -45,21 +45,10 @@ type Submission struct {
 	// Attachments are raw blobs (PEM or DER certificates, keys, CSRs), as
 	// mail carries them; ParseEvidence classifies them.
 	Attachments [][]byte `json:"-"`
-}
-
-// FromMail makes the submission of a mailed report: the sender is the
-// reporter, the subject and body are the description, and the attachments
-// (and any PEM in the body) are the evidence. A mail that carries a key
-// or a CSR is a key-compromise report; otherwise it is "other", and
-// compliance recategorizes it when triaging.
-func FromMail(from, subject, body string, attachments [][]byte) Submission {
-	desc := strings.TrimSpace(strings.TrimSpace(subject) + "\n\n" + strings.TrimSpace(body))
-	blobs := append([][]byte{[]byte(body)}, attachments...)
-	sub := Submission{ReporterEmail: from, Category: string(CategoryOther), Description: desc, Channel: ChannelEmail, Attachments: blobs}
-	if ev, err := ParseEvidence(blobs); err != nil || len(ev.Keys) > 0 || len(ev.CSRs) > 0 {
-		sub.Category = string(CategoryKeyCompromise)
-	}
-	return sub
+	// mailText is a mailed report's text as received (its evidence blocks
+	// replaced by markers), kept as evidence when FromMail had to cut the
+	// description. Only FromMail sets it.
+	mailText string
 }
 
 // keyProof is a key the report names by its private key or a CSR signed
@@ -114,6 +103,14 @@ type evidenceRecord struct {
 	// or a CSR vetca already held): matched, left to compliance.
 	ReportedKeys []string `json:"reportedKeys,omitempty"`
 	Skipped      int      `json:"skippedAttachments,omitempty"`
+	// MailText is a mailed report's whole text when its description had to
+	// be cut (FromMail), so that nothing the reporter wrote is lost.
+	MailText string `json:"mailText,omitempty"`
+	// DecisionScope is what a staff decision covers: the serials the case
+	// had matched when it was taken (a revoke proposal included), and the
+	// certificates it revoked for sharing their key. nil until a staff
+	// decision, and on cases decided before the scope was kept (covers).
+	DecisionScope *[]string `json:"decisionScope,omitempty"`
 }
 
 // check validates a submission completely, before anything is written.
@@ -196,15 +193,20 @@ func (c *checked) addAttachments() error {
 	return nil
 }
 
+// checkEmail accepts only a plain address (name@example.org), stored as
+// sent: the preliminary and final reports go there (BR §4.9.5), so an
+// address the outbox could not mail, such as one with a quoted local part
+// ("John Smith"@example.org) or a display name, is refused at intake
+// rather than stored and found unmailable later.
 func checkEmail(s string) (string, error) {
-	if strings.TrimSpace(s) == "" {
+	s = strings.TrimSpace(s)
+	if s == "" {
 		return "", apperr.Invalid(apperr.CodeMissingField, "reporterEmail", "reporterEmail is required: the preliminary report is sent there (BR §4.9.5)")
 	}
-	a, err := mail.ParseAddress(strings.TrimSpace(s))
-	if err != nil || len(a.Address) > 254 || strings.ContainsAny(a.Address, "\r\n") {
-		return "", apperr.Invalid(apperr.CodeInvalidEmail, "reporterEmail", "reporterEmail %q is not an email address", s)
+	if err := plaintext.CheckEmail("reporterEmail", s, true); err != nil {
+		return "", err
 	}
-	return a.Address, nil
+	return s, nil
 }
 
 func checkCategory(s string) (Category, error) {
@@ -325,7 +327,7 @@ func requireKeyMatches(c checked, ms []Match) error {
 
 func (s *Service) newCase(c checked) Case {
 	now := s.now()
-	ev := evidenceRecord{Serials: c.serials, Skipped: c.skipped}
+	ev := evidenceRecord{Serials: c.serials, Skipped: c.skipped, MailText: c.sub.mailText}
 	for _, cert := range c.certs {
 		ev.Certificates = append(ev.Certificates, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
 	}
