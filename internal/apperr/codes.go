@@ -369,6 +369,8 @@ const (
 	CodeRandomValueExpired Code = "random_value_expired"
 	// CodeReverificationRequired (409): the organization's identity was verified longer ago than BR §4.2.1 allows reusing.
 	CodeReverificationRequired Code = "reverification_required"
+	// CodeRevocationOutstanding (409): certificates of the incident's affected set are still valid, with no delay recorded; revoke them first (BR §4.9.1.1).
+	CodeRevocationOutstanding Code = "revocation_outstanding"
 	// CodeSanctionsRejected (409): the version's sanctions review was rejected, so it cannot be verified.
 	CodeSanctionsRejected Code = "sanctions_rejected"
 	// CodeSnapshotMismatch (409): the order's snapshot changed since it was reviewed; its approvals are void.
@@ -466,7 +468,7 @@ var all = []Code{
 	CodeAlreadyRevoked, CodeAlreadyVerified, CodeCaseClosed, CodeEABKeyBound, CodeEABKeyExpired, CodeEABKeyRevoked, CodeCAAStale, CodeConcurrentUpdate, CodeFinalizeInProgress,
 	CodeIssuanceAbandoned, CodeNameTaken, CodeNotPending, CodeNotAwaitingConfirmation, CodeNothingPending,
 	CodeOrderChanged, CodeOrderNotApproved, CodeOrderNotPending, CodeOrganizationNotVerified,
-	CodeRandomValueExpired, CodeReverificationRequired, CodeSanctionsRejected, CodeSnapshotMismatch,
+	CodeRandomValueExpired, CodeReverificationRequired, CodeRevocationOutstanding, CodeSanctionsRejected, CodeSnapshotMismatch,
 	CodeTemplateDisabled, CodeTemplateMismatch, CodeTemplateNotApproved,
 	CodeVersionNotPending,
 

@@ -49,20 +49,26 @@ func obligation(kind, ref string, inc Incident, due time.Time, section string, a
 // time while nothing was disclosed); the next update (7 days after the
 // last one, or on the "Next update" date set); and for a revocation-delay
 // incident the 3-day SHOULD update too (IRG v3.2). Breached means the due
-// time is not after at. Recorded delays change none of these.
+// time is not after at. Recorded delays change none of these. A closed
+// incident keeps its revocation obligations until they are met: closing
+// it meets no BR §4.9.1.1 deadline (docs/design.md §13).
 func (s *Service) Obligations(ctx context.Context, at time.Time) ([]Obligation, error) {
-	incs, err := s.tab.incidents.Select(ctx, s.db, `WHERE status = ? AND created_at <= ? ORDER BY created_at, id`, StatusOpen, store.FormatTime(at))
+	ts := store.FormatTime(at)
+	incs, err := s.tab.incidents.Select(ctx, s.db, `WHERE created_at <= ? AND (status = ? OR (kind = ? AND `+unmetRevocation+`)) ORDER BY created_at, id`,
+		ts, StatusOpen, KindIncident, ts, ts)
 	if err != nil {
 		return nil, err
 	}
 	out := []Obligation{}
 	for _, inc := range incs {
-		out = append(out, reportObligations(inc, at)...)
-		changed, err := s.actionItemObligation(ctx, s.db, inc, at)
-		if err != nil {
-			return nil, err
+		if inc.Status == StatusOpen {
+			out = append(out, reportObligations(inc, at)...)
+			changed, err := s.actionItemObligation(ctx, s.db, inc, at)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, changed...)
 		}
-		out = append(out, changed...)
 		if inc.Kind == KindDelayedRevocation {
 			continue // its certificates are the parent's obligations
 		}
@@ -74,6 +80,13 @@ func (s *Service) Obligations(ctx context.Context, at time.Time) ([]Obligation, 
 	}
 	return out, nil
 }
+
+// unmetRevocation selects (as t) an incident with an affected certificate
+// neither revoked through it nor expired at the time bound twice: closed
+// incidents are read only when they may still have a revocation
+// obligation then (stateAt decides; a certificate revoked by another path
+// is found so there).
+const unmetRevocation = `EXISTS (SELECT 1 FROM incident_certificates c WHERE c.incident_id = t.id AND (c.revoked_at IS NULL OR c.revoked_at > ?) AND c.not_after > ?)`
 
 // met reports whether a report recorded at t was made by at.
 func met(t *time.Time, at time.Time) bool { return t != nil && !t.After(at) }

@@ -125,6 +125,7 @@ type Event struct {
 type Inventory interface {
 	CertificateBySerial(ctx context.Context, q store.Querier, serialHex string) (issuance.Certificate, bool, error)
 	CertificatesInScope(ctx context.Context, q store.Querier, sc issuance.Scope) ([]issuance.Certificate, error)
+	CertificatesWithKey(ctx context.Context, q store.Querier, spkiHex string) ([]issuance.Certificate, error)
 }
 
 // Validations answers which serials relied on a validation method

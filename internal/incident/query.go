@@ -29,12 +29,49 @@ type Query struct {
 	ValidationMethodVersion string `json:"validationMethodVersion,omitempty"`
 }
 
-// runQuery resolves a query over the certificate inventory.
+// runQuery resolves a query over the certificate inventory. A query that
+// names a value nothing stored has (an organization with no certificate, a
+// validation method version never used) is refused naming that field, and
+// one that selects no certificate is refused too (invalid_query): an
+// incident's affected set is never empty by mistake (docs/api.md,
+// Incidents).
 func (s *Service) runQuery(ctx context.Context, by actor.Actor, q Query) ([]issuance.Certificate, error) {
-	if q.OrganizationVersion < 0 {
-		return nil, apperr.Invalid(apperr.CodeInvalidQuery, "query.organizationVersion", "organizationVersion must be positive")
+	sc, err := scopeOf(q)
+	if err != nil {
+		return nil, err
 	}
+	if q.ValidationMethod != "" {
+		if sc.Serials, err = s.reliedOn(ctx, by, q); err != nil {
+			return nil, err
+		}
+	}
+	if q.Lint != "" {
+		if sc.Serials, err = s.failing(ctx, q.Lint, sc.Serials); err != nil {
+			return nil, err
+		}
+	}
+	var certs []issuance.Certificate
+	if sc.Serials == nil || len(sc.Serials) > 0 {
+		if certs, err = s.deps.Inventory.CertificatesInScope(ctx, s.db, sc); err != nil {
+			return nil, err
+		}
+	}
+	if len(certs) == 0 {
+		return nil, s.selectsNothing(ctx, q)
+	}
+	return certs, nil
+}
+
+// scopeOf checks a query's own fields and turns them into an inventory
+// scope.
+func scopeOf(q Query) (issuance.Scope, error) {
 	sc := issuance.Scope{OrganizationID: q.OrganizationID, OrganizationVersion: q.OrganizationVersion, IssuerID: q.IssuerID}
+	if q.OrganizationVersion < 0 {
+		return sc, apperr.Invalid(apperr.CodeInvalidQuery, "query.organizationVersion", "organizationVersion must be positive")
+	}
+	if q.ValidationMethodVersion != "" && q.ValidationMethod == "" {
+		return sc, apperr.Invalid(apperr.CodeInvalidQuery, "query.validationMethodVersion", "validationMethodVersion needs validationMethod")
+	}
 	if q.IssuedAfter != nil {
 		sc.IssuedAfter = q.IssuedAfter.UTC()
 	}
@@ -42,39 +79,56 @@ func (s *Service) runQuery(ctx context.Context, by actor.Actor, q Query) ([]issu
 		sc.IssuedBefore = q.IssuedBefore.UTC()
 	}
 	if !sc.IssuedAfter.IsZero() && !sc.IssuedBefore.IsZero() && !sc.IssuedAfter.Before(sc.IssuedBefore) {
-		return nil, apperr.Invalid(apperr.CodeInvalidQuery, "query.issuedBefore", "issuedBefore must be after issuedAfter")
+		return sc, apperr.Invalid(apperr.CodeInvalidQuery, "query.issuedBefore", "issuedBefore must be after issuedAfter")
 	}
-	if q.ValidationMethod != "" {
-		serials, err := s.reliedOn(ctx, by, q)
-		if err != nil || len(serials) == 0 {
-			return nil, err
-		}
-		sc.Serials = serials
+	if sc.OrganizationID == "" && sc.OrganizationVersion == 0 && sc.IssuerID == "" && sc.IssuedAfter.IsZero() && sc.IssuedBefore.IsZero() &&
+		q.ValidationMethod == "" && q.Lint == "" {
+		return sc, apperr.Invalid(apperr.CodeInvalidQuery, "query", "a query must set at least one field")
 	}
-	if q.Lint != "" {
-		serials, err := s.failing(ctx, q.Lint, sc.Serials)
-		if err != nil || len(serials) == 0 {
-			return nil, err
-		}
-		sc.Serials = serials
-	}
-	if sc.OrganizationID == "" && sc.OrganizationVersion == 0 && sc.IssuerID == "" && sc.IssuedAfter.IsZero() && sc.IssuedBefore.IsZero() && sc.Serials == nil {
-		return nil, apperr.Invalid(apperr.CodeInvalidQuery, "query", "a query must set at least one field")
-	}
-	return s.deps.Inventory.CertificatesInScope(ctx, s.db, sc)
+	return sc, nil
 }
 
-// reliedOn lists the serials that relied on the query's validation method.
+// selectsNothing is the refusal of a query that selected no certificate:
+// naming organizationId when no certificate of that organization is
+// stored at all (an unknown organization), else the query.
+func (s *Service) selectsNothing(ctx context.Context, q Query) error {
+	if q.OrganizationID != "" {
+		some, err := s.deps.Inventory.CertificatesInScope(ctx, s.db, issuance.Scope{OrganizationID: q.OrganizationID})
+		if err != nil {
+			return err
+		}
+		if len(some) == 0 {
+			return apperr.Invalid(apperr.CodeInvalidQuery, "query.organizationId",
+				"no certificate of organization %q is stored: the organization is unknown or was never issued a certificate", q.OrganizationID)
+		}
+	}
+	return apperr.Invalid(apperr.CodeInvalidQuery, "query", "the query selects no certificate; an incident needs at least one")
+}
+
+// reliedOn lists the serials that relied on the query's validation method
+// (and version). A method or version that no stored domain validation
+// has is refused naming its field.
 func (s *Service) reliedOn(ctx context.Context, by actor.Actor, q Query) ([]string, error) {
 	if s.deps.Validations == nil {
 		return nil, apperr.Invalid(apperr.CodeInvalidQuery, "query.validationMethod", "domain validations are not available")
 	}
 	res, err := s.deps.Validations.Search(ctx, by, validation.SearchInput{Method: q.ValidationMethod, Version: q.ValidationMethodVersion})
-	if err != nil {
-		if e, ok := apperr.As(err); ok && e.Kind == apperr.KindInvalid {
-			e.Field = "query." + map[string]string{"method": "validationMethod", "version": "validationMethodVersion"}[e.Field]
+	if e, ok := apperr.As(err); ok && e.Kind == apperr.KindInvalid {
+		field := map[string]string{"method": "query.validationMethod", "version": "query.validationMethodVersion"}[e.Field]
+		if field == "" {
+			field = "query"
 		}
+		return nil, apperr.Invalid(apperr.CodeInvalidQuery, field, "%s", e.Message)
+	}
+	if err != nil {
 		return nil, err
+	}
+	if q.ValidationMethodVersion != "" && len(res.Validations) == 0 {
+		return nil, apperr.Invalid(apperr.CodeInvalidQuery, "query.validationMethodVersion",
+			"no stored %s validation has version %q", q.ValidationMethod, q.ValidationMethodVersion)
+	}
+	if res.Certificates == nil {
+		res.Certificates = []string{}
 	}
 	return res.Certificates, nil
 }
@@ -111,7 +165,7 @@ func (s *Service) failing(ctx context.Context, lintName string, within []string)
 	for _, sn := range within {
 		in[sn] = true
 	}
-	var out []string
+	out := []string{} // none in both selects nothing, not everything
 	for _, sn := range serials {
 		if in[sn] {
 			out = append(out, sn)

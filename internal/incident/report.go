@@ -354,6 +354,12 @@ func (d reportData) closure() string {
 		commitments = append(commitments, fmt.Sprintf("%s (%s)", a.Title, a.Status))
 	}
 	field(&b, "Commitment summary", strings.Join(commitments, "; "))
+	if valid > 0 {
+		// A closure is refused while one is valid with no delay recorded
+		// (checkClosable).
+		fmt.Fprintf(&b, "\n%d certificate(s) of this incident remain valid (BR §4.9.1.1 requires their revocation; recorded delay requests are in the timeline), so this report does not request its closure.\n", valid)
+		return b.String()
+	}
 	b.WriteString("\nAll Action Items disclosed in this report have been completed as described, and we request its closure.\n")
 	return b.String()
 }
@@ -413,7 +419,9 @@ type DisclosureInput struct {
 // RecordDisclosure records a report posted on the incident: the first one
 // meets the initial report, a full report the full report, and every one
 // is an update (and sets the next update date). It meets obligations; it
-// moves no deadline (revocationDue and initialReportDue stay).
+// moves no deadline (revocationDue and initialReportDue stay). A closure
+// is refused while a certificate of the set is still valid with no delay
+// recorded for it (checkClosable).
 func (s *Service) RecordDisclosure(ctx context.Context, by actor.Actor, id string, in DisclosureInput) (Incident, error) {
 	if err := require(by, staffRoles...); err != nil {
 		return Incident{}, err
@@ -436,6 +444,11 @@ func (s *Service) RecordDisclosure(ctx context.Context, by actor.Actor, id strin
 		}
 		if at.Before(inc.AwareAt) {
 			return apperr.Invalid(apperr.CodeInvalidTime, "postedAt", "postedAt is before awareAt")
+		}
+		if in.Kind == FormatClosure {
+			if err := s.checkClosable(ctx, tx, inc); err != nil {
+				return err
+			}
 		}
 		applyDisclosure(&inc, in, at)
 		if err := s.tab.incidents.Update(ctx, tx, by, actIncidentUpdated, inc); err != nil {

@@ -19,7 +19,7 @@ type TickResult struct {
 }
 
 // Tick is one pass of the incident deadline watch (serve runs it under the
-// lease incident-deadlines): for every open incident whose revocation
+// lease incident-deadlines): for every incident, open or closed, whose revocation
 // deadline has passed and that had affected certificates still valid at
 // it (unrevoked, or revoked only later, even while no serve ran), it
 // records the breach and opens a separate delayed-revocation incident
@@ -33,8 +33,10 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 		return res, err
 	}
 	res.Obligations = obs
-	incs, err := s.tab.incidents.Select(ctx, s.db, `WHERE status = ? AND kind = ? AND revocation_due <= ? ORDER BY created_at, id`,
-		StatusOpen, KindIncident, store.FormatTime(now))
+	// A closed incident is read too while a certificate of its set may
+	// have been valid at its deadline: closing it moves no obligation.
+	incs, err := s.tab.incidents.Select(ctx, s.db, `WHERE kind = ? AND revocation_due <= ? AND (status = ? OR `+unmetAtDeadline+`) ORDER BY created_at, id`,
+		KindIncident, store.FormatTime(now), StatusOpen)
 	if err != nil {
 		return res, err
 	}
@@ -48,6 +50,10 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 	}
 	return res, nil
 }
+
+// unmetAtDeadline selects (as t) an incident with an affected certificate
+// neither revoked through it nor expired at its revocation deadline.
+const unmetAtDeadline = `EXISTS (SELECT 1 FROM incident_certificates c WHERE c.incident_id = t.id AND (c.revoked_at IS NULL OR c.revoked_at > t.revocation_due) AND c.not_after > t.revocation_due)`
 
 // checkDeadline opens the delayed-revocation incident of inc if a
 // certificate of its set was still valid at its revocation deadline.
