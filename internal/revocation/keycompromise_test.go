@@ -202,3 +202,42 @@ func TestKeyCompromiseRevokesEveryCertificateWithTheKey(t *testing.T) {
 		}
 	})
 }
+
+// BR §4.9.1.1(3), §7.2.2: a certificate with the compromised key that was
+// revoked before for another reason (here superseded) has its entry
+// upgraded to keyCompromise when the key's compromise is revoked on
+// another certificate, so relying parties reading its OCSP response or
+// CRL entry learn that its key is compromised; it was skipped as
+// "already revoked" before.
+func TestKeyCompromiseUpgradesASameKeyCertificateRevokedBefore(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		key := apptest.Key(t)
+		serial, _ := issueWithKey(t, f, key)
+		otherSerial, other := issueWithKey(t, f, key)
+		f.Clock.Advance(time.Minute)
+		if r := f.Do("POST", "/api/v1/certificates/"+otherSerial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		f.Clock.Advance(time.Minute)
+		r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "keyCompromise"})
+		if r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		got, ok, err := f.App.Revocations.Find(context.Background(), otherSerial)
+		if err != nil || !ok {
+			t.Fatalf("find: %v %v", ok, err)
+		}
+		if got.Reason != "keyCompromise" || got.Trigger != "4.9.1.1#3" || !strings.Contains(got.Evidence, serial) {
+			t.Fatalf("BR §7.2.2: the superseded entry of the other certificate with the key was not upgraded: %+v", got)
+		}
+		if o := askOCSP(t, f, other, crypto.SHA256); o.Status != ocsp.Revoked || o.RevocationReason != ocsp.KeyCompromise {
+			t.Fatalf("OCSP of the other certificate: status %d reason %d", o.Status, o.RevocationReason)
+		}
+		if ok, code := onCRL(t, f, other); !ok || code != br.KeyCompromise.Code() {
+			t.Fatalf("CRL: listed %v, reasonCode %d", ok, code)
+		}
+		if rep, err := f.App.VerifyAudit(context.Background(), ""); err != nil || !rep.OK {
+			t.Fatalf("verify: %v %+v", err, rep)
+		}
+	})
+}

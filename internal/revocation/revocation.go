@@ -294,10 +294,12 @@ func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, 
 	return r, err
 }
 
-// revokeSameKey revokes with keyCompromise every other unexpired,
-// unrevoked certificate, of any account, whose key (SPKI SHA-256) is
-// cause's: BR §4.9.1.1(3) requires every certificate with a compromised key
-// revoked within 24 hours, not only the one the evidence came with. It
+// revokeSameKey revokes with keyCompromise every other unexpired
+// certificate, of any account, whose key (SPKI SHA-256) is cause's: BR
+// §4.9.1.1(3) requires every certificate with a compromised key revoked
+// within 24 hours, not only the one the evidence came with. One revoked
+// before for another reason has its entry upgraded to keyCompromise (BR
+// §7.2.2: relying parties must be able to tell the key is compromised). It
 // finds them as the problem-report desk does (issuance.Inventory) and
 // revokes each through revokeCertInTx, under its lock, audited.
 //
@@ -334,9 +336,9 @@ func (s *Service) revokeSameKey(ctx context.Context, tx *store.Tx, by actor.Acto
 		if c.ID == cert.ID || !c.NotAfter.After(now) {
 			continue
 		}
-		if _, had, err := s.Get(ctx, tx, c.Serial); err != nil {
+		if prior, had, err := s.Get(ctx, tx, c.Serial); err != nil {
 			return nil, err
-		} else if had {
+		} else if had && prior.Reason == br.KeyCompromise.String() {
 			continue
 		}
 		r, err := s.revokeCertInTx(ctx, tx, by, c, d, sin, now)
