@@ -27,7 +27,10 @@ func FromMail(from, subject, body string, attachments [][]byte) Submission {
 			blobs = append(blobs, a)
 		}
 	}
+	// Bytes that are not UTF-8, and NULs (no PostgreSQL text holds one),
+	// become U+FFFD: a mail is taken as it came, never refused for them.
 	full := strings.ToValidUTF8(strings.TrimSpace(strings.TrimSpace(subject)+"\n\n"+strings.TrimSpace(text)), "\uFFFD")
+	full = strings.ReplaceAll(full, "\x00", "\uFFFD")
 	if full == "" && len(blobs) > 0 {
 		full = "[the mail has no text; the report is its attachments]"
 	}

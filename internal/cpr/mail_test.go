@@ -93,3 +93,20 @@ func TestLongMailedReportsAreTaken(t *testing.T) {
 		}
 	})
 }
+
+// A mail whose subject or text holds a NUL (a broken client, or a binary
+// pasted in) is taken as any other (BR §4.9.3), the NUL shown as U+FFFD:
+// PostgreSQL cannot store a NUL in text, and refusing the report for it
+// would lose it.
+func TestMailedReportWithANULIsTaken(t *testing.T) {
+	each(t, func(t *testing.T, d *desk) {
+		got, err := d.App.CPR.Submit(context.Background(), cpr.FromMail("finder@example.org", "Problem\x00report", "The certificate\x00 is wrong.", nil))
+		if err != nil {
+			t.Fatalf("mailed report with a NUL refused: %v", err)
+		}
+		v := d.Do("GET", "/api/v1/problem-reports/"+got.ID, d.Carol, nil)
+		if desc, _ := v.Body["description"].(string); desc != "Problem\uFFFDreport\n\nThe certificate\uFFFD is wrong." {
+			t.Errorf("description %q", desc)
+		}
+	})
+}
