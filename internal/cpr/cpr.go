@@ -68,6 +68,13 @@ func (st Status) Undecided() bool {
 	return st == StatusReceived || st == StatusInvestigating || st == StatusPreliminarySent
 }
 
+// AwaitsDecision reports whether c can still be decided: an open case not
+// decided yet, or a merged duplicate never decided (its decision covers its
+// own matches, which the case it was merged into may not have decided).
+func (c Case) AwaitsDecision() bool {
+	return c.Status.Undecided() || c.Status == StatusMerged && c.Decision == DecisionNone
+}
+
 // Statuses lists every status, in lifecycle order (filters, the console).
 func Statuses() []Status {
 	return []Status{StatusReceived, StatusInvestigating, StatusPreliminarySent, StatusAwaitingConfirmation, StatusDecided, StatusClosed, StatusMerged}

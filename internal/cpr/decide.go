@@ -322,7 +322,7 @@ func (s *Service) lockUndecided(ctx context.Context, tx *store.Tx, id string) (C
 	switch {
 	case c.Status == StatusClosed:
 		return Case{}, apperr.Conflict(apperr.CodeCaseClosed, apperr.NoField, "problem report %s is %s", id, c.Status)
-	case c.Status.Undecided(), c.Status == StatusMerged && c.Decision == DecisionNone:
+	case c.AwaitsDecision():
 		return c, nil
 	}
 	return Case{}, apperr.Conflict(apperr.CodeAlreadyDecided, apperr.NoField, "problem report %s is already %s", id, c.Status)

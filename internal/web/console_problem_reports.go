@@ -84,17 +84,24 @@ type caseClocks struct {
 	Revocation  *countdown
 }
 
-// clocksOf computes a case's deadlines at now. A revocation is met when
-// every matched certificate is revoked.
-func clocksOf(c cpr.Case, matches []cpr.MatchView, breaches []cpr.Event, now time.Time) caseClocks {
-	cl := caseClocks{Preliminary: newCountdown(c.PreliminaryReportDue, now, c.PreliminaryReportAt != nil, c.PreliminaryReportAt,
-		hasBreach(breaches, cpr.ObligationPreliminaryReport), cpr.SectionPreliminaryReport)}
-	if c.Decision == cpr.DecisionRevoke && c.RevocationDue != nil {
+// clocksOf computes a case's deadlines at now. The preliminary report is
+// met once every party was sent one that was not given up on
+// (cpr.View.PreliminaryReportComplete); a revocation once every match its
+// decision covers is revoked (a match merged in later awaits a decision of
+// its own, on its own case).
+func clocksOf(v cpr.View, now time.Time) caseClocks {
+	var metAt *time.Time
+	if v.PreliminaryReportComplete {
+		metAt = v.PreliminaryReportAt
+	}
+	cl := caseClocks{Preliminary: newCountdown(v.PreliminaryReportDue, now, v.PreliminaryReportComplete, metAt,
+		hasBreach(v.Breaches, cpr.ObligationPreliminaryReport), cpr.SectionPreliminaryReport)}
+	if v.Decision == cpr.DecisionRevoke && v.RevocationDue != nil {
 		all := true
-		for _, m := range matches {
-			all = all && m.Revoked
+		for _, m := range v.Matches {
+			all = all && (m.Revoked || m.AwaitingDecision)
 		}
-		cl.Revocation = newCountdown(*c.RevocationDue, now, all, nil, hasBreach(breaches, cpr.ObligationRevocation), cpr.SectionRevocation)
+		cl.Revocation = newCountdown(*v.RevocationDue, now, all, nil, hasBreach(v.Breaches, cpr.ObligationRevocation), cpr.SectionRevocation)
 	}
 	return cl
 }
@@ -163,7 +170,7 @@ func (s *Server) problemReportsPage(w http.ResponseWriter, r *http.Request, by a
 		if err != nil {
 			return nil, "", err
 		}
-		row := caseRow{Case: v.Case, caseClocks: clocksOf(v.Case, v.Matches, v.Breaches, now), Matched: len(v.Matches)}
+		row := caseRow{Case: v.Case, caseClocks: clocksOf(v, now), Matched: len(v.Matches)}
 		row.Breached = len(v.Breaches) > 0 || row.Preliminary.Breached || (row.Revocation != nil && row.Revocation.Breached)
 		rows = append(rows, row)
 	}
@@ -206,8 +213,8 @@ func (s *Server) problemReportData(r *http.Request, by actor.Actor) (problemRepo
 	if err != nil {
 		return problemReportData{}, err
 	}
-	d := problemReportData{View: v, Clocks: clocksOf(v.Case, v.Matches, v.Breaches, s.Clock.Now()), Timeline: tl, Triggers: br.Triggers(),
-		Me: by.Name, Open: v.Status != cpr.StatusClosed && v.Status != cpr.StatusMerged, Undecided: v.Status.Undecided()}
+	d := problemReportData{View: v, Clocks: clocksOf(v, s.Clock.Now()), Timeline: tl, Triggers: br.Triggers(),
+		Me: by.Name, Open: v.Status != cpr.StatusClosed && v.Status != cpr.StatusMerged, Undecided: v.AwaitsDecision()}
 	for _, m := range v.Matches {
 		d.Matches = append(d.Matches, matchRow{MatchView: m, AccountName: n.account(m.AccountID)})
 	}
