@@ -99,6 +99,12 @@ func TestBlockedAccountKeyAuthenticatesNobody(t *testing.T) {
 		if r := f.c.Post(f.c.KID, nil, acmetest.Opts{}); r.Status != 200 || r.Body["status"] != "valid" {
 			t.Fatalf("an account whose key is not blocked is untouched: %d %s", r.Status, r.Raw)
 		}
+		if st, why := staffStatus(t, f, acct.KID); st != "revoked" || !strings.Contains(why, "compromised-key blocklist") {
+			t.Errorf("staff see the account with a blocked key as %q (%q), want revoked naming the blocklist", st, why)
+		}
+		if st, _ := staffStatus(t, f, f.c.KID); st != "valid" {
+			t.Errorf("staff see the account whose key is not blocked as %q", st)
+		}
 	})
 }
 
@@ -135,7 +141,33 @@ func TestRevokedEABKeyCutsOffItsAccount(t *testing.T) {
 		if r := other.Post(other.KID, nil, acmetest.Opts{}); r.Status != 200 || r.Body["status"] != "valid" {
 			t.Fatalf("an account bound by another EAB key is untouched: %d %s", r.Status, r.Raw)
 		}
+		if st, why := staffStatus(t, f, f.c.KID); st != "revoked" || !strings.Contains(why, f.kid) {
+			t.Errorf("staff see the cut-off account as %q (%q), want revoked naming %s", st, why, f.kid)
+		}
+		if st, why := staffStatus(t, f, other.KID); st != "valid" || why != "" {
+			t.Errorf("staff see the account bound by another key as %q (%q)", st, why)
+		}
 	})
+}
+
+// staffStatus is how staff see the ACME account kid names, in the list of
+// the vetca account's ACME accounts and on its own page (statusNow,
+// cutOff), which must agree.
+func staffStatus(t *testing.T, f *fixture, kid string) (string, string) {
+	t.Helper()
+	id := kid[strings.LastIndex(kid, "/")+1:]
+	one := f.Do("GET", "/api/v1/acme-accounts/"+id+"/orders", f.Carol, nil)
+	a, _ := one.Body["acmeAccount"].(map[string]any)
+	st, _ := a["statusNow"].(string)
+	why, _ := a["cutOff"].(string)
+	list := f.Do("GET", "/api/v1/accounts/"+f.AccountID+"/acme-accounts", f.Carol, nil)
+	items, _ := list.Body["acmeAccounts"].([]any)
+	for _, it := range items {
+		if m := it.(map[string]any); m["id"] == id && (m["statusNow"] != st || m["status"] != "valid") {
+			t.Errorf("the list shows %s as %v/%v, its page as %s", id, m["status"], m["statusNow"], st)
+		}
+	}
+	return st, why
 }
 
 func rsaKey(t *testing.T, bits int) crypto.Signer {

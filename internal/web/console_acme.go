@@ -22,12 +22,12 @@ func (s *Server) acmeRoutes() {
 }
 
 type acmeAccountsPage struct {
-	ACMEAccounts []acme.Account `json:"acmeAccounts"`
-	Next         string         `json:"next,omitempty"`
+	ACMEAccounts []acme.AccountView `json:"acmeAccounts"`
+	Next         string             `json:"next,omitempty"`
 }
 
 type acmeOrdersPage struct {
-	ACMEAccount acme.Account     `json:"acmeAccount"`
+	ACMEAccount acme.AccountView `json:"acmeAccount"`
 	Orders      []acme.OrderView `json:"orders"`
 	Next        string           `json:"next,omitempty"`
 }
@@ -59,7 +59,7 @@ func (s *Server) listACMEOrders(w http.ResponseWriter, r *http.Request, by actor
 }
 
 type acmeAccountsData struct {
-	listData[acme.Account]
+	listData[acme.AccountView]
 	AccountID   string
 	AccountName string
 }
@@ -83,7 +83,7 @@ func (s *Server) acmeAccountsPage(w http.ResponseWriter, r *http.Request, by act
 
 type acmeAccountData struct {
 	listData[acme.OrderView]
-	ACMEAccount acme.Account
+	ACMEAccount acme.AccountView
 	AccountName string
 }
 
