@@ -95,19 +95,17 @@ func (s *Service) accountByKID(ctx context.Context, kid string) (*Account, error
 // signature verified, when a may no longer act: its key was blocked as
 // compromised or fails the key policy (accountKeyRefusal), or the EAB key
 // that bound it was revoked (bindingUsable). Each is 401 unauthorized,
-// like a deactivated account (RFC 8555 §7.3.6).
-func (s *Service) accountUsable(ctx context.Context, a *Account) error {
+// like a deactivated account (RFC 8555 §7.3.6). blocked says the refusal
+// is the blocklist: a request then is worth a warning.
+func (s *Service) accountUsable(ctx context.Context, a *Account) (blocked bool, err error) {
 	why, blocked, err := s.accountKeyRefusal(ctx, a.key.Key)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if why != "" {
-		if blocked {
-			s.log.Warn("acme request by an account whose key is blocked", "acmeAccount", a.ID, "account", a.AccountID)
-		}
-		return unauthenticated("account %s may not act: %s; register a new account with a new key", a.ID, why)
+		return blocked, unauthenticated("account %s may not act: %s; register a new account with a new key", a.ID, why)
 	}
-	return s.bindingUsable(ctx, a)
+	return false, s.bindingUsable(ctx, a)
 }
 
 // bindingUsable refuses account a when the EAB key that bound it was

@@ -169,7 +169,11 @@ func (s *Service) verify(ctx context.Context, r *http.Request, url string, mode 
 	}
 	req.payload = payload
 	if req.account != nil {
-		if err := s.accountUsable(ctx, req.account); err != nil {
+		blocked, err := s.accountUsable(ctx, req.account)
+		if blocked {
+			s.log.Warn("acme request by an account whose key is blocked", "acmeAccount", req.account.ID, "account", req.account.AccountID)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -66,7 +66,7 @@ func (s *Service) viewOf(ctx context.Context, a Account) (AccountView, error) {
 		return AccountView{}, err
 	}
 	var p *Problem
-	if err := s.accountUsable(ctx, k); errors.As(err, &p) {
+	if _, err := s.accountUsable(ctx, k); errors.As(err, &p) {
 		v.StatusNow, v.CutOff = StatusRevoked, p.Detail
 	} else if err != nil {
 		return AccountView{}, err
