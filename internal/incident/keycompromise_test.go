@@ -201,9 +201,16 @@ func TestKeyCompromiseSameKeyCertificatesJoinTheSet(t *testing.T) {
 			t.Fatalf("a certificate with another key is %s", got)
 		}
 		w.Deliver()
-		for _, to := range []string{"jane@acme-widgets.com", "ops@acme-widgets.eu"} {
-			if m := w.SMTP.To(to); len(m) != 2 {
+		for to, serials := range map[string][2]string{"jane@acme-widgets.com": {c1, c2}, "ops@acme-widgets.eu": {c2, c1}} {
+			m := w.SMTP.To(to)
+			if len(m) != 2 {
 				t.Fatalf("%d mails to %s, want one before and one after", len(m), to)
+			}
+			// Each account is told which of its certificates, and only its.
+			for _, mail := range m {
+				if !strings.Contains(mail.Body, serials[0]) || strings.Contains(mail.Body, serials[1]) {
+					t.Errorf("mail %q to %s: want it to name %s and not %s:\n%s", mail.Subject, to, serials[0], serials[1], mail.Body)
+				}
 			}
 		}
 	})

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -433,8 +433,8 @@ func (s *Service) notifyOnce(ctx context.Context, by actor.Actor, inc Incident, 
 		if err != nil {
 			return err
 		}
-		for _, acc := range accounts {
-			if err := s.mailAccount(ctx, tx, by, inc, acc, phase); err != nil {
+		for _, acc := range slices.Sorted(maps.Keys(accounts)) {
+			if err := s.mailAccount(ctx, tx, by, inc, acc, accounts[acc], phase); err != nil {
 				return err
 			}
 		}
@@ -443,25 +443,25 @@ func (s *Service) notifyOnce(ctx context.Context, by actor.Actor, inc Incident, 
 	})
 }
 
-// accountsOf lists the accounts to notify: those with a certificate in
-// todo before the run; after it, those whose certificates this incident
-// revoked: valid when they joined the set and revoked now, or (under a
-// keyCompromise trigger) revoked before for another reason and upgraded
-// since.
-func (s *Service) accountsOf(ctx context.Context, q store.Querier, inc Incident, t br.Trigger, todo []Certificate, phase string) ([]string, error) {
-	set := map[string]bool{}
+// accountsOf lists the accounts to notify, each with the serials the mail
+// names: before the run, the certificates in todo; after it, those this
+// incident revoked: valid when they joined the set and revoked now, or
+// (under a keyCompromise trigger) revoked before for another reason and
+// upgraded since.
+func (s *Service) accountsOf(ctx context.Context, q store.Querier, inc Incident, t br.Trigger, todo []Certificate, phase string) (map[string][]string, error) {
+	out := map[string][]string{}
 	if phase == phaseBefore {
 		for _, c := range todo {
-			set[c.AccountID] = true
+			out[c.AccountID] = append(out[c.AccountID], c.Serial)
 		}
-		return slices.Sorted(maps.Keys(set)), nil
+		return out, nil
 	}
 	certs, err := s.certificates(ctx, q, inc.ID)
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range certs {
-		if c.RevokedAt == nil || set[c.AccountID] {
+		if c.RevokedAt == nil {
 			continue
 		}
 		hit := c.StateAtFreeze == "valid"
@@ -472,25 +472,20 @@ func (s *Service) accountsOf(ctx context.Context, q store.Querier, inc Incident,
 			}
 			hit = ok && r.Reason == br.KeyCompromise.String() && r.RecordedAt.After(*c.RevokedAt)
 		}
-		set[c.AccountID] = hit
-	}
-	var out []string
-	for a, hit := range set {
 		if hit {
-			out = append(out, a)
+			out[c.AccountID] = append(out[c.AccountID], c.Serial)
 		}
 	}
-	sort.Strings(out)
 	return out, nil
 }
 
 // mailAccount queues one message to each contact of an account.
-func (s *Service) mailAccount(ctx context.Context, tx *store.Tx, by actor.Actor, inc Incident, accountID, phase string) error {
+func (s *Service) mailAccount(ctx context.Context, tx *store.Tx, by actor.Actor, inc Incident, accountID string, serials []string, phase string) error {
 	contacts, err := s.deps.Contacts.ContactsForAccount(ctx, tx, accountID)
 	if err != nil {
 		return err
 	}
-	subject, body := revocationMail(inc, phase)
+	subject, body := revocationMail(inc, phase, serials)
 	for _, c := range contacts {
 		m := notify.Message{Kind: "incident_revocation_" + phase, To: c.Email, RecipientRole: c.Role, Subject: subject, Body: body,
 			RefType: "incident", RefID: inc.ID}
@@ -501,12 +496,17 @@ func (s *Service) mailAccount(ctx context.Context, tx *store.Tx, by actor.Actor,
 	return nil
 }
 
-func revocationMail(inc Incident, phase string) (subject, body string) {
+// revocationMail is the mail to one account: what happens, by when, and
+// the serials of its certificates it is about, so the subscriber knows
+// which to replace (the whole list: a subscriber cannot ask for the rest).
+func revocationMail(inc Incident, phase string, serials []string) (subject, body string) {
+	slices.Sort(serials)
+	list := "\nThe certificates (serial numbers, hexadecimal):\n  " + strings.Join(serials, "\n  ") + "\n"
 	if phase == phaseBefore {
 		return "Certificates will be revoked: " + inc.Title,
-			fmt.Sprintf("Certificates of your account are affected by incident %s (%s).\nThey will be revoked by %s, as BR §4.9.1.1 (%s) requires; this deadline cannot be extended.\n",
-				inc.ID, inc.Title, inc.RevocationDue.Format(time.RFC3339), inc.Trigger)
+			fmt.Sprintf("%d certificate(s) of your account are affected by incident %s (%s).\nThey will be revoked by %s, as BR §4.9.1.1 (%s) requires; this deadline cannot be extended.\n",
+				len(serials), inc.ID, inc.Title, inc.RevocationDue.Format(time.RFC3339), inc.Trigger) + list
 	}
 	return "Certificates revoked: " + inc.Title,
-		fmt.Sprintf("The certificates of your account affected by incident %s (%s) are now revoked.\n", inc.ID, inc.Title)
+		fmt.Sprintf("%d certificate(s) of your account affected by incident %s (%s) are now revoked.\n", len(serials), inc.ID, inc.Title) + list
 }
