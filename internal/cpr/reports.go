@@ -90,6 +90,7 @@ func (s *Service) sendReports(ctx context.Context, tx *store.Tx, by actor.Actor,
 
 type recipient struct {
 	email, role, accountID string
+	serials                []string // a subscriber's: its certificates the report is about
 }
 
 func (s *Service) recipients(ctx context.Context, q store.Querier, c Case, to string) ([]recipient, error) {
@@ -100,17 +101,37 @@ func (s *Service) recipients(ctx context.Context, q store.Querier, c Case, to st
 	if to == ToReporter {
 		return out, nil
 	}
-	accounts, err := s.matchedAccounts(ctx, q, c.ID)
+	ms, err := s.tab.matches.Select(ctx, q, `WHERE report_id = ? ORDER BY created_at, id`, c.ID)
 	if err != nil {
 		return nil, err
 	}
+	subs, err := s.subscribers(ctx, q, ms, nil)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, subs...), nil
+}
+
+// subscribers are the contacts of every account with a match in ms, but
+// those in skip, each told the serials of its own matches.
+func (s *Service) subscribers(ctx context.Context, q store.Querier, ms []Match, skip map[string]bool) ([]recipient, error) {
+	var accounts []string
+	serials := map[string][]string{}
+	for _, m := range ms {
+		if m.AccountID == "" || skip[m.AccountID] {
+			continue
+		}
+		accounts = appendOnce(accounts, m.AccountID)
+		serials[m.AccountID] = appendOnce(serials[m.AccountID], m.Serial)
+	}
+	var out []recipient
 	for _, acc := range accounts {
 		cs, err := s.deps.Contacts.ContactsForAccount(ctx, q, acc)
 		if err != nil {
 			return nil, err
 		}
 		for _, ct := range cs {
-			out = append(out, recipient{email: ct.Email, role: RoleSubscriber, accountID: acc})
+			out = append(out, recipient{email: ct.Email, role: RoleSubscriber, accountID: acc, serials: serials[acc]})
 		}
 	}
 	return out, nil
@@ -145,7 +166,7 @@ func (s *Service) enqueue(ctx context.Context, tx *store.Tx, by actor.Actor, c C
 	for _, r := range rs {
 		msg, err := s.deps.Outbox.Enqueue(ctx, tx, by, notify.Message{
 			To: r.email, Subject: fmt.Sprintf("[vetca] %s report on certificate problem report %s", kind, c.ID),
-			Body: reportBody(c, kind, text, r.role), Kind: "cpr_" + kind + "_report", RecipientRole: r.role,
+			Body: reportBody(c, kind, text, r), Kind: "cpr_" + kind + "_report", RecipientRole: r.role,
 			RefType: refType, RefID: c.ID,
 		})
 		if err != nil {
@@ -181,27 +202,20 @@ func (s *Service) sendFinal(ctx context.Context, tx *store.Tx, by actor.Actor, c
 	if err != nil {
 		return err
 	}
-	for _, m := range ms {
-		if m.AccountID == "" || had[m.AccountID] {
-			continue
-		}
-		had[m.AccountID] = true
-		cs, err := s.deps.Contacts.ContactsForAccount(ctx, tx, m.AccountID)
-		if err != nil {
-			return err
-		}
-		for _, ct := range cs {
-			rs = append(rs, recipient{email: ct.Email, role: RoleSubscriber, accountID: m.AccountID})
-		}
+	subs, err := s.subscribers(ctx, tx, ms, had)
+	if err != nil {
+		return err
 	}
+	rs = append(rs, subs...)
 	return s.enqueue(ctx, tx, by, c, reportFinal, finalText(c), rs)
 }
 
-func reportBody(c Case, kind, text, role string) string {
+func reportBody(c Case, kind, text string, r recipient) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "This is the %s report on the certificate problem report %s, received %s.\n\n", kind, c.ID, c.ReceivedAt.Format(time.RFC3339))
-	if role == RoleSubscriber {
-		b.WriteString("You receive it as the subscriber of one or more certificates the report concerns.\n\n")
+	if r.role == RoleSubscriber {
+		fmt.Fprintf(&b, "You receive it as the subscriber of the certificates of your account the report concerns (serial numbers, hexadecimal):\n  %s\n\n",
+			strings.Join(r.serials, "\n  "))
 	} else {
 		b.WriteString("You receive it because you filed the report.\n\n")
 	}

@@ -90,6 +90,24 @@ func TestMergedMatchesAwaitTheirOwnDecision(t *testing.T) {
 		if matchOf(t, v, a2)["awaitingDecision"] != false {
 			t.Errorf("after the duplicate's decision, %s still awaits one: %v", a2, v.Body["matches"])
 		}
+		// Each subscriber's final report of the duplicate names its own
+		// certificates, and only those.
+		d.Deliver()
+		for to, serials := range map[string][2]string{"jane@acme-widgets.com": {b1, a2}, "jan@acme-widgets.eu": {a2, b1}} {
+			n := 0
+			for _, m := range d.SMTP.To(to) {
+				if !strings.Contains(m.Subject, "final report on certificate problem report "+did) {
+					continue
+				}
+				n++
+				if !strings.Contains(m.Body, serials[0]) || strings.Contains(m.Body, serials[1]) {
+					t.Errorf("final report to %s: want it to name %s and not %s:\n%s", to, serials[0], serials[1], m.Body)
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d final reports to %s, want 1", n, to)
+			}
+		}
 	})
 }
 
