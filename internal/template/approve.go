@@ -129,13 +129,22 @@ func (s *Service) actingFor(ctx context.Context, q store.Querier, t Template) (m
 			out[id] = "created or changed template " + t.ID
 		}
 	}
-	acting, err := s.accounts.StaffActingBefore(ctx, q, t.AccountID, t.OrganizationID, time.Time{})
+	return out, s.addActsBefore(ctx, q, out, t.AccountID, t.OrganizationID, time.Time{})
+}
+
+// addActsBefore adds to out, by user id, each staff user who acted for
+// accountID in ordering for orgID (created the account, linked the
+// organization, issued one of its tokens) or created an EAB key of the
+// account, no later than before (ever, when before is zero), joining what
+// they did to what out says already.
+func (s *Service) addActsBefore(ctx context.Context, q store.Querier, out map[string]string, accountID, orgID string, before time.Time) error {
+	acting, err := s.accounts.StaffActingBefore(ctx, q, accountID, orgID, before)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	creators, err := s.keys.CreatorsBefore(ctx, q, t.AccountID, time.Time{})
+	creators, err := s.keys.CreatorsBefore(ctx, q, accountID, before)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, m := range []map[string]string{acting, creators} {
 		for id, what := range m {
@@ -146,7 +155,7 @@ func (s *Service) actingFor(ctx context.Context, q store.Querier, t Template) (m
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // independentCount counts the distinct approvers among approvals who are

@@ -120,28 +120,11 @@ func (s *Service) approvalsAsOf(ctx context.Context, q store.Querier, id, hash s
 // and Approve refuses whoever changed it, so an approval still live at
 // the issuance is not by anyone who changed t before it.
 func (s *Service) actingForAsOf(ctx context.Context, q store.Querier, t Template, in Issued) (map[string]string, error) {
-	acting, err := s.accounts.StaffActingBefore(ctx, q, in.AccountID, in.OrganizationID, in.At)
-	if err != nil {
-		return nil, err
-	}
-	creators, err := s.keys.CreatorsBefore(ctx, q, in.AccountID, in.At)
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]string{}
 	if t.CreatedByID != "" {
 		out[t.CreatedByID] = "created template " + t.ID
 	}
-	for _, m := range []map[string]string{acting, creators} {
-		for id, what := range m {
-			if out[id] == "" {
-				out[id] = what
-			} else {
-				out[id] += " and " + what
-			}
-		}
-	}
-	return out, nil
+	return out, s.addActsBefore(ctx, q, out, in.AccountID, in.OrganizationID, in.At)
 }
 
 // notIndependent names, for a refusal, each approver in approvals who is
