@@ -27,11 +27,7 @@ import (
 func TestFinalizeRefusesAccountKeyAsCertificateKey(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
 		f.register(t)
-		other := acmetest.New(t, f.Server.URL, f.Cfg.PublicURL, key(t))
-		kid, hk := f.newEAB(t)
-		if r := other.Register(kid, hk); r.Status != 201 {
-			t.Fatalf("register: %d %s", r.Status, r.Raw)
-		}
+		other := f.another(t)
 		o := readyOrder(t, f.c, "www.acme-widgets.com")
 		for name, k := range map[string]crypto.Signer{"the key of the account that signs the finalize": f.c.Key, "another ACME account's key": other.Key} {
 			before := f.events(t)
@@ -115,11 +111,7 @@ func TestBlockedAccountKeyAuthenticatesNobody(t *testing.T) {
 func TestRevokedEABKeyCutsOffItsAccount(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
 		f.register(t)
-		other := acmetest.New(t, f.Server.URL, f.Cfg.PublicURL, key(t))
-		kid, hk := f.newEAB(t)
-		if r := other.Register(kid, hk); r.Status != 201 {
-			t.Fatalf("register: %d %s", r.Status, r.Raw)
-		}
+		other := f.another(t)
 		o := readyOrder(t, f.c, "www.acme-widgets.com")
 		if r := f.Do("POST", "/api/v1/accounts/"+f.AccountID+"/eab-keys/"+f.kid+"/revoke", f.Carol, nil); r.Status != 200 || r.Body["status"] != "revoked" {
 			t.Fatalf("revoke the bound EAB key: %d %s", r.Status, r.Raw)

@@ -97,6 +97,18 @@ func (f *fixture) register(t *testing.T) {
 	}
 }
 
+// another registers a second ACME account of the same vetca account, with
+// a key and an EAB key of its own.
+func (f *fixture) another(t *testing.T) *acmetest.Client {
+	t.Helper()
+	other := acmetest.New(t, f.Server.URL, f.Cfg.PublicURL, key(t))
+	kid, hk := f.newEAB(t)
+	if r := other.Register(kid, hk); r.Status != 201 {
+		t.Fatalf("register: %d %s", r.Status, r.Raw)
+	}
+	return other
+}
+
 func ids(names ...string) []map[string]string {
 	var out []map[string]string
 	for _, n := range names {

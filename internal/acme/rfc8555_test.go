@@ -189,11 +189,7 @@ func TestFinalizeRechecksAuthorizations(t *testing.T) {
 func TestDeactivatedAccountIsRefusedWith401(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
 		f.register(t)
-		other := acmetest.New(t, f.Server.URL, f.Cfg.PublicURL, key(t))
-		kid, hk := f.newEAB(t)
-		if r := other.Register(kid, hk); r.Status != 201 {
-			t.Fatalf("register: %d %s", r.Status, r.Raw)
-		}
+		other := f.another(t)
 		if r := other.Post(f.c.KID, nil, acmetest.Opts{}); r.Status != 403 || r.Type() != probNS+"unauthorized" {
 			t.Fatalf("another account's resource: want 403 unauthorized, got %d %s", r.Status, r.Raw)
 		}
