@@ -60,17 +60,34 @@ func (s abandonedSerials) RecordAbandoned(ctx context.Context, tx *store.Tx, by 
 	return err
 }
 
+// PublishAbandoned re-signs the abandoned serial's stored OCSP responses
+// and wakes the CRL publisher, as every revocation does once committed: a
+// serial in flight answered good, and that answer must not outlive it.
+func (s abandonedSerials) PublishAbandoned(ctx context.Context, serial string) {
+	r, ok, err := s.r.Find(ctx, serial)
+	if err != nil || !ok {
+		return // the refresher re-signs it; verify holds any stale answer to that bound
+	}
+	s.r.Published(ctx, r)
+}
+
 // RecoverIssuance resolves intents left pending by a replica that is gone
 // (docs/design.md, "Issuance"): serve runs it at start-up and every
 // Config.RecoveryTick. Intents another live replica is signing are left alone.
 func (a *App) RecoverIssuance(ctx context.Context) ([]issuance.Intent, error) {
 	by := actor.SystemActor("recovery")
-	return a.Engine.Recover(ctx, by, a.replicaAlive, func(ctx context.Context, tx *store.Tx, in issuance.Intent) error {
+	resolved, err := a.Engine.Recover(ctx, by, a.replicaAlive, func(ctx context.Context, tx *store.Tx, in issuance.Intent) error {
 		if _, err := a.Revocations.RecordAbandoned(ctx, tx, by, in); err != nil {
 			return err
 		}
 		return a.Orders.Interrupted(ctx, tx, by, in.OrderID)
 	})
+	for _, in := range resolved {
+		if in.Status == issuance.IntentAbandoned {
+			abandonedSerials{a.Revocations}.PublishAbandoned(ctx, in.Serial)
+		}
+	}
+	return resolved, err
 }
 
 // internalURLTolerance returns the lint tolerance a non-public --public-url

@@ -39,6 +39,9 @@ type finalizing struct {
 	caa   []validation.CAAResult
 	prep  *issuance.Prepared
 	iss   issuance.Issuer
+	// abandoned: the transaction running recorded the serial abandoned
+	// (answered as revoked); publish it once that transaction committed.
+	abandoned bool
 }
 
 // Finalize issues an approved order (docs/design.md, "Issuance"): lint
@@ -421,7 +424,7 @@ func (s *Service) storeOnce(ctx context.Context, f *finalizing, der []byte) (iss
 	var cert issuance.Certificate
 	var refused error
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		refused = nil
+		refused, f.abandoned = nil, false
 		var cur Order
 		if err := s.tab.orders.Lock(ctx, tx, f.order.ID, &cur); err != nil {
 			return err
@@ -455,6 +458,7 @@ func (s *Service) storeOnce(ctx context.Context, f *finalizing, der []byte) (iss
 	if err != nil {
 		return issuance.Certificate{}, err
 	}
+	s.publishAbandoned(ctx, f)
 	return cert, refused
 }
 
@@ -489,6 +493,7 @@ func (s *Service) blockedMeanwhile(ctx context.Context, tx *store.Tx, f *finaliz
 func (s *Service) abandon(ctx context.Context, f *finalizing, why string) {
 	ctx = context.WithoutCancel(ctx)
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		f.abandoned = false
 		if err := s.abandonInTx(ctx, tx, f, why); err != nil {
 			return err
 		}
@@ -496,6 +501,16 @@ func (s *Service) abandon(ctx context.Context, f *finalizing, why string) {
 	})
 	if err != nil {
 		s.log.Error("abandoned issuance not recorded; recovery will resolve it", "order", f.order.ID, "serial", f.prep.SerialHex, "err", err)
+		return
+	}
+	s.publishAbandoned(ctx, f)
+}
+
+// publishAbandoned publishes the revocation of f's serial once the
+// transaction that recorded it committed.
+func (s *Service) publishAbandoned(ctx context.Context, f *finalizing) {
+	if f.abandoned {
+		s.abandoned.PublishAbandoned(ctx, f.prep.SerialHex)
 	}
 }
 
@@ -507,6 +522,7 @@ func (s *Service) abandonInTx(ctx context.Context, tx *store.Tx, f *finalizing, 
 	if in.Status != issuance.IntentAbandoned {
 		return nil
 	}
+	f.abandoned = true
 	return s.abandoned.RecordAbandoned(ctx, tx, f.by, in)
 }
 

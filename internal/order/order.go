@@ -149,9 +149,12 @@ type Blocklist interface {
 
 // Abandoned has the serial of an intent that will never deliver a
 // certificate answered as revoked, in the caller's transaction (package
-// revocation).
+// revocation), and, once that transaction committed, published: its
+// stored OCSP responses (a serial in flight answers good) re-signed and
+// the CRL publisher woken, as for any revocation.
 type Abandoned interface {
 	RecordAbandoned(ctx context.Context, tx *store.Tx, by actor.Actor, in issuance.Intent) error
+	PublishAbandoned(ctx context.Context, serial string)
 }
 
 // SettingsGuard refuses, before any snapshot is computed, when this

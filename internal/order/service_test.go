@@ -111,6 +111,12 @@ func (a abandoned) RecordAbandoned(ctx context.Context, tx *store.Tx, by actor.A
 	return err
 }
 
+func (a abandoned) PublishAbandoned(ctx context.Context, serial string) {
+	if r, ok, err := a.f.App.Revocations.Find(ctx, serial); err == nil && ok {
+		a.f.App.Revocations.Published(ctx, r)
+	}
+}
+
 type noSettingsGuard struct{}
 
 func (noSettingsGuard) Check(context.Context, store.Querier) error { return nil }
