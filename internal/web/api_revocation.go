@@ -7,6 +7,7 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/conditional"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/revocation"
@@ -102,7 +103,14 @@ func (s *Server) serveCRL(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Last-Modified", rec.ThisUpdate.UTC().Format(http.TimeFormat))
 	w.Header().Set("Expires", rec.NextUpdate.UTC().Format(http.TimeFormat))
 	w.Header().Set("Cache-Control", "public, max-age=60, must-revalidate")
-	w.Header().Set("ETag", `"`+rec.SHA256[:32]+`"`)
+	etag := `"` + rec.SHA256[:32] + `"`
+	w.Header().Set("ETag", etag)
+	// A poller that has this CRL gets 304 (RFC 9110 §13.2.1), not the
+	// whole list every minute.
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && conditional.NotModified(r, etag, rec.ThisUpdate) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
 	_, _ = w.Write(der)
 }
 

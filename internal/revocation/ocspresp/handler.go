@@ -24,6 +24,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/conditional"
 )
 
 // Source supplies the responses a Handler serves; the caller implements it
@@ -294,7 +295,7 @@ func (h *Handler) serveFromMemory(w http.ResponseWriter, r *http.Request, der []
 	} else {
 		hd["Cache-Control"] = []string{cacheControl(left)}
 	}
-	if r.Method != http.MethodPost && notModified(r, p.etag[0], p.thisUpdate) {
+	if r.Method != http.MethodPost && conditional.NotModified(r, p.etag[0], p.thisUpdate) {
 		w.WriteHeader(http.StatusNotModified)
 		return true
 	}
@@ -405,31 +406,11 @@ func (h *Handler) writeResponse(w http.ResponseWriter, r *http.Request, resp []b
 	hd.Set("Expires", m.nextUpdate.UTC().Format(http.TimeFormat))
 	hd.Set("ETag", etag)
 	hd.Set("Cache-Control", cacheControl(maxAge))
-	if r.Method != http.MethodPost && notModified(r, etag, m.thisUpdate) {
+	if r.Method != http.MethodPost && conditional.NotModified(r, etag, m.thisUpdate) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	hd.Set("Content-Length", strconv.Itoa(len(resp)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(resp)
-}
-
-// notModified evaluates If-None-Match, then If-Modified-Since (RFC 9110
-// §13.2.2).
-func notModified(r *http.Request, etag string, lastModified time.Time) bool {
-	if inm := r.Header.Get("If-None-Match"); inm != "" {
-		for _, t := range strings.Split(inm, ",") {
-			t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
-			if t == etag || t == "*" {
-				return true
-			}
-		}
-		return false
-	}
-	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
-		if t, err := http.ParseTime(ims); err == nil && !lastModified.Truncate(time.Second).After(t) {
-			return true
-		}
-	}
-	return false
 }
