@@ -544,9 +544,11 @@ func (o *Responder) storedHashes(ctx context.Context, serialHex string) ([]crypt
 	return out, err
 }
 
-// Refresh re-signs stored responses whose BR §4.9.9 refresh time has come
-// (and drops those of certificates expired for a day), logging the batch
-// in the audit trail (BR §5.4.1: OCSP response signing).
+// Refresh re-signs stored responses whose BR §4.9.9 refresh time has come,
+// logging the batch in the audit trail (BR §5.4.1: OCSP response
+// signing). Responses of expired certificates are re-signed too: nothing
+// removes a stored response yet (BR §4.9.10 requires answers only until
+// expiry, so this costs signatures, not correctness).
 func (o *Responder) Refresh(ctx context.Context) (int, error) {
 	type row struct {
 		Serial   string    `db:"serial"`
