@@ -570,8 +570,10 @@ func (r *Recorder) vouchedRow(ctx context.Context, q store.Querier, t *store.Tab
 			return maps.Clone(row), nil // callers may change their copy
 		}
 	}
-	row, err := t.Normalize(m)
-	if err != nil {
+	row, err := t.NormalizeStored(m)
+	if ste := (*store.StoredTypeError)(nil); errors.As(err, &ste) {
+		return nil, apperr.Integrity(t.Name, ste.ID, "%s", ste.Error())
+	} else if err != nil {
 		return nil, err
 	}
 	if err := r.judge(ctx, q, t, row, raw, hasEvent); err != nil {

@@ -160,10 +160,20 @@ func TestOutOfBandEditsAreDetected(t *testing.T) {
 		{"insert event", `INSERT INTO audit_events (seq, at, actor, action, op, entity_type, entity_id, content, row_hash, field_hashes, prev_hash, hash)
 			VALUES (99, '2026-11-23T12:00:00Z', 'user:mallory', 'account.created', 'note', 'accounts', 'acc_1', NULL, '', '', 'x', 'y')`, "audit_events", "99", ""},
 		{"reorder events", "", "audit_events", "1", ""},
+		// SQLite only (a PostgreSQL TEXT column holds text): the value
+		// normalizes to the same text, so the row hash matches, while
+		// no comparison with a text finds it; a row hidden from every
+		// filter for good (docs/design.md §7).
+		{"retype a value as a blob", `UPDATE accounts SET name = CAST(name AS BLOB) WHERE id = 'acc_1'`, "accounts", "acc_1", "name"},
+		{"retype an id as a blob", `UPDATE accounts SET id = CAST(id AS BLOB) WHERE id = 'acc_2'`, "accounts", "acc_2", "id"},
+		{"retype a text as an integer", `UPDATE accounts SET created_by = 7 WHERE id = 'acc_3'`, "accounts", "acc_3", "created_by"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, db *store.DB) {
+				if strings.HasPrefix(tc.name, "retype") && db.Dialect() == store.Postgres {
+					t.Skip("a PostgreSQL column holds only its declared type")
+				}
 				f := setup(t, db)
 				if tc.name == "reorder events" {
 					// The primary key is checked per row; swap through a free value.
@@ -210,6 +220,14 @@ func TestReadsFailClosed(t *testing.T) {
 		// Untouched rows still read.
 		if err := f.rec.get(ctx, db, "accounts", "acc_3", &a); err != nil || a.Name != "Gamma" {
 			t.Fatalf("untouched row: %v %+v", err, a)
+		}
+		if db.Dialect() == store.SQLite {
+			// A value retyped as a blob (hidden from text comparisons,
+			// same row hash) fails the read that still finds the row.
+			f.exec(t, `UPDATE accounts SET created_by = CAST(created_by AS BLOB) WHERE id = 'acc_3'`)
+			if err := f.rec.get(ctx, db, "accounts", "acc_3", &a); !apperr.IsKind(err, apperr.KindIntegrity) || !strings.Contains(err.Error(), "created_by") {
+				t.Fatalf("read of a value retyped as a blob: %v", err)
+			}
 		}
 	})
 }

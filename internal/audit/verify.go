@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -323,8 +324,12 @@ func verifyTable(ctx context.Context, db store.Querier, t *store.Table, latest m
 		return fmt.Errorf("read %s: %w", t.Name, err)
 	}
 	for _, m := range maps {
-		row, err := t.Normalize(m)
-		if err != nil {
+		row, err := t.NormalizeStored(m)
+		if ste := (*store.StoredTypeError)(nil); errors.As(err, &ste) {
+			present[t.Name+"\x00"+ste.ID] = true
+			add(t.Name, ste.ID, ste.Column, "stored as %s, not as the column's type: changed outside vetca (a value no SQL comparison with its text finds, so the row is hidden from the reads that look for it)", ste.Got)
+			continue
+		} else if err != nil {
 			return err
 		}
 		id, _ := row["id"].(string)

@@ -241,3 +241,34 @@ func TestKeyCompromiseUpgradesASameKeyCertificateRevokedBefore(t *testing.T) {
 		}
 	})
 }
+
+// A compromised key's blocklist row retyped as a blob on SQLite keeps its
+// row hash while the blocklist lookup, a text comparison, no longer finds
+// it, so the key could be certified again. audit verify reports the row
+// (docs/design.md §7).
+func TestBlockedKeyHiddenByRetypingIsReported(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		if f.App.DB.Dialect() == store.Postgres {
+			t.Skip("a PostgreSQL column holds only its declared type")
+		}
+		ctx := context.Background()
+		serial, _ := issueWithKey(t, f, apptest.Key(t))
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "keyCompromise"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		if _, err := f.App.DB.Exec(ctx, `UPDATE blocked_keys SET spki_sha256 = CAST(spki_sha256 AS BLOB)`); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := f.App.VerifyAudit(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, fd := range rep.Findings {
+			found = found || fd.Table == "blocked_keys" && fd.Field == "spki_sha256"
+		}
+		if rep.OK || !found {
+			t.Fatalf("a blocklist row hidden from lookups is not reported: %+v", rep)
+		}
+	})
+}

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -172,6 +174,52 @@ func (t *Table) Normalize(raw map[string]any) (Row, error) {
 		out[col] = nv
 	}
 	return out, nil
+}
+
+// StoredTypeError is a value read from the database whose type is not its
+// column's. SQLite lets any column hold any type: a TEXT value rewritten
+// as a BLOB (CAST(x AS BLOB)) normalizes to the same text, so its row hash
+// still matches, while no SQL comparison with a text finds it any more.
+// vetca never writes one: it is an edit made outside vetca to hide a row
+// from the filters that look for it (docs/design.md §7).
+type StoredTypeError struct {
+	Table, Column string
+	ID            string // the row's id, as read
+	Got           string // the Go type the driver returned
+}
+
+func (e *StoredTypeError) Error() string {
+	return fmt.Sprintf("%s row %s: column %s is stored as %s, not as its declared type: changed outside vetca", e.Table, e.ID, e.Column, e.Got)
+}
+
+// NormalizeStored is Normalize for a row read from the database: each
+// value must come back with its column's own type, as vetca writes it (a
+// string for TEXT, an integer for INTEGER, bytes for BLOB); any other is a
+// *StoredTypeError.
+func (t *Table) NormalizeStored(raw map[string]any) (Row, error) {
+	for _, col := range slices.Sorted(maps.Keys(raw)) {
+		k, ok := t.kinds[col]
+		if !ok || storedAs(k, raw[col]) {
+			continue // an unknown column is Normalize's error
+		}
+		return nil, &StoredTypeError{Table: t.Name, Column: col, ID: fmt.Sprintf("%s", raw["id"]), Got: fmt.Sprintf("%T", raw[col])}
+	}
+	return t.Normalize(raw)
+}
+
+// storedAs reports whether v, as a driver returns it, has kind k's type.
+func storedAs(k ColKind, v any) bool {
+	switch v.(type) {
+	case nil:
+		return true
+	case string:
+		return k == KindText
+	case int64:
+		return k == KindInt
+	case []byte:
+		return k == KindBlob
+	}
+	return false
 }
 
 func normalizeValue(k ColKind, v any) (any, error) {
