@@ -202,7 +202,9 @@ func (s *Service) StaffActingBefore(ctx context.Context, q store.Querier, accoun
 	for id, what := range issuers {
 		add(id, what)
 	}
-	links, err := s.tab.accountOrganizations.Select(ctx, q, `WHERE account_id = ? AND organization_id = ?`, accountID, orgID)
+	byAccount, args := store.TextIs(q, "account_id", accountID)
+	byOrg, orgArgs := store.TextIs(q, "organization_id", orgID)
+	links, err := s.tab.accountOrganizations.Select(ctx, q, `WHERE `+byAccount+` AND `+byOrg, append(args, orgArgs...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -254,7 +254,8 @@ func (s *Service) RotateUserToken(ctx context.Context, by actor.Actor, name stri
 }
 
 func (s *Service) revokeTokens(ctx context.Context, tx *store.Tx, by actor.Actor, col, id string) error {
-	toks, err := s.tab.apiTokens.Select(ctx, tx, `WHERE `+col+` = ? AND revoked_at IS NULL`, id)
+	cond, args := store.TextIs(tx, col, id)
+	toks, err := s.tab.apiTokens.Select(ctx, tx, `WHERE `+cond+` AND revoked_at IS NULL`, args...)
 	if err != nil {
 		return err
 	}
@@ -293,7 +294,8 @@ func (s *Service) RotateAccountToken(ctx context.Context, tx *store.Tx, by actor
 // subscriber token of the account, now or in the past, with what they did;
 // with a non-zero before, only tokens issued no later than before.
 func (s *Service) TokenIssuers(ctx context.Context, q store.Querier, accountID string, before time.Time) (map[string]string, error) {
-	toks, err := s.tab.apiTokens.Select(ctx, q, `WHERE account_id = ? AND kind = ?`, accountID, KindSubscriber)
+	cond, args := store.TextIs(q, "account_id", accountID)
+	toks, err := s.tab.apiTokens.Select(ctx, q, `WHERE `+cond+` AND kind = ?`, append(args, KindSubscriber)...)
 	if err != nil {
 		return nil, err
 	}

@@ -667,11 +667,13 @@ func (b Blocklist) IsBlocked(ctx context.Context, spki [32]byte) (bool, error) {
 // Blocked reports whether the key whose SPKI SHA-256 is spkiHex is on the
 // blocklist, read in q (a transaction, so that finalize's decision and its
 // intent see the same list). A row found but changed outside vetca is an
-// integrity error, not an answer. A row edited so that it no longer
+// integrity error, not an answer; so is one whose key was retyped to hide
+// it from the lookup (store.TextIs). A row edited so that it no longer
 // matches spkiHex, or deleted, cannot be seen here at all; once restored,
 // `vetca scan` reports any certificate issued for the key meanwhile.
 func (b Blocklist) Blocked(ctx context.Context, q store.Querier, spkiHex string) (bool, error) {
-	_, ok, err := newTables(b.Rec).blockedKeys.First(ctx, q, `WHERE spki_sha256 = ?`, spkiHex)
+	cond, args := store.TextIs(q, "spki_sha256", spkiHex)
+	_, ok, err := newTables(b.Rec).blockedKeys.First(ctx, q, `WHERE `+cond, args...)
 	return ok, err
 }
 

@@ -243,16 +243,18 @@ func TestKeyCompromiseUpgradesASameKeyCertificateRevokedBefore(t *testing.T) {
 }
 
 // A compromised key's blocklist row retyped as a blob on SQLite keeps its
-// row hash while the blocklist lookup, a text comparison, no longer finds
-// it, so the key could be certified again. audit verify reports the row
-// (docs/design.md §7).
+// row hash while a text comparison no longer finds it, so the key could be
+// certified again. The blocklist lookup finds it all the same
+// (store.TextIs) and fails closed on it, so no order with the key is
+// placed, and audit verify reports the row (docs/design.md §7).
 func TestBlockedKeyHiddenByRetypingIsReported(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
 		if f.App.DB.Dialect() == store.Postgres {
 			t.Skip("a PostgreSQL column holds only its declared type")
 		}
 		ctx := context.Background()
-		serial, _ := issueWithKey(t, f, apptest.Key(t))
+		key := apptest.Key(t)
+		serial, _ := issueWithKey(t, f, key)
 		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "keyCompromise"}); r.Status != 200 {
 			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
 		}
@@ -269,6 +271,10 @@ func TestBlockedKeyHiddenByRetypingIsReported(t *testing.T) {
 		}
 		if rep.OK || !found {
 			t.Fatalf("a blocklist row hidden from lookups is not reported: %+v", rep)
+		}
+		r := f.PlaceOrder(map[string]any{"dnsNames": []string{site}, "csr": apptest.CSR(t, key, pkix.Name{}, site)})
+		if f, code := r.ErrField(); r.Status != 500 || code != "integrity_violation" {
+			t.Fatalf("BR §6.1.1.3(4): an order for the compromised key after its blocklist row was retyped: %d %s %s", r.Status, f, r.Raw)
 		}
 	})
 }

@@ -584,3 +584,17 @@ func Get[T any](ctx context.Context, q Querier, query string, args ...any) (T, e
 	}
 	return all[0], nil
 }
+
+// TextIs is the condition "col = ?" on a TEXT column, with its arguments.
+// On SQLite it is "col IN (?, CAST(? AS BLOB))": SQLite lets a TEXT
+// column hold a BLOB, and a value rewritten as one outside vetca keeps its
+// row hash while "col = ?" no longer finds it. Found, the row fails the
+// audited read (Table.NormalizeStored), so a lookup that decides something
+// (the blocklist, who acted for an account, the tokens to revoke) fails
+// closed instead of missing the row. Both probes use the column's index.
+func TextIs(q Querier, col, v string) (string, []any) {
+	if q.Dialect() == SQLite {
+		return col + " IN (?, CAST(? AS BLOB))", []any{v, v}
+	}
+	return col + " = ?", []any{v}
+}
