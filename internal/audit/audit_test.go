@@ -171,24 +171,31 @@ func TestOutOfBandEditsAreDetected(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, db *store.DB) {
-				if strings.HasPrefix(tc.name, "retype") && db.Dialect() == store.Postgres {
-					t.Skip("a PostgreSQL column holds only its declared type")
-				}
 				f := setup(t, db)
+				sql := tc.sql
+				if db.Dialect() == store.Postgres {
+					// A PostgreSQL TEXT column holds text only: a bytea put
+					// in it becomes its text form ('\x…'), a changed value.
+					sql = strings.ReplaceAll(sql, "AS BLOB", "AS BYTEA")
+				}
 				if tc.name == "reorder events" {
 					// The primary key is checked per row; swap through a free value.
 					f.exec(t, `UPDATE audit_events SET seq = 1000 WHERE seq = 1`)
 					f.exec(t, `UPDATE audit_events SET seq = 1 WHERE seq = 2`)
 					f.exec(t, `UPDATE audit_events SET seq = 2 WHERE seq = 1000`)
 				} else {
-					f.exec(t, tc.sql)
+					f.exec(t, sql)
 				}
 				rep := f.verify(t)
 				if rep.OK {
 					t.Fatal("verify passed after an out-of-band edit")
 				}
-				if !hasFinding(rep, tc.table, tc.rowID, tc.field) {
-					t.Fatalf("no finding for %s %s %s in %+v", tc.table, tc.rowID, tc.field, rep.Findings)
+				field := tc.field
+				if sql != tc.sql && field == "id" {
+					field = "" // on PostgreSQL the row with the old id is gone, one with another inserted
+				}
+				if !hasFinding(rep, tc.table, tc.rowID, field) {
+					t.Fatalf("no finding for %s %s %s in %+v", tc.table, tc.rowID, field, rep.Findings)
 				}
 			})
 		})

@@ -249,16 +249,20 @@ func TestKeyCompromiseUpgradesASameKeyCertificateRevokedBefore(t *testing.T) {
 // placed, and audit verify reports the row (docs/design.md §7).
 func TestBlockedKeyHiddenByRetypingIsReported(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
-		if f.App.DB.Dialect() == store.Postgres {
-			t.Skip("a PostgreSQL column holds only its declared type")
-		}
 		ctx := context.Background()
 		key := apptest.Key(t)
 		serial, _ := issueWithKey(t, f, key)
 		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "keyCompromise"}); r.Status != 200 {
 			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
 		}
-		if _, err := f.App.DB.Exec(ctx, `UPDATE blocked_keys SET spki_sha256 = CAST(spki_sha256 AS BLOB)`); err != nil {
+		retype := `UPDATE blocked_keys SET spki_sha256 = CAST(spki_sha256 AS BLOB)`
+		if f.App.DB.Dialect() == store.Postgres {
+			// A PostgreSQL TEXT column holds text only: the bytea becomes
+			// its text form ('\x…'), an edited key that the lookup misses
+			// as any edited key (docs/design.md §7) and verify reports.
+			retype = `UPDATE blocked_keys SET spki_sha256 = CAST(spki_sha256 AS BYTEA)`
+		}
+		if _, err := f.App.DB.Exec(ctx, retype); err != nil {
 			t.Fatal(err)
 		}
 		rep, err := f.App.VerifyAudit(ctx, "")
@@ -271,6 +275,9 @@ func TestBlockedKeyHiddenByRetypingIsReported(t *testing.T) {
 		}
 		if rep.OK || !found {
 			t.Fatalf("a blocklist row hidden from lookups is not reported: %+v", rep)
+		}
+		if f.App.DB.Dialect() == store.Postgres {
+			return
 		}
 		r := f.PlaceOrder(map[string]any{"dnsNames": []string{site}, "csr": apptest.CSR(t, key, pkix.Name{}, site)})
 		if f, code := r.ErrField(); r.Status != 500 || code != "integrity_violation" {
