@@ -572,7 +572,7 @@ func (r *Recorder) vouchedRow(ctx context.Context, q store.Querier, t *store.Tab
 	}
 	row, err := t.NormalizeStored(m)
 	if ste := (*store.StoredTypeError)(nil); errors.As(err, &ste) {
-		return nil, apperr.Integrity(t.Name, ste.ID, "%s", ste.Error())
+		return nil, apperr.Integrity(t.Name, ste.ID, "%s", ste.Problem())
 	} else if err != nil {
 		return nil, err
 	}

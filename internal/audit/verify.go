@@ -327,7 +327,7 @@ func verifyTable(ctx context.Context, db store.Querier, t *store.Table, latest m
 		row, err := t.NormalizeStored(m)
 		if ste := (*store.StoredTypeError)(nil); errors.As(err, &ste) {
 			present[t.Name+"\x00"+ste.ID] = true
-			add(t.Name, ste.ID, ste.Column, "stored as %s, not as the column's type: changed outside vetca (a value no SQL comparison with its text finds, so the row is hidden from the reads that look for it)", ste.Got)
+			add(t.Name, ste.ID, ste.Column, "%s (a value no SQL comparison with its text finds, so the row is hidden from the reads that look for it)", ste.Problem())
 			continue
 		} else if err != nil {
 			return err

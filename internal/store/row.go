@@ -185,11 +185,31 @@ func (t *Table) Normalize(raw map[string]any) (Row, error) {
 type StoredTypeError struct {
 	Table, Column string
 	ID            string // the row's id, as read
-	Got           string // the Go type the driver returned
+	Got           string // what the value is stored as ("a BLOB", …)
 }
 
 func (e *StoredTypeError) Error() string {
-	return fmt.Sprintf("%s row %s: column %s is stored as %s, not as its declared type: changed outside vetca", e.Table, e.ID, e.Column, e.Got)
+	return fmt.Sprintf("%s row %s: %s", e.Table, e.ID, e.Problem())
+}
+
+// Problem says what is wrong with the row, without naming it.
+func (e *StoredTypeError) Problem() string {
+	return fmt.Sprintf("column %s is stored as %s, not as its declared type: changed outside vetca", e.Column, e.Got)
+}
+
+// storageClass names what a driver's value is stored as.
+func storageClass(v any) string {
+	switch v.(type) {
+	case []byte:
+		return "a BLOB"
+	case int64:
+		return "an INTEGER"
+	case float64:
+		return "a REAL"
+	case string:
+		return "TEXT"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // NormalizeStored is Normalize for a row read from the database: each
@@ -202,7 +222,7 @@ func (t *Table) NormalizeStored(raw map[string]any) (Row, error) {
 		if !ok || storedAs(k, raw[col]) {
 			continue // an unknown column is Normalize's error
 		}
-		return nil, &StoredTypeError{Table: t.Name, Column: col, ID: fmt.Sprintf("%s", raw["id"]), Got: fmt.Sprintf("%T", raw[col])}
+		return nil, &StoredTypeError{Table: t.Name, Column: col, ID: fmt.Sprintf("%s", raw["id"]), Got: storageClass(raw[col])}
 	}
 	return t.Normalize(raw)
 }
