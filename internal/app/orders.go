@@ -64,11 +64,7 @@ func (s abandonedSerials) RecordAbandoned(ctx context.Context, tx *store.Tx, by 
 // and wakes the CRL publisher, as every revocation does once committed: a
 // serial in flight answered good, and that answer must not outlive it.
 func (s abandonedSerials) PublishAbandoned(ctx context.Context, serial string) {
-	r, ok, err := s.r.Find(ctx, serial)
-	if err != nil || !ok {
-		return // the refresher re-signs it; verify holds any stale answer to that bound
-	}
-	s.r.Published(ctx, r)
+	s.r.PublishSerial(ctx, serial)
 }
 
 // RecoverIssuance resolves intents left pending by a replica that is gone

@@ -1,12 +1,10 @@
 package order_test
 
 import (
-	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
-	"io"
 	"math/big"
-	"net/http"
 	"testing"
 	"time"
 
@@ -15,34 +13,11 @@ import (
 	"github.com/vetca/vetca/internal/apptest"
 )
 
-// askOCSP asks the OCSP responder about serial (hex) and returns its status.
-func askOCSP(t *testing.T, f *apptest.OrderFixture, serial string) int {
-	t.Helper()
-	ctx := context.Background()
-	iss, _, err := f.App.Engine.ActiveIssuer(ctx, f.App.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issCert, err := iss.Certificate()
-	if err != nil {
-		t.Fatal(err)
-	}
+// ocspStatus asks the OCSP responder about serial (hex) and returns its
+// status.
+func ocspStatus(f *apptest.OrderFixture, serial string) int {
 	sn, _ := new(big.Int).SetString(serial, 16)
-	req, err := ocsp.CreateRequest(&x509.Certificate{SerialNumber: sn}, issCert, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.Post(f.Server.URL+"/ocsp", "application/ocsp-request", bytes.NewReader(req))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	r, err := ocsp.ParseResponse(body, issCert)
-	if err != nil {
-		t.Fatalf("OCSP for %s: %v", serial, err)
-	}
-	return r.Status
+	return f.AskOCSP(&x509.Certificate{SerialNumber: sn}, crypto.SHA1).Status
 }
 
 // A serial in flight answers good, and that answer is stored. When the
@@ -61,7 +36,7 @@ func TestAbandonedSerialIsPublishedRevoked(t *testing.T) {
 		{"reject while signed", func(t *testing.T, f *apptest.OrderFixture, h *holdHook, id string) string {
 			done := h.finalize(f, id)
 			serial := intentSerial(t, f, id)
-			if st := askOCSP(t, f, serial); st != ocsp.Good {
+			if st := ocspStatus(f, serial); st != ocsp.Good {
 				t.Fatalf("in flight: OCSP status %d", st)
 			}
 			if rj := f.Do("POST", "/api/v1/orders/"+id+"/reject", f.Carol, map[string]any{"reason": "withdrawn"}); rj.Status != 200 {
@@ -77,7 +52,7 @@ func TestAbandonedSerialIsPublishedRevoked(t *testing.T) {
 				t.Fatalf("finalize with a failing store step: %d %s", fin.Status, fin.Raw)
 			}
 			serial := intentSerial(t, f, id)
-			if st := askOCSP(t, f, serial); st != ocsp.Good {
+			if st := ocspStatus(f, serial); st != ocsp.Good {
 				t.Fatalf("in flight: OCSP status %d", st)
 			}
 			if _, err := f.App.RecoverIssuance(context.Background()); err != nil {
@@ -97,7 +72,7 @@ func TestAbandonedSerialIsPublishedRevoked(t *testing.T) {
 				}
 				f.Clock.Advance(2 * time.Minute)
 				auditClean(t, f)
-				if st := askOCSP(t, f, serial); st != ocsp.Revoked {
+				if st := ocspStatus(f, serial); st != ocsp.Revoked {
 					t.Fatalf("OCSP status %d", st)
 				}
 				if n := count(t, f, `SELECT COUNT(*) FROM audit_events WHERE action = 'ocsp.replay_refused'`); n != 0 {

@@ -112,9 +112,7 @@ func (a abandoned) RecordAbandoned(ctx context.Context, tx *store.Tx, by actor.A
 }
 
 func (a abandoned) PublishAbandoned(ctx context.Context, serial string) {
-	if r, ok, err := a.f.App.Revocations.Find(ctx, serial); err == nil && ok {
-		a.f.App.Revocations.Published(ctx, r)
-	}
+	a.f.App.Revocations.PublishSerial(ctx, serial)
 }
 
 type noSettingsGuard struct{}

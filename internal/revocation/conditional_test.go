@@ -44,7 +44,7 @@ func getWith(t *testing.T, u string, hdr ...string) (*http.Response, []byte) {
 // the revoked response, not 304, which kept it serving good.
 func TestOCSPIfModifiedSinceAfterASameSecondRevocation(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
-		iss := issuer(t, f)
+		iss := f.IssuerCertificate()
 		serial, certPEM := f.Issue(site)
 		cert := parse(t, certPEM)
 		req, err := ocsp.CreateRequest(cert, iss, &ocsp.RequestOptions{Hash: crypto.SHA1})

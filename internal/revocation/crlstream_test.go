@@ -112,7 +112,7 @@ func oldBuild(t *testing.T, f *apptest.OrderFixture, url string, prevThis time.T
 func TestStreamedShardIsTheOldOne(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
 		ctx := context.Background()
-		iss := issuer(t, f)
+		iss := f.IssuerCertificate()
 		targets, err := f.App.CRLs.Targets(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -96,7 +96,7 @@ func TestKeyCompromiseDateNeverBeforeNotBefore(t *testing.T) {
 				if at, err := time.Parse(time.RFC3339, ra); err != nil || !at.Equal(cert.NotBefore) {
 					t.Fatalf("revocationDate %q, want notBefore %s", ra, cert.NotBefore.Format(time.RFC3339))
 				}
-				if o := askOCSP(t, f, cert, crypto.SHA256); o.Status != ocsp.Revoked || !o.RevokedAt.Equal(cert.NotBefore) || o.RevocationReason != ocsp.KeyCompromise {
+				if o := f.AskOCSP(cert, crypto.SHA256); o.Status != ocsp.Revoked || !o.RevokedAt.Equal(cert.NotBefore) || o.RevocationReason != ocsp.KeyCompromise {
 					t.Fatalf("OCSP: status %d at %s reason %d", o.Status, o.RevokedAt, o.RevocationReason)
 				}
 				if ok, code := onCRL(t, f, cert); !ok || code != br.KeyCompromise.Code() {
@@ -133,7 +133,7 @@ func TestKeyCompromiseRevokesEveryCertificateWithTheKey(t *testing.T) {
 				serial, _ := issueWithKey(t, f, key)
 				otherSerial, other := issueWithKey(t, f, key)
 				unrelatedSerial, _ := f.Issue(site)
-				if o := askOCSP(t, f, other, crypto.SHA256); o.Status != ocsp.Good { // a cached good to replace
+				if o := f.AskOCSP(other, crypto.SHA256); o.Status != ocsp.Good { // a cached good to replace
 					t.Fatalf("before: status %d", o.Status)
 				}
 				f.Clock.Advance(time.Minute)
@@ -186,7 +186,7 @@ func TestKeyCompromiseRevokesEveryCertificateWithTheKey(t *testing.T) {
 				if st := cachedStatus(t, f, otherSerial); len(st) == 0 || st[0] != "revoked" {
 					t.Fatalf("the other certificate's OCSP was not re-signed: %v", st)
 				}
-				if o := askOCSP(t, f, other, crypto.SHA256); o.Status != ocsp.Revoked || o.RevocationReason != ocsp.KeyCompromise {
+				if o := f.AskOCSP(other, crypto.SHA256); o.Status != ocsp.Revoked || o.RevocationReason != ocsp.KeyCompromise {
 					t.Fatalf("OCSP of the other certificate: status %d reason %d", o.Status, o.RevocationReason)
 				}
 				if ok, code := onCRL(t, f, other); !ok || code != br.KeyCompromise.Code() {
@@ -230,7 +230,7 @@ func TestKeyCompromiseUpgradesASameKeyCertificateRevokedBefore(t *testing.T) {
 		if got.Reason != "keyCompromise" || got.Trigger != "4.9.1.1#3" || !strings.Contains(got.Evidence, serial) {
 			t.Fatalf("BR §7.2.2: the superseded entry of the other certificate with the key was not upgraded: %+v", got)
 		}
-		if o := askOCSP(t, f, other, crypto.SHA256); o.Status != ocsp.Revoked || o.RevocationReason != ocsp.KeyCompromise {
+		if o := f.AskOCSP(other, crypto.SHA256); o.Status != ocsp.Revoked || o.RevocationReason != ocsp.KeyCompromise {
 			t.Fatalf("OCSP of the other certificate: status %d reason %d", o.Status, o.RevocationReason)
 		}
 		if ok, code := onCRL(t, f, other); !ok || code != br.KeyCompromise.Code() {

@@ -66,7 +66,7 @@ func TestRevocationOnAnotherReplicaEndsGoodWithinTheBound(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
 		ctx := context.Background()
 		b := f.Replica()
-		iss := issuer(t, f)
+		iss := f.IssuerCertificate()
 
 		// B holds X's and Y's good answers in memory; A holds X's.
 		serialX, pemX := f.Issue(site)
@@ -144,7 +144,7 @@ func TestRevocationOnAnotherReplicaEndsGoodWithinTheBound(t *testing.T) {
 func TestMemoryStopsAnsweringAtTheBoundWithoutAPoll(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
 		b := f.Replica()
-		iss := issuer(t, f)
+		iss := f.IssuerCertificate()
 		bound := 2 * revocation.DefaultOCSPPoll // the default staleness bound
 		serial, pemCert := f.Issue(site)
 		cert := parse(t, pemCert)
@@ -173,7 +173,7 @@ func TestAuditGapEmptiesTheMemory(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
 		ctx := context.Background()
 		b := f.Replica()
-		iss := issuer(t, f)
+		iss := f.IssuerCertificate()
 		_, pemCert := f.Issue(site)
 		askGET(t, b.Server.URL, iss, parse(t, pemCert), crypto.SHA256)
 		if b.App.OCSP.MemoryLen() == 0 {

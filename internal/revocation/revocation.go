@@ -282,6 +282,18 @@ func (s *Service) Published(ctx context.Context, rs ...Revocation) {
 	}
 }
 
+// PublishSerial publishes serial's recorded revocation, as Published does
+// for one at hand: the abandoned serial of an issuance that did not
+// complete is revoked by RecordAbandoned inside the caller's transaction,
+// and its stored OCSP answers must be re-signed once that commits. A
+// serial with no revocation, or one that cannot be read, is left to the
+// refresher, which re-signs every stored response in time.
+func (s *Service) PublishSerial(ctx context.Context, serial string) {
+	if r, ok, err := s.Find(ctx, serial); err == nil && ok {
+		s.Published(ctx, r)
+	}
+}
+
 // revokeInTx is the one write path of a revocation: it revokes cert (or
 // upgrades its revocation) and, for keyCompromise, every other certificate
 // with its key (revokeSameKey).

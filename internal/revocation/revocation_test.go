@@ -51,18 +51,6 @@ func parse(t *testing.T, p string) *x509.Certificate {
 	return c
 }
 
-func issuer(t *testing.T, f *apptest.OrderFixture) *x509.Certificate {
-	iss, _, err := f.App.Engine.ActiveIssuer(context.Background(), f.App.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := iss.Certificate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 func errOf(r apptest.Response) (field, code string) { return r.ErrField() }
 
 // fetch GETs a URL that a certificate names, from the test server.
@@ -219,7 +207,7 @@ func TestCRLAfterRevocation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := rl.CheckSignatureFrom(issuer(t, f)); err != nil {
+			if err := rl.CheckSignatureFrom(f.IssuerCertificate()); err != nil {
 				t.Fatalf("CRL signature: %v", err)
 			}
 			if rl.Number.Cmp(before.Number) <= 0 {
@@ -258,7 +246,7 @@ func TestCRLAfterRevocation(t *testing.T) {
 // gets good; every response verifies with 8h <= nextUpdate - thisUpdate <= 10 days.
 func TestOCSP(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
-		iss := issuer(t, f)
+		iss := f.IssuerCertificate()
 		goodSerial, goodPEM := f.Issue(site)
 		revSerial, revPEM := f.Issue(site)
 		if r := f.Do("POST", "/api/v1/certificates/"+revSerial+"/revoke", f.AccTok, map[string]any{"reason": "cessationOfOperation"}); r.Status != 200 {

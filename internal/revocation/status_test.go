@@ -24,31 +24,6 @@ import (
 	"github.com/vetca/vetca/internal/store"
 )
 
-// askOCSP posts an OCSP request for cert to the test server and returns the
-// verified response.
-func askOCSP(t *testing.T, f *apptest.OrderFixture, cert *x509.Certificate, h crypto.Hash) *ocsp.Response {
-	t.Helper()
-	iss := issuer(t, f)
-	req, err := ocsp.CreateRequest(cert, iss, &ocsp.RequestOptions{Hash: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.Post(f.Server.URL+"/ocsp", "application/ocsp-request", bytes.NewReader(req))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := ocsp.ParseResponseForCert(body, cert, iss)
-	if err != nil {
-		t.Fatalf("OCSP response for %x: %v (%d)", cert.SerialNumber, err, resp.StatusCode)
-	}
-	return r
-}
-
 func cachedStatus(t *testing.T, f *apptest.OrderFixture, serial string) []string {
 	t.Helper()
 	rows, err := f.App.DB.Query(context.Background(), `SELECT status FROM ocsp_responses WHERE serial = ? ORDER BY hash_alg`, serial)
@@ -79,7 +54,7 @@ func TestCachedGoodReplacedByRevocation(t *testing.T) {
 		serial, certPEM := f.Issue(site)
 		cert := parse(t, certPEM)
 		for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
-			if r := askOCSP(t, f, cert, h); r.Status != ocsp.Good {
+			if r := f.AskOCSP(cert, h); r.Status != ocsp.Good {
 				t.Fatalf("before revocation: status %d", r.Status)
 			}
 		}
@@ -94,7 +69,7 @@ func TestCachedGoodReplacedByRevocation(t *testing.T) {
 			t.Fatalf("cache right after revocation: %v (the revocation did not re-sign the cached answers)", got)
 		}
 		for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
-			if r := askOCSP(t, f, cert, h); r.Status != ocsp.Revoked || r.RevocationReason != ocsp.Superseded {
+			if r := f.AskOCSP(cert, h); r.Status != ocsp.Revoked || r.RevocationReason != ocsp.Superseded {
 				t.Fatalf("after revocation: status %d reason %d", r.Status, r.RevocationReason)
 			}
 		}
@@ -111,7 +86,7 @@ func TestReplayedStatusIsNeverServed(t *testing.T) {
 		serial, certPEM := f.Issue(site)
 		cert := parse(t, certPEM)
 		dp := cert.CRLDistributionPoints[0]
-		if r := askOCSP(t, f, cert, crypto.SHA256); r.Status != ocsp.Good {
+		if r := f.AskOCSP(cert, crypto.SHA256); r.Status != ocsp.Good {
 			t.Fatalf("before revocation: status %d", r.Status)
 		}
 		var oldOCSP, oldStatus, oldCRL string
@@ -163,7 +138,7 @@ func TestReplayedStatusIsNeverServed(t *testing.T) {
 		}
 
 		for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA1} {
-			if r := askOCSP(t, f, cert, h); r.Status != ocsp.Revoked || r.RevocationReason != ocsp.CessationOfOperation {
+			if r := f.AskOCSP(cert, h); r.Status != ocsp.Revoked || r.RevocationReason != ocsp.CessationOfOperation {
 				t.Fatalf("replayed good served: status %d reason %d", r.Status, r.RevocationReason)
 			}
 		}
@@ -210,7 +185,7 @@ func TestDeletedRevocationFailsClosed(t *testing.T) {
 		if _, err := f.App.Revocations.StatusOf(ctx, f.App.DB, serial); err == nil || !strings.Contains(err.Error(), "deleted outside vetca") {
 			t.Fatalf("status of a serial whose revocation was deleted: %v", err)
 		}
-		iss := issuer(t, f)
+		iss := f.IssuerCertificate()
 		req, err := ocsp.CreateRequest(cert, iss, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -314,7 +289,7 @@ func TestVerifyDuringARevocationsResignFindsNothing(t *testing.T) {
 		ctx := context.Background()
 		serial, certPEM := f.Issue(site)
 		cert := parse(t, certPEM)
-		if r := askOCSP(t, f, cert, crypto.SHA256); r.Status != ocsp.Good {
+		if r := f.AskOCSP(cert, crypto.SHA256); r.Status != ocsp.Good {
 			t.Fatalf("before revocation: status %d", r.Status)
 		}
 		var good, goodStatus string
@@ -407,7 +382,7 @@ func cachedByHash(t *testing.T, f *apptest.OrderFixture, serial string) map[stri
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := ocsp.ParseResponse(der, issuer(t, f))
+		r, err := ocsp.ParseResponse(der, f.IssuerCertificate())
 		if err != nil {
 			t.Fatalf("stored %s response: %v", alg, err)
 		}
@@ -434,7 +409,7 @@ func TestRevocationResignsEveryStoredHash(t *testing.T) {
 		serial, certPEM := f.Issue(site)
 		cert := parse(t, certPEM)
 		for _, h := range allHashes {
-			if r := askOCSP(t, f, cert, h); r.Status != ocsp.Good {
+			if r := f.AskOCSP(cert, h); r.Status != ocsp.Good {
 				t.Fatalf("%v before revocation: status %d", h, r.Status)
 			}
 		}
@@ -460,7 +435,7 @@ func TestRevocationResignsEveryStoredHash(t *testing.T) {
 			t.Errorf("verify after the revocation of a certificate with stored SHA-384/512 responses: %v %+v", err, rep.Findings)
 		}
 		for _, h := range allHashes {
-			if r := askOCSP(t, f, cert, h); r.Status != ocsp.Revoked || r.RevocationReason != ocsp.Superseded {
+			if r := f.AskOCSP(cert, h); r.Status != ocsp.Revoked || r.RevocationReason != ocsp.Superseded {
 				t.Fatalf("%v after revocation: status %d reason %d", h, r.Status, r.RevocationReason)
 			}
 		}
@@ -538,7 +513,7 @@ func TestGoodStoredUnseenByARevocationsResignIsResigned(t *testing.T) {
 		if err != nil || !revoked {
 			t.Fatalf("sign: %v (revoked meanwhile: %v)", err, revoked)
 		}
-		if r, err := ocsp.ParseResponse(der, issuer(t, f)); err != nil || r.Status != ocsp.Revoked {
+		if r, err := ocsp.ParseResponse(der, f.IssuerCertificate()); err != nil || r.Status != ocsp.Revoked {
 			t.Errorf("answered %s (%v), want revoked", describe(r), err)
 		}
 		if r := cachedByHash(t, f, serial)["sha384"]; r == nil || r.Status != ocsp.Revoked {
@@ -560,7 +535,7 @@ func TestRefreshResignsEveryStoredHash(t *testing.T) {
 		serial, certPEM := f.Issue(site)
 		cert := parse(t, certPEM)
 		for _, h := range allHashes {
-			askOCSP(t, f, cert, h)
+			f.AskOCSP(cert, h)
 		}
 		before := cachedByHash(t, f, serial)
 		f.Clock.Advance(4 * 24 * time.Hour)
