@@ -167,6 +167,12 @@ func TestOutOfBandEditsAreDetected(t *testing.T) {
 		{"retype a value as a blob", `UPDATE accounts SET name = CAST(name AS BLOB) WHERE id = 'acc_1'`, "accounts", "acc_1", "name"},
 		{"retype an id as a blob", `UPDATE accounts SET id = CAST(id AS BLOB) WHERE id = 'acc_2'`, "accounts", "acc_2", "id"},
 		{"retype a text as an integer", `UPDATE accounts SET created_by = 7 WHERE id = 'acc_3'`, "accounts", "acc_3", "created_by"},
+		// An event moved off its row (its newest, hidden from the lookup
+		// a read makes, the row set back to what the event before it
+		// vouched for): reads are judged by that older event, and only
+		// verify sees the edit (docs/design.md §7).
+		{"move an event to another row", `UPDATE audit_events SET entity_id = 'acc_9' WHERE entity_id = 'acc_2' AND op = 'update'`, "audit_events", "4", "entity_id"},
+		{"retype an event's entity_id as a blob", `UPDATE audit_events SET entity_id = CAST(entity_id AS BLOB) WHERE entity_id = 'acc_2' AND op = 'update'`, "audit_events", "4", "entity_id"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

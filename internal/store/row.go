@@ -227,6 +227,57 @@ func (t *Table) NormalizeStored(raw map[string]any) (Row, error) {
 	return t.Normalize(raw)
 }
 
+// MisTyped returns a StoredTypeError for each value of t stored with
+// another type than its column's, naming the row by keyCol. It is the
+// check NormalizeStored makes, for a table whose rows are not read as
+// maps (the audit trail's events, scanned into structs, where a retyped
+// value reads as the same string). Only SQLite can hold such a value; on
+// PostgreSQL it returns nothing.
+func (t *Table) MisTyped(ctx context.Context, q Querier, keyCol string) ([]StoredTypeError, error) {
+	if q.Dialect() != SQLite {
+		return nil, nil
+	}
+	cols := make([]string, 0, len(t.Columns))
+	var sel, where []string
+	for _, c := range t.Columns {
+		cols = append(cols, c.Name)
+		sel = append(sel, "typeof("+c.Name+")")
+		where = append(where, fmt.Sprintf("typeof(%s) NOT IN ('%s', 'null')", c.Name, sqliteClass[c.Kind]))
+	}
+	rows, err := q.Query(ctx, "SELECT CAST("+keyCol+" AS TEXT), "+strings.Join(sel, ", ")+" FROM "+t.Name+" WHERE "+strings.Join(where, " OR "))
+	if err != nil {
+		return nil, fmt.Errorf("check stored types of %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	var out []StoredTypeError
+	for rows.Next() {
+		got := make([]string, len(cols))
+		var key string
+		dst := []any{&key}
+		for i := range got {
+			dst = append(dst, &got[i])
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, fmt.Errorf("check stored types of %s: %w", t.Name, err)
+		}
+		for i, c := range t.Columns {
+			if got[i] != sqliteClass[c.Kind] && got[i] != "null" {
+				out = append(out, StoredTypeError{Table: t.Name, Column: c.Name, ID: key, Got: sqliteClassName[got[i]]})
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("check stored types of %s: %w", t.Name, err)
+	}
+	return out, nil
+}
+
+// sqliteClass is the storage class SQLite's typeof names for a kind.
+var sqliteClass = map[ColKind]string{KindText: "text", KindInt: "integer", KindBlob: "blob"}
+
+// sqliteClassName names a storage class as storageClass does.
+var sqliteClassName = map[string]string{"blob": "a BLOB", "integer": "an INTEGER", "real": "a REAL", "text": "TEXT"}
+
 // storedAs reports whether v, as a driver returns it, has kind k's type.
 func storedAs(k ColKind, v any) bool {
 	switch v.(type) {

@@ -401,3 +401,46 @@ func waitForLeasesLockWait(t *testing.T, db *store.DB, failure string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// MisTyped finds each value stored with another type than its column's
+// (SQLite's column affinity turns a number put in a TEXT column into text,
+// but keeps a BLOB, and a REAL in an INTEGER column), and nothing where
+// vetca wrote it.
+func TestMisTyped(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		for _, id := range []string{"u1", "u2", "u3"} {
+			if _, err := db.Exec(ctx, `INSERT INTO users (id, name, roles, email, created_at, created_by, disabled, row_hash) VALUES (?, ?, '[]', '', '2026-11-23T10:00:00Z', 'test', 0, '')`, id, "name-"+id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		schema, err := store.LoadSchema(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users, _ := schema.Table("users")
+		if mis, err := users.MisTyped(ctx, db, "id"); err != nil || len(mis) != 0 {
+			t.Fatalf("as written: %v %+v", err, mis)
+		}
+		if db.Dialect() != store.SQLite {
+			return // a typed column cannot hold another type
+		}
+		for _, q := range []string{`UPDATE users SET name = CAST(name AS BLOB) WHERE id = 'u1'`, `UPDATE users SET disabled = 0.5, created_by = x'74657374' WHERE id = 'u3'`} {
+			if _, err := db.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mis, err := users.MisTyped(ctx, db, "id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range mis {
+			got = append(got, m.ID+"."+m.Column+": "+m.Got)
+		}
+		want := "u1.name: a BLOB|u3.created_by: a BLOB|u3.disabled: a REAL"
+		if strings.Join(got, "|") != want {
+			t.Fatalf("got %q, want %q", strings.Join(got, "|"), want)
+		}
+	})
+}
