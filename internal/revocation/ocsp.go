@@ -458,11 +458,15 @@ func (o *Responder) signStatus(ctx context.Context, ticket memTicket, st Status,
 		still = `EXISTS (SELECT 1 FROM revocations WHERE serial = ? AND reason_code = ? AND revoked_at = ? AND recorded_at = ?)`
 		stillArgs = []any{serialHex, st.Reason.Code(), store.FormatTime(st.RevokedAt), store.FormatTime(st.RecordedAt)}
 	}
-	res, err := o.db.Exec(ctx, `INSERT INTO ocsp_responses (serial, hash_alg, issuer_id, status, der, this_update, next_update)
-		SELECT ?, ?, ?, ?, ?, ?, ? WHERE `+still+`
+	var notAfter any // NULL: no certificate yet
+	if !st.NotAfter.IsZero() {
+		notAfter = store.FormatTime(st.NotAfter)
+	}
+	res, err := o.db.Exec(ctx, `INSERT INTO ocsp_responses (serial, hash_alg, issuer_id, status, der, this_update, next_update, not_after)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE `+still+`
 		ON CONFLICT (serial, hash_alg) DO UPDATE SET issuer_id = excluded.issuer_id, status = excluded.status, der = excluded.der,
-		this_update = excluded.this_update, next_update = excluded.next_update`,
-		append([]any{serialHex, hashName(h), issuerID, status, base64.StdEncoding.EncodeToString(der), store.FormatTime(r.ThisUpdate), store.FormatTime(r.NextUpdate)}, stillArgs...)...)
+		this_update = excluded.this_update, next_update = excluded.next_update, not_after = excluded.not_after`,
+		append([]any{serialHex, hashName(h), issuerID, status, base64.StdEncoding.EncodeToString(der), store.FormatTime(r.ThisUpdate), store.FormatTime(r.NextUpdate), notAfter}, stillArgs...)...)
 	if err != nil {
 		return nil, false, fmt.Errorf("store OCSP response: %w", err)
 	}
@@ -546,9 +550,14 @@ func (o *Responder) storedHashes(ctx context.Context, serialHex string) ([]crypt
 
 // Refresh re-signs stored responses whose BR §4.9.9 refresh time has come,
 // logging the batch in the audit trail (BR §5.4.1: OCSP response
-// signing). Responses of expired certificates are re-signed too: nothing
-// removes a stored response yet (BR §4.9.10 requires answers only until
-// expiry, so this costs signatures, not correctness).
+// signing). Responses of a certificate that has expired are not re-signed
+// ahead of time, and are removed once their nextUpdate has passed: BR
+// §4.9.10 requires status answers only until expiry, and a request after
+// it is still answered, from the stored response while it is current,
+// else signed on demand (Response re-signs whatever is missing or due). The stored responses are
+// a cache of what the audited state says; removing one changes no answer.
+// Responses stored without an expiry (a serial in flight or abandoned,
+// or stored before vetca kept it) are re-signed, as before.
 func (o *Responder) Refresh(ctx context.Context) (int, error) {
 	type row struct {
 		Serial   string    `db:"serial"`
@@ -557,15 +566,25 @@ func (o *Responder) Refresh(ctx context.Context) (int, error) {
 		This     time.Time `db:"this_update"`
 		Next     time.Time `db:"next_update"`
 	}
-	horizon := o.clk.Now().Add(o.cfg.Validity)
-	rows, err := store.Select[row](ctx, o.db, `SELECT serial, hash_alg, issuer_id, this_update, next_update FROM ocsp_responses WHERE next_update <= ? ORDER BY next_update LIMIT 10000`,
-		store.FormatTime(horizon))
+	now := o.clk.Now()
+	horizon := now.Add(o.cfg.Validity)
+	removed, err := o.db.Exec(ctx, `DELETE FROM ocsp_responses WHERE next_update <= ? AND not_after <= ?`, store.FormatTime(now), store.FormatTime(now))
+	if err != nil {
+		return 0, fmt.Errorf("remove OCSP responses of expired certificates: %w", err)
+	}
+	gone, err := removed.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("remove OCSP responses of expired certificates: %w", err)
+	}
+	rows, err := store.Select[row](ctx, o.db, `SELECT serial, hash_alg, issuer_id, this_update, next_update FROM ocsp_responses
+		WHERE next_update <= ? AND (not_after IS NULL OR not_after > ?) ORDER BY next_update LIMIT 10000`,
+		store.FormatTime(horizon), store.FormatTime(now))
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, r := range rows {
-		if !ocspresp.RefreshDue(r.This, r.Next, o.clk.Now()) {
+		if !ocspresp.RefreshDue(r.This, r.Next, now) {
 			continue
 		}
 		h, ok := hashByName(r.HashAlg)
@@ -581,9 +600,10 @@ func (o *Responder) Refresh(ctx context.Context) (int, error) {
 		}
 		n++
 	}
-	if n > 0 {
+	if n > 0 || gone > 0 {
 		err = o.db.InTx(ctx, func(tx *store.Tx) error {
-			return o.rec.Note(ctx, tx, actor.SystemActor("ocsp"), actOcspResponsesRefreshed, "ocsp_responses", "batch", map[string]any{"count": n, "validity": o.cfg.Validity.String()})
+			return o.rec.Note(ctx, tx, actor.SystemActor("ocsp"), actOcspResponsesRefreshed, "ocsp_responses", "batch",
+				map[string]any{"count": n, "validity": o.cfg.Validity.String(), "expiredRemoved": gone})
 		})
 	}
 	return n, err

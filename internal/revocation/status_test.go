@@ -558,3 +558,47 @@ func describe(r *ocsp.Response) string {
 	}
 	return fmt.Sprintf("status %d, CertID hash %v, thisUpdate %s", r.Status, r.IssuerHash, r.ThisUpdate.Format(time.RFC3339))
 }
+
+// Once a certificate has expired, the refresher no longer re-signs its
+// stored responses every few days for good (BR §4.9.10 requires status
+// answers only until expiry), and removes them once stale; a request for
+// one still gets a current answer, signed on demand.
+func TestRefreshLeavesExpiredCertificates(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		serial, certPEM := f.Issue(site)
+		cert := parse(t, certPEM)
+		f.AskOCSP(cert, crypto.SHA256)
+		f.Clock.Set(cert.NotAfter.Add(time.Hour))
+		if n, err := f.App.OCSP.Refresh(ctx); err != nil || n != 0 {
+			t.Fatalf("refresh after expiry: %d responses re-signed (%v), want none", n, err)
+		}
+		if got := cachedStatus(t, f, serial); len(got) != 0 {
+			t.Fatalf("stale responses of an expired certificate kept: %v", got)
+		}
+		r := f.AskOCSP(cert, crypto.SHA256)
+		if r.Status != ocsp.Good || r.ThisUpdate.Before(cert.NotAfter) || !r.NextUpdate.After(f.Clock.Now()) {
+			t.Fatalf("asked after expiry: %s, next update %s, want a current answer", describe(r), r.NextUpdate)
+		}
+		// Signed on demand, it is stored and answered until stale, not
+		// refreshed ahead of time (a live one is due for a refresh at
+		// half its validity).
+		f.Clock.Advance(f.App.Cfg.OCSPValidity * 3 / 4)
+		if n, err := f.App.OCSP.Refresh(ctx); err != nil || n != 0 {
+			t.Fatalf("refresh of an on-demand answer after expiry: %d re-signed (%v), want none", n, err)
+		}
+		if got := cachedStatus(t, f, serial); len(got) != 1 {
+			t.Fatalf("the current on-demand answer was removed: %v", got)
+		}
+		f.Clock.Advance(f.App.Cfg.OCSPValidity / 2)
+		if _, err := f.App.OCSP.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := cachedStatus(t, f, serial); len(got) != 0 {
+			t.Fatalf("a stale answer of an expired certificate kept: %v", got)
+		}
+		if rep, err := f.App.Audit.Verify(ctx, actor.CLIActor("test"), ""); err != nil || !rep.OK {
+			t.Fatalf("verify: %v %+v", err, rep.Findings)
+		}
+	})
+}
