@@ -35,6 +35,7 @@ import (
 	"github.com/vetca/vetca/internal/devdns"
 	"github.com/vetca/vetca/internal/eab"
 	"github.com/vetca/vetca/internal/incident"
+	"github.com/vetca/vetca/internal/iso3166"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/keypolicy"
 	"github.com/vetca/vetca/internal/lint"
@@ -323,7 +324,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--cpr-alarm-lead %v: must be 1m to 23h (the shortest BR deadline is 24 hours)", c.CPRAlarmLead)
 	}
 	for _, cc := range c.SanctionedCountries {
-		if len(cc) != 2 || strings.ToUpper(cc) != cc {
+		if _, ok := iso3166.LookupCountry(cc); !ok || len(cc) != 2 || strings.ToUpper(cc) != cc {
 			return fmt.Errorf("--sanctioned-countries: %q is not an upper-case ISO 3166-1 code", cc)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/vetca/vetca/internal/order"
 	"github.com/vetca/vetca/internal/profile"
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/vetting"
 )
 
 // Setting is an audited instance setting.
@@ -72,6 +73,10 @@ type IssuanceSettings struct {
 	Profile               string   `json:"profile"`
 	ApprovalsRequired     int      `json:"approvalsRequired"`
 	VerificationsRequired int      `json:"verificationsRequired"`
+	// SanctionedCountries is nil in settings recorded before it was
+	// one; such a record is not compared on it (the first replica to
+	// start records it).
+	SanctionedCountries []string `json:"sanctionedCountries"`
 }
 
 // issuanceSettings are this process's settings.
@@ -85,10 +90,17 @@ func (a *App) issuanceSettings() IssuanceSettings {
 	if ids == nil {
 		ids = []string{}
 	}
+	sanctioned := slices.Clone(a.Cfg.SanctionedCountries)
+	if sanctioned == nil {
+		sanctioned = slices.Clone(vetting.DefaultSanctioned)
+	}
+	slices.Sort(sanctioned)
+	sanctioned = append([]string{}, slices.Compact(sanctioned)...) // "[]", never null: none is a setting too
 	return IssuanceSettings{
 		PublicURL: a.Cfg.PublicURL, CRLShards: a.Cfg.CRLShards, OCSP: !a.Cfg.NoOCSP, CPSPolicyOID: a.Cfg.CPSPolicyOID,
 		CAAIdentities: ids, Profile: fmt.Sprintf("%s/v%d", profile.Name, profile.Version),
 		ApprovalsRequired: a.Cfg.ApprovalsRequired, VerificationsRequired: a.Cfg.VerificationsRequired,
+		SanctionedCountries: sanctioned,
 	}
 }
 
@@ -117,6 +129,9 @@ func (s IssuanceSettings) differences(recorded string) []string {
 	diff("profile", s.Profile, r.Profile)
 	diff("--approvals-required", s.ApprovalsRequired, r.ApprovalsRequired)
 	diff("--verifications-required", s.VerificationsRequired, r.VerificationsRequired)
+	if r.SanctionedCountries != nil {
+		diff("--sanctioned-countries", strings.Join(s.SanctionedCountries, ","), strings.Join(r.SanctionedCountries, ","))
+	}
 	return out
 }
 

@@ -189,7 +189,7 @@ const (
 	CodeNameTooLong Code = "name_too_long"
 	// CodeNoMatch (400): a key-compromise report's key or CSR is on no certificate and no issuance vetca knows.
 	CodeNoMatch Code = "no_match"
-	// CodeNoChange (400): a proposed organization version changes nothing.
+	// CodeNoChange (400): a proposed organization version changes nothing, and the current identity is not yet due for re-verification (60 days before its BR §4.2.1 reuse period ends).
 	CodeNoChange Code = "no_change"
 	// CodeNotAmendable (400): a change request names a field that cannot be amended.
 	CodeNotAmendable Code = "not_amendable"
@@ -347,6 +347,8 @@ const (
 	CodeConcurrentUpdate Code = "concurrent_update"
 	// CodeFinalizeInProgress (409): the order is already being finalized, possibly on another replica.
 	CodeFinalizeInProgress Code = "finalize_in_progress"
+	// CodeGrantPending (409): the user has a grant awaiting a second admin's approval; approve it before asking for another.
+	CodeGrantPending Code = "grant_pending"
 	// CodeIssuanceAbandoned (409): the issuance was resolved as abandoned while it was signed; the serial is answered as revoked.
 	CodeIssuanceAbandoned Code = "issuance_abandoned"
 	// CodeNameTaken (409): a user with that name already exists.
@@ -371,6 +373,8 @@ const (
 	CodeReverificationRequired Code = "reverification_required"
 	// CodeRevocationOutstanding (409): certificates of the incident's affected set are still valid, with no delay recorded; revoke them first (BR §4.9.1.1).
 	CodeRevocationOutstanding Code = "revocation_outstanding"
+	// CodeSanctionsNotCleared (409): the organization's verified version is in a country on the sanctions list and has no approved sanctions review verified by a compliance verifier (a country added to the list since it was verified); propose it again with the review.
+	CodeSanctionsNotCleared Code = "sanctions_not_cleared"
 	// CodeSanctionsRejected (409): the version's sanctions review was rejected, so it cannot be verified.
 	CodeSanctionsRejected Code = "sanctions_rejected"
 	// CodeSnapshotMismatch (409): the order's snapshot changed since it was reviewed; its approvals are void.
@@ -466,9 +470,9 @@ var all = []Code{
 
 	CodeAlreadyApproved, CodeAlreadyDecided, CodeAlreadyFlagged, CodeAlreadyGranted, CodeAlreadyIssued, CodeAlreadyLinked,
 	CodeAlreadyRevoked, CodeAlreadyVerified, CodeCaseClosed, CodeEABKeyBound, CodeEABKeyExpired, CodeEABKeyRevoked, CodeCAAStale, CodeConcurrentUpdate, CodeFinalizeInProgress,
-	CodeIssuanceAbandoned, CodeNameTaken, CodeNotPending, CodeNotAwaitingConfirmation, CodeNothingPending,
+	CodeGrantPending, CodeIssuanceAbandoned, CodeNameTaken, CodeNotPending, CodeNotAwaitingConfirmation, CodeNothingPending,
 	CodeOrderChanged, CodeOrderNotApproved, CodeOrderNotPending, CodeOrganizationNotVerified,
-	CodeRandomValueExpired, CodeReverificationRequired, CodeRevocationOutstanding, CodeSanctionsRejected, CodeSnapshotMismatch,
+	CodeRandomValueExpired, CodeReverificationRequired, CodeRevocationOutstanding, CodeSanctionsNotCleared, CodeSanctionsRejected, CodeSnapshotMismatch,
 	CodeTemplateDisabled, CodeTemplateMismatch, CodeTemplateNotApproved,
 	CodeVersionNotPending,
 

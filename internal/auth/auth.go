@@ -196,7 +196,14 @@ func (s *Service) GrantRoles(ctx context.Context, by actor.Actor, userID string,
 		if len(add) == 0 {
 			return apperr.Conflict(apperr.CodeAlreadyGranted, "roles", "user %s already holds %v", u.Name, roles)
 		}
-		u.PendingRoles, u.PendingBy = actor.NormalizeRoles(append(u.PendingRoles, add...)), by.ID
+		// What awaits approval is fixed from the moment it is asked for:
+		// a grant added to it would change what the approving admin
+		// reviewed, and one by another admin would make that admin the
+		// one who asked, leaving the first free to approve their own.
+		if u.Status == UserPendingApproval || len(u.PendingRoles) > 0 {
+			return apperr.Conflict(apperr.CodeGrantPending, "roles", "user %s has a grant awaiting approval (%v); it must be approved before another is asked for", u.Name, u.PendingRoles)
+		}
+		u.PendingRoles, u.PendingBy = actor.NormalizeRoles(add), by.ID
 		return s.tab.users.Update(ctx, tx, by, actUserRolesRequested, u)
 	})
 	return u, err

@@ -22,9 +22,11 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/br"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/ids"
 	"github.com/vetca/vetca/internal/notify"
+	"github.com/vetca/vetca/internal/plaintext"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -178,6 +180,9 @@ func (s *Service) checkReview(country string, r *SanctionsReview) error {
 		if len(r.Notes) > 2000 {
 			return apperr.Invalid(apperr.CodeInvalidSanctionsReview, "sanctionsReview", "sanctionsReview.notes is longer than 2000 characters")
 		}
+		if err := plaintext.Check("sanctionsReview.notes", r.Notes, 2000, false); err != nil {
+			return err
+		}
 	}
 	if s.IsSanctioned(country) && r == nil {
 		return apperr.Invalid(apperr.CodeSanctionsReviewRequired, "sanctionsReview", "%s is on the sanctions list: record the sanctions review (reference, decision, notes)", country)
@@ -269,6 +274,16 @@ func (s *Service) Propose(ctx context.Context, by actor.Actor, orgID string, in 
 			base = versions[org.CurrentVersion-1]
 		}
 		f := in.apply(base.Fields)
+		if in.CountryName != nil {
+			// A country that is not one is named as such, before a
+			// subdivision of it is asked for.
+			only := Fields{CountryName: *in.CountryName}
+			if err := only.Validate(); err != nil {
+				if e, ok := apperr.As(err); ok && e.Field == "countryName" {
+					return err
+				}
+			}
+		}
 		if in.StateOrProvinceName == nil && in.CountryName != nil && *in.CountryName != base.CountryName {
 			return apperr.Invalid(apperr.CodeMissingField, "stateOrProvinceName", "a new countryName needs a stateOrProvinceName of that country")
 		}
@@ -285,10 +300,18 @@ func (s *Service) Propose(ctx context.Context, by actor.Actor, orgID string, in 
 			return err
 		}
 		diff := Diff(base.Fields, f, base.SanctionsReview, review)
-		if len(diff) == 0 {
-			return apperr.Invalid(apperr.CodeNoChange, apperr.NoField, "the request changes nothing in version %d", base.Version)
-		}
 		now := s.clk.Now()
+		if len(diff) == 0 && !reverificationDue(org, base, now) {
+			msg := fmt.Sprintf("the request changes nothing in version %d", base.Version)
+			if base.Version == org.CurrentVersion && base.VerifiedAt != nil {
+				msg += fmt.Sprintf("; the same identity may be proposed again, to be verified again, from %s (60 days before its BR §4.2.1 reuse period ends)",
+					br.SubjectIdentityReusableUntil(*base.VerifiedAt).Add(-ReverifyLead).UTC().Format(time.RFC3339))
+			}
+			return apperr.Invalid(apperr.CodeNoChange, apperr.NoField, "%s", msg)
+		}
+		if diff == nil {
+			diff = []Change{} // a re-verification: the same identity, verified again
+		}
 		v = Version{
 			ID: ids.New("orv"), OrganizationID: orgID, Version: versions[len(versions)-1].Version + 1,
 			Status: StatusPending, Fields: f, SanctionsReview: review, BasedOn: base.Version, Diff: diff,
@@ -319,6 +342,9 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 		}
 		if len(e.Reference) > 500 || len(e.Source) > 200 {
 			return Version{}, nil, apperr.Invalid(apperr.CodeInvalidEvidence, "evidence", "evidence[%d] is too long", i)
+		}
+		if err := plaintext.Check("evidence", e.Reference, 500, true); err != nil {
+			return Version{}, nil, err
 		}
 	}
 	var v Version
@@ -365,8 +391,17 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 		if !s.complete(v, verifs) {
 			return nil
 		}
-		// The version becomes current.
-		v.Status, v.VerifiedAt = StatusVerified, &now
+		// The version becomes current. Its identity rests on the evidence
+		// of every verification, so BR §4.2.1's reuse period runs from the
+		// oldest ("any data or document used in the prior validation"),
+		// not from the one that completed it.
+		obtained := now
+		for _, x := range verifs {
+			if x.At.Before(obtained) {
+				obtained = x.At
+			}
+		}
+		v.Status, v.VerifiedAt = StatusVerified, &obtained
 		if err := s.tab.organizationVersions.Update(ctx, tx, by, actOrganizationVersionVerified, v); err != nil {
 			return err
 		}
@@ -414,6 +449,22 @@ func (s *Service) tellObservers(ctx context.Context, tx *store.Tx, by actor.Acto
 		}
 	}
 	return nil
+}
+
+// ReverifyLead is how long before its BR §4.2.1 reuse period ends (or any
+// time after) the current verified identity may be proposed again
+// unchanged, to be verified again from fresh evidence.
+const ReverifyLead = 60 * 24 * time.Hour
+
+// reverificationDue reports whether base, the organization's current
+// verified version, may be proposed again unchanged: its reuse period
+// ends within ReverifyLead, or has ended. Otherwise a proposal that
+// changes nothing is refused (no_change).
+func reverificationDue(org Organization, base Version, now time.Time) bool {
+	if org.CurrentVersion == 0 || base.Version != org.CurrentVersion || base.VerifiedAt == nil {
+		return false
+	}
+	return !br.SubjectIdentityReusable(*base.VerifiedAt, now.Add(ReverifyLead))
 }
 
 // complete reports whether a version's verifications suffice.
@@ -538,7 +589,36 @@ func (s *Service) CurrentVerified(ctx context.Context, q store.Querier, orgID st
 	if len(vs) != 1 || vs[0].Status != StatusVerified || vs[0].VerifiedAt == nil {
 		return Version{}, apperr.Integrity("organizations", orgID, "current_version %d does not name a verified version", org.CurrentVersion)
 	}
+	if err := s.sanctionsCleared(ctx, q, vs[0]); err != nil {
+		return Version{}, err
+	}
 	return vs[0], nil
+}
+
+// sanctionsCleared refuses a version whose country is on the sanctions
+// list as it is now, unless its approved sanctions review was verified by
+// a compliance verifier, as verification requires (complete). A version
+// verified before its country was added to the list has neither: nothing
+// is issued for it until the identity is proposed again with the review
+// and verified.
+func (s *Service) sanctionsCleared(ctx context.Context, q store.Querier, v Version) error {
+	if !s.IsSanctioned(v.CountryName) {
+		return nil
+	}
+	if v.SanctionsReview != nil && v.SanctionsReview.Decision == "approved" {
+		verifs, err := s.verifications(ctx, q, v.ID)
+		if err != nil {
+			return err
+		}
+		for _, x := range verifs {
+			if slices.Contains(x.VerifierRoles, actor.Compliance) {
+				return nil
+			}
+		}
+	}
+	return apperr.Conflict(apperr.CodeSanctionsNotCleared, "organizationId",
+		"organization %s's verified version %d is in %s, which is on the sanctions list, without an approved sanctions review verified by compliance; propose it again with the review and have it verified",
+		v.OrganizationID, v.Version, v.CountryName)
 }
 
 // VersionView is a version with its verifications, as the API shows it.
