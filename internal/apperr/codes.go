@@ -31,7 +31,7 @@ const (
 	CodeBadRequest Code = "bad_request"
 	// CodeCommonNameNotInSAN (400): the certificate's commonName is not one of its dnsNames (BR §7.1.4.3).
 	CodeCommonNameNotInSAN Code = "common_name_not_in_san"
-	// CodeControlCharacter (400): a text field holds a control or invisible formatting character; a NUL anywhere in a request (path, query parameter, body or form field), naming where.
+	// CodeControlCharacter (400): a text field holds a control or invisible formatting character; a NUL, or text that is not valid UTF-8, anywhere in a request (path, query parameter, body or form field), naming where.
 	CodeControlCharacter Code = "control_character"
 	// CodeCSRNameNotRequested (400): the CSR names a DNS name that is not in the order's dnsNames.
 	CodeCSRNameNotRequested Code = "csr_name_not_requested"

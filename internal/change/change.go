@@ -65,7 +65,7 @@ var amendable = map[string]map[string]func(table, field string, v json.RawMessag
 func textValue(check func(string) error) func(table, field string, v json.RawMessage) error {
 	return func(table, field string, v json.RawMessage) error {
 		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
+		if err := json.Unmarshal(v, &s); err != nil || isNull(v) {
 			return apperr.Invalid(apperr.CodeInvalidValue, "value", "%s.%s needs a JSON string", table, field)
 		}
 		return check(s)
@@ -75,10 +75,17 @@ func textValue(check func(string) error) func(table, field string, v json.RawMes
 // boolValue is the check of a flag: JSON true or false.
 func boolValue(table, field string, v json.RawMessage) error {
 	var b bool
-	if err := json.Unmarshal(v, &b); err != nil {
+	if err := json.Unmarshal(v, &b); err != nil || isNull(v) {
 		return apperr.Invalid(apperr.CodeInvalidValue, "value", "%s.%s needs true or false", table, field)
 	}
 	return nil
+}
+
+// isNull reports whether v is JSON null, which encoding/json reads into a
+// string or bool as "leave it as it is", without an error: it is no value
+// of either type, and apply refuses it.
+func isNull(v json.RawMessage) bool {
+	return strings.TrimSpace(string(v)) == "null"
 }
 
 // identityTables may be restored but never amended.

@@ -128,7 +128,10 @@ func (s *Service) SetActionItem(ctx context.Context, by actor.Actor, id string, 
 			item.Changed, item.Version = true, items[i].Version+1
 		}
 		item.ChangedAt = s.now()
-		detail, _ := json.Marshal(item)
+		detail, err := json.Marshal(item)
+		if err != nil {
+			return fmt.Errorf("incident %s: action item: %w", id, err)
+		}
 		return s.event(ctx, tx, by, Event{IncidentID: id, Kind: EventActionItem, At: item.ChangedAt, Ref: item.ID, Detail: string(detail)})
 	})
 	return item, err
@@ -202,7 +205,10 @@ func (s *Service) SetAnalysis(ctx context.Context, by actor.Actor, id string, a 
 			return err
 		}
 		a.Version = prev.Version + 1
-		detail, _ := json.Marshal(a)
+		detail, err := json.Marshal(a)
+		if err != nil {
+			return fmt.Errorf("incident %s: analysis: %w", id, err)
+		}
 		return s.event(ctx, tx, by, Event{IncidentID: id, Kind: EventAnalysis, Detail: string(detail)})
 	})
 	return a, err

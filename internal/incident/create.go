@@ -92,6 +92,10 @@ func (s *Service) checkInput(ctx context.Context, by actor.Actor, in CreateInput
 	if aware.After(now) {
 		return Incident{}, apperr.Invalid(apperr.CodeInvalidTime, "awareAt", "awareAt %s is in the future", aware.Format(time.RFC3339))
 	}
+	if aware.IsZero() {
+		// The store writes the zero time as NULL, which the column refuses.
+		return Incident{}, apperr.Invalid(apperr.CodeInvalidTime, "awareAt", "awareAt %s is not a time the CA became aware of anything", aware.Format(time.RFC3339))
+	}
 	if err := s.checkProblemReport(ctx, by, in.ProblemReportID, aware); err != nil {
 		return Incident{}, err
 	}

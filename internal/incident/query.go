@@ -77,6 +77,12 @@ func scopeOf(q Query) (issuance.Scope, error) {
 	}
 	if q.IssuedBefore != nil {
 		sc.IssuedBefore = q.IssuedBefore.UTC()
+		if sc.IssuedBefore.IsZero() {
+			// A Scope reads the zero time as no bound; a given
+			// issuedBefore of 0001-01-01T00:00:00Z bounds the set to
+			// the certificates issued before it, which are none.
+			sc.IssuedBefore = sc.IssuedBefore.Add(time.Nanosecond)
+		}
 	}
 	if !sc.IssuedAfter.IsZero() && !sc.IssuedBefore.IsZero() && !sc.IssuedAfter.Before(sc.IssuedBefore) {
 		return sc, apperr.Invalid(apperr.CodeInvalidQuery, "query.issuedBefore", "issuedBefore must be after issuedAfter")

@@ -132,6 +132,10 @@ func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
 		if in.EvidenceAt.After(now) {
 			return Decision{}, apperr.Invalid(apperr.CodeInvalidTime, "evidenceAt", "evidenceAt is in the future")
 		}
+		if in.EvidenceAt.UTC().Truncate(time.Second).IsZero() {
+			// The store writes the zero time as NULL, which the column refuses.
+			return Decision{}, apperr.Invalid(apperr.CodeInvalidTime, "evidenceAt", "evidenceAt %s is not a time the CA obtained evidence", in.EvidenceAt.UTC().Format(time.RFC3339))
+		}
 		d.EvidenceAt = in.EvidenceAt.UTC()
 	}
 	switch {
@@ -384,7 +388,10 @@ func (s *Service) revokeCertInTx(ctx context.Context, tx *store.Tx, by actor.Act
 	if in.CompromisedAt != nil {
 		compromisedAt = in.CompromisedAt.UTC().Truncate(time.Second)
 	}
-	evidence, _ := json.Marshal(map[string]any{"text": in.Evidence, "compromisedAt": in.CompromisedAt, "actor": by.String()})
+	evidence, err := json.Marshal(map[string]any{"text": in.Evidence, "compromisedAt": in.CompromisedAt, "actor": by.String()})
+	if err != nil {
+		return Revocation{}, fmt.Errorf("revocation evidence: %w", err)
+	}
 	if len(existing) == 1 {
 		r := existing[0]
 		prev := br.Entry{Reason: mustReason(r.Reason), RevokedAt: r.RevokedAt}

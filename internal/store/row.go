@@ -440,6 +440,13 @@ func encodeValue(fv reflect.Value) (any, error) {
 		if t.IsZero() {
 			return nil, nil
 		}
+		if y := t.UTC().Year(); y < 0 || y > 9999 {
+			// TimeFormat has four digits of year: another would be
+			// written as text that never parses back, and every later
+			// read of the row would fail. The edge refuses such input
+			// naming its field; this is the last line.
+			return nil, fmt.Errorf("time %s is outside the years 0000-9999 (UTC), which vetca stores", t.UTC().Format(time.RFC3339))
+		}
 		return FormatTime(t), nil
 	}
 	switch fv.Kind() {

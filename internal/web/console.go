@@ -219,8 +219,8 @@ func (s *Server) console(h consoleHandler) http.HandlerFunc {
 				http.Error(w, "bad form", http.StatusBadRequest)
 				return
 			}
-			if where := nulInValues(r.PostForm); where != "" {
-				s.renderError(w, by, http.StatusBadRequest, nulError(where).Error())
+			if err := badTextInValues(r.PostForm); err != nil {
+				s.renderError(w, by, http.StatusBadRequest, err.Error())
 				return
 			}
 		}

@@ -281,6 +281,9 @@ func (s *Server) prDecide(r *http.Request, by actor.Actor, id string) (string, e
 			if err != nil {
 				return "", apperr.Invalid(apperr.CodeInvalidTime, "revokeAt", "revokeAt must be an RFC 3339 time, e.g. 2026-01-02T15:04:05Z")
 			}
+			if err := storableTime("revokeAt", t); err != nil {
+				return "", err
+			}
 			in.RevokeAt = &t
 		}
 	}

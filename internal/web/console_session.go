@@ -108,8 +108,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	_ = r.ParseForm()
-	if where := nulInValues(r.PostForm); where != "" {
-		s.render(w, http.StatusBadRequest, "signin", &Page{Title: "Sign in", Error: nulError(where).Error()})
+	if err := badTextInValues(r.PostForm); err != nil {
+		s.render(w, http.StatusBadRequest, "signin", &Page{Title: "Sign in", Error: err.Error()})
 		return
 	}
 	name := strings.TrimSpace(r.PostForm.Get("name"))

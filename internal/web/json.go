@@ -172,6 +172,9 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, opts ...decodeOptio
 	if where := nulInJSON(body); where != "" {
 		return nulError(where)
 	}
+	if where := invalidUTF8InJSON(body); where != "" {
+		return utf8Error(where)
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -318,8 +321,12 @@ func checkFields(raw []byte, t reflect.Type, path string) error {
 // refusedValue returns the error naming path when raw does not decode into
 // t, a type that reads its own JSON, or nil.
 func refusedValue(raw []byte, t reflect.Type, path string) error {
-	err := json.Unmarshal(raw, reflect.New(t).Interface())
+	v := reflect.New(t)
+	err := json.Unmarshal(raw, v.Interface())
 	if err == nil {
+		if tm, ok := v.Interface().(*time.Time); ok {
+			return storableTime(path, *tm)
+		}
 		return nil
 	}
 	kind := jsonKind(raw)
@@ -334,6 +341,17 @@ func refusedValue(raw []byte, t reflect.Type, path string) error {
 		return apperr.Invalid(apperr.CodeInvalidType, path, "field %q must be %s, not %s", path, describeType(t), kind)
 	}
 	return apperr.Invalid(apperr.CodeInvalidValue, path, "field %q: %v", path, err)
+}
+
+// storableTime refuses, naming path, a time whose year in UTC is outside
+// 0000-9999: times are stored as text of the form 2006-01-02T15:04:05Z
+// (store.FormatTime), and such a year is written as text that can never
+// be read back, failing every later read of the row.
+func storableTime(path string, t time.Time) error {
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return apperr.Invalid(apperr.CodeInvalidTime, path, "%s %s is outside the years 0000-9999 (UTC)", path, t.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // plainKind reports whether t is a string, number or bool type that reads

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/vetca/vetca/internal/apperr"
 )
@@ -62,11 +63,65 @@ func nulInJSON(body []byte) string {
 	if json.Unmarshal(body, &v) != nil {
 		return ""
 	}
-	path, _ := nulPath(v, "")
+	path, _ := textPath(v, "", hasNUL)
 	return path
 }
 
-func nulPath(v any, path string) (string, bool) {
+func hasNUL(s string) bool { return strings.ContainsRune(s, 0) }
+
+// notUTF8 reports whether s is not valid UTF-8 or holds U+FFFD, which is
+// what encoding/json makes of invalid bytes and lone surrogate escapes.
+func notUTF8(s string) bool { return !utf8.ValidString(s) || strings.ContainsRune(s, utf8.RuneError) }
+
+// invalidUTF8InJSON returns the JSON path of the first string, key or
+// value, of body that is not valid UTF-8 (encoding/json would silently
+// make it U+FFFD), or "". body is valid JSON.
+func invalidUTF8InJSON(body []byte) string {
+	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u`)) && !bytes.ContainsRune(body, utf8.RuneError) {
+		return ""
+	}
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	path, _ := textPath(v, "", notUTF8)
+	return path
+}
+
+// invalidUTF8InValues names the first form or query field whose name or
+// value is not valid UTF-8, or "".
+func invalidUTF8InValues(v url.Values) string {
+	for _, k := range slices.Sorted(maps.Keys(v)) {
+		if !utf8.ValidString(k) {
+			return strings.ToValidUTF8(k, "\uFFFD")
+		}
+		for _, s := range v[k] {
+			if !utf8.ValidString(s) {
+				return k
+			}
+		}
+	}
+	return ""
+}
+
+// utf8Error is the error for text that is not valid UTF-8 found at where.
+func utf8Error(where string) error {
+	return apperr.Invalid(apperr.CodeControlCharacter, where, "%s is not valid UTF-8", where)
+}
+
+// badTextInValues is the error for the first form field holding a NUL or
+// text that is not valid UTF-8, or nil.
+func badTextInValues(v url.Values) error {
+	if where := nulInValues(v); where != "" {
+		return nulError(where)
+	}
+	if where := invalidUTF8InValues(v); where != "" {
+		return utf8Error(where)
+	}
+	return nil
+}
+
+func textPath(v any, path string, bad func(string) bool) (string, bool) {
 	join := func(k string) string {
 		if path == "" {
 			return k
@@ -75,10 +130,10 @@ func nulPath(v any, path string) (string, bool) {
 	}
 	switch x := v.(type) {
 	case string:
-		return path, strings.ContainsRune(x, 0)
+		return path, bad(x)
 	case []any:
 		for _, it := range x {
-			if p, ok := nulPath(it, path); ok {
+			if p, ok := textPath(it, path, bad); ok {
 				return p, true
 			}
 		}
@@ -89,10 +144,10 @@ func nulPath(v any, path string) (string, bool) {
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			if strings.ContainsRune(k, 0) {
-				return join(strings.ReplaceAll(k, "\x00", `\u0000`)), true
+			if bad(k) {
+				return join(strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", `\u0000`), "\uFFFD")), true
 			}
-			if p, ok := nulPath(x[k], join(k)); ok {
+			if p, ok := textPath(x[k], join(k), bad); ok {
 				return p, true
 			}
 		}
@@ -104,11 +159,16 @@ func nulPath(v any, path string) (string, bool) {
 // and reports whether it did: the API's error shape under /api/, an RFC
 // 8555 problem document under /acme/, plain text elsewhere.
 func (s *Server) refuseNULInURL(w http.ResponseWriter, r *http.Request) bool {
-	where := nulInURL(r.URL)
-	if where == "" {
+	where, err := nulInURL(r.URL), error(nil)
+	if where != "" {
+		err = nulError(where)
+	} else if !utf8.ValidString(r.URL.Path) {
+		where, err = "path", utf8Error("path")
+	} else if where = invalidUTF8InValues(r.URL.Query()); where != "" {
+		err = utf8Error(where)
+	} else {
 		return false
 	}
-	err := nulError(where)
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/api/"):
 		s.writeError(w, r, err)
