@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -534,8 +536,9 @@ func (s *Server) orgVerify(w http.ResponseWriter, r *http.Request, by actor.Acto
 
 func (s *Server) orgPropose(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
 	var in vetting.ChangeInput
+	clear := r.PostForm["clear"]
 	get := func(name string) *string {
-		if v := r.PostForm.Get(name); v != "" {
+		if v := r.PostForm.Get(name); v != "" || slices.Contains(clear, name) {
 			return &v
 		}
 		return nil
@@ -608,7 +611,15 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, by actor.Ac
 func (s *Server) accountAddContact(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
 	f := r.PostForm
 	str := func(k string) *string { v := f.Get(k); return &v }
-	_, err := s.Accounts.AddContact(r.Context(), by, r.PathValue("id"), account.ContactInput{Name: str("name"), Email: str("email"), Phone: str("phone"), Role: str("role")})
+	var err error
+	for _, k := range slices.Sorted(maps.Keys(f)) {
+		if err = contactOptions.refuseField(k); err != nil {
+			break // a contact never carries identity (docs/design.md §1), on the console as through the API
+		}
+	}
+	if err == nil {
+		_, err = s.Accounts.AddContact(r.Context(), by, r.PathValue("id"), account.ContactInput{Name: str("name"), Email: str("email"), Phone: str("phone"), Role: str("role")})
+	}
 	if err != nil {
 		d, derr := s.accountData(r, by)
 		if derr != nil {

@@ -1,0 +1,46 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/vetca/vetca/internal/apptest"
+)
+
+// docs/design.md §1: "a contact request that names a subject field is
+// refused with 400 naming it". The console's contact form did not: it
+// took organizationName beside the contact's fields and answered "Contact
+// added.", telling someone who meant to change the organization's name
+// that it worked.
+func TestConsoleContactWithSubjectFieldIsRefused(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		f := setup(t, e)
+		c := newConsoleClient(t, e, "127.0.0.1")
+		alice := c.mustSignIn("alice", f.alice)
+		p := c.do("POST", "/console/accounts/"+f.accID+"/contacts", url.Values{"name": {"Sam Patel"}, "email": {"sam@acme.vetca-test.com"},
+			"role": {"technical"}, "organizationName": {"Subcontractor Services LLC"}}, alice)
+		if p.status != http.StatusBadRequest {
+			t.Fatalf("console contact form with organizationName: %d %s, want 400 naming organizationName", p.status, p.location())
+		}
+	})
+}
+
+// The console's "propose a new version" form takes a blank field as "no
+// change", so it could not clear stateOrProvinceName: moving an
+// organization to one of the 49 countries ISO 3166-2 lists no subdivisions
+// for (HK, MO, PR, GI, ...) was refused, and a verifier using the console
+// could not enter the real country (docs/design.md §3: "the real value
+// can always be entered"). A field ticked "clear" is now set empty.
+func TestConsoleMovesToCountryWithoutSubdivisions(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		f := setup(t, e)
+		c := newConsoleClient(t, e, "127.0.0.1")
+		alice := c.mustSignIn("alice", f.alice)
+		p := c.do("POST", "/console/organizations/"+f.orgID+"/versions", url.Values{"countryName": {"HK"}, "stateOrProvinceName": {""}, "clear": {"stateOrProvinceName"},
+			"localityName": {"Hong Kong"}}, alice)
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("console proposal of countryName HK with stateOrProvinceName left blank: %d, want 303; the API takes {\"countryName\":\"HK\",\"stateOrProvinceName\":\"\"}", p.status)
+		}
+	})
+}
