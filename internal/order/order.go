@@ -781,8 +781,28 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string)
 }
 
 // Interrupted records on an order that its issuance was interrupted and
-// resolved by start-up recovery. The order stayed approved throughout, so
-// it can simply be finalized again, with a new serial.
+// resolved by recovery. The order stayed approved throughout, so it can be
+// finalized again, with a new serial, unless its snapshot changed
+// meanwhile: the watch on new organization versions (VersionVerified)
+// skips an order while its issuance is in flight, so the order is brought
+// up to date here as the watch would have, its approvals of the older
+// snapshot voided. An order whose snapshot can no longer be built (its
+// organization no longer verified, say) is left for finalize to refuse.
 func (s *Service) Interrupted(ctx context.Context, tx *store.Tx, by actor.Actor, orderID string) error {
-	return s.rec.Note(ctx, tx, by, actOrderIssuanceInterrupted, "orders", orderID, map[string]string{"resolution": "the interrupted serial is answered as revoked; finalize again to issue"})
+	if err := s.rec.Note(ctx, tx, by, actOrderIssuanceInterrupted, "orders", orderID, map[string]string{"resolution": "the interrupted serial is answered as revoked; finalize again to issue"}); err != nil {
+		return err
+	}
+	var o Order
+	if err := s.tab.orders.Lock(ctx, tx, orderID, &o); err != nil {
+		return err
+	}
+	if o.Status != StatusPendingApproval && o.Status != StatusApproved {
+		return nil
+	}
+	if _, _, _, _, err := s.refresh(ctx, tx, by, o); err != nil {
+		if _, refused := apperr.As(err); !refused || apperr.IsKind(err, apperr.KindIntegrity) {
+			return err
+		}
+	}
+	return nil
 }
