@@ -47,6 +47,7 @@ func (a *App) wireOrders(extraLints []lint.Option, testHooks *issuance.Hooks) er
 	a.Orders = order.New(a.DB, a.Recorder, a.Clock, order.Deps{
 		Vetting: a.Vetting, Accounts: a.Accounts, Domains: a.Domains, Engine: a.Engine, Keys: a.Keys,
 		Blocklist: blocklist, Abandoned: abandonedSerials{a.Revocations}, Settings: a.settingsGuard(), Templates: a.Templates,
+		Staff: a.Auth,
 	}, order.Config{ApprovalsRequired: a.Cfg.ApprovalsRequired}, a.Log)
 	return nil
 }

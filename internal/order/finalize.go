@@ -227,8 +227,24 @@ func (s *Service) requireApprovalsAsOf(ctx context.Context, q store.Querier, o O
 	if err != nil {
 		return err
 	}
+	verifying := map[string]bool(nil)
+	if asOf.IsZero() {
+		// Finalize: an approver disabled since, or no longer a verifier,
+		// no longer vouches for the order (an issued order is judged as
+		// of its issuance, when they were).
+		ids := make([]string, 0, len(counting))
+		for _, a := range counting {
+			ids = append(ids, a.ApproverID)
+		}
+		if verifying, err = s.staff.Verifying(ctx, q, ids); err != nil {
+			return err
+		}
+	}
 	independent := counting[:0:0]
 	for _, a := range counting {
+		if verifying != nil && !verifying[a.ApproverID] {
+			continue
+		}
 		if _, ok := acting[a.ApproverID]; !ok {
 			independent = append(independent, a)
 		}

@@ -183,6 +183,15 @@ type Deps struct {
 	// Templates confirms standing template approvals (package template);
 	// nil refuses every order placed under a template.
 	Templates TemplateApprovals
+	Staff     Staff
+}
+
+// Staff is what orders need from the staff users (package auth).
+type Staff interface {
+	// Verifying returns, of the given user ids, those of users who are
+	// active verifiers now (not disabled, approved, holding the role):
+	// an approval by anyone else no longer counts toward finalize.
+	Verifying(ctx context.Context, q store.Querier, ids []string) (map[string]bool, error)
 }
 
 // Service is the order service.
@@ -198,6 +207,7 @@ type Service struct {
 	keys      Keys
 	blocklist Blocklist
 	abandoned Abandoned
+	staff     Staff
 	settings  SettingsGuard
 	templates TemplateApprovals
 	cfg       Config
@@ -210,7 +220,7 @@ func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, d Deps, cfg Config,
 		cfg.ApprovalsRequired = 2
 	}
 	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk, vetting: d.Vetting, accounts: d.Accounts, domains: d.Domains, engine: d.Engine,
-		keys: d.Keys, blocklist: d.Blocklist, abandoned: d.Abandoned, settings: d.Settings, templates: d.Templates, cfg: cfg, log: log}
+		keys: d.Keys, blocklist: d.Blocklist, abandoned: d.Abandoned, settings: d.Settings, templates: d.Templates, staff: d.Staff, cfg: cfg, log: log}
 }
 
 // Config returns the policy.

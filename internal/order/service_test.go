@@ -139,7 +139,7 @@ func newServiceFixture(t *testing.T, backend string) *serviceFixture {
 	dom := &fakeDomains{Domains: e.App.Domains}
 	svc := order.New(e.App.DB, e.App.Recorder, e.Clock, order.Deps{
 		Vetting: e.App.Vetting, Accounts: e.App.Accounts, Domains: dom, Engine: eng, Keys: e.App.Keys,
-		Blocklist: issuance.Blocklist{DB: e.App.DB, Rec: e.App.Recorder}, Abandoned: abandoned{f}, Settings: noSettingsGuard{},
+		Blocklist: issuance.Blocklist{DB: e.App.DB, Rec: e.App.Recorder}, Abandoned: abandoned{f}, Settings: noSettingsGuard{}, Staff: e.App.Auth,
 	}, order.Config{ApprovalsRequired: 2}, slog.New(slog.DiscardHandler))
 	id := approvedOrder(t, f, apptest.Key(t))
 	return &serviceFixture{OrderFixture: f, svc: svc, engine: eng, domains: dom, orderID: id,
