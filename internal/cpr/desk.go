@@ -8,6 +8,7 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/plaintext"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -288,6 +289,9 @@ func (s *Service) Close(ctx context.Context, by actor.Actor, id, reasons string)
 	}
 	if strings.TrimSpace(reasons) == "" {
 		return View{}, apperr.Invalid(apperr.CodeMissingField, "reasons", "record why the case is closed")
+	}
+	if err := plaintext.CheckProse("reasons", reasons, MaxDescription, true); err != nil {
+		return View{}, err
 	}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		c, err := s.lockOpen(ctx, tx, id)

@@ -3,6 +3,7 @@ package order_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/vetca/vetca/internal/actor"
@@ -40,6 +41,28 @@ func TestDisabledApproverNoLongerCounts(t *testing.T) {
 		}
 		if fin := f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil); fin.Status != 200 {
 			t.Fatalf("finalize with carol and dave: %d %s", fin.Status, fin.Raw)
+		}
+	})
+}
+
+// A reason is part of the record: at most 2000 bytes, and no character
+// that makes it read as something else (a right-to-left override) or that
+// is not text. Before, an order's rejection reason took a whole MiB of
+// anything.
+func TestRejectReasonIsChecked(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		id := approvedOrder(t, f, apptest.Key(t))
+		for _, c := range []struct{ reason, code string }{
+			{strings.Repeat("x", 2001), "too_long"},
+			{"duplicate \u202eredro", "control_character"},
+		} {
+			r := f.Do("POST", "/api/v1/orders/"+id+"/reject", f.Carol, map[string]any{"reason": c.reason})
+			if field, code := r.ErrField(); r.Status != 400 || code != c.code || field != "reason" {
+				t.Fatalf("reject with reason %.20q: %d %s, want 400 %s naming reason", c.reason, r.Status, r.Raw, c.code)
+			}
+		}
+		if r := f.Do("POST", "/api/v1/orders/"+id+"/reject", f.Carol, map[string]any{"reason": "Duplicate of another order.\r\nThe subscriber asked."}); r.Status != 200 {
+			t.Fatalf("reject with a two-line reason: %d %s", r.Status, r.Raw)
 		}
 	})
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/vetca/vetca/internal/ids"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/keypolicy"
+	"github.com/vetca/vetca/internal/plaintext"
 	"github.com/vetca/vetca/internal/profile"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/validation"
@@ -775,6 +776,9 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string)
 	}
 	if strings.TrimSpace(reason) == "" {
 		return View{}, apperr.Invalid(apperr.CodeMissingField, "reason", "say why the order is rejected")
+	}
+	if err := plaintext.CheckProse("reason", reason, 2000, true); err != nil {
+		return View{}, err
 	}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		o, err := s.loadOpen(ctx, tx, by, id)

@@ -45,6 +45,37 @@ func Check(field, v string, max int, required bool) error {
 	return nil
 }
 
+// CheckProse is Check for free text that may run over several lines (a
+// reason, a note): line feeds, carriage returns (a browser sends a form's
+// line ends as CRLF) and tabs are allowed, and white space around the text
+// is not refused; every other control or invisible formatting character (a
+// right-to-left override makes a record read as something else) and text
+// that is not valid UTF-8 are.
+func CheckProse(field, v string, max int, required bool) error {
+	if strings.TrimSpace(v) == "" {
+		if required {
+			return apperr.Invalid(apperr.CodeMissingField, field, "%s is required", field)
+		}
+		return nil
+	}
+	if len(v) > max {
+		return apperr.Invalid(apperr.CodeTooLong, field, "%s is longer than %d bytes", field, max)
+	}
+	if !utf8.ValidString(v) {
+		return apperr.Invalid(apperr.CodeControlCharacter, field, "%s is not valid UTF-8", field)
+	}
+	for _, r := range v {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+		case r == utf8.RuneError:
+			return apperr.Invalid(apperr.CodeControlCharacter, field, "%s is not valid UTF-8 (it holds U+FFFD, the replacement character)", field)
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			return apperr.Invalid(apperr.CodeControlCharacter, field, "%s contains a control or invisible formatting character (U+%04X)", field, r)
+		}
+	}
+	return nil
+}
+
 // CheckEmail refuses, naming field, anything but a plain address such as
 // name@example.com (no display name, no comment, no angle brackets) of at
 // most 254 bytes, the form mail is sent to; an empty value only when

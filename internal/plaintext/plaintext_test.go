@@ -68,3 +68,29 @@ func checkRefusal(t *testing.T, err error, code apperr.Code, field string) {
 		t.Fatalf("got %v, want %s naming %s", err, code, field)
 	}
 }
+
+// Reasons and notes run over several lines, but a record that reads as
+// something else (a right-to-left override) or holds bytes that are not
+// text is refused as in a name.
+func TestCheckProse(t *testing.T) {
+	cases := []struct {
+		name, v  string
+		required bool
+		code     apperr.Code // "" accepted
+	}{
+		{"lines and a tab", "Documents do not match.\n\tRegistry: none found.\n", true, ""},
+		{"blank, required", " \n ", true, apperr.CodeMissingField},
+		{"blank, optional", "", false, ""},
+		{"a form's line ends (CRLF)", "one\r\ntwo", true, ""},
+		{"a bell", "one\atwo", true, apperr.CodeControlCharacter},
+		{"a right-to-left override", "approved \u202edevorppa ton", true, apperr.CodeControlCharacter},
+		{"invalid UTF-8", "cleared\xff", true, apperr.CodeControlCharacter},
+		{"the replacement character", "cleared \ufffd", true, apperr.CodeControlCharacter},
+		{"too long", string(make([]byte, 2001)), true, apperr.CodeTooLong},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			checkRefusal(t, plaintext.CheckProse("reason", c.v, 2000, c.required), c.code, "reason")
+		})
+	}
+}

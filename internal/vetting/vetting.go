@@ -180,7 +180,7 @@ func (s *Service) checkReview(country string, r *SanctionsReview) error {
 		if len(r.Notes) > 2000 {
 			return apperr.Invalid(apperr.CodeInvalidSanctionsReview, "sanctionsReview", "sanctionsReview.notes is longer than 2000 characters")
 		}
-		if err := plaintext.Check("sanctionsReview.notes", r.Notes, 2000, false); err != nil {
+		if err := plaintext.CheckProse("sanctionsReview.notes", r.Notes, 2000, false); err != nil {
 			return err
 		}
 	}
@@ -493,6 +493,9 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, orgID string, n in
 	}
 	if strings.TrimSpace(reason) == "" {
 		return Version{}, apperr.Invalid(apperr.CodeMissingField, "reason", "say why the version is rejected")
+	}
+	if err := plaintext.CheckProse("reason", reason, 2000, true); err != nil {
+		return Version{}, err
 	}
 	var v Version
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {

@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/vetca/vetca/internal/apptest"
@@ -41,6 +42,36 @@ func TestConsoleMovesToCountryWithoutSubdivisions(t *testing.T) {
 			"localityName": {"Hong Kong"}}, alice)
 		if p.status != http.StatusSeeOther {
 			t.Fatalf("console proposal of countryName HK with stateOrProvinceName left blank: %d, want 303; the API takes {\"countryName\":\"HK\",\"stateOrProvinceName\":\"\"}", p.status)
+		}
+	})
+}
+
+// Console list filters say what they do: breached=0 on the desk listed
+// only breached cases (any value counted as "breached"), and a status
+// filter on the certificates page, which has none, was silently ignored.
+// breached takes 1/true or 0/false; the certificates page refuses a
+// filter it does not have, as the other lists refuse an unknown status.
+func TestConsoleListFiltersAreExact(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		f := setup(t, e)
+		c := newConsoleClient(t, e, "127.0.0.1")
+		carol := c.mustSignIn("carol", f.carol)
+		for _, tc := range []struct {
+			path string
+			want int
+		}{
+			{"/console/problem-reports?breached=1", http.StatusOK},
+			{"/console/problem-reports?breached=0", http.StatusOK},
+			{"/console/problem-reports?breached=yes", http.StatusBadRequest},
+			{"/console/certificates", http.StatusOK},
+			{"/console/certificates?status=revoked", http.StatusBadRequest},
+		} {
+			if p := c.do("GET", tc.path, nil, carol); p.status != tc.want {
+				t.Errorf("GET %s: %d, want %d", tc.path, p.status, tc.want)
+			}
+		}
+		if p := c.do("GET", "/console/problem-reports?breached=0", nil, carol); strings.Contains(p.body, `id="breached" checked`) {
+			t.Error("breached=0 lists only breached cases")
 		}
 	})
 }

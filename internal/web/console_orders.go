@@ -145,6 +145,11 @@ type certificateRow struct {
 }
 
 func (s *Server) certificatesPage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	// The page lists every certificate, newest first; a filter it does
+	// not have (status=…) is refused, not ignored, as on the other lists.
+	if _, err := query(r, "limit", "after"); err != nil {
+		return nil, "", err
+	}
 	p, err := pageOf(r)
 	if err != nil {
 		return nil, "", err

@@ -141,7 +141,11 @@ func (s *Server) problemReportsPage(w http.ResponseWriter, r *http.Request, by a
 	if err != nil {
 		return nil, "", err
 	}
-	d := problemReportsData{Status: q.Get("status"), Breached: q.Get("breached") != "",
+	breached, err := queryEnum(q, "breached", "1", "0", "true", "false")
+	if err != nil {
+		return nil, "", err
+	}
+	d := problemReportsData{Status: q.Get("status"), Breached: breached == "1" || breached == "true",
 		Statuses: []cpr.Status{cpr.StatusReceived, cpr.StatusInvestigating, cpr.StatusPreliminarySent, cpr.StatusAwaitingConfirmation,
 			cpr.StatusDecided, cpr.StatusClosed, cpr.StatusMerged}}
 	var f cpr.Filter
