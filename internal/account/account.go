@@ -505,9 +505,13 @@ func (s *Service) UpdateContact(ctx context.Context, by actor.Actor, accountID, 
 		if c.AccountID != accountID {
 			return apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "contact %s not found on account %s", contactID, accountID)
 		}
+		before := c
 		c.apply(in)
 		if err := c.validate(); err != nil {
 			return err
+		}
+		if c == before {
+			return nil // a change of nothing is no event in the trail
 		}
 		c.UpdatedAt = s.clk.Now()
 		return s.tab.contacts.Update(ctx, tx, by, actContactUpdated, c)

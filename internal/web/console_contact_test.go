@@ -75,3 +75,29 @@ func TestConsoleListFiltersAreExact(t *testing.T) {
 		}
 	})
 }
+
+// A contact edit that changes nothing answers with the contact and
+// writes no contact.updated event: the trail records changes, not
+// requests for none.
+func TestContactEditOfNothingIsNoEvent(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		f := setup(t, e)
+		path := "/api/v1/accounts/" + f.accID + "/contacts/" + f.conID
+		events := func() int {
+			r := e.Do("GET", "/api/v1/audit/events?entityType=contacts&entityId="+f.conID, f.auditor, nil)
+			return len(r.Body["events"].([]any))
+		}
+		before := events()
+		for _, body := range []map[string]any{{}, {"name": "Jane Doe"}} {
+			if r := e.Do("PATCH", path, f.accToken, body); r.Status != 200 || r.Body["name"] != "Jane Doe" {
+				t.Fatalf("PATCH %v: %d %s", body, r.Status, r.Raw)
+			}
+		}
+		if n := events(); n != before {
+			t.Fatalf("%d contact events after edits of nothing, want %d", n, before)
+		}
+		if r := e.Do("PATCH", path, f.accToken, map[string]any{"name": "Jane Roe"}); r.Status != 200 || events() != before+1 {
+			t.Fatalf("a real edit: %d %s, %d events", r.Status, r.Raw, events())
+		}
+	})
+}
