@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,8 +43,10 @@ func TestDeadlinesRunFromAwarenessAndDelaysMoveNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := w.Do("POST", "/api/v1/incidents/"+id+"/delays", w.Carol, map[string]any{"serial": serials[0], "requestedBy": "Acme Widgets", "justification": "critical infrastructure"})
-		if d.Status != 201 {
+		// Spelled as an incident takes serials (upper case, a leading
+		// zero), it names the same certificate.
+		d := w.Do("POST", "/api/v1/incidents/"+id+"/delays", w.Carol, map[string]any{"serial": "00" + strings.ToUpper(serials[0]), "requestedBy": "Acme Widgets", "justification": "critical infrastructure"})
+		if d.Status != 201 || d.Body["ref"] != serials[0] {
 			t.Fatalf("delay: %d %s", d.Status, d.Raw)
 		}
 		after, _ := svc.Obligations(ctx, w.Clock.Now())

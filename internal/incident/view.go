@@ -6,6 +6,7 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/serial"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -120,6 +121,15 @@ func (s *Service) RecordDelay(ctx context.Context, by actor.Actor, id string, in
 	}
 	if len(in.Justification) > MaxJustification || len(in.RequestedBy) > 500 {
 		return Event{}, apperr.Invalid(apperr.CodeTooLong, "justification", "justification is longer than %d bytes", MaxJustification)
+	}
+	if in.Serial != "" {
+		// Spelled as the incident's serials may be (upper case, colons,
+		// leading zeros), it names the same certificate.
+		sn, err := serial.Normalize(in.Serial)
+		if err != nil {
+			return Event{}, apperr.Invalid(apperr.CodeUnknownSerial, "serial", "serial %q is not a certificate serial: %v", in.Serial, err)
+		}
+		in.Serial = sn
 	}
 	e := Event{IncidentID: id, Kind: EventDelayRequested, Ref: in.Serial, Detail: in.RequestedBy + ": " + in.Justification}
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
