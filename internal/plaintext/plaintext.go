@@ -28,16 +28,8 @@ func Check(field, v string, max int, required bool) error {
 	if len(v) > max {
 		return apperr.Invalid(apperr.CodeTooLong, field, "%s is longer than %d characters", field, max)
 	}
-	if !utf8.ValidString(v) {
-		return apperr.Invalid(apperr.CodeControlCharacter, field, "%s is not valid UTF-8", field)
-	}
-	for _, r := range v {
-		if r == utf8.RuneError {
-			return apperr.Invalid(apperr.CodeControlCharacter, field, "%s is not valid UTF-8 (it holds U+FFFD, the replacement character)", field)
-		}
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return apperr.Invalid(apperr.CodeControlCharacter, field, "%s contains a control character", field)
-		}
+	if err := checkChars(field, v, ""); err != nil {
+		return err
 	}
 	if strings.TrimSpace(v) != v {
 		return apperr.Invalid(apperr.CodeSurroundingSpace, field, "%s has leading or trailing white space", field)
@@ -61,15 +53,21 @@ func CheckProse(field, v string, max int, required bool) error {
 	if len(v) > max {
 		return apperr.Invalid(apperr.CodeTooLong, field, "%s is longer than %d bytes", field, max)
 	}
+	return checkChars(field, v, "\n\r\t")
+}
+
+// checkChars refuses, naming field, text that is not valid UTF-8 (or holds
+// U+FFFD, what a decoder makes of invalid bytes) and any control or
+// invisible formatting character but those in allowed.
+func checkChars(field, v, allowed string) error {
 	if !utf8.ValidString(v) {
 		return apperr.Invalid(apperr.CodeControlCharacter, field, "%s is not valid UTF-8", field)
 	}
 	for _, r := range v {
 		switch {
-		case r == '\n' || r == '\r' || r == '\t':
 		case r == utf8.RuneError:
 			return apperr.Invalid(apperr.CodeControlCharacter, field, "%s is not valid UTF-8 (it holds U+FFFD, the replacement character)", field)
-		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+		case (unicode.IsControl(r) || unicode.Is(unicode.Cf, r)) && !strings.ContainsRune(allowed, r):
 			return apperr.Invalid(apperr.CodeControlCharacter, field, "%s contains a control or invisible formatting character (U+%04X)", field, r)
 		}
 	}
