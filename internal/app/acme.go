@@ -32,7 +32,7 @@ func (a *App) wireACME(opts Options) error {
 		}
 	}
 	a.EAB = eab.New(a.DB, a.Recorder, a.Clock, a.Accounts, cfg)
-	a.Templates = template.New(a.DB, a.Recorder, a.Clock, a.Vetting, a.Accounts, a.EAB,
+	a.Templates = template.New(a.DB, a.Recorder, a.Clock, a.Vetting, a.Accounts, a.EAB, a.Auth,
 		template.Config{ApprovalsRequired: a.Cfg.ApprovalsRequired}, a.Log)
 	return nil
 }

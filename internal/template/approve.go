@@ -239,7 +239,11 @@ func (s *Service) recordApproval(ctx context.Context, tx *store.Tx, by actor.Act
 		}
 		return err
 	}
-	if independentCount(append(counting, a), acting) >= s.cfg.ApprovalsRequired && t.Status != StatusApproved {
+	active, err := s.stillVerifying(ctx, tx, append(counting, a))
+	if err != nil {
+		return err
+	}
+	if independentCount(active, acting) >= s.cfg.ApprovalsRequired && t.Status != StatusApproved {
 		t.Status, t.UpdatedAt = StatusApproved, s.clk.Now()
 		return s.tab.templates.Update(ctx, tx, by, actTemplateStatusApproved, t)
 	}

@@ -24,7 +24,7 @@ func newIssuedScene(t *testing.T, f *apptest.OrderFixture, bounded bool) *issued
 	t.Helper()
 	sc := &issuedScene{svc: f.App.Templates}
 	if bounded {
-		sc.svc = template.New(f.App.DB, f.App.Recorder, f.Clock, f.App.Vetting, f.App.Accounts, f.App.EAB,
+		sc.svc = template.New(f.App.DB, f.App.Recorder, f.Clock, f.App.Vetting, f.App.Accounts, f.App.EAB, f.App.Auth,
 			template.Config{}, slog.New(slog.DiscardHandler))
 	}
 	sc.id, sc.hash = create(t, f, f.Alice, body(f))

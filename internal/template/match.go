@@ -139,6 +139,9 @@ func (s *Service) judge(ctx context.Context, q store.Querier, accountID string) 
 		c := candidate{t: t, stale: cur != t.TemplateHash}
 		if !c.stale {
 			counting, err := s.counting(ctx, q, t)
+			if err == nil {
+				counting, err = s.stillVerifying(ctx, q, counting)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -279,6 +282,29 @@ func notCovered(name, format string, args ...any) error {
 	return e
 }
 
+// stillVerifying keeps the approvals whose approvers are active verifiers
+// now: a standing approval vouches for every issuance under the template
+// only while its approver could still give it (one disabled since, say on
+// leaving the CA, no longer counts). An issued certificate is judged as of
+// its issuance (ConfirmIssued), when they could.
+func (s *Service) stillVerifying(ctx context.Context, q store.Querier, approvals []Approval) ([]Approval, error) {
+	ids := make([]string, 0, len(approvals))
+	for _, a := range approvals {
+		ids = append(ids, a.ApproverID)
+	}
+	verifying, err := s.staff.Verifying(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := approvals[:0:0]
+	for _, a := range approvals {
+		if verifying[a.ApproverID] {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 // Confirm checks, inside the caller's transaction q (the order's, under
 // its lock, just before an intent is recorded), that template id still
 // approves an order placed under it with hash templateHash: it is
@@ -318,13 +344,16 @@ func (s *Service) Confirm(ctx context.Context, q store.Querier, id, templateHash
 	if err != nil {
 		return err
 	}
+	if counting, err = s.stillVerifying(ctx, q, counting); err != nil {
+		return err
+	}
 	acting, err := s.actingFor(ctx, q, t)
 	if err != nil {
 		return err
 	}
 	if n := independentCount(counting, acting); n < s.cfg.ApprovalsRequired {
 		return apperr.Conflict(apperr.CodeTemplateNotApproved, apperr.NoField,
-			"template %s has %d of %d approvals by verifiers who did not act for the account", id, n, s.cfg.ApprovalsRequired)
+			"template %s has %d of %d approvals by active verifiers who did not act for the account", id, n, s.cfg.ApprovalsRequired)
 	}
 	if !req.fits(t) {
 		return req.refusal([]Template{t})

@@ -7,11 +7,14 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"testing"
 	"time"
 
+	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/template"
 	"github.com/vetca/vetca/internal/vetting"
 )
@@ -273,3 +276,35 @@ func TestMatchRecountsIndependentApprovals(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// A standing approval vouches for every issuance under the template only
+// while its approver is still an active verifier: once bob is disabled
+// (say, on leaving the CA), Match and Confirm count one approval, and the
+// template issues nothing until another verifier approves it.
+func TestMatchCountsOnlyActiveVerifiers(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		id, hash := create(t, f, f.Alice, body(f))
+		approveBy(t, f, id, hash, f.Bob, f.Carol)
+		req, err := f.App.Changes.Create(ctx, f.Staff("rita", actor.Admin), change.Input{Kind: change.KindAmend, Table: "users", RowID: f.Actor(f.Bob).ID,
+			Field: "disabled", Value: json.RawMessage(`true`), Reason: "left the company"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"cleo", "cyrus"} {
+			if _, err := f.App.Changes.Approve(ctx, f.Staff(name, actor.Compliance), req.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.App.Templates.Match(ctx, f.AccountID, []string{"shop.acme-widgets.com"}, "ecdsa-p256", 90); !apperr.HasCode(err, apperr.CodeTemplateNotApproved) {
+			t.Fatalf("Match with an approver disabled since: %v", err)
+		}
+		if err := f.App.Templates.Confirm(ctx, f.App.DB, id, hash, f.AccountID, f.OrgID, []string{"shop.acme-widgets.com"}, "ecdsa-p256", 90); !apperr.HasCode(err, apperr.CodeTemplateNotApproved) {
+			t.Fatalf("Confirm with an approver disabled since: %v", err)
+		}
+		approveBy(t, f, id, hash, f.Dave)
+		if got, err := f.App.Templates.Match(ctx, f.AccountID, []string{"shop.acme-widgets.com"}, "ecdsa-p256", 90); err != nil || got.ID != id {
+			t.Fatalf("Match with carol and dave: %v", err)
+		}
+	})
+}

@@ -93,6 +93,14 @@ type Accounts interface {
 	StaffActingBefore(ctx context.Context, q store.Querier, accountID, orgID string, before time.Time) (map[string]string, error)
 }
 
+// Staff is what templates need from the staff users (package auth).
+type Staff interface {
+	// Verifying returns, of the given user ids, those of users who are
+	// active verifiers now: a standing approval by anyone else no longer
+	// counts.
+	Verifying(ctx context.Context, q store.Querier, ids []string) (map[string]bool, error)
+}
+
 // KeyCreators names the staff users who created an EAB key of an account
 // no later than before (ever, when before is zero): package eab.
 type KeyCreators interface {
@@ -111,16 +119,17 @@ type Service struct {
 	vetting  Vetting
 	accounts Accounts
 	keys     KeyCreators
+	staff    Staff
 	cfg      Config
 	log      *slog.Logger
 }
 
 // New returns the template service.
-func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, v Vetting, accounts Accounts, keys KeyCreators, cfg Config, log *slog.Logger) *Service {
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, v Vetting, accounts Accounts, keys KeyCreators, staff Staff, cfg Config, log *slog.Logger) *Service {
 	if cfg.ApprovalsRequired < 2 {
 		cfg.ApprovalsRequired = 2
 	}
-	return &Service{binder: newBinder(rec, clk), db: db, vetting: v, accounts: accounts, keys: keys, cfg: cfg, log: log}
+	return &Service{binder: newBinder(rec, clk), db: db, vetting: v, accounts: accounts, keys: keys, staff: staff, cfg: cfg, log: log}
 }
 
 // Config returns the policy.
