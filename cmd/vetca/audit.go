@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -73,6 +74,10 @@ link, no gap), signs the chain head with the audit key, and writes the
 checkpoint to --checkpoint-dir and the database; with --out also to FILE, for
 the auditor to keep. serve does the same on a schedule.`,
 		Args: cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			// Before the checkpoint is signed and recorded.
+			return checkOutFile("--out", out)
+		},
 		RunE: g.withWriter(func(ctx context.Context, a *app.App, args []string) error {
 			cp, err := a.Checkpoints.Now(ctx)
 			if err != nil {
@@ -145,4 +150,23 @@ the auditor to keep. serve does the same on a schedule.`,
 	export.Flags().StringVar(&exportOut, "out", "", "file to write (default stdout)")
 	c.AddCommand(verify, cpCmd, export)
 	return c
+}
+
+// checkOutFile refuses, before anything is written, an --out FILE that
+// could not be written because its directory is missing or is no
+// directory: a command that records something (a checkpoint, a CA) and
+// only then fails to write its file would leave a partial result.
+func checkOutFile(flag, path string) error {
+	if path == "" {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", flag, path, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s %s: %s is not a directory", flag, path, dir)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/vetca/vetca/internal/app"
 	"github.com/vetca/vetca/internal/audit"
+	"github.com/vetca/vetca/internal/iso3166"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/signer"
 )
@@ -29,6 +30,14 @@ keep. New orders are issued by the newest valid issuing CA.`,
 			if err := checkIssuerKeyURI(o.KeyURI); err != nil {
 				return err
 			}
+			if _, ok := iso3166.LookupCountry(o.Country); !ok {
+				return usageErr("--ca-country %q is not an ISO 3166-1 alpha-2 code", o.Country)
+			}
+			// The record's place is checked before the CA is made: a CA
+			// created without its record is not undone by a failed write.
+			if err := checkOutFile("--out", out); err != nil {
+				return err
+			}
 			a, err := g.open(cmd.Context(), app.Options{Write: true})
 			if err != nil {
 				return err
@@ -38,7 +47,7 @@ keep. New orders are issued by the newest valid issuing CA.`,
 				return err
 			}
 			iss, path, err := a.IntermediateCeremony(cmd.Context(), cliActor(), o, out)
-			if err != nil {
+			if err := markHead(cmd.Context(), a, err); err != nil {
 				return err
 			}
 			if g.jsonOut {

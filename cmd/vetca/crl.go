@@ -36,6 +36,13 @@ of Partitioned CRLs" for each issuing CA, ready for a CDN or an object store.`,
 			if err := a.PublicURLError(); err != nil {
 				return err
 			}
+			if out != "" {
+				// Before anything is published: a failed --out would
+				// otherwise fail the command after the shards were recorded.
+				if err := os.MkdirAll(out, 0o755); err != nil {
+					return fmt.Errorf("--out %s: %w", out, err)
+				}
+			}
 			var published []revocation.ShardRecord
 			var err error
 			if force {

@@ -4,7 +4,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vetca/vetca/internal/app"
+	"github.com/vetca/vetca/internal/auth"
 	"github.com/vetca/vetca/internal/iso3166"
+	"github.com/vetca/vetca/internal/profile"
 	"github.com/vetca/vetca/internal/signer"
 )
 
@@ -36,6 +38,21 @@ says so.`,
 			if _, ok := iso3166.LookupCountry(o.Country); !ok {
 				return usageErr("--ca-country %q is not an ISO 3166-1 alpha-2 code", o.Country)
 			}
+			// Refused here, before the schema, the keys and the CA
+			// hierarchy are written, not by the step of init that uses them.
+			if o.Organization == "" {
+				return usageErr("--ca-organization is required: the organizationName of the CA certificates (BR §7.1.2.10.2)")
+			}
+			for _, cn := range []string{o.Organization + " Root CA R1", o.Organization + " OV TLS Issuing CA 1"} {
+				if _, err := profile.EncodeSubject(profile.Subject{CountryName: o.Country, OrganizationName: o.Organization, CommonName: cn}); err != nil {
+					return usageErr("--ca-organization %q: %s", o.Organization, describe(err))
+				}
+			}
+			if o.AdminName != "" {
+				if err := auth.CheckUserName(o.AdminName); err != nil {
+					return usageErr("--admin-name: %s", describe(err))
+				}
+			}
 			a, err := g.open(cmd.Context(), app.Options{Migrate: true, Write: true, CreateAuditKey: true})
 			if err != nil {
 				return err
@@ -43,7 +60,7 @@ says so.`,
 			defer a.Close()
 			o.By = cliActor()
 			res, err := app.Init(cmd.Context(), a, o)
-			if err != nil {
+			if err := markHead(cmd.Context(), a, err); err != nil {
 				return err
 			}
 			if g.jsonOut {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/app"
 	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/store"
 )
 
 // globals are the flags every data command shares.
@@ -168,8 +170,20 @@ func (g *globals) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: lvl}))
 }
 
-// open opens the app with opts.
+// open opens the app with opts. Only init (and serve --dev, which
+// initializes) may create a SQLite database: any other command given a
+// path where there is none (a typo, another directory) refuses before
+// SQLite leaves an empty database file there.
 func (g *globals) open(ctx context.Context, opts app.Options) (*app.App, error) {
+	dsn := g.cfg.DB
+	if dsn == "" {
+		dsn = store.DefaultDSN
+	}
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok && path != "" && !opts.CreateAuditKey {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("database %s does not exist (--db, VETCA_DB): run `vetca init --db %s` first, or point --db at the installation's database", dsn, dsn)
+		}
+	}
 	return app.Open(ctx, g.cfg, g.clock, g.logger(), opts)
 }
 
@@ -224,6 +238,17 @@ func (g *globals) withWriter(fn func(ctx context.Context, a *app.App, args []str
 		if err := a.RequireAuditKey(); err != nil {
 			return err
 		}
-		return fn(cmd.Context(), a, args)
+		return markHead(cmd.Context(), a, fn(cmd.Context(), a, args))
 	}
+}
+
+// markHead raises this host's head-seen mark to the chain head once a
+// command has written (audit.Checkpointer.MarkHead), so that the events
+// it wrote cannot be deleted outside vetca unnoticed before the next
+// checkpoint. err is the command's own error, returned as it is.
+func markHead(ctx context.Context, a *app.App, err error) error {
+	if err != nil || a.Checkpoints == nil {
+		return err
+	}
+	return a.Checkpoints.MarkHead(ctx)
 }

@@ -136,7 +136,10 @@ func serve(parent context.Context, g *globals, reconfigure bool) error {
 	}
 	var ready func(net.Addr)
 	if a.Cfg.Dev {
-		res, err := app.Init(ctx, a, app.InitOptions{By: cliActor(), Organization: "vetca Dev", Country: "US"})
+		if err := app.RequireDevInstallation(ctx, a); err != nil {
+			return err
+		}
+		res, err := app.Init(ctx, a, app.InitOptions{By: cliActor(), Organization: app.DevOrganization, Country: "US"})
 		if err != nil {
 			return fmt.Errorf("dev init: %w", err)
 		}

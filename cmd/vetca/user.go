@@ -47,7 +47,7 @@ func newUserCmd(g *globals) *cobra.Command {
 				return err
 			}
 			u, token, err := a.Auth.AddUser(ctx, cliActor(), args[0], rs, email)
-			if err != nil {
+			if err := markHead(ctx, a, err); err != nil {
 				return err
 			}
 			if g.jsonOut {

@@ -484,6 +484,9 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 	if _, ok := schema.Table("audit_events"); !ok {
 		return nil, fmt.Errorf("database %s has no vetca schema: run `vetca init --db %s` first", db.DSN(), cfg.DB)
 	}
+	if err := db.CheckVersion(ctx); err != nil {
+		return nil, err
+	}
 	pub, key, created, err := openAuditKeys(ctx, cfg, db, opts.Write, opts.CreateAuditKey, log)
 	if err != nil {
 		return nil, err

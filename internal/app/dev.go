@@ -62,6 +62,48 @@ const demoOrganization = "Acme Widgets Inc."
 // the dev DNS responder of serve --dev).
 const DemoDomain = "shop.acme-widgets.com"
 
+// DevOrganization is the organization of the CA certificates serve --dev
+// makes.
+const DevOrganization = "vetca Dev"
+
+// devCA reports whether the installation's issuing CA is the one serve
+// --dev made (a demo database from before SettingDev).
+func devCA(ctx context.Context, a *App) bool {
+	iss, _, err := a.Engine.ActiveIssuer(ctx, a.DB)
+	if err != nil {
+		return false
+	}
+	c, err := iss.Certificate()
+	return err == nil && len(c.Subject.Organization) == 1 && c.Subject.Organization[0] == DevOrganization
+}
+
+// SettingDev marks an installation that serve --dev loaded demo data into.
+const SettingDev = "dev_installation"
+
+// RequireDevInstallation refuses to load demo data into an installation
+// that holds organizations serve --dev did not load: the demo issues a
+// certificate for a demo domain on a validation its own DNS responder
+// answers, rotates the tokens of users with the demo names, adds staff
+// without a second admin's approval and records its own public URL, none
+// of which belongs in a real CA (a VETCA_DB left exported, then `make
+// run`). An installation is a demo one once marked (SettingDev), while it
+// holds no organization yet (fresh from vetca init), or when its issuing
+// CA is the one serve --dev makes; it is marked here.
+func RequireDevInstallation(ctx context.Context, a *App) error {
+	_, marked, err := getSetting(ctx, a.Recorder, a.DB, SettingDev)
+	if err != nil || marked {
+		return err
+	}
+	orgs, _, err := a.Vetting.Counts(ctx, actor.Actor{Kind: actor.Staff, ID: "dev-seed", Name: "dev-seed"})
+	if err != nil {
+		return err
+	}
+	if orgs > 0 && !devCA(ctx, a) {
+		return fmt.Errorf("serve --dev loads demo data (a certificate for a demo domain, demo staff, new tokens for users with the demo names, its own public URL), and database %s is not a demo installation: it holds %d organization(s) that serve --dev did not load. Run serve without --dev, or point --db (VETCA_DB) at a demo database", a.DB.DSN(), orgs)
+	}
+	return a.SetSetting(ctx, actor.SystemActor("dev-seed"), SettingDev, "true")
+}
+
 // SeedDemo loads demo data for `serve --dev`: staff users (their tokens
 // are rotated on every start, since tokens are stored hashed and cannot be
 // shown again), a verified organization with an account and contacts, a

@@ -215,3 +215,37 @@ func (c *Checkpointer) Run(ctx context.Context, tick time.Duration) {
 		}
 	}
 }
+
+// MarkHead raises this host's head mark (head-seen in the checkpoint
+// directory) to the chain head, as far as it can be sealed now, without
+// signing a checkpoint. A command that wrote events calls it before it
+// ends: the events it wrote are then protected like those serve saw, so
+// deleting them outside vetca (the tail after the newest checkpoint) is
+// refused by the next checkpoint and reported by audit verify. A head
+// below the mark is refused, with the same note as the checkpointer's.
+func (c *Checkpointer) MarkHead(ctx context.Context) error {
+	if c.rec.key == nil {
+		return ErrNoAuditKey
+	}
+	// On PostgreSQL, mark as far as the chain can be sealed now; a seal
+	// held up by another transaction (or replica) leaves the rest to the
+	// sealer and checkpointer of serve, and fails no command that wrote.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := c.sealer.SealAll(sctx); err != nil && !errors.Is(err, ErrChainCheck) {
+		c.log.Warn("audit: could not seal the chain head to mark it", "err", err)
+	}
+	cancel()
+	floor, err := c.mark.floor(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	seq, hash, err := readHeadEvent(ctx, c.db)
+	if err != nil {
+		return fmt.Errorf("read chain head: %w", err)
+	}
+	if err := c.mark.check(ctx, c.db, floor, seq, hash); err != nil {
+		noteWentBack(ctx, c.db, c.rec, c.mark, seq, checkpointActor)
+		return err
+	}
+	return nil
+}

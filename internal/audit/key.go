@@ -267,7 +267,12 @@ func LoadPublicKey(path string) (*PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit public key %s: %w", path, err)
 	}
-	return ParsePublicKey(b)
+	pub, err := ParsePublicKey(b)
+	if err != nil {
+		// Name the file (--audit-public-key): the error alone does not say which.
+		return nil, fmt.Errorf("%w (%s)", err, path)
+	}
+	return pub, nil
 }
 
 // ParsePublicKey parses a PEM "PUBLIC KEY" block.

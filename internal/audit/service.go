@@ -2,6 +2,10 @@ package audit
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
@@ -70,6 +74,11 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, file string) (*Rep
 		return nil, err
 	}
 	rep.Findings = append(append([]Finding{}, set.Findings...), rep.Findings...)
+	cut, err := s.belowHeadMark(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Findings = append(rep.Findings, cut...)
 	for _, check := range s.checkers {
 		fs, err := check(ctx)
 		if e, ok := apperr.As(err); ok && e.Kind == apperr.KindIntegrity {
@@ -109,3 +118,37 @@ func (s *Service) PublicKeyPEM() []byte { return s.rec.PublicKey().PEM() }
 // Healthy reports whether the database holding the trail answers
 // (GET /healthz).
 func (s *Service) Healthy(ctx context.Context) error { return s.db.SQL().PingContext(ctx) }
+
+// belowHeadMark compares the chain with the highest head this host has
+// seen (head-seen in the checkpoint directory, headmark.go), reading the
+// file only: a chain that ends below it, or holds another event at its
+// number, had events deleted outside vetca since a command or serve on
+// this host saw them, even when no checkpoint covers them yet.
+func (s *Service) belowHeadMark(ctx context.Context) ([]Finding, error) {
+	if s.checkpointDir == "" {
+		return nil, nil
+	}
+	m := newHeadMark(s.checkpointDir, nil)
+	floor, err := m.floor(ctx, s.db)
+	if err != nil || floor.seq == 0 {
+		return nil, err
+	}
+	head, _, err := readHeadEvent(ctx, s.db)
+	if err != nil {
+		return nil, fmt.Errorf("read chain head: %w", err)
+	}
+	if head < floor.seq {
+		return []Finding{{Table: "audit_events", RowID: strconv.FormatInt(head, 10), Field: "seq",
+			Message: fmt.Sprintf("the chain ends at event %d, but this host saw it reach event %d (%s): events were deleted outside vetca, or the database was restored from a backup (after an intended restore, remove that file)", head, floor.seq, m.path)}}, nil
+	}
+	var at string
+	err = s.db.QueryRow(ctx, `SELECT hash FROM audit_events WHERE seq = ?`, floor.seq).Scan(&at)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("audit: read event %d: %w", floor.seq, err)
+	}
+	if floor.hash != "" && at != floor.hash {
+		return []Finding{{Table: "audit_events", RowID: strconv.FormatInt(floor.seq, 10), Field: "hash",
+			Message: fmt.Sprintf("event %d is not the one this host saw there (chain hash %s, now %q; %s): events were deleted outside vetca and their numbers used again", floor.seq, short(floor.hash), short(at), m.path)}}, nil
+	}
+	return nil, nil
+}

@@ -103,6 +103,15 @@ func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, opts ...Option) *Se
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
 
+// CheckUserName refuses a staff user name AddUser would refuse, so that a
+// command can check it before it writes anything (vetca init --admin-name).
+func CheckUserName(name string) error {
+	if !nameRE.MatchString(name) {
+		return apperr.Invalid(apperr.CodeInvalidName, "name", "user name %q must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
 // NewToken returns a fresh random token and its stored hash.
 func NewToken() (token, hash string) {
 	var b [32]byte
@@ -135,8 +144,8 @@ func (s *Service) AddUser(ctx context.Context, by actor.Actor, name string, role
 	if err := mayManageUsers(by); err != nil {
 		return User{}, "", err
 	}
-	if !nameRE.MatchString(name) {
-		return User{}, "", apperr.Invalid(apperr.CodeInvalidName, "name", "user name %q must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit", name)
+	if err := CheckUserName(name); err != nil {
+		return User{}, "", err
 	}
 	if len(roles) == 0 {
 		return User{}, "", apperr.Invalid(apperr.CodeMissingRole, "roles", "a user needs at least one role")

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vetca/vetca/internal/store"
+)
+
+// listTree returns every path under dir, sorted ("" entries for none).
+func listTree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		out = append(out, p)
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// A flag value init refuses (--admin-name, --ca-organization) is a usage
+// error naming the flag, found before anything is written (README:
+// exit codes; a failed command leaves the database and key directory as
+// they were).
+func TestInitRefusesBadNamesBeforeWriting(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		flag string
+	}{
+		{"admin name", []string{"--admin-name", "Jane Doe"}, "--admin-name"},
+		{"organization too long", []string{"--ca-organization", strings.Repeat("A", 60)}, "--ca-organization"},
+		{"organization empty", []string{"--ca-organization", ""}, "--ca-organization"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append([]string{"init", "--db", "sqlite:" + filepath.Join(dir, "v.db"), "--key-dir", filepath.Join(dir, "keys")}, tc.args...)
+			code, _, stderr := runCLI(t, args...)
+			if code != exitUsage || !strings.Contains(stderr, tc.flag) {
+				t.Fatalf("init %v: exit %d, want %d naming %s: %s", tc.args, code, exitUsage, tc.flag, stderr)
+			}
+			if got := listTree(t, dir); len(got) != 1 {
+				t.Fatalf("init %v failed but wrote %v", tc.args, got[1:])
+			}
+		})
+	}
+}
+
+func initForTest(t *testing.T) (dir string, common []string) {
+	t.Helper()
+	dir = t.TempDir()
+	common = []string{"--db", "sqlite:" + filepath.Join(dir, "v.db"), "--key-dir", filepath.Join(dir, "keys")}
+	if code, _, stderr := runCLI(t, append([]string{"init"}, common...)...); code != exitOK {
+		t.Fatalf("init: %d %s", code, stderr)
+	}
+	return dir, common
+}
+
+// ceremony intermediate refuses a country that is not ISO 3166-1, as init
+// does, instead of creating the newest issuing CA with it.
+func TestCeremonyIntermediateRefusesUnknownCountry(t *testing.T) {
+	dir, common := initForTest(t)
+	before := listTree(t, dir+"/keys")
+	code, _, stderr := runCLI(t, append([]string{"ceremony", "intermediate", "--ca-country", "XX"}, common...)...)
+	if code != exitUsage || !strings.Contains(stderr, "--ca-country") {
+		t.Fatalf("ceremony intermediate --ca-country XX: exit %d: %s", code, stderr)
+	}
+	if after := listTree(t, dir+"/keys"); !slices.Equal(before, after) {
+		t.Fatalf("refused ceremony changed the key directory: %v -> %v", before, after)
+	}
+}
+
+// A command whose --out cannot be written fails before it records
+// anything: no CA without its ceremony record, no checkpoint, no CRLs
+// published by a command that reports failure.
+func TestUnwritableOutWritesNothing(t *testing.T) {
+	dir, common := initForTest(t)
+	missing := filepath.Join(dir, "nodir", "f.json")
+	underFile := filepath.Join(dir, "v.db", "crls")
+	for _, args := range [][]string{
+		{"ceremony", "intermediate", "--out", missing},
+		{"audit", "checkpoint", "--out", missing},
+		{"crl", "publish", "--out", underFile},
+	} {
+		before := listTree(t, dir+"/keys")
+		code, _, stderr := runCLI(t, append(args, common...)...)
+		if code == exitOK || !strings.Contains(stderr, "--out") {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		if after := listTree(t, dir+"/keys"); !slices.Equal(before, after) {
+			t.Fatalf("failed %v changed the key directory: %v -> %v", args, before, after)
+		}
+	}
+	// Nothing was published by the failed crl publish: every shard is
+	// still new, and the trail holds only init's events.
+	code, stdout, stderr := runCLI(t, append([]string{"audit", "verify", "--json"}, common...)...)
+	if code != exitOK {
+		t.Fatalf("audit verify: %d %s %s", code, stdout, stderr)
+	}
+	var rep struct {
+		Events int `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Events != 5 {
+		t.Fatalf("after failed commands the trail has %d events, init wrote 5", rep.Events)
+	}
+}
+
+// A corrupt --audit-public-key is named in the error.
+func TestCorruptAuditPublicKeyIsNamed(t *testing.T) {
+	dir, common := initForTest(t)
+	bad := filepath.Join(dir, "junk.pub")
+	if err := os.WriteFile(bad, []byte("junk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCLI(t, append([]string{"audit", "verify", "--audit-public-key", bad}, common...)...)
+	if code != exitFailure || !strings.Contains(stderr, bad) {
+		t.Fatalf("audit verify with a corrupt public key: exit %d: %s", code, stderr)
+	}
+}
+
+// A command other than init given a SQLite path where there is no
+// database (a typo, the wrong directory) refuses without leaving an empty
+// database file there.
+func TestMissingSQLiteDatabaseIsNotCreated(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "typo.db")
+	for _, args := range [][]string{{"audit", "verify"}, {"user", "list"}, {"user", "add", "bob", "--role", "auditor"}, {"deadlines"}} {
+		code, _, stderr := runCLI(t, append(args, "--db", "sqlite:"+db, "--key-dir", filepath.Join(dir, "keys"))...)
+		if code != exitFailure || !strings.Contains(stderr, db) {
+			t.Fatalf("%v on a missing database: exit %d: %s", args, code, stderr)
+		}
+		if _, err := os.Stat(db); err == nil {
+			t.Fatalf("%v on a missing database created %s", args, db)
+		}
+	}
+}
+
+// Events a command wrote after the newest checkpoint, deleted outside
+// vetca together with their rows, are found by audit verify: the command
+// raised this host's head-seen mark (README, --checkpoint-dir).
+func TestTailWrittenByCommandCannotBeCutUnnoticed(t *testing.T) {
+	dir, common := initForTest(t)
+	if code, _, stderr := runCLI(t, append([]string{"audit", "checkpoint"}, common...)...); code != exitOK {
+		t.Fatalf("audit checkpoint: %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, append([]string{"user", "add", "bob", "--role", "auditor"}, common...)...); code != exitOK {
+		t.Fatalf("user add: %d %s", code, stderr)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DELETE FROM api_tokens WHERE user_id = (SELECT id FROM users WHERE name = 'bob')`,
+		`DELETE FROM users WHERE name = 'bob'`,
+		`DELETE FROM audit_events WHERE seq > (SELECT MAX(seq) FROM audit_checkpoints)`,
+	} {
+		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	code, stdout, stderr := runCLI(t, append([]string{"audit", "verify"}, common...)...)
+	if code != exitFailure || !strings.Contains(stdout, "this host saw it reach event") {
+		t.Fatalf("audit verify after the tail was cut: exit %d: %s %s", code, stdout, stderr)
+	}
+}
