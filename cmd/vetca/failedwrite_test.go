@@ -181,3 +181,31 @@ func TestTailWrittenByCommandCannotBeCutUnnoticed(t *testing.T) {
 		t.Fatalf("audit verify after the tail was cut: exit %d: %s %s", code, stdout, stderr)
 	}
 }
+
+// A mistyped --audit-public-key is an error naming it: verify once wrote a
+// new pin there from the private key and checked against that. And init
+// pointed at an existing installation with another key directory is
+// refused without leaving a new audit key pair in that directory.
+func TestAuditKeyPathsAreNotCreatedByMistake(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "v.db")
+	keys := filepath.Join(dir, "keys")
+	if code, _, stderr := runCLI(t, "init", "--db", db, "--key-dir", keys); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, stderr)
+	}
+	typo := filepath.Join(dir, "typo.pub")
+	code, _, stderr := runCLI(t, "audit", "verify", "--db", db, "--key-dir", keys, "--audit-public-key", typo)
+	if code == 0 || !strings.Contains(stderr, "--audit-public-key") {
+		t.Fatalf("verify with a missing pin: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(typo); !os.IsNotExist(err) {
+		t.Fatalf("verify wrote a pin at the mistyped path: %v", err)
+	}
+	other := filepath.Join(dir, "other-keys")
+	if code, _, stderr := runCLI(t, "init", "--db", db, "--key-dir", other); code == 0 || !strings.Contains(stderr, "--key-dir") {
+		t.Fatalf("init with another key directory: exit %d: %s", code, stderr)
+	}
+	if got := listTree(t, other); len(got) > 1 {
+		t.Fatalf("the refused init left %v", got)
+	}
+}

@@ -96,7 +96,7 @@ https://crt.sh/?sha256= link). It only reads.`,
 			}
 			if csvFile != "" {
 				if err := os.WriteFile(csvFile, rep.CSV, 0o644); err != nil {
-					return err
+					return fmt.Errorf("--csv: %w", err)
 				}
 			}
 			if g.jsonOut {

@@ -39,6 +39,21 @@ func openAuditKeys(ctx context.Context, cfg Config, db *store.DB, write, create 
 	}
 	var key *audit.Key
 	var created bool
+	if create && pub == nil {
+		// A key is made only for a trail not yet begun: for one begun with
+		// another key the command is refused below, and must not leave a
+		// new key pair behind in this key directory.
+		first, begun, err := audit.FirstKeyID(ctx, db)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		if begun {
+			if _, err := os.Stat(cfg.AuditKey); errors.Is(err, os.ErrNotExist) && !strings.HasPrefix(cfg.AuditKey, "pkcs11:") {
+				return nil, nil, false, fmt.Errorf("the audit trail of %s was begun with audit key %q, and %s holds no audit key (--key-dir, --audit-key): point them at the installation's key directory", db.DSN(), first, cfg.AuditKey)
+			}
+			create = false
+		}
+	}
 	if write || pub == nil {
 		if key, created, err = openAuditKey(cfg, create && pub == nil); err != nil {
 			return nil, nil, false, err
@@ -65,6 +80,11 @@ func checkAuditKeys(ctx context.Context, cfg Config, db *store.DB, pub *audit.Pu
 		pub = key.Public()
 	}
 	switch {
+	case pub == nil && key != nil && cfg.AuditPublicKey != filepath.Join(cfg.KeyDir, "audit.pub"):
+		// Pinned on first use only where the pin belongs: a path given
+		// with --audit-public-key that holds nothing is a mistake, not a
+		// key directory from before pins.
+		return nil, fmt.Errorf("no audit public key at %s (--audit-public-key)", cfg.AuditPublicKey)
 	case pub == nil && key != nil:
 		if err := audit.PinPublicKey(cfg.AuditPublicKey, key.Public()); err != nil {
 			return nil, err
