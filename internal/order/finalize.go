@@ -456,6 +456,9 @@ func (s *Service) storeOnce(ctx context.Context, f *finalizing, der []byte) (iss
 			return nil
 		}
 		var err error
+		if refused, err = s.templateWithdrawnMeanwhile(ctx, tx, f, cur); err != nil || refused != nil {
+			return err
+		}
 		if refused, err = s.blockedMeanwhile(ctx, tx, f, cur.ID); err != nil || refused != nil {
 			return err
 		}
@@ -476,6 +479,36 @@ func (s *Service) storeOnce(ctx context.Context, f *finalizing, der []byte) (iss
 	}
 	s.publishAbandoned(ctx, f)
 	return cert, refused
+}
+
+// templateWithdrawnMeanwhile refuses to store the certificate of an
+// order placed under a standing template that was disabled, or changed,
+// while the certificate was signed: the template's disable is to it what
+// a reject is to an order with approvals of its own, and stands the same
+// way. (A template rebound to a new organization version is not a
+// withdrawal: like an order's, the certificate was checked against the
+// identity current at its intent, VersionVerified.) The intent is
+// abandoned (its serial answered as revoked) and the order fails; the
+// refusal is returned.
+func (s *Service) templateWithdrawnMeanwhile(ctx context.Context, tx *store.Tx, f *finalizing, cur Order) (refused, err error) {
+	b, bound, err := s.binding(ctx, tx, cur.ID)
+	if err != nil || !bound {
+		return nil, err
+	}
+	org := f.snap.Organization
+	werr := s.templates.Withdrawn(ctx, tx, b.TemplateID, b.TemplateHash, org.ID, org.Version, org.RowHash)
+	e, isApp := apperr.As(werr)
+	if werr == nil || !isApp {
+		return nil, werr
+	}
+	why := fmt.Sprintf("%s while the certificate of order %s was signed; the certificate is not delivered", e.Message, cur.ID)
+	if err := s.abandonInTx(ctx, tx, f, why); err != nil {
+		return nil, err
+	}
+	if err := s.failInTx(ctx, tx, f.by, cur.ID, why, nil); err != nil {
+		return nil, err
+	}
+	return apperr.Conflict(e.Code, apperr.NoField, "%s; its serial %s is answered as revoked", why, f.prep.SerialHex), nil
 }
 
 // blockedMeanwhile refuses to store a certificate whose key was put on the

@@ -20,6 +20,10 @@ import (
 type TemplateApprovals interface {
 	Confirm(ctx context.Context, q store.Querier, id, templateHash, accountID, orgID string, names []string, keyType string, days int) error
 	ConfirmIssued(ctx context.Context, q store.Querier, id, templateHash string, in template.Issued) error
+	// Withdrawn refuses (409) when template id was disabled, or changed
+	// in what it allows since it had templateHash bound to the given
+	// organization version (a rebinding alone is not a withdrawal).
+	Withdrawn(ctx context.Context, q store.Querier, id, templateHash, orgID string, orgVersion int, orgRowHash string) error
 }
 
 // TemplateBinding records that an order was placed on a standing

@@ -35,6 +35,10 @@ type candidate struct {
 	// lapsed: fewer independent approvals of its hash than required
 	// (an approver has since acted for the account).
 	lapsed bool
+	// refused: why nothing may be issued under it now (its organization
+	// has no issuable verified version, say its country was sanctioned
+	// since); it is set aside, and named only if it alone would fit.
+	refused error
 }
 
 // Match returns the approved template of accountID that covers every name,
@@ -65,7 +69,7 @@ func (s *Service) Match(ctx context.Context, accountID string, names []string, k
 		return Template{}, err
 	}
 	for _, c := range cands {
-		if c.stale {
+		if c.stale && c.refused == nil {
 			if err := s.voidStale(ctx, c.t.ID); err != nil {
 				return Template{}, err
 			}
@@ -133,6 +137,12 @@ func (s *Service) judge(ctx context.Context, q store.Querier, accountID string) 
 	out := make([]candidate, 0, len(ts))
 	for _, t := range ts {
 		cur, err := s.currentHash(ctx, q, t)
+		if e, ok := apperr.As(err); ok && (e.Kind == apperr.KindConflict || e.Kind == apperr.KindForbidden) {
+			// One organization's state does not stop the account's
+			// other templates; an integrity error still fails closed.
+			out = append(out, candidate{t: t, refused: err})
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +219,7 @@ func (req matchRequest) firstCoveredBy(t Template) int {
 func (req matchRequest) choose(cands []candidate) (Template, error) {
 	var usable []Template
 	for _, c := range cands {
-		if !c.stale && !c.lapsed {
+		if !c.stale && !c.lapsed && c.refused == nil {
 			if req.fits(c.t) {
 				return c.t, nil
 			}
@@ -218,6 +228,8 @@ func (req matchRequest) choose(cands []candidate) (Template, error) {
 	}
 	for _, c := range cands {
 		switch {
+		case c.refused != nil && req.fits(c.t):
+			return Template{}, c.refused
 		case c.stale && req.fits(c.t):
 			return Template{}, apperr.Conflict(apperr.CodeTemplateMismatch, apperr.NoField,
 				"template %s would cover this request, but its organization's verified identity changed since it was approved: its approvals are void and it needs approving again", c.t.ID)
@@ -357,6 +369,31 @@ func (s *Service) Confirm(ctx context.Context, q store.Querier, id, templateHash
 	}
 	if !req.fits(t) {
 		return req.refusal([]Template{t})
+	}
+	return nil
+}
+
+// Withdrawn reports, inside the caller's transaction q (the order's, under
+// its lock, as its certificate is stored), whether template id was
+// withdrawn from an order placed under it with hash templateHash, whose
+// intent was recorded against the organization's version orgVersion with
+// row hash orgRowHash: disabled (409 template_not_approved), or changed in
+// what it allows (409 template_mismatch). A template only rebound to a
+// newer organization version since is not a withdrawal of that order: it
+// was confirmed against the identity current at its intent. It writes
+// nothing.
+func (s *Service) Withdrawn(ctx context.Context, q store.Querier, id, templateHash, orgID string, orgVersion int, orgRowHash string) error {
+	var t Template
+	if err := s.tab.templates.Get(ctx, q, id, &t); err != nil {
+		return err
+	}
+	then := t
+	then.OrganizationVersion, then.OrganizationRowHash = orgVersion, orgRowHash
+	switch {
+	case t.Status == StatusDisabled:
+		return apperr.Conflict(apperr.CodeTemplateNotApproved, apperr.NoField, "template %s was disabled", id)
+	case t.OrganizationID != orgID || then.ComputeHash() != templateHash:
+		return apperr.Conflict(apperr.CodeTemplateMismatch, apperr.NoField, "template %s was changed", id)
 	}
 	return nil
 }
