@@ -253,6 +253,9 @@ func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
 	}
 	sys := actor.SystemActor("outbox")
 	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return sent, failed, err // stopping: the rest is the next holder's, untried
+		}
 		var m Message
 		if err := d.tab.outbox.Get(ctx, d.db, id.ID, &m); err != nil {
 			if apperr.IsKind(err, apperr.KindIntegrity) {
@@ -263,9 +266,13 @@ func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
 			return sent, failed, err
 		}
 		sendErr := d.sender.Send(ctx, d.from, m.To, m.Subject, m.Body, m.ID+"@vetca")
-		err := d.db.InTx(ctx, func(tx *store.Tx) error {
+		// What the relay answered is recorded even if ctx ended meanwhile
+		// (a replica stopping): a message it accepted but left pending
+		// would be mailed again by the next holder of the lease.
+		rctx := context.WithoutCancel(ctx)
+		err := d.db.InTx(rctx, func(tx *store.Tx) error {
 			var cur Message
-			if err := d.tab.outbox.Get(ctx, tx, m.ID, &cur); err != nil {
+			if err := d.tab.outbox.Get(rctx, tx, m.ID, &cur); err != nil {
 				return err
 			}
 			if cur.Status != StatusPending {
@@ -283,7 +290,7 @@ func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
 			default:
 				cur.NextAttemptAt, cur.LastError, action = now.Add(d.Backoff(cur.Attempts)), truncate(sendErr.Error(), 500), actMailRetryScheduled
 			}
-			return d.tab.outbox.Update(ctx, tx, sys, action, cur)
+			return d.tab.outbox.Update(rctx, tx, sys, action, cur)
 		})
 		if err != nil {
 			return sent, failed, fmt.Errorf("outbox: record result for %s: %w", m.ID, err)

@@ -1,0 +1,177 @@
+package revocation_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/revocation"
+	"github.com/vetca/vetca/internal/store"
+	"golang.org/x/crypto/ocsp"
+)
+
+// A revocation commits, and the request that made it ends right then (its
+// client disconnected or timed out: Revoke's Published runs under the
+// request's context; or the replica stopped): the stored OCSP responses
+// of the serial are not re-signed after the commit. Nothing was changed
+// outside vetca, so audit verify must find nothing; and the response
+// served must say revoked.
+func TestHuntRevocationWhoseResignNeverRanIsReportedAsTampering(t *testing.T) {
+	dns, opt := apptest.WithDNS(t)
+	e := apptest.New(t, apptest.Postgres, opt)
+	f := apptest.NewOrderFixture(t, e, dns, site)
+	ctx := context.Background()
+	serial, pemCert := f.Issue(site)
+	cert := parse(t, pemCert)
+	if r := f.AskOCSP(cert, crypto.SHA256); r.Status != ocsp.Good { // stored in ocsp_responses
+		t.Fatalf("before: %d", r.Status)
+	}
+	// revokeOne's transaction, committed; its Published(ctx, ...) never
+	// gets to re-sign (ctx ended).
+	by := f.Actor(f.AccTok)
+	in := revocation.Input{Reason: "superseded"}
+	d, err := revocation.Decide(by, in, f.Clock.Now().UTC().Truncate(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.App.DB.InTx(ctx, func(tx *store.Tx) error {
+		c, err := issuance.GetCertificate(ctx, f.App.Recorder, tx, serial)
+		if err != nil {
+			return err
+		}
+		_, err = f.App.Revocations.RevokeInTx(ctx, tx, by, c, d, in)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Clock.Advance(2 * time.Minute) // the next scheduled verification, some minutes later
+	if err := f.App.Sealer.SealAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.App.VerifyAudit(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK {
+		var msgs []string
+		for _, fd := range rep.Findings {
+			msgs = append(msgs, fd.String())
+		}
+		t.Errorf("audit verify reports tampering nobody did (%d findings):\n%s", len(rep.Findings), strings.Join(msgs, "\n"))
+	}
+	if r := f.AskOCSP(cert, crypto.SHA256); r.Status != ocsp.Revoked {
+		t.Errorf("OCSP after the revocation: %d", r.Status)
+	}
+}
+
+// The same through the API: subscribers whose HTTP clients give up on
+// their revocation request (a client timeout) while it is being answered.
+// Each revocation commits; any of them whose re-signing was cut off by
+// the request's context leaves a stored `good` response, which audit
+// verify reports as tampering once a minute has passed.
+func TestHuntRevocationRequestAbandonedByItsClient(t *testing.T) {
+	dns, opt := apptest.WithDNS(t)
+	e := apptest.New(t, apptest.Postgres, opt)
+	f := apptest.NewOrderFixture(t, e, dns, site)
+	ctx := context.Background()
+	type issued struct {
+		serial string
+		cert   *x509.Certificate
+	}
+	var certs []issued
+	for i := 0; i < 40; i++ {
+		s, p := f.Issue(site)
+		c := parse(t, p)
+		f.AskOCSP(c, crypto.SHA256)
+		certs = append(certs, issued{s, c})
+	}
+	committed := 0
+	for i, c := range certs {
+		body := strings.NewReader(`{"reason":"superseded"}`)
+		req, _ := http.NewRequest("POST", f.Server.URL+"/api/v1/certificates/"+c.serial+"/revoke", body)
+		req.Header.Set("Authorization", "Bearer "+f.AccTok)
+		req.Header.Set("Content-Type", "application/json")
+		cl := &http.Client{Timeout: time.Duration(2+i) * time.Millisecond}
+		if resp, err := cl.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // let every handler finish
+	var stale []string
+	for _, c := range certs {
+		var n int
+		if err := f.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM revocations WHERE serial = ?`, c.serial).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			continue
+		}
+		committed++
+		var der string
+		if err := f.App.DB.QueryRow(ctx, `SELECT der FROM ocsp_responses WHERE serial = ? AND hash_alg = 'sha256'`, c.serial).Scan(&der); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := base64.StdEncoding.DecodeString(der)
+		if r, err := ocsp.ParseResponse(raw, nil); err == nil && r.Status == ocsp.Good {
+			stale = append(stale, c.serial)
+		}
+	}
+	t.Logf("%d of %d revocations committed; %d left a stored good response", committed, len(certs), len(stale))
+	f.Clock.Advance(2 * time.Minute)
+	if err := f.App.Sealer.SealAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.App.VerifyAudit(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK {
+		var msgs []string
+		for _, fd := range rep.Findings {
+			msgs = append(msgs, fd.String())
+		}
+		t.Errorf("audit verify reports tampering nobody did (%d findings):\n%s", len(rep.Findings), strings.Join(msgs, "\n"))
+	}
+}
+
+// The refresher (lease ocsp) re-signs due responses and logs the batch
+// in the audit trail (BR §5.4.1). Its loop's context ends (Background.Stop
+// at shutdown) just after a response was re-signed and stored: that
+// signature must still be logged.
+func TestHuntRefreshStoppedMidBatchLeavesSignaturesUnlogged(t *testing.T) {
+	dns, opt := apptest.WithDNS(t)
+	e := apptest.New(t, apptest.Postgres, opt)
+	f := apptest.NewOrderFixture(t, e, dns, site)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		_, p := f.Issue(site)
+		f.AskOCSP(parse(t, p), crypto.SHA256)
+	}
+	f.Clock.Advance(5 * 24 * time.Hour) // every stored response is due
+	var before string
+	if err := f.App.DB.QueryRow(ctx, `SELECT MIN(this_update) FROM ocsp_responses`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	loop, stop := context.WithCancel(ctx)
+	f.App.OCSP.AfterNextStore(stop)
+	n, err := f.App.OCSP.Refresh(loop)
+	var resigned, notes int
+	if err := f.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM ocsp_responses WHERE this_update > ?`, before).Scan(&resigned); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE action = 'ocsp.responses_refreshed'`).Scan(&notes); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Refresh: %d, %v; %d responses re-signed and stored, %d refresh notes", n, err, resigned, notes)
+	if resigned > 0 && notes == 0 {
+		t.Fatalf("%d OCSP responses were re-signed and stored by the refresher, and its batch was never logged in the audit trail (BR §5.4.1)", resigned)
+	}
+}
