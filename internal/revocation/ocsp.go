@@ -489,7 +489,10 @@ func (o *Responder) signStatus(ctx context.Context, ticket memTicket, st Status,
 	// it commits after, and its re-sign, which lists the stored
 	// responses later still, finds this one.
 	var holds int
-	if err := o.db.QueryRow(ctx, `SELECT CASE WHEN `+still+` THEN 1 ELSE 0 END`, stillArgs...).Scan(&holds); err != nil {
+	// Read even if ctx ended after the store: the stored response is
+	// then accounted for (a refresher pass logs it) rather than left as
+	// a signature nobody counted.
+	if err := o.db.QueryRow(context.WithoutCancel(ctx), `SELECT CASE WHEN `+still+` THEN 1 ELSE 0 END`, stillArgs...).Scan(&holds); err != nil {
 		return nil, false, fmt.Errorf("store OCSP response: read the status again: %w", err)
 	} else if holds == 0 {
 		return nil, false, nil // the status changed while it was stored
@@ -549,25 +552,19 @@ func (o *Responder) storedHashes(ctx context.Context, serialHex string) ([]crypt
 }
 
 // Refresh re-signs stored responses whose BR §4.9.9 refresh time has come,
-// logging the batch in the audit trail (BR §5.4.1: OCSP response
-// signing). Responses of a certificate that has expired are not re-signed
-// ahead of time, and are removed once their nextUpdate has passed: BR
-// §4.9.10 requires status answers only until expiry, and a request after
-// it is still answered, from the stored response while it is current,
-// else signed on demand (Response re-signs whatever is missing or due). The stored responses are
-// a cache of what the audited state says; removing one changes no answer.
-// Responses stored without an expiry (a serial in flight or abandoned,
-// or stored before vetca kept it) are re-signed, as before.
+// and those of serials revoked lately that a crash left unre-signed
+// (resignMissed), logging the batch in the audit trail (BR §5.4.1: OCSP
+// response signing). Responses of a certificate that has expired are not
+// re-signed ahead of time, and are removed once their nextUpdate has
+// passed: BR §4.9.10 requires status answers only until expiry, and a
+// request after it is still answered, from the stored response while it
+// is current, else signed on demand (Response re-signs whatever is missing
+// or due). The stored responses are a cache of what the audited state
+// says; removing one changes no answer. Responses stored without an
+// expiry (a serial in flight or abandoned, or stored before vetca kept it)
+// are re-signed as any other.
 func (o *Responder) Refresh(ctx context.Context) (int, error) {
-	type row struct {
-		Serial   string    `db:"serial"`
-		HashAlg  string    `db:"hash_alg"`
-		IssuerID string    `db:"issuer_id"`
-		This     time.Time `db:"this_update"`
-		Next     time.Time `db:"next_update"`
-	}
 	now := o.clk.Now()
-	horizon := now.Add(o.cfg.Validity)
 	removed, err := o.db.Exec(ctx, `DELETE FROM ocsp_responses WHERE next_update <= ? AND not_after <= ?`, store.FormatTime(now), store.FormatTime(now))
 	if err != nil {
 		return 0, fmt.Errorf("remove OCSP responses of expired certificates: %w", err)
@@ -576,9 +573,40 @@ func (o *Responder) Refresh(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("remove OCSP responses of expired certificates: %w", err)
 	}
+	n, err := o.resignMissed(ctx, now)
+	if err == nil {
+		var m int
+		m, err = o.refreshDue(ctx, now)
+		n += m
+	}
+	// Every signature is logged (BR §5.4.1), those of a pass cut short
+	// (a replica stopping, an error) too.
+	if n > 0 || gone > 0 {
+		nctx := context.WithoutCancel(ctx)
+		if lerr := o.db.InTx(nctx, func(tx *store.Tx) error {
+			return o.rec.Note(nctx, tx, actor.SystemActor("ocsp"), actOcspResponsesRefreshed, "ocsp_responses", "batch",
+				map[string]any{"count": n, "validity": o.cfg.Validity.String(), "expiredRemoved": gone})
+		}); lerr != nil {
+			return n, errors.Join(err, lerr)
+		}
+	}
+	return n, err
+}
+
+// refreshDue re-signs the stored responses whose refresh time has come,
+// of certificates not expired (and of serials with none), and returns how
+// many it signed, those before an error included.
+func (o *Responder) refreshDue(ctx context.Context, now time.Time) (int, error) {
+	type row struct {
+		Serial   string    `db:"serial"`
+		HashAlg  string    `db:"hash_alg"`
+		IssuerID string    `db:"issuer_id"`
+		This     time.Time `db:"this_update"`
+		Next     time.Time `db:"next_update"`
+	}
 	rows, err := store.Select[row](ctx, o.db, `SELECT serial, hash_alg, issuer_id, this_update, next_update FROM ocsp_responses
 		WHERE next_update <= ? AND (not_after IS NULL OR not_after > ?) ORDER BY next_update LIMIT 10000`,
-		store.FormatTime(horizon), store.FormatTime(now))
+		store.FormatTime(now.Add(o.cfg.Validity)), store.FormatTime(now))
 	if err != nil {
 		return 0, err
 	}
@@ -600,13 +628,44 @@ func (o *Responder) Refresh(ctx context.Context) (int, error) {
 		}
 		n++
 	}
-	if n > 0 || gone > 0 {
-		err = o.db.InTx(ctx, func(tx *store.Tx) error {
-			return o.rec.Note(ctx, tx, actor.SystemActor("ocsp"), actOcspResponsesRefreshed, "ocsp_responses", "batch",
-				map[string]any{"count": n, "validity": o.cfg.Validity.String(), "expiredRemoved": gone})
-		})
+	return n, nil
+}
+
+// resignMissed re-signs the stored responses of serials revoked within the
+// last day that were signed no later than the revocation was recorded. A
+// revocation re-signs its serial's responses just after its commit
+// (Published); a replica that crashed in between leaves the older answer
+// stored. It is never served (Response re-signs a stored answer that
+// disagrees with the audited state), but audit verify would take it for
+// one put back (CheckCache): this pass replaces it within a refresher tick.
+func (o *Responder) resignMissed(ctx context.Context, now time.Time) (int, error) {
+	type row struct {
+		Serial   string `db:"serial"`
+		HashAlg  string `db:"hash_alg"`
+		IssuerID string `db:"issuer_id"`
 	}
-	return n, err
+	// The revocations are only a filter here: sign reads each serial's
+	// audited state itself, so an edited row changes which responses are
+	// re-signed now, never what one says.
+	rows, err := store.SelectUnchecked[row](ctx, o.db, `SELECT r.serial, r.hash_alg, r.issuer_id FROM revocations v
+		JOIN ocsp_responses r ON r.serial = v.serial
+		WHERE v.recorded_at >= ? AND r.this_update <= v.recorded_at ORDER BY v.recorded_at LIMIT 10000`,
+		store.FormatTime(now.Add(-24*time.Hour)))
+	if err != nil {
+		return 0, fmt.Errorf("find responses signed before their revocation: %w", err)
+	}
+	n := 0
+	for _, r := range rows {
+		h, ok := hashByName(r.HashAlg)
+		if !ok {
+			continue
+		}
+		if _, err := o.sign(ctx, r.IssuerID, r.Serial, h, memReplace); err != nil && !errors.Is(err, ocspresp.ErrNotFound) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Run refreshes due responses until ctx ends, under the "ocsp" lease.

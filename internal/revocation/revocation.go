@@ -276,8 +276,12 @@ func (s *Service) RevokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, 
 }
 
 // Published tells listeners about revocations made with RevokeInTx, and
-// about the revocations each of them caused (SameKey).
+// about the revocations each of them caused (SameKey). The revocations
+// are committed: what follows them (the re-signed OCSP answers) runs to
+// its end whether or not the caller's context does (a client that gave
+// up on its request, a replica stopping).
 func (s *Service) Published(ctx context.Context, rs ...Revocation) {
+	ctx = context.WithoutCancel(ctx)
 	for _, r := range rs {
 		for _, n := range s.notify {
 			n.Revoked(ctx, r)
