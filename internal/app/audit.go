@@ -263,8 +263,15 @@ func (w *AuditWatch) mail(ctx context.Context, rep *audit.Report) error {
 	return nil
 }
 
-// Run verifies every interval until ctx ends.
+// Run verifies every interval until ctx ends, and then gives the lease
+// back, as every leased loop does, so another replica's next pass
+// verifies at once instead of waiting for it to expire.
 func (w *AuditWatch) Run(ctx context.Context, every time.Duration) {
+	defer func() {
+		if err := w.app.DB.ReleaseLease(context.WithoutCancel(ctx), LeaseAuditVerify, w.app.Replica); err != nil {
+			w.app.Log.Warn("release the audit-verify lease", "err", err)
+		}
+	}()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -12,10 +12,10 @@ import (
 // A replica's background loops stop (shutdown, a rolling restart): each
 // leased loop gives its lease back, so another replica takes the work
 // over at once (docs/architecture.md: "A loop that stops gives its lease
-// back"). The scheduled audit verification keeps its lease instead: the
-// other replicas cannot verify until it expires, --verify-every + 5 min
-// after the stopped replica's last run.
-func TestHuntStoppedReplicaKeepsTheAuditVerifyLease(t *testing.T) {
+// back"). The scheduled audit verification kept its lease instead: the
+// other replicas could not verify until it expired, --verify-every + 5
+// min after the stopped replica's last run.
+func TestStoppedReplicaGivesBackTheAuditVerifyLease(t *testing.T) {
 	e := apptest.New(t, apptest.Postgres, func(c *app.Config) { c.CRLTick = 20 * time.Millisecond })
 	b := e.Replica()
 	ctx := context.Background()
