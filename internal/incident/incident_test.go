@@ -75,6 +75,12 @@ func TestDeadlinesRunFromAwarenessAndDelaysMoveNothing(t *testing.T) {
 				t.Fatalf("serial %s is not breached at T0 + 5 days + 1 s", s)
 			}
 		}
+		// The watch judges a deadline once the window in which a
+		// revocation recorded before it may still commit has passed.
+		if res, err := svc.Tick(ctx); err != nil || res.Opened != 0 {
+			t.Fatalf("a pass a second after the deadline: %+v %v", res, err)
+		}
+		w.Clock.Set(due.Add(5*time.Minute + time.Second))
 		if _, ok, err := w.App.RunIncidentWatchOnce(ctx); err != nil || !ok {
 			t.Fatalf("watch under the incident-deadlines lease: %v %v", ok, err)
 		}
