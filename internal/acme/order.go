@@ -454,6 +454,17 @@ func parseOrderCSR(b64 string, names []string) (*x509.CertificateRequest, error)
 	return csr, nil
 }
 
+// IsAccountKey reports whether pub is the key of an ACME account (for the
+// portal's orders, which refuse it as finalize does).
+func (s *Service) IsAccountKey(ctx context.Context, q store.Querier, pub crypto.PublicKey) (bool, error) {
+	thumb, err := thumbprint(&jose.JSONWebKey{Key: pub})
+	if err != nil {
+		return false, nil // no JWK form: no account can have it
+	}
+	_, ok, err := s.accountByThumbprint(ctx, q, thumb)
+	return ok, err
+}
+
 // checkCSRKey checks the key a finalize CSR asks to have certified and
 // returns its template key type. It must not be an ACME account's key:
 // RFC 8555 §11.1 has the server verify that it is not the key of the

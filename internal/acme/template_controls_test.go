@@ -2,6 +2,7 @@ package acme_test
 
 import (
 	"context"
+	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/json"
 	"strings"
@@ -218,5 +219,21 @@ func TestOneSanctionedOrganizationLeavesOtherTemplates(t *testing.T) {
 	o := c.Post(c.URL("newOrder"), map[string]any{"identifiers": ids("www.acme-widgets.com")}, acmetest.Opts{})
 	if o.Status != 201 {
 		t.Fatalf("an order for the US organization's names, under its own approved template, is refused because another organization of the account is sanctioned: %d %s", o.Status, o.Raw)
+	}
+}
+
+// A registered ACME account's key is not certified through the portal
+// either: finalize refused exactly that CSR (badCSR), and a manual order
+// with it was approved and issued, since the check lived only on the ACME
+// path. The order service, which both paths share, refuses it now (400
+// account_key naming csr).
+func TestManualOrderRefusesAnACMEAccountKey(t *testing.T) {
+	f := setup(t, apptest.SQLite)
+	k := key(t)
+	f.c = acmetest.New(t, f.Server.URL, f.Cfg.PublicURL, k)
+	f.register(t)
+	r := f.PlaceOrder(map[string]any{"dnsNames": []string{"www.acme-widgets.com"}, "csr": apptest.CSR(t, k, pkix.Name{}, "www.acme-widgets.com")})
+	if field, code := r.ErrField(); r.Status != 400 || code != "account_key" || field != "csr" {
+		t.Fatalf("a manual order for the key of a registered ACME account (thumbprint %s): %d %s, want 400 account_key", acmetest.Thumbprint(t, k), r.Status, r.Raw)
 	}
 }

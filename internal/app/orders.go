@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"net/url"
@@ -47,9 +48,20 @@ func (a *App) wireOrders(extraLints []lint.Option, testHooks *issuance.Hooks) er
 	a.Orders = order.New(a.DB, a.Recorder, a.Clock, order.Deps{
 		Vetting: a.Vetting, Accounts: a.Accounts, Domains: a.Domains, Engine: a.Engine, Keys: a.Keys,
 		Blocklist: blocklist, Abandoned: abandonedSerials{a.Revocations}, Settings: a.settingsGuard(), Templates: a.Templates,
-		Staff: a.Auth,
+		Staff: a.Auth, AccountKeys: acmeAccountKeys{a},
 	}, order.Config{ApprovalsRequired: a.Cfg.ApprovalsRequired}, a.Log)
 	return nil
+}
+
+// acmeAccountKeys asks the ACME server, wired after the orders it
+// finalizes through, whether a key is an ACME account's.
+type acmeAccountKeys struct{ a *App }
+
+func (k acmeAccountKeys) IsAccountKey(ctx context.Context, q store.Querier, pub crypto.PublicKey) (bool, error) {
+	if k.a.ACME == nil {
+		return false, nil
+	}
+	return k.a.ACME.IsAccountKey(ctx, q, pub)
 }
 
 // abandonedSerials has the serial of an abandoned intent answered as

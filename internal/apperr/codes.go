@@ -9,6 +9,8 @@ type Code string
 
 // 400 Bad Request: the input is wrong (KindInvalid).
 const (
+	// CodeAccountKey (400): the CSR's key is an ACME account's key; a certificate key must never authenticate an account (RFC 8555 §11.1), so use a new key.
+	CodeAccountKey Code = "account_key"
 	// CodeAttributeCharacter (400): a certificate subject attribute holds a control character, invalid UTF-8 or a value that is not a string.
 	CodeAttributeCharacter Code = "attribute_character"
 	// CodeAttributeEmpty (400): a certificate subject attribute is empty or blank.
@@ -429,7 +431,7 @@ const (
 
 // all lists every code, in the order of this file.
 var all = []Code{
-	CodeAttributeCharacter, CodeAttributeEmpty, CodeAttributeMissing, CodeAttributeNotAllowed,
+	CodeAccountKey, CodeAttributeCharacter, CodeAttributeEmpty, CodeAttributeMissing, CodeAttributeNotAllowed,
 	CodeAttributeNotVetted, CodeAttributeOrder, CodeAttributeRepeated, CodeAttributeTooLong,
 	CodeAttributeWhitespace, CodeBadRequest, CodeCommonNameNotInSAN, CodeControlCharacter,
 	CodeCSRNameNotRequested, CodeDNFragment, CodeDomainNotValidated, CodeDoubleSpace,

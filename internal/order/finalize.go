@@ -273,6 +273,9 @@ func (s *Service) checkReliance(ctx context.Context, f *finalizing) error {
 	if err != nil {
 		return fmt.Errorf("order %s key: %w", f.order.ID, err)
 	}
+	if err := s.notAccountKey(ctx, s.db, pub); err != nil {
+		return err
+	}
 	if err := s.keys.Check(ctx, pub); err != nil {
 		return err
 	}

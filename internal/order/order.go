@@ -185,6 +185,17 @@ type Deps struct {
 	// nil refuses every order placed under a template.
 	Templates TemplateApprovals
 	Staff     Staff
+	// AccountKeys names ACME account keys (package acme); nil when no
+	// ACME server runs, and then no key is one.
+	AccountKeys AccountKeys
+}
+
+// AccountKeys is what orders need from ACME: a certificate key must never
+// be an ACME account's key (RFC 8555 §11.1; vetca refuses every
+// account's, so a key a TLS server serves never authenticates an
+// account), on the portal as on ACME's own finalize.
+type AccountKeys interface {
+	IsAccountKey(ctx context.Context, q store.Querier, pub crypto.PublicKey) (bool, error)
 }
 
 // Staff is what orders need from the staff users (package auth).
@@ -209,6 +220,7 @@ type Service struct {
 	blocklist Blocklist
 	abandoned Abandoned
 	staff     Staff
+	acctKeys  AccountKeys
 	settings  SettingsGuard
 	templates TemplateApprovals
 	cfg       Config
@@ -221,7 +233,7 @@ func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, d Deps, cfg Config,
 		cfg.ApprovalsRequired = 2
 	}
 	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk, vetting: d.Vetting, accounts: d.Accounts, domains: d.Domains, engine: d.Engine,
-		keys: d.Keys, blocklist: d.Blocklist, abandoned: d.Abandoned, settings: d.Settings, templates: d.Templates, staff: d.Staff, cfg: cfg, log: log}
+		keys: d.Keys, blocklist: d.Blocklist, abandoned: d.Abandoned, settings: d.Settings, templates: d.Templates, staff: d.Staff, acctKeys: d.AccountKeys, cfg: cfg, log: log}
 }
 
 // Config returns the policy.
@@ -429,6 +441,9 @@ func (s *Service) placeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, a
 			"organization %s was verified at %v, beyond the BR §4.2.1 reuse period for subject identity; propose and verify it again", in.OrganizationID, v.VerifiedAt)
 	}
 	if err := CheckSubjects(snap.Subject, req.names, in.Subject, req.csr); err != nil {
+		return Order{}, err
+	}
+	if err := s.notAccountKey(ctx, tx, req.csr.PublicKey); err != nil {
 		return Order{}, err
 	}
 	if _, err := s.domains.RequireValidated(ctx, tx, accountID, req.names, req.now); err != nil {
@@ -792,6 +807,18 @@ func (s *Service) Reject(ctx context.Context, by actor.Actor, id, reason string)
 		return View{}, err
 	}
 	return s.Get(ctx, by, id)
+}
+
+// notAccountKey refuses a certificate key that is an ACME account's key.
+func (s *Service) notAccountKey(ctx context.Context, q store.Querier, pub crypto.PublicKey) error {
+	if s.acctKeys == nil {
+		return nil
+	}
+	is, err := s.acctKeys.IsAccountKey(ctx, q, pub)
+	if err != nil || !is {
+		return err
+	}
+	return apperr.Invalid(apperr.CodeAccountKey, "csr", "the CSR's key is an ACME account's key: a certificate key must never authenticate an account (RFC 8555 §11.1); use a new key for the certificate")
 }
 
 // Interrupted records on an order that its issuance was interrupted and
