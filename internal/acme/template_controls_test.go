@@ -14,10 +14,7 @@ import (
 	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/issuance"
-	vlint "github.com/vetca/vetca/internal/lint"
 	"github.com/vetca/vetca/internal/vetting"
-	zx509 "github.com/zmap/zcrypto/x509"
-	zlint "github.com/zmap/zlint/v3/lint"
 )
 
 // disableUser disables a staff user through an approved change request.
@@ -50,30 +47,6 @@ func TestDisabledTemplateApproverNoLongerCounts(t *testing.T) {
 			t.Fatalf("template approved by a disabled verifier (bob) still issues: newOrder %d, finalize %d %s", o.Status, fin.Status, fin.Raw)
 		}
 	})
-}
-
-// hookLint runs *fn (when set) while the pre-issuance linter runs: inside
-// finalize, after the ACME order went processing and before the intent.
-type hookLint struct{ fn *func() }
-
-func (hookLint) CheckApplies(*zx509.Certificate) bool { return true }
-func (h hookLint) Execute(*zx509.Certificate) *zlint.LintResult {
-	if *h.fn != nil {
-		fn := *h.fn
-		*h.fn = nil
-		fn()
-	}
-	return &zlint.LintResult{Status: zlint.Pass}
-}
-
-// setupWithHook is setup on an app whose linter runs *hook once.
-func setupWithHook(t *testing.T, backend string, hook *func()) *fixture {
-	t.Helper()
-	l := &zlint.CertificateLint{
-		LintMetadata: zlint.LintMetadata{Name: "e_test_hunt_hook", Source: vlint.Source, Citation: "test hook"},
-		Lint:         func() zlint.CertificateLintInterface { return hookLint{fn: hook} },
-	}
-	return setupWithOpen(t, backend, app.Options{ExtraLints: []vlint.Option{vlint.WithExtraLints(l)}})
 }
 
 // setupWithOpen is setup on an app opened with the test-only options.
