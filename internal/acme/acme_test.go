@@ -16,6 +16,7 @@ import (
 
 	"github.com/vetca/vetca/internal/acme/acmetest"
 	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/dnstest"
 )
 
 // fixture is a vetted organization with an account whose domain
@@ -38,7 +39,13 @@ func each(t *testing.T, fn func(t *testing.T, f *fixture)) {
 func setup(t *testing.T, backend string, opts ...apptest.Option) *fixture {
 	t.Helper()
 	dns, opt := apptest.WithDNS(t)
-	e := apptest.New(t, backend, append([]apptest.Option{opt}, opts...)...)
+	return setupOn(t, apptest.New(t, backend, append([]apptest.Option{opt}, opts...)...), dns)
+}
+
+// setupOn is setup on an Env already opened: an approved template of the
+// account for the demo domains, an EAB key and a client with a new key.
+func setupOn(t *testing.T, e *apptest.Env, dns *dnstest.Server) *fixture {
+	t.Helper()
 	f := &fixture{OrderFixture: apptest.NewOrderFixture(t, e, dns, "acme-widgets.com")}
 	r := f.Do("POST", "/api/v1/templates", f.Alice, map[string]any{"accountId": f.AccountID, "organizationId": f.OrgID,
 		"dnsNames": []string{"acme-widgets.com", "*.acme-widgets.com", "acme-gadgets.com", "*.acme-gadgets.com"}, "keyTypes": []string{"ecdsa-p256"}, "maxValidityDays": 90})

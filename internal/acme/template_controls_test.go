@@ -53,18 +53,7 @@ func TestDisabledTemplateApproverNoLongerCounts(t *testing.T) {
 func setupWithOpen(t *testing.T, backend string, open app.Options) *fixture {
 	t.Helper()
 	dns, opt := apptest.WithDNS(t)
-	e := apptest.NewWithOpen(t, backend, open, opt)
-	f := &fixture{OrderFixture: apptest.NewOrderFixture(t, e, dns, "acme-widgets.com")}
-	r := f.Do("POST", "/api/v1/templates", f.Alice, map[string]any{"accountId": f.AccountID, "organizationId": f.OrgID,
-		"dnsNames": []string{"acme-widgets.com", "*.acme-widgets.com"}, "keyTypes": []string{"ecdsa-p256"}, "maxValidityDays": 90})
-	if r.Status != 201 {
-		t.Fatalf("template: %d %s", r.Status, r.Raw)
-	}
-	f.tmplID, f.tmplHash = r.Body["id"].(string), r.Body["templateHash"].(string)
-	f.approveTemplate(t)
-	f.kid, f.hmacKey = f.newEAB(t)
-	f.c = acmetest.New(t, e.Server.URL, e.Cfg.PublicURL, key(t))
-	return f
+	return setupOn(t, apptest.NewWithOpen(t, backend, open, opt), dns)
 }
 
 // A template disabled while a certificate placed under it is being signed
