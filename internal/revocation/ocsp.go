@@ -632,7 +632,8 @@ func (o *Responder) refreshDue(ctx context.Context, now time.Time) (int, error) 
 }
 
 // resignMissed re-signs the stored responses of serials revoked within the
-// last day that were signed no later than the revocation was recorded. A
+// last day that still say good, or were signed before the revocation was
+// last recorded (an upgrade to keyCompromise changes its reason). A
 // revocation re-signs its serial's responses just after its commit
 // (Published); a replica that crashed in between leaves the older answer
 // stored. It is never served (Response re-signs a stored answer that
@@ -649,7 +650,7 @@ func (o *Responder) resignMissed(ctx context.Context, now time.Time) (int, error
 	// re-signed now, never what one says.
 	rows, err := store.SelectUnchecked[row](ctx, o.db, `SELECT r.serial, r.hash_alg, r.issuer_id FROM revocations v
 		JOIN ocsp_responses r ON r.serial = v.serial
-		WHERE v.recorded_at >= ? AND r.this_update <= v.recorded_at ORDER BY v.recorded_at LIMIT 10000`,
+		WHERE v.recorded_at >= ? AND (r.status <> 'revoked' OR r.this_update < v.recorded_at) ORDER BY v.recorded_at LIMIT 10000`,
 		store.FormatTime(now.Add(-24*time.Hour)))
 	if err != nil {
 		return 0, fmt.Errorf("find responses signed before their revocation: %w", err)

@@ -175,3 +175,19 @@ func verifiesClean(t *testing.T, f *apptest.OrderFixture) {
 		t.Errorf("audit verify reports tampering nobody did (%d findings):\n%s", len(rep.Findings), strings.Join(msgs, "\n"))
 	}
 }
+
+// A revocation whose answers were re-signed after its commit, as usual,
+// gives the refresher's repair pass nothing to do: it re-signs only what
+// still says good, or was signed before the revocation was recorded.
+func TestRefreshLeavesAPublishedRevocationAlone(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		serial, pemCert := f.Issue(site)
+		f.AskOCSP(parse(t, pemCert), crypto.SHA256)
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		if n, err := f.App.OCSP.Refresh(context.Background()); err != nil || n != 0 {
+			t.Fatalf("refresh after a published revocation: %d re-signed (%v), want none", n, err)
+		}
+	})
+}
