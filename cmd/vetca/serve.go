@@ -128,6 +128,13 @@ func serve(parent context.Context, g *globals, reconfigure bool) error {
 	if err := a.RequireAuditKey(); err != nil {
 		return err
 	}
+	if a.Cfg.Dev {
+		// Before anything is written: --dev records its own settings
+		// and loads its demo, neither of which belongs in a real CA.
+		if err := app.RequireDevInstallation(ctx, a); err != nil {
+			return err
+		}
+	}
 	// Every replica must run with the installation's settings that reach
 	// certificates (public URL, CAA identities, profile, ...); --dev
 	// always records its own.
@@ -136,9 +143,6 @@ func serve(parent context.Context, g *globals, reconfigure bool) error {
 	}
 	var ready func(net.Addr)
 	if a.Cfg.Dev {
-		if err := app.RequireDevInstallation(ctx, a); err != nil {
-			return err
-		}
 		res, err := app.Init(ctx, a, app.InitOptions{By: cliActor(), Organization: app.DevOrganization, Country: "US"})
 		if err != nil {
 			return fmt.Errorf("dev init: %w", err)

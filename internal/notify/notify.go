@@ -266,6 +266,12 @@ func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
 			return sent, failed, err
 		}
 		sendErr := d.sender.Send(ctx, d.from, m.To, m.Subject, m.Body, m.ID+"@vetca")
+		if sendErr != nil && ctx.Err() != nil {
+			// The send was cut off by this loop stopping, not refused by
+			// the relay: no attempt is counted, and the message stays
+			// pending for the next holder of the lease.
+			return sent, failed, ctx.Err()
+		}
 		// What the relay answered is recorded even if ctx ended meanwhile
 		// (a replica stopping): a message it accepted but left pending
 		// would be mailed again by the next holder of the lease.

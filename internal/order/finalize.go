@@ -227,24 +227,16 @@ func (s *Service) requireApprovalsAsOf(ctx context.Context, q store.Querier, o O
 	if err != nil {
 		return err
 	}
-	verifying := map[string]bool(nil)
 	if asOf.IsZero() {
 		// Finalize: an approver disabled since, or no longer a verifier,
 		// no longer vouches for the order (an issued order is judged as
 		// of its issuance, when they were).
-		ids := make([]string, 0, len(counting))
-		for _, a := range counting {
-			ids = append(ids, a.ApproverID)
-		}
-		if verifying, err = s.staff.Verifying(ctx, q, ids); err != nil {
+		if counting, err = s.activeApprovals(ctx, q, counting); err != nil {
 			return err
 		}
 	}
 	independent := counting[:0:0]
 	for _, a := range counting {
-		if verifying != nil && !verifying[a.ApproverID] {
-			continue
-		}
 		if _, ok := acting[a.ApproverID]; !ok {
 			independent = append(independent, a)
 		}
@@ -272,9 +264,6 @@ func (s *Service) checkReliance(ctx context.Context, f *finalizing) error {
 	pub, err := x509.ParsePKIXPublicKey(spki)
 	if err != nil {
 		return fmt.Errorf("order %s key: %w", f.order.ID, err)
-	}
-	if err := s.notAccountKey(ctx, s.db, pub); err != nil {
-		return err
 	}
 	if err := s.keys.Check(ctx, pub); err != nil {
 		return err
@@ -390,6 +379,9 @@ func (s *Service) recordIntent(ctx context.Context, f *finalizing) error {
 		if blocked {
 			return apperr.Invalid(keypolicy.CodeKeyBlocked, "publicKey",
 				"this key was reported compromised while the order was finalized and may not be certified (BR §6.1.1.3(4)); SPKI SHA-256 %s", f.snap.PublicKey.SPKISHA256)
+		}
+		if err := s.notAccountKey(ctx, tx, f.pub); err != nil {
+			return err // an ACME account registered with this key since the order was placed
 		}
 		if err := s.requireApprovals(ctx, tx, cur); err != nil {
 			return err

@@ -742,7 +742,11 @@ func (s *Service) addApproval(ctx context.Context, tx *store.Tx, by actor.Actor,
 		return View{}, err
 	}
 	counting = append(counting, a)
-	if distinctApprovers(counting) >= s.cfg.ApprovalsRequired && o.Status != StatusApproved {
+	active, err := s.activeApprovals(ctx, tx, counting)
+	if err != nil {
+		return View{}, err
+	}
+	if distinctApprovers(active) >= s.cfg.ApprovalsRequired && o.Status != StatusApproved {
 		o.Status, o.UpdatedAt = StatusApproved, now
 		if err := s.tab.orders.Update(ctx, tx, by, actOrderStatusApproved, o); err != nil {
 			return View{}, err
@@ -773,6 +777,27 @@ func (s *Service) independent(ctx context.Context, q store.Querier, by actor.Act
 		return apperr.Forbidden(apperr.CodeSelfApproval, apperr.NoField, "you %s, so you acted for the requester of order %s; two other verifiers must approve it", what, o.ID)
 	}
 	return nil
+}
+
+// activeApprovals keeps the approvals whose approvers are active
+// verifiers now (Staff.Verifying): one disabled since, or no longer
+// holding the role, no longer vouches for an order.
+func (s *Service) activeApprovals(ctx context.Context, q store.Querier, as []Approval) ([]Approval, error) {
+	ids := make([]string, 0, len(as))
+	for _, a := range as {
+		ids = append(ids, a.ApproverID)
+	}
+	verifying, err := s.staff.Verifying(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := as[:0:0]
+	for _, a := range as {
+		if verifying[a.ApproverID] {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // distinctApprovers counts the different users among approvals.

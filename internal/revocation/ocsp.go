@@ -661,7 +661,9 @@ func (o *Responder) resignMissed(ctx context.Context, now time.Time) (int, error
 		if !ok {
 			continue
 		}
-		if _, err := o.sign(ctx, r.IssuerID, r.Serial, h, memReplace); err != nil && !errors.Is(err, ocspresp.ErrNotFound) {
+		if _, err := o.sign(ctx, r.IssuerID, r.Serial, h, memReplace); errors.Is(err, ocspresp.ErrNotFound) {
+			continue // nothing signed
+		} else if err != nil {
 			return n, err
 		}
 		n++

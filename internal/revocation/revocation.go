@@ -297,6 +297,7 @@ func (s *Service) Published(ctx context.Context, rs ...Revocation) {
 // serial with no revocation, or one that cannot be read, is left to the
 // refresher, which re-signs every stored response in time.
 func (s *Service) PublishSerial(ctx context.Context, serial string) {
+	ctx = context.WithoutCancel(ctx) // the revocation is committed: publish it whatever the caller does
 	if r, ok, err := s.Find(ctx, serial); err == nil && ok {
 		s.Published(ctx, r)
 	}

@@ -6,12 +6,6 @@
 -- abandoned) and for a response stored before this column, until it is
 -- signed again.
 ALTER TABLE ocsp_responses ADD COLUMN not_after TEXT;
--- The refresher also re-signs, each pass, the stored responses of serials
--- revoked lately that were signed before the revocation was recorded (a
--- re-sign after the commit cut short by a crash): it finds them from the
--- revocations recorded since a day ago.
-CREATE INDEX revocations_by_recorded ON revocations (recorded_at);
 
 -- +goose Down
-DROP INDEX revocations_by_recorded;
 ALTER TABLE ocsp_responses DROP COLUMN not_after;
