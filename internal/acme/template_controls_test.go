@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509/pkix"
 	"database/sql"
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -12,26 +11,9 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/app"
 	"github.com/vetca/vetca/internal/apptest"
-	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/vetting"
 )
-
-// disableUser disables a staff user through an approved change request.
-func (f *fixture) disableUser(t *testing.T, id string) {
-	t.Helper()
-	ctx := context.Background()
-	req, err := f.App.Changes.Create(ctx, f.Staff("rita", actor.Admin), change.Input{Kind: change.KindAmend, Table: "users", RowID: id,
-		Field: "disabled", Value: json.RawMessage(`true`), Reason: "left the company"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"cleo", "cyrus"} {
-		if _, err := f.App.Changes.Approve(ctx, f.Staff(name, actor.Compliance), req.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // A template approver disabled since (left the CA) no longer completes
 // the template's dual control: ACME issued on bob's approval, while a
@@ -40,7 +22,7 @@ func (f *fixture) disableUser(t *testing.T, id string) {
 func TestDisabledTemplateApproverNoLongerCounts(t *testing.T) {
 	each(t, func(t *testing.T, f *fixture) {
 		f.register(t)
-		f.disableUser(t, f.Actor(f.Bob).ID)
+		f.DisableUser(f.Actor(f.Bob).ID)
 		o := f.newOrder(t, "www.acme-widgets.com")
 		if o.Status == 201 {
 			fin := f.c.Post(o.Body["finalize"].(string), map[string]any{"csr": csr(t, key(t), "www.acme-widgets.com")}, acmetest.Opts{})

@@ -20,6 +20,7 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/app"
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/lint"
@@ -230,5 +231,23 @@ func (e *Env) Deliver() {
 	e.T.Helper()
 	if _, _, err := e.Deliverer.RunOnce(context.Background()); err != nil {
 		e.T.Fatal(err)
+	}
+}
+
+// DisableUser disables staff user id the only way vetca offers: an amend
+// change request of users.disabled by an admin, approved by two
+// compliance users (docs/design.md §7, "Corrections are change requests").
+func (e *Env) DisableUser(id string) {
+	e.T.Helper()
+	ctx := context.Background()
+	req, err := e.App.Changes.Create(ctx, e.Staff("rita", actor.Admin), change.Input{Kind: change.KindAmend, Table: "users", RowID: id,
+		Field: "disabled", Value: json.RawMessage(`true`), Reason: "left the company"})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	for _, name := range []string{"cleo", "cyrus"} {
+		if _, err := e.App.Changes.Approve(ctx, e.Staff(name, actor.Compliance), req.ID); err != nil {
+			e.T.Fatal(err)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/auth"
-	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -159,22 +157,10 @@ func TestRotateOwnTokenRevokesTheOldToken(t *testing.T) {
 	}
 }
 
-// disable disables a user the only way vetca offers: an amend change
-// request of users.disabled, approved by two staff users other than the
-// requester (docs/design.md §7, "Corrections are change requests").
+// disable disables a user and checks that it took.
 func disable(t *testing.T, e *apptest.Env, userID string) {
 	t.Helper()
-	ctx := context.Background()
-	req, err := e.App.Changes.Create(ctx, e.Staff("rita", actor.Admin), change.Input{Kind: change.KindAmend, Table: "users", RowID: userID,
-		Field: "disabled", Value: json.RawMessage(`true`), Reason: "left the company"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"cleo", "cyrus"} {
-		if _, err := e.App.Changes.Approve(ctx, e.Staff(name, actor.Compliance), req.ID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.DisableUser(userID)
 	if !getUser(t, e, userID).Disabled {
 		t.Fatal("the approved change request did not disable the user")
 	}

@@ -1,14 +1,10 @@
 package order_test
 
 import (
-	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apptest"
-	"github.com/vetca/vetca/internal/change"
 )
 
 // An approval vouches for an order only while its approver is still a
@@ -18,19 +14,9 @@ import (
 // given it. Another active verifier's approval completes it again.
 func TestDisabledApproverNoLongerCounts(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
-		ctx := context.Background()
 		id := approvedOrder(t, f, apptest.Key(t)) // bob and carol
 		bob := f.Actor(f.Bob)
-		req, err := f.App.Changes.Create(ctx, f.Staff("rita", actor.Admin), change.Input{Kind: change.KindAmend, Table: "users", RowID: bob.ID,
-			Field: "disabled", Value: json.RawMessage(`true`), Reason: "left the company"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range []string{"cleo", "cyrus"} {
-			if _, err := f.App.Changes.Approve(ctx, f.Staff(name, actor.Compliance), req.ID); err != nil {
-				t.Fatal(err)
-			}
-		}
+		f.DisableUser(bob.ID)
 		fin := f.Do("POST", "/api/v1/orders/"+id+"/finalize", f.AccTok, nil)
 		if _, code := fin.ErrField(); fin.Status != 409 || code != "order_not_approved" {
 			t.Fatalf("finalize with a disabled approver: %d %s, want 409 order_not_approved", fin.Status, fin.Raw)

@@ -7,14 +7,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/apptest"
-	"github.com/vetca/vetca/internal/change"
 	"github.com/vetca/vetca/internal/template"
 	"github.com/vetca/vetca/internal/vetting"
 )
@@ -286,16 +283,7 @@ func TestMatchCountsOnlyActiveVerifiers(t *testing.T) {
 		ctx := context.Background()
 		id, hash := create(t, f, f.Alice, body(f))
 		approveBy(t, f, id, hash, f.Bob, f.Carol)
-		req, err := f.App.Changes.Create(ctx, f.Staff("rita", actor.Admin), change.Input{Kind: change.KindAmend, Table: "users", RowID: f.Actor(f.Bob).ID,
-			Field: "disabled", Value: json.RawMessage(`true`), Reason: "left the company"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range []string{"cleo", "cyrus"} {
-			if _, err := f.App.Changes.Approve(ctx, f.Staff(name, actor.Compliance), req.ID); err != nil {
-				t.Fatal(err)
-			}
-		}
+		f.DisableUser(f.Actor(f.Bob).ID)
 		if _, err := f.App.Templates.Match(ctx, f.AccountID, []string{"shop.acme-widgets.com"}, "ecdsa-p256", 90); !apperr.HasCode(err, apperr.CodeTemplateNotApproved) {
 			t.Fatalf("Match with an approver disabled since: %v", err)
 		}
