@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -463,6 +464,24 @@ func (s *Service) IsAccountKey(ctx context.Context, q store.Querier, pub crypto.
 	}
 	_, ok, err := s.accountByThumbprint(ctx, q, thumb)
 	return ok, err
+}
+
+// AccountUsable refuses ACME account id when it may no longer act (its
+// EAB key revoked, its key blocked or below policy), read in q: the order
+// service asks it as an ACME finalize's certificate is stored, so that a
+// cut-off committed while it was signed stops the certificate.
+func (s *Service) AccountUsable(ctx context.Context, q store.Querier, id string) error {
+	a, err := s.loadAccount(ctx, q, id)
+	if err == nil {
+		_, err = s.accountUsable(ctx, a)
+	}
+	var p *Problem
+	if errors.As(err, &p) {
+		// A refusal of the account's own requests; to the order service,
+		// the state forbids the issuance.
+		return apperr.Conflict(apperr.CodeOrderChanged, apperr.NoField, "%s", p.Detail)
+	}
+	return err
 }
 
 // checkCSRKey checks the key a finalize CSR asks to have certified and

@@ -79,6 +79,51 @@ func TestTemplateDisabledWhileSigningIsNotDelivered(t *testing.T) {
 	}
 }
 
+// The EAB key that bound an ACME account revoked while the account's
+// finalize is signing (its intent recorded): the certificate is not
+// delivered, its serial is answered as revoked, as for a template disabled
+// then. Before, the account was checked only when the request was
+// authenticated, and the certificate was issued after the revocation
+// committed.
+func TestEABRevokedWhileSigningIsNotDelivered(t *testing.T) {
+	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			var hook func()
+			f := setupWithOpen(t, b, app.Options{IssuanceHooks: &issuance.Hooks{AfterIntent: func() {
+				if hook != nil {
+					h := hook
+					hook = nil
+					h()
+				}
+			}}})
+			f.register(t)
+			o := f.newOrder(t, "www.acme-widgets.com")
+			if o.Status != 201 || o.Body["status"] != "ready" {
+				t.Fatalf("new order: %d %s", o.Status, o.Raw)
+			}
+			revoked := false
+			hook = func() {
+				if _, err := f.App.EAB.Revoke(context.Background(), f.Staff("cleo", actor.Compliance), f.AccountID, f.kid); err != nil {
+					t.Errorf("revoke the EAB key: %v", err)
+					return
+				}
+				revoked = true
+			}
+			fin := f.c.Post(o.Body["finalize"].(string), map[string]any{"csr": csr(t, key(t), "www.acme-widgets.com")}, acmetest.Opts{})
+			if !revoked {
+				t.Fatalf("the hook did not run: %d %s", fin.Status, fin.Raw)
+			}
+			var certs int
+			if err := f.App.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM certificates`).Scan(&certs); err != nil {
+				t.Fatal(err)
+			}
+			if fin.Status == 200 || certs != 0 {
+				t.Fatalf("the EAB key was revoked while the certificate was signed, yet %d certificate(s) were stored: finalize %d %s", certs, fin.Status, fin.Raw)
+			}
+		})
+	}
+}
+
 // On SQLite, retyping an EAB key row's account_id as a BLOB (which keeps
 // its row hash) hid its creator from the template's dual-control check:
 // eab.CreatorsBefore's "account_id = ?" no longer found it, so carol, who

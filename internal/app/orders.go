@@ -64,6 +64,13 @@ func (k acmeAccountKeys) IsAccountKey(ctx context.Context, q store.Querier, pub 
 	return k.a.ACME.IsAccountKey(ctx, q, pub)
 }
 
+func (k acmeAccountKeys) AccountUsable(ctx context.Context, q store.Querier, acmeAccountID string) error {
+	if k.a.ACME == nil {
+		return nil
+	}
+	return k.a.ACME.AccountUsable(ctx, q, acmeAccountID)
+}
+
 // abandonedSerials has the serial of an abandoned intent answered as
 // revoked.
 type abandonedSerials struct{ r *revocation.Service }

@@ -485,6 +485,11 @@ func (s *Service) storeOnce(ctx context.Context, f *finalizing, der []byte) (iss
 // identity current at its intent, VersionVerified.) The intent is
 // abandoned (its serial answered as revoked) and the order fails; the
 // refusal is returned.
+//
+// An order finalized by an ACME account is refused the same way when the
+// account was cut off meanwhile (its EAB key revoked, its key blocked):
+// the account was checked when the request was authenticated, and a
+// revocation that committed before this store must stop the certificate.
 func (s *Service) templateWithdrawnMeanwhile(ctx context.Context, tx *store.Tx, f *finalizing, cur Order) (refused, err error) {
 	b, bound, err := s.binding(ctx, tx, cur.ID)
 	if err != nil || !bound {
@@ -492,6 +497,9 @@ func (s *Service) templateWithdrawnMeanwhile(ctx context.Context, tx *store.Tx, 
 	}
 	org := f.snap.Organization
 	werr := s.templates.Withdrawn(ctx, tx, b.TemplateID, b.TemplateHash, org.ID, org.Version, org.RowHash)
+	if werr == nil && f.by.ACMEAccountID != "" && s.acctKeys != nil {
+		werr = s.acctKeys.AccountUsable(ctx, tx, f.by.ACMEAccountID)
+	}
 	e, isApp := apperr.As(werr)
 	if werr == nil || !isApp {
 		return nil, werr

@@ -196,6 +196,10 @@ type Deps struct {
 // account), on the portal as on ACME's own finalize.
 type AccountKeys interface {
 	IsAccountKey(ctx context.Context, q store.Querier, pub crypto.PublicKey) (bool, error)
+	// AccountUsable refuses an ACME account that may no longer act (its
+	// EAB key revoked, its key blocked or below policy): an order it is
+	// finalizing is not delivered.
+	AccountUsable(ctx context.Context, q store.Querier, acmeAccountID string) error
 }
 
 // Staff is what orders need from the staff users (package auth).
