@@ -46,7 +46,10 @@ func newTemplate(t *testing.T, f *apptest.OrderFixture, creator string, approver
 func issueUnderTemplate(t *testing.T, f *apptest.OrderFixture, id, hash string) string {
 	t.Helper()
 	ctx := context.Background()
-	by := actor.ACMEActor(f.AccountID, "acmeacct_scantest")
+	// The account itself, as the ACME server places orders for one (an
+	// ACME actor would name an ACME account, which the order service
+	// asks about as the certificate is stored; none is registered here).
+	by := actor.Actor{Kind: actor.Subscriber, ID: f.AccountID, Name: f.AccountID, AccountID: f.AccountID}
 	days := 30
 	o, err := f.App.Orders.PlaceUnderTemplate(ctx, by, order.CreateInput{AccountID: f.AccountID, OrganizationID: f.OrgID,
 		DNSNames: []string{good}, CSR: apptest.CSR(t, apptest.Key(t), pkix.Name{}, good), ValidityDays: &days}, id, hash)
