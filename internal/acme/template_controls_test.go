@@ -38,6 +38,40 @@ func setupWithOpen(t *testing.T, backend string, open app.Options) *fixture {
 	return setupOn(t, apptest.NewWithOpen(t, backend, open, opt), dns)
 }
 
+// finalizeWithdrawing registers an ACME account on backend, orders a name
+// and finalizes it, running withdraw once the issuance's intent is
+// recorded (the certificate being signed), and returns the fixture and
+// finalize's answer. withdraw must succeed.
+func finalizeWithdrawing(t *testing.T, backend string, withdraw func(f *fixture) error) (*fixture, acmetest.Response) {
+	t.Helper()
+	var hook func()
+	f := setupWithOpen(t, backend, app.Options{IssuanceHooks: &issuance.Hooks{AfterIntent: func() {
+		if hook != nil {
+			h := hook
+			hook = nil
+			h()
+		}
+	}}})
+	f.register(t)
+	o := f.newOrder(t, "www.acme-widgets.com")
+	if o.Status != 201 || o.Body["status"] != "ready" {
+		t.Fatalf("new order: %d %s", o.Status, o.Raw)
+	}
+	ran := false
+	hook = func() {
+		if err := withdraw(f); err != nil {
+			t.Errorf("withdraw while signing: %v", err)
+			return
+		}
+		ran = true
+	}
+	fin := f.c.Post(o.Body["finalize"].(string), map[string]any{"csr": csr(t, key(t), "www.acme-widgets.com")}, acmetest.Opts{})
+	if !ran {
+		t.Fatalf("the hook did not run: %d %s", fin.Status, fin.Raw)
+	}
+	return f, fin
+}
+
 // A template disabled while a certificate placed under it is being signed
 // (its intent recorded) stands, as a reject of an order does then: the
 // certificate is not delivered and its serial is answered as revoked
@@ -46,31 +80,10 @@ func setupWithOpen(t *testing.T, backend string, open app.Options) *fixture {
 func TestTemplateDisabledWhileSigningIsNotDelivered(t *testing.T) {
 	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
 		t.Run(b, func(t *testing.T) {
-			var hook func()
-			f := setupWithOpen(t, b, app.Options{IssuanceHooks: &issuance.Hooks{AfterIntent: func() {
-				if hook != nil {
-					h := hook
-					hook = nil
-					h()
-				}
-			}}})
-			f.register(t)
-			o := f.newOrder(t, "www.acme-widgets.com")
-			if o.Status != 201 || o.Body["status"] != "ready" {
-				t.Fatalf("new order: %d %s", o.Status, o.Raw)
-			}
-			disabled := false
-			hook = func() {
-				if _, err := f.App.Templates.Disable(context.Background(), f.Staff("cleo", actor.Compliance), f.tmplID, "the subscriber's domain was sold"); err != nil {
-					t.Errorf("disable the template: %v", err)
-					return
-				}
-				disabled = true
-			}
-			fin := f.c.Post(o.Body["finalize"].(string), map[string]any{"csr": csr(t, key(t), "www.acme-widgets.com")}, acmetest.Opts{})
-			if !disabled {
-				t.Fatalf("the hook did not run: %d %s", fin.Status, fin.Raw)
-			}
+			f, fin := finalizeWithdrawing(t, b, func(f *fixture) error {
+				_, err := f.App.Templates.Disable(context.Background(), f.Staff("cleo", actor.Compliance), f.tmplID, "the subscriber's domain was sold")
+				return err
+			})
 			if fin.Status == 200 && fin.Body["status"] == "valid" {
 				cr := f.c.Post(fin.Body["certificate"].(string), nil, acmetest.Opts{})
 				t.Fatalf("the template was disabled (200) while the certificate was signed, yet it was delivered: finalize %d %s; certificate %d (%d bytes)", fin.Status, fin.Raw, cr.Status, len(cr.Raw))
@@ -88,31 +101,10 @@ func TestTemplateDisabledWhileSigningIsNotDelivered(t *testing.T) {
 func TestEABRevokedWhileSigningIsNotDelivered(t *testing.T) {
 	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
 		t.Run(b, func(t *testing.T) {
-			var hook func()
-			f := setupWithOpen(t, b, app.Options{IssuanceHooks: &issuance.Hooks{AfterIntent: func() {
-				if hook != nil {
-					h := hook
-					hook = nil
-					h()
-				}
-			}}})
-			f.register(t)
-			o := f.newOrder(t, "www.acme-widgets.com")
-			if o.Status != 201 || o.Body["status"] != "ready" {
-				t.Fatalf("new order: %d %s", o.Status, o.Raw)
-			}
-			revoked := false
-			hook = func() {
-				if _, err := f.App.EAB.Revoke(context.Background(), f.Staff("cleo", actor.Compliance), f.AccountID, f.kid); err != nil {
-					t.Errorf("revoke the EAB key: %v", err)
-					return
-				}
-				revoked = true
-			}
-			fin := f.c.Post(o.Body["finalize"].(string), map[string]any{"csr": csr(t, key(t), "www.acme-widgets.com")}, acmetest.Opts{})
-			if !revoked {
-				t.Fatalf("the hook did not run: %d %s", fin.Status, fin.Raw)
-			}
+			f, fin := finalizeWithdrawing(t, b, func(f *fixture) error {
+				_, err := f.App.EAB.Revoke(context.Background(), f.Staff("cleo", actor.Compliance), f.AccountID, f.kid)
+				return err
+			})
 			var certs int
 			if err := f.App.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM certificates`).Scan(&certs); err != nil {
 				t.Fatal(err)
