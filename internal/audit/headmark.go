@@ -147,20 +147,16 @@ func (m *headMark) floor(ctx context.Context, db store.Querier) (markPoint, erro
 // floor's number that is not the one seen there, is an ErrChainCheck
 // error. Otherwise the mark rises to head.
 func (m *headMark) check(ctx context.Context, db store.Querier, floor markPoint, head int64, hash string) error {
-	if head < floor.seq {
+	c, err := cutBelow(ctx, db, floor, head)
+	switch {
+	case err != nil:
+		return err
+	case c.below:
 		return fmt.Errorf("%w: the chain head went back from event %d to %d: events after %d were deleted outside vetca (or the database was restored from a backup); nothing is sealed or checkpointed below event %d (if a restore was intended, remove %s)",
 			ErrChainCheck, floor.seq, head, head, floor.seq, m.path)
-	}
-	if floor.seq > 0 && floor.hash != "" {
-		var at string
-		err := db.QueryRow(ctx, `SELECT hash FROM audit_events WHERE seq = ?`, floor.seq).Scan(&at)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("audit: read event %d: %w", floor.seq, err)
-		}
-		if at != floor.hash {
-			return fmt.Errorf("%w: event %d, the highest this host has seen, is no longer the one it saw there (chain hash %s, now %q): events were deleted outside vetca and their numbers used again (if a restore from a backup was intended, remove %s)",
-				ErrChainCheck, floor.seq, short(floor.hash), short(at), m.path)
-		}
+	case c.rewritten:
+		return fmt.Errorf("%w: event %d, the highest this host has seen, is no longer the one it saw there (chain hash %s, now %q): events were deleted outside vetca and their numbers used again (if a restore from a backup was intended, remove %s)",
+			ErrChainCheck, floor.seq, short(floor.hash), short(c.now), m.path)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -169,6 +165,31 @@ func (m *headMark) check(ctx context.Context, db store.Querier, floor markPoint,
 		m.writeFile()
 	}
 	return nil
+}
+
+// cut is how a chain compares with a host's mark.
+type cut struct {
+	below     bool   // the head is under the mark
+	rewritten bool   // the event at the mark's number is not the one seen there
+	now       string // that event's chain hash now ("" when gone)
+}
+
+// cutBelow compares the chain, whose head is head, with floor, the highest
+// head a host saw: the one comparison the sealer, the checkpointer and
+// audit verify make, each wording its own outcome.
+func cutBelow(ctx context.Context, db store.Querier, floor markPoint, head int64) (cut, error) {
+	if head < floor.seq {
+		return cut{below: true}, nil
+	}
+	if floor.seq == 0 || floor.hash == "" {
+		return cut{}, nil
+	}
+	var at string
+	err := db.QueryRow(ctx, `SELECT hash FROM audit_events WHERE seq = ?`, floor.seq).Scan(&at)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return cut{}, fmt.Errorf("audit: read event %d: %w", floor.seq, err)
+	}
+	return cut{rewritten: at != floor.hash, now: at}, nil
 }
 
 // wentBack returns, once per such head, the highest head seen when the

@@ -2,8 +2,6 @@ package audit
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -137,18 +135,16 @@ func (s *Service) belowHeadMark(ctx context.Context) ([]Finding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read chain head: %w", err)
 	}
-	if head < floor.seq {
+	c, err := cutBelow(ctx, s.db, floor, head)
+	switch {
+	case err != nil:
+		return nil, err
+	case c.below:
 		return []Finding{{Table: "audit_events", RowID: strconv.FormatInt(head, 10), Field: "seq",
 			Message: fmt.Sprintf("the chain ends at event %d, but this host saw it reach event %d (%s): events were deleted outside vetca, or the database was restored from a backup (after an intended restore, remove that file)", head, floor.seq, m.path)}}, nil
-	}
-	var at string
-	err = s.db.QueryRow(ctx, `SELECT hash FROM audit_events WHERE seq = ?`, floor.seq).Scan(&at)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("audit: read event %d: %w", floor.seq, err)
-	}
-	if floor.hash != "" && at != floor.hash {
+	case c.rewritten:
 		return []Finding{{Table: "audit_events", RowID: strconv.FormatInt(floor.seq, 10), Field: "hash",
-			Message: fmt.Sprintf("event %d is not the one this host saw there (chain hash %s, now %q; %s): events were deleted outside vetca and their numbers used again", floor.seq, short(floor.hash), short(at), m.path)}}, nil
+			Message: fmt.Sprintf("event %d is not the one this host saw there (chain hash %s, now %q; %s): events were deleted outside vetca and their numbers used again", floor.seq, short(floor.hash), short(c.now), m.path)}}, nil
 	}
 	return nil, nil
 }
