@@ -440,7 +440,7 @@ func encodeValue(fv reflect.Value) (any, error) {
 		if t.IsZero() {
 			return nil, nil
 		}
-		if y := t.UTC().Year(); y < 0 || y > 9999 {
+		if !TimeStorable(t) {
 			// TimeFormat has four digits of year: another would be
 			// written as text that never parses back, and every later
 			// read of the row would fail. The edge refuses such input

@@ -627,6 +627,28 @@ func (d Dialect) Rebind(query string) string {
 // so text order is time order on both backends.
 const TimeFormat = "2006-01-02T15:04:05Z"
 
+// TimeStorable reports whether t's year, in UTC, is one TimeFormat holds
+// (0000-9999): another would be written as text that never parses back.
+func TimeStorable(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 0 && y <= 9999
+}
+
+// ClampTime brings t, in UTC, into the years TimeFormat holds: a bound
+// compared with stored times as text selects, clamped, what it would have
+// ("10000-…" sorts before "2026-…"), since every stored time lies within
+// them.
+func ClampTime(t time.Time) time.Time {
+	t = t.UTC()
+	switch {
+	case t.Year() > 9999:
+		return time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	case t.Year() < 0:
+		return time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return t
+}
+
 // FormatTime renders t in TimeFormat (UTC, truncated to the second).
 func FormatTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(TimeFormat) }
 

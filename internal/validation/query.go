@@ -50,16 +50,10 @@ func parseWindowTime(field, v string) (*time.Time, error) {
 	if err != nil {
 		return nil, apperr.Invalid(apperr.CodeInvalidTime, field, "%s %q is not an RFC 3339 time such as 2026-11-23T00:00:00Z", field, v)
 	}
-	// Within the years 0000-9999 (UTC), as stored times are: the window
-	// is compared with them as text, and echoed in the answer, which
-	// encoding/json cannot write for other years.
-	t = t.UTC()
-	switch {
-	case t.Year() > 9999:
-		t = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
-	case t.Year() < 0:
-		t = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
-	}
+	// Within the years stored times hold: the window is compared with
+	// them as text, and echoed in the answer, which encoding/json cannot
+	// write for other years.
+	t = store.ClampTime(t)
 	return &t, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vetca/vetca/internal/apperr"
+	"github.com/vetca/vetca/internal/store"
 )
 
 // maxBody bounds every JSON request body.
@@ -348,7 +349,7 @@ func refusedValue(raw []byte, t reflect.Type, path string) error {
 // (store.FormatTime), and such a year is written as text that can never
 // be read back, failing every later read of the row.
 func storableTime(path string, t time.Time) error {
-	if y := t.UTC().Year(); y < 0 || y > 9999 {
+	if !store.TimeStorable(t) {
 		return apperr.Invalid(apperr.CodeInvalidTime, path, "%s %s is outside the years 0000-9999 (UTC)", path, t.UTC().Format(time.RFC3339))
 	}
 	return nil

@@ -222,21 +222,5 @@ func queryTimeGiven(q url.Values, name string) (time.Time, bool, error) {
 	if err != nil {
 		return time.Time{}, false, apperr.Invalid(apperr.CodeInvalidTime, name, "%s must be an RFC 3339 time", name)
 	}
-	return clampTime(t), true, nil
-}
-
-// clampTime brings t into the years 0000-9999 (UTC), the times stored
-// text can hold: the list filters compare stored times with a bound as
-// text (store.FormatTime), and "10000-…" sorts before "2026-…". Every
-// stored time lies within those years, so the clamped bound selects what
-// t would.
-func clampTime(t time.Time) time.Time {
-	t = t.UTC()
-	switch {
-	case t.Year() > 9999:
-		return time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
-	case t.Year() < 0:
-		return time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
-	}
-	return t
+	return store.ClampTime(t), true, nil // compared with stored times as text
 }
