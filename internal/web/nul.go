@@ -33,18 +33,29 @@ func nulInURL(u *url.URL) string {
 
 // nulInValues names the first form or query field, by name, whose name or
 // value holds a NUL, or "".
-func nulInValues(v url.Values) string {
+func nulInValues(v url.Values) string { return badInValues(v, hasNUL) }
+
+// badInValues names the first form or query field whose name or value is
+// bad, or "": by its name, printable (printableKey) when the name is the
+// bad part.
+func badInValues(v url.Values, bad func(string) bool) string {
 	for _, k := range slices.Sorted(maps.Keys(v)) {
-		if strings.ContainsRune(k, 0) {
-			return strings.ReplaceAll(k, "\x00", `\u0000`)
+		if bad(k) {
+			return printableKey(k)
 		}
 		for _, s := range v[k] {
-			if strings.ContainsRune(s, 0) {
+			if bad(s) {
 				return k
 			}
 		}
 	}
 	return ""
+}
+
+// printableKey is a field name fit to name in an error: a NUL written as
+// \u0000, bytes that are not UTF-8 as U+FFFD.
+func printableKey(k string) string {
+	return strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", `\u0000`), "\uFFFD")
 }
 
 // nulError is the error for a NUL found at where.
@@ -91,17 +102,7 @@ func invalidUTF8InJSON(body []byte) string {
 // invalidUTF8InValues names the first form or query field whose name or
 // value is not valid UTF-8, or "".
 func invalidUTF8InValues(v url.Values) string {
-	for _, k := range slices.Sorted(maps.Keys(v)) {
-		if !utf8.ValidString(k) {
-			return strings.ToValidUTF8(k, "\uFFFD")
-		}
-		for _, s := range v[k] {
-			if !utf8.ValidString(s) {
-				return k
-			}
-		}
-	}
-	return ""
+	return badInValues(v, func(s string) bool { return !utf8.ValidString(s) })
 }
 
 // utf8Error is the error for text that is not valid UTF-8 found at where.
@@ -145,7 +146,7 @@ func textPath(v any, path string, bad func(string) bool) (string, bool) {
 		slices.Sort(keys)
 		for _, k := range keys {
 			if bad(k) {
-				return join(strings.ToValidUTF8(strings.ReplaceAll(k, "\x00", `\u0000`), "\uFFFD")), true
+				return join(printableKey(k)), true
 			}
 			if p, ok := textPath(x[k], join(k), bad); ok {
 				return p, true
