@@ -610,20 +610,37 @@ func (o *Responder) refreshDue(ctx context.Context, now time.Time) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	due := make([]storedRef, 0, len(rows))
 	for _, r := range rows {
-		if !ocspresp.RefreshDue(r.This, r.Next, now) {
-			continue
+		if ocspresp.RefreshDue(r.This, r.Next, now) {
+			due = append(due, storedRef{Serial: r.Serial, HashAlg: r.HashAlg, IssuerID: r.IssuerID})
 		}
+	}
+	return o.resignEach(ctx, due)
+}
+
+// storedRef names a stored response: its serial, CertID hash algorithm
+// and issuer.
+type storedRef struct {
+	Serial   string `db:"serial"`
+	HashAlg  string `db:"hash_alg"`
+	IssuerID string `db:"issuer_id"`
+}
+
+// resignEach signs each stored response again from the audited state and
+// returns how many it signed, those before an error included; a serial
+// with nothing to answer any more signs nothing.
+func (o *Responder) resignEach(ctx context.Context, refs []storedRef) (int, error) {
+	n := 0
+	for _, r := range refs {
 		h, ok := hashByName(r.HashAlg)
 		if !ok {
 			o.log.Error("stored OCSP response under a hash algorithm vetca does not sign", "serial", r.Serial, "hash", r.HashAlg)
 			continue
 		}
-		if _, err := o.sign(ctx, r.IssuerID, r.Serial, h, memReplace); err != nil {
-			if errors.Is(err, ocspresp.ErrNotFound) {
-				continue
-			}
+		if _, err := o.sign(ctx, r.IssuerID, r.Serial, h, memReplace); errors.Is(err, ocspresp.ErrNotFound) {
+			continue
+		} else if err != nil {
 			return n, err
 		}
 		n++
@@ -640,35 +657,17 @@ func (o *Responder) refreshDue(ctx context.Context, now time.Time) (int, error) 
 // disagrees with the audited state), but audit verify would take it for
 // one put back (CheckCache): this pass replaces it within a refresher tick.
 func (o *Responder) resignMissed(ctx context.Context, now time.Time) (int, error) {
-	type row struct {
-		Serial   string `db:"serial"`
-		HashAlg  string `db:"hash_alg"`
-		IssuerID string `db:"issuer_id"`
-	}
 	// The revocations are only a filter here: sign reads each serial's
 	// audited state itself, so an edited row changes which responses are
 	// re-signed now, never what one says.
-	rows, err := store.SelectUnchecked[row](ctx, o.db, `SELECT r.serial, r.hash_alg, r.issuer_id FROM revocations v
+	rows, err := store.SelectUnchecked[storedRef](ctx, o.db, `SELECT r.serial, r.hash_alg, r.issuer_id FROM revocations v
 		JOIN ocsp_responses r ON r.serial = v.serial
 		WHERE v.recorded_at >= ? AND (r.status <> 'revoked' OR r.this_update < v.recorded_at) ORDER BY v.recorded_at LIMIT 10000`,
 		store.FormatTime(now.Add(-24*time.Hour)))
 	if err != nil {
 		return 0, fmt.Errorf("find responses signed before their revocation: %w", err)
 	}
-	n := 0
-	for _, r := range rows {
-		h, ok := hashByName(r.HashAlg)
-		if !ok {
-			continue
-		}
-		if _, err := o.sign(ctx, r.IssuerID, r.Serial, h, memReplace); errors.Is(err, ocspresp.ErrNotFound) {
-			continue // nothing signed
-		} else if err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
+	return o.resignEach(ctx, rows)
 }
 
 // Run refreshes due responses until ctx ends, under the "ocsp" lease.
