@@ -475,7 +475,15 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if db.writer != nil {
 		return db.inGroup(ctx, fn)
 	}
-	stx, err := db.sql.BeginTx(ctx, nil)
+	// The transaction ends with the caller's context until fn has
+	// returned; from then on its commit runs to its end. A commit cut off
+	// mid-way (a client giving up on its request) may still take effect on
+	// the server while the caller is told it failed, and skips what the
+	// caller does once committed (re-signing a revocation's OCSP answers).
+	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	detach := context.AfterFunc(ctx, cancel)
+	stx, err := db.sql.BeginTx(tctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -491,6 +499,9 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	}()
 	if err = fn(tx); err != nil {
 		return err
+	}
+	if !detach() { // the caller's context ended first: the transaction is rolled back
+		return fmt.Errorf("commit: %w", ctx.Err())
 	}
 	if err = stx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)

@@ -444,3 +444,65 @@ func TestMisTyped(t *testing.T) {
 		}
 	})
 }
+
+// A caller's context that ends while its transaction commits does not cut
+// the commit off: once fn has returned, the commit runs to its end and
+// InTx reports what happened. Before, PostgreSQL's commit ran under the
+// caller's context, so a client that gave up at that moment got an error
+// for a transaction the server went on to commit (or not), and what the
+// caller does after a commit (re-signing the OCSP answers of a committed
+// revocation) was skipped. The commit is slowed by a deferred trigger so
+// that the cancel lands inside it.
+func TestCommitOutlivesTheCallersContext(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	bg := context.Background()
+	for _, q := range []string{
+		`CREATE FUNCTION slow_commit() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$ LANGUAGE plpgsql`,
+		`CREATE TABLE probe (id int)`,
+		`CREATE CONSTRAINT TRIGGER slow AFTER INSERT ON probe DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()`,
+	} {
+		if _, err := db.Exec(bg, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO probe (id) VALUES (1)`); err != nil {
+			return err
+		}
+		time.AfterFunc(50*time.Millisecond, cancel) // inside the 300 ms commit
+		return nil
+	})
+	var n int
+	if err := db.QueryRow(bg, `SELECT COUNT(*) FROM probe`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if err != nil || n != 1 {
+		t.Fatalf("InTx = %v with %d rows committed, want the commit to run to its end", err, n)
+	}
+}
+
+// A caller's context that ends before fn returns still rolls the
+// transaction back, on either backend, or commits it and says so: InTx
+// never answers an error for a transaction that committed.
+func TestCancelBeforeCommitAgreesWithTheOutcome(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		bg := context.Background()
+		ctx, cancel := context.WithCancel(bg)
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.Exec(ctx, `INSERT INTO leases (name, holder, expires_at) VALUES ('x', 'h', 'e')`); err != nil {
+				return err
+			}
+			cancel()
+			return nil
+		})
+		var n int
+		if qerr := db.QueryRow(bg, `SELECT COUNT(*) FROM leases`).Scan(&n); qerr != nil {
+			t.Fatal(qerr)
+		}
+		if (err == nil) != (n == 1) {
+			t.Fatalf("InTx = %v but %d rows committed", err, n)
+		}
+	})
+}
