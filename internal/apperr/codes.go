@@ -349,7 +349,7 @@ const (
 	CodeConcurrentUpdate Code = "concurrent_update"
 	// CodeFinalizeInProgress (409): the order is already being finalized, possibly on another replica.
 	CodeFinalizeInProgress Code = "finalize_in_progress"
-	// CodeGrantPending (409): the user has a grant awaiting a second admin's approval; approve it before asking for another.
+	// CodeGrantPending (409): the user has a grant awaiting a second admin's approval; approve or decline it before asking for another.
 	CodeGrantPending Code = "grant_pending"
 	// CodeIssuanceAbandoned (409): the issuance was resolved as abandoned while it was signed; the serial is answered as revoked.
 	CodeIssuanceAbandoned Code = "issuance_abandoned"

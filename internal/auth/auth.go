@@ -50,6 +50,10 @@ const (
 	// UserDisabled is shown by ListUsers for a user whose disabled flag is
 	// set (by a change request); it is never stored.
 	UserDisabled UserStatus = "disabled"
+	// UserDeclined is a user created through the API whose creation an
+	// admin declined (DeclineUser): it never acted, and its tokens are
+	// revoked.
+	UserDeclined UserStatus = "declined"
 )
 
 // User is a staff user. Roles are the roles in force; PendingRoles were
@@ -245,6 +249,41 @@ func (s *Service) ApproveUser(ctx context.Context, by actor.Actor, userID string
 	return u, err
 }
 
+// DeclineUser withdraws what awaits approval for a user: a grant of roles
+// (the roles already held keep working) or, for a user created through
+// the API, its creation (the user is declined and its tokens revoked).
+// Any admin may decline, the one who asked included (withdrawing it):
+// declining grants nothing, so it needs no second person, and a grant
+// asked for in error would otherwise block every other grant to that user
+// until someone approved it.
+func (s *Service) DeclineUser(ctx context.Context, by actor.Actor, userID string) (User, error) {
+	if err := by.Require(actor.Admin); err != nil {
+		return User{}, err
+	}
+	var u User
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.tab.users.Lock(ctx, tx, userID, &u); err != nil {
+			return err
+		}
+		created := u.Status == UserPendingApproval
+		if !created && len(u.PendingRoles) == 0 {
+			return apperr.Conflict(apperr.CodeNothingPending, apperr.NoField, "user %s has nothing awaiting approval", u.Name)
+		}
+		u.PendingRoles, u.PendingBy = []actor.Role{}, ""
+		if created {
+			u.Status = UserDeclined
+		}
+		if err := s.tab.users.Update(ctx, tx, by, actUserDeclined, u); err != nil {
+			return err
+		}
+		if created {
+			return s.revokeTokens(ctx, tx, by, "user_id", u.ID)
+		}
+		return nil
+	})
+	return u, err
+}
+
 // RotateUserToken revokes a user's tokens and issues a new one.
 func (s *Service) RotateUserToken(ctx context.Context, by actor.Actor, name string) (string, error) {
 	if err := mayManageUsers(by); err != nil {
@@ -402,6 +441,9 @@ func (s *Service) actorFor(ctx context.Context, t Token) (actor.Actor, error) {
 		}
 		if u.Disabled {
 			return actor.Actor{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "user %s is disabled", u.Name)
+		}
+		if u.Status == UserDeclined {
+			return actor.Actor{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "user %s was declined", u.Name)
 		}
 		if u.Status != UserActive {
 			return actor.Actor{}, apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "user %s awaits approval by a second admin", u.Name)

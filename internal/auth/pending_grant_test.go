@@ -8,6 +8,7 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/auth"
 )
 
 // No one admin completes the dual control on a privileged role
@@ -75,6 +76,66 @@ func TestPendingUserIsFixedUntilApproved(t *testing.T) {
 			}
 			if got := getUser(t, e, u.ID); got.Status == "active" {
 				t.Fatalf("vic active with only his creator's approval: %+v", got)
+			}
+		})
+	}
+}
+
+// A grant asked for in error can be withdrawn, by the admin who asked or
+// declined by another (POST /users/{id}/decline): declining grants
+// nothing, so it needs no second person. Before, nothing but an approval
+// ended a pending grant, and while it waited every other grant to that
+// user was 409 grant_pending. A declined creation leaves a user that never
+// acted and whose token authenticates nothing, not even after a grant.
+func TestPendingGrantCanBeDeclined(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) {
+			e := apptest.New(t, b)
+			ctx := context.Background()
+			ada, adam := admins(e)
+			valTok := e.User("val", actor.Auditor)
+			val := e.Actor(valTok)
+			if _, err := e.App.Auth.DeclineUser(ctx, ada, val.ID); !apperr.HasCode(err, apperr.CodeNothingPending) {
+				t.Fatalf("declining with nothing pending: %v", err)
+			}
+			if _, err := e.App.Auth.GrantRoles(ctx, ada, val.ID, []actor.Role{actor.Admin}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.App.Auth.DeclineUser(ctx, val, val.ID); !apperr.HasCode(err, apperr.CodeForbidden) {
+				t.Fatalf("an auditor declining: %v", err)
+			}
+			r := e.Do("POST", "/api/v1/users/"+val.ID+"/decline", e.AdminToken, nil) // ada withdraws her own
+			if r.Status != 200 || r.Body["status"] != "active" || len(r.Body["pendingRoles"].([]any)) != 0 {
+				t.Fatalf("withdrawing the grant: %d %s", r.Status, r.Raw)
+			}
+			if _, err := e.App.Auth.ApproveUser(ctx, adam, val.ID); !apperr.HasCode(err, apperr.CodeNothingPending) {
+				t.Fatalf("approving a withdrawn grant: %v", err)
+			}
+			if u := getUser(t, e, val.ID); !slices.Equal(u.Roles, []actor.Role{actor.Auditor}) {
+				t.Fatalf("roles after the withdrawal: %v", u.Roles)
+			}
+			if _, err := e.App.Auth.GrantRoles(ctx, adam, val.ID, []actor.Role{actor.Verifier}); err != nil {
+				t.Fatalf("another grant once the first was withdrawn: %v", err)
+			}
+
+			vic, vicTok, err := e.App.Auth.AddUser(ctx, ada, "vic", []actor.Role{actor.Verifier}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u, err := e.App.Auth.DeclineUser(ctx, adam, vic.ID); err != nil || u.Status != auth.UserDeclined {
+				t.Fatalf("declining vic: %+v %v", u, err)
+			}
+			if _, err := e.App.Auth.ApproveUser(ctx, adam, vic.ID); !apperr.HasCode(err, apperr.CodeNothingPending) {
+				t.Fatalf("approving a declined user: %v", err)
+			}
+			if _, err := e.App.Auth.GrantRoles(ctx, adam, vic.ID, []actor.Role{actor.Auditor}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.App.Auth.ApproveUser(ctx, ada, vic.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.App.Auth.Authenticate(ctx, vicTok); !apperr.HasCode(err, apperr.CodeUnauthenticated) {
+				t.Fatalf("the declined user's first token: %v", err)
 			}
 		})
 	}

@@ -24,6 +24,7 @@ const (
 	actTokenIssued        audit.Action = "token.issued"
 	actUserRolesRequested audit.Action = "user.roles_requested"
 	actUserApproved       audit.Action = "user.approved"
+	actUserDeclined       audit.Action = "user.declined"
 	actTokenRevoked       audit.Action = "token.revoked"
 	actSessionStarted     audit.Action = "session.started"
 	actConsoleSignIn      audit.Action = "console.sign_in"

@@ -388,6 +388,18 @@ func (s *Server) approveUser(w http.ResponseWriter, r *http.Request, by actor.Ac
 	return nil
 }
 
+func (s *Server) declineUser(w http.ResponseWriter, r *http.Request, by actor.Actor) error {
+	if err := noBody(w, r); err != nil {
+		return err
+	}
+	u, err := s.Auth.DeclineUser(r.Context(), by, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toUserView(u, ""))
+	return nil
+}
+
 // rotateOwnToken gives the signed-in staff user a new token and revokes
 // the old ones.
 func (s *Server) rotateOwnToken(w http.ResponseWriter, r *http.Request, by actor.Actor) error {

@@ -254,6 +254,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/v1/users", s.api(s.addUser))
 	m.HandleFunc("POST /api/v1/users/{id}/roles", s.api(s.grantRoles))
 	m.HandleFunc("POST /api/v1/users/{id}/approve", s.api(s.approveUser))
+	m.HandleFunc("POST /api/v1/users/{id}/decline", s.api(s.declineUser))
 	m.HandleFunc("POST /api/v1/me/token", s.api(s.rotateOwnToken))
 
 	m.HandleFunc("GET /api/v1/audit/events", s.api(s.auditEvents))
