@@ -296,6 +296,9 @@ func (c *Config) Validate() error {
 	if c.CRLRepublish > 4*24*time.Hour {
 		return fmt.Errorf("--crl-republish %v: CRLs are republished at least every 4 days (BR §4.9.7)", c.CRLRepublish)
 	}
+	if c.CRLValidity <= c.CRLRepublish {
+		return fmt.Errorf("--crl-validity %v: must be longer than --crl-republish %v, or each CRL would expire before the next is published (RFC 5280 §5.1.2.5)", c.CRLValidity, c.CRLRepublish)
+	}
 	if c.OCSPValidity < 8*time.Hour || c.OCSPValidity >= 10*24*time.Hour {
 		return fmt.Errorf("--ocsp-validity %v: must be at least 8 hours and under 10 days (BR §4.9.9)", c.OCSPValidity)
 	}

@@ -62,6 +62,13 @@ func TestLoopIntervalConfig(t *testing.T) {
 		{"negative tick", func(c *Config) { c.OutboxTick = -time.Second }, "OutboxTick"},
 		{"slow heartbeat", func(c *Config) { c.HeartbeatTick = ReplicaTTL / 2 }, "HeartbeatTick"},
 		{"bad session without a public URL", func(c *Config) { c.PublicURL, c.SessionIdle = "", time.Minute }, "--session-idle"},
+		// RFC 5280 §5.1.2.5: nextUpdate is when the next CRL will be out;
+		// a CRL valid no longer than the republication interval would
+		// be served expired (before, 2h validity with 72h republication
+		// was accepted).
+		{"RFC 5280 §5.1.2.5 CRL validity under republication", func(c *Config) { c.CRLValidity = 2 * time.Hour }, "--crl-validity"},
+		{"RFC 5280 §5.1.2.5 CRL validity equal to republication", func(c *Config) { c.CRLValidity, c.CRLRepublish = 48*time.Hour, 48*time.Hour }, "--crl-validity"},
+		{"CRL validity just over republication", func(c *Config) { c.CRLValidity, c.CRLRepublish = 49*time.Hour, 48*time.Hour }, ""},
 	} {
 		cfg := Config{PublicURL: "http://pki.vetca-test.com"}
 		c.set(&cfg)

@@ -260,7 +260,7 @@ func (p *Publisher) due(ctx context.Context, t Target) (bool, error) {
 	if t.Full {
 		republish = 7 * 24 * time.Hour
 	}
-	if !now.Before(cur.ThisUpdate.Add(republish)) {
+	if !now.Before(cur.ThisUpdate.Add(republish)) || !now.Before(cur.NextUpdate.Add(-nextUpdateMargin)) {
 		return true, nil
 	}
 	var newer int
@@ -271,6 +271,12 @@ func (p *Publisher) due(ctx context.Context, t Target) (bool, error) {
 	}
 	return p.missesARecentRevocation(ctx, t, cur)
 }
+
+// nextUpdateMargin is how long before a CRL's nextUpdate its shard is
+// republished at the latest, whatever the republication interval: the
+// next CRL is out by then (RFC 5280 §5.1.2.5) even when the interval is
+// barely shorter than the validity, or a pass was late.
+const nextUpdateMargin = time.Hour
 
 // commitWindow bounds how long a revocation's transaction runs between
 // taking its recorded_at and committing.
@@ -285,7 +291,11 @@ const commitWindow = 5 * time.Minute
 // then is the CRL read, one pass over its entries; a CRL found complete
 // for a set of recent revocations is not read again for it.
 func (p *Publisher) missesARecentRevocation(ctx context.Context, t Target, cur ShardRecord) (bool, error) {
-	rows, err := p.db.Query(ctx, `SELECT serial FROM revocations WHERE crl_url = ? AND recorded_at >= ? AND recorded_at < ? ORDER BY serial`,
+	// The revocation of a certificate already expired when it was revoked
+	// is not required on any CRL (BR §4.10.1), and eachEntry leaves it off
+	// unless the certificate expired after the previous CRL: counted here,
+	// it would make the shard due at every pass of the window.
+	rows, err := p.db.Query(ctx, `SELECT serial FROM revocations WHERE crl_url = ? AND recorded_at >= ? AND recorded_at < ? AND not_after >= recorded_at ORDER BY serial`,
 		t.URL, store.FormatTime(cur.ThisUpdate.Add(-commitWindow)), store.FormatTime(cur.ThisUpdate))
 	if err != nil {
 		return false, fmt.Errorf("recent revocations of %s: %w", t.URL, err)
