@@ -94,7 +94,7 @@ _breached. vetca deadlines lists the open obligations.`,
 	f.IntVar(&g.cfg.CRLShards, "crl-shards", 16, "CRL shards per issuer (a certificate's shard is fixed at issuance)")
 	f.BoolVar(&g.cfg.NoOCSP, "no-ocsp", false, "leave the OCSP URL out of new certificates (CRLs only)")
 	f.StringVar(&g.cfg.CPSPolicyOID, "cps-policy-oid", "", "the CA's own policy OID, added after 2.23.140.1.2.2")
-	f.DurationVar(&g.cfg.CRLValidity, "crl-validity", 7*24*time.Hour, "nextUpdate - thisUpdate of shard CRLs (at most 240h, BR §7.2)")
+	f.DurationVar(&g.cfg.CRLValidity, "crl-validity", 7*24*time.Hour, "nextUpdate - thisUpdate of shard CRLs (at most 240h, BR §7.2; longer than --crl-republish)")
 	f.DurationVar(&g.cfg.CRLRepublish, "crl-republish", 3*24*time.Hour, "scheduled CRL republication (at most 96h, BR §4.9.7)")
 	f.DurationVar(&g.cfg.OCSPValidity, "ocsp-validity", 96*time.Hour, "OCSP validity interval (8h to under 240h, BR §4.9.9)")
 	f.DurationVar(&g.cfg.CheckpointEvery, "checkpoint-every", 15*time.Minute, "sign the audit chain head at least this often while it moves (to --checkpoint-dir and the database)")
