@@ -36,8 +36,8 @@ const sealActor = "system:audit-sealer"
 // for each absent number (its transaction rolled back), and advances the
 // head. Verify then treats a missing number below the head as a deleted
 // event, as before: a gap the sealer did not sign is a deletion. A long
-// transaction anywhere in the database delays sealing (never issuance)
-// until it ends.
+// write transaction in the database delays sealing (never issuance) until
+// it ends; one in another database of the cluster does not (runningSQL).
 //
 // The sealer writes only the chain fields (prev_hash, hash), the gap
 // events and the head, in one transaction holding the head row; a crash
@@ -195,14 +195,24 @@ func (s *Sealer) lastNumber(ctx context.Context) (int64, error) {
 	return last, nil
 }
 
-// running reports whether any transaction with an id below xid is still
-// running. Ended means ended for snapshots (the oldest running id of a new
-// snapshot is past xid), not only in the commit log: a transaction is
-// marked committed there a moment before new snapshots see its writes, and
-// the seal's read must see them.
+// runningSQL asks whether a transaction of this database with an id below
+// the given one is still running: a session's (pg_stat_activity's
+// backend_xid is the transaction id the server keeps for the session until
+// the transaction ends for snapshots, not only in the commit log: a
+// transaction is marked committed there a moment before new snapshots see
+// its writes, and the seal's read must see them) or a prepared one. Only
+// this database's transactions can hold an event number; a snapshot's
+// oldest running id would also count every other database of the cluster,
+// and a long write transaction there would hold sealing up. age() orders
+// 32-bit ids across wraparound; both ages are taken at one moment.
+const runningSQL = `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND age(backend_xid) > age(xid(CAST(? AS xid8))))
+	OR EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE database = current_database() AND age(transaction) > age(xid(CAST(? AS xid8))))`
+
+// running reports whether a transaction of this database with an id below
+// xid is still running (runningSQL).
 func (s *Sealer) running(ctx context.Context, xid string) (bool, error) {
 	var running bool
-	if err := s.db.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) < CAST(? AS xid8)`, xid).Scan(&running); err != nil {
+	if err := s.db.QueryRow(ctx, runningSQL, xid, xid).Scan(&running); err != nil {
 		return false, fmt.Errorf("audit: check running transactions: %w", err)
 	}
 	return running, nil

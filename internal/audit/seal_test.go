@@ -2,14 +2,17 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/store/storetest"
@@ -351,3 +354,54 @@ func TestVerifyBesideWritersAndSealerFindsNothing(t *testing.T) {
 }
 
 var errRollback = errors.New("roll back")
+
+// A long write transaction in another database of the same PostgreSQL
+// cluster (another application, a migration) holds no event number and
+// does not hold sealing up. Before, the sealer waited for the oldest
+// running transaction id of a snapshot, which counts every database of the
+// cluster, so events stayed unsealed (and checkpoints failed) until that
+// transaction ended.
+func TestSealerIgnoresTransactionsOfOtherDatabases(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	f := setup(t, db)
+	ctx := context.Background()
+	other, err := sql.Open("pgx", otherDatabase(t, storetest.PostgresDSN(t), "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var xid string
+	if err := tx.QueryRowContext(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid); err != nil {
+		t.Fatal(err)
+	}
+	f.note(t, 2)
+	s := newTestSealer(f)
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := s.SealAll(sctx); err != nil {
+		t.Fatalf("sealing beside transaction %s of another database: %v", xid, err)
+	}
+	if rep := f.verify(t); !rep.OK {
+		t.Fatalf("findings: %v", rep.Findings)
+	}
+}
+
+// otherDatabase returns dsn pointed at database name, without the search
+// path of the test's schema.
+func otherDatabase(t *testing.T, dsn, name string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	q := u.Query()
+	q.Del("search_path")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
