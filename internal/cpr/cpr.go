@@ -218,6 +218,7 @@ type Revoker interface {
 	RevokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, d revocation.Decision, in revocation.Input) (revocation.Revocation, error)
 	Published(ctx context.Context, rs ...revocation.Revocation)
 	Get(ctx context.Context, q store.Querier, serial string) (revocation.Revocation, bool, error)
+	Locked(ctx context.Context, tx *store.Tx, cert issuance.Certificate) (revocation.Revocation, bool, error)
 }
 
 // Contacts returns the subscriber contacts of an account (account.Service).

@@ -189,7 +189,11 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 			}
 			res.Alarms += did
 		}
-		if o.Breached {
+		// A revocation deadline is judged once revocation.CommitWindow
+		// has passed after it: a revocation recorded before it by another
+		// path (an incident's batch, the API, on another replica) may not
+		// have committed yet, and the case's lock does not order those.
+		if o.Breached && (o.Kind != ObligationRevocation || !now.Before(o.Due.Add(revocation.CommitWindow))) {
 			did, err := s.recordOnce(ctx, o, EventBreach)
 			if err != nil {
 				return res, err

@@ -109,7 +109,7 @@ func (s *Service) revokeMatches(ctx context.Context, tx *store.Tx, c *Case, ms [
 		if !ok {
 			continue
 		}
-		prior, had, err := s.deps.Revoker.Get(ctx, tx, m.Serial)
+		prior, had, err := s.deps.Revoker.Locked(ctx, tx, cert)
 		if err != nil {
 			return nil, err
 		}

@@ -40,33 +40,19 @@ func TestDeadlineWatchWaitsForABatchInFlight(t *testing.T) {
 	b.Clock.Set(due.Add(-time.Second))
 	sorted := slices.Clone(serials)
 	slices.Sort(sorted)
-	hold, err := e.App.DB.SQL().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hold.Rollback()
-	var held string
-	if err := hold.QueryRowContext(ctx, `SELECT id FROM incident_certificates WHERE incident_id = $1 AND serial = $2 FOR UPDATE`, id, sorted[1]).Scan(&held); err != nil {
-		t.Fatal(err)
-	}
+	hold := e.HoldRow(`SELECT id FROM incident_certificates WHERE incident_id = $1 AND serial = $2 FOR UPDATE`, id, sorted[1])
 	res := make(chan apptest.Response, 1)
 	go func() {
 		res <- w.Do("POST", "/api/v1/incidents/"+id+"/revoke", w.Carol, map[string]any{"workers": 1})
 	}()
-	for waiting := 0; waiting == 0; time.Sleep(5 * time.Millisecond) {
-		if err := e.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM pg_locks WHERE NOT granted`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-	}
+	hold.WaitBlocked(1) // the batch waits on the held row, past the first certificate
 	// The deadline passes; B's watch runs.
 	w.Clock.Set(due.Add(time.Second))
 	b.Clock.Set(due.Add(time.Second))
 	if _, ok, err := b.App.RunIncidentWatchOnce(ctx); err != nil || !ok {
 		t.Fatalf("watch: %v %v", ok, err)
 	}
-	if err := hold.Rollback(); err != nil {
-		t.Fatal(err)
-	}
+	hold.Release()
 	if rv := <-res; rv.Status != 200 {
 		t.Fatalf("bulk revocation: %d %s", rv.Status, rv.Raw)
 	}

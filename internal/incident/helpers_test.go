@@ -1,16 +1,11 @@
 package incident_test
 
 import (
-	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apptest"
-	"github.com/vetca/vetca/internal/audit"
-	"github.com/vetca/vetca/internal/issuance"
-	"github.com/vetca/vetca/internal/store"
 )
 
 const site = "shop.acme-widgets.com"
@@ -32,37 +27,11 @@ func each(t *testing.T, fn func(t *testing.T, w *world)) {
 	}
 }
 
-// certificates issues one certificate through the whole pipeline and
-// stores n-1 copies of it under fresh serials through the issuance
-// engine's own table (a test shortcut: issuing hundreds through the
-// pipeline is too slow for a unit test). It returns every serial.
+// certificates issues one certificate and stores n-1 copies of it
+// (OrderFixture.IssueCopies); it returns every serial.
 func (w *world) certificates(t *testing.T, n int) []string {
 	t.Helper()
-	first, _ := w.Issue(site)
-	ctx := context.Background()
-	a := w.App
-	tab := audit.TableOf[issuance.Certificate](a.Recorder, "certificates")
-	c, ok, err := issuance.NewInventory(a.Recorder).CertificateBySerial(ctx, a.DB, first)
-	if err != nil || !ok {
-		t.Fatalf("certificate %s: %v", first, err)
-	}
-	serials := []string{first}
-	err = a.DB.InTx(ctx, func(tx *store.Tx) error {
-		for i := 1; i < n; i++ {
-			cp := c
-			cp.ID, cp.Serial = fmt.Sprintf("crt_test_%05d", i), fmt.Sprintf("7e%014x", i)
-			cp.CertSHA256 = fmt.Sprintf("%064x", i)
-			if err := tab.Insert(ctx, tx, actor.CLIActor("test"), "certificate.issued", cp); err != nil {
-				return err
-			}
-			serials = append(serials, cp.Serial)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serials
+	return w.IssueCopies(site, n)
 }
 
 // open opens an incident by the API and returns its answer.

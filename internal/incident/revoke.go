@@ -353,7 +353,7 @@ func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, 
 	if err != nil || !ok {
 		return revocation.Revocation{}, false, err
 	}
-	prior, had, err := s.deps.Revoker.Get(ctx, tx, row.Serial)
+	prior, had, err := s.deps.Revoker.Locked(ctx, tx, cert)
 	if err != nil {
 		return revocation.Revocation{}, false, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vetca/vetca/internal/br"
 	"github.com/vetca/vetca/internal/ids"
+	"github.com/vetca/vetca/internal/revocation"
 	"github.com/vetca/vetca/internal/store"
 )
 
@@ -53,15 +54,13 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 }
 
 // commitWindow is how long after an incident's revocation deadline the
-// watch waits before judging it. A revocation takes its time before its
-// transaction commits: one recorded a moment before the deadline, in a
-// bulk revocation's batch still running on another replica, is not yet
-// visible just after it, and would be counted as late, a breach on the
-// record for a certificate revoked in time. Transactions that record
-// revocations commit well within it (the CRL publisher relies on the
-// same bound). The breach, when there is one, is recorded against the
-// deadline itself, not the time it was found.
-const commitWindow = 5 * time.Minute
+// watch waits before judging it (revocation.CommitWindow): a revocation
+// recorded a moment before the deadline, in a bulk revocation's batch
+// still running on another replica, would otherwise be counted as late, a
+// breach on the record for a certificate revoked in time. The breach, when
+// there is one, is recorded against the deadline itself, not the time it
+// was found.
+const commitWindow = revocation.CommitWindow
 
 // unmetAtDeadline selects (as t) an incident with an affected certificate
 // neither revoked through it nor expired at its revocation deadline.

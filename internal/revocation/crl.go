@@ -278,12 +278,16 @@ func (p *Publisher) due(ctx context.Context, t Target) (bool, error) {
 // barely shorter than the validity, or a pass was late.
 const nextUpdateMargin = time.Hour
 
-// commitWindow bounds how long a revocation's transaction runs between
-// taking its recorded_at and committing.
-const commitWindow = 5 * time.Minute
+// CommitWindow bounds how long a transaction that records a revocation
+// runs between taking its recorded_at and committing. Whoever judges by
+// what has been revoked by a time (this publisher's completeness check,
+// the deadline watches of incidents and problem reports) waits that long
+// after it: a revocation recorded a moment before, in a batch still
+// running on another replica, is not yet visible just after.
+const CommitWindow = 5 * time.Minute
 
 // missesARecentRevocation reports whether the shard's current CRL leaves
-// out a revocation recorded in the commitWindow before its thisUpdate. A
+// out a revocation recorded in the CommitWindow before its thisUpdate. A
 // revocation whose transaction took its time before thisUpdate but
 // committed after the build's snapshot is in neither the CRL nor, by
 // recorded_at, newer than it; the wake-up its commit sends would find the
@@ -296,7 +300,7 @@ func (p *Publisher) missesARecentRevocation(ctx context.Context, t Target, cur S
 	// unless the certificate expired after the previous CRL: counted here,
 	// it would make the shard due at every pass of the window.
 	rows, err := p.db.Query(ctx, `SELECT serial FROM revocations WHERE crl_url = ? AND recorded_at >= ? AND recorded_at < ? AND not_after >= recorded_at ORDER BY serial`,
-		t.URL, store.FormatTime(cur.ThisUpdate.Add(-commitWindow)), store.FormatTime(cur.ThisUpdate))
+		t.URL, store.FormatTime(cur.ThisUpdate.Add(-CommitWindow)), store.FormatTime(cur.ThisUpdate))
 	if err != nil {
 		return false, fmt.Errorf("recent revocations of %s: %w", t.URL, err)
 	}

@@ -371,6 +371,19 @@ func (s *Service) revokeSameKey(ctx context.Context, tx *store.Tx, by actor.Acto
 	return out, nil
 }
 
+// Locked takes cert's lock, which every revocation of it takes, and
+// returns its revocation as of then. A caller deciding from the prior
+// revocation whether to revoke (a problem report's decision, an incident's
+// run) reads it here, so one another path committed meanwhile is seen:
+// read before the lock, it would be refused already_revoked at RevokeInTx,
+// or counted as the caller's own.
+func (s *Service) Locked(ctx context.Context, tx *store.Tx, cert issuance.Certificate) (Revocation, bool, error) {
+	if _, err := issuance.LockCertificate(ctx, s.rec, tx, cert.ID); err != nil {
+		return Revocation{}, false, err
+	}
+	return s.Get(ctx, tx, cert.Serial)
+}
+
 // revokeCertInTx locks the certificate first: two revocations of one
 // certificate at once (its subscriber and the CA, an incident's bulk
 // revocation beside a problem report's, on one replica or two) then take

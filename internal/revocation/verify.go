@@ -415,13 +415,13 @@ func (c *entryCheck) changedSince(recordedAt time.Time) bool {
 
 // committedAfterBuild reports whether a revocation recorded at recordedAt,
 // not listed on the CRL, may have committed after the CRL's build read the
-// shard: recorded in the commitWindow before thisUpdate, which keeps the
+// shard: recorded in the CommitWindow before thisUpdate, which keeps the
 // shard due until a CRL lists it (Publisher.missesARecentRevocation), and
 // BR §4.9.7's 24 hours have not passed. Only a missing entry gets this
 // grace: an entry listed with another reason or date, or with no audited
 // revocation, is no race.
 func (c *entryCheck) committedAfterBuild(recordedAt time.Time) bool {
-	return !recordedAt.Before(c.thisUpdate.Add(-commitWindow)) && c.now.Before(recordedAt.Add(br.CRLAfterRevocation))
+	return !recordedAt.Before(c.thisUpdate.Add(-CommitWindow)) && c.now.Before(recordedAt.Add(br.CRLAfterRevocation))
 }
 
 // auditedRevocations reads the unexpired revocations of one shard URL in
