@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -268,8 +269,36 @@ func (s *syncBuffer) String() string {
 }
 
 // freeAddr returns a loopback address with a port nothing listens on.
+// The port is closed again before a server (vetca serve, certbot, the TLS
+// front) binds it, often seconds later (vetca init runs in between for
+// NewOnLoopback, whose address is baked into the installation and cannot
+// be chosen again). A port the kernel hands out (Listen on :0) comes from
+// the ephemeral range, from which every outgoing connection on the machine
+// (PostgreSQL clients, HTTP clients of parallel test packages) also takes
+// its source port, and such a connection makes the later bind fail with
+// "address already in use". The port is therefore taken below that range,
+// where only a server asking for that very port can be.
 func freeAddr(t *testing.T) string {
 	t.Helper()
+	low := 32768 // Linux's default ip_local_port_range start
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	if low > 12000 {
+		for range 100 {
+			port := 10000 + rand.IntN(low-10000)
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err != nil {
+				continue
+			}
+			l.Close()
+			return l.Addr().String()
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

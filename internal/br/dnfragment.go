@@ -63,6 +63,14 @@ func isAttributeName(lower string) bool {
 // Real legal names keep their punctuation: "Example, Inc.", "Smith & Sons,
 // LLC", "O'Brien (UK) Ltd." and "AT&T Inc." carry no fragment.
 func DNFragment(value string) (string, bool) {
+	return dnFragment(value, nil)
+}
+
+// dnFragment is DNFragment; when scanned is not nil it adds the number of
+// characters each equals sign's backward scan examined (attributeTypeSuffix
+// is linear in the part scanned), so that a test can hold the total to the
+// input's length without timing it.
+func dnFragment(value string, scanned *int) (string, bool) {
 	if !strings.ContainsFunc(value, mayBeEquals) {
 		return "", false
 	}
@@ -83,6 +91,9 @@ func DNFragment(value string) (string, bool) {
 		end := j + 1
 		for j >= 0 && isKeyChar(rs[j]) {
 			j--
+		}
+		if scanned != nil {
+			*scanned += i - (j + 1)
 		}
 		if attr, ok := attributeTypeSuffix(rs[j+1 : end]); ok {
 			return attr, true
