@@ -306,10 +306,12 @@ func (s *Service) newAccount(w http.ResponseWriter, r *http.Request) error {
 // (RFC 8555 §7.3.1): 200 with its URL, unless the EAB key that bound it
 // was revoked (bindingUsable); verify already checked the key.
 func (s *Service) existingAccount(w http.ResponseWriter, r *http.Request, a *Account) error {
-	if a.Status == StatusValid {
-		if err := s.bindingUsable(r.Context(), a); err != nil {
-			return err
-		}
+	if a.Status != StatusValid {
+		// RFC 8555 §7.3.6: a POST from a deactivated account is 401.
+		return unauthenticated("account %s is %s", a.ID, a.Status)
+	}
+	if err := s.bindingUsable(r.Context(), a); err != nil {
+		return err
 	}
 	w.Header().Set("Location", s.url(pathAccount)+a.ID)
 	return s.writeJSON(w, r, http.StatusOK, s.accountView(a))

@@ -101,6 +101,9 @@ func readJWS(r *http.Request) ([]byte, flattened, protectedHeader, error) {
 	if len(body) > maxBody {
 		return nil, f, h, malformed("the request body is larger than %d bytes", maxBody)
 	}
+	if err := exactMembers(body); err != nil {
+		return nil, f, h, err
+	}
 	if err := json.Unmarshal(body, &f); err != nil {
 		return nil, f, h, malformed("the body is not a JWS in flattened JSON serialization: %v", err)
 	}
@@ -115,6 +118,9 @@ func readJWS(r *http.Request) ([]byte, flattened, protectedHeader, error) {
 	hb, err := base64.RawURLEncoding.DecodeString(f.Protected)
 	if err != nil {
 		return nil, f, h, malformed("the protected header is not base64url: %v", err)
+	}
+	if err := exactMembers(hb); err != nil {
+		return nil, f, h, err
 	}
 	if err := json.Unmarshal(hb, &h); err != nil {
 		return nil, f, h, malformed("the protected header is not a JSON object: %v", err)
@@ -271,6 +277,9 @@ func thumbprint(k *jose.JSONWebKey) (string, error) {
 // constant time. It returns the kid.
 func (s *Service) verifyEAB(ctx context.Context, raw json.RawMessage, accountKey *jose.JSONWebKey, url string) (string, error) {
 	var f flattened
+	if err := exactMembers(raw); err != nil {
+		return "", err
+	}
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return "", malformed("externalAccountBinding is not a JWS in flattened JSON serialization: %v", err)
 	}
@@ -282,6 +291,9 @@ func (s *Service) verifyEAB(ctx context.Context, raw json.RawMessage, accountKey
 		return "", malformed("externalAccountBinding's protected header is not base64url")
 	}
 	var h protectedHeader
+	if err := exactMembers(hb); err != nil {
+		return "", err
+	}
 	if err := json.Unmarshal(hb, &h); err != nil {
 		return "", malformed("externalAccountBinding's protected header is not a JSON object")
 	}
@@ -323,4 +335,46 @@ func (s *Service) verifyEAB(ctx context.Context, raw json.RawMessage, accountKey
 		return "", errors.Join(errors.New("acme: check the external account binding"), err)
 	}
 	return h.KID, nil
+}
+
+// exactMembers refuses a JSON object with a repeated member name, or with
+// a member name that differs only in case from another or from one vetca
+// reads. encoding/json matches member names case-insensitively and keeps
+// the last; go-jose, which verifies the signature, matches them exactly
+// and refuses repeats. Without this, a body could carry the signed
+// "protected" header for go-jose and an unsigned "Protected" one for
+// vetca's url, nonce and kid checks (RFC 8555 §6.4, §6.5).
+func exactMembers(raw []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return malformed("not a JSON object: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil {
+		return malformed("not a JSON object: %v", err)
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return malformed("not a JSON object: %v", err)
+		}
+		name, _ := tok.(string)
+		folded := strings.ToLower(name)
+		if seen[folded] {
+			return malformed("the JSON object has member %q twice (names compared without case)", name)
+		}
+		seen[folded] = true
+		switch folded {
+		case "protected", "payload", "signature", "header", "signatures", "alg", "nonce", "url", "kid", "jwk":
+			if name != folded {
+				return malformed("the JSON member %q must be spelled %q", name, folded)
+			}
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return malformed("not a JSON object: %v", err)
+		}
+	}
+	return nil
 }

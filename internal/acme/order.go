@@ -403,6 +403,9 @@ func (s *Service) accountOrders(w http.ResponseWriter, r *http.Request) error {
 	if req.account.ID != id {
 		return unauthorized("the request is signed by account %s, not %s", req.account.ID, id)
 	}
+	if !req.postAsGet() {
+		return malformed("fetch the orders list with POST-as-GET (an empty payload)")
+	}
 	os, err := s.tab.orders.Select(r.Context(), s.db, `WHERE acme_account_id = ? ORDER BY created_at DESC, id DESC LIMIT 1000`, id)
 	if err != nil {
 		return err
@@ -746,6 +749,9 @@ func (s *Service) certificate(w http.ResponseWriter, r *http.Request) error {
 	req, err := s.verify(ctx, r, s.url(pathCert)+id, byKID)
 	if err != nil {
 		return err
+	}
+	if !req.postAsGet() {
+		return malformed("fetch a certificate with POST-as-GET (an empty payload)")
 	}
 	o, err := s.loadOrder(ctx, s.db, req.account, id)
 	if err != nil {

@@ -53,6 +53,17 @@ func (s *Service) revokeCert(w http.ResponseWriter, r *http.Request) error {
 	if err := req.decode(&in); err != nil {
 		return err
 	}
+	// RFC 8555 §7.6: a disallowed reason is badRevocationReason, whoever
+	// signs (the key holder's revocation is keyCompromise regardless).
+	reason := br.Unspecified
+	if in.Reason != nil {
+		rs, ok := subscriberReason(*in.Reason)
+		if !ok {
+			return problem(ProbBadRevocationReason, http.StatusBadRequest,
+				"reason %d is not one a subscriber may choose: 0 (unspecified), 1 (keyCompromise), 3 (affiliationChanged), 4 (superseded) or 5 (cessationOfOperation)", *in.Reason)
+		}
+		reason = rs
+	}
 	der, err := base64.RawURLEncoding.DecodeString(in.Certificate)
 	if err != nil || len(der) == 0 {
 		return malformed("certificate must be a DER certificate, base64url without padding")
@@ -101,15 +112,6 @@ func (s *Service) revokeCert(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	acct := req.account
-	reason := br.Unspecified
-	if in.Reason != nil {
-		rs, ok := subscriberReason(*in.Reason)
-		if !ok {
-			return problem(ProbBadRevocationReason, http.StatusBadRequest,
-				"reason %d is not one a subscriber may choose: 0 (unspecified), 1 (keyCompromise), 3 (affiliationChanged), 4 (superseded) or 5 (cessationOfOperation)", *in.Reason)
-		}
-		reason = rs
-	}
 	if cert.AccountID != acct.AccountID {
 		return s.revokeByAuthorizations(w, r, acct, x, cert, revoked, prior)
 	}

@@ -1,0 +1,113 @@
+package acme_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"testing"
+
+	"github.com/vetca/vetca/internal/acme/acmetest"
+)
+
+// splice re-sends a captured JWS (signature over its own protected header)
+// with a second, unsigned protected header under a case variant of the
+// member name "protected": the header the server reads is not the header
+// the signature covers.
+func splice(t *testing.T, c *acmetest.Client, captured []byte, url string) []byte {
+	t.Helper()
+	var f map[string]string
+	if err := json.Unmarshal(captured, &f); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := json.Marshal(map[string]string{"alg": "ES256", "kid": c.KID, "nonce": c.Nonce(), "url": url})
+	// Member order matters: encoding/json keeps the last case-insensitive
+	// match, go-jose reads only the exact, lower-case "protected".
+	return []byte(`{"protected":"` + f["protected"] + `","payload":"` + f["payload"] + `","signature":"` + f["signature"] +
+		`","Protected":"` + base64.RawURLEncoding.EncodeToString(h) + `"}`)
+}
+
+// RFC 8555 §6.4, §6.5: a JWS is bound to one URL and one nonce. A JWS the
+// account signed once (here, deactivating an authorization) must not be
+// replayable, with a fresh nonce, to another URL (here, its account URL).
+func TestSignedRequestCannotBeReplayedWithAnUnsignedHeader(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		f.register(t)
+		o := readyOrder(t, f.c, "www.acme-widgets.com")
+		az := authzURL(t, o)
+		captured := f.c.Sign(az, map[string]any{"status": "deactivated"}, acmetest.Opts{})
+		if d := f.c.PostRaw(az, captured); d.Status != 200 {
+			t.Fatalf("deactivate authz: %d %s", d.Status, d.Raw)
+		}
+		// Same JWS, same URL, a fresh nonce in an unsigned header: a replay.
+		if r := f.c.PostRaw(az, splice(t, f.c, captured, az)); r.Status < 400 {
+			t.Errorf("RFC 8555 §6.5: a replayed JWS was accepted at its own URL: %d %s", r.Status, r.Raw)
+		}
+		// Same JWS sent to the account URL: deactivates the account.
+		r := f.c.PostRaw(f.c.KID, splice(t, f.c, captured, f.c.KID))
+		if r.Status < 400 {
+			t.Errorf("RFC 8555 §6.4/§6.5: a JWS signed for %s was executed at %s: %d %s", az, f.c.KID, r.Status, r.Raw)
+		}
+		if g := f.c.Post(f.c.KID, nil, acmetest.Opts{}); g.Status != 200 {
+			t.Errorf("the account no longer works after the replay: %d %s", g.Status, g.Raw)
+		}
+	})
+}
+
+// RFC 8555 §7.3.6: "If the server receives a POST or POST-as-GET from a
+// deactivated account, it MUST return an error response with status code
+// 401 (Unauthorized) and type urn:ietf:params:acme:error:unauthorized."
+// newAccount signed with the deactivated account's key (jwk) is such a
+// POST; it must not answer 200 as for a usable account.
+func TestNewAccountWithADeactivatedAccountsKeyIsUnauthorized(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		f.register(t)
+		if r := deactivate(f.c, f.c.KID); r.Status != 200 {
+			t.Fatalf("deactivate: %d %s", r.Status, r.Raw)
+		}
+		for _, p := range []map[string]any{{"onlyReturnExisting": true}, {"termsOfServiceAgreed": true}} {
+			r := f.c.Post(f.c.URL("newAccount"), p, acmetest.Opts{EmbedJWK: true})
+			if r.Status != 401 || r.Type() != probNS+"unauthorized" {
+				t.Errorf("RFC 8555 §7.3.6: newAccount %v with a deactivated account's key: want 401 unauthorized, got %d %s", p, r.Status, r.Raw)
+			}
+		}
+	})
+}
+
+// RFC 8555 §7.6: "If a request contains a disallowed reasonCode, then the
+// server MUST reject it with the error type badRevocationReason." vetca
+// disallows 6 (certificateHold) when an account signs; signed with the
+// certificate's key the same reason must be refused too, not accepted
+// and replaced with keyCompromise.
+func TestRevokeByCertificateKeyRefusesADisallowedReason(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		f.register(t)
+		k := key(t)
+		cert, _ := f.issue(t, k, "www.acme-widgets.com")
+		body := map[string]any{"certificate": base64.RawURLEncoding.EncodeToString(cert.Raw), "reason": 6}
+		byAcct := f.c.Post(f.c.URL("revokeCert"), body, acmetest.Opts{})
+		if byAcct.Type() != probNS+"badRevocationReason" {
+			t.Fatalf("by account, reason 6: %d %s", byAcct.Status, byAcct.Raw)
+		}
+		byKey := f.c.Post(f.c.URL("revokeCert"), body, acmetest.Opts{EmbedJWK: true, Key: k})
+		if byKey.Status != 400 || byKey.Type() != probNS+"badRevocationReason" {
+			t.Fatalf("RFC 8555 §7.6: by the certificate key, reason 6 (disallowed): want 400 badRevocationReason, got %d %s (revocation reason now %q)",
+				byKey.Status, byKey.Raw, f.revocationReason(t, cert))
+		}
+	})
+}
+
+// RFC 8555 §6.3, §7.4.2, §7.1.2.1: the certificate and the orders list are
+// fetched with POST-as-GET (an empty payload), as vetca already insists
+// for orders, the directory and newNonce; a POST with a JSON payload is
+// not a POST-as-GET and must be refused (malformed), not answered.
+func TestCertificateAndOrdersListArePostAsGetOnly(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		f.register(t)
+		_, fin := f.issue(t, key(t), "www.acme-widgets.com")
+		for name, url := range map[string]string{"certificate": fin.Body["certificate"].(string), "orders list": f.c.KID + "/orders"} {
+			r := f.c.Post(url, map[string]any{"anything": 1}, acmetest.Opts{})
+			if r.Status != 400 || r.Type() != probNS+"malformed" {
+				t.Errorf("RFC 8555 §6.3: %s with a non-empty payload: want 400 malformed, got %d %s", name, r.Status, r.Header.Get("Content-Type"))
+			}
+		}
+	})
+}
