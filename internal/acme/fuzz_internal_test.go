@@ -41,6 +41,8 @@ func FuzzReadJWS(f *testing.F) {
 		`{"protected":"!!","payload":"","signature":"x"}`,
 		`{"protected":"bnVsbA","payload":"","signature":"x"}`,
 		`[]`, ``, `{"protected":"eyJ9","signature":"x"}`,
+		`{"protected":"eyJhbGciOiJFUzI1NiJ9","payload":"","signature":"c2ln","Protected":"eyJhbGciOiJFUzI1NiJ9"}`,
+		`{"protected":"eyJhbGciOiJFUzI1NiIsIlVSTCI6IngifQ","payload":"","signature":"c2ln"}`,
 	} {
 		f.Add(s, "application/jose+json")
 	}
