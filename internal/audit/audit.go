@@ -537,7 +537,14 @@ func (r *Recorder) absent(ctx context.Context, q store.Querier, t *store.Table, 
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read latest event for %s %s: %w", t.Name, id, err)
 	}
-	if found && !rowNow && e.Op != OpDelete && e.VerifySignature(r.pub) {
+	if found && !rowNow && !e.VerifySignature(r.pub) {
+		// The row's latest event was edited (or forged): whether the row
+		// should exist cannot be told, so the read fails closed rather
+		// than answer "never existed" (a deleted revocation would read as
+		// a certificate never revoked).
+		return apperr.Integrity(t.Name, id, "audit event %d, the latest for this row, does not verify under the installation's audit key: it was edited outside vetca", e.Seq)
+	}
+	if found && !rowNow && e.Op != OpDelete {
 		return apperr.Integrity(t.Name, id, "audit event %d records this row, but it is gone: it was deleted outside vetca", e.Seq)
 	}
 	return apperr.NotFound(apperr.CodeNotFound, apperr.NoField, "%s %s not found", strings.TrimSuffix(t.Name, "s"), id)

@@ -71,7 +71,7 @@ func (c *Checkpoint) Verify(pub *PublicKey) error {
 		return fmt.Errorf("checkpoint of event %d: signed by key %s, not the installation's audit key %s: %w", c.Seq, short(c.KeyID), short(pub.ID()), ErrForeignCheckpoint)
 	}
 	sig, err := base64.StdEncoding.DecodeString(c.Signature)
-	if err != nil || len(sig) == 0 {
+	if err != nil || len(sig) == 0 || base64.StdEncoding.EncodeToString(sig) != c.Signature {
 		return errors.New("checkpoint: malformed signature")
 	}
 	if !pub.Verify(c.SignedBytes(), sig) {

@@ -138,7 +138,10 @@ func (e *Event) VerifySignature(pub *PublicKey) bool {
 		return false
 	}
 	sig, err := base64.StdEncoding.DecodeString(e.Sig)
-	if err != nil || len(sig) == 0 {
+	// Only the canonical encoding: the decoder skips '\r' and '\n', so
+	// other texts decode to the same signature, and the signature's text
+	// identifies the trail (headMark).
+	if err != nil || len(sig) == 0 || base64.StdEncoding.EncodeToString(sig) != e.Sig {
 		return false
 	}
 	return pub.Verify(signedMessage(e.Digest()), sig)

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/base64"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -84,6 +85,12 @@ func firstSignature(ctx context.Context, q store.Querier) (string, error) {
 	}
 	if err != nil {
 		return "", fmt.Errorf("audit: read the first event: %w", err)
+	}
+	// The trail is named by the signature's bytes, not its text: the
+	// base64 decoder skips '\r' and '\n', so a newline appended to event
+	// 1's sig would otherwise name another trail and reset the mark.
+	if b, err := base64.StdEncoding.DecodeString(sig); err == nil {
+		sig = base64.StdEncoding.EncodeToString(b)
 	}
 	return sig, nil
 }

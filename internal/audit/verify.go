@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,6 +137,9 @@ func verifySnapshot(ctx context.Context, db store.Querier, schema *store.Schema,
 	if err := verifyEventTypes(ctx, db, schema, add); err != nil {
 		return nil, err
 	}
+	if err := verifyRelations(ctx, db, schema, add); err != nil {
+		return nil, err
+	}
 
 	for _, cp := range cps {
 		if cp.Seq > w.lastSeq {
@@ -197,6 +201,79 @@ func verifyEventTypes(ctx context.Context, db store.Querier, schema *store.Schem
 		add(m.Table, m.ID, m.Column, "%s", m.Problem())
 	}
 	return nil
+}
+
+// relationsSQL lists, for the tables named (comma-separated), what could
+// make a read see something else than the rows verify checks: each must
+// be an ordinary table of this schema, with no row-level security, no
+// trigger and no rule. A view put in a table's place can show a decision
+// read (in a read-write transaction) an older authentic row while this
+// READ ONLY snapshot sees the real one; row-level security can hide rows
+// from one and not the other; triggers and rules can do either. vetca
+// creates none of these.
+const relationsSQL = `SELECT t.name, COALESCE(c.relkind::text, ''), COALESCE(c.relrowsecurity OR c.relforcerowsecurity, false),
+		COALESCE((SELECT COUNT(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal), 0),
+		COALESCE((SELECT COUNT(*) FROM pg_rewrite r WHERE r.ev_class = c.oid), 0)
+	FROM unnest(string_to_array(?, ',')) AS t(name)
+	LEFT JOIN pg_class c ON c.relname = t.name AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())
+	ORDER BY t.name`
+
+// sqliteRelationsSQL is relationsSQL on SQLite: a trigger on, or a view in
+// the place of, a table named.
+const sqliteRelationsSQL = `SELECT tbl_name, type FROM sqlite_master WHERE type IN ('trigger', 'view') ORDER BY tbl_name, name`
+
+// verifyRelations reports a vetca table that is no longer a plain table
+// of its own (relationsSQL). Found by verify, not prevented: the insider
+// with the database's owner rights can make these, as any other edit.
+func verifyRelations(ctx context.Context, db store.Querier, schema *store.Schema, add func(table, id, field, format string, args ...any)) error {
+	names := schema.Tables()
+	if !slices.Contains(names, "audit_head") {
+		names = append(names, "audit_head")
+	}
+	if db.Dialect() != store.Postgres {
+		return verifySQLiteRelations(ctx, db, names, add)
+	}
+	rows, err := db.Query(ctx, relationsSQL, strings.Join(names, ","))
+	if err != nil {
+		return fmt.Errorf("audit: read the tables' kinds: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, kind string
+		var rls bool
+		var triggers, rules int
+		if err := rows.Scan(&name, &kind, &rls, &triggers, &rules); err != nil {
+			return fmt.Errorf("audit: read the tables' kinds: %w", err)
+		}
+		if kind != "r" && kind != "p" {
+			add(name, "", "", "%s is not a table of this schema (relation kind %q): a view or another object was put in its place outside vetca", name, kind)
+		}
+		if rls {
+			add(name, "", "", "row-level security was enabled on %s outside vetca: reads may not see every row", name)
+		}
+		if triggers > 0 || rules > 0 {
+			add(name, "", "", "%s has %d triggers and %d rules, made outside vetca", name, triggers, rules)
+		}
+	}
+	return rows.Err()
+}
+
+func verifySQLiteRelations(ctx context.Context, db store.Querier, names []string, add func(table, id, field, format string, args ...any)) error {
+	rows, err := db.Query(ctx, sqliteRelationsSQL)
+	if err != nil {
+		return fmt.Errorf("audit: read the schema: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, kind string
+		if err := rows.Scan(&name, &kind); err != nil {
+			return fmt.Errorf("audit: read the schema: %w", err)
+		}
+		if slices.Contains(names, name) {
+			add(name, "", "", "a %s on %s was made outside vetca", kind, name)
+		}
+	}
+	return rows.Err()
 }
 
 // chainWalker checks events in sequence order.
@@ -283,6 +360,13 @@ func (w *chainWalker) check(e *Event, sigOK bool) {
 	if inTail {
 		// Not chained yet: the sealer links it once every number below it
 		// is settled. Its signature, digests and row are checked below.
+		// The seal writes the chain fields and the head in one
+		// transaction, so a chained event above the head means the head
+		// row was moved back outside vetca (every event above it would
+		// then escape the gap and link checks).
+		if e.Hash != "" || e.PrevHash != "" {
+			w.add("audit_events", id, "hash", "the event is chained but above the chain head (seq %d): the head was moved back outside vetca", w.sealedUpTo)
+		}
 		if sigOK && e.FieldHashes != fieldHashes(e) {
 			w.add("audit_events", id, "field_hashes", "field digests were edited outside vetca")
 		}

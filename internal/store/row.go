@@ -98,8 +98,12 @@ func LoadSchema(ctx context.Context, q Querier) (*Schema, error) {
 		query = `SELECT m.name, p.name, p.type FROM sqlite_master m JOIN pragma_table_info(m.name) p
 			WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`
 	case Postgres:
-		query = `SELECT table_name, column_name, data_type FROM information_schema.columns
-			WHERE table_schema = current_schema()`
+		// Base tables only: a view (or a table of another schema shadowed
+		// by one) could show decision reads something else than what a
+		// READ ONLY verify sees.
+		query = `SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c
+			JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+			WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'`
 	}
 	rows, err := q.Query(ctx, query)
 	if err != nil {

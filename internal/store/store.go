@@ -669,5 +669,10 @@ func ParseTime(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
 	}
+	// time.Parse accepts a fractional second the layout does not name
+	// ("…:05.9Z", "…:05,9Z"): only vetca's own form is a stored time.
+	if FormatTime(t) != s {
+		return time.Time{}, fmt.Errorf("stored time %q is not in the form %s", s, TimeFormat)
+	}
 	return t, nil
 }
