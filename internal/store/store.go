@@ -160,6 +160,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 }
 
+// uriPath escapes what an SQLite URI filename reads as more than a path:
+// '?' begins its query, '#' its fragment, '%' an escape. Unescaped, a
+// directory named "ca#2" opened (and created) another file.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
 func openSQLite(ctx context.Context, dsn string) (*DB, error) {
 	path := strings.TrimPrefix(dsn, "sqlite:")
 	if path == "" {
@@ -183,7 +188,7 @@ func openSQLite(ctx context.Context, dsn string) (*DB, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", "file:"+uriPath.Replace(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
