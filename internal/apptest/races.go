@@ -3,14 +3,10 @@ package apptest
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"strings"
 	"time"
 
-	"github.com/vetca/vetca/internal/actor"
-	"github.com/vetca/vetca/internal/audit"
-	"github.com/vetca/vetca/internal/issuance"
-	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/issuance/issuancetest"
 )
 
 // IssueCopies issues one certificate for name through the whole pipeline and stores
@@ -20,30 +16,7 @@ import (
 func (f *OrderFixture) IssueCopies(name string, n int) []string {
 	f.T.Helper()
 	first, _ := f.Issue(name)
-	ctx := context.Background()
-	a := f.App
-	tab := audit.TableOf[issuance.Certificate](a.Recorder, "certificates")
-	c, ok, err := issuance.NewInventory(a.Recorder).CertificateBySerial(ctx, a.DB, first)
-	if err != nil || !ok {
-		f.T.Fatalf("certificate %s: %v", first, err)
-	}
-	serials := []string{first}
-	err = a.DB.InTx(ctx, func(tx *store.Tx) error {
-		for i := 1; i < n; i++ {
-			cp := c
-			cp.ID, cp.Serial = fmt.Sprintf("crt_test_%05d", i), fmt.Sprintf("7e%014x", i)
-			cp.CertSHA256 = fmt.Sprintf("%064x", i)
-			if err := tab.Insert(ctx, tx, actor.CLIActor("test"), "certificate.issued", cp); err != nil {
-				return err
-			}
-			serials = append(serials, cp.Serial)
-		}
-		return nil
-	})
-	if err != nil {
-		f.T.Fatal(err)
-	}
-	return serials
+	return append([]string{first}, issuancetest.StoreCopies(f.T, f.App.Recorder, f.App.DB, first, n-1)...)
 }
 
 // RowHold is a row lock a test holds in a transaction of its own

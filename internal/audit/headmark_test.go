@@ -24,53 +24,65 @@ func eachBackend(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 // checkpoints, outside the database, so even a restarted checkpointer or
 // sealer refuses, and a signed note makes verify report it for good.
 func TestACutTailIsRefusedAfterARestart(t *testing.T) {
-	eachBackend(t, func(t *testing.T, db *store.DB) {
-		f := setup(t, db)
-		ctx := context.Background()
-		dir := t.TempDir()
-		log := slog.New(slog.DiscardHandler)
-		cfg := CheckpointerConfig{Dir: dir, Holder: "replica-a"}
-		if _, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).Now(ctx); err != nil {
-			t.Fatal(err)
+	// The second insider also appends a newline to event 1's signature,
+	// which names the trail: it still decoded to the same signature (the
+	// base64 decoder skips it) but named another trail, so the mark was
+	// reset and the cut chained over, verify silent. Only the canonical
+	// encoding verifies now, and the trail is named by the bytes.
+	for _, also := range []string{"", `UPDATE audit_events SET sig = sig || ? WHERE seq = 1`} {
+		eachBackend(t, func(t *testing.T, db *store.DB) { cutTailAndRestart(t, db, also) })
+	}
+}
+
+func cutTailAndRestart(t *testing.T, db *store.DB, also string) {
+	f := setup(t, db)
+	ctx := context.Background()
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	cfg := CheckpointerConfig{Dir: dir, Holder: "replica-a"}
+	if _, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).Now(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.note(t, 4)
+	// Not due yet, but the checkpointer has seen the head.
+	if cp, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).RunOnce(ctx); err != nil || cp != nil {
+		t.Fatalf("a checkpoint not due: %v %v", cp, err)
+	}
+	top := headSeq(t, db)
+	cut := top - 2
+	f.exec(t, `DELETE FROM audit_events WHERE seq > ?`, cut)
+	if also != "" {
+		f.exec(t, also, "\n")
+	}
+	if db.Dialect() == store.Postgres {
+		f.exec(t, `UPDATE audit_head SET seq = ?, hash = (SELECT hash FROM audit_events WHERE seq = ?)`, cut, cut)
+		if _, err := NewSealer(db, f.rec, log, "replica-b", dir).SealOnce(ctx); !errors.Is(err, ErrChainCheck) {
+			t.Fatalf("a new sealer sealed over the cut: %v", err)
 		}
-		f.note(t, 4)
-		// Not due yet, but the checkpointer has seen the head.
-		if cp, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).RunOnce(ctx); err != nil || cp != nil {
-			t.Fatalf("a checkpoint not due: %v %v", cp, err)
+		if g := gapEvents(t, db); len(g) != 0 {
+			t.Fatalf("deleted events sealed as gaps: %v", g)
 		}
-		top := headSeq(t, db)
-		cut := top - 2
-		f.exec(t, `DELETE FROM audit_events WHERE seq > ?`, cut)
-		if db.Dialect() == store.Postgres {
-			f.exec(t, `UPDATE audit_head SET seq = ?, hash = (SELECT hash FROM audit_events WHERE seq = ?)`, cut, cut)
-			if _, err := NewSealer(db, f.rec, log, "replica-b", dir).SealOnce(ctx); !errors.Is(err, ErrChainCheck) {
-				t.Fatalf("a new sealer sealed over the cut: %v", err)
-			}
-			if g := gapEvents(t, db); len(g) != 0 {
-				t.Fatalf("deleted events sealed as gaps: %v", g)
-			}
+	}
+	// Ordinary writes after the cut (on SQLite they take the deleted
+	// numbers again, and the head climbs back past the mark) hide
+	// nothing: the event at the mark is not the one seen there.
+	f.clk.Advance(time.Minute) // (the same notes at the same time would be the same events)
+	f.note(t, 5)
+	// A checkpointer started afresh (serve restarted) refuses too.
+	_, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).Now(ctx)
+	if !errors.Is(err, ErrChainCheck) {
+		t.Fatalf("a restarted checkpointer signed the cut chain: %v", err)
+	}
+	rep := f.verify(t)
+	noted := false
+	for _, fd := range rep.Findings {
+		if fd.Table == "audit_events" && fd.Field == "action" {
+			noted = true
 		}
-		// Ordinary writes after the cut (on SQLite they take the deleted
-		// numbers again, and the head climbs back past the mark) hide
-		// nothing: the event at the mark is not the one seen there.
-		f.clk.Advance(time.Minute) // (the same notes at the same time would be the same events)
-		f.note(t, 5)
-		// A checkpointer started afresh (serve restarted) refuses too.
-		_, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).Now(ctx)
-		if !errors.Is(err, ErrChainCheck) {
-			t.Fatalf("a restarted checkpointer signed the cut chain: %v", err)
-		}
-		rep := f.verify(t)
-		noted := false
-		for _, fd := range rep.Findings {
-			if fd.Table == "audit_events" && fd.Field == "action" {
-				noted = true
-			}
-		}
-		if !noted {
-			t.Fatalf("verify does not report the cut: %+v", rep.Findings)
-		}
-	})
+	}
+	if !noted {
+		t.Fatalf("verify does not report the cut: %+v", rep.Findings)
+	}
 }
 
 // A new database begun with the same key directory is a trail of its own,
