@@ -360,7 +360,7 @@ func exactMembers(raw []byte) error {
 			return malformed("not a JSON object: %v", err)
 		}
 		name, _ := tok.(string)
-		folded := strings.ToLower(name)
+		folded := strings.ToLower(strings.ToUpper(name)) // encoding/json folds U+017F to s, U+212A to k
 		if seen[folded] {
 			return malformed("the JSON object has member %q twice (names compared without case)", name)
 		}

@@ -295,12 +295,12 @@ const CommitWindow = 5 * time.Minute
 // then is the CRL read, one pass over its entries; a CRL found complete
 // for a set of recent revocations is not read again for it.
 func (p *Publisher) missesARecentRevocation(ctx context.Context, t Target, cur ShardRecord) (bool, error) {
-	// The revocation of a certificate already expired when it was revoked
-	// is not required on any CRL (BR §4.10.1), and eachEntry leaves it off
-	// unless the certificate expired after the previous CRL: counted here,
-	// it would make the shard due at every pass of the window.
-	rows, err := p.db.Query(ctx, `SELECT serial FROM revocations WHERE crl_url = ? AND recorded_at >= ? AND recorded_at < ? AND not_after >= recorded_at ORDER BY serial`,
-		t.URL, store.FormatTime(cur.ThisUpdate.Add(-CommitWindow)), store.FormatTime(cur.ThisUpdate))
+	// Only what the next build would list can be missing from this one:
+	// the next build leaves off a certificate expired before this CRL's
+	// thisUpdate (eachEntry; BR §4.10.1), and counted here, it would make
+	// the shard due at every pass of the window.
+	rows, err := p.db.Query(ctx, `SELECT serial FROM revocations WHERE crl_url = ? AND recorded_at >= ? AND recorded_at < ? AND not_after >= ? ORDER BY serial`,
+		t.URL, store.FormatTime(cur.ThisUpdate.Add(-CommitWindow)), store.FormatTime(cur.ThisUpdate), store.FormatTime(cur.ThisUpdate))
 	if err != nil {
 		return false, fmt.Errorf("recent revocations of %s: %w", t.URL, err)
 	}
