@@ -211,7 +211,7 @@ func verifyEventTypes(ctx context.Context, db store.Querier, schema *store.Schem
 // READ ONLY snapshot sees the real one; row-level security can hide rows
 // from one and not the other; triggers and rules can do either. vetca
 // creates none of these.
-const relationsSQL = `SELECT t.name, COALESCE(c.relkind::text, ''), COALESCE(c.relrowsecurity OR c.relforcerowsecurity, false),
+const relationsSQL = `SELECT t.name, COALESCE(c.relkind::text, ''), COALESCE(c.relrowsecurity, false),
 		COALESCE((SELECT COUNT(*) FROM pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal), 0),
 		COALESCE((SELECT COUNT(*) FROM pg_rewrite r WHERE r.ev_class = c.oid), 0)
 	FROM unnest(string_to_array(?, ',')) AS t(name)

@@ -476,6 +476,11 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return err
 }
 
+// commitTimeout bounds a commit that no longer follows its caller's
+// context (inTxOnce): far above any commit's time, it only ends one whose
+// connection was lost.
+const commitTimeout = time.Minute
+
 func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if db.writer != nil {
 		return db.inGroup(ctx, fn)
@@ -508,6 +513,11 @@ func (db *DB) inTxOnce(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if !detach() { // the caller's context ended first: the transaction is rolled back
 		return fmt.Errorf("commit: %w", ctx.Err())
 	}
+	// Detached, the commit keeps a bound of its own: a connection lost
+	// mid-commit must not hold the caller and its pooled connection until
+	// TCP gives up.
+	hung := time.AfterFunc(commitTimeout, cancel)
+	defer hung.Stop()
 	if err = stx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
