@@ -345,13 +345,9 @@ func (s *Service) verifyEAB(ctx context.Context, raw json.RawMessage, accountKey
 // "protected" header for go-jose and an unsigned "Protected" one for
 // vetca's url, nonce and kid checks (RFC 8555 §6.4, §6.5).
 func exactMembers(raw []byte) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return malformed("not a JSON object: %v", err)
-	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	if _, err := dec.Token(); err != nil {
-		return malformed("not a JSON object: %v", err)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return malformed("not a JSON object")
 	}
 	seen := map[string]bool{}
 	for dec.More() {
