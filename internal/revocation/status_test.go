@@ -1,14 +1,11 @@
 package revocation_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -167,42 +164,40 @@ func TestReplayedStatusIsNeverServed(t *testing.T) {
 
 // A revocation row deleted by SQL does not turn a revoked certificate back
 // to good: the lookup goes through the row's id, and the audit trail says
-// the row exists.
+// the row exists. The second insider also breaks the signature of the
+// revocation's latest event: the read took the row for one that never
+// existed (an event whose signature does not verify was ignored) and a
+// fresh OCSP response said good; an unauthentic latest event for a missing
+// row now fails the read too.
 func TestDeletedRevocationFailsClosed(t *testing.T) {
-	each(t, func(t *testing.T, f *apptest.OrderFixture) {
-		ctx := context.Background()
-		serial, certPEM := f.Issue(site)
-		cert := parse(t, certPEM)
-		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); r.Status != 200 {
-			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
-		}
-		if _, err := f.App.DB.Exec(ctx, `DELETE FROM revocations WHERE serial = ?`, serial); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.App.DB.Exec(ctx, `DELETE FROM ocsp_responses WHERE serial = ?`, serial); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.App.Revocations.StatusOf(ctx, f.App.DB, serial); err == nil || !strings.Contains(err.Error(), "deleted outside vetca") {
-			t.Fatalf("status of a serial whose revocation was deleted: %v", err)
-		}
-		iss := f.IssuerCertificate()
-		req, err := ocsp.CreateRequest(cert, iss, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.Post(f.Server.URL+"/ocsp", "application/ocsp-request", bytes.NewReader(req))
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r, err := ocsp.ParseResponse(body, iss); err == nil && r.Status == ocsp.Good {
-			t.Fatal("a certificate whose revocation row was deleted answered good")
-		}
-	})
+	for _, c := range []struct{ also, want string }{
+		{"", "deleted outside vetca"},
+		{`UPDATE audit_events SET sig = 'AAAA' WHERE entity_type = 'revocations' AND entity_id = 'rev_' || ?`, "does not verify"},
+	} {
+		each(t, func(t *testing.T, f *apptest.OrderFixture) {
+			ctx := context.Background()
+			serial, certPEM := f.Issue(site)
+			cert := parse(t, certPEM)
+			if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); r.Status != 200 {
+				t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+			}
+			for _, q := range []string{`DELETE FROM revocations WHERE serial = ?`, `DELETE FROM ocsp_responses WHERE serial = ?`, c.also} {
+				if q == "" {
+					continue
+				}
+				if _, err := f.App.DB.Exec(ctx, q, serial); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := f.App.Revocations.StatusOf(ctx, f.App.DB, serial); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("status of a serial whose revocation was deleted: %v, want %q", err, c.want)
+			}
+			iss := f.IssuerCertificate()
+			if r, err := ocsp.ParseResponse(f.PostOCSP(cert, crypto.SHA1), iss); err == nil && r.Status == ocsp.Good {
+				t.Fatal("a certificate whose revocation row was deleted answered good")
+			}
+		})
+	}
 }
 
 // Who may revoke (BR §4.9.2: the subscriber, or the CA on its own
