@@ -31,12 +31,7 @@ func TestRevocationInFlightAtTheDeadlineIsNoBreach(t *testing.T) {
 	ctx := context.Background()
 	sorted := f.IssueCopies(site, 4)
 	slices.Sort(sorted)
-	r := e.Do("POST", "/api/v1/problem-reports", "", map[string]any{"reporterEmail": "rp@example.org", "category": "misissuance",
-		"description": "wrong locality", "serials": []string{sorted[0]}})
-	if r.Status != 202 {
-		t.Fatalf("report: %d %s", r.Status, r.Raw)
-	}
-	id := r.Body["id"].(string)
+	id := reportWrongLocality(t, e, []string{sorted[0]})
 	if p := e.Do("POST", "/api/v1/problem-reports/"+id+"/preliminary-report", f.Carol, map[string]any{"findings": "looking"}); p.Status != 200 {
 		t.Fatalf("preliminary: %d %s", p.Status, p.Raw)
 	}
@@ -45,12 +40,7 @@ func TestRevocationInFlightAtTheDeadlineIsNoBreach(t *testing.T) {
 		t.Fatalf("decide: %d %s", dv.Status, dv.Raw)
 	}
 	due := timeOf(t, dv.Body["revocationDue"])
-	inc := e.Do("POST", "/api/v1/incidents", f.Carol, map[string]any{"title": "vetca Test CA: Certificates issued with a wrong localityName", "source": "self",
-		"trigger": "4.9.1.1#12", "awareAt": e.Clock.Now().UTC().Format(time.RFC3339), "serials": sorted})
-	if inc.Status != 201 {
-		t.Fatalf("incident: %d %s", inc.Status, inc.Raw)
-	}
-	incID := inc.Body["id"].(string)
+	incID := openIncident(t, f, "vetca Test CA: Certificates issued with a wrong localityName", "4.9.1.1#12", sorted)
 	b := e.Replica()
 	set := func(at time.Time) { e.Clock.Set(at); b.Clock.Set(at) }
 	set(due.Add(-time.Second))
@@ -95,18 +85,8 @@ func TestDecisionAfterAnIncidentRevokedTheCertificateMeanwhile(t *testing.T) {
 	f := apptest.NewOrderFixture(t, e, dns, site)
 	ctx := context.Background()
 	serial, _ := f.Issue(site)
-	r := e.Do("POST", "/api/v1/problem-reports", "", map[string]any{"reporterEmail": "rp@example.org", "category": "misissuance",
-		"description": "wrong locality", "serials": []string{serial}})
-	if r.Status != 202 {
-		t.Fatalf("report: %d %s", r.Status, r.Raw)
-	}
-	id := r.Body["id"].(string)
-	inc := e.Do("POST", "/api/v1/incidents", f.Carol, map[string]any{"title": "vetca Test CA: Certificates issued with a wrong localityName", "source": "self",
-		"trigger": "4.9.1.1#12", "awareAt": e.Clock.Now().UTC().Format(time.RFC3339), "serials": []string{serial}})
-	if inc.Status != 201 {
-		t.Fatalf("incident: %d %s", inc.Status, inc.Raw)
-	}
-	incID := inc.Body["id"].(string)
+	id := reportWrongLocality(t, e, []string{serial})
+	incID := openIncident(t, f, "vetca Test CA: Certificates issued with a wrong localityName", "4.9.1.1#12", []string{serial})
 	b := e.Replica()
 	hold := e.HoldRow(`SELECT id FROM certificates WHERE serial = $1 FOR UPDATE`, serial)
 	run := make(chan apptest.Response, 1)
@@ -155,12 +135,7 @@ func TestIncidentCountsARevocationMadeMeanwhileAsAlreadyRevoked(t *testing.T) {
 	ctx := context.Background()
 	key := ecKey(t, elliptic.P256())
 	serial := issue(t, f, key)
-	inc := e.Do("POST", "/api/v1/incidents", f.Carol, map[string]any{"title": "vetca Test CA: A subscriber key was compromised", "source": "self",
-		"trigger": "4.9.1.1#3", "awareAt": e.Clock.Now().UTC().Format(time.RFC3339), "serials": []string{serial}})
-	if inc.Status != 201 {
-		t.Fatalf("incident: %d %s", inc.Status, inc.Raw)
-	}
-	incID := inc.Body["id"].(string)
+	incID := openIncident(t, f, "vetca Test CA: A subscriber key was compromised", "4.9.1.1#3", []string{serial})
 	b := e.Replica()
 	hold := e.HoldRow(`SELECT id FROM certificates WHERE serial = $1 FOR UPDATE`, serial)
 	rep := make(chan apptest.Response, 1)
@@ -187,4 +162,28 @@ func TestIncidentCountsARevocationMadeMeanwhileAsAlreadyRevoked(t *testing.T) {
 	if source == "incident" || rv.Body["revoked"].(float64) != 0 || rv.Body["alreadyRevoked"].(float64) != 1 {
 		t.Fatalf("the revocation was made by %q; the incident's run reports %s", source, rv.Raw)
 	}
+}
+
+// openIncident opens an incident of the CA's own finding over serials
+// (carol, compliance) and returns its id.
+func openIncident(t *testing.T, f *apptest.OrderFixture, title, trigger string, serials []string) string {
+	t.Helper()
+	inc := f.Do("POST", "/api/v1/incidents", f.Carol, map[string]any{"title": title, "source": "self",
+		"trigger": trigger, "awareAt": f.Clock.Now().UTC().Format(time.RFC3339), "serials": serials})
+	if inc.Status != 201 {
+		t.Fatalf("incident: %d %s", inc.Status, inc.Raw)
+	}
+	return inc.Body["id"].(string)
+}
+
+// reportWrongLocality files a public misissuance report naming serials
+// and returns its case id.
+func reportWrongLocality(t *testing.T, e *apptest.Env, serials []string) string {
+	t.Helper()
+	r := e.Do("POST", "/api/v1/problem-reports", "", map[string]any{"reporterEmail": "rp@example.org", "category": "misissuance",
+		"description": "wrong locality", "serials": serials})
+	if r.Status != 202 {
+		t.Fatalf("report: %d %s", r.Status, r.Raw)
+	}
+	return r.Body["id"].(string)
 }
