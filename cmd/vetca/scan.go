@@ -71,7 +71,7 @@ is any finding, 2 on bad flags.`,
 }
 
 func (f scanFlags) options() (scan.Options, error) {
-	o := scan.Options{All: f.all, IssuerID: f.issuer, Lint: f.lint, Workers: f.workers, Restart: f.restart}
+	o := scan.Options{All: f.all, IssuerID: f.issuer, Lint: f.lint, Workers: f.workers, Restart: f.restart, By: cliActor()}
 	if f.since != "" {
 		t, err := time.Parse(time.RFC3339, f.since)
 		if err != nil {

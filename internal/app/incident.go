@@ -18,7 +18,7 @@ const LeaseIncidentDeadlines = "incident-deadlines"
 func (a *App) wireIncidents() {
 	a.Incidents = incident.New(a.DB, a.Recorder, a.Clock, incident.Deps{
 		Inventory: issuance.NewInventory(a.Recorder), Validations: a.Domains, Revoker: a.Revocations,
-		Contacts: a.Accounts, Outbox: a.Outbox, ProblemReports: a.CPR, Findings: scan.Findings{DB: a.DB},
+		Contacts: a.Accounts, Outbox: a.Outbox, ProblemReports: a.CPR, Findings: scan.Findings{DB: a.DB, Rec: a.Recorder},
 	}, a.Log)
 }
 

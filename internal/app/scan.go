@@ -13,7 +13,7 @@ func (a *App) Scanner(linter scan.Linter) *scan.Scanner {
 		linter = a.Engine.Linter()
 	}
 	return scan.New(scan.Deps{
-		DB: a.DB, Clock: a.Clock, Inventory: issuance.NewInventory(a.Recorder), Orders: a.Orders,
+		DB: a.DB, Rec: a.Recorder, Clock: a.Clock, Inventory: issuance.NewInventory(a.Recorder), Orders: a.Orders,
 		Organizations: a.Vetting, Blocklist: issuance.Blocklist{DB: a.DB, Rec: a.Recorder}, Linter: linter,
 		Validations: a.Domains, OrderApprovals: a.Orders, Accounts: a.Accounts,
 	})

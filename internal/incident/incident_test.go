@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/atonce"
 	"github.com/vetca/vetca/internal/incident"
-	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/scan/scantest"
 )
 
 // TestDeadlinesRunFromAwarenessAndDelaysMoveNothing: an incident opened at
@@ -316,13 +317,7 @@ func TestRevokedLateStillOpensTheDelayedIncident(t *testing.T) {
 func TestQueryByScanFinding(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		serials := w.certificates(t, 3)
-		now := store.FormatTime(w.Clock.Now())
-		for i, sn := range serials[:2] {
-			if _, err := w.App.DB.Exec(context.Background(), `INSERT INTO scan_findings (id, serial, lint, field, severity, message, first_run, last_run, first_seen, last_seen)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, fmt.Sprintf("scf_%d", i), sn, "e_vetca_test_lint", "countryName", "error", "wrong country", "run_1", "run_1", now, now); err != nil {
-				t.Fatal(err)
-			}
-		}
+		scantest.StoreFindings(t, w.App.Recorder, w.App.DB, w.Clock.Now(), "e_vetca_test_lint", "countryName", serials[:2]...)
 		b := incidentBody(w.Clock.Now().Add(-time.Hour), nil)
 		delete(b, "serials")
 		b["query"] = map[string]any{"lint": "e_vetca_test_lint", "organizationId": w.OrgID}
@@ -339,6 +334,52 @@ func TestQueryByScanFinding(t *testing.T) {
 			t.Fatalf("affected %v, want %v", got, serials[:2])
 		}
 	})
+}
+
+// TestQueryByScanFindingEditedOutsideVetca: the findings an incident
+// opened by query.lint selects are audited rows, checked as they are read:
+// a finding planted with SQL, or one moved to another certificate, fails
+// the query closed and opens nothing (an incident's affected set must not
+// be chosen by whoever can write the database, BR §4.9.1.1); a finding
+// deleted with SQL, which a read cannot see, is reported by audit verify.
+func TestQueryByScanFindingEditedOutsideVetca(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit string // SQL whose arguments are the third serial, then the first finding's id
+	}{
+		{"planted", `INSERT INTO scan_findings (id, serial, lint, field, severity, message, first_run, last_run, first_seen, last_seen, row_hash)
+			SELECT 'sf_planted', ?, lint, field, severity, message, first_run, last_run, first_seen, last_seen, row_hash FROM scan_findings WHERE id = ?`},
+		{"moved", `UPDATE scan_findings SET serial = ? WHERE id = ?`},
+		{"deleted", `DELETE FROM scan_findings WHERE serial <> ? AND id = ?`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			each(t, func(t *testing.T, w *world) {
+				ctx := context.Background()
+				serials := w.certificates(t, 3)
+				ids := scantest.StoreFindings(t, w.App.Recorder, w.App.DB, w.Clock.Now(), "e_vetca_test_lint", "countryName", serials[:2]...)
+				if _, err := w.App.DB.Exec(ctx, tc.edit, serials[2], ids[0]); err != nil {
+					t.Fatal(err)
+				}
+				b := incidentBody(w.Clock.Now().Add(-time.Hour), nil)
+				delete(b, "serials")
+				b["query"] = map[string]any{"lint": "e_vetca_test_lint"}
+				r := w.open(t, b)
+				if tc.name == "deleted" {
+					rep, err := w.App.Audit.Verify(ctx, actor.CLIActor("test"), "")
+					if err != nil || rep.OK || !strings.Contains(fmt.Sprint(rep.Findings), "scan_findings row "+ids[0]) {
+						t.Fatalf("verify after a deleted finding: %v %+v", err, rep)
+					}
+					return
+				}
+				if r.Status != 500 || r.Body["error"] == nil || !strings.Contains(string(r.Raw), "integrity_violation") {
+					t.Fatalf("open by an edited finding: %d %s", r.Status, r.Raw)
+				}
+				if l := w.Do("GET", "/api/v1/incidents", w.Carol, nil); l.Status != 200 || len(l.Body["incidents"].([]any)) != 0 {
+					t.Fatalf("incidents after a refused open: %d %s", l.Status, l.Raw)
+				}
+			})
+		})
+	}
 }
 
 // checkTimelineInTurn: the incident's timeline (the same list the report's

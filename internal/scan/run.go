@@ -32,7 +32,7 @@ func (s *Scanner) Run(ctx context.Context, o Options) (Result, error) {
 	}
 	bg := context.WithoutCancel(ctx)
 	if walkErr == nil {
-		if err := s.finish(bg, st.run.ID); err != nil {
+		if err := s.finish(bg, st); err != nil {
 			return Result{}, err
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/lint"
@@ -119,7 +120,10 @@ type Linter interface {
 
 // Deps are the owners a scan asks.
 type Deps struct {
-	DB            *store.DB
+	DB *store.DB
+	// Rec writes and checks scan_runs and scan_findings, which are
+	// audited like every other table.
+	Rec           *audit.Recorder
 	Clock         clock.Clock
 	Inventory     Inventory
 	Orders        Orders
@@ -143,6 +147,9 @@ type Options struct {
 	Workers  int       // parallel checks (default 4)
 	Batch    int       // certificates per batch between cursor saves (default 256)
 	Restart  bool      // abandon an unfinished run with the same selection
+	// By is who runs the scan, named in the audit events of its runs and
+	// findings (the system's scan job when not set).
+	By actor.Actor
 	// Progress, when set, is called after every certificate (from one
 	// goroutine at a time).
 	Progress func(Progress)
@@ -176,8 +183,12 @@ func (r Result) New() int {
 
 // Scanner runs scans.
 type Scanner struct {
-	d Deps
+	d        Deps
+	runs     *audit.Table[runRow]
+	findings *audit.Table[findingRow]
 }
 
 // New returns a Scanner.
-func New(d Deps) *Scanner { return &Scanner{d: d} }
+func New(d Deps) *Scanner {
+	return &Scanner{d: d, runs: audit.TableOf[runRow](d.Rec, tableRuns), findings: audit.TableOf[findingRow](d.Rec, tableFindings)}
+}

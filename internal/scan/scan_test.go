@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	zlint "github.com/zmap/zlint/v3/lint"
 
 	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/keypolicy"
@@ -391,5 +393,49 @@ func TestDualControlRecheckedAfterIssuance(t *testing.T) {
 				t.Fatalf("after bob acted for the account, %s's audit chain is reported incomplete: %+v", all[0], res.Findings)
 			}
 		})
+	}
+}
+
+// TestScanStateEditedOutsideVetca: a stopped run's state is an audited row,
+// checked when the next scan resumes it. A done list edited with SQL, or a
+// run planted beside it, would make the next scan skip the certificates it
+// names without checking them; instead the scan fails closed naming the
+// integrity violation, and checks nothing.
+func TestScanStateEditedOutsideVetca(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit string // SQL whose arguments are every serial as a JSON list, then the stopped run's id
+	}{
+		{"done list edited", `UPDATE scan_runs SET done_beyond = ? WHERE id = ?`},
+		{"run planted", `INSERT INTO scan_runs (id, params, status, cursor_serial, done_beyond, checked, found, started_at, updated_at, row_hash)
+			SELECT 'scan_planted', params, status, '', ?, checked, found, '9999-12-31T00:00:00Z', updated_at, row_hash FROM scan_runs WHERE id = ?`},
+	} {
+		for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+			t.Run(tc.name+"/"+b, func(t *testing.T) {
+				f, all, _ := fixture(t, b, 3)
+				l, err := lint.New()
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := &counting{l: l, n: map[string]int{}}
+				ctx, cancel := context.WithCancel(context.Background())
+				stop := func(p scan.Progress) { cancel() }
+				first, err := f.App.Scanner(c).Run(ctx, scan.Options{Workers: 1, Batch: 1, Progress: stop})
+				if err == nil || first.Checked != 1 {
+					t.Fatalf("stopped run: err %v, checked %d", err, first.Checked)
+				}
+				list, _ := json.Marshal(all)
+				if _, err := f.App.DB.Exec(context.Background(), tc.edit, string(list), first.RunID); err != nil {
+					t.Fatal(err)
+				}
+				_, err = f.App.Scanner(c).Run(context.Background(), scan.Options{Workers: 1})
+				if e, ok := apperr.As(err); !ok || e.Code != apperr.CodeIntegrityViolation {
+					t.Fatalf("resuming an edited run: %v", err)
+				}
+				if len(c.n) != 1 {
+					t.Fatalf("checked %v after the edit, want only the first run's certificate", c.n)
+				}
+			})
+		}
 	}
 }

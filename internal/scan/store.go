@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/ids"
 	"github.com/vetca/vetca/internal/store"
 )
@@ -15,6 +18,22 @@ const (
 	runRunning   = "running"
 	runFinished  = "finished"
 	runAbandoned = "abandoned"
+)
+
+// The scanner's audited tables and the actions that write them. A run and
+// its findings are audited like every other table: a finding deleted or a
+// run planted outside vetca would otherwise keep a certificate out of an
+// incident opened by query.lint, or out of the next scan.
+const (
+	tableRuns     = "scan_runs"
+	tableFindings = "scan_findings"
+
+	actRunStarted    audit.Action = "scan.run_started"
+	actRunProgressed audit.Action = "scan.run_progressed"
+	actRunFinished   audit.Action = "scan.run_finished"
+	actRunAbandoned  audit.Action = "scan.run_abandoned"
+	actFindingStored audit.Action = "scan.finding_stored"
+	actFindingSeen   audit.Action = "scan.finding_seen"
 )
 
 // runRow is a scan_runs row.
@@ -50,6 +69,7 @@ type runState struct {
 	run     runRow
 	done    map[string]bool
 	resumed bool
+	by      actor.Actor
 }
 
 // params is the selection a run is resumed by.
@@ -69,40 +89,55 @@ func sinceText(t time.Time) string {
 	return store.FormatTime(t)
 }
 
+// by is who runs a scan with these options.
+func (o Options) by() actor.Actor {
+	if o.By.Kind == "" {
+		return actor.SystemActor("scan")
+	}
+	return o.By
+}
+
 // openRun resumes the unfinished run with the same selection, or starts one.
+// A run row that its audit event does not vouch for (one planted or edited
+// outside vetca, to make the scan skip certificates) fails the read.
 func (s *Scanner) openRun(ctx context.Context, o Options) (*runState, error) {
-	runs, err := store.Select[runRow](ctx, s.d.DB, `SELECT * FROM scan_runs WHERE status = ? AND params = ?
-		ORDER BY started_at DESC, id DESC`, runRunning, o.params())
-	if err != nil {
-		return nil, fmt.Errorf("scan: reading runs: %w", err)
-	}
-	if len(runs) > 0 && !o.Restart {
-		st := &runState{run: runs[0], done: map[string]bool{}, resumed: true}
-		for _, sn := range runs[0].DoneBeyond {
-			st.done[sn] = true
+	var st *runState
+	err := s.d.DB.InTx(ctx, func(tx *store.Tx) error {
+		runs, err := s.runs.Select(ctx, tx, `WHERE status = ? AND params = ? ORDER BY started_at DESC, id DESC`, runRunning, o.params())
+		if err != nil {
+			return fmt.Errorf("scan: reading runs: %w", err)
 		}
-		return st, nil
-	}
-	now := store.FormatTime(s.d.Clock.Now())
-	for _, r := range runs {
-		if _, err := s.d.DB.Exec(ctx, `UPDATE scan_runs SET status = ?, updated_at = ? WHERE id = ?`, runAbandoned, now, r.ID); err != nil {
-			return nil, err
+		if len(runs) > 0 && !o.Restart {
+			st = &runState{run: runs[0], done: map[string]bool{}, resumed: true, by: o.by()}
+			for _, sn := range runs[0].DoneBeyond {
+				st.done[sn] = true
+			}
+			return nil
 		}
-	}
-	r := runRow{ID: ids.New("scan"), Params: o.params(), Status: runRunning, DoneBeyond: []string{}}
-	_, err = s.d.DB.Exec(ctx, `INSERT INTO scan_runs (id, params, status, cursor_serial, done_beyond, checked, found, started_at, updated_at)
-		VALUES (?, ?, ?, '', '[]', 0, 0, ?, ?)`, r.ID, r.Params, r.Status, now, now)
-	if err != nil {
-		return nil, fmt.Errorf("scan: starting a run: %w", err)
-	}
-	return &runState{run: r, done: map[string]bool{}}, nil
+		now := s.d.Clock.Now()
+		for _, r := range runs {
+			r.Status, r.UpdatedAt = runAbandoned, now
+			if err := s.runs.Update(ctx, tx, o.by(), actRunAbandoned, r); err != nil {
+				return fmt.Errorf("scan: abandoning run %s: %w", r.ID, err)
+			}
+		}
+		r := runRow{ID: ids.New("scan"), Params: o.params(), Status: runRunning, DoneBeyond: []string{}, StartedAt: now, UpdatedAt: now}
+		if err := s.runs.Insert(ctx, tx, o.by(), actRunStarted, r); err != nil {
+			return fmt.Errorf("scan: starting a run: %w", err)
+		}
+		st = &runState{run: r, done: map[string]bool{}, by: o.by()}
+		return nil
+	})
+	return st, err
 }
 
 // save records one batch in one transaction: the findings of every
-// certificate checked, the cursor and the done serials beyond it.
+// certificate checked, the cursor and the done serials beyond it. The run's
+// state in memory moves on only once the transaction has committed.
 func (s *Scanner) save(ctx context.Context, st *runState, batch, todo []string, results []*outcome) error {
 	now := s.d.Clock.Now()
-	return s.d.DB.InTx(ctx, func(tx *store.Tx) error {
+	next := &runState{run: st.run, done: maps.Clone(st.done), resumed: st.resumed, by: st.by}
+	err := s.d.DB.InTx(ctx, func(tx *store.Tx) error {
 		for i, r := range results {
 			if r == nil {
 				continue
@@ -111,45 +146,51 @@ func (s *Scanner) save(ctx context.Context, st *runState, batch, todo []string, 
 				return fmt.Errorf("scan: checking %s: %w", todo[i], r.err)
 			}
 			for _, f := range r.findings {
-				if err := s.upsert(ctx, tx, st.run.ID, f, now); err != nil {
+				if err := s.upsert(ctx, tx, next, f, now); err != nil {
 					return err
 				}
 			}
-			st.done[todo[i]] = true
-			st.run.Checked++
-			st.run.Found += len(r.findings)
+			next.done[todo[i]] = true
+			next.run.Checked++
+			next.run.Found += len(r.findings)
 		}
-		advance(st, batch)
-		dl, _ := json.Marshal(doneList(st.done))
-		_, err := tx.Exec(ctx, `UPDATE scan_runs SET cursor_serial = ?, done_beyond = ?, checked = ?, found = ?, updated_at = ? WHERE id = ?`,
-			st.run.Cursor, string(dl), st.run.Checked, st.run.Found, store.FormatTime(now), st.run.ID)
-		return err
+		advance(next, batch)
+		next.run.DoneBeyond, next.run.UpdatedAt = doneList(next.done), now
+		return s.runs.Update(ctx, tx, st.by, actRunProgressed, next.run)
 	})
+	if err != nil {
+		return err
+	}
+	*st = *next
+	return nil
 }
 
 // upsert stores a finding, or marks a known one as seen by this run.
-func (s *Scanner) upsert(ctx context.Context, tx *store.Tx, runID string, f Finding, now time.Time) error {
-	at := store.FormatTime(now)
-	res, err := tx.Exec(ctx, `UPDATE scan_findings SET last_run = ?, last_seen = ?, severity = ?, message = ?
-		WHERE serial = ? AND lint = ? AND field = ?`, runID, at, f.Severity, f.Message, f.Serial, f.Lint, f.Field)
+func (s *Scanner) upsert(ctx context.Context, tx *store.Tx, st *runState, f Finding, now time.Time) error {
+	old, ok, err := s.findings.First(ctx, tx, `WHERE serial = ? AND lint = ? AND field = ?`, f.Serial, f.Lint, f.Field)
 	if err != nil {
-		return fmt.Errorf("scan: storing a finding: %w", err)
+		return fmt.Errorf("scan: reading a finding: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		return nil
+	if ok {
+		old.LastRun, old.LastSeen, old.Severity, old.Message = st.run.ID, now, f.Severity, f.Message
+		err = s.findings.Update(ctx, tx, st.by, actFindingSeen, old)
+	} else {
+		err = s.findings.Insert(ctx, tx, st.by, actFindingStored, findingRow{ID: ids.New("sf"), Serial: f.Serial, Lint: f.Lint, Field: f.Field,
+			Severity: f.Severity, Message: f.Message, FirstRun: st.run.ID, LastRun: st.run.ID, FirstSeen: now, LastSeen: now})
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO scan_findings (id, serial, lint, field, severity, message, first_run, last_run, first_seen, last_seen)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ids.New("sf"), f.Serial, f.Lint, f.Field, f.Severity, f.Message, runID, runID, at, at)
 	if err != nil {
 		return fmt.Errorf("scan: storing a finding: %w", err)
 	}
 	return nil
 }
 
-func (s *Scanner) finish(ctx context.Context, runID string) error {
-	now := store.FormatTime(s.d.Clock.Now())
-	_, err := s.d.DB.Exec(ctx, `UPDATE scan_runs SET status = ?, finished_at = ?, updated_at = ? WHERE id = ?`, runFinished, now, now, runID)
-	return err
+func (s *Scanner) finish(ctx context.Context, st *runState) error {
+	now := s.d.Clock.Now()
+	r := st.run
+	r.Status, r.UpdatedAt, r.FinishedAt = runFinished, now, &now
+	return s.d.DB.InTx(ctx, func(tx *store.Tx) error {
+		return s.runs.Update(ctx, tx, st.by, actRunFinished, r)
+	})
 }
 
 // findingsOf returns the findings a run saw, narrowed to one lint if given.
@@ -159,7 +200,7 @@ func (s *Scanner) findingsOf(ctx context.Context, runID, lintName string) ([]Fin
 	if lintName != "" {
 		where.Add("lint = ?", lintName)
 	}
-	rows, err := store.Select[findingRow](ctx, s.d.DB, `SELECT * FROM scan_findings `+where.Clause()+` ORDER BY serial, lint, field`, where.Args()...)
+	rows, err := s.findings.Select(ctx, s.d.DB, where.Clause()+` ORDER BY serial, lint, field`, where.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("scan: reading findings: %w", err)
 	}
@@ -171,16 +212,21 @@ func (s *Scanner) findingsOf(ctx context.Context, runID, lintName string) ([]Fin
 }
 
 // Findings answers which certificates scans found failing a lint, for
-// incident queries (`query.lint`). Findings are the scanner's working
-// state, not audited rows: an incident freezes the list it selected, with
+// incident queries (`query.lint`). Each finding is checked against the
+// audit event that vouches for it, so one planted or edited outside vetca
+// fails the query; one deleted outside vetca is found by audit verify, as
+// for any audited table. An incident freezes the list it selected, with
 // each certificate's state, in its own audited rows.
-type Findings struct{ DB *store.DB }
+type Findings struct {
+	DB  *store.DB
+	Rec *audit.Recorder
+}
 
 // SerialsFailing lists, in order, the serials any scan found failing
 // lintName (a zlint or vetca lint name, or a scan check such as
 // vetca_subject_matches_org_version).
 func (f Findings) SerialsFailing(ctx context.Context, lintName string) ([]string, error) {
-	rows, err := store.Select[findingRow](ctx, f.DB, `SELECT * FROM scan_findings WHERE lint = ? ORDER BY serial, field`, lintName)
+	rows, err := audit.TableOf[findingRow](f.Rec, tableFindings).Select(ctx, f.DB, `WHERE lint = ? ORDER BY serial, field`, lintName)
 	if err != nil {
 		return nil, fmt.Errorf("scan: reading findings of %s: %w", lintName, err)
 	}
