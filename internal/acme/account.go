@@ -73,22 +73,15 @@ func checkContacts(cs []string) ([]string, error) {
 	return out, nil
 }
 
-// accountByKID loads the account a kid names (integrity-checked); only a
-// valid account may sign requests: one that is not is 401 unauthorized
-// (RFC 8555 §7.3.6).
+// accountByKID loads the account a kid names (integrity-checked), whatever
+// its status: that only a valid account may sign requests is checked by
+// verify once the signature verified.
 func (s *Service) accountByKID(ctx context.Context, kid string) (*Account, error) {
 	id, ok := strings.CutPrefix(kid, s.url(pathAccount))
 	if !ok || id == "" || strings.Contains(id, "/") {
 		return nil, problem(ProbAccountDoesNotExist, http.StatusBadRequest, "kid %q is not an account URL of this server", kid)
 	}
-	a, err := s.loadAccount(ctx, s.db, id)
-	if err != nil {
-		return nil, err
-	}
-	if a.Status != StatusValid {
-		return nil, unauthenticated("account %s is %s", a.ID, a.Status)
-	}
-	return a, nil
+	return s.loadAccount(ctx, s.db, id)
 }
 
 // accountUsable refuses a request from account a, valid and with its

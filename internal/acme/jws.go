@@ -146,9 +146,10 @@ func checkAlg(alg string) error {
 // serialization, an accepted algorithm, the url header, exactly one of
 // jwk and kid as mode asks, the key or the account, the signature, and
 // then the nonce, last, so a request refused for anything else leaves its
-// nonce unused. A kid request's account must still be one that may act
-// (accountUsable), checked once the signature verified, so that only the
-// holder of its key learns why it may not.
+// nonce unused. A kid request's account must be valid (RFC 8555 §7.3.6:
+// 401 unauthorized otherwise) and still one that may act (accountUsable),
+// both checked once the signature verified, so that only the holder of
+// its key learns its status or why it may not act (§6.2).
 func (s *Service) verify(ctx context.Context, r *http.Request, url string, mode keyMode) (*signed, error) {
 	body, _, h, err := readJWS(r)
 	if err != nil {
@@ -175,6 +176,9 @@ func (s *Service) verify(ctx context.Context, r *http.Request, url string, mode 
 	}
 	req.payload = payload
 	if req.account != nil {
+		if req.account.Status != StatusValid {
+			return nil, unauthenticated("account %s is %s", req.account.ID, req.account.Status)
+		}
 		blocked, err := s.accountUsable(ctx, req.account)
 		if blocked {
 			s.log.Warn("acme request by an account whose key is blocked", "acmeAccount", req.account.ID, "account", req.account.AccountID)

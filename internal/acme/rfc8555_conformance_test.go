@@ -3,6 +3,7 @@ package acme_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/vetca/vetca/internal/acme/acmetest"
@@ -108,6 +109,31 @@ func TestCertificateAndOrdersListArePostAsGetOnly(t *testing.T) {
 			if r.Status != 400 || r.Type() != probNS+"malformed" {
 				t.Errorf("RFC 8555 §6.3: %s with a non-empty payload: want 400 malformed, got %d %s", name, r.Status, r.Header.Get("Content-Type"))
 			}
+		}
+	})
+}
+
+// RFC 8555 §6.2: the signature is checked before anything the account
+// says is acted on. A request naming a deactivated account by kid but
+// signed by another key, or with its signature broken, is refused for
+// its signature, as any unverified request is: only the holder of the
+// account's key learns that the account is deactivated (§7.3.6, 401).
+func TestAccountStatusIsToldOnlyToItsKey(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		f.register(t)
+		if r := deactivate(f.c, f.c.KID); r.Status != 200 {
+			t.Fatalf("deactivate: %d %s", r.Status, r.Raw)
+		}
+		url := f.c.URL("newOrder")
+		body := map[string]any{"identifiers": ids("www.acme-widgets.com")}
+		for name, o := range map[string]acmetest.Opts{"signed by another key": {Key: key(t)}, "with a broken signature": {Tamper: true}} {
+			r := f.c.Post(url, body, o)
+			if r.Status != 400 || r.Type() != probNS+"malformed" || strings.Contains(r.Detail(), "deactivated") {
+				t.Errorf("RFC 8555 §6.2: a request for a deactivated account %s: want 400 malformed for the signature, got %d %s", name, r.Status, r.Raw)
+			}
+		}
+		if r := f.c.Post(url, body, acmetest.Opts{}); r.Status != 401 || r.Type() != probNS+"unauthorized" || !strings.Contains(r.Detail(), "deactivated") {
+			t.Errorf("RFC 8555 §7.3.6: a request signed by the deactivated account's key: want 401 unauthorized, got %d %s", r.Status, r.Raw)
 		}
 	})
 }
