@@ -356,6 +356,7 @@ func (s *Service) relinquished(ctx context.Context, q store.Querier, acctID, ide
 func (s *Service) deactivate(ctx context.Context, acct *Account, id string) (Authorization, error) {
 	var out Authorization
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		now := s.now()
 		var a Authorization
 		if err := s.tab.authorizations.Get(ctx, tx, id, &a); err != nil {
 			return err
@@ -379,9 +380,10 @@ func (s *Service) deactivate(ctx context.Context, acct *Account, id string) (Aut
 			if err := s.tab.authorizations.Lock(ctx, tx, lid, &cur); err != nil {
 				return err
 			}
-			switch {
-			case lid == id && cur.Status != StatusPending && cur.Status != StatusValid:
-				return unauthorized("authorization %s is %s", id, cur.Status)
+			switch st := cur.StatusAt(now); {
+			case lid == id && st != StatusPending && st != StatusValid:
+				// Expired is final too (RFC 8555 §7.1.6).
+				return unauthorized("authorization %s is %s", id, st)
 			case lid == id || cur.Status == StatusValid && cur.Identifier == a.Identifier && cur.ValidationID == a.ValidationID:
 				group = append(group, cur)
 			}
@@ -395,7 +397,6 @@ func (s *Service) deactivate(ctx context.Context, acct *Account, id string) (Aut
 			orders[g.ACMEOrderID] = g
 		}
 		slices.Sort(orderIDs)
-		now := s.now()
 		by := acct.actor()
 		for _, oid := range orderIDs {
 			var o Order

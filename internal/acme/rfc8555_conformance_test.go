@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vetca/vetca/internal/acme/acmetest"
 )
@@ -134,6 +135,28 @@ func TestAccountStatusIsToldOnlyToItsKey(t *testing.T) {
 		}
 		if r := f.c.Post(url, body, acmetest.Opts{}); r.Status != 401 || r.Type() != probNS+"unauthorized" || !strings.Contains(r.Detail(), "deactivated") {
 			t.Errorf("RFC 8555 §7.3.6: a request signed by the deactivated account's key: want 401 unauthorized, got %d %s", r.Status, r.Raw)
+		}
+	})
+}
+
+// RFC 8555 §7.1.6: expired is a final state of an authorization; a client
+// deactivates a pending or valid one (§7.5.2). Deactivating one past its
+// expiry is refused, and it stays expired.
+func TestExpiredAuthorizationCannotBeDeactivated(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		f.register(t)
+		url := authzURL(t, readyOrder(t, f.c, "www.acme-widgets.com"))
+		a := f.c.Post(url, nil, acmetest.Opts{})
+		expires, err := time.Parse(time.RFC3339, a.Body["expires"].(string))
+		if err != nil {
+			t.Fatalf("authorization expires: %s", a.Raw)
+		}
+		f.Clock.Advance(expires.Sub(f.Clock.Now()) + time.Hour)
+		if d := deactivate(f.c, url); d.Status != 403 || d.Type() != probNS+"unauthorized" || !strings.Contains(d.Detail(), "expired") {
+			t.Errorf("RFC 8555 §7.1.6: deactivating an expired authorization: want 403 unauthorized, got %d %s", d.Status, d.Raw)
+		}
+		if g := f.c.Post(url, nil, acmetest.Opts{}); g.Body["status"] != "expired" {
+			t.Errorf("RFC 8555 §7.1.6: the expired authorization must stay expired: %s", g.Raw)
 		}
 	})
 }
