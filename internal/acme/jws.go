@@ -302,10 +302,11 @@ func (s *Service) verifyEAB(ctx context.Context, raw json.RawMessage, accountKey
 		return "", malformed("externalAccountBinding's protected header is not a JSON object")
 	}
 	switch {
-	case h.Alg != string(jose.HS256) && h.Alg != string(jose.HS384) && h.Alg != string(jose.HS512):
-		return "", malformed("externalAccountBinding must be MACed with HS256 (got %q)", h.Alg)
 	case h.Alg != string(jose.HS256):
-		return "", malformed("externalAccountBinding keys are HMAC-SHA256 keys: use HS256, not %s", h.Alg)
+		// EAB keys are 256-bit HMAC keys: HS384 and HS512 want a key as
+		// long as their hash (RFC 7518 §3.2). An algorithm not accepted
+		// is badSignatureAlgorithm (RFC 8555 §6.2).
+		return "", problem(ProbBadSignatureAlgorithm, http.StatusBadRequest, "externalAccountBinding must be MACed with HS256, not %q: EAB keys are 256-bit HMAC-SHA256 keys", h.Alg)
 	case h.KID == "":
 		return "", malformed("externalAccountBinding needs the EAB key id as kid")
 	case h.Nonce != "":

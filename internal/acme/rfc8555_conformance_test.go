@@ -160,3 +160,41 @@ func TestExpiredAuthorizationCannotBeDeactivated(t *testing.T) {
 		}
 	})
 }
+
+// eabWithAlg is the client's EAB binding with alg in its protected header
+// (its MAC no longer matters: the algorithm is refused first).
+func eabWithAlg(t *testing.T, c *acmetest.Client, kid, hmacKey, url, alg string) json.RawMessage {
+	t.Helper()
+	var f map[string]string
+	if err := json.Unmarshal(c.EAB(kid, hmacKey, url), &f); err != nil {
+		t.Fatal(err)
+	}
+	h, err := base64.RawURLEncoding.DecodeString(f["protected"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	f["protected"] = base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(h), `"alg":"HS256"`, `"alg":"`+alg+`"`, 1)))
+	b, _ := json.Marshal(f)
+	return b
+}
+
+// RFC 8555 §6.2, §7.3.4: vetca's EAB keys are 256-bit HMAC keys, so it
+// accepts HS256 only (RFC 7518 §3.2: HS384 and HS512 want a key as long
+// as their hash). A binding MACed with another algorithm is
+// badSignatureAlgorithm, not malformed.
+func TestEABWithAnotherAlgorithmIsBadSignatureAlgorithm(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		c := acmetest.New(t, f.Server.URL, f.Cfg.PublicURL, key(t))
+		url := c.URL("newAccount")
+		for _, alg := range []string{"HS384", "HS512", "ES256", "none"} {
+			eab := eabWithAlg(t, c, f.kid, f.hmacKey, url, alg)
+			r := c.Post(url, map[string]any{"termsOfServiceAgreed": true, "externalAccountBinding": eab}, acmetest.Opts{EmbedJWK: true})
+			if r.Status != 400 || r.Type() != probNS+"badSignatureAlgorithm" || !strings.Contains(r.Detail(), "HS256") {
+				t.Errorf("RFC 8555 §6.2: an EAB with alg %s: want 400 badSignatureAlgorithm naming HS256, got %d %s", alg, r.Status, r.Raw)
+			}
+		}
+		if r := c.Register(f.kid, f.hmacKey); r.Status != 201 {
+			t.Fatalf("register with HS256: %d %s", r.Status, r.Raw)
+		}
+	})
+}
