@@ -99,7 +99,9 @@ func readJWS(r *http.Request) ([]byte, flattened, protectedHeader, error) {
 		return nil, f, h, malformed("the request body could not be read: %v", err)
 	}
 	if len(body) > maxBody {
-		return nil, f, h, malformed("the request body is larger than %d bytes", maxBody)
+		p := malformed("the request body is larger than %d bytes", maxBody)
+		p.Status = http.StatusRequestEntityTooLarge
+		return nil, f, h, p
 	}
 	if err := exactMembers(body); err != nil {
 		return nil, f, h, err

@@ -198,3 +198,19 @@ func TestEABWithAnotherAlgorithmIsBadSignatureAlgorithm(t *testing.T) {
 		}
 	})
 }
+
+// RFC 9110 §15.5.14: a request body over the ACME limit (64 KiB) is 413
+// Content Too Large, as a problem document (RFC 8555 §6.7: malformed).
+func TestOversizedRequestBodyIs413(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		f.register(t)
+		url := f.c.URL("newOrder")
+		r := f.c.PostRaw(url, []byte(`{"protected":"`+strings.Repeat("A", 64<<10)+`"}`))
+		if r.Status != 413 || r.Type() != probNS+"malformed" || r.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("a body over 64 KiB: want 413 malformed as application/problem+json, got %d %s", r.Status, r.Header.Get("Content-Type"))
+		}
+		if r := f.c.Post(url, map[string]any{"identifiers": ids("www.acme-widgets.com")}, acmetest.Opts{}); r.Status != 201 {
+			t.Errorf("a request within the limit: %d %s", r.Status, r.Raw)
+		}
+	})
+}
