@@ -55,7 +55,7 @@ is any finding, 2 on bad flags.`,
 			if err != nil {
 				return err
 			}
-			return g.withApp(func(ctx context.Context, a *app.App, args []string) error {
+			return g.withWriter(func(ctx context.Context, a *app.App, args []string) error {
 				return g.runScan(ctx, a, o)
 			})(cmd, args)
 		},
