@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/clock"
@@ -45,6 +48,10 @@ func main() {
 // exit code.
 func run(g *globals, args []string) int {
 	root := newRootWith(g)
+	if err := unknownBeforeHelp(root, args); err != nil {
+		fmt.Fprintln(g.stderr, "vetca:", err)
+		return exitUsage
+	}
 	root.SetArgs(args)
 	cmd, err := root.ExecuteC()
 	if err == nil {
@@ -63,6 +70,21 @@ func run(g *globals, args []string) int {
 	}
 	fmt.Fprintln(g.stderr, "vetca:", describe(err))
 	return exitFailure
+}
+
+// unknownBeforeHelp refuses a mistyped subcommand followed by a help flag
+// (`vetca crl publsh --help`), which cobra answers with the parent's help
+// and exit 0, so that a script asking for a command's help learns that the
+// command does not exist, as it does without the flag.
+func unknownBeforeHelp(root *cobra.Command, args []string) error {
+	c, rest, err := root.Find(args)
+	if err != nil || !c.HasSubCommands() || len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+		return nil
+	}
+	if !slices.ContainsFunc(rest, func(a string) bool { return a == "--help" || a == "-h" }) {
+		return nil
+	}
+	return fmt.Errorf("unknown command %q for %q (see %s --help)", rest[0], c.CommandPath(), c.CommandPath())
 }
 
 func describe(err error) string {

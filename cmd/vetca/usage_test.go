@@ -58,6 +58,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"perspective", "serve"}, []string{"--cert"}},
 		{[]string{"crl"}, []string{`"vetca crl"`}},
 		{[]string{"crl", "x"}, []string{`unknown command "x" for "vetca crl"`}},
+		{[]string{"crl", "publsh", "--help"}, []string{`unknown command "publsh" for "vetca crl"`}},
+		{[]string{"audit", "verfy", "-h"}, []string{`unknown command "verfy" for "vetca audit"`}},
 		{[]string{"crl", "publish", "x"}, []string{`unknown command "x" for "vetca crl publish"`}},
 		{[]string{"crl", "verify", "x"}, []string{`unknown command "x" for "vetca crl verify"`}},
 		{[]string{"ceremony", "x"}, []string{`unknown command "x" for "vetca ceremony"`}},
