@@ -574,28 +574,52 @@ func (s *Service) VersionOf(ctx context.Context, q store.Querier, orgID string, 
 // CurrentVerified returns the organization's current verified version for
 // a decision (issuance), integrity-checked: it fails closed when the
 // organization or its version was edited outside vetca.
+//
+// The organization's row and its version are two reads. On PostgreSQL,
+// outside the organization's lock, a verification on another replica may
+// commit between them: it makes a new version current and supersedes the
+// one the row named, in one commit. So a version that is no longer
+// verified is an integrity violation only if the organization's row, read
+// again, still names it; if the row moved on, the reads straddled that
+// commit, and they are made again.
 func (s *Service) CurrentVerified(ctx context.Context, q store.Querier, orgID string) (Version, error) {
-	var org Organization
-	if err := s.tab.organizations.Get(ctx, q, orgID, &org); err != nil {
-		if apperr.IsKind(err, apperr.KindNotFound) {
-			return Version{}, apperr.NotFound(apperr.CodeNotFound, "organizationId", "organization %s not found", orgID)
+	readOrg := func() (Organization, error) {
+		var org Organization
+		if err := s.tab.organizations.Get(ctx, q, orgID, &org); err != nil {
+			if apperr.IsKind(err, apperr.KindNotFound) {
+				return org, apperr.NotFound(apperr.CodeNotFound, "organizationId", "organization %s not found", orgID)
+			}
+			return org, err
 		}
-		return Version{}, err
+		return org, nil
 	}
-	if org.CurrentVersion == 0 {
-		return Version{}, apperr.Conflict(apperr.CodeOrganizationNotVerified, "organizationId", "organization %s has no verified version yet", orgID)
-	}
-	vs, err := s.tab.organizationVersions.Select(ctx, q, `WHERE organization_id = ? AND version = ?`, orgID, org.CurrentVersion)
+	org, err := readOrg()
 	if err != nil {
 		return Version{}, err
 	}
-	if len(vs) != 1 || vs[0].Status != StatusVerified || vs[0].VerifiedAt == nil {
-		return Version{}, apperr.Integrity("organizations", orgID, "current_version %d does not name a verified version", org.CurrentVersion)
+	for attempt := 0; ; attempt++ {
+		if org.CurrentVersion == 0 {
+			return Version{}, apperr.Conflict(apperr.CodeOrganizationNotVerified, "organizationId", "organization %s has no verified version yet", orgID)
+		}
+		vs, err := s.tab.organizationVersions.Select(ctx, q, `WHERE organization_id = ? AND version = ?`, orgID, org.CurrentVersion)
+		if err != nil {
+			return Version{}, err
+		}
+		if len(vs) == 1 && vs[0].Status == StatusVerified && vs[0].VerifiedAt != nil {
+			if err := s.sanctionsCleared(ctx, q, vs[0]); err != nil {
+				return Version{}, err
+			}
+			return vs[0], nil
+		}
+		again, err := readOrg()
+		if err != nil {
+			return Version{}, err
+		}
+		if again.CurrentVersion == org.CurrentVersion || attempt >= 3 {
+			return Version{}, apperr.Integrity("organizations", orgID, "current_version %d does not name a verified version", org.CurrentVersion)
+		}
+		org = again
 	}
-	if err := s.sanctionsCleared(ctx, q, vs[0]); err != nil {
-		return Version{}, err
-	}
-	return vs[0], nil
 }
 
 // sanctionsCleared refuses a version whose country is on the sanctions
