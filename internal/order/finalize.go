@@ -57,7 +57,8 @@ type finalizing struct {
 //     SAN; a CAA refusal wins over a lint failure;
 //  5. recordIntent: in one transaction holding the order's lock, check
 //     everything that can change during step 4 again — status, snapshot
-//     (organization version and row hash, issuer, settings), blocklist,
+//     (organization version and row hash, issuer, settings), the
+//     identity reuse period, blocklist,
 //     approvals — and durably record the intent; at most one live intent
 //     per order exists, so concurrent finalizes sign once;
 //  6. sign with the real key;
@@ -364,13 +365,18 @@ func (s *Service) recordIntent(ctx context.Context, f *finalizing) error {
 		}
 		// The snapshot from current data: organization version and its row
 		// hash, issuer, settings. A change voids the approvals (committed).
-		o, _, _, changed, err := s.refresh(ctx, tx, f.by, cur)
+		o, _, ver, changed, err := s.refresh(ctx, tx, f.by, cur)
 		if err != nil {
 			return err
 		}
 		if changed {
 			refused = mismatchErr(f.order.SnapshotHash, o.SnapshotHash)
 			return nil
+		}
+		// The identity's reuse period may have ended while step 4 waited
+		// (BR §4.2.1): what is signed now must not rely on it.
+		if ver.VerifiedAt == nil || !br.SubjectIdentityReusable(*ver.VerifiedAt, s.clk.Now()) {
+			return apperr.Conflict(apperr.CodeReverificationRequired, "organizationId", "the organization's identity must be verified again (BR §4.2.1)")
 		}
 		blocked, err := s.blocklist.Blocked(ctx, tx, f.snap.PublicKey.SPKISHA256)
 		if err != nil {
