@@ -300,6 +300,13 @@ func (s *Service) Propose(ctx context.Context, by actor.Actor, orgID string, in 
 			return err
 		}
 		diff := Diff(base.Fields, f, base.SanctionsReview, review)
+		if org.CurrentVersion == 0 && (base.Status == StatusRejected || base.Status == StatusStale) {
+			// Nothing was ever verified and the latest proposal was
+			// closed: there is no identity to compare with, so the diff
+			// is the whole identity, as a creation's is (and proposing the
+			// closed proposal's fields again is a proposal, not no_change).
+			diff = Diff(Fields{}, f, nil, review)
+		}
 		now := s.clk.Now()
 		if len(diff) == 0 && !reverificationDue(org, base, now) {
 			msg := fmt.Sprintf("the request changes nothing in version %d", base.Version)
