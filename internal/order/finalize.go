@@ -373,21 +373,8 @@ func (s *Service) recordIntent(ctx context.Context, f *finalizing) error {
 			refused = mismatchErr(f.order.SnapshotHash, o.SnapshotHash)
 			return nil
 		}
-		// The identity's reuse period may have ended while step 4 waited
-		// (BR §4.2.1): what is signed now must not rely on it.
-		if ver.VerifiedAt == nil || !br.SubjectIdentityReusable(*ver.VerifiedAt, s.clk.Now()) {
-			return apperr.Conflict(apperr.CodeReverificationRequired, "organizationId", "the organization's identity must be verified again (BR §4.2.1)")
-		}
-		blocked, err := s.blocklist.Blocked(ctx, tx, f.snap.PublicKey.SPKISHA256)
-		if err != nil {
+		if err := s.stillCertifiable(ctx, tx, f, ver.VerifiedAt); err != nil {
 			return err
-		}
-		if blocked {
-			return apperr.Invalid(keypolicy.CodeKeyBlocked, "publicKey",
-				"this key was reported compromised while the order was finalized and may not be certified (BR §6.1.1.3(4)); SPKI SHA-256 %s", f.snap.PublicKey.SPKISHA256)
-		}
-		if err := s.notAccountKey(ctx, tx, f.pub); err != nil {
-			return err // an ACME account registered with this key since the order was placed
 		}
 		if err := s.requireApprovals(ctx, tx, cur); err != nil {
 			return err
@@ -406,6 +393,25 @@ func (s *Service) recordIntent(ctx context.Context, f *finalizing) error {
 		return err
 	}
 	return refused
+}
+
+// stillCertifiable checks again, under the order's lock, what may have
+// changed while step 4 waited: the identity's reuse period (BR §4.2.1),
+// verified at verifiedAt, may have ended; the key may have been reported
+// compromised or registered as an ACME account key since.
+func (s *Service) stillCertifiable(ctx context.Context, tx *store.Tx, f *finalizing, verifiedAt *time.Time) error {
+	if verifiedAt == nil || !br.SubjectIdentityReusable(*verifiedAt, s.clk.Now()) {
+		return apperr.Conflict(apperr.CodeReverificationRequired, "organizationId", "the organization's identity must be verified again (BR §4.2.1)")
+	}
+	blocked, err := s.blocklist.Blocked(ctx, tx, f.snap.PublicKey.SPKISHA256)
+	if err != nil {
+		return err
+	}
+	if blocked {
+		return apperr.Invalid(keypolicy.CodeKeyBlocked, "publicKey",
+			"this key was reported compromised while the order was finalized and may not be certified (BR §6.1.1.3(4)); SPKI SHA-256 %s", f.snap.PublicKey.SPKISHA256)
+	}
+	return s.notAccountKey(ctx, tx, f.pub) // an ACME account registered with this key since the order was placed
 }
 
 // storeAttempts bounds the retries of the store step; between them it
