@@ -416,12 +416,16 @@ func (s *Server) orgsData(r *http.Request, by actor.Actor) (orgsData, error) {
 		Sanctioned: strings.Join(s.Vetting.Config().SanctionedCountries, ", "), Next: next, NextQuery: nextQuery(r, next)}, err
 }
 
-// nextQuery is the query string of a console list's next page: the same
-// filters, after the cursor.
+// nextQuery is the href of a console list's next page: "?" and the query
+// string, the same filters after the cursor. The "?" is part of the value
+// so that html/template, seeing a URL start in the href, keeps the
+// query's "=" and "&"; after a literal "?" in the template it would escape
+// the whole value as one query component ("?after%3d…"), a link that
+// shows the first page again.
 func nextQuery(r *http.Request, next string) string {
 	q := r.URL.Query()
 	q.Set("after", next)
-	return q.Encode()
+	return "?" + q.Encode()
 }
 
 // listData is a console list page's data: the items, and the next page.
