@@ -662,6 +662,9 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, by actor.Acto
 	d := auditData{Events: evs, Filter: f}
 	if len(evs) == f.Limit {
 		d.Next = evs[len(evs)-1].Seq
+		// The next page keeps the whole filter (action, since, until,
+		// limit and all), as the other lists' links do; not verify.
+		d.NextQuery = nextQuery(fr, strconv.FormatInt(d.Next, 10))
 	}
 	if verify == "1" {
 		rep, err := s.Audit.Verify(r.Context(), by, "")
@@ -680,7 +683,9 @@ type auditData struct {
 	Events []audit.Event
 	Filter audit.Filter
 	Next   int64
-	Report *audit.Report
+	// NextQuery is the href of the next page (nextQuery).
+	NextQuery string
+	Report    *audit.Report
 }
 
 func (s *Server) changesData(r *http.Request, by actor.Actor) (listData[change.Request], error) {

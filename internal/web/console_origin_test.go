@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -80,6 +82,43 @@ func TestConsoleFlashOnlyFromItsSession(t *testing.T) {
 		bob := c.mustSignIn("bob", f.bob)
 		if got := c.do("GET", p.location(), nil, bob); strings.Contains(got.body, "Contact added.") {
 			t.Fatal("another session shows the flash of alice's redirect")
+		}
+	})
+}
+
+// The audit page's "Next page" link keeps the filter the page was asked
+// with: the events after the last one shown, of the same action, time
+// window and page size, not the next 200 events of every action.
+func TestConsoleAuditNextPageKeepsFilter(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		f := setup(t, e)
+		c := newConsoleClient(t, e, "127.0.0.1")
+		dave := c.mustSignIn("audrey", f.auditor)
+		const first = "/console/audit?action=token.issued&limit=2"
+		p := c.do("GET", first, nil, dave)
+		if p.status != http.StatusOK {
+			t.Fatalf("GET %s: %d\n%.600s", first, p.status, p.body)
+		}
+		m := regexp.MustCompile(`<a href="(/console/audit\?[^"]*)">Next page</a>`).FindStringSubmatch(p.body)
+		if m == nil {
+			t.Fatalf("no next page on a full page of 2:\n%s", p.body)
+		}
+		next, err := url.Parse(html.UnescapeString(m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q := next.Query(); q.Get("action") != "token.issued" || q.Get("limit") != "2" || q.Get("after") == "" {
+			t.Errorf("next page link %s drops the filter: %v", m[1], q)
+		}
+		p = c.do("GET", next.RequestURI(), nil, dave)
+		rows := regexp.MustCompile(`(?s)<tr><td>\d+</td>.*?</tr>`).FindAllString(p.body, -1)
+		if p.status != http.StatusOK || len(rows) == 0 || len(rows) > 2 {
+			t.Fatalf("next page: %d, %d events, want 1 or 2", p.status, len(rows))
+		}
+		for _, row := range rows {
+			if !strings.Contains(row, "token.issued") {
+				t.Errorf("next page shows an event of another action: %s", row)
+			}
 		}
 	})
 }
