@@ -514,6 +514,12 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, by actor.Ac
 	if err != nil {
 		return err
 	}
+	return s.writeAuditExport(w, r, by, f)
+}
+
+// writeAuditExport streams the events f selects as JSON Lines, for the
+// API and the console's export link alike.
+func (s *Server) writeAuditExport(w http.ResponseWriter, r *http.Request, by actor.Actor, f audit.Filter) error {
 	if _, err := s.Audit.List(r.Context(), by, audit.Filter{Limit: 1}); err != nil {
 		return err // the role check, before any header is written
 	}

@@ -74,6 +74,7 @@ func (s *Server) consoleRoutes() {
 	s.mux.HandleFunc("GET /console/accounts/{id}", s.console(s.accountPage))
 	s.mux.HandleFunc("POST /console/accounts/{id}/contacts", s.console(s.accountAddContact))
 	s.mux.HandleFunc("GET /console/audit", s.console(s.auditPage))
+	s.mux.HandleFunc("GET /console/audit/export", s.console(s.auditExportDownload))
 	s.mux.HandleFunc("GET /console/change-requests", s.console(s.changesPage))
 	s.mux.HandleFunc("POST /console/change-requests/{id}/approve", s.console(s.changeApprove))
 	s.mux.HandleFunc("GET /console/mail", s.console(s.mailPage))
@@ -674,6 +675,21 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, by actor.Acto
 		d.Report = rep
 	}
 	return &Page{Title: "Audit", Data: d}, "audit", nil
+}
+
+// auditExportDownload is the audit page's export link: the API's JSON
+// Lines export (GET /api/v1/audit/export, same filter and role check) for
+// the signed-in user. The API endpoint takes a bearer token, which a
+// browser following a link does not send.
+func (s *Server) auditExportDownload(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
+	f, err := parseFilter(r)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.writeAuditExport(w, r, by, f); err != nil {
+		return nil, "", err
+	}
+	return nil, "", nil
 }
 
 // auditData is the audit page's: one page of events (Next is the last

@@ -122,3 +122,29 @@ func TestConsoleAuditNextPageKeepsFilter(t *testing.T) {
 		}
 	})
 }
+
+// The audit page's export link works in the browser that shows it: it is
+// followed with the session cookie and no Authorization header, and gives
+// the JSON Lines export, not the API's 401. A role that may not read the
+// trail gets the error page.
+func TestConsoleAuditExportLink(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		f := setup(t, e)
+		c := newConsoleClient(t, e, "127.0.0.1")
+		audrey := c.mustSignIn("audrey", f.auditor)
+		p := c.do("GET", "/console/audit", nil, audrey)
+		m := regexp.MustCompile(`<a href="([^"]*)">export`).FindStringSubmatch(p.body)
+		if p.status != http.StatusOK || m == nil {
+			t.Fatalf("audit page: %d, no export link\n%.800s", p.status, p.body)
+		}
+		link := html.UnescapeString(m[1])
+		p = c.do("GET", link, nil, audrey)
+		if p.status != http.StatusOK || !strings.HasPrefix(p.header.Get("Content-Type"), "application/x-ndjson") || !strings.Contains(p.body, `"action":"token.issued"`) {
+			t.Fatalf("GET %s (the export link) in the browser: %d %s\n%.400s", link, p.status, p.header.Get("Content-Type"), p.body)
+		}
+		bob := c.mustSignIn("bob", f.bob)
+		if p := c.do("GET", link, nil, bob); p.status != http.StatusForbidden || strings.Contains(p.body, `"action"`) {
+			t.Fatalf("a verifier following the export link: %d\n%.400s", p.status, p.body)
+		}
+	})
+}
