@@ -37,9 +37,12 @@ type templateRow struct {
 
 type templatesData struct {
 	listData[templateRow]
-	Status   string
-	Statuses []vtemplate.Status
-	Required int
+	// AccountID is the account the list is limited to (?accountId=, an
+	// account page's Templates link); the status filter keeps it.
+	AccountID string
+	Status    string
+	Statuses  []vtemplate.Status
+	Required  int
 }
 
 // rows names the organization and account of each template.
@@ -76,7 +79,7 @@ func (s *Server) templatesPage(w http.ResponseWriter, r *http.Request, by actor.
 	if err != nil {
 		return nil, "", err
 	}
-	return &Page{Title: "Templates", Data: templatesData{listData: newList(r, rows, next), Status: q.Get("status"),
+	return &Page{Title: "Templates", Data: templatesData{listData: newList(r, rows, next), AccountID: q.Get("accountId"), Status: q.Get("status"),
 		Required: s.Templates.Config().ApprovalsRequired, Statuses: []vtemplate.Status{vtemplate.StatusPendingApproval, vtemplate.StatusApproved, vtemplate.StatusDisabled}}}, "templates", nil
 }
 

@@ -162,3 +162,43 @@ func TestEABKeysConsole(t *testing.T) {
 		})
 	}
 }
+
+// An account's Templates link lists that account's templates, and the
+// page's status filter keeps to that account: submitting the filter form
+// (a GET of its fields) does not widen the list to every account's.
+func TestTemplatesConsoleFilterKeepsAccount(t *testing.T) {
+	dns, opt := apptest.WithDNS(t)
+	e := apptest.New(t, apptest.SQLite, opt)
+	f := apptest.NewOrderFixture(t, e, dns)
+	other := e.Do("POST", "/api/v1/accounts", e.AdminToken, map[string]any{"name": "Other Co", "organizations": []string{f.OrgID}})
+	if other.Status != 201 {
+		t.Fatalf("account: %d %s", other.Status, other.Raw)
+	}
+	ids := map[string]string{}
+	for _, acc := range []string{f.AccountID, other.Body["id"].(string)} {
+		r := e.Do("POST", "/api/v1/templates", f.Alice, map[string]any{"accountId": acc, "organizationId": f.OrgID,
+			"dnsNames": []string{"*.acme-widgets.com"}, "keyTypes": []string{"ecdsa-p256"}, "maxValidityDays": 90})
+		if r.Status != 201 {
+			t.Fatalf("template: %d %s", r.Status, r.Raw)
+		}
+		ids[acc] = r.Body["id"].(string)
+	}
+	c := newConsoleClient(t, e, "127.0.0.1")
+	bob := c.mustSignIn("bob", f.Bob)
+	p := c.do("GET", "/console/templates?accountId="+f.AccountID, nil, bob)
+	if p.status != 200 || !strings.Contains(p.body, ids[f.AccountID]) || strings.Contains(p.body, ids[other.Body["id"].(string)]) {
+		t.Fatalf("the account's templates: %d\n%s", p.status, p.body)
+	}
+	form := regexp.MustCompile(`(?s)<form method="get" action="/console/templates">(.*?)</form>`).FindStringSubmatch(p.body)
+	if form == nil {
+		t.Fatalf("no filter form:\n%s", p.body)
+	}
+	q := url.Values{"status": {"pending_approval"}}
+	for _, m := range regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`).FindAllStringSubmatch(form[1], -1) {
+		q.Set(m[1], html.UnescapeString(m[2]))
+	}
+	p = c.do("GET", "/console/templates?"+q.Encode(), nil, bob)
+	if p.status != 200 || !strings.Contains(p.body, ids[f.AccountID]) || strings.Contains(p.body, ids[other.Body["id"].(string)]) {
+		t.Fatalf("the filter form submitted (%s) lists another account's template: %d", q.Encode(), p.status)
+	}
+}
