@@ -105,3 +105,22 @@ func TestACMEAccountsAndOrders(t *testing.T) {
 		})
 	}
 }
+
+// A certificate's console page opens by its serial as the API's does,
+// whatever the case of its hex digits (openssl prints them upper-case):
+// GET /api/v1/certificates/{serial} lower-cases it, and so does the page.
+func TestConsoleCertificatePageSerialCase(t *testing.T) {
+	dns, opt := apptest.WithDNS(t)
+	e := apptest.New(t, apptest.SQLite, opt)
+	f := apptest.NewOrderFixture(t, e, dns, "shop.acme-widgets.com")
+	serial, _ := f.Issue("shop.acme-widgets.com")
+	upper := strings.ToUpper(serial)
+	if r := e.Do("GET", "/api/v1/certificates/"+upper, f.Bob, nil); r.Status != 200 {
+		t.Fatalf("API, upper-case serial: %d %s", r.Status, r.Raw)
+	}
+	c := newConsoleClient(t, e, "127.0.0.1")
+	bob := c.mustSignIn("bob", f.Bob)
+	if p := c.do("GET", "/console/certificates/"+upper, nil, bob); p.status != 200 || !strings.Contains(p.body, serial) {
+		t.Fatalf("console, upper-case serial: %d\n%.400s", p.status, p.body)
+	}
+}

@@ -180,7 +180,9 @@ type certificateData struct {
 }
 
 func (s *Server) certificatePage(w http.ResponseWriter, r *http.Request, by actor.Actor) (*Page, string, error) {
-	rec, err := s.Orders.Certificate(r.Context(), by, r.PathValue("serial"), s.Evidence)
+	// Serials are stored lower-case hex; the API lower-cases the one asked
+	// for (getCertificate), and so does the page.
+	rec, err := s.Orders.Certificate(r.Context(), by, strings.ToLower(r.PathValue("serial")), s.Evidence)
 	if err != nil {
 		return nil, "", err
 	}
