@@ -141,7 +141,7 @@ func checkAlg(alg string) error {
 	for i, a := range signingAlgs {
 		names[i] = string(a)
 	}
-	return problem(ProbBadSignatureAlgorithm, http.StatusBadRequest, "the JWS algorithm %q is not accepted; use one of %s", alg, strings.Join(names, ", "))
+	return badSignatureAlgorithm(names, "the JWS algorithm %q is not accepted; use one of %s", alg, strings.Join(names, ", "))
 }
 
 // verify checks a JWS request to url (RFC 8555 §6.2–6.5): the flattened
@@ -308,7 +308,7 @@ func (s *Service) verifyEAB(ctx context.Context, raw json.RawMessage, accountKey
 		// EAB keys are 256-bit HMAC keys: HS384 and HS512 want a key as
 		// long as their hash (RFC 7518 §3.2). An algorithm not accepted
 		// is badSignatureAlgorithm (RFC 8555 §6.2).
-		return "", problem(ProbBadSignatureAlgorithm, http.StatusBadRequest, "externalAccountBinding must be MACed with HS256, not %q: EAB keys are 256-bit HMAC-SHA256 keys", h.Alg)
+		return "", badSignatureAlgorithm([]string{string(jose.HS256)}, "externalAccountBinding must be MACed with HS256, not %q: EAB keys are 256-bit HMAC-SHA256 keys", h.Alg)
 	case h.KID == "":
 		return "", malformed("externalAccountBinding needs the EAB key id as kid")
 	case h.Nonce != "":

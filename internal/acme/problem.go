@@ -42,14 +42,16 @@ type Identifier struct {
 	Value string `json:"value"`
 }
 
-// Problem is an RFC 7807 problem document with RFC 8555's additions
-// (§6.7): the subproblems, each naming its identifier.
+// Problem is an RFC 7807 problem document with RFC 8555's additions:
+// the subproblems, each naming its identifier (§6.7), and the algorithms
+// accepted, on badSignatureAlgorithm only (§6.2).
 type Problem struct {
 	Type        string      `json:"type"`
 	Detail      string      `json:"detail"`
 	Status      int         `json:"status"`
 	Identifier  *Identifier `json:"identifier,omitempty"`
 	Subproblems []Problem   `json:"subproblems,omitempty"`
+	Algorithms  []string    `json:"algorithms,omitempty"`
 }
 
 func (p *Problem) Error() string { return p.Type + ": " + p.Detail }
@@ -57,6 +59,14 @@ func (p *Problem) Error() string { return p.Type + ": " + p.Detail }
 // problem returns a problem of type typ with HTTP status status.
 func problem(typ string, status int, format string, args ...any) *Problem {
 	return &Problem{Type: typ, Status: status, Detail: fmt.Sprintf(format, args...)}
+}
+
+// badSignatureAlgorithm refuses a JWS algorithm, listing the "alg"
+// values accepted where it was used (RFC 8555 §6.2 requires the list).
+func badSignatureAlgorithm(accepted []string, format string, args ...any) *Problem {
+	p := problem(ProbBadSignatureAlgorithm, http.StatusBadRequest, format, args...)
+	p.Algorithms = accepted
+	return p
 }
 
 func malformed(format string, args ...any) *Problem {

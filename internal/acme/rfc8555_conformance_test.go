@@ -3,6 +3,7 @@ package acme_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -211,6 +212,40 @@ func TestOversizedRequestBodyIs413(t *testing.T) {
 		}
 		if r := f.c.Post(url, map[string]any{"identifiers": ids("www.acme-widgets.com")}, acmetest.Opts{}); r.Status != 201 {
 			t.Errorf("a request within the limit: %d %s", r.Status, r.Raw)
+		}
+	})
+}
+
+// RFC 8555 §6.2: a badSignatureAlgorithm problem document must carry an
+// "algorithms" array of the "alg" values the server supports: for the
+// request's JWS the asymmetric algorithms vetca accepts, for an
+// externalAccountBinding HS256 only (§7.3.4). Other problems have none.
+func TestBadSignatureAlgorithmListsTheAcceptedAlgorithms(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		algorithms := func(r acmetest.Response) []string {
+			var out []string
+			for _, a := range r.Body["algorithms"].([]any) {
+				out = append(out, a.(string))
+			}
+			return out
+		}
+		c := acmetest.New(t, f.Server.URL, f.Cfg.PublicURL, key(t))
+		url := c.URL("newAccount")
+		payload := map[string]any{"termsOfServiceAgreed": true, "externalAccountBinding": c.EAB(f.kid, f.hmacKey, url)}
+		for _, alg := range []string{"HS256", "none", "PS256"} {
+			r := c.PostRaw(url, withAlg(t, c.Sign(url, payload, acmetest.Opts{EmbedJWK: true}), alg))
+			want := []string{"RS256", "ES256", "ES384", "ES512", "EdDSA"}
+			if _, ok := r.Body["algorithms"].([]any); r.Type() != probNS+"badSignatureAlgorithm" || !ok || !slices.Equal(algorithms(r), want) {
+				t.Errorf("RFC 8555 §6.2: a JWS with alg %s: want badSignatureAlgorithm with algorithms %v, got %d %s", alg, want, r.Status, r.Raw)
+			}
+		}
+		eab := eabWithAlg(t, c, f.kid, f.hmacKey, url, "HS512")
+		r := c.Post(url, map[string]any{"termsOfServiceAgreed": true, "externalAccountBinding": eab}, acmetest.Opts{EmbedJWK: true})
+		if _, ok := r.Body["algorithms"].([]any); r.Type() != probNS+"badSignatureAlgorithm" || !ok || !slices.Equal(algorithms(r), []string{"HS256"}) {
+			t.Errorf("RFC 8555 §6.2, §7.3.4: an EAB with alg HS512: want badSignatureAlgorithm with algorithms [HS256], got %d %s", r.Status, r.Raw)
+		}
+		if r := c.Post(url, payload, acmetest.Opts{EmbedJWK: true, Tamper: true}); r.Type() != probNS+"malformed" || r.Body["algorithms"] != nil {
+			t.Errorf("a bad signature is malformed, without algorithms: %d %s", r.Status, r.Raw)
 		}
 	})
 }
