@@ -146,7 +146,8 @@ func checkAlg(alg string) error {
 
 // verify checks a JWS request to url (RFC 8555 §6.2–6.5): the flattened
 // serialization, an accepted algorithm, the url header, exactly one of
-// jwk and kid as mode asks, the key or the account, the signature, and
+// jwk and kid as mode asks, the key or the account, the signature (an
+// algorithm that does not fit the key is one that does not verify), and
 // then the nonce, last, so a request refused for anything else leaves its
 // nonce unused. A kid request's account must be valid (RFC 8555 §7.3.6:
 // 401 unauthorized otherwise) and still one that may act (accountUsable),
@@ -171,6 +172,12 @@ func (s *Service) verify(ctx context.Context, r *http.Request, url string, mode 
 	jws, err := jose.ParseSignedJSON(string(body), signingAlgs)
 	if err != nil {
 		return nil, malformed("the JWS does not parse: %v", err)
+	}
+	// An algorithm that does not fit the key is a signature that cannot
+	// verify, and is answered as one: a caller without an account's key
+	// does not learn its type (RFC 8555 §6.2).
+	if !keyFitsAlg(key, h.Alg) {
+		return nil, malformed("the JWS signature does not verify")
 	}
 	payload, err := jws.Verify(key)
 	if err != nil {
@@ -216,9 +223,6 @@ func (s *Service) signingKey(ctx context.Context, req *signed, mode keyMode) (an
 		if err != nil {
 			return nil, err
 		}
-		if err := keyFitsAlg(acct.key.Key, h.Alg); err != nil {
-			return nil, err
-		}
 		req.account = acct
 		return acct.key.Key, nil
 	}
@@ -228,9 +232,6 @@ func (s *Service) signingKey(ctx context.Context, req *signed, mode keyMode) (an
 	}
 	if !jwk.Valid() || !jwk.IsPublic() {
 		return nil, malformed("the jwk must be a valid public key")
-	}
-	if err := keyFitsAlg(jwk.Key, h.Alg); err != nil {
-		return nil, err
 	}
 	if mode == byJWK {
 		if why, _, err := s.accountKeyRefusal(ctx, jwk.Key); err != nil {
@@ -243,8 +244,8 @@ func (s *Service) signingKey(ctx context.Context, req *signed, mode keyMode) (an
 	return jwk.Key, nil
 }
 
-// keyFitsAlg refuses an algorithm that cannot be used with key.
-func keyFitsAlg(key any, alg string) error {
+// keyFitsAlg reports whether alg can be used with key.
+func keyFitsAlg(key any, alg string) bool {
 	ok := false
 	switch k := key.(type) {
 	case *rsa.PublicKey:
@@ -261,10 +262,7 @@ func keyFitsAlg(key any, alg string) error {
 	case ed25519.PublicKey:
 		ok = alg == string(jose.EdDSA)
 	}
-	if !ok {
-		return problem(ProbBadSignatureAlgorithm, http.StatusBadRequest, "the JWS algorithm %q does not fit the key (%T)", alg, key)
-	}
-	return nil
+	return ok
 }
 
 // thumbprint is the RFC 7638 SHA-256 thumbprint of a key, base64url.

@@ -1,6 +1,11 @@
 package acme_test
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"slices"
@@ -246,6 +251,50 @@ func TestBadSignatureAlgorithmListsTheAcceptedAlgorithms(t *testing.T) {
 		}
 		if r := c.Post(url, payload, acmetest.Opts{EmbedJWK: true, Tamper: true}); r.Type() != probNS+"malformed" || r.Body["algorithms"] != nil {
 			t.Errorf("a bad signature is malformed, without algorithms: %d %s", r.Status, r.Raw)
+		}
+	})
+}
+
+// RFC 8555 §6.2: a request that does not verify is answered alike
+// whatever the key of the account its kid names. An algorithm that does
+// not fit that key is a signature that cannot verify: refusing it as
+// such, not as an algorithm that does not fit a key of some type, keeps
+// the type of an account's key from anyone without the key.
+func TestUnverifiedRequestDoesNotTellTheAccountKeyType(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		f.register(t)
+		_, ed, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edAcct := acmetest.New(t, f.Server.URL, f.Cfg.PublicURL, ed)
+		if kid, hk := f.newEAB(t); edAcct.Register(kid, hk).Status != 201 {
+			t.Fatal("register an Ed25519 account")
+		}
+		p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, stranger, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := map[string]crypto.Signer{"P-256": key(t), "P-384": p384, "Ed25519": stranger, "RSA-2048": rsaKey(t, 2048)}
+		body := map[string]any{"identifiers": ids("www.acme-widgets.com")}
+		var first acmetest.Response
+		for acctName, acct := range map[string]*acmetest.Client{"P-256 account": f.c, "Ed25519 account": edAcct} {
+			for keyName, k := range keys {
+				r := acct.Post(acct.URL("newOrder"), body, acmetest.Opts{Key: k})
+				if r.Status != 400 || r.Type() != probNS+"malformed" {
+					t.Errorf("RFC 8555 §6.2: the %s signed by another %s key: want 400 malformed, got %d %s", acctName, keyName, r.Status, r.Raw)
+				}
+				if first.Status == 0 {
+					first = r
+				}
+				if r.Status != first.Status || r.Type() != first.Type() || r.Detail() != first.Detail() {
+					t.Errorf("RFC 8555 §6.2: the %s signed by another %s key is answered %d %s, another unverified request %d %s", acctName, keyName, r.Status, r.Raw, first.Status, first.Raw)
+				}
+			}
 		}
 	})
 }
