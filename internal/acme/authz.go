@@ -347,8 +347,9 @@ func (s *Service) relinquished(ctx context.Context, q store.Querier, acctID, ide
 }
 
 // deactivate deactivates authorization id of acct (RFC 8555 §7.5.2), and
-// with it every valid authorization of acct that is the same one to the
-// client (sameAuthorization); each pending or ready order of theirs
+// with it every authorization of acct that is the same one to the client
+// (sameAuthorization) and valid now: one past its expiry, though stored
+// valid, stays expired (§7.1.6). Each pending or ready order of theirs
 // becomes invalid (§7.1.6). An order being finalized (processing) makes
 // the deactivation wait for its outcome: it is refused, so no
 // certificate is issued after a deactivation committed. Locks are taken
@@ -357,36 +358,9 @@ func (s *Service) deactivate(ctx context.Context, acct *Account, id string) (Aut
 	var out Authorization
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		now := s.now()
-		var a Authorization
-		if err := s.tab.authorizations.Get(ctx, tx, id, &a); err != nil {
+		group, err := s.lockDeactivation(ctx, tx, acct, id, now)
+		if err != nil {
 			return err
-		}
-		lockIDs := []string{id}
-		if a.ValidationID != "" {
-			same, err := s.tab.authorizations.Select(ctx, tx, sameAuthorization+` ORDER BY t.id`, acct.ID, a.Identifier, a.ValidationID, StatusValid)
-			if err != nil {
-				return err
-			}
-			for _, o := range same {
-				if o.ID != id {
-					lockIDs = append(lockIDs, o.ID)
-				}
-			}
-		}
-		slices.Sort(lockIDs)
-		var group []Authorization
-		for _, lid := range lockIDs {
-			var cur Authorization
-			if err := s.tab.authorizations.Lock(ctx, tx, lid, &cur); err != nil {
-				return err
-			}
-			switch st := cur.StatusAt(now); {
-			case lid == id && st != StatusPending && st != StatusValid:
-				// Expired is final too (RFC 8555 §7.1.6).
-				return unauthorized("authorization %s is %s", id, st)
-			case lid == id || cur.Status == StatusValid && cur.Identifier == a.Identifier && cur.ValidationID == a.ValidationID:
-				group = append(group, cur)
-			}
 		}
 		orders := map[string]Authorization{}
 		var orderIDs []string
@@ -427,4 +401,43 @@ func (s *Service) deactivate(ctx context.Context, acct *Account, id string) (Aut
 		return nil
 	})
 	return out, err
+}
+
+// lockDeactivation locks authorization id of acct and the others that are
+// the same one to the client (sameAuthorization), in id order, and returns
+// those deactivate moves: id, which must be pending or valid now, and the
+// others valid now.
+func (s *Service) lockDeactivation(ctx context.Context, tx *store.Tx, acct *Account, id string, now time.Time) ([]Authorization, error) {
+	var a Authorization
+	if err := s.tab.authorizations.Get(ctx, tx, id, &a); err != nil {
+		return nil, err
+	}
+	lockIDs := []string{id}
+	if a.ValidationID != "" {
+		same, err := s.tab.authorizations.Select(ctx, tx, sameAuthorization+` ORDER BY t.id`, acct.ID, a.Identifier, a.ValidationID, StatusValid)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range same {
+			if o.ID != id {
+				lockIDs = append(lockIDs, o.ID)
+			}
+		}
+	}
+	slices.Sort(lockIDs)
+	var group []Authorization
+	for _, lid := range lockIDs {
+		var cur Authorization
+		if err := s.tab.authorizations.Lock(ctx, tx, lid, &cur); err != nil {
+			return nil, err
+		}
+		switch st := cur.StatusAt(now); {
+		case lid == id && st != StatusPending && st != StatusValid:
+			// Expired is final too (RFC 8555 §7.1.6).
+			return nil, unauthorized("authorization %s is %s", id, st)
+		case lid == id || st == StatusValid && cur.Identifier == a.Identifier && cur.ValidationID == a.ValidationID:
+			group = append(group, cur)
+		}
+	}
+	return group, nil
 }

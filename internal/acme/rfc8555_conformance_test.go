@@ -298,3 +298,37 @@ func TestUnverifiedRequestDoesNotTellTheAccountKeyType(t *testing.T) {
 		}
 	})
 }
+
+// RFC 8555 §7.1.6: expired is a final state. Deactivating a valid
+// authorization deactivates the account's others for the same name on
+// the same domain validation (§7.5.2), but one of them that expired
+// meanwhile, though stored valid, stays expired.
+func TestDeactivationLeavesAnExpiredSiblingExpired(t *testing.T) {
+	each(t, func(t *testing.T, f *fixture) {
+		f.register(t)
+		// The challenge's authorization lives as long as its order; the
+		// next order reuses its validation for the BR §4.2.1 period.
+		o := f.newOrder(t, "acme-gadgets.com")
+		short, ch := f.challengeOf(t, o, "dns-01")
+		f.DNS.AddTXT("_acme-challenge.acme-gadgets.com", digest(ch["token"].(string)+"."+acmetest.Thumbprint(t, f.c.Key)))
+		if done := f.c.Post(ch["url"].(string), map[string]any{}, acmetest.Opts{}); done.Body["status"] != "valid" {
+			t.Fatalf("challenge: %d %s", done.Status, done.Raw)
+		}
+		long := authzURL(t, readyOrder(t, f.c, "acme-gadgets.com"))
+		a := f.c.Post(short, nil, acmetest.Opts{})
+		expires, err := time.Parse(time.RFC3339, a.Body["expires"].(string))
+		if err != nil {
+			t.Fatalf("authorization expires: %s", a.Raw)
+		}
+		f.Clock.Advance(expires.Sub(f.Clock.Now()) + time.Hour)
+		if g := f.c.Post(short, nil, acmetest.Opts{}); g.Body["status"] != "expired" {
+			t.Fatalf("the challenge's authorization past its expiry: %s", g.Raw)
+		}
+		if d := deactivate(f.c, long); d.Status != 200 || d.Body["status"] != "deactivated" {
+			t.Fatalf("RFC 8555 §7.5.2: deactivate the reused authorization: %d %s", d.Status, d.Raw)
+		}
+		if g := f.c.Post(short, nil, acmetest.Opts{}); g.Body["status"] != "expired" {
+			t.Errorf("RFC 8555 §7.1.6: an expired authorization must stay expired when its sibling is deactivated: %s", g.Raw)
+		}
+	})
+}
