@@ -316,12 +316,17 @@ func (d reportData) impact(b *strings.Builder) {
 	b.WriteString("\n")
 }
 
+// timelineSection lists the timeline with the revocation deadline in its
+// place among the events: IRG v3.2 asks for a time-ordered sequence, and
+// events (a late revocation, a breach, reports posted) follow the deadline.
 func (d reportData) timelineSection(b *strings.Builder) {
 	b.WriteString("### Timeline\n\nAll times are UTC.\n\n")
-	for _, e := range d.timeline {
+	entries := append(append([]timelineEntry{}, d.timeline...), timelineEntry{d.inc.RevocationDue, "Revocation deadline (BR §4.9.1.1)"})
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].at.Before(entries[j].at) })
+	for _, e := range entries {
 		fmt.Fprintf(b, "- %s: %s\n", minute(e.at), e.text)
 	}
-	fmt.Fprintf(b, "- %s: Revocation deadline (BR §4.9.1.1)\n\n", minute(d.inc.RevocationDue))
+	b.WriteString("\n")
 }
 
 func (d reportData) relatedSection(b *strings.Builder) {

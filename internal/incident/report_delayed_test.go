@@ -1,0 +1,62 @@
+package incident_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/incident"
+)
+
+// timelineTimes returns the times of the full report's Timeline entries,
+// in the order the report lists them.
+func timelineTimes(t *testing.T, md string) []time.Time {
+	t.Helper()
+	_, rest, _ := strings.Cut(md, "### Timeline\n")
+	section, _, _ := strings.Cut(rest, "### Related Incidents")
+	var out []time.Time
+	for _, line := range strings.Split(section, "\n") {
+		entry, ok := strings.CutPrefix(line, "- ")
+		if !ok || len(entry) < len("2006-01-02 15:04 UTC") {
+			continue
+		}
+		at, err := time.Parse("2006-01-02 15:04 UTC", entry[:len("2006-01-02 15:04 UTC")])
+		if err != nil {
+			t.Fatalf("timeline entry %q: %v", line, err)
+		}
+		out = append(out, at)
+	}
+	return out
+}
+
+// TestFullReportTimelineIsInTimeOrder: the IRG v3.2 Timeline is a
+// date-and-time-stamped sequence of every event, so the revocation
+// deadline takes its place among them; a report posted after the deadline
+// (the full report is due 14 days after disclosure, the revocation of a
+// 4.9.1.1#12 set in 5) is listed after it, not before.
+func TestFullReportTimelineIsInTimeOrder(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		t0 := w.Clock.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+		id := w.open(t, incidentBody(t0, w.certificates(t, 1))).Body["id"].(string)
+		if _, err := w.App.Incidents.Revoke(ctx, w.Compliance, id, incident.RevokeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		w.Clock.Set(t0.Add(10 * 24 * time.Hour))
+		if d := w.Do("POST", "/api/v1/incidents/"+id+"/disclosures", w.Carol, map[string]any{"kind": "full"}); d.Status != 200 {
+			t.Fatalf("disclosure: %d %s", d.Status, d.Raw)
+		}
+		rep, err := w.App.Incidents.Render(ctx, actor.CLIActor("test"), id, incident.FormatFull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := timelineTimes(t, rep.Markdown)
+		for i := 1; i < len(ts); i++ {
+			if ts[i].Before(ts[i-1]) {
+				t.Fatalf("timeline out of time order at entry %d:\n%s", i+1, rep.Markdown)
+			}
+		}
+	})
+}
