@@ -61,6 +61,10 @@ type appendixRow struct {
 	revAt   string
 	reason  string
 	valid   bool
+	// until is when the certificate stopped being valid: when its
+	// revocation was recorded (revokedAt may be backdated to a key's
+	// compromise, BR §7.2.2), or its expiry; zero while it is valid.
+	until time.Time
 }
 
 type timelineEntry struct {
@@ -110,6 +114,7 @@ func (s *Service) reportData(ctx context.Context, by actor.Actor, id string) (re
 	if d.timeline, d.delays, err = s.timeline(ctx, by, d.inc); err != nil {
 		return d, err
 	}
+	d.timeline = withRevocations(d.timeline, d.rows)
 	if d.items, err = s.actionItems(ctx, s.db, id); err != nil {
 		return d, err
 	}
@@ -151,8 +156,9 @@ func (s *Service) appendixRow(ctx context.Context, inc Incident, c Certificate, 
 	case err != nil:
 		return row, err
 	case revoked:
-		row.revoked, row.revAt, row.reason = "Yes", minute(r.RevokedAt), r.Reason
+		row.revoked, row.revAt, row.reason, row.until = "Yes", minute(r.RevokedAt), r.Reason, r.RecordedAt
 	case !cert.NotAfter.After(at):
+		row.until = cert.NotAfter
 	case inc.RevocationDue.After(at):
 		row.revoked, row.valid = "Planned", true
 	default:
@@ -191,6 +197,50 @@ func (s *Service) timeline(ctx context.Context, by actor.Actor, inc Incident) ([
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].at.Before(out[j].at) })
 	return out, delays, nil
+}
+
+// withRevocations adds the revocation of the affected set to the timeline
+// (IRG v3.2 Timeline: actual revocation completion): the first revocation,
+// and its completion once no certificate remains valid.
+func withRevocations(tl []timelineEntry, rows []appendixRow) []timelineEntry {
+	var first, last time.Time
+	n := 0
+	for _, r := range rows {
+		if r.revoked != "Yes" {
+			continue
+		}
+		n++
+		if first.IsZero() || r.until.Before(first) {
+			first = r.until
+		}
+		if r.until.After(last) {
+			last = r.until
+		}
+	}
+	if n == 0 {
+		return tl
+	}
+	tl = append(tl, timelineEntry{first, "Revocation of the affected certificates started"})
+	if end, ok := nonComplianceEnd(rows); ok && !end.Before(last) {
+		tl = append(tl, timelineEntry{last, fmt.Sprintf("Revocation of the affected certificates completed (%d revoked)", n)})
+	}
+	sort.SliceStable(tl, func(i, j int) bool { return tl[i].at.Before(tl[j].at) })
+	return tl
+}
+
+// nonComplianceEnd is when the last affected certificate stopped being
+// valid (revoked or expired); false while one is still valid.
+func nonComplianceEnd(rows []appendixRow) (time.Time, bool) {
+	var end time.Time
+	for _, r := range rows {
+		if r.valid || r.until.IsZero() {
+			return time.Time{}, false
+		}
+		if r.until.After(end) {
+			end = r.until
+		}
+	}
+	return end, len(rows) > 0
 }
 
 func eventText(e Event) string {
@@ -282,8 +332,8 @@ func (d reportData) summary(b *strings.Builder) {
 		}
 		start = minute(first)
 	}
-	if _, valid, _, _ := d.counts(); valid == 0 && len(d.rows) > 0 && len(d.timeline) > 0 {
-		end = minute(d.timeline[len(d.timeline)-1].at)
+	if last, ok := nonComplianceEnd(d.rows); ok {
+		end = minute(last)
 	}
 	field(b, "Timeline summary", fmt.Sprintf("Non-compliance start date: %s; Non-compliance identified date: %s; Non-compliance end date: %s", start, minute(d.inc.AwareAt), end))
 	field(b, "Relevant policies", d.policies())

@@ -60,3 +60,35 @@ func TestFullReportTimelineIsInTimeOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestFullReportTimelineHasTheRevocations: IRG v3.2 Timeline expects the
+// actual revocation completion, and the Summary's non-compliance end date
+// is when the last affected certificate stopped being valid, not the time
+// of whatever was recorded last (here a report posted days later).
+func TestFullReportTimelineHasTheRevocations(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		t0 := w.Clock.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+		id := w.open(t, incidentBody(t0, w.certificates(t, 2))).Body["id"].(string)
+		w.Clock.Advance(2 * time.Hour)
+		revokedAt := w.Clock.Now().UTC()
+		if _, err := w.App.Incidents.Revoke(ctx, w.Compliance, id, incident.RevokeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		w.Clock.Set(t0.Add(10 * 24 * time.Hour))
+		if d := w.Do("POST", "/api/v1/incidents/"+id+"/disclosures", w.Carol, map[string]any{"kind": "full"}); d.Status != 200 {
+			t.Fatalf("disclosure: %d %s", d.Status, d.Raw)
+		}
+		rep, err := w.App.Incidents.Render(ctx, actor.CLIActor("test"), id, incident.FormatFull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := revokedAt.Format("2006-01-02 15:04") + " UTC"
+		if !strings.Contains(rep.Markdown, "- "+at+": Revocation of the affected certificates completed") {
+			t.Fatalf("timeline lacks the revocation completion at %s:\n%s", at, rep.Markdown)
+		}
+		if !strings.Contains(rep.Markdown, "Non-compliance end date: "+at) {
+			t.Fatalf("non-compliance end date is not the revocation, %s:\n%s", at, rep.Markdown)
+		}
+	})
+}
