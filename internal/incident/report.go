@@ -182,6 +182,19 @@ func (s *Service) timeline(ctx context.Context, by actor.Actor, inc Incident) ([
 		}
 		out = append(out, timelineEntry{e.At, eventText(e)})
 	}
+	if inc.ParentID != "" {
+		// A delayed-revocation incident's delay requests were recorded on
+		// the incident whose deadline passed, before this one existed;
+		// its Analysis must give them (MRSP §6.1.3).
+		pevs, err := s.tab.events.Select(ctx, s.db, `WHERE incident_id = ? AND kind = ? ORDER BY at, id`, inc.ParentID, EventDelayRequested)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, e := range pevs {
+			delays = append(delays, e)
+			out = append(out, timelineEntry{e.At, eventText(e) + " (recorded on incident " + inc.ParentID + ")"})
+		}
+	}
 	if inc.ProblemReportID != "" && s.deps.ProblemReports != nil {
 		cevs, err := s.deps.ProblemReports.Timeline(ctx, by, inc.ProblemReportID)
 		if err != nil {

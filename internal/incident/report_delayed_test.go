@@ -92,3 +92,39 @@ func TestFullReportTimelineHasTheRevocations(t *testing.T) {
 		}
 	})
 }
+
+// TestDelayedRevocationReportCarriesTheDelayRationale: a delayed-revocation
+// incident's Impact Analysis must give the factors and rationale behind
+// the delay (MRSP §6.1.3; IRG v3.2 Impact, Analysis). The customer's delay
+// request is recorded on the incident whose deadline passed, before the
+// delayed-revocation incident exists; the latter's report must carry it,
+// and list its own timeline in time order.
+func TestDelayedRevocationReportCarriesTheDelayRationale(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		serials := w.certificates(t, 2)
+		t0 := w.Clock.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+		id := w.open(t, incidentBody(t0, serials)).Body["id"].(string)
+		if d := w.Do("POST", "/api/v1/incidents/"+id+"/delays", w.Carol, map[string]any{"requestedBy": "Acme Widgets",
+			"justification": "payment terminals pin this certificate"}); d.Status != 201 {
+			t.Fatalf("delay: %d %s", d.Status, d.Raw)
+		}
+		w.Clock.Set(t0.Add(5*24*time.Hour + time.Hour))
+		if res, err := w.App.Incidents.Tick(ctx); err != nil || res.Opened != 1 {
+			t.Fatalf("watch: %+v %v", res, err)
+		}
+		rep, err := w.App.Incidents.Render(ctx, actor.CLIActor("test"), incident.DelayedID(id), incident.FormatFull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(rep.Markdown, "payment terminals pin this certificate") {
+			t.Fatalf("the delayed-revocation report lacks the recorded delay rationale:\n%s", rep.Markdown)
+		}
+		ts := timelineTimes(t, rep.Markdown)
+		for i := 1; i < len(ts); i++ {
+			if ts[i].Before(ts[i-1]) {
+				t.Fatalf("timeline out of time order at entry %d:\n%s", i+1, rep.Markdown)
+			}
+		}
+	})
+}
