@@ -98,6 +98,15 @@ func TestParseMessage(t *testing.T) {
 			from: "a@example.org", body: "Key leaked\n\ntwice"},
 		{name: "envelope sender when From is bad", raw: crlf("From: not an address\n\nbody"), envelope: "bounce@example.net", from: "bounce@example.net", body: "body"},
 		{name: "no sender", raw: crlf("Subject: x\n\nbody"), problem: problemNoSender},
+		// The reporter is who the BR §4.9.5 preliminary report goes to: a
+		// display name in a charset the decoder does not know (Outlook's
+		// windows-1252) must not lose the From: address to the envelope
+		// sender (a forwarder's bounce address), nor refuse a mail whose
+		// envelope sender is null.
+		{name: "windows-1252 display name", raw: crlf("From: =?windows-1252?Q?J=F6rg_M=FCller?= <joerg@example.de>\n\nbody"),
+			envelope: "bounces+SRS=x@forwarder.example.net", from: "joerg@example.de", body: "body"},
+		{name: "windows-1252 display name, null sender", raw: crlf("From: =?windows-1252?Q?J=F6rg?= <joerg@example.de>\n\nbody"),
+			from: "joerg@example.de", body: "body"},
 		{name: "empty", raw: plainMessage("  \n\n"), problem: problemNoContent},
 		{name: "empty multipart", raw: crlf("From: a@example.org\nContent-Type: multipart/mixed; boundary=b\n\n--b--\n"), problem: problemNoContent},
 		{name: "no header", raw: "no colon here\r\n\r\nbody", problem: problemMalformed},

@@ -86,7 +86,7 @@ func parseMessage(raw []byte, envelopeFrom string) (Report, error) {
 // reporter is the From: header address if it parses, otherwise the
 // envelope sender.
 func reporter(h mail.Header, envelopeFrom string) (string, error) {
-	list, herr := h.AddressList("From")
+	list, herr := addressParser.ParseList(h.Get("From"))
 	if herr == nil && len(list) > 0 && list[0].Address != "" {
 		return list[0].Address, nil
 	}
@@ -284,7 +284,22 @@ func toUTF8(data []byte, charset string) string {
 	}, s)
 }
 
-var wordDecoder = &mime.WordDecoder{}
+// wordDecoder decodes RFC 2047 encoded words in any charset: one it does
+// not know keeps its valid UTF-8 bytes (toUTF8), so that a display name or
+// subject in, say, windows-1252 neither loses the From: address nor stays
+// encoded.
+var wordDecoder = &mime.WordDecoder{CharsetReader: func(charset string, r io.Reader) (io.Reader, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return strings.NewReader(toUTF8(data, charset)), nil
+}}
+
+// addressParser parses the From: header with wordDecoder: the address is
+// what the preliminary report goes to (BR §4.9.5), whatever the charset of
+// the display name beside it.
+var addressParser = &mail.AddressParser{WordDecoder: wordDecoder}
 
 func decodeSubject(v string) string {
 	if d, err := wordDecoder.DecodeHeader(v); err == nil {
