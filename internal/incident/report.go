@@ -13,6 +13,7 @@ import (
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/br"
+	"github.com/vetca/vetca/internal/cpr"
 	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/store"
 )
@@ -201,11 +202,7 @@ func (s *Service) timeline(ctx context.Context, by actor.Actor, inc Incident) ([
 			return nil, nil, err
 		}
 		for _, e := range cevs {
-			text := fmt.Sprintf("Problem report %s: %s", inc.ProblemReportID, strings.ReplaceAll(string(e.Kind), "_", " "))
-			if e.Role != "" {
-				text += " to the " + e.Role
-			}
-			out = append(out, timelineEntry{e.At, text})
+			out = append(out, timelineEntry{e.At, problemReportText(inc.ProblemReportID, e)})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].at.Before(out[j].at) })
@@ -254,6 +251,24 @@ func nonComplianceEnd(rows []appendixRow) (time.Time, bool) {
 		}
 	}
 	return end, len(rows) > 0
+}
+
+// problemReportText is a problem report's timeline entry; a report sent
+// says which (IRG v3.2 Timeline: the preliminary report to the filer and
+// to the Subscriber(s), BR §4.9.5) and to which subscriber account.
+func problemReportText(id string, e cpr.Event) string {
+	what := strings.ReplaceAll(string(e.Kind), "_", " ")
+	if e.Kind == cpr.EventReportSent && e.Ref != "" {
+		what = e.Ref + " " + what
+	}
+	text := fmt.Sprintf("Problem report %s: %s", id, what)
+	if e.Role != "" {
+		text += " to the " + e.Role
+	}
+	if e.Role == cpr.RoleSubscriber && e.AccountID != "" {
+		text += " (account " + e.AccountID + ")"
+	}
+	return text
 }
 
 func eventText(e Event) string {

@@ -128,3 +128,37 @@ func TestDelayedRevocationReportCarriesTheDelayRationale(t *testing.T) {
 		}
 	})
 }
+
+// TestTimelineNamesThePreliminaryReports: IRG v3.2 Timeline expects the
+// preliminary report to the problem report's filer and to the
+// Subscriber(s) (BR §4.9.5) as entries of their own; a final report sent
+// later to the same parties must not read the same.
+func TestTimelineNamesThePreliminaryReports(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		serials := w.certificates(t, 1)
+		c := w.Do("POST", "/api/v1/problem-reports", "", map[string]any{"reporterEmail": "researcher@example.org", "category": "misissuance",
+			"description": "wrong countryName", "serials": serials})
+		if c.Status != 202 {
+			t.Fatalf("problem report: %d %s", c.Status, c.Raw)
+		}
+		cid := c.Body["id"].(string)
+		if r := w.Do("POST", "/api/v1/problem-reports/"+cid+"/preliminary-report", w.Carol, map[string]any{"findings": "confirmed"}); r.Status != 200 {
+			t.Fatalf("preliminary report: %d %s", r.Status, r.Raw)
+		}
+		b := incidentBody(w.Clock.Now(), serials)
+		b["source"], b["problemReportId"] = "third-party", cid
+		r := w.open(t, b)
+		if r.Status != 201 {
+			t.Fatalf("open: %d %s", r.Status, r.Raw)
+		}
+		rep, err := w.App.Incidents.Render(context.Background(), actor.CLIActor("test"), r.Body["id"].(string), incident.FormatFull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"preliminary report sent to the reporter", "preliminary report sent to the subscriber"} {
+			if !strings.Contains(rep.Markdown, want) {
+				t.Fatalf("timeline lacks %q:\n%s", want, rep.Markdown)
+			}
+		}
+	})
+}
