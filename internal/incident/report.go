@@ -276,7 +276,12 @@ func eventText(e Event) string {
 	if e.Ref != "" {
 		text += " " + e.Ref
 	}
-	if e.Detail != "" {
+	switch {
+	case e.Kind == EventActionItem || e.Kind == EventAnalysis:
+		// Their detail is the record as JSON; the report renders the
+		// record in its own sections.
+		text += " recorded"
+	case e.Detail != "":
 		text += ": " + e.Detail
 	}
 	return strings.ToUpper(text[:1]) + text[1:]
@@ -455,7 +460,7 @@ func (d reportData) legacy() string {
 	for _, e := range d.timeline {
 		fmt.Fprintf(&b, "   - %s: %s\n", minute(e.at), e.text)
 	}
-	b.WriteString("\n3. Whether your CA has stopped, or has not yet stopped, certificate issuance or the process giving rise to the problem: N/A\n\n")
+	fmt.Fprintf(&b, "\n3. Whether your CA has stopped, or has not yet stopped, certificate issuance or the process giving rise to the problem: %s\n\n", orNA(d.analysis.IssuanceStopped))
 	first, last := NA, NA
 	if len(d.rows) > 0 {
 		ts := make([]time.Time, 0, len(d.rows))
@@ -470,9 +475,48 @@ func (d reportData) legacy() string {
 	for _, r := range d.rows {
 		fmt.Fprintf(&b, "   - https://crt.sh/?sha256=%s\n", r.cert.CertSHA256)
 	}
-	b.WriteString("\n6. Explanation about how and why the mistakes were made or bugs introduced, and how they avoided detection until now: N/A\n\n")
-	b.WriteString("7. List of steps your CA is taking to resolve the situation and ensure that such a situation or incident will not be repeated in the future: N/A\n")
+	fmt.Fprintf(&b, "\n6. Explanation about how and why the mistakes were made or bugs introduced, and how they avoided detection until now: %s\n\n", orNA(d.legacyCauses()))
+	fmt.Fprintf(&b, "7. List of steps your CA is taking to resolve the situation and ensure that such a situation or incident will not be repeated in the future: %s\n", orNA(d.legacySteps()))
 	return b.String()
+}
+
+func orNA(v string) string {
+	if strings.TrimSpace(v) == "" {
+		return NA
+	}
+	return v
+}
+
+// legacyCauses is topic 6 of the seven-topic format: each contributing
+// factor with its description and detection.
+func (d reportData) legacyCauses() string {
+	var out []string
+	for _, f := range d.analysis.Factors {
+		parts := []string{}
+		for _, p := range []string{f.Title, f.Description, f.Detection} {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		if len(parts) > 0 {
+			out = append(out, strings.Join(parts, ". "))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// legacySteps is topic 7: each action item with its kind, status and due
+// date (IRG 1.0 asks for status and completion date per step).
+func (d reportData) legacySteps() string {
+	var out []string
+	for _, a := range d.items {
+		due := NA
+		if a.Due != nil {
+			due = a.Due.UTC().Format(time.DateOnly)
+		}
+		out = append(out, fmt.Sprintf("%s (%s, %s, due %s)", a.Title, a.Kind, a.Status, due))
+	}
+	return strings.Join(out, "; ")
 }
 
 // appendixCSV is the IRG v3.2 Appendix: the eleven columns in order, then

@@ -162,3 +162,49 @@ func TestTimelineNamesThePreliminaryReports(t *testing.T) {
 		}
 	})
 }
+
+// TestLegacyReportCarriesTheAnalysis: the seven-topic format (IRG 1.0)
+// asks whether issuance was stopped (topic 3: a statement that it was not
+// needs an explanation), how and why the mistake was made (6) and the
+// steps taken, with status and date (7). What the incident recorded for
+// them must be in the report, not N/A.
+func TestLegacyReportCarriesTheAnalysis(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		id := w.open(t, incidentBody(w.Clock.Now().Add(-time.Hour), w.certificates(t, 1))).Body["id"].(string)
+		base := "/api/v1/incidents/" + id
+		if a := w.Do("POST", base+"/action-items", w.Carol, map[string]any{"actionItem": "Compare each subject with its vetted version",
+			"kind": "Prevent", "dueDate": "2026-12-31T00:00:00Z"}); a.Status != 200 {
+			t.Fatalf("action item: %d %s", a.Status, a.Raw)
+		}
+		if an := w.Do("POST", base+"/analysis", w.Carol, map[string]any{"contributingFactors": []map[string]any{{"title": "Contact edits reached the identity form",
+			"description": "the form reused the identity fields"}}, "issuanceStopped": "Yes, at 09:12 UTC, until the fix was deployed."}); an.Status != 200 {
+			t.Fatalf("analysis: %d %s", an.Status, an.Raw)
+		}
+		rep, err := w.App.Incidents.Render(context.Background(), actor.CLIActor("test"), id, incident.FormatLegacy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		topic := func(n string) string {
+			for _, line := range strings.Split(rep.Markdown, "\n") {
+				if strings.HasPrefix(line, n+". ") {
+					return line
+				}
+			}
+			return ""
+		}
+		for n, want := range map[string]string{"3": "Yes, at 09:12 UTC, until the fix was deployed.", "6": "Contact edits reached the identity form",
+			"7": "Compare each subject with its vetted version (Prevent, Ongoing, due 2026-12-31)"} {
+			if !strings.Contains(topic(n), want) {
+				t.Fatalf("legacy topic %s lacks %q:\n%s", n, want, rep.Markdown)
+			}
+		}
+		// A timeline is read by people: no record's raw JSON in it.
+		full, err := w.App.Incidents.Render(context.Background(), actor.CLIActor("test"), id, incident.FormatFull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(full.Markdown, `{"`) || strings.Contains(rep.Markdown, `{"`) {
+			t.Fatalf("raw JSON in the reports:\n%s\n%s", full.Markdown, rep.Markdown)
+		}
+	})
+}
