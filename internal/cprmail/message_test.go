@@ -97,6 +97,10 @@ func TestParseMessage(t *testing.T) {
 		{name: "HTML only", raw: crlf("From: a@example.org\nContent-Type: text/html\n\n<html><head><style>p{}</style></head><body><p>Key&nbsp;leaked</p><script>x()</script><p>twice</p></body></html>"),
 			from: "a@example.org", body: "Key leaked\n\ntwice"},
 		{name: "envelope sender when From is bad", raw: crlf("From: not an address\n\nbody"), envelope: "bounce@example.net", from: "bounce@example.net", body: "body"},
+		// windows-1252 is not ISO-8859-1: 0x80-0x9F are the euro sign,
+		// dashes and typographic quotes, not C1 controls to drop.
+		{name: "windows-1252 body", raw: crlf("From: a@example.org\nContent-Type: text/plain; charset=windows-1252\n\n\x93key leaked\x94 \x96 see \x80 invoice"),
+			from: "a@example.org", body: "\u201ckey leaked\u201d \u2013 see \u20ac invoice"},
 		{name: "no sender", raw: crlf("Subject: x\n\nbody"), problem: problemNoSender},
 		// The reporter is who the BR §4.9.5 preliminary report goes to: a
 		// display name in a charset the decoder does not know (Outlook's

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 // Limits of the parser. The message as a whole is bounded by
@@ -261,11 +263,16 @@ func decodeBase64(raw []byte) ([]byte, error) {
 }
 
 // toUTF8 converts a text part to UTF-8 with \n line ends. Charsets other
-// than UTF-8, US-ASCII and ISO-8859-1 keep their valid UTF-8 bytes.
+// than UTF-8, US-ASCII, ISO-8859-1 and windows-1252 keep their valid UTF-8
+// bytes.
 func toUTF8(data []byte, charset string) string {
 	var s string
 	switch strings.ToLower(strings.TrimSpace(charset)) {
-	case "iso-8859-1", "latin1", "l1", "iso_8859-1", "windows-1252", "cp1252":
+	case "windows-1252", "cp1252":
+		// Not ISO-8859-1: 0x80-0x9F are €, dashes and quotes.
+		d, _ := charmap.Windows1252.NewDecoder().Bytes(data)
+		s = string(d)
+	case "iso-8859-1", "latin1", "l1", "iso_8859-1":
 		rs := make([]rune, len(data))
 		for i, b := range data {
 			rs[i] = rune(b)
