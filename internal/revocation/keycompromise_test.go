@@ -285,3 +285,48 @@ func TestBlockedKeyHiddenByRetypingIsReported(t *testing.T) {
 		}
 	})
 }
+
+// BR §7.2.2: "The CA SHOULD update the revocation date in a CRL entry when
+// it is determined that the private key of the Certificate was compromised
+// prior to the revocation date". The compromise time is the key's, so it
+// applies to every certificate with the key: one already revoked with
+// keyCompromise, but after the time now shown for the compromise, has its
+// revocationDate moved back to it as the certificate the evidence came with
+// does, on its OCSP response and CRL entry alike. It was skipped as
+// already revoked with keyCompromise, keeping its later date.
+func TestKeyCompromiseTimeBackdatesASameKeyCertificateRevokedLater(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		key := apptest.Key(t)
+		serial, cert := issueWithKey(t, f, key)
+		otherSerial, other := issueWithKey(t, f, key)
+		compromised := f.Clock.Now().Add(30 * time.Minute).UTC().Truncate(time.Second)
+		f.Clock.Advance(2 * time.Hour)
+		if r := f.Do("POST", "/api/v1/certificates/"+otherSerial+"/revoke", f.AccTok, map[string]any{"reason": "keyCompromise"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		f.Clock.Advance(time.Hour)
+		r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "keyCompromise", "compromisedAt": compromised})
+		if r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		if o := f.AskOCSP(cert, crypto.SHA256); o.Status != ocsp.Revoked || !o.RevokedAt.Equal(compromised) {
+			t.Fatalf("OCSP of the certificate revoked: status %d at %s", o.Status, o.RevokedAt)
+		}
+		got, ok, err := f.App.Revocations.Find(context.Background(), otherSerial)
+		if err != nil || !ok {
+			t.Fatalf("find: %v %v", ok, err)
+		}
+		if got.Reason != "keyCompromise" || !got.RevokedAt.Equal(compromised) {
+			t.Fatalf("BR §7.2.2: the other certificate with the key keeps revocationDate %s, after the compromise at %s", got.RevokedAt, compromised)
+		}
+		if o := f.AskOCSP(other, crypto.SHA256); o.Status != ocsp.Revoked || !o.RevokedAt.Equal(compromised) || o.RevocationReason != ocsp.KeyCompromise {
+			t.Fatalf("OCSP of the other certificate: status %d at %s reason %d", o.Status, o.RevokedAt, o.RevocationReason)
+		}
+		if ok, code := onCRL(t, f, other); !ok || code != br.KeyCompromise.Code() {
+			t.Fatalf("CRL: listed %v, reasonCode %d", ok, code)
+		}
+		if rep, err := f.App.VerifyAudit(context.Background(), ""); err != nil || !rep.OK {
+			t.Fatalf("verify: %v %+v", err, rep)
+		}
+	})
+}

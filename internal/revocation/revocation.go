@@ -334,6 +334,8 @@ func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, 
 //
 // It runs after a repeated keyCompromise too (nothing changed on cause),
 // so a certificate that shares the key and was left valid is revoked then.
+// One revoked with keyCompromise already has its revocationDate moved back
+// when this compromise time is earlier (BR §7.2.2): the time is the key's.
 func (s *Service) revokeSameKey(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, cause Revocation, in Input, now time.Time) ([]Revocation, error) {
 	others, err := issuance.NewInventory(s.rec).CertificatesWithKey(ctx, tx, cert.SPKISHA256)
 	if err != nil {
@@ -357,14 +359,20 @@ func (s *Service) revokeSameKey(ctx context.Context, tx *store.Tx, by actor.Acto
 		if c.ID == cert.ID || !c.NotAfter.After(now) {
 			continue
 		}
-		if prior, had, err := s.Get(ctx, tx, c.Serial); err != nil {
+		prior, had, err := s.Get(ctx, tx, c.Serial)
+		if err != nil {
 			return nil, err
-		} else if had && prior.Reason == br.KeyCompromise.String() {
-			continue
+		}
+		kc := had && prior.Reason == br.KeyCompromise.String()
+		if kc && in.CompromisedAt == nil {
+			continue // nothing this revocation says could change its entry
 		}
 		r, err := s.revokeCertInTx(ctx, tx, by, c, d, sin, now)
 		if err != nil {
 			return nil, fmt.Errorf("revoke serial %s, which shares the compromised key of %s: %w", c.Serial, cause.Serial, err)
+		}
+		if kc && r.RevokedAt.Equal(prior.RevokedAt) {
+			continue // the compromise was no earlier than its revocationDate
 		}
 		out = append(out, r)
 	}
