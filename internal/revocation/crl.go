@@ -186,7 +186,7 @@ func (p *Publisher) Targets(ctx context.Context) ([]Target, error) {
 		return nil, err
 	}
 	revoked, err := store.SelectUnchecked[issuance.ShardRef](ctx, p.db,
-		`SELECT DISTINCT issuer_id, shard, crl_url FROM revocations WHERE not_after >= ?`, store.FormatTime(since))
+		`SELECT DISTINCT issuer_id, shard, crl_url FROM revocations WHERE not_after >= ? OR recorded_at >= ?`, store.FormatTime(since), store.FormatTime(since))
 	if err != nil {
 		return nil, err
 	}
@@ -295,12 +295,11 @@ const CommitWindow = 5 * time.Minute
 // then is the CRL read, one pass over its entries; a CRL found complete
 // for a set of recent revocations is not read again for it.
 func (p *Publisher) missesARecentRevocation(ctx context.Context, t Target, cur ShardRecord) (bool, error) {
-	// Only what the next build would list can be missing from this one:
-	// the next build leaves off a certificate expired before this CRL's
-	// thisUpdate (eachEntry; BR §4.10.1), and counted here, it would make
-	// the shard due at every pass of the window.
-	rows, err := p.db.Query(ctx, `SELECT serial FROM revocations WHERE crl_url = ? AND recorded_at >= ? AND recorded_at < ? AND not_after >= ? ORDER BY serial`,
-		t.URL, store.FormatTime(cur.ThisUpdate.Add(-CommitWindow)), store.FormatTime(cur.ThisUpdate), store.FormatTime(cur.ThisUpdate))
+	// The next build lists every one of them, expired or not (eachEntry
+	// lists what was recorded in the CommitWindow before the previous
+	// thisUpdate), so once a CRL lists them the shard is found complete.
+	rows, err := p.db.Query(ctx, `SELECT serial FROM revocations WHERE crl_url = ? AND recorded_at >= ? AND recorded_at < ? ORDER BY serial`,
+		t.URL, store.FormatTime(cur.ThisUpdate.Add(-CommitWindow)), store.FormatTime(cur.ThisUpdate))
 	if err != nil {
 		return false, fmt.Errorf("recent revocations of %s: %w", t.URL, err)
 	}
@@ -364,30 +363,32 @@ const lintWindow = 10000
 
 // eachEntry calls fn with every revoked serial a shard's CRL must list:
 // every revocation of the shard except those whose certificate expired
-// before the previous scheduled CRL, which therefore already listed them
-// once after expiry (BR §4.10.1, §7.2). It reads them in serial order, a
-// batch at a time (keyset pagination on the index revocations_crl_serial),
+// before the previous scheduled CRL and that were recorded before it (less
+// the CommitWindow), which therefore already listed them once after expiry
+// (BR §4.10.1, §7.2; RFC 5280 §3.3). A revocation recorded after its
+// certificate expired is listed all the same. It reads them in serial
+// order, a batch at a time (keyset pagination on revocations_crl_serial),
 // scanning the columns directly rather than through the reflective row
 // decoder; the serial passed to fn is valid only during the call.
 func (p *Publisher) eachEntry(ctx context.Context, q store.Querier, url string, prevThisUpdate time.Time, fn func(serial []byte, revokedAt time.Time, reason int) error) error {
 	query := `SELECT serial, revoked_at, reason_code FROM revocations WHERE crl_url = ? AND serial > ?`
 	if !prevThisUpdate.IsZero() {
-		query += ` AND not_after >= ?`
+		query += listedAfter
 	}
 	query += ` ORDER BY serial LIMIT ` + strconv.Itoa(entryBatch)
 	var (
-		sn, at   sql.RawBytes
-		code     int
-		serial   [crl.MaxSerialOctets]byte
-		last     [2 * crl.MaxSerialOctets]byte
-		lastLen  int
-		after    string
-		notAfter = store.FormatTime(prevThisUpdate)
+		sn, at  sql.RawBytes
+		code    int
+		serial  [crl.MaxSerialOctets]byte
+		last    [2 * crl.MaxSerialOctets]byte
+		lastLen int
+		after   string
+		since   = listedAfterArgs(prevThisUpdate)
 	)
 	for {
 		args := []any{url, after}
 		if !prevThisUpdate.IsZero() {
-			args = append(args, notAfter)
+			args = append(args, since...)
 		}
 		n, err := func() (int, error) {
 			rows, err := q.Query(ctx, query, args...)
@@ -424,6 +425,16 @@ func (p *Publisher) eachEntry(ctx context.Context, q store.Querier, url string, 
 		}
 		after = string(last[:lastLen])
 	}
+}
+
+// listedAfter is the condition, with listedAfterArgs, on the revocations
+// a CRL built after one of thisUpdate prev lists (eachEntry): an unexpired
+// certificate's at prev, or one recorded too recently for that CRL to have
+// listed it (a revocation after expiry; RFC 5280 §3.3).
+const listedAfter = ` AND (not_after >= ? OR recorded_at >= ?)`
+
+func listedAfterArgs(prev time.Time) []any {
+	return []any{store.FormatTime(prev), store.FormatTime(prev.Add(-CommitWindow))}
 }
 
 // decodeSerialHex decodes a serial stored in vetca's form (serial.Hex:
@@ -524,8 +535,8 @@ func (p *Publisher) Build(ctx context.Context, t Target) (*Built, error) {
 		count := `SELECT COUNT(*) FROM revocations WHERE crl_url = ?`
 		args := []any{t.URL}
 		if !prevThis.IsZero() {
-			count += ` AND not_after >= ?`
-			args = append(args, store.FormatTime(prevThis))
+			count += listedAfter
+			args = append(args, listedAfterArgs(prevThis)...)
 		}
 		var n int
 		if err := tx.QueryRow(ctx, count, args...).Scan(&n); err != nil {
