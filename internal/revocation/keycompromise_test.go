@@ -330,3 +330,24 @@ func TestKeyCompromiseTimeBackdatesASameKeyCertificateRevokedLater(t *testing.T)
 		}
 	})
 }
+
+// A keyCompromise's compromisedAt moves the revocationDate back (BR
+// §7.2.2), so a time that is no compromise time is refused naming the
+// field, and nothing is revoked, as evidenceAt's zero time is: the zero
+// time (0001-01-01T00:00:00Z, what a client sends for an unset time) was
+// taken silently as "not known", so the entry kept the time of revocation
+// while the request asked for another one, and the recorded evidence
+// named a compromise in year 1.
+func TestKeyCompromiseZeroCompromisedAtIsRefused(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		serial, _ := f.Issue(site)
+		f.Clock.Advance(time.Hour)
+		r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "keyCompromise", "compromisedAt": "0001-01-01T00:00:00Z"})
+		if field, code := r.ErrField(); r.Status != 400 || field != "compromisedAt" || code != "invalid_compromise_at" {
+			t.Fatalf("zero compromisedAt: %d %s", r.Status, r.Raw)
+		}
+		if g := f.Do("GET", "/api/v1/certificates/"+serial, f.AccTok, nil); g.Body["status"] != "valid" {
+			t.Fatalf("a refused revocation revoked the certificate: %s", g.Raw)
+		}
+	})
+}

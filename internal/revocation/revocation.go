@@ -127,17 +127,11 @@ type Decision struct {
 // taken as unspecified; unspecified is a reason one may send
 // (docs/api.md, Orders and certificates).
 func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
-	d := Decision{EvidenceAt: now}
-	if in.EvidenceAt != nil {
-		if in.EvidenceAt.After(now) {
-			return Decision{}, apperr.Invalid(apperr.CodeInvalidTime, "evidenceAt", "evidenceAt is in the future")
-		}
-		if in.EvidenceAt.UTC().Truncate(time.Second).IsZero() {
-			// The store writes the zero time as NULL, which the column refuses.
-			return Decision{}, apperr.Invalid(apperr.CodeInvalidTime, "evidenceAt", "evidenceAt %s is not a time the CA obtained evidence", in.EvidenceAt.UTC().Format(time.RFC3339))
-		}
-		d.EvidenceAt = in.EvidenceAt.UTC()
+	evidenceAt, err := checkTimes(in, now)
+	if err != nil {
+		return Decision{}, err
 	}
+	d := Decision{EvidenceAt: evidenceAt}
 	switch {
 	case by.Kind == actor.Subscriber:
 		if in.Trigger != "" {
@@ -192,6 +186,27 @@ func Decide(by actor.Actor, in Input, now time.Time) (Decision, error) {
 		return Decision{}, apperr.Invalid(apperr.CodeInvalidField, "compromisedAt", "compromisedAt applies to keyCompromise only")
 	}
 	return d, nil
+}
+
+// checkTimes checks the times a request names and returns when the CA
+// obtained the evidence (now unless evidenceAt says otherwise). Neither
+// may be the zero time: the store writes it as NULL, which the evidence_at
+// column refuses, and a compromisedAt of year 1 is no compromise time (a
+// client's unset time), whose backdating (BR §7.2.2) cannot be guessed.
+func checkTimes(in Input, now time.Time) (time.Time, error) {
+	if in.CompromisedAt != nil && in.CompromisedAt.UTC().Truncate(time.Second).IsZero() {
+		return time.Time{}, apperr.Invalid(br.CodeBadCompromiseAt, "compromisedAt", "compromisedAt %s is not a time the key was compromised; leave it out when the time is not known", in.CompromisedAt.UTC().Format(time.RFC3339))
+	}
+	if in.EvidenceAt == nil {
+		return now, nil
+	}
+	if in.EvidenceAt.After(now) {
+		return time.Time{}, apperr.Invalid(apperr.CodeInvalidTime, "evidenceAt", "evidenceAt is in the future")
+	}
+	if in.EvidenceAt.UTC().Truncate(time.Second).IsZero() {
+		return time.Time{}, apperr.Invalid(apperr.CodeInvalidTime, "evidenceAt", "evidenceAt %s is not a time the CA obtained evidence", in.EvidenceAt.UTC().Format(time.RFC3339))
+	}
+	return in.EvidenceAt.UTC(), nil
 }
 
 // reasonNames lists reasons for people: "unspecified, keyCompromise, …".
