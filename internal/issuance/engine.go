@@ -296,6 +296,13 @@ func (e *Engine) Prepare(ctx context.Context, r Request) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A certificate must not outlive its issuing CA: once the CA expires no
+	// path to the certificate validates (RFC 5280 §6.1.3(a)(2), BR §7.1.2).
+	if r.IssuerCert != nil && notAfter.After(r.IssuerCert.NotAfter) {
+		return nil, apperr.Unavailable(apperr.CodeNoIssuer, apperr.NoField,
+			"issuing CA %s expires at %s, before the certificate's notAfter %s; create a new issuing CA with `vetca ceremony intermediate`",
+			r.Issuer.ID, r.IssuerCert.NotAfter.UTC().Format(time.RFC3339), notAfter.Format(time.RFC3339))
+	}
 	shard := crl.ShardFor(sn, e.cfg.CRLShards)
 	crlURL := crl.ShardURL(e.CRLBase(), r.Issuer.ID, shard)
 	params := profile.Params{

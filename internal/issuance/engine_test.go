@@ -433,3 +433,32 @@ func TestListCertificatesPagesNewestFirst(t *testing.T) {
 		})
 	}
 }
+
+// RFC 5280 §6.1.3(a)(2), BR §7.1.2: a certificate must not outlive the
+// issuing CA that signs it, since after the CA expires no path to it
+// validates. An issuing CA a few days from its own notAfter refuses to
+// prepare a certificate valid for longer (503 no_issuer), and prepares one
+// that ends in time.
+func TestPrepareRefusesCertificateOutlivingItsIssuer(t *testing.T) {
+	f := newFixture(t, apptest.SQLite)
+	iss, cert, err := f.engine.ActiveIssuer(f.ctx, f.App.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Clock.Set(cert.NotAfter.Add(-10 * 24 * time.Hour))
+	subject := f.snap.Subject.ProfileSubject()
+	req := issuance.Request{Issuer: iss, IssuerCert: cert, Subject: subject, DNSNames: f.snap.DNSNames,
+		PublicKey: f.key.Public(), ValidityDays: 30, Expected: []profile.Subject{subject}}
+	p, err := f.engine.Prepare(f.ctx, req)
+	if err == nil {
+		t.Fatalf("prepared a certificate until %s under an issuing CA that expires at %s", p.NotAfter, cert.NotAfter)
+	}
+	wantCode(t, err, apperr.CodeNoIssuer)
+	req.ValidityDays = 5
+	if p, err = f.engine.Prepare(f.ctx, req); err != nil {
+		t.Fatalf("a certificate ending before its issuer: %v", err)
+	}
+	if p.NotAfter.After(cert.NotAfter) {
+		t.Fatalf("notAfter %s after the issuer's %s", p.NotAfter, cert.NotAfter)
+	}
+}
