@@ -261,10 +261,13 @@ const DefaultPublicURL = "http://127.0.0.1:8080"
 // must not depend on TLS, which depends on revocation status); the same
 // host serves them. An https --public-url still makes console cookies
 // Secure.
-func (c *Config) StatusURL() string {
-	u, err := url.Parse(c.PublicURL)
+func (c *Config) StatusURL() string { return statusURL(c.PublicURL) }
+
+// statusURL is base with the http scheme when it has https.
+func statusURL(base string) string {
+	u, err := url.Parse(base)
 	if err != nil || u.Scheme != "https" {
-		return c.PublicURL
+		return base
 	}
 	u.Scheme = "http"
 	return u.String()

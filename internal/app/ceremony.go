@@ -63,9 +63,12 @@ func (a *App) IntermediateCeremony(ctx context.Context, by actor.Actor, o issuan
 	if o.KeyDir == "" {
 		o.KeyDir = a.Cfg.KeyDir
 	}
+	// The root's CRL and certificate URLs in the new CA's certificate are
+	// http, as init makes them (BR §7.1.2.11.2, §7.1.2.10.3).
 	if o.PublicURL == "" {
 		o.PublicURL = a.Cfg.PublicURL
 	}
+	o.PublicURL = statusURL(o.PublicURL)
 	if o.Alg == "" {
 		o.Alg = signer.ECDSAP256
 	}

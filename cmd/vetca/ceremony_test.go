@@ -1,0 +1,52 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// An installation whose public URL is https (as a production one is)
+// still makes issuing CAs: the ceremony puts the root's CRL and
+// certificate URLs in the new CA's certificate as http, as init does,
+// since a CA certificate's cRLDistributionPoints and caIssuers MUST be
+// http URLs (BR §7.1.2.11.2, §7.1.2.10.3).
+func TestCeremonyIntermediateUnderHTTPSPublicURL(t *testing.T) {
+	dir := t.TempDir()
+	common := []string{"--db", "sqlite:" + filepath.Join(dir, "v.db"), "--key-dir", filepath.Join(dir, "keys")}
+	if code, _, stderr := runCLI(t, append([]string{"init", "--public-url", "https://ca.example.com"}, common...)...); code != exitOK {
+		t.Fatalf("init: %d %s", code, stderr)
+	}
+	out := filepath.Join(dir, "ceremony.json")
+	code, _, stderr := runCLI(t, append([]string{"ceremony", "intermediate", "--out", out}, common...)...)
+	if code != exitOK {
+		t.Fatalf("ceremony intermediate under an https public URL: exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Issuer struct{ Certificate string } `json:"issuer"`
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode([]byte(rec.Issuer.Certificate))
+	if blk == nil {
+		t.Fatal("no certificate in the ceremony record")
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range append(c.CRLDistributionPoints, c.IssuingCertificateURL...) {
+		if !strings.HasPrefix(u, "http://ca.example.com/") {
+			t.Fatalf("issuing CA URL %q, want http://ca.example.com/...", u)
+		}
+	}
+}
