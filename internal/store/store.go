@@ -223,11 +223,30 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 // redact hides a password in a URL DSN.
 func redact(dsn string) string {
 	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
+	if err != nil {
 		return dsn
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	hidden := false
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			hidden = true
+		}
+	}
+	// pgx also takes the password (and sslpassword, of the client key)
+	// from the query.
+	q, inQuery := u.Query(), false
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "xxxxx")
+			inQuery = true
+		}
+	}
+	if inQuery {
+		u.RawQuery = q.Encode()
+	}
+	if !hidden && !inQuery {
+		return dsn
 	}
 	return u.String()
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -505,4 +506,31 @@ func TestCancelBeforeCommitAgreesWithTheOutcome(t *testing.T) {
 			t.Fatalf("InTx = %v but %d rows committed", err, n)
 		}
 	})
+}
+
+// DSN is what error messages, logs and the 0644 ceremony record show of the
+// database, so it never holds a password: pgx takes one from the user
+// information and from a password query parameter alike.
+func TestDSNHidesPasswordInEveryPlace(t *testing.T) {
+	u, err := url.Parse(storetest.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	q := u.Query()
+	q.Set("password", "s3cret-query")
+	u.RawQuery = q.Encode()
+	withUser := *u
+	withUser.User = url.UserPassword(u.User.Username(), "s3cret-user")
+	for _, dsn := range []string{u.String(), withUser.String()} {
+		db, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := db.DSN()
+		db.Close()
+		if strings.Contains(got, "s3cret") {
+			t.Errorf("DSN() = %s shows a password", got)
+		}
+	}
 }
