@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/store/storetest"
 )
 
 // listTree returns every path under dir, sorted ("" entries for none).
@@ -207,5 +209,23 @@ func TestAuditKeyPathsAreNotCreatedByMistake(t *testing.T) {
 	}
 	if got := listTree(t, other); len(got) > 1 {
 		t.Fatalf("the refused init left %v", got)
+	}
+}
+
+// A command pointed at a PostgreSQL database without a vetca schema says
+// to run init on it, without printing the password the --db URL carries:
+// stderr goes to terminals, logs and tickets.
+func TestNoSchemaErrorHidesDatabasePassword(t *testing.T) {
+	u, err := url.Parse(storetest.PostgresDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword(u.User.Username(), "s3cret")
+	code, _, stderr := runCLI(t, "audit", "verify", "--db", u.String(), "--key-dir", t.TempDir())
+	if code == exitOK || !strings.Contains(stderr, "vetca init") {
+		t.Fatalf("audit verify on a database without a schema: exit %d: %s", code, stderr)
+	}
+	if strings.Contains(stderr, "s3cret") {
+		t.Fatalf("the error shows the database password: %s", stderr)
 	}
 }

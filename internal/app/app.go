@@ -475,7 +475,7 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 			return nil, err
 		}
 		if _, ok := before.Table("audit_events"); !ok {
-			return nil, fmt.Errorf("database %s has no vetca schema: run `vetca init --db %s` first", db.DSN(), cfg.DB)
+			return nil, fmt.Errorf("database %s has no vetca schema: run `vetca init` with this --db first", db.DSN())
 		}
 	}
 	if opts.Migrate {
@@ -488,7 +488,7 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 		return nil, err
 	}
 	if _, ok := schema.Table("audit_events"); !ok {
-		return nil, fmt.Errorf("database %s has no vetca schema: run `vetca init --db %s` first", db.DSN(), cfg.DB)
+		return nil, fmt.Errorf("database %s has no vetca schema: run `vetca init` with this --db first", db.DSN())
 	}
 	if err := db.CheckVersion(ctx); err != nil {
 		return nil, err
