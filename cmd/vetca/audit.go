@@ -156,6 +156,20 @@ the auditor to keep. serve does the same on a schedule.`,
 // could not be written because its directory is missing or is no
 // directory: a command that records something (a checkpoint, a CA) and
 // only then fails to write its file would leave a partial result.
+// checkNewFile refuses a path where a file already is: a ceremony record
+// never replaces another record, or a key.
+func checkNewFile(flag, path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s %s: the file exists; a ceremony record is never written over another file", flag, path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s %s: %w", flag, path, err)
+	}
+	return nil
+}
+
 func checkOutFile(flag, path string) error {
 	if path == "" {
 		return nil

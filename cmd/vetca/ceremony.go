@@ -38,6 +38,9 @@ keep. New orders are issued by the newest valid issuing CA.`,
 			if err := checkOutFile("--out", out); err != nil {
 				return err
 			}
+			if err := checkNewFile("--out", out); err != nil {
+				return err
+			}
 			a, err := g.open(cmd.Context(), app.Options{Write: true})
 			if err != nil {
 				return err

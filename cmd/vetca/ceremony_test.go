@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -47,6 +48,40 @@ func TestCeremonyIntermediateUnderHTTPSPublicURL(t *testing.T) {
 	for _, u := range append(c.CRLDistributionPoints, c.IssuingCertificateURL...) {
 		if !strings.HasPrefix(u, "http://ca.example.com/") {
 			t.Fatalf("issuing CA URL %q, want http://ca.example.com/...", u)
+		}
+	}
+}
+
+// A ceremony record is the witnesses' evidence of a CA's creation: a
+// ceremony never writes its record over an existing file (an earlier
+// ceremony's record, or a key in the key directory), and refuses such an
+// --out before it makes the CA, as it does an --out it cannot write.
+func TestCeremonyIntermediateNeverOverwritesOut(t *testing.T) {
+	dir, common := initForTest(t)
+	keys := filepath.Join(dir, "keys")
+	records, err := filepath.Glob(filepath.Join(keys, "ceremony-*.json"))
+	if err != nil || len(records) != 2 {
+		t.Fatalf("init's ceremony records: %v %v", records, err)
+	}
+	pems, err := filepath.Glob(filepath.Join(keys, "*.key.pem"))
+	if err != nil || len(pems) != 2 {
+		t.Fatalf("init's CA keys: %v %v", pems, err)
+	}
+	for _, out := range []string{records[0], pems[0]} {
+		was, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := listTree(t, keys)
+		code, _, stderr := runCLI(t, append([]string{"ceremony", "intermediate", "--out", out}, common...)...)
+		if code == exitOK || !strings.Contains(stderr, "--out") {
+			t.Fatalf("ceremony intermediate --out %s (exists): exit %d: %s", out, code, stderr)
+		}
+		if now, err := os.ReadFile(out); err != nil || string(now) != string(was) {
+			t.Fatalf("the ceremony overwrote %s (%v)", out, err)
+		}
+		if after := listTree(t, keys); !slices.Equal(before, after) {
+			t.Fatalf("a refused ceremony changed the key directory: %v -> %v", before, after)
 		}
 	}
 }

@@ -100,13 +100,26 @@ func (r *CeremonyRecord) Verify(pub *audit.PublicKey) error {
 	return nil
 }
 
-// Write writes the record as indented JSON (mode 0644: it holds no secret).
+// Write writes the record as indented JSON (mode 0644: it holds no secret)
+// to a new file: it never replaces an existing one, such as an earlier
+// ceremony's record or a key.
 func (r *CeremonyRecord) Write(path string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("ceremony record %s: %w", path, err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("ceremony record %s: %w", path, err)
 	}
 	return nil

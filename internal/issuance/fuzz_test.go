@@ -69,6 +69,9 @@ func FuzzReadCeremonyRecord(f *testing.F) {
 			t.Fatalf("accepted a record not signed by the audit key: %+v", r)
 		}
 		again := filepath.Join(dir, "again.json")
+		if err := os.Remove(again); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
 		if err := r.Write(again); err != nil {
 			t.Fatal(err)
 		}
