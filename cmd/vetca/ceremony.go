@@ -7,6 +7,7 @@ import (
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/iso3166"
 	"github.com/vetca/vetca/internal/issuance"
+	"github.com/vetca/vetca/internal/profile"
 	"github.com/vetca/vetca/internal/signer"
 )
 
@@ -32,6 +33,9 @@ keep. New orders are issued by the newest valid issuing CA.`,
 			}
 			if _, ok := iso3166.LookupCountry(o.Country); !ok {
 				return usageErr("--ca-country %q is not an ISO 3166-1 alpha-2 code", o.Country)
+			}
+			if err := checkCANames(o); err != nil {
+				return err
 			}
 			// The record's place is checked before the CA is made: a CA
 			// created without its record is not undone by a failed write.
@@ -97,4 +101,24 @@ keep. New orders are issued by the newest valid issuing CA.`,
 	}
 	c.AddCommand(inter, verify)
 	return c
+}
+
+// checkCANames refuses the names a new issuing CA's certificate cannot
+// carry (BR §7.1.2.10.2, §7.1.4.2) before the ceremony makes its key, as
+// init refuses its own: a key made on an HSM stays there.
+func checkCANames(o issuance.IntermediateOptions) error {
+	if o.Organization == "" {
+		return usageErr("--ca-organization is required: the organizationName of the CA certificate (BR §7.1.2.10.2)")
+	}
+	flag, cn := "--ca-organization", o.Organization+" OV TLS Issuing CA 1"
+	if o.CommonName != "" {
+		if _, err := profile.EncodeSubject(profile.Subject{CountryName: o.Country, OrganizationName: o.Organization, CommonName: "CA"}); err != nil {
+			return usageErr("--ca-organization %q: %s", o.Organization, describe(err))
+		}
+		flag, cn = "--name", o.CommonName
+	}
+	if _, err := profile.EncodeSubject(profile.Subject{CountryName: o.Country, OrganizationName: o.Organization, CommonName: cn}); err != nil {
+		return usageErr("%s: %s", flag, describe(err))
+	}
+	return nil
 }

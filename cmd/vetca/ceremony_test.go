@@ -4,11 +4,15 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vetca/vetca/internal/signer"
+	"github.com/vetca/vetca/internal/signer/softhsmtest"
 )
 
 // An installation whose public URL is https (as a production one is)
@@ -82,6 +86,36 @@ func TestCeremonyIntermediateNeverOverwritesOut(t *testing.T) {
 		}
 		if after := listTree(t, keys); !slices.Equal(before, after) {
 			t.Fatalf("a refused ceremony changed the key directory: %v -> %v", before, after)
+		}
+	}
+}
+
+// The names of the new CA (--name, --ca-organization) are checked before
+// the ceremony makes its key, as init checks its own: a name the CA
+// certificate cannot carry is a usage error, and leaves no key on the HSM.
+func TestCeremonyIntermediateRefusesBadNamesBeforeMakingTheKey(t *testing.T) {
+	tok := softhsmtest.New(t, "vetca-ceremony-names")
+	_, common := initForTest(t)
+	common = append(common, "--pkcs11-module", tok.ModulePath, "--pkcs11-pin", tok.PIN)
+	for _, tc := range []struct {
+		flag string
+		args []string
+	}{
+		{"--name", []string{"--name", strings.Repeat("A", 65)}},
+		{"--ca-organization", []string{"--ca-organization", ""}},
+	} {
+		args := append([]string{"ceremony", "intermediate", "--issuer-key", tok.URI("new-issuing")}, tc.args...)
+		code, _, stderr := runCLI(t, append(args, common...)...)
+		if code != exitUsage || !strings.Contains(stderr, tc.flag) {
+			t.Fatalf("ceremony intermediate %v: exit %d, want %d naming %s: %s", tc.args, code, exitUsage, tc.flag, stderr)
+		}
+		s, err := signer.Open(tok.URI("new-issuing"), tok.Config())
+		if err == nil {
+			s.Close()
+			t.Fatalf("ceremony intermediate %v was refused but left a key on the token", tc.args)
+		}
+		if !errors.Is(err, signer.ErrNoKey) {
+			t.Fatal(err)
 		}
 	}
 }
