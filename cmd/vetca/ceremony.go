@@ -24,25 +24,7 @@ record, and a ceremony record signed with the audit key for the witnesses to
 keep. New orders are issued by the newest valid issuing CA.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.Alg, err = signer.ParseAlgorithm(alg); err != nil {
-				return usageErr("--key-alg: %v", err)
-			}
-			if err := checkIssuerKeyURI(o.KeyURI); err != nil {
-				return err
-			}
-			if _, ok := iso3166.LookupCountry(o.Country); !ok {
-				return usageErr("--ca-country %q is not an ISO 3166-1 alpha-2 code", o.Country)
-			}
-			if err := checkCANames(o); err != nil {
-				return err
-			}
-			// The record's place is checked before the CA is made: a CA
-			// created without its record is not undone by a failed write.
-			if err := checkOutFile("--out", out); err != nil {
-				return err
-			}
-			if err := checkNewFile("--out", out); err != nil {
+			if err := checkIntermediateFlags(&o, alg, out); err != nil {
 				return err
 			}
 			a, err := g.open(cmd.Context(), app.Options{Write: true})
@@ -101,6 +83,30 @@ keep. New orders are issued by the newest valid issuing CA.`,
 	}
 	c.AddCommand(inter, verify)
 	return c
+}
+
+// checkIntermediateFlags checks every flag of ceremony intermediate before
+// anything is opened or made, and sets o.Alg.
+func checkIntermediateFlags(o *issuance.IntermediateOptions, alg, out string) error {
+	var err error
+	if o.Alg, err = signer.ParseAlgorithm(alg); err != nil {
+		return usageErr("--key-alg: %v", err)
+	}
+	if err := checkIssuerKeyURI(o.KeyURI); err != nil {
+		return err
+	}
+	if _, ok := iso3166.LookupCountry(o.Country); !ok {
+		return usageErr("--ca-country %q is not an ISO 3166-1 alpha-2 code", o.Country)
+	}
+	if err := checkCANames(*o); err != nil {
+		return err
+	}
+	// The record's place is checked before the CA is made: a CA created
+	// without its record is not undone by a failed write.
+	if err := checkOutFile("--out", out); err != nil {
+		return err
+	}
+	return checkNewFile("--out", out)
 }
 
 // checkCANames refuses the names a new issuing CA's certificate cannot
