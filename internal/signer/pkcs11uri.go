@@ -2,6 +2,7 @@ package signer
 
 import (
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -222,6 +223,32 @@ func (u *PKCS11URI) resolve(cfg Config) (module, pin string, err error) {
 	return module, pin, nil
 }
 
+// readSecretFile reads a pin-source file: a regular file that no one but
+// its owner may read or write, since the PIN lets anyone on the host sign
+// with the CA key.
+func readSecretFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("signer: reading pin-source: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("signer: pin-source %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("signer: pin-source %s is not a regular file", path)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("signer: pin-source %s has mode %#o; others may read it: chmod 600 it", path, perm)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("signer: reading pin-source %s: %w", path, err)
+	}
+	return b, nil
+}
+
 // readPINSource reads a PIN from a file named by an absolute path or a
 // file: URI; one trailing newline is dropped. Command sources ("|cmd") are
 // refused.
@@ -237,9 +264,9 @@ func readPINSource(src string) (string, error) {
 	if !filepath.IsAbs(path) {
 		return "", fmt.Errorf("signer: pin-source %q must be an absolute path or a file: URI", src)
 	}
-	b, err := os.ReadFile(path)
+	b, err := readSecretFile(path)
 	if err != nil {
-		return "", fmt.Errorf("signer: reading pin-source: %w", err)
+		return "", err
 	}
 	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	return s, nil

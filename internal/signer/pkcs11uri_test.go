@@ -94,3 +94,23 @@ func TestPKCS11ConfigConflicts(t *testing.T) {
 		}
 	}
 }
+
+// A pin-source file holds the HSM user PIN, with which anyone on the host
+// can sign with the CA key, so it is held to the rule of the key files: a
+// PIN file others may read or write is refused, naming it, before any
+// module is loaded.
+func TestPINSourceReadableByOthersIsRefused(t *testing.T) {
+	pinFile := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(pinFile, []byte("1234\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o602} {
+		if err := os.Chmod(pinFile, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := signer.Open("pkcs11:token=a;object=k?pin-source=file:"+pinFile, signer.Config{ModulePath: "/nonexistent/module.so"})
+		if err == nil || !strings.Contains(err.Error(), pinFile) || strings.Contains(err.Error(), "module") {
+			t.Errorf("pin-source of mode %#o: err = %v, want a refusal naming %s", mode, err, pinFile)
+		}
+	}
+}
