@@ -1,6 +1,7 @@
 package signer
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -58,9 +59,9 @@ func ParsePKCS11URI(s string) (*PKCS11URI, error) {
 				return fmt.Errorf("signer: pkcs11 URI attribute %q appears twice", name)
 			}
 			seen[name] = true
-			v, err := url.PathUnescape(raw)
+			v, err := unescape(name, raw)
 			if err != nil {
-				return fmt.Errorf("signer: pkcs11 URI attribute %q: %w", name, err)
+				return err
 			}
 			if err := u.set(name, v, inQuery); err != nil {
 				return err
@@ -93,6 +94,19 @@ func ParsePKCS11URI(s string) (*PKCS11URI, error) {
 		return nil, fmt.Errorf("signer: pkcs11 URI must name the key by object (label) and/or id")
 	}
 	return u, nil
+}
+
+// unescape percent-decodes an attribute's value. A pin-value that does not
+// decode is refused without the escape error, which quotes part of it.
+func unescape(name, raw string) (string, error) {
+	v, err := url.PathUnescape(raw)
+	if err != nil && name == "pin-value" {
+		return "", errors.New("signer: pkcs11 URI attribute \"pin-value\" is not validly percent-encoded")
+	}
+	if err != nil {
+		return "", fmt.Errorf("signer: pkcs11 URI attribute %q: %w", name, err)
+	}
+	return v, nil
 }
 
 func (u *PKCS11URI) set(name, v string, inQuery bool) error {

@@ -114,3 +114,21 @@ func TestPINSourceReadableByOthersIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A pin-value that is not validly percent-encoded is refused without
+// quoting any of it: the error goes to stderr and logs, where no part of
+// a PIN may appear.
+func TestBadlyEncodedPINValueIsNotQuoted(t *testing.T) {
+	for _, uri := range []string{
+		"pkcs11:token=a;object=k?pin-value=9%Q7x",
+		"pkcs11:token=a;object=k?module-path=/a.so&pin-value=%zz",
+	} {
+		_, err := signer.ParsePKCS11URI(uri)
+		if err == nil || !strings.Contains(err.Error(), "pin-value") {
+			t.Fatalf("%s: err = %v, want a refusal naming pin-value", signer.Redact(uri), err)
+		}
+		if strings.Contains(err.Error(), "Q7") || strings.Contains(err.Error(), "zz") {
+			t.Errorf("the refusal quotes the PIN: %v", err)
+		}
+	}
+}
