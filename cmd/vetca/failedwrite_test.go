@@ -229,3 +229,42 @@ func TestNoSchemaErrorHidesDatabasePassword(t *testing.T) {
 		t.Fatalf("the error shows the database password: %s", stderr)
 	}
 }
+
+// init run again after an upgrade migrates the schema and says so: its
+// output is the operator's record of what the upgrade changed, so the
+// migrations it applied are counted, not reported as "nothing changed".
+func TestInitAfterUpgradeReportsMigrations(t *testing.T) {
+	dir, common := initForTest(t)
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The database as the previous release left it: the newest migration
+	// not yet applied.
+	for _, q := range []string{
+		`ALTER TABLE scan_findings DROP COLUMN row_hash`,
+		`ALTER TABLE scan_runs DROP COLUMN row_hash`,
+		`DELETE FROM goose_db_version WHERE version_id = 24`,
+	} {
+		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	code, stdout, stderr := runCLI(t, append([]string{"init", "--json"}, common...)...)
+	if code != exitOK {
+		t.Fatalf("init after an upgrade: %d %s", code, stderr)
+	}
+	var res struct {
+		Changed  bool     `json:"changed"`
+		Migrated int      `json:"migrationsApplied"`
+		Messages []string `json:"messages"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if !res.Changed || res.Migrated != 1 || !strings.Contains(strings.Join(res.Messages, "\n"), "schema migrated from version 23 to 24") {
+		t.Fatalf("init after an upgrade reports %+v; want one migration, 23 to 24", res)
+	}
+}

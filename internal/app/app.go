@@ -371,6 +371,9 @@ type App struct {
 	AuditKey *audit.Key
 	// AuditKeyCreated is set when Open generated the audit key (init).
 	AuditKeyCreated bool
+	// Migrated is what Open's migration did (Options.Migrate), for init
+	// to report.
+	Migrated store.MigrationResult
 	// Replica names this process: it holds leases and owns the issuance
 	// intents it records.
 	Replica string
@@ -479,7 +482,7 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 		}
 	}
 	if opts.Migrate {
-		if _, err := db.Migrate(ctx); err != nil {
+		if a.Migrated, err = db.Migrate(ctx); err != nil {
 			return nil, err
 		}
 	}
