@@ -24,7 +24,7 @@ record, and a ceremony record signed with the audit key for the witnesses to
 keep. New orders are issued by the newest valid issuing CA.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkIntermediateFlags(&o, alg, out); err != nil {
+			if err := checkIntermediateFlags(&o, alg, out, cmd.Flags().Changed("ca-organization")); err != nil {
 				return err
 			}
 			a, err := g.open(cmd.Context(), app.Options{Write: true})
@@ -47,8 +47,8 @@ keep. New orders are issued by the newest valid issuing CA.`,
 		},
 	}
 	f := inter.Flags()
-	f.StringVar(&o.Organization, "ca-organization", "vetca", "organizationName of the CA certificate")
-	f.StringVar(&o.Country, "ca-country", "US", "countryName of the CA certificate")
+	f.StringVar(&o.Organization, "ca-organization", "", "organizationName of the CA certificate (default the root CA's)")
+	f.StringVar(&o.Country, "ca-country", "", "countryName of the CA certificate (default the root CA's)")
 	f.StringVar(&o.CommonName, "name", "", "commonName (default \"ORG OV TLS Issuing CA N\")")
 	f.StringVar(&alg, "key-alg", "ecdsa-p256", "key algorithm: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096")
 	f.StringVar(&o.KeyURI, "issuer-key", "", "RFC 7512 pkcs11: URI for the key on an HSM (created if absent)")
@@ -86,8 +86,10 @@ keep. New orders are issued by the newest valid issuing CA.`,
 }
 
 // checkIntermediateFlags checks every flag of ceremony intermediate before
-// anything is opened or made, and sets o.Alg.
-func checkIntermediateFlags(o *issuance.IntermediateOptions, alg, out string) error {
+// anything is opened or made, and sets o.Alg. An organization or country
+// not given is the root's (IntermediateCeremony); one given empty is
+// refused.
+func checkIntermediateFlags(o *issuance.IntermediateOptions, alg, out string, orgSet bool) error {
 	var err error
 	if o.Alg, err = signer.ParseAlgorithm(alg); err != nil {
 		return usageErr("--key-alg: %v", err)
@@ -95,8 +97,11 @@ func checkIntermediateFlags(o *issuance.IntermediateOptions, alg, out string) er
 	if err := checkIssuerKeyURI(o.KeyURI); err != nil {
 		return err
 	}
-	if _, ok := iso3166.LookupCountry(o.Country); !ok {
+	if _, ok := iso3166.LookupCountry(o.Country); o.Country != "" && !ok {
 		return usageErr("--ca-country %q is not an ISO 3166-1 alpha-2 code", o.Country)
+	}
+	if orgSet && o.Organization == "" {
+		return usageErr("--ca-organization is required: the organizationName of the CA certificate (BR §7.1.2.10.2)")
 	}
 	if err := checkCANames(*o); err != nil {
 		return err
@@ -111,20 +116,30 @@ func checkIntermediateFlags(o *issuance.IntermediateOptions, alg, out string) er
 
 // checkCANames refuses the names a new issuing CA's certificate cannot
 // carry (BR §7.1.2.10.2, §7.1.4.2) before the ceremony makes its key, as
-// init refuses its own: a key made on an HSM stays there.
+// init refuses its own: a key made on an HSM stays there. Names not given
+// are the root's, checked when init made it.
 func checkCANames(o issuance.IntermediateOptions) error {
-	if o.Organization == "" {
-		return usageErr("--ca-organization is required: the organizationName of the CA certificate (BR §7.1.2.10.2)")
+	sub := profile.Subject{CountryName: o.Country, OrganizationName: o.Organization, CommonName: "CA"}
+	if sub.CountryName == "" {
+		sub.CountryName = "US"
 	}
-	flag, cn := "--ca-organization", o.Organization+" OV TLS Issuing CA 1"
-	if o.CommonName != "" {
-		if _, err := profile.EncodeSubject(profile.Subject{CountryName: o.Country, OrganizationName: o.Organization, CommonName: "CA"}); err != nil {
+	if o.Organization != "" {
+		if _, err := profile.EncodeSubject(sub); err != nil {
 			return usageErr("--ca-organization %q: %s", o.Organization, describe(err))
 		}
-		flag, cn = "--name", o.CommonName
+		sub.CommonName = o.Organization + " OV TLS Issuing CA 1"
+		if _, err := profile.EncodeSubject(sub); err != nil && o.CommonName == "" {
+			return usageErr("--ca-organization %q: %s", o.Organization, describe(err))
+		}
 	}
-	if _, err := profile.EncodeSubject(profile.Subject{CountryName: o.Country, OrganizationName: o.Organization, CommonName: cn}); err != nil {
-		return usageErr("%s: %s", flag, describe(err))
+	if o.CommonName != "" {
+		if sub.OrganizationName == "" {
+			sub.OrganizationName = "CA"
+		}
+		sub.CommonName = o.CommonName
+		if _, err := profile.EncodeSubject(sub); err != nil {
+			return usageErr("--name: %s", describe(err))
+		}
 	}
 	return nil
 }

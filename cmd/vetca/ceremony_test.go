@@ -119,3 +119,28 @@ func TestCeremonyIntermediateRefusesBadNamesBeforeMakingTheKey(t *testing.T) {
 		}
 	}
 }
+
+// A new issuing CA is named for the CA that runs it (BR §7.1.2.10.2: the
+// subject's organizationName and countryName are the CA's own): without
+// --ca-organization and --ca-country the ceremony takes them from the
+// root, as init set them, not from built-in defaults.
+func TestCeremonyIntermediateNamesTheRootsOrganization(t *testing.T) {
+	dir := t.TempDir()
+	common := []string{"--db", "sqlite:" + filepath.Join(dir, "v.db"), "--key-dir", filepath.Join(dir, "keys")}
+	if code, _, stderr := runCLI(t, append([]string{"init", "--ca-organization", "Acme Trust", "--ca-country", "DE"}, common...)...); code != exitOK {
+		t.Fatalf("init: %d %s", code, stderr)
+	}
+	code, stdout, stderr := runCLI(t, append([]string{"ceremony", "intermediate", "--json"}, common...)...)
+	if code != exitOK {
+		t.Fatalf("ceremony intermediate: exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Issuer struct{ Subject string } `json:"issuer"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if want := "CN=Acme Trust OV TLS Issuing CA 2,O=Acme Trust,C=DE"; res.Issuer.Subject != want {
+		t.Fatalf("new issuing CA %q, want %q", res.Issuer.Subject, want)
+	}
+}

@@ -60,6 +60,9 @@ func (a *App) IntermediateCeremony(ctx context.Context, by actor.Actor, o issuan
 	if root == nil {
 		return issuance.Issuer{}, "", fmt.Errorf("no root CA: run `vetca init` first")
 	}
+	if err := rootNames(*root, &o); err != nil {
+		return issuance.Issuer{}, "", err
+	}
 	if o.KeyDir == "" {
 		o.KeyDir = a.Cfg.KeyDir
 	}
@@ -79,4 +82,20 @@ func (a *App) IntermediateCeremony(ctx context.Context, by actor.Actor, o issuan
 	}
 	path, err := a.writeCeremony(ctx, by, "intermediate-ca-created", iss, root, recordPath)
 	return iss, path, err
+}
+
+// rootNames gives o the root's organizationName and countryName where the
+// ceremony was given none: the new CA is the same CA's (BR §7.1.2.10.2).
+func rootNames(root issuance.Issuer, o *issuance.IntermediateOptions) error {
+	rc, err := root.Certificate()
+	if err != nil {
+		return err
+	}
+	if o.Organization == "" && len(rc.Subject.Organization) > 0 {
+		o.Organization = rc.Subject.Organization[0]
+	}
+	if o.Country == "" && len(rc.Subject.Country) > 0 {
+		o.Country = rc.Subject.Country[0]
+	}
+	return nil
 }
