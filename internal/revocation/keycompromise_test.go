@@ -351,3 +351,44 @@ func TestKeyCompromiseZeroCompromisedAtIsRefused(t *testing.T) {
 		}
 	})
 }
+
+// MRSP §6.1.1 (keyCompromise rules): a subscriber that asks for
+// keyCompromise without demonstrating possession of the key gets its own
+// certificates with that key revoked, but the CA "MUST NOT assume that it
+// has evidence of private key compromise for the purposes of revoking the
+// certificates of other subscribers". Once staff revoke with evidence (BR
+// §4.9.1.1(3)), every account's certificate with the key is revoked.
+func TestSubscriberKeyCompromiseRevokesOnlyItsOwnCertificates(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		key := apptest.Key(t)
+		serial, _ := issueWithKey(t, f, key)
+		ownSerial, _ := issueWithKey(t, f, key)
+		r := f.Do("POST", "/api/v1/accounts", f.AdminToken, map[string]any{"name": "Other Subscriber", "organizations": []string{f.OrgID}})
+		if r.Status != 201 {
+			t.Fatalf("second account: %d %s", r.Status, r.Raw)
+		}
+		other := *f
+		other.AccountID, other.AccTok = r.Body["id"].(string), r.Body["token"].(string)
+		other.ValidateDomain(site)
+		otherSerial, _ := issueWithKey(t, &other, key)
+		f.Clock.Advance(time.Minute)
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.AccTok, map[string]any{"reason": "keyCompromise"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		status := func(sn string) any { return f.Do("GET", "/api/v1/certificates/"+sn, f.Carol, nil).Body["status"] }
+		if st := status(ownSerial); st != "revoked" {
+			t.Fatalf("the subscriber's own other certificate with the key: %v", st)
+		}
+		if st := status(otherSerial); st != "valid" {
+			t.Fatalf("a subscriber's unproven keyCompromise revoked another subscriber's certificate: %v", st)
+		}
+		f.Clock.Advance(time.Minute)
+		if r := f.Do("POST", "/api/v1/certificates/"+serial+"/revoke", f.Carol, map[string]any{"trigger": "4.9.1.1#3", "evidence": "the private key was posted publicly"}); r.Status != 200 {
+			t.Fatalf("staff keyCompromise with evidence: %d %s", r.Status, r.Raw)
+		}
+		got, ok, err := f.App.Revocations.Find(context.Background(), otherSerial)
+		if err != nil || !ok || got.Reason != "keyCompromise" || got.Source != revocation.SourceSameKey {
+			t.Fatalf("BR §4.9.1.1(3): with evidence, the other subscriber's certificate: %+v %v %v", got, ok, err)
+		}
+	})
+}

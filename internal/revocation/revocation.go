@@ -326,12 +326,18 @@ func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, 
 	if err != nil || d.Reason != br.KeyCompromise {
 		return r, err
 	}
-	r.sameKey, err = s.revokeSameKey(ctx, tx, by, cert, r, in, now)
+	// A subscriber's own keyCompromise, with no proof that the key is
+	// compromised, is not evidence against other subscribers' certificates
+	// (MRSP §6.1.1): it revokes that account's certificates with the key.
+	// Every other source (the key's holder, staff with evidence, a problem
+	// report decided, an incident) revokes them in every account.
+	r.sameKey, err = s.revokeSameKey(ctx, tx, by, cert, r, in, now, d.Source != SourceSubscriber)
 	return r, err
 }
 
 // revokeSameKey revokes with keyCompromise every other unexpired
-// certificate, of any account, whose key (SPKI SHA-256) is cause's: BR
+// certificate, of any account (of cert's only unless anyAccount), whose
+// key (SPKI SHA-256) is cause's: BR
 // §4.9.1.1(3) requires every certificate with a compromised key revoked
 // within 24 hours, not only the one the evidence came with. One revoked
 // before for another reason has its entry upgraded to keyCompromise (BR
@@ -351,7 +357,7 @@ func (s *Service) revokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, 
 // so a certificate that shares the key and was left valid is revoked then.
 // One revoked with keyCompromise already has its revocationDate moved back
 // when this compromise time is earlier (BR §7.2.2): the time is the key's.
-func (s *Service) revokeSameKey(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, cause Revocation, in Input, now time.Time) ([]Revocation, error) {
+func (s *Service) revokeSameKey(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, cause Revocation, in Input, now time.Time, anyAccount bool) ([]Revocation, error) {
 	others, err := issuance.NewInventory(s.rec).CertificatesWithKey(ctx, tx, cert.SPKISHA256)
 	if err != nil {
 		return nil, err
@@ -371,7 +377,7 @@ func (s *Service) revokeSameKey(ctx context.Context, tx *store.Tx, by actor.Acto
 	}
 	var out []Revocation
 	for _, c := range others {
-		if c.ID == cert.ID || !c.NotAfter.After(now) {
+		if c.ID == cert.ID || !c.NotAfter.After(now) || !anyAccount && c.AccountID != cert.AccountID {
 			continue
 		}
 		prior, had, err := s.Get(ctx, tx, c.Serial)
