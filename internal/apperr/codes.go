@@ -69,7 +69,7 @@ const (
 	CodeInvalidCharacter Code = "invalid_character"
 	// CodeInvalidCommonName (400): the CSR's commonName is not one of the order's dnsNames.
 	CodeInvalidCommonName Code = "invalid_common_name"
-	// CodeInvalidCompromiseAt (400): the key compromise time of a revocation is in the future.
+	// CodeInvalidCompromiseAt (400): the key compromise time of a revocation is in the future, or the zero time (0001-01-01T00:00:00Z; leave `compromisedAt` out when the time is not known).
 	CodeInvalidCompromiseAt Code = "invalid_compromise_at"
 	// CodeInvalidCountry (400): countryName is not an upper-case, assigned ISO 3166-1 alpha-2 code (XX included).
 	CodeInvalidCountry Code = "invalid_country"
