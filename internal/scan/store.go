@@ -136,8 +136,11 @@ func (s *Scanner) openRun(ctx context.Context, o Options) (*runState, error) {
 // state in memory moves on only once the transaction has committed.
 func (s *Scanner) save(ctx context.Context, st *runState, batch, todo []string, results []*outcome) error {
 	now := s.d.Clock.Now()
-	next := &runState{run: st.run, done: maps.Clone(st.done), resumed: st.resumed, by: st.by}
+	var next *runState
 	err := s.d.DB.InTx(ctx, func(tx *store.Tx) error {
+		// Built afresh by each attempt: InTx runs the function again after
+		// a retryable failure, which must not count the batch twice.
+		next = &runState{run: st.run, done: maps.Clone(st.done), resumed: st.resumed, by: st.by}
 		for i, r := range results {
 			if r == nil {
 				continue
