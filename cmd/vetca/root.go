@@ -245,10 +245,15 @@ func (g *globals) withWriter(fn func(ctx context.Context, a *app.App, args []str
 // markHead raises this host's head-seen mark to the chain head once a
 // command has written (audit.Checkpointer.MarkHead), so that the events
 // it wrote cannot be deleted outside vetca unnoticed before the next
-// checkpoint. err is the command's own error, returned as it is.
+// checkpoint. err is the command's own error, returned as it is. A
+// command that ends with findings (exit 1: vetca scan, whose findings are
+// audited rows) completed its writes, and raises the mark as well.
 func markHead(ctx context.Context, a *app.App, err error) error {
-	if err != nil || a.Checkpoints == nil {
+	if (err != nil && err != errFindings) || a.Checkpoints == nil {
 		return err
 	}
-	return a.Checkpoints.MarkHead(ctx)
+	if mErr := a.Checkpoints.MarkHead(ctx); mErr != nil {
+		return mErr
+	}
+	return err
 }

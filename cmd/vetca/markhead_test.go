@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/app"
+	"github.com/vetca/vetca/internal/clock"
+	"github.com/vetca/vetca/internal/store"
+)
+
+// A command that wrote and then exits 1 on findings (vetca scan, whose
+// findings are audited rows) raises the head-seen mark as one that exits 0
+// does: the events it wrote, the findings' among them, cannot be cut off
+// the tail unnoticed either.
+func TestTailWrittenByCommandWithFindingsCannotBeCutUnnoticed(t *testing.T) {
+	dir, common := initForTest(t)
+	if code, _, stderr := runCLI(t, append([]string{"audit", "checkpoint"}, common...)...); code != exitOK {
+		t.Fatalf("audit checkpoint: %d %s", code, stderr)
+	}
+	var out, errOut bytes.Buffer
+	g := &globals{stdout: &out, stderr: &errOut, clock: clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))}
+	root := newRootWith(g)
+	root.AddCommand(&cobra.Command{Use: "write-and-find", RunE: g.withWriter(func(ctx context.Context, a *app.App, _ []string) error {
+		if err := a.DB.InTx(ctx, func(tx *store.Tx) error {
+			return a.Recorder.Note(ctx, tx, actor.CLIActor("test"), "test.noted", "test", "t1", nil)
+		}); err != nil {
+			return err
+		}
+		return errFindings
+	})})
+	root.SetArgs(append([]string{"write-and-find"}, common...))
+	if _, err := root.ExecuteC(); err != errFindings {
+		t.Fatalf("write-and-find: %v", err)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "v.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL().ExecContext(ctx, `DELETE FROM audit_events WHERE seq > (SELECT MAX(seq) FROM audit_checkpoints)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, stdout, stderr := runCLI(t, append([]string{"audit", "verify"}, common...)...)
+	if code != exitFailure || !strings.Contains(stdout, "this host saw it reach event") {
+		t.Fatalf("audit verify after the tail was cut: exit %d: %s %s", code, stdout, stderr)
+	}
+}
