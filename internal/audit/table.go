@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -119,6 +120,29 @@ func (t *Table[T]) Select(ctx context.Context, q store.Querier, clause string, a
 // row is still integrity-checked as it is read.
 func (t *Table[T]) InsertOrder() string {
 	return `(SELECT MIN(e.seq) FROM audit_events e WHERE e.entity_type = '` + t.name + `' AND e.entity_id = t.id)`
+}
+
+// InsertedAt is when the row with the given id was inserted: the time of
+// the event that inserted it, which later updates of the row leave as it
+// was; false when the trail has no such event. It is a time to report, not
+// a check of the row (audit verify checks the event).
+func (t *Table[T]) InsertedAt(ctx context.Context, q store.Querier, id string) (time.Time, bool, error) {
+	if t.err != nil {
+		return time.Time{}, false, t.err
+	}
+	var at sql.NullString
+	if err := q.QueryRow(ctx, `SELECT MIN(at) FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op = ?`,
+		t.name, id, OpInsert).Scan(&at); err != nil {
+		return time.Time{}, false, fmt.Errorf("audit: insertion of %s %s: %w", t.name, id, err)
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	ts, err := store.ParseTime(at.String)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("audit: insertion of %s %s: %w", t.name, id, err)
+	}
+	return ts, true, nil
 }
 
 // NewestFirst reads one page of the rows matching w, newest first by

@@ -218,6 +218,9 @@ type Revoker interface {
 	RevokeInTx(ctx context.Context, tx *store.Tx, by actor.Actor, cert issuance.Certificate, d revocation.Decision, in revocation.Input) (revocation.Revocation, error)
 	Published(ctx context.Context, rs ...revocation.Revocation)
 	Get(ctx context.Context, q store.Querier, serial string) (revocation.Revocation, bool, error)
+	// FirstRecorded is when a revocation was first recorded (its
+	// RecordedAt moves with each update of the entry).
+	FirstRecorded(ctx context.Context, q store.Querier, r revocation.Revocation) (time.Time, error)
 	Locked(ctx context.Context, tx *store.Tx, cert issuance.Certificate) (revocation.Revocation, bool, error)
 }
 

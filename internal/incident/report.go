@@ -63,8 +63,9 @@ type appendixRow struct {
 	reason  string
 	valid   bool
 	// until is when the certificate stopped being valid: when its
-	// revocation was recorded (revokedAt may be backdated to a key's
-	// compromise, BR §7.2.2), or its expiry; zero while it is valid.
+	// revocation was first recorded (revokedAt may be backdated to a key's
+	// compromise, BR §7.2.2, and recordedAt moves with each update of the
+	// entry), or its expiry; zero while it is valid.
 	until time.Time
 }
 
@@ -157,7 +158,13 @@ func (s *Service) appendixRow(ctx context.Context, inc Incident, c Certificate, 
 	case err != nil:
 		return row, err
 	case revoked:
-		row.revoked, row.revAt, row.reason, row.until = "Yes", minute(r.RevokedAt), r.Reason, r.RecordedAt
+		// When it was revoked: not RecordedAt, which a later update of the
+		// entry (a keyCompromise backdating it) moves.
+		first, err := s.deps.Revoker.FirstRecorded(ctx, s.db, r)
+		if err != nil {
+			return row, err
+		}
+		row.revoked, row.revAt, row.reason, row.until = "Yes", minute(r.RevokedAt), r.Reason, first
 	case !cert.NotAfter.After(at):
 		row.until = cert.NotAfter
 	case inc.RevocationDue.After(at):

@@ -537,6 +537,19 @@ func RevocationID(serial string) string { return "rev_" + serial }
 
 // Get returns the revocation of a serial, if any. A revocation row that
 // the audit trail records but the table lacks is an integrity error.
+// FirstRecorded is when r was first recorded, that is when its
+// certificate stopped being valid: RecordedAt moves with every update of
+// the entry (a keyCompromise upgrade or backdating, BR §7.2.2), while the
+// event that inserted the row keeps the time of the revocation itself.
+// Without that event (it cannot be later), RecordedAt is the answer.
+func (s *Service) FirstRecorded(ctx context.Context, q store.Querier, r Revocation) (time.Time, error) {
+	at, ok, err := s.tab.revocations.InsertedAt(ctx, q, r.ID)
+	if err != nil || !ok || !at.Before(r.RecordedAt) {
+		return r.RecordedAt, err
+	}
+	return at, nil
+}
+
 func (s *Service) Get(ctx context.Context, q store.Querier, serial string) (Revocation, bool, error) {
 	var r Revocation
 	err := s.tab.revocations.Get(ctx, q, RevocationID(serial), &r)
