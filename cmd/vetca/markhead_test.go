@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,10 +18,16 @@ import (
 )
 
 // A command that wrote and then exits 1 on findings (vetca scan, whose
-// findings are audited rows) raises the head-seen mark as one that exits 0
-// does: the events it wrote, the findings' among them, cannot be cut off
-// the tail unnoticed either.
-func TestTailWrittenByCommandWithFindingsCannotBeCutUnnoticed(t *testing.T) {
+// findings are audited rows), or fails after some of its writes committed
+// (a scan's earlier batches), raises the head-seen mark as one that exits
+// 0 does: the events it wrote cannot be cut off the tail unnoticed either.
+func TestTailWrittenByCommandEndingWithFindingsOrAnErrorCannotBeCutUnnoticed(t *testing.T) {
+	for _, end := range []error{errFindings, errors.New("the database went away after a batch")} {
+		t.Run(end.Error(), func(t *testing.T) { cutAfterCommandEndingWith(t, end) })
+	}
+}
+
+func cutAfterCommandEndingWith(t *testing.T, end error) {
 	dir, common := initForTest(t)
 	if code, _, stderr := runCLI(t, append([]string{"audit", "checkpoint"}, common...)...); code != exitOK {
 		t.Fatalf("audit checkpoint: %d %s", code, stderr)
@@ -34,10 +41,10 @@ func TestTailWrittenByCommandWithFindingsCannotBeCutUnnoticed(t *testing.T) {
 		}); err != nil {
 			return err
 		}
-		return errFindings
+		return end
 	})})
 	root.SetArgs(append([]string{"write-and-find"}, common...))
-	if _, err := root.ExecuteC(); err != errFindings {
+	if _, err := root.ExecuteC(); err != end {
 		t.Fatalf("write-and-find: %v", err)
 	}
 	ctx := context.Background()

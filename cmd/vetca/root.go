@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/pelletier/go-toml"
 	"github.com/spf13/cobra"
@@ -245,15 +246,27 @@ func (g *globals) withWriter(fn func(ctx context.Context, a *app.App, args []str
 // markHead raises this host's head-seen mark to the chain head once a
 // command has written (audit.Checkpointer.MarkHead), so that the events
 // it wrote cannot be deleted outside vetca unnoticed before the next
-// checkpoint. err is the command's own error, returned as it is. A
-// command that ends with findings (exit 1: vetca scan, whose findings are
-// audited rows) completed its writes, and raises the mark as well.
+// checkpoint. err is the command's own error, returned as it is. A command
+// that ended with findings (exit 1: vetca scan, whose findings are audited
+// rows), failed, or was stopped may have committed writes before it ended
+// (a scan's earlier batches), so the mark is raised then too, past the
+// command's own context; a mark that fails then is logged, the command's
+// error kept.
 func markHead(ctx context.Context, a *app.App, err error) error {
-	if (err != nil && err != errFindings) || a.Checkpoints == nil {
+	if a.Checkpoints == nil {
 		return err
 	}
-	if mErr := a.Checkpoints.MarkHead(ctx); mErr != nil {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+	defer cancel()
+	mErr := a.Checkpoints.MarkHead(mctx)
+	if err == nil {
 		return mErr
+	}
+	if mErr != nil {
+		a.Log.Warn("raising the head-seen mark after a command that ended with an error", "err", mErr)
 	}
 	return err
 }
+
+// markTimeout bounds raising the head-seen mark after a command.
+const markTimeout = 30 * time.Second
