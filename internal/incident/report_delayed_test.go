@@ -31,6 +31,18 @@ func timelineTimes(t *testing.T, md string) []time.Time {
 	return out
 }
 
+// requireTimeOrder fails unless the report's Timeline entries are in time
+// order (IRG v3.2: a date-and-time-stamped sequence).
+func requireTimeOrder(t *testing.T, md string) {
+	t.Helper()
+	ts := timelineTimes(t, md)
+	for i := 1; i < len(ts); i++ {
+		if ts[i].Before(ts[i-1]) {
+			t.Fatalf("timeline out of time order at entry %d:\n%s", i+1, md)
+		}
+	}
+}
+
 // TestFullReportTimelineIsInTimeOrder: the IRG v3.2 Timeline is a
 // date-and-time-stamped sequence of every event, so the revocation
 // deadline takes its place among them; a report posted after the deadline
@@ -52,12 +64,7 @@ func TestFullReportTimelineIsInTimeOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ts := timelineTimes(t, rep.Markdown)
-		for i := 1; i < len(ts); i++ {
-			if ts[i].Before(ts[i-1]) {
-				t.Fatalf("timeline out of time order at entry %d:\n%s", i+1, rep.Markdown)
-			}
-		}
+		requireTimeOrder(t, rep.Markdown)
 	})
 }
 
@@ -120,12 +127,7 @@ func TestDelayedRevocationReportCarriesTheDelayRationale(t *testing.T) {
 		if !strings.Contains(rep.Markdown, "payment terminals pin this certificate") {
 			t.Fatalf("the delayed-revocation report lacks the recorded delay rationale:\n%s", rep.Markdown)
 		}
-		ts := timelineTimes(t, rep.Markdown)
-		for i := 1; i < len(ts); i++ {
-			if ts[i].Before(ts[i-1]) {
-				t.Fatalf("timeline out of time order at entry %d:\n%s", i+1, rep.Markdown)
-			}
-		}
+		requireTimeOrder(t, rep.Markdown)
 	})
 }
 

@@ -58,33 +58,49 @@ func OpenFile(path string) (Signer, error) {
 		}
 		path = abs
 	}
-	f, err := os.Open(path)
+	data, err := readPrivateFile(path, "key file", func(perm os.FileMode) error {
+		if perm != 0o600 {
+			return fmt.Errorf("has mode %#o; it must be 0600", perm)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("signer: opening key file: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("signer: key file %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("signer: key file %s is not a regular file", path)
-	}
-	if perm := st.Mode().Perm(); perm != 0o600 {
-		return nil, fmt.Errorf("signer: key file %s has mode %#o; it must be 0600", path, perm)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("signer: reading key file %s: %w", path, err)
-	}
-	if len(data) > maxKeyFile {
-		return nil, fmt.Errorf("signer: key file %s is larger than %d bytes", path, maxKeyFile)
+		return nil, err
 	}
 	key, err := parsePKCS8PEM(data)
 	if err != nil {
 		return nil, fmt.Errorf("signer: key file %s: %w", path, err)
 	}
 	return &fileSigner{Signer: key, uri: FileURI(path)}, nil
+}
+
+// readPrivateFile reads a file holding a secret (a key, a PIN): a regular
+// file of at most maxKeyFile bytes whose permissions mode accepts. what
+// names it in errors, with its path; the errors never quote its content.
+func readPrivateFile(path, what string, mode func(os.FileMode) error) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("signer: opening %s: %w", what, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("signer: %s %s: %w", what, path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("signer: %s %s is not a regular file", what, path)
+	}
+	if err := mode(st.Mode().Perm()); err != nil {
+		return nil, fmt.Errorf("signer: %s %s %w", what, path, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("signer: reading %s %s: %w", what, path, err)
+	}
+	if len(data) > maxKeyFile {
+		return nil, fmt.Errorf("signer: %s %s is larger than %d bytes", what, path, maxKeyFile)
+	}
+	return data, nil
 }
 
 func parsePKCS8PEM(data []byte) (crypto.Signer, error) {

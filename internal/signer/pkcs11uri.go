@@ -3,7 +3,6 @@ package signer
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -241,26 +240,12 @@ func (u *PKCS11URI) resolve(cfg Config) (module, pin string, err error) {
 // its owner may read or write, since the PIN lets anyone on the host sign
 // with the CA key.
 func readSecretFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("signer: reading pin-source: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("signer: pin-source %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("signer: pin-source %s is not a regular file", path)
-	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("signer: pin-source %s has mode %#o; others may read it: chmod 600 it", path, perm)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile))
-	if err != nil {
-		return nil, fmt.Errorf("signer: reading pin-source %s: %w", path, err)
-	}
-	return b, nil
+	return readPrivateFile(path, "pin-source", func(perm os.FileMode) error {
+		if perm&0o077 != 0 {
+			return fmt.Errorf("has mode %#o; others may read it: chmod 600 it", perm)
+		}
+		return nil
+	})
 }
 
 // readPINSource reads a PIN from a file named by an absolute path or a
