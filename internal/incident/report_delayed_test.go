@@ -57,13 +57,8 @@ func TestFullReportTimelineIsInTimeOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.Clock.Set(t0.Add(10 * 24 * time.Hour))
-		if d := w.Do("POST", "/api/v1/incidents/"+id+"/disclosures", w.Carol, map[string]any{"kind": "full"}); d.Status != 200 {
-			t.Fatalf("disclosure: %d %s", d.Status, d.Raw)
-		}
-		rep, err := w.App.Incidents.Render(ctx, actor.CLIActor("test"), id, incident.FormatFull)
-		if err != nil {
-			t.Fatal(err)
-		}
+		w.discloseFull(t, id)
+		rep := w.fullReport(t, id)
 		requireTimeOrder(t, rep.Markdown)
 	})
 }
@@ -83,13 +78,8 @@ func TestFullReportTimelineHasTheRevocations(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.Clock.Set(t0.Add(10 * 24 * time.Hour))
-		if d := w.Do("POST", "/api/v1/incidents/"+id+"/disclosures", w.Carol, map[string]any{"kind": "full"}); d.Status != 200 {
-			t.Fatalf("disclosure: %d %s", d.Status, d.Raw)
-		}
-		rep, err := w.App.Incidents.Render(ctx, actor.CLIActor("test"), id, incident.FormatFull)
-		if err != nil {
-			t.Fatal(err)
-		}
+		w.discloseFull(t, id)
+		rep := w.fullReport(t, id)
 		at := revokedAt.Format("2006-01-02 15:04") + " UTC"
 		if !strings.Contains(rep.Markdown, "- "+at+": Revocation of the affected certificates completed") {
 			t.Fatalf("timeline lacks the revocation completion at %s:\n%s", at, rep.Markdown)
@@ -138,11 +128,7 @@ func TestDelayedRevocationReportCarriesTheDelayRationale(t *testing.T) {
 func TestTimelineNamesThePreliminaryReports(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		serials := w.certificates(t, 1)
-		c := w.Do("POST", "/api/v1/problem-reports", "", map[string]any{"reporterEmail": "researcher@example.org", "category": "misissuance",
-			"description": "wrong countryName", "serials": serials})
-		if c.Status != 202 {
-			t.Fatalf("problem report: %d %s", c.Status, c.Raw)
-		}
+		c := w.fileProblemReport(t, serials)
 		cid := c.Body["id"].(string)
 		if r := w.Do("POST", "/api/v1/problem-reports/"+cid+"/preliminary-report", w.Carol, map[string]any{"findings": "confirmed"}); r.Status != 200 {
 			t.Fatalf("preliminary report: %d %s", r.Status, r.Raw)

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/incident"
 	"github.com/vetca/vetca/internal/revocation"
 )
@@ -33,10 +32,7 @@ func TestReportRevocationTimeIsNotMovedByALaterUpdate(t *testing.T) {
 			Evidence: "key published", CompromisedAt: &compromised}); err != nil {
 			t.Fatal(err)
 		}
-		rep, err := w.App.Incidents.Render(ctx, actor.CLIActor("test"), id, incident.FormatFull)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rep := w.fullReport(t, id)
 		at := revokedAt.Format("2006-01-02 15:04") + " UTC"
 		if !strings.Contains(rep.Markdown, "Non-compliance end date: "+at) {
 			t.Fatalf("non-compliance end date is not the revocation, %s:\n%s", at, rep.Markdown)

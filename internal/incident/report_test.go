@@ -23,10 +23,7 @@ func TestReportHasTheIRGStructure(t *testing.T) {
 		if _, err := w.App.Incidents.Revoke(ctx, w.Compliance, id, incident.RevokeOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		rep, err := w.App.Incidents.Render(ctx, actor.CLIActor("test"), id, incident.FormatFull)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rep := w.fullReport(t, id)
 		last := -1
 		for _, h := range []string{"## Full Incident Report", "### Summary", "- **CA Owner CCADB unique ID:** N/A", "### Impact",
 			"- **Total number of certificates:** 3", "### Timeline", "### Related Incidents", "### Root Cause Analysis",
@@ -79,11 +76,7 @@ func TestReportHasTheIRGStructure(t *testing.T) {
 func TestReportTimelineHasTheProblemReport(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		serials := w.certificates(t, 1)
-		c := w.Do("POST", "/api/v1/problem-reports", "", map[string]any{"reporterEmail": "researcher@example.org", "category": "misissuance",
-			"description": "wrong countryName", "serials": serials})
-		if c.Status != 202 {
-			t.Fatalf("problem report: %d %s", c.Status, c.Raw)
-		}
+		c := w.fileProblemReport(t, serials)
 		b := incidentBody(w.Clock.Now(), serials)
 		b["source"], b["problemReportId"] = "third-party", c.Body["id"]
 		r := w.open(t, b)
@@ -163,10 +156,7 @@ func TestActionItemsAreTrackedAndReported(t *testing.T) {
 		if len(o) != 1 || !o[0].Due.Equal(delayedAt.Add(3*24*time.Hour)) || !o[0].Breached || o[0].Section != incident.SectionActionItem {
 			t.Fatalf("after a delayed item, want one update due in 3 days (IRG v3.2): %+v", o)
 		}
-		rep, err := w.App.Incidents.Render(ctx, actor.CLIActor("test"), id, incident.FormatFull)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rep := w.fullReport(t, id)
 		for _, want := range []string{"**Contributing Factor #1: Contact edits reached the identity form**",
 			"| Compare each subject with its vetted version at finalize | Prevent | Contributing Factor #1 | a mismatch is refused in a test | 2026-12-31 | Delayed |",
 			"- **Was issuance stopped in response to this incident, and why or why not?:** Yes, at 09:12 UTC"} {
@@ -195,11 +185,7 @@ func TestActionItemsAreTrackedAndReported(t *testing.T) {
 func TestOpenFromAProblemReport(t *testing.T) {
 	each(t, func(t *testing.T, w *world) {
 		serials := w.certificates(t, 2)
-		c := w.Do("POST", "/api/v1/problem-reports", "", map[string]any{"reporterEmail": "researcher@example.org", "category": "misissuance",
-			"description": "wrong countryName", "serials": serials})
-		if c.Status != 202 {
-			t.Fatalf("problem report: %d %s", c.Status, c.Raw)
-		}
+		c := w.fileProblemReport(t, serials)
 		received, _ := time.Parse(time.RFC3339, c.Body["receivedAt"].(string))
 		w.Clock.Advance(2 * time.Hour)
 		b := incidentBody(w.Clock.Now(), nil)
