@@ -580,7 +580,7 @@ func (a *App) wire(ctx context.Context, opts Options) error {
 	// voids template approvals in the transaction that verifies a version.
 	// Orders are built later (they read vetting); ordersWatch reaches
 	// a.Orders when a version is verified, after wire has finished.
-	a.Vetting = vetting.New(db, rec, clk, a.Outbox, account.NewRecipients(rec), vetting.Config{
+	a.Vetting = vetting.New(db, rec, clk, a.Outbox, account.NewRecipients(rec), a.Auth, vetting.Config{
 		VerificationsRequired: cfg.VerificationsRequired,
 		SanctionedCountries:   cfg.SanctionedCountries,
 		ComplianceEmail:       cfg.ComplianceEmail,
@@ -589,7 +589,7 @@ func (a *App) wire(ctx context.Context, opts Options) error {
 	if err := a.wireACME(opts); err != nil {
 		return err
 	}
-	a.Changes = change.New(db, rec, clk)
+	a.Changes = change.New(db, rec, clk, a.Auth)
 	if err := a.wireDomains(ctx); err != nil {
 		return err
 	}

@@ -466,18 +466,39 @@ func (s *Service) GetUser(ctx context.Context, id string) (User, error) {
 // verifiers now: not disabled, approved, and holding the verifier role.
 // Each row is integrity-checked; an id with no user is left out.
 func (s *Service) Verifying(ctx context.Context, q store.Querier, ids []string) (map[string]bool, error) {
+	roles, err := s.ActiveRoles(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		if out[id] {
+		out[id] = slices.Contains(roles[id], actor.Verifier)
+	}
+	return out, nil
+}
+
+// ActiveRoles returns, of the given user ids, the roles each user holds
+// now if the user is active (not disabled, approved); a disabled or
+// pending user, or an id with no user, is left out. Each row is
+// integrity-checked. Multi-person controls count a standing approval only
+// while its approver is in this map with a role that may give it.
+func (s *Service) ActiveRoles(ctx context.Context, q store.Querier, ids []string) (map[string][]actor.Role, error) {
+	out := make(map[string][]actor.Role, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
 			continue
 		}
+		seen[id] = true
 		var u User
 		if err := s.tab.users.Get(ctx, q, id, &u); apperr.IsKind(err, apperr.KindNotFound) {
 			continue
 		} else if err != nil {
 			return nil, err
 		}
-		out[id] = !u.Disabled && u.Status == UserActive && slices.Contains(u.Roles, actor.Verifier)
+		if !u.Disabled && u.Status == UserActive {
+			out[id] = u.Roles
+		}
 	}
 	return out, nil
 }

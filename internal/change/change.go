@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -122,17 +123,24 @@ type View struct {
 	Outcome   string     `json:"outcome,omitempty"`
 }
 
-// Service is the change-request service.
-type Service struct {
-	db  *store.DB
-	rec *audit.Recorder
-	tab tables
-	clk clock.Clock
+// Staff reads who is staff now (package auth): the roles of each of the
+// given users who is active (not disabled, approved); others are left out.
+type Staff interface {
+	ActiveRoles(ctx context.Context, q store.Querier, ids []string) (map[string][]actor.Role, error)
 }
 
-// New returns the service.
-func New(db *store.DB, rec *audit.Recorder, clk clock.Clock) *Service {
-	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk}
+// Service is the change-request service.
+type Service struct {
+	db    *store.DB
+	staff Staff
+	rec   *audit.Recorder
+	tab   tables
+	clk   clock.Clock
+}
+
+// New returns the service. staff says who may still vouch for a request.
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, staff Staff) *Service {
+	return &Service{db: db, staff: staff, rec: rec, tab: newTables(rec), clk: clk}
 }
 
 var staffRoles = []actor.Role{actor.Admin, actor.Compliance, actor.Verifier}
@@ -244,8 +252,8 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id string) (View,
 		}
 		approvals = append(approvals, a)
 		view = View{Request: req, Approvals: approvals}
-		if len(approvals) < ApprovalsRequired {
-			return nil
+		if n, err := s.standing(ctx, tx, approvals); err != nil || n < ApprovalsRequired {
+			return err
 		}
 		outcome, err := s.apply(ctx, tx, by, req)
 		if err != nil {
@@ -259,6 +267,28 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id string) (View,
 		return s.rec.Note(ctx, tx, by, actChangeRequestOutcome, "change_requests", req.ID, map[string]string{"outcome": outcome})
 	})
 	return view, err
+}
+
+// standing counts the approvals whose approvers are active staff now
+// holding a role that may approve: one disabled, or stripped of its staff
+// roles, since approving no longer vouches for the change a second person
+// completes (the rule orders and templates keep for their approvals).
+func (s *Service) standing(ctx context.Context, q store.Querier, approvals []Approval) (int, error) {
+	ids := make([]string, len(approvals))
+	for i, a := range approvals {
+		ids[i] = a.ApproverID
+	}
+	roles, err := s.staff.ActiveRoles(ctx, q, ids)
+	if err != nil {
+		return 0, fmt.Errorf("reading the approvers of a change request: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		if slices.ContainsFunc(roles[id], func(r actor.Role) bool { return slices.Contains(staffRoles, r) }) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (s *Service) apply(ctx context.Context, tx *store.Tx, by actor.Actor, req Request) (string, error) {

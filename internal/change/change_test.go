@@ -374,3 +374,33 @@ func TestAmendValueIsCheckedWhenRequested(t *testing.T) {
 		})
 	}
 }
+
+// docs/design.md §7: an approval counts only while its approver is
+// active staff. An approver disabled since approving does not complete a
+// change with a second approval; a third, standing approver does.
+func TestDisabledApproverNoLongerCounts(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) {
+			f := newFixture(t, b)
+			ctx := context.Background()
+			req := f.rename(t, "Acme Widgets Ltd")
+			if _, err := f.App.Changes.Approve(ctx, f.cleo, req.ID); err != nil {
+				t.Fatal(err)
+			}
+			f.DisableUser(f.cleo.ID)
+			v, err := f.App.Changes.Approve(ctx, f.cyrus, req.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Status != change.StatusPending || f.accountName(t) != "Acme Widgets" {
+				t.Fatalf("a disabled approver's approval applied the change: %+v", v)
+			}
+			if v, err = f.App.Changes.Approve(ctx, f.dan, req.ID); err != nil || v.Status != change.StatusApplied {
+				t.Fatalf("cyrus and dan: %v %+v", err, v)
+			}
+			if got := f.accountName(t); got != "Acme Widgets Ltd" {
+				t.Fatalf("account name %q", got)
+			}
+		})
+	}
+}

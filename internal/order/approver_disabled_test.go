@@ -52,3 +52,28 @@ func TestRejectReasonIsChecked(t *testing.T) {
 		}
 	})
 }
+
+// The same rule for an organization's new identity (docs/design.md §2):
+// a verification by a verifier disabled since no longer counts when a
+// second verifier verifies the version, so it stays pending, and the
+// order keeps the identity two standing verifiers vouched for. A third,
+// standing verifier completes it.
+func TestDisabledVerifierNoLongerVerifiesAVersion(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		if p := f.Do("POST", "/api/v1/organizations/"+f.OrgID+"/versions", f.Alice, map[string]any{"localityName": "Oakland"}); p.Status != 201 {
+			t.Fatalf("propose: %d %s", p.Status, p.Raw)
+		}
+		f.VerifyVersion(2, f.Bob)
+		f.DisableUser(f.Actor(f.Bob).ID)
+		f.VerifyVersion(2, f.Dave)
+		org := f.Do("GET", "/api/v1/organizations/"+f.OrgID, f.Carol, nil)
+		if cur, _ := org.Body["current"].(map[string]any); cur["version"] != float64(1) {
+			t.Fatalf("a disabled verifier's verification made version 2 current: %s", org.Raw)
+		}
+		f.VerifyVersion(2, f.Carol)
+		org = f.Do("GET", "/api/v1/organizations/"+f.OrgID, f.Carol, nil)
+		if cur, _ := org.Body["current"].(map[string]any); cur["version"] != float64(2) || cur["localityName"] != "Oakland" {
+			t.Fatalf("dave and carol did not verify version 2: %s", org.Raw)
+		}
+	})
+}

@@ -219,7 +219,7 @@ func TestMatchRecomputesTheHash(t *testing.T) {
 	each(t, func(t *testing.T, f *apptest.OrderFixture) {
 		ctx := context.Background()
 		id := approved(t, f, body(f))
-		unwatched := vetting.New(f.App.DB, f.App.Recorder, f.Clock, f.App.Outbox, nil, vetting.Config{})
+		unwatched := vetting.New(f.App.DB, f.App.Recorder, f.Clock, f.App.Outbox, nil, f.App.Auth, vetting.Config{})
 		f.Clock.Advance(time.Hour)
 		if _, err := unwatched.Propose(ctx, f.Actor(f.Alice), f.OrgID, vetting.ChangeInput{LocalityName: ptr("Oakland")}); err != nil {
 			t.Fatal(err)

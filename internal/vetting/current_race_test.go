@@ -55,7 +55,7 @@ func TestCurrentVerifiedDuringAVerificationIsNoIntegrityViolation(t *testing.T) 
 	clk := clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	rec := audittest.NewRecorder(t, db, clk)
 	gate := &commitGate{pid: make(chan int, 1), release: make(chan struct{})}
-	svc := vetting.New(db, rec, clk, notify.NewOutbox(rec, clk), recipients{}, vetting.Config{}, gate)
+	svc := vetting.New(db, rec, clk, notify.NewOutbox(rec, clk), recipients{}, roster, vetting.Config{}, gate)
 
 	org, _, err := svc.Create(ctx, alice, acme())
 	if err != nil {

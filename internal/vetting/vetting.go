@@ -131,9 +131,16 @@ type VersionObserver interface {
 	VersionVerified(ctx context.Context, tx *store.Tx, by actor.Actor, current Version) error
 }
 
+// Staff reads who is staff now (package auth): the roles of each of the
+// given users who is active (not disabled, approved); others are left out.
+type Staff interface {
+	ActiveRoles(ctx context.Context, q store.Querier, ids []string) (map[string][]actor.Role, error)
+}
+
 // Service is the vetting service.
 type Service struct {
 	db         *store.DB
+	staff      Staff
 	rec        *audit.Recorder
 	tab        tables
 	clk        clock.Clock
@@ -143,16 +150,16 @@ type Service struct {
 	cfg        Config
 }
 
-// New returns the vetting service. observers are told of every version
-// that becomes current.
-func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, outbox *notify.Outbox, recipients Recipients, cfg Config, observers ...VersionObserver) *Service {
+// New returns the vetting service. staff says who may still vouch for a
+// version; observers are told of every version that becomes current.
+func New(db *store.DB, rec *audit.Recorder, clk clock.Clock, outbox *notify.Outbox, recipients Recipients, staff Staff, cfg Config, observers ...VersionObserver) *Service {
 	if cfg.VerificationsRequired <= 0 {
 		cfg.VerificationsRequired = 2
 	}
 	if cfg.SanctionedCountries == nil {
 		cfg.SanctionedCountries = DefaultSanctioned
 	}
-	return &Service{db: db, rec: rec, tab: newTables(rec), clk: clk, outbox: outbox, recipients: recipients, observers: observers, cfg: cfg}
+	return &Service{db: db, staff: staff, rec: rec, tab: newTables(rec), clk: clk, outbox: outbox, recipients: recipients, observers: observers, cfg: cfg}
 }
 
 // Config returns the policy in force.
@@ -395,7 +402,11 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 			return err
 		}
 		verifs = append(verifs, ver)
-		if !s.complete(v, verifs) {
+		counting, err := s.standing(ctx, tx, verifs)
+		if err != nil {
+			return err
+		}
+		if !s.complete(v, counting) {
 			return nil
 		}
 		// The version becomes current. Its identity rests on the evidence
@@ -403,7 +414,7 @@ func (s *Service) Verify(ctx context.Context, by actor.Actor, orgID string, n in
 		// oldest ("any data or document used in the prior validation"),
 		// not from the one that completed it.
 		obtained := now
-		for _, x := range verifs {
+		for _, x := range counting {
 			if x.At.Before(obtained) {
 				obtained = x.At
 			}
@@ -472,6 +483,33 @@ func reverificationDue(org Organization, base Version, now time.Time) bool {
 		return false
 	}
 	return !br.SubjectIdentityReusable(*base.VerifiedAt, now.Add(ReverifyLead))
+}
+
+// standing keeps the verifications whose verifiers are active staff now
+// holding the verifier or compliance role, each with the roles its
+// verifier holds now: a verifier disabled, or stripped of the role, since
+// verifying no longer vouches for a version a second person completes,
+// and a compliance verification counts as one only while its verifier
+// still holds the compliance role (the rule orders and templates keep
+// for their approvals).
+func (s *Service) standing(ctx context.Context, q store.Querier, verifs []Verification) ([]Verification, error) {
+	ids := make([]string, len(verifs))
+	for i, x := range verifs {
+		ids[i] = x.VerifierID
+	}
+	roles, err := s.staff.ActiveRoles(ctx, q, ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading the verifiers of version: %w", err)
+	}
+	out := make([]Verification, 0, len(verifs))
+	for _, x := range verifs {
+		now := roles[x.VerifierID]
+		if slices.Contains(now, actor.Verifier) || slices.Contains(now, actor.Compliance) {
+			x.VerifierRoles = now
+			out = append(out, x)
+		}
+	}
+	return out, nil
 }
 
 // complete reports whether a version's verifications suffice.

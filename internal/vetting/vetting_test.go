@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,11 +26,50 @@ func (r recipients) ContactsForOrganization(context.Context, store.Querier, stri
 	return r, nil
 }
 
+// staffRoster stands for package auth's record of who is staff now: the
+// test actors below, less those a test has disabled or changed.
+type staffRoster struct {
+	mu    sync.Mutex
+	users map[string][]actor.Role
+}
+
+func newRoster(users ...actor.Actor) *staffRoster {
+	r := &staffRoster{users: map[string][]actor.Role{}}
+	for _, u := range users {
+		r.users[u.ID] = u.Roles
+	}
+	return r
+}
+
+func (r *staffRoster) ActiveRoles(_ context.Context, _ store.Querier, ids []string) (map[string][]actor.Role, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string][]actor.Role{}
+	for _, id := range ids {
+		if roles, ok := r.users[id]; ok {
+			out[id] = roles
+		}
+	}
+	return out, nil
+}
+
+// set gives u the roles, or with none disables u.
+func (r *staffRoster) set(u actor.Actor, roles ...actor.Role) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(roles) == 0 {
+		delete(r.users, u.ID)
+		return
+	}
+	r.users[u.ID] = roles
+}
+
 type env struct {
-	db  *store.DB
-	rec *audit.Recorder
-	clk *clock.Fake
-	svc *vetting.Service
+	staff *staffRoster
+	db    *store.DB
+	rec   *audit.Recorder
+	clk   *clock.Fake
+	svc   *vetting.Service
 }
 
 func staff(name string, roles ...actor.Role) actor.Actor {
@@ -44,12 +84,16 @@ var (
 	ed    = staff("ed", actor.Auditor)
 )
 
+// roster is the staff of tests that change nobody's roles.
+var roster = newRoster(alice, bob, carol, dave, ed)
+
 func newEnv(t *testing.T, db *store.DB) *env {
 	clk := clock.NewFake(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	rec := audittest.NewRecorder(t, db, clk)
+	staff := newRoster(alice, bob, carol, dave, ed)
 	svc := vetting.New(db, rec, clk, notify.NewOutbox(rec, clk), recipients{{Name: "Jane", Email: "jane@example.org", Role: "contact:administrative"}},
-		vetting.Config{ComplianceEmail: "compliance@ca.test"})
-	return &env{db: db, rec: rec, clk: clk, svc: svc}
+		staff, vetting.Config{ComplianceEmail: "compliance@ca.test"})
+	return &env{staff: staff, db: db, rec: rec, clk: clk, svc: svc}
 }
 
 func acme() vetting.CreateInput {
@@ -300,6 +344,52 @@ func TestSanctionedCountry(t *testing.T) {
 		}
 		_, _, err = e.svc.Verify(ctx, carol, org2.ID, 1, nil)
 		mustCode(t, err, apperr.KindConflict, "sanctions_rejected")
+	})
+}
+
+// docs/design.md §2: dual control counts people who may vouch now. A
+// verification by a verifier disabled since, or who no longer holds a
+// verifying role, does not make a version current when a second person
+// verifies it; nor does a compliance verification of a sanctioned
+// country's version by someone who has lost the compliance role.
+func TestVerificationsCountOnlyStandingVerifiers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		org, _, err := e.svc.Create(ctx, alice, acme())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Verify(ctx, bob, org.ID, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.staff.set(bob) // disabled
+		v, verifs, err := e.svc.Verify(ctx, dave, org.ID, 1, nil)
+		if err != nil || v.Status != vetting.StatusPending || len(verifs) != 2 {
+			t.Fatalf("a disabled verifier's verification counted: %v %s", err, v.Status)
+		}
+		e.staff.set(bob, actor.Auditor) // back, without a verifying role
+		if _, _, err := e.svc.Verify(ctx, carol, org.ID, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		if cur, err := e.svc.CurrentVerified(ctx, db, org.ID); err != nil || cur.Version != 1 {
+			t.Fatalf("dave and carol, both standing, did not verify it: %v", err)
+		}
+
+		in := vetting.CreateInput{Fields: vetting.Fields{OrganizationName: "Shwe Taung Trading Co. Ltd", CountryName: "MM", StateOrProvinceName: "Yangon", LocalityName: "Yangon"},
+			SanctionsReview: &vetting.SanctionsReview{Reference: "LEGAL-1", Decision: "approved"}}
+		mm, _, err := e.svc.Create(ctx, alice, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Verify(ctx, carol, mm.ID, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.staff.set(carol, actor.Verifier) // compliance role taken away
+		v, _, err = e.svc.Verify(ctx, dave, mm.ID, 1, nil)
+		if err != nil || v.Status != vetting.StatusPending {
+			t.Fatalf("a former compliance officer's verification cleared a sanctioned country: %v %s", err, v.Status)
+		}
 	})
 }
 
