@@ -667,6 +667,13 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, by actor.Acto
 		// limit and all), as the other lists' links do; not verify.
 		d.NextQuery = nextQuery(fr, strconv.FormatInt(d.Next, 10))
 	}
+	// The export link exports what the filter selects, every page of it.
+	eq := fr.URL.Query()
+	eq.Del("after")
+	eq.Del("limit")
+	if len(eq) > 0 {
+		d.ExportQuery = "?" + eq.Encode()
+	}
 	if verify == "1" {
 		rep, err := s.Audit.Verify(r.Context(), by, "")
 		if err != nil {
@@ -701,7 +708,10 @@ type auditData struct {
 	Next   int64
 	// NextQuery is the href of the next page (nextQuery).
 	NextQuery string
-	Report    *audit.Report
+	// ExportQuery is the export link's query: the page's filter without
+	// its paging.
+	ExportQuery string
+	Report      *audit.Report
 }
 
 func (s *Server) changesData(r *http.Request, by actor.Actor) (listData[change.Request], error) {

@@ -146,5 +146,24 @@ func TestConsoleAuditExportLink(t *testing.T) {
 		if p := c.do("GET", link, nil, bob); p.status != http.StatusForbidden || strings.Contains(p.body, `"action"`) {
 			t.Fatalf("a verifier following the export link: %d\n%.400s", p.status, p.body)
 		}
+
+		// On a filtered page the link exports what the filter selects,
+		// every page of it, not the whole trail.
+		p = c.do("GET", "/console/audit?action=token.issued&limit=1", nil, audrey)
+		m = regexp.MustCompile(`<a href="([^"]*)">export`).FindStringSubmatch(p.body)
+		if p.status != http.StatusOK || m == nil {
+			t.Fatalf("filtered audit page: %d, no export link", p.status)
+		}
+		link = html.UnescapeString(m[1])
+		p = c.do("GET", link, nil, audrey)
+		lines := strings.Split(strings.TrimSpace(p.body), "\n")
+		if p.status != http.StatusOK || len(lines) < 2 {
+			t.Fatalf("GET %s: %d, %d lines, want every token.issued event", link, p.status, len(lines))
+		}
+		for _, l := range lines {
+			if !strings.Contains(l, `"action":"token.issued"`) {
+				t.Fatalf("the export of a page filtered by action has another event: %.200s", l)
+			}
+		}
 	})
 }
