@@ -220,11 +220,17 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	return &DB{sql: db, dialect: Postgres, dsn: dsn}, nil
 }
 
-// redact hides a password in a URL DSN.
+// redact hides a password in a URL DSN. A DSN url.Parse refuses (a bad
+// percent-escape, say) may hold a password nobody can find in it, so
+// only its scheme is shown.
 func redact(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return dsn
+		scheme, _, _ := strings.Cut(dsn, ":")
+		if len(scheme) > 20 || strings.ContainsAny(scheme, "/@ ") {
+			scheme = "?"
+		}
+		return scheme + ":(unparseable DSN hidden)"
 	}
 	hidden := false
 	if u.User != nil {
@@ -235,7 +241,13 @@ func redact(dsn string) string {
 	}
 	// pgx also takes the password (and sslpassword, of the client key)
 	// from the query.
-	q, inQuery := u.Query(), false
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		// u.Query would drop the pair it cannot read, password or not.
+		u.RawQuery = ""
+		return u.String() + "?(unparseable query hidden)"
+	}
+	inQuery := false
 	for k := range q {
 		if strings.Contains(strings.ToLower(k), "password") {
 			q.Set(k, "xxxxx")

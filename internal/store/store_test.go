@@ -534,3 +534,23 @@ func TestDSNHidesPasswordInEveryPlace(t *testing.T) {
 		}
 	}
 }
+
+// A DSN that url.Parse refuses is hidden whole, in Open's error as in
+// DSN(): where the password ends in it is anybody's guess.
+func TestUnparseableDSNIsHidden(t *testing.T) {
+	ctx := context.Background()
+	for _, dsn := range []string{
+		"postgres://vetca:s3cret%zz@127.0.0.1:1/vetca",
+		"postgresql://vetca:s3cret@127.0.0.1:1/vetca?sslmode=disable&password=s3cret%",
+		"mysql://vetca:s3cret%zz@127.0.0.1/vetca",
+	} {
+		db, err := store.Open(ctx, dsn)
+		if err == nil {
+			db.Close()
+			t.Fatalf("Open(%q) succeeded", dsn)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Open's error shows the password: %v", err)
+		}
+	}
+}
