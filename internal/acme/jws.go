@@ -314,20 +314,8 @@ func (s *Service) verifyEAB(ctx context.Context, raw json.RawMessage, accountKey
 	case h.URL != url:
 		return "", unauthorized("externalAccountBinding's url %q is not %s", h.URL, url)
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(*f.Payload)
-	if err != nil {
-		return "", malformed("externalAccountBinding's payload is not base64url")
-	}
-	var bound jose.JSONWebKey
-	if err := bound.UnmarshalJSON(payload); err != nil {
-		return "", malformed("externalAccountBinding's payload is not a JSON Web Key: %v", err)
-	}
-	want, err := thumbprint(accountKey)
-	if err != nil {
+	if err := bindsAccountKey(*f.Payload, accountKey); err != nil {
 		return "", err
-	}
-	if got, err := thumbprint(&bound); err != nil || got != want {
-		return "", unauthorized("externalAccountBinding binds another key than the one that signed the request")
 	}
 	mac, err := base64.RawURLEncoding.DecodeString(f.Signature)
 	if err != nil {
@@ -340,6 +328,27 @@ func (s *Service) verifyEAB(ctx context.Context, raw json.RawMessage, accountKey
 		return "", errors.Join(errors.New("acme: check the external account binding"), err)
 	}
 	return h.KID, nil
+}
+
+// bindsAccountKey checks that an externalAccountBinding's payload (still
+// base64url) is the account's own key, the one that signed the request.
+func bindsAccountKey(payload64 string, accountKey *jose.JSONWebKey) error {
+	payload, err := base64.RawURLEncoding.DecodeString(payload64)
+	if err != nil {
+		return malformed("externalAccountBinding's payload is not base64url")
+	}
+	var bound jose.JSONWebKey
+	if err := bound.UnmarshalJSON(payload); err != nil {
+		return malformed("externalAccountBinding's payload is not a JSON Web Key: %v", err)
+	}
+	want, err := thumbprint(accountKey)
+	if err != nil {
+		return err
+	}
+	if got, err := thumbprint(&bound); err != nil || got != want {
+		return unauthorized("externalAccountBinding binds another key than the one that signed the request")
+	}
+	return nil
 }
 
 // exactMembers refuses a JSON object with a repeated member name, or with
