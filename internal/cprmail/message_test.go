@@ -71,6 +71,14 @@ func nestedMessage(certDER []byte) string {
 		wrap76(certDER) + "--outer--\r\n"
 }
 
+// appleMailMessage is a multipart/alternative whose HTML alternative is a
+// multipart/mixed holding the HTML and an attached key, as Apple Mail
+// sends an attachment shown inline.
+func appleMailMessage(keyPEM []byte) string {
+	return crlf("From: a@example.org\nContent-Type: multipart/alternative; boundary=alt\n\n--alt\nContent-Type: text/plain; charset=us-ascii\n\nThe key is attached.\n\n--alt\nContent-Type: multipart/mixed; boundary=mix\n\n--mix\nContent-Type: text/html\n\n<html><body>The key is attached.</body></html>\n--mix\nContent-Type: application/octet-stream; name=key.pem\nContent-Disposition: inline; filename=key.pem\nContent-Transfer-Encoding: base64\n\n") +
+		wrap76(keyPEM) + crlf("--mix\nContent-Type: text/html\n\n<html><body></body></html>\n--mix--\n--alt--\n")
+}
+
 func TestParseMessage(t *testing.T) {
 	keyPEM, certDER := testKeyAndCert(t)
 	tests := []struct {
@@ -117,6 +125,10 @@ func TestParseMessage(t *testing.T) {
 		{name: "multipart without boundary", raw: crlf("From: a@example.org\nContent-Type: multipart/mixed\n\nx"), problem: problemMalformed},
 		{name: "bad base64", raw: crlf("From: a@example.org\nContent-Transfer-Encoding: base64\n\n!!!notbase64"), problem: problemMalformed},
 		{name: "unknown transfer encoding", raw: crlf("From: a@example.org\nContent-Transfer-Encoding: x-uuencode\n\nbegin"), problem: problemMalformed},
+		// Apple Mail puts a mail's attachments in its HTML alternative
+		// only: the plain text is the body, the key is still evidence.
+		{name: "attachment in the HTML alternative", raw: appleMailMessage(keyPEM), from: "a@example.org", body: "The key is attached.",
+			attachments: []Attachment{{Filename: "key.pem", ContentType: "application/octet-stream", Data: keyPEM}}},
 		{name: "path in filename", raw: attachmentMessage("x", "../../etc/passwd", "text/plain", []byte("root")), from: "reporter@example.org", subject: "Problem report", body: "x",
 			attachments: []Attachment{{Filename: "passwd", ContentType: "text/plain", Data: []byte("root")}}},
 	}

@@ -160,9 +160,11 @@ func (w *walker) part(h textproto.MIMEHeader, r io.Reader, depth int) error {
 	return nil
 }
 
-// multipart walks the parts of a multipart. Of a multipart/alternative only
-// the preferred alternative is kept: the first with plain text, else the
-// first with HTML, else the last.
+// multipart walks the parts of a multipart. Of a multipart/alternative the
+// text is that of the preferred alternative (the first with plain text,
+// else the first with HTML, else the last), and the attachments are those
+// of every alternative: Apple Mail puts a mail's attachments in its HTML
+// alternative only, beside a plain text one.
 func (w *walker) multipart(mediaType, boundary string, r io.Reader, depth int) error {
 	if boundary == "" {
 		return fmt.Errorf("%s without a boundary", mediaType)
@@ -189,8 +191,13 @@ func (w *walker) multipart(mediaType, boundary string, r io.Reader, depth int) e
 		}
 		return nil
 	}
-	if best := preferred(alternatives); best != nil {
-		w.merge(best)
+	best := preferred(alternatives)
+	for _, c := range alternatives {
+		if c == best {
+			w.merge(c)
+		} else {
+			w.attachments = append(w.attachments, c.attachments...)
+		}
 	}
 	return nil
 }
