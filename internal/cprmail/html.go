@@ -1,6 +1,7 @@
 package cprmail
 
 import (
+	"regexp"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -25,7 +26,7 @@ func htmlToText(s string) string {
 	for {
 		switch z.Next() {
 		case html.ErrorToken:
-			return tidyLines(b.String())
+			return tidyLines(unfoldPEM(b.String()))
 		case html.TextToken:
 			if skip > 0 {
 				continue
@@ -82,4 +83,23 @@ func tidyLines(s string) string {
 		out = append(out, line)
 	}
 	return strings.TrimSpace(strings.Join(out, "\n"))
+}
+
+// foldedPEM is a PEM block (no headers) whose line ends may have become
+// spaces: HTML white space is folded, while the mail client shows the
+// block on its lines (white-space: pre-wrap).
+var foldedPEM = regexp.MustCompile(`-----BEGIN ([A-Z0-9 ]+)-----\s+([A-Za-z0-9+/=]+(?:\s+[A-Za-z0-9+/=]+)*)\s+-----END ([A-Z0-9 ]+)-----`)
+
+// unfoldPEM puts every PEM block of an HTML body's text back on lines of
+// its own, so that pemBlocks finds it and the desk takes it out of the
+// description (a private key is never stored) instead of keeping it as
+// text.
+func unfoldPEM(s string) string {
+	return foldedPEM.ReplaceAllStringFunc(s, func(m string) string {
+		sub := foldedPEM.FindStringSubmatch(m)
+		if sub[1] != sub[3] {
+			return m
+		}
+		return "\n-----BEGIN " + sub[1] + "-----\n" + strings.Join(strings.Fields(sub[2]), "\n") + "\n-----END " + sub[3] + "-----\n"
+	})
 }

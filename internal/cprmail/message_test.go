@@ -129,6 +129,12 @@ func TestParseMessage(t *testing.T) {
 		// only: the plain text is the body, the key is still evidence.
 		{name: "attachment in the HTML alternative", raw: appleMailMessage(keyPEM), from: "a@example.org", body: "The key is attached.",
 			attachments: []Attachment{{Filename: "key.pem", ContentType: "application/octet-stream", Data: keyPEM}}},
+		// An HTML body's white space folds a pasted block onto one line
+		// (the client shows it with white-space: pre-wrap): it is still a
+		// block, not text for the description.
+		{name: "PEM folded in an HTML body", raw: crlf("From: a@example.org\nContent-Type: text/html\n\n<div style=\"white-space:pre-wrap\">Key:\n" + string(keyPEM) + "</div>"),
+			from: "a@example.org", body: "Key:\n" + strings.TrimSpace(string(keyPEM)),
+			attachments: []Attachment{{Filename: "body-1.pem", ContentType: "application/x-pem-file", Data: keyPEM}}},
 		{name: "path in filename", raw: attachmentMessage("x", "../../etc/passwd", "text/plain", []byte("root")), from: "reporter@example.org", subject: "Problem report", body: "x",
 			attachments: []Attachment{{Filename: "passwd", ContentType: "text/plain", Data: []byte("root")}}},
 	}
