@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vetca/vetca/internal/apptest"
 	"github.com/vetca/vetca/internal/cpr"
 )
 
@@ -107,6 +108,34 @@ func TestMailedReportWithANULIsTaken(t *testing.T) {
 		v := d.Do("GET", "/api/v1/problem-reports/"+got.ID, d.Carol, nil)
 		if desc, _ := v.Body["description"].(string); desc != "Problem\uFFFDreport\n\nThe certificate\uFFFD is wrong." {
 			t.Errorf("description %q", desc)
+		}
+	})
+}
+
+// A mailed CSR that proves a key compromised revokes and blocks the key on
+// receipt, as the API's csr field does; the case keeps that CSR in its
+// evidence as it keeps the API's, so the proof behind the revocation can
+// be shown (BR §4.9.3, §5.4.1).
+func TestMailedCSRIsKeptAsEvidence(t *testing.T) {
+	each(t, func(t *testing.T, d *desk) {
+		key := ecKey(t, elliptic.P256())
+		sn := issue(t, d.OrderFixture, key)
+		csr := apptest.CSR(t, key, pkix.Name{CommonName: "proof of key compromise"})
+		body := "The key of this certificate leaked; here is a CSR it signed:\n" + csr
+		got, err := d.App.CPR.Submit(context.Background(), cpr.FromMail("finder@example.org", "Key compromise", body, pemAttachments(body)))
+		if err != nil {
+			t.Fatalf("mailed report refused: %v", err)
+		}
+		v := d.Do("GET", "/api/v1/problem-reports/"+got.ID, d.Carol, nil)
+		if v.Body["status"] != "decided" {
+			t.Fatalf("case %s, want decided on receipt: %s", v.Body["status"], v.Raw)
+		}
+		if c := d.Do("GET", "/api/v1/certificates/"+sn, d.Carol, nil); c.Body["status"] != "revoked" {
+			t.Errorf("certificate %s: %v, want revoked", sn, c.Body["status"])
+		}
+		ev, _ := v.Body["evidence"].(map[string]any)
+		if csrs := strs(ev["csrs"]); len(csrs) != 1 || strings.TrimSpace(csrs[0]) != strings.TrimSpace(csr) {
+			t.Errorf("evidence CSRs %q, want the mailed CSR", csrs)
 		}
 	})
 }

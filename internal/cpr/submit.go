@@ -75,6 +75,9 @@ type checked struct {
 	certs    []*x509.Certificate
 	proofs   []keyProof
 	skipped  int
+	// csrs are the CSRs the report carries (its csr field and its
+	// attachments), in PEM, each once: the case keeps them as evidence.
+	csrs []string
 }
 
 // proven reports whether the report proves a key compromised: a private
@@ -163,6 +166,7 @@ func (c *checked) addFields() error {
 			return err
 		}
 		c.proofs = append(c.proofs, keyProof{spki: h, by: ByCSR, field: "csr", csrDER: csr.Raw, proves: c.category == CategoryKeyCompromise})
+		c.csrs = appendOnce(c.csrs, strings.TrimSpace(c.sub.CSR))
 	}
 	return nil
 }
@@ -189,6 +193,7 @@ func (c *checked) addAttachments() error {
 			return err
 		}
 		c.proofs = append(c.proofs, keyProof{spki: h, by: ByCSR, field: "attachments", csrDER: r.Raw, proves: c.category == CategoryKeyCompromise})
+		c.csrs = appendOnce(c.csrs, strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: r.Raw}))))
 	}
 	return nil
 }
@@ -327,12 +332,9 @@ func requireKeyMatches(c checked, ms []Match) error {
 
 func (s *Service) newCase(c checked) Case {
 	now := s.now()
-	ev := evidenceRecord{Serials: c.serials, Skipped: c.skipped, MailText: c.sub.mailText}
+	ev := evidenceRecord{Serials: c.serials, Skipped: c.skipped, MailText: c.sub.mailText, CSRs: c.csrs}
 	for _, cert := range c.certs {
 		ev.Certificates = append(ev.Certificates, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
-	}
-	if strings.TrimSpace(c.sub.CSR) != "" {
-		ev.CSRs = append(ev.CSRs, strings.TrimSpace(c.sub.CSR))
 	}
 	ev.CompromisedKeys = c.provenKeys()
 	for _, p := range c.proofs {
