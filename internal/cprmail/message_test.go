@@ -79,6 +79,15 @@ func appleMailMessage(keyPEM []byte) string {
 		wrap76(keyPEM) + crlf("--mix\nContent-Type: text/html\n\n<html><body></body></html>\n--mix--\n--alt--\n")
 }
 
+// forwardedMessage is a mail forwarding another as message/rfc822, with a
+// base64 key attached to the forwarded one.
+func forwardedMessage(keyPEM []byte) string {
+	inner := crlf("From: customer@example.com\nSubject: key\nContent-Type: multipart/mixed; boundary=in\n\n--in\nContent-Type: text/plain\n\nmy key leaked\n--in\nContent-Type: application/octet-stream; name=k.pem\nContent-Disposition: attachment; filename=k.pem\nContent-Transfer-Encoding: base64\n\n") +
+		wrap76(keyPEM) + "--in--\r\n"
+	return crlf("From: hoster@example.net\nContent-Type: multipart/mixed; boundary=out\n\n--out\nContent-Type: text/plain\n\nForwarding a customer's report.\n--out\nContent-Type: message/rfc822\nContent-Disposition: attachment; filename=fwd.eml\n\n") +
+		inner + "\r\n--out--\r\n"
+}
+
 func TestParseMessage(t *testing.T) {
 	keyPEM, certDER := testKeyAndCert(t)
 	tests := []struct {
@@ -135,6 +144,12 @@ func TestParseMessage(t *testing.T) {
 		{name: "PEM folded in an HTML body", raw: crlf("From: a@example.org\nContent-Type: text/html\n\n<div style=\"white-space:pre-wrap\">Key:\n" + string(keyPEM) + "</div>"),
 			from: "a@example.org", body: "Key:\n" + strings.TrimSpace(string(keyPEM)),
 			attachments: []Attachment{{Filename: "body-1.pem", ContentType: "application/x-pem-file", Data: keyPEM}}},
+		// A hosting provider forwards its customer's report as an
+		// attachment: the key attached to it is the report's evidence, and
+		// its text is read with the provider's.
+		{name: "forwarded as an attachment", raw: forwardedMessage(keyPEM), from: "hoster@example.net",
+			body:        "Forwarding a customer's report.\n\n---------- Forwarded message from customer@example.com, subject \"key\" ----------\nmy key leaked",
+			attachments: []Attachment{{Filename: "k.pem", ContentType: "application/octet-stream", Data: keyPEM}}},
 		{name: "path in filename", raw: attachmentMessage("x", "../../etc/passwd", "text/plain", []byte("root")), from: "reporter@example.org", subject: "Problem report", body: "x",
 			attachments: []Attachment{{Filename: "passwd", ContentType: "text/plain", Data: []byte("root")}}},
 	}

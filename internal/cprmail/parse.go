@@ -113,21 +113,26 @@ type walker struct {
 	plain       []string
 	html        []string
 	attachments []Attachment
+	// forwarded are the texts of the messages forwarded as attachments
+	// (message/rfc822), each under a line naming its sender.
+	forwarded []string
 }
 
 // text is the body: the plain text parts, or the text of the HTML parts
-// when there is no plain text.
+// when there is no plain text, then the texts of the forwarded messages.
 func (w *walker) text() string {
-	if s := strings.TrimSpace(strings.Join(w.plain, "\n")); s != "" {
-		return s
+	s := strings.TrimSpace(strings.Join(w.plain, "\n"))
+	if s == "" {
+		s = strings.TrimSpace(htmlToText(strings.Join(w.html, "\n")))
 	}
-	return strings.TrimSpace(htmlToText(strings.Join(w.html, "\n")))
+	return strings.TrimSpace(strings.Join(append([]string{s}, w.forwarded...), "\n\n"))
 }
 
 func (w *walker) merge(o *walker) {
 	w.plain = append(w.plain, o.plain...)
 	w.html = append(w.html, o.html...)
 	w.attachments = append(w.attachments, o.attachments...)
+	w.forwarded = append(w.forwarded, o.forwarded...)
 }
 
 func (w *walker) part(h textproto.MIMEHeader, r io.Reader, depth int) error {
@@ -146,6 +151,11 @@ func (w *walker) part(h textproto.MIMEHeader, r io.Reader, depth int) error {
 	if err != nil {
 		return fmt.Errorf("%s part: %w", mediaType, err)
 	}
+	if mediaType == "message/rfc822" {
+		if msg, err := mail.ReadMessage(bytes.NewReader(data)); err == nil {
+			return w.forward(msg, depth)
+		}
+	}
 	disposition, dparams, _ := mime.ParseMediaType(h.Get("Content-Disposition"))
 	name := filename(dparams["filename"], params["name"])
 	isBody := disposition != "attachment" && name == ""
@@ -157,6 +167,22 @@ func (w *walker) part(h textproto.MIMEHeader, r io.Reader, depth int) error {
 	default:
 		w.attachments = append(w.attachments, Attachment{Filename: name, ContentType: mediaType, Data: data})
 	}
+	return nil
+}
+
+// forward walks a message forwarded as an attachment (a hosting provider
+// passing on its customer's report): its text joins the body under a line
+// naming its sender, and its attachments are the report's, so that a key
+// attached to it is not lost inside an attachment nobody decodes.
+func (w *walker) forward(msg *mail.Message, depth int) error {
+	child := &walker{parts: w.parts}
+	if err := child.part(textproto.MIMEHeader(msg.Header), msg.Body, depth+1); err != nil {
+		return err
+	}
+	head := fmt.Sprintf("---------- Forwarded message from %s, subject %q ----------",
+		clean(msg.Header.Get("From"), 200), decodeSubject(msg.Header.Get("Subject")))
+	w.forwarded = append(w.forwarded, head+"\n"+child.text())
+	w.attachments = append(w.attachments, child.attachments...)
 	return nil
 }
 
@@ -197,6 +223,7 @@ func (w *walker) multipart(mediaType, boundary string, r io.Reader, depth int) e
 			w.merge(c)
 		} else {
 			w.attachments = append(w.attachments, c.attachments...)
+			w.forwarded = append(w.forwarded, c.forwarded...)
 		}
 	}
 	return nil

@@ -8,11 +8,13 @@ type Report struct {
 	// otherwise the envelope sender (MAIL FROM).
 	From    string
 	Subject string
-	// Body is the text/plain body (or the text of a text/html body), with
-	// line ends normalized to \n, trimmed and bounded to MaxBodyBytes.
+	// Body is the text/plain body (or the text of a text/html body), then
+	// the text of each message forwarded as an attachment, with line ends
+	// normalized to \n, trimmed and bounded to MaxBodyBytes.
 	Body string
-	// Attachments holds every MIME part that is not the body, and every PEM
-	// block found in the body text, in the order they appear.
+	// Attachments holds every MIME part that is not the body (those of a
+	// forwarded message included), and every PEM block found in the body
+	// text.
 	Attachments []Attachment
 }
 
