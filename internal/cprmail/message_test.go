@@ -192,6 +192,31 @@ func TestParseMessageBoundsBody(t *testing.T) {
 	}
 }
 
+// A PEM block that the MaxBodyBytes cut splits is not kept half in the
+// body: a private key's first lines are key material, and the desk takes
+// a block out of the text only whole (it is evidence all the same, as an
+// attachment).
+func TestParseMessageCutKeepsNoHalfBlock(t *testing.T) {
+	keyPEM, _ := testKeyAndCert(t)
+	lines := strings.Split(strings.TrimSpace(string(keyPEM)), "\n")
+	// Cut in the key's second line, and in its END line.
+	for _, keep := range []int{len(lines[0]) + len(lines[1]) - 4, len(keyPEM) - 6} {
+		body := strings.Repeat("x", MaxBodyBytes-keep) + "\n" + string(keyPEM)
+		rep, err := parseMessage([]byte(plainMessage(body)), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Attachments) != 1 || string(rep.Attachments[0].Data) != string(keyPEM) {
+			t.Fatalf("attachments %+v, want the key", rep.Attachments)
+		}
+		for _, l := range lines[1 : len(lines)-1] {
+			if strings.Contains(rep.Body, l[:8]) {
+				t.Fatalf("the body keeps %q of a key cut at %d bytes: ends %q", l[:8], MaxBodyBytes, rep.Body[max(0, len(rep.Body)-200):])
+			}
+		}
+	}
+}
+
 func FuzzParseMessage(f *testing.F) {
 	f.Add([]byte(plainMessage("hello")))
 	f.Fuzz(func(t *testing.T, raw []byte) {

@@ -76,7 +76,7 @@ func parseMessage(raw []byte, envelopeFrom string) (Report, error) {
 	rep := Report{
 		From:        from,
 		Subject:     decodeSubject(msg.Header.Get("Subject")),
-		Body:        bound(body, MaxBodyBytes),
+		Body:        boundBody(body),
 		Attachments: append(pemBlocks(body), w.attachments...),
 	}
 	if rep.Body == "" && len(rep.Attachments) == 0 {
@@ -391,6 +391,22 @@ func bound(s string, max int) string {
 		s = s[:n]
 	}
 	return strings.TrimSpace(s)
+}
+
+// boundBody cuts the body to MaxBodyBytes. A PEM block the cut splits is
+// left out whole: its first lines may be a private key's, and only a whole
+// block is taken out of the text (it is an attachment all the same).
+func boundBody(body string) string {
+	if len(body) <= MaxBodyBytes {
+		return bound(body, MaxBodyBytes)
+	}
+	cut := bound(body, MaxBodyBytes)
+	if i := strings.LastIndex(cut, "-----BEGIN"); i >= 0 {
+		if blk, _ := pem.Decode([]byte(cut[i:])); blk == nil {
+			cut = strings.TrimSpace(cut[:i])
+		}
+	}
+	return cut
 }
 
 // pemBlocks returns every PEM block in text as an attachment.
