@@ -48,8 +48,10 @@ const pemBegin = "-----BEGIN "
 
 // splitPEM takes the certificates, CSRs and private keys pasted in a
 // mail's text out of it: it returns the text with a mark in place of each,
-// and the blocks (PEM, as ParseEvidence reads them). Other text, and a
-// block of another type or one that does not decode, stays in the text.
+// and the blocks (PEM, as ParseEvidence reads them). A private key of a
+// form ParseEvidence does not read (OpenSSH's, encrypted) is taken out
+// too: a private key is never stored. Other text, and a block of another
+// type or one that does not decode, stays in the text.
 func splitPEM(body string) (string, [][]byte) {
 	var text strings.Builder
 	var blocks [][]byte
@@ -75,14 +77,17 @@ func splitPEM(body string) (string, [][]byte) {
 	return text.String(), blocks
 }
 
-// markOf is what the description says in place of a block of evidence;
-// "" for a type that is not evidence (ParseEvidence skips it).
+// markOf is what the description says in place of a block of evidence or
+// a private key; "" for a type that stays in the text.
 func markOf(typ string) string {
 	switch typ {
 	case "CERTIFICATE", "CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST":
 		return "[" + typ + ": kept in the case's evidence]"
 	case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY":
 		return "[" + typ + ": checked as a proof of key compromise; never stored]"
+	}
+	if strings.HasSuffix(typ, "PRIVATE KEY") {
+		return "[" + typ + ": a private key in a form not read as evidence; never stored]"
 	}
 	return ""
 }

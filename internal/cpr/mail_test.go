@@ -139,3 +139,17 @@ func TestMailedCSRIsKeptAsEvidence(t *testing.T) {
 		}
 	})
 }
+
+// A private key pasted in a mail in a form the desk cannot read as
+// evidence (OpenSSH's, or encrypted, perhaps with its passphrase beside
+// it) is not kept in the description either: a private key is never
+// stored, only a mark saying where it was.
+func TestMailedUnreadablePrivateKeyIsNotStored(t *testing.T) {
+	for _, typ := range []string{"OPENSSH PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "DSA PRIVATE KEY"} {
+		block := pemOf(typ, []byte("b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ secret key material"))
+		sub := cpr.FromMail("finder@example.org", "Key leaked", "The key, passphrase hunter2:\n"+block+"\nThanks.", nil)
+		if strings.Contains(sub.Description, "-----BEGIN") || !strings.Contains(sub.Description, "["+typ) || !strings.Contains(sub.Description, "Thanks.") {
+			t.Errorf("%s: description %q", typ, sub.Description)
+		}
+	}
+}
