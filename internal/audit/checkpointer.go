@@ -56,7 +56,7 @@ func NewCheckpointer(db *store.DB, rec *Recorder, clk clock.Clock, cfg Checkpoin
 	if cfg.Burst <= 0 {
 		cfg.Burst = DefaultCheckpointBurst
 	}
-	return &Checkpointer{db: db, rec: rec, clk: clk, cfg: cfg, log: log, sealer: NewSealer(db, rec, log, cfg.Holder, cfg.Dir), mark: newHeadMark(cfg.Dir, log)}
+	return &Checkpointer{db: db, rec: rec, clk: clk, cfg: cfg, log: log, sealer: NewSealer(db, rec, log, cfg.Holder, cfg.Dir), mark: newHeadMark(cfg.Dir, rec.pub, log)}
 }
 
 // ErrChainCheck is wrapped by RunOnce's error when the events since the

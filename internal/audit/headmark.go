@@ -3,12 +3,13 @@ package audit
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,11 +51,13 @@ type headMark struct {
 	path string // "" without a checkpoint directory: memory only
 	dir  string
 	log  *slog.Logger
+	pub  *PublicKey // event 1 must verify under it to name a trail
 
 	mu     sync.Mutex
-	trail  string // the first event's signature
-	high   markPoint
-	noted  int64 // the head last noted as gone back, so each is noted once
+	trail  string               // the first event's signature
+	high   markPoint            // the mark of trail
+	others map[string]markPoint // the marks of the other trails seen
+	noted  int64                // the head last noted as gone back, so each is noted once
 	notedF int64
 }
 
@@ -64,65 +67,111 @@ type markPoint struct {
 	hash string
 }
 
-func newHeadMark(dir string, log *slog.Logger) *headMark {
+func newHeadMark(dir string, pub *PublicKey, log *slog.Logger) *headMark {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &headMark{log: log, dir: dir}
+	m := &headMark{log: log, dir: dir, pub: pub, others: map[string]markPoint{}}
 	if dir != "" {
 		m.path = filepath.Join(dir, headMarkFile)
 	}
 	return m
 }
 
+// noTrail names the trail of a database with no first event, in the file.
+const noTrail = "-"
+
 // firstSignature identifies the trail: its first event's signature, set when
-// the event is written (on both backends), or "" while there is none.
-func firstSignature(ctx context.Context, q store.Querier) (string, error) {
-	var sig string
-	err := q.QueryRow(ctx, `SELECT sig FROM audit_events WHERE seq = 1`).Scan(&sig)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
+// the event is written (on both backends), or noTrail while there is none.
+// A first event that does not verify under pub names no trail: it is an
+// ErrChainCheck error, for an insider who could name another trail at will
+// would have the mark of the real one forgotten.
+func firstSignature(ctx context.Context, q store.Querier, pub *PublicKey) (string, error) {
+	rows, err := q.Query(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE seq = 1`)
 	if err != nil {
 		return "", fmt.Errorf("audit: read the first event: %w", err)
 	}
-	// The trail is named by the signature's bytes, not its text: the
-	// base64 decoder skips '\r' and '\n', so a newline appended to event
-	// 1's sig would otherwise name another trail and reset the mark.
-	if b, err := base64.StdEncoding.DecodeString(sig); err == nil {
-		sig = base64.StdEncoding.EncodeToString(b)
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return "", fmt.Errorf("audit: read the first event: %w", err)
+		}
+		return noFirstEvent(ctx, q)
 	}
-	return sig, nil
+	e, err := scanEvent(rows)
+	if err != nil {
+		return "", fmt.Errorf("audit: read the first event: %w", err)
+	}
+	// VerifySignature takes only the canonical encoding, so the trail is
+	// named by the signature's bytes: the base64 decoder skips '\r' and
+	// '\n', and another text of the same signature named another trail.
+	if !e.VerifySignature(pub) {
+		return "", fmt.Errorf("%w: event 1, which names the trail for the highest head seen, does not verify under the installation's audit key: it was edited outside vetca", ErrChainCheck)
+	}
+	return e.Sig, rows.Err()
 }
 
-// readFile returns the mark the file holds for trail, or none.
-func (m *headMark) readFile(trail string) markPoint {
+// noFirstEvent names the trail of a database without event 1: noTrail
+// while nothing is chained (a new database; on PostgreSQL, one whose first
+// number rolled back and is not sealed yet). Once an event is chained,
+// event 1 is too (as an event or a signed gap), so its absence is a
+// deletion outside vetca.
+func noFirstEvent(ctx context.Context, q store.Querier) (string, error) {
+	head, _, err := readHeadEvent(ctx, q)
+	if err != nil {
+		return "", fmt.Errorf("audit: read the chain head: %w", err)
+	}
+	if head > 0 {
+		return "", fmt.Errorf("%w: event 1, which names the trail for the highest head seen, is missing while event %d is chained: it was deleted outside vetca", ErrChainCheck, head)
+	}
+	return noTrail, nil
+}
+
+// readFile returns the marks the file holds, by trail: one line for each
+// trail this host has seen, so that a database whose event 1 was swapped
+// for a moment (put back from another trail of the same key, or deleted)
+// does not have its own mark forgotten.
+func (m *headMark) readFile() map[string]markPoint {
+	out := map[string]markPoint{}
 	if m.path == "" {
-		return markPoint{}
+		return out
 	}
 	b, err := os.ReadFile(m.path)
 	if err != nil {
-		return markPoint{}
+		return out
 	}
-	f := strings.Fields(string(b))
-	if len(f) != 3 || f[0] != trail {
-		return markPoint{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		seq, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil || seq < 0 {
+			continue
+		}
+		if seq > out[f[0]].seq {
+			out[f[0]] = markPoint{seq: seq, hash: f[2]}
+		}
 	}
-	seq, err := strconv.ParseInt(f[1], 10, 64)
-	if err != nil || seq < 0 {
-		return markPoint{}
-	}
-	return markPoint{seq: seq, hash: f[2]}
+	return out
 }
 
+// writeFile writes m.trail's mark into the file, keeping the other
+// trails' lines.
 func (m *headMark) writeFile() {
 	if m.path == "" {
 		return
 	}
+	marks := m.readFile()
+	marks[m.trail] = m.high
+	var b strings.Builder
+	for _, trail := range slices.Sorted(maps.Keys(marks)) {
+		fmt.Fprintf(&b, "%s %d %s\n", trail, marks[trail].seq, marks[trail].hash)
+	}
 	err := os.MkdirAll(m.dir, 0o755)
 	if err == nil {
 		tmp := m.path + ".tmp"
-		if err = os.WriteFile(tmp, []byte(fmt.Sprintf("%s %d %s\n", m.trail, m.high.seq, m.high.hash)), 0o644); err == nil {
+		if err = os.WriteFile(tmp, []byte(b.String()), 0o644); err == nil {
 			err = os.Rename(tmp, m.path)
 		}
 	}
@@ -134,16 +183,19 @@ func (m *headMark) writeFile() {
 // floor returns the highest head seen so far, here or (through the file)
 // by another process on this host. Read it before the head to compare.
 func (m *headMark) floor(ctx context.Context, db store.Querier) (markPoint, error) {
-	trail, err := firstSignature(ctx, db)
+	trail, err := firstSignature(ctx, db, m.pub)
 	if err != nil {
 		return markPoint{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if trail != m.trail {
-		m.trail, m.high = trail, markPoint{}
+		if m.trail != "" {
+			m.others[m.trail] = m.high
+		}
+		m.trail, m.high = trail, m.others[trail]
 	}
-	if f := m.readFile(trail); f.seq > m.high.seq {
+	if f := m.readFile()[trail]; f.seq > m.high.seq {
 		m.high = f
 	}
 	return m.high, nil

@@ -73,6 +73,13 @@ func cutTailAndRestart(t *testing.T, db *store.DB, also string) {
 	if !errors.Is(err, ErrChainCheck) {
 		t.Fatalf("a restarted checkpointer signed the cut chain: %v", err)
 	}
+	if also != "" {
+		// Event 1 put back as it was: the cut is refused still.
+		f.exec(t, `UPDATE audit_events SET sig = replace(sig, ?, '') WHERE seq = 1`, "\n")
+		if _, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).Now(ctx); !errors.Is(err, ErrChainCheck) {
+			t.Fatalf("a restarted checkpointer signed the cut chain: %v", err)
+		}
+	}
 	rep := f.verify(t)
 	noted := false
 	for _, fd := range rep.Findings {
@@ -147,7 +154,7 @@ func TestAHeadReadBeforeAnotherProcessRaisedTheMarkIsNotACut(t *testing.T) {
 		ctx := context.Background()
 		dir := t.TempDir()
 		log := slog.New(slog.DiscardHandler)
-		mine, other := newHeadMark(dir, log), newHeadMark(dir, log)
+		mine, other := newHeadMark(dir, f.rec.pub, log), newHeadMark(dir, f.rec.pub, log)
 		floor, err := mine.floor(ctx, db)
 		if err != nil {
 			t.Fatal(err)
@@ -174,4 +181,76 @@ func TestAHeadReadBeforeAnotherProcessRaisedTheMarkIsNotACut(t *testing.T) {
 			t.Fatalf("a head read before the other process raised the mark was taken for a cut: %v", err)
 		}
 	})
+}
+
+// Event 1's signature names the trail for the head-seen mark. An insider
+// who broke it, deleted event 1 or put another trail's event 1 (signed
+// with the same key) in its place, only while a checkpointer looked, made
+// the mark name another trail: it was reset, and once event 1 was put back
+// the file held no mark for it, so a tail cut meanwhile was chained over,
+// checkpointed, and verify was silent. A first event that does not verify
+// names no trail, and the file keeps every trail's mark.
+func TestABrokenFirstEventDoesNotResetTheMark(t *testing.T) {
+	hides := map[string]func(t *testing.T, f *fixture){
+		"broken":  func(t *testing.T, f *fixture) { f.exec(t, `UPDATE audit_events SET sig = 'AAAA' WHERE seq = 1`) },
+		"deleted": func(t *testing.T, f *fixture) { f.exec(t, `DELETE FROM audit_events WHERE seq = 1`) },
+		"swapped": func(t *testing.T, f *fixture) {
+			other := &fixture{db: storetest.OpenSQLite(t), clk: f.clk, key: f.key}
+			other.rec = newTestRecorder(t, other.db, f.clk, nil, f.key)
+			other.note(t, 1)
+			f.exec(t, `DELETE FROM audit_events WHERE seq = 1`)
+			f.exec(t, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, firstEvent(t, other.db)...)
+		},
+	}
+	for name, hide := range hides {
+		t.Run(name, func(t *testing.T) {
+			eachBackend(t, func(t *testing.T, db *store.DB) { cutWithFirstEventHidden(t, db, hide) })
+		})
+	}
+}
+
+// firstEvent returns event 1's values in eventColumns order.
+func firstEvent(t *testing.T, db *store.DB) []any {
+	t.Helper()
+	rows, err := db.Query(context.Background(), `SELECT `+eventColumns+` FROM audit_events WHERE seq = 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := scanEvents(rows)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("event 1: %v %v", evs, err)
+	}
+	return evs[0].insertArgs()
+}
+
+func cutWithFirstEventHidden(t *testing.T, db *store.DB, hide func(t *testing.T, f *fixture)) {
+	f := setup(t, db)
+	ctx := context.Background()
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	cfg := CheckpointerConfig{Dir: dir, Holder: "replica-a", Every: time.Hour, Burst: 1000}
+	if _, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).Now(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.note(t, 4)
+	if _, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := firstEvent(t, db)
+	cut := headSeq(t, db) - 2
+	f.exec(t, `DELETE FROM audit_events WHERE seq > ?`, cut)
+	if db.Dialect() == store.Postgres {
+		f.exec(t, `UPDATE audit_head SET seq = ?, hash = (SELECT hash FROM audit_events WHERE seq = ?)`, cut, cut)
+	}
+	hide(t, f)
+	f.clk.Advance(time.Minute)
+	f.note(t, 5)
+	// serve's checkpointer looks while event 1 is not the trail's.
+	_, _ = NewCheckpointer(db, f.rec, f.clk, cfg, log).RunOnce(ctx)
+	f.exec(t, `DELETE FROM audit_events WHERE seq = 1`)
+	f.exec(t, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, first...)
+	_, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).Now(ctx)
+	if !errors.Is(err, ErrChainCheck) {
+		t.Fatalf("the cut chain was checkpointed once event 1 was put back: %v", err)
+	}
 }

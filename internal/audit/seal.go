@@ -86,7 +86,7 @@ const sealHeldUp = time.Minute
 // (events deleted, the head row edited) would otherwise have its deleted
 // numbers recorded as signed gaps.
 func NewSealer(db *store.DB, rec *Recorder, log *slog.Logger, holder, dir string) *Sealer {
-	return &Sealer{db: db, rec: rec, log: log, holder: holder, dir: dir, mark: newHeadMark(dir, log)}
+	return &Sealer{db: db, rec: rec, log: log, holder: holder, dir: dir, mark: newHeadMark(dir, rec.pub, log)}
 }
 
 // checkHead refuses a chain head below what this sealer knows was sealed.

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -126,8 +127,13 @@ func (s *Service) belowHeadMark(ctx context.Context) ([]Finding, error) {
 	if s.checkpointDir == "" {
 		return nil, nil
 	}
-	m := newHeadMark(s.checkpointDir, nil)
+	m := newHeadMark(s.checkpointDir, s.rec.pub, nil)
 	floor, err := m.floor(ctx, s.db)
+	if errors.Is(err, ErrChainCheck) {
+		// Event 1 is gone or broken (the walk reports it too): which
+		// trail's mark applies cannot be told until it is put back.
+		return []Finding{{Table: "audit_events", RowID: "1", Field: "sig", Message: err.Error()}}, nil
+	}
 	if err != nil || floor.seq == 0 {
 		return nil, err
 	}
