@@ -157,12 +157,16 @@ func (m *headMark) readFile() map[string]markPoint {
 }
 
 // writeFile writes m.trail's mark into the file, keeping the other
-// trails' lines.
+// trails' lines, unless the file already holds a higher one: a process
+// that read an older head must not lower what another wrote meanwhile.
 func (m *headMark) writeFile() {
 	if m.path == "" {
 		return
 	}
 	marks := m.readFile()
+	if marks[m.trail].seq >= m.high.seq {
+		return // another process raised it further meanwhile: never lower it
+	}
 	marks[m.trail] = m.high
 	var b strings.Builder
 	for _, trail := range slices.Sorted(maps.Keys(marks)) {

@@ -254,3 +254,45 @@ func cutWithFirstEventHidden(t *testing.T, db *store.DB, hide func(t *testing.T,
 		t.Fatalf("the cut chain was checkpointed once event 1 was put back: %v", err)
 	}
 }
+
+// Two processes on a host raise the mark: one that read an older head
+// (a command's mark beside serve's sealer) must not write it over the
+// higher mark the other wrote meanwhile, or a restarted process would
+// take the lower one, and a cut between them would pass.
+func TestAnOlderHeadDoesNotLowerTheMark(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		dir := t.TempDir()
+		log := slog.New(slog.DiscardHandler)
+		slow, fast := newHeadMark(dir, f.rec.pub, log), newHeadMark(dir, f.rec.pub, log)
+		floor, err := slow.floor(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, hash, err := ChainHead(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.note(t, 3)
+		f.seal(t)
+		ff, err := fast.floor(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		high, highHash, err := ChainHead(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fast.check(ctx, db, ff, high, highHash); err != nil {
+			t.Fatal(err)
+		}
+		if err := slow.check(ctx, db, floor, head, hash); err != nil {
+			t.Fatal(err)
+		}
+		got, err := newHeadMark(dir, f.rec.pub, log).floor(ctx, db)
+		if err != nil || got.seq != high {
+			t.Fatalf("a restarted process sees the mark at %d, want %d: %v", got.seq, high, err)
+		}
+	})
+}
