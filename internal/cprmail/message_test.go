@@ -113,6 +113,10 @@ func TestParseMessage(t *testing.T) {
 			attachments: []Attachment{{Filename: "leaf.cer", ContentType: "application/pkix-cert", Data: certDER}}},
 		{name: "HTML only", raw: crlf("From: a@example.org\nContent-Type: text/html\n\n<html><head><style>p{}</style></head><body><p>Key&nbsp;leaked</p><script>x()</script><p>twice</p></body></html>"),
 			from: "a@example.org", body: "Key leaked\n\ntwice"},
+		// The preliminary report (BR §4.9.5) goes where the reporter
+		// asked replies to go: a web form sends from a no-reply address.
+		{name: "Reply-To before From", raw: crlf("From: CPR form <noreply@hoster.example>\nReply-To: Jane Roe <jane@example.org>\n\nbody"), from: "jane@example.org", body: "body"},
+		{name: "unparseable Reply-To falls back to From", raw: crlf("From: a@example.org\nReply-To: not an address\n\nbody"), from: "a@example.org", body: "body"},
 		{name: "envelope sender when From is bad", raw: crlf("From: not an address\n\nbody"), envelope: "bounce@example.net", from: "bounce@example.net", body: "body"},
 		// windows-1252 is not ISO-8859-1: 0x80-0x9F are the euro sign,
 		// dashes and typographic quotes, not C1 controls to drop.

@@ -85,9 +85,14 @@ func parseMessage(raw []byte, envelopeFrom string) (Report, error) {
 	return rep, nil
 }
 
-// reporter is the From: header address if it parses, otherwise the
-// envelope sender.
+// reporter is the address the reports go to: the Reply-To: header's first
+// address if it parses (RFC 5322 §3.6.2: where the author asks replies to
+// go; a web form mailing from a no-reply address names its user there),
+// else the From: header's, otherwise the envelope sender.
 func reporter(h mail.Header, envelopeFrom string) (string, error) {
+	if list, err := addressParser.ParseList(h.Get("Reply-To")); err == nil && len(list) > 0 && list[0].Address != "" {
+		return list[0].Address, nil
+	}
 	list, herr := addressParser.ParseList(h.Get("From"))
 	if herr == nil && len(list) > 0 && list[0].Address != "" {
 		return list[0].Address, nil
