@@ -251,3 +251,37 @@ func runConcurrently(t *testing.T, d *desk) {
 		}
 	}
 }
+
+// BR §4.9.5 wants the preliminary report with the subscriber too. An
+// account with no contact cannot be mailed: the case names it among
+// unreachableAccounts (and the console says so) while the obligation
+// stays open, instead of a send answered 200 that reached nobody there.
+// Once a contact is added and the report sent again, it is met.
+func TestUnreachableSubscriberIsNamed(t *testing.T) {
+	each(t, func(t *testing.T, d *desk) {
+		r := d.Do("POST", "/api/v1/accounts", d.AdminToken, map[string]any{"name": "Acme Widgets APAC", "organizations": []string{d.OrgID}})
+		if r.Status != 201 {
+			t.Fatalf("account: %d %s", r.Status, r.Raw)
+		}
+		apac := *d.OrderFixture
+		apac.AccountID, apac.AccTok = r.Body["id"].(string), r.Body["token"].(string)
+		apac.ValidateDomain(site)
+		serial := issue(t, &apac, apptest.Key(t))
+		id := report(t, d, map[string]any{"reporterEmail": "rp@example.org", "category": "misissuance",
+			"description": "the locality is wrong", "serials": []string{serial}})
+		p := d.Do("POST", "/api/v1/problem-reports/"+id+"/preliminary-report", d.Carol, map[string]any{"findings": "looking"})
+		if got := strs(p.Body["unreachableAccounts"]); p.Status != 200 || len(got) != 1 || got[0] != apac.AccountID || p.Body["preliminaryReportComplete"] != false {
+			t.Fatalf("preliminary report with a contactless subscriber: %d unreachable %v complete %v", p.Status, got, p.Body["preliminaryReportComplete"])
+		}
+		if page := d.Do("GET", "/api/v1/problem-reports/"+id, d.Carol, nil); len(strs(page.Body["unreachableAccounts"])) != 1 {
+			t.Fatalf("the case no longer names the unreachable account: %s", page.Raw)
+		}
+		if c := d.Do("POST", "/api/v1/accounts/"+apac.AccountID+"/contacts", apac.AccTok, map[string]any{"name": "Mei Lin", "email": "mei@acme-widgets.asia", "role": "security"}); c.Status != 201 {
+			t.Fatalf("contact: %d %s", c.Status, c.Raw)
+		}
+		p = d.Do("POST", "/api/v1/problem-reports/"+id+"/preliminary-report", d.Carol, map[string]any{"findings": "looking", "to": "subscribers"})
+		if p.Status != 200 || len(strs(p.Body["unreachableAccounts"])) != 0 || p.Body["preliminaryReportComplete"] != true {
+			t.Fatalf("after a contact was added: %d unreachable %v complete %v", p.Status, p.Body["unreachableAccounts"], p.Body["preliminaryReportComplete"])
+		}
+	})
+}

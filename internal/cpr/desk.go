@@ -3,6 +3,8 @@ package cpr
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,9 +45,13 @@ type View struct {
 	Matches                   []MatchView  `json:"matches"`
 	ReportsSent               []ReportSent `json:"reportsSent"`
 	PreliminaryReportComplete bool         `json:"preliminaryReportComplete"`
-	Breaches                  []Event      `json:"breaches"`
-	Notes                     []Event      `json:"notes"`
-	Evidence                  EvidenceView `json:"evidence"`
+	// UnreachableAccounts are the matched accounts with no contact: no
+	// report can be mailed to their subscriber, so BR §4.9.5 is not met
+	// until one is added and the report sent again.
+	UnreachableAccounts []string     `json:"unreachableAccounts"`
+	Breaches            []Event      `json:"breaches"`
+	Notes               []Event      `json:"notes"`
+	Evidence            EvidenceView `json:"evidence"`
 }
 
 // Get returns a case with its matches, reports sent, breaches and notes.
@@ -86,10 +92,33 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 		return View{}, err
 	}
 	v.PreliminaryReportComplete = met != nil
+	if v.UnreachableAccounts, err = s.unreachable(ctx, v.Matches); err != nil {
+		return View{}, err
+	}
 	rec := recordOf(c)
 	v.Evidence = EvidenceView{Certificates: nonNil(rec.Certificates), CSRs: nonNil(rec.CSRs), CompromisedKeys: nonNil(rec.CompromisedKeys), ReportedKeys: nonNil(rec.ReportedKeys),
 		Serials: nonNil(rec.Serials), MailText: rec.MailText}
 	return v, nil
+}
+
+// unreachable returns the accounts of ms that have no contact to mail.
+func (s *Service) unreachable(ctx context.Context, ms []MatchView) ([]string, error) {
+	out := []string{}
+	var seen []string
+	for _, m := range ms {
+		if m.AccountID == "" || slices.Contains(seen, m.AccountID) {
+			continue
+		}
+		seen = append(seen, m.AccountID)
+		cs, err := s.deps.Contacts.ContactsForAccount(ctx, s.db, m.AccountID)
+		if err != nil {
+			return nil, fmt.Errorf("reading the contacts of account %s: %w", m.AccountID, err)
+		}
+		if len(cs) == 0 {
+			out = append(out, m.AccountID)
+		}
+	}
+	return out, nil
 }
 
 func nonNil(s []string) []string {
