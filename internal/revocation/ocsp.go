@@ -207,12 +207,28 @@ func (o *Responder) Response(ctx context.Context, req *ocsp.Request) ([]byte, er
 				}
 				return der, nil
 			}
-			o.log.Error("cached OCSP response disagrees with the audited revocation state; it was replaced outside vetca, re-signing",
-				"serial", sn, "hash", hashName(req.HashAlgorithm))
-			noteReplay(ctx, o.db, o.rec, o.log, actOCSPReplayRefused, "ocsp_responses", sn+"/"+hashName(req.HashAlgorithm))
+			o.refuseStored(ctx, sn, req.HashAlgorithm, st)
 		}
 	}
 	return o.sign(ctx, ie.iss.ID, sn, req.HashAlgorithm, memHold)
+}
+
+// refuseStored logs and records a stored response that disagrees with
+// st, the serial's audited status, as one put back outside vetca; the
+// caller then signs afresh. A revocation recorded within resignWindow is
+// not yet re-signed everywhere: the replica that made it re-signs just
+// after committing (batch after batch in a bulk revocation), and another
+// replica, or this one, can read the stored response in between. That
+// response is vetca's own, so it is only re-signed, as CheckCache waits
+// for it before calling it a replay.
+func (o *Responder) refuseStored(ctx context.Context, sn string, h crypto.Hash, st Status) {
+	if st.Revoked && o.clk.Now().Sub(st.RecordedAt) < resignWindow {
+		o.log.Debug("cached OCSP response predates a recent revocation; re-signing", "serial", sn, "hash", hashName(h))
+		return
+	}
+	o.log.Error("cached OCSP response disagrees with the audited revocation state; it was replaced outside vetca, re-signing",
+		"serial", sn, "hash", hashName(h))
+	noteReplay(ctx, o.db, o.rec, o.log, actOCSPReplayRefused, "ocsp_responses", sn+"/"+hashName(h))
 }
 
 // cachedAgrees decodes a stored response and reports whether it says what

@@ -14,7 +14,10 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
+	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apptest"
+	"github.com/vetca/vetca/internal/br"
+	"github.com/vetca/vetca/internal/issuance"
 	"github.com/vetca/vetca/internal/revocation"
 	"github.com/vetca/vetca/internal/store"
 )
@@ -196,6 +199,53 @@ func TestAuditGapEmptiesTheMemory(t *testing.T) {
 		}
 		if n := b.App.OCSP.MemoryLen(); n != 0 {
 			t.Fatalf("%d responses still held after a gap in the trail", n)
+		}
+	})
+}
+
+// Between a revocation's commit on replica A and A's re-sign of the
+// serial's responses (Published; batch after batch in a bulk revocation),
+// replica B learns of it at its next poll and answers from the database,
+// where the response A stored before still says good. That response is
+// vetca's own, not one put back: B answers revoked, signing afresh, and
+// records no refused replay (the alarm an insider's replay raises).
+func TestRequestBeforeARevocationsResignIsNoReplay(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		b := f.Replica()
+		iss := f.IssuerCertificate()
+		serial, pemCert := f.Issue(site)
+		cert := parse(t, pemCert)
+		if _, r := askGET(t, f.Server.URL, iss, cert, crypto.SHA256); r.Status != ocsp.Good {
+			t.Fatalf("A: status %d", r.Status)
+		}
+		var rev revocation.Revocation
+		err := f.App.DB.InTx(ctx, func(tx *store.Tx) error {
+			c, err := issuance.GetCertificate(ctx, f.App.Recorder, tx, serial)
+			if err != nil {
+				return err
+			}
+			d := revocation.Decision{Reason: br.Superseded, Source: revocation.SourceStaff, EvidenceAt: f.Clock.Now()}
+			rev, err = f.App.Revocations.RevokeInTx(ctx, tx, actor.SystemActor("test"), c, d, revocation.Input{Evidence: "replica test"})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Clock.Advance(time.Second)
+		if err := b.App.OCSP.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, r := askGET(t, b.Server.URL, iss, cert, crypto.SHA256); r.Status != ocsp.Revoked || r.RevocationReason != ocsp.Superseded {
+			t.Fatalf("B before A's re-sign: status %d reason %d", r.Status, r.RevocationReason)
+		}
+		f.App.Revocations.Published(ctx, rev) // A's re-sign lands
+		var n int
+		if err := f.App.DB.QueryRow(ctx, `SELECT COUNT(*) FROM audit_events WHERE action = 'ocsp.replay_refused'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Fatalf("%d replays refused: vetca's own response, not yet re-signed, taken for one put back", n)
 		}
 	})
 }
