@@ -589,11 +589,12 @@ func (o *Responder) Refresh(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("remove OCSP responses of expired certificates: %w", err)
 	}
+	// Each pass runs whatever the other met: a response that cannot be
+	// signed holds back no other.
 	n, err := o.resignMissed(ctx, now)
-	if err == nil {
-		var m int
-		m, err = o.refreshDue(ctx, now)
-		n += m
+	if ctx.Err() == nil {
+		m, derr := o.refreshDue(ctx, now)
+		n, err = n+m, errors.Join(err, derr)
 	}
 	// Every signature is logged (BR §5.4.1), those of a pass cut short
 	// (a replica stopping, an error) too.
@@ -644,10 +645,14 @@ type storedRef struct {
 }
 
 // resignEach signs each stored response again from the audited state and
-// returns how many it signed, those before an error included; a serial
-// with nothing to answer any more signs nothing.
+// returns how many it signed; a serial with nothing to answer any more
+// signs nothing. A response that cannot be signed (its serial's status
+// fails its integrity check, say) is reported and passed over: it is
+// first in the refresher's order at every pass, and would otherwise hold
+// back every response after it. It stops only when ctx ends.
 func (o *Responder) resignEach(ctx context.Context, refs []storedRef) (int, error) {
-	n := 0
+	n, failed := 0, 0
+	var errs []error
 	for _, r := range refs {
 		h, ok := hashByName(r.HashAlg)
 		if !ok {
@@ -657,12 +662,25 @@ func (o *Responder) resignEach(ctx context.Context, refs []storedRef) (int, erro
 		if _, err := o.sign(ctx, r.IssuerID, r.Serial, h, memReplace); errors.Is(err, ocspresp.ErrNotFound) {
 			continue
 		} else if err != nil {
-			return n, err
+			if failed++; len(errs) < maxReported {
+				errs = append(errs, fmt.Errorf("re-sign OCSP response %s/%s: %w", r.Serial, r.HashAlg, err))
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			continue
 		}
 		n++
 	}
-	return n, nil
+	if failed > len(errs) {
+		errs = append(errs, fmt.Errorf("and %d more OCSP responses not re-signed", failed-len(errs)))
+	}
+	return n, errors.Join(errs...)
 }
+
+// maxReported is how many failures of one pass resignEach reports one by
+// one; the rest are counted.
+const maxReported = 5
 
 // resignMissed re-signs the stored responses of serials revoked within the
 // last day that still say good, or were signed before the revocation was

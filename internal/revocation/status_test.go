@@ -597,3 +597,34 @@ func TestRefreshLeavesExpiredCertificates(t *testing.T) {
 		}
 	})
 }
+
+// One stored response that cannot be re-signed (its serial's revocation
+// row was edited by SQL: its status read fails closed) does not stop the
+// refresher from re-signing every other due response (BR §4.9.9), as one
+// shard that cannot be built does not stop the other shards' CRLs. The
+// unreadable one is reported, and is first in the refresher's order.
+func TestRefreshGoesPastAResponseThatCannotBeSigned(t *testing.T) {
+	each(t, func(t *testing.T, f *apptest.OrderFixture) {
+		ctx := context.Background()
+		bad, _ := f.Issue(site)
+		serial, certPEM := f.Issue(site)
+		if r := f.Do("POST", "/api/v1/certificates/"+bad+"/revoke", f.AccTok, map[string]any{"reason": "superseded"}); r.Status != 200 {
+			t.Fatalf("revoke: %d %s", r.Status, r.Raw)
+		}
+		f.Clock.Advance(time.Minute)
+		f.AskOCSP(parse(t, certPEM), crypto.SHA256)
+		before := cachedByHash(t, f, serial)["sha256"]
+		if _, err := f.App.DB.Exec(ctx, `UPDATE revocations SET evidence = 'edited' WHERE serial = ?`, bad); err != nil {
+			t.Fatal(err)
+		}
+		f.Clock.Advance(4 * 24 * time.Hour)
+		n, err := f.App.OCSP.Refresh(ctx)
+		if err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("refresh: %v, want an error naming %s", err, bad)
+		}
+		after := cachedByHash(t, f, serial)["sha256"]
+		if n != 1 || after == nil || !after.ThisUpdate.After(before.ThisUpdate) {
+			t.Fatalf("refresh re-signed %d responses; %s's stored response: %s, want one signed now (BR §4.9.9)", n, serial, describe(after))
+		}
+	})
+}
