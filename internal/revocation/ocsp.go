@@ -448,7 +448,7 @@ func (o *Responder) signStatus(ctx context.Context, ticket memTicket, st Status,
 		return nil, false, err
 	}
 	now := o.clk.Now().UTC().Truncate(time.Second)
-	r := ocspresp.Response{Serial: sn, Status: ocspresp.Good, ThisUpdate: now, NextUpdate: now.Add(o.cfg.Validity), ProducedAt: now, IssuerHash: h}
+	r := ocspresp.Response{Serial: sn, Status: ocspresp.Good, ThisUpdate: now, NextUpdate: o.nextUpdate(now, cert), ProducedAt: now, IssuerHash: h}
 	status := "good"
 	if st.Revoked {
 		r.Status, r.RevokedAt, r.Reason, status = ocspresp.Revoked, st.RevokedAt, st.Reason.Code(), "revoked"
@@ -517,6 +517,20 @@ func (o *Responder) signStatus(ctx context.Context, ticket memTicket, st Status,
 		o.mem.put(ticket, sn.Bytes(), issuerID, h, der, o.clk.Now(), policy == memReplace)
 	}
 	return der, true, nil
+}
+
+// nextUpdate is the nextUpdate of a response signed at now by issuer:
+// now plus the configured validity, but never after the issuer's
+// certificate expires (ocspresp.Sign refuses that). Its certificates may
+// be valid until then, and need answers (BR §4.9.10): in the issuer's
+// last days the interval shrinks, down to the 8 hours BR §4.9.9 requires
+// at least; in the last 8 hours nothing can be signed.
+func (o *Responder) nextUpdate(now time.Time, issuer *x509.Certificate) time.Time {
+	next := now.Add(o.cfg.Validity)
+	if end := issuer.NotAfter.UTC().Truncate(time.Second); next.After(end) && !end.Before(now.Add(ocspresp.MinValidity)) {
+		return end
+	}
+	return next
 }
 
 // Revoked drops a revoked serial's responses from this replica's memory
