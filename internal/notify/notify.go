@@ -241,8 +241,18 @@ func (d *Deliverer) Backoff(attempts int) time.Duration {
 //
 // Each message is read integrity-checked before it is sent: a message (its
 // recipient, subject or body) written or changed outside vetca is never
-// mailed; it is logged, naming the row, and the others still go.
+// mailed; it is logged, naming the row, and the others still go. A message
+// no longer pending and due when its turn comes (another replica sent it
+// meanwhile) is passed over.
 func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
+	return d.runOnce(ctx, nil)
+}
+
+// runOnce is RunOnce; keep, when set, renews this replica's lease before
+// each message and the pass stops, untried, once it is lost: a pass that
+// outlived its lease would otherwise mail what the lease's next holder is
+// mailing.
+func (d *Deliverer) runOnce(ctx context.Context, keep func(context.Context) (bool, error)) (sent, failed int, err error) {
 	type due struct {
 		ID string `db:"id"`
 	}
@@ -251,10 +261,14 @@ func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("outbox: read due messages: %w", err)
 	}
-	sys := actor.SystemActor("outbox")
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return sent, failed, err // stopping: the rest is the next holder's, untried
+		}
+		if keep != nil {
+			if ok, err := keep(ctx); err != nil || !ok {
+				return sent, failed, err // the lease is another replica's now
+			}
 		}
 		var m Message
 		if err := d.tab.outbox.Get(ctx, d.db, id.ID, &m); err != nil {
@@ -265,6 +279,9 @@ func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
 			}
 			return sent, failed, err
 		}
+		if m.Status != StatusPending || m.NextAttemptAt.After(d.clk.Now()) {
+			continue // sent or tried meanwhile by another replica
+		}
 		sendErr := d.sender.Send(ctx, d.from, m.To, m.Subject, m.Body, m.ID+"@vetca")
 		if sendErr != nil && ctx.Err() != nil {
 			// The send was cut off by this loop stopping, not refused by
@@ -272,34 +289,8 @@ func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
 			// pending for the next holder of the lease.
 			return sent, failed, ctx.Err()
 		}
-		// What the relay answered is recorded even if ctx ended meanwhile
-		// (a replica stopping): a message it accepted but left pending
-		// would be mailed again by the next holder of the lease.
-		rctx := context.WithoutCancel(ctx)
-		err := d.db.InTx(rctx, func(tx *store.Tx) error {
-			var cur Message
-			if err := d.tab.outbox.Get(rctx, tx, m.ID, &cur); err != nil {
-				return err
-			}
-			if cur.Status != StatusPending {
-				return nil // another replica got there first
-			}
-			now := d.clk.Now()
-			cur.Attempts++
-			action := actMailSent
-			var perm *PermanentError
-			switch {
-			case sendErr == nil:
-				cur.Status, cur.SentAt, cur.LastError = StatusSent, &now, ""
-			case errors.As(sendErr, &perm) || cur.Attempts >= d.MaxAttempts:
-				cur.Status, cur.LastError, action = StatusFailed, truncate(sendErr.Error(), 500), actMailFailed
-			default:
-				cur.NextAttemptAt, cur.LastError, action = now.Add(d.Backoff(cur.Attempts)), truncate(sendErr.Error(), 500), actMailRetryScheduled
-			}
-			return d.tab.outbox.Update(rctx, tx, sys, action, cur)
-		})
-		if err != nil {
-			return sent, failed, fmt.Errorf("outbox: record result for %s: %w", m.ID, err)
+		if err := d.record(ctx, m, sendErr); err != nil {
+			return sent, failed, err
 		}
 		if sendErr != nil {
 			failed++
@@ -312,6 +303,40 @@ func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
 	return sent, failed, nil
 }
 
+// record writes what the relay answered for m. It is recorded even if ctx
+// ended meanwhile (a replica stopping): a message it accepted but left
+// pending would be mailed again by the next holder of the lease.
+func (d *Deliverer) record(ctx context.Context, m Message, sendErr error) error {
+	rctx := context.WithoutCancel(ctx)
+	sys := actor.SystemActor("outbox")
+	err := d.db.InTx(rctx, func(tx *store.Tx) error {
+		var cur Message
+		if err := d.tab.outbox.Get(rctx, tx, m.ID, &cur); err != nil {
+			return err
+		}
+		if cur.Status != StatusPending {
+			return nil // another replica got there first
+		}
+		now := d.clk.Now()
+		cur.Attempts++
+		action := actMailSent
+		var perm *PermanentError
+		switch {
+		case sendErr == nil:
+			cur.Status, cur.SentAt, cur.LastError = StatusSent, &now, ""
+		case errors.As(sendErr, &perm) || cur.Attempts >= d.MaxAttempts:
+			cur.Status, cur.LastError, action = StatusFailed, truncate(sendErr.Error(), 500), actMailFailed
+		default:
+			cur.NextAttemptAt, cur.LastError, action = now.Add(d.Backoff(cur.Attempts)), truncate(sendErr.Error(), 500), actMailRetryScheduled
+		}
+		return d.tab.outbox.Update(rctx, tx, sys, action, cur)
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: record result for %s: %w", m.ID, err)
+	}
+	return nil
+}
+
 // Run delivers until ctx ends, polling every interval, holding the
 // "outbox" lease so only one replica sends.
 func (d *Deliverer) Run(ctx context.Context, interval time.Duration, holder string, wake <-chan struct{}) {
@@ -322,12 +347,15 @@ func (d *Deliverer) Run(ctx context.Context, interval time.Duration, holder stri
 	}()
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	keep := func(ctx context.Context) (bool, error) {
+		return d.db.AcquireLease(ctx, "outbox", holder, d.clk.Now(), 3*interval+time.Minute)
+	}
 	for {
-		ok, err := d.db.AcquireLease(ctx, "outbox", holder, d.clk.Now(), 3*interval+time.Minute)
+		ok, err := keep(ctx)
 		if err != nil {
 			d.log.Error("outbox lease", "err", err)
 		} else if ok {
-			if _, _, err := d.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			if _, _, err := d.runOnce(ctx, keep); err != nil && ctx.Err() == nil {
 				d.log.Error("outbox delivery", "err", err)
 			}
 		}
