@@ -17,6 +17,7 @@ import (
 	"net/textproto"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
@@ -200,8 +201,27 @@ func mimeHeader(s string) string {
 	return s
 }
 
+// mimeQ encodes s as RFC 2047 encoded-words of at most 39 bytes of UTF-8
+// each, cut between characters, one to a folded line: each word is then 64
+// characters and each line, "Subject: " included, at most 76 (RFC 2047 §2).
+// The folding white space between two encoded-words is not part of the
+// text (RFC 2047 §6.2).
 func mimeQ(s string) string {
-	return "=?utf-8?b?" + b64(s) + "?="
+	const chunk = 39
+	var words []string
+	for len(s) > 0 {
+		n := 0
+		for n < len(s) {
+			_, l := utf8.DecodeRuneInString(s[n:])
+			if n > 0 && n+l > chunk {
+				break
+			}
+			n += l
+		}
+		words = append(words, "=?utf-8?b?"+b64(s[:n])+"?=")
+		s = s[n:]
+	}
+	return strings.Join(words, "\r\n ")
 }
 
 // Deliverer sends due outbox messages.

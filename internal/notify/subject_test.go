@@ -1,0 +1,53 @@
+package notify_test
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/notify"
+	"github.com/vetca/vetca/internal/store"
+	"github.com/vetca/vetca/internal/store/storetest"
+)
+
+// A subject naming an organization with non-ASCII letters is encoded per
+// RFC 2047: no encoded-word longer than 75 characters and no line of the
+// header longer than 76, or a conforming reader may show it raw.
+func TestLongNonASCIISubjectIsEncodedInWordsOfAtMost75(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		subject := "Organisation version 3 of Müller & Söhne Großhandelsgesellschaft mbH — pending verification by two verifiers"
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			_, err := e.ob.Enqueue(ctx, tx, actor.SystemActor("test"), notify.Message{To: "anna@example.org", Subject: subject, Body: "diff\n", Kind: "test", RefType: "organizations", RefID: "org_x"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if sent, _, err := e.d.RunOnce(ctx); err != nil || sent != 1 {
+			t.Fatalf("sent %d (%v)", sent, err)
+		}
+		got := e.smtp.To("anna@example.org")
+		if len(got) != 1 || got[0].Subject != subject {
+			t.Fatalf("received %+v", got)
+		}
+		head, _, _ := strings.Cut(got[0].Raw, "\r\n\r\n")
+		start := strings.Index(head, "Subject:")
+		field := head[start:]
+		for i, line := range strings.Split(field, "\r\n") {
+			if i > 0 && !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "\t") {
+				break // the next field
+			}
+			if len(line) > 76 {
+				t.Errorf("a Subject line of %d characters (RFC 2047 §2: at most 76): %q", len(line), line)
+			}
+		}
+		for _, w := range regexp.MustCompile(`=\?[^?]+\?[bBqQ]\?[^?]*\?=`).FindAllString(field, -1) {
+			if len(w) > 75 {
+				t.Errorf("an encoded-word of %d characters (RFC 2047 §2: at most 75): %q", len(w), w)
+			}
+		}
+	})
+}
