@@ -189,11 +189,7 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 			}
 			res.Alarms += did
 		}
-		// A revocation deadline is judged once revocation.CommitWindow
-		// has passed after it: a revocation recorded before it by another
-		// path (an incident's batch, the API, on another replica) may not
-		// have committed yet, and the case's lock does not order those.
-		if o.Breached && (o.Kind != ObligationRevocation || !now.Before(o.Due.Add(revocation.CommitWindow))) {
+		if o.Breached && judged(o, now) {
 			did, err := s.recordOnce(ctx, o, EventBreach)
 			if err != nil {
 				return res, err
@@ -207,6 +203,21 @@ func (s *Service) Tick(ctx context.Context) (TickResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// judged reports whether an obligation's breach may be recorded at now. A
+// revocation deadline is judged once revocation.CommitWindow has passed
+// after it: a revocation recorded before it by another path (an incident's
+// batch, the API, on another replica) may not have committed yet, and the
+// case's lock does not order those. A report is judged once the second of
+// its due time has passed: one sent in that second is in time (times are
+// kept to the second), and a breach recorded then would stand on the
+// record of a case that met BR §4.9.5.
+func judged(o Obligation, now time.Time) bool {
+	if o.Kind == ObligationRevocation {
+		return !now.Before(o.Due.Add(revocation.CommitWindow))
+	}
+	return now.Truncate(time.Second).After(o.Due)
 }
 
 // eventIDFor derives the id of an obligation's alarm or breach, so the
