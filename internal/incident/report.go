@@ -593,17 +593,24 @@ func (s *Service) RecordDisclosure(ctx context.Context, by actor.Actor, id strin
 	return inc, err
 }
 
+// applyDisclosure records a report posted at at. Reports are recorded
+// after the fact and not always in the order they were posted: the initial
+// and full reports are met by the earliest such report, and the next
+// update runs from the latest one (IRG v3.2), so a report recorded late
+// with an earlier postedAt moves no clock back.
 func applyDisclosure(inc *Incident, in DisclosureInput, at time.Time) {
-	if inc.InitialReportAt == nil {
+	if inc.InitialReportAt == nil || at.Before(*inc.InitialReportAt) {
 		inc.InitialReportAt = &at
 	}
-	if (in.Kind == FormatFull || in.Kind == FormatClosure) && inc.FullReportAt == nil {
+	if (in.Kind == FormatFull || in.Kind == FormatClosure) && (inc.FullReportAt == nil || at.Before(*inc.FullReportAt)) {
 		inc.FullReportAt = &at
 	}
-	inc.LastUpdateAt, inc.NextUpdate = &at, nil
-	if in.NextUpdate != nil {
-		nu := in.NextUpdate.UTC().Truncate(time.Second)
-		inc.NextUpdate = &nu
+	if inc.LastUpdateAt == nil || !at.Before(*inc.LastUpdateAt) {
+		inc.LastUpdateAt, inc.NextUpdate = &at, nil
+		if in.NextUpdate != nil {
+			nu := in.NextUpdate.UTC().Truncate(time.Second)
+			inc.NextUpdate = &nu
+		}
 	}
 	if in.Kind == FormatClosure {
 		inc.Status = StatusClosed
