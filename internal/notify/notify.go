@@ -186,7 +186,11 @@ func format(from, to, subject, body, messageID string, date time.Time) []byte {
 	hdr("Content-Transfer-Encoding", "8bit")
 	b.WriteString("\r\n")
 	// The DATA writer of net/smtp does the dot-stuffing (RFC 5321 §4.5.2).
-	for _, line := range strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n") {
+	// A bare CR (an old Mac line end in pasted text) is a line end too: it
+	// must not be sent (RFC 5321 §2.3.8), and some receivers end the data
+	// at "\r.\r\n", which the DATA writer does not stuff.
+	body = strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\r", "\n")
+	for _, line := range strings.Split(body, "\n") {
 		b.WriteString(line + "\r\n")
 	}
 	return []byte(b.String())

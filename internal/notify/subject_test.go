@@ -51,3 +51,38 @@ func TestLongNonASCIISubjectIsEncodedInWordsOfAtMost75(t *testing.T) {
 		}
 	})
 }
+
+// RFC 5321 §2.3.8: a bare CR must not be sent in DATA. A text pasted with
+// old Mac line ends ("\r") into findings or a decision's reason reaches a
+// message's body; it is sent as line breaks, dot-stuffed where a line then
+// starts with a dot, never as a bare CR a receiver may take for the end of
+// a line ("\r.\r\n" ends the data for some).
+func TestBodyWithBareCRIsSentAsLines(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		body := "We are looking into it.\r.\rMAIL FROM:<x@evil.test>\rend"
+		if err := db.InTx(ctx, func(tx *store.Tx) error {
+			_, err := e.ob.Enqueue(ctx, tx, actor.SystemActor("test"), notify.Message{To: "anna@example.org", Subject: "s", Body: body, Kind: "test", RefType: "organizations", RefID: "org_x"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if sent, _, err := e.d.RunOnce(ctx); err != nil || sent != 1 {
+			t.Fatalf("sent %d (%v)", sent, err)
+		}
+		got := e.smtp.To("anna@example.org")
+		if len(got) != 1 {
+			t.Fatalf("received %+v", got)
+		}
+		raw := got[0].Raw
+		for i := range len(raw) {
+			if raw[i] == '\r' && (i+1 == len(raw) || raw[i+1] != '\n') {
+				t.Fatalf("a bare CR at byte %d of the data: %q", i, raw)
+			}
+		}
+		if !strings.Contains(got[0].Body, "We are looking into it.\n.\nMAIL FROM:<x@evil.test>\nend") {
+			t.Fatalf("body %q", got[0].Body)
+		}
+	})
+}
