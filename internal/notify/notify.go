@@ -275,56 +275,95 @@ func (d *Deliverer) RunOnce(ctx context.Context) (sent, failed int, err error) {
 // runOnce is RunOnce; keep, when set, renews this replica's lease before
 // each message and the pass stops, untried, once it is lost: a pass that
 // outlived its lease would otherwise mail what the lease's next holder is
-// mailing.
+// mailing. The due messages are read a page at a time, each page after
+// the last, so messages that cannot be sent (tampered ones stay pending)
+// hold back none queued after them.
 func (d *Deliverer) runOnce(ctx context.Context, keep func(context.Context) (bool, error)) (sent, failed int, err error) {
-	type due struct {
-		ID string `db:"id"`
-	}
-	ids, err := store.SelectUnchecked[due](ctx, d.db, `SELECT id FROM outbox WHERE status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 100`,
-		StatusPending, store.FormatTime(d.clk.Now()))
-	if err != nil {
-		return 0, 0, fmt.Errorf("outbox: read due messages: %w", err)
-	}
-	for _, id := range ids {
-		if err := ctx.Err(); err != nil {
-			return sent, failed, err // stopping: the rest is the next holder's, untried
+	now := d.clk.Now()
+	var after dueRow
+	for {
+		page, err := store.SelectUnchecked[dueRow](ctx, d.db, `SELECT id, next_attempt_at FROM outbox WHERE status = ? AND next_attempt_at <= ?
+			AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > ?)) ORDER BY next_attempt_at, id LIMIT ?`,
+			StatusPending, store.FormatTime(now), after.At, after.At, after.ID, duePage)
+		if err != nil {
+			return sent, failed, fmt.Errorf("outbox: read due messages: %w", err)
 		}
-		if keep != nil {
-			if ok, err := keep(ctx); err != nil || !ok {
-				return sent, failed, err // the lease is another replica's now
+		for _, row := range page {
+			res, stop, err := d.deliverOne(ctx, keep, row.ID)
+			if err != nil || stop {
+				return sent, failed, err
 			}
-		}
-		var m Message
-		if err := d.tab.outbox.Get(ctx, d.db, id.ID, &m); err != nil {
-			if apperr.IsKind(err, apperr.KindIntegrity) {
-				d.log.Error("outbox message not sent: it fails its integrity check", "id", id.ID, "err", err)
+			switch res {
+			case resultSent:
+				sent++
+			case resultFailed:
 				failed++
-				continue
 			}
-			return sent, failed, err
 		}
-		if m.Status != StatusPending || m.NextAttemptAt.After(d.clk.Now()) {
-			continue // sent or tried meanwhile by another replica
+		if len(page) < duePage {
+			return sent, failed, nil
 		}
-		sendErr := d.sender.Send(ctx, d.from, m.To, m.Subject, m.Body, m.ID+"@vetca")
-		if sendErr != nil && ctx.Err() != nil {
-			// The send was cut off by this loop stopping, not refused by
-			// the relay: no attempt is counted, and the message stays
-			// pending for the next holder of the lease.
-			return sent, failed, ctx.Err()
-		}
-		if err := d.record(ctx, m, sendErr); err != nil {
-			return sent, failed, err
-		}
-		if sendErr != nil {
-			failed++
-			d.log.Warn("mail delivery failed", "message", m.ID, "to", m.To, "err", sendErr)
-		} else {
-			sent++
-			d.log.Info("mail sent", "message", m.ID, "to", m.To, "kind", m.Kind)
+		after = page[len(page)-1]
+	}
+}
+
+// duePage is how many due messages a pass reads at once.
+const duePage = 100
+
+// dueRow is a due message's place in the order a pass sends them.
+type dueRow struct {
+	ID string `db:"id"`
+	At string `db:"next_attempt_at"`
+}
+
+// result is what became of one due message in a pass.
+type result int
+
+const (
+	resultSkipped result = iota // sent or tried meanwhile by another replica
+	resultSent
+	resultFailed // refused, or not sent: it fails its integrity check
+)
+
+// deliverOne sends message id if it is still pending and due and records
+// what the relay answered; stop ends the pass (its context ended, or the
+// lease is another replica's now), leaving the message untried.
+func (d *Deliverer) deliverOne(ctx context.Context, keep func(context.Context) (bool, error), id string) (res result, stop bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return resultSkipped, true, err // stopping: the rest is the next holder's, untried
+	}
+	if keep != nil {
+		if held, err := keep(ctx); err != nil || !held {
+			return resultSkipped, true, err
 		}
 	}
-	return sent, failed, nil
+	var m Message
+	if err := d.tab.outbox.Get(ctx, d.db, id, &m); err != nil {
+		if apperr.IsKind(err, apperr.KindIntegrity) {
+			d.log.Error("outbox message not sent: it fails its integrity check", "id", id, "err", err)
+			return resultFailed, false, nil
+		}
+		return resultSkipped, true, err
+	}
+	if m.Status != StatusPending || m.NextAttemptAt.After(d.clk.Now()) {
+		return resultSkipped, false, nil
+	}
+	sendErr := d.sender.Send(ctx, d.from, m.To, m.Subject, m.Body, m.ID+"@vetca")
+	if sendErr != nil && ctx.Err() != nil {
+		// The send was cut off by this loop stopping, not refused by the
+		// relay: no attempt is counted, and the message stays pending for
+		// the next holder of the lease.
+		return resultSkipped, true, ctx.Err()
+	}
+	if err := d.record(ctx, m, sendErr); err != nil {
+		return resultSkipped, true, err
+	}
+	if sendErr != nil {
+		d.log.Warn("mail delivery failed", "message", m.ID, "to", m.To, "err", sendErr)
+		return resultFailed, false, nil
+	}
+	d.log.Info("mail sent", "message", m.ID, "to", m.To, "kind", m.Kind)
+	return resultSent, false, nil
 }
 
 // record writes what the relay answered for m. It is recorded even if ctx
