@@ -66,12 +66,23 @@ func newCPRWatch(a *App) *CPRWatch {
 }
 
 // RunOnce runs one pass if this replica holds the lease; ok is false when
-// another replica does.
+// another replica does. Either way it sets the gauges from the current
+// obligations: every replica serves /metrics, and one that lost the lease
+// would otherwise go on reporting the breaches of its last pass, met since.
 func (w *CPRWatch) RunOnce(ctx context.Context) (res cpr.TickResult, ok bool, err error) {
 	a := w.app
 	ok, err = a.DB.AcquireLease(ctx, LeaseCPRDeadlines, a.Replica, a.Clock.Now(), a.Cfg.CPRTick*3+time.Minute)
-	if err != nil || !ok {
+	if err != nil {
 		return res, false, err
+	}
+	if !ok {
+		now := a.Clock.Now()
+		obs, err := a.CPR.Obligations(ctx, now)
+		if err != nil {
+			return res, false, fmt.Errorf("problem report obligations: %w", err)
+		}
+		w.observe(obs, now)
+		return res, false, nil
 	}
 	res, err = a.CPR.Tick(ctx)
 	if err != nil {
