@@ -16,9 +16,11 @@ import (
 
 // The seed-2 insider, with the real server running: they can write the
 // database and run vetca's own binary, but hold only a key directory of
-// their own. `vetca user add` with it is refused; when they also patch the
-// trail so it is not, the user they made still cannot act, and `audit
-// verify` with the installation's keys names every forged event and row.
+// their own. `vetca user add` with it is refused, and so it is when they
+// also set the trail's first event's key id to their key's: a writer
+// checks that event's signature, not its key id. Nothing is written either
+// time, and `audit verify` with the installation's keys names the edited
+// event.
 func TestUserAddedWithAnotherKeyCannotAct(t *testing.T) {
 	Each(t, func(t *testing.T, in *Instance) {
 		in.Serve()
@@ -45,29 +47,17 @@ func TestUserAddedWithAnotherKeyCannotAct(t *testing.T) {
 			t.Fatalf("the refused user add wrote users: %s -> %s", users, n)
 		}
 
-		// Make vetca believe the trail began with the forger's key.
+		// Make the trail's first event name the forger's key.
 		in.SQL("UPDATE audit_events SET key_id = '" + evil.AuditKeyID + "' WHERE seq = 1")
-		out, errOut, code = addMallory()
-		if code != 0 {
-			t.Fatalf("user add after the patch: %d %s", code, errOut)
+		if _, errOut, code := addMallory(); code != 1 || !strings.Contains(errOut, "does not verify") {
+			t.Fatalf("user add after the patch: exit %d %s", code, errOut)
 		}
-		var mallory struct{ Token, ID string }
-		if err := json.Unmarshal([]byte(out), &mallory); err != nil || mallory.Token == "" {
-			t.Fatalf("user add --json: %q", out)
+		if n := in.SQL("SELECT COUNT(*) FROM users WHERE name = 'mallory'"); n != "0" {
+			t.Fatalf("the refused user add wrote the user (%s rows)", n)
 		}
-		for _, path := range []string{"/api/v1/me", "/api/v1/audit/events", "/api/v1/organizations"} {
-			r := in.Do("GET", path, mallory.Token, nil)
-			if r.Status != 401 && r.Status != 403 {
-				t.Fatalf("forged user's token on %s: %d %s", path, r.Status, r.Raw)
-			}
-		}
-		userEvent := in.SQL("SELECT seq FROM audit_events WHERE entity_type = 'users' AND entity_id = '" + mallory.ID + "'")
-		v, text, code := verify(t, in)
-		if code != 1 || !has(v, "audit_events", userEvent, "key_id") || !has(v, "users", mallory.ID, "") || !has(v, "audit_events", "1", "") {
+		v, _, code := verify(t, in)
+		if code != 1 || !has(v, "audit_events", "1", "") {
 			t.Fatalf("audit verify with the real keys: exit %d %+v", code, v.Findings)
-		}
-		if !strings.Contains(strings.Join(text, "\n"), "audit_events row "+userEvent+" field key_id") {
-			t.Fatalf("audit verify does not name the forged event:\n%s", strings.Join(text, "\n"))
 		}
 	})
 }

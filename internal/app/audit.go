@@ -99,7 +99,8 @@ func checkAuditKeys(ctx context.Context, cfg Config, db *store.DB, pub *audit.Pu
 	if !write || key == nil {
 		return pub, nil
 	}
-	first, any, err := audit.FirstKeyID(ctx, db)
+	firstEvent, any, err := audit.FirstEvent(ctx, db)
+	first := firstEvent.KeyID
 	switch {
 	case err != nil:
 		return nil, err
@@ -109,6 +110,11 @@ func checkAuditKeys(ctx context.Context, cfg Config, db *store.DB, pub *audit.Pu
 		return nil, fmt.Errorf("the audit trail of %s begins with an unsigned event: it predates signed audit events (or its first event was edited) and cannot be extended; verify it with `vetca audit verify`, and start a new database (for a --dev database, remove it and its key directory)", db.DSN())
 	case first != pub.ID():
 		return nil, fmt.Errorf("the audit trail of %s was begun with audit key %q, but this key directory's key is %s: it belongs to another installation, or the trail was tampered with (run `vetca audit verify` with the installation's keys)", db.DSN(), first, pub.ID())
+	case !firstEvent.VerifySignature(pub):
+		// Its key id is a column anyone can set: a trail of another
+		// installation, its first event's key id set to this key's, is
+		// refused here too, before anything is written.
+		return nil, fmt.Errorf("the first event of the audit trail of %s names audit key %s but does not verify under it: it belongs to another installation, or the trail was tampered with (run `vetca audit verify` with the installation's keys)", db.DSN(), pub.ID())
 	}
 	return pub, nil
 }

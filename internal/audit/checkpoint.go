@@ -336,13 +336,28 @@ func ChainHead(ctx context.Context, q store.Querier) (int64, string, error) {
 // FirstKeyID returns the key id of the trail's first event ("" when that
 // event is unsigned) and whether the trail has any event.
 func FirstKeyID(ctx context.Context, q store.Querier) (string, bool, error) {
-	var first string
-	err := q.QueryRow(ctx, `SELECT key_id FROM audit_events ORDER BY seq LIMIT 1`).Scan(&first)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
+	e, any, err := FirstEvent(ctx, q)
+	return e.KeyID, any, err
+}
+
+// FirstEvent returns the trail's first (lowest-numbered) event and whether
+// the trail has any event. A writer checks it verifies under its key
+// before writing: its key id alone is a column anyone can set.
+func FirstEvent(ctx context.Context, q store.Querier) (Event, bool, error) {
+	rows, err := q.Query(ctx, `SELECT `+eventColumns+` FROM audit_events ORDER BY seq LIMIT 1`)
 	if err != nil {
-		return "", false, fmt.Errorf("read the audit trail's first event: %w", err)
+		return Event{}, false, fmt.Errorf("read the audit trail's first event: %w", err)
 	}
-	return first, true, nil
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Event{}, false, fmt.Errorf("read the audit trail's first event: %w", err)
+		}
+		return Event{}, false, nil
+	}
+	e, err := scanEvent(rows)
+	if err != nil {
+		return Event{}, false, fmt.Errorf("read the audit trail's first event: %w", err)
+	}
+	return e, true, rows.Err()
 }
