@@ -251,7 +251,10 @@ func (s *CheckpointSet) add(c *Checkpoint, table, id string, pub *PublicKey) {
 // reads only as far back as it must.
 func NewestCheckpoint(ctx context.Context, db store.Querier, dir string, pub *PublicKey) (*Checkpoint, error) {
 	var best *Checkpoint
-	rows, err := db.Query(ctx, `SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 20`)
+	// Every row, newest first, up to the first that verifies: a bounded
+	// read would let a few rows written by SQL above the real ones (they
+	// cannot be signed) hide every real checkpoint.
+	rows, err := db.Query(ctx, `SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoints: %w", err)
 	}

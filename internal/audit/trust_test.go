@@ -395,3 +395,35 @@ func TestVerifyBesideWritersFindsNothing(t *testing.T) {
 		}
 	})
 }
+
+// The newest checkpoint is the newest that verifies, however many rows
+// written by SQL (unsigned, or signed by another key) sit above it in the
+// database: before, only the 20 highest were read, so 25 planted rows hid
+// every real checkpoint from the sealer and the checkpointer.
+func TestPlantedCheckpointRowsHideNoRealOne(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		real, err := SignCheckpoint(f.key, 10, strings.Repeat("ab", 32), f.clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := StoreCheckpoint(ctx, db, real); err != nil {
+			t.Fatal(err)
+		}
+		evil := newTestKey(t)
+		for i := int64(0); i < 25; i++ {
+			planted, err := SignCheckpoint(evil, 1000+i, strings.Repeat("cd", 32), f.clk.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := StoreCheckpoint(ctx, db, planted); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := NewestCheckpoint(ctx, db, "", f.rec.PublicKey())
+		if err != nil || got == nil || got.Seq != 10 {
+			t.Fatalf("newest checkpoint under 25 planted rows: %+v %v, want the real one at 10", got, err)
+		}
+	})
+}
