@@ -49,6 +49,9 @@ measured under "results".`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkBenchFlags(n, certs, conc, dur); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			dsn := g.db
 			if dsn == "" {
@@ -142,6 +145,29 @@ measured under "results".`,
 	f.DurationVar(&dur, "duration", 5*time.Second, "ocsp: how long to drive load")
 	return c
 }
+
+// checkBenchFlags refuses, as usage errors before a scratch database is
+// made, the counts and durations no benchmark can run with: a negative
+// --n, no --certs to ask OCSP about (a division by zero), no --concurrency
+// or no --duration (nothing measured: a rate of NaN, which JSON cannot
+// hold).
+func checkBenchFlags(n, certs, conc int, dur time.Duration) error {
+	switch {
+	case n < 0:
+		return usageErr("--n %d: must be at least 1 (0: the benchmark's default)", n)
+	case certs < 1:
+		return usageErr("--certs %d: must be at least 1", certs)
+	case conc < 1:
+		return usageErr("--concurrency %d: must be at least 1", conc)
+	case dur < minBenchDuration:
+		return usageErr("--duration %s: must be at least %s", dur, minBenchDuration)
+	}
+	return nil
+}
+
+// minBenchDuration is the shortest --duration: each side runs for half of
+// it, twice, and must answer at least once.
+const minBenchDuration = 100 * time.Millisecond
 
 // benchHSM issues through a SoftHSM2 token made for the run. SoftHSM reads
 // its configuration once per process, so it runs in a child process with
