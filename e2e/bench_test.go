@@ -1,10 +1,15 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/vetca/vetca/internal/store/storetest"
 )
 
 // `vetca bench issue` runs a real serve and drives it over HTTP: its JSON
@@ -49,4 +54,66 @@ func TestBenchIssueDrivesServeOverHTTP(t *testing.T) {
 	if !seen["issue"] || !seen["issue-finalize"] {
 		t.Fatalf("variants: %s", out)
 	}
+}
+
+// An interrupted `vetca bench` (Ctrl-C) removes what it made, as a run
+// that ends does: its scratch directory (SQLite) or its scratch schema
+// (PostgreSQL) on the server of --db, never left behind to accumulate.
+func TestBenchInterruptedRemovesItsScratchDatabase(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			tmp := t.TempDir()
+			dsn := "sqlite:" + filepath.Join(tmp, "unused.db")
+			scratch := func() []string {
+				m, _ := filepath.Glob(filepath.Join(tmp, "vetca-bench-*"))
+				return m
+			}
+			if backend == "postgres" {
+				dsn = storetest.PostgresDSN(t)
+				scratch = func() []string { return benchSchemas(t, dsn) }
+			}
+			if s := scratch(); len(s) > 0 {
+				t.Fatalf("before the run: %v", s)
+			}
+			cmd := exec.Command(vetcaBin, "bench", "audit", "--n", "10000000", "--db", dsn)
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+			var errb bytes.Buffer
+			cmd.Stderr = &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			for i := 0; len(scratch()) == 0; i++ {
+				if i == 600 {
+					_ = cmd.Process.Kill()
+					t.Fatalf("no scratch database after 60 s: %s", errb.String())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			time.Sleep(500 * time.Millisecond) // inside the measured loop
+			_ = cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+				t.Fatalf("bench did not stop on SIGINT: %s", errb.String())
+			}
+			if s := scratch(); len(s) > 0 {
+				t.Fatalf("after SIGINT, left behind: %v (stderr: %s)", s, errb.String())
+			}
+		})
+	}
+}
+
+// benchSchemas lists the scratch schemas of `vetca bench` on dsn's server.
+func benchSchemas(t *testing.T, dsn string) []string {
+	t.Helper()
+	out, err := exec.Command("psql", "-qAt", pgBase(t, dsn), "-c",
+		"SELECT nspname FROM pg_namespace WHERE nspname LIKE 'vetca\\_bench\\_%'").CombinedOutput()
+	if err != nil {
+		t.Fatalf("psql: %v: %s", err, out)
+	}
+	return lines(string(out))
 }

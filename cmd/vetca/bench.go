@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,7 +55,12 @@ measured under "results".`,
 			if err := checkBenchFlags(n, certs, conc, dur); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
+			// Interrupted, a benchmark stops and removes its scratch
+			// database, keys and servers, as a run that ends does; a
+			// second signal ends the process at once.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			context.AfterFunc(ctx, stop)
 			dsn := g.db
 			if dsn == "" {
 				dsn = store.DefaultDSN
@@ -72,7 +80,7 @@ measured under "results".`,
 						count = 300
 					}
 					if os.Getenv("VETCA_BENCH_HSM_CHILD") == "1" {
-						r, err = benchHSM(cmd, d, count)
+						r, err = benchHSM(ctx, d, count)
 						break
 					}
 					self, xerr := os.Executable()
@@ -87,7 +95,7 @@ measured under "results".`,
 					if !hsm || d != dsn {
 						continue
 					}
-					r, err = benchHSM(cmd, d, count)
+					r, err = benchHSM(ctx, d, count)
 				case "crl":
 					if spec := os.Getenv(bench.CRLChildEnv); spec != "" {
 						return bench.CRLChild(ctx, spec, g.stdout) // one side, in a child process
@@ -112,28 +120,7 @@ measured under "results".`,
 				}
 				results = append(results, r)
 			}
-			if g.jsonOut {
-				out := map[string]any{"what": results[0].What, "n": results[0].N, "perSecond": results[0].PerSecond,
-					"rawPerSecond": results[0].RawPerSecond, "ratio": results[0].Ratio, "peakRSSBytes": results[0].PeakRSSBytes,
-					"backend": results[0].Backend, "results": results}
-				return g.printJSON(out)
-			}
-			for _, r := range results {
-				label := r.Backend
-				if r.Signer != "" {
-					label += ", " + r.Signer
-				}
-				fmt.Fprintf(g.stdout, "%-14s %-30s n=%-8d vetca %10.1f/s   raw %10.1f/s   ratio %.3f (%.2fx the raw cost)   peak RSS %d MiB\n",
-					r.What, label, r.N, r.PerSecond, r.RawPerSecond, r.Ratio, 1/r.Ratio, r.PeakRSSBytes>>20)
-				if r.Concurrency > 0 {
-					fmt.Fprintf(g.stdout, "               concurrency %d: p50 %.2f ms, p99 %.2f ms; raw p50 %.2f ms, p99 %.2f ms\n",
-						r.Concurrency, r.P50Ms, r.P99Ms, r.RawP50Ms, r.RawP99Ms)
-				}
-				if r.Notes != "" {
-					fmt.Fprintf(g.stdout, "       %s\n", r.Notes)
-				}
-			}
-			return nil
+			return printBench(g, results)
 		},
 	}
 	f := c.Flags()
@@ -144,6 +131,33 @@ measured under "results".`,
 	f.IntVar(&conc, "concurrency", 8, "issue, ocsp: concurrent clients (and raw goroutines)")
 	f.DurationVar(&dur, "duration", 5*time.Second, "ocsp: how long to drive load")
 	return c
+}
+
+// printBench prints the results: the first one's figures at the top level
+// of --json (README.md), every one under "results".
+func printBench(g *globals, results []bench.Result) error {
+	if g.jsonOut {
+		out := map[string]any{"what": results[0].What, "n": results[0].N, "perSecond": results[0].PerSecond,
+			"rawPerSecond": results[0].RawPerSecond, "ratio": results[0].Ratio, "peakRSSBytes": results[0].PeakRSSBytes,
+			"backend": results[0].Backend, "results": results}
+		return g.printJSON(out)
+	}
+	for _, r := range results {
+		label := r.Backend
+		if r.Signer != "" {
+			label += ", " + r.Signer
+		}
+		fmt.Fprintf(g.stdout, "%-14s %-30s n=%-8d vetca %10.1f/s   raw %10.1f/s   ratio %.3f (%.2fx the raw cost)   peak RSS %d MiB\n",
+			r.What, label, r.N, r.PerSecond, r.RawPerSecond, r.Ratio, 1/r.Ratio, r.PeakRSSBytes>>20)
+		if r.Concurrency > 0 {
+			fmt.Fprintf(g.stdout, "               concurrency %d: p50 %.2f ms, p99 %.2f ms; raw p50 %.2f ms, p99 %.2f ms\n",
+				r.Concurrency, r.P50Ms, r.P99Ms, r.RawP50Ms, r.RawP99Ms)
+		}
+		if r.Notes != "" {
+			fmt.Fprintf(g.stdout, "       %s\n", r.Notes)
+		}
+	}
+	return nil
 }
 
 // checkBenchFlags refuses, as usage errors before a scratch database is
@@ -172,9 +186,9 @@ const minBenchDuration = 100 * time.Millisecond
 // benchHSM issues through a SoftHSM2 token made for the run. SoftHSM reads
 // its configuration once per process, so it runs in a child process with
 // SOFTHSM2_CONF set.
-func benchHSM(cmd *cobra.Command, dsn string, n int) (bench.Result, error) {
+func benchHSM(ctx context.Context, dsn string, n int) (bench.Result, error) {
 	if os.Getenv("SOFTHSM2_CONF") != "" && os.Getenv("VETCA_BENCH_HSM_CHILD") == "1" {
-		return bench.Issue(cmd.Context(), bench.IssueOptions{DSN: dsn, N: n, IssuerKeyURI: os.Getenv("VETCA_BENCH_HSM_URI"),
+		return bench.Issue(ctx, bench.IssueOptions{DSN: dsn, N: n, IssuerKeyURI: os.Getenv("VETCA_BENCH_HSM_URI"),
 			PKCS11Module: "/usr/lib/softhsm/libsofthsm2.so", PKCS11PIN: os.Getenv("VETCA_BENCH_HSM_PIN"), Label: "SoftHSM2 PKCS#11"})
 	}
 	if _, err := exec.LookPath("softhsm2-util"); err != nil {
@@ -202,7 +216,7 @@ func benchHSM(cmd *cobra.Command, dsn string, n int) (bench.Result, error) {
 	if err != nil {
 		return bench.Result{}, err
 	}
-	child := exec.Command(self, "bench", "issue", "--json", "--hsm", "--n", fmt.Sprint(n), "--db", dsn)
+	child := exec.CommandContext(ctx, self, "bench", "issue", "--json", "--hsm", "--n", fmt.Sprint(n), "--db", dsn)
 	child.Env = append(env, "VETCA_BENCH_HSM_CHILD=1", "VETCA_BENCH_HSM_URI=pkcs11:token=vetca-bench;object=bench-issuing", "VETCA_BENCH_HSM_PIN=1234")
 	child.Stderr = os.Stderr
 	out, err := child.Output()
