@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 )
 
 //go:embed migrations
@@ -83,9 +85,40 @@ func (db *DB) migrations() (*goose.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	p, err := goose.NewProvider(dialect, db.sql, sub)
+	var opts []goose.ProviderOption
+	if db.dialect == Postgres {
+		opts = append(opts, goose.WithSessionLocker(pgMigrationLock{}))
+	}
+	p, err := goose.NewProvider(dialect, db.sql, sub, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
 	return p, nil
 }
+
+// pgMigrationLock makes the processes that migrate one PostgreSQL schema
+// at once (replicas of a new release starting together, an init beside a
+// serve) take turns: each waits for the one before it and then finds its
+// migrations applied, instead of failing on a table, a column or a goose
+// version row the other made. The lock is the schema's own, so that
+// installations (and scratch schemas) on one server do not wait on each
+// other.
+type pgMigrationLock struct{}
+
+const pgMigrationLockKey = `hashtextextended('vetca.migrate.' || coalesce(current_schema(), ''), 0)`
+
+func (pgMigrationLock) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+pgMigrationLockKey+`)`); err != nil {
+		return fmt.Errorf("wait for other migrations of this schema: %w", err)
+	}
+	return nil
+}
+
+func (pgMigrationLock) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock(`+pgMigrationLockKey+`)`); err != nil {
+		return fmt.Errorf("release the migration lock: %w", err)
+	}
+	return nil
+}
+
+var _ lock.SessionLocker = pgMigrationLock{}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/store/storetest"
 )
 
@@ -25,5 +26,46 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	}
 	if _, err := db.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("Migrate of a newer schema: %v", err)
+	}
+}
+
+// Replicas of a new release that start together on one PostgreSQL
+// database (README.md, "Run in production") each migrate it: every one
+// starts, rather than all but one failing on a table, column or goose
+// version row another one made in the meantime. (A race: several rounds,
+// each on a fresh schema.)
+func TestConcurrentMigrationsAllSucceed(t *testing.T) {
+	for round := 0; round < 3; round++ {
+		migrateTogether(t, storetest.PostgresDSN(t), 6)
+	}
+}
+
+// migrateTogether migrates dsn from n connection pools at once.
+func migrateTogether(t *testing.T, dsn string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	dbs := make([]*store.DB, n)
+	for i := range dbs {
+		db, err := store.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		dbs[i] = db
+	}
+	errs := make(chan error, n)
+	for _, db := range dbs {
+		go func() {
+			_, err := db.Migrate(ctx)
+			errs <- err
+		}()
+	}
+	for range dbs {
+		if err := <-errs; err != nil {
+			t.Errorf("a replica's migration failed: %v", err)
+		}
+	}
+	if err := dbs[0].CheckVersion(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
