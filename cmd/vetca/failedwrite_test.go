@@ -268,3 +268,44 @@ func TestInitAfterUpgradeReportsMigrations(t *testing.T) {
 		t.Fatalf("init after an upgrade reports %+v; want one migration, 23 to 24", res)
 	}
 }
+
+// init and serve pointed at an installation's database with another
+// installation's keys are refused, and refused before they migrate it: a
+// migration is a write (the newest one deletes every stored scan run and
+// finding), which a command refused for its audit key must not make.
+func TestCommandRefusedForItsAuditKeyDoesNotMigrate(t *testing.T) {
+	dir, _ := initForTest(t)
+	dsn := "sqlite:" + filepath.Join(dir, "v.db")
+	other := filepath.Join(dir, "other-keys")
+	if code, _, stderr := runCLI(t, "init", "--db", "sqlite:"+filepath.Join(dir, "other.db"), "--key-dir", other); code != exitOK {
+		t.Fatalf("init of another installation: %d %s", code, stderr)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{ // as the previous release left it
+		`ALTER TABLE scan_findings DROP COLUMN row_hash`,
+		`ALTER TABLE scan_runs DROP COLUMN row_hash`,
+		`DELETE FROM goose_db_version WHERE version_id = 24`,
+	} {
+		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cmd := range [][]string{{"init"}, {"serve", "--listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1:8080"}} {
+		code, _, stderr := runCLI(t, append(cmd, "--db", dsn, "--key-dir", other)...)
+		if code == exitOK || !strings.Contains(stderr, "another installation") {
+			t.Fatalf("%s with another installation's keys: exit %d: %s", cmd[0], code, stderr)
+		}
+		var v int64
+		if err := db.SQL().QueryRowContext(ctx, `SELECT MAX(version_id) FROM goose_db_version`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if v != 23 {
+			t.Fatalf("the refused %s migrated the database to version %d", cmd[0], v)
+		}
+	}
+}

@@ -468,40 +468,11 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 	if a.DB, err = store.Open(ctx, cfg.DB); err != nil {
 		return nil, err
 	}
-	db := a.DB
-	if opts.Migrate && !opts.CreateAuditKey {
-		// serve brings an installation's schema up to date, but only
-		// init (or serve --dev, which initializes) makes one: a database
-		// with no vetca schema is refused before anything is written.
-		before, err := store.LoadSchema(ctx, db)
-		if err != nil {
-			return nil, err
-		}
-		if _, ok := before.Table("audit_events"); !ok {
-			return nil, fmt.Errorf("database %s has no vetca schema: run `vetca init` with this --db first", db.DSN())
-		}
-	}
-	if opts.Migrate {
-		if a.Migrated, err = db.Migrate(ctx); err != nil {
-			return nil, err
-		}
-	}
-	schema, err := store.LoadSchema(ctx, db)
+	schema, pub, err := a.migrate(ctx, cfg, opts)
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := schema.Table("audit_events"); !ok {
-		return nil, fmt.Errorf("database %s has no vetca schema: run `vetca init` with this --db first", db.DSN())
-	}
-	if err := db.CheckVersion(ctx); err != nil {
-		return nil, err
-	}
-	pub, key, created, err := openAuditKeys(ctx, cfg, db, opts.Write, opts.CreateAuditKey, log)
-	if err != nil {
-		return nil, err
-	}
-	a.AuditKey, a.AuditKeyCreated = key, created
-	if a.Recorder, err = audit.NewRecorder(schema, clk, pub, key); err != nil {
+	if a.Recorder, err = audit.NewRecorder(schema, clk, pub, a.AuditKey); err != nil {
 		return nil, err
 	}
 	if a.Cfg, err = a.resolve(ctx, cfg, schema); err != nil {
@@ -511,6 +482,54 @@ func Open(ctx context.Context, cfg Config, clk clock.Clock, log *slog.Logger, op
 		return nil, err
 	}
 	return a, nil
+}
+
+// migrate opens the audit keys (into a.AuditKey) and, with opts.Migrate,
+// migrates the schema, and returns the schema and the public key to check
+// against. The keys of a database with an audit trail are checked against
+// it before the migration, which is a write: a command refused for its
+// keys (another installation's, or none) leaves the database as it was.
+func (a *App) migrate(ctx context.Context, cfg Config, opts Options) (*store.Schema, *audit.PublicKey, error) {
+	db := a.DB
+	before, err := store.LoadSchema(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	events, begun := before.Table("audit_events")
+	if opts.Migrate && !opts.CreateAuditKey && !begun {
+		// serve brings an installation's schema up to date, but only
+		// init (or serve --dev, which initializes) makes one: a database
+		// with no vetca schema is refused before anything is written.
+		return nil, nil, fmt.Errorf("database %s has no vetca schema: run `vetca init` with this --db first", db.DSN())
+	}
+	var pub *audit.PublicKey
+	keysFirst := begun && events.Has("key_id")
+	if keysFirst {
+		if pub, a.AuditKey, a.AuditKeyCreated, err = openAuditKeys(ctx, cfg, db, opts.Write, opts.CreateAuditKey, a.Log); err != nil {
+			return nil, nil, err
+		}
+	}
+	if opts.Migrate {
+		if a.Migrated, err = db.Migrate(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	schema, err := store.LoadSchema(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, ok := schema.Table("audit_events"); !ok {
+		return nil, nil, fmt.Errorf("database %s has no vetca schema: run `vetca init` with this --db first", db.DSN())
+	}
+	if err := db.CheckVersion(ctx); err != nil {
+		return nil, nil, err
+	}
+	if !keysFirst {
+		if pub, a.AuditKey, a.AuditKeyCreated, err = openAuditKeys(ctx, cfg, db, opts.Write, opts.CreateAuditKey, a.Log); err != nil {
+			return nil, nil, err
+		}
+	}
+	return schema, pub, nil
 }
 
 // resolve completes cfg with what needs the open database or starts
