@@ -77,7 +77,10 @@ finding, 2 usage error.`,
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
 	root.SetHelpCommand(newHelpCmd())
-	root.InitDefaultCompletionCmd() // now, so that strictUsage sees it
+	// Both now, so that strictUsage and unknownBeforeHelp see them (`vetca
+	// help --help` is not an unknown command).
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
 	strictUsage(root)
 	// A group runs only to refuse being run without a subcommand: its
 	// usage shows only "vetca GROUP [command]".

@@ -139,7 +139,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 
 // Asking for help is not an error.
 func TestHelpExits0(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"help"}, {"help", "incident", "revoke"}, {"incident", "--help"}, {"incident", "revoke", "--help"}, {"audit", "verify", "-h"}, {"completion", "bash"}} {
+	for _, args := range [][]string{{"--help"}, {"help"}, {"help", "incident", "revoke"}, {"incident", "--help"}, {"incident", "revoke", "--help"}, {"audit", "verify", "-h"}, {"completion", "bash"}, {"help", "--help"}, {"help", "-h"}} {
 		code, stdout, stderr := runCLI(t, args...)
 		if code != exitOK || stdout == "" {
 			t.Errorf("%v: exit %d, stdout %d bytes; stderr: %s", args, code, len(stdout), stderr)
