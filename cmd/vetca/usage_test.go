@@ -184,3 +184,16 @@ func TestConfigUnknownKeyNamesCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 }
+
+// A --db that is no DSN at all (another scheme, an empty SQLite path) is a
+// refused flag value: a usage error naming --db, before anything opens.
+func TestMalformedDBIsUsageError(t *testing.T) {
+	for _, dsn := range []string{"mysql://x", "sqlite:", "vetca.db"} {
+		for _, cmd := range [][]string{{"init"}, {"user", "list"}, {"deadlines"}} {
+			code, _, stderr := runCLI(t, append(cmd, "--db", dsn, "--key-dir", filepath.Join(t.TempDir(), "keys"))...)
+			if code != exitUsage || !strings.Contains(stderr, "--db") {
+				t.Errorf("%v --db %q: exit %d: %s", cmd, dsn, code, stderr)
+			}
+		}
+	}
+}

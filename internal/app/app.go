@@ -273,19 +273,34 @@ func statusURL(base string) string {
 	return u.String()
 }
 
+// validateWhere checks the settings that say where the installation is:
+// its database (--db) and its public URL.
+func (c *Config) validateWhere() error {
+	if c.DB != "" {
+		if err := store.CheckDSN(c.DB); err != nil {
+			return fmt.Errorf("--db: %w", err)
+		}
+	}
+	if c.PublicURL == "" {
+		return nil
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("--public-url %q must be an http(s) URL with a host, and no user, query or fragment", c.PublicURL)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("--public-url %q: the port must be a number from 1 to 65535", c.PublicURL)
+		}
+	}
+	return nil
+}
+
 // Validate checks a config. An empty public URL is left to Open, which
 // resolves it from the recorded setting after the database opens.
 func (c *Config) Validate() error {
-	if c.PublicURL != "" {
-		u, err := url.Parse(c.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			return fmt.Errorf("--public-url %q must be an http(s) URL with a host, and no user, query or fragment", c.PublicURL)
-		}
-		if p := u.Port(); p != "" {
-			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-				return fmt.Errorf("--public-url %q: the port must be a number from 1 to 65535", c.PublicURL)
-			}
-		}
+	if err := c.validateWhere(); err != nil {
+		return err
 	}
 	if c.VerificationsRequired < 2 {
 		return fmt.Errorf("--verifications-required %d: identity versions need at least 2 distinct verifiers (docs/design.md §2)", c.VerificationsRequired)

@@ -150,13 +150,25 @@ func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 // Open opens a database from a DSN: "sqlite:PATH" or a PostgreSQL URL
 // ("postgres://…" or "postgresql://…"). It does not migrate.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	switch {
-	case strings.HasPrefix(dsn, "sqlite:"):
+	if err := CheckDSN(dsn); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(dsn, "sqlite:") {
 		return openSQLite(ctx, dsn)
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return openPostgres(ctx, dsn)
+	}
+	return openPostgres(ctx, dsn)
+}
+
+// CheckDSN refuses what Open could not open whatever the database: a DSN
+// of another scheme, or an SQLite one without a path.
+func CheckDSN(dsn string) error {
+	switch {
+	case dsn == "sqlite:":
+		return fmt.Errorf("database DSN %q: empty path", dsn)
+	case strings.HasPrefix(dsn, "sqlite:"), strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return nil
 	default:
-		return nil, fmt.Errorf("database DSN %q: must be sqlite:PATH or a postgres:// URL", redact(dsn))
+		return fmt.Errorf("database DSN %q: must be sqlite:PATH or a postgres:// URL", redact(dsn))
 	}
 }
 
@@ -167,9 +179,6 @@ var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 func openSQLite(ctx context.Context, dsn string) (*DB, error) {
 	path := strings.TrimPrefix(dsn, "sqlite:")
-	if path == "" {
-		return nil, fmt.Errorf("database DSN %q: empty path", dsn)
-	}
 	if dir := filepath.Dir(path); dir != "." {
 		if _, err := os.Stat(dir); err != nil {
 			return nil, fmt.Errorf("database DSN %q: directory %s: %w", dsn, dir, err)
