@@ -117,3 +117,34 @@ func benchSchemas(t *testing.T, dsn string) []string {
 	}
 	return lines(string(out))
 }
+
+// The `vetca serve` that bench issue starts runs on the scratch
+// installation alone: an operator's VETCA_* settings (here the production
+// checkpoint directory and SMTP relay) are not its settings. It once wrote
+// the scratch trail's signed checkpoint and head-seen mark into the
+// production checkpoint directory, where `vetca audit verify` reads them.
+func TestBenchIssueServeIgnoresTheOperatorsSettings(t *testing.T) {
+	prod := filepath.Join(t.TempDir(), "prod")
+	cmd := exec.Command(vetcaBin, "bench", "issue", "--n", "2", "--concurrency", "1", "--json", "--db", "sqlite:"+filepath.Join(t.TempDir(), "unused.db"))
+	cmd.Env = append(os.Environ(), "VETCA_CHECKPOINT_DIR="+filepath.Join(prod, "checkpoints"), "VETCA_SMTP=127.0.0.1:1",
+		"VETCA_AUDIT_PUBLIC_KEY="+filepath.Join(prod, "audit.pub"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("bench issue: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(prod); !os.IsNotExist(err) {
+		t.Fatalf("bench wrote into the operator's checkpoint directory: %v", listFiles(t, prod))
+	}
+}
+
+// listFiles lists the files under dir.
+func listFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	_ = filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
+		if err == nil {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}

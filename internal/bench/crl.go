@@ -217,7 +217,7 @@ func runCRLChild(ctx context.Context, self string, spec crlSpec, side string) (c
 		return crlSide{}, err
 	}
 	cmd := exec.CommandContext(ctx, self, "bench", "crl")
-	cmd.Env = append(os.Environ(), CRLChildEnv+"="+path)
+	cmd.Env = append(scratchEnv(), CRLChildEnv+"="+path)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -164,7 +165,7 @@ func startServe(ctx context.Context, bin string, f *fixture, log io.Writer) (*se
 	if p := os.Getenv("VETCA_BENCH_PPROF"); p != "" {
 		cmd.Args = append(cmd.Args, "--pprof-listen", p)
 	}
-	cmd.Env = os.Environ()
+	cmd.Env = scratchEnv()
 	s := &served{cmd: cmd, url: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	if err := cmd.Start(); err != nil {
@@ -190,6 +191,22 @@ func startServe(ctx context.Context, bin string, f *fixture, log io.Writer) (*se
 	}
 	s.stop()
 	return nil, fmt.Errorf("vetca serve did not become ready:\n%s", s.logs)
+}
+
+// scratchEnv is the environment of a vetca child process that runs on a
+// scratch installation: this process's, without its VETCA_* variables. They
+// are the operator's settings of the real installation (its checkpoint
+// directory, audit key, SMTP relay, remote perspectives, config file),
+// which a child given only the scratch flags would otherwise take up and
+// write to or talk to.
+func scratchEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "VETCA_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // stop interrupts serve, waits for it, and returns its peak RSS.
