@@ -55,6 +55,9 @@ measured under "results".`,
 			if err := checkBenchFlags(n, certs, conc, dur); err != nil {
 				return err
 			}
+			if err := checkBenchPostgres(postgres); err != nil {
+				return err
+			}
 			// Interrupted, a benchmark stops and removes its scratch
 			// database, keys and servers, as a run that ends does; a
 			// second signal ends the process at once.
@@ -177,6 +180,16 @@ func checkBenchFlags(n, certs, conc int, dur time.Duration) error {
 		return usageErr("--duration %s: must be at least %s", dur, minBenchDuration)
 	}
 	return nil
+}
+
+// checkBenchPostgres refuses a --postgres that is no PostgreSQL DSN: the
+// scratch database is made on the backend the DSN names, so anything else
+// ran a second SQLite benchmark in its place.
+func checkBenchPostgres(dsn string) error {
+	if dsn == "" || strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return nil
+	}
+	return usageErr("--postgres %q: want a postgres:// URL", dsn)
 }
 
 // minBenchDuration is the shortest --duration: each side runs for half of

@@ -103,6 +103,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"bench", "ocsp", "--concurrency", "0"}, []string{"--concurrency 0"}},
 		{[]string{"bench", "issue", "--concurrency", "-1"}, []string{"--concurrency -1"}},
 		{[]string{"bench", "ocsp", "--duration", "0s"}, []string{"--duration 0s"}},
+		{[]string{"bench", "audit", "--postgres", "sqlite:x.db"}, []string{"--postgres"}},
 		{[]string{"completion"}, []string{`"vetca completion"`}},
 		{[]string{"completion", "nosuch"}, []string{`unknown command "nosuch" for "vetca completion"`}},
 		{[]string{"completion", "bash", "x"}, []string{`unknown command "x" for "vetca completion bash"`}},
