@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +30,18 @@ func TestTailWrittenByCommandEndingWithFindingsOrAnErrorCannotBeCutUnnoticed(t *
 	}
 }
 
+// A command that writes and is stopped with Ctrl-C (a long scan, an
+// incident's bulk revocation, which README says may be stopped at any
+// point) raises the mark over what it committed too, instead of ending
+// where it stood.
+func TestTailWrittenByInterruptedCommandCannotBeCutUnnoticed(t *testing.T) {
+	// The test process takes SIGINT itself while the command may not.
+	caught := make(chan os.Signal, 1)
+	signal.Notify(caught, os.Interrupt)
+	defer signal.Stop(caught)
+	cutAfterCommandEndingWith(t, nil)
+}
+
 func cutAfterCommandEndingWith(t *testing.T, end error) {
 	dir, common := initForTest(t)
 	if code, _, stderr := runCLI(t, append([]string{"audit", "checkpoint"}, common...)...); code != exitOK {
@@ -41,10 +56,13 @@ func cutAfterCommandEndingWith(t *testing.T, end error) {
 		}); err != nil {
 			return err
 		}
-		return end
+		if end != nil {
+			return end
+		}
+		return interruptAndWait(ctx)
 	})})
 	root.SetArgs(append([]string{"write-and-find"}, common...))
-	if _, err := root.ExecuteC(); err != end {
+	if _, err := root.ExecuteC(); err != end && !(end == nil && errors.Is(err, context.Canceled)) {
 		t.Fatalf("write-and-find: %v", err)
 	}
 	ctx := context.Background()
@@ -59,5 +77,19 @@ func cutAfterCommandEndingWith(t *testing.T, end error) {
 	code, stdout, stderr := runCLI(t, append([]string{"audit", "verify"}, common...)...)
 	if code != exitFailure || !strings.Contains(stdout, "this host saw it reach event") {
 		t.Fatalf("audit verify after the tail was cut: exit %d: %s %s", code, stdout, stderr)
+	}
+}
+
+// interruptAndWait sends this process SIGINT, as Ctrl-C does, and returns
+// when ctx ends, or fails the command when the signal did not end it.
+func interruptAndWait(ctx context.Context) error {
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(30 * time.Second):
+		return errors.New("SIGINT did not stop the command")
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"os/user"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pelletier/go-toml"
@@ -231,10 +233,16 @@ func (g *globals) withApp(fn func(ctx context.Context, a *app.App, args []string
 }
 
 // withWriter is withApp for a command that writes: it opens the audit key
-// and refuses, before anything is written, without it.
+// and refuses, before anything is written, without it. Stopped by SIGINT
+// (Ctrl-C) or SIGTERM, the command's context ends, so that it stops
+// between transactions and markHead still covers what it committed; a
+// second signal ends the process at once.
 func (g *globals) withWriter(fn func(ctx context.Context, a *app.App, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		a, err := g.open(cmd.Context(), app.Options{Write: true})
+		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		context.AfterFunc(ctx, stop)
+		a, err := g.open(ctx, app.Options{Write: true})
 		if err != nil {
 			return err
 		}
@@ -242,7 +250,7 @@ func (g *globals) withWriter(fn func(ctx context.Context, a *app.App, args []str
 		if err := a.RequireAuditKey(); err != nil {
 			return err
 		}
-		return markHead(cmd.Context(), a, fn(cmd.Context(), a, args))
+		return markHead(ctx, a, fn(ctx, a, args))
 	}
 }
 
