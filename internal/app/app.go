@@ -520,6 +520,11 @@ func (a *App) migrate(ctx context.Context, cfg Config, opts Options) (*store.Sch
 	var pub *audit.PublicKey
 	keysFirst := begun && events.Has("key_id")
 	if keysFirst {
+		// A newer vetca's schema is refused before the keys are opened
+		// (and pinned) too.
+		if err := db.CheckVersion(ctx); err != nil {
+			return nil, nil, err
+		}
 		if pub, a.AuditKey, a.AuditKeyCreated, err = openAuditKeys(ctx, cfg, db, opts.Write, opts.CreateAuditKey, a.Log); err != nil {
 			return nil, nil, err
 		}
