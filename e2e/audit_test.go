@@ -285,8 +285,9 @@ func TestUsageErrors(t *testing.T) {
 			if code != 1 || !strings.Contains(errOut, "/nonexistent/cp.json") {
 				t.Errorf("missing checkpoint file: %d %s", code, errOut)
 			}
+			// A --db that is no DSN is a refused flag value (README.md).
 			_, errOut, code = in.CLI("audit", "verify", "--db", "mysql://x")
-			if code != 1 || !strings.Contains(errOut, "mysql://x") {
+			if code != 2 || !strings.Contains(errOut, "mysql://x") || !strings.Contains(errOut, "--db") {
 				t.Errorf("bad DSN: %d %s", code, errOut)
 			}
 		})
