@@ -295,17 +295,38 @@ func TestCommandRefusedForItsAuditKeyDoesNotMigrate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, cmd := range [][]string{{"init"}, {"serve", "--listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1:8080"}} {
-		code, _, stderr := runCLI(t, append(cmd, "--db", dsn, "--key-dir", other)...)
-		if code == exitOK || !strings.Contains(stderr, "another installation") {
-			t.Fatalf("%s with another installation's keys: exit %d: %s", cmd[0], code, stderr)
+	// The installation's public key alone (a reader's key directory).
+	pubOnly := filepath.Join(dir, "pub-only")
+	pub, err := os.ReadFile(filepath.Join(dir, "keys", "audit.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(pubOnly, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pubOnly, "audit.pub"), pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		cmd        []string
+		keys, says string
+	}{
+		{[]string{"init"}, other, "another installation"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1:8080"}, other, "another installation"},
+		{[]string{"init"}, pubOnly, "audit key"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1:8080"}, pubOnly, "audit key"},
+	} {
+		cmd := tc.cmd
+		code, _, stderr := runCLI(t, append(cmd, "--db", dsn, "--key-dir", tc.keys)...)
+		if code == exitOK || !strings.Contains(stderr, tc.says) {
+			t.Fatalf("%s with %s: exit %d: %s", cmd[0], tc.keys, code, stderr)
 		}
 		var v int64
 		if err := db.SQL().QueryRowContext(ctx, `SELECT MAX(version_id) FROM goose_db_version`).Scan(&v); err != nil {
 			t.Fatal(err)
 		}
 		if v != 23 {
-			t.Fatalf("the refused %s migrated the database to version %d", cmd[0], v)
+			t.Fatalf("the refused %s with %s migrated the database to version %d", cmd[0], tc.keys, v)
 		}
 	}
 }

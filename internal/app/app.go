@@ -528,6 +528,10 @@ func (a *App) migrate(ctx context.Context, cfg Config, opts Options) (*store.Sch
 		if pub, a.AuditKey, a.AuditKeyCreated, err = openAuditKeys(ctx, cfg, db, opts.Write, opts.CreateAuditKey, a.Log); err != nil {
 			return nil, nil, err
 		}
+		if opts.Migrate && opts.Write && a.AuditKey == nil {
+			// init and serve would refuse after the migration.
+			return nil, nil, fmt.Errorf("%w: %s holds none, and the schema of %s is not migrated without it", audit.ErrNoAuditKey, cfg.AuditKey, db.DSN())
+		}
 	}
 	if opts.Migrate {
 		if a.Migrated, err = db.Migrate(ctx); err != nil {
