@@ -152,10 +152,6 @@ the auditor to keep. serve does the same on a schedule.`,
 	return c
 }
 
-// checkOutFile refuses, before anything is written, an --out FILE that
-// could not be written because its directory is missing or is no
-// directory: a command that records something (a checkpoint, a CA) and
-// only then fails to write its file would leave a partial result.
 // checkNewFile refuses a path where a file already is: a ceremony record
 // never replaces another record, or a key.
 func checkNewFile(flag, path string) error {
@@ -170,9 +166,17 @@ func checkNewFile(flag, path string) error {
 	return nil
 }
 
+// checkOutFile refuses, before anything is written, an --out FILE that
+// could not be written because it is a directory, or its directory is
+// missing or is no directory: a command that records something (a
+// checkpoint, a CA) and only then fails to write its file would leave a
+// partial result.
 func checkOutFile(flag, path string) error {
 	if path == "" {
 		return nil
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fmt.Errorf("%s %s: is a directory; give a file name", flag, path)
 	}
 	dir := filepath.Dir(path)
 	st, err := os.Stat(dir)

@@ -94,6 +94,7 @@ func TestUnwritableOutWritesNothing(t *testing.T) {
 	for _, args := range [][]string{
 		{"ceremony", "intermediate", "--out", missing},
 		{"audit", "checkpoint", "--out", missing},
+		{"audit", "checkpoint", "--out", dir}, // a directory, not a file
 		{"crl", "publish", "--out", underFile},
 	} {
 		before := listTree(t, dir+"/keys")
