@@ -8,6 +8,7 @@ import (
 
 	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/notify"
+	"github.com/vetca/vetca/internal/notify/smtptest"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/store/storetest"
 )
@@ -18,18 +19,8 @@ import (
 func TestLongNonASCIISubjectIsEncodedInWordsOfAtMost75(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
-		ctx := context.Background()
 		subject := "Organisation version 3 of Müller & Söhne Großhandelsgesellschaft mbH — pending verification by two verifiers"
-		if err := db.InTx(ctx, func(tx *store.Tx) error {
-			_, err := e.ob.Enqueue(ctx, tx, actor.SystemActor("test"), notify.Message{To: "anna@example.org", Subject: subject, Body: "diff\n", Kind: "test", RefType: "organizations", RefID: "org_x"})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if sent, _, err := e.d.RunOnce(ctx); err != nil || sent != 1 {
-			t.Fatalf("sent %d (%v)", sent, err)
-		}
-		got := e.smtp.To("anna@example.org")
+		got := sendOne(t, e, db, subject, "diff\n")
 		if len(got) != 1 || got[0].Subject != subject {
 			t.Fatalf("received %+v", got)
 		}
@@ -60,18 +51,8 @@ func TestLongNonASCIISubjectIsEncodedInWordsOfAtMost75(t *testing.T) {
 func TestBodyWithBareCRIsSentAsLines(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
-		ctx := context.Background()
 		body := "We are looking into it.\r.\rMAIL FROM:<x@evil.test>\rend"
-		if err := db.InTx(ctx, func(tx *store.Tx) error {
-			_, err := e.ob.Enqueue(ctx, tx, actor.SystemActor("test"), notify.Message{To: "anna@example.org", Subject: "s", Body: body, Kind: "test", RefType: "organizations", RefID: "org_x"})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if sent, _, err := e.d.RunOnce(ctx); err != nil || sent != 1 {
-			t.Fatalf("sent %d (%v)", sent, err)
-		}
-		got := e.smtp.To("anna@example.org")
+		got := sendOne(t, e, db, "s", body)
 		if len(got) != 1 {
 			t.Fatalf("received %+v", got)
 		}
@@ -85,4 +66,21 @@ func TestBodyWithBareCRIsSentAsLines(t *testing.T) {
 			t.Fatalf("body %q", got[0].Body)
 		}
 	})
+}
+
+// sendOne queues one message to anna@example.org, runs a delivery pass
+// that must send it, and returns what her mailbox received.
+func sendOne(t *testing.T, e *env, db *store.DB, subject, body string) []smtptest.Mail {
+	t.Helper()
+	ctx := context.Background()
+	if err := db.InTx(ctx, func(tx *store.Tx) error {
+		_, err := e.ob.Enqueue(ctx, tx, actor.SystemActor("test"), notify.Message{To: "anna@example.org", Subject: subject, Body: body, Kind: "test", RefType: "organizations", RefID: "org_x"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if sent, _, err := e.d.RunOnce(ctx); err != nil || sent != 1 {
+		t.Fatalf("sent %d (%v)", sent, err)
+	}
+	return e.smtp.To("anna@example.org")
 }
