@@ -79,8 +79,8 @@ func (f scanFlags) options() (scan.Options, error) {
 		}
 		o.Since = t.UTC()
 	}
-	if f.workers < 0 {
-		return o, usageErr("--workers must be positive")
+	if f.workers < 0 || f.workers > 64 {
+		return o, usageErr("--workers must be 1-64")
 	}
 	if f.lint != "" {
 		// A misspelt name would filter every finding out and report a

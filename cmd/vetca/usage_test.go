@@ -69,6 +69,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"scan", "x"}, []string{`unknown command "x" for "vetca scan"`}},
 		{[]string{"scan", "--since", "x"}, []string{"--since"}},
 		{[]string{"scan", "--workers", "-1"}, []string{"--workers"}},
+		{[]string{"scan", "--workers", "100000"}, []string{"--workers"}},
 		{[]string{"init", "x"}, []string{`unknown command "x" for "vetca init"`}},
 		{[]string{"init", "--ca-country", "XX"}, []string{"--ca-country"}},
 		{[]string{"serve", "x"}, []string{`unknown command "x" for "vetca serve"`}},
