@@ -87,20 +87,12 @@ const noTrail = "-"
 // ErrChainCheck error, for an insider who could name another trail at will
 // would have the mark of the real one forgotten.
 func firstSignature(ctx context.Context, q store.Querier, pub *PublicKey) (string, error) {
-	rows, err := q.Query(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE seq = 1`)
-	if err != nil {
-		return "", fmt.Errorf("audit: read the first event: %w", err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return "", fmt.Errorf("audit: read the first event: %w", err)
-		}
-		return noFirstEvent(ctx, q)
-	}
-	e, err := scanEvent(rows)
-	if err != nil {
-		return "", fmt.Errorf("audit: read the first event: %w", err)
+	e, ok, err := readEventOne(ctx, q)
+	switch {
+	case err != nil:
+		return "", err
+	case !ok:
+		return noTrail, nil
 	}
 	// VerifySignature takes only the canonical encoding, so the trail is
 	// named by the signature's bytes: the base64 decoder skips '\r' and
@@ -108,23 +100,52 @@ func firstSignature(ctx context.Context, q store.Querier, pub *PublicKey) (strin
 	if !e.VerifySignature(pub) {
 		return "", fmt.Errorf("%w: event 1, which names the trail for the highest head seen, does not verify under the installation's audit key: it was edited outside vetca", ErrChainCheck)
 	}
-	return e.Sig, rows.Err()
+	return e.Sig, nil
 }
 
-// noFirstEvent names the trail of a database without event 1: noTrail
-// while nothing is chained (a new database; on PostgreSQL, one whose first
-// number rolled back and is not sealed yet). Once an event is chained,
-// event 1 is too (as an event or a signed gap), so its absence is a
-// deletion outside vetca.
-func noFirstEvent(ctx context.Context, q store.Querier) (string, error) {
+// readEventOne reads event 1, and whether there is one. Without it, the
+// trail is noTrail while nothing is chained (a new database; on
+// PostgreSQL, one whose first number rolled back and is not sealed yet).
+// Once an event is chained, event 1 is too (as an event or a signed gap),
+// so its absence is a deletion outside vetca. Event 1 is read again after
+// the head: another process's sealer may have sealed it as a gap, with the
+// events after it, between the first read and the head's.
+func readEventOne(ctx context.Context, q store.Querier) (Event, bool, error) {
+	e, ok, err := eventOne(ctx, q)
+	if err != nil || ok {
+		return e, ok, err
+	}
 	head, _, err := readHeadEvent(ctx, q)
 	if err != nil {
-		return "", fmt.Errorf("audit: read the chain head: %w", err)
+		return Event{}, false, fmt.Errorf("audit: read the chain head: %w", err)
 	}
-	if head > 0 {
-		return "", fmt.Errorf("%w: event 1, which names the trail for the highest head seen, is missing while event %d is chained: it was deleted outside vetca", ErrChainCheck, head)
+	if head == 0 {
+		return Event{}, false, nil
 	}
-	return noTrail, nil
+	if e, ok, err = eventOne(ctx, q); err != nil || ok {
+		return e, ok, err
+	}
+	return Event{}, false, fmt.Errorf("%w: event 1, which names the trail for the highest head seen, is missing while event %d is chained: it was deleted outside vetca", ErrChainCheck, head)
+}
+
+// eventOne reads event 1, and whether there is one.
+func eventOne(ctx context.Context, q store.Querier) (Event, bool, error) {
+	rows, err := q.Query(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE seq = 1`)
+	if err != nil {
+		return Event{}, false, fmt.Errorf("audit: read the first event: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return Event{}, false, fmt.Errorf("audit: read the first event: %w", err)
+		}
+		return Event{}, false, nil
+	}
+	e, err := scanEvent(rows)
+	if err != nil {
+		return Event{}, false, fmt.Errorf("audit: read the first event: %w", err)
+	}
+	return e, true, rows.Err()
 }
 
 // readFile returns the marks the file holds, by trail: one line for each

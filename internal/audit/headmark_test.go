@@ -2,12 +2,14 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/vetca/vetca/internal/clock"
 	"github.com/vetca/vetca/internal/store"
 	"github.com/vetca/vetca/internal/store/storetest"
 )
@@ -259,5 +261,42 @@ func cutWithFirstEventHidden(t *testing.T, db *store.DB, hide func(t *testing.T,
 	_, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).Now(ctx)
 	if !errors.Is(err, ErrChainCheck) {
 		t.Fatalf("the cut chain was checkpointed once event 1 was put back: %v", err)
+	}
+}
+
+// sealFirst runs seal before the first QueryRow it passes on: it stands
+// for another replica's sealer committing between two reads.
+type sealFirst struct {
+	store.Querier
+	seal func()
+}
+
+func (q *sealFirst) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if q.seal != nil {
+		q.seal()
+		q.seal = nil
+	}
+	return q.Querier.QueryRow(ctx, query, args...)
+}
+
+// On PostgreSQL a new installation's first number can roll back: event 1
+// is absent until a sealer records it as a signed gap, in the transaction
+// that chains the events after it. A replica that found event 1 absent
+// and then read the chain head after another replica's sealer committed
+// that transaction took it for event 1 deleted: a false alarm.
+func TestFirstNumberSealedBetweenTheReadsIsNoAlarm(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	ctx := context.Background()
+	var first int64
+	if err := db.QueryRow(ctx, `SELECT nextval('audit_seq')`).Scan(&first); err != nil || first != 1 {
+		t.Fatalf("nextval: %d %v", first, err)
+	}
+	clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	key := newTestKey(t)
+	f := &fixture{db: db, rec: newTestRecorder(t, db, clk, nil, key), clk: clk, key: key}
+	f.note(t, 2)
+	q := &sealFirst{Querier: db, seal: func() { f.seal(t) }}
+	if _, err := firstSignature(ctx, q, f.rec.pub); err != nil {
+		t.Fatalf("event 1 sealed as a gap between the reads: %v", err)
 	}
 }
