@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/vetca/vetca/internal/store"
 )
@@ -180,29 +181,47 @@ func (m *headMark) readFile() map[string]markPoint {
 // writeFile writes m.trail's mark into the file, keeping the other
 // trails' lines, unless the file already holds a higher one: a process
 // that read an older head must not lower what another wrote meanwhile.
+// Processes take turns under a lock file beside it, so that none writes
+// back what it read before another's write.
 func (m *headMark) writeFile() {
 	if m.path == "" {
 		return
 	}
+	err := os.MkdirAll(m.dir, 0o755)
+	if err == nil {
+		err = m.raiseLocked()
+	}
+	if err != nil {
+		m.log.Warn("audit: the highest chain head seen could not be written beside the checkpoints", "path", m.path, "err", err)
+	}
+}
+
+// raiseLocked raises the file's mark of m.trail to m.high, holding the
+// lock file.
+func (m *headMark) raiseLocked() error {
+	lock, err := os.OpenFile(m.path+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it too
 	marks := m.readFile()
 	if marks[m.trail].seq >= m.high.seq {
-		return // another process raised it further meanwhile: never lower it
+		return nil // another process raised it further meanwhile: never lower it
 	}
 	marks[m.trail] = m.high
 	var b strings.Builder
 	for _, trail := range slices.Sorted(maps.Keys(marks)) {
 		fmt.Fprintf(&b, "%s %d %s\n", trail, marks[trail].seq, marks[trail].hash)
 	}
-	err := os.MkdirAll(m.dir, 0o755)
-	if err == nil {
-		tmp := m.path + ".tmp"
-		if err = os.WriteFile(tmp, []byte(b.String()), 0o644); err == nil {
-			err = os.Rename(tmp, m.path)
-		}
+	tmp := m.path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return err
 	}
-	if err != nil {
-		m.log.Warn("audit: the highest chain head seen could not be written beside the checkpoints", "path", m.path, "err", err)
-	}
+	return os.Rename(tmp, m.path)
 }
 
 // floor returns the highest head seen so far, here or (through the file)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -298,5 +299,27 @@ func TestFirstNumberSealedBetweenTheReadsIsNoAlarm(t *testing.T) {
 	q := &sealFirst{Querier: db, seal: func() { f.seal(t) }}
 	if _, err := firstSignature(ctx, q, f.rec.pub); err != nil {
 		t.Fatalf("event 1 sealed as a gap between the reads: %v", err)
+	}
+}
+
+// Processes on a host raise the mark in the file at once (serve's sealer
+// and checkpointer, a command marking its writes): each reads the file,
+// keeps every higher mark, and writes it back. Without taking turns, one
+// that read before another's write wrote its lower mark over it.
+func TestConcurrentRaisesKeepTheHighestMark(t *testing.T) {
+	dir := t.TempDir()
+	const n = 64
+	for round := 0; round < 20; round++ {
+		var wg sync.WaitGroup
+		for i := 1; i <= n; i++ {
+			m := newHeadMark(dir, nil, nil)
+			m.trail, m.high = "trail", markPoint{seq: int64(round*n + i), hash: "h" + strconv.Itoa(i)}
+			wg.Add(1)
+			go func() { defer wg.Done(); m.writeFile() }()
+		}
+		wg.Wait()
+		if got := newHeadMark(dir, nil, nil).readFile()["trail"].seq; got != int64(round*n+n) {
+			t.Fatalf("round %d: the file's mark is %d, want %d", round, got, round*n+n)
+		}
 	}
 }
