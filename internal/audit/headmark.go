@@ -204,10 +204,9 @@ func (m *headMark) raiseLocked() error {
 		return err
 	}
 	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it too
+	// A file system without locks (some NFS mounts) still gets the mark,
+	// as before there was a lock; closing the file releases the lock.
+	_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX)
 	marks := m.readFile()
 	if marks[m.trail].seq >= m.high.seq {
 		return nil // another process raised it further meanwhile: never lower it
