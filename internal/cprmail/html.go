@@ -85,10 +85,14 @@ func tidyLines(s string) string {
 	return strings.TrimSpace(strings.Join(out, "\n"))
 }
 
-// foldedPEM is a PEM block (no headers) whose line ends may have become
-// spaces: HTML white space is folded, while the mail client shows the
-// block on its lines (white-space: pre-wrap).
-var foldedPEM = regexp.MustCompile(`-----BEGIN ([A-Z0-9 ]+)-----\s+([A-Za-z0-9+/=]+(?:\s+[A-Za-z0-9+/=]+)*)\s+-----END ([A-Z0-9 ]+)-----`)
+// foldedPEM is a PEM block whose line ends may have become spaces: HTML
+// white space is folded, while the mail client shows the block on its
+// lines (white-space: pre-wrap). Its headers, if any (Proc-Type and
+// DEK-Info of a legacy encrypted key), have values without spaces.
+var foldedPEM = regexp.MustCompile(`-----BEGIN ([A-Z0-9 ]+)-----\s+((?:[A-Za-z][A-Za-z0-9-]*: *[^\s:]+\s+)*)([A-Za-z0-9+/=]+(?:\s+[A-Za-z0-9+/=]+)*)\s+-----END ([A-Z0-9 ]+)-----`)
+
+// foldedHeader is one header of a folded PEM block.
+var foldedHeader = regexp.MustCompile(`[A-Za-z][A-Za-z0-9-]*: *[^\s:]+`)
 
 // unfoldPEM puts every PEM block of an HTML body's text back on lines of
 // its own, so that pemBlocks finds it and the desk takes it out of the
@@ -97,9 +101,15 @@ var foldedPEM = regexp.MustCompile(`-----BEGIN ([A-Z0-9 ]+)-----\s+([A-Za-z0-9+/
 func unfoldPEM(s string) string {
 	return foldedPEM.ReplaceAllStringFunc(s, func(m string) string {
 		sub := foldedPEM.FindStringSubmatch(m)
-		if sub[1] != sub[3] {
+		if sub[1] != sub[4] {
 			return m
 		}
-		return "\n-----BEGIN " + sub[1] + "-----\n" + strings.Join(strings.Fields(sub[2]), "\n") + "\n-----END " + sub[3] + "-----\n"
+		var b strings.Builder
+		b.WriteString("\n-----BEGIN " + sub[1] + "-----\n")
+		if hs := foldedHeader.FindAllString(sub[2], -1); len(hs) > 0 {
+			b.WriteString(strings.Join(hs, "\n") + "\n\n")
+		}
+		b.WriteString(strings.Join(strings.Fields(sub[3]), "\n") + "\n-----END " + sub[4] + "-----\n")
+		return b.String()
 	})
 }

@@ -1,6 +1,7 @@
 package cprmail
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -235,4 +236,21 @@ func FuzzParseMessage(f *testing.F) {
 			t.Fatalf("report without reporter or content or too long: %+v", rep)
 		}
 	})
+}
+
+// A legacy encrypted key (Proc-Type and DEK-Info headers, as openssl
+// writes with -des3) folded onto one line by an HTML body is a block too,
+// not text for the description: its passphrase is often in the same mail.
+func TestParseMessageUnfoldsAFoldedEncryptedKey(t *testing.T) {
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY",
+		Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,0123456789ABCDEF0123456789ABCDEF"},
+		Bytes:   bytes.Repeat([]byte{0x5a}, 200)})
+	raw := crlf("From: a@example.org\nContent-Type: text/html\n\n<div style=\"white-space:pre-wrap\">Key (passphrase hunter2):\n" + string(keyPEM) + "</div>")
+	rep, err := parseMessage([]byte(raw), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Attachments) != 1 || !bytes.Equal(rep.Attachments[0].Data, keyPEM) {
+		t.Fatalf("attachments %+v, want the encrypted key; body %q", rep.Attachments, rep.Body)
+	}
 }
