@@ -164,8 +164,8 @@ func (m *headMark) readFile() map[string]markPoint {
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if len(f) != 3 {
-			continue
+		if len(f) != 3 || f[0] == noTrail {
+			continue // noTrail has no mark (check)
 		}
 		seq, err := strconv.ParseInt(f[1], 10, 64)
 		if err != nil || seq < 0 {
@@ -262,7 +262,11 @@ func (m *headMark) check(ctx context.Context, db store.Querier, floor markPoint,
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if head > m.high.seq {
+	// A floor taken while the database had no event names no trail: the
+	// events chained since belong to the trail their event 1 names, read
+	// at the next floor. Marked as noTrail's, the head would stay in the
+	// file and make the next database begun empty look cut.
+	if head > m.high.seq && m.trail != noTrail {
 		m.high = markPoint{seq: head, hash: hash}
 		m.writeFile()
 	}

@@ -323,3 +323,41 @@ func TestConcurrentRaisesKeepTheHighestMark(t *testing.T) {
 		}
 	}
 }
+
+// A process that took the floor of a database with no event yet (trail
+// "-") and read the head after events were chained kept that head as the
+// mark of "-" in the file, for good: a new database begun later with the
+// same key and checkpoint directories, which has no event either, then
+// looked cut from that head down to nothing.
+func TestAHeadChainedAfterAnEmptyFloorMarksNoTrail(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+		key := newTestKey(t)
+		f := &fixture{db: db, rec: newTestRecorder(t, db, clk, nil, key), clk: clk, key: key}
+		m := newHeadMark(dir, f.rec.pub, nil)
+		floor, err := m.floor(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.note(t, 3)
+		f.seal(t)
+		head, hash, err := ChainHead(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.check(ctx, db, floor, head, hash); err != nil {
+			t.Fatal(err)
+		}
+		fresh := storetest.OpenSQLite(t)
+		m2 := newHeadMark(dir, f.rec.pub, nil)
+		floor, err = m2.floor(ctx, fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m2.check(ctx, fresh, floor, 0, ""); err != nil {
+			t.Fatalf("a new database with the same directories: %v", err)
+		}
+	})
+}
