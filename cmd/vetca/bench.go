@@ -230,6 +230,11 @@ func benchHSM(ctx context.Context, dsn string, n int) (bench.Result, error) {
 		return bench.Result{}, err
 	}
 	child := exec.CommandContext(ctx, self, "bench", "issue", "--json", "--hsm", "--n", fmt.Sprint(n), "--db", dsn)
+	// Stopped, the child is asked to stop as this process was, so that it
+	// removes its scratch database and token too; killed only if it does
+	// not end.
+	child.Cancel = func() error { return child.Process.Signal(syscall.SIGTERM) }
+	child.WaitDelay = time.Minute
 	child.Env = append(env, "VETCA_BENCH_HSM_CHILD=1", "VETCA_BENCH_HSM_URI=pkcs11:token=vetca-bench;object=bench-issuing", "VETCA_BENCH_HSM_PIN=1234")
 	child.Stderr = os.Stderr
 	out, err := child.Output()
