@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vetca/vetca/internal/actor"
+	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/notify"
 	"github.com/vetca/vetca/internal/signer"
@@ -205,30 +207,83 @@ func newAuditWatch(a *App) *AuditWatch {
 	return w
 }
 
-// RunOnce verifies the trail if this replica holds the lease; it returns
-// nil when another replica does.
+// SettingAuditVerify records the outcome of the last scheduled
+// verification (verifyOutcome, JSON), so that every replica's gauges say
+// what the one that ran it found.
+const SettingAuditVerify = "audit_verify"
+
+// verifyOutcome is a scheduled verification's outcome, as recorded.
+type verifyOutcome struct {
+	At       time.Time `json:"at"`
+	OK       bool      `json:"ok"`
+	Findings int       `json:"findings"`
+}
+
+// RunOnce verifies the trail if this replica holds the lease, records the
+// outcome and returns the report. A replica that does not hold it returns
+// nil, and sets its gauges from the outcome recorded by the one that
+// does: every replica serves /metrics, and one that never verified, or
+// lost the lease, would otherwise report "not intact" (the gauge's zero)
+// or its own last outcome, fixed since, for good.
 func (w *AuditWatch) RunOnce(ctx context.Context) (*audit.Report, error) {
 	a := w.app
 	ok, err := a.DB.AcquireLease(ctx, LeaseAuditVerify, a.Replica, a.Clock.Now(), a.Cfg.VerifyEvery+5*time.Minute)
-	if err != nil || !ok {
+	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		return nil, w.follow(ctx)
 	}
 	rep, err := a.VerifyAudit(ctx, "")
 	if err != nil {
 		return nil, err
 	}
-	w.findings.Set(float64(len(rep.Findings)))
+	out := verifyOutcome{At: a.Clock.Now().UTC(), OK: rep.OK, Findings: len(rep.Findings)}
+	w.show(out)
 	if rep.OK {
-		w.ok.Set(1)
 		w.lastMailed = ""
-	} else {
-		w.ok.Set(0)
-		if err := w.mail(ctx, rep); err != nil {
-			return rep, err
-		}
+	} else if err := w.mail(ctx, rep); err != nil {
+		return rep, err
 	}
-	w.lastRun.Set(float64(a.Clock.Now().Unix()))
+	b, err := json.Marshal(out)
+	if err == nil {
+		err = a.SetSetting(ctx, actor.SystemActor("audit-verify"), SettingAuditVerify, string(b))
+	}
+	if err != nil {
+		return rep, fmt.Errorf("record the verification's outcome: %w", err)
+	}
 	return rep, nil
+}
+
+// show sets the gauges to an outcome.
+func (w *AuditWatch) show(out verifyOutcome) {
+	w.findings.Set(float64(out.Findings))
+	w.ok.Set(0)
+	if out.OK {
+		w.ok.Set(1)
+	}
+	w.lastRun.Set(float64(out.At.Unix()))
+}
+
+// follow sets the gauges from the outcome the lease's holder recorded, if
+// any. A recorded outcome that fails its integrity check is shown as not
+// intact: the trail was edited outside vetca.
+func (w *AuditWatch) follow(ctx context.Context) error {
+	a := w.app
+	v, found, err := getSetting(ctx, a.Recorder, a.DB, SettingAuditVerify)
+	if apperr.IsKind(err, apperr.KindIntegrity) {
+		w.ok.Set(0)
+		return nil
+	}
+	if err != nil || !found {
+		return err
+	}
+	var out verifyOutcome
+	if err := json.Unmarshal([]byte(v), &out); err != nil {
+		return fmt.Errorf("the recorded outcome of the audit verification: %w", err)
+	}
+	w.show(out)
+	return nil
 }
 
 // mail tells compliance about findings, once per distinct set.

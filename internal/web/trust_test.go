@@ -48,6 +48,16 @@ func TestScheduledVerifyAlarms(t *testing.T) {
 		if m := metrics(t, e); !strings.Contains(m, "vetca_audit_findings 1") || !strings.Contains(m, "vetca_audit_verify_ok 0") {
 			t.Fatalf("gauges after a finding:\n%s", m)
 		}
+		// Another replica, which does not hold the lease, shows what the
+		// holder found (before, its gauges said "not intact" from the start
+		// whatever the trail, and never changed).
+		other := e.Replica()
+		if rep, err := other.App.AuditWatch.RunOnce(ctx); err != nil || rep != nil {
+			t.Fatalf("a replica without the lease verified: %v %+v", err, rep)
+		}
+		if m := metrics(t, other); !strings.Contains(m, "vetca_audit_findings 1") || !strings.Contains(m, "vetca_audit_verify_ok 0") {
+			t.Fatalf("the other replica's gauges after a finding:\n%s", m)
+		}
 		if _, err := e.App.AuditWatch.RunOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -63,6 +73,20 @@ func TestScheduledVerifyAlarms(t *testing.T) {
 		}
 		if alarms != 1 {
 			t.Fatalf("%d alarm mails for one set of findings", alarms)
+		}
+		// Repaired (the contact put back by SQL, as the edit was), the
+		// holder's next run is clean, and so are the other's gauges.
+		if _, err := e.App.DB.Exec(ctx, `UPDATE contacts SET email = 'jane@acme.vetca-test.com' WHERE id = ?`, f.conID); err != nil {
+			t.Fatal(err)
+		}
+		if rep, err := e.App.AuditWatch.RunOnce(ctx); err != nil || !rep.OK {
+			t.Fatalf("repaired trail: %v %+v", err, rep)
+		}
+		if _, err := other.App.AuditWatch.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if m := metrics(t, other); !strings.Contains(m, "vetca_audit_findings 0") || !strings.Contains(m, "vetca_audit_verify_ok 1") {
+			t.Fatalf("the other replica's gauges after the repair:\n%s", m)
 		}
 	})
 }
