@@ -117,27 +117,19 @@ func checkIntermediateFlags(o *issuance.IntermediateOptions, alg, out string, or
 // checkCANames refuses the names a new issuing CA's certificate cannot
 // carry (BR §7.1.2.10.2, §7.1.4.2) before the ceremony makes its key, as
 // init refuses its own: a key made on an HSM stays there. Names not given
-// are the root's, checked when init made it.
+// are the root's, checked when init made it (Subject.Validate passes over
+// an empty field).
 func checkCANames(o issuance.IntermediateOptions) error {
-	sub := profile.Subject{CountryName: o.Country, OrganizationName: o.Organization, CommonName: "CA"}
-	if sub.CountryName == "" {
-		sub.CountryName = "US"
+	sub := profile.Subject{CountryName: o.Country, OrganizationName: o.Organization}
+	if o.Organization != "" && o.CommonName == "" {
+		sub.CommonName = o.Organization + " OV TLS Issuing CA 1" // the default --name
 	}
-	if o.Organization != "" {
-		if _, err := profile.EncodeSubject(sub); err != nil {
-			return usageErr("--ca-organization %q: %s", o.Organization, describe(err))
-		}
-		sub.CommonName = o.Organization + " OV TLS Issuing CA 1"
-		if _, err := profile.EncodeSubject(sub); err != nil && o.CommonName == "" {
-			return usageErr("--ca-organization %q: %s", o.Organization, describe(err))
-		}
+	if err := sub.Validate(); err != nil {
+		return usageErr("--ca-organization %q: %s", o.Organization, describe(err))
 	}
 	if o.CommonName != "" {
-		if sub.OrganizationName == "" {
-			sub.OrganizationName = "CA"
-		}
 		sub.CommonName = o.CommonName
-		if _, err := profile.EncodeSubject(sub); err != nil {
+		if err := sub.Validate(); err != nil {
 			return usageErr("--name: %s", describe(err))
 		}
 	}
