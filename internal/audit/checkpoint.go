@@ -347,20 +347,9 @@ func FirstKeyID(ctx context.Context, q store.Querier) (string, bool, error) {
 // the trail has any event. A writer checks it verifies under its key
 // before writing: its key id alone is a column anyone can set.
 func FirstEvent(ctx context.Context, q store.Querier) (Event, bool, error) {
-	rows, err := q.Query(ctx, `SELECT `+eventColumns+` FROM audit_events ORDER BY seq LIMIT 1`)
+	e, ok, err := queryEvent(ctx, q, `ORDER BY seq LIMIT 1`)
 	if err != nil {
 		return Event{}, false, fmt.Errorf("read the audit trail's first event: %w", err)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return Event{}, false, fmt.Errorf("read the audit trail's first event: %w", err)
-		}
-		return Event{}, false, nil
-	}
-	e, err := scanEvent(rows)
-	if err != nil {
-		return Event{}, false, fmt.Errorf("read the audit trail's first event: %w", err)
-	}
-	return e, true, rows.Err()
+	return e, ok, nil
 }

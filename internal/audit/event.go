@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
@@ -196,6 +197,20 @@ func parseFieldHashes(s string) map[string]string {
 		}
 	}
 	return out
+}
+
+// queryEvent reads the first event of audit_events that tail (a WHERE or
+// ORDER BY clause, with its args) selects, and whether there is one.
+func queryEvent(ctx context.Context, q store.Querier, tail string, args ...any) (Event, bool, error) {
+	rows, err := q.Query(ctx, `SELECT `+eventColumns+` FROM audit_events `+tail, args...)
+	if err != nil {
+		return Event{}, false, err
+	}
+	evs, err := scanEvents(rows)
+	if err != nil || len(evs) == 0 {
+		return Event{}, false, err
+	}
+	return evs[0], true, nil
 }
 
 // scanEvents reads rows of eventColumns.

@@ -131,22 +131,11 @@ func readEventOne(ctx context.Context, q store.Querier) (Event, bool, error) {
 
 // eventOne reads event 1, and whether there is one.
 func eventOne(ctx context.Context, q store.Querier) (Event, bool, error) {
-	rows, err := q.Query(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE seq = 1`)
+	e, ok, err := queryEvent(ctx, q, `WHERE seq = 1`)
 	if err != nil {
 		return Event{}, false, fmt.Errorf("audit: read the first event: %w", err)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return Event{}, false, fmt.Errorf("audit: read the first event: %w", err)
-		}
-		return Event{}, false, nil
-	}
-	e, err := scanEvent(rows)
-	if err != nil {
-		return Event{}, false, fmt.Errorf("audit: read the first event: %w", err)
-	}
-	return e, true, rows.Err()
+	return e, ok, nil
 }
 
 // readFile returns the marks the file holds, by trail: one line for each
