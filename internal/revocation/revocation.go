@@ -535,8 +535,6 @@ func (s *Service) RecordAbandoned(ctx context.Context, tx *store.Tx, by actor.Ac
 // "never revoked", which would let a revoked certificate answer good.
 func RevocationID(serial string) string { return "rev_" + serial }
 
-// Get returns the revocation of a serial, if any. A revocation row that
-// the audit trail records but the table lacks is an integrity error.
 // FirstRecorded is when r was first recorded, that is when its
 // certificate stopped being valid: RecordedAt moves with every update of
 // the entry (a keyCompromise upgrade or backdating, BR §7.2.2), while the
@@ -550,6 +548,8 @@ func (s *Service) FirstRecorded(ctx context.Context, q store.Querier, r Revocati
 	return at, nil
 }
 
+// Get returns the revocation of a serial, if any. A revocation row that
+// the audit trail records but the table lacks is an integrity error.
 func (s *Service) Get(ctx context.Context, q store.Querier, serial string) (Revocation, bool, error) {
 	var r Revocation
 	err := s.tab.revocations.Get(ctx, q, RevocationID(serial), &r)
