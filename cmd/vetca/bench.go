@@ -186,7 +186,7 @@ func checkBenchFlags(n, certs, conc int, dur time.Duration) error {
 // scratch database is made on the backend the DSN names, so anything else
 // ran a second SQLite benchmark in its place.
 func checkBenchPostgres(dsn string) error {
-	if dsn == "" || strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if dsn == "" || store.IsPostgresDSN(dsn) {
 		return nil
 	}
 	return usageErr("--postgres %q: want a postgres:// URL", dsn)

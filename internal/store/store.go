@@ -159,13 +159,19 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return openPostgres(ctx, dsn)
 }
 
+// IsPostgresDSN reports whether dsn names a PostgreSQL database: a
+// "postgres://…" or "postgresql://…" URL.
+func IsPostgresDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
 // CheckDSN refuses what Open could not open whatever the database: a DSN
 // of another scheme, or an SQLite one without a path.
 func CheckDSN(dsn string) error {
 	switch {
 	case dsn == "sqlite:":
 		return fmt.Errorf("database DSN %q: empty path", dsn)
-	case strings.HasPrefix(dsn, "sqlite:"), strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+	case strings.HasPrefix(dsn, "sqlite:"), IsPostgresDSN(dsn):
 		return nil
 	default:
 		return fmt.Errorf("database DSN %q: must be sqlite:PATH or a postgres:// URL", redact(dsn))
