@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -103,19 +102,20 @@ func (s *Service) Get(ctx context.Context, by actor.Actor, id string) (View, err
 
 // unreachable returns the accounts of ms that have no contact to mail.
 func (s *Service) unreachable(ctx context.Context, ms []MatchView) ([]string, error) {
-	out := []string{}
-	var seen []string
+	var accounts []string
 	for _, m := range ms {
-		if m.AccountID == "" || slices.Contains(seen, m.AccountID) {
-			continue
+		if m.AccountID != "" {
+			accounts = appendOnce(accounts, m.AccountID)
 		}
-		seen = append(seen, m.AccountID)
-		cs, err := s.deps.Contacts.ContactsForAccount(ctx, s.db, m.AccountID)
+	}
+	out := []string{}
+	for _, acc := range accounts {
+		cs, err := s.deps.Contacts.ContactsForAccount(ctx, s.db, acc)
 		if err != nil {
-			return nil, fmt.Errorf("reading the contacts of account %s: %w", m.AccountID, err)
+			return nil, fmt.Errorf("reading the contacts of account %s: %w", acc, err)
 		}
 		if len(cs) == 0 {
-			out = append(out, m.AccountID)
+			out = append(out, acc)
 		}
 	}
 	return out, nil
