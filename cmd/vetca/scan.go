@@ -65,7 +65,7 @@ is any finding, 2 on bad flags.`,
 	fl.StringVar(&f.since, "since", "", "only certificates issued at or after TIME (RFC 3339)")
 	fl.StringVar(&f.issuer, "issuer", "", "only certificates of this issuer id")
 	fl.StringVar(&f.lint, "lint", "", "only findings of this lint or check")
-	fl.IntVar(&f.workers, "workers", 0, "certificates checked in parallel (default 4)")
+	fl.IntVar(&f.workers, "workers", 0, "certificates checked in parallel, 1-64 (default 4)")
 	fl.BoolVar(&f.restart, "restart", false, "start over instead of continuing a stopped scan")
 	return c
 }
