@@ -163,11 +163,11 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 	}
 	pg := tx.Dialect() == store.Postgres
 	if pg {
-		seq, err := nextNumber(ctx, tx)
+		seq, xid, err := nextNumber(ctx, tx)
 		if err != nil {
 			return err
 		}
-		e.Seq = seq
+		e.Seq, e.Xid = seq, xid
 	} else {
 		seq, prev, err := chainTip(ctx, tx)
 		if err != nil {
@@ -212,11 +212,11 @@ func (r *Recorder) append(ctx context.Context, tx *store.Tx, e *Event, stmt stri
 
 // insertEventSQL writes one event; insertArgs are its values.
 const insertEventSQL = `INSERT INTO audit_events (` + eventColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // insertArgs are e's values for insertEventSQL, in eventColumns order.
 func (e *Event) insertArgs() []any {
-	return []any{e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, e.PrevHash, e.Hash, e.KeyID, e.Sig}
+	return []any{e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, e.PrevHash, e.Hash, e.KeyID, e.Sig, e.Xid}
 }
 
 // prepare encodes v for table, returning the normalized row, its canonical
@@ -393,7 +393,7 @@ func selectRows[T any](ctx context.Context, r *Recorder, q store.Querier, table,
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, "SELECT t.*, "+vouchColumn(table)+" FROM "+table+" t"+rest, args...)
+	rows, err := q.Query(ctx, "SELECT t.*, "+vouchColumn(q.Dialect(), table)+" FROM "+table+" t"+rest, args...)
 	if err != nil {
 		return nil, fmt.Errorf("select %s: %w", table, err)
 	}
@@ -431,9 +431,32 @@ func selectRows[T any](ctx context.Context, r *Recorder, q store.Querier, table,
 // read in the same statement as the row, so both come from one snapshot
 // even while other transactions update the row. The table name is a
 // validated identifier.
-func vouchColumn(table string) string {
-	return `(SELECT e.seq || '|' || e.at || '|' || e.op || '|' || e.row_hash || '|' || e.key_id || '|' || e.sig || '|' || e.action || '|' || e.actor
+//
+// On PostgreSQL it also carries, for an event not sealed yet, the id of
+// the transaction that wrote the event's row (xmin): judge requires it to
+// be the one the event was signed with (Event.Xid), so an event of a
+// transaction that rolled back, inserted afterwards, vouches for nothing
+// even before the sealer finds it. Sealing rewrites the row, so a sealed
+// event's xmin is the sealer's; the sealer has checked it by then.
+func vouchColumn(d store.Dialect, table string) string {
+	return `(SELECT e.seq || '|' || e.at || '|' || e.op || '|' || e.row_hash || '|' || e.key_id || '|' || e.sig || '|' || e.xid || '|' || ` + unsealedWriter(d) + ` || '|' || e.action || '|' || e.actor
 		FROM audit_events e WHERE e.entity_type = '` + table + `' AND e.entity_id = t.id AND e.op <> 'note' ORDER BY e.seq DESC LIMIT 1) AS vetca_vouch`
+}
+
+// unsealedWriter is an expression for the event e: on PostgreSQL, while
+// e is not sealed, the id of the transaction that wrote its row (xmin);
+// otherwise empty.
+func unsealedWriter(d store.Dialect) string {
+	if d != store.Postgres {
+		return `''`
+	}
+	return `CASE WHEN e.hash = '' OR e.seq > (SELECT h.seq FROM audit_head h WHERE h.id = 1) THEN e.xmin::text ELSE '' END`
+}
+
+// uncommitted is the integrity error for a row whose latest event, number
+// seq, was signed in transaction xid but written by transaction writer.
+func uncommitted(table, id string, seq int64, xid, writer string) error {
+	return apperr.Integrity(table, id, "audit event %d, the latest for this row, was signed in transaction %s but written by transaction %s: the event of a write that rolled back was inserted outside vetca", seq, xid, writer)
 }
 
 // vouch is the part of a row's latest event read with it.
@@ -444,6 +467,8 @@ type vouch struct {
 	rowHash string
 	keyID   string
 	sig     string
+	xid     string
+	writer  string // the unsealed event row's xmin (PostgreSQL), else empty
 	action  string
 	actor   string
 }
@@ -451,8 +476,8 @@ type vouch struct {
 // parseVouch splits vouchColumn's value. A value that does not parse (an
 // event edited outside vetca) yields ok == false.
 func parseVouch(s string) (vouch, bool) {
-	p := strings.SplitN(s, "|", 8)
-	if len(p) != 8 {
+	p := strings.SplitN(s, "|", 10)
+	if len(p) != 10 {
 		return vouch{}, false
 	}
 	seq, err := strconv.ParseInt(p[0], 10, 64)
@@ -463,7 +488,19 @@ func parseVouch(s string) (vouch, bool) {
 	if err != nil {
 		return vouch{}, false
 	}
-	return vouch{seq: seq, at: at, op: p[2], rowHash: p[3], keyID: p[4], sig: p[5], action: p[6], actor: p[7]}, true
+	return vouch{seq: seq, at: at, op: p[2], rowHash: p[3], keyID: p[4], sig: p[5], xid: p[6], writer: p[7], action: p[8], actor: p[9]}, true
+}
+
+// writtenBy reports whether a row whose xmin is writer was written by the
+// transaction xid (pg_current_xact_id, the 64-bit id with its epoch; xmin
+// is its low 32 bits). Either one unparseable is "no".
+func writtenBy(writer, xid string) bool {
+	x, err := strconv.ParseUint(xid, 10, 64)
+	if err != nil {
+		return false
+	}
+	w, err := strconv.ParseUint(writer, 10, 32)
+	return err == nil && uint32(x) == uint32(w)
 }
 
 // load reads one row with its vouching event and judges it. With lock, the
@@ -484,7 +521,7 @@ func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id
 			}
 		}
 	}
-	rows, err := q.Query(ctx, "SELECT t.*, "+vouchColumn(t.Name)+" FROM "+t.Name+" t WHERE t.id = ?", id)
+	rows, err := q.Query(ctx, "SELECT t.*, "+vouchColumn(q.Dialect(), t.Name)+" FROM "+t.Name+" t WHERE t.id = ?", id)
 	if err != nil {
 		return nil, fmt.Errorf("read %s %s: %w", t.Name, id, err)
 	}
@@ -520,17 +557,18 @@ func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id
 // insider gains nothing from this: a row that is there is judged whenever
 // it is read.
 func (r *Recorder) absent(ctx context.Context, q store.Querier, t *store.Table, id string) error {
-	rows, err := q.Query(ctx, `SELECT `+eventColumns+`, EXISTS (SELECT 1 FROM `+t.Name+` WHERE id = ?) AS vetca_row_now
-		FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`, id, t.Name, id)
+	rows, err := q.Query(ctx, `SELECT `+eventColumns+`, EXISTS (SELECT 1 FROM `+t.Name+` WHERE id = ?) AS vetca_row_now, `+unsealedWriter(q.Dialect())+`
+		FROM audit_events e WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`, id, t.Name, id)
 	if err != nil {
 		return fmt.Errorf("read latest event for %s %s: %w", t.Name, id, err)
 	}
 	defer rows.Close()
 	var e Event
 	var rowNow bool
+	var writer string
 	found := rows.Next()
 	if found {
-		if e, err = scanEvent(rows, &rowNow); err != nil {
+		if e, err = scanEvent(rows, &rowNow, &writer); err != nil {
 			return fmt.Errorf("read latest event for %s %s: %w", t.Name, id, err)
 		}
 	}
@@ -543,6 +581,10 @@ func (r *Recorder) absent(ctx context.Context, q store.Querier, t *store.Table, 
 		// than answer "never existed" (a deleted revocation would read as
 		// a certificate never revoked).
 		return apperr.Integrity(t.Name, id, "audit event %d, the latest for this row, does not verify under the installation's audit key: it was edited outside vetca", e.Seq)
+	}
+	if found && !rowNow && writer != "" && e.Xid != "" && !writtenBy(writer, e.Xid) {
+		// A delete that rolled back, put back with its event.
+		return uncommitted(t.Name, id, e.Seq, e.Xid, writer)
 	}
 	if found && !rowNow && e.Op != OpDelete {
 		return apperr.Integrity(t.Name, id, "audit event %d records this row, but it is gone: it was deleted outside vetca", e.Seq)
@@ -633,9 +675,12 @@ func (r *Recorder) judge(ctx context.Context, q store.Querier, t *store.Table, r
 		return apperr.Integrity(t.Name, id, "field row_hash was changed outside vetca")
 	}
 	e := Event{Seq: v.seq, At: v.at, Actor: v.actor, Action: v.action, Op: v.op, EntityType: t.Name, EntityID: id,
-		Content: &content, RowHash: v.rowHash, KeyID: v.keyID, Sig: v.sig}
+		Content: &content, RowHash: v.rowHash, KeyID: v.keyID, Sig: v.sig, Xid: v.xid}
 	if !e.VerifySignature(r.pub) {
 		return apperr.Integrity(t.Name, id, "audit event %d, which vouches for this row, was not written with the installation's audit key (key id %s): the row and its event were forged outside vetca", v.seq, short(r.pub.ID()))
+	}
+	if v.writer != "" && v.xid != "" && !writtenBy(v.writer, v.xid) {
+		return uncommitted(t.Name, id, v.seq, v.xid, v.writer)
 	}
 	return nil
 }

@@ -57,13 +57,20 @@ type Event struct {
 	Hash        string    `db:"hash" json:"hash"`
 	KeyID       string    `db:"key_id" json:"keyId"`
 	Sig         string    `db:"sig" json:"signature"`
+	// Xid is the PostgreSQL transaction that wrote the event (empty on
+	// SQLite, and for events written before it was recorded). The
+	// signature covers it, and the sealer chains the event only if its row
+	// was written by that transaction (seal.go): an event of a transaction
+	// that rolled back, inserted afterwards, is refused.
+	Xid string `db:"xid" json:"xid,omitempty"`
 
-	badAt string // a stored time that did not parse (Verify reports it)
+	badAt  string // a stored time that did not parse (Verify reports it)
+	writer string // the id of the transaction that wrote the row (PostgreSQL xmin), where read
 }
 
 // eventColumns lists audit_events' columns in the order Event's fields are
 // scanned by scanEvent.
-const eventColumns = `seq, at, actor, action, op, entity_type, entity_id, content, row_hash, field_hashes, prev_hash, hash, key_id, sig`
+const eventColumns = `seq, at, actor, action, op, entity_type, entity_id, content, row_hash, field_hashes, prev_hash, hash, key_id, sig, xid`
 
 // contentDigest is what an event's digest covers of its content: the
 // hex SHA-256 of the content, or "none" for an event without content.
@@ -75,9 +82,12 @@ func contentDigest(content *string) string {
 	return hex.EncodeToString(s[:])
 }
 
-// eventFields lists the fields an event digest covers, in order.
+// eventFields lists the fields an event digest covers, in order. The
+// transaction id is a field only when there is one, so events written
+// without it keep their digests; the fields are named and length-prefixed,
+// so no event with it has the digest of one without.
 func eventFields(e *Event) [][2]string {
-	return [][2]string{
+	fields := [][2]string{
 		{"at", store.FormatTime(e.At)},
 		{"actor", e.Actor},
 		{"action", e.Action},
@@ -87,6 +97,10 @@ func eventFields(e *Event) [][2]string {
 		{"content", contentDigest(e.Content)},
 		{"row_hash", e.RowHash},
 	}
+	if e.Xid != "" {
+		fields = append(fields, [2]string{"xid", e.Xid})
+	}
+	return fields
 }
 
 func writeField(h hash.Hash, s string) {
@@ -234,7 +248,7 @@ func scanEvent(rows *sql.Rows, extra ...any) (Event, error) {
 	var e Event
 	var at string
 	var content sql.NullString
-	dst := append([]any{&e.Seq, &at, &e.Actor, &e.Action, &e.Op, &e.EntityType, &e.EntityID, &content, &e.RowHash, &e.FieldHashes, &e.PrevHash, &e.Hash, &e.KeyID, &e.Sig}, extra...)
+	dst := append([]any{&e.Seq, &at, &e.Actor, &e.Action, &e.Op, &e.EntityType, &e.EntityID, &content, &e.RowHash, &e.FieldHashes, &e.PrevHash, &e.Hash, &e.KeyID, &e.Sig, &e.Xid}, extra...)
 	if err := rows.Scan(dst...); err != nil {
 		return Event{}, err
 	}

@@ -209,7 +209,7 @@ func TestABrokenFirstEventDoesNotResetTheMark(t *testing.T) {
 			other.rec = newTestRecorder(t, other.db, f.clk, nil, f.key)
 			other.note(t, 1)
 			f.exec(t, `DELETE FROM audit_events WHERE seq = 1`)
-			f.exec(t, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, firstEvent(t, other.db)...)
+			f.exec(t, insertEventSQL, firstEvent(t, other.db)...)
 		},
 	}
 	for name, hide := range hides {
@@ -258,7 +258,7 @@ func cutWithFirstEventHidden(t *testing.T, db *store.DB, hide func(t *testing.T,
 	// serve's checkpointer looks while event 1 is not the trail's.
 	_, _ = NewCheckpointer(db, f.rec, f.clk, cfg, log).RunOnce(ctx)
 	f.exec(t, `DELETE FROM audit_events WHERE seq = 1`)
-	f.exec(t, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, first...)
+	f.exec(t, insertEventSQL, first...)
 	_, err := NewCheckpointer(db, f.rec, f.clk, cfg, log).Now(ctx)
 	if !errors.Is(err, ErrChainCheck) {
 		t.Fatalf("the cut chain was checkpointed once event 1 was put back: %v", err)

@@ -21,6 +21,10 @@ import (
 // reservedKey is the memo key of a transaction's unused reserved numbers.
 type reservedKey struct{}
 
+// xidKey is the memo key of the transaction's id, read with its first
+// numbers: every event tx writes carries it (Event.Xid).
+type xidKey struct{}
+
 // Reserve takes the numbers of the next n events tx will write, in one
 // statement (PostgreSQL; on SQLite events are numbered from the chain tip
 // and Reserve does nothing). Reserving fewer than tx writes is harmless:
@@ -45,36 +49,45 @@ func reserved(tx *store.Tx) []int64 {
 	return nums
 }
 
-// nextNumber returns the number of the next event tx writes on PostgreSQL:
-// its lowest reserved one, else a new one from the sequence.
-func nextNumber(ctx context.Context, tx *store.Tx) (int64, error) {
+// nextNumber returns the number of the next event tx writes on PostgreSQL
+// (its lowest reserved one, else a new one from the sequence) and tx's id.
+func nextNumber(ctx context.Context, tx *store.Tx) (int64, string, error) {
 	if nums := reserved(tx); len(nums) > 0 {
 		tx.Remember(reservedKey{}, nums[1:])
-		return nums[0], nil
+		return nums[0], txID(tx), nil
 	}
 	nums, err := takeNumbers(ctx, tx, 1)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	return nums[0], nil
+	return nums[0], txID(tx), nil
+}
+
+// txID is tx's id as takeNumbers read it.
+func txID(tx *store.Tx) string {
+	v, _ := tx.Recall(xidKey{})
+	id, _ := v.(string)
+	return id
 }
 
 // takeNumbers takes n numbers from audit_seq in one statement, lowest
-// first. The transaction gets its id before any number, so the sealer can
+// first, and remembers the transaction's id (txID), which the same
+// statement reads. The transaction gets its id before any number, so the sealer can
 // tell a number still held by a running transaction from one that will
 // never commit (seal.go): the filter that assigns the id refers to no row,
 // so PostgreSQL plans it as a one-time filter, run before the first row is
 // produced and so before any nextval in the select list.
 func takeNumbers(ctx context.Context, tx *store.Tx, n int) ([]int64, error) {
-	rows, err := tx.Query(ctx, `SELECT nextval('audit_seq') FROM (SELECT pg_current_xact_id() AS x) s CROSS JOIN generate_series(1, ?) WHERE s.x IS NOT NULL`, n)
+	rows, err := tx.Query(ctx, `SELECT nextval('audit_seq'), s.x::text FROM (SELECT pg_current_xact_id() AS x) s CROSS JOIN generate_series(1, ?) WHERE s.x IS NOT NULL`, n)
 	if err != nil {
 		return nil, fmt.Errorf("audit: take %d sequence numbers: %w", n, err)
 	}
 	defer rows.Close()
 	nums := make([]int64, 0, n)
+	var xid string
 	for rows.Next() {
 		var seq int64
-		if err := rows.Scan(&seq); err != nil {
+		if err := rows.Scan(&seq, &xid); err != nil {
 			return nil, fmt.Errorf("audit: take %d sequence numbers: %w", n, err)
 		}
 		nums = append(nums, seq)
@@ -86,5 +99,6 @@ func takeNumbers(ctx context.Context, tx *store.Tx, n int) ([]int64, error) {
 		return nil, fmt.Errorf("audit: took %d sequence numbers, want %d", len(nums), n)
 	}
 	slices.Sort(nums)
+	tx.Remember(xidKey{}, xid)
 	return nums, nil
 }

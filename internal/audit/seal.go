@@ -235,47 +235,9 @@ func (s *Sealer) seal(ctx context.Context, upTo int64) (int, error) {
 			s.high = head
 			return nil
 		}
-		rows, err := tx.Query(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq`, head, upTo)
-		if err != nil {
-			return fmt.Errorf("audit: read events to seal: %w", err)
-		}
-		evs, err := scanEvents(rows)
-		if err != nil {
-			return fmt.Errorf("audit: read events to seal: %w", err)
-		}
-		seqs := make([]string, 0, len(evs))
-		prevs := make([]string, 0, len(evs))
-		hashes := make([]string, 0, len(evs))
-		i := 0
-		for seq := head + 1; seq <= upTo; seq++ {
-			if i < len(evs) && evs[i].Seq == seq {
-				e := &evs[i]
-				i++
-				e.PrevHash = prev
-				e.Hash = e.ComputeHash()
-				prev = e.Hash
-				seqs, prevs, hashes = append(seqs, strconv.FormatInt(seq, 10)), append(prevs, e.PrevHash), append(hashes, e.Hash)
-				n++
-				continue
-			}
-			g := &Event{Seq: seq, At: s.rec.clock.Now().UTC().Truncate(time.Second), Actor: sealActor, Action: "audit.gap", Op: OpGap,
-				EntityType: "audit_events", EntityID: strconv.FormatInt(seq, 10), PrevHash: prev}
-			g.FieldHashes = fieldHashes(g)
-			if err := g.Sign(s.rec.key); err != nil {
-				return err
-			}
-			g.Hash = g.ComputeHash()
-			prev = g.Hash
-			if _, err := tx.Exec(ctx, insertEventSQL, g.insertArgs()...); err != nil {
-				return fmt.Errorf("audit: record the gap at event %d: %w", seq, err)
-			}
-		}
-		if len(seqs) > 0 {
-			if _, err := tx.Exec(ctx, `UPDATE audit_events e SET prev_hash = v.p, hash = v.h
-				FROM (SELECT unnest(string_to_array(?, ','))::bigint AS s, unnest(string_to_array(?, ',')) AS p, unnest(string_to_array(?, ',')) AS h) v
-				WHERE e.seq = v.s`, strings.Join(seqs, ","), strings.Join(prevs, ","), strings.Join(hashes, ",")); err != nil {
-				return fmt.Errorf("audit: seal events: %w", err)
-			}
+		var err error
+		if n, prev, err = s.chain(ctx, tx, head, upTo, prev); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, upTo, prev); err != nil {
 			return fmt.Errorf("audit: advance chain head: %w", err)
@@ -289,6 +251,128 @@ func (s *Sealer) seal(ctx context.Context, upTo int64) (int, error) {
 		s.high = upTo
 	}
 	return n, nil
+}
+
+// chain links the events numbered head+1 to upTo to prev, the head's hash:
+// each present event that its own transaction wrote is chained, and every
+// other number gets a signed gap event. It returns how many events it
+// chained and the hash of the last number.
+//
+// An event's row must have been written by the transaction the event was
+// signed in (Event.Xid against the row's xmin). Another writer means the
+// event belongs to a transaction that rolled back, read back from the
+// server and inserted outside vetca: the write it records never happened.
+// The sealer takes it out, keeps it in a signed note (ActionRemovedEvent)
+// that verify reports for good, and seals its number as the gap it is. An
+// event whose signature does not verify is chained as it is: verify
+// reports it, and nothing vetca signed is lost.
+func (s *Sealer) chain(ctx context.Context, tx *store.Tx, head, upTo int64, prev string) (int, string, error) {
+	evs, writers, err := unsealed(ctx, tx, head, upTo)
+	if err != nil {
+		return 0, "", err
+	}
+	n := 0
+	seqs := make([]string, 0, len(evs))
+	prevs := make([]string, 0, len(evs))
+	hashes := make([]string, 0, len(evs))
+	i := 0
+	for seq := head + 1; seq <= upTo; seq++ {
+		if i < len(evs) && evs[i].Seq == seq {
+			e := &evs[i]
+			w := writers[i]
+			i++
+			if e.Xid == "" || writtenBy(w, e.Xid) || !e.VerifySignature(s.rec.pub) {
+				e.PrevHash = prev
+				e.Hash = e.ComputeHash()
+				prev = e.Hash
+				seqs, prevs, hashes = append(seqs, strconv.FormatInt(seq, 10)), append(prevs, e.PrevHash), append(hashes, e.Hash)
+				n++
+				continue
+			}
+			if err := s.removeUncommitted(ctx, tx, e, w); err != nil {
+				return 0, "", err
+			}
+		}
+		g, err := s.gap(ctx, tx, seq, prev)
+		if err != nil {
+			return 0, "", err
+		}
+		prev = g.Hash
+	}
+	if len(seqs) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE audit_events e SET prev_hash = v.p, hash = v.h
+			FROM (SELECT unnest(string_to_array(?, ','))::bigint AS s, unnest(string_to_array(?, ',')) AS p, unnest(string_to_array(?, ',')) AS h) v
+			WHERE e.seq = v.s`, strings.Join(seqs, ","), strings.Join(prevs, ","), strings.Join(hashes, ",")); err != nil {
+			return 0, "", fmt.Errorf("audit: seal events: %w", err)
+		}
+	}
+	return n, prev, nil
+}
+
+// unsealed reads the events numbered head+1 to upTo, with the id of the
+// transaction that wrote each one's row (xmin).
+func unsealed(ctx context.Context, tx *store.Tx, head, upTo int64) ([]Event, []string, error) {
+	rows, err := tx.Query(ctx, `SELECT `+eventColumns+`, xmin::text FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq`, head, upTo)
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit: read events to seal: %w", err)
+	}
+	defer rows.Close()
+	var evs []Event
+	var writers []string
+	for rows.Next() {
+		var w string
+		e, err := scanEvent(rows, &w)
+		if err != nil {
+			return nil, nil, fmt.Errorf("audit: read events to seal: %w", err)
+		}
+		evs, writers = append(evs, e), append(writers, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("audit: read events to seal: %w", err)
+	}
+	return evs, writers, nil
+}
+
+// gap writes the signed gap event for seq, linked to prev.
+func (s *Sealer) gap(ctx context.Context, tx *store.Tx, seq int64, prev string) (*Event, error) {
+	g := &Event{Seq: seq, At: s.rec.clock.Now().UTC().Truncate(time.Second), Actor: sealActor, Action: "audit.gap", Op: OpGap,
+		EntityType: "audit_events", EntityID: strconv.FormatInt(seq, 10), PrevHash: prev}
+	g.FieldHashes = fieldHashes(g)
+	if err := g.Sign(s.rec.key); err != nil {
+		return nil, err
+	}
+	g.Hash = g.ComputeHash()
+	if _, err := tx.Exec(ctx, insertEventSQL, g.insertArgs()...); err != nil {
+		return nil, fmt.Errorf("audit: record the gap at event %d: %w", seq, err)
+	}
+	return g, nil
+}
+
+// ActionRemovedEvent is the note the sealer writes when it takes out an
+// event whose row another transaction wrote (Sealer.chain).
+const ActionRemovedEvent = "audit.uncommitted_event_removed"
+
+// removedEvent is the content of an ActionRemovedEvent note.
+type removedEvent struct {
+	Event     Event  `json:"event"`
+	WrittenBy string `json:"writtenBy"`
+}
+
+// removeUncommitted deletes e, whose row transaction writer wrote though e
+// was signed in another, and records it whole in a signed note. The row
+// its write recorded stays, vouched for by nothing newer than the event
+// before it, so reads of it fail closed and verify names it.
+func (s *Sealer) removeUncommitted(ctx context.Context, tx *store.Tx, e *Event, writer string) error {
+	s.log.Error("audit: an event of a transaction that rolled back was inserted outside vetca; removing it and sealing its number as a gap",
+		"seq", e.Seq, "signedIn", e.Xid, "writtenBy", writer, "entity", e.EntityType+" "+e.EntityID, "action", e.Action)
+	if _, err := tx.Exec(ctx, `DELETE FROM audit_events WHERE seq = ?`, e.Seq); err != nil {
+		return fmt.Errorf("audit: remove event %d: %w", e.Seq, err)
+	}
+	if err := s.rec.note(ctx, tx, sealActor, ActionRemovedEvent, "audit_events", strconv.FormatInt(e.Seq, 10),
+		removedEvent{Event: *e, WrittenBy: writer}); err != nil {
+		return fmt.Errorf("audit: record the removal of event %d: %w", e.Seq, err)
+	}
+	return nil
 }
 
 // SealAll seals every event committed so far, waiting (up to ctx) for the

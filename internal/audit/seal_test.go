@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -404,4 +405,167 @@ func otherDatabase(t *testing.T, dsn, name string) string {
 	q.Del("search_path")
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// captureRows reads, inside tx, the rows a query selects, to put them back
+// later as an insider would who read them from the server.
+func captureRows(ctx context.Context, tx *store.Tx, q string, args ...any) ([]map[string]any, error) {
+	rows, err := tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return store.ScanMaps(rows)
+}
+
+// replayRow inserts m into table with plain SQL, outside vetca.
+func replayRow(t *testing.T, db *store.DB, table string, m map[string]any) {
+	t.Helper()
+	cols := make([]string, 0, len(m))
+	args := make([]any, 0, len(m))
+	for c, v := range m {
+		cols = append(cols, c)
+		args = append(args, v)
+	}
+	q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (?" + strings.Repeat(", ?", len(cols)-1) + ")"
+	if _, err := db.Exec(context.Background(), q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// rolledBack runs write in a transaction, captures the event it wrote and
+// the rows the capture query selects, and rolls the transaction back.
+func rolledBack(t *testing.T, f *fixture, write func(tx *store.Tx) error, rowQuery string, args ...any) (event map[string]any, rows []map[string]any) {
+	t.Helper()
+	ctx := context.Background()
+	boom := errors.New("rolled back")
+	err := f.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := write(tx); err != nil {
+			return err
+		}
+		evs, err := captureRows(ctx, tx, `SELECT * FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)`)
+		if err != nil || len(evs) != 1 {
+			return fmt.Errorf("capture the event: %v (%d rows)", err, len(evs))
+		}
+		event = evs[0]
+		if rowQuery != "" {
+			if rows, err = captureRows(ctx, tx, rowQuery, args...); err != nil {
+				return err
+			}
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	return event, rows
+}
+
+func hasFindingSaying(rep *Report, table, id, field, text string) bool {
+	for _, fd := range rep.Findings {
+		if fd.Table == table && fd.RowID == id && (field == "" || fd.Field == field) && strings.Contains(fd.Message, text) {
+			return true
+		}
+	}
+	return false
+}
+
+// On PostgreSQL an event is signed before its transaction commits. An
+// insider who reads a rolled-back transaction's event and row from the
+// server (dead tuples, the write-ahead log) and inserts both before the
+// sealer reaches the number must not make a write vetca refused part of
+// the record: the event carries its transaction's id, and the row holding
+// it was written by another. Reads refuse the row at once, verify names
+// both, and the sealer takes the event out and seals the number as a gap,
+// keeping the event in a signed note.
+func TestRolledBackEventPutBackIsRefused(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	f := setup(t, db)
+	ctx := context.Background()
+	ev, rows := rolledBack(t, f, func(tx *store.Tx) error {
+		return f.rec.insert(ctx, tx, "user:mallory", "account.created", "accounts",
+			account{ID: "acc_9", Name: "Zeta", CreatedAt: f.clk.Now(), CreatedBy: "user:mallory"})
+	}, `SELECT * FROM accounts WHERE id = 'acc_9'`)
+	if xid, _ := ev["xid"].(string); xid == "" {
+		t.Fatal("the event was written without its transaction's id")
+	}
+	replayRow(t, db, "accounts", rows[0])
+	replayRow(t, db, "audit_events", ev)
+	seq := strconv.FormatInt(ev["seq"].(int64), 10)
+
+	var a account
+	if err := f.rec.get(ctx, db, "accounts", "acc_9", &a); err == nil || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("read of the put-back row: %v, want an integrity error", err)
+	}
+	rep := f.verify(t)
+	if !hasFindingSaying(rep, "audit_events", seq, "xid", "rolled back") || !hasFindingSaying(rep, "accounts", "acc_9", "", "rolled back") {
+		t.Fatalf("verify before sealing: %v", rep.Findings)
+	}
+
+	f.seal(t)
+	if g := gapEvents(t, db); !slices.Contains(g, seq) {
+		t.Fatalf("event %s was chained, not sealed as a gap (gaps %v)", seq, g)
+	}
+	if err := f.rec.get(ctx, db, "accounts", "acc_9", &a); err == nil {
+		t.Fatal("the put-back row reads as authentic after sealing")
+	}
+	rep = f.verify(t)
+	if !hasRemovedNote(rep, seq) {
+		t.Fatalf("no finding for the removed event: %v", rep.Findings)
+	}
+	if !hasFindingSaying(rep, "accounts", "acc_9", "", "no audit event") {
+		t.Fatalf("the put-back row is not reported: %v", rep.Findings)
+	}
+}
+
+func hasRemovedNote(rep *Report, seq string) bool {
+	for _, fd := range rep.Findings {
+		if fd.Field == "action" && strings.Contains(fd.Message, "sealer removed") && strings.Contains(fd.Message, `"seq":`+seq+`,`) {
+			return true
+		}
+	}
+	return false
+}
+
+// The same for a delete that rolled back: the row removed outside vetca
+// and the delete event put back must not read as "never existed".
+func TestRolledBackDeletePutBackIsRefused(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	f := setup(t, db)
+	ctx := context.Background()
+	ev, _ := rolledBack(t, f, func(tx *store.Tx) error {
+		return f.rec.delete(ctx, tx, "user:mallory", "account.deleted", "accounts", "acc_3")
+	}, "")
+	f.exec(t, `DELETE FROM accounts WHERE id = 'acc_3'`)
+	replayRow(t, db, "audit_events", ev)
+
+	var a account
+	err := f.rec.get(ctx, db, "accounts", "acc_3", &a)
+	if err == nil || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("read of the row whose delete rolled back: %v, want an integrity error", err)
+	}
+	f.seal(t)
+	if err := f.rec.get(ctx, db, "accounts", "acc_3", &a); err == nil || !strings.Contains(err.Error(), "deleted outside vetca") {
+		t.Fatalf("read after sealing: %v, want the row reported deleted outside vetca", err)
+	}
+}
+
+// The writer check compares the 64-bit transaction id the event was signed
+// with against the row's 32-bit xmin.
+func TestWrittenBy(t *testing.T) {
+	for _, c := range []struct {
+		writer, xid string
+		want        bool
+	}{
+		{"727", "727", true},
+		{"5", strconv.FormatUint(1<<32+5, 10), true}, // after wraparound, with its epoch
+		{"6", "5", false},
+		{"", "5", false},
+		{"5", "", false},
+		{"5", "5x", false},
+		{"4294967301", "4294967301", false}, // xmin never exceeds 32 bits
+	} {
+		if got := writtenBy(c.writer, c.xid); got != c.want {
+			t.Errorf("writtenBy(%q, %q) = %v, want %v", c.writer, c.xid, got, c.want)
+		}
+	}
 }

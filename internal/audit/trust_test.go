@@ -113,8 +113,7 @@ func forgeBySQL(t *testing.T, f *fixture, sig string) {
 		Content: &content, RowHash: hash, PrevHash: prev, KeyID: f.rec.PublicKey().ID(), Sig: sig}
 	e.FieldHashes = fieldHashes(e)
 	e.Hash = e.ComputeHash()
-	f.exec(t, `INSERT INTO audit_events (`+eventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Seq, store.FormatTime(e.At), e.Actor, e.Action, e.Op, e.EntityType, e.EntityID, e.Content, e.RowHash, e.FieldHashes, e.PrevHash, e.Hash, e.KeyID, e.Sig)
+	f.exec(t, insertEventSQL, e.insertArgs()...)
 	f.exec(t, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, e.Seq, e.Hash)
 }
 

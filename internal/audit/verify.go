@@ -54,6 +54,9 @@ type latestVouch struct {
 	op      string
 	rowHash string
 	forged  bool
+	// uncommitted: the event was signed in another transaction than the
+	// one that wrote it, a write that rolled back (seal.go)
+	uncommitted bool
 }
 
 // verifyBatch is how many events are read before their signatures are
@@ -109,13 +112,19 @@ func verifySnapshot(ctx context.Context, db store.Querier, schema *store.Schema,
 	}
 	latest := map[string]latestVouch{} // table + "\x00" + id -> latest row event
 	w := &chainWalker{pub: pub, add: add, latest: latest, cpAt: cpAt, expectSeq: 1, sealedUpTo: sealedUpTo}
-	rows, err := db.Query(ctx, `SELECT `+eventColumns+` FROM audit_events ORDER BY seq`)
+	writer := `''`
+	if pg {
+		writer = `xmin::text` // checked for the unsealed tail only: sealing rewrites the row
+	}
+	rows, err := db.Query(ctx, `SELECT `+eventColumns+`, `+writer+` FROM audit_events ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("read audit events: %w", err)
 	}
 	batch := make([]Event, 0, verifyBatch)
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		var wrote string
+		e, err := scanEvent(rows, &wrote)
+		e.writer = wrote
 		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read audit events: %w", err)
@@ -370,6 +379,12 @@ func (w *chainWalker) check(e *Event, sigOK bool) {
 		if sigOK && e.FieldHashes != fieldHashes(e) {
 			w.add("audit_events", id, "field_hashes", "field digests were edited outside vetca")
 		}
+		if sigOK && e.Xid != "" && e.writer != "" && !writtenBy(e.writer, e.Xid) {
+			w.add("audit_events", id, "xid", "the event was signed in transaction %s, but its row was written by transaction %s: the event of a write that rolled back was inserted outside vetca", e.Xid, e.writer)
+			w.vouchFor(e, id, sigOK)
+			w.latest[e.EntityType+"\x00"+e.EntityID] = latestVouch{seq: e.Seq, op: e.Op, rowHash: e.RowHash, uncommitted: true}
+			return
+		}
 		w.vouchFor(e, id, sigOK)
 		return
 	}
@@ -407,6 +422,13 @@ func (w *chainWalker) vouchFor(e *Event, id string, sigOK bool) {
 			c = *e.Content
 		}
 		w.add("audit_events", id, "action", "vetca found the chain head below an event it had seen (%s): events were deleted outside vetca, and the numbers after the head it found were used again", c)
+	}
+	if e.Op == OpNote && e.Action == ActionRemovedEvent && sigOK {
+		c := ""
+		if e.Content != nil {
+			c = *e.Content
+		}
+		w.add("audit_events", id, "action", "the sealer removed an event whose row another transaction wrote than the one it was signed in: the event of a write that rolled back was inserted outside vetca (%s)", c)
 	}
 	if e.Op != OpNote && e.Op != OpGap {
 		if e.Op != OpDelete {
@@ -466,6 +488,8 @@ func verifyTable(ctx context.Context, db store.Querier, t *store.Table, latest m
 			add(t.Name, id, "row_hash", "stored row hash was changed outside vetca")
 		case v.forged:
 			add(t.Name, id, "", "the row is vouched for only by audit event %d, which was not written with the installation's audit key: row and event were forged outside vetca", v.seq)
+		case v.uncommitted:
+			add(t.Name, id, "", "the row is vouched for only by audit event %d, the event of a write that rolled back, inserted outside vetca", v.seq)
 		}
 	}
 	return nil
