@@ -236,23 +236,9 @@ func TestNoSchemaErrorHidesDatabasePassword(t *testing.T) {
 // migrations it applied are counted, not reported as "nothing changed".
 func TestInitAfterUpgradeReportsMigrations(t *testing.T) {
 	dir, common := initForTest(t)
-	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "v.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The database as the previous release left it: the newest migration
 	// not yet applied.
-	for _, q := range []string{
-		`ALTER TABLE scan_findings DROP COLUMN row_hash`,
-		`ALTER TABLE scan_runs DROP COLUMN row_hash`,
-		`DELETE FROM goose_db_version WHERE version_id = 24`,
-	} {
-		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
+	asPreviousRelease(t, "sqlite:"+filepath.Join(dir, "v.db")).Close()
 	code, stdout, stderr := runCLI(t, append([]string{"init", "--json"}, common...)...)
 	if code != exitOK {
 		t.Fatalf("init after an upgrade: %d %s", code, stderr)
@@ -265,14 +251,55 @@ func TestInitAfterUpgradeReportsMigrations(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatal(err)
 	}
-	if !res.Changed || res.Migrated != 1 || !strings.Contains(strings.Join(res.Messages, "\n"), "schema migrated from version 23 to 24") {
-		t.Fatalf("init after an upgrade reports %+v; want one migration, 23 to 24", res)
+	if !res.Changed || res.Migrated != 1 || !strings.Contains(strings.Join(res.Messages, "\n"), "schema migrated from version 24 to 25") {
+		t.Fatalf("init after an upgrade reports %+v; want one migration, 24 to 25", res)
+	}
+}
+
+// asPreviousRelease opens the SQLite database dsn and takes its schema back
+// to what the previous release left (before migration 25).
+func asPreviousRelease(t *testing.T, dsn string) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, q := range []string{
+		`ALTER TABLE audit_events DROP COLUMN xid`,
+		`DELETE FROM goose_db_version WHERE version_id = 25`,
+	} {
+		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
+// A command that does not migrate, run by a newer vetca on a schema it has
+// not migrated yet, says so and what to run, instead of failing on the
+// first column added since with an SQL error.
+func TestCommandOnOlderSchemaSaysToMigrate(t *testing.T) {
+	dir, common := initForTest(t)
+	asPreviousRelease(t, "sqlite:"+filepath.Join(dir, "v.db"))
+	for _, cmd := range [][]string{{"audit", "verify"}, {"user", "list"}} {
+		code, _, stderr := runCLI(t, append(cmd, common...)...)
+		if code == exitOK || !strings.Contains(stderr, "older than this vetca's") || !strings.Contains(stderr, "vetca init") {
+			t.Fatalf("%v on the previous release's schema: exit %d: %s", cmd, code, stderr)
+		}
+	}
+	if code, _, stderr := runCLI(t, append([]string{"init"}, common...)...); code != exitOK {
+		t.Fatalf("init, which migrates: %d %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, append([]string{"audit", "verify"}, common...)...); code != exitOK {
+		t.Fatalf("audit verify after the migration: %d %s", code, stderr)
 	}
 }
 
 // init and serve pointed at an installation's database with another
 // installation's keys are refused, and refused before they migrate it: a
-// migration is a write (the newest one deletes every stored scan run and
+// migration is a write (migration 24 deleted every stored scan run and
 // finding), which a command refused for its audit key must not make.
 func TestCommandRefusedForItsAuditKeyDoesNotMigrate(t *testing.T) {
 	dir, _ := initForTest(t)
@@ -282,20 +309,7 @@ func TestCommandRefusedForItsAuditKeyDoesNotMigrate(t *testing.T) {
 		t.Fatalf("init of another installation: %d %s", code, stderr)
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, q := range []string{ // as the previous release left it
-		`ALTER TABLE scan_findings DROP COLUMN row_hash`,
-		`ALTER TABLE scan_runs DROP COLUMN row_hash`,
-		`DELETE FROM goose_db_version WHERE version_id = 24`,
-	} {
-		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := asPreviousRelease(t, dsn)
 	// The installation's public key alone (a reader's key directory).
 	pubOnly := filepath.Join(dir, "pub-only")
 	pub, err := os.ReadFile(filepath.Join(dir, "keys", "audit.pub"))
@@ -326,7 +340,7 @@ func TestCommandRefusedForItsAuditKeyDoesNotMigrate(t *testing.T) {
 		if err := db.SQL().QueryRowContext(ctx, `SELECT MAX(version_id) FROM goose_db_version`).Scan(&v); err != nil {
 			t.Fatal(err)
 		}
-		if v != 23 {
+		if v != 24 {
 			t.Fatalf("the refused %s with %s migrated the database to version %d", cmd[0], tc.keys, v)
 		}
 	}

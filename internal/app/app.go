@@ -548,6 +548,11 @@ func (a *App) migrate(ctx context.Context, cfg Config, opts Options) (*store.Sch
 	if err := db.CheckVersion(ctx); err != nil {
 		return nil, nil, err
 	}
+	if !opts.Migrate {
+		if err := db.CheckUpToDate(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
 	if !keysFirst {
 		if pub, a.AuditKey, a.AuditKeyCreated, err = openAuditKeys(ctx, cfg, db, opts.Write, opts.CreateAuditKey, a.Log); err != nil {
 			return nil, nil, err

@@ -346,10 +346,29 @@ func FirstKeyID(ctx context.Context, q store.Querier) (string, bool, error) {
 // FirstEvent returns the trail's first (lowest-numbered) event and whether
 // the trail has any event. A writer checks it verifies under its key
 // before writing: its key id alone is a column anyone can set.
+//
+// It is read before the schema is migrated (a process refused for its key
+// must not migrate), so it reads whichever of the event's columns the
+// schema has: a column added since is left empty.
 func FirstEvent(ctx context.Context, q store.Querier) (Event, bool, error) {
-	e, ok, err := queryEvent(ctx, q, `ORDER BY seq LIMIT 1`)
+	rows, err := q.Query(ctx, `SELECT * FROM audit_events ORDER BY seq LIMIT 1`)
 	if err != nil {
 		return Event{}, false, fmt.Errorf("read the audit trail's first event: %w", err)
 	}
-	return e, ok, nil
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil || !rows.Next() {
+		if err == nil {
+			err = rows.Err()
+		}
+		if err != nil {
+			return Event{}, false, fmt.Errorf("read the audit trail's first event: %w", err)
+		}
+		return Event{}, false, nil
+	}
+	e, err := scanEventByName(rows, cols)
+	if err != nil {
+		return Event{}, false, fmt.Errorf("read the audit trail's first event: %w", err)
+	}
+	return e, true, nil
 }

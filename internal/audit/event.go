@@ -252,6 +252,38 @@ func scanEvent(rows *sql.Rows, extra ...any) (Event, error) {
 	if err := rows.Scan(dst...); err != nil {
 		return Event{}, err
 	}
+	e.setStored(at, content)
+	return e, nil
+}
+
+// scanEventByName reads the current row of rows, whose columns are cols,
+// into an event: each column of eventColumns that is there fills its
+// field, and any other column is skipped.
+func scanEventByName(rows *sql.Rows, cols []string) (Event, error) {
+	var e Event
+	var at string
+	var content sql.NullString
+	fields := map[string]any{"seq": &e.Seq, "at": &at, "actor": &e.Actor, "action": &e.Action, "op": &e.Op,
+		"entity_type": &e.EntityType, "entity_id": &e.EntityID, "content": &content, "row_hash": &e.RowHash,
+		"field_hashes": &e.FieldHashes, "prev_hash": &e.PrevHash, "hash": &e.Hash, "key_id": &e.KeyID, "sig": &e.Sig, "xid": &e.Xid}
+	dst := make([]any, len(cols))
+	for i, c := range cols {
+		if p, ok := fields[c]; ok {
+			dst[i] = p
+		} else {
+			dst[i] = new(any)
+		}
+	}
+	if err := rows.Scan(dst...); err != nil {
+		return Event{}, err
+	}
+	e.setStored(at, content)
+	return e, nil
+}
+
+// setStored sets the event's time and content from their stored forms. A
+// time that does not parse leaves At zero and is kept for Verify to report.
+func (e *Event) setStored(at string, content sql.NullString) {
 	if content.Valid {
 		e.Content = &content.String
 	}
@@ -260,5 +292,4 @@ func scanEvent(rows *sql.Rows, extra ...any) (Event, error) {
 		e.badAt = at
 	}
 	e.At = t
-	return e, nil
 }

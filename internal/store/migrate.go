@@ -61,12 +61,34 @@ func (db *DB) CheckVersion(ctx context.Context) error {
 	return db.newerThan(p, v)
 }
 
-func (db *DB) newerThan(p *goose.Provider, v int64) error {
+// CheckUpToDate refuses a schema older than this vetca's: a command that
+// does not migrate would otherwise fail on the first column added since,
+// with an SQL error that names neither the cause nor the remedy.
+func (db *DB) CheckUpToDate(ctx context.Context) error {
+	p, err := db.migrations()
+	if err != nil {
+		return err
+	}
+	v, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if newest := newestVersion(p); v < newest {
+		return fmt.Errorf("database %s has schema version %d, older than this vetca's %d: migrate it first with this vetca's `vetca init` (or `vetca serve`), with the installation's key directory", db.DSN(), v, newest)
+	}
+	return nil
+}
+
+func newestVersion(p *goose.Provider) int64 {
 	var newest int64
 	for _, s := range p.ListSources() {
 		newest = max(newest, s.Version)
 	}
-	if v > newest {
+	return newest
+}
+
+func (db *DB) newerThan(p *goose.Provider, v int64) error {
+	if newest := newestVersion(p); v > newest {
 		return fmt.Errorf("database %s has schema version %d, newer than this vetca's %d: it was migrated by a newer vetca; run that version", db.DSN(), v, newest)
 	}
 	return nil
