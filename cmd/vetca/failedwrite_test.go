@@ -345,3 +345,36 @@ func TestCommandRefusedForItsAuditKeyDoesNotMigrate(t *testing.T) {
 		}
 	}
 }
+
+// A checkpoint pins the trail it was signed over. A new database given an
+// installation's key directory (so its checkpoint directory) would read as
+// that trail truncated, and its sealer and checkpointer would refuse to go
+// past the old checkpoint: the command is refused, naming the checkpoint
+// and what to do, and the new database's trail stays empty. With a
+// checkpoint directory of its own it starts.
+func TestNewTrailUnderAnotherTrailsCheckpointIsRefused(t *testing.T) {
+	dir, common := initForTest(t)
+	if code, _, stderr := runCLI(t, append([]string{"audit", "checkpoint"}, common...)...); code != exitOK {
+		t.Fatalf("audit checkpoint: %d %s", code, stderr)
+	}
+	keys := filepath.Join(dir, "keys")
+	fresh := "sqlite:" + filepath.Join(dir, "new.db")
+	code, _, stderr := runCLI(t, "init", "--db", fresh, "--key-dir", keys)
+	if code == exitOK || !strings.Contains(stderr, "checkpoint signed by this audit key") || !strings.Contains(stderr, "--checkpoint-dir") {
+		t.Fatalf("init of a new database with the key directory of another: exit %d: %s", code, stderr)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_events`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the refused init wrote %d events (%v)", n, err)
+	}
+	own := filepath.Join(dir, "new-checkpoints")
+	if code, _, stderr := runCLI(t, "init", "--db", fresh, "--key-dir", keys, "--checkpoint-dir", own); code != exitOK {
+		t.Fatalf("init with its own checkpoint directory: %d %s", code, stderr)
+	}
+}

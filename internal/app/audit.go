@@ -107,7 +107,7 @@ func checkAuditKeys(ctx context.Context, cfg Config, db *store.DB, pub *audit.Pu
 	case err != nil:
 		return nil, err
 	case !any:
-		return pub, nil
+		return pub, refuseOrphanCheckpoints(ctx, cfg, db, pub)
 	case first == "":
 		return nil, fmt.Errorf("the audit trail of %s begins with an unsigned event: it predates signed audit events (or its first event was edited) and cannot be extended; verify it with `vetca audit verify`, and start a new database (for a --dev database, remove it and its key directory)", db.DSN())
 	case first != pub.ID():
@@ -119,6 +119,24 @@ func checkAuditKeys(ctx context.Context, cfg Config, db *store.DB, pub *audit.Pu
 		return nil, fmt.Errorf("the first event of the audit trail of %s names audit key %s but does not verify under it: it belongs to another installation, or the trail was tampered with (run `vetca audit verify` with the installation's keys)", db.DSN(), pub.ID())
 	}
 	return pub, nil
+}
+
+// refuseOrphanCheckpoints refuses to begin a trail in db while a checkpoint
+// signed by the same key covers events: a checkpoint pins the trail it was
+// signed over, so a new trail under it reads as the old one truncated or
+// rebuilt (what checkpoints exist to catch), and the sealer and the
+// checkpointer would refuse to go past it. Either the trail was emptied
+// outside vetca, or a new database was given an installation's key
+// directory; both are the operator's to settle before anything is written.
+func refuseOrphanCheckpoints(ctx context.Context, cfg Config, db *store.DB, pub *audit.PublicKey) error {
+	cp, err := audit.NewestCheckpoint(ctx, db, cfg.CheckpointDir, pub)
+	if err != nil || cp == nil {
+		return err
+	}
+	return fmt.Errorf("the audit trail of %s is empty, but a checkpoint signed by this audit key covers events up to %d (%s, signed %s): "+
+		"either the trail was deleted outside vetca (restore the database from its backup), or this is a new database given another database's key directory "+
+		"(give it a key directory of its own with --key-dir, or its own --checkpoint-dir; for a --dev database, remove it and its key directory)",
+		db.DSN(), cp.Seq, cp.Source, cp.At)
 }
 
 // openAuditKey opens the private key named by cfg.AuditKey, or returns nil
