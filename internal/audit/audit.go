@@ -395,7 +395,7 @@ func selectRows[T any](ctx context.Context, r *Recorder, q store.Querier, table,
 	}
 	rows, err := q.Query(ctx, "SELECT t.*, "+vouchColumn(q.Dialect(), table)+" FROM "+table+" t"+rest, args...)
 	if err != nil {
-		return nil, fmt.Errorf("select %s: %w", table, err)
+		return nil, readFailed(err, "select %s", table)
 	}
 	maps, err := store.ScanMaps(rows)
 	if err != nil {
@@ -451,6 +451,17 @@ func unsealedWriter(d store.Dialect) string {
 		return `''`
 	}
 	return `CASE WHEN e.hash = '' OR e.seq > (SELECT h.seq FROM audit_head h WHERE h.id = 1) THEN e.xmin::text ELSE '' END`
+}
+
+// readFailed wraps the error of an integrity-checked read. The read takes
+// the writer (xmin) of an unsealed event from audit_events; a relation put
+// in the table's place outside vetca (a view) has none, and the read fails
+// closed with an integrity error that says so, which verify also reports.
+func readFailed(err error, format string, args ...any) error {
+	if store.IsNoSuchColumn(err, "xmin") {
+		return apperr.Integrity("audit_events", "", "audit_events is not a table (its rows have no xmin): a view or another relation was put in its place outside vetca")
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
 }
 
 // uncommitted is the integrity error for a row whose latest event, number
@@ -523,7 +534,7 @@ func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id
 	}
 	rows, err := q.Query(ctx, "SELECT t.*, "+vouchColumn(q.Dialect(), t.Name)+" FROM "+t.Name+" t WHERE t.id = ?", id)
 	if err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", t.Name, id, err)
+		return nil, readFailed(err, "read %s %s", t.Name, id)
 	}
 	maps, err := store.ScanMaps(rows)
 	if err != nil {
@@ -560,7 +571,7 @@ func (r *Recorder) absent(ctx context.Context, q store.Querier, t *store.Table, 
 	rows, err := q.Query(ctx, `SELECT `+eventColumns+`, EXISTS (SELECT 1 FROM `+t.Name+` WHERE id = ?) AS vetca_row_now, `+unsealedWriter(q.Dialect())+`
 		FROM audit_events e WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`, id, t.Name, id)
 	if err != nil {
-		return fmt.Errorf("read latest event for %s %s: %w", t.Name, id, err)
+		return readFailed(err, "read latest event for %s %s", t.Name, id)
 	}
 	defer rows.Close()
 	var e Event

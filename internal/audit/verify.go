@@ -112,9 +112,9 @@ func verifySnapshot(ctx context.Context, db store.Querier, schema *store.Schema,
 	}
 	latest := map[string]latestVouch{} // table + "\x00" + id -> latest row event
 	w := &chainWalker{pub: pub, add: add, latest: latest, cpAt: cpAt, expectSeq: 1, sealedUpTo: sealedUpTo}
-	writer := `''`
-	if pg {
-		writer = `xmin::text` // checked for the unsealed tail only: sealing rewrites the row
+	writer, err := writerColumn(ctx, db)
+	if err != nil {
+		return nil, err
 	}
 	rows, err := db.Query(ctx, `SELECT `+eventColumns+`, `+writer+` FROM audit_events ORDER BY seq`)
 	if err != nil {
@@ -210,6 +210,25 @@ func verifyEventTypes(ctx context.Context, db store.Querier, schema *store.Schem
 		add(m.Table, m.ID, m.Column, "%s", m.Problem())
 	}
 	return nil
+}
+
+// writerColumn is the expression verify reads beside each event for the
+// id of the transaction that wrote its row: xmin on PostgreSQL, checked for
+// the unsealed tail only (sealing rewrites the row). A view put in the
+// table's place has no xmin; it is reported as such (relationsSQL), and
+// the walk reads no writer rather than fail.
+func writerColumn(ctx context.Context, db store.Querier) (string, error) {
+	if db.Dialect() != store.Postgres {
+		return `''`, nil
+	}
+	var table bool
+	if err := db.QueryRow(ctx, `SELECT COALESCE((SELECT relkind = 'r' FROM pg_class WHERE oid = to_regclass('audit_events')), false)`).Scan(&table); err != nil {
+		return "", fmt.Errorf("read audit events: %w", err)
+	}
+	if !table {
+		return `''`, nil
+	}
+	return `xmin::text`, nil
 }
 
 // relationsSQL lists, for the tables named (comma-separated), what could

@@ -669,6 +669,14 @@ func IsUniqueViolation(err error) bool {
 	return false
 }
 
+// IsNoSuchColumn reports whether err is PostgreSQL's error for a column
+// the relation does not have (a system column such as xmin, read from a
+// view put in a table's place).
+func IsNoSuchColumn(err error, column string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42703" && strings.Contains(pgErr.Message, column)
+}
+
 // Rebind turns "?" placeholders into the dialect's form. Question marks
 // inside single-quoted literals are left alone.
 func (d Dialect) Rebind(query string) string {
