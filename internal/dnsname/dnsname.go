@@ -29,6 +29,9 @@
 //     trailing hyphen; RFC 1034 §3.5, RFC 5890 §2.3.1), 1 to 63 octets; the
 //     name is at most 253 octets without the trailing dot (RFC 1035 §2.3.4).
 //     Underscores are refused (BR §7.1.4.2.1 after ballot SC-064).
+//   - A label with "--" in its third and fourth positions (a Reserved LDH
+//     Label, RFC 5890 §2.3.1) must begin "xn--": a dNSName may hold only
+//     P-Labels and Non-Reserved LDH Labels (BR §7.1.4.2.1).
 //   - A label beginning "xn--" must be a valid A-label under IDNA2008
 //     (RFC 5890-5893) with the strict registration profile, and must
 //     round-trip unchanged (A-label -> U-label -> A-label).
@@ -220,6 +223,9 @@ func checkLabel(orig, l string) error {
 	}
 	if l[0] == '-' || l[len(l)-1] == '-' {
 		return invalid(CodeInvalid, "domain %q: label %q may not begin or end with a hyphen (RFC 1034 §3.5)", orig, l)
+	}
+	if len(l) >= 4 && l[2:4] == "--" && !strings.HasPrefix(l, "xn--") {
+		return invalid(CodeInvalid, "domain %q: label %q has \"--\" in the third and fourth positions (a Reserved LDH Label) and is not an A-label; a dNSName may hold only P-Labels and Non-Reserved LDH Labels (RFC 5890 §2.3.1; BR §7.1.4.2.1)", orig, l)
 	}
 	if strings.HasPrefix(l, "xn--") {
 		u, err := idna.Registration.ToUnicode(l)
