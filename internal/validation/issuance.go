@@ -67,7 +67,7 @@ func (s *Service) RequireValidated(ctx context.Context, q store.Querier, account
 	if err != nil {
 		return nil, err
 	}
-	vs, err := s.tab.domainValidations.Select(ctx, q, `WHERE account_id = ? AND status = ? ORDER BY validated_at DESC, id`, accountID, StatusValid)
+	vs, err := s.reliable(ctx, q, accountID)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +81,32 @@ func (s *Service) RequireValidated(ctx context.Context, q store.Querier, account
 		}
 		out = append(out, Reliance{DNSName: n, ValidationID: found.ID, AttemptID: found.ValidAttemptID, Domain: found.Domain,
 			Method: found.Method, MethodSection: found.MethodSection, MethodVersion: found.MethodVersion, ValidatedAt: *found.ValidatedAt})
+	}
+	return out, nil
+}
+
+// reliable returns the account's valid validations, newest first, except
+// those whose method version is flagged as no longer to be relied on
+// (FlagMethodVersion; BR §3.2.2.4): a flagged version backs no new
+// issuance and no ACME authorization, whatever its reuse period says.
+func (s *Service) reliable(ctx context.Context, q store.Querier, accountID string) ([]Validation, error) {
+	vs, err := s.tab.domainValidations.Select(ctx, q, `WHERE account_id = ? AND status = ? ORDER BY validated_at DESC, id`, accountID, StatusValid)
+	if err != nil {
+		return nil, fmt.Errorf("valid domain validations of %s: %w", accountID, err)
+	}
+	flags, err := s.tab.flaggedMethodVersions.Select(ctx, q, `ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("flagged method versions: %w", err)
+	}
+	flagged := map[[2]string]bool{}
+	for _, f := range flags {
+		flagged[[2]string{f.Method, f.Version}] = true
+	}
+	out := vs[:0]
+	for _, v := range vs {
+		if !flagged[[2]string{v.Method, v.MethodVersion}] {
+			out = append(out, v)
+		}
 	}
 	return out, nil
 }
@@ -111,7 +137,7 @@ func (s *Service) ReusableFor(ctx context.Context, q store.Querier, accountID, n
 	if err != nil {
 		return Validation{}, false, err
 	}
-	vs, err := s.tab.domainValidations.Select(ctx, q, `WHERE account_id = ? AND status = ? ORDER BY validated_at DESC, id`, accountID, StatusValid)
+	vs, err := s.reliable(ctx, q, accountID)
 	if err != nil {
 		return Validation{}, false, err
 	}
