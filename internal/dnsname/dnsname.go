@@ -42,6 +42,8 @@
 package dnsname
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"unicode"
@@ -240,6 +242,9 @@ func checkLabel(orig, l string) error {
 				return invalid(CodeInvalid, "domain %q: label %q decodes to %q, whose code point %U is not permitted in IDNA2008 labels (RFC 5892 §2.1)", orig, l, u, r)
 			}
 		}
+		if err := contextO(u); err != nil {
+			return invalid(CodeInvalid, "domain %q: label %q decodes to %q, %v (RFC 5892 Appendix A)", orig, l, u, err)
+		}
 		back, err := idna.Registration.ToASCII(u)
 		if err != nil || back != l {
 			return invalid(CodeInvalid, "domain %q: label %q is not a valid A-label: it does not round-trip (decodes to %q, which encodes to %q)", orig, l, u, back)
@@ -262,9 +267,46 @@ func idna2008Allowed(r rune) bool {
 	}
 	switch r {
 	case 0x00DF, 0x03C2, 0x06FD, 0x06FE, 0x0F0B, 0x3007, // PVALID exceptions
-		0x00B7, 0x0375, 0x05F3, 0x05F4, 0x30FB, // CONTEXTO exceptions
+		0x00B7, 0x0375, 0x05F3, 0x05F4, 0x30FB, // CONTEXTO exceptions, see contextO
 		0x200C, 0x200D: // CONTEXTJ, checked by the idna profile
 		return true
+	}
+	return false
+}
+
+// contextO applies the CONTEXTO rules of RFC 5892 Appendix A.3-A.7 to a
+// U-label: idna2008Allowed admits those code points, and x/net/idna (UTS
+// #46) does not check their context. The digit rules (A.8, A.9) are the
+// profile's.
+func contextO(u string) error {
+	rs := []rune(u)
+	for i, r := range rs {
+		var prev, next rune
+		if i > 0 {
+			prev = rs[i-1]
+		}
+		if i+1 < len(rs) {
+			next = rs[i+1]
+		}
+		switch {
+		case r == 0x00B7 && (prev != 'l' || next != 'l'):
+			return errors.New("whose MIDDLE DOT U+00B7 is not between two 'l'")
+		case r == 0x0375 && !unicode.Is(unicode.Greek, next):
+			return errors.New("whose GREEK LOWER NUMERAL SIGN U+0375 is not followed by a Greek letter")
+		case (r == 0x05F3 || r == 0x05F4) && !unicode.Is(unicode.Hebrew, prev):
+			return fmt.Errorf("whose HEBREW PUNCTUATION %U does not follow a Hebrew letter", r)
+		case r == 0x30FB && !hasKanaOrHan(rs):
+			return errors.New("whose KATAKANA MIDDLE DOT U+30FB is in a label without Hiragana, Katakana or Han")
+		}
+	}
+	return nil
+}
+
+func hasKanaOrHan(rs []rune) bool {
+	for _, r := range rs {
+		if r != 0x30FB && unicode.In(r, unicode.Hiragana, unicode.Katakana, unicode.Han) {
+			return true
+		}
 	}
 	return false
 }

@@ -112,6 +112,12 @@ func TestNormalize(t *testing.T) {
 		{"A-label with disallowed code point", "xn--ls8h.com", false, "", CodeInvalid, "emoji is DISALLOWED in IDNA2008 (RFC 5892)"},
 		{"A-label upper case in U-label", "xn--Bcher-kva.com", false, "xn--bcher-kva.com", "", "case folded before decoding"},
 		{"A-label not NFC round trip", "xn--a-ecp.com", false, "", CodeInvalid, "combining mark at start (RFC 5891 §5.4)"},
+		{"middle dot between l and l", "xn--ll-0ea.com", false, "xn--ll-0ea.com", "", "l·l: CONTEXTO rule met (RFC 5892 Appendix A.3)"},
+		{"middle dot not between l and l", "xn--xy-0ea.com", false, "", CodeInvalid, "x·y: CONTEXTO rule not met (RFC 5892 Appendix A.3)"},
+		{"katakana middle dot without kana or han", "xn--x-hju.com", false, "", CodeInvalid, "・x: CONTEXTO rule not met (RFC 5892 Appendix A.7)"},
+		{"katakana middle dot with katakana", "xn--ccke4x.com", false, "xn--ccke4x.com", "", "ア・イ: CONTEXTO rule met (RFC 5892 Appendix A.7)"},
+		{"keraia not before greek", "xn--a-jib.com", false, "", CodeInvalid, "͵a: CONTEXTO rule not met (RFC 5892 Appendix A.4)"},
+		{"geresh not after hebrew", "xn--a-0jc.com", false, "", CodeInvalid, "a׳: CONTEXTO rule not met (RFC 5892 Appendix A.5)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
