@@ -344,13 +344,26 @@ func (c *HTTPChecker) checkRedirect(domain string, next *url.URL, sp httpSpec) s
 			return fmt.Sprintf("port %s is not an Authorized Port", p)
 		}
 	}
-	if sp.sameDir && (!strings.HasPrefix(next.EscapedPath(), sp.dir) || strings.Contains(next.Path, "/../")) {
+	if sp.sameDir && (!strings.HasPrefix(next.EscapedPath(), sp.dir) || climbs(next.Path)) {
 		return fmt.Sprintf("path %q is not under %s", next.EscapedPath(), sp.dir)
 	}
 	if next.User != nil {
 		return "user information in the URL"
 	}
 	return ""
+}
+
+// climbs reports whether a decoded path has a ".." segment, counting a
+// backslash as a separator as some servers do: a server that normalizes
+// it serves a file above the directory the path seems to be under
+// ("/.well-known/pki-validation/%2e%2e" is "/.well-known/").
+func climbs(path string) bool {
+	for _, seg := range strings.Split(strings.ReplaceAll(path, `\`, "/"), "/") {
+		if seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *HTTPChecker) authorizedPort(p int) bool {
