@@ -109,8 +109,9 @@ type Outcome struct {
 // each answer with primary, the primary perspective's determination (for
 // DCV: the value was seen; for CAA: issuance permitted). A perspective
 // corroborates when its own determination equals primary for the same
-// kind and domain; an error, a timeout, a malformed answer or a repeated
-// perspective identifier is a non-corroboration.
+// kind and domain; an error, a timeout or a malformed answer is a
+// non-corroboration. An answer repeating a perspective identifier is not
+// counted at all: the quorum is over distinct perspectives.
 func (c *Corroborator) Corroborate(ctx context.Context, req CheckRequest, primary bool) Outcome {
 	at := c.clk.Now()
 	out := Outcome{Request: req, Primary: primary, EvaluatedAt: at, Performed: len(c.urls) > 0, Results: make([]PerspectiveResult, len(c.urls))}
@@ -132,12 +133,16 @@ func (c *Corroborator) Corroborate(ctx context.Context, req CheckRequest, primar
 	}
 	wg.Wait()
 
+	// A URL answering with an identifier already seen is the same
+	// perspective again: it neither corroborates nor counts as used, so
+	// it cannot make up the minimum number of perspectives.
 	seen := map[string]bool{}
 	regions := map[string]bool{}
-	corroborations := 0
+	corroborations, repeated := 0, 0
 	for i := range out.Results {
 		r := &out.Results[i]
-		if r.Corroborated && seen[r.Perspective] {
+		if r.Perspective != "" && seen[r.Perspective] {
+			repeated++
 			r.Corroborated = false
 			r.Reason = fmt.Sprintf("perspective id %q already answered; only distinct perspectives count", r.Perspective)
 		}
@@ -154,7 +159,7 @@ func (c *Corroborator) Corroborate(ctx context.Context, req CheckRequest, primar
 		rs = append(rs, r)
 	}
 	slices.Sort(rs)
-	out.Quorum = EvaluateQuorum(at, len(c.urls), corroborations, rs)
+	out.Quorum = EvaluateQuorum(at, len(c.urls)-repeated, corroborations, rs)
 	return out
 }
 

@@ -435,3 +435,23 @@ func TestPerspectiveWebsiteEgressPolicy(t *testing.T) {
 		}
 	}
 }
+
+// A URL answering with another perspective's identifier does not make up
+// the number of perspectives BR §3.2.2.9 requires: four URLs reaching
+// three distinct perspectives that all corroborate are three perspectives
+// used, short of the four required from 2026-06-15.
+func TestDuplicatePerspectiveDoesNotMakeUpTheMinimum(t *testing.T) {
+	f := newFixture(t, 4, 10*time.Second)
+	r, _ := resolver.New(resolver.Config{Server: f.ps[0].dns.Addr(), Clock: clock.NewFake(evalDate)})
+	srv, _ := mpic.NewServer(mpic.ServerConfig{ID: f.ps[0].id, Region: regions[0], Resolver: r, CAAIdentities: []string{identity}, Clock: clock.NewFake(evalDate)})
+	ts := httptest.NewUnstartedServer(srv)
+	ts.TLS = f.pki.ServerTLSConfig()
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	f.ps[3].url = ts.URL
+	out := f.corroborator(t, 5*time.Second, nil).Corroborate(context.Background(),
+		mpic.CheckRequest{Kind: mpic.KindDNSChange, Domain: "example.com", Value: f.value}, true)
+	if out.Quorum.Met || out.Quorum.MayIssue || out.Quorum.Used != 3 {
+		t.Fatalf("three distinct perspectives met a quorum that needs four:\n%s", summary(out))
+	}
+}
