@@ -125,7 +125,8 @@ var errNoSession = errors.New("no such console session")
 func (s *Service) StartSession(ctx context.Context, in SignIn) (string, Session, error) {
 	now := s.clk.Now()
 	name := normalizeName(in.Name)
-	if wait, ok := s.signIns.take(now, in.Remote, name); !ok {
+	key := limitName(name)
+	if wait, ok := s.signIns.take(now, in.Remote, key); !ok {
 		s.flushDue(ctx, now)
 		return "", Session{}, &ThrottledError{RetryAfter: wait}
 	}
@@ -134,11 +135,11 @@ func (s *Service) StartSession(ctx context.Context, in SignIn) (string, Session,
 		err = apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "the token does not belong to %q", in.Name)
 	}
 	if err != nil {
-		s.signIns.fail(now, in.Remote, name)
+		s.signIns.fail(now, in.Remote, key)
 		s.flushDue(ctx, now)
 		return "", Session{}, err
 	}
-	s.signIns.succeed(now, in.Remote, name)
+	s.signIns.succeed(now, in.Remote, key)
 	s.flushDue(ctx, now)
 	secret, hash := newSecret()
 	sess := Session{ID: ids.New("ses"), SecretHash: hash, Kind: KindStaff, UserID: by.UserID(), AccountID: by.AccountID,

@@ -127,9 +127,26 @@ func clientKey(remote string) string {
 	return addr.String()
 }
 
-// normalizeName is the name an attempt counts against.
+// normalizeName is the name an attempt gives, as the token's owner is
+// compared with it.
 func normalizeName(name string) string {
 	return truncate(strings.ToLower(strings.TrimSpace(name)), 64)
+}
+
+// tokenAsName is what a name that looks like an API token counts against
+// and is recorded as.
+const tokenAsName = "(an API token)"
+
+// limitName is the name an attempt counts against and is recorded under
+// in the failure summaries: the normalized name, except that one shaped
+// like an API token (typed into the wrong field) is never kept, since
+// lowercased it is still the token up to the case of its letters, which
+// anyone reading the trail can recover against the token's hash there.
+func limitName(name string) string {
+	if strings.HasPrefix(name, "vetca_") && len(name) >= len("vetca_")+43 {
+		return tokenAsName
+	}
+	return name
 }
 
 func truncate(s string, n int) string {
