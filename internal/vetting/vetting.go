@@ -486,12 +486,16 @@ func reverificationDue(org Organization, base Version, now time.Time) bool {
 }
 
 // standing keeps the verifications whose verifiers are active staff now
-// holding the verifier or compliance role, each with the roles its
-// verifier holds now: a verifier disabled, or stripped of the role, since
-// verifying no longer vouches for a version a second person completes,
-// and a compliance verification counts as one only while its verifier
-// still holds the compliance role (the rule orders and templates keep
-// for their approvals).
+// holding the verifier or compliance role they verified with, each with
+// the roles it was given with that its verifier still holds: a verifier
+// disabled, or stripped of the role, since verifying no longer vouches
+// for a version a second person completes, and a compliance verification
+// counts as one only while its verifier still holds the compliance role
+// (the rule orders and templates keep for their approvals). A role granted
+// after verifying adds nothing: a plain verifier's verification does not
+// become the compliance verification a sanctioned country needs, which
+// issuance looks for among the roles recorded with each verification
+// (sanctionsCleared).
 func (s *Service) standing(ctx context.Context, q store.Querier, verifs []Verification) ([]Verification, error) {
 	ids := make([]string, len(verifs))
 	for i, x := range verifs {
@@ -504,8 +508,9 @@ func (s *Service) standing(ctx context.Context, q store.Querier, verifs []Verifi
 	out := make([]Verification, 0, len(verifs))
 	for _, x := range verifs {
 		now := roles[x.VerifierID]
-		if slices.Contains(now, actor.Verifier) || slices.Contains(now, actor.Compliance) {
-			x.VerifierRoles = now
+		held := slices.DeleteFunc(slices.Clone(x.VerifierRoles), func(r actor.Role) bool { return !slices.Contains(now, r) })
+		if slices.Contains(held, actor.Verifier) || slices.Contains(held, actor.Compliance) {
+			x.VerifierRoles = held
 			out = append(out, x)
 		}
 	}
