@@ -337,3 +337,27 @@ func (s *Service) EndSession(ctx context.Context, secret string) error {
 		return s.tab.consoleSessions.Update(ctx, tx, by, actSessionEnded, cur)
 	})
 }
+
+// EndUserSessions ends, in the caller's transaction, every console session
+// of staff user userID that is neither ended nor expired (an audited
+// update of each, as sign-out makes). A change request that disables the
+// user calls it: a session ends when its user is disabled, and enabling
+// the user again does not bring it back.
+func (s *Service) EndUserSessions(ctx context.Context, tx *store.Tx, by actor.Actor, userID string) error {
+	cond, args := store.TextIs(tx, "user_id", userID)
+	list, err := s.tab.consoleSessions.Select(ctx, tx, `WHERE `+cond+` AND revoked_at IS NULL`, args...)
+	if err != nil {
+		return fmt.Errorf("read the console sessions of user %s: %w", userID, err)
+	}
+	now := s.clk.Now()
+	for _, sess := range list {
+		if !now.Before(sess.ExpiresAt) {
+			continue
+		}
+		sess.RevokedAt = &now
+		if err := s.tab.consoleSessions.Update(ctx, tx, by, actSessionEnded, sess); err != nil {
+			return fmt.Errorf("end console session %s: %w", sess.ID, err)
+		}
+	}
+	return nil
+}

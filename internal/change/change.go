@@ -125,8 +125,11 @@ type View struct {
 
 // Staff reads who is staff now (package auth): the roles of each of the
 // given users who is active (not disabled, approved); others are left out.
+// EndUserSessions ends a user's console sessions in tx, when a change
+// disables the user.
 type Staff interface {
 	ActiveRoles(ctx context.Context, q store.Querier, ids []string) (map[string][]actor.Role, error)
+	EndUserSessions(ctx context.Context, tx *store.Tx, by actor.Actor, userID string) error
 }
 
 // Service is the change-request service.
@@ -259,6 +262,9 @@ func (s *Service) Approve(ctx context.Context, by actor.Actor, id string) (View,
 		if err != nil {
 			return err
 		}
+		if err := s.afterApply(ctx, tx, by, req); err != nil {
+			return err
+		}
 		req.Status, req.DecidedAt = StatusApplied, &now
 		if err := s.tab.changeRequests.Update(ctx, tx, by, actChangeRequestApplied, req); err != nil {
 			return err
@@ -337,6 +343,21 @@ func (s *Service) apply(ctx context.Context, tx *store.Tx, by actor.Actor, req R
 		return fmt.Sprintf("%s %s field %s set", req.TargetTable, req.TargetID, req.Field), nil
 	}
 	return "", fmt.Errorf("unknown change kind %q", req.Kind)
+}
+
+// afterApply ends the console sessions of a user the applied change
+// disabled: a session ends when its user is disabled, and is not brought
+// back when a later change enables the user again.
+func (s *Service) afterApply(ctx context.Context, tx *store.Tx, by actor.Actor, req Request) error {
+	var disabled bool
+	if req.Kind != KindAmend || req.TargetTable != "users" || req.Field != "disabled" ||
+		json.Unmarshal([]byte(req.Value), &disabled) != nil || !disabled {
+		return nil
+	}
+	if err := s.staff.EndUserSessions(ctx, tx, by, req.TargetID); err != nil {
+		return fmt.Errorf("ending the console sessions of disabled user %s: %w", req.TargetID, err)
+	}
+	return nil
 }
 
 // pending reads a change request (integrity-checked) that must still be
