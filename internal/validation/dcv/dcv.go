@@ -58,8 +58,12 @@ var (
 	// suitable for wildcards (BR §3.2.2.4.18 note). Version 2 connects only
 	// to public addresses (internal/egress); version 1 connected wherever
 	// the domain's DNS pointed, so its validations are the ones to review
-	// should a non-public target ever have been accepted.
-	WebsiteChange = Method{Name: "website-change", Section: "3.2.2.4.18", Version: "2"}
+	// should a non-public target ever have been accepted. Version 3 refuses
+	// a redirect whose path leaves the directory through a ".." segment
+	// that version 2 let through (percent-encoded, or behind a backslash):
+	// version 2's validations that followed a redirect are the ones to
+	// review for that.
+	WebsiteChange = Method{Name: "website-change", Section: "3.2.2.4.18", Version: "3"}
 	// ACMEHTTP01 is BR §3.2.2.4.19, Agreed-Upon Change to Website - ACME:
 	// the ACME http-01 challenge (RFC 8555 §8.3), the key authorization at
 	// /.well-known/acme-challenge/<token>. Only the exact name, never a
