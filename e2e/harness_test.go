@@ -199,6 +199,7 @@ func (in *Instance) Serve(extra ...string) {
 		if !hasFlag(extra, "--public-url") {
 			args = append(args, "--public-url", in.PublicURL)
 		}
+		args = withoutPerspectives(args, extra)
 		args = append(args, extra...)
 		in.cmd = exec.Command(in.Bin, args...)
 		in.cmd.Env = in.env()
@@ -419,6 +420,16 @@ func pgBase(t *testing.T, dsn string) string {
 	return u.String()
 }
 
+// withoutPerspectives adds --no-perspectives to serve's args unless extra
+// gives remote perspectives or --dev: the tests' domains are validated
+// from loopback alone.
+func withoutPerspectives(args, extra []string) []string {
+	if hasFlag(extra, "--perspective") || hasFlag(extra, "--dev") || hasFlag(extra, "--no-perspectives") {
+		return args
+	}
+	return append(args, "--no-perspectives")
+}
+
 // ServeFails runs `vetca serve` expecting it to refuse to start, and
 // returns its exit code and output.
 func (in *Instance) ServeFails(extra ...string) (int, string) {
@@ -427,6 +438,7 @@ func (in *Instance) ServeFails(extra ...string) (int, string) {
 	if !hasFlag(extra, "--public-url") {
 		args = append(args, "--public-url", in.PublicURL)
 	}
+	args = withoutPerspectives(args, extra)
 	cmd := exec.Command(in.Bin, append(args, extra...)...)
 	cmd.Env = in.env()
 	var out bytes.Buffer

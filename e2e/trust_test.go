@@ -173,7 +173,7 @@ func TestWritingCommandsNeedTheAuditKey(t *testing.T) {
 				{"audit", "checkpoint"},
 				{"crl", "publish"},
 				{"ceremony", "intermediate"},
-				{"serve", "--listen", "127.0.0.1:0", "--public-url", "http://pki.vetca-test.com"},
+				{"serve", "--listen", "127.0.0.1:0", "--public-url", "http://pki.vetca-test.com", "--no-perspectives"},
 			} {
 				_, errOut, code := in.CLI(args...)
 				if code != 1 || !strings.Contains(errOut, "audit key") {

@@ -37,6 +37,21 @@ func addDomainFlags(f *pflag.FlagSet, cfg *app.Config) {
 	f.StringVar(&cfg.PerspectiveCA, "perspective-ca", "", "CA bundle (PEM) the perspectives' server certificates chain to")
 }
 
+// checkPerspectives refuses to serve without remote perspectives unless
+// that is chosen (--no-perspectives) or implied (--dev): a validation
+// decided from one network perspective is not the multi-perspective
+// corroboration BR §3.2.2.9 requires, and by default vetca would have
+// validated domains so without a word.
+func checkPerspectives(dev bool, perspectives []string, without bool) error {
+	switch {
+	case len(perspectives) > 0 && without:
+		return usageErr("--no-perspectives and --perspective exclude each other")
+	case len(perspectives) > 0 || without || dev:
+		return nil
+	}
+	return usageErr("--perspective: no remote perspective given; BR §3.2.2.9 requires domain validation to be corroborated from remote network perspectives (run them with `vetca perspective serve`). For a test installation or a private CA, say --no-perspectives")
+}
+
 // perspectiveOptions are the flags of `vetca perspective serve`.
 type perspectiveOptions struct {
 	listen        string

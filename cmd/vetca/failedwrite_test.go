@@ -327,9 +327,9 @@ func TestCommandRefusedForItsAuditKeyDoesNotMigrate(t *testing.T) {
 		keys, says string
 	}{
 		{[]string{"init"}, other, "another installation"},
-		{[]string{"serve", "--listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1:8080"}, other, "another installation"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1:8080", "--no-perspectives"}, other, "another installation"},
 		{[]string{"init"}, pubOnly, "audit key"},
-		{[]string{"serve", "--listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1:8080"}, pubOnly, "audit key"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1:8080", "--no-perspectives"}, pubOnly, "audit key"},
 	} {
 		cmd := tc.cmd
 		code, _, stderr := runCLI(t, append(cmd, "--db", dsn, "--key-dir", tc.keys)...)

@@ -22,7 +22,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	// defined, for every command; --listen must reach the config only when
 	// serving (other commands resolve the public URL from the database).
 	var listen, pprofListen string
-	var reconfigure bool
+	var reconfigure, noPerspectives bool
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API, console, public pages, CRL/OCSP and /metrics",
@@ -33,6 +33,12 @@ func newServeCmd(g *globals) *cobra.Command {
 --dev initializes the database if needed, loads demo data, prints the URL and
 demo logins, (without --smtp) delivers mail to an in-process mailbox shown
 in the console, and sets --allow-private-validation-targets.
+
+Domain validation is corroborated from the remote perspectives given with
+--perspective (BR §3.2.2.9, required for publicly-trusted issuance since
+2025-09-15). serve refuses to start without one, unless --no-perspectives
+says that this installation validates from its own network alone (tests, a
+private CA); --dev implies it.
 
 Website-change validation connects only to public addresses: loopback,
 private (RFC 1918), carrier-grade NAT, link-local (cloud metadata), unique
@@ -77,6 +83,9 @@ _breached. vetca deadlines lists the open obligations.`,
 				}
 				defer stopProf()
 			}
+			if err := checkPerspectives(g.cfg.Dev, g.cfg.Perspectives, noPerspectives); err != nil {
+				return err
+			}
 			return serve(cmd.Context(), g, reconfigure)
 		},
 	}
@@ -90,6 +99,7 @@ _breached. vetca deadlines lists the open obligations.`,
 	f.StringSliceVar(&g.cfg.SanctionedCountries, "sanctioned-countries", vetting.DefaultSanctioned, "ISO 3166-1 codes that need a sanctions review")
 	f.BoolVar(&g.cfg.Dev, "dev", false, "initialize if needed, load demo data, print demo logins, allow private validation targets")
 	addDomainFlags(f, &g.cfg)
+	f.BoolVar(&noPerspectives, "no-perspectives", false, "validate domains from this host's network perspective alone, without --perspective: not BR §3.2.2.9 multi-perspective corroboration, so for tests and private CAs only (--dev implies it)")
 	f.IntVar(&g.cfg.ApprovalsRequired, "approvals-required", 2, "distinct verifiers that must approve an order (at least 2; never the requester)")
 	f.IntVar(&g.cfg.CRLShards, "crl-shards", 16, "CRL shards per issuer (a certificate's shard is fixed at issuance)")
 	f.BoolVar(&g.cfg.NoOCSP, "no-ocsp", false, "leave the OCSP URL out of new certificates (CRLs only)")

@@ -84,6 +84,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"serve", "--listen", "127.0.0.1:0"}, []string{"--listen", "--public-url"}},
 		{[]string{"scan", "--lint", "vetca_subject_match_current_org"}, []string{"--lint", "vetca_subject_matches_current_org"}},
 		{[]string{"serve", "--trusted-proxy", "xx"}, []string{"--trusted-proxy"}},
+		// BR §3.2.2.9: no remote perspective is refused unless chosen.
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--public-url", "http://pki.example.com"}, []string{"--perspective", "§3.2.2.9", "--no-perspectives"}},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--public-url", "http://pki.example.com", "--no-perspectives", "--perspective", "https://p1.example.com"}, []string{"--no-perspectives", "--perspective", "exclude"}},
 		{[]string{"serve", "--pprof-listen", "0.0.0.0:6060"}, []string{"--pprof-listen"}},
 		{[]string{"serve", "--session-idle", "1s"}, []string{"--session-idle"}},
 		{[]string{"user"}, []string{`"vetca user"`}},

@@ -161,7 +161,8 @@ func startServe(ctx context.Context, bin string, f *fixture, log io.Writer) (*se
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.CommandContext(ctx, bin, "serve", "--db", f.dsn, "--key-dir", f.keyDir, "--listen", addr,
-		"--public-url", f.publicURL, "--dns-resolver", f.dns.addr, "--caa-identity", "pki.vetca-bench.com", "--log-level", "warn")
+		"--public-url", f.publicURL, "--dns-resolver", f.dns.addr, "--caa-identity", "pki.vetca-bench.com", "--log-level", "warn",
+		"--no-perspectives") // the scratch installation validates nothing over the network
 	if p := os.Getenv("VETCA_BENCH_PPROF"); p != "" {
 		cmd.Args = append(cmd.Args, "--pprof-listen", p)
 	}
