@@ -269,3 +269,38 @@ func TestAddUserRefusesAnEmailThatIsNotAPlainAddress(t *testing.T) {
 		}
 	}
 }
+
+// Two admins adding the same name at the same moment: one gets the user,
+// the other 409 name_taken, never a 500. On PostgreSQL both transactions
+// counted no such user before either inserted, and the loser's insert hit
+// the unique index, an internal error.
+func TestConcurrentAddUserOfOneNameIsNameTaken(t *testing.T) {
+	apptest.Each(t, func(t *testing.T, e *apptest.Env) {
+		ada, adam := admins(e)
+		const n = 8
+		errs := make(chan error, n)
+		for i := range n {
+			by := ada
+			if i%2 == 1 {
+				by = adam
+			}
+			go func() {
+				_, _, err := e.App.Auth.AddUser(context.Background(), by, "nina", []actor.Role{actor.Verifier}, "nina@staff.vetca-test.com")
+				errs <- err
+			}()
+		}
+		ok := 0
+		for range n {
+			err := <-errs
+			switch {
+			case err == nil:
+				ok++
+			case !apperr.HasCode(err, apperr.CodeNameTaken):
+				t.Errorf("concurrent add of one name: %v, want name_taken", err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d adds of one name succeeded, want 1", ok)
+		}
+	})
+}
