@@ -255,12 +255,7 @@ func (p *Publisher) due(ctx context.Context, t Target) (bool, error) {
 	if err != nil || !ok {
 		return true, err
 	}
-	now := p.clk.Now()
-	republish := p.cfg.Republish
-	if t.Full {
-		republish = 7 * 24 * time.Hour
-	}
-	if !now.Before(cur.ThisUpdate.Add(republish)) || !now.Before(cur.NextUpdate.Add(-nextUpdateMargin)) {
+	if p.timeDue(t, cur, p.clk.Now()) {
 		return true, nil
 	}
 	var newer int
@@ -270,6 +265,50 @@ func (p *Publisher) due(ctx context.Context, t Target) (bool, error) {
 		return newer > 0, err
 	}
 	return p.missesARecentRevocation(ctx, t, cur)
+}
+
+// timeDue reports whether the shard's regularly scheduled republication
+// is due at now: its republication interval has passed since the current
+// CRL, or that CRL's nextUpdate is near.
+func (p *Publisher) timeDue(t Target, cur ShardRecord, now time.Time) bool {
+	republish := p.cfg.Republish
+	if t.Full {
+		republish = 7 * 24 * time.Hour
+	}
+	return !now.Before(cur.ThisUpdate.Add(republish)) || !now.Before(cur.NextUpdate.Add(-nextUpdateMargin))
+}
+
+// scheduledSince returns since, the thisUpdate of the URL's latest
+// regularly scheduled CRL (zero if none is known), from which eachEntry
+// lists the entries of expired certificates, and next, the one to record
+// with the CRL built at now: now if that CRL is itself regularly scheduled
+// (the URL's first, or one due by time), else since. An entry must stay
+// until it has appeared on at least one regularly scheduled CRL beyond
+// its certificate's validity period, and a CRL published early because of
+// a revocation does not count (BR §7.2.2; br.CRLEntryRemovable). The
+// stored time is not audited, so it is never taken later than the audited
+// thisUpdate of the current CRL.
+func (p *Publisher) scheduledSince(ctx context.Context, tx *store.Tx, t Target, cur ShardRecord, had bool, now time.Time) (since, next time.Time, err error) {
+	if !had {
+		return time.Time{}, now, nil
+	}
+	var s string
+	err = tx.QueryRow(ctx, `SELECT scheduled FROM crl_files WHERE url = ?`, t.URL).Scan(&s)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, time.Time{}, fmt.Errorf("read the last scheduled CRL of %s: %w", t.URL, err)
+	}
+	if s != "" {
+		if since, err = store.ParseTime(s); err != nil {
+			return time.Time{}, time.Time{}, apperr.Integrity("crl_files", t.URL, "scheduled %q is not a stored time", s)
+		}
+		if since.After(cur.ThisUpdate) {
+			since = cur.ThisUpdate
+		}
+	}
+	if p.timeDue(t, cur, now) {
+		return since, now, nil
+	}
+	return since, since, nil
 }
 
 // nextUpdateMargin is how long before a CRL's nextUpdate its shard is
@@ -363,16 +402,17 @@ const lintWindow = 10000
 
 // eachEntry calls fn with every revoked serial a shard's CRL must list:
 // every revocation of the shard except those whose certificate expired
-// before the previous scheduled CRL and that were recorded before it (less
+// before the previous regularly scheduled CRL (thisUpdate scheduledSince,
+// zero for none: every revocation) and that were recorded before it (less
 // the CommitWindow), which therefore already listed them once after expiry
-// (BR §4.10.1, §7.2; RFC 5280 §3.3). A revocation recorded after its
+// (BR §4.10.1, §7.2.2; RFC 5280 §3.3). A revocation recorded after its
 // certificate expired is listed all the same. It reads them in serial
 // order, a batch at a time (keyset pagination on revocations_crl_serial),
 // scanning the columns directly rather than through the reflective row
 // decoder; the serial passed to fn is valid only during the call.
-func (p *Publisher) eachEntry(ctx context.Context, q store.Querier, url string, prevThisUpdate time.Time, fn func(serial []byte, revokedAt time.Time, reason int) error) error {
+func (p *Publisher) eachEntry(ctx context.Context, q store.Querier, url string, scheduledSince time.Time, fn func(serial []byte, revokedAt time.Time, reason int) error) error {
 	query := `SELECT serial, revoked_at, reason_code FROM revocations WHERE crl_url = ? AND serial > ?`
-	if !prevThisUpdate.IsZero() {
+	if !scheduledSince.IsZero() {
 		query += listedAfter
 	}
 	query += ` ORDER BY serial LIMIT ` + strconv.Itoa(entryBatch)
@@ -383,11 +423,11 @@ func (p *Publisher) eachEntry(ctx context.Context, q store.Querier, url string, 
 		last    [2 * crl.MaxSerialOctets]byte
 		lastLen int
 		after   string
-		since   = listedAfterArgs(prevThisUpdate)
+		since   = listedAfterArgs(scheduledSince)
 	)
 	for {
 		args := []any{url, after}
-		if !prevThisUpdate.IsZero() {
+		if !scheduledSince.IsZero() {
 			args = append(args, since...)
 		}
 		n, err := func() (int, error) {
@@ -428,9 +468,10 @@ func (p *Publisher) eachEntry(ctx context.Context, q store.Querier, url string, 
 }
 
 // listedAfter is the condition, with listedAfterArgs, on the revocations
-// a CRL built after one of thisUpdate prev lists (eachEntry): an unexpired
-// certificate's at prev, or one recorded too recently for that CRL to have
-// listed it (a revocation after expiry; RFC 5280 §3.3).
+// a CRL built after a regularly scheduled one of thisUpdate prev lists
+// (eachEntry): an unexpired certificate's at prev, or one recorded too
+// recently for that CRL to have listed it (a revocation after expiry; RFC
+// 5280 §3.3).
 const listedAfter = ` AND (not_after >= ? OR recorded_at >= ?)`
 
 func listedAfterArgs(prev time.Time) []any {
@@ -498,6 +539,9 @@ type Built struct {
 	NextUpdate time.Time
 	prev       ShardRecord
 	hadPrev    bool
+	// scheduled is the thisUpdate of the URL's latest regularly scheduled
+	// CRL once this one is published (scheduledSince).
+	scheduled time.Time
 }
 
 // Build reads a target's entries from the database and builds its next
@@ -527,22 +571,25 @@ func (p *Publisher) Build(ctx context.Context, t Target) (*Built, error) {
 		if err != nil {
 			return err
 		}
-		var prevThis time.Time
 		number := int64(1)
 		if had {
-			prevThis, number = cur.ThisUpdate, cur.Number+1
+			number = cur.Number + 1
+		}
+		now := p.clk.Now().UTC().Truncate(time.Second)
+		since, scheduled, err := p.scheduledSince(ctx, tx, t, cur, had, now)
+		if err != nil {
+			return err
 		}
 		count := `SELECT COUNT(*) FROM revocations WHERE crl_url = ?`
 		args := []any{t.URL}
-		if !prevThis.IsZero() {
+		if !since.IsZero() {
 			count += listedAfter
-			args = append(args, listedAfterArgs(prevThis)...)
+			args = append(args, listedAfterArgs(since)...)
 		}
 		var n int
 		if err := tx.QueryRow(ctx, count, args...).Scan(&n); err != nil {
 			return fmt.Errorf("count the entries of %s: %w", t.URL, err)
 		}
-		now := p.clk.Now().UTC().Truncate(time.Second)
 		validity := p.cfg.Validity
 		var der []byte
 		entries := 0
@@ -552,7 +599,7 @@ func (p *Publisher) Build(ctx context.Context, t Target) (*Built, error) {
 			// entries.
 			validity = 30 * 24 * time.Hour
 			var rl []x509.RevocationListEntry
-			err := p.eachEntry(ctx, tx, t.URL, prevThis, func(serial []byte, at time.Time, reason int) error {
+			err := p.eachEntry(ctx, tx, t.URL, since, func(serial []byte, at time.Time, reason int) error {
 				ent := x509.RevocationListEntry{SerialNumber: new(big.Int).SetBytes(serial), RevocationTime: at}
 				if reason != 0 {
 					ent.ReasonCode = reason
@@ -576,7 +623,7 @@ func (p *Publisher) Build(ctx context.Context, t Target) (*Built, error) {
 			if err != nil {
 				return fmt.Errorf("build CRL: %w", err)
 			}
-			if err := p.eachEntry(ctx, tx, t.URL, prevThis, s.Add); err != nil {
+			if err := p.eachEntry(ctx, tx, t.URL, since, s.Add); err != nil {
 				return fmt.Errorf("build CRL: %w", err)
 			}
 			entries = s.Count()
@@ -584,7 +631,7 @@ func (p *Publisher) Build(ctx context.Context, t Target) (*Built, error) {
 				return fmt.Errorf("build CRL: %w", err)
 			}
 		}
-		b = &Built{Target: t, DER: der, Number: number, Entries: entries, ThisUpdate: now, NextUpdate: now.Add(validity), prev: cur, hadPrev: had}
+		b = &Built{Target: t, DER: der, Number: number, Entries: entries, ThisUpdate: now, NextUpdate: now.Add(validity), prev: cur, hadPrev: had, scheduled: scheduled}
 		return nil
 	})
 	if err != nil {
@@ -663,8 +710,12 @@ func (p *Publisher) Record(ctx context.Context, b *Built) (ShardRecord, error) {
 			return err
 		}
 		enc := base64.StdEncoding.EncodeToString(b.DER)
-		_, err = tx.Exec(ctx, `INSERT INTO crl_files (url, number, der) VALUES (?, ?, ?)
-			ON CONFLICT (url) DO UPDATE SET number = excluded.number, der = excluded.der`, t.URL, b.Number, enc)
+		scheduled := ""
+		if !b.scheduled.IsZero() {
+			scheduled = store.FormatTime(b.scheduled)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO crl_files (url, number, der, scheduled) VALUES (?, ?, ?, ?)
+			ON CONFLICT (url) DO UPDATE SET number = excluded.number, der = excluded.der, scheduled = excluded.scheduled`, t.URL, b.Number, enc, scheduled)
 		return err
 	})
 	if err != nil {
