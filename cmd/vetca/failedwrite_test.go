@@ -251,13 +251,13 @@ func TestInitAfterUpgradeReportsMigrations(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatal(err)
 	}
-	if !res.Changed || res.Migrated != 1 || !strings.Contains(strings.Join(res.Messages, "\n"), "schema migrated from version 24 to 25") {
-		t.Fatalf("init after an upgrade reports %+v; want one migration, 24 to 25", res)
+	if !res.Changed || res.Migrated != 2 || !strings.Contains(strings.Join(res.Messages, "\n"), "schema migrated from version 24 to 26") {
+		t.Fatalf("init after an upgrade reports %+v; want two migrations, 24 to 26", res)
 	}
 }
 
 // asPreviousRelease opens the SQLite database dsn and takes its schema back
-// to what the previous release left (before migration 25).
+// to what the previous release left (before migrations 25 and 26).
 func asPreviousRelease(t *testing.T, dsn string) *store.DB {
 	t.Helper()
 	ctx := context.Background()
@@ -268,7 +268,8 @@ func asPreviousRelease(t *testing.T, dsn string) *store.DB {
 	t.Cleanup(func() { db.Close() })
 	for _, q := range []string{
 		`ALTER TABLE audit_events DROP COLUMN xid`,
-		`DELETE FROM goose_db_version WHERE version_id = 25`,
+		`ALTER TABLE crl_files DROP COLUMN scheduled`,
+		`DELETE FROM goose_db_version WHERE version_id IN (25, 26)`,
 	} {
 		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
