@@ -469,13 +469,16 @@ func (s *Service) IsAccountKey(ctx context.Context, q store.Querier, pub crypto.
 	return ok, err
 }
 
-// AccountUsable refuses ACME account id when it may no longer act (its
-// EAB key revoked, its key blocked or below policy), read in q: the order
-// service asks it as an ACME finalize's certificate is stored, so that a
-// cut-off committed while it was signed stops the certificate.
+// AccountUsable refuses ACME account id when it may no longer act (it
+// was deactivated, RFC 8555 §7.3.6; its EAB key revoked, its key blocked
+// or below policy), read in q: the order service asks it as an ACME
+// finalize's certificate is stored, so that a cut-off committed while it
+// was signed stops the certificate.
 func (s *Service) AccountUsable(ctx context.Context, q store.Querier, id string) error {
 	a, err := s.loadAccount(ctx, q, id)
-	if err == nil {
+	if err == nil && a.Status != StatusValid {
+		err = unauthenticated("account %s is %s", a.ID, a.Status)
+	} else if err == nil {
 		_, err = s.accountUsable(ctx, a)
 	}
 	var p *Problem

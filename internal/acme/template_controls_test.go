@@ -116,6 +116,33 @@ func TestEABRevokedWhileSigningIsNotDelivered(t *testing.T) {
 	}
 }
 
+// An account deactivated while its finalize is signing (its intent
+// recorded) is stopped as an account whose EAB key was revoked then: RFC
+// 8555 §7.3.6 has the server accept no further request of a deactivated
+// account and cancel its pending operations, and a subscriber deactivates
+// an account precisely when its key is in the wrong hands. Before,
+// AccountUsable asked only the key and the binding, so the certificate was
+// stored and delivered after the deactivation committed.
+func TestAccountDeactivatedWhileSigningIsNotDelivered(t *testing.T) {
+	for _, b := range []string{apptest.SQLite, apptest.Postgres} {
+		t.Run(b, func(t *testing.T) {
+			f, fin := finalizeWithdrawing(t, b, func(f *fixture) error {
+				if r := deactivate(f.c, f.c.KID); r.Status != 200 || r.Body["status"] != "deactivated" {
+					t.Errorf("deactivate: %d %s", r.Status, r.Raw)
+				}
+				return nil
+			})
+			var certs int
+			if err := f.App.DB.QueryRow(context.Background(), `SELECT COUNT(*) FROM certificates`).Scan(&certs); err != nil {
+				t.Fatal(err)
+			}
+			if fin.Status == 200 || certs != 0 {
+				t.Fatalf("the account was deactivated while the certificate was signed, yet %d certificate(s) were stored: finalize %d %s", certs, fin.Status, fin.Raw)
+			}
+		})
+	}
+}
+
 // On SQLite, retyping an EAB key row's account_id as a BLOB (which keeps
 // its row hash) hid its creator from the template's dual-control check:
 // eab.CreatorsBefore's "account_id = ?" no longer found it, so carol, who
