@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/vetca/vetca/internal/actor"
 	"github.com/vetca/vetca/internal/apperr"
 	"github.com/vetca/vetca/internal/audit"
 	"github.com/vetca/vetca/internal/br"
@@ -634,12 +636,28 @@ func (s *Service) finalize(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.fail(ctx, o.ID, placed.ID, err)
 	}
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+	if o, err = s.markValid(ctx, o.ID, placed.ID, issued.Serial, by); err != nil {
+		return err
+	}
+	s.log.Info("acme certificate issued", "acmeOrder", o.ID, "order", placed.ID, "serial", issued.Serial, "template", t.ID)
+	w.Header().Set("Location", s.url(pathOrder)+o.ID)
+	return s.writeJSON(w, r, http.StatusOK, s.orderView(o, s.now()))
+}
+
+// markValid records the certificate issued for order id: the order is
+// valid with the vetca order and serial. It runs even if the request was
+// cancelled: the certificate is stored whatever the client does, and an
+// order left processing would never show it, nor let its authorizations
+// be deactivated or its replaced certificate be replaced again.
+func (s *Service) markValid(ctx context.Context, id, vetcaOrderID, serial string, by actor.Actor) (Order, error) {
+	ctx = context.WithoutCancel(ctx)
+	var o Order
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var cur Order
-		if err := s.tab.orders.Lock(ctx, tx, o.ID, &cur); err != nil {
+		if err := s.tab.orders.Lock(ctx, tx, id, &cur); err != nil {
 			return err
 		}
-		cur.Status, cur.OrderID, cur.Serial, cur.UpdatedAt = StatusValid, placed.ID, issued.Serial, s.now()
+		cur.Status, cur.OrderID, cur.Serial, cur.UpdatedAt = StatusValid, vetcaOrderID, serial, s.now()
 		if err := s.tab.orders.Update(ctx, tx, by, actOrderValid, cur); err != nil {
 			return err
 		}
@@ -647,11 +665,9 @@ func (s *Service) finalize(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return Order{}, fmt.Errorf("acme: record order %s valid with certificate %s: %w", id, serial, err)
 	}
-	s.log.Info("acme certificate issued", "acmeOrder", o.ID, "order", placed.ID, "serial", issued.Serial, "template", t.ID)
-	w.Header().Set("Location", s.url(pathOrder)+o.ID)
-	return s.writeJSON(w, r, http.StatusOK, s.orderView(o, s.now()))
+	return o, nil
 }
 
 // fail marks a processing order invalid with the problem err is, and
