@@ -395,7 +395,7 @@ func (s *Service) getOrder(w http.ResponseWriter, r *http.Request) error {
 }
 
 // accountOrders is POST-as-GET /acme/acct/{id}/orders (RFC 8555 §7.1.2.1):
-// the account's newest orders.
+// the account's newest orders that are not invalid.
 func (s *Service) accountOrders(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	req, err := s.verify(r.Context(), r, s.url(pathAccount)+id+"/orders", byKID)
@@ -408,13 +408,18 @@ func (s *Service) accountOrders(w http.ResponseWriter, r *http.Request) error {
 	if !req.postAsGet() {
 		return malformed("fetch the orders list with POST-as-GET (an empty payload)")
 	}
-	os, err := s.tab.orders.Select(r.Context(), s.db, `WHERE acme_account_id = ? ORDER BY created_at DESC, id DESC LIMIT 1000`, id)
+	// RFC 8555 §7.1.2.1: invalid orders (expired ones included) are not
+	// listed.
+	os, err := s.tab.orders.Select(r.Context(), s.db, `WHERE acme_account_id = ? AND status <> ? ORDER BY created_at DESC, id DESC LIMIT 1000`, id, StatusInvalid)
 	if err != nil {
 		return err
 	}
+	now := s.now()
 	urls := []string{}
 	for _, o := range os {
-		urls = append(urls, s.url(pathOrder)+o.ID)
+		if o.StatusAt(now) != StatusInvalid {
+			urls = append(urls, s.url(pathOrder)+o.ID)
+		}
 	}
 	return s.writeJSON(w, r, http.StatusOK, map[string]any{"orders": urls})
 }
