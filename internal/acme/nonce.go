@@ -28,6 +28,10 @@ const (
 	nonceLabel    = "acme-nonce-v1"
 	// prunePeriod is how many uses pass between prunes of expired rows.
 	prunePeriod = 256
+	// pruneGrace is how long past its expiry a used nonce's row is kept:
+	// replicas' clocks differ, and a replica whose clock runs ahead must
+	// not delete the record of a nonce another replica still accepts.
+	pruneGrace = 10 * time.Minute
 )
 
 // NonceKeys gives the nonce MAC key (eab.Service.DerivedKey).
@@ -84,7 +88,7 @@ func (n *nonces) use(ctx context.Context, nonce string) error {
 		return err
 	}
 	if n.uses.Add(1)%prunePeriod == 0 {
-		if _, err := n.db.Exec(ctx, `DELETE FROM acme_nonces WHERE expires_at < ?`, store.FormatTime(now)); err != nil {
+		if _, err := n.db.Exec(ctx, `DELETE FROM acme_nonces WHERE expires_at < ?`, store.FormatTime(now.Add(-pruneGrace))); err != nil {
 			return fmt.Errorf("acme: prune used nonces: %w", err)
 		}
 	}
