@@ -444,13 +444,36 @@ func vouchColumn(d store.Dialect, table string) string {
 }
 
 // unsealedWriter is an expression for the event e: on PostgreSQL, while
-// e is not sealed, the id of the transaction that wrote its row (xmin);
-// otherwise empty.
+// e is not sealed, the id of the transaction that wrote its row (xmin),
+// unless that check is not needed (writerSQL); otherwise empty.
 func unsealedWriter(d store.Dialect) string {
 	if d != store.Postgres {
 		return `''`
 	}
-	return `CASE WHEN e.hash = '' OR e.seq > (SELECT h.seq FROM audit_head h WHERE h.id = 1) THEN e.xmin::text ELSE '' END`
+	return `CASE WHEN e.hash = '' OR e.seq > (SELECT h.seq FROM audit_head h WHERE h.id = 1) THEN ` + writerSQL("e.") + ` ELSE '' END`
+}
+
+// writerSQL is a PostgreSQL expression for the event whose columns are
+// named with prefix: the id of the transaction that wrote its row (xmin),
+// which must then be the one the event was signed in (writtenBy); or empty
+// when the event needs no such check: it has no transaction id, or its
+// transaction is known to have committed. A committed event's row may have
+// been written again by another transaction (a logical restore, pg_dump
+// and pg_restore, of a database with events not sealed yet): it is the
+// event of a write that happened all the same. A rolled-back transaction's
+// status stays "aborted" as long as its number can be unsealed (a running
+// transaction holding the seal point also holds back the truncation of
+// the status log), so its event put back is still checked. An id from
+// beyond this server's transactions (a copy from another server) has no
+// status here and counts as committed: a copy holds only committed rows.
+// An id that is not a number is checked, and fails (writtenBy).
+func writerSQL(prefix string) string {
+	x := prefix + `xid`
+	return `CASE WHEN ` + x + ` = '' THEN ''
+		WHEN ` + x + ` !~ '^[0-9]{1,19}$' THEN ` + prefix + `xmin::text
+		WHEN ` + x + `::xid8 >= pg_snapshot_xmax(pg_current_snapshot()) THEN ''
+		WHEN pg_xact_status(` + x + `::xid8) = 'committed' THEN ''
+		ELSE ` + prefix + `xmin::text END`
 }
 
 // readFailed wraps the error of an integrity-checked read. The read takes

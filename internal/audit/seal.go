@@ -281,7 +281,7 @@ func (s *Sealer) chain(ctx context.Context, tx *store.Tx, head, upTo int64, prev
 			e := &evs[i]
 			w := writers[i]
 			i++
-			if e.Xid == "" || writtenBy(w, e.Xid) || !e.VerifySignature(s.rec.pub) {
+			if w == "" || writtenBy(w, e.Xid) || !e.VerifySignature(s.rec.pub) {
 				e.PrevHash = prev
 				e.Hash = e.ComputeHash()
 				prev = e.Hash
@@ -310,9 +310,10 @@ func (s *Sealer) chain(ctx context.Context, tx *store.Tx, head, upTo int64, prev
 }
 
 // unsealed reads the events numbered head+1 to upTo, with the id of the
-// transaction that wrote each one's row (xmin).
+// transaction that wrote each one's row (xmin), or empty for one that
+// needs no such check (writerSQL).
 func unsealed(ctx context.Context, tx *store.Tx, head, upTo int64) ([]Event, []string, error) {
-	rows, err := tx.Query(ctx, `SELECT `+eventColumns+`, xmin::text FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq`, head, upTo)
+	rows, err := tx.Query(ctx, `SELECT `+eventColumns+`, `+writerSQL("")+` FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq`, head, upTo)
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit: read events to seal: %w", err)
 	}

@@ -112,7 +112,7 @@ func verifySnapshot(ctx context.Context, db store.Querier, schema *store.Schema,
 	}
 	latest := map[string]latestVouch{} // table + "\x00" + id -> latest row event
 	w := &chainWalker{pub: pub, add: add, latest: latest, cpAt: cpAt, expectSeq: 1, sealedUpTo: sealedUpTo}
-	writer, err := writerColumn(ctx, db)
+	writer, err := writerColumn(ctx, db, sealedUpTo)
 	if err != nil {
 		return nil, err
 	}
@@ -213,11 +213,12 @@ func verifyEventTypes(ctx context.Context, db store.Querier, schema *store.Schem
 }
 
 // writerColumn is the expression verify reads beside each event for the
-// id of the transaction that wrote its row: xmin on PostgreSQL, checked for
-// the unsealed tail only (sealing rewrites the row). A view put in the
-// table's place has no xmin; it is reported as such (relationsSQL), and
-// the walk reads no writer rather than fail.
-func writerColumn(ctx context.Context, db store.Querier) (string, error) {
+// id of the transaction that wrote its row: xmin on PostgreSQL (empty for
+// an event that needs no such check, writerSQL), read and checked for the
+// unsealed tail only, above sealedUpTo (sealing rewrites the row). A view
+// put in the table's place has no xmin; it is reported as such
+// (relationsSQL), and the walk reads no writer rather than fail.
+func writerColumn(ctx context.Context, db store.Querier, sealedUpTo int64) (string, error) {
 	if db.Dialect() != store.Postgres {
 		return `''`, nil
 	}
@@ -228,7 +229,7 @@ func writerColumn(ctx context.Context, db store.Querier) (string, error) {
 	if !table {
 		return `''`, nil
 	}
-	return `xmin::text`, nil
+	return `CASE WHEN seq > ` + strconv.FormatInt(sealedUpTo, 10) + ` THEN ` + writerSQL("") + ` ELSE '' END`, nil
 }
 
 // relationsSQL lists, for the tables named (comma-separated), what could
