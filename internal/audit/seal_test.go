@@ -666,3 +666,91 @@ func TestEventSealedByPreviousReleaseStillLinks(t *testing.T) {
 		t.Fatalf("verify with the checkpoint: %v", rep.Findings)
 	}
 }
+
+// Writers on several connections at once, some rolling back and some
+// retried after a concurrent update, with the sealer and integrity-checked
+// reads running beside them: the sealer takes no committed event for one
+// that rolled back, reads never refuse a row as such, and the trail
+// verifies.
+func TestConcurrentWritersLoseNoEvent(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	f := setup(t, db)
+	ctx, stop := context.WithCancel(context.Background())
+	errs := make(chan error, 100)
+	var bg sync.WaitGroup
+	bg.Add(2)
+	go func() {
+		defer bg.Done()
+		for s := newTestSealer(f); ctx.Err() == nil; time.Sleep(time.Millisecond) {
+			if _, err := s.SealOnce(ctx); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("seal: %w", err)
+			}
+		}
+	}()
+	go func() {
+		defer bg.Done()
+		for ctx.Err() == nil {
+			var a account
+			if err := f.rec.get(ctx, db, "accounts", "acc_2", &a); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("read: %w", err)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				if err := concurrentWrite(f, g, i); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	stop()
+	bg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	f.seal(t)
+	var removed int
+	if err := db.QueryRow(context.Background(), `SELECT count(*) FROM audit_events WHERE action = ?`, ActionRemovedEvent).Scan(&removed); err != nil || removed != 0 {
+		t.Fatalf("%d committed events removed as rolled back (%v)", removed, err)
+	}
+	if rep := f.verify(t); len(rep.Findings) != 0 {
+		t.Fatalf("verify: %v", rep.Findings)
+	}
+}
+
+var errOnPurpose = errors.New("rolled back on purpose")
+
+// concurrentWrite inserts an account and renames acc_2 in one transaction,
+// which every fifth call rolls back.
+func concurrentWrite(f *fixture, g, i int) error {
+	ctx := context.Background()
+	err := f.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := f.rec.insert(ctx, tx, "user:alice", "account.created", "accounts",
+			account{ID: fmt.Sprintf("acc_g%d_%d", g, i), Name: "N", CreatedAt: f.clk.Now(), CreatedBy: "user:alice"}); err != nil {
+			return err
+		}
+		var a account
+		if err := f.rec.get(ctx, tx, "accounts", "acc_2", &a); err != nil {
+			return err
+		}
+		a.Name = fmt.Sprintf("Beta %d %d", g, i)
+		if err := f.rec.update(ctx, tx, "user:bob", "account.renamed", "accounts", a); err != nil {
+			return err
+		}
+		if i%5 == 4 {
+			return errOnPurpose
+		}
+		return nil
+	})
+	if err == nil || errors.Is(err, errOnPurpose) || errors.Is(err, store.ErrConcurrentUpdate) {
+		return nil
+	}
+	return fmt.Errorf("write %d/%d: %w", g, i, err)
+}
