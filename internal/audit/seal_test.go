@@ -754,3 +754,46 @@ func concurrentWrite(f *fixture, g, i int) error {
 	}
 	return fmt.Errorf("write %d/%d: %w", g, i, err)
 }
+
+// The corrective restore of a change request puts a row back to what its
+// latest event vouches for. While a rolled-back write's event, put back
+// outside vetca, is that latest event (before the sealer removes it), the
+// restore must refuse: it would otherwise write the rolled-back content
+// again with an authentic event of its own, and the write vetca refused
+// would become part of the record for good.
+func TestRestoreRefusesARolledBackEventPutBack(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	f := setup(t, db)
+	ctx := context.Background()
+	ev, _ := rolledBack(t, f, func(tx *store.Tx) error {
+		var a account
+		if err := f.rec.get(ctx, tx, "accounts", "acc_1", &a); err != nil {
+			return err
+		}
+		a.Name = "Mallory's"
+		return f.rec.update(ctx, tx, "user:mallory", "account.renamed", "accounts", a)
+	}, "")
+	f.exec(t, `UPDATE accounts SET name = 'Mallory''s' WHERE id = 'acc_1'`)
+	replayRow(t, db, "audit_events", ev)
+
+	var did string
+	err := db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		did, err = f.rec.Restore(ctx, tx, "user:alice", "change.applied", "accounts", "acc_1")
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("restore to the put-back event: %q, %v; want an integrity error", did, err)
+	}
+	f.seal(t)
+	if err := db.InTx(ctx, func(tx *store.Tx) error {
+		did, err = f.rec.Restore(ctx, tx, "user:alice", "change.applied", "accounts", "acc_1")
+		return err
+	}); err != nil || did != "rewritten" {
+		t.Fatalf("restore once the sealer removed the event: %q, %v", did, err)
+	}
+	var a account
+	if err := f.rec.get(ctx, db, "accounts", "acc_1", &a); err != nil || a.Name != "Alpha" {
+		t.Fatalf("after the restore: %+v, %v; want Alpha", a, err)
+	}
+}
