@@ -15,26 +15,23 @@ import (
 // Vouched returns the content the audit trail last vouched for a row:
 // exists is false when the latest event deleted it, recorded is false when
 // no event recorded it. The latest event must be authentic: content from an
-// event written without the audit key is never returned.
+// event written without the audit key, nor one of a write that rolled
+// back (put back outside vetca, not yet removed by the sealer), is never
+// returned.
 func (r *Recorder) Vouched(ctx context.Context, q store.Querier, table, id string) (row store.Row, exists bool, recorded bool, err error) {
 	t, err := r.table(table)
 	if err != nil {
 		return nil, false, false, err
 	}
-	rows, err := q.Query(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`, table, id)
-	if err != nil {
-		return nil, false, false, fmt.Errorf("read latest event for %s %s: %w", table, id, err)
+	e, writer, found, err := latestEvent(ctx, q, table, id)
+	if err != nil || !found {
+		return nil, false, false, err
 	}
-	evs, err := scanEvents(rows)
-	if err != nil {
-		return nil, false, false, fmt.Errorf("read latest event for %s %s: %w", table, id, err)
-	}
-	if len(evs) == 0 {
-		return nil, false, false, nil
-	}
-	e := evs[0]
 	if !e.VerifySignature(r.pub) {
 		return nil, false, true, apperr.Integrity(table, id, "audit event %d, the latest for this row, was not written with the installation's audit key; its content cannot be trusted", e.Seq)
+	}
+	if writer != "" && e.Xid != "" && !writtenBy(writer, e.Xid) {
+		return nil, false, true, uncommitted(table, id, e.Seq, e.Xid, writer)
 	}
 	if e.Op == OpDelete {
 		return nil, false, true, nil
@@ -48,6 +45,26 @@ func (r *Recorder) Vouched(ctx context.Context, q store.Querier, table, id strin
 	}
 	row, err = decodeContent(t, content)
 	return row, true, true, err
+}
+
+// latestEvent reads the latest row event of table's row id, with the
+// writer of its row while it is unsealed (unsealedWriter).
+func latestEvent(ctx context.Context, q store.Querier, table, id string) (e Event, writer string, found bool, err error) {
+	rows, err := q.Query(ctx, `SELECT `+eventColumns+`, `+unsealedWriter(q.Dialect())+` FROM audit_events e WHERE entity_type = ? AND entity_id = ? AND op <> 'note' ORDER BY seq DESC LIMIT 1`, table, id)
+	if err != nil {
+		return Event{}, "", false, readFailed(err, "read latest event for %s %s", table, id)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		if e, err = scanEvent(rows, &writer); err != nil {
+			return Event{}, "", false, fmt.Errorf("read latest event for %s %s: %w", table, id, err)
+		}
+		found = true
+	}
+	if err := rows.Err(); err != nil {
+		return Event{}, "", false, fmt.Errorf("read latest event for %s %s: %w", table, id, err)
+	}
+	return e, writer, found, nil
 }
 
 // decodeContent turns an event's canonical JSON back into a typed row.
