@@ -566,8 +566,12 @@ func (r *Recorder) load(ctx context.Context, q store.Querier, t *store.Table, id
 	if len(maps) == 0 {
 		return nil, r.absent(ctx, q, t, id)
 	}
+	raw, _ := asString(maps[0]["vetca_vouch"])
 	row, err := r.vouchedRow(ctx, q, t, maps[0])
 	if err == nil && isTx {
+		if v, ok := parseVouch(raw); ok && lock {
+			dropReservedUpTo(tx, v.seq)
+		}
 		if lock || tx.HoldsWhatItReads() {
 			holdRead(tx, t.Name, id, row)
 		} else {

@@ -42,6 +42,24 @@ func (r *Recorder) Reserve(ctx context.Context, tx *store.Tx, n int) error {
 	return nil
 }
 
+// dropReservedUpTo gives up tx's reserved numbers up to seq, the newest
+// event of a row tx has just locked. They were taken before the lock, and
+// another transaction may have written that row's event seq and committed
+// in between: an event of tx's numbered below it would not be the row's
+// newest, and the row would read as changed outside vetca. The numbers
+// given up become signed gaps; the next event takes a fresh number, higher
+// than any taken so far.
+func dropReservedUpTo(tx *store.Tx, seq int64) {
+	nums := reserved(tx)
+	i := 0
+	for i < len(nums) && nums[i] <= seq {
+		i++
+	}
+	if i > 0 {
+		tx.Remember(reservedKey{}, nums[i:])
+	}
+}
+
 // reserved returns tx's unused reserved numbers, lowest first.
 func reserved(tx *store.Tx) []int64 {
 	v, _ := tx.Recall(reservedKey{})
