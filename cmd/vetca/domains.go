@@ -35,6 +35,7 @@ func addDomainFlags(f *pflag.FlagSet, cfg *app.Config) {
 	f.StringVar(&cfg.PerspectiveCert, "perspective-cert", "", "client certificate (PEM) presented to remote perspectives")
 	f.StringVar(&cfg.PerspectiveKey, "perspective-key", "", "key of --perspective-cert")
 	f.StringVar(&cfg.PerspectiveCA, "perspective-ca", "", "CA bundle (PEM) the perspectives' server certificates chain to")
+	f.StringArrayVar(&cfg.WeakKeyFiles, "weak-keys", nil, "Debian weak RSA key list (CVE-2008-0166; BR §6.1.1.3(5)(a)): one SHA-1 fingerprint of \"Modulus=HEX\\n\" per line, 40 or its last 20 hex digits, as openssl-blacklist and github.com/cabforum/Debian-weak-keys publish (repeatable; keys on a list are refused)")
 }
 
 // checkPerspectives refuses to serve without remote perspectives unless

@@ -83,6 +83,7 @@ type Config struct {
 	CAAIdentities      []string // issuer domain names CAA records must name
 	HTTPValidationPort int      // port website-change validation connects to
 	Perspectives       []string // remote perspective URLs (BR §3.2.2.9)
+	WeakKeyFiles       []string // Debian weak key lists (BR §6.1.1.3(5)(a)), keypolicy.ParseWeakKeys format
 	PerspectiveCert    string   // client certificate (PEM) for perspective mTLS
 	PerspectiveKey     string   // its key
 	PerspectiveCA      string   // CA bundle that perspectives' server certificates chain to

@@ -47,6 +47,17 @@ func ParseWeakKeys(r io.Reader) (*WeakKeys, error) {
 	return wk, nil
 }
 
+// Union returns the entries of w and o together; w may be nil.
+func (w *WeakKeys) Union(o *WeakKeys) *WeakKeys {
+	if w == nil {
+		return o
+	}
+	for k := range o.suffixes {
+		w.suffixes[k] = struct{}{}
+	}
+	return w
+}
+
 // Len returns the number of entries.
 func (w *WeakKeys) Len() int { return len(w.suffixes) }
 
