@@ -209,7 +209,7 @@ const (
 	CodeReservedName Code = "reserved_name"
 	// CodeRSAClosePrimes (400): the RSA modulus factors by Fermat's method (close primes, BR §6.1.1.3(5)).
 	CodeRSAClosePrimes Code = "rsa_close_primes"
-	// CodeRSADebianWeak (400): the RSA key is a known Debian weak key (BR §6.1.1.3(5)).
+	// CodeRSADebianWeak (400): the RSA key is a known Debian weak key (BR §6.1.1.3(5)), on a list given to `serve` with `--weak-keys`.
 	CodeRSADebianWeak Code = "rsa_debian_weak"
 	// CodeRSAExponentEven (400): the RSA public exponent is even (BR §6.1.6).
 	CodeRSAExponentEven Code = "rsa_exponent_even"
