@@ -143,24 +143,6 @@ func chainHash(prev, digest string) string {
 // previous hash, so anyone with an export can check the chain offline.
 func (e *Event) ComputeHash() string { return chainHash(e.PrevHash, e.Digest()) }
 
-// ChainedAs reports whether h is the event's chain hash: ComputeHash, or,
-// for an event with a transaction id, the hash a sealer of a release
-// before the id computed, from a digest without it. Such a sealer, still
-// running on a replica during the upgrade, chains the events the new
-// release writes that way. The link loses nothing: the id is covered by
-// the event's signature, which is checked on its own.
-func (e *Event) ChainedAs(h string) bool {
-	if h == e.ComputeHash() {
-		return true
-	}
-	if e.Xid == "" {
-		return false
-	}
-	old := *e
-	old.Xid = ""
-	return h == old.ComputeHash()
-}
-
 // ComputeFieldHashes recomputes the per-field digests.
 func (e *Event) ComputeFieldHashes() string { return fieldHashes(e) }
 
