@@ -616,57 +616,6 @@ func TestCommittedEventCopiedBackIsKept(t *testing.T) {
 	}
 }
 
-// During an upgrade to events carrying their transaction's id, a replica
-// still running the previous release may hold the sealer's lease. Its
-// sealer reads the events without the id and chains each by the digest it
-// knows, which leaves out the id. Those events are as vetca wrote them
-// (the signature covers the id): verify must not report them edited, and
-// the checkpointer must go on signing checkpoints past them.
-func TestEventSealedByPreviousReleaseStillLinks(t *testing.T) {
-	db := storetest.OpenPostgres(t)
-	f := setup(t, db)
-	ctx := context.Background()
-	for _, id := range []string{"acc_u1", "acc_u2"} {
-		if err := db.InTx(ctx, func(tx *store.Tx) error {
-			return f.rec.insert(ctx, tx, "user:alice", "account.created", "accounts",
-				account{ID: id, Name: "Upgraded", CreatedAt: f.clk.Now(), CreatedBy: "user:alice"})
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The previous release's sealer: events read without xid.
-	head, prev, err := ChainHead(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := db.Query(ctx, `SELECT `+eventColumns+` FROM audit_events WHERE seq > ? ORDER BY seq`, head)
-	if err != nil {
-		t.Fatal(err)
-	}
-	evs, err := scanEvents(rows)
-	if err != nil || len(evs) != 2 || evs[0].Xid == "" {
-		t.Fatalf("unsealed events: %v %+v", err, evs)
-	}
-	for _, e := range evs {
-		e.Xid, e.PrevHash = "", prev
-		prev = e.ComputeHash()
-		f.exec(t, `UPDATE audit_events SET prev_hash = ?, hash = ? WHERE seq = ?`, e.PrevHash, prev, e.Seq)
-		head = e.Seq
-	}
-	f.exec(t, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, head, prev)
-
-	if rep := f.verify(t); len(rep.Findings) != 0 {
-		t.Fatalf("verify: %v", rep.Findings)
-	}
-	cp, err := newCheckpointer(t, f, t.TempDir(), time.Hour, 1).Now(ctx)
-	if err != nil || cp == nil || cp.Seq != head {
-		t.Fatalf("checkpoint past the events: %+v %v", cp, err)
-	}
-	if rep := f.verify(t, cp); len(rep.Findings) != 0 {
-		t.Fatalf("verify with the checkpoint: %v", rep.Findings)
-	}
-}
-
 // Writers on several connections at once, some rolling back and some
 // retried after a concurrent update, with the sealer and integrity-checked
 // reads running beside them: the sealer takes no committed event for one
