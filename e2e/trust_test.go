@@ -105,7 +105,7 @@ func TestServeCheckpointsCatchTruncation(t *testing.T) {
 		// database's checkpoints, and make the head agree.
 		in.SQL("DELETE FROM audit_events WHERE seq > " + itoa(cp.Seq-2))
 		in.SQL("DELETE FROM audit_checkpoints")
-		in.SQL("UPDATE audit_head SET seq = " + itoa(cp.Seq-2) + ", hash = (SELECT hash FROM audit_events WHERE seq = " + itoa(cp.Seq-2) + ")")
+		in.SQL("UPDATE audit_head SET seq = " + itoa(cp.Seq-2) + ", head_hash = (SELECT hash FROM audit_events WHERE seq = " + itoa(cp.Seq-2) + ")")
 		v, text, code := verify(t, in)
 		if code != 1 || !has(v, "audit_events", itoa(cp.Seq), "") || !strings.Contains(strings.Join(text, "\n"), "truncated") {
 			t.Fatalf("truncation not reported: exit %d\n%s", code, strings.Join(text, "\n"))

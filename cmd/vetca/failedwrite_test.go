@@ -268,6 +268,8 @@ func asPreviousRelease(t *testing.T, dsn string) *store.DB {
 	t.Cleanup(func() { db.Close() })
 	for _, q := range []string{
 		`ALTER TABLE audit_events DROP COLUMN xid`,
+		`ALTER TABLE audit_head DROP COLUMN sig`,
+		`ALTER TABLE audit_head RENAME COLUMN head_hash TO hash`,
 		`ALTER TABLE crl_files DROP COLUMN scheduled`,
 		`DELETE FROM goose_db_version WHERE version_id IN (25, 26)`,
 	} {

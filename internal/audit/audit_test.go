@@ -272,7 +272,7 @@ func TestCheckpointDetectsWholesaleRewrite(t *testing.T) {
 		rebuild := func(rec *Recorder) {
 			t.Helper()
 			f.exec(t, `DELETE FROM audit_events`)
-			f.exec(t, `UPDATE audit_head SET seq = 0, hash = ''`)
+			f.exec(t, `UPDATE audit_head SET seq = 0, head_hash = ''`)
 			if err := db.InTx(ctx, func(tx *store.Tx) error {
 				if _, err := tx.Exec(ctx, `DELETE FROM accounts`); err != nil {
 					return err

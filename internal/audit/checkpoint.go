@@ -330,7 +330,7 @@ func ChainHead(ctx context.Context, q store.Querier) (int64, string, error) {
 	}
 	var seq int64
 	var hash string
-	if err := q.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
+	if err := q.QueryRow(ctx, `SELECT seq, head_hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
 		return 0, "", fmt.Errorf("read the audit chain head: %w", err)
 	}
 	return seq, hash, nil

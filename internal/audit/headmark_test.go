@@ -58,7 +58,7 @@ func cutTailAndRestart(t *testing.T, db *store.DB, also string) {
 		f.exec(t, also, "\n")
 	}
 	if db.Dialect() == store.Postgres {
-		f.exec(t, `UPDATE audit_head SET seq = ?, hash = (SELECT hash FROM audit_events WHERE seq = ?)`, cut, cut)
+		f.exec(t, `UPDATE audit_head SET seq = ?, head_hash = (SELECT hash FROM audit_events WHERE seq = ?)`, cut, cut)
 		if _, err := NewSealer(db, f.rec, log, "replica-b", dir).SealOnce(ctx); !errors.Is(err, ErrChainCheck) {
 			t.Fatalf("a new sealer sealed over the cut: %v", err)
 		}
@@ -250,7 +250,7 @@ func cutWithFirstEventHidden(t *testing.T, db *store.DB, hide func(t *testing.T,
 	cut := headSeq(t, db) - 2
 	f.exec(t, `DELETE FROM audit_events WHERE seq > ?`, cut)
 	if db.Dialect() == store.Postgres {
-		f.exec(t, `UPDATE audit_head SET seq = ?, hash = (SELECT hash FROM audit_events WHERE seq = ?)`, cut, cut)
+		f.exec(t, `UPDATE audit_head SET seq = ?, head_hash = (SELECT hash FROM audit_events WHERE seq = ?)`, cut, cut)
 	}
 	hide(t, f)
 	f.clk.Advance(time.Minute)

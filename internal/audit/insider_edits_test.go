@@ -27,7 +27,7 @@ func TestHeadMovedBackDoesNotHideADeletedEvent(t *testing.T) {
 	}
 	top := headSeq(t, db)
 	f.exec(t, `DELETE FROM audit_events WHERE seq = ?`, top-2) // a note in the middle
-	f.exec(t, `UPDATE audit_head SET seq = 0, hash = ''`)
+	f.exec(t, `UPDATE audit_head SET seq = 0, head_hash = ''`)
 	rep := f.verify(t)
 	t.Logf("findings: %+v", rep.Findings)
 	if rep.OK {
@@ -50,7 +50,7 @@ func TestHeadMovedBackIsNotSealedOver(t *testing.T) {
 	}
 	top := headSeq(t, db)
 	f.exec(t, `DELETE FROM audit_events WHERE seq = ?`, top-2)
-	f.exec(t, `UPDATE audit_head SET seq = 0, hash = ''`)
+	f.exec(t, `UPDATE audit_head SET seq = 0, head_hash = ''`)
 	f.exec(t, `UPDATE audit_events SET sig = sig || ? WHERE seq = 1`, "\n")
 	err := NewSealer(db, f.rec, nil, "b", dir).SealAll(ctx)
 	rep := f.verify(t)

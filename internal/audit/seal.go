@@ -116,7 +116,29 @@ func (s *Sealer) checkHead(ctx context.Context) error {
 	if head < s.high {
 		return fmt.Errorf("%w: the chain head went back from event %d to %d (changed outside vetca); not sealing", ErrChainCheck, s.high, head)
 	}
+	if err := s.checkHeadSigned(ctx); err != nil {
+		return err
+	}
 	s.high = head
+	return nil
+}
+
+// checkHeadSigned refuses a head row the sealer did not sign (headVouched).
+// It is checked at every pass, not only when there is something to seal,
+// so a head moved over events linked outside vetca is named at once.
+func (s *Sealer) checkHeadSigned(ctx context.Context) error {
+	var head int64
+	var hash, sig string
+	if err := s.db.QueryRow(ctx, `SELECT seq, head_hash, sig FROM audit_head WHERE id = 1`).Scan(&head, &hash, &sig); err != nil {
+		return fmt.Errorf("audit: read chain head: %w", err)
+	}
+	ok, err := headVouched(ctx, s.db, s.rec.pub, head, hash, sig)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errHeadUnsigned(head)
+	}
 	return nil
 }
 
@@ -224,9 +246,14 @@ func (s *Sealer) seal(ctx context.Context, upTo int64) (int, error) {
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		n = 0
 		var head int64
-		var prev string
-		if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&head, &prev); err != nil {
+		var prev, sig string
+		if err := tx.QueryRow(ctx, `SELECT seq, head_hash, sig FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&head, &prev, &sig); err != nil {
 			return fmt.Errorf("audit: read chain head: %w", err)
+		}
+		if ok, err := headVouched(ctx, tx, s.rec.pub, head, prev, sig); err != nil {
+			return err
+		} else if !ok {
+			return errHeadUnsigned(head)
 		}
 		if head < s.high {
 			return fmt.Errorf("%w: the chain head went back from event %d to %d (changed outside vetca); not sealing", ErrChainCheck, s.high, head)
@@ -239,7 +266,11 @@ func (s *Sealer) seal(ctx context.Context, upTo int64) (int, error) {
 		if n, prev, err = s.chain(ctx, tx, head, upTo, prev); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, upTo, prev); err != nil {
+		headSig, err := signHead(s.rec.key, upTo, prev)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE audit_head SET seq = ?, head_hash = ?, sig = ? WHERE id = 1`, upTo, prev, headSig); err != nil {
 			return fmt.Errorf("audit: advance chain head: %w", err)
 		}
 		return nil

@@ -152,7 +152,7 @@ func TestSealerRefusesAHeadMovedBack(t *testing.T) {
 	}
 	top := headSeq(t, db)
 	f.exec(t, `DELETE FROM audit_events WHERE seq > ?`, top-2)
-	f.exec(t, `UPDATE audit_head SET seq = ?, hash = (SELECT hash FROM audit_events WHERE seq = ?)`, top-2, top-2)
+	f.exec(t, `UPDATE audit_head SET seq = ?, head_hash = (SELECT hash FROM audit_events WHERE seq = ?)`, top-2, top-2)
 	if _, err := s.SealOnce(ctx); !errors.Is(err, ErrChainCheck) {
 		t.Fatalf("sealed over a head moved back: %v", err)
 	}
@@ -744,5 +744,44 @@ func TestRestoreRefusesARolledBackEventPutBack(t *testing.T) {
 	var a account
 	if err := f.rec.get(ctx, db, "accounts", "acc_1", &a); err != nil || a.Name != "Alpha" {
 		t.Fatalf("after the restore: %+v, %v; want Alpha", a, err)
+	}
+}
+
+// Linking an event needs no key. An insider who puts a rolled-back event
+// back already linked to the head, and moves the head row over it, must
+// not get it past the sealer, nor past verify: the head row is signed by
+// the sealer each time it moves it, and this one is not.
+func TestHeadMovedOverAnEventLinkedOutsideVetcaIsRefused(t *testing.T) {
+	db := storetest.OpenPostgres(t)
+	f := setup(t, db)
+	ctx := context.Background()
+	head, prev, err := ChainHead(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, rows := rolledBack(t, f, func(tx *store.Tx) error {
+		return f.rec.insert(ctx, tx, "user:mallory", "account.created", "accounts",
+			account{ID: "acc_9", Name: "Zeta", CreatedAt: f.clk.Now(), CreatedBy: "user:mallory"})
+	}, `SELECT * FROM accounts WHERE id = 'acc_9'`)
+	if ev["seq"].(int64) != head+1 {
+		t.Fatalf("the rolled-back event is %d, not next to the head %d", ev["seq"], head)
+	}
+	replayRow(t, db, "accounts", rows[0])
+	replayRow(t, db, "audit_events", ev)
+	e, ok, err := queryEvent(ctx, db, `WHERE seq = ?`, head+1)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	e.PrevHash = prev
+	e.Hash = e.ComputeHash()
+	f.exec(t, `UPDATE audit_events SET prev_hash = ?, hash = ? WHERE seq = ?`, e.PrevHash, e.Hash, e.Seq)
+	f.exec(t, `UPDATE audit_head SET seq = ?, head_hash = ? WHERE id = 1`, e.Seq, e.Hash)
+
+	if err := newTestSealer(f).SealAll(ctx); !errors.Is(err, ErrChainCheck) || !strings.Contains(err.Error(), "not signed") {
+		t.Fatalf("sealing past a head moved outside vetca: %v, want a refusal", err)
+	}
+	rep := f.verify(t)
+	if !hasFinding(rep, "audit_head", "1", "sig") {
+		t.Fatalf("verify does not report the head moved outside vetca: %v", rep.Findings)
 	}
 }

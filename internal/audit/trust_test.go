@@ -114,7 +114,7 @@ func forgeBySQL(t *testing.T, f *fixture, sig string) {
 	e.FieldHashes = fieldHashes(e)
 	e.Hash = e.ComputeHash()
 	f.exec(t, insertEventSQL, e.insertArgs()...)
-	f.exec(t, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`, e.Seq, e.Hash)
+	f.exec(t, `UPDATE audit_head SET seq = ?, head_hash = ? WHERE id = 1`, e.Seq, e.Hash)
 }
 
 func mustTable(t *testing.T, r *Recorder, name string) *store.Table {
@@ -244,7 +244,7 @@ func TestCheckpointCatchesTruncationAndForgery(t *testing.T) {
 		// Truncate: the last three events, and the database's checkpoints.
 		f.exec(t, `DELETE FROM audit_events WHERE seq > 7`)
 		f.exec(t, `DELETE FROM audit_checkpoints`)
-		f.exec(t, `UPDATE audit_head SET seq = 7, hash = (SELECT hash FROM audit_events WHERE seq = 7)`)
+		f.exec(t, `UPDATE audit_head SET seq = 7, head_hash = (SELECT hash FROM audit_events WHERE seq = 7)`)
 		set, err := LoadCheckpoints(ctx, db, dir, f.rec.PublicKey())
 		if err != nil {
 			t.Fatal(err)

@@ -101,11 +101,11 @@ func verifySnapshot(ctx context.Context, db store.Querier, schema *store.Schema,
 	// On SQLite the head is the last event itself, and there is no head
 	// row to compare.
 	var headSeq int64
-	var headHash string
+	var headHash, headSig string
 	var headErr error
 	sealedUpTo := int64(math.MaxInt64) // SQLite chains every event as it is written
 	if pg {
-		headErr = db.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash)
+		headErr = db.QueryRow(ctx, `SELECT seq, head_hash, sig FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash, &headSig)
 		if headErr == nil {
 			sealedUpTo = headSeq
 		}
@@ -162,6 +162,15 @@ func verifySnapshot(ctx context.Context, db store.Querier, schema *store.Schema,
 		add("audit_head", "1", "", "chain head row is missing: %v", headErr)
 	case w.events > w.tail && (headSeq != w.lastSeq || headHash != w.prevStored) || w.events == w.tail && headSeq != 0:
 		add("audit_head", "1", "", "chain head (seq %d) does not match the last event (seq %d)", headSeq, w.lastSeq)
+	}
+	if pg && headErr == nil {
+		ok, err := headVouched(ctx, db, pub, headSeq, headHash, headSig)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			add("audit_head", "1", "sig", "the chain head (event %d) is not signed by the installation's audit key: it was moved outside vetca, and the events up to it were not all linked by vetca's sealer", headSeq)
+		}
 	}
 
 	// Rows: every row of every audited table must be what its latest,

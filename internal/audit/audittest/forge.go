@@ -84,7 +84,7 @@ func Forge(ctx context.Context, db *store.DB, key *audit.Key, at time.Time) erro
 				}
 			}
 		}
-		_, err := tx.Exec(ctx, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", seq, prev)
+		_, err := tx.Exec(ctx, "UPDATE audit_head SET seq = ?, head_hash = ? WHERE id = 1", seq, prev)
 		return err
 	})
 }
