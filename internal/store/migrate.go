@@ -50,28 +50,34 @@ func (db *DB) Migrate(ctx context.Context) (MigrationResult, error) {
 // does not know its schema, so it could neither write nor verify it
 // correctly (an older binary run after an upgrade).
 func (db *DB) CheckVersion(ctx context.Context) error {
-	p, err := db.migrations()
+	p, v, err := db.schemaVersion(ctx)
 	if err != nil {
 		return err
 	}
+	return db.newerThan(p, v)
+}
+
+// schemaVersion returns the migrations of db's dialect and the version its
+// schema is at.
+func (db *DB) schemaVersion(ctx context.Context) (*goose.Provider, int64, error) {
+	p, err := db.migrations()
+	if err != nil {
+		return nil, 0, err
+	}
 	v, err := p.GetDBVersion(ctx)
 	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+		return nil, 0, fmt.Errorf("read schema version: %w", err)
 	}
-	return db.newerThan(p, v)
+	return p, v, nil
 }
 
 // CheckUpToDate refuses a schema older than this vetca's: a command that
 // does not migrate would otherwise fail on the first column added since,
 // with an SQL error that names neither the cause nor the remedy.
 func (db *DB) CheckUpToDate(ctx context.Context) error {
-	p, err := db.migrations()
+	p, v, err := db.schemaVersion(ctx)
 	if err != nil {
 		return err
-	}
-	v, err := p.GetDBVersion(ctx)
-	if err != nil {
-		return fmt.Errorf("read schema version: %w", err)
 	}
 	if newest := newestVersion(p); v < newest {
 		return fmt.Errorf("database %s has schema version %d, older than this vetca's %d: migrate it first with this vetca's `vetca init` (or `vetca serve`), with the installation's key directory", db.DSN(), v, newest)
