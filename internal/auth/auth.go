@@ -93,6 +93,8 @@ type Service struct {
 	clk      clock.Clock
 	sessions SessionConfig
 	signIns  *signInLimiter
+
+	beforeSessionWrite func() // tests only: runs between the token check and the session's transaction
 }
 
 // New returns the auth service. Without options, console sessions and

@@ -147,7 +147,13 @@ func (s *Service) StartSession(ctx context.Context, in SignIn) (string, Session,
 	if by.Kind == actor.Subscriber {
 		sess.Kind = KindSubscriber
 	}
+	if s.beforeSessionWrite != nil {
+		s.beforeSessionWrite()
+	}
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := s.stillActive(ctx, tx, by); err != nil {
+			return err
+		}
 		if err := s.tab.consoleSessions.Insert(ctx, tx, by, actSessionStarted, sess); err != nil {
 			return err
 		}
@@ -165,6 +171,25 @@ func (s *Service) StartSession(ctx context.Context, in SignIn) (string, Session,
 		return "", Session{}, fmt.Errorf("start console session: %w", err)
 	}
 	return secret, sess, nil
+}
+
+// stillActive locks a staff user's row in tx and refuses a user no longer
+// active. The token was checked before the session's transaction; a change
+// request disabling the user may have committed in between, and its
+// ending of the user's sessions would not have seen this one, which
+// enabling the user again would then bring back. The lock orders the two.
+func (s *Service) stillActive(ctx context.Context, tx *store.Tx, by actor.Actor) error {
+	if by.Kind != actor.Staff {
+		return nil
+	}
+	var u User
+	if err := s.tab.users.Lock(ctx, tx, by.ID, &u); err != nil {
+		return err
+	}
+	if u.Disabled || u.Status != UserActive {
+		return apperr.Unauthenticated(apperr.CodeUnauthenticated, apperr.NoField, "user %s is no longer active", u.Name)
+	}
+	return nil
 }
 
 // flushDue writes the failed sign-in summaries that are due, if any:
