@@ -466,13 +466,16 @@ func unsealedWriter(d store.Dialect) string {
 // the status log), so its event put back is still checked. An id from
 // beyond this server's transactions (a copy from another server) has no
 // status here and counts as committed: a copy holds only committed rows.
-// An id that is not a number is checked, and fails (writtenBy).
+// So does one too old for the server to know its status any more: a
+// rolled-back transaction's number is sealed as a gap within moments, so
+// an event of one cannot be put back at its number that much later. An
+// id that is not a number is checked, and fails (writtenBy).
 func writerSQL(prefix string) string {
 	x := prefix + `xid`
 	return `CASE WHEN ` + x + ` = '' THEN ''
 		WHEN ` + x + ` !~ '^[0-9]{1,19}$' THEN ` + prefix + `xmin::text
 		WHEN ` + x + `::xid8 >= pg_snapshot_xmax(pg_current_snapshot()) THEN ''
-		WHEN pg_xact_status(` + x + `::xid8) = 'committed' THEN ''
+		WHEN COALESCE(pg_xact_status(` + x + `::xid8), 'committed') = 'committed' THEN ''
 		ELSE ` + prefix + `xmin::text END`
 }
 
