@@ -14,7 +14,8 @@ import (
 // §6.1.1.3(5)(a) requires a CA to reject. Each entry is the last 80 bits of
 // the SHA-1 of "Modulus=<upper-case hex modulus>\n", the format of Debian's
 // openssl-blacklist and openssl-vulnkey and of the lists published at
-// https://github.com/cabforum/Debian-weak-keys/. It is read-only once built.
+// https://github.com/cabforum/Debian-weak-keys/. It is read-only once built
+// (ParseWeakKeys, Union).
 type WeakKeys struct {
 	suffixes map[[10]byte]struct{}
 }
@@ -47,7 +48,8 @@ func ParseWeakKeys(r io.Reader) (*WeakKeys, error) {
 	return wk, nil
 }
 
-// Union returns the entries of w and o together; w may be nil.
+// Union returns the entries of w and o together, adding o's to w (which
+// may be nil) while the list is being built, before it is shared.
 func (w *WeakKeys) Union(o *WeakKeys) *WeakKeys {
 	if w == nil {
 		return o
