@@ -22,8 +22,9 @@ func headMessage(seq int64, hash string) []byte {
 	return fmt.Appendf(nil, "vetca-audit-head-v1\nseq=%d\nhash=%s\n", seq, hash)
 }
 
-// signHead returns the signature of the head (seq, hash), base64.
-func signHead(k *Key, seq int64, hash string) (string, error) {
+// SignHead returns the signature of the chain head (seq, hash) with k,
+// base64, as the sealer stores it in audit_head.
+func SignHead(k *Key, seq int64, hash string) (string, error) {
 	sig, err := k.Sign(headMessage(seq, hash))
 	if err != nil {
 		return "", fmt.Errorf("audit: sign the chain head: %w", err)

@@ -266,7 +266,7 @@ func (s *Sealer) seal(ctx context.Context, upTo int64) (int, error) {
 		if n, prev, err = s.chain(ctx, tx, head, upTo, prev); err != nil {
 			return err
 		}
-		headSig, err := signHead(s.rec.key, upTo, prev)
+		headSig, err := SignHead(s.rec.key, upTo, prev)
 		if err != nil {
 			return err
 		}

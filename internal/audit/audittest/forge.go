@@ -84,7 +84,12 @@ func Forge(ctx context.Context, db *store.DB, key *audit.Key, at time.Time) erro
 				}
 			}
 		}
-		_, err := tx.Exec(ctx, "UPDATE audit_head SET seq = ?, head_hash = ? WHERE id = 1", seq, prev)
+		// Whoever holds the key signs the head too.
+		sig, err := audit.SignHead(key, seq, prev)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "UPDATE audit_head SET seq = ?, head_hash = ?, sig = ? WHERE id = 1", seq, prev, sig)
 		return err
 	})
 }
