@@ -528,6 +528,14 @@ func parseVouch(s string) (vouch, bool) {
 	return vouch{seq: seq, at: at, op: p[2], rowHash: p[3], keyID: p[4], sig: p[5], xid: p[6], writer: p[7], action: p[8], actor: p[9]}, true
 }
 
+// putBack reports whether an event signed in transaction xid, whose row
+// was written by transaction writer (empty when no check is needed,
+// writerSQL), is the event of a write that rolled back, put back outside
+// vetca: its row was written by another transaction.
+func putBack(writer, xid string) bool {
+	return writer != "" && xid != "" && !writtenBy(writer, xid)
+}
+
 // writtenBy reports whether a row whose xmin is writer was written by the
 // transaction xid (pg_current_xact_id, the 64-bit id with its epoch; xmin
 // is its low 32 bits). Either one unparseable is "no".
@@ -623,7 +631,7 @@ func (r *Recorder) absent(ctx context.Context, q store.Querier, t *store.Table, 
 		// a certificate never revoked).
 		return apperr.Integrity(t.Name, id, "audit event %d, the latest for this row, does not verify under the installation's audit key: it was edited outside vetca", e.Seq)
 	}
-	if found && !rowNow && writer != "" && e.Xid != "" && !writtenBy(writer, e.Xid) {
+	if found && !rowNow && putBack(writer, e.Xid) {
 		// A delete that rolled back, put back with its event.
 		return uncommitted(t.Name, id, e.Seq, e.Xid, writer)
 	}
@@ -720,7 +728,7 @@ func (r *Recorder) judge(ctx context.Context, q store.Querier, t *store.Table, r
 	if !e.VerifySignature(r.pub) {
 		return apperr.Integrity(t.Name, id, "audit event %d, which vouches for this row, was not written with the installation's audit key (key id %s): the row and its event were forged outside vetca", v.seq, short(r.pub.ID()))
 	}
-	if v.writer != "" && v.xid != "" && !writtenBy(v.writer, v.xid) {
+	if putBack(v.writer, v.xid) {
 		return uncommitted(t.Name, id, v.seq, v.xid, v.writer)
 	}
 	return nil

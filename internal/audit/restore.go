@@ -30,7 +30,7 @@ func (r *Recorder) Vouched(ctx context.Context, q store.Querier, table, id strin
 	if !e.VerifySignature(r.pub) {
 		return nil, false, true, apperr.Integrity(table, id, "audit event %d, the latest for this row, was not written with the installation's audit key; its content cannot be trusted", e.Seq)
 	}
-	if writer != "" && e.Xid != "" && !writtenBy(writer, e.Xid) {
+	if putBack(writer, e.Xid) {
 		return nil, false, true, uncommitted(table, id, e.Seq, e.Xid, writer)
 	}
 	if e.Op == OpDelete {

@@ -312,7 +312,7 @@ func (s *Sealer) chain(ctx context.Context, tx *store.Tx, head, upTo int64, prev
 			e := &evs[i]
 			w := writers[i]
 			i++
-			if w == "" || writtenBy(w, e.Xid) || !e.VerifySignature(s.rec.pub) {
+			if !putBack(w, e.Xid) || !e.VerifySignature(s.rec.pub) {
 				e.PrevHash = prev
 				e.Hash = e.ComputeHash()
 				prev = e.Hash

@@ -408,7 +408,7 @@ func (w *chainWalker) check(e *Event, sigOK bool) {
 		if sigOK && e.FieldHashes != fieldHashes(e) {
 			w.add("audit_events", id, "field_hashes", "field digests were edited outside vetca")
 		}
-		if sigOK && e.Xid != "" && e.writer != "" && !writtenBy(e.writer, e.Xid) {
+		if sigOK && putBack(e.writer, e.Xid) {
 			w.add("audit_events", id, "xid", "the event was signed in transaction %s, but its row was written by transaction %s: the event of a write that rolled back was inserted outside vetca", e.Xid, e.writer)
 			w.vouchFor(e, id, sigOK)
 			w.latest[e.EntityType+"\x00"+e.EntityID] = latestVouch{seq: e.Seq, op: e.Op, rowHash: e.RowHash, uncommitted: true}
