@@ -105,7 +105,7 @@ func (s *Sealer) checkHead(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	head, hash, err := ChainHead(ctx, s.db)
+	head, hash, sig, err := readHead(ctx, s.db, "")
 	if err != nil {
 		return err
 	}
@@ -116,23 +116,30 @@ func (s *Sealer) checkHead(ctx context.Context) error {
 	if head < s.high {
 		return fmt.Errorf("%w: the chain head went back from event %d to %d (changed outside vetca); not sealing", ErrChainCheck, s.high, head)
 	}
-	if err := s.checkHeadSigned(ctx); err != nil {
+	// The head's signature is checked at every pass, not only when there
+	// is something to seal, so a head moved over events linked outside
+	// vetca is named at once.
+	if err := s.vouchHead(ctx, s.db, head, hash, sig); err != nil {
 		return err
 	}
 	s.high = head
 	return nil
 }
 
-// checkHeadSigned refuses a head row the sealer did not sign (headVouched).
-// It is checked at every pass, not only when there is something to seal,
-// so a head moved over events linked outside vetca is named at once.
-func (s *Sealer) checkHeadSigned(ctx context.Context) error {
+// readHead reads the chain head row: its number, hash and signature (with
+// lock " FOR UPDATE" inside the seal's transaction).
+func readHead(ctx context.Context, q store.Querier, lock string) (int64, string, string, error) {
 	var head int64
 	var hash, sig string
-	if err := s.db.QueryRow(ctx, `SELECT seq, head_hash, sig FROM audit_head WHERE id = 1`).Scan(&head, &hash, &sig); err != nil {
-		return fmt.Errorf("audit: read chain head: %w", err)
+	if err := q.QueryRow(ctx, `SELECT seq, head_hash, sig FROM audit_head WHERE id = 1`+lock).Scan(&head, &hash, &sig); err != nil {
+		return 0, "", "", fmt.Errorf("audit: read chain head: %w", err)
 	}
-	ok, err := headVouched(ctx, s.db, s.rec.pub, head, hash, sig)
+	return head, hash, sig, nil
+}
+
+// vouchHead refuses a head row the sealer did not sign (headVouched).
+func (s *Sealer) vouchHead(ctx context.Context, q store.Querier, head int64, hash, sig string) error {
+	ok, err := headVouched(ctx, q, s.rec.pub, head, hash, sig)
 	if err != nil {
 		return err
 	}
@@ -245,15 +252,12 @@ func (s *Sealer) seal(ctx context.Context, upTo int64) (int, error) {
 	n := 0
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		n = 0
-		var head int64
-		var prev, sig string
-		if err := tx.QueryRow(ctx, `SELECT seq, head_hash, sig FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&head, &prev, &sig); err != nil {
-			return fmt.Errorf("audit: read chain head: %w", err)
-		}
-		if ok, err := headVouched(ctx, tx, s.rec.pub, head, prev, sig); err != nil {
+		head, prev, sig, err := readHead(ctx, tx, " FOR UPDATE")
+		if err != nil {
 			return err
-		} else if !ok {
-			return errHeadUnsigned(head)
+		}
+		if err := s.vouchHead(ctx, tx, head, prev, sig); err != nil {
+			return err
 		}
 		if head < s.high {
 			return fmt.Errorf("%w: the chain head went back from event %d to %d (changed outside vetca); not sealing", ErrChainCheck, s.high, head)
@@ -262,7 +266,6 @@ func (s *Sealer) seal(ctx context.Context, upTo int64) (int, error) {
 			s.high = head
 			return nil
 		}
-		var err error
 		if n, prev, err = s.chain(ctx, tx, head, upTo, prev); err != nil {
 			return err
 		}
